@@ -1,0 +1,131 @@
+// Command edgemq runs the edgemq MQTT edge gateway.
+//
+// Usage:
+//
+//	edgemq [-c FILE]
+//	edgemq --version
+//
+// Without -c it runs with the built-in default configuration
+// (configs/edgemq.yaml). SIGINT or SIGTERM shuts it down gracefully.
+// Exit status: 0 after a clean shutdown, 1 when the gateway fails,
+// 2 for bad usage or an invalid configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"edgemq/configs"
+	"edgemq/gateway"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without os.Exit: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("edgemq", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var configPath string
+	flags.StringVar(&configPath, "c", "", "read the configuration from `FILE` (default: the built-in configs/edgemq.yaml)")
+	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
+	showVersion := flags.Bool("version", false, "print the version and exit")
+	flags.Usage = func() {
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "edgemq: unexpected argument %q\n", flags.Arg(0))
+		flags.Usage()
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "edgemq %s\n", buildVersion())
+		return 0
+	}
+
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgemq: %v\n", err)
+		return 2
+	}
+	logger, err := newLogger(cfg.Log)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgemq: %v\n", err)
+		return 2
+	}
+	defer func() { _ = logger.Sync() }()
+
+	if err := serve(cfg, logger, configPath); err != nil {
+		logger.Error("edgemq failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// loadConfig loads the file at path, or the built-in default when path
+// is empty.
+func loadConfig(path string) (*configs.Config, error) {
+	if path == "" {
+		return configs.Default()
+	}
+	return configs.Load(path)
+}
+
+// serve runs the gateway until SIGINT or SIGTERM, then shuts it down.
+func serve(cfg *configs.Config, logger *zap.Logger, configPath string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		// Restore default signal handling: a second signal kills the
+		// process if the graceful shutdown hangs.
+		stop()
+	}()
+
+	if configPath == "" {
+		configPath = "built in"
+	}
+	logger.Info("edgemq starting", zap.String("version", buildVersion()), zap.String("config", configPath))
+	srv, err := gateway.New(cfg, logger)
+	if err != nil {
+		return fmt.Errorf("starting gateway: %w", err)
+	}
+	if err := srv.Run(ctx); err != nil {
+		return fmt.Errorf("running gateway: %w", err)
+	}
+	logger.Info("edgemq stopped")
+	return nil
+}
+
+// buildVersion returns version when set with -ldflags, else the main
+// module version recorded by the go command (e.g. by go install), else
+// "dev".
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
+}

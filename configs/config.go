@@ -1,0 +1,227 @@
+// Package configs loads, defaults and validates the edgemq YAML configuration.
+//
+// The types here are plain data: the gateway reads them, never writes them.
+// Every field is documented in the example file edgemq.yaml, which is also
+// the embedded default configuration used when no file is given.
+package configs
+
+import "time"
+
+// Config is the whole edgemq configuration.
+type Config struct {
+	// Log selects the logger.
+	Log Log `yaml:"log"`
+	// DataDir holds generated and persistent state (certificates, store).
+	DataDir string `yaml:"data_dir"`
+	// MQTT is the default limit profile, used by every listener that does
+	// not name a profile, and the base that named profiles override.
+	MQTT Limits `yaml:"mqtt"`
+	// Profiles are named partial overrides of MQTT, chosen per listener.
+	Profiles map[string]Profile `yaml:"profiles"`
+	// Session holds engine-wide session settings.
+	Session Session `yaml:"session"`
+	// Auth configures authentication shared by all listeners.
+	Auth Auth `yaml:"auth"`
+	// ACL is the static authorization rule list.
+	ACL ACL `yaml:"acl"`
+	// Listeners are the sockets edgemq serves.
+	Listeners []Listener `yaml:"listeners"`
+	// ShutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log selects the zap logger.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is console or json.
+	Format string `yaml:"format"`
+}
+
+// Limits is a complete MQTT limit profile: everything negotiated in CONNECT
+// and CONNACK. Each value is both advertised (v5 CONNACK) and enforced.
+type Limits struct {
+	// MaxPacketSize is the largest packet the server accepts, in bytes,
+	// including the fixed header. Advertised as Maximum Packet Size.
+	MaxPacketSize uint32 `yaml:"max_packet_size"`
+	// ReceiveMaximum is how many inbound QoS 1/2 publishes may be
+	// unacknowledged at once. Advertised as Receive Maximum.
+	ReceiveMaximum uint16 `yaml:"receive_maximum"`
+	// MaxInflight caps outbound unacknowledged QoS 1/2 publishes per
+	// client, below the client's own Receive Maximum.
+	MaxInflight uint16 `yaml:"max_inflight"`
+	// TopicAliasMaximum is the highest inbound topic alias accepted.
+	TopicAliasMaximum uint16 `yaml:"topic_alias_maximum"`
+	// MaximumQoS is the highest QoS accepted on PUBLISH (0, 1 or 2).
+	MaximumQoS byte `yaml:"maximum_qos"`
+	// RetainAvailable says whether retained messages are supported.
+	RetainAvailable bool `yaml:"retain_available"`
+	// WildcardSubscriptionAvailable allows + and # in filters.
+	WildcardSubscriptionAvailable bool `yaml:"wildcard_subscription_available"`
+	// SubscriptionIdentifiersAvailable allows Subscription Identifiers.
+	SubscriptionIdentifiersAvailable bool `yaml:"subscription_identifiers_available"`
+	// SharedSubscriptionAvailable allows $share/ filters.
+	SharedSubscriptionAvailable bool `yaml:"shared_subscription_available"`
+	// MaxSessionExpiry caps the Session Expiry Interval a client asks for.
+	// 0xFFFFFFFF seconds (or more) means "never expires" is allowed.
+	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+	// KeepAlive bounds the client's Keep Alive.
+	KeepAlive KeepAlive `yaml:"keep_alive"`
+	// ClientID validates client identifiers.
+	ClientID ClientID `yaml:"client_id"`
+	// ConnectTimeout is how long a new socket may take to send CONNECT.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ResponseInformation, when set, is returned to v5 clients that set
+	// Request Response Information; the client id is appended.
+	ResponseInformation string `yaml:"response_information"`
+	// Redirect, when Server is set, refuses every CONNECT with Use Another
+	// Server (0x9C) or Server Moved (0x9D) and a Server Reference.
+	Redirect Redirect `yaml:"redirect"`
+}
+
+// KeepAlive bounds the client's Keep Alive, in seconds on the wire.
+type KeepAlive struct {
+	// Min raises a smaller non-zero client keep alive (v5: Server Keep Alive).
+	Min time.Duration `yaml:"min"`
+	// Max lowers a larger or zero client keep alive (v5: Server Keep Alive).
+	// 0 means no maximum.
+	Max time.Duration `yaml:"max"`
+}
+
+// ClientID validates client identifiers.
+type ClientID struct {
+	// MaxLength is the longest accepted client id, in bytes.
+	MaxLength int `yaml:"max_length"`
+	// MaxLengthV31 is the longest accepted 3.1 client id (the 3.1
+	// specification says 23).
+	MaxLengthV31 int `yaml:"max_length_v31"`
+	// Pattern, when set, is a regular expression the whole id must match.
+	Pattern string `yaml:"pattern"`
+	// AssignedPrefix prefixes client ids the server makes.
+	AssignedPrefix string `yaml:"assigned_prefix"`
+}
+
+// Redirect makes the server refuse every CONNECT with a Server Reference.
+type Redirect struct {
+	// Server is the Server Reference sent to v5 clients.
+	Server string `yaml:"server"`
+	// Permanent selects Server Moved (0x9D) over Use Another Server (0x9C).
+	Permanent bool `yaml:"permanent"`
+}
+
+// Profile overrides some fields of the default Limits. A nil field keeps
+// the default value.
+type Profile struct {
+	MaxPacketSize                    *uint32        `yaml:"max_packet_size"`
+	ReceiveMaximum                   *uint16        `yaml:"receive_maximum"`
+	MaxInflight                      *uint16        `yaml:"max_inflight"`
+	TopicAliasMaximum                *uint16        `yaml:"topic_alias_maximum"`
+	MaximumQoS                       *byte          `yaml:"maximum_qos"`
+	RetainAvailable                  *bool          `yaml:"retain_available"`
+	WildcardSubscriptionAvailable    *bool          `yaml:"wildcard_subscription_available"`
+	SubscriptionIdentifiersAvailable *bool          `yaml:"subscription_identifiers_available"`
+	SharedSubscriptionAvailable      *bool          `yaml:"shared_subscription_available"`
+	MaxSessionExpiry                 *time.Duration `yaml:"max_session_expiry"`
+	KeepAliveMin                     *time.Duration `yaml:"keep_alive_min"`
+	KeepAliveMax                     *time.Duration `yaml:"keep_alive_max"`
+	ClientIDMaxLength                *int           `yaml:"client_id_max_length"`
+	ConnectTimeout                   *time.Duration `yaml:"connect_timeout"`
+	ResponseInformation              *string        `yaml:"response_information"`
+	RedirectServer                   *string        `yaml:"redirect_server"`
+	RedirectPermanent                *bool          `yaml:"redirect_permanent"`
+}
+
+// Apply returns base with the profile's set fields replacing base's.
+func (p Profile) Apply(base Limits) Limits {
+	l := base
+	set(&l.MaxPacketSize, p.MaxPacketSize)
+	set(&l.ReceiveMaximum, p.ReceiveMaximum)
+	set(&l.MaxInflight, p.MaxInflight)
+	set(&l.TopicAliasMaximum, p.TopicAliasMaximum)
+	set(&l.MaximumQoS, p.MaximumQoS)
+	set(&l.RetainAvailable, p.RetainAvailable)
+	set(&l.WildcardSubscriptionAvailable, p.WildcardSubscriptionAvailable)
+	set(&l.SubscriptionIdentifiersAvailable, p.SubscriptionIdentifiersAvailable)
+	set(&l.SharedSubscriptionAvailable, p.SharedSubscriptionAvailable)
+	set(&l.MaxSessionExpiry, p.MaxSessionExpiry)
+	set(&l.KeepAlive.Min, p.KeepAliveMin)
+	set(&l.KeepAlive.Max, p.KeepAliveMax)
+	set(&l.ClientID.MaxLength, p.ClientIDMaxLength)
+	set(&l.ConnectTimeout, p.ConnectTimeout)
+	set(&l.ResponseInformation, p.ResponseInformation)
+	set(&l.Redirect.Server, p.RedirectServer)
+	set(&l.Redirect.Permanent, p.RedirectPermanent)
+	return l
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// Session holds engine-wide session settings.
+type Session struct {
+	// MaxOfflineMessages bounds the queue of a session without a connection.
+	MaxOfflineMessages int `yaml:"max_offline_messages"`
+	// MaxOutboundQueue bounds a connected client's outbound queue; QoS 0
+	// messages beyond it are dropped and counted.
+	MaxOutboundQueue int `yaml:"max_outbound_queue"`
+}
+
+// Auth configures authentication.
+type Auth struct {
+	// Users is a static user list. Passwords are bcrypt hashes, never
+	// plain text.
+	Users []User `yaml:"users"`
+}
+
+// User is one static user.
+type User struct {
+	// Username is the MQTT username; unique.
+	Username string `yaml:"username"`
+	// PasswordHash is a bcrypt hash ("$2a$", "$2b$" or "$2y$").
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// ACL is an ordered static rule list; the first matching rule decides.
+// With no rules every action is allowed.
+type ACL struct {
+	// Rules are tried in order.
+	Rules []ACLRule `yaml:"rules"`
+	// Default is allow or deny, for actions no rule matches.
+	Default string `yaml:"default"`
+}
+
+// ACLRule allows or denies publish or subscribe on topics matching Topic.
+type ACLRule struct {
+	// Permission is allow or deny.
+	Permission string `yaml:"permission"`
+	// Action is publish, subscribe or all.
+	Action string `yaml:"action"`
+	// Topic is a topic filter; %u and %c are replaced by the username
+	// and client id.
+	Topic string `yaml:"topic"`
+	// Username, when set, limits the rule to that user.
+	Username string `yaml:"username"`
+	// ClientID, when set, limits the rule to that client id.
+	ClientID string `yaml:"client_id"`
+}
+
+// Listener is one socket edgemq serves.
+type Listener struct {
+	// Name identifies the listener in logs and metrics; unique.
+	Name string `yaml:"name"`
+	// Type is the transport: tcp (tls, ws and wss come later).
+	Type string `yaml:"type"`
+	// Address is host:port to bind.
+	Address string `yaml:"address"`
+	// Profile names an entry of Profiles; empty means the default.
+	Profile string `yaml:"profile"`
+	// AllowAnonymous lets clients without credentials in. When unset it
+	// is true on loopback addresses and false elsewhere; a non-loopback
+	// listener with no users configured must set it explicitly.
+	AllowAnonymous *bool `yaml:"allow_anonymous"`
+	// MaxConnections caps concurrent connections; 0 means no cap.
+	MaxConnections int `yaml:"max_connections"`
+}

@@ -1,0 +1,323 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// MQTT protocol bounds used by validation.
+const (
+	// minPacketSize is the smallest max_packet_size accepted.
+	minPacketSize = 16
+	// maxPacketSize is the largest packet MQTT can encode: a 268435455
+	// byte remaining length plus a 5 byte fixed header.
+	maxPacketSize = 268435460
+	// maxKeepAlive is the largest Keep Alive a two byte field can carry.
+	maxKeepAlive = 65535 * time.Second
+	// maxClientIDLength is the longest string MQTT can encode.
+	maxClientIDLength = 65535
+)
+
+// Validate checks the configuration and returns an *Error listing every
+// problem, each naming its key path, or nil when there are none.
+func (c *Config) Validate() error {
+	var ps problems
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		ps.add("log.level", "%q is not a level: want debug, info, warn or error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"console", "json"}, c.Log.Format) {
+		ps.add("log.format", "%q is not a format: want console or json", c.Log.Format)
+	}
+	if c.DataDir == "" {
+		ps.add("data_dir", "is required")
+	}
+
+	base := limitProblems(c.MQTT)
+	for _, p := range base {
+		ps.add("mqtt."+p.field, "%s", p.reason)
+	}
+	c.validateProfiles(&ps, base)
+
+	if c.Session.MaxOfflineMessages < 0 {
+		ps.add("session.max_offline_messages", "%d must not be negative", c.Session.MaxOfflineMessages)
+	}
+	if c.Session.MaxOutboundQueue < 1 {
+		ps.add("session.max_outbound_queue", "%d must be at least 1", c.Session.MaxOutboundQueue)
+	}
+
+	c.validateUsers(&ps)
+	c.validateACL(&ps)
+	c.validateListeners(&ps)
+
+	if c.ShutdownTimeout <= 0 {
+		ps.add("shutdown_timeout", "%s must be above 0", c.ShutdownTimeout)
+	}
+	return ps.err("")
+}
+
+// LimitsFor returns the effective limits of listener l: the mqtt section
+// with l's profile, if any, applied.
+func (c *Config) LimitsFor(l Listener) Limits {
+	if p, ok := c.Profiles[l.Profile]; ok && l.Profile != "" {
+		return p.Apply(c.MQTT)
+	}
+	return c.MQTT
+}
+
+// Anonymous reports whether clients without credentials may connect to
+// the listener: AllowAnonymous when set, otherwise true exactly when the
+// listener binds a loopback address (127.0.0.0/8, ::1 or localhost).
+func (l Listener) Anonymous() bool {
+	if l.AllowAnonymous != nil {
+		return *l.AllowAnonymous
+	}
+	host, _, err := net.SplitHostPort(l.Address)
+	return err == nil && isLoopback(host)
+}
+
+// isLoopback reports whether host is a loopback address or localhost.
+// An empty host binds every interface, so it is not.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// fieldProblem is a problem with a Limits field, keyed by its path under
+// mqtt (e.g. "keep_alive.min") so profiles can report it under their own
+// key.
+type fieldProblem struct {
+	field, reason string
+}
+
+// limitProblems checks one complete set of limits.
+func limitProblems(l Limits) []fieldProblem {
+	var ps []fieldProblem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, fieldProblem{field, fmt.Sprintf(format, args...)})
+	}
+	if l.MaxPacketSize < minPacketSize || l.MaxPacketSize > maxPacketSize {
+		add("max_packet_size", "%d is out of range: must be from %d to %d (the MQTT maximum)",
+			l.MaxPacketSize, minPacketSize, maxPacketSize)
+	}
+	if l.ReceiveMaximum < 1 {
+		add("receive_maximum", "must be at least 1")
+	}
+	if l.MaxInflight < 1 {
+		add("max_inflight", "must be at least 1")
+	}
+	if l.MaximumQoS > 2 {
+		add("maximum_qos", "%d is not a QoS: want 0, 1 or 2", l.MaximumQoS)
+	}
+	if l.MaxSessionExpiry < 0 {
+		add("max_session_expiry", "%s must not be negative", l.MaxSessionExpiry)
+	}
+	for _, ka := range []struct {
+		field string
+		d     time.Duration
+	}{{"keep_alive.min", l.KeepAlive.Min}, {"keep_alive.max", l.KeepAlive.Max}} {
+		switch {
+		case ka.d < 0:
+			add(ka.field, "%s must not be negative", ka.d)
+		case ka.d > maxKeepAlive:
+			add(ka.field, "%s is above the MQTT maximum keep alive %s (65535s)", ka.d, maxKeepAlive)
+		}
+	}
+	if l.KeepAlive.Max > 0 && l.KeepAlive.Min > l.KeepAlive.Max {
+		add("keep_alive.min", "%s is above the maximum keep alive %s", l.KeepAlive.Min, l.KeepAlive.Max)
+	}
+	if l.ClientID.MaxLength < 1 || l.ClientID.MaxLength > maxClientIDLength {
+		add("client_id.max_length", "%d is out of range: must be from 1 to %d", l.ClientID.MaxLength, maxClientIDLength)
+	}
+	if l.ClientID.MaxLengthV31 < 1 || l.ClientID.MaxLengthV31 > maxClientIDLength {
+		add("client_id.max_length_v31", "%d is out of range: must be from 1 to %d", l.ClientID.MaxLengthV31, maxClientIDLength)
+	}
+	if _, err := regexp.Compile(l.ClientID.Pattern); err != nil {
+		add("client_id.pattern", "is not a valid regular expression: %v", err)
+	}
+	if l.ConnectTimeout <= 0 {
+		add("connect_timeout", "%s must be above 0", l.ConnectTimeout)
+	}
+	return ps
+}
+
+// profileKey returns the profile key that overrides the Limits field at
+// mqtt path field, or "" when profiles cannot override it.
+func profileKey(field string) string {
+	switch field {
+	case "keep_alive.min":
+		return "keep_alive_min"
+	case "keep_alive.max":
+		return "keep_alive_max"
+	case "client_id.max_length":
+		return "client_id_max_length"
+	case "redirect.server":
+		return "redirect_server"
+	case "redirect.permanent":
+		return "redirect_permanent"
+	case "client_id.max_length_v31", "client_id.pattern", "client_id.assigned_prefix":
+		return ""
+	default:
+		return field
+	}
+}
+
+// validateProfiles checks each profile applied to the mqtt section. A
+// problem the mqtt section already has (base) is not repeated.
+func (c *Config) validateProfiles(ps *problems, base []fieldProblem) {
+	names := make([]string, 0, len(c.Profiles))
+	for name := range c.Profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if name == "" {
+			ps.add("profiles", "a profile name must not be empty")
+			continue
+		}
+		for _, p := range limitProblems(c.Profiles[name].Apply(c.MQTT)) {
+			if slices.Contains(base, p) {
+				continue
+			}
+			path := "profiles." + name
+			if k := profileKey(p.field); k != "" {
+				path += "." + k
+			}
+			ps.add(path, "%s", p.reason)
+		}
+	}
+}
+
+func (c *Config) validateUsers(ps *problems) {
+	seen := map[string]int{}
+	for i, u := range c.Auth.Users {
+		path := fmt.Sprintf("auth.users[%d]", i)
+		if u.Username == "" {
+			ps.add(path+".username", "is required")
+		} else if first, dup := seen[u.Username]; dup {
+			ps.add(path+".username", "%q is already used by auth.users[%d]", u.Username, first)
+		} else {
+			seen[u.Username] = i
+		}
+		// Never echo the hash: it may be a plain-text password by mistake.
+		switch {
+		case u.PasswordHash == "":
+			ps.add(path+".password_hash", "is required")
+		case !strings.HasPrefix(u.PasswordHash, "$2a$") &&
+			!strings.HasPrefix(u.PasswordHash, "$2b$") &&
+			!strings.HasPrefix(u.PasswordHash, "$2y$"):
+			ps.add(path+".password_hash", "is not a bcrypt hash: it must start with $2a$, $2b$ or $2y$ "+
+				`(plain-text passwords are not accepted; make a hash with: htpasswd -nbBC 10 "" PASSWORD | tr -d ':\n')`)
+		default:
+			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+				ps.add(path+".password_hash", "is not a valid bcrypt hash: %v", err)
+			}
+		}
+	}
+}
+
+func (c *Config) validateACL(ps *problems) {
+	if c.ACL.Default != "allow" && c.ACL.Default != "deny" {
+		ps.add("acl.default", "%q is not a permission: want allow or deny", c.ACL.Default)
+	}
+	for i, r := range c.ACL.Rules {
+		path := fmt.Sprintf("acl.rules[%d]", i)
+		if r.Permission != "allow" && r.Permission != "deny" {
+			ps.add(path+".permission", "%q is not a permission: want allow or deny", r.Permission)
+		}
+		if r.Action != "publish" && r.Action != "subscribe" && r.Action != "all" {
+			ps.add(path+".action", "%q is not an action: want publish, subscribe or all", r.Action)
+		}
+		if r.Topic == "" {
+			ps.add(path+".topic", "is required (use # for every topic)")
+		}
+	}
+}
+
+func (c *Config) validateListeners(ps *problems) {
+	if len(c.Listeners) == 0 {
+		ps.add("listeners", "at least one listener is required")
+	}
+	seen := map[string]int{}
+	for i, l := range c.Listeners {
+		path := fmt.Sprintf("listeners[%d]", i)
+		if l.Name == "" {
+			ps.add(path+".name", "is required")
+		} else if first, dup := seen[l.Name]; dup {
+			ps.add(path+".name", "%q is already used by listeners[%d]", l.Name, first)
+		} else {
+			seen[l.Name] = i
+		}
+
+		switch l.Type {
+		case "tcp":
+		case "tls", "ws", "wss":
+			ps.add(path+".type", "%q is not yet supported: only tcp for now", l.Type)
+		case "":
+			ps.add(path+".type", "is required: tcp")
+		default:
+			ps.add(path+".type", "%q is not a listener type: want tcp", l.Type)
+		}
+
+		host, port, err := net.SplitHostPort(l.Address)
+		var addrErr *net.AddrError
+		switch {
+		case errors.As(err, &addrErr):
+			ps.add(path+".address", "%q is not host:port: %s", l.Address, addrErr.Err)
+		case err != nil:
+			ps.add(path+".address", "%q is not host:port: %v", l.Address, err)
+		case !validPort(port):
+			ps.add(path+".address", "%q: port %q is not a number from 0 to 65535", l.Address, port)
+		case l.AllowAnonymous == nil && !isLoopback(host) && len(c.Auth.Users) == 0:
+			where := l.Address
+			if host == "" {
+				where += " (every interface)"
+			}
+			ps.add(path, "%q binds %s, which is not loopback, and has no authentication: "+
+				"set allow_anonymous: true to allow anonymous clients there explicitly, or configure auth.users",
+				l.Name, where)
+		}
+
+		if l.Profile != "" {
+			if _, ok := c.Profiles[l.Profile]; !ok {
+				ps.add(path+".profile", "%q is not defined under profiles%s", l.Profile, c.profileList())
+			}
+		}
+		if l.MaxConnections < 0 {
+			ps.add(path+".max_connections", "%d must not be negative (0 means no limit)", l.MaxConnections)
+		}
+	}
+}
+
+// validPort reports whether port is a decimal port number; 0 asks the
+// system for a free one.
+func validPort(port string) bool {
+	_, err := strconv.ParseUint(port, 10, 16)
+	return err == nil
+}
+
+// profileList names the defined profiles for an error message.
+func (c *Config) profileList() string {
+	if len(c.Profiles) == 0 {
+		return " (none are defined)"
+	}
+	names := make([]string, 0, len(c.Profiles))
+	for name := range c.Profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return " (defined: " + strings.Join(names, ", ") + ")"
+}

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+
+	"edgemq/configs"
+	"edgemq/listeners"
+	"edgemq/mqtt"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ConnInfo is the read-only view of a connecting client handed to
+// authentication and authorization plugins. Plugins never see the
+// connection itself. Its methods are safe for concurrent use, and the
+// byte slices it returns must not be modified.
+type ConnInfo interface {
+	// Listener is the name of the listener the client came in on.
+	Listener() string
+	// Transport is tcp, tls, ws or wss.
+	Transport() listeners.Transport
+	// RemoteAddr is the client's real address.
+	RemoteAddr() net.Addr
+	// TLS is the connection's TLS state, nil for plain transports.
+	TLS() *tls.ConnectionState
+	// ProtocolVersion is the MQTT version of CONNECT.
+	ProtocolVersion() mqtt.Version
+	// ClientID is the client identifier (the assigned one when the client
+	// sent none).
+	ClientID() string
+	// Username and HasUsername report the CONNECT user name.
+	Username() string
+	HasUsername() bool
+	// Password and HasPassword report the CONNECT password.
+	Password() []byte
+	HasPassword() bool
+	// AuthMethod and AuthData are the v5 Authentication Method and Data.
+	AuthMethod() string
+	AuthData() []byte
+}
+
+// ErrNotMine is returned by an Authenticator that does not handle a
+// client, so that the next one in the chain decides.
+var ErrNotMine = errors.New("authenticator does not handle this client")
+
+// Authenticator decides whether a client may connect.
+//
+// Authenticate is called concurrently for many clients. ctx is cancelled
+// when the client goes away or its connect deadline passes; a backend that
+// blocks must honour it. It returns nil to allow the client, ErrNotMine to
+// leave the decision to the next authenticator, or an error carrying the
+// refusal's reason code (see mqtt.CodeOf): mqtt.BadUserNameOrPassword,
+// mqtt.NotAuthorized or mqtt.BadAuthenticationMethod. Any other error
+// refuses the client as not authorized.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c ConnInfo) error
+}
+
+// authChain runs authenticators in order; the first that does not answer
+// ErrNotMine decides. When none decides, anonymous clients are let in if
+// the listener allows it.
+type authChain struct {
+	backends       []Authenticator
+	allowAnonymous bool
+}
+
+// authenticate returns nil or a refusal with its reason code.
+func (a *authChain) authenticate(ctx context.Context, c ConnInfo) error {
+	if c.AuthMethod() != "" {
+		// No enhanced authentication method is built in yet
+		// [MQTT-4.12.0-1].
+		return mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", c.AuthMethod())
+	}
+	for _, b := range a.backends {
+		err := b.Authenticate(ctx, c)
+		if errors.Is(err, ErrNotMine) {
+			continue
+		}
+		if err != nil && mqtt.CodeOf(err) == mqtt.UnspecifiedError {
+			return mqtt.Errorf(mqtt.NotAuthorized, "", "authenticating: %v", err)
+		}
+		return err
+	}
+	if !c.HasUsername() && !c.HasPassword() {
+		if a.allowAnonymous {
+			return nil
+		}
+		return mqtt.Errorf(mqtt.NotAuthorized, "", "anonymous clients are not allowed on listener %q", c.Listener())
+	}
+	return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "unknown user %q", c.Username())
+}
+
+// staticUsers authenticates the users listed in the configuration.
+type staticUsers struct {
+	hashes map[string][]byte
+}
+
+func newStaticUsers(users []configs.User) *staticUsers {
+	s := &staticUsers{hashes: make(map[string][]byte, len(users))}
+	for _, u := range users {
+		s.hashes[u.Username] = []byte(u.PasswordHash)
+	}
+	return s
+}
+
+// Authenticate checks the password of a listed user; other clients are
+// not its business.
+func (s *staticUsers) Authenticate(ctx context.Context, c ConnInfo) error {
+	if !c.HasUsername() {
+		return ErrNotMine
+	}
+	hash, ok := s.hashes[c.Username()]
+	if !ok {
+		return ErrNotMine
+	}
+	if err := bcrypt.CompareHashAndPassword(hash, c.Password()); err != nil {
+		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong password for user %q", c.Username())
+	}
+	return nil
+}
+
+// connView implements ConnInfo over a CONNECT and its connection metadata.
+type connView struct {
+	meta     *listeners.Meta
+	connect  *mqtt.Connect
+	clientID string
+}
+
+func (v *connView) Listener() string               { return v.meta.Listener }
+func (v *connView) Transport() listeners.Transport { return v.meta.Transport }
+func (v *connView) RemoteAddr() net.Addr           { return v.meta.RemoteAddr }
+func (v *connView) TLS() *tls.ConnectionState      { return v.meta.TLS }
+func (v *connView) ProtocolVersion() mqtt.Version  { return v.connect.Version }
+func (v *connView) ClientID() string               { return v.clientID }
+func (v *connView) Username() string               { return v.connect.Username }
+func (v *connView) HasUsername() bool              { return v.connect.UsernameFlag }
+func (v *connView) Password() []byte               { return v.connect.Password }
+func (v *connView) HasPassword() bool              { return v.connect.PasswordFlag }
+func (v *connView) AuthMethod() string             { return v.connect.Properties.AuthenticationMethod }
+func (v *connView) AuthData() []byte               { return v.connect.Properties.AuthenticationData }
+
+func (v *connView) String() string {
+	return fmt.Sprintf("%s@%s", v.clientID, v.meta.RemoteAddr)
+}

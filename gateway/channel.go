@@ -1,0 +1,338 @@
+package gateway
+
+import (
+	"time"
+
+	"edgemq/listeners"
+	"edgemq/mqtt"
+
+	"go.uber.org/zap"
+)
+
+// outbound is where a channel's packets go: the connection's write queue.
+type outbound interface {
+	// send queues a control packet.
+	send(p mqtt.Packet) bool
+	// deliver queues a PUBLISH; QoS 0 may be dropped when the queue is full.
+	deliver(d *delivery) bool
+	// close queues last (nil: nothing) and closes the connection after it.
+	close(last mqtt.Packet)
+}
+
+// engine is what all channels share.
+type engine struct {
+	router   *router
+	sessions *registry
+	stats    *stats
+	log      *zap.Logger
+}
+
+// channel is the protocol state machine of one connection. It takes
+// decoded packets and answers through its outbound queue; it owns no
+// socket. Its methods run on the connection's read goroutine, except kick
+// and fits, which other goroutines call.
+type channel struct {
+	env  *engine
+	meta *listeners.Meta
+	prof *profile
+	auth *authChain
+	out  outbound
+	enc  *encoder
+	log  *zap.Logger
+
+	// Set once by connect, read-only after.
+	neg       Negotiated
+	connected bool
+	sess      *session
+
+	// will is this connection's will; DISCONNECT 0x00 discards it.
+	will *mqtt.Will
+	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
+	aliases map[uint16]string
+	matches []match
+}
+
+// handle processes one packet of a connected client. A returned error
+// ends the connection; its reason code (mqtt.CodeOf) goes in DISCONNECT to
+// a v5 client.
+func (ch *channel) handle(p mqtt.Packet) error {
+	switch p := p.(type) {
+	case *mqtt.Publish:
+		return ch.publish(p)
+	case *mqtt.Puback:
+		ch.sess.acked(mqtt.PUBACK, p.PacketID, p.ReasonCode, ch)
+	case *mqtt.Pubrec:
+		ch.sess.acked(mqtt.PUBREC, p.PacketID, p.ReasonCode, ch)
+	case *mqtt.Pubcomp:
+		ch.sess.acked(mqtt.PUBCOMP, p.PacketID, p.ReasonCode, ch)
+	case *mqtt.Pubrel:
+		ch.pubrel(p)
+	case *mqtt.Subscribe:
+		return ch.subscribe(p)
+	case *mqtt.Unsubscribe:
+		ch.unsubscribe(p)
+	case *mqtt.Pingreq:
+		ch.out.send(&mqtt.Pingresp{}) // [MQTT-3.12.4-1]
+	case *mqtt.Disconnect:
+		return ch.disconnect(p)
+	case *mqtt.Connect:
+		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-2", "second CONNECT")
+	case *mqtt.Auth:
+		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-2", "AUTH without enhanced authentication")
+	default:
+		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-2.1.2", "%v is not sent by clients", p.Type())
+	}
+	return nil
+}
+
+// publish handles an inbound PUBLISH.
+func (ch *channel) publish(p *mqtt.Publish) error {
+	n := &ch.neg
+	if n.Version == mqtt.V5 {
+		if err := ch.resolveAlias(p); err != nil {
+			return err
+		}
+		if len(p.Properties.SubscriptionIdentifiers) > 0 {
+			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.3.4-6", "subscription identifier in a client's PUBLISH")
+		}
+	}
+	if p.QoS > n.MaximumQoS {
+		return mqtt.Errorf(mqtt.QoSNotSupported, "MQTT-3.2.2-11", "qos %d exceeds maximum qos %d", p.QoS, n.MaximumQoS)
+	}
+	if p.Retain && !n.RetainAvailable {
+		return mqtt.Errorf(mqtt.RetainNotSupported, "MQTT-3.2.2-14", "retain is not available")
+	}
+	if p.QoS == 2 {
+		s := ch.sess
+		s.mu.Lock()
+		_, dup := s.st.awaitingRel[p.PacketID]
+		if !dup && len(s.st.awaitingRel) >= int(n.ServerReceiveMaximum) {
+			s.mu.Unlock()
+			return mqtt.Errorf(mqtt.ReceiveMaximumExceeded, "MQTT-3.3.4-9", "more than %d unacknowledged QoS 2 publishes", n.ServerReceiveMaximum)
+		}
+		if !dup {
+			s.st.awaitingRel[p.PacketID] = struct{}{}
+		}
+		s.mu.Unlock()
+		if dup {
+			// Delivered already: acknowledge again, don't route twice
+			// [MQTT-4.3.3-9].
+			ch.out.send(&mqtt.Pubrec{PacketID: p.PacketID})
+			return nil
+		}
+	}
+	pid, qos := p.PacketID, p.QoS
+	msg := newMessage(p, n.ClientID, time.Now())
+	delivered := ch.env.route(msg, &ch.matches)
+	var code mqtt.ReasonCode
+	if delivered == 0 && n.Version == mqtt.V5 {
+		code = mqtt.NoMatchingSubscribers
+	}
+	switch qos {
+	case 1:
+		ch.out.send(&mqtt.Puback{PacketID: pid, ReasonCode: code}) // [MQTT-4.3.2-2]
+	case 2:
+		ch.out.send(&mqtt.Pubrec{PacketID: pid, ReasonCode: code}) // [MQTT-4.3.3-8]
+	}
+	return nil
+}
+
+// resolveAlias applies an inbound Topic Alias [MQTT-3.3.2-9..12].
+func (ch *channel) resolveAlias(p *mqtt.Publish) error {
+	if !p.Properties.Has(mqtt.PropTopicAlias) {
+		return nil
+	}
+	a := p.Properties.TopicAlias
+	p.Properties.Clear(mqtt.PropTopicAlias)
+	if a == 0 || a > ch.neg.ServerTopicAliasMaximum {
+		return mqtt.Errorf(mqtt.TopicAliasInvalid, "MQTT-3.3.2-9", "topic alias %d outside 1..%d", a, ch.neg.ServerTopicAliasMaximum)
+	}
+	if p.Topic == "" {
+		t, ok := ch.aliases[a]
+		if !ok {
+			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.3.2-12", "topic alias %d not set", a)
+		}
+		p.Topic = t
+		return nil
+	}
+	if ch.aliases == nil {
+		ch.aliases = make(map[uint16]string)
+	}
+	ch.aliases[a] = p.Topic
+	return nil
+}
+
+// pubrel completes an inbound QoS 2 exchange [MQTT-4.3.3-11].
+func (ch *channel) pubrel(p *mqtt.Pubrel) {
+	s := ch.sess
+	s.mu.Lock()
+	_, ok := s.st.awaitingRel[p.PacketID]
+	delete(s.st.awaitingRel, p.PacketID)
+	s.mu.Unlock()
+	comp := &mqtt.Pubcomp{PacketID: p.PacketID}
+	if !ok {
+		comp.ReasonCode = mqtt.PacketIdentifierNotFound
+	}
+	ch.out.send(comp)
+}
+
+// subscribe handles SUBSCRIBE: one reason code per filter, then the
+// retained messages the Retain Handling option asks for.
+func (ch *channel) subscribe(p *mqtt.Subscribe) error {
+	n := &ch.neg
+	var subID uint32
+	if ids := p.Properties.SubscriptionIdentifiers; len(ids) > 0 {
+		if !n.SubIDsAvailable {
+			return mqtt.Errorf(mqtt.SubscriptionIdentifiersNotSupported, "MQTT-3.2.2.3.12", "subscription identifiers are not available")
+		}
+		subID = ids[0]
+	}
+	ack := &mqtt.Suback{PacketID: p.PacketID, ReasonCodes: make([]mqtt.ReasonCode, len(p.Subscriptions))}
+	var wantRetained []*subscription
+	for i, req := range p.Subscriptions {
+		code := ch.checkFilter(req)
+		if code.IsError() {
+			ack.ReasonCodes[i] = code
+			continue
+		}
+		sub := &subscription{
+			filter: req.Filter, qos: min(req.QoS, n.MaximumQoS), noLocal: req.NoLocal,
+			retainAsPublished: req.RetainAsPublished, retainHandling: req.RetainHandling, id: subID,
+		}
+		s := ch.sess
+		s.mu.Lock()
+		_, existed := s.st.subs[req.Filter]
+		s.st.subs[req.Filter] = sub
+		s.mu.Unlock()
+		// A subscription to the same filter replaces the old one
+		// [MQTT-3.8.4-3].
+		ch.env.router.subscribe(s, sub)
+		ack.ReasonCodes[i] = mqtt.ReasonCode(sub.qos) // [MQTT-3.8.4-6 granted QoS]
+		if req.RetainHandling == 0 || (req.RetainHandling == 1 && !existed) {
+			wantRetained = append(wantRetained, sub)
+		}
+	}
+	ch.out.send(ack) // [MQTT-3.8.4-1]
+	now := time.Now()
+	for _, sub := range wantRetained {
+		for _, m := range ch.env.router.retainedFor(sub.filter, now) {
+			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
+			if sub.id != 0 {
+				d.subIDs = []uint32{sub.id}
+			}
+			ch.sess.deliver(d, now) // retained flag set [MQTT-3.3.1-9 (3.1.1 MQTT-3.3.1-8)]
+		}
+	}
+	return nil
+}
+
+// checkFilter checks one requested filter against the rules and the
+// features advertised in CONNACK.
+func (ch *channel) checkFilter(req mqtt.Subscription) mqtt.ReasonCode {
+	filter := req.Filter
+	_, _, shared, err := mqtt.ParseShared(filter)
+	if shared {
+		if !ch.neg.SharedAvailable {
+			return mqtt.SharedSubscriptionsNotSupported // [MQTT-3.2.2.3.15]
+		}
+		if err != nil {
+			return mqtt.TopicFilterInvalid
+		}
+	} else if err := mqtt.ValidTopicFilter(filter); err != nil {
+		return mqtt.TopicFilterInvalid
+	}
+	if !ch.neg.WildcardAvailable && mqtt.HasWildcard(filter) {
+		return mqtt.WildcardSubscriptionsNotSupported // [MQTT-3.2.2.3.13]
+	}
+	return mqtt.Success
+}
+
+// unsubscribe handles UNSUBSCRIBE, with a reason code per filter.
+func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
+	ack := &mqtt.Unsuback{PacketID: p.PacketID}
+	s := ch.sess
+	for _, f := range p.Filters {
+		s.mu.Lock()
+		_, existed := s.st.subs[f]
+		delete(s.st.subs, f)
+		s.mu.Unlock()
+		code := mqtt.Success
+		if !existed {
+			code = mqtt.NoSubscriptionExisted
+		} else {
+			ch.env.router.unsubscribe(s, f)
+		}
+		if ch.neg.Version == mqtt.V5 {
+			ack.ReasonCodes = append(ack.ReasonCodes, code)
+		}
+	}
+	ch.out.send(ack) // [MQTT-3.10.4-4]
+}
+
+// disconnect handles the client's DISCONNECT.
+func (ch *channel) disconnect(p *mqtt.Disconnect) error {
+	if ch.neg.Version == mqtt.V5 && p.Properties.Has(mqtt.PropSessionExpiryInterval) {
+		v := p.Properties.SessionExpiryInterval
+		s := ch.sess
+		s.mu.Lock()
+		if s.st.connectExpiry == 0 && v != 0 {
+			s.mu.Unlock()
+			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.14.2-2", "session expiry set on DISCONNECT after 0 on CONNECT")
+		}
+		if max := ch.maxSessionExpiry(); v > max {
+			v = max
+		}
+		s.st.expiry = v
+		s.mu.Unlock()
+	}
+	if p.ReasonCode != mqtt.DisconnectWithWillMessage {
+		ch.will = nil // [MQTT-3.14.4-3, MQTT-3.1.2-10]
+	}
+	return errClientDisconnected
+}
+
+func (ch *channel) maxSessionExpiry() uint32 {
+	if s := ch.prof.MaxSessionExpiry / time.Second; s < 1<<32-1 {
+		return uint32(s)
+	}
+	return 1<<32 - 1
+}
+
+// kick disconnects the client from another goroutine: v5 clients get
+// DISCONNECT with code, 3.x clients a close.
+func (ch *channel) kick(code mqtt.ReasonCode) {
+	if ch.neg.Version == mqtt.V5 {
+		ch.out.close(&mqtt.Disconnect{ReasonCode: code})
+		return
+	}
+	ch.out.close(nil)
+}
+
+// fits reports whether d may go to this client: not expired and within
+// its Maximum Packet Size [MQTT-3.1.2-25]. It counts the drop otherwise.
+func (ch *channel) fits(d *delivery, now time.Time) bool {
+	if d.msg.expired(now) {
+		ch.env.stats.drop(dropExpired)
+		return false
+	}
+	if max := ch.neg.ClientMaxPacketSize; max > 0 {
+		pub := publishFor(d, ch.neg.Version, now)
+		if pub.PacketID == 0 && pub.QoS > 0 {
+			pub.PacketID = 1 // the size is the same for every id
+		}
+		if uint32(mqtt.PublishSize(&pub, ch.neg.Version)) > max {
+			ch.env.stats.drop(dropTooLarge)
+			return false
+		}
+	}
+	return true
+}
+
+// closed ends the channel after the connection is gone: the session is
+// released, and the will handled [MQTT-3.1.2-8].
+func (ch *channel) closed() {
+	if !ch.connected {
+		return
+	}
+	ch.env.sessions.detach(ch.sess, ch, ch.will)
+}

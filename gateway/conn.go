@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	"edgemq/listeners"
+	"edgemq/mqtt"
+
+	"go.uber.org/zap"
+)
+
+// writeTimeout bounds one write to a client; a client that reads nothing
+// for this long is disconnected.
+const writeTimeout = 30 * time.Second
+
+// closeGrace bounds how long a closing connection may take to flush its
+// last packets.
+const closeGrace = 5 * time.Second
+
+// conn is the I/O of one client connection: the read loop with its
+// deadlines, and the write queue. The protocol lives in channel.
+type conn struct {
+	nc   net.Conn
+	rd   mqtt.Reader
+	out  *writeQueue
+	ch   channel
+	srv  *Server
+	lst  *listenerState
+	born time.Time
+}
+
+// serve runs a connection to its end on the calling goroutine.
+func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
+	c := &conn{nc: nc, srv: s, lst: lst, born: time.Now()}
+	log := s.log.With(zap.String("listener", meta.Listener), zap.Stringer("remote_addr", meta.RemoteAddr))
+	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
+	c.out = newWriteQueue(nc, enc, s.cfg.Session.MaxOutboundQueue, writeTimeout, s.eng.stats)
+	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: log}
+	c.rd.Reset(nc, lst.prof.MaxPacketSize, &s.bufs)
+	if !s.track(c) {
+		nc.Close()
+		return
+	}
+	defer s.untrack(c)
+	c.run(ctx)
+}
+
+func (c *conn) run(ctx context.Context) {
+	ch := &c.ch
+	defer c.rd.Release()
+	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
+	// connect timeout.
+	deadline := c.born.Add(ch.prof.ConnectTimeout)
+	c.nc.SetReadDeadline(deadline)
+	p, err := c.rd.ReadPacket(0)
+	if err != nil {
+		cp, _ := p.(*mqtt.Connect)
+		if cp == nil && isPacketError(err) {
+			ch.log.Debug("bad first packet", zap.Error(err))
+		}
+		ch.refuseMalformed(cp, err)
+		c.finish()
+		return
+	}
+	connect, ok := p.(*mqtt.Connect)
+	if !ok {
+		ch.log.Debug("first packet is not connect", zap.Stringer("type", p.Type()))
+		ch.out.close(nil)
+		c.finish()
+		return
+	}
+	actx, cancel := context.WithDeadline(ctx, deadline)
+	ok = ch.connect(actx, connect)
+	cancel()
+	if !ok {
+		c.finish()
+		return
+	}
+	c.srv.eng.stats.connections.Add(1)
+	defer c.srv.eng.stats.connections.Add(-1)
+
+	v := ch.neg.Version
+	// Keep Alive: one and a half times the value in force
+	// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
+	ka := time.Duration(ch.neg.KeepAlive) * 1500 * time.Millisecond
+	c.nc.SetReadDeadline(time.Time{})
+	for {
+		if ka > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(ka))
+		}
+		p, err := c.rd.ReadPacket(v)
+		if err == nil {
+			err = ch.handle(p)
+		}
+		if err != nil {
+			c.fail(err)
+			break
+		}
+	}
+	ch.closed()
+	c.finish()
+}
+
+// fail ends a connected client's connection for err: v5 clients get
+// DISCONNECT with its reason code when the fault is theirs
+// [MQTT-4.13.1-1]; a keep alive timeout is 0x8D.
+func (c *conn) fail(err error) {
+	ch := &c.ch
+	var code mqtt.ReasonCode
+	switch {
+	case errors.Is(err, errClientDisconnected):
+		ch.log.Debug("client disconnected", zap.String("client_id", ch.neg.ClientID), zap.Duration("duration", time.Since(c.born)))
+		c.out.close(nil)
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		code = mqtt.KeepAliveTimeout
+	case isPacketError(err):
+		code = mqtt.CodeOf(err)
+	default:
+		// The socket closed or failed, or a takeover closed it.
+		ch.log.Debug("connection lost", zap.String("client_id", ch.neg.ClientID), zap.Error(err), zap.Duration("duration", time.Since(c.born)))
+		c.out.close(nil)
+		return
+	}
+	ch.log.Info("disconnecting client", zap.String("client_id", ch.neg.ClientID), zap.Stringer("reason_code", code), zap.Error(err))
+	if ch.neg.Version == mqtt.V5 {
+		d := &mqtt.Disconnect{ReasonCode: code}
+		if ch.neg.ProblemInfo {
+			d.Properties.SetString(mqtt.PropReasonString, err.Error())
+		}
+		c.out.close(d)
+		return
+	}
+	c.out.close(nil)
+}
+
+// finish waits for the last packets to be written, then makes sure the
+// socket is closed.
+func (c *conn) finish() {
+	c.out.close(nil)
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-c.out.done:
+	case <-t.C:
+		c.out.abort()
+	}
+}
+
+// isPacketError reports whether err is a protocol fault of the peer (as
+// opposed to I/O).
+func isPacketError(err error) bool {
+	var e *mqtt.Error
+	var rc mqtt.ReasonCode
+	return errors.As(err, &e) || errors.As(err, &rc)
+}

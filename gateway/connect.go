@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"edgemq/mqtt"
+
+	"go.uber.org/zap"
+)
+
+// connect runs the CONNECT pipeline: validate → negotiate → authenticate
+// → open or take over the session → CONNACK. It reports whether the
+// client is connected; on refusal the CONNACK (or nothing) is queued and
+// the connection set to close.
+func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
+	n := &ch.neg
+	ack := &mqtt.Connack{}
+	err := validateConnect(c, ch.prof, n)
+	if err == nil {
+		err = negotiate(c, ch.prof, n, &ack.Properties)
+	}
+	if err == nil {
+		err = ch.auth.authenticate(ctx, &connView{meta: ch.meta, connect: c, clientID: n.ClientID})
+	}
+	if err != nil {
+		ch.refuse(c, err)
+		return false
+	}
+
+	ch.will = c.Will
+	if w := ch.will; w != nil && c.Version != mqtt.V5 {
+		// 3.x has no way to refuse these: the will is published within
+		// what the server supports.
+		w.QoS = min(w.QoS, n.MaximumQoS)
+		w.Retain = w.Retain && n.RetainAvailable
+	}
+	ch.enc.version = c.Version
+	ch.enc.maxSize = n.ClientMaxPacketSize
+	ch.enc.problemInfo = n.ProblemInfo
+	ch.connected = true
+
+	s, prev := ch.env.sessions.open(n.ClientID, c.CleanStart, ch, func(s *session, present bool) {
+		st := &s.st
+		// Runs under the session lock, before any delivery can reach this
+		// connection, so CONNACK is the first packet out.
+		st.expiry, st.connectExpiry = n.SessionExpiry, n.SessionExpiry
+		n.SessionPresent = present
+		// Session Present is 0 for a clean start [MQTT-3.2.2-2] and says
+		// whether a session was resumed [MQTT-3.2.2-3].
+		ack.SessionPresent = present
+		ch.out.send(ack)
+		if present {
+			s.resendLocked(ch)
+		}
+	})
+	ch.sess = s
+	if prev != nil {
+		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
+	}
+	ch.log.Debug("client connected", zap.Object("negotiated", n))
+	return true
+}
+
+// refuse answers a refused CONNECT: a v5 client gets CONNACK with the
+// reason code (and the Server Reference of a redirect), a 3.x client the
+// mapped return code. Session Present is 0 [MQTT-3.2.2-4, MQTT-3.2.2-6].
+func (ch *channel) refuse(c *mqtt.Connect, err error) {
+	code := mqtt.CodeOf(err)
+	ack := &mqtt.Connack{ReasonCode: code}
+	if c.Version == mqtt.V5 {
+		if code == mqtt.UseAnotherServer || code == mqtt.ServerMoved {
+			ack.Properties.SetString(mqtt.PropServerReference, ch.prof.Redirect.Server)
+		}
+		if wantsProblemInfo(c) {
+			ack.Properties.SetString(mqtt.PropReasonString, err.Error())
+		}
+	}
+	ch.enc.version = c.Version
+	ch.enc.problemInfo = wantsProblemInfo(c)
+	ch.log.Info("connect refused",
+		zap.Stringer("reason_code", code), zap.String("client_id", c.ClientID),
+		zap.String("username", c.Username), zap.Error(err))
+	ch.out.close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
+}
+
+// refuseMalformed answers a CONNECT that failed to decode. Its version is
+// known when the level was read: an unsupported level gets 0x84 in the
+// 5.0 format from level 5 up and return code 0x01 below [MQTT-3.1.2-2]; a
+// v5 client gets CONNACK with the reason code of any other error
+// [MQTT-4.13.1-1]; anything else is closed without an answer, as a wrong
+// protocol name is [MQTT-3.1.2-1].
+func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
+	code := mqtt.CodeOf(err)
+	ch.log.Info("malformed connect", zap.Stringer("reason_code", code), zap.Error(err))
+	switch {
+	case c == nil:
+		ch.out.close(nil)
+	case code == mqtt.UnsupportedProtocolVersion:
+		v := mqtt.V311
+		if c.Version >= mqtt.V5 {
+			v = mqtt.V5
+		}
+		ch.enc.version, ch.enc.problemInfo = v, false
+		ch.out.close(&mqtt.Connack{ReasonCode: code})
+	case c.Version == mqtt.V5:
+		ch.enc.version, ch.enc.problemInfo = mqtt.V5, false
+		ch.out.close(&mqtt.Connack{ReasonCode: code})
+	default:
+		ch.out.close(nil)
+	}
+}
+
+func wantsProblemInfo(c *mqtt.Connect) bool {
+	p := &c.Properties
+	return !p.Has(mqtt.PropRequestProblemInformation) || p.RequestProblemInformation == 1
+}
+
+// errClientDisconnected ends the read loop after the client's DISCONNECT.
+var errClientDisconnected = errors.New("client disconnected")

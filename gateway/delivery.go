@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"time"
+
+	"edgemq/mqtt"
+)
+
+// deliver hands d to the session: to its connection at once when the
+// inflight window allows, into the pending queue otherwise (QoS 1/2), or
+// nowhere (QoS 0 while offline). It is called from publishers' goroutines.
+func (s *session) deliver(d *delivery, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	ch := s.owner
+	if d.qos == 0 {
+		if ch == nil {
+			s.stats.drop(dropOffline)
+			return
+		}
+		if ch.fits(d, now) {
+			ch.out.deliver(d)
+		}
+		return
+	}
+	if ch == nil || len(s.st.inflight) >= int(ch.neg.OutboundInflight) || len(s.st.pending) > 0 {
+		s.queueLocked(d)
+		return
+	}
+	s.sendLocked(d, ch, now)
+}
+
+// queueLocked appends d to the pending queue, bounded by
+// session.max_offline_messages: the newest message is dropped when full.
+func (s *session) queueLocked(d *delivery) {
+	if len(s.st.pending) >= s.maxPending {
+		s.stats.drop(dropQueueFull)
+		return
+	}
+	s.st.pending = append(s.st.pending, d)
+}
+
+// sendLocked puts a QoS 1/2 delivery in flight on ch.
+func (s *session) sendLocked(d *delivery, ch *channel, now time.Time) {
+	if !ch.fits(d, now) {
+		return
+	}
+	s.st.addInflight(d)
+	ch.out.deliver(d)
+}
+
+// fillLocked moves pending deliveries into the inflight window.
+func (s *session) fillLocked(ch *channel, now time.Time) {
+	n := 0
+	for n < len(s.st.pending) && len(s.st.inflight) < int(ch.neg.OutboundInflight) {
+		d := s.st.pending[n]
+		n++
+		if d.msg.expired(now) {
+			s.stats.drop(dropExpired)
+			continue
+		}
+		s.sendLocked(d, ch, now)
+	}
+	clear(s.st.pending[:n])
+	s.st.pending = s.st.pending[n:]
+	if len(s.st.pending) == 0 {
+		s.st.pending = nil
+	}
+}
+
+// resendLocked re-sends, in their original order, the deliveries in
+// flight when a session is resumed: PUBLISH with DUP set, or PUBREL for
+// QoS 2 past PUBREC [MQTT-4.4.0-1, MQTT-4.6.0-1]. Then the window fills
+// from the pending queue.
+func (s *session) resendLocked(ch *channel) {
+	now := time.Now()
+	for _, d := range s.st.inflightInOrder() {
+		if d.state == awaitingPubcomp {
+			ch.out.send(&mqtt.Pubrel{PacketID: d.pid})
+			continue
+		}
+		// A copy: the old connection's writer may still read d.
+		re := *d
+		re.dup = true
+		s.st.inflight[d.pid] = &re
+		ch.out.deliver(&re)
+	}
+	s.fillLocked(ch, now)
+}
+
+// acked handles PUBACK, PUBREC and PUBCOMP from the client for an
+// outbound delivery. It returns the PUBREL to send after a PUBREC, if any.
+func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *channel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.st.inflight[pid]
+	switch t {
+	case mqtt.PUBACK:
+		if d == nil || d.state != awaitingPuback {
+			return // a late or duplicate ack; nothing to release
+		}
+		s.st.removeInflight(pid)
+	case mqtt.PUBREC:
+		if d == nil || d.state != awaitingPubrec {
+			if d == nil {
+				// [MQTT-4.3.3]: answer an unknown id so the client can
+				// release it.
+				ch.out.send(&mqtt.Pubrel{PacketID: pid, ReasonCode: mqtt.PacketIdentifierNotFound})
+			}
+			return
+		}
+		if code.IsError() {
+			// The exchange ends at a failing PUBREC (4.3.3).
+			s.st.removeInflight(pid)
+			break
+		}
+		d.state = awaitingPubcomp
+		ch.out.send(&mqtt.Pubrel{PacketID: pid}) // [MQTT-4.3.3-4]
+		return
+	case mqtt.PUBCOMP:
+		if d == nil || d.state != awaitingPubcomp {
+			return
+		}
+		s.st.removeInflight(pid)
+	}
+	if !s.ended && s.owner == ch {
+		s.fillLocked(ch, time.Now())
+	}
+}

@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"edgemq/mqtt"
+)
+
+// Lock order, where several locks meet:
+//
+//	registry.mu → session.mu → writeQueue.mu
+//
+// router.mu and router.retainMu are taken alone: the router never calls
+// out while holding them, and no other lock is taken inside them.
+
+// session is a live MQTT session: its plain state, the channel that
+// owns it while connected, and its timers.
+type session struct {
+	mu    sync.Mutex
+	st    sessionState
+	owner *channel // nil while no connection holds the session
+	// ended is set once the session is discarded or expired; late
+	// deliveries to it are dropped.
+	ended       bool
+	expiryTimer *time.Timer
+	// maxPending bounds the pending queue (session.max_offline_messages).
+	maxPending int
+	stats      *stats
+	// seq orders sessions; fixed at creation.
+	seq uint64
+	// will waits for its Will Delay Interval while willTimer runs.
+	will      *mqtt.Will
+	willTimer *time.Timer
+}
+
+// registry maps client ids to sessions and performs takeover.
+type registry struct {
+	mu       sync.Mutex
+	sessions map[string]*session
+	// onEnd is called, without locks held, for each session that ends, to
+	// drop its subscriptions.
+	onEnd func(*session)
+	// onWill publishes a will, without locks held.
+	onWill func(clientID string, w *mqtt.Will)
+
+	maxPending int
+	stats      *stats
+	nextSeq    uint64
+}
+
+func newRegistry(maxPending int, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
+	return &registry{sessions: make(map[string]*session), maxPending: maxPending, stats: st, onEnd: onEnd, onWill: onWill}
+}
+
+// open attaches owner to the session of clientID, creating it, or
+// replacing it when clean is set [MQTT-3.1.2-4, MQTT-3.1.2-5]. attach runs
+// under the session's lock with whether an existing session was resumed
+// (Session Present), before any delivery can reach owner. open returns the
+// channel that held the session before, which the caller must disconnect
+// with Session Taken Over [MQTT-3.1.4-3]. A new connection cancels a will
+// still waiting for its delay.
+func (r *registry) open(clientID string, clean bool, owner *channel, attach func(s *session, present bool)) (s *session, prev *channel) {
+	r.mu.Lock()
+	old := r.sessions[clientID]
+	if old != nil && !clean {
+		old.mu.Lock()
+		prev = old.owner
+		old.owner = owner
+		old.stopTimers()
+		attach(old, true)
+		old.mu.Unlock()
+		r.mu.Unlock()
+		return old, prev
+	}
+	r.nextSeq++
+	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, stats: r.stats, seq: r.nextSeq}
+	s.mu.Lock()
+	r.sessions[clientID] = s
+	attach(s, false)
+	s.mu.Unlock()
+	r.mu.Unlock()
+	if old != nil {
+		old.mu.Lock()
+		prev = old.owner
+		old.owner = nil
+		old.ended = true
+		old.stopTimers()
+		old.mu.Unlock()
+		r.onEnd(old)
+	}
+	return s, prev
+}
+
+// detach releases the session from owner when the connection ends, with
+// the will to publish (nil when there is none or it was discarded by
+// DISCONNECT). A session with expiry 0 ends now; otherwise it ends when the
+// interval passes without a new connection [MQTT-3.1.2-23]. The will goes
+// now when it has no delay or the session ends now, and otherwise after
+// its Will Delay Interval, unless a new connection for the client id comes
+// first, or at once if the session ends first [MQTT-3.1.3-9]. A session
+// already taken over is left alone, but a will without delay still goes.
+func (r *registry) detach(s *session, owner *channel, will *mqtt.Will) {
+	var publishNow *mqtt.Will
+	defer func() {
+		if publishNow != nil {
+			r.onWill(s.st.clientID, publishNow)
+		}
+	}()
+	r.mu.Lock()
+	s.mu.Lock()
+	if s.owner != owner || s.ended {
+		s.mu.Unlock()
+		r.mu.Unlock()
+		if will != nil && will.Properties.WillDelayInterval == 0 {
+			publishNow = will
+		}
+		return
+	}
+	s.owner = nil
+	expiry := s.st.expiry
+	if expiry == 0 {
+		s.ended = true
+		s.stopTimers()
+		delete(r.sessions, s.st.clientID)
+		s.mu.Unlock()
+		r.mu.Unlock()
+		publishNow = will
+		r.onEnd(s)
+		return
+	}
+	if will != nil {
+		if delay := will.Properties.WillDelayInterval; delay == 0 {
+			publishNow = will
+		} else {
+			s.will = will
+			s.willTimer = time.AfterFunc(time.Duration(delay)*time.Second, func() { r.willDue(s) })
+		}
+	}
+	if expiry != math.MaxUint32 {
+		// 0xFFFFFFFF never expires (3.1.2.11.2).
+		s.expiryTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { r.expire(s) })
+	}
+	s.mu.Unlock()
+	r.mu.Unlock()
+}
+
+// willDue publishes a delayed will whose delay passed.
+func (r *registry) willDue(s *session) {
+	s.mu.Lock()
+	w := s.will
+	s.will, s.willTimer = nil, nil
+	s.mu.Unlock()
+	if w != nil {
+		r.onWill(s.st.clientID, w)
+	}
+}
+
+// expire ends a session whose expiry interval passed with no connection,
+// publishing a will still waiting for its delay [MQTT-3.1.3-9].
+func (r *registry) expire(s *session) {
+	r.mu.Lock()
+	s.mu.Lock()
+	if s.owner != nil || s.ended {
+		s.mu.Unlock()
+		r.mu.Unlock()
+		return
+	}
+	s.ended = true
+	w := s.will
+	s.stopTimers()
+	if r.sessions[s.st.clientID] == s {
+		delete(r.sessions, s.st.clientID)
+	}
+	s.mu.Unlock()
+	r.mu.Unlock()
+	if w != nil {
+		r.onWill(s.st.clientID, w)
+	}
+	r.onEnd(s)
+}
+
+// count returns the number of sessions.
+func (r *registry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sessions)
+}
+
+// closeAll stops every session timer, for shutdown.
+func (r *registry) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sessions {
+		s.mu.Lock()
+		s.stopTimers()
+		s.mu.Unlock()
+	}
+}
+
+func (s *session) stopTimers() {
+	if s.expiryTimer != nil {
+		s.expiryTimer.Stop()
+		s.expiryTimer = nil
+	}
+	if s.willTimer != nil {
+		s.willTimer.Stop()
+		s.willTimer = nil
+	}
+	s.will = nil
+}

@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"time"
+
+	"edgemq/mqtt"
+)
+
+// message is a routed application message. It is shared, read-only, by
+// every subscriber it goes to: the payload is never copied or re-encoded
+// per subscriber.
+type message struct {
+	pub  *mqtt.Publish // topic resolved, topic alias and packet id removed
+	from string        // publisher's client id, for No Local
+	// expires is when the Message Expiry Interval runs out; zero: never.
+	expires time.Time
+}
+
+// expired reports whether the message expired by now.
+func (m *message) expired(now time.Time) bool {
+	return !m.expires.IsZero() && !now.Before(m.expires)
+}
+
+// subscription is one filter of a session, with its options.
+type subscription struct {
+	filter            string
+	qos               byte
+	noLocal           bool
+	retainAsPublished bool
+	retainHandling    byte
+	id                uint32 // Subscription Identifier; 0: none
+}
+
+// outState is where an outbound QoS 1/2 delivery stands.
+type outState byte
+
+const (
+	awaitingPuback  outState = iota + 1 // QoS 1 PUBLISH sent
+	awaitingPubrec                      // QoS 2 PUBLISH sent
+	awaitingPubcomp                     // QoS 2 PUBREL sent
+)
+
+// delivery is one message on its way to one session.
+type delivery struct {
+	msg    *message
+	qos    byte
+	retain bool
+	subIDs []uint32
+	pid    uint16
+	dup    bool
+	state  outState
+}
+
+// sessionState is the plain data of an MQTT session: what survives the
+// connection when the Session Expiry Interval allows. Its owner (the
+// session) guards it.
+type sessionState struct {
+	clientID string
+	subs     map[string]*subscription
+	// expiry is the Session Expiry Interval in force, in seconds.
+	expiry uint32
+	// connectExpiry is the interval of the CONNECT, for the DISCONNECT
+	// rule [MQTT-3.14.2-2].
+	connectExpiry uint32
+	// inflight holds outbound QoS 1/2 deliveries by packet id; order keeps
+	// their send order for redelivery [MQTT-4.6.0-1].
+	inflight map[uint16]*delivery
+	order    []uint16
+	// pending holds QoS 1/2 deliveries waiting for the inflight window or
+	// for a connection.
+	pending []*delivery
+	// awaitingRel holds inbound QoS 2 packet ids between PUBREC and
+	// PUBREL, kept across reconnects [MQTT-4.3.3].
+	awaitingRel map[uint16]struct{}
+	nextPID     uint16
+}
+
+func newSessionState(clientID string) sessionState {
+	return sessionState{
+		clientID:    clientID,
+		subs:        make(map[string]*subscription),
+		inflight:    make(map[uint16]*delivery),
+		awaitingRel: make(map[uint16]struct{}),
+	}
+}
+
+// allocPID returns a packet id not in flight [MQTT-2.2.1-3]. The caller
+// ensures fewer than 65535 are in flight.
+func (s *sessionState) allocPID() uint16 {
+	for {
+		s.nextPID++
+		if s.nextPID == 0 {
+			s.nextPID = 1
+		}
+		if _, used := s.inflight[s.nextPID]; !used {
+			return s.nextPID
+		}
+	}
+}
+
+// addInflight records d as sent.
+func (s *sessionState) addInflight(d *delivery) {
+	d.pid = s.allocPID()
+	if d.qos == 1 {
+		d.state = awaitingPuback
+	} else {
+		d.state = awaitingPubrec
+	}
+	s.inflight[d.pid] = d
+	s.order = append(s.order, d.pid)
+}
+
+// removeInflight forgets a finished delivery. Acks mostly come in send
+// order, so the id is usually first.
+func (s *sessionState) removeInflight(pid uint16) {
+	delete(s.inflight, pid)
+	for i, p := range s.order {
+		if p == pid {
+			if i == 0 {
+				s.order = s.order[1:]
+			} else {
+				s.order = append(s.order[:i], s.order[i+1:]...)
+			}
+			return
+		}
+	}
+}
+
+// inflightInOrder lists the deliveries in flight in the order they were
+// first sent.
+func (s *sessionState) inflightInOrder() []*delivery {
+	out := make([]*delivery, 0, len(s.order))
+	for _, pid := range s.order {
+		out = append(out, s.inflight[pid])
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package gateway
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"edgemq/mqtt"
+)
+
+// outItem is one queued outbound packet: a control packet, or a delivery
+// encoded at write time.
+type outItem struct {
+	pkt mqtt.Packet
+	d   *delivery
+}
+
+// writeQueue is a connection's bounded outbound queue and its writer. A
+// writer goroutine runs only while there is something to write, so an
+// idle connection costs no goroutine here; it writes every queued packet
+// in one system call.
+type writeQueue struct {
+	mu       sync.Mutex
+	items    []outItem
+	spare    []outItem
+	flushing bool
+	// closing: accept nothing more; close the socket once drained.
+	closing bool
+	done    chan struct{} // closed once the socket is closed
+	once    sync.Once
+
+	nc           net.Conn
+	enc          *encoder
+	maxQoS0      int
+	writeTimeout time.Duration
+	stats        *stats
+}
+
+func newWriteQueue(nc net.Conn, enc *encoder, maxQoS0 int, writeTimeout time.Duration, st *stats) *writeQueue {
+	return &writeQueue{nc: nc, enc: enc, maxQoS0: maxQoS0, writeTimeout: writeTimeout, stats: st, done: make(chan struct{})}
+}
+
+// send queues a control packet. It reports false once the queue is
+// closing.
+func (q *writeQueue) send(p mqtt.Packet) bool {
+	return q.push(outItem{pkt: p}, false)
+}
+
+// deliver queues a delivery. QoS 0 deliveries beyond the queue bound are
+// dropped; QoS 1/2 are bounded by the inflight window instead.
+func (q *writeQueue) deliver(d *delivery) bool {
+	return q.push(outItem{d: d}, d.qos == 0)
+}
+
+func (q *writeQueue) push(it outItem, droppable bool) bool {
+	q.mu.Lock()
+	if q.closing {
+		q.mu.Unlock()
+		return false
+	}
+	if droppable && q.maxQoS0 > 0 && len(q.items) >= q.maxQoS0 {
+		q.mu.Unlock()
+		q.stats.drop(dropQueueFull)
+		return false
+	}
+	q.items = append(q.items, it)
+	start := !q.flushing
+	q.flushing = true
+	q.mu.Unlock()
+	if start {
+		go q.flush()
+	}
+	return true
+}
+
+// close queues last (may be nil) as the final packet, then closes the
+// socket once everything queued is written. It does not wait.
+func (q *writeQueue) close(last mqtt.Packet) {
+	q.mu.Lock()
+	if q.closing {
+		q.mu.Unlock()
+		return
+	}
+	q.closing = true
+	if last != nil {
+		q.items = append(q.items, outItem{pkt: last})
+	}
+	start := !q.flushing
+	q.flushing = true
+	q.mu.Unlock()
+	if start {
+		go q.flush()
+	}
+}
+
+// abort closes the socket at once, dropping what is queued.
+func (q *writeQueue) abort() {
+	q.mu.Lock()
+	q.closing = true
+	q.items = nil
+	q.mu.Unlock()
+	q.shut()
+}
+
+// shut closes the socket and signals done, once.
+func (q *writeQueue) shut() {
+	q.once.Do(func() {
+		q.nc.Close()
+		close(q.done)
+	})
+}
+
+// flush writes batches until the queue is empty, then exits; when closing
+// it closes the socket.
+func (q *writeQueue) flush() {
+	var buf []byte
+	for {
+		q.mu.Lock()
+		batch := q.items
+		if len(batch) == 0 {
+			q.flushing = false
+			closing := q.closing
+			q.mu.Unlock()
+			if closing {
+				q.shut()
+			}
+			return
+		}
+		q.items, q.spare = q.spare[:0], nil
+		q.mu.Unlock()
+
+		buf = q.enc.appendBatch(buf[:0], batch)
+		clear(batch)
+		q.mu.Lock()
+		q.spare = batch[:0]
+		q.mu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		q.nc.SetWriteDeadline(time.Now().Add(q.writeTimeout))
+		if _, err := q.nc.Write(buf); err != nil {
+			q.mu.Lock()
+			q.closing, q.items, q.flushing = true, nil, false
+			q.mu.Unlock()
+			q.shut()
+			return
+		}
+		if cap(buf) > 64<<10 {
+			buf = nil // don't keep a large buffer past a burst
+		}
+	}
+}
