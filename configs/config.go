@@ -74,6 +74,9 @@ type Limits struct {
 	// ResponseInformation, when set, is returned to v5 clients that set
 	// Request Response Information; the client id is appended.
 	ResponseInformation string `yaml:"response_information"`
+	// ConnackUserProperties are sent, in order, as User Property pairs in
+	// the CONNACK of every accepted v5 client.
+	ConnackUserProperties []UserProperty `yaml:"connack_user_properties"`
 	// Redirect, when Server is set, refuses every CONNECT with Use Another
 	// Server (0x9C) or Server Moved (0x9D) and a Server Reference.
 	Redirect Redirect `yaml:"redirect"`
@@ -101,6 +104,12 @@ type ClientID struct {
 	AssignedPrefix string `yaml:"assigned_prefix"`
 }
 
+// UserProperty is one MQTT 5 User Property name/value pair.
+type UserProperty struct {
+	Key   string `yaml:"key"`
+	Value string `yaml:"value"`
+}
+
 // Redirect makes the server refuse every CONNECT with a Server Reference.
 type Redirect struct {
 	// Server is the Server Reference sent to v5 clients.
@@ -112,23 +121,24 @@ type Redirect struct {
 // Profile overrides some fields of the default Limits. A nil field keeps
 // the default value.
 type Profile struct {
-	MaxPacketSize                    *uint32        `yaml:"max_packet_size"`
-	ReceiveMaximum                   *uint16        `yaml:"receive_maximum"`
-	MaxInflight                      *uint16        `yaml:"max_inflight"`
-	TopicAliasMaximum                *uint16        `yaml:"topic_alias_maximum"`
-	MaximumQoS                       *byte          `yaml:"maximum_qos"`
-	RetainAvailable                  *bool          `yaml:"retain_available"`
-	WildcardSubscriptionAvailable    *bool          `yaml:"wildcard_subscription_available"`
-	SubscriptionIdentifiersAvailable *bool          `yaml:"subscription_identifiers_available"`
-	SharedSubscriptionAvailable      *bool          `yaml:"shared_subscription_available"`
-	MaxSessionExpiry                 *time.Duration `yaml:"max_session_expiry"`
-	KeepAliveMin                     *time.Duration `yaml:"keep_alive_min"`
-	KeepAliveMax                     *time.Duration `yaml:"keep_alive_max"`
-	ClientIDMaxLength                *int           `yaml:"client_id_max_length"`
-	ConnectTimeout                   *time.Duration `yaml:"connect_timeout"`
-	ResponseInformation              *string        `yaml:"response_information"`
-	RedirectServer                   *string        `yaml:"redirect_server"`
-	RedirectPermanent                *bool          `yaml:"redirect_permanent"`
+	MaxPacketSize                    *uint32         `yaml:"max_packet_size"`
+	ReceiveMaximum                   *uint16         `yaml:"receive_maximum"`
+	MaxInflight                      *uint16         `yaml:"max_inflight"`
+	TopicAliasMaximum                *uint16         `yaml:"topic_alias_maximum"`
+	MaximumQoS                       *byte           `yaml:"maximum_qos"`
+	RetainAvailable                  *bool           `yaml:"retain_available"`
+	WildcardSubscriptionAvailable    *bool           `yaml:"wildcard_subscription_available"`
+	SubscriptionIdentifiersAvailable *bool           `yaml:"subscription_identifiers_available"`
+	SharedSubscriptionAvailable      *bool           `yaml:"shared_subscription_available"`
+	MaxSessionExpiry                 *time.Duration  `yaml:"max_session_expiry"`
+	KeepAliveMin                     *time.Duration  `yaml:"keep_alive_min"`
+	KeepAliveMax                     *time.Duration  `yaml:"keep_alive_max"`
+	ClientIDMaxLength                *int            `yaml:"client_id_max_length"`
+	ConnectTimeout                   *time.Duration  `yaml:"connect_timeout"`
+	ResponseInformation              *string         `yaml:"response_information"`
+	ConnackUserProperties            *[]UserProperty `yaml:"connack_user_properties"`
+	RedirectServer                   *string         `yaml:"redirect_server"`
+	RedirectPermanent                *bool           `yaml:"redirect_permanent"`
 }
 
 // Apply returns base with the profile's set fields replacing base's.
@@ -149,6 +159,7 @@ func (p Profile) Apply(base Limits) Limits {
 	set(&l.ClientID.MaxLength, p.ClientIDMaxLength)
 	set(&l.ConnectTimeout, p.ConnectTimeout)
 	set(&l.ResponseInformation, p.ResponseInformation)
+	set(&l.ConnackUserProperties, p.ConnackUserProperties)
 	set(&l.Redirect.Server, p.RedirectServer)
 	set(&l.Redirect.Permanent, p.RedirectPermanent)
 	return l

@@ -120,41 +120,15 @@ func lineOf(lines map[string]int, path string) int {
 	return 0
 }
 
-// defaults returns the built-in configuration. It must equal the embedded
-// edgemq.yaml; a test checks that it does.
+// defaults returns the built-in configuration: the embedded edgemq.yaml,
+// decoded without checks (its own tests check it), so that a key a file
+// omits keeps the documented value and there is one source of defaults.
 func defaults() *Config {
-	return &Config{
-		Log:     Log{Level: "info", Format: "console"},
-		DataDir: "./data",
-		MQTT: Limits{
-			MaxPacketSize:                    1048576,
-			ReceiveMaximum:                   1024,
-			MaxInflight:                      32,
-			TopicAliasMaximum:                64,
-			MaximumQoS:                       2,
-			RetainAvailable:                  true,
-			WildcardSubscriptionAvailable:    true,
-			SubscriptionIdentifiersAvailable: true,
-			SharedSubscriptionAvailable:      false,
-			MaxSessionExpiry:                 24 * time.Hour,
-			KeepAlive:                        KeepAlive{Min: 0, Max: 0},
-			ClientID: ClientID{
-				MaxLength:      256,
-				MaxLengthV31:   23,
-				AssignedPrefix: "edgemq-",
-			},
-			ConnectTimeout: 10 * time.Second,
-		},
-		Session: Session{
-			MaxOfflineMessages: 1000,
-			MaxOutboundQueue:   1000,
-		},
-		ACL: ACL{Default: "allow"},
-		Listeners: []Listener{
-			{Name: "tcp", Type: "tcp", Address: "127.0.0.1:1883"},
-		},
-		ShutdownTimeout: 10 * time.Second,
+	var c Config
+	if err := yaml.Unmarshal([]byte(defaultYAML), &c); err != nil {
+		panic(fmt.Sprintf("configs: embedded edgemq.yaml does not decode: %v", err))
 	}
+	return &c
 }
 
 // walker checks a YAML node tree against the Go types it decodes into.

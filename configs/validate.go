@@ -1,6 +1,8 @@
 package configs
 
 import (
+	"edgemq/mqtt"
+
 	"errors"
 	"fmt"
 	"net"
@@ -150,6 +152,14 @@ func limitProblems(l Limits) []fieldProblem {
 	}
 	if l.ConnectTimeout <= 0 {
 		add("connect_timeout", "%s must be above 0", l.ConnectTimeout)
+	}
+	for i, u := range l.ConnackUserProperties {
+		for _, s := range []string{u.Key, u.Value} {
+			// MQTT strings: well-formed UTF-8 without U+0000 [MQTT-1.5.4-1, -2].
+			if err := mqtt.ValidUTF8(s); err != nil || len(s) > 65535 {
+				add(fmt.Sprintf("connack_user_properties[%d]", i), "%q is not a valid MQTT string", s)
+			}
+		}
 	}
 	return ps
 }

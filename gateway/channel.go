@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"sync/atomic"
 	"time"
 
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // outbound is where a channel's packets go: the connection's write queue.
@@ -44,12 +46,24 @@ type channel struct {
 	neg       Negotiated
 	connected bool
 	sess      *session
+	// kickVersion is the protocol version once connected (0 before), for
+	// kick, which runs on other goroutines.
+	kickVersion atomic.Uint32
 
 	// will is this connection's will; DISCONNECT 0x00 discards it.
 	will *mqtt.Will
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
 	matches []match
+}
+
+// logAt logs msg with the connection's listener and remote address, once
+// the level is known to be enabled: an idle connection keeps no logger of
+// its own.
+func (ch *channel) logAt(lvl zapcore.Level, msg string, fields ...zap.Field) {
+	if ce := ch.log.Check(lvl, msg); ce != nil {
+		ce.Write(append(fields, zap.String("listener", ch.meta.Listener), zap.Stringer("remote_addr", ch.meta.RemoteAddr))...)
+	}
 }
 
 // handle processes one packet of a connected client. A returned error
@@ -301,7 +315,7 @@ func (ch *channel) maxSessionExpiry() uint32 {
 // kick disconnects the client from another goroutine: v5 clients get
 // DISCONNECT with code, 3.x clients a close.
 func (ch *channel) kick(code mqtt.ReasonCode) {
-	if ch.neg.Version == mqtt.V5 {
+	if mqtt.Version(ch.kickVersion.Load()) == mqtt.V5 {
 		ch.out.close(&mqtt.Disconnect{ReasonCode: code})
 		return
 	}

@@ -33,25 +33,32 @@ type conn struct {
 	born time.Time
 }
 
-// serve runs a connection to its end on the calling goroutine.
+// serve runs a connection's handshake on the calling goroutine, then its
+// read loop on a new one: the handshake's deep stack (authentication,
+// logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
 	c := &conn{nc: nc, srv: s, lst: lst, born: time.Now()}
-	log := s.log.With(zap.String("listener", meta.Listener), zap.Stringer("remote_addr", meta.RemoteAddr))
 	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
 	c.out = newWriteQueue(nc, enc, s.cfg.Session.MaxOutboundQueue, writeTimeout, s.eng.stats)
-	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: log}
+	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: s.log}
 	c.rd.Reset(nc, lst.prof.MaxPacketSize, &s.bufs)
 	if !s.track(c) {
 		nc.Close()
 		return
 	}
-	defer s.untrack(c)
-	c.run(ctx)
+	if !c.handshake(ctx) {
+		c.rd.Release()
+		c.finish()
+		s.untrack(c)
+		return
+	}
+	go c.readLoop()
 }
 
-func (c *conn) run(ctx context.Context) {
+// handshake reads and answers CONNECT. It reports whether the client is
+// connected; if not, the answer (if any) is queued and the queue closing.
+func (c *conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
-	defer c.rd.Release()
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
 	deadline := c.born.Add(ch.prof.ConnectTimeout)
@@ -60,29 +67,28 @@ func (c *conn) run(ctx context.Context) {
 	if err != nil {
 		cp, _ := p.(*mqtt.Connect)
 		if cp == nil && isPacketError(err) {
-			ch.log.Debug("bad first packet", zap.Error(err))
+			ch.logAt(zap.DebugLevel, "bad first packet", zap.Error(err))
 		}
 		ch.refuseMalformed(cp, err)
-		c.finish()
-		return
+		return false
 	}
 	connect, ok := p.(*mqtt.Connect)
 	if !ok {
-		ch.log.Debug("first packet is not connect", zap.Stringer("type", p.Type()))
+		ch.logAt(zap.DebugLevel, "first packet is not connect", zap.Stringer("type", p.Type()))
 		ch.out.close(nil)
-		c.finish()
-		return
+		return false
 	}
 	actx, cancel := context.WithDeadline(ctx, deadline)
-	ok = ch.connect(actx, connect)
-	cancel()
-	if !ok {
-		c.finish()
-		return
-	}
-	c.srv.eng.stats.connections.Add(1)
-	defer c.srv.eng.stats.connections.Add(-1)
+	defer cancel()
+	return ch.connect(actx, connect)
+}
 
+// readLoop reads and handles a connected client's packets until the
+// connection ends.
+func (c *conn) readLoop() {
+	ch := &c.ch
+	stats := c.srv.eng.stats
+	stats.connections.Add(1)
 	v := ch.neg.Version
 	// Keep Alive: one and a half times the value in force
 	// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
@@ -101,8 +107,11 @@ func (c *conn) run(ctx context.Context) {
 			break
 		}
 	}
+	c.rd.Release()
 	ch.closed()
 	c.finish()
+	stats.connections.Add(-1)
+	c.srv.untrack(c)
 }
 
 // fail ends a connected client's connection for err: v5 clients get
@@ -113,7 +122,7 @@ func (c *conn) fail(err error) {
 	var code mqtt.ReasonCode
 	switch {
 	case errors.Is(err, errClientDisconnected):
-		ch.log.Debug("client disconnected", zap.String("client_id", ch.neg.ClientID), zap.Duration("duration", time.Since(c.born)))
+		ch.logAt(zap.DebugLevel, "client disconnected", zap.String("client_id", ch.neg.ClientID), zap.Duration("duration", time.Since(c.born)))
 		c.out.close(nil)
 		return
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -122,11 +131,11 @@ func (c *conn) fail(err error) {
 		code = mqtt.CodeOf(err)
 	default:
 		// The socket closed or failed, or a takeover closed it.
-		ch.log.Debug("connection lost", zap.String("client_id", ch.neg.ClientID), zap.Error(err), zap.Duration("duration", time.Since(c.born)))
+		ch.logAt(zap.DebugLevel, "connection lost", zap.String("client_id", ch.neg.ClientID), zap.Error(err), zap.Duration("duration", time.Since(c.born)))
 		c.out.close(nil)
 		return
 	}
-	ch.log.Info("disconnecting client", zap.String("client_id", ch.neg.ClientID), zap.Stringer("reason_code", code), zap.Error(err))
+	ch.logAt(zap.InfoLevel, "disconnecting client", zap.String("client_id", ch.neg.ClientID), zap.Stringer("reason_code", code), zap.Error(err))
 	if ch.neg.Version == mqtt.V5 {
 		d := &mqtt.Disconnect{ReasonCode: code}
 		if ch.neg.ProblemInfo {
@@ -145,7 +154,7 @@ func (c *conn) finish() {
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {
-	case <-c.out.done:
+	case <-c.out.closed():
 	case <-t.C:
 		c.out.abort()
 	}

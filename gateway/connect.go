@@ -39,6 +39,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	ch.enc.maxSize = n.ClientMaxPacketSize
 	ch.enc.problemInfo = n.ProblemInfo
 	ch.connected = true
+	ch.kickVersion.Store(uint32(c.Version))
 
 	s, prev := ch.env.sessions.open(n.ClientID, c.CleanStart, ch, func(s *session, present bool) {
 		st := &s.st
@@ -58,7 +59,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
-	ch.log.Debug("client connected", zap.Object("negotiated", n))
+	ch.logAt(zap.DebugLevel, "client connected", zap.Object("negotiated", n))
 	return true
 }
 
@@ -78,7 +79,12 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 	}
 	ch.enc.version = c.Version
 	ch.enc.problemInfo = wantsProblemInfo(c)
-	ch.log.Info("connect refused",
+	if c.Version == mqtt.V5 && c.Properties.Has(mqtt.PropMaximumPacketSize) {
+		// The refusal keeps the client's limit too: the Reason String goes
+		// when the CONNACK would not fit [MQTT-3.2.2-19, MQTT-3.1.2-24].
+		ch.enc.maxSize = c.Properties.MaximumPacketSize
+	}
+	ch.logAt(zap.InfoLevel, "connect refused",
 		zap.Stringer("reason_code", code), zap.String("client_id", c.ClientID),
 		zap.String("username", c.Username), zap.Error(err))
 	ch.out.close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
@@ -92,7 +98,7 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 // protocol name is [MQTT-3.1.2-1].
 func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
 	code := mqtt.CodeOf(err)
-	ch.log.Info("malformed connect", zap.Stringer("reason_code", code), zap.Error(err))
+	ch.logAt(zap.InfoLevel, "malformed connect", zap.Stringer("reason_code", code), zap.Error(err))
 	switch {
 	case c == nil:
 		ch.out.close(nil)

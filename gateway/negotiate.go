@@ -19,10 +19,11 @@ import (
 type profile struct {
 	configs.Limits
 	clientIDPattern *regexp.Regexp
+	userProps       []mqtt.UserProperty // CONNACK User Properties
 }
 
 func newProfile(l configs.Limits) (*profile, error) {
-	p := &profile{Limits: l}
+	p := &profile{Limits: l, userProps: connackUserProperties(l.ConnackUserProperties)}
 	if l.ClientID.Pattern != "" {
 		re, err := regexp.Compile(l.ClientID.Pattern)
 		if err != nil {
@@ -233,6 +234,11 @@ func negotiate(c *mqtt.Connect, p *profile, n *Negotiated, ack *mqtt.Properties)
 
 	if c.Version == mqtt.V5 {
 		announce(n, ack)
+		if len(p.userProps) > 0 && n.ProblemInfo {
+			// User Property is left out without Request Problem
+			// Information, like Reason String [MQTT-3.1.2-29].
+			ack.UserProperties = p.userProps
+		}
 	}
 	return nil
 }
@@ -267,6 +273,15 @@ func announce(n *Negotiated, ack *mqtt.Properties) {
 	if n.ResponseInformation != "" {
 		ack.SetString(mqtt.PropResponseInformation, n.ResponseInformation)
 	}
+}
+
+// connackUserProperties converts the configured CONNACK User Properties.
+func connackUserProperties(ups []configs.UserProperty) []mqtt.UserProperty {
+	out := make([]mqtt.UserProperty, len(ups))
+	for i, u := range ups {
+		out[i] = mqtt.UserProperty{Key: u.Key, Value: u.Value}
+	}
+	return out
 }
 
 func boolByte(b bool) byte {

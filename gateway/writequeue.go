@@ -26,8 +26,10 @@ type writeQueue struct {
 	flushing bool
 	// closing: accept nothing more; close the socket once drained.
 	closing bool
-	done    chan struct{} // closed once the socket is closed
-	once    sync.Once
+	// shut is set once the socket is closed; waiters, made only when
+	// someone waits, is closed then.
+	shut    bool
+	waiters chan struct{}
 
 	nc           net.Conn
 	enc          *encoder
@@ -37,7 +39,7 @@ type writeQueue struct {
 }
 
 func newWriteQueue(nc net.Conn, enc *encoder, maxQoS0 int, writeTimeout time.Duration, st *stats) *writeQueue {
-	return &writeQueue{nc: nc, enc: enc, maxQoS0: maxQoS0, writeTimeout: writeTimeout, stats: st, done: make(chan struct{})}
+	return &writeQueue{nc: nc, enc: enc, maxQoS0: maxQoS0, writeTimeout: writeTimeout, stats: st}
 }
 
 // send queues a control packet. It reports false once the queue is
@@ -99,15 +101,35 @@ func (q *writeQueue) abort() {
 	q.closing = true
 	q.items = nil
 	q.mu.Unlock()
-	q.shut()
+	q.shutdown()
 }
 
-// shut closes the socket and signals done, once.
-func (q *writeQueue) shut() {
-	q.once.Do(func() {
-		q.nc.Close()
-		close(q.done)
-	})
+// shutdown closes the socket and wakes waiters, once.
+func (q *writeQueue) shutdown() {
+	q.mu.Lock()
+	if q.shut {
+		q.mu.Unlock()
+		return
+	}
+	q.shut = true
+	if q.waiters != nil {
+		close(q.waiters)
+	}
+	q.mu.Unlock()
+	q.nc.Close()
+}
+
+// closed returns a channel closed once the socket is closed.
+func (q *writeQueue) closed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.waiters == nil {
+		q.waiters = make(chan struct{})
+		if q.shut {
+			close(q.waiters)
+		}
+	}
+	return q.waiters
 }
 
 // flush writes batches until the queue is empty, then exits; when closing
@@ -122,7 +144,7 @@ func (q *writeQueue) flush() {
 			closing := q.closing
 			q.mu.Unlock()
 			if closing {
-				q.shut()
+				q.shutdown()
 			}
 			return
 		}
@@ -142,7 +164,7 @@ func (q *writeQueue) flush() {
 			q.mu.Lock()
 			q.closing, q.items, q.flushing = true, nil, false
 			q.mu.Unlock()
-			q.shut()
+			q.shutdown()
 			return
 		}
 		if cap(buf) > 64<<10 {

@@ -1,0 +1,213 @@
+// Command edgemq-bench loads an MQTT broker. It speaks plain MQTT through
+// edgemq's codec and needs nothing broker specific, so the same run works
+// against any broker.
+//
+// Scenario "connect" opens N connections, C at a time, measures
+// CONNECT/CONNACK handshakes per second, holds the connections idle, and,
+// given the broker's pid, reports the broker's resident memory per
+// connection.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"edgemq/mqtt"
+)
+
+type options struct {
+	addr     string
+	n, c     int
+	version  int
+	hold     time.Duration
+	pid      int
+	sources  int
+	jsonOut  bool
+	idPrefix string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:1883", "broker host:port")
+	flag.IntVar(&o.n, "n", 1000, "connections to open")
+	flag.IntVar(&o.c, "c", 64, "connections opened at a time")
+	flag.IntVar(&o.version, "V", 4, "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
+	flag.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold the connections idle before measuring memory")
+	flag.IntVar(&o.pid, "pid", 0, "broker pid, to report its resident memory per connection")
+	flag.IntVar(&o.sources, "sources", 1, "spread connections over this many source addresses 127.0.0.1, .2, ... (beats ephemeral port limits)")
+	flag.BoolVar(&o.jsonOut, "json", false, "print one JSON line per scenario")
+	flag.StringVar(&o.idPrefix, "id", "bench", "client id prefix")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: edgemq-bench [flags] connect\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	scenario := flag.Arg(0)
+	if scenario == "" {
+		scenario = "connect"
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch scenario {
+	case "connect":
+		err = runConnect(ctx, o)
+	default:
+		err = fmt.Errorf("unknown scenario %q", scenario)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edgemq-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// connectResult is the outcome of the connect scenario.
+type connectResult struct {
+	Scenario       string  `json:"scenario"`
+	Version        int     `json:"version"`
+	Connections    int     `json:"connections"`
+	Failed         int64   `json:"failed"`
+	Seconds        float64 `json:"seconds"`
+	ConnectsPerSec float64 `json:"connects_per_sec"`
+	RSSBeforeKB    int64   `json:"rss_before_kb,omitempty"`
+	RSSAfterKB     int64   `json:"rss_after_kb,omitempty"`
+	KBPerConn      float64 `json:"kb_per_conn,omitempty"`
+}
+
+func runConnect(ctx context.Context, o options) error {
+	var res connectResult
+	res.Scenario, res.Version = "connect", o.version
+	if o.pid > 0 {
+		rss, err := rssKB(o.pid)
+		if err != nil {
+			return err
+		}
+		res.RSSBeforeKB = rss
+	}
+	conns := make([]net.Conn, o.n)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= o.n || ctx.Err() != nil {
+					return
+				}
+				c, err := handshake(ctx, o, i)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	res.Connections = o.n - int(failed.Load())
+	res.Failed = failed.Load()
+	res.Seconds = elapsed.Seconds()
+	res.ConnectsPerSec = float64(res.Connections) / elapsed.Seconds()
+	if err, _ := firstErr.Load().(error); err != nil {
+		fmt.Fprintln(os.Stderr, "edgemq-bench: first failure:", err)
+	}
+	if o.pid > 0 {
+		select {
+		case <-time.After(o.hold):
+		case <-ctx.Done():
+		}
+		rss, err := rssKB(o.pid)
+		if err != nil {
+			return err
+		}
+		res.RSSAfterKB = rss
+		if res.Connections > 0 {
+			res.KBPerConn = float64(res.RSSAfterKB-res.RSSBeforeKB) / float64(res.Connections)
+		}
+	}
+	if o.jsonOut {
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	fmt.Printf("connect v%d: %d connections (%d failed) in %.2fs: %.0f connects/s\n",
+		res.Version, res.Connections, res.Failed, res.Seconds, res.ConnectsPerSec)
+	if o.pid > 0 {
+		fmt.Printf("broker rss: %d KB before, %d KB after: %.2f KB per connection\n",
+			res.RSSBeforeKB, res.RSSAfterKB, res.KBPerConn)
+	}
+	return nil
+}
+
+// handshake opens connection i and completes CONNECT/CONNACK.
+func handshake(ctx context.Context, o options, i int) (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if o.sources > 1 {
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%o.sources))}
+	}
+	c, err := d.DialContext(ctx, "tcp", o.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dialing: %w", err)
+	}
+	v := mqtt.Version(o.version)
+	conn := &mqtt.Connect{Version: v, CleanStart: true, ClientID: o.idPrefix + "-" + strconv.Itoa(i)}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := mqtt.WritePacket(c, conn, v); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("writing connect: %w", err)
+	}
+	p, err := mqtt.ReadPacket(c, v, 0)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reading connack: %w", err)
+	}
+	ack, ok := p.(*mqtt.Connack)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("reading connack: got %v", p.Type())
+	}
+	if ack.ReasonCode != 0 {
+		c.Close()
+		return nil, fmt.Errorf("connect refused: %v", ack.ReasonCode)
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// rssKB reads a process's resident set size from /proc.
+func rssKB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading broker memory: %w", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+		}
+	}
+	return 0, errors.New("reading broker memory: no VmRSS")
+}

@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"edgemq/configs"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+)
+
+// testConfig returns the default configuration with one tcp listener on
+// an ephemeral loopback port. Tests change it before startServer.
+func testConfig(tb testing.TB) *configs.Config {
+	tb.Helper()
+	cfg, err := configs.Default()
+	if err != nil {
+		tb.Fatalf("loading default config: %v", err)
+	}
+	cfg.Listeners = []configs.Listener{{Name: "tcp", Type: "tcp", Address: "127.0.0.1:0"}}
+	cfg.ShutdownTimeout = 5 * time.Second
+	return cfg
+}
+
+// testServer is a running gateway for one test.
+type testServer struct {
+	*Server
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// addr returns host:port of the named listener.
+func (ts *testServer) addr(tb testing.TB, listener string) string {
+	tb.Helper()
+	a := ts.Addr(listener)
+	if a == nil {
+		tb.Fatalf("no listener %q", listener)
+	}
+	return a.String()
+}
+
+// startServer validates cfg, starts a gateway on it and stops it when the
+// test ends, failing the test if the shutdown is not clean.
+func startServer(tb testing.TB, cfg *configs.Config) *testServer {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("invalid test config: %v", err)
+	}
+	log := zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel))
+	srv, err := New(cfg, log)
+	if err != nil {
+		tb.Fatalf("starting gateway: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{Server: srv, cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-ts.done:
+			if err != nil {
+				tb.Errorf("gateway run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Errorf("gateway did not stop")
+		}
+	})
+	return ts
+}
+
+// dial opens a raw TCP connection to the named listener.
+func dial(tb testing.TB, ts *testServer, listener string) net.Conn {
+	tb.Helper()
+	c, err := net.DialTimeout("tcp", ts.addr(tb, listener), 5*time.Second)
+	if err != nil {
+		tb.Fatalf("dialing: %v", err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
