@@ -49,6 +49,9 @@ type channel struct {
 	// kickVersion is the protocol version once connected (0 before), for
 	// kick, which runs on other goroutines.
 	kickVersion atomic.Uint32
+	// kicked is set once the server decided to end the connection; the
+	// read loop handles nothing more after it.
+	kicked atomic.Bool
 
 	// will is this connection's will; DISCONNECT 0x00 discards it.
 	will *mqtt.Will
@@ -315,6 +318,7 @@ func (ch *channel) maxSessionExpiry() uint32 {
 // kick disconnects the client from another goroutine: v5 clients get
 // DISCONNECT with code, 3.x clients a close.
 func (ch *channel) kick(code mqtt.ReasonCode) {
+	ch.kicked.Store(true)
 	if mqtt.Version(ch.kickVersion.Load()) == mqtt.V5 {
 		ch.out.close(&mqtt.Disconnect{ReasonCode: code})
 		return

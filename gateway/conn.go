@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -52,6 +53,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		s.untrack(c)
 		return
 	}
+	s.eng.stats.connections.Add(1)
 	go c.readLoop()
 }
 
@@ -88,7 +90,6 @@ func (c *conn) handshake(ctx context.Context) bool {
 func (c *conn) readLoop() {
 	ch := &c.ch
 	stats := c.srv.eng.stats
-	stats.connections.Add(1)
 	v := ch.neg.Version
 	// Keep Alive: one and a half times the value in force
 	// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
@@ -99,6 +100,11 @@ func (c *conn) readLoop() {
 			c.nc.SetReadDeadline(time.Now().Add(ka))
 		}
 		p, err := c.rd.ReadPacket(v)
+		if ch.kicked.Load() {
+			// Disconnected by the server (takeover, shutdown): nothing
+			// read after that is acted on.
+			break
+		}
 		if err == nil {
 			err = ch.handle(p)
 		}
@@ -155,10 +161,19 @@ func (c *conn) finish() {
 	defer t.Stop()
 	select {
 	case <-c.out.closed():
+		// The write side is shut: read what the peer still sends (at most
+		// lingerTime, drainLimit bytes) so that closing does not reset the
+		// connection before it read our last packets.
+		c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+		io.CopyN(io.Discard, c.nc, drainLimit)
 	case <-t.C:
 		c.out.abort()
 	}
+	c.nc.Close()
 }
+
+// drainLimit bounds what a closing connection reads and discards.
+const drainLimit = 64 << 10
 
 // isPacketError reports whether err is a protocol fault of the peer (as
 // opposed to I/O).

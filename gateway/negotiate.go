@@ -25,7 +25,8 @@ type profile struct {
 func newProfile(l configs.Limits) (*profile, error) {
 	p := &profile{Limits: l, userProps: connackUserProperties(l.ConnackUserProperties)}
 	if l.ClientID.Pattern != "" {
-		re, err := regexp.Compile(l.ClientID.Pattern)
+		// The whole id must match, anchored or not.
+		re, err := regexp.Compile(`^(?:` + l.ClientID.Pattern + `)$`)
 		if err != nil {
 			return nil, fmt.Errorf("compiling client_id.pattern: %w", err)
 		}

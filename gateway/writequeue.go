@@ -101,11 +101,18 @@ func (q *writeQueue) abort() {
 	q.closing = true
 	q.items = nil
 	q.mu.Unlock()
-	q.shutdown()
+	q.shutdown(false)
 }
 
-// shutdown closes the socket and wakes waiters, once.
-func (q *writeQueue) shutdown() {
+// lingerTime bounds how long a closing connection waits for the peer to
+// read the last packets and close.
+const lingerTime = 2 * time.Second
+
+// shutdown ends the socket's writing and wakes waiters, once. With linger
+// (after a clean drain) it only half-closes, so the peer reads the final
+// DISCONNECT instead of a reset caused by its own unread bytes; the reader
+// then drains and closes (conn.finish). Otherwise it closes.
+func (q *writeQueue) shutdown(linger bool) {
 	q.mu.Lock()
 	if q.shut {
 		q.mu.Unlock()
@@ -116,10 +123,16 @@ func (q *writeQueue) shutdown() {
 		close(q.waiters)
 	}
 	q.mu.Unlock()
+	if hc, ok := q.nc.(interface{ CloseWrite() error }); linger && ok {
+		if hc.CloseWrite() == nil {
+			q.nc.SetReadDeadline(time.Now().Add(lingerTime))
+			return
+		}
+	}
 	q.nc.Close()
 }
 
-// closed returns a channel closed once the socket is closed.
+// closed returns a channel closed once the socket is closed for writing.
 func (q *writeQueue) closed() <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -144,7 +157,7 @@ func (q *writeQueue) flush() {
 			closing := q.closing
 			q.mu.Unlock()
 			if closing {
-				q.shutdown()
+				q.shutdown(true)
 			}
 			return
 		}
@@ -164,7 +177,7 @@ func (q *writeQueue) flush() {
 			q.mu.Lock()
 			q.closing, q.items, q.flushing = true, nil, false
 			q.mu.Unlock()
-			q.shutdown()
+			q.shutdown(false)
 			return
 		}
 		if cap(buf) > 64<<10 {
