@@ -20,10 +20,14 @@ type Config struct {
 	Profiles map[string]Profile `yaml:"profiles"`
 	// Session holds engine-wide session settings.
 	Session Session `yaml:"session"`
+	// Retained bounds the retained message store.
+	Retained Retained `yaml:"retained"`
 	// Auth configures authentication shared by all listeners.
 	Auth Auth `yaml:"auth"`
 	// ACL is the static authorization rule list.
 	ACL ACL `yaml:"acl"`
+	// Sys configures the $SYS topics.
+	Sys Sys `yaml:"sys"`
 	// Listeners are the sockets edgemq serves.
 	Listeners []Listener `yaml:"listeners"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
@@ -52,6 +56,10 @@ type Limits struct {
 	MaxInflight uint16 `yaml:"max_inflight"`
 	// TopicAliasMaximum is the highest inbound topic alias accepted.
 	TopicAliasMaximum uint16 `yaml:"topic_alias_maximum"`
+	// MaxOutboundTopicAliases caps the topic aliases the server assigns
+	// on PUBLISH to a v5 client, below the client's Topic Alias Maximum;
+	// 0 turns outbound aliases off.
+	MaxOutboundTopicAliases uint16 `yaml:"max_outbound_topic_aliases"`
 	// MaximumQoS is the highest QoS accepted on PUBLISH (0, 1 or 2).
 	MaximumQoS byte `yaml:"maximum_qos"`
 	// RetainAvailable says whether retained messages are supported.
@@ -62,6 +70,10 @@ type Limits struct {
 	SubscriptionIdentifiersAvailable bool `yaml:"subscription_identifiers_available"`
 	// SharedSubscriptionAvailable allows $share/ filters.
 	SharedSubscriptionAvailable bool `yaml:"shared_subscription_available"`
+	// ValidatePayloadFormat checks that a v5 PUBLISH (or will) whose
+	// Payload Format Indicator says UTF-8 has a UTF-8 payload, refusing it
+	// with Payload Format Invalid (0x99) otherwise.
+	ValidatePayloadFormat bool `yaml:"validate_payload_format"`
 	// MaxSessionExpiry caps the Session Expiry Interval a client asks for.
 	// 0xFFFFFFFF seconds (or more) means "never expires" is allowed.
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
@@ -125,11 +137,13 @@ type Profile struct {
 	ReceiveMaximum                   *uint16         `yaml:"receive_maximum"`
 	MaxInflight                      *uint16         `yaml:"max_inflight"`
 	TopicAliasMaximum                *uint16         `yaml:"topic_alias_maximum"`
+	MaxOutboundTopicAliases          *uint16         `yaml:"max_outbound_topic_aliases"`
 	MaximumQoS                       *byte           `yaml:"maximum_qos"`
 	RetainAvailable                  *bool           `yaml:"retain_available"`
 	WildcardSubscriptionAvailable    *bool           `yaml:"wildcard_subscription_available"`
 	SubscriptionIdentifiersAvailable *bool           `yaml:"subscription_identifiers_available"`
 	SharedSubscriptionAvailable      *bool           `yaml:"shared_subscription_available"`
+	ValidatePayloadFormat            *bool           `yaml:"validate_payload_format"`
 	MaxSessionExpiry                 *time.Duration  `yaml:"max_session_expiry"`
 	KeepAliveMin                     *time.Duration  `yaml:"keep_alive_min"`
 	KeepAliveMax                     *time.Duration  `yaml:"keep_alive_max"`
@@ -148,11 +162,13 @@ func (p Profile) Apply(base Limits) Limits {
 	set(&l.ReceiveMaximum, p.ReceiveMaximum)
 	set(&l.MaxInflight, p.MaxInflight)
 	set(&l.TopicAliasMaximum, p.TopicAliasMaximum)
+	set(&l.MaxOutboundTopicAliases, p.MaxOutboundTopicAliases)
 	set(&l.MaximumQoS, p.MaximumQoS)
 	set(&l.RetainAvailable, p.RetainAvailable)
 	set(&l.WildcardSubscriptionAvailable, p.WildcardSubscriptionAvailable)
 	set(&l.SubscriptionIdentifiersAvailable, p.SubscriptionIdentifiersAvailable)
 	set(&l.SharedSubscriptionAvailable, p.SharedSubscriptionAvailable)
+	set(&l.ValidatePayloadFormat, p.ValidatePayloadFormat)
 	set(&l.MaxSessionExpiry, p.MaxSessionExpiry)
 	set(&l.KeepAlive.Min, p.KeepAliveMin)
 	set(&l.KeepAlive.Max, p.KeepAliveMax)
@@ -175,9 +191,23 @@ func set[T any](dst *T, v *T) {
 type Session struct {
 	// MaxOfflineMessages bounds the queue of a session without a connection.
 	MaxOfflineMessages int `yaml:"max_offline_messages"`
+	// MaxOfflineBytes bounds the payload bytes of that queue; 0 means no
+	// bound.
+	MaxOfflineBytes int64 `yaml:"max_offline_bytes"`
 	// MaxOutboundQueue bounds a connected client's outbound queue; QoS 0
 	// messages beyond it are dropped and counted.
 	MaxOutboundQueue int `yaml:"max_outbound_queue"`
+	// SharedSubscriptionStrategy chooses the member of a shared
+	// subscription group that gets a message: round_robin or random.
+	SharedSubscriptionStrategy string `yaml:"shared_subscription_strategy"`
+}
+
+// Retained bounds the retained message store. 0 means no bound.
+type Retained struct {
+	// MaxMessages is the most retained messages (one per topic).
+	MaxMessages int `yaml:"max_messages"`
+	// MaxBytes bounds the retained messages' topics and payloads.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // Auth configures authentication.
@@ -202,6 +232,13 @@ type ACL struct {
 	Rules []ACLRule `yaml:"rules"`
 	// Default is allow or deny, for actions no rule matches.
 	Default string `yaml:"default"`
+}
+
+// Sys configures the $SYS/broker/ topics the server publishes.
+type Sys struct {
+	// Interval is how often the $SYS messages are published; 0 disables
+	// them.
+	Interval time.Duration `yaml:"interval"`
 }
 
 // ACLRule allows or denies publish or subscribe on topics matching Topic.

@@ -37,13 +37,14 @@ func TestDefaultLoadsAndValidates(t *testing.T) {
 		{"mqtt.retain_available", cfg.MQTT.RetainAvailable, true},
 		{"mqtt.wildcard_subscription_available", cfg.MQTT.WildcardSubscriptionAvailable, true},
 		{"mqtt.subscription_identifiers_available", cfg.MQTT.SubscriptionIdentifiersAvailable, true},
-		{"mqtt.shared_subscription_available", cfg.MQTT.SharedSubscriptionAvailable, false},
+		{"mqtt.shared_subscription_available", cfg.MQTT.SharedSubscriptionAvailable, true},
 		{"mqtt.max_session_expiry", cfg.MQTT.MaxSessionExpiry, 24 * time.Hour},
 		{"mqtt.keep_alive", cfg.MQTT.KeepAlive, KeepAlive{}},
 		{"mqtt.client_id", cfg.MQTT.ClientID, ClientID{MaxLength: 256, MaxLengthV31: 23, AssignedPrefix: "edgemq-"}},
 		{"mqtt.connect_timeout", cfg.MQTT.ConnectTimeout, 10 * time.Second},
 		{"profiles", len(cfg.Profiles), 0},
-		{"session", cfg.Session, Session{MaxOfflineMessages: 1000, MaxOutboundQueue: 1000}},
+		{"session", cfg.Session, Session{MaxOfflineMessages: 1000, MaxOfflineBytes: 16 << 20, MaxOutboundQueue: 1000, SharedSubscriptionStrategy: "round_robin"}},
+		{"retained", cfg.Retained, Retained{MaxMessages: 1000000, MaxBytes: 1 << 30}},
 		{"auth.users", len(cfg.Auth.Users), 0},
 		{"acl", cfg.ACL, ACL{Default: "allow"}},
 		{"listeners", cfg.Listeners, []Listener{{Name: "tcp", Type: "tcp", Address: "127.0.0.1:1883"}}},
@@ -171,6 +172,12 @@ func TestFullFile(t *testing.T) {
 	}
 	if got := cfg.LimitsFor(cfg.Listeners[0]); !reflect.DeepEqual(got, cfg.MQTT) {
 		t.Errorf("LimitsFor(local) = %#v, want mqtt %#v", got, cfg.MQTT)
+	}
+	if got := cfg.Session; got != (Session{MaxOfflineMessages: 0, MaxOfflineBytes: 4096, MaxOutboundQueue: 50, SharedSubscriptionStrategy: "random"}) {
+		t.Errorf("session = %#v", got)
+	}
+	if cfg.MQTT.SharedSubscriptionAvailable {
+		t.Error("mqtt.shared_subscription_available = true, want false")
 	}
 	if got := cfg.ACL.Rules[0]; got != (ACLRule{Permission: "allow", Action: "all", Topic: "devices/%u/#", Username: "sensor", ClientID: "sensor-1"}) {
 		t.Errorf("acl.rules[0] = %#v", got)

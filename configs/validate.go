@@ -57,9 +57,23 @@ func (c *Config) Validate() error {
 	if c.Session.MaxOutboundQueue < 1 {
 		ps.add("session.max_outbound_queue", "%d must be at least 1", c.Session.MaxOutboundQueue)
 	}
+	if s := c.Session.SharedSubscriptionStrategy; s != "round_robin" && s != "random" {
+		ps.add("session.shared_subscription_strategy", "%q is not a strategy: want round_robin or random", s)
+	}
+
+	if c.Session.MaxOfflineBytes < 0 {
+		ps.add("session.max_offline_bytes", "%d must not be negative", c.Session.MaxOfflineBytes)
+	}
+	if c.Retained.MaxMessages < 0 {
+		ps.add("retained.max_messages", "%d must not be negative", c.Retained.MaxMessages)
+	}
+	if c.Retained.MaxBytes < 0 {
+		ps.add("retained.max_bytes", "%d must not be negative", c.Retained.MaxBytes)
+	}
 
 	c.validateUsers(&ps)
 	c.validateACL(&ps)
+	c.validateSys(&ps)
 	c.validateListeners(&ps)
 
 	if c.ShutdownTimeout <= 0 {
@@ -253,7 +267,20 @@ func (c *Config) validateACL(ps *problems) {
 		}
 		if r.Topic == "" {
 			ps.add(path+".topic", "is required (use # for every topic)")
+		} else if strings.HasPrefix(r.Topic, mqtt.SharePrefix) {
+			ps.add(path+".topic", "%q is a shared subscription: rules apply to the topic filter after $share/{group}/", r.Topic)
+		} else if err := mqtt.ValidTopicFilter(strings.NewReplacer("%u", "u", "%c", "c").Replace(r.Topic)); err != nil {
+			ps.add(path+".topic", "%q is not a valid topic filter: %v", r.Topic, err)
 		}
+	}
+}
+
+// minSysInterval is the shortest sys.interval above 0.
+const minSysInterval = 100 * time.Millisecond
+
+func (c *Config) validateSys(ps *problems) {
+	if d := c.Sys.Interval; d < 0 || (d > 0 && d < minSysInterval) {
+		ps.add("sys.interval", "%s must be 0 (disabled) or at least %s", d, minSysInterval)
 	}
 }
 

@@ -52,6 +52,8 @@ func TestBadValuesRefused(t *testing.T) {
 			[]string{"session.max_offline_messages: -1 must not be negative"}},
 		{"outbound queue", "session:\n  max_outbound_queue: 0\n",
 			[]string{"session.max_outbound_queue: 0 must be at least 1"}},
+		{"shared subscription strategy", "session:\n  shared_subscription_strategy: least_busy\n",
+			[]string{`test.yaml:2: session.shared_subscription_strategy: "least_busy" is not a strategy: want round_robin or random`}},
 		{"shutdown timeout", "shutdown_timeout: 0s\n",
 			[]string{"shutdown_timeout: 0s must be above 0"}},
 		{"no listeners", "listeners: []\n",

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -24,9 +27,14 @@ type outbound interface {
 // engine is what all channels share.
 type engine struct {
 	router   *router
+	acl      aclHolder // the authorizer (acl.go)
+	retained *retainedStore
 	sessions *registry
 	stats    *stats
 	log      *zap.Logger
+	// order is held shared by route and exclusively by subscribe (see
+	// there); it is taken before any other lock.
+	order sync.RWMutex
 }
 
 // channel is the protocol state machine of one connection. It takes
@@ -55,6 +63,8 @@ type channel struct {
 
 	// will is this connection's will; DISCONNECT 0x00 discards it.
 	will *mqtt.Will
+	// acl is the client's authorization state (acl.go).
+	acl chanACL
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
 	matches []match
@@ -105,6 +115,7 @@ func (ch *channel) handle(p mqtt.Packet) error {
 // publish handles an inbound PUBLISH.
 func (ch *channel) publish(p *mqtt.Publish) error {
 	n := &ch.neg
+	ch.env.stats.bytesIn.Add(int64(len(p.Payload)))
 	if n.Version == mqtt.V5 {
 		if err := ch.resolveAlias(p); err != nil {
 			return err
@@ -118,6 +129,16 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	}
 	if p.Retain && !n.RetainAvailable {
 		return mqtt.Errorf(mqtt.RetainNotSupported, "MQTT-3.2.2-14", "retain is not available")
+	}
+	if n.Version == mqtt.V5 && ch.prof.ValidatePayloadFormat && p.Properties.PayloadFormatIndicator == 1 &&
+		p.Properties.Has(mqtt.PropPayloadFormatIndicator) && !utf8.Valid(p.Payload) {
+		// [MQTT-3.3.2-4 is the sender's rule; the receiver may check it]
+		ch.refusePublish(p, mqtt.PayloadFormatInvalid, dropPayloadFormat)
+		return nil
+	}
+	if !ch.mayPublish(p) {
+		ch.denyPublish(p) // acl.go
+		return nil
 	}
 	if p.QoS == 2 {
 		s := ch.sess
@@ -152,6 +173,19 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		ch.out.send(&mqtt.Pubrec{PacketID: pid, ReasonCode: code}) // [MQTT-4.3.3-8]
 	}
 	return nil
+}
+
+// refusePublish answers a PUBLISH that is not routed: QoS 1 gets PUBACK
+// and QoS 2 PUBREC with code (v5; a 3.x client gets the plain ack, having
+// no codes), which ends the exchange; QoS 0 is dropped. All are counted.
+func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why dropReason) {
+	ch.env.stats.drop(why)
+	switch p.QoS {
+	case 1:
+		ch.out.send(&mqtt.Puback{PacketID: p.PacketID, ReasonCode: code})
+	case 2:
+		ch.out.send(&mqtt.Pubrec{PacketID: p.PacketID, ReasonCode: code})
+	}
 }
 
 // resolveAlias applies an inbound Topic Alias [MQTT-3.3.2-9..12].
@@ -206,8 +240,22 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 	}
 	ack := &mqtt.Suback{PacketID: p.PacketID, ReasonCodes: make([]mqtt.ReasonCode, len(p.Subscriptions))}
 	var wantRetained []*subscription
+	// Registering the filters, reading their retained messages and
+	// queueing SUBACK and those happen while no message is routed, so that
+	// a message published meanwhile arrives once, either as retained or
+	// live, and after the older retained ones.
+	ch.env.order.Lock()
+	defer ch.env.order.Unlock()
 	for i, req := range p.Subscriptions {
+		shared := strings.HasPrefix(req.Filter, mqtt.SharePrefix)
+		if shared && req.NoLocal {
+			// The decoder refuses it already.
+			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.8.3-4", "no local on shared subscription %q", req.Filter)
+		}
 		code := ch.checkFilter(req)
+		if !code.IsError() && !ch.maySubscribe(req) {
+			code = mqtt.NotAuthorized // acl.go
+		}
 		if code.IsError() {
 			ack.ReasonCodes[i] = code
 			continue
@@ -225,14 +273,16 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		// [MQTT-3.8.4-3].
 		ch.env.router.subscribe(s, sub)
 		ack.ReasonCodes[i] = mqtt.ReasonCode(sub.qos) // [MQTT-3.8.4-6 granted QoS]
-		if req.RetainHandling == 0 || (req.RetainHandling == 1 && !existed) {
+		// Retained messages are sent on new non-shared subscriptions only
+		// (3.3.1.3, 4.8.2).
+		if !shared && (req.RetainHandling == 0 || (req.RetainHandling == 1 && !existed)) {
 			wantRetained = append(wantRetained, sub)
 		}
 	}
 	ch.out.send(ack) // [MQTT-3.8.4-1]
 	now := time.Now()
 	for _, sub := range wantRetained {
-		for _, m := range ch.env.router.retainedFor(sub.filter, now) {
+		for _, m := range ch.env.retained.match(sub.filter, now) {
 			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
 			if sub.id != 0 {
 				d.subIDs = []uint32{sub.id}

@@ -10,9 +10,9 @@ import (
 )
 
 // connect runs the CONNECT pipeline: validate → negotiate → authenticate
-// → open or take over the session → CONNACK. It reports whether the
-// client is connected; on refusal the CONNACK (or nothing) is queued and
-// the connection set to close.
+// → authorize the will → open or take over the session → CONNACK. It
+// reports whether the client is connected; on refusal the CONNACK (or
+// nothing) is queued and the connection set to close.
 func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
@@ -22,6 +22,9 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	}
 	if err == nil {
 		err = ch.auth.authenticate(ctx, &connView{meta: ch.meta, connect: c, clientID: n.ClientID})
+	}
+	if err == nil {
+		err = ch.authorizeConnect(c, n.ClientID) // acl.go: the will
 	}
 	if err != nil {
 		ch.refuse(c, err)
@@ -38,6 +41,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	ch.enc.version = c.Version
 	ch.enc.maxSize = n.ClientMaxPacketSize
 	ch.enc.problemInfo = n.ProblemInfo
+	ch.enc.aliases = newTopicAliases(n.OutboundTopicAliases)
 	ch.connected = true
 	ch.kickVersion.Store(uint32(c.Version))
 

@@ -15,6 +15,11 @@ func (s *session) deliver(d *delivery, now time.Time) {
 	if s.ended {
 		return
 	}
+	s.deliverLocked(d, now)
+}
+
+// deliverLocked is deliver with s.mu held and s not ended.
+func (s *session) deliverLocked(d *delivery, now time.Time) {
 	ch := s.owner
 	if d.qos == 0 {
 		if ch == nil {
@@ -34,13 +39,17 @@ func (s *session) deliver(d *delivery, now time.Time) {
 }
 
 // queueLocked appends d to the pending queue, bounded by
-// session.max_offline_messages: the newest message is dropped when full.
+// session.max_offline_messages and max_offline_bytes.
 func (s *session) queueLocked(d *delivery) {
-	if len(s.st.pending) >= s.maxPending {
+	size := int64(len(d.msg.pub.Payload))
+	if len(s.st.pending) >= s.maxPending || (s.maxPendingBytes > 0 && s.st.pendingBytes+size > s.maxPendingBytes) {
+		// Overflow policy: the newest message is dropped; what is queued
+		// keeps its order.
 		s.stats.drop(dropQueueFull)
 		return
 	}
 	s.st.pending = append(s.st.pending, d)
+	s.st.pendingBytes += size
 }
 
 // sendLocked puts a QoS 1/2 delivery in flight on ch.
@@ -58,6 +67,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 	for n < len(s.st.pending) && len(s.st.inflight) < int(ch.neg.OutboundInflight) {
 		d := s.st.pending[n]
 		n++
+		s.st.pendingBytes -= int64(len(d.msg.pub.Payload))
 		if d.msg.expired(now) {
 			s.stats.drop(dropExpired)
 			continue

@@ -1,31 +1,75 @@
 package gateway
 
 import (
+	"net"
 	"time"
 
 	"edgemq/mqtt"
 )
 
 // encoder turns queued packets into bytes for one connection, keeping the
-// limits the client set: its Maximum Packet Size and Request Problem
-// Information.
+// limits the client set: its Maximum Packet Size, Request Problem
+// Information and Topic Alias Maximum. It runs on the connection's writer
+// only.
 type encoder struct {
 	version     mqtt.Version
 	maxSize     uint32 // the client's Maximum Packet Size; 0: none
 	problemInfo bool
 	stats       *stats
+	// aliases assigns outbound topic aliases; nil when the client allows
+	// none or the server uses none.
+	aliases *topicAliases
+	// writev: the socket takes several buffers in one system call, so
+	// large payloads are referenced rather than copied.
+	writev bool
 }
 
-func (e *encoder) appendBatch(buf []byte, items []outItem) []byte {
+// refPayload is the payload size from which a PUBLISH payload is written
+// from the shared message itself (writev) instead of being copied into the
+// connection's buffer.
+const refPayload = 512
+
+// batch is the encoded output of one flush: bytes in buf, with large
+// payloads referenced between them.
+type batch struct {
+	buf  []byte
+	segs net.Buffers
+	mark int // start of buf not yet in segs
+}
+
+func (b *batch) reset() {
+	clear(b.segs)
+	b.buf, b.segs, b.mark = b.buf[:0], b.segs[:0], 0
+}
+
+// ref adds p to the output after what buf holds, without copying it.
+func (b *batch) ref(p []byte) {
+	if b.mark < len(b.buf) {
+		b.segs = append(b.segs, b.buf[b.mark:len(b.buf):len(b.buf)])
+	}
+	b.segs = append(b.segs, p)
+	b.mark = len(b.buf)
+}
+
+// buffers returns the whole output, for one writev.
+func (b *batch) buffers() net.Buffers {
+	if b.mark < len(b.buf) {
+		b.segs = append(b.segs, b.buf[b.mark:len(b.buf):len(b.buf)])
+		b.mark = len(b.buf)
+	}
+	return b.segs
+}
+
+// encode adds items to b.
+func (e *encoder) encode(b *batch, items []outItem) {
 	now := time.Now()
 	for _, it := range items {
 		if it.d != nil {
-			buf = e.appendDelivery(buf, it.d, now)
+			e.appendDelivery(b, it.d, now)
 		} else {
-			buf = e.appendControl(buf, it.pkt)
+			b.buf = e.appendControl(b.buf, it.pkt)
 		}
 	}
-	return buf
 }
 
 // publishFor builds the PUBLISH of a delivery: the shared message with
@@ -49,24 +93,34 @@ func publishFor(d *delivery, v mqtt.Version, now time.Time) mqtt.Publish {
 	return pub
 }
 
-func (e *encoder) appendDelivery(buf []byte, d *delivery, now time.Time) []byte {
+func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
 	if d.qos == 0 && d.msg.expired(now) {
 		e.stats.drop(dropExpired)
-		return buf
+		return
 	}
 	pub := publishFor(d, e.version, now)
-	out, err := mqtt.AppendPublish(buf, &pub, e.version)
+	if e.aliases != nil {
+		e.aliases.apply(&pub)
+	}
+	n := len(b.buf)
+	out, err := mqtt.AppendPublishHeader(b.buf, &pub, e.version)
 	if err != nil {
 		e.stats.drop(dropEncoding)
-		return buf
+		return
 	}
-	if e.maxSize > 0 && uint32(len(out)-len(buf)) > e.maxSize {
+	if e.maxSize > 0 && uint32(len(out)-n+len(pub.Payload)) > e.maxSize {
 		// Sessions check the size before queueing; this only catches a
 		// grown Message Expiry field. [MQTT-3.1.2-25]
 		e.stats.drop(dropTooLarge)
-		return buf
+		return
 	}
-	return out
+	b.buf = out
+	e.stats.bytesOut.Add(int64(len(pub.Payload)))
+	if e.writev && len(pub.Payload) >= refPayload {
+		b.ref(pub.Payload)
+		return
+	}
+	b.buf = append(b.buf, pub.Payload...)
 }
 
 // appendControl encodes a control packet. Without Request Problem

@@ -24,22 +24,26 @@ func newMessage(p *mqtt.Publish, from string, now time.Time) *message {
 // route stores m when retained and delivers it to every matching session.
 // Overlapping subscriptions of one session give one copy, at the highest
 // granted QoS, carrying every matching Subscription Identifier
-// [MQTT-3.3.4-2..5]. buf is scratch space reused between calls. It returns
-// the number of sessions the message went to.
+// [MQTT-3.3.4-2..5]. Each matching shared subscription group gets its own
+// copy, to one member (shared.go). buf is scratch space reused between
+// calls. It returns the number of sessions the message went to.
 func (e *engine) route(m *message, buf *[]match) int {
+	e.order.RLock()
+	defer e.order.RUnlock()
 	e.stats.msgsIn.Add(1)
 	if m.pub.Retain {
 		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
-		e.router.retain(m)
+		e.retained.store(m)
 	}
 	ms := e.router.matches((*buf)[:0], m.pub.Topic)
 	defer func() { clear(ms); *buf = ms[:0] }()
 	if len(ms) > 1 {
-		slices.SortFunc(ms, func(a, b match) int { return cmp.Compare(a.s.seq, b.s.seq) })
+		slices.SortFunc(ms, compareMatches)
 	}
 	now := time.Now()
 	sent := 0
-	for i := 0; i < len(ms); {
+	i := 0
+	for i < len(ms) && ms[i].group == nil {
 		s := ms[i].s
 		j := i
 		var qos byte
@@ -65,8 +69,25 @@ func (e *engine) route(m *message, buf *[]match) int {
 		s.deliver(&delivery{msg: m, qos: min(qos, m.pub.QoS), retain: retain, subIDs: ids}, now)
 		sent++
 	}
+	// Shared subscription groups sort last. The one-copy rule is for
+	// non-shared subscriptions: a session subscribed both ways, or to
+	// several groups, gets a copy for each [4.8.2].
+	for _, g := range ms[i:] {
+		if e.deliverShared(g.group, m, now) {
+			sent++
+		}
+	}
 	e.stats.msgsOut.Add(int64(sent))
 	return sent
+}
+
+// compareMatches orders matches by session, in creation order, so that a
+// session's matches are adjacent, and shared subscription groups last.
+func compareMatches(a, b match) int {
+	if a.group != nil || b.group != nil {
+		return cmp.Compare(boolByte(a.group != nil), boolByte(b.group != nil))
+	}
+	return cmp.Compare(a.s.seq, b.s.seq)
 }
 
 // publishWill publishes a will message as the client's PUBLISH
@@ -79,16 +100,21 @@ func (e *engine) publishWill(clientID string, w *mqtt.Will) {
 	e.route(newMessage(pub, clientID, time.Now()), &buf)
 }
 
-// endSession drops the subscriptions of a session that ended.
+// endSession drops the subscriptions of a session that ended, and hands
+// its unacknowledged shared subscription deliveries to other members.
 func (e *engine) endSession(s *session) {
 	s.mu.Lock()
 	filters := make([]string, 0, len(s.st.subs))
 	for f := range s.st.subs {
 		filters = append(filters, f)
 	}
-	s.st.pending = nil
+	moved := s.st.takeShared()
+	s.st.pending, s.st.pendingBytes = nil, 0
 	s.mu.Unlock()
 	for _, f := range filters {
 		e.router.unsubscribe(s, f)
 	}
+	// What came through shared subscriptions and was not acknowledged
+	// goes to other members of the groups, which s has left now (4.8.2).
+	e.redeliverShared(moved)
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"edgemq/configs"
 	"edgemq/mqtt"
@@ -31,9 +32,6 @@ func newProfile(l configs.Limits) (*profile, error) {
 			return nil, fmt.Errorf("compiling client_id.pattern: %w", err)
 		}
 		p.clientIDPattern = re
-	}
-	if l.SharedSubscriptionAvailable {
-		return nil, fmt.Errorf("mqtt.shared_subscription_available: shared subscriptions are not supported yet")
 	}
 	return p, nil
 }
@@ -72,6 +70,10 @@ type Negotiated struct {
 	ClientMaxPacketSize     uint32 // 0: none beyond the protocol's
 	ClientReceiveMaximum    uint16
 	ClientTopicAliasMaximum uint16
+	// OutboundTopicAliases is how many topic aliases the server assigns
+	// on PUBLISH: the client's Topic Alias Maximum capped by
+	// max_outbound_topic_aliases.
+	OutboundTopicAliases uint16
 	// OutboundInflight is the outbound QoS 1/2 window: the client's
 	// Receive Maximum capped by the server's max_inflight.
 	OutboundInflight uint16
@@ -100,6 +102,7 @@ func (n *Negotiated) MarshalLogObject(e zapcore.ObjectEncoder) error {
 	e.AddUint16("client_receive_maximum", n.ClientReceiveMaximum)
 	e.AddUint16("client_topic_alias_maximum", n.ClientTopicAliasMaximum)
 	e.AddUint16("outbound_inflight", n.OutboundInflight)
+	e.AddUint16("outbound_topic_aliases", n.OutboundTopicAliases)
 	e.AddBool("problem_info", n.ProblemInfo)
 	return nil
 }
@@ -142,6 +145,10 @@ func validateConnect(c *mqtt.Connect, p *profile, n *Negotiated) error {
 		if w.QoS > p.MaximumQoS {
 			// [MQTT-3.2.2-12]
 			return mqtt.Errorf(mqtt.QoSNotSupported, "MQTT-3.2.2-12", "will qos %d exceeds maximum qos %d", w.QoS, p.MaximumQoS)
+		}
+		if p.ValidatePayloadFormat && w.Properties.Has(mqtt.PropPayloadFormatIndicator) &&
+			w.Properties.PayloadFormatIndicator == 1 && !utf8.Valid(w.Payload) {
+			return mqtt.Errorf(mqtt.PayloadFormatInvalid, "3.1.3.2.3", "will payload is not UTF-8 as its format indicator says")
 		}
 		if w.Retain && !p.RetainAvailable {
 			// [MQTT-3.2.2-13]
@@ -228,6 +235,7 @@ func negotiate(c *mqtt.Connect, p *profile, n *Negotiated, ack *mqtt.Properties)
 			n.ResponseInformation = p.ResponseInformation + n.ClientID
 		}
 	}
+	n.OutboundTopicAliases = min(n.ClientTopicAliasMaximum, p.MaxOutboundTopicAliases)
 	n.OutboundInflight = n.ClientReceiveMaximum
 	if p.MaxInflight > 0 && p.MaxInflight < n.OutboundInflight {
 		n.OutboundInflight = p.MaxInflight

@@ -167,6 +167,7 @@ func TestNegotiate(t *testing.T) {
 			limits: func(l *configs.Limits) {
 				l.ReceiveMaximum, l.MaxPacketSize, l.TopicAliasMaximum, l.MaximumQoS = 10, 2048, 3, 1
 				l.RetainAvailable, l.WildcardSubscriptionAvailable, l.SubscriptionIdentifiersAvailable = false, false, false
+				l.SharedSubscriptionAvailable = false
 			},
 			check: func(t *testing.T, n *Negotiated, ack *mqtt.Properties) {
 				if ack.ReceiveMaximum != 10 || ack.MaximumPacketSize != 2048 || ack.TopicAliasMaximum != 3 ||

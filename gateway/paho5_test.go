@@ -40,6 +40,7 @@ func profilesConfig(tb testing.TB) *configs.Config {
 			MaximumQoS:                    refOf[byte](1),
 			RetainAvailable:               refOf(false),
 			WildcardSubscriptionAvailable: refOf(false),
+			SharedSubscriptionAvailable:   refOf(false),
 			KeepAliveMax:                  refOf(20 * time.Second),
 			MaxSessionExpiry:              refOf(10 * time.Minute),
 			ResponseInformation:           refOf(""),
@@ -441,8 +442,9 @@ func TestPaho5SubackRefusals(t *testing.T) {
 		// (3.2.2.3.11, 3.9.3).
 		{"single level wildcard unavailable", "browser", []string{"a/+"}, []byte{byte(mqtt.WildcardSubscriptionsNotSupported)}},
 		{"multi level wildcard unavailable", "browser", []string{"a/#"}, []byte{byte(mqtt.WildcardSubscriptionsNotSupported)}},
-		// Shared subscriptions are never available yet (3.2.2.3.13, 3.9.3).
-		{"shared subscription", "tcp", []string{"$share/g/a"}, []byte{byte(mqtt.SharedSubscriptionsNotSupported)}},
+		// Shared subscriptions while Shared Subscription Available is 0
+		// (3.2.2.3.13, 3.9.3).
+		{"shared subscription unavailable", "browser", []string{"$share/g/a"}, []byte{byte(mqtt.SharedSubscriptionsNotSupported)}},
 		// Granted QoS is capped by Maximum QoS on the browser listener
 		// [MQTT-3.2.2-9, MQTT-3.8.4-8]; one reason code per filter, in
 		// order [MQTT-3.9.3-1].
@@ -915,7 +917,8 @@ func TestPaho5QoSEndToEnd(t *testing.T) {
 func TestPaho5Wildcards(t *testing.T) {
 	ts := startServer(t, testConfig(t))
 	pub := connectV5(t, ts, v5Connect("wild-pub"))
-	topics := []string{"a", "a/b", "a/b/c", "a/x/c", "b/x", "$SYS/x", "$SYS/x/y", "x/x"}
+	// Clients may not publish under $SYS (sys.go): another $ topic.
+	topics := []string{"a", "a/b", "a/b/c", "a/x/c", "b/x", "$app/x", "$app/x/y", "x/x"}
 	rows := []struct {
 		filter string
 		want   []string
@@ -930,9 +933,9 @@ func TestPaho5Wildcards(t *testing.T) {
 		{"#", []string{"a", "a/b", "a/b/c", "a/x/c", "b/x", "x/x"}},
 		{"+/x", []string{"b/x", "x/x"}},
 		{"+/+/c", []string{"a/b/c", "a/x/c"}},
-		// A filter that starts with $SYS matches them (4.7.2).
-		{"$SYS/#", []string{"$SYS/x", "$SYS/x/y"}},
-		{"$SYS/+", []string{"$SYS/x"}},
+		// A filter that starts with $ matches them (4.7.2).
+		{"$app/#", []string{"$app/x", "$app/x/y"}},
+		{"$app/+", []string{"$app/x"}},
 		{"a/b/c", []string{"a/b/c"}},
 	}
 	for i, row := range rows {

@@ -10,10 +10,16 @@ import (
 
 // Lock order, where several locks meet:
 //
-//	registry.mu → session.mu → writeQueue.mu
+//	engine.order → registry.mu → session.mu → writeQueue.mu
 //
-// router.mu and router.retainMu are taken alone: the router never calls
-// out while holding them, and no other lock is taken inside them.
+// engine.order is held (shared) by route and (exclusive) by SUBSCRIBE
+// handling, around everything else they take; nothing holding another
+// lock takes it. router.mu and retainedStore.mu are taken alone: neither
+// calls out while holding its lock, and no other lock is taken inside
+// them. A
+// shared subscription group's members are read without router.mu (an
+// atomic copy-on-write slice, shared.go), and choosing one takes each
+// candidate's session.mu alone, in turn: no new lock pair.
 
 // session is a live MQTT session: its plain state, the channel that
 // owns it while connected, and its timers.
@@ -25,9 +31,11 @@ type session struct {
 	// deliveries to it are dropped.
 	ended       bool
 	expiryTimer *time.Timer
-	// maxPending bounds the pending queue (session.max_offline_messages).
-	maxPending int
-	stats      *stats
+	// maxPending and maxPendingBytes bound the pending queue
+	// (session.max_offline_messages and max_offline_bytes).
+	maxPending      int
+	maxPendingBytes int64
+	stats           *stats
 	// seq orders sessions; fixed at creation.
 	seq uint64
 	// will waits for its Will Delay Interval while willTimer runs.
@@ -45,13 +53,14 @@ type registry struct {
 	// onWill publishes a will, without locks held.
 	onWill func(clientID string, w *mqtt.Will)
 
-	maxPending int
-	stats      *stats
-	nextSeq    uint64
+	maxPending      int
+	maxPendingBytes int64
+	stats           *stats
+	nextSeq         uint64
 }
 
-func newRegistry(maxPending int, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
-	return &registry{sessions: make(map[string]*session), maxPending: maxPending, stats: st, onEnd: onEnd, onWill: onWill}
+func newRegistry(maxPending int, maxPendingBytes int64, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
+	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill}
 }
 
 // open attaches owner to the session of clientID, creating it, or
@@ -75,7 +84,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, attach func
 		return old, prev
 	}
 	r.nextSeq++
-	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, stats: r.stats, seq: r.nextSeq}
+	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq}
 	s.mu.Lock()
 	r.sessions[clientID] = s
 	attach(s, false)

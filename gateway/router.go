@@ -3,43 +3,54 @@ package gateway
 import (
 	"strings"
 	"sync"
-	"time"
 
 	"edgemq/mqtt"
 )
 
-// router matches topics to subscriptions with a topic trie and keeps the
-// retained messages. It never calls out while holding its locks.
+// router matches topics to subscriptions with a topic trie. It never
+// calls out while holding its lock.
 type router struct {
 	mu   sync.RWMutex
 	root *trieNode
-
-	retainMu sync.RWMutex
-	retained map[string]*message
+	// sharedRandom picks shared subscription members at random instead
+	// of round robin (session.shared_subscription_strategy); set before
+	// use.
+	sharedRandom bool
 }
 
 type trieNode struct {
 	children map[string]*trieNode
 	subs     map[*session]*subscription
+	// shared holds the shared subscription groups of this node's filter,
+	// by share name (shared.go).
+	shared map[string]*shareGroup
 }
 
 func newRouter() *router {
-	return &router{root: &trieNode{}, retained: make(map[string]*message)}
+	return &router{root: &trieNode{}}
 }
 
-// match is one session's subscription matching a topic.
+// match is one session's subscription matching a topic, or (group set,
+// s and sub nil) a shared subscription group matching it.
 type match struct {
-	s   *session
-	sub *subscription
+	s     *session
+	sub   *subscription
+	group *shareGroup
 }
 
-// subscribe adds or replaces the subscription of s to sub.filter. It
-// reports whether one existed.
+// subscribe adds or replaces the subscription of s to sub.filter; a
+// shared subscription ("$share/{name}/{filter}", valid) joins its group
+// at the node of its filter. It reports whether one existed.
 func (r *router) subscribe(s *session, sub *subscription) (existed bool) {
+	filter := sub.filter
+	share, f, shared, _ := mqtt.ParseShared(filter)
+	if shared {
+		filter = f
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := r.root
-	for level := range strings.SplitSeq(sub.filter, "/") {
+	for level := range strings.SplitSeq(filter, "/") {
 		if n.children == nil {
 			n.children = make(map[string]*trieNode)
 		}
@@ -50,6 +61,9 @@ func (r *router) subscribe(s *session, sub *subscription) (existed bool) {
 		}
 		n = c
 	}
+	if shared {
+		return n.join(share, filter, s, sub)
+	}
 	if n.subs == nil {
 		n.subs = make(map[*session]*subscription)
 	}
@@ -58,27 +72,42 @@ func (r *router) subscribe(s *session, sub *subscription) (existed bool) {
 	return existed
 }
 
-// unsubscribe removes the subscription of s to filter, pruning empty
-// nodes. It reports whether one existed.
+// unsubscribe removes the subscription of s to filter (for a shared
+// subscription, s's membership of that group only), pruning empty nodes.
+// It reports whether one existed.
 func (r *router) unsubscribe(s *session, filter string) bool {
+	share, f, shared, err := mqtt.ParseShared(filter)
+	if err != nil {
+		return false
+	}
+	if shared {
+		filter = f
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.remove(r.root, filter, s)
+	return r.remove(r.root, filter, share, s)
 }
 
-func (r *router) remove(n *trieNode, filter string, s *session) bool {
+// remove removes s from filter under n: its subscription, or with share
+// set its membership of that group.
+func (r *router) remove(n *trieNode, filter, share string, s *session) bool {
 	level, rest, more := cut(filter)
 	c, ok := n.children[level]
 	if !ok {
 		return false
 	}
 	var found bool
-	if more {
-		found = r.remove(c, rest, s)
-	} else if _, found = c.subs[s]; found {
-		delete(c.subs, s)
+	switch {
+	case more:
+		found = r.remove(c, rest, share, s)
+	case share != "":
+		found = c.leave(share, s)
+	default:
+		if _, found = c.subs[s]; found {
+			delete(c.subs, s)
+		}
 	}
-	if len(c.subs) == 0 && len(c.children) == 0 {
+	if len(c.subs) == 0 && len(c.children) == 0 && len(c.shared) == 0 {
 		delete(n.children, level)
 	}
 	return found
@@ -128,7 +157,10 @@ func matchNode(dst []match, n *trieNode, topic string, dollar, first bool) []mat
 
 func appendSubs(dst []match, n *trieNode) []match {
 	for s, sub := range n.subs {
-		dst = append(dst, match{s, sub})
+		dst = append(dst, match{s: s, sub: sub})
+	}
+	for _, g := range n.shared {
+		dst = append(dst, match{group: g})
 	}
 	return dst
 }
@@ -138,30 +170,4 @@ func cut(s string) (level, rest string, more bool) {
 		return s[:i], s[i+1:], true
 	}
 	return s, "", false
-}
-
-// retain stores m as the retained message of its topic, or deletes it
-// when the payload is empty [MQTT-3.3.1-6, MQTT-3.3.1-7].
-func (r *router) retain(m *message) {
-	r.retainMu.Lock()
-	defer r.retainMu.Unlock()
-	if len(m.pub.Payload) == 0 {
-		delete(r.retained, m.pub.Topic)
-		return
-	}
-	r.retained[m.pub.Topic] = m
-}
-
-// retainedFor returns the retained messages matching filter that have not
-// expired.
-func (r *router) retainedFor(filter string, now time.Time) []*message {
-	r.retainMu.RLock()
-	defer r.retainMu.RUnlock()
-	var out []*message
-	for topic, m := range r.retained {
-		if mqtt.Match(filter, topic) && !m.expired(now) {
-			out = append(out, m)
-		}
-	}
-	return out
 }

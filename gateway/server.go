@@ -41,6 +41,8 @@ type Server struct {
 	conns    map[*conn]struct{}
 	draining bool
 	wg       sync.WaitGroup
+
+	sys sysState // the $SYS publisher (sys.go)
 }
 
 // New binds the configured listeners and returns a Server ready to Run.
@@ -49,8 +51,14 @@ func New(cfg *configs.Config, log *zap.Logger) (*Server, error) {
 	st := &stats{}
 	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{})}
 	rt := newRouter()
-	s.eng = &engine{router: rt, stats: st, log: log}
-	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, st, s.eng.endSession, s.eng.publishWill)
+	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
+	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log}
+	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
+	authz, err := NewStaticACL(cfg.ACL)
+	if err != nil {
+		return nil, err
+	}
+	s.eng.acl.set(authz)
 	users := newStaticUsers(cfg.Auth.Users)
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
@@ -103,6 +111,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	stopSys := s.startSys(ctx) // sys.go
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -111,6 +120,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.closeListeners()
 	lwg.Wait()
+	stopSys()
 	s.shutdown()
 	return runErr
 }

@@ -49,6 +49,10 @@ type delivery struct {
 	pid    uint16
 	dup    bool
 	state  outState
+	// share is the shared subscription group the delivery came through,
+	// nil for a non-shared subscription: when the session ends before
+	// the client acknowledged it, it goes to another member (shared.go).
+	share *shareGroup
 }
 
 // sessionState is the plain data of an MQTT session: what survives the
@@ -68,7 +72,8 @@ type sessionState struct {
 	order    []uint16
 	// pending holds QoS 1/2 deliveries waiting for the inflight window or
 	// for a connection.
-	pending []*delivery
+	pending      []*delivery
+	pendingBytes int64 // payload bytes in pending
 	// awaitingRel holds inbound QoS 2 packet ids between PUBREC and
 	// PUBREL, kept across reconnects [MQTT-4.3.3].
 	awaitingRel map[uint16]struct{}

@@ -6,16 +6,18 @@ import "sync/atomic"
 type dropReason int
 
 const (
-	dropQueueFull dropReason = iota // outbound or offline queue full
-	dropExpired                     // Message Expiry Interval passed
-	dropTooLarge                    // over the client's Maximum Packet Size
-	dropOffline                     // QoS 0 to a session with no connection
-	dropEncoding                    // could not be encoded
-	dropDenied                      // refused by authorization
+	dropQueueFull     dropReason = iota // outbound or offline queue full
+	dropExpired                         // Message Expiry Interval passed
+	dropTooLarge                        // over the client's Maximum Packet Size
+	dropOffline                         // QoS 0 to a session with no connection
+	dropEncoding                        // could not be encoded
+	dropDenied                          // refused by authorization
+	dropRetainedFull                    // retained store at its bounds
+	dropPayloadFormat                   // payload not UTF-8 as its format indicator says
 	dropReasons
 )
 
-var dropNames = [dropReasons]string{"queue_full", "expired", "too_large", "offline", "encoding", "denied"}
+var dropNames = [dropReasons]string{"queue_full", "expired", "too_large", "offline", "encoding", "denied", "retained_full", "payload_format"}
 
 func (r dropReason) String() string { return dropNames[r] }
 
@@ -26,6 +28,10 @@ type stats struct {
 	connections atomic.Int64
 	msgsIn      atomic.Int64
 	msgsOut     atomic.Int64
+	// bytesIn and bytesOut count application payload bytes of PUBLISH
+	// received and sent.
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
 }
 
 func (s *stats) drop(r dropReason) { s.dropped[r].Add(1) }

@@ -146,13 +146,13 @@ func (q *writeQueue) closed() <-chan struct{} {
 }
 
 // flush writes batches until the queue is empty, then exits; when closing
-// it closes the socket.
+// it shuts the socket. Each batch goes out in one writev.
 func (q *writeQueue) flush() {
-	var buf []byte
+	var b batch
 	for {
 		q.mu.Lock()
-		batch := q.items
-		if len(batch) == 0 {
+		items := q.items
+		if len(items) == 0 {
 			q.flushing = false
 			closing := q.closing
 			q.mu.Unlock()
@@ -164,24 +164,26 @@ func (q *writeQueue) flush() {
 		q.items, q.spare = q.spare[:0], nil
 		q.mu.Unlock()
 
-		buf = q.enc.appendBatch(buf[:0], batch)
-		clear(batch)
+		b.reset()
+		q.enc.encode(&b, items)
+		clear(items)
 		q.mu.Lock()
-		q.spare = batch[:0]
+		q.spare = items[:0]
 		q.mu.Unlock()
-		if len(buf) == 0 {
+		bufs := b.buffers()
+		if len(bufs) == 0 {
 			continue
 		}
 		q.nc.SetWriteDeadline(time.Now().Add(q.writeTimeout))
-		if _, err := q.nc.Write(buf); err != nil {
+		if _, err := bufs.WriteTo(q.nc); err != nil {
 			q.mu.Lock()
 			q.closing, q.items, q.flushing = true, nil, false
 			q.mu.Unlock()
 			q.shutdown(false)
 			return
 		}
-		if cap(buf) > 64<<10 {
-			buf = nil // don't keep a large buffer past a burst
+		if cap(b.buf) > 64<<10 {
+			b.buf = nil // don't keep a large buffer past a burst
 		}
 	}
 }

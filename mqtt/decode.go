@@ -35,16 +35,28 @@ func decode(first byte, body []byte, v Version, owned bool) (Packet, error) {
 		return decodePublish(flags, body, v, owned)
 	case PUBACK:
 		a, err := decodeAck(PUBACK, body, v)
-		return (*Puback)(a), err
+		if err != nil {
+			return nil, err // not a typed nil *Puback in a non-nil Packet
+		}
+		return (*Puback)(a), nil
 	case PUBREC:
 		a, err := decodeAck(PUBREC, body, v)
-		return (*Pubrec)(a), err
+		if err != nil {
+			return nil, err // not a typed nil *Pubrec in a non-nil Packet
+		}
+		return (*Pubrec)(a), nil
 	case PUBREL:
 		a, err := decodeAck(PUBREL, body, v)
-		return (*Pubrel)(a), err
+		if err != nil {
+			return nil, err // not a typed nil *Pubrel in a non-nil Packet
+		}
+		return (*Pubrel)(a), nil
 	case PUBCOMP:
 		a, err := decodeAck(PUBCOMP, body, v)
-		return (*Pubcomp)(a), err
+		if err != nil {
+			return nil, err // not a typed nil *Pubcomp in a non-nil Packet
+		}
+		return (*Pubcomp)(a), nil
 	case SUBSCRIBE:
 		return decodeSubscribe(body, v)
 	case SUBACK:
@@ -141,8 +153,11 @@ func decodeConnect(b []byte) (Packet, error) {
 	willRetain := flags&0x20 != 0
 	p.PasswordFlag = flags&0x40 != 0
 	p.UsernameFlag = flags&0x80 != 0
-	if !willFlag && (willQoS != 0 || willRetain) {
-		return p, malformed("MQTT-3.1.2-11", "will qos or retain set without will flag")
+	if !willFlag && willQoS != 0 {
+		return p, malformed("MQTT-3.1.2-11", "will qos set without will flag")
+	}
+	if !willFlag && willRetain {
+		return p, malformed("MQTT-3.1.2-13", "will retain set without will flag")
 	}
 	if willQoS == 3 {
 		return p, malformed("MQTT-3.1.2-12", "will qos 3")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Append appends the encoding of p for protocol version v to dst. Fields
@@ -94,6 +95,22 @@ func PublishSize(p *Publish, v Version) int {
 }
 
 func appendPublish(dst []byte, p *Publish, v Version) ([]byte, error) {
+	dst, err := appendPublishHeader(dst, p, v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, p.Payload...), nil
+}
+
+// AppendPublishHeader appends all of a PUBLISH but its payload: the fixed
+// header (whose Remaining Length counts the payload) and the variable
+// header. The caller sends p.Payload right after it, e.g. with writev, so
+// a payload shared by many subscribers is never copied per subscriber.
+func AppendPublishHeader(dst []byte, p *Publish, v Version) ([]byte, error) {
+	return appendPublishHeader(dst, p, v)
+}
+
+func appendPublishHeader(dst []byte, p *Publish, v Version) ([]byte, error) {
 	if p.QoS > 2 {
 		return dst, fmt.Errorf("encoding PUBLISH: qos %d", p.QoS)
 	}
@@ -130,7 +147,7 @@ func appendPublish(dst []byte, p *Publish, v Version) ([]byte, error) {
 			return dst[:start], err
 		}
 	}
-	return append(dst, p.Payload...), nil
+	return dst, nil
 }
 
 func appendBody(dst []byte, p Packet, v Version) ([]byte, error) {
@@ -175,6 +192,9 @@ func appendBody(dst []byte, p Packet, v Version) ([]byte, error) {
 			}
 			if s.QoS > 2 || s.RetainHandling > 2 {
 				return dst, fmt.Errorf("encoding SUBSCRIBE: qos %d, retain handling %d", s.QoS, s.RetainHandling)
+			}
+			if v == V5 && s.NoLocal && strings.HasPrefix(s.Filter, SharePrefix) {
+				return dst, fmt.Errorf("encoding SUBSCRIBE: no local on shared subscription %q [MQTT-3.8.3-4]", s.Filter)
 			}
 			dst = appendString(dst, s.Filter)
 			opts := s.QoS

@@ -536,7 +536,9 @@ func (p *Properties) decodeProps(b []byte, t Type) ([]byte, error) {
 				return nil, err
 			}
 			if v == 0 {
-				return nil, protocolErr("MQTT-3.3.4-6", "subscription identifier 0")
+				// "It is a Protocol Error if the Subscription Identifier
+				// has a value of 0" (3.3.2.3.8, 3.8.2.1.2).
+				return nil, protocolErr("MQTT-3.8.2.1.2", "subscription identifier 0")
 			}
 			if t == SUBSCRIBE && len(p.SubscriptionIdentifiers) > 0 {
 				return nil, protocolErr("MQTT-3.8.2.1.2", "more than one subscription identifier")

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"errors"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -35,7 +36,8 @@ func (p *BufferPool) put(b *[chunkSize]byte) { p.pool.Put(b) }
 // keeps arriving, giving it back as soon as its bytes are consumed.
 //
 // The declared Remaining Length is checked against the maximum packet size
-// before anything is allocated for the body.
+// before anything is allocated for the body, and a body larger than a
+// chunk is allocated as its bytes arrive, never up front from the header.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -137,13 +139,9 @@ func (rd *Reader) next() (first byte, body []byte, owned bool, err error) {
 	}
 	if total > chunkSize {
 		// Too big for a chunk: read it into a slice of its own.
-		body = make([]byte, rl)
-		n := copy(body, rd.buf[rd.r+hdr:rd.w])
+		body, err = readBody(rd.src, rd.buf[rd.r+hdr:rd.w], int(rl))
 		rd.r = rd.w
-		if _, err := io.ReadFull(rd.src, body[n:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		if err != nil {
 			return 0, nil, false, err
 		}
 		return first, body, true, nil
@@ -232,11 +230,35 @@ func ReadPacket(r io.Reader, v Version, max uint32) (Packet, error) {
 	if uint64(n+1)+uint64(rl) > uint64(max) {
 		return nil, Errorf(PacketTooLarge, "MQTT-3.2.2-15", "packet of %d bytes exceeds maximum %d", uint64(n+1)+uint64(rl), max)
 	}
-	body := make([]byte, rl)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, unexpected(err)
+	body, err := readBody(r, nil, int(rl))
+	if err != nil {
+		return nil, err
 	}
 	return decode(hdr[0], body, v, true)
+}
+
+// bodyStep is the most readBody allocates ahead of the bytes that have
+// actually arrived.
+const bodyStep = 64 << 10
+
+// readBody reads a body of n bytes, the first of which are in pending,
+// into a new slice. It grows the slice as data arrives rather than
+// trusting the declared length: a peer that declares a large packet and
+// sends nothing costs at most bodyStep, not the declared size.
+func readBody(r io.Reader, pending []byte, n int) ([]byte, error) {
+	body := make([]byte, 0, min(n, max(bodyStep, len(pending))))
+	body = append(body, pending...)
+	for len(body) < n {
+		if len(body) == cap(body) {
+			body = slices.Grow(body, min(n, 2*cap(body))-len(body))
+		}
+		m, err := r.Read(body[len(body):min(n, cap(body))])
+		body = body[:len(body)+m]
+		if err != nil && len(body) < n {
+			return nil, unexpected(err)
+		}
+	}
+	return body, nil
 }
 
 func unexpected(err error) error {

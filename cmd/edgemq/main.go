@@ -110,6 +110,7 @@ func serve(cfg *configs.Config, logger *zap.Logger, configPath string) error {
 	if err != nil {
 		return fmt.Errorf("starting gateway: %w", err)
 	}
+	srv.SetVersion(buildVersion())
 	if err := srv.Run(ctx); err != nil {
 		return fmt.Errorf("running gateway: %w", err)
 	}

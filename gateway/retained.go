@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// retainedStore keeps the retained message of each topic in a topic trie,
+// so that a subscription finds its retained messages without looking at
+// the others. It is bounded in messages and bytes (topic + payload); a new
+// retained topic over a bound is not stored, and counted. Its lock is
+// taken alone.
+type retainedStore struct {
+	mu       sync.RWMutex
+	root     retainedNode
+	count    int
+	bytes    int64
+	maxCount int   // 0: no bound
+	maxBytes int64 // 0: no bound
+	stats    *stats
+}
+
+type retainedNode struct {
+	children map[string]*retainedNode
+	msg      *message
+}
+
+func newRetainedStore(maxCount int, maxBytes int64, st *stats) *retainedStore {
+	return &retainedStore{maxCount: maxCount, maxBytes: maxBytes, stats: st}
+}
+
+func retainedSize(m *message) int64 { return int64(len(m.pub.Topic) + len(m.pub.Payload)) }
+
+// store makes m the retained message of its topic, replacing the previous
+// one [MQTT-3.3.1-5], or deletes the topic's retained message when the
+// payload is empty [MQTT-3.3.1-6, MQTT-3.3.1-7]. It reports false when m
+// was refused by the bounds.
+func (r *retainedStore) store(m *message) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(m.pub.Payload) == 0 {
+		r.deleteLocked(m.pub.Topic, nil)
+		return true
+	}
+	n := &r.root
+	for level := range strings.SplitSeq(m.pub.Topic, "/") {
+		c := n.children[level]
+		if c == nil {
+			if n.children == nil {
+				n.children = make(map[string]*retainedNode)
+			}
+			c = &retainedNode{}
+			n.children[level] = c
+		}
+		n = c
+	}
+	size := retainedSize(m)
+	var oldSize int64
+	if n.msg != nil {
+		oldSize = retainedSize(n.msg)
+	} else if r.maxCount > 0 && r.count >= r.maxCount {
+		r.stats.drop(dropRetainedFull)
+		r.pruneLocked(m.pub.Topic)
+		return false
+	}
+	if r.maxBytes > 0 && r.bytes-oldSize+size > r.maxBytes {
+		r.stats.drop(dropRetainedFull)
+		if n.msg == nil {
+			r.pruneLocked(m.pub.Topic)
+		}
+		return false
+	}
+	if n.msg == nil {
+		r.count++
+	}
+	r.bytes += size - oldSize
+	n.msg = m
+	return true
+}
+
+// deleteLocked removes the retained message of topic; when only is set,
+// only if it is still that message.
+func (r *retainedStore) deleteLocked(topic string, only *message) {
+	n := &r.root
+	for level := range strings.SplitSeq(topic, "/") {
+		if n = n.children[level]; n == nil {
+			return
+		}
+	}
+	if n.msg == nil || (only != nil && n.msg != only) {
+		return
+	}
+	r.count--
+	r.bytes -= retainedSize(n.msg)
+	n.msg = nil
+	r.pruneLocked(topic)
+}
+
+// pruneLocked removes the empty nodes on topic's path.
+func (r *retainedStore) pruneLocked(topic string) {
+	var prune func(n *retainedNode, rest string) bool
+	prune = func(n *retainedNode, rest string) bool {
+		level, rest, more := cut(rest)
+		c := n.children[level]
+		if c == nil {
+			return false
+		}
+		if more && !prune(c, rest) {
+			return false
+		}
+		if c.msg == nil && len(c.children) == 0 {
+			delete(n.children, level)
+			return true
+		}
+		return false
+	}
+	prune(&r.root, topic)
+}
+
+// match returns the unexpired retained messages matching filter. A filter
+// starting with a wildcard does not match topics starting with '$'
+// [MQTT-4.7.2-1]. Expired messages found on the way are deleted.
+func (r *retainedStore) match(filter string, now time.Time) []*message {
+	var out, expired []*message
+	r.mu.RLock()
+	collect := func(m *message) {
+		if m.expired(now) {
+			expired = append(expired, m)
+		} else {
+			out = append(out, m)
+		}
+	}
+	matchRetained(&r.root, filter, true, collect)
+	r.mu.RUnlock()
+	if len(expired) > 0 {
+		r.mu.Lock()
+		for _, m := range expired {
+			r.deleteLocked(m.pub.Topic, m)
+		}
+		r.mu.Unlock()
+	}
+	return out
+}
+
+func matchRetained(n *retainedNode, filter string, first bool, fn func(*message)) {
+	level, rest, more := cut(filter)
+	switch level {
+	case "#":
+		// "a/#" matches "a" too [4.7.1.2].
+		if n.msg != nil && !first {
+			fn(n.msg)
+		}
+		for name, c := range n.children {
+			if first && strings.HasPrefix(name, "$") {
+				continue
+			}
+			subtree(c, fn)
+		}
+	case "+":
+		for name, c := range n.children {
+			if first && strings.HasPrefix(name, "$") {
+				continue
+			}
+			matchChild(c, rest, more, fn)
+		}
+	default:
+		if c := n.children[level]; c != nil {
+			matchChild(c, rest, more, fn)
+		}
+	}
+}
+
+func matchChild(c *retainedNode, rest string, more bool, fn func(*message)) {
+	if more {
+		matchRetained(c, rest, false, fn)
+	} else if c.msg != nil {
+		fn(c.msg)
+	}
+}
+
+func subtree(n *retainedNode, fn func(*message)) {
+	if n.msg != nil {
+		fn(n.msg)
+	}
+	for _, c := range n.children {
+		subtree(c, fn)
+	}
+}
+
+// size returns the number of retained messages and their bytes.
+func (r *retainedStore) size() (int, int64) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.count, r.bytes
+}

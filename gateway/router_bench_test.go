@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"edgemq/configs"
+	"edgemq/mqtt"
+
+	"go.uber.org/zap"
+)
+
+// discardOut is an outbound that accepts and drops everything, so that
+// benchmarks measure the engine and not a socket.
+type discardOut struct{}
+
+func (discardOut) send(mqtt.Packet) bool  { return true }
+func (discardOut) deliver(*delivery) bool { return true }
+func (discardOut) close(mqtt.Packet)      {}
+
+// benchSession makes a connected session whose channel discards its
+// packets.
+func benchSession(tb testing.TB, reg *registry, id string) *session {
+	tb.Helper()
+	ch := &channel{out: discardOut{}, env: &engine{stats: reg.stats}}
+	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
+	s, _ := reg.open(id, true, ch, func(*session, bool) {})
+	ch.sess = s
+	return s
+}
+
+func benchEngine(tb testing.TB) *engine {
+	tb.Helper()
+	st := &stats{}
+	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop()}
+	e.sessions = newRegistry(1000, 0, st, e.endSession, e.publishWill)
+	return e
+}
+
+// BenchmarkMatch1M matches topics against a trie of one million
+// subscriptions, most of them with wildcards: 1,000 sessions, each with
+// 1,000 filters of the shapes devices see (site/+/device/+/temp,
+// site/N/#, +/N/device/M/#, exact topics).
+func BenchmarkMatch1M(b *testing.B) {
+	e := benchEngine(b)
+	const sessions, perSession = 1000, 1000
+	for i := range sessions {
+		s := benchSession(b, e.sessions, fmt.Sprintf("c%d", i))
+		for j := range perSession {
+			var f string
+			switch j % 4 {
+			case 0:
+				f = fmt.Sprintf("site/%d/device/+/temp/%d", i, j)
+			case 1:
+				f = fmt.Sprintf("site/%d/device/%d/#", i, j)
+			case 2:
+				f = fmt.Sprintf("+/%d/device/%d/#", i, j)
+			default:
+				f = fmt.Sprintf("site/%d/device/%d/temp", i, j)
+			}
+			e.router.subscribe(s, &subscription{filter: f, qos: 1})
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	topics := make([]string, 1024)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("site/%d/device/%d/temp", rng.IntN(sessions), rng.IntN(perSession))
+	}
+	var buf []match
+	b.ReportAllocs()
+	b.ResetTimer()
+	found := 0
+	for i := 0; b.Loop(); i++ {
+		buf = e.router.matches(buf[:0], topics[i%len(topics)])
+		found += len(buf)
+	}
+	b.ReportMetric(float64(found)/float64(b.N), "matches/op")
+}
+
+// BenchmarkRouteFanout routes one QoS 0 message to K subscribers of the
+// same filter, through the sessions to their (discarding) connections.
+func BenchmarkRouteFanout(b *testing.B) {
+	for _, k := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", k), func(b *testing.B) {
+			e := benchEngine(b)
+			for i := range k {
+				s := benchSession(b, e.sessions, fmt.Sprintf("c%d", i))
+				e.router.subscribe(s, &subscription{filter: "fan/+/out", qos: 0})
+			}
+			payload := make([]byte, 64)
+			var buf []match
+			b.ReportAllocs()
+			for b.Loop() {
+				m := &message{pub: &mqtt.Publish{Topic: "fan/x/out", Payload: payload}, from: "pub"}
+				if got := e.route(m, &buf); got != k {
+					b.Fatalf("routed to %d, want %d", got, k)
+				}
+			}
+			b.ReportMetric(float64(k), "deliveries/op")
+		})
+	}
+}
+
+// BenchmarkDeliveryEncode encodes one delivery for a connection: the
+// per-message, per-subscriber cost of the write path. The payload is
+// referenced (writev) from 512 bytes on, copied below.
+func BenchmarkDeliveryEncode(b *testing.B) {
+	for _, tc := range []struct {
+		v    mqtt.Version
+		size int
+		qos  byte
+	}{{mqtt.V311, 64, 0}, {mqtt.V5, 64, 1}, {mqtt.V5, 4096, 1}} {
+		b.Run(fmt.Sprintf("v%d/%dB/qos%d", tc.v, tc.size, tc.qos), func(b *testing.B) {
+			enc := &encoder{version: tc.v, problemInfo: true, stats: &stats{}, writev: true}
+			m := &message{pub: &mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}}
+			items := []outItem{{d: &delivery{msg: m, qos: tc.qos, pid: 7}}}
+			var bt batch
+			b.SetBytes(int64(tc.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				bt.reset()
+				enc.encode(&bt, items)
+			}
+		})
+	}
+}
+
+// BenchmarkConnectPipeline runs validate → negotiate for a v5 CONNECT
+// with properties, without a socket.
+func BenchmarkConnectPipeline(b *testing.B) {
+	cfg, err := configs.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := newProfile(cfg.MQTT)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &mqtt.Connect{Version: mqtt.V5, ClientID: "bench-client", KeepAlive: 60, CleanStart: true}
+	c.Properties.SetUint32(mqtt.PropSessionExpiryInterval, 3600)
+	c.Properties.SetUint16(mqtt.PropReceiveMaximum, 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		var n Negotiated
+		var ack mqtt.Properties
+		if err := validateConnect(c, p, &n); err != nil {
+			b.Fatal(err)
+		}
+		if err := negotiate(c, p, &n, &ack); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = time.Now
+}

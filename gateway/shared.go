@@ -1,0 +1,203 @@
+package gateway
+
+// Shared subscriptions: "$share/{ShareName}/{filter}" (MQTT 5.0 4.8.2),
+// also accepted from 3.x clients.
+//
+// Data: the router keeps each group in the topic trie at the node of its
+// filter, in trieNode.shared by share name, so a topic matches a group at
+// most once. A group's members are a copy-on-write slice behind an atomic
+// pointer: join and leave replace it while holding router.mu (write), and
+// readers load it with no lock. A match carries the group only; the
+// members are loaded when the message is handed out.
+//
+// Choice: each matching group gets one copy of a message, on top of (and
+// independently of) the non-shared subscriptions, which keep their one
+// copy per session rule [MQTT-3.3.4-2..5]. The group's cursor (round
+// robin, or a random index with session.shared_subscription_strategy:
+// random) gives the first candidate; from there the members are tried in
+// turn, first for one with a connection, then, when none has one, for one
+// that takes it offline (its pending queue, QoS 1/2).
+//
+// Online-ness is session.owner != nil, read by offer under the member's
+// session.mu, which also hands the delivery over: there is no window
+// between the check and the delivery, and no lock is held around it
+// (members are read without router.mu), so the lock order is unchanged.
+// Finding an online member locks the members one at a time from the
+// cursor on: one lock when the first candidate is connected.
+//
+// Redelivery: deliveries through a group are marked with it
+// (delivery.share). When a member's session ends (registry onEnd →
+// engine.endSession), its marked deliveries the client did not
+// acknowledge (in flight before PUBACK or PUBREC, or pending) go, as new
+// deliveries with a new packet id and DUP 0, to another member of the
+// group (4.8.2: "If the Client's Session terminates before the Client
+// reconnects, the Server SHOULD send the Application Message to another
+// Client that is subscribed to the same Shared Subscription").
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// shareMember is one session's subscription in a shared subscription
+// group.
+type shareMember struct {
+	s   *session
+	sub *subscription
+}
+
+// shareGroup is a shared subscription group: the sessions subscribed to
+// "$share/{name}/{filter}".
+type shareGroup struct {
+	name   string // share name
+	filter string // topic filter, without "$share/{name}/"
+	// members, in the order they joined; copy-on-write: replaced under
+	// router.mu, never modified once stored.
+	members atomic.Pointer[[]shareMember]
+	// next is the round robin cursor.
+	next atomic.Uint64
+}
+
+// list returns the current members; the slice must not be modified.
+func (g *shareGroup) list() []shareMember {
+	if p := g.members.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// join adds s to the group name of node n (filter is the node's topic
+// filter), or replaces its subscription. It reports whether s was a
+// member. router.mu must be held for writing.
+func (n *trieNode) join(name, filter string, s *session, sub *subscription) (existed bool) {
+	if n.shared == nil {
+		n.shared = make(map[string]*shareGroup)
+	}
+	g := n.shared[name]
+	if g == nil {
+		g = &shareGroup{name: name, filter: filter}
+		n.shared[name] = g
+	}
+	old := g.list()
+	ms := make([]shareMember, len(old), len(old)+1)
+	copy(ms, old)
+	if i := slices.IndexFunc(ms, func(m shareMember) bool { return m.s == s }); i >= 0 {
+		ms[i].sub = sub // [MQTT-3.8.4-3]
+		existed = true
+	} else {
+		ms = append(ms, shareMember{s, sub})
+	}
+	g.members.Store(&ms)
+	return existed
+}
+
+// leave removes s from the group name of node n, dropping the group once
+// empty. It reports whether s was a member. router.mu must be held for
+// writing.
+func (n *trieNode) leave(name string, s *session) bool {
+	g := n.shared[name]
+	if g == nil {
+		return false
+	}
+	old := g.list()
+	i := slices.IndexFunc(old, func(m shareMember) bool { return m.s == s })
+	if i < 0 {
+		return false
+	}
+	ms := make([]shareMember, 0, len(old)-1)
+	ms = append(append(ms, old[:i]...), old[i+1:]...)
+	g.members.Store(&ms)
+	if len(ms) == 0 {
+		delete(n.shared, name)
+	}
+	return true
+}
+
+// sharedDelivery is m as member sub of group g receives it.
+func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
+	// No Local is refused on shared subscriptions [MQTT-3.8.3-4]; Retain
+	// As Published and Subscription Identifiers apply as usual.
+	d := &delivery{msg: m, qos: min(sub.qos, m.pub.QoS), retain: sub.retainAsPublished && m.pub.Retain, share: g}
+	if sub.id != 0 {
+		d.subIDs = []uint32{sub.id}
+	}
+	return d
+}
+
+// deliverShared hands m to one member of g: to a member with a connection
+// when there is one, otherwise to one without (queued for QoS 1/2,
+// dropped and counted for QoS 0). It reports whether a member took it; it
+// is false only when the group has no member whose session is live.
+func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
+	members := g.list()
+	n := len(members)
+	if n == 0 {
+		return false
+	}
+	var start int
+	if e.router.sharedRandom {
+		start = rand.IntN(n)
+	} else {
+		start = int((g.next.Add(1) - 1) % uint64(n))
+	}
+	for _, online := range []bool{true, false} {
+		for i := range n {
+			mb := members[(start+i)%n]
+			if mb.s.offer(sharedDelivery(g, mb.sub, m), now, online) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// offer hands d to s unless s ended, or, with online, has no connection.
+// It reports whether s took d.
+func (s *session) offer(d *delivery, now time.Time, online bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || (online && s.owner == nil) {
+		return false
+	}
+	s.deliverLocked(d, now)
+	return true
+}
+
+// takeShared removes and returns, in send order, the deliveries through a
+// shared subscription the client has not acknowledged: in flight before
+// PUBACK or PUBREC, then pending. A QoS 2 delivery past PUBREC was
+// received, and stays. The pending queue is left to the caller. s.mu must
+// be held.
+func (st *sessionState) takeShared() []*delivery {
+	var out []*delivery
+	for _, d := range st.inflightInOrder() {
+		if d.share != nil && d.state != awaitingPubcomp {
+			out = append(out, d)
+			st.removeInflight(d.pid)
+		}
+	}
+	for _, d := range st.pending {
+		if d.share != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// redeliverShared sends the shared deliveries an ended session did not
+// complete to other members of their groups, as new messages. The ended
+// session has left the groups already.
+func (e *engine) redeliverShared(ds []*delivery) {
+	now := time.Now()
+	for _, d := range ds {
+		if d.msg.expired(now) {
+			e.stats.drop(dropExpired)
+			continue
+		}
+		// A group with no member left loses the message, as a
+		// non-shared subscription's ended session does.
+		e.deliverShared(d.share, d.msg, now)
+	}
+}

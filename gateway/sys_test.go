@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"edgemq/configs"
+	"edgemq/mqtt"
+
+	"github.com/eclipse/paho.golang/paho"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+)
+
+// startServerWith is startServer with setup run on the server before Run.
+func startServerWith(tb testing.TB, cfg *configs.Config, setup func(*Server)) *testServer {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("invalid test config: %v", err)
+	}
+	srv, err := New(cfg, zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		tb.Fatalf("starting gateway: %v", err)
+	}
+	setup(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{Server: srv, cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-ts.done:
+			if err != nil {
+				tb.Errorf("gateway run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Errorf("gateway did not stop")
+		}
+	})
+	return ts
+}
+
+// TestSys checks the $SYS/broker/ topics: each arrives, retained, to a
+// $SYS/# subscriber with the right value, not to a # subscriber
+// [MQTT-4.7.2-1].
+func TestSys(t *testing.T) {
+	began := time.Now()
+	cfg := testConfig(t)
+	cfg.Sys.Interval = 100 * time.Millisecond
+	ts := startServerWith(t, cfg, func(s *Server) { s.SetVersion("v9.9.9-test") })
+
+	a := connectV3(t, ts, "sys-a", nil)
+	a.roundTrip(t)
+	b := connectV5(t, ts, v5Connect("sys-b"))
+	b.roundTrip(t)
+	b.publish(t, &paho.Publish{Topic: "data/x", QoS: 1, Payload: []byte(strings.Repeat("x", 100))})
+
+	sub := connectV5(t, ts, v5Connect("sys-sub"))
+	sub.subscribe(t, "$SYS/broker/#", 0)
+	// What the server holds now: 3 clients and sessions, one subscription
+	// each, the one message of 100 bytes received, and its own 10
+	// retained messages.
+	exact := map[string]string{
+		sysVersion:       "v9.9.9-test",
+		sysClients:       "3",
+		sysSessions:      "3",
+		sysSubscriptions: "3",
+		sysMsgsReceived:  "1",
+		sysBytesReceived: "100",
+		sysRetained:      "10",
+	}
+	// Uptime counts seconds; messages and bytes sent grow as the $SYS
+	// messages go to sub.
+	atLeast := map[string]int64{sysUptime: 0, sysMsgsSent: 1, sysBytesSent: 1}
+	latest := map[string]string{}
+	deadline := time.After(eventTimeout)
+	for done := false; !done; {
+		select {
+		case m := <-sub.msgs:
+			if !strings.HasPrefix(m.Topic, "$SYS/broker/") {
+				t.Fatalf("got %q on %q", m.Payload, m.Topic)
+			}
+			latest[m.Topic] = string(m.Payload)
+		case <-deadline:
+			t.Fatalf("$SYS values did not settle: %v", latest)
+		}
+		done = len(latest) == 10
+		for topic, want := range exact {
+			done = done && latest[topic] == want
+		}
+		for topic, low := range atLeast {
+			n, err := strconv.ParseInt(latest[topic], 10, 64)
+			done = done && err == nil && n >= low
+		}
+	}
+
+	if up, _ := strconv.ParseInt(latest[sysUptime], 10, 64); time.Duration(up)*time.Second > time.Since(began) {
+		t.Errorf("uptime %ds, but the server started %s ago", up, time.Since(began))
+	}
+
+	// They are retained: a new subscriber gets all of them at once.
+	late := connectV5(t, ts, v5Connect("sys-late"))
+	late.subscribe(t, "$SYS/broker/#", 0)
+	retained := map[string]bool{}
+	for len(retained) < 10 {
+		if m := late.expectMessage(t); m.Retain {
+			retained[m.Topic] = true
+		}
+	}
+	late.Disconnect(&paho.Disconnect{})
+
+	// clients/connected follows connections; a "#" subscriber gets none
+	// of the $SYS messages.
+	hash := connectV5(t, ts, v5Connect("sys-hash"))
+	hash.subscribe(t, "#", 0)
+	waitConnections(t, ts, 4)
+	waitSysValue(t, sub, sysClients, "4")
+	a.Disconnect(100)
+	waitConnections(t, ts, 3)
+	waitSysValue(t, sub, sysClients, "3")
+	hash.expectFence(t, b, "fence/sys")
+}
+
+// waitSysValue waits until c receives want on topic.
+func waitSysValue(tb testing.TB, c *v5Client, topic, want string) {
+	tb.Helper()
+	for {
+		if m := c.expectMessage(tb); m.Topic == topic && string(m.Payload) == want {
+			return
+		}
+	}
+}
+
+// TestSysPublishRefused checks clients cannot publish under $SYS: v5
+// PUBACK 0x87, QoS 0 dropped and counted, nothing retained; and that
+// sys.interval 0 publishes nothing.
+func TestSysPublishRefused(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Sys.Interval = 0
+	ts := startServer(t, cfg)
+	c := connectV5(t, ts, v5Connect("sys-pub"))
+	sub := connectV5(t, ts, v5Connect("sys-watch"))
+	sub.subscribe(t, "$SYS/#", 1)
+	sub.subscribe(t, "fence/sys", 1)
+	before := ts.Stats().Dropped["denied"]
+	if code := c.publishCode(t, &paho.Publish{Topic: "$SYS/broker/version", QoS: 1, Retain: true, Payload: []byte("fake")}); code != byte(mqtt.NotAuthorized) {
+		t.Errorf("QoS 1 to $SYS: PUBACK 0x%02X, want 0x87", code)
+	}
+	c.publish(t, &paho.Publish{Topic: "$SYS", QoS: 0, Retain: true, Payload: []byte("fake")})
+	sub.expectFence(t, c, "fence/sys")
+	if n := ts.Stats().Dropped["denied"] - before; n != 2 {
+		t.Errorf("%d publishes counted as denied, want 2", n)
+	}
+	late := connectV5(t, ts, v5Connect("sys-late"))
+	late.subscribe(t, "$SYS/#", 1)
+	late.subscribe(t, "fence/sys", 1)
+	late.expectFence(t, c, "fence/sys") // nothing retained under $SYS
+	if got := ts.eng.retained; got != nil {
+		if n, _ := got.size(); n != 0 {
+			t.Errorf("%d retained messages with sys.interval 0", n)
+		}
+	}
+}
