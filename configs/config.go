@@ -197,6 +197,9 @@ type Session struct {
 	// MaxOutboundQueue bounds a connected client's outbound queue; QoS 0
 	// messages beyond it are dropped and counted.
 	MaxOutboundQueue int `yaml:"max_outbound_queue"`
+	// MaxOutboundBytes bounds the payload bytes of that queue; 0 means no
+	// bound.
+	MaxOutboundBytes int64 `yaml:"max_outbound_bytes"`
 	// SharedSubscriptionStrategy chooses the member of a shared
 	// subscription group that gets a message: round_robin or random.
 	SharedSubscriptionStrategy string `yaml:"shared_subscription_strategy"`

@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 		ps.add("session.shared_subscription_strategy", "%q is not a strategy: want round_robin or random", s)
 	}
 
+	if c.Session.MaxOutboundBytes < 0 {
+		ps.add("session.max_outbound_bytes", "%d must not be negative", c.Session.MaxOutboundBytes)
+	}
 	if c.Session.MaxOfflineBytes < 0 {
 		ps.add("session.max_offline_bytes", "%d must not be negative", c.Session.MaxOfflineBytes)
 	}

@@ -41,7 +41,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	c := &conn{nc: nc, srv: s, lst: lst, born: time.Now()}
 	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
 	_, enc.writev = nc.(*net.TCPConn)
-	c.out = newWriteQueue(nc, enc, s.cfg.Session.MaxOutboundQueue, writeTimeout, s.eng.stats)
+	c.out = newWriteQueue(nc, enc, queueLimits{s.cfg.Session.MaxOutboundQueue, s.cfg.Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
 	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: s.log}
 	c.rd.Reset(nc, lst.prof.MaxPacketSize, &s.bufs)
 	if !s.track(c) {

@@ -31,15 +31,27 @@ type writeQueue struct {
 	shut    bool
 	waiters chan struct{}
 
+	// bytes counts the payload bytes of the queued deliveries.
+	bytes int64
+
 	nc           net.Conn
 	enc          *encoder
-	maxQoS0      int
+	limits       queueLimits
 	writeTimeout time.Duration
 	stats        *stats
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, maxQoS0 int, writeTimeout time.Duration, st *stats) *writeQueue {
-	return &writeQueue{nc: nc, enc: enc, maxQoS0: maxQoS0, writeTimeout: writeTimeout, stats: st}
+// queueLimits bound what a connection's queue holds before QoS 0
+// deliveries are dropped: items (session.max_outbound_queue) and payload
+// bytes (session.max_outbound_bytes; 0: no bound). The batch being
+// written is not counted, so at most twice the bounds are held.
+type queueLimits struct {
+	items int
+	bytes int64
+}
+
+func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *stats) *writeQueue {
+	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
 }
 
 // send queues a control packet. It reports false once the queue is
@@ -55,17 +67,22 @@ func (q *writeQueue) deliver(d *delivery) bool {
 }
 
 func (q *writeQueue) push(it outItem, droppable bool) bool {
+	var size int64
+	if it.d != nil {
+		size = int64(len(it.d.msg.pub.Payload))
+	}
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
 		return false
 	}
-	if droppable && q.maxQoS0 > 0 && len(q.items) >= q.maxQoS0 {
+	if droppable && (len(q.items) >= q.limits.items || (q.limits.bytes > 0 && q.bytes+size > q.limits.bytes)) {
 		q.mu.Unlock()
 		q.stats.drop(dropQueueFull)
 		return false
 	}
 	q.items = append(q.items, it)
+	q.bytes += size
 	start := !q.flushing
 	q.flushing = true
 	q.mu.Unlock()
@@ -161,7 +178,7 @@ func (q *writeQueue) flush() {
 			}
 			return
 		}
-		q.items, q.spare = q.spare[:0], nil
+		q.items, q.spare, q.bytes = q.spare[:0], nil, 0
 		q.mu.Unlock()
 
 		b.reset()
