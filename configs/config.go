@@ -28,6 +28,8 @@ type Config struct {
 	ACL ACL `yaml:"acl"`
 	// Sys configures the $SYS topics.
 	Sys Sys `yaml:"sys"`
+	// TLS are the named certificate sources of tls and wss listeners.
+	TLS map[string]TLSSource `yaml:"tls"`
 	// Listeners are the sockets edgemq serves.
 	Listeners []Listener `yaml:"listeners"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
@@ -263,7 +265,7 @@ type ACLRule struct {
 type Listener struct {
 	// Name identifies the listener in logs and metrics; unique.
 	Name string `yaml:"name"`
-	// Type is the transport: tcp (tls, ws and wss come later).
+	// Type is the transport: tcp, tls, ws or wss.
 	Type string `yaml:"type"`
 	// Address is host:port to bind.
 	Address string `yaml:"address"`
@@ -275,4 +277,15 @@ type Listener struct {
 	AllowAnonymous *bool `yaml:"allow_anonymous"`
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
+	// TLS names the entry of the top-level tls map that tls and wss
+	// listeners take certificates from.
+	TLS string `yaml:"tls"`
+	// WebSocket configures ws and wss listeners.
+	WebSocket WebSocket `yaml:"websocket"`
+	// ProxyProtocol accepts PROXY protocol headers from trusted proxies
+	// (tcp, tls, ws).
+	ProxyProtocol ProxyProtocol `yaml:"proxy_protocol"`
+	// TrustedProxies are the CIDRs whose X-Forwarded-For and Forwarded
+	// headers are believed (ws, wss).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }

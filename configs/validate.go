@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -77,6 +78,7 @@ func (c *Config) Validate() error {
 	c.validateUsers(&ps)
 	c.validateACL(&ps)
 	c.validateSys(&ps)
+	c.validateTLS(&ps)
 	c.validateListeners(&ps)
 
 	if c.ShutdownTimeout <= 0 {
@@ -303,14 +305,13 @@ func (c *Config) validateListeners(ps *problems) {
 		}
 
 		switch l.Type {
-		case "tcp":
-		case "tls", "ws", "wss":
-			ps.add(path+".type", "%q is not yet supported: only tcp for now", l.Type)
+		case "tcp", "tls", "ws", "wss":
 		case "":
-			ps.add(path+".type", "is required: tcp")
+			ps.add(path+".type", "is required: tcp, tls, ws or wss")
 		default:
-			ps.add(path+".type", "%q is not a listener type: want tcp", l.Type)
+			ps.add(path+".type", "%q is not a listener type: want tcp, tls, ws or wss", l.Type)
 		}
+		c.validateTransport(ps, path, l)
 
 		host, port, err := net.SplitHostPort(l.Address)
 		var addrErr *net.AddrError
@@ -340,6 +341,84 @@ func (c *Config) validateListeners(ps *problems) {
 			ps.add(path+".max_connections", "%d must not be negative (0 means no limit)", l.MaxConnections)
 		}
 	}
+}
+
+// validateTransport checks a listener's tls, websocket, proxy_protocol
+// and trusted_proxies keys.
+func (c *Config) validateTransport(ps *problems, path string, l Listener) {
+	secure := l.Type == "tls" || l.Type == "wss"
+	web := l.Type == "ws" || l.Type == "wss"
+	switch {
+	case secure && l.TLS == "":
+		ps.add(path+".tls", "is required for a %s listener: name an entry of the top-level tls map%s", l.Type, c.tlsList())
+	case secure:
+		if _, ok := c.TLS[l.TLS]; !ok {
+			ps.add(path+".tls", "%q is not defined under tls%s", l.TLS, c.tlsList())
+		}
+	case l.TLS != "" && l.Type != "":
+		ps.add(path+".tls", "only tls and wss listeners use certificates, not %s", l.Type)
+	}
+	ws := l.WebSocket
+	if !web && (ws.Path != "" || len(ws.Subprotocols) > 0 || ws.RequireSubprotocol || ws.CheckOrigin != nil ||
+		len(ws.AllowedOrigins) > 0 || ws.Compression || ws.Page) && l.Type != "" {
+		ps.add(path+".websocket", "only ws and wss listeners take websocket settings, not %s", l.Type)
+	}
+	if ws.Path != "" && (!strings.HasPrefix(ws.Path, "/") || ws.Path == "/") {
+		ps.add(path+".websocket.path", "%q must start with / and not be / itself", ws.Path)
+	}
+	for i, sp := range ws.Subprotocols {
+		if sp == "" || strings.ContainsAny(sp, " ,;\t\"") {
+			ps.add(fmt.Sprintf("%s.websocket.subprotocols[%d]", path, i), "%q is not a subprotocol token", sp)
+		}
+	}
+	for i, o := range ws.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			ps.add(fmt.Sprintf("%s.websocket.allowed_origins[%d]", path, i), "%q is not an origin: want scheme://host[:port], e.g. https://app.example.com", o)
+		}
+	}
+	for i, cidr := range l.ProxyProtocol.Trusted {
+		if _, err := ParsePrefix(cidr); err != nil {
+			ps.add(fmt.Sprintf("%s.proxy_protocol.trusted[%d]", path, i), "%v", err)
+		}
+	}
+	if l.ProxyProtocol.HeaderTimeout < 0 {
+		ps.add(path+".proxy_protocol.header_timeout", "%s must not be negative", l.ProxyProtocol.HeaderTimeout)
+	}
+	if len(l.TrustedProxies) > 0 && !web && l.Type != "" {
+		ps.add(path+".trusted_proxies", "only ws and wss listeners read X-Forwarded-For, not %s: use proxy_protocol", l.Type)
+	}
+	for i, cidr := range l.TrustedProxies {
+		if _, err := ParsePrefix(cidr); err != nil {
+			ps.add(fmt.Sprintf("%s.trusted_proxies[%d]", path, i), "%v", err)
+		}
+	}
+}
+
+// ParsePrefix parses a CIDR ("10.0.0.0/8", "2001:db8::/32") or a single
+// address (a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+}
+
+// tlsList names the defined tls sources for an error message.
+func (c *Config) tlsList() string {
+	if len(c.TLS) == 0 {
+		return " (none are defined)"
+	}
+	names := make([]string, 0, len(c.TLS))
+	for name := range c.TLS {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return " (defined: " + strings.Join(names, ", ") + ")"
 }
 
 // validPort reports whether port is a decimal port number; 0 asks the

@@ -342,9 +342,9 @@ type chanACL struct {
 // authorizeConnect sets up the client's authorization once it is
 // authenticated, and checks its will [MQTT-3.1.2-8]: a will the client
 // could not publish is refused with the CONNECT, Not Authorized.
-func (ch *channel) authorizeConnect(c *mqtt.Connect, clientID string) error {
+func (ch *channel) authorizeConnect(c *mqtt.Connect, clientID, certID string) error {
 	ch.acl.view = aclView{
-		meta: ch.meta, version: c.Version, clientID: clientID,
+		meta: ch.meta, version: c.Version, clientID: clientID, certID: certID,
 		username: c.Username, hasUsername: c.UsernameFlag, hasPassword: c.PasswordFlag,
 		authMethod: c.Properties.AuthenticationMethod,
 	}
@@ -448,6 +448,7 @@ type aclView struct {
 	username                 string
 	hasUsername, hasPassword bool
 	authMethod               string
+	certID                   string
 }
 
 func (v *aclView) Listener() string               { return v.meta.Listener }
@@ -462,3 +463,4 @@ func (v *aclView) Password() []byte               { return nil }
 func (v *aclView) HasPassword() bool              { return v.hasPassword }
 func (v *aclView) AuthMethod() string             { return v.authMethod }
 func (v *aclView) AuthData() []byte               { return nil }
+func (v *aclView) CertIdentity() string           { return v.certID }

@@ -41,6 +41,13 @@ type ConnInfo interface {
 	// AuthMethod and AuthData are the v5 Authentication Method and Data.
 	AuthMethod() string
 	AuthData() []byte
+	// CertIdentity is the identity of the client's verified certificate
+	// (the field named by the TLS source's client_auth.identity) when the
+	// source maps it to authentication (client_auth.identity_as username
+	// or client_id), else "". When it is not empty it has already
+	// replaced the CONNECT user name (Username, HasUsername true) or the
+	// client identifier (ClientID) as configured.
+	CertIdentity() string
 }
 
 // ErrNotMine is returned by an Authenticator that does not handle a
@@ -66,7 +73,17 @@ type Authenticator interface {
 type authChain struct {
 	backends       []Authenticator
 	allowAnonymous bool
+	// identityAs (username or client_id; "" for none) and identityField
+	// (cn, san_dns, san_email, san_uri) map the client certificate of a
+	// tls or wss listener (certIdentity, connect.go).
+	identityAs, identityField string
 }
+
+// client_auth.identity_as values that substitute the certificate identity.
+const (
+	identityAsUsername = "username"
+	identityAsClientID = "client_id"
+)
 
 // authenticate returns nil or a refusal with its reason code.
 func (a *authChain) authenticate(ctx context.Context, c ConnInfo) error {
@@ -108,7 +125,9 @@ func newStaticUsers(users []configs.User) *staticUsers {
 }
 
 // Authenticate checks the password of a listed user; other clients are
-// not its business.
+// not its business. A listed user whose name came from a verified client
+// certificate (client_auth.identity_as: username) and who sends no
+// password is let in: the certificate stands for the password.
 func (s *staticUsers) Authenticate(ctx context.Context, c ConnInfo) error {
 	if !c.HasUsername() {
 		return ErrNotMine
@@ -116,6 +135,9 @@ func (s *staticUsers) Authenticate(ctx context.Context, c ConnInfo) error {
 	hash, ok := s.hashes[c.Username()]
 	if !ok {
 		return ErrNotMine
+	}
+	if v, isView := c.(*connView); isView && v.certAsUser && !c.HasPassword() {
+		return nil
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, c.Password()); err != nil {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong password for user %q", c.Username())
@@ -128,6 +150,9 @@ type connView struct {
 	meta     *listeners.Meta
 	connect  *mqtt.Connect
 	clientID string
+	certID   string
+	// certAsUser: certID replaced the user name.
+	certAsUser bool
 }
 
 func (v *connView) Listener() string               { return v.meta.Listener }
@@ -142,6 +167,7 @@ func (v *connView) Password() []byte               { return v.connect.Password }
 func (v *connView) HasPassword() bool              { return v.connect.PasswordFlag }
 func (v *connView) AuthMethod() string             { return v.connect.Properties.AuthenticationMethod }
 func (v *connView) AuthData() []byte               { return v.connect.Properties.AuthenticationData }
+func (v *connView) CertIdentity() string           { return v.certID }
 
 func (v *connView) String() string {
 	return fmt.Sprintf("%s@%s", v.clientID, v.meta.RemoteAddr)

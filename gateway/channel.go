@@ -67,6 +67,11 @@ type channel struct {
 	acl chanACL
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
+	// relIn holds the inbound QoS 2 packet ids this connection received
+	// and the client has not released: what the server's Receive Maximum
+	// counts. Exchanges left by an earlier connection of the session wait
+	// in sessionState.awaitingRel only; the quota is per connection (4.9).
+	relIn   map[uint16]struct{}
 	matches []match
 }
 
@@ -144,9 +149,10 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		s := ch.sess
 		s.mu.Lock()
 		_, dup := s.st.awaitingRel[p.PacketID]
-		if !dup && len(s.st.awaitingRel) >= int(n.ServerReceiveMaximum) {
+		if !dup && len(ch.relIn) >= int(n.ServerReceiveMaximum) {
 			s.mu.Unlock()
-			return mqtt.Errorf(mqtt.ReceiveMaximumExceeded, "MQTT-3.3.4-9", "more than %d unacknowledged QoS 2 publishes", n.ServerReceiveMaximum)
+			// The client's limit is [MQTT-3.3.4-7]; 0x93 per 3.3.4.
+			return mqtt.Errorf(mqtt.ReceiveMaximumExceeded, "MQTT-3.3.4-7", "more than %d unacknowledged QoS 2 publishes", n.ServerReceiveMaximum)
 		}
 		if !dup {
 			s.st.awaitingRel[p.PacketID] = struct{}{}
@@ -154,10 +160,14 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		s.mu.Unlock()
 		if dup {
 			// Delivered already: acknowledge again, don't route twice
-			// [MQTT-4.3.3-9].
+			// [MQTT-4.3.3-10].
 			ch.out.send(&mqtt.Pubrec{PacketID: p.PacketID})
 			return nil
 		}
+		if ch.relIn == nil {
+			ch.relIn = make(map[uint16]struct{})
+		}
+		ch.relIn[p.PacketID] = struct{}{}
 	}
 	pid, qos := p.PacketID, p.QoS
 	msg := newMessage(p, n.ClientID, time.Now())
@@ -220,6 +230,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	_, ok := s.st.awaitingRel[p.PacketID]
 	delete(s.st.awaitingRel, p.PacketID)
 	s.mu.Unlock()
+	delete(ch.relIn, p.PacketID)
 	comp := &mqtt.Pubcomp{PacketID: p.PacketID}
 	if !ok {
 		comp.ReasonCode = mqtt.PacketIdentifierNotFound
@@ -344,7 +355,7 @@ func (ch *channel) disconnect(p *mqtt.Disconnect) error {
 		s.mu.Lock()
 		if s.st.connectExpiry == 0 && v != 0 {
 			s.mu.Unlock()
-			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.14.2-2", "session expiry set on DISCONNECT after 0 on CONNECT")
+			return mqtt.Errorf(mqtt.ProtocolError, "3.14.2.2.2", "session expiry set on DISCONNECT after 0 on CONNECT")
 		}
 		if max := ch.maxSessionExpiry(); v > max {
 			v = max

@@ -72,6 +72,8 @@ func waitConnections(tb testing.TB, ts *testServer, n int64) {
 type clientOpts struct {
 	listener     string
 	ignoreLimits bool
+	// dial, when set, opens the connection to addr (tls, ws, wss).
+	dial func(tb testing.TB, addr string) net.Conn
 }
 
 type clientOpt func(*clientOpts)
@@ -83,6 +85,11 @@ func viaListener(name string) clientOpt { return func(o *clientOpts) { o.listene
 // announces in CONNACK, as a non-conforming client would be: the client
 // library then sends what the server said it does not accept, so that the
 // server's enforcement can be checked.
+// dialingWith opens the connection with dial (transport_test.go).
+func dialingWith(dial func(tb testing.TB, addr string) net.Conn) clientOpt {
+	return func(o *clientOpts) { o.dial = dial }
+}
+
 func ignoringServerLimits() clientOpt { return func(o *clientOpts) { o.ignoreLimits = true } }
 
 func applyOpts(opts []clientOpt) clientOpts {
@@ -201,7 +208,12 @@ type v5Client struct {
 func dialV5(tb testing.TB, ts *testServer, cp *paho.Connect, opts ...clientOpt) (*v5Client, *paho.Connack, error) {
 	tb.Helper()
 	o := applyOpts(opts)
-	raw := dial(tb, ts, o.listener)
+	var raw net.Conn
+	if o.dial != nil {
+		raw = o.dial(tb, ts.addr(tb, o.listener))
+	} else {
+		raw = dial(tb, ts, o.listener)
+	}
 	tap := &wireTap{Conn: raw}
 	var conn net.Conn = tap
 	if o.ignoreLimits {

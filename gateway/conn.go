@@ -40,8 +40,9 @@ type conn struct {
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
 	c := &conn{nc: nc, srv: s, lst: lst, born: time.Now()}
 	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
-	_, enc.writev = nc.(*net.TCPConn)
-	c.out = newWriteQueue(nc, enc, queueLimits{s.cfg.Session.MaxOutboundQueue, s.cfg.Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
+	wc := writeConn(nc)
+	_, enc.writev = wc.(*net.TCPConn)
+	c.out = newWriteQueue(wc, enc, queueLimits{s.cfg.Session.MaxOutboundQueue, s.cfg.Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
 	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: s.log}
 	c.rd.Reset(nc, lst.prof.MaxPacketSize, &s.bufs)
 	if !s.track(c) {
@@ -56,6 +57,19 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	}
 	s.eng.stats.connections.Add(1)
 	go c.readLoop()
+}
+
+// writeConn is the connection the write queue writes to: the socket
+// itself under a PROXY protocol wrapper (whose header has been read
+// before the handover, so its Write only forwards), so that large
+// payloads still go out with writev; nc otherwise.
+func writeConn(nc net.Conn) net.Conn {
+	if u, ok := nc.(interface{ TCPConn() (*net.TCPConn, bool) }); ok {
+		if tc, ok := u.TCPConn(); ok {
+			return tc
+		}
+	}
+	return nc
 }
 
 // handshake reads and answers CONNECT. It reports whether the client is

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"edgemq/certs"
+
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -16,15 +18,17 @@ import (
 func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
+	certID := ch.substituteCertIdentity(c)
 	err := validateConnect(c, ch.prof, n)
 	if err == nil {
 		err = negotiate(c, ch.prof, n, &ack.Properties)
 	}
 	if err == nil {
-		err = ch.auth.authenticate(ctx, &connView{meta: ch.meta, connect: c, clientID: n.ClientID})
+		err = ch.auth.authenticate(ctx, &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
+			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername})
 	}
 	if err == nil {
-		err = ch.authorizeConnect(c, n.ClientID) // acl.go: the will
+		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
 	if err != nil {
 		ch.refuse(c, err)
@@ -65,6 +69,33 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	}
 	ch.logAt(zap.DebugLevel, "client connected", zap.Object("negotiated", n))
 	return true
+}
+
+// substituteCertIdentity applies client_auth.identity_as on a tls or wss
+// listener: when the client presented a certificate that verified and
+// carries the configured identity field (certs.Identity), that identity
+// replaces, before validation, negotiation and authentication, either the
+// CONNECT user name (identity_as: username; the User Name Flag is set,
+// whatever the client sent is discarded, the password is kept) or the
+// client identifier (identity_as: client_id). Everything after —
+// authenticators, ACL %u/%c, the session — sees the substituted value.
+// Without such a certificate (client_auth.mode optional) nothing is
+// replaced. It returns the identity, "" when none was substituted.
+func (ch *channel) substituteCertIdentity(c *mqtt.Connect) string {
+	if ch.auth.identityAs == "" {
+		return ""
+	}
+	id := certs.Identity(ch.meta.TLS, ch.auth.identityField)
+	if id == "" {
+		return ""
+	}
+	switch ch.auth.identityAs {
+	case identityAsUsername:
+		c.Username, c.UsernameFlag = id, true
+	case identityAsClientID:
+		c.ClientID = id
+	}
+	return id
 }
 
 // refuse answers a refused CONNECT: a v5 client gets CONNACK with the

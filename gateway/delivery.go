@@ -61,10 +61,19 @@ func (s *session) sendLocked(d *delivery, ch *channel, now time.Time) {
 	ch.out.deliver(d)
 }
 
-// fillLocked moves pending deliveries into the inflight window.
+// fillLocked moves deliveries into the inflight window: first those held
+// since an earlier connection, in their order, then pending ones.
 func (s *session) fillLocked(ch *channel, now time.Time) {
+	window := int(ch.neg.OutboundInflight)
+	for i := 0; s.st.held > 0 && len(s.st.inflight)-s.st.held < window && i < len(s.st.order); i++ {
+		if d := s.st.inflight[s.st.order[i]]; d.held {
+			d.held = false
+			s.st.held--
+			ch.out.deliver(d)
+		}
+	}
 	n := 0
-	for n < len(s.st.pending) && len(s.st.inflight) < int(ch.neg.OutboundInflight) {
+	for n < len(s.st.pending) && len(s.st.inflight) < window {
 		d := s.st.pending[n]
 		n++
 		s.st.pendingBytes -= int64(len(d.msg.pub.Payload))
@@ -83,19 +92,37 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 
 // resendLocked re-sends, in their original order, the deliveries in
 // flight when a session is resumed: PUBLISH with DUP set, or PUBREL for
-// QoS 2 past PUBREC [MQTT-4.4.0-1, MQTT-4.6.0-1]. Then the window fills
-// from the pending queue.
+// QoS 2 past PUBREC [MQTT-4.4.0-1, MQTT-4.6.0-5, MQTT-4.6.0-6]. The new connection's
+// window counts them all [MQTT-3.3.4-9]: a PUBLISH beyond it is held, with
+// its packet id, until acknowledgements make room (fillLocked). Then the
+// window fills from the pending queue.
 func (s *session) resendLocked(ch *channel) {
 	now := time.Now()
+	window := int(ch.neg.OutboundInflight)
+	sent := 0
+	s.st.held = 0
 	for _, d := range s.st.inflightInOrder() {
 		if d.state == awaitingPubcomp {
 			ch.out.send(&mqtt.Pubrel{PacketID: d.pid})
+			sent++
+			continue
+		}
+		if !ch.fits(d, now) {
+			// Over the new connection's Maximum Packet Size
+			// [MQTT-3.1.2-25], or expired: dropped, and counted by fits.
+			d.held = false // s.st.held restarts from 0 here
+			s.st.removeInflight(d.pid)
 			continue
 		}
 		// A copy: the old connection's writer may still read d.
 		re := *d
-		re.dup = true
+		re.dup, re.held = true, sent >= window
 		s.st.inflight[d.pid] = &re
+		if re.held {
+			s.st.held++
+			continue
+		}
+		sent++
 		ch.out.deliver(&re)
 	}
 	s.fillLocked(ch, now)
@@ -126,6 +153,11 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			// The exchange ends at a failing PUBREC (4.3.3).
 			s.st.removeInflight(pid)
 			break
+		}
+		if d.held {
+			// Received on an earlier connection: it is not sent again.
+			d.held = false
+			s.st.held--
 		}
 		d.state = awaitingPubcomp
 		ch.out.send(&mqtt.Pubrel{PacketID: pid}) // [MQTT-4.3.3-4]

@@ -8,9 +8,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
+	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -43,13 +47,41 @@ type Server struct {
 	wg       sync.WaitGroup
 
 	sys sysState // the $SYS publisher (sys.go)
+
+	// sources are the certificate sources by tls entry name, shared by
+	// the listeners that use them; closed when Run returns.
+	sources map[string]certs.Source
 }
 
-// New binds the configured listeners and returns a Server ready to Run.
-// cfg must be valid (configs.Load validates).
-func New(cfg *configs.Config, log *zap.Logger) (*Server, error) {
+// Option adjusts a Server being built.
+type Option func(*options)
+
+type options struct {
+	page http.Handler
+}
+
+// WithPage serves h at "/" of the ws and wss listeners that set
+// websocket.page (the diagnostic page of package listeners/web).
+func WithPage(h http.Handler) Option { return func(o *options) { o.page = h } }
+
+// New is NewContext with a background context.
+func New(cfg *configs.Config, log *zap.Logger, opts ...Option) (*Server, error) {
+	return NewContext(context.Background(), cfg, log, opts...)
+}
+
+// NewContext binds the configured listeners and returns a Server ready to
+// Run. cfg must be valid (configs.Load validates). ctx bounds start-up
+// work: building the certificate sources (an ACME source may obtain
+// certificates). One certs.Source is built per entry of cfg.TLS that a
+// listener uses, shared by those listeners, and closed when Run returns
+// (or here, on failure).
+func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	st := &stats{}
-	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{})}
+	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source)}
 	rt := newRouter()
 	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log}
@@ -66,21 +98,94 @@ func New(cfg *configs.Config, log *zap.Logger) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		var ln listeners.Listener
-		switch lc.Type {
-		case "tcp":
-			ln, err = listeners.ListenTCP(lc.Name, lc.Address)
-		default:
-			err = fmt.Errorf("listener type %q is not supported", lc.Type)
-		}
+		auth := &authChain{backends: []Authenticator{users}, allowAnonymous: lc.Anonymous()}
+		ln, err := s.listen(ctx, lc, prof, auth, o)
 		if err != nil {
 			s.closeListeners()
+			s.closeSources()
 			return nil, fmt.Errorf("starting listener %q: %w", lc.Name, err)
 		}
-		auth := &authChain{backends: []Authenticator{users}, allowAnonymous: lc.Anonymous()}
 		s.lsts = append(s.lsts, &listenerState{ln: ln, cfg: lc, prof: prof, auth: auth})
 	}
 	return s, nil
+}
+
+// listen binds one listener, building its certificate source on first
+// use, and sets auth's certificate identity mapping.
+func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, error) {
+	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log}
+	var err error
+	if lcfg.Proxy.Trusted, err = parsePrefixes(lc.ProxyProtocol.Trusted); err != nil {
+		return nil, fmt.Errorf("parsing proxy_protocol.trusted: %w", err)
+	}
+	lcfg.Proxy.HeaderTimeout = lc.ProxyProtocol.HeaderTimeout
+	if lc.Type == "tls" || lc.Type == "wss" {
+		src, ok := s.sources[lc.TLS]
+		if !ok {
+			scfg, defined := s.cfg.TLS[lc.TLS]
+			if !defined {
+				return nil, fmt.Errorf("tls source %q is not defined", lc.TLS)
+			}
+			if src, err = certs.New(ctx, lc.TLS, scfg, s.cfg.DataDir, s.log); err != nil {
+				return nil, fmt.Errorf("building tls source %q: %w", lc.TLS, err)
+			}
+			s.sources[lc.TLS] = src
+		}
+		scfg := s.cfg.TLS[lc.TLS]
+		lcfg.TLS = src.TLSConfig()
+		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
+		switch scfg.ClientAuth.IdentityAs {
+		case identityAsUsername, identityAsClientID:
+			auth.identityAs, auth.identityField = scfg.ClientAuth.IdentityAs, scfg.ClientAuth.Identity
+		}
+	}
+	switch lc.Type {
+	case "tcp":
+		return listeners.ListenTCPConfig(lcfg)
+	case "tls":
+		return listeners.ListenTLS(lcfg)
+	case "ws", "wss":
+		if lc.Type == "wss" {
+			// Browsers offer ALPN h2 and http/1.1 and the source only
+			// announces mqtt (RFC 7301 3.2 would refuse them): a wss
+			// listener speaks HTTP/1.1 for the upgrade.
+			tc := lcfg.TLS.Clone()
+			if !slices.Contains(tc.NextProtos, "http/1.1") {
+				tc.NextProtos = append(slices.Clip(tc.NextProtos), "http/1.1")
+			}
+			lcfg.TLS = tc
+		}
+		ws := lc.WebSocket
+		lcfg.WebSocket = listeners.WSConfig{
+			Path:               ws.Path,
+			Subprotocols:       ws.Subprotocols,
+			RequireSubprotocol: ws.RequireSubprotocol,
+			CheckOrigin:        ws.CheckOrigin == nil || *ws.CheckOrigin,
+			AllowedOrigins:     ws.AllowedOrigins,
+			Compression:        ws.Compression,
+			MaxPacketSize:      int64(prof.MaxPacketSize),
+		}
+		if lcfg.WebSocket.TrustedProxies, err = parsePrefixes(lc.TrustedProxies); err != nil {
+			return nil, fmt.Errorf("parsing trusted_proxies: %w", err)
+		}
+		if ws.Page && o.page != nil {
+			lcfg.WebSocket.Page = o.page
+		}
+		return listeners.ListenWS(lcfg)
+	}
+	return nil, fmt.Errorf("listener type %q is not supported", lc.Type)
+}
+
+func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := configs.ParsePrefix(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // Addr returns the bound address of the named listener, or nil.
@@ -122,12 +227,22 @@ func (s *Server) Run(ctx context.Context) error {
 	lwg.Wait()
 	stopSys()
 	s.shutdown()
+	s.closeSources()
 	return runErr
 }
 
 func (s *Server) closeListeners() {
 	for _, l := range s.lsts {
 		l.ln.Close()
+	}
+}
+
+// closeSources closes the certificate sources (idempotent).
+func (s *Server) closeSources() {
+	for name, src := range s.sources {
+		if err := src.Close(); err != nil {
+			s.log.Warn("closing tls source failed", zap.String("tls_source", name), zap.Error(err))
+		}
 	}
 }
 

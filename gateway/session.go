@@ -53,6 +53,10 @@ type delivery struct {
 	// nil for a non-shared subscription: when the session ends before
 	// the client acknowledged it, it goes to another member (shared.go).
 	share *shareGroup
+	// held is set on a delivery in flight from an earlier connection that
+	// the resumed connection's smaller window has not let through again
+	// yet (delivery.go resendLocked). It keeps its packet id meanwhile.
+	held bool
 }
 
 // sessionState is the plain data of an MQTT session: what survives the
@@ -64,12 +68,15 @@ type sessionState struct {
 	// expiry is the Session Expiry Interval in force, in seconds.
 	expiry uint32
 	// connectExpiry is the interval of the CONNECT, for the DISCONNECT
-	// rule [MQTT-3.14.2-2].
+	// rule (3.14.2.2.2).
 	connectExpiry uint32
 	// inflight holds outbound QoS 1/2 deliveries by packet id; order keeps
-	// their send order for redelivery [MQTT-4.6.0-1].
+	// their send order for redelivery [MQTT-4.6.0-5, MQTT-4.6.0-6].
 	inflight map[uint16]*delivery
 	order    []uint16
+	// held counts the deliveries in inflight with held set: the ones sent
+	// on this connection are len(inflight) - held.
+	held int
 	// pending holds QoS 1/2 deliveries waiting for the inflight window or
 	// for a connection.
 	pending      []*delivery
@@ -118,6 +125,9 @@ func (s *sessionState) addInflight(d *delivery) {
 // removeInflight forgets a finished delivery. Acks mostly come in send
 // order, so the id is usually first.
 func (s *sessionState) removeInflight(pid uint16) {
+	if d := s.inflight[pid]; d != nil && d.held {
+		s.held--
+	}
 	delete(s.inflight, pid)
 	for i, p := range s.order {
 		if p == pid {

@@ -1,6 +1,8 @@
-// Package listeners accepts client connections over tcp (and, later, tls,
-// ws and wss) and hands each one to the engine as a net.Conn with its
-// metadata.
+// Package listeners accepts client connections over tcp, tls, ws and wss
+// (optionally behind a PROXY protocol proxy) and hands each one to the
+// engine as a net.Conn with its metadata. Everything slow about a new
+// connection — the PROXY header, the TLS handshake, the HTTP upgrade — runs
+// on that connection's own goroutine, never in the accept loop.
 package listeners
 
 import (
@@ -38,6 +40,9 @@ type Meta struct {
 	// Request is the HTTP upgrade request of a WebSocket connection; nil
 	// otherwise. Its body is closed.
 	Request *http.Request
+	// ProxyTLS is what a TLS-terminating proxy reported in its PROXY v2
+	// header; nil when there was no such header.
+	ProxyTLS *ProxyTLS
 }
 
 // Handler takes over an accepted connection. It runs on its own goroutine

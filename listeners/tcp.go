@@ -2,34 +2,84 @@ package listeners
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
-// TCPListener serves plain MQTT over TCP.
+// TCPListener serves MQTT over a TCP socket: plain (tcp) or, with a TLS
+// configuration, over TLS (tls.go). Both may sit behind a PROXY protocol
+// proxy (proxy.go).
 type TCPListener struct {
-	name string
-	ln   net.Listener
-	once sync.Once
+	name      string
+	transport Transport
+	raw       net.Listener // the socket, for Addr
+	ln        net.Listener // raw, possibly wrapped for the PROXY protocol
+	tls       *tls.Config
+	hsTimeout time.Duration
+	log       *zap.Logger
+	once      sync.Once
 }
 
-// ListenTCP binds address for the listener called name.
+// ListenTCP binds address for the plain tcp listener called name.
 func ListenTCP(name, address string) (*TCPListener, error) {
-	ln, err := net.Listen("tcp", address)
+	return listenStream(Config{Name: name, Address: address}, TCP, nil)
+}
+
+// ListenTCPConfig binds cfg.Address for plain MQTT over TCP, with the
+// PROXY protocol when cfg.Proxy sets trusted peers.
+func ListenTCPConfig(cfg Config) (*TCPListener, error) {
+	return listenStream(cfg, TCP, nil)
+}
+
+// Config is the part of a listener's configuration the listeners package
+// needs; the gateway fills it from configs.Listener.
+type Config struct {
+	// Name and Address are the listener's name and host:port.
+	Name, Address string
+	// TLS is the server configuration of tls and wss listeners; shared,
+	// never modified.
+	TLS *tls.Config
+	// HandshakeTimeout bounds the TLS handshake and, on ws and wss, the
+	// HTTP upgrade request (default 10s).
+	HandshakeTimeout time.Duration
+	// Proxy enables the PROXY protocol (tcp, tls, ws).
+	Proxy ProxyConfig
+	// WebSocket configures ws and wss.
+	WebSocket WSConfig
+	// Log receives debug messages about refused connections; nil: none.
+	Log *zap.Logger
+}
+
+func listenStream(cfg Config, transport Transport, tcfg *tls.Config) (*TCPListener, error) {
+	raw, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", address, err)
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Address, err)
 	}
-	return &TCPListener{name: name, ln: ln}, nil
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	hs := cfg.HandshakeTimeout
+	if hs <= 0 {
+		hs = defaultHandshakeTimeout
+	}
+	return &TCPListener{
+		name: cfg.Name, transport: transport, raw: raw, ln: withProxy(raw, cfg.Proxy),
+		tls: tcfg, hsTimeout: hs, log: log,
+	}, nil
 }
 
 // Name returns the listener's name.
 func (l *TCPListener) Name() string { return l.name }
 
 // Addr returns the bound address.
-func (l *TCPListener) Addr() net.Addr { return l.ln.Addr() }
+func (l *TCPListener) Addr() net.Addr { return l.raw.Addr() }
 
 // Close stops accepting.
 func (l *TCPListener) Close() error {
@@ -39,12 +89,45 @@ func (l *TCPListener) Close() error {
 }
 
 // Serve accepts connections until ctx is cancelled or Close is called.
+// Each connection's PROXY header and TLS handshake run on its own
+// goroutine, which then becomes the Handler's.
 func (l *TCPListener) Serve(ctx context.Context, h Handler) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
+	return acceptLoop(ctx, l.name, l.ln, func(conn net.Conn) { l.handle(ctx, conn, h) })
+}
+
+// handle prepares one accepted connection and hands it over.
+func (l *TCPListener) handle(ctx context.Context, conn net.Conn, h Handler) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: conn.RemoteAddr(), LocalAddr: conn.LocalAddr()}
+	if err := readProxyHeader(conn, meta); err != nil {
+		l.log.Debug("connection refused", zap.String("listener", l.name), zap.Stringer("peer", conn.RemoteAddr()), zap.Error(err))
+		conn.Close()
+		return
+	}
+	if l.tls != nil {
+		tc, err := handshake(ctx, conn, l.tls, l.hsTimeout)
+		if err != nil {
+			l.log.Debug("tls handshake failed", zap.String("listener", l.name), zap.Stringer("remote_addr", meta.RemoteAddr), zap.Error(err))
+			conn.Close()
+			return
+		}
+		st := tc.ConnectionState()
+		meta.TLS = &st
+		conn = tc
+	}
+	h(conn, meta)
+}
+
+// acceptLoop accepts on ln and runs serve for each connection on a new
+// goroutine, until ln is closed.
+func acceptLoop(ctx context.Context, name string, ln net.Listener, serve func(net.Conn)) error {
 	var delay time.Duration
 	for {
-		conn, err := l.ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -61,14 +144,10 @@ func (l *TCPListener) Serve(ctx context.Context, h Handler) error {
 					return nil
 				}
 			}
-			return fmt.Errorf("accepting on %s: %w", l.name, err)
+			return fmt.Errorf("accepting on %s: %w", name, err)
 		}
 		delay = 0
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
-		}
-		meta := &Meta{Listener: l.name, Transport: TCP, RemoteAddr: conn.RemoteAddr(), LocalAddr: conn.LocalAddr()}
-		go h(conn, meta)
+		go serve(conn)
 	}
 }
 

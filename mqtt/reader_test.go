@@ -191,15 +191,18 @@ func TestReaderPacketTooLarge(t *testing.T) {
 	}
 
 	src := &headerOnly{tb: t}
+	pool := &mqtt.BufferPool{}
 	allocs := testing.AllocsPerRun(100, func() {
 		src.hdr = hdr
-		rd.Reset(src, 1024, nil)
+		rd.Reset(src, 1024, pool)
 		if _, err := rd.ReadPacket(mqtt.V5); mqtt.CodeOf(err) != mqtt.PacketTooLarge {
 			t.Fatal(err)
 		}
 	})
-	// The error value and its message; a body would be one more of 200 MB.
-	if allocs > 6 {
+	// The error value and its message (the race detector may add a few);
+	// a body would be one more, of 200 MB: the byte count below is the
+	// real check.
+	if allocs > 10 {
 		t.Errorf("%v allocations refusing a packet", allocs)
 	}
 	var before, after runtime.MemStats

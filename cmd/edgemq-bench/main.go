@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,7 +29,12 @@ import (
 )
 
 type options struct {
-	addr     string
+	addr      string
+	transport string
+	path      string
+	caFile    string
+	insecure  bool
+	tlsConfig *tls.Config
 	n, c     int
 	version  int
 	hold     time.Duration
@@ -41,6 +47,10 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:1883", "broker host:port")
+	flag.StringVar(&o.transport, "transport", "tcp", "tcp, tls, ws or wss")
+	flag.StringVar(&o.path, "path", "/mqtt", "WebSocket path (ws, wss)")
+	flag.StringVar(&o.caFile, "cafile", "", "PEM file of CAs to trust (tls, wss)")
+	flag.BoolVar(&o.insecure, "insecure", false, "do not verify the broker's certificate (tls, wss)")
 	flag.IntVar(&o.n, "n", 1000, "connections to open")
 	flag.IntVar(&o.c, "c", 64, "connections opened at a time")
 	flag.IntVar(&o.version, "V", 4, "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
@@ -60,7 +70,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
+	tc, err := clientTLS(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edgemq-bench:", err)
+		os.Exit(2)
+	}
+	o.tlsConfig = tc
 	switch scenario {
 	case "connect":
 		err = runConnect(ctx, o)
@@ -76,6 +91,7 @@ func main() {
 // connectResult is the outcome of the connect scenario.
 type connectResult struct {
 	Scenario       string  `json:"scenario"`
+	Transport      string  `json:"transport"`
 	Version        int     `json:"version"`
 	Connections    int     `json:"connections"`
 	Failed         int64   `json:"failed"`
@@ -88,7 +104,7 @@ type connectResult struct {
 
 func runConnect(ctx context.Context, o options) error {
 	var res connectResult
-	res.Scenario, res.Version = "connect", o.version
+	res.Scenario, res.Version, res.Transport = "connect", o.version, o.transport
 	if o.pid > 0 {
 		rss, err := rssKB(o.pid)
 		if err != nil {
@@ -154,8 +170,8 @@ func runConnect(ctx context.Context, o options) error {
 	if o.jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
-	fmt.Printf("connect v%d: %d connections (%d failed) in %.2fs: %.0f connects/s\n",
-		res.Version, res.Connections, res.Failed, res.Seconds, res.ConnectsPerSec)
+	fmt.Printf("connect %s v%d: %d connections (%d failed) in %.2fs: %.0f connects/s\n",
+		res.Transport, res.Version, res.Connections, res.Failed, res.Seconds, res.ConnectsPerSec)
 	if o.pid > 0 {
 		fmt.Printf("broker rss: %d KB before, %d KB after: %.2f KB per connection\n",
 			res.RSSBeforeKB, res.RSSAfterKB, res.KBPerConn)
@@ -169,9 +185,9 @@ func handshake(ctx context.Context, o options, i int) (net.Conn, error) {
 	if o.sources > 1 {
 		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%o.sources))}
 	}
-	c, err := d.DialContext(ctx, "tcp", o.addr)
+	c, err := dialTransport(ctx, &d, o)
 	if err != nil {
-		return nil, fmt.Errorf("dialing: %w", err)
+		return nil, err
 	}
 	v := mqtt.Version(o.version)
 	conn := &mqtt.Connect{Version: v, CleanStart: true, ClientID: o.idPrefix + "-" + strconv.Itoa(i)}

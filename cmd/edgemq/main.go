@@ -26,6 +26,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway"
+	"edgemq/listeners/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -106,7 +107,9 @@ func serve(cfg *configs.Config, logger *zap.Logger, configPath string) error {
 		configPath = "built in"
 	}
 	logger.Info("edgemq starting", zap.String("version", buildVersion()), zap.String("config", configPath))
-	srv, err := gateway.New(cfg, logger)
+	// The diagnostic page is served by ws/wss listeners with
+	// websocket.page: true.
+	srv, err := gateway.NewContext(ctx, cfg, logger, gateway.WithPage(web.Handler()))
 	if err != nil {
 		return fmt.Errorf("starting gateway: %w", err)
 	}

@@ -1,0 +1,267 @@
+package certs
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"edgemq/configs"
+)
+
+// ALPNProtocol is the ALPN protocol ID of MQTT, registered with IANA
+// (RFC 7301 §6; IANA "TLS Application-Layer Protocol Negotiation (ALPN)
+// Protocol IDs": "mqtt").
+const ALPNProtocol = "mqtt"
+
+// Session ticket key schedule (see ticketKeys).
+const (
+	// ticketKeyRotation is how long one key encrypts new tickets.
+	ticketKeyRotation = 12 * time.Hour
+	// ticketKeyRetention is how long a key still decrypts tickets after
+	// it stopped encrypting new ones.
+	ticketKeyRetention = 24 * time.Hour
+)
+
+// Defaults for keys a tls entry leaves out (an entry added in a file does
+// not inherit the values of the documented default entry).
+const (
+	defaultReloadInterval   = 5 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
+)
+
+// HandshakeTimeout returns the handshake timeout of cfg, the default
+// (10s) when it is unset. Listeners bound the TLS handshake with it.
+func HandshakeTimeout(cfg configs.TLSSource) time.Duration {
+	if cfg.HandshakeTimeout > 0 {
+		return cfg.HandshakeTimeout
+	}
+	return defaultHandshakeTimeout
+}
+
+// applyDefaults sets on tc what every source shares; each source (files,
+// self_signed, certmagic, autocert) calls it on the *tls.Config it built,
+// after setting its certificates and NextProtos:
+//
+//   - MinVersion TLS 1.2, or TLS 1.3 when min_version is "1.3". TLS 1.3 is
+//     preferred whenever the client offers it (crypto/tls does so; RFC 8446
+//     §4.1.3 downgrade protection applies), with Go's default cipher
+//     suites and curves.
+//   - ALPN: "mqtt" is appended to NextProtos unless present, so protocols
+//     the source needs (e.g. "acme-tls/1" for TLS-ALPN-01, RFC 8737) stay
+//     first. A client that offers ALPN without "mqtt" is refused with
+//     no_application_protocol (RFC 7301 §3.2); one that offers no ALPN is
+//     served. wss listeners serving browsers (which offer h2, http/1.1)
+//     must Clone the config and add "http/1.1".
+//   - Session resumption (RFC 8446 §2.2, RFC 5077): tickets are on and
+//     sealed with AES-256-GCM under a key that is replaced every 12 h; a
+//     replaced key still opens tickets for 24 h, older tickets fall back
+//     to a full handshake. This is done with WrapSession/UnwrapSession and
+//     keys rotated lazily when a ticket is issued, so no goroutine is
+//     needed. Keys live in memory only: a restart invalidates tickets.
+//   - Client certificates (mTLS) per client_auth.mode: none (the default),
+//     optional (tls.VerifyClientCertIfGiven) or required
+//     (tls.RequireAndVerifyClientCert), verified against the CAs of
+//     client_auth.ca_file. See Identity for using them.
+//
+// It returns an error when min_version or client_auth is invalid or the
+// CA file cannot be read.
+func applyDefaults(cfg configs.TLSSource, tc *tls.Config) error {
+	switch cfg.MinVersion {
+	case "", "1.2":
+		tc.MinVersion = tls.VersionTLS12
+	case "1.3":
+		tc.MinVersion = tls.VersionTLS13
+	default:
+		return fmt.Errorf("applying tls defaults: min_version %q is not 1.2 or 1.3", cfg.MinVersion)
+	}
+
+	if !slices.Contains(tc.NextProtos, ALPNProtocol) {
+		tc.NextProtos = append(slices.Clip(tc.NextProtos), ALPNProtocol)
+	}
+
+	keys, err := newTicketKeys(time.Now)
+	if err != nil {
+		return fmt.Errorf("applying tls defaults: %w", err)
+	}
+	tc.SessionTicketsDisabled = false
+	tc.WrapSession = keys.wrap
+	tc.UnwrapSession = keys.unwrap
+
+	switch cfg.ClientAuth.Mode {
+	case "", "none":
+		tc.ClientAuth = tls.NoClientCert
+		return nil
+	case "optional":
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	case "required":
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return fmt.Errorf("applying tls defaults: client_auth.mode %q is not none, optional or required", cfg.ClientAuth.Mode)
+	}
+	pool, err := loadCAPool(cfg.ClientAuth.CAFile)
+	if err != nil {
+		return fmt.Errorf("applying tls defaults: %w", err)
+	}
+	tc.ClientCAs = pool
+	return nil
+}
+
+// loadCAPool reads a PEM file of CA certificates.
+func loadCAPool(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, errors.New("client_auth.ca_file is required for client certificates")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading client ca file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("parsing client ca file %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+// ticketKeys seals session tickets. The current key seals new tickets and
+// is replaced once it is ticketKeyRotation old; replaced keys still open
+// tickets for ticketKeyRetention. Rotation happens on use, under mu.
+//
+// A ticket is keyName (16 bytes, as the key_name of RFC 5077 §4) || nonce
+// (12 bytes) || AES-256-GCM(state) with keyName as additional data.
+type ticketKeys struct {
+	now func() time.Time
+
+	mu sync.Mutex
+	// keys are newest first; keys[0] seals.
+	keys []ticketKey
+}
+
+type ticketKey struct {
+	name    [16]byte
+	aead    cipher.AEAD
+	created time.Time
+	// retired is when a newer key replaced it; zero for the current one.
+	retired time.Time
+}
+
+const (
+	ticketNameLen  = 16
+	ticketNonceLen = 12
+)
+
+func newTicketKeys(now func() time.Time) (*ticketKeys, error) {
+	k := &ticketKeys{now: now}
+	key, err := newTicketKey(now())
+	if err != nil {
+		return nil, err
+	}
+	k.keys = []ticketKey{key}
+	return k, nil
+}
+
+func newTicketKey(now time.Time) (ticketKey, error) {
+	var secret [32]byte
+	k := ticketKey{created: now}
+	if _, err := rand.Read(secret[:]); err != nil {
+		return k, fmt.Errorf("generating session ticket key: %w", err)
+	}
+	if _, err := rand.Read(k.name[:]); err != nil {
+		return k, fmt.Errorf("generating session ticket key name: %w", err)
+	}
+	block, err := aes.NewCipher(secret[:])
+	if err != nil {
+		return k, fmt.Errorf("making session ticket cipher: %w", err)
+	}
+	if k.aead, err = cipher.NewGCM(block); err != nil {
+		return k, fmt.Errorf("making session ticket cipher: %w", err)
+	}
+	return k, nil
+}
+
+// rotate replaces the current key when it is due and drops keys retired
+// longer than ticketKeyRetention ago. mu must be held.
+func (k *ticketKeys) rotate() error {
+	now := k.now()
+	if now.Sub(k.keys[0].created) >= ticketKeyRotation {
+		key, err := newTicketKey(now)
+		if err != nil {
+			return err
+		}
+		k.keys[0].retired = now
+		k.keys = append([]ticketKey{key}, k.keys...)
+	}
+	k.keys = slices.DeleteFunc(k.keys, func(t ticketKey) bool {
+		return !t.retired.IsZero() && now.Sub(t.retired) >= ticketKeyRetention
+	})
+	return nil
+}
+
+// seal encrypts a session state with the current key.
+func (k *ticketKeys) seal(state []byte) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.rotate(); err != nil {
+		return nil, err
+	}
+	key := k.keys[0]
+	out := make([]byte, ticketNameLen+ticketNonceLen, ticketNameLen+ticketNonceLen+len(state)+key.aead.Overhead())
+	copy(out, key.name[:])
+	if _, err := rand.Read(out[ticketNameLen:]); err != nil {
+		return nil, fmt.Errorf("generating session ticket nonce: %w", err)
+	}
+	return key.aead.Seal(out, out[ticketNameLen:], state, out[:ticketNameLen]), nil
+}
+
+// open decrypts a ticket sealed by a key still kept; ok is false for an
+// unknown key, an expired one or a forged ticket.
+func (k *ticketKeys) open(ticket []byte) (state []byte, ok bool) {
+	if len(ticket) < ticketNameLen+ticketNonceLen {
+		return nil, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.rotate(); err != nil {
+		return nil, false
+	}
+	name := ticket[:ticketNameLen]
+	for _, key := range k.keys {
+		if !bytes.Equal(key.name[:], name) {
+			continue
+		}
+		state, err := key.aead.Open(nil, ticket[ticketNameLen:ticketNameLen+ticketNonceLen], ticket[ticketNameLen+ticketNonceLen:], name)
+		return state, err == nil
+	}
+	return nil, false
+}
+
+// wrap is tls.Config.WrapSession.
+func (k *ticketKeys) wrap(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	state, err := ss.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("encoding session state: %w", err)
+	}
+	return k.seal(state)
+}
+
+// unwrap is tls.Config.UnwrapSession: a ticket it cannot open is ignored
+// (nil, nil), so the client gets a full handshake.
+func (k *ticketKeys) unwrap(identity []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
+	state, ok := k.open(identity)
+	if !ok {
+		return nil, nil
+	}
+	ss, err := tls.ParseSessionState(state)
+	if err != nil {
+		return nil, nil
+	}
+	return ss, nil
+}

@@ -1,0 +1,39 @@
+package listeners
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// defaultHandshakeTimeout bounds a TLS handshake when the source sets no
+// handshake_timeout.
+const defaultHandshakeTimeout = 10 * time.Second
+
+// ListenTLS binds cfg.Address for MQTT over TLS with cfg.TLS. The
+// handshake runs on each connection's goroutine, bounded by
+// cfg.HandshakeTimeout, before the connection is handed over, so that
+// Meta.TLS holds the negotiated state (version, cipher suite, server
+// name, peer certificates). Failed handshakes are closed and logged at
+// debug.
+func ListenTLS(cfg Config) (*TCPListener, error) {
+	if cfg.TLS == nil {
+		return nil, errors.New("listening with tls: no tls configuration")
+	}
+	return listenStream(cfg, TLS, cfg.TLS)
+}
+
+// handshake runs the server side of a TLS handshake on conn within
+// timeout.
+func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config, timeout time.Duration) (*tls.Conn, error) {
+	tc := tls.Server(conn, cfg)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return nil, fmt.Errorf("handshaking: %w", err)
+	}
+	return tc, nil
+}
