@@ -46,6 +46,12 @@ func (ts *testServer) addr(tb testing.TB, listener string) string {
 // test ends, failing the test if the shutdown is not clean.
 func startServer(tb testing.TB, cfg *configs.Config) *testServer {
 	tb.Helper()
+	return startServerWith(tb, cfg, func(*Server) {})
+}
+
+// startServerWith is startServer with setup run on the server before Run.
+func startServerWith(tb testing.TB, cfg *configs.Config, setup func(*Server)) *testServer {
+	tb.Helper()
 	if err := cfg.Validate(); err != nil {
 		tb.Fatalf("invalid test config: %v", err)
 	}
@@ -54,6 +60,7 @@ func startServer(tb testing.TB, cfg *configs.Config) *testServer {
 	if err != nil {
 		tb.Fatalf("starting gateway: %v", err)
 	}
+	setup(srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{Server: srv, cancel: cancel, done: make(chan error, 1)}
 	go func() { ts.done <- srv.Run(ctx) }()

@@ -1,47 +1,15 @@
 package gateway
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"edgemq/configs"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 )
-
-// startServerWith is startServer with setup run on the server before Run.
-func startServerWith(tb testing.TB, cfg *configs.Config, setup func(*Server)) *testServer {
-	tb.Helper()
-	if err := cfg.Validate(); err != nil {
-		tb.Fatalf("invalid test config: %v", err)
-	}
-	srv, err := New(cfg, zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel)))
-	if err != nil {
-		tb.Fatalf("starting gateway: %v", err)
-	}
-	setup(srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{Server: srv, cancel: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- srv.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-ts.done:
-			if err != nil {
-				tb.Errorf("gateway run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			tb.Errorf("gateway did not stop")
-		}
-	})
-	return ts
-}
 
 // TestSys checks the $SYS/broker/ topics: each arrives, retained, to a
 // $SYS/# subscriber with the right value, not to a # subscriber
