@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -79,6 +78,8 @@ func acmeRoots(rootCA string) (*x509.CertPool, error) {
 // acmeTLSConfig builds the listener configuration of an ACME source:
 // certificates from getCert, which also answers TLS-ALPN-01 challenges,
 // so "acme-tls/1" is offered besides "mqtt" and the shared defaults.
+// applyDefaults keeps "acme-tls/1" (first) and must come last: its ALPN
+// fallback (serveWithoutALPN) is built from the NextProtos it sees.
 func acmeTLSConfig(cfg configs.TLSSource, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (*tls.Config, error) {
 	tc := &tls.Config{
 		GetCertificate: getCert,
@@ -86,9 +87,6 @@ func acmeTLSConfig(cfg configs.TLSSource, getCert func(*tls.ClientHelloInfo) (*t
 	}
 	if err := applyDefaults(cfg, tc); err != nil {
 		return nil, err
-	}
-	if !slices.Contains(tc.NextProtos, alpnACMETLS1) {
-		tc.NextProtos = append(slices.Clip(tc.NextProtos), alpnACMETLS1)
 	}
 	return tc, nil
 }

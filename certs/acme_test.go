@@ -91,8 +91,12 @@ type pebble struct {
 	// roots holds Pebble's issuing root; intermediate signs leaves.
 	roots        *x509.CertPool
 	intermediate *x509.Certificate
-	// orders counts new-order requests.
-	orders atomic.Int64
+	// requests counts the requests of ACME clients; orders the new-order
+	// ones.
+	requests, orders atomic.Int64
+	// onOrder, when set, runs before Pebble handles a new-order request
+	// (after it is counted) and may block it.
+	onOrder atomic.Pointer[func()]
 }
 
 // startPebble starts Pebble, whose VA validates HTTP-01 on httpPort and
@@ -121,8 +125,12 @@ func startPebble(t testing.TB, logs *syncBuffer, httpPort, tlsPort int, validity
 	p.roots.AddCert(authority.GetRootCert(0).Cert)
 	handler := front.Handler()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.requests.Add(1)
 		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
 			p.orders.Add(1)
+			if hook := p.onOrder.Load(); hook != nil {
+				(*hook)()
+			}
 		}
 		// Boulder (Let's Encrypt) answers finalize with the order's URL in
 		// Location; Pebble no longer does (pebble#508), and x/crypto/acme,
@@ -417,6 +425,205 @@ func TestCertmagicRenewal(t *testing.T) {
 	}
 	if got := p.orders.Load(); got <= orders {
 		t.Errorf("renewal placed no order (%d before, %d after)", orders, got)
+	}
+}
+
+// renewalValidity is the lifetime, in seconds, of the certificates Pebble
+// issues in the autocert renewal tests. The source leaves RenewBefore
+// unset, so autocert renews when a third of the lifetime is left (its
+// default for certificates shorter than 90 days), plus up to a tenth of
+// that: Pebble's NotAfter is validity-1 s after NotBefore, so renewal starts
+// about 7.3 to 7.7 s after issuance, by autocert's own timer, with no knob
+// and no clock in the test, and has 3 s to finish before the certificate
+// expires. (30-minute certificates, as in TestCertmagicRenewal, would
+// renew after 20 minutes.)
+const renewalValidity = 12
+
+// autocertRig is an autocert source for domain "edge.test" served on a TLS
+// listener, against a Pebble issuing renewalValidity-second certificates.
+type autocertRig struct {
+	p       *pebble
+	src     Source
+	addr    string // of the TLS listener serving src.TLSConfig()
+	storage string
+	logs    *syncBuffer
+}
+
+// startAutocertRig starts an autocertRig; with http01 the source answers
+// HTTP-01 on acme.http_address and Pebble's TLS-ALPN-01 port is closed, as
+// in TestACMEIssuance.
+func startAutocertRig(t testing.TB, http01 bool) *autocertRig {
+	t.Helper()
+	logs := testLogs(t)
+	ln, tlsPort := acmeListen(t)
+	httpPort := acmeFreePort(t)
+	vaTLSPort := tlsPort
+	if http01 {
+		vaTLSPort = acmeFreePort(t)
+	}
+	p := startPebble(t, logs, httpPort, vaTLSPort, renewalValidity)
+	storage := t.TempDir()
+	cfg := acmeConfig("autocert", p, storage, "edge.test")
+	if http01 {
+		cfg.ACME.HTTPAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort))
+	}
+	src := newACMESource(t, cfg, logs)
+	acmeServeTLS(t, ln, src.TLSConfig(), logs)
+	return &autocertRig{p: p, src: src, addr: ln.Addr().String(), storage: storage, logs: logs}
+}
+
+// waitNewSerial retries handshakes until the served certificate's serial
+// differs from old's, and returns that certificate. Failed handshakes are
+// retried: a certificate may expire just before its renewal completes.
+func waitNewSerial(t testing.TB, addr, name string, p *pebble, old *x509.Certificate) *x509.Certificate {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), acmeWait)
+	defer cancel()
+	for {
+		leaf, err := acmeHandshake(ctx, addr, name, p.roots)
+		if err == nil && leaf.SerialNumber.Cmp(old.SerialNumber) != 0 {
+			checkIssued(t, leaf, name, p)
+			return leaf
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the listener still serves serial %s (last handshake error: %v)", old.SerialNumber, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// storedLeaf returns the certificate autocert stored for name in storage
+// (autocert.DirCache: the key then the chain, PEM, in a file named name).
+func storedLeaf(t testing.TB, storage, name string) *x509.Certificate {
+	t.Helper()
+	rest, err := os.ReadFile(filepath.Join(storage, name))
+	if err != nil {
+		t.Fatalf("reading stored certificate: %v", err)
+	}
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			t.Fatalf("no certificate stored for %s", name)
+		}
+		if b.Type == "CERTIFICATE" {
+			leaf, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return leaf
+		}
+	}
+}
+
+// waitLog waits until logs contain part.
+func waitLog(t testing.TB, logs *syncBuffer, part string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), acmeWait)
+	defer cancel()
+	for !strings.Contains(logs.String(), part) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no log %q", part)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestAutocertRenewal lets autocert renew a certificate on its own timer
+// with each challenge and expects the renewed certificate, from a new
+// order, on the same listener (the same tls.Config) without a restart,
+// and in storage.
+func TestAutocertRenewal(t *testing.T) {
+	tests := []struct {
+		name   string
+		http01 bool
+	}{
+		{"tls-alpn-01", false},
+		{"http-01", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const domain = "edge.test"
+			r := startAutocertRig(t, tt.http01)
+			first := waitCert(t, r.addr, domain, r.p)
+			orders := r.p.orders.Load()
+
+			renewed := waitNewSerial(t, r.addr, domain, r.p, first)
+			if got := r.p.orders.Load(); got <= orders {
+				t.Errorf("renewal placed no order (%d before, %d after)", orders, got)
+			}
+			if !renewed.NotAfter.After(first.NotAfter) {
+				t.Errorf("renewed certificate expires %s, not after the first (%s)", renewed.NotAfter, first.NotAfter)
+			}
+			// The stored certificate is the renewed one, or a later one
+			// if autocert renewed again meanwhile: not the first.
+			if stored := storedLeaf(t, r.storage, domain); stored.SerialNumber.Cmp(first.SerialNumber) == 0 {
+				t.Errorf("storage still holds the first certificate, serial %s", first.SerialNumber)
+			}
+		})
+	}
+}
+
+// TestAutocertCloseDuringRenewal closes an autocert source while its
+// renewal waits for Pebble to answer the new order: Close returns without
+// waiting for the CA, and the renewal goes no further (its next request is
+// refused) and stores and serves nothing new.
+func TestAutocertCloseDuringRenewal(t *testing.T) {
+	const domain = "edge.test"
+	r := startAutocertRig(t, false)
+	first := waitCert(t, r.addr, domain, r.p)
+
+	// Hold the renewal's order until the source is closed. Released at
+	// the latest by this cleanup, which runs before Pebble's server is
+	// closed (closing waits for the requests in progress).
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	releaseOrders := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOrders)
+	var once sync.Once
+	hold := func() {
+		once.Do(func() { close(arrived) })
+		<-release
+	}
+	r.p.onOrder.Store(&hold)
+
+	select {
+	case <-arrived:
+	case <-time.After(acmeWait):
+		t.Fatal("autocert placed no renewal order")
+	}
+	requests := r.p.requests.Load()
+	closed := make(chan error, 1)
+	go func() { closed <- r.src.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(acmeWait):
+		t.Fatal("Close waits for the renewal's request to the CA")
+	}
+	releaseOrders()
+
+	// Pebble answers the order; the renewal's next request is refused,
+	// so Pebble sees no other.
+	waitLog(t, r.logs, "autocert work refused: source closed")
+	if got := r.p.requests.Load(); got != requests {
+		t.Errorf("pebble got %d requests after Close", got-requests)
+	}
+	if stored := storedLeaf(t, r.storage, domain); stored.SerialNumber.Cmp(first.SerialNumber) != 0 {
+		t.Errorf("stored serial = %s after Close, want the first, %s", stored.SerialNumber, first.SerialNumber)
+	}
+	// The listener, still open, serves the certificate held in memory.
+	ctx, cancel := context.WithTimeout(context.Background(), acmeWait)
+	defer cancel()
+	leaf, err := acmeHandshake(ctx, r.addr, domain, r.p.roots)
+	if err != nil {
+		t.Fatalf("handshake after Close: %v", err)
+	}
+	if leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
+		t.Errorf("served serial = %s after Close, want the first, %s", leaf.SerialNumber, first.SerialNumber)
 	}
 }
 

@@ -57,10 +57,10 @@ func HandshakeTimeout(cfg configs.TLSSource) time.Duration {
 //     suites and curves.
 //   - ALPN: "mqtt" is appended to NextProtos unless present, so protocols
 //     the source needs (e.g. "acme-tls/1" for TLS-ALPN-01, RFC 8737) stay
-//     first. A client that offers ALPN without "mqtt" is refused with
-//     no_application_protocol (RFC 7301 §3.2); one that offers no ALPN is
-//     served. wss listeners serving browsers (which offer h2, http/1.1)
-//     must Clone the config and add "http/1.1".
+//     first. A client that offers one of NextProtos gets it; one that
+//     offers ALPN without any of them, or no ALPN, is served without ALPN
+//     (see serveWithoutALPN for why). wss listeners serving browsers
+//     (which offer h2, http/1.1) add "http/1.1" with WithNextProtos.
 //   - Session resumption (RFC 8446 §2.2, RFC 5077): tickets are on and
 //     sealed with AES-256-GCM under a key that is replaced every 12 h; a
 //     replaced key still opens tickets for 24 h, older tickets fall back
@@ -72,8 +72,9 @@ func HandshakeTimeout(cfg configs.TLSSource) time.Duration {
 //     (tls.RequireAndVerifyClientCert), verified against the CAs of
 //     client_auth.ca_file. See Identity for using them.
 //
-// It returns an error when min_version or client_auth is invalid or the
-// CA file cannot be read.
+// It must be the last change to tc: the ALPN fallback is a copy of tc
+// made here. It returns an error when min_version or client_auth is
+// invalid or the CA file cannot be read.
 func applyDefaults(cfg configs.TLSSource, tc *tls.Config) error {
 	switch cfg.MinVersion {
 	case "", "1.2":
@@ -99,7 +100,6 @@ func applyDefaults(cfg configs.TLSSource, tc *tls.Config) error {
 	switch cfg.ClientAuth.Mode {
 	case "", "none":
 		tc.ClientAuth = tls.NoClientCert
-		return nil
 	case "optional":
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	case "required":
@@ -107,12 +107,84 @@ func applyDefaults(cfg configs.TLSSource, tc *tls.Config) error {
 	default:
 		return fmt.Errorf("applying tls defaults: client_auth.mode %q is not none, optional or required", cfg.ClientAuth.Mode)
 	}
-	pool, err := loadCAPool(cfg.ClientAuth.CAFile)
-	if err != nil {
-		return fmt.Errorf("applying tls defaults: %w", err)
+	if tc.ClientAuth != tls.NoClientCert {
+		pool, err := loadCAPool(cfg.ClientAuth.CAFile)
+		if err != nil {
+			return fmt.Errorf("applying tls defaults: %w", err)
+		}
+		tc.ClientCAs = pool
 	}
-	tc.ClientCAs = pool
+
+	serveWithoutALPN(tc)
 	return nil
+}
+
+// serveWithoutALPN sets tc.GetConfigForClient so that a client whose ALPN
+// list has none of tc.NextProtos is served without ALPN instead of being
+// refused.
+//
+// Why: crypto/tls follows RFC 7301 §3.2 and refuses such a client with a
+// no_application_protocol alert. But ALPN is optional for MQTT: MQTT over
+// TLS needs no ALPN, "mqtt" only names the protocol to clients that ask
+// for it, and a server that does not use ALPN ignores the extension
+// (RFC 7301 §3.1). MQTT clients offer other ids: the AWS IoT SDKs offer
+// "x-amzn-mqtt-ca" (for MQTT on port 443), others "mqttv3.1" or
+// "http/1.1". Announcing "mqtt" must not lock them out, so to them we
+// answer as a server that does not use ALPN (as crypto/tls itself does
+// for http/1.1 clients of h2-only servers, golang/go#46310). A client
+// that offers one of NextProtos still gets it, the server's first choice.
+//
+// The exception is "acme-tls/1" (RFC 8737): a client offering it is an
+// ACME validator, which needs the protocol negotiated; when tc does not
+// announce it (a non-ACME source) the handshake is refused as before,
+// never served with an ordinary certificate.
+//
+// The fallback is a Clone of tc made here, once, without NextProtos and
+// GetConfigForClient; everything else is shared: GetCertificate (so
+// certificate reloads and ACME renewals reach both), Certificates,
+// ClientAuth and ClientCAs, MinVersion, and WrapSession/UnwrapSession,
+// which close over the same ticketKeys, so a ticket issued by either
+// config resumes on the other. tc must not be changed afterwards: use
+// WithNextProtos to announce more protocols.
+//
+// Neither certmagic nor autocert is affected: we only use their
+// GetCertificate, which tells a TLS-ALPN-01 handshake by the client's
+// offer (hello.SupportedProtos is exactly ["acme-tls/1"]); such a
+// handshake matches "acme-tls/1" in tc.NextProtos and keeps tc.
+func serveWithoutALPN(tc *tls.Config) {
+	fallback := tc.Clone()
+	fallback.NextProtos = nil
+	fallback.GetConfigForClient = nil
+	ours := slices.Clone(tc.NextProtos)
+	tc.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if len(hello.SupportedProtos) == 0 || slices.Contains(hello.SupportedProtos, alpnACMETLS1) ||
+			slices.ContainsFunc(hello.SupportedProtos, func(p string) bool { return slices.Contains(ours, p) }) {
+			return nil, nil // tc: negotiates ALPN as configured
+		}
+		return fallback, nil
+	}
+}
+
+// WithNextProtos returns a copy of tc, the TLSConfig of a Source, that
+// also announces protos, before its own so that the server prefers them,
+// e.g. "http/1.1" for wss listeners: a WebSocket client that offers both
+// "mqtt" and "http/1.1" must get HTTP. Clients offering none of its protocols
+// are still served without ALPN (see serveWithoutALPN), with the same
+// certificates, client authentication and session tickets as tc. Use it
+// rather than Clone: a Clone keeps the GetConfigForClient of tc, which
+// knows only the protocols of tc.
+func WithNextProtos(tc *tls.Config, protos ...string) *tls.Config {
+	out := tc.Clone()
+	next := slices.Clone(protos)
+	for _, p := range tc.NextProtos {
+		if !slices.Contains(next, p) {
+			next = append(next, p)
+		}
+	}
+	out.NextProtos = next
+	out.GetConfigForClient = nil
+	serveWithoutALPN(out)
+	return out
 }
 
 // loadCAPool reads a PEM file of CA certificates.

@@ -128,6 +128,10 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
+// ALPN "mqtt" is chosen when offered but never a reason to refuse an MQTT
+// client: one offering other ids (AWS IoT SDKs offer "x-amzn-mqtt-ca") or
+// none is served without ALPN (serveWithoutALPN). Only "acme-tls/1",
+// which a non-ACME source does not announce, is still refused.
 func TestALPN(t *testing.T) {
 	srv := serve(t, newSource(t, configs.TLSSource{}, t.TempDir()).TLSConfig())
 	tests := []struct {
@@ -138,22 +142,237 @@ func TestALPN(t *testing.T) {
 	}{
 		{"mqtt", []string{"mqtt"}, "mqtt", false},
 		{"mqtt among others", []string{"x-other", "mqtt"}, "mqtt", false},
+		{"mqtt after http/1.1", []string{"http/1.1", "mqtt"}, "mqtt", false},
 		{"no alpn", nil, "", false},
-		{"no mqtt", []string{"x-other"}, "", true},
+		{"no mqtt is served without alpn", []string{"x-other"}, "", false},
+		{"aws iot x-amzn-mqtt-ca", []string{"x-amzn-mqtt-ca"}, "", false},
+		{"mqttv3.1 and http/1.1", []string{"mqttv3.1", "http/1.1"}, "", false},
+		{"browser h2 and http/1.1", []string{"h2", "http/1.1"}, "", false},
+		{"acme-tls/1 without acme", []string{"acme-tls/1"}, "", true},
+		{"acme-tls/1 among others", []string{"x-other", "acme-tls/1"}, "", true},
+	}
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		for _, tt := range tests {
+			t.Run(tls.VersionName(version)+"/"+tt.name, func(t *testing.T) {
+				conn, err := srv.dial(t, &tls.Config{InsecureSkipVerify: true, MaxVersion: version, NextProtos: tt.offer})
+				if (err != nil) != tt.failed {
+					t.Fatalf("dial error = %v, want failure = %v", err, tt.failed)
+				}
+				if err != nil {
+					return
+				}
+				if got := conn.ConnectionState().NegotiatedProtocol; got != tt.want {
+					t.Errorf("negotiated %q, want %q", got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// The config without ALPN is made once per config, not per handshake, and
+// differs from the source's only in NextProtos.
+func TestALPNFallbackConfig(t *testing.T) {
+	tc := newSource(t, configs.TLSSource{MinVersion: "1.3"}, t.TempDir()).TLSConfig()
+	if tc.GetConfigForClient == nil {
+		t.Fatal("no GetConfigForClient")
+	}
+	for _, offer := range [][]string{nil, {"mqtt"}, {"x-other", "mqtt"}, {"acme-tls/1"}} {
+		if got, err := tc.GetConfigForClient(&tls.ClientHelloInfo{SupportedProtos: offer}); got != nil || err != nil {
+			t.Errorf("offer %q: GetConfigForClient = %p, %v, want the source's config (nil, nil)", offer, got, err)
+		}
+	}
+	hello := &tls.ClientHelloInfo{SupportedProtos: []string{"x-amzn-mqtt-ca"}}
+	fb, err := tc.GetConfigForClient(hello)
+	if err != nil || fb == nil {
+		t.Fatalf("GetConfigForClient = %v, %v, want the fallback", fb, err)
+	}
+	if again, _ := tc.GetConfigForClient(hello); again != fb {
+		t.Error("fallback config made again for a second handshake")
+	}
+	if len(fb.NextProtos) != 0 || fb.GetConfigForClient != nil {
+		t.Errorf("fallback NextProtos = %q, GetConfigForClient set = %v; want none", fb.NextProtos, fb.GetConfigForClient != nil)
+	}
+	if fb.MinVersion != tc.MinVersion || fb.ClientAuth != tc.ClientAuth || fb.SessionTicketsDisabled ||
+		fb.WrapSession == nil || fb.UnwrapSession == nil || len(fb.Certificates) != len(tc.Certificates) {
+		t.Error("fallback config differs from the source's beyond ALPN")
+	}
+	if !slices.Equal(tc.NextProtos, []string{"mqtt"}) {
+		t.Errorf("source NextProtos = %q, want [mqtt]", tc.NextProtos)
+	}
+}
+
+// Client certificates are checked the same way for clients served
+// without ALPN, and the certificate chosen by SNI is the same.
+func TestALPNFallbackClientAuth(t *testing.T) {
+	clientCA := newCA(t, "client ca")
+	good := clientCA.issue(t, leaf{serial: 10, cn: "sensor-1", client: true})
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		for _, offer := range [][]string{{"x-amzn-mqtt-ca"}, {"mqtt"}} {
+			t.Run(tls.VersionName(version)+"/"+offer[0], func(t *testing.T) {
+				srv, cc := mtlsServer(t, "required", clientCA)
+				cc.MaxVersion = version
+				cc.NextProtos = offer
+				if _, err := srv.dial(t, cc); err == nil {
+					t.Fatal("served without a client certificate")
+				}
+				cc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &good.tls, nil }
+				conn, err := srv.dial(t, cc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if serial(conn) != 1 {
+					t.Errorf("server certificate serial %d, want 1", serial(conn))
+				}
+				state := <-srv.states // the refused handshake sent none
+				if got := Identity(&state, IdentityCN); got != "sensor-1" {
+					t.Errorf("Identity = %q, want sensor-1", got)
+				}
+				want := offer[0]
+				if want != "mqtt" {
+					want = ""
+				}
+				if got := conn.ConnectionState().NegotiatedProtocol; got != want {
+					t.Errorf("negotiated %q, want %q", got, want)
+				}
+			})
+		}
+	}
+}
+
+// Session tickets are shared by the source's config and its fallback: a
+// client served without ALPN resumes, also when it later offers mqtt, and
+// the other way round.
+func TestALPNFallbackResumption(t *testing.T) {
+	srv := serve(t, newSource(t, configs.TLSSource{}, t.TempDir()).TLSConfig())
+	amzn, mqtt := []string{"x-amzn-mqtt-ca"}, []string{"mqtt"}
+	tests := []struct {
+		name   string
+		offers [][]string // per handshake; the first is full, the rest resume
+	}{
+		{"without mqtt", [][]string{amzn, amzn, amzn}},
+		{"without mqtt then mqtt", [][]string{amzn, mqtt}},
+		{"mqtt then without mqtt", [][]string{mqtt, amzn}},
+		{"no alpn then without mqtt", [][]string{nil, amzn}},
+	}
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		for _, tt := range tests {
+			t.Run(tls.VersionName(version)+"/"+tt.name, func(t *testing.T) {
+				cache := tls.NewLRUClientSessionCache(4)
+				for i, offer := range tt.offers {
+					cc := &tls.Config{InsecureSkipVerify: true, MaxVersion: version, ClientSessionCache: cache, NextProtos: offer}
+					conn, err := srv.dial(t, cc) // the echo reads the TLS 1.3 ticket
+					if err != nil {
+						t.Fatalf("handshake %d: %v", i, err)
+					}
+					st := conn.ConnectionState()
+					if st.DidResume != (i > 0) {
+						t.Errorf("handshake %d (offer %q): DidResume = %v, want %v", i, offer, st.DidResume, i > 0)
+					}
+					want := ""
+					if slices.Contains(offer, "mqtt") {
+						want = "mqtt"
+					}
+					if st.NegotiatedProtocol != want {
+						t.Errorf("handshake %d: negotiated %q, want %q", i, st.NegotiatedProtocol, want)
+					}
+					conn.Close()
+				}
+			})
+		}
+	}
+}
+
+// WithNextProtos (wss listeners add http/1.1) announces the added
+// protocols, keeps serving other clients without ALPN, and leaves the
+// source's config alone.
+func TestWithNextProtos(t *testing.T) {
+	src := newSource(t, configs.TLSSource{}, t.TempDir()).TLSConfig()
+	wss := WithNextProtos(src, "http/1.1", "mqtt")
+	// The added protocols come first: the server prefers them.
+	if !slices.Equal(wss.NextProtos, []string{"http/1.1", "mqtt"}) {
+		t.Errorf("NextProtos = %q, want [http/1.1 mqtt]", wss.NextProtos)
+	}
+	if !slices.Equal(src.NextProtos, []string{"mqtt"}) {
+		t.Errorf("source NextProtos changed to %q", src.NextProtos)
+	}
+	srcSrv, wssSrv := serve(t, src), serve(t, wss)
+	tests := []struct {
+		name  string
+		srv   *testServer
+		offer []string
+		want  string
+	}{
+		{"browser", wssSrv, []string{"h2", "http/1.1"}, "http/1.1"},
+		{"http/1.1", wssSrv, []string{"http/1.1"}, "http/1.1"},
+		{"h2 only", wssSrv, []string{"h2"}, ""},
+		{"mqtt", wssSrv, []string{"mqtt"}, "mqtt"},
+		{"no alpn", wssSrv, nil, ""},
+		{"source: browser", srcSrv, []string{"h2", "http/1.1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, err := srv.dial(t, &tls.Config{InsecureSkipVerify: true, NextProtos: tt.offer})
-			if (err != nil) != tt.failed {
-				t.Fatalf("dial error = %v, want failure = %v", err, tt.failed)
-			}
+			conn, err := tt.srv.dial(t, &tls.Config{InsecureSkipVerify: true, NextProtos: tt.offer})
 			if err != nil {
-				return
+				t.Fatal(err)
 			}
 			if got := conn.ConnectionState().NegotiatedProtocol; got != tt.want {
 				t.Errorf("negotiated %q, want %q", got, tt.want)
 			}
 		})
+	}
+
+	// Tickets of the source open on the copy (same ticket keys).
+	cache := tls.NewLRUClientSessionCache(4)
+	for i, srv := range []*testServer{srcSrv, wssSrv} {
+		conn, err := srv.dial(t, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache, ServerName: "localhost", NextProtos: []string{"x-amzn-mqtt-ca"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := conn.ConnectionState().DidResume; got != (i > 0) {
+			t.Errorf("handshake %d: DidResume = %v", i, got)
+		}
+		conn.Close()
+	}
+}
+
+// An ACME source announces acme-tls/1 and mqtt: a TLS-ALPN-01 validator
+// (offering only acme-tls/1) keeps the main config, so GetCertificate sees
+// its offer and acme-tls/1 is negotiated; other clients are served
+// without ALPN. (acme_test.go runs real TLS-ALPN-01 validations.)
+func TestACMEALPNFallback(t *testing.T) {
+	ca := newCA(t, "ca")
+	cert := ca.issue(t, leaf{serial: 7, dns: []string{"a.test"}})
+	seen := make(chan []string, 8)
+	tc, err := acmeTLSConfig(configs.TLSSource{}, func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		seen <- h.SupportedProtos
+		return &cert.tls, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tc.NextProtos, []string{"acme-tls/1", "mqtt"}) {
+		t.Errorf("NextProtos = %q", tc.NextProtos)
+	}
+	srv := serve(t, tc)
+	for _, tt := range []struct {
+		offer []string
+		want  string
+	}{
+		{[]string{"acme-tls/1"}, "acme-tls/1"},
+		{[]string{"mqtt"}, "mqtt"},
+		{[]string{"x-amzn-mqtt-ca"}, ""},
+		{nil, ""},
+	} {
+		conn, err := srv.dial(t, &tls.Config{InsecureSkipVerify: true, NextProtos: tt.offer})
+		if err != nil {
+			t.Fatalf("offer %q: %v", tt.offer, err)
+		}
+		if got := conn.ConnectionState().NegotiatedProtocol; got != tt.want {
+			t.Errorf("offer %q: negotiated %q, want %q", tt.offer, got, tt.want)
+		}
+		if got := <-seen; !slices.Equal(got, tt.offer) {
+			t.Errorf("offer %q: GetCertificate saw %q", tt.offer, got)
+		}
 	}
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	Session Session `yaml:"session"`
 	// Retained bounds the retained message store.
 	Retained Retained `yaml:"retained"`
+	// Store selects the persistence of sessions, in-flight and queued
+	// messages and retained messages.
+	Store Store `yaml:"store"`
 	// Auth configures authentication shared by all listeners.
 	Auth Auth `yaml:"auth"`
 	// ACL is the static authorization rule list.
@@ -215,11 +218,29 @@ type Retained struct {
 	MaxBytes int64 `yaml:"max_bytes"`
 }
 
+// Store selects persistence (the embedded store DataDir/edgemq.db).
+type Store struct {
+	// Durability is sync (a QoS 1/2 PUBLISH is acknowledged once it is
+	// on disk; group commit), async (written every FlushInterval) or
+	// memory (no store). Empty means memory.
+	Durability string `yaml:"durability"`
+	// FlushInterval is how often async mode writes: the most recent
+	// changes lost in a crash.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
 // Auth configures authentication.
 type Auth struct {
 	// Users is a static user list. Passwords are bcrypt hashes, never
 	// plain text.
 	Users []User `yaml:"users"`
+	// Backends are the named authentication backends listeners chain
+	// (Listener.Auth); see AuthBackend (auth.go).
+	Backends map[string]AuthBackend `yaml:"backends"`
+	// SCRAM configures MQTT 5 enhanced authentication (enhauth.go).
+	SCRAM SCRAMAuth `yaml:"scram"`
+	// BruteForce delays the answer to failed authentications.
+	BruteForce BruteForce `yaml:"brute_force"`
 }
 
 // User is one static user.
@@ -237,6 +258,12 @@ type ACL struct {
 	Rules []ACLRule `yaml:"rules"`
 	// Default is allow or deny, for actions no rule matches.
 	Default string `yaml:"default"`
+	// File, when set, is a YAML file with more rules ("rules:" as here),
+	// tried after Rules and reloaded when it changes.
+	File string `yaml:"file"`
+	// ReloadInterval is how often File's size and modification time are
+	// checked; 0 never reloads.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
 }
 
 // Sys configures the $SYS/broker/ topics the server publishes.
@@ -250,7 +277,8 @@ type Sys struct {
 type ACLRule struct {
 	// Permission is allow or deny.
 	Permission string `yaml:"permission"`
-	// Action is publish, subscribe or all.
+	// Action is publish, subscribe, all (publish and subscribe) or
+	// retain (a publish with the RETAIN flag).
 	Action string `yaml:"action"`
 	// Topic is a topic filter; %u and %c are replaced by the username
 	// and client id.
@@ -259,6 +287,12 @@ type ACLRule struct {
 	Username string `yaml:"username"`
 	// ClientID, when set, limits the rule to that client id.
 	ClientID string `yaml:"client_id"`
+	// CertIdentity, when set, limits the rule to clients whose verified
+	// certificate has that identity (client_auth.identity).
+	CertIdentity string `yaml:"cert_identity"`
+	// MaxQoS, when set, is the highest QoS an allow rule grants: a
+	// publish above it is denied, a subscription granted at most it.
+	MaxQoS *int `yaml:"max_qos"`
 }
 
 // Listener is one socket edgemq serves.
@@ -275,6 +309,10 @@ type Listener struct {
 	// is true on loopback addresses and false elsewhere; a non-loopback
 	// listener with no users configured must set it explicitly.
 	AllowAnonymous *bool `yaml:"allow_anonymous"`
+	// Auth names, in order, the authentication backends of the listener
+	// (keys of auth.backends, or "users" for auth.users); empty means
+	// [users].
+	Auth []string `yaml:"auth"`
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
 	// TLS names the entry of the top-level tls map that tls and wss

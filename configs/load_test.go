@@ -46,7 +46,7 @@ func TestDefaultLoadsAndValidates(t *testing.T) {
 		{"session", cfg.Session, Session{MaxOfflineMessages: 1000, MaxOfflineBytes: 16 << 20, MaxOutboundQueue: 1000, MaxOutboundBytes: 8 << 20, SharedSubscriptionStrategy: "round_robin"}},
 		{"retained", cfg.Retained, Retained{MaxMessages: 1000000, MaxBytes: 1 << 30}},
 		{"auth.users", len(cfg.Auth.Users), 0},
-		{"acl", cfg.ACL, ACL{Default: "allow"}},
+		{"acl", cfg.ACL, ACL{Default: "allow", ReloadInterval: 5 * time.Second}},
 		{"listeners", cfg.Listeners, []Listener{
 			{Name: "tcp", Type: "tcp", Address: "127.0.0.1:1883", ProxyProtocol: ProxyProtocol{Trusted: []string{}, HeaderTimeout: 5 * time.Second}},
 			{Name: "tls", Type: "tls", Address: "127.0.0.1:8883", TLS: "dev"},

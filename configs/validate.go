@@ -68,6 +68,14 @@ func (c *Config) Validate() error {
 	if c.Session.MaxOfflineBytes < 0 {
 		ps.add("session.max_offline_bytes", "%d must not be negative", c.Session.MaxOfflineBytes)
 	}
+	switch c.Store.Durability {
+	case "", "sync", "async", "memory":
+	default:
+		ps.add("store.durability", "%q is not sync, async or memory", c.Store.Durability)
+	}
+	if c.Store.Durability == "async" && c.Store.FlushInterval <= 0 {
+		ps.add("store.flush_interval", "%v must be positive with durability async", c.Store.FlushInterval)
+	}
 	if c.Retained.MaxMessages < 0 {
 		ps.add("retained.max_messages", "%d must not be negative", c.Retained.MaxMessages)
 	}
@@ -76,7 +84,10 @@ func (c *Config) Validate() error {
 	}
 
 	c.validateUsers(&ps)
+	c.validateAuthBackends(&ps) // validate_auth.go
 	c.validateACL(&ps)
+	c.validateACLExtensions(&ps) // enhauth.go
+	c.validateEnhancedAuth(&ps)  // enhauth.go
 	c.validateSys(&ps)
 	c.validateTLS(&ps)
 	c.validateListeners(&ps)
@@ -267,8 +278,8 @@ func (c *Config) validateACL(ps *problems) {
 		if r.Permission != "allow" && r.Permission != "deny" {
 			ps.add(path+".permission", "%q is not a permission: want allow or deny", r.Permission)
 		}
-		if r.Action != "publish" && r.Action != "subscribe" && r.Action != "all" {
-			ps.add(path+".action", "%q is not an action: want publish, subscribe or all", r.Action)
+		if r.Action != "publish" && r.Action != "subscribe" && r.Action != "all" && r.Action != "retain" {
+			ps.add(path+".action", "%q is not an action: want publish, subscribe, all or retain", r.Action)
 		}
 		if r.Topic == "" {
 			ps.add(path+".topic", "is required (use # for every topic)")
@@ -322,7 +333,7 @@ func (c *Config) validateListeners(ps *problems) {
 			ps.add(path+".address", "%q is not host:port: %v", l.Address, err)
 		case !validPort(port):
 			ps.add(path+".address", "%q: port %q is not a number from 0 to 65535", l.Address, port)
-		case l.AllowAnonymous == nil && !isLoopback(host) && len(c.Auth.Users) == 0:
+		case l.AllowAnonymous == nil && !isLoopback(host) && len(c.Auth.Users) == 0 && !c.hasBackends(l):
 			where := l.Address
 			if host == "" {
 				where += " (every interface)"

@@ -117,7 +117,7 @@ func TestBadValuesRefused(t *testing.T) {
 		{"acl rule", "acl:\n  rules:\n    - {permission: permit, action: read}\n",
 			[]string{
 				`acl.rules[0].permission: "permit" is not a permission`,
-				`acl.rules[0].action: "read" is not an action: want publish, subscribe or all`,
+				`acl.rules[0].action: "read" is not an action: want publish, subscribe, all or retain`,
 				"acl.rules[0].topic: is required",
 			}},
 		{"profile value", "profiles:\n  browser:\n    receive_maximum: 0\n",

@@ -9,9 +9,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 
+	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -88,9 +90,15 @@ func (AllowAll) Authorize(ConnInfo, Action, string, byte, bool) bool { return tr
 //
 //   - Rules are tried in order; the first that matches decides, by its
 //     permission. When none matches, acl.Default does.
-//   - A rule matches the actions of its action (publish, subscribe or
-//     all), only the user of its username and the client of its client_id
-//     when these are set, and topics by its topic filter.
+//   - A rule matches the actions of its action (publish, subscribe, all,
+//     or retain: a publish with the RETAIN flag, so that a deny retain
+//     before an allow publish refuses retained messages only), only the
+//     user of its username, the client of its client_id and the client
+//     whose verified certificate has its cert_identity (CertIdentity) when
+//     these are set, and topics by its topic filter.
+//   - An allow rule with max_qos refuses a publish above it and grants a
+//     subscription at most it (the static ACL is a QoSLimiter).
+//   - The rules of acl.file (loadACLFile) come after acl.rules.
 //   - In the topic filter, %u is replaced by the client's username and %c
 //     by its client id, as literal text: a '+' or '#' in either is no
 //     wildcard, so such a rule matches nothing for that client; a rule
@@ -113,11 +121,25 @@ func NewStaticACL(acl configs.ACL) (Authorizer, error) {
 	default:
 		return nil, fmt.Errorf("acl.default: %q is not allow or deny", acl.Default)
 	}
-	if len(acl.Rules) == 0 && s.defaultAllow {
+	rules := acl.Rules
+	if acl.File != "" {
+		fileRules, err := loadACLFile(acl.File) // acl_file.go
+		if err != nil {
+			return nil, err
+		}
+		rules = append(slices.Clip(rules), fileRules...)
+	}
+	if len(rules) == 0 && s.defaultAllow {
 		return AllowAll{}, nil
 	}
-	for i, rc := range acl.Rules {
-		r := aclRule{filter: rc.Topic, username: rc.Username, clientID: rc.ClientID}
+	for i, rc := range rules {
+		r := aclRule{filter: rc.Topic, username: rc.Username, clientID: rc.ClientID, certID: rc.CertIdentity, maxQoS: -1}
+		if rc.MaxQoS != nil {
+			if *rc.MaxQoS < 0 || *rc.MaxQoS > 2 {
+				return nil, fmt.Errorf("acl.rules[%d].max_qos: %d is not 0, 1 or 2", i, *rc.MaxQoS)
+			}
+			r.maxQoS = int8(*rc.MaxQoS)
+		}
 		switch rc.Permission {
 		case "allow":
 			r.allow = true
@@ -132,8 +154,10 @@ func NewStaticACL(acl configs.ACL) (Authorizer, error) {
 			r.subscribe = true
 		case "all":
 			r.publish, r.subscribe = true, true
+		case "retain":
+			r.retain = true
 		default:
-			return nil, fmt.Errorf("acl.rules[%d].action: %q is not publish, subscribe or all", i, rc.Action)
+			return nil, fmt.Errorf("acl.rules[%d].action: %q is not publish, subscribe, all or retain", i, rc.Action)
 		}
 		r.withUser = strings.Contains(rc.Topic, "%u")
 		r.withClient = strings.Contains(rc.Topic, "%c")
@@ -160,14 +184,46 @@ type aclRule struct {
 	withUser, withClient bool
 	// username and clientID limit the rule to one client; "": any.
 	username, clientID string
+	// certID limits the rule to a certificate identity; "": any.
+	certID string
+	// retain: the rule is about publishes with RETAIN (action retain).
+	retain bool
+	// maxQoS caps what an allow rule grants; -1: no cap.
+	maxQoS int8
 }
 
 // Authorize applies the first matching rule. Rules without %u or %c cost
 // no allocation; the others build their filter.
-func (s *staticACL) Authorize(c ConnInfo, a Action, topic string, _ byte, _ bool) bool {
+func (s *staticACL) Authorize(c ConnInfo, a Action, topic string, qos byte, retain bool) bool {
+	r := s.match(c, a, topic, retain)
+	if r == nil {
+		return s.defaultAllow
+	}
+	// A publish above an allow rule's max_qos is refused; a subscription
+	// is granted at most it (SubscribeMaxQoS).
+	return r.allow && (a != ActionPublish || r.maxQoS < 0 || qos <= byte(r.maxQoS))
+}
+
+// SubscribeMaxQoS returns the highest QoS the rule allowing a
+// subscription to filter grants: its max_qos, else qos (QoSLimiter).
+func (s *staticACL) SubscribeMaxQoS(c ConnInfo, filter string, qos byte) byte {
+	if r := s.match(c, ActionSubscribe, filter, false); r != nil && r.maxQoS >= 0 {
+		return min(qos, byte(r.maxQoS))
+	}
+	return qos
+}
+
+// match returns the first rule matching, nil when none does.
+func (s *staticACL) match(c ConnInfo, a Action, topic string, retain bool) *aclRule {
 	for i := range s.rules {
 		r := &s.rules[i]
-		if a == ActionPublish && !r.publish || a == ActionSubscribe && !r.subscribe {
+		switch {
+		case a == ActionPublish && !r.publish && !(r.retain && retain):
+			continue
+		case a == ActionSubscribe && !r.subscribe:
+			continue
+		}
+		if r.certID != "" && c.CertIdentity() != r.certID {
 			continue
 		}
 		if r.username != "" && (!c.HasUsername() || c.Username() != r.username) {
@@ -190,10 +246,10 @@ func (s *staticACL) Authorize(c ConnInfo, a Action, topic string, _ byte, _ bool
 			hit = filterCovers(filter, topic)
 		}
 		if hit {
-			return r.allow
+			return r
 		}
 	}
-	return s.defaultAllow
+	return nil
 }
 
 // expand replaces %u and %c in the rule's filter. It reports false when
@@ -343,6 +399,11 @@ type chanACL struct {
 // authenticated, and checks its will [MQTT-3.1.2-8]: a will the client
 // could not publish is refused with the CONNECT, Not Authorized.
 func (ch *channel) authorizeConnect(c *mqtt.Connect, clientID, certID string) error {
+	if certID == "" && ch.auth != nil {
+		// Not handed to authentication (identity_as none): the verified
+		// certificate's identity still matches rules' cert_identity.
+		certID = certs.Identity(ch.meta.TLS, ch.auth.identityField)
+	}
 	ch.acl.view = aclView{
 		meta: ch.meta, version: c.Version, clientID: clientID, certID: certID,
 		username: c.Username, hasUsername: c.UsernameFlag, hasPassword: c.PasswordFlag,
@@ -371,6 +432,10 @@ func (ch *channel) authorized(a Action, topic string, qos byte, retain bool) boo
 // connection's cache when it can: a cache hit costs no allocation.
 func (ch *channel) mayPublish(p *mqtt.Publish) bool {
 	if isSysTopic(p.Topic) {
+		return false
+	}
+	if cl := ch.credExp.acl; cl != nil && !slices.ContainsFunc(cl.Pub, func(f string) bool { return mqtt.Match(f, p.Topic) }) {
+		// The credential's ACL claims narrow what the rules allow.
 		return false
 	}
 	st := ch.env.acl.p.Load()
@@ -417,13 +482,23 @@ func b2u8(b bool) byte {
 }
 
 // maySubscribe reports whether the client may subscribe to the filter of
-// req; a shared subscription is judged by its topic filter.
-func (ch *channel) maySubscribe(req mqtt.Subscription) bool {
+// req; a shared subscription is judged by its topic filter. An authorizer
+// that is a QoSLimiter may lower req.QoS.
+func (ch *channel) maySubscribe(req *mqtt.Subscription) bool {
 	filter := req.Filter
 	if _, f, shared, err := mqtt.ParseShared(filter); shared && err == nil {
 		filter = f
 	}
+	if cl := ch.credExp.acl; cl != nil && !slices.ContainsFunc(cl.Sub, func(f string) bool { return filterCovers(f, filter) }) {
+		ch.logAt(zap.DebugLevel, "subscribe outside the credential's acl claims", zap.String("client_id", ch.neg.ClientID), zap.String("filter", req.Filter))
+		return false
+	}
 	if ch.authorized(ActionSubscribe, filter, req.QoS, false) {
+		if st := ch.env.acl.p.Load(); st != nil {
+			if l, ok := st.a.(QoSLimiter); ok {
+				req.QoS = l.SubscribeMaxQoS(&ch.acl.view, filter, req.QoS)
+			}
+		}
 		return true
 	}
 	ch.logAt(zap.DebugLevel, "subscribe not authorized", zap.String("client_id", ch.neg.ClientID), zap.String("filter", req.Filter))
@@ -440,7 +515,9 @@ func (ch *channel) denyPublish(p *mqtt.Publish) {
 }
 
 // aclView is the ConnInfo authorizers get: what CONNECT said, without the
-// credentials.
+// credentials. Its CertIdentity is the verified client certificate's
+// identity (client_auth.identity) whenever there is one, also when the
+// listener does not hand it to authentication (identity_as none).
 type aclView struct {
 	meta                     *listeners.Meta
 	version                  mqtt.Version

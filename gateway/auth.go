@@ -17,7 +17,9 @@ import (
 // ConnInfo is the read-only view of a connecting client handed to
 // authentication and authorization plugins. Plugins never see the
 // connection itself. Its methods are safe for concurrent use, and the
-// byte slices it returns must not be modified.
+// byte slices it returns must not be modified. The ConnInfo handed to
+// authenticators also implements RequestInfo (auth_chain.go): the
+// WebSocket upgrade request's headers, cookies and query.
 type ConnInfo interface {
 	// Listener is the name of the listener the client came in on.
 	Listener() string
@@ -153,6 +155,9 @@ type connView struct {
 	certID   string
 	// certAsUser: certID replaced the user name.
 	certAsUser bool
+	// grant is filled by the backend that allows the client
+	// (auth_chain.go).
+	grant authGrant
 }
 
 func (v *connView) Listener() string               { return v.meta.Listener }

@@ -27,7 +27,9 @@ type outbound interface {
 // engine is what all channels share.
 type engine struct {
 	router   *router
-	acl      aclHolder // the authorizer (acl.go)
+	acl      aclHolder     // the authorizer (acl.go)
+	enh      *enhancedAuth // enhanced authentication methods (enhauth.go)
+	guard    *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
 	retained *retainedStore
 	sessions *registry
 	stats    *stats
@@ -65,13 +67,19 @@ type channel struct {
 	will *mqtt.Will
 	// acl is the client's authorization state (acl.go).
 	acl chanACL
+	// authx is the enhanced authentication state (enhauth.go).
+	authx authFlow
+	// credExp is the credential's expiry and ACL claims (auth_chain.go).
+	credExp authExpiry
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
 	// relIn holds the inbound QoS 2 packet ids this connection received
 	// and the client has not released: what the server's Receive Maximum
 	// counts. Exchanges left by an earlier connection of the session wait
 	// in sessionState.awaitingRel only; the quota is per connection (4.9).
-	relIn   map[uint16]struct{}
+	relIn map[uint16]struct{}
+	// acksOut counts acknowledgements waiting for the store (persist.go).
+	acksOut atomic.Int32
 	matches []match
 }
 
@@ -87,7 +95,12 @@ func (ch *channel) logAt(lvl zapcore.Level, msg string, fields ...zap.Field) {
 // handle processes one packet of a connected client. A returned error
 // ends the connection; its reason code (mqtt.CodeOf) goes in DISCONNECT to
 // a v5 client.
-func (ch *channel) handle(p mqtt.Packet) error {
+func (ch *channel) handle(p mqtt.Packet) (err error) {
+	defer func() {
+		if err != nil {
+			ch.flushAcks() // persist.go
+		}
+	}()
 	switch p := p.(type) {
 	case *mqtt.Publish:
 		return ch.publish(p)
@@ -110,7 +123,7 @@ func (ch *channel) handle(p mqtt.Packet) error {
 	case *mqtt.Connect:
 		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-2", "second CONNECT")
 	case *mqtt.Auth:
-		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-2", "AUTH without enhanced authentication")
+		return ch.handleAuth(p) // enhauth.go: re-authentication
 	default:
 		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-2.1.2", "%v is not sent by clients", p.Type())
 	}
@@ -145,6 +158,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		ch.denyPublish(p) // acl.go
 		return nil
 	}
+	defer ch.storeGroup()() // persist.go: one commit for the id and the routing
 	if p.QoS == 2 {
 		s := ch.sess
 		s.mu.Lock()
@@ -156,12 +170,14 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		}
 		if !dup {
 			s.st.awaitingRel[p.PacketID] = struct{}{}
+			s.relLocked(p.PacketID, true) // persist.go
 		}
 		s.mu.Unlock()
 		if dup {
 			// Delivered already: acknowledge again, don't route twice
 			// [MQTT-4.3.3-10].
-			ch.out.send(&mqtt.Pubrec{PacketID: p.PacketID})
+			rec := &mqtt.Pubrec{PacketID: p.PacketID}
+			ch.afterStored(func() { ch.out.send(rec) })
 			return nil
 		}
 		if ch.relIn == nil {
@@ -176,11 +192,15 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	if delivered == 0 && n.Version == mqtt.V5 {
 		code = mqtt.NoMatchingSubscribers
 	}
+	// With a store, the acknowledgement waits until what the message
+	// changed is stored (persist.go); the read loop goes on meanwhile.
 	switch qos {
 	case 1:
-		ch.out.send(&mqtt.Puback{PacketID: pid, ReasonCode: code}) // [MQTT-4.3.2-2]
+		ack := &mqtt.Puback{PacketID: pid, ReasonCode: code}
+		ch.afterStored(func() { ch.out.send(ack) }) // [MQTT-4.3.2-2]
 	case 2:
-		ch.out.send(&mqtt.Pubrec{PacketID: pid, ReasonCode: code}) // [MQTT-4.3.3-8]
+		ack := &mqtt.Pubrec{PacketID: pid, ReasonCode: code}
+		ch.afterStored(func() { ch.out.send(ack) }) // [MQTT-4.3.3-8]
 	}
 	return nil
 }
@@ -229,6 +249,9 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	s.mu.Lock()
 	_, ok := s.st.awaitingRel[p.PacketID]
 	delete(s.st.awaitingRel, p.PacketID)
+	if ok {
+		s.relLocked(p.PacketID, false) // persist.go
+	}
 	s.mu.Unlock()
 	delete(ch.relIn, p.PacketID)
 	comp := &mqtt.Pubcomp{PacketID: p.PacketID}
@@ -264,7 +287,7 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.8.3-4", "no local on shared subscription %q", req.Filter)
 		}
 		code := ch.checkFilter(req)
-		if !code.IsError() && !ch.maySubscribe(req) {
+		if !code.IsError() && !ch.maySubscribe(&req) { // may lower req.QoS
 			code = mqtt.NotAuthorized // acl.go
 		}
 		if code.IsError() {
@@ -279,6 +302,7 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		s.mu.Lock()
 		_, existed := s.st.subs[req.Filter]
 		s.st.subs[req.Filter] = sub
+		s.saveLocked() // persist.go
 		s.mu.Unlock()
 		// A subscription to the same filter replaces the old one
 		// [MQTT-3.8.4-3].
@@ -333,6 +357,9 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 		s.mu.Lock()
 		_, existed := s.st.subs[f]
 		delete(s.st.subs, f)
+		if existed {
+			s.saveLocked() // persist.go
+		}
 		s.mu.Unlock()
 		code := mqtt.Success
 		if !existed {
@@ -410,6 +437,7 @@ func (ch *channel) fits(d *delivery, now time.Time) bool {
 // closed ends the channel after the connection is gone: the session is
 // released, and the will handled [MQTT-3.1.2-8].
 func (ch *channel) closed() {
+	ch.stopAuthExpiry()
 	if !ch.connected {
 		return
 	}

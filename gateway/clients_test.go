@@ -74,6 +74,8 @@ type clientOpts struct {
 	ignoreLimits bool
 	// dial, when set, opens the connection to addr (tls, ws, wss).
 	dial func(tb testing.TB, addr string) net.Conn
+	// auther answers the server's AUTH packets (enhauth_test.go).
+	auther paho.Auther
 }
 
 type clientOpt func(*clientOpts)
@@ -232,7 +234,8 @@ func dialV5(tb testing.TB, ts *testServer, cp *paho.Connect, opts ...clientOpt) 
 	}
 	var lostOnce sync.Once
 	c.Client = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
+		Conn:        conn,
+		AuthHandler: o.auther,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			select {
 			case c.msgs <- pr.Packet:

@@ -97,7 +97,14 @@ func (c *conn) handshake(ctx context.Context) bool {
 	}
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	return ch.connect(actx, connect)
+	ok = ch.connect(actx, connect)
+	for ch.authPending() {
+		// An enhanced authentication exchange (enhauth.go), within the
+		// same deadline.
+		p, err := c.rd.ReadPacket(mqtt.V5)
+		ok = ch.continueConnectAuth(actx, p, err)
+	}
+	return ok
 }
 
 // readLoop reads and handles a connected client's packets until the

@@ -14,7 +14,10 @@ import (
 // connect runs the CONNECT pipeline: validate → negotiate → authenticate
 // → authorize the will → open or take over the session → CONNACK. It
 // reports whether the client is connected; on refusal the CONNACK (or
-// nothing) is queued and the connection set to close.
+// nothing) is queued and the connection set to close. With an
+// Authentication Method it reports false while the AUTH exchange is
+// pending (authPending, enhauth.go): conn.handshake goes on with
+// continueConnectAuth.
 func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
@@ -23,10 +26,29 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	if err == nil {
 		err = negotiate(c, ch.prof, n, &ack.Properties)
 	}
-	if err == nil {
-		err = ch.auth.authenticate(ctx, &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
-			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername})
+	if err == nil && c.Properties.AuthenticationMethod != "" {
+		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
+		return ch.startConnectAuth(ctx, c, certID, ack)
 	}
+	if err == nil {
+		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
+			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
+		if err = ch.auth.authenticate(ctx, view); err == nil {
+			err = ch.applyGrant(c, &view.grant) // auth_chain.go
+			// bruteforce.go: the delay recent failures impose on any answer
+			ch.authSucceeded(ctx, c.Username)
+		} else {
+			ch.authFailed(ctx, c.Username, err) // bruteforce.go: count, log, delay
+		}
+	}
+	return ch.admit(c, certID, ack, err)
+}
+
+// admit ends the CONNECT pipeline once the client is authenticated (err
+// nil) or refused (err): authorize the will, open or take over the
+// session, CONNACK.
+func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err error) bool {
+	n := &ch.neg
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
@@ -48,6 +70,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	ch.enc.aliases = newTopicAliases(n.OutboundTopicAliases)
 	ch.connected = true
 	ch.kickVersion.Store(uint32(c.Version))
+	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
 
 	s, prev := ch.env.sessions.open(n.ClientID, c.CleanStart, ch, func(s *session, present bool) {
 		st := &s.st

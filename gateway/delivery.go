@@ -50,14 +50,17 @@ func (s *session) queueLocked(d *delivery) {
 	}
 	s.st.pending = append(s.st.pending, d)
 	s.st.pendingBytes += size
+	s.putDeliveryLocked(d)
 }
 
 // sendLocked puts a QoS 1/2 delivery in flight on ch.
 func (s *session) sendLocked(d *delivery, ch *channel, now time.Time) {
 	if !ch.fits(d, now) {
+		s.deleteDeliveryLocked(d)
 		return
 	}
 	s.st.addInflight(d)
+	s.putDeliveryLocked(d)
 	ch.out.deliver(d)
 }
 
@@ -79,6 +82,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 		s.st.pendingBytes -= int64(len(d.msg.pub.Payload))
 		if d.msg.expired(now) {
 			s.stats.drop(dropExpired)
+			s.deleteDeliveryLocked(d)
 			continue
 		}
 		s.sendLocked(d, ch, now)
@@ -112,6 +116,7 @@ func (s *session) resendLocked(ch *channel) {
 			// [MQTT-3.1.2-25], or expired: dropped, and counted by fits.
 			d.held = false // s.st.held restarts from 0 here
 			s.st.removeInflight(d.pid)
+			s.deleteDeliveryLocked(d)
 			continue
 		}
 		// A copy: the old connection's writer may still read d.
@@ -140,6 +145,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			return // a late or duplicate ack; nothing to release
 		}
 		s.st.removeInflight(pid)
+		s.deleteDeliveryLocked(d)
 	case mqtt.PUBREC:
 		if d == nil || d.state != awaitingPubrec {
 			if d == nil {
@@ -152,6 +158,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 		if code.IsError() {
 			// The exchange ends at a failing PUBREC (4.3.3).
 			s.st.removeInflight(pid)
+			s.deleteDeliveryLocked(d)
 			break
 		}
 		if d.held {
@@ -160,6 +167,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			s.st.held--
 		}
 		d.state = awaitingPubcomp
+		s.putDeliveryLocked(d)
 		ch.out.send(&mqtt.Pubrel{PacketID: pid}) // [MQTT-4.3.3-4]
 		return
 	case mqtt.PUBCOMP:
@@ -167,6 +175,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			return
 		}
 		s.st.removeInflight(pid)
+		s.deleteDeliveryLocked(d)
 	}
 	if !s.ended && s.owner == ch {
 		s.fillLocked(ch, time.Now())

@@ -80,6 +80,8 @@ func TestOfflineQueueBounds(t *testing.T) {
 			sub := connectV5(t, ts, cp)
 			sub.subscribe(t, "oq/#", 1)
 			sub.Disconnect(&paho.Disconnect{})
+			// The session is detached before the connection stops counting.
+			waitConnections(t, ts, 0)
 			pub := connectV5(t, ts, v5Connect("oq-pub"))
 			for i := range 8 {
 				pub.publish(t, &paho.Publish{Topic: "oq/t", QoS: 1, Payload: []byte{'0', byte('0' + i)}})

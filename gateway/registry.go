@@ -41,6 +41,13 @@ type session struct {
 	// will waits for its Will Delay Interval while willTimer runs.
 	will      *mqtt.Will
 	willTimer *time.Timer
+	// p stores the session's changes, nil when it is not persistent
+	// (persist.go); deadline, pw and pwDeadline are what the stored record
+	// says of its expiry and will.
+	p          *persister
+	deadline   time.Time
+	pw         *mqtt.Will
+	pwDeadline time.Time
 }
 
 // registry maps client ids to sessions and performs takeover.
@@ -57,6 +64,7 @@ type registry struct {
 	maxPendingBytes int64
 	stats           *stats
 	nextSeq         uint64
+	p               *persister // nil: memory mode
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
@@ -79,15 +87,22 @@ func (r *registry) open(clientID string, clean bool, owner *channel, attach func
 		old.owner = owner
 		old.stopTimers()
 		attach(old, true)
+		r.persistOpenLocked(old, owner.will)
 		old.mu.Unlock()
 		r.mu.Unlock()
 		return old, prev
+	}
+	if old != nil && r.p != nil {
+		old.mu.Lock()
+		old.forgetLocked()
+		old.mu.Unlock()
 	}
 	r.nextSeq++
 	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq}
 	s.mu.Lock()
 	r.sessions[clientID] = s
 	attach(s, false)
+	r.persistOpenLocked(s, owner.will)
 	s.mu.Unlock()
 	r.mu.Unlock()
 	if old != nil {
@@ -133,6 +148,7 @@ func (r *registry) detach(s *session, owner *channel, will *mqtt.Will) {
 		s.ended = true
 		s.stopTimers()
 		delete(r.sessions, s.st.clientID)
+		s.forgetLocked()
 		s.mu.Unlock()
 		r.mu.Unlock()
 		publishNow = will
@@ -151,6 +167,17 @@ func (r *registry) detach(s *session, owner *channel, will *mqtt.Will) {
 		// 0xFFFFFFFF never expires (3.1.2.11.2).
 		s.expiryTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { r.expire(s) })
 	}
+	if s.p != nil {
+		now := time.Now()
+		s.deadline, s.pw, s.pwDeadline = time.Time{}, s.will, time.Time{}
+		if expiry != math.MaxUint32 {
+			s.deadline = now.Add(time.Duration(expiry) * time.Second)
+		}
+		if s.will != nil {
+			s.pwDeadline = now.Add(time.Duration(s.will.Properties.WillDelayInterval) * time.Second)
+		}
+		s.saveLocked()
+	}
 	s.mu.Unlock()
 	r.mu.Unlock()
 }
@@ -160,6 +187,10 @@ func (r *registry) willDue(s *session) {
 	s.mu.Lock()
 	w := s.will
 	s.will, s.willTimer = nil, nil
+	if w != nil && s.p != nil && !s.ended {
+		s.pw = nil
+		s.saveLocked()
+	}
 	s.mu.Unlock()
 	if w != nil {
 		r.onWill(s.st.clientID, w)
@@ -181,6 +212,7 @@ func (r *registry) expire(s *session) {
 	s.stopTimers()
 	if r.sessions[s.st.clientID] == s {
 		delete(r.sessions, s.st.clientID)
+		s.forgetLocked()
 	}
 	s.mu.Unlock()
 	r.mu.Unlock()

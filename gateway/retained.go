@@ -19,6 +19,8 @@ type retainedStore struct {
 	maxCount int   // 0: no bound
 	maxBytes int64 // 0: no bound
 	stats    *stats
+	// persist, when set, is called with each change, under mu (persist.go).
+	persist func(m *message, deleted bool)
 }
 
 type retainedNode struct {
@@ -41,6 +43,9 @@ func (r *retainedStore) store(m *message) bool {
 	defer r.mu.Unlock()
 	if len(m.pub.Payload) == 0 {
 		r.deleteLocked(m.pub.Topic, nil)
+		if r.persist != nil {
+			r.persist(m, true)
+		}
 		return true
 	}
 	n := &r.root
@@ -76,6 +81,9 @@ func (r *retainedStore) store(m *message) bool {
 	}
 	r.bytes += size - oldSize
 	n.msg = m
+	if r.persist != nil {
+		r.persist(m, false)
+	}
 	return true
 }
 
@@ -136,6 +144,9 @@ func (r *retainedStore) match(filter string, now time.Time) []*message {
 	if len(expired) > 0 {
 		r.mu.Lock()
 		for _, m := range expired {
+			if r.persist != nil && r.lookupLocked(m.pub.Topic) == m {
+				r.persist(m, true)
+			}
 			r.deleteLocked(m.pub.Topic, m)
 		}
 		r.mu.Unlock()
@@ -193,4 +204,15 @@ func (r *retainedStore) size() (int, int64) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.count, r.bytes
+}
+
+// lookupLocked returns topic's retained message, or nil.
+func (r *retainedStore) lookupLocked(topic string) *message {
+	n := &r.root
+	for level := range strings.SplitSeq(topic, "/") {
+		if n = n.children[level]; n == nil {
+			return nil
+		}
+	}
+	return n.msg
 }

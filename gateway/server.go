@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -51,6 +50,8 @@ type Server struct {
 	// sources are the certificate sources by tls entry name, shared by
 	// the listeners that use them; closed when Run returns.
 	sources map[string]certs.Source
+	// store is the persistence store, closed with the sources (persist.go).
+	store storeCloser
 }
 
 // Option adjusts a Server being built.
@@ -91,14 +92,24 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		return nil, err
 	}
 	s.eng.acl.set(authz)
+	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
+		return nil, err
+	}
 	users := newStaticUsers(cfg.Auth.Users)
+	built := map[string]Authenticator{} // auth backends by name
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
 		if err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		auth := &authChain{backends: []Authenticator{users}, allowAnonymous: lc.Anonymous()}
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTPClient) // auth_chain.go
+		if err != nil {
+			s.closeListeners()
+			s.closeSources()
+			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
+		}
+		auth := &authChain{backends: backends, allowAnonymous: lc.Anonymous()}
 		ln, err := s.listen(ctx, lc, prof, auth, o)
 		if err != nil {
 			s.closeListeners()
@@ -106,6 +117,11 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			return nil, fmt.Errorf("starting listener %q: %w", lc.Name, err)
 		}
 		s.lsts = append(s.lsts, &listenerState{ln: ln, cfg: lc, prof: prof, auth: auth})
+	}
+	if err := s.openStore(ctx); err != nil { // persist.go
+		s.closeListeners()
+		s.closeSources()
+		return nil, err
 	}
 	return s, nil
 }
@@ -136,8 +152,11 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
 		switch scfg.ClientAuth.IdentityAs {
 		case identityAsUsername, identityAsClientID:
-			auth.identityAs, auth.identityField = scfg.ClientAuth.IdentityAs, scfg.ClientAuth.Identity
+			auth.identityAs = scfg.ClientAuth.IdentityAs
 		}
+		// Also without identity_as, the identity is what ACL rules'
+		// cert_identity match (authorizeConnect).
+		auth.identityField = scfg.ClientAuth.Identity
 	}
 	switch lc.Type {
 	case "tcp":
@@ -147,13 +166,12 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 	case "ws", "wss":
 		if lc.Type == "wss" {
 			// Browsers offer ALPN h2 and http/1.1 and the source only
-			// announces mqtt (RFC 7301 3.2 would refuse them): a wss
-			// listener speaks HTTP/1.1 for the upgrade.
-			tc := lcfg.TLS.Clone()
-			if !slices.Contains(tc.NextProtos, "http/1.1") {
-				tc.NextProtos = append(slices.Clip(tc.NextProtos), "http/1.1")
-			}
-			lcfg.TLS = tc
+			// announces mqtt: a wss listener speaks HTTP/1.1 for the
+			// upgrade, so it announces http/1.1 too. (Clients offering
+			// neither, e.g. h2 only, are served without ALPN.)
+			// WithNextProtos, not Clone: it keeps that ALPN fallback
+			// consistent with the added protocol.
+			lcfg.TLS = certs.WithNextProtos(lcfg.TLS, "http/1.1")
 		}
 		ws := lc.WebSocket
 		lcfg.WebSocket = listeners.WSConfig{
@@ -216,7 +234,8 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	stopSys := s.startSys(ctx) // sys.go
+	stopSys := s.startSys(ctx)     // sys.go
+	stopACL := s.watchACLFile(ctx) // acl_file.go
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -226,6 +245,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.closeListeners()
 	lwg.Wait()
 	stopSys()
+	stopACL()
 	s.shutdown()
 	s.closeSources()
 	return runErr
@@ -239,6 +259,7 @@ func (s *Server) closeListeners() {
 
 // closeSources closes the certificate sources (idempotent).
 func (s *Server) closeSources() {
+	s.store.close(s.log)
 	for name, src := range s.sources {
 		if err := src.Close(); err != nil {
 			s.log.Warn("closing tls source failed", zap.String("tls_source", name), zap.Error(err))
@@ -311,6 +332,11 @@ type Stats struct {
 	MessagesIn  int64
 	MessagesOut int64
 	Dropped     map[string]int64
+	// AuthFailures counts failed authentications by reason:
+	// bad_credentials (0x86), not_authorized (0x87), bad_method (0x8C),
+	// other; AuthDelayed the refusals held back by brute-force protection.
+	AuthFailures map[string]int64
+	AuthDelayed  int64
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -326,5 +352,6 @@ func (s *Server) Stats() Stats {
 	for i, n := range dropNames {
 		out.Dropped[n] = st.dropped[i].Load()
 	}
+	st.auth.snapshot(&out) // bruteforce.go
 	return out
 }

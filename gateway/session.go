@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"sync"
 	"time"
 
 	"edgemq/mqtt"
@@ -14,6 +15,11 @@ type message struct {
 	from string        // publisher's client id, for No Local
 	// expires is when the Message Expiry Interval runs out; zero: never.
 	expires time.Time
+	// id and enc are the message's store identity and encoding, made once
+	// when it is first stored (persist.go).
+	encOnce sync.Once
+	id      uint64
+	enc     []byte
 }
 
 // expired reports whether the message expired by now.
@@ -57,6 +63,9 @@ type delivery struct {
 	// the resumed connection's smaller window has not let through again
 	// yet (delivery.go resendLocked). It keeps its packet id meanwhile.
 	held bool
+	// dseq identifies the delivery in the store (persist.go); 0: not
+	// stored.
+	dseq uint64
 }
 
 // sessionState is the plain data of an MQTT session: what survives the
@@ -85,6 +94,7 @@ type sessionState struct {
 	// PUBREL, kept across reconnects [MQTT-4.3.3].
 	awaitingRel map[uint16]struct{}
 	nextPID     uint16
+	nextDSeq    uint64 // last delivery store id (persist.go)
 }
 
 func newSessionState(clientID string) sessionState {

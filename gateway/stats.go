@@ -32,6 +32,8 @@ type stats struct {
 	// received and sent.
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
+	// auth counts failed authentications (bruteforce.go).
+	auth authStats
 }
 
 func (s *stats) drop(r dropReason) { s.dropped[r].Add(1) }

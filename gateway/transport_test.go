@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -454,5 +455,50 @@ func TestWSSBrowserALPN(t *testing.T) {
 	defer ws.Close()
 	if tc, ok := ws.NetConn().(*tls.Conn); !ok || tc.ConnectionState().NegotiatedProtocol != "http/1.1" {
 		t.Errorf("negotiated protocol is not http/1.1")
+	}
+}
+
+// TestTLSForeignALPN: ALPN "mqtt" is chosen when offered but never a
+// reason to refuse an MQTT client: tls and wss listeners serve clients
+// offering other ALPN ids (AWS IoT SDKs offer x-amzn-mqtt-ca) without
+// ALPN, and wss still negotiates http/1.1 for browsers.
+func TestTLSForeignALPN(t *testing.T) {
+	cfg := transportConfig(t)
+	ts := startServer(t, cfg)
+	tests := []struct {
+		listener string
+		offer    []string
+		want     string
+	}{
+		{"tls", []string{"x-amzn-mqtt-ca"}, ""},
+		{"tls", []string{"mqttv3.1", "http/1.1"}, ""},
+		{"tls", []string{"mqtt"}, "mqtt"},
+		{"tls", nil, ""},
+		{"wss", []string{"h2", "http/1.1"}, "http/1.1"},
+		{"wss", []string{"h2"}, ""},
+		{"wss", []string{"x-amzn-mqtt-ca"}, ""},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%q", tt.listener, tt.offer), func(t *testing.T) {
+			cc := clientTLS(t, devCA(cfg), nil)
+			cc.NextProtos = tt.offer
+			var negotiated string
+			dialer := func(tb testing.TB, addr string) net.Conn {
+				tb.Helper()
+				if tt.listener == "wss" {
+					ws := dialWSRaw(tb, addr, cc)
+					negotiated = ws.NetConn().(*tls.Conn).ConnectionState().NegotiatedProtocol
+					return listeners.NewWSConn(ws, nil)
+				}
+				c := tlsDialer(cc)(tb, addr)
+				negotiated = c.(*tls.Conn).ConnectionState().NegotiatedProtocol
+				return c
+			}
+			c := connectV5(t, ts, v5Connect(fmt.Sprintf("alpn-%d", i)), viaListener(tt.listener), dialingWith(dialer))
+			c.subscribe(t, "alpn/echo", 1)
+			if negotiated != tt.want {
+				t.Errorf("negotiated %q, want %q", negotiated, tt.want)
+			}
+		})
 	}
 }

@@ -35,13 +35,13 @@ type options struct {
 	caFile    string
 	insecure  bool
 	tlsConfig *tls.Config
-	n, c     int
-	version  int
-	hold     time.Duration
-	pid      int
-	sources  int
-	jsonOut  bool
-	idPrefix string
+	n, c      int
+	version   int
+	hold      time.Duration
+	pid       int
+	sources   int
+	jsonOut   bool
+	idPrefix  string
 }
 
 func main() {

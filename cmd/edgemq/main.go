@@ -4,6 +4,7 @@
 //
 //	edgemq [-c FILE]
 //	edgemq --version
+//	edgemq passwd FILE USER
 //
 // Without -c it runs with the built-in default configuration
 // (configs/edgemq.yaml). SIGINT or SIGTERM shuts it down gracefully.
@@ -38,6 +39,9 @@ func main() {
 
 // run is main without os.Exit: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "passwd" {
+		return runPasswd(args[1:], os.Stdin, stderr) // passwd.go
+	}
 	flags := flag.NewFlagSet("edgemq", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	var configPath string
@@ -45,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd FILE USER\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {

@@ -1,0 +1,110 @@
+package gateway
+
+// The ACL file (acl.file): more rules in a YAML file, after acl.rules,
+// reloaded when the file changes.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"edgemq/configs"
+
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+)
+
+// QoSLimiter is implemented by an Authorizer that grants subscriptions at
+// most some QoS (the static ACL's max_qos). After Authorize allowed a
+// subscription to filter at the requested qos, the server grants
+// SubscribeMaxQoS's answer (≤ qos) instead. The contract of Authorizer
+// applies.
+type QoSLimiter interface {
+	SubscribeMaxQoS(c ConnInfo, filter string, qos byte) byte
+}
+
+// aclFileDoc is the ACL file's content.
+type aclFileDoc struct {
+	Rules []configs.ACLRule `yaml:"rules"`
+}
+
+// loadACLFile reads the rules of an ACL file; unknown keys are errors.
+func loadACLFile(path string) ([]configs.ACLRule, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("acl.file: %w", err)
+	}
+	var doc aclFileDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("acl.file %s: %w", path, err)
+	}
+	for i, r := range doc.Rules {
+		if r.Topic == "" {
+			return nil, fmt.Errorf("acl.file %s: rules[%d].topic is required", path, i)
+		}
+	}
+	return doc.Rules, nil
+}
+
+// fileStamp is what tells a file changed.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{fi.Size(), fi.ModTime()}, nil
+}
+
+// watchACLFile polls acl.file every acl.reload_interval and, when its size
+// or modification time changed, rebuilds the static ACL (acl.rules then
+// the file's) and installs it with SetAuthorizer: every connection drops
+// its cached decisions. A file that fails to load is logged and the rules
+// in force stay. A reload replaces an authorizer set with SetAuthorizer.
+// It returns a function that stops the polling.
+func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
+	acl := s.cfg.ACL
+	if acl.File == "" || acl.ReloadInterval <= 0 {
+		return func() {}
+	}
+	last, _ := stampOf(acl.File)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(acl.ReloadInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			st, err := stampOf(acl.File)
+			if err != nil || st == last {
+				continue
+			}
+			last = st
+			a, err := NewStaticACL(acl)
+			if err != nil {
+				s.log.Error("acl file not reloaded: keeping the rules in force", zap.String("file", acl.File), zap.Error(err))
+				continue
+			}
+			s.SetAuthorizer(a)
+			s.log.Info("acl file reloaded", zap.String("file", acl.File))
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}

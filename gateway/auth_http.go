@@ -1,0 +1,192 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"edgemq/certs"
+	"edgemq/configs"
+	"edgemq/mqtt"
+)
+
+const (
+	defaultHTTPAuthTimeout = 2 * time.Second
+	httpAuthCacheMax       = 10000
+)
+
+// httpAuth asks an HTTP service: it POSTs a JSON httpAuthRequest to the
+// configured URL and expects 200 with {"result": "allow" | "deny" |
+// "ignore", "reason_code": N}. ignore leaves the decision to the next
+// backend; deny refuses with reason_code (0x80 or above; default Not
+// Authorized 0x87). Anything else — a transport error, the timeout, a
+// status other than 200, a body that does not parse — refuses the client
+// with Server Unavailable (0x88; 3.x: 3), or lets it in with fail_open.
+// allow and deny answers are cached for cache_ttl, keyed by a SHA-256 of
+// the request (remote address without its port): the cache holds no
+// password.
+type httpAuth struct {
+	name   string
+	cfg    configs.HTTPAuth
+	client *http.Client
+
+	mu    sync.Mutex
+	cache map[[32]byte]httpAuthEntry
+}
+
+type httpAuthEntry struct {
+	err     error // nil: allow
+	expires time.Time
+}
+
+// httpAuthRequest is the JSON body the hook receives.
+type httpAuthRequest struct {
+	ClientID        string `json:"clientid"`
+	Username        string `json:"username"`
+	Password        []byte `json:"password"` // base64 (encoding/json)
+	Listener        string `json:"listener"`
+	Transport       string `json:"transport"`
+	RemoteAddr      string `json:"remote_addr"`
+	CertIdentity    string `json:"cert_identity"`
+	ProtocolVersion int    `json:"protocol_version"`
+}
+
+type httpAuthResponse struct {
+	Result     string `json:"result"`
+	ReasonCode *int   `json:"reason_code"`
+}
+
+func newHTTPAuth(name string, cfg configs.HTTPAuth, client *http.Client) *httpAuth {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = defaultHTTPAuthTimeout
+	}
+	return &httpAuth{name: name, cfg: cfg, client: client, cache: make(map[[32]byte]httpAuthEntry)}
+}
+
+func (h *httpAuth) Authenticate(ctx context.Context, c ConnInfo) error {
+	id := c.CertIdentity()
+	if id == "" {
+		id = certs.Identity(c.TLS(), "")
+	}
+	req := httpAuthRequest{
+		ClientID: c.ClientID(), Username: c.Username(), Password: c.Password(),
+		Listener: c.Listener(), Transport: string(c.Transport()), RemoteAddr: c.RemoteAddr().String(),
+		CertIdentity: id, ProtocolVersion: int(c.ProtocolVersion()),
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	// The cache key is a hash of the request with the remote address
+	// reduced to its host: a reconnect comes from another port.
+	if host, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+		req.RemoteAddr = host
+	}
+	keyBody, _ := json.Marshal(req)
+	key := sha256.Sum256(keyBody)
+	clear(keyBody)
+	now := time.Now()
+	if h.cfg.CacheTTL > 0 {
+		h.mu.Lock()
+		e, ok := h.cache[key]
+		h.mu.Unlock()
+		if ok && now.Before(e.expires) {
+			return e.err
+		}
+	}
+	ans, err := h.ask(ctx, body)
+	if err != nil {
+		if h.cfg.FailOpen {
+			return nil
+		}
+		// The reason may reach the client (v5 Reason String): it names
+		// the failure, not the hook's address.
+		return mqtt.Errorf(mqtt.ServerUnavailable, "", "auth hook %q failed: %s", h.name, hookFailure(ctx, err))
+	}
+	if ans != ErrNotMine && h.cfg.CacheTTL > 0 {
+		h.mu.Lock()
+		if len(h.cache) >= httpAuthCacheMax {
+			for k, e := range h.cache {
+				if !now.Before(e.expires) {
+					delete(h.cache, k)
+				}
+			}
+			if len(h.cache) >= httpAuthCacheMax {
+				clear(h.cache)
+			}
+		}
+		h.cache[key] = httpAuthEntry{err: ans, expires: now.Add(h.cfg.CacheTTL)}
+		h.mu.Unlock()
+	}
+	return ans
+}
+
+// ask posts body and returns the answer as an Authenticate result; err
+// is for a failed exchange.
+func (h *httpAuth) ask(ctx context.Context, body []byte) (ans error, err error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errHookStatus{resp.StatusCode}
+	}
+	var r httpAuthResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding answer: %w", err)
+	}
+	switch r.Result {
+	case "allow":
+		return nil, nil
+	case "ignore":
+		return ErrNotMine, nil
+	case "deny":
+		code := mqtt.NotAuthorized
+		if r.ReasonCode != nil {
+			if *r.ReasonCode < 0x80 || *r.ReasonCode > 0xFF {
+				return nil, fmt.Errorf("reason_code %d is not a refusal (0x80 to 0xFF)", *r.ReasonCode)
+			}
+			code = mqtt.ReasonCode(*r.ReasonCode)
+		}
+		return mqtt.Errorf(code, "", "refused by auth hook %q", h.name), nil
+	}
+	return nil, fmt.Errorf("result %q: want allow, deny or ignore", r.Result)
+}
+
+type errHookStatus struct{ code int }
+
+func (e errHookStatus) Error() string { return fmt.Sprintf("answered status %d", e.code) }
+
+// hookFailure describes err without the URL a transport error carries.
+func hookFailure(ctx context.Context, err error) string {
+	var st errHookStatus
+	var ue *url.Error
+	switch {
+	case errors.As(err, &st):
+		return st.Error()
+	case ctx.Err() != nil:
+		return "client gone"
+	case errors.As(err, &ue) && ue.Timeout():
+		return "timed out"
+	case errors.As(err, &ue):
+		return "request failed"
+	}
+	return err.Error() // a bad answer: decoding or result
+}

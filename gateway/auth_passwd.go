@@ -1,0 +1,324 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"edgemq/configs"
+	"edgemq/mqtt"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Argon2id parameters of new password file entries (the OWASP minimum:
+// 19 MiB, 2 passes, 1 lane).
+const (
+	argonMemory  = 19 * 1024
+	argonTime    = 2
+	argonThreads = 1
+	argonSaltLen = 16
+	argonKeyLen  = 32
+)
+
+// HashPassword returns an argon2id hash of password in PHC format:
+// $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH (unpadded standard base64).
+func HashPassword(password []byte) (string, error) {
+	salt := make([]byte, argonSaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey(password, salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// CheckPassword reports whether password matches hash, an argon2id PHC
+// string or a bcrypt hash ($2a$, $2b$, $2y$). The comparison is constant
+// time.
+func CheckPassword(hash string, password []byte) (bool, error) {
+	switch {
+	case strings.HasPrefix(hash, "$argon2id$"):
+		p, err := parseArgon2id(hash)
+		if err != nil {
+			return false, err
+		}
+		key := argon2.IDKey(password, p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+		return subtle.ConstantTimeCompare(key, p.key) == 1, nil
+	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+		err := bcrypt.CompareHashAndPassword([]byte(hash), password)
+		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return false, errors.New("unknown hash format: want $argon2id$ or bcrypt")
+}
+
+type argon2Params struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+func parseArgon2id(s string) (*argon2Params, error) {
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, hash
+	f := strings.Split(s, "$")
+	if len(f) != 6 || f[1] != "argon2id" {
+		return nil, errors.New("malformed argon2id hash")
+	}
+	if f[2] != "v="+strconv.Itoa(argon2.Version) {
+		return nil, fmt.Errorf("argon2id version %q not supported", f[2])
+	}
+	p := &argon2Params{}
+	for _, kv := range strings.Split(f[3], ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("malformed argon2id parameter %q", kv)
+		}
+		switch k {
+		case "m":
+			p.memory = uint32(n)
+		case "t":
+			p.time = uint32(n)
+		case "p":
+			if n > 255 {
+				return nil, errors.New("argon2id parallelism above 255")
+			}
+			p.threads = uint8(n)
+		default:
+			return nil, fmt.Errorf("unknown argon2id parameter %q", k)
+		}
+	}
+	if p.memory == 0 || p.time == 0 || p.threads == 0 || p.memory > 4<<20 {
+		return nil, errors.New("argon2id parameters out of range")
+	}
+	var err error
+	if p.salt, err = base64.RawStdEncoding.DecodeString(f[4]); err != nil {
+		return nil, errors.New("malformed argon2id salt")
+	}
+	if p.key, err = base64.RawStdEncoding.DecodeString(f[5]); err != nil || len(p.key) < 16 {
+		return nil, errors.New("malformed argon2id hash value")
+	}
+	return p, nil
+}
+
+// passwordFileAuth authenticates the users of a password file: one
+// "user:hash" per line; blank lines and lines starting with # are
+// skipped. The file is checked for a change of size or modification
+// time at most every reload interval, when a client authenticates (no
+// goroutine), and reloaded then; a file that fails to load keeps the
+// previous users.
+type passwordFileAuth struct {
+	path     string
+	interval time.Duration
+
+	users atomic.Pointer[map[string]string]
+
+	mu      sync.Mutex // serializes checks
+	checked time.Time
+	size    int64
+	modTime time.Time
+}
+
+func newPasswordFileAuth(cfg configs.PasswordFileAuth) (*passwordFileAuth, error) {
+	p := &passwordFileAuth{path: cfg.Path, interval: cfg.ReloadInterval}
+	if err := p.load(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *passwordFileAuth) load() error {
+	st, err := os.Stat(p.path)
+	if err != nil {
+		return err
+	}
+	users, err := ReadPasswordFile(p.path)
+	if err != nil {
+		return err
+	}
+	p.users.Store(&users)
+	p.size, p.modTime = st.Size(), st.ModTime()
+	return nil
+}
+
+// maybeReload reloads the file when it changed and the interval passed.
+func (p *passwordFileAuth) maybeReload() {
+	if p.interval <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.checked) < p.interval {
+		return
+	}
+	p.checked = now
+	st, err := os.Stat(p.path)
+	if err != nil || (st.Size() == p.size && st.ModTime().Equal(p.modTime)) {
+		return
+	}
+	_ = p.load() // on error keep the previous users
+}
+
+// Authenticate checks the password of a user of the file; other clients
+// are not its business.
+func (p *passwordFileAuth) Authenticate(_ context.Context, c ConnInfo) error {
+	if !c.HasUsername() {
+		return ErrNotMine
+	}
+	p.maybeReload()
+	hash, ok := (*p.users.Load())[c.Username()]
+	if !ok {
+		return ErrNotMine
+	}
+	if !c.HasPassword() {
+		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "no password for user %q", c.Username())
+	}
+	if match, _ := CheckPassword(hash, c.Password()); !match {
+		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong password for user %q", c.Username())
+	}
+	return nil
+}
+
+// ReadPasswordFile reads a password file into user → hash. Entries must
+// be argon2id or bcrypt hashes: a line that holds anything else (such as
+// a plain password) is an error naming the line, not the value. SCRAM
+// entries ("user:SCRAM-SHA-256$...") are skipped: they are for MQTT 5
+// enhanced authentication, which reads the same file.
+func ReadPasswordFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	users := make(map[string]string)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("%s:%d: want user:hash", path, n)
+		}
+		if strings.HasPrefix(hash, "SCRAM-") {
+			continue // a SCRAM entry, for enhanced authentication (enhauth_scram.go)
+		}
+		if !validHash(hash) {
+			return nil, fmt.Errorf("%s:%d: the entry of %q is not an argon2id or bcrypt hash", path, n, user)
+		}
+		users[user] = hash
+	}
+	return users, sc.Err()
+}
+
+func validHash(h string) bool {
+	if strings.HasPrefix(h, "$argon2id$") {
+		_, err := parseArgon2id(h)
+		return err == nil
+	}
+	_, err := bcrypt.Cost([]byte(h))
+	return err == nil
+}
+
+// SetPassword adds or replaces user's entry in the password file at path
+// with an argon2id hash of password, creating the file (mode 0600) when
+// missing. Every other line of user, SCRAM entries included, is removed,
+// so that no entry of an old password lingers. The file is replaced
+// atomically; other users' lines are kept.
+func SetPassword(path, user string, password []byte) error {
+	if len(password) == 0 {
+		return errors.New("empty password")
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return SetPasswordEntries(path, user, hash)
+}
+
+// SetPasswordEntries replaces every line of user in the password file at
+// path with one "user:entry" line per entry (e.g. an argon2id hash and
+// SCRAM entries made from the same password).
+func SetPasswordEntries(path, user string, entries ...string) error {
+	if user == "" || strings.ContainsAny(user, ":\r\n") || strings.TrimSpace(user) != user || strings.HasPrefix(user, "#") {
+		return fmt.Errorf("user name %q: must be non-empty, without ':', line breaks or surrounding spaces, and not start with #", user)
+	}
+	if len(entries) == 0 {
+		return errors.New("no entry")
+	}
+	var add strings.Builder
+	for _, e := range entries {
+		if e == "" || strings.ContainsAny(e, "\r\n") {
+			return errors.New("malformed entry")
+		}
+		add.WriteString(user + ":" + e + "\n")
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	var out bytes.Buffer
+	replaced := false
+	for _, line := range strings.SplitAfter(string(old), "\n") {
+		if line == "" {
+			continue
+		}
+		if u, _, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && u == user {
+			if !replaced {
+				out.WriteString(add.String())
+				replaced = true
+			}
+			continue
+		}
+		out.WriteString(line)
+		if !strings.HasSuffix(line, "\n") {
+			out.WriteByte('\n')
+		}
+	}
+	if !replaced {
+		out.WriteString(add.String())
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(out.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,249 @@
+package gateway
+
+// MQTT 5 enhanced authentication (4.12): the AUTH exchange in the CONNECT
+// pipeline and re-authentication of a connected client. The channel
+// drives it and owns no socket: conn.handshake reads the AUTH packets of
+// a pending CONNECT and hands them to continueConnectAuth; the read loop
+// hands those of a connected client to handleAuth. The per-method logic is
+// an authExchange (enhauth_scram.go for SCRAM).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"edgemq/mqtt"
+
+	"go.uber.org/zap"
+)
+
+// enhancedMethod is an enhanced authentication method.
+type enhancedMethod interface {
+	// start begins one exchange.
+	start() authExchange
+}
+
+// authExchange is one run of a method, a step per client message.
+type authExchange interface {
+	// step takes the client's Authentication Data and returns the
+	// server's. done says the exchange is over: with err nil the client
+	// is authenticated and out is the final server data; err carries the
+	// refusal's reason code. Not done: out goes in AUTH 0x18.
+	step(data []byte) (out []byte, done bool, err error)
+	// username is the identity authenticated (valid once done).
+	username() string
+}
+
+// enhancedAuth holds the methods built in, by name.
+type enhancedAuth struct {
+	methods map[string]enhancedMethod
+}
+
+func (e *enhancedAuth) method(name string) enhancedMethod {
+	if e == nil {
+		return nil
+	}
+	return e.methods[name]
+}
+
+// newEnhancedAuth builds the methods a store allows; nil store: none.
+func newEnhancedAuth(store SCRAMStore) (*enhancedAuth, error) {
+	e := &enhancedAuth{methods: map[string]enhancedMethod{}}
+	if store == nil {
+		return e, nil
+	}
+	for _, name := range []string{MethodSCRAMSHA256, MethodSCRAMSHA512} {
+		m, err := newSCRAMMethod(name, store)
+		if err != nil {
+			return nil, err
+		}
+		e.methods[name] = m
+	}
+	return e, nil
+}
+
+// authFlow is a channel's enhanced authentication state.
+type authFlow struct {
+	// method is the Authentication Method of CONNECT; "" when the client
+	// did not use enhanced authentication.
+	method string
+	// ex is the exchange under way, nil when none.
+	ex authExchange
+	// pending is the CONNECT waiting for its exchange; nil once answered.
+	pending *pendingConnect
+}
+
+type pendingConnect struct {
+	c      *mqtt.Connect
+	certID string
+	ack    *mqtt.Connack
+}
+
+// authPending reports whether a CONNECT waits for the client's next AUTH.
+func (ch *channel) authPending() bool { return ch.authx.pending != nil }
+
+// startConnectAuth begins the exchange of a CONNECT with an
+// Authentication Method: 0x8C when the method is not built in
+// [MQTT-4.12.0-1], else the first step on the CONNECT's data.
+func (ch *channel) startConnectAuth(ctx context.Context, c *mqtt.Connect, certID string, ack *mqtt.Connack) bool {
+	name := c.Properties.AuthenticationMethod
+	m := ch.env.enh.method(name)
+	if m == nil {
+		err := mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", name)
+		ch.authFailed(ctx, c.Username, err) // bruteforce.go
+		ch.refuse(c, err)
+		return false
+	}
+	ch.authx = authFlow{method: name, ex: m.start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
+	return ch.connectAuthStep(ctx, c.Properties.AuthenticationData)
+}
+
+// continueConnectAuth takes the packet read after the server's AUTH
+// 0x18 to a pending CONNECT (or the read error): only AUTH 0x18 with the
+// same method continues [MQTT-4.12.0-3, MQTT-4.12.0-4]; a DISCONNECT or a
+// failed read abandons the CONNECT; anything else is a protocol error.
+func (ch *channel) continueConnectAuth(ctx context.Context, p mqtt.Packet, err error) bool {
+	pc := ch.authx.pending
+	if err != nil {
+		ch.authx = authFlow{}
+		if isPacketError(err) {
+			ch.refuse(pc.c, err)
+		} else {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				ch.logAt(zap.InfoLevel, "enhanced authentication timed out", zap.String("client_id", pc.c.ClientID))
+			}
+			ch.out.close(nil)
+		}
+		return false
+	}
+	switch a := p.(type) {
+	case *mqtt.Auth:
+		if method := ch.authx.method; a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != method {
+			ch.authx = authFlow{}
+			ch.refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-4", "AUTH %v with method %q during authentication with %q", a.ReasonCode, a.Properties.AuthenticationMethod, method))
+			return false
+		}
+		return ch.connectAuthStep(ctx, a.Properties.AuthenticationData)
+	case *mqtt.Disconnect:
+		ch.authx = authFlow{}
+		ch.out.close(nil)
+		return false
+	default:
+		ch.authx = authFlow{}
+		ch.refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-1", "%v before CONNACK", p.Type()))
+		return false
+	}
+}
+
+// connectAuthStep runs one step for the pending CONNECT: AUTH 0x18 when
+// the method wants more, else CONNACK.
+func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
+	pc := ch.authx.pending
+	c := pc.c
+	out, done, err := ch.authx.ex.step(data)
+	if !done {
+		a := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
+		a.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
+		a.Properties.SetBinary(mqtt.PropAuthenticationData, out)
+		ch.enc.version = mqtt.V5
+		ch.out.send(a)
+		return false
+	}
+	user := ch.authx.ex.username()
+	ch.authx.ex, ch.authx.pending = nil, nil
+	if err == nil && c.UsernameFlag && c.Username != user {
+		err = mqtt.Errorf(mqtt.NotAuthorized, "", "user name %q differs from the authenticated %q", c.Username, user)
+	}
+	if err != nil {
+		if user == "" {
+			user = c.Username
+		}
+		ch.authFailed(ctx, user, err)
+		ch.refuse(c, err)
+		return false
+	}
+	// The authenticated identity is the client's user name, for the ACL
+	// (%u) and the logs.
+	c.Username, c.UsernameFlag = user, true
+	ch.authSucceeded(ctx, user) // bruteforce.go
+	pc.ack.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
+	if len(out) > 0 {
+		pc.ack.Properties.SetBinary(mqtt.PropAuthenticationData, out)
+	}
+	return ch.admit(c, pc.certID, pc.ack, nil)
+}
+
+// handleAuth handles AUTH from a connected client: re-authentication
+// (4.12.1). It starts with 0x19 and the method of CONNECT
+// [MQTT-4.12.1-1]; the exchange goes on with 0x18 and ends with AUTH
+// 0x00 and the final data. A failure ends the connection with 0x87
+// (DISCONNECT) after the brute-force delay; the session stays.
+func (ch *channel) handleAuth(a *mqtt.Auth) error {
+	f := &ch.authx
+	if ch.neg.Version != mqtt.V5 || f.method == "" {
+		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-2", "AUTH without enhanced authentication")
+	}
+	if a.Properties.AuthenticationMethod != f.method {
+		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.1-1", "re-authentication with method %q, not %q", a.Properties.AuthenticationMethod, f.method)
+	}
+	switch {
+	case a.ReasonCode == mqtt.ReAuthenticate && f.ex == nil:
+		f.ex = ch.env.enh.method(f.method).start()
+	case a.ReasonCode == mqtt.ContinueAuthentication && f.ex != nil:
+	default:
+		return mqtt.Errorf(mqtt.ProtocolError, "4.12.1", "AUTH %v out of sequence", a.ReasonCode)
+	}
+	out, done, err := f.ex.step(a.Properties.AuthenticationData)
+	if !done {
+		r := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
+		r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
+		r.Properties.SetBinary(mqtt.PropAuthenticationData, out)
+		ch.out.send(r)
+		return nil
+	}
+	user := f.ex.username()
+	f.ex = nil
+	if err == nil && user != ch.acl.view.username {
+		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, connected as %q", user, ch.acl.view.username)
+	}
+	if err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), ch.prof.ConnectTimeout)
+		ch.authFailed(ctx, user, err)
+		cancel()
+		// Whatever the step said, a failed re-authentication is Not
+		// Authorized (4.12.1).
+		return mqtt.Errorf(mqtt.NotAuthorized, "4.12.1", "re-authentication failed: %v", err)
+	}
+	// SCRAM credentials do not expire, so there is no credential deadline
+	// to move (ch.extendAuth, auth_chain.go): a method whose credential
+	// expires (a token) would call ch.extendAuth(newExpiry) here.
+	ch.logAt(zap.DebugLevel, "client re-authenticated", zap.String("client_id", ch.neg.ClientID), zap.String("username", user))
+	r := &mqtt.Auth{ReasonCode: mqtt.Success}
+	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
+	if len(out) > 0 {
+		r.Properties.SetBinary(mqtt.PropAuthenticationData, out)
+	}
+	ch.out.send(r)
+	return nil
+}
+
+// initEnhancedAuth builds the SCRAM methods over auth.scram.file and the
+// brute-force guard of auth.brute_force.
+func (s *Server) initEnhancedAuth() error {
+	var store SCRAMStore
+	if sc := s.cfg.Auth.SCRAM; sc.File != "" {
+		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval)
+		if err != nil {
+			return fmt.Errorf("auth.scram.file: %w", err)
+		}
+		store = fs
+	}
+	enh, err := newEnhancedAuth(store)
+	if err != nil {
+		return err
+	}
+	s.eng.enh = enh
+	s.eng.guard = newBruteGuard(s.cfg.Auth.BruteForce)
+	return nil
+}

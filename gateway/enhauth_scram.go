@@ -1,0 +1,285 @@
+package gateway
+
+// SCRAM (RFC 5802, RFC 7677) as MQTT 5 enhanced authentication methods
+// SCRAM-SHA-256 and SCRAM-SHA-512, server side, without channel binding.
+//
+// The protocol steps come from github.com/xdg-go/scram (well kept, used
+// by the MongoDB and Kafka Go drivers): its ServerConversation is a
+// socket-free step function, which is all an AUTH exchange needs, and it
+// handles the message grammar, SASLprep and the constant-time proof check
+// that a hand-written version would have to get right and test.
+//
+// Credentials: the SCRAM entries of a password file. NOTE for the
+// password-file backend (issue 5 part 2): the file format shared with it
+// is one "user:hash" line per entry, where hash may be a SCRAM entry in
+// the PostgreSQL format
+//
+//	SCRAM-SHA-256$<iterations>:<salt base64>$<StoredKey base64>:<ServerKey base64>
+//	SCRAM-SHA-512$<iterations>:<salt base64>$<StoredKey base64>:<ServerKey base64>
+//
+// A user may have several lines, e.g. one argon2id or bcrypt hash for
+// CONNECT passwords and one SCRAM entry per method; the password backend
+// should skip lines whose hash starts with "SCRAM-" and this file skips
+// the others. SCRAMEntry makes an entry (for `edgemq passwd`), and
+// ParseSCRAMEntry reads one.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"edgemq/mqtt"
+
+	"github.com/xdg-go/scram"
+)
+
+// SCRAM method names (RFC 7677, RFC 5802 section 4 / IANA SASL names).
+const (
+	MethodSCRAMSHA256 = "SCRAM-SHA-256"
+	MethodSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// SCRAMCredentials are what the server keeps of a SCRAM password.
+type SCRAMCredentials struct {
+	Salt       []byte
+	Iterations int
+	StoredKey  []byte
+	ServerKey  []byte
+}
+
+// SCRAMStore looks up the SCRAM credentials of a user for a method
+// (MethodSCRAMSHA256 or MethodSCRAMSHA512; the keys differ per hash, so
+// the method is part of the key). It is called concurrently.
+type SCRAMStore interface {
+	Lookup(method, username string) (SCRAMCredentials, bool)
+}
+
+// scramHash returns the hash function of a SCRAM method.
+func scramHash(method string) (func() hash.Hash, bool) {
+	switch method {
+	case MethodSCRAMSHA256:
+		return sha256.New, true
+	case MethodSCRAMSHA512:
+		return sha512.New, true
+	}
+	return nil, false
+}
+
+// SCRAMEntry derives the SCRAM entry of password for method with a fresh
+// random salt, in the password file format (see the top of this file).
+func SCRAMEntry(method, password string, iterations int) (string, error) {
+	h, ok := scramHash(method)
+	if !ok {
+		return "", fmt.Errorf("unknown SCRAM method %q", method)
+	}
+	if iterations < 4096 {
+		return "", fmt.Errorf("SCRAM iterations %d: at least 4096 (RFC 7677)", iterations)
+	}
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	salted, err := pbkdf2.Key(h, password, salt, iterations, h().Size())
+	if err != nil {
+		return "", err
+	}
+	mac := func(key []byte, s string) []byte {
+		m := hmac.New(h, key)
+		m.Write([]byte(s))
+		return m.Sum(nil)
+	}
+	clientKey := mac(salted, "Client Key")
+	d := h()
+	d.Write(clientKey)
+	storedKey := d.Sum(nil)
+	serverKey := mac(salted, "Server Key")
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("%s$%d:%s$%s:%s", method, iterations, b64(salt), b64(storedKey), b64(serverKey)), nil
+}
+
+// ParseSCRAMEntry reads a SCRAM entry; it returns its method.
+func ParseSCRAMEntry(entry string) (method string, c SCRAMCredentials, err error) {
+	method, rest, ok := strings.Cut(entry, "$")
+	h, known := scramHash(method)
+	if !ok || !known {
+		return "", c, errors.New("not a SCRAM-SHA-256 or SCRAM-SHA-512 entry")
+	}
+	params, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return "", c, errors.New("SCRAM entry: want <iterations>:<salt>$<StoredKey>:<ServerKey>")
+	}
+	iter, salt, ok1 := strings.Cut(params, ":")
+	stored, server, ok2 := strings.Cut(keys, ":")
+	if !ok1 || !ok2 {
+		return "", c, errors.New("SCRAM entry: want <iterations>:<salt>$<StoredKey>:<ServerKey>")
+	}
+	if c.Iterations, err = strconv.Atoi(iter); err != nil || c.Iterations < 1 {
+		return "", c, fmt.Errorf("SCRAM entry: bad iteration count %q", iter)
+	}
+	dec := base64.StdEncoding.DecodeString
+	if c.Salt, err = dec(salt); err != nil || len(c.Salt) == 0 {
+		return "", c, errors.New("SCRAM entry: bad salt")
+	}
+	size := h().Size()
+	if c.StoredKey, err = dec(stored); err != nil || len(c.StoredKey) != size {
+		return "", c, errors.New("SCRAM entry: bad StoredKey")
+	}
+	if c.ServerKey, err = dec(server); err != nil || len(c.ServerKey) != size {
+		return "", c, errors.New("SCRAM entry: bad ServerKey")
+	}
+	return method, c, nil
+}
+
+// FileSCRAMStore is a SCRAMStore over a password file's SCRAM entries. It
+// reloads the file when its size or modification time changed, checked
+// on a lookup at most once per reload interval.
+type FileSCRAMStore struct {
+	path   string
+	reload time.Duration
+
+	mu      sync.Mutex
+	entries map[scramKey]SCRAMCredentials
+	size    int64
+	mtime   time.Time
+	checked time.Time
+}
+
+type scramKey struct{ method, user string }
+
+// NewFileSCRAMStore loads path; reload is the least time between checks
+// of the file for changes (0: never reload).
+func NewFileSCRAMStore(path string, reload time.Duration) (*FileSCRAMStore, error) {
+	s := &FileSCRAMStore{path: path, reload: reload}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// load reads the file; s.mu is held or s is not shared yet.
+func (s *FileSCRAMStore) load() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return err
+	}
+	entries := make(map[scramKey]SCRAMCredentials)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || !strings.HasPrefix(hash, "SCRAM-") {
+			continue // another backend's hash
+		}
+		method, c, err := ParseSCRAMEntry(hash)
+		if err != nil {
+			return fmt.Errorf("%s:%d: user %q: %w", s.path, n, user, err)
+		}
+		entries[scramKey{method, user}] = c
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", s.path, err)
+	}
+	s.entries, s.size, s.mtime = entries, fi.Size(), fi.ModTime()
+	return nil
+}
+
+// Lookup returns the user's credentials for method.
+func (s *FileSCRAMStore) Lookup(method, username string) (SCRAMCredentials, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); s.reload > 0 && now.Sub(s.checked) >= s.reload {
+		s.checked = now
+		if fi, err := os.Stat(s.path); err == nil && (fi.Size() != s.size || !fi.ModTime().Equal(s.mtime)) {
+			s.load() // on failure the entries in force stay
+		}
+	}
+	c, ok := s.entries[scramKey{method, username}]
+	return c, ok
+}
+
+// scramMethod is one SCRAM mechanism over a store.
+type scramMethod struct {
+	name   string
+	hash   scram.HashGeneratorFcn
+	store  SCRAMStore
+	server *scram.Server
+	// mock derives fake credentials for unknown users, so that an unknown
+	// user is told apart from a wrong password only at the end, as 0x86
+	// both (RFC 5802 section 5.1, "i": a server may mock).
+	mockKey []byte
+}
+
+func newSCRAMMethod(name string, store SCRAMStore) (*scramMethod, error) {
+	h, ok := scramHash(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown SCRAM method %q", name)
+	}
+	m := &scramMethod{name: name, hash: scram.HashGeneratorFcn(h), store: store, mockKey: make([]byte, 32)}
+	rand.Read(m.mockKey)
+	var err error
+	m.server, err = m.hash.NewServer(m.lookup)
+	return m, err
+}
+
+func (m *scramMethod) lookup(user string) (scram.StoredCredentials, error) {
+	c, ok := m.store.Lookup(m.name, user)
+	if !ok {
+		mac := hmac.New(sha256.New, m.mockKey)
+		mac.Write([]byte(user))
+		sum := mac.Sum(nil)
+		size := m.hash().Size()
+		c = SCRAMCredentials{Salt: sum[:16], Iterations: 4096, StoredKey: make([]byte, size), ServerKey: make([]byte, size)}
+		copy(c.StoredKey, sum[16:]) // no proof hashes to it in practice
+	}
+	return scram.StoredCredentials{
+		KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
+		StoredKey:  c.StoredKey, ServerKey: c.ServerKey,
+	}, nil
+}
+
+// start begins a conversation.
+func (m *scramMethod) start() authExchange {
+	return &scramExchange{conv: m.server.NewConversation()}
+}
+
+// scramExchange is one SCRAM conversation: client-first (CONNECT or AUTH
+// 0x19) → server-first (AUTH 0x18) → client-final (AUTH 0x18) →
+// server-final (CONNACK or AUTH 0x00).
+type scramExchange struct {
+	conv *scram.ServerConversation
+}
+
+func (x *scramExchange) step(data []byte) ([]byte, bool, error) {
+	out, err := x.conv.Step(string(data))
+	if err != nil {
+		return nil, true, mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "SCRAM: %v", err)
+	}
+	if x.conv.Done() {
+		if !x.conv.Valid() {
+			return nil, true, mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "SCRAM: authentication failed")
+		}
+		return []byte(out), true, nil
+	}
+	return []byte(out), false, nil
+}
+
+func (x *scramExchange) username() string { return x.conv.Username() }

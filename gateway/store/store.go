@@ -1,0 +1,152 @@
+// Package store is the persistence interface of the gateway: what a
+// session, its in-flight and queued messages and the retained messages
+// look like on disk, independent of the engine that writes them (the
+// embedded bbolt store in store/bolt; a cluster store later).
+//
+// Concurrency: a Store is safe for concurrent use. Apply only queues its
+// operations: it never blocks on I/O. Operations are applied in the order
+// Apply was called (across all callers); a caller that needs an order
+// between its own operations calls Apply in that order, e.g. while holding
+// the lock of the state they describe. done runs once every operation
+// queued up to and including this call is stored as the store's durability
+// promises (on disk for a synchronous store); it runs on the store's
+// goroutine and must not block or take locks that an Apply caller may hold
+// while calling Apply.
+//
+// Not found: deleting what does not exist is not an error. A Delivery or
+// Rel for a session that does not exist is stored anyway; Load returns
+// only those of sessions it returns.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store keeps the gateway's persistent state.
+type Store interface {
+	// Load returns everything stored, for startup. It runs before any
+	// Apply.
+	Load(ctx context.Context) (*State, error)
+	// Apply queues ops, then done (may be nil), see the package comment.
+	// ops must not be modified after the call.
+	Apply(ctx context.Context, ops []Op, done func(error))
+	// Group starts a group: the operations queued (by any goroutine) until
+	// end is called are committed in one transaction, all or none. Groups
+	// do not nest on one goroutine; they are short (no I/O inside).
+	Group() (end func())
+	// Close writes what is queued and releases the store.
+	Close() error
+}
+
+// ErrCorrupt wraps the errors of a store that cannot be read.
+var ErrCorrupt = errors.New("store is corrupt or unreadable")
+
+// ErrVersion wraps the error of a store of another schema version.
+var ErrVersion = errors.New("store has an unsupported schema version")
+
+// State is what Load returns.
+type State struct {
+	Sessions []Session
+	Retained []Message
+}
+
+// Session is a persistent session (Session Expiry Interval above 0).
+type Session struct {
+	ClientID string
+	// Expiry is the Session Expiry Interval in seconds.
+	Expiry uint32
+	// Deadline is when the session ends without a connection; zero while a
+	// client is connected (the expiry then counts from the restart) or when
+	// it never expires.
+	Deadline time.Time
+	Subs     []Subscription
+	// Will waits for WillDeadline (zero: the will of a connected client,
+	// whose delay counts from the restart).
+	Will         *Message
+	WillDelay    uint32
+	WillDeadline time.Time
+	NextPID      uint16
+	// Deliveries and Rels are filled by Load.
+	Deliveries []Delivery
+	Rels       []uint16
+}
+
+// Subscription is one filter of a session.
+type Subscription struct {
+	Filter            string
+	QoS               byte
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    byte
+	ID                uint32
+}
+
+// Message is an application message. ID identifies it for Delivery
+// references: stored once however many deliveries refer to it.
+type Message struct {
+	ID      uint64
+	From    string
+	Expires time.Time // zero: never
+	// Packet is the message as an encoded MQTT 5 PUBLISH (the engine's
+	// encoding; opaque to the store).
+	Packet []byte
+}
+
+// Delivery states.
+const (
+	Pending         byte = iota // queued, no packet id
+	AwaitingPuback              // QoS 1 sent
+	AwaitingPubrec              // QoS 2 sent
+	AwaitingPubcomp             // QoS 2 PUBREL sent
+)
+
+// Delivery is one message on its way to one session, pending or in
+// flight.
+type Delivery struct {
+	// Seq orders a session's deliveries and identifies one.
+	Seq    uint64
+	Msg    Message // on Load; on Put only Msg.ID when the message is stored already
+	QoS    byte
+	Retain bool
+	SubIDs []uint32
+	PID    uint16
+	State  byte
+	Share  string // "$share/name/filter" of a shared subscription, or ""
+}
+
+// OpKind is what an Op does.
+type OpKind byte
+
+const (
+	// PutSession stores Session (without Deliveries and Rels), replacing it.
+	PutSession OpKind = iota + 1
+	// DeleteSession removes ClientID's session, deliveries and rels.
+	DeleteSession
+	// PutDelivery stores Delivery of ClientID, replacing the one with its
+	// Seq; Delivery.Msg is stored when new (by ID) and referenced.
+	PutDelivery
+	// DeleteDelivery removes the delivery Seq of ClientID.
+	DeleteDelivery
+	// PutRel records the inbound QoS 2 packet id PID awaiting PUBREL.
+	PutRel
+	// DeleteRel removes it.
+	DeleteRel
+	// PutRetained stores Retained for its topic (Topic), replacing it.
+	PutRetained
+	// DeleteRetained removes Topic's retained message.
+	DeleteRetained
+)
+
+// Op is one change.
+type Op struct {
+	Kind     OpKind
+	ClientID string
+	Session  *Session
+	Delivery *Delivery
+	Seq      uint64
+	PID      uint16
+	Topic    string
+	Retained *Message
+}
