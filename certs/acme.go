@@ -41,6 +41,28 @@ func acmeDirectory(a configs.ACME) string {
 	return letsEncryptDirectory
 }
 
+// acmePlan is what both ACME engines read from the configuration first.
+type acmePlan struct {
+	roots    *x509.CertPool // trusted for the ACME server; nil: the system's
+	storage  string         // certificate and account cache directory
+	httpHost string         // HTTP-01 listener host, when httpPort > 0
+	httpPort int
+}
+
+// planACME checks and resolves the parts of cfg both engines share.
+func planACME(a configs.ACME, dataDir string) (acmePlan, error) {
+	var p acmePlan
+	var err error
+	if p.roots, err = acmeRoots(a.RootCA); err != nil {
+		return p, err
+	}
+	if p.storage, err = acmeStorage(a, dataDir); err != nil {
+		return p, err
+	}
+	p.httpHost, p.httpPort, err = splitHTTPAddress(a.HTTPAddress)
+	return p, err
+}
+
 // acmeStorage returns the certificate cache directory, created (0700) when
 // missing: acme.storage or DATA_DIR/acme.
 func acmeStorage(a configs.ACME, dataDir string) (string, error) {

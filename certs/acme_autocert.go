@@ -44,17 +44,11 @@ func newAutocert(ctx context.Context, cfg configs.TLSSource, dataDir string, log
 
 func startAutocert(ctx context.Context, cfg configs.TLSSource, dataDir string, log *zap.Logger) (*acmeSource, error) {
 	a := cfg.ACME
-	roots, err := acmeRoots(a.RootCA)
+	plan, err := planACME(a, dataDir)
 	if err != nil {
 		return nil, err
 	}
-	storage, err := acmeStorage(a, dataDir)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := splitHTTPAddress(a.HTTPAddress); err != nil {
-		return nil, err
-	}
+	roots, storage := plan.roots, plan.storage
 
 	gate := &closeGate{log: log}
 	tr := http.DefaultTransport.(*http.Transport).Clone()

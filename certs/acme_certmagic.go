@@ -63,18 +63,11 @@ func newCertmagic(ctx context.Context, cfg configs.TLSSource, dataDir string, lo
 
 func startCertmagic(ctx context.Context, cfg configs.TLSSource, dataDir string, log *zap.Logger) (*certmagicSource, error) {
 	a := cfg.ACME
-	roots, err := acmeRoots(a.RootCA)
+	plan, err := planACME(a, dataDir)
 	if err != nil {
 		return nil, err
 	}
-	storage, err := acmeStorage(a, dataDir)
-	if err != nil {
-		return nil, err
-	}
-	httpHost, httpPort, err := splitHTTPAddress(a.HTTPAddress)
-	if err != nil {
-		return nil, err
-	}
+	roots, storage, httpHost, httpPort := plan.roots, plan.storage, plan.httpHost, plan.httpPort
 	cmLog := log.Named("certmagic")
 
 	s := &certmagicSource{}

@@ -304,20 +304,7 @@ func TestWSOriginAndProxyHeaders(t *testing.T) {
 	defer ws.Close()
 	nc := listeners.NewWSConn(ws, nil)
 	nc.Write([]byte{0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'x', 'f'})
-	nc.SetReadDeadline(time.Now().Add(eventTimeout))
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(nc, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
-		t.Fatalf("connack % x, %v", ack, err)
-	}
-	ts.mu.Lock()
-	var addrs []string
-	for c := range ts.conns {
-		addrs = append(addrs, c.ch.meta.RemoteAddr.String())
-	}
-	ts.mu.Unlock()
-	if len(addrs) != 1 || addrs[0] != "203.0.113.7:0" {
-		t.Errorf("client addresses %v, want [203.0.113.7:0]", addrs)
-	}
+	expectAcceptedFrom(t, ts, nc, "203.0.113.7:0")
 }
 
 // testCA issues client certificates.
@@ -386,20 +373,7 @@ func TestProxyProtocolWiring(t *testing.T) {
 	hdr := []byte("\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c")
 	hdr = append(hdr, 203, 0, 113, 7, 192, 0, 2, 1, 0x12, 0x67, 0x07, 0x5b)
 	nc.Write(append(hdr, 0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'p', 'p'))
-	nc.SetReadDeadline(time.Now().Add(eventTimeout))
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(nc, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
-		t.Fatalf("connack % x, %v", ack, err)
-	}
-	ts.mu.Lock()
-	var addrs []string
-	for c := range ts.conns {
-		addrs = append(addrs, c.ch.meta.RemoteAddr.String())
-	}
-	ts.mu.Unlock()
-	if len(addrs) != 1 || addrs[0] != "203.0.113.7:4711" {
-		t.Errorf("client addresses %v, want [203.0.113.7:4711]", addrs)
-	}
+	expectAcceptedFrom(t, ts, nc, "203.0.113.7:4711")
 }
 
 func TestSubstituteCertIdentity(t *testing.T) {
@@ -500,5 +474,25 @@ func TestTLSForeignALPN(t *testing.T) {
 				t.Errorf("negotiated %q, want %q", negotiated, tt.want)
 			}
 		})
+	}
+}
+
+// expectAcceptedFrom reads a successful 3.1.1 CONNACK on nc and checks the
+// server's only connection has the client address want.
+func expectAcceptedFrom(tb testing.TB, ts *testServer, nc net.Conn, want string) {
+	tb.Helper()
+	nc.SetReadDeadline(time.Now().Add(eventTimeout))
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(nc, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+		tb.Fatalf("connack % x, %v", ack, err)
+	}
+	ts.mu.Lock()
+	var addrs []string
+	for c := range ts.conns {
+		addrs = append(addrs, c.ch.meta.RemoteAddr.String())
+	}
+	ts.mu.Unlock()
+	if len(addrs) != 1 || addrs[0] != want {
+		tb.Errorf("client addresses %v, want [%s]", addrs, want)
 	}
 }
