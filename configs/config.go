@@ -33,6 +33,10 @@ type Config struct {
 	Sys Sys `yaml:"sys"`
 	// TLS are the named certificate sources of tls and wss listeners.
 	TLS map[string]TLSSource `yaml:"tls"`
+	// Limits protect the gateway before authentication (admission.go).
+	Limits Admission `yaml:"limits"`
+	// Ops is the operations HTTP listener: metrics and health (ops.go).
+	Ops Ops `yaml:"ops"`
 	// Listeners are the sockets edgemq serves.
 	Listeners []Listener `yaml:"listeners"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.

@@ -89,8 +89,10 @@ func (c *Config) Validate() error {
 	c.validateACLExtensions(&ps) // enhauth.go
 	c.validateEnhancedAuth(&ps)  // enhauth.go
 	c.validateSys(&ps)
+	c.validateAdmission(&ps) // admission.go
 	c.validateTLS(&ps)
 	c.validateListeners(&ps)
+	c.validateOps(&ps) // ops.go
 
 	if c.ShutdownTimeout <= 0 {
 		ps.add("shutdown_timeout", "%s must be above 0", c.ShutdownTimeout)

@@ -46,6 +46,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: s.log}
 	c.rd.Reset(nc, lst.prof.MaxPacketSize, &s.bufs)
 	if !s.track(c) {
+		releaseTicket(meta)
 		nc.Close()
 		return
 	}
@@ -54,6 +55,9 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		c.finish()
 		s.untrack(c)
 		return
+	}
+	if t := ticketOf(meta); t != nil {
+		t.authenticated()
 	}
 	s.eng.stats.connections.Add(1)
 	go c.readLoop()
@@ -78,7 +82,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
-	deadline := c.born.Add(ch.prof.ConnectTimeout)
+	deadline := c.born.Add(c.srv.connectTimeout(ch.prof.ConnectTimeout))
 	c.nc.SetReadDeadline(deadline)
 	p, err := c.rd.ReadPacket(0)
 	if err != nil {
@@ -95,6 +99,14 @@ func (c *conn) handshake(ctx context.Context) bool {
 		ch.out.close(nil)
 		return false
 	}
+	if ticketOf(ch.meta) != nil && c.srv.adm.busy() {
+		// A reconnect storm: some clients are told to come back later
+		// (admission.go).
+		ch.refuse(connect, mqtt.ServerBusy)
+		return false
+	}
+	t0 := time.Now()
+	c.srv.eng.stats.pkt.countIn(mqtt.CONNECT)
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	ok = ch.connect(actx, connect)
@@ -104,6 +116,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 		p, err := c.rd.ReadPacket(mqtt.V5)
 		ok = ch.continueConnectAuth(actx, p, err)
 	}
+	c.srv.metrics.observeConnect(c.lst.cfg.Name, time.Since(t0)) // metrics.go
 	return ok
 }
 
@@ -128,6 +141,7 @@ func (c *conn) readLoop() {
 			break
 		}
 		if err == nil {
+			stats.pkt.countIn(p.Type()) // metrics.go
 			err = ch.handle(p)
 		}
 		if err != nil {

@@ -116,6 +116,7 @@ func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
 	}
 	b.buf = out
 	e.stats.bytesOut.Add(int64(len(pub.Payload)))
+	e.stats.pkt.countOut(mqtt.PUBLISH, len(out)-n+len(pub.Payload)) // metrics.go
 	if e.writev && len(pub.Payload) >= refPayload {
 		b.ref(pub.Payload)
 		return
@@ -140,12 +141,14 @@ func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
 		return buf
 	}
 	if e.maxSize == 0 || uint32(len(out)-len(buf)) <= e.maxSize {
+		e.stats.pkt.sent(p, len(out)-len(buf)) // metrics.go
 		return out
 	}
 	if props != nil {
 		props.Clear(mqtt.PropReasonString)
 		props.UserProperties = nil
 		if out, err = mqtt.Append(buf, p, e.version); err == nil && uint32(len(out)-len(buf)) <= e.maxSize {
+			e.stats.pkt.sent(p, len(out)-len(buf))
 			return out
 		}
 	}

@@ -27,6 +27,11 @@ func testConfig(tb testing.TB) *configs.Config {
 	// Tests refuse many clients from 127.0.0.1 on purpose: no brute-force
 	// delay unless a test enables it (bruteforce_test.go).
 	cfg.Auth.BruteForce.Enabled = false
+	// ... nor connection-rate limits (admission_test.go sets its own).
+	cfg.Limits.Rate = configs.AdmissionRate{}
+	// No ops listener unless a test asks (metrics_test.go): the default
+	// 127.0.0.1:9090 would be shared by parallel servers.
+	cfg.Ops.Address = ""
 	return cfg
 }
 

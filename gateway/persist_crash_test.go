@@ -42,6 +42,7 @@ func TestCrashRecovery(t *testing.T) {
 	cfg := fmt.Sprintf(`data_dir: %s
 log: {level: warn}
 store: {durability: sync}
+ops: {address: ""}
 session: {max_offline_messages: 1000000, max_offline_bytes: 0}
 listeners:
   - {name: tcp, type: tcp, address: "%s"}

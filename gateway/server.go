@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgemq/certs"
@@ -30,6 +31,8 @@ type listenerState struct {
 	auth *authChain
 	// count is the number of tracked connections; Server.mu guards it.
 	count int
+	// up is set while the listener serves (readiness, ops.go).
+	up atomic.Bool
 }
 
 // Server is the running gateway.
@@ -47,11 +50,17 @@ type Server struct {
 
 	sys sysState // the $SYS publisher (sys.go)
 
+	adm *admission // limits before authentication (admission.go)
+
 	// sources are the certificate sources by tls entry name, shared by
 	// the listeners that use them; closed when Run returns.
 	sources map[string]certs.Source
 	// store is the persistence store, closed with the sources (persist.go).
 	store storeCloser
+
+	metrics     *metrics   // Prometheus metrics (metrics.go)
+	ops         *opsServer // ops HTTP listener, nil when disabled (ops.go)
+	storeClosed atomic.Bool
 }
 
 // Option adjusts a Server being built.
@@ -83,6 +92,8 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	}
 	st := &stats{}
 	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source)}
+	s.metrics = newMetrics(s) // metrics.go
+	s.adm = newAdmission(cfg.Limits)
 	rt := newRouter()
 	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log}
@@ -123,13 +134,18 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		s.closeSources()
 		return nil, err
 	}
+	if err := s.newOps(); err != nil { // ops.go: metrics, health
+		s.closeListeners()
+		s.closeSources()
+		return nil, fmt.Errorf("starting ops listener: %w", err)
+	}
 	return s, nil
 }
 
 // listen binds one listener, building its certificate source on first
 // use, and sets auth's certificate identity mapping.
 func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, error) {
-	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log}
+	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm}
 	var err error
 	if lcfg.Proxy.Trusted, err = parsePrefixes(lc.ProxyProtocol.Trusted); err != nil {
 		return nil, fmt.Errorf("parsing proxy_protocol.trusted: %w", err)
@@ -148,7 +164,7 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 			s.sources[lc.TLS] = src
 		}
 		scfg := s.cfg.TLS[lc.TLS]
-		lcfg.TLS = src.TLSConfig()
+		lcfg.TLS = s.metrics.timeHandshakes(lc.Name, src.TLSConfig()) // metrics.go
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
 		switch scfg.ClientAuth.IdentityAs {
 		case identityAsUsername, identityAsClientID:
@@ -157,6 +173,10 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 		// Also without identity_as, the identity is what ACL rules'
 		// cert_identity match (authorizeConnect).
 		auth.identityField = scfg.ClientAuth.Identity
+	}
+	if lcfg.HandshakeTimeout <= 0 {
+		// A plain ws upgrade request is bounded like CONNECT is.
+		lcfg.HandshakeTimeout = prof.ConnectTimeout
 	}
 	switch lc.Type {
 	case "tcp":
@@ -228,12 +248,15 @@ func (s *Server) Run(ctx context.Context) error {
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()
+			l.up.Store(true)
+			defer l.up.Store(false)
 			err := l.ln.Serve(ctx, func(nc net.Conn, meta *listeners.Meta) { s.serve(ctx, nc, meta, l) })
 			if err != nil {
 				errc <- err
 			}
 		}()
 	}
+	stopOps := s.startOps()        // ops.go: /metrics, /healthz, /readyz
 	stopSys := s.startSys(ctx)     // sys.go
 	stopACL := s.watchACLFile(ctx) // acl_file.go
 	var runErr error
@@ -248,6 +271,8 @@ func (s *Server) Run(ctx context.Context) error {
 	stopACL()
 	s.shutdown()
 	s.closeSources()
+	s.storeClosed.Store(true)
+	stopOps()
 	return runErr
 }
 
@@ -322,6 +347,7 @@ func (s *Server) untrack(c *conn) {
 	delete(s.conns, c)
 	c.lst.count--
 	s.mu.Unlock()
+	releaseTicket(c.ch.meta) // admission.go
 	s.wg.Done()
 }
 
@@ -337,6 +363,11 @@ type Stats struct {
 	// other; AuthDelayed the refusals held back by brute-force protection.
 	AuthFailures map[string]int64
 	AuthDelayed  int64
+	// AdmissionRefused counts sockets refused before authentication by
+	// reason (admission.go); Unauthenticated is the number of sockets not
+	// yet through CONNACK.
+	AdmissionRefused map[string]int64
+	Unauthenticated  int
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -353,5 +384,6 @@ func (s *Server) Stats() Stats {
 		out.Dropped[n] = st.dropped[i].Load()
 	}
 	st.auth.snapshot(&out) // bruteforce.go
+	s.adm.snapshot(&out)   // admission.go
 	return out
 }

@@ -34,6 +34,8 @@ type stats struct {
 	bytesOut atomic.Int64
 	// auth counts failed authentications (bruteforce.go).
 	auth authStats
+	// pkt counts packets and bytes by type, CONNACKs by reason (metrics.go).
+	pkt pktStats
 }
 
 func (s *stats) drop(r dropReason) { s.dropped[r].Add(1) }

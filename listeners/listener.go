@@ -43,6 +43,9 @@ type Meta struct {
 	// ProxyTLS is what a TLS-terminating proxy reported in its PROXY v2
 	// header; nil when there was no such header.
 	ProxyTLS *ProxyTLS
+	// Ticket is the connection's admission (Config.Gate); nil without a
+	// gate. The Handler releases it when the connection ends.
+	Ticket Ticket
 }
 
 // Handler takes over an accepted connection. It runs on its own goroutine

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -23,6 +24,8 @@ type TCPListener struct {
 	tls       *tls.Config
 	hsTimeout time.Duration
 	log       *zap.Logger
+	gate      Gate
+	trusted   []netip.Prefix // PROXY protocol peers, for the gate
 	once      sync.Once
 }
 
@@ -54,6 +57,9 @@ type Config struct {
 	WebSocket WSConfig
 	// Log receives debug messages about refused connections; nil: none.
 	Log *zap.Logger
+	// Gate admits sockets right after accept (admission.go); nil admits
+	// all. The admitted connection's Ticket is in its Meta.
+	Gate Gate
 }
 
 func listenStream(cfg Config, transport Transport, tcfg *tls.Config) (*TCPListener, error) {
@@ -71,7 +77,7 @@ func listenStream(cfg Config, transport Transport, tcfg *tls.Config) (*TCPListen
 	}
 	return &TCPListener{
 		name: cfg.Name, transport: transport, raw: raw, ln: withProxy(raw, cfg.Proxy),
-		tls: tcfg, hsTimeout: hs, log: log,
+		tls: tcfg, hsTimeout: hs, log: log, gate: cfg.Gate, trusted: cfg.Proxy.Trusted,
 	}, nil
 }
 
@@ -94,17 +100,25 @@ func (l *TCPListener) Close() error {
 func (l *TCPListener) Serve(ctx context.Context, h Handler) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	return acceptLoop(ctx, l.name, l.ln, func(conn net.Conn) { l.handle(ctx, conn, h) })
+	return acceptLoop(ctx, l.name, l.ln, l.gate, l.trusted, func(conn net.Conn, t Ticket) { l.handle(ctx, conn, t, h) })
 }
 
 // handle prepares one accepted connection and hands it over.
-func (l *TCPListener) handle(ctx context.Context, conn net.Conn, h Handler) {
+func (l *TCPListener) handle(ctx context.Context, conn net.Conn, t Ticket, h Handler) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: conn.RemoteAddr(), LocalAddr: conn.LocalAddr()}
+	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: conn.RemoteAddr(), LocalAddr: conn.LocalAddr(), Ticket: t}
 	if err := readProxyHeader(conn, meta); err != nil {
 		l.log.Debug("connection refused", zap.String("listener", l.name), zap.Stringer("peer", conn.RemoteAddr()), zap.Error(err))
+		release(t)
+		conn.Close()
+		return
+	}
+	if t != nil && !t.Rebind(meta.RemoteAddr) {
+		// The per-IP limits again, for the client behind the proxy.
+		l.log.Debug("connection refused", zap.String("listener", l.name), zap.Stringer("remote_addr", meta.RemoteAddr), zap.String("reason", "admission"))
+		release(t)
 		conn.Close()
 		return
 	}
@@ -112,6 +126,7 @@ func (l *TCPListener) handle(ctx context.Context, conn net.Conn, h Handler) {
 		tc, err := handshake(ctx, conn, l.tls, l.hsTimeout)
 		if err != nil {
 			l.log.Debug("tls handshake failed", zap.String("listener", l.name), zap.Stringer("remote_addr", meta.RemoteAddr), zap.Error(err))
+			release(t)
 			conn.Close()
 			return
 		}
@@ -122,9 +137,10 @@ func (l *TCPListener) handle(ctx context.Context, conn net.Conn, h Handler) {
 	h(conn, meta)
 }
 
-// acceptLoop accepts on ln and runs serve for each connection on a new
-// goroutine, until ln is closed.
-func acceptLoop(ctx context.Context, name string, ln net.Listener, serve func(net.Conn)) error {
+// acceptLoop accepts on ln and runs serve for each connection that gate
+// admits on a new goroutine, until ln is closed. Refused sockets are
+// closed at once.
+func acceptLoop(ctx context.Context, name string, ln net.Listener, gate Gate, trusted []netip.Prefix, serve func(net.Conn, Ticket)) error {
 	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
@@ -147,7 +163,12 @@ func acceptLoop(ctx context.Context, name string, ln net.Listener, serve func(ne
 			return fmt.Errorf("accepting on %s: %w", name, err)
 		}
 		delay = 0
-		go serve(conn)
+		t, ok := admit(gate, conn, trusted)
+		if !ok {
+			conn.Close()
+			continue
+		}
+		go serve(conn, t)
 	}
 }
 

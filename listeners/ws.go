@@ -91,6 +91,10 @@ func ListenWS(cfg Config) (*WSListener, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Admission right after accept, below the PROXY header and TLS
+	// (admission.go).
+	trusted := append(append([]netip.Prefix(nil), cfg.Proxy.Trusted...), cfg.WebSocket.TrustedProxies...)
+	s.ln = withProxy(withGate(s.raw, cfg.Gate, trusted), cfg.Proxy)
 	l := &WSListener{name: cfg.Name, transport: WS, raw: s.raw, ln: s.ln, cfg: cfg.WebSocket, timeout: s.hsTimeout, log: s.log}
 	if cfg.TLS != nil {
 		l.transport = WSS
@@ -220,6 +224,15 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	}
 	if trusts(l.cfg.TrustedProxies, meta.RemoteAddr) {
 		meta.RemoteAddr = forwardedFor(r.Header, meta.RemoteAddr, l.cfg.TrustedProxies)
+	}
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		meta.Ticket = ticketOfConn(c)
+	}
+	if meta.Ticket != nil && !meta.Ticket.Rebind(meta.RemoteAddr) {
+		// The per-IP limits again, for the client behind the proxy.
+		l.log.Debug("connection refused", zap.String("listener", l.name), zap.Stringer("remote_addr", meta.RemoteAddr), zap.String("reason", "admission"))
+		nc.Close()
+		return
 	}
 	h(NewWSConn(ws, meta.RemoteAddr), meta)
 }

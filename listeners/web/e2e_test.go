@@ -98,6 +98,7 @@ func startGateway(t *testing.T) *e2eGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Ops.Address = "" // no ops listener (default 127.0.0.1:9090)
 	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
