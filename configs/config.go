@@ -41,6 +41,21 @@ type Config struct {
 	Listeners []Listener `yaml:"listeners"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Drain spreads the disconnects of a graceful shutdown over a period.
+	Drain Drain `yaml:"drain"`
+}
+
+// Drain configures the graceful drain on SIGINT/SIGTERM: the server stops
+// accepting, then disconnects its clients spread evenly over Period so
+// that they do not all reconnect at once.
+type Drain struct {
+	// Period is how long the disconnects are spread over; 0 disconnects
+	// every client at once.
+	Period time.Duration `yaml:"period"`
+	// ServerReference, when set, is sent to v5 clients as the Server
+	// Reference of a DISCONNECT 0x9C (Use another server) instead of
+	// 0x8B (Server shutting down).
+	ServerReference string `yaml:"server_reference"`
 }
 
 // Log selects the zap logger.

@@ -55,6 +55,7 @@ func TestDefaultLoadsAndValidates(t *testing.T) {
 			{Name: "wss", Type: "wss", Address: "127.0.0.1:8084", TLS: "dev", WebSocket: WebSocket{Page: true}},
 		}},
 		{"shutdown_timeout", cfg.ShutdownTimeout, 10 * time.Second},
+		{"drain", cfg.Drain, Drain{Period: 10 * time.Second}},
 		{"listeners[0] anonymous", cfg.Listeners[0].Anonymous(), true},
 		{"listeners[0] limits", cfg.LimitsFor(cfg.Listeners[0]), cfg.MQTT},
 	}

@@ -97,6 +97,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		ps.add("shutdown_timeout", "%s must be above 0", c.ShutdownTimeout)
 	}
+	if c.Drain.Period < 0 {
+		ps.add("drain.period", "%s must not be negative", c.Drain.Period)
+	}
 	return ps.err("")
 }
 

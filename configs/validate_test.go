@@ -56,6 +56,8 @@ func TestBadValuesRefused(t *testing.T) {
 			[]string{`test.yaml:2: session.shared_subscription_strategy: "least_busy" is not a strategy: want round_robin or random`}},
 		{"shutdown timeout", "shutdown_timeout: 0s\n",
 			[]string{"shutdown_timeout: 0s must be above 0"}},
+		{"drain period", "drain:\n  period: -1s\n",
+			[]string{"drain.period: -1s must not be negative"}},
 		{"no listeners", "listeners: []\n",
 			[]string{"test.yaml:1: listeners: at least one listener is required"}},
 		{"listener name", "listeners:\n  - type: tcp\n    address: 127.0.0.1:1883\n",

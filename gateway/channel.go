@@ -406,9 +406,19 @@ func (ch *channel) maxSessionExpiry() uint32 {
 // kick disconnects the client from another goroutine: v5 clients get
 // DISCONNECT with code, 3.x clients a close.
 func (ch *channel) kick(code mqtt.ReasonCode) {
+	ch.kickRef(code, "")
+}
+
+// kickRef is kick with a Server Reference property on the v5 DISCONNECT
+// when ref is set (0x9C Use another server, 0x9D Server moved).
+func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 	ch.kicked.Store(true)
 	if mqtt.Version(ch.kickVersion.Load()) == mqtt.V5 {
-		ch.out.close(&mqtt.Disconnect{ReasonCode: code})
+		d := &mqtt.Disconnect{ReasonCode: code}
+		if ref != "" {
+			d.Properties.SetString(mqtt.PropServerReference, ref)
+		}
+		ch.out.close(d)
 		return
 	}
 	ch.out.close(nil)

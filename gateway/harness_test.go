@@ -22,6 +22,7 @@ func testConfig(tb testing.TB) *configs.Config {
 	}
 	cfg.Listeners = []configs.Listener{{Name: "tcp", Type: "tcp", Address: "127.0.0.1:0"}}
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.Drain.Period = 0 // disconnect at once: tests shut down fast
 	// Each test has its own store (store.durability: sync by default).
 	cfg.DataDir = tb.TempDir()
 	// Tests refuse many clients from 127.0.0.1 on purpose: no brute-force

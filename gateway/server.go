@@ -237,9 +237,11 @@ func (s *Server) Addr(listener string) net.Addr {
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
-// accepting, disconnects v5 clients with Server Shutting Down (0x8B),
-// closes 3.x clients, and waits for connections to end, at most
-// shutdown_timeout. It returns nil after a graceful shutdown.
+// accepting, disconnects clients spread over drain.period — v5 clients
+// with Server Shutting Down (0x8B), or Use Another Server (0x9C) with a
+// Server Reference when drain.server_reference is set; 3.x clients are
+// closed — and waits for connections to end, at most shutdown_timeout
+// after the drain period. It returns nil after a graceful shutdown.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
@@ -292,8 +294,10 @@ func (s *Server) closeSources() {
 	}
 }
 
-// shutdown disconnects every client and waits for their connections to
-// end, at most shutdown_timeout.
+// shutdown disconnects every client, spread evenly over drain.period so
+// that they do not all reconnect at once, and waits for their connections
+// to end, at most shutdown_timeout after the drain period. Sessions are
+// kept: each connection detaches as on any close.
 func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.draining = true
@@ -302,12 +306,35 @@ func (s *Server) shutdown() {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	s.log.Info("shutting down", zap.Int("connections", len(conns)))
-	for _, c := range conns {
-		c.ch.kick(mqtt.ServerShuttingDown)
+	period := s.cfg.Drain.Period
+	code, ref := mqtt.ServerShuttingDown, s.cfg.Drain.ServerReference
+	if ref != "" {
+		code = mqtt.UseAnotherServer
 	}
+	s.log.Info("shutting down", zap.Int("connections", len(conns)), zap.Duration("drain_period", period), zap.String("server_reference", ref))
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	if period <= 0 || len(conns) <= 1 {
+		for _, c := range conns {
+			c.ch.kickRef(code, ref)
+		}
+	} else {
+		// The i-th client goes at i*period/(n-1): the first at once, the
+		// last at the end of the period.
+		start := time.Now()
+		step := period / time.Duration(len(conns)-1)
+		for i, c := range conns {
+			if wait := time.Until(start.Add(time.Duration(i) * step)); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-done:
+					t.Stop()
+				}
+			}
+			c.ch.kickRef(code, ref)
+		}
+	}
 	t := time.NewTimer(s.cfg.ShutdownTimeout)
 	defer t.Stop()
 	select {
