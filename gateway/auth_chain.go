@@ -222,6 +222,3 @@ func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers
 	}
 	return out, nil
 }
-
-// authHTTPClient makes the requests of the http backend and JWKS URLs.
-var authHTTPClient = &http.Client{Timeout: 30 * time.Second}

@@ -48,21 +48,19 @@ const StoreFile = "edgemq.db"
 // persister queues changes to the store.
 type persister struct {
 	st  store.Store
-	ctx context.Context
 	log *zap.Logger
+	// msgIDs numbers stored messages; restored above the stored ones.
+	msgIDs atomic.Uint64
 	// failed kicks the connections whose acknowledgement failed to store.
 	failed atomic.Int64
 }
 
-func (p *persister) apply(ops ...store.Op) { p.st.Apply(p.ctx, ops, nil) }
+func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, nil) }
 
-// lastMsgID numbers stored messages; restored above the stored ones.
-var lastMsgID atomic.Uint64
-
-// stored returns the store form of m, encoded once.
-func (m *message) stored() store.Message {
+// stored returns the store form of m, encoded once; ids numbers it.
+func (m *message) stored(ids *atomic.Uint64) store.Message {
 	m.encOnce.Do(func() {
-		m.id = lastMsgID.Add(1)
+		m.id = ids.Add(1)
 		pub := *m.pub
 		if pub.QoS > 0 {
 			pub.PacketID = 1
@@ -103,7 +101,7 @@ func (s *session) putDeliveryLocked(d *delivery) {
 		s.st.nextDSeq++
 		d.dseq = s.st.nextDSeq
 	}
-	sd := &store.Delivery{Seq: d.dseq, Msg: d.msg.stored(), QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs, PID: d.pid, State: deliveryStates[d.state]}
+	sd := &store.Delivery{Seq: d.dseq, Msg: d.msg.stored(&s.p.msgIDs), QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs, PID: d.pid, State: deliveryStates[d.state]}
 	if d.share != nil {
 		sd.Share = mqtt.SharePrefix + d.share.name + "/" + d.share.filter
 	}
@@ -144,7 +142,7 @@ func (s *session) saveLocked() {
 	if w := s.pw; w != nil {
 		pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 		pub.Properties.Clear(mqtt.PropWillDelayInterval)
-		m := (&message{pub: pub}).stored()
+		m := (&message{pub: pub}).stored(&s.p.msgIDs)
 		rec.Will, rec.WillDelay, rec.WillDeadline = &m, w.Properties.WillDelayInterval, s.pwDeadline
 	}
 	s.p.apply(store.Op{Kind: store.PutSession, Session: rec})
@@ -202,7 +200,7 @@ func (ch *channel) afterStored(fn func()) {
 		return
 	}
 	ch.acksOut.Add(1)
-	p.st.Apply(p.ctx, nil, func(err error) {
+	p.st.Apply(nil, func(err error) {
 		defer ch.acksOut.Add(-1)
 		if err != nil {
 			if p.failed.Add(1) == 1 || p.failed.Load()%1000 == 0 {
@@ -217,11 +215,11 @@ func (ch *channel) afterStored(fn func()) {
 
 // retainedOp is the store change for the retained message m stored or
 // deleted (empty payload) under its topic.
-func retainedOp(m *message, deleted bool) store.Op {
+func retainedOp(m *message, deleted bool, ids *atomic.Uint64) store.Op {
 	if deleted {
 		return store.Op{Kind: store.DeleteRetained, Topic: m.pub.Topic}
 	}
-	sm := m.stored()
+	sm := m.stored(ids)
 	sm.ID = 0
 	return store.Op{Kind: store.PutRetained, Topic: m.pub.Topic, Retained: &sm}
 }
@@ -378,14 +376,14 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			s.mu.Unlock()
 		}
 	}
-	lastMsgID.Store(max(lastMsgID.Load(), maxID))
+	r.p.msgIDs.Store(max(r.p.msgIDs.Load(), maxID))
 	if len(drop) > 0 {
-		st.Apply(ctx, drop, nil)
+		st.Apply(drop, nil)
 	}
 	e.log.Info("store loaded", zap.String("file", path), zap.Int("sessions", len(r.sessions)),
 		zap.Int("retained", len(state.Retained)), zap.Int("wills", len(wills)), zap.Duration("took", time.Since(t0)))
 	p := r.p
-	e.retained.persist = func(m *message, deleted bool) { p.apply(retainedOp(m, deleted)) }
+	e.retained.persist = func(m *message, deleted bool) { p.apply(retainedOp(m, deleted, &p.msgIDs)) }
 	for _, w := range wills {
 		e.publishWill(w.id, w.w)
 	}
@@ -433,7 +431,7 @@ func (s *Server) openStore(ctx context.Context) error {
 	}
 	s.store.st = st
 	e := s.eng
-	p := &persister{st: st, ctx: context.WithoutCancel(ctx), log: s.log}
+	p := &persister{st: st, log: s.log}
 	e.sessions.p = p
 	return e.restore(ctx, st, filepath.Join(s.cfg.DataDir, StoreFile))
 }
@@ -459,6 +457,6 @@ func (ch *channel) flushAcks() {
 		return
 	}
 	done := make(chan struct{})
-	p.st.Apply(p.ctx, nil, func(error) { close(done) })
+	p.st.Apply(nil, func(error) { close(done) })
 	<-done
 }

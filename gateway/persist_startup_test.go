@@ -1,11 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +42,7 @@ func TestStoreStartupTime(t *testing.T) {
 	var ops []store.Op
 	flush := func() {
 		done := make(chan error, 1)
-		db.Apply(context.Background(), ops, func(err error) { done <- err })
+		db.Apply(ops, func(err error) { done <- err })
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
@@ -56,9 +56,10 @@ func TestStoreStartupTime(t *testing.T) {
 		}
 	}
 	payload := make([]byte, 64)
+	var ids atomic.Uint64
 	for i := range nRet {
 		m := &message{pub: &mqtt.Publish{QoS: 1, Retain: true, Topic: fmt.Sprintf("devices/%07d/state/%d", i/10, i%10), Payload: payload}}
-		ops = append(ops, retainedOp(m, false))
+		ops = append(ops, retainedOp(m, false, &ids))
 		if len(ops) == batch {
 			flush()
 		}

@@ -108,13 +108,16 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	}
 	users := newStaticUsers(cfg.Auth.Users)
 	built := map[string]Authenticator{} // auth backends by name
+	// One client, so one connection pool, for the http backends and
+	// JWKS URLs of this server.
+	authHTTP := &http.Client{Timeout: 30 * time.Second}
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
 		if err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTPClient) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP) // auth_chain.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()

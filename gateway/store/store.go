@@ -30,8 +30,9 @@ type Store interface {
 	// Apply.
 	Load(ctx context.Context) (*State, error)
 	// Apply queues ops, then done (may be nil), see the package comment.
-	// ops must not be modified after the call.
-	Apply(ctx context.Context, ops []Op, done func(error))
+	// ops must not be modified after the call. It never blocks, so it
+	// takes no context.
+	Apply(ops []Op, done func(error))
 	// Group starts a group: the operations queued (by any goroutine) until
 	// end is called are committed in one transaction, all or none. Groups
 	// do not nest on one goroutine; they are short (no I/O inside).

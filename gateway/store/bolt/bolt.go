@@ -138,7 +138,7 @@ func Open(path string, interval time.Duration) (d *DB, err error) {
 func (d *DB) Path() string { return d.path }
 
 // Apply implements store.Store.
-func (d *DB) Apply(_ context.Context, ops []store.Op, done func(error)) {
+func (d *DB) Apply(ops []store.Op, done func(error)) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

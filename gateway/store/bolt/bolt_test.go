@@ -26,7 +26,7 @@ func open(t *testing.T, path string) *DB {
 func applyWait(t *testing.T, d *DB, ops ...store.Op) {
 	t.Helper()
 	done := make(chan error, 1)
-	d.Apply(context.Background(), ops, func(err error) { done <- err })
+	d.Apply(ops, func(err error) { done <- err })
 	if err := <-done; err != nil {
 		t.Fatalf("apply: %v", err)
 	}
@@ -173,7 +173,7 @@ func TestAsyncFlush(t *testing.T) {
 	}
 	ret := store.Message{Packet: []byte("r")}
 	called := false
-	d.Apply(context.Background(), []store.Op{{Kind: store.PutRetained, Topic: "t", Retained: &ret}}, func(error) { called = true })
+	d.Apply([]store.Op{{Kind: store.PutRetained, Topic: "t", Retained: &ret}}, func(error) { called = true })
 	if !called {
 		t.Error("async done not called at once")
 	}
@@ -194,13 +194,13 @@ func TestAckedInBatch(t *testing.T) {
 	msg := store.Message{ID: 1, Packet: []byte("p")}
 	other := store.Message{ID: 2, Packet: []byte("q")}
 	d.gate.Lock() // hold the writer: everything below is one batch
-	d.Apply(context.Background(), []store.Op{
+	d.Apply([]store.Op{
 		{Kind: store.PutDelivery, ClientID: "a", Delivery: &store.Delivery{Seq: 1, Msg: msg, QoS: 1}},
 		{Kind: store.PutDelivery, ClientID: "b", Delivery: &store.Delivery{Seq: 1, Msg: msg, QoS: 1}},
 		{Kind: store.PutDelivery, ClientID: "a", Delivery: &store.Delivery{Seq: 2, Msg: other, QoS: 1}},
 		{Kind: store.PutDelivery, ClientID: "a", Delivery: &store.Delivery{Seq: 2, Msg: other, QoS: 1, PID: 5, State: store.AwaitingPuback}},
 	}, nil)
-	d.Apply(context.Background(), []store.Op{
+	d.Apply([]store.Op{
 		{Kind: store.DeleteDelivery, ClientID: "a", Seq: 1},
 		{Kind: store.DeleteDelivery, ClientID: "a", Seq: 2},
 	}, nil)
