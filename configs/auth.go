@@ -57,6 +57,10 @@ type JWTAuth struct {
 	// ACLClaim names an optional claim {pub: [...], sub: [...]} of topic
 	// filters handed to the authorizer.
 	ACLClaim string `yaml:"acl_claim"`
+	// RateLimitClaim names an optional claim {messages_per_second,
+	// messages_burst, bytes_per_second, bytes_burst} whose fields replace
+	// those of the listener's publish_rate for the client.
+	RateLimitClaim string `yaml:"rate_limit_claim"`
 	// Token says where the token is taken from.
 	Token JWTTokenSource `yaml:"token"`
 }

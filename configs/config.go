@@ -37,12 +37,17 @@ type Config struct {
 	Limits Admission `yaml:"limits"`
 	// Ops is the operations HTTP listener: metrics and health (ops.go).
 	Ops Ops `yaml:"ops"`
+	// Admin is the admin API listener (admin.go).
+	Admin Admin `yaml:"admin"`
 	// Listeners are the sockets edgemq serves.
 	Listeners []Listener `yaml:"listeners"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Drain spreads the disconnects of a graceful shutdown over a period.
 	Drain Drain `yaml:"drain"`
+	// Overload refuses new clients and sheds QoS 0 traffic while memory
+	// or goroutines are past their high-water marks (ratelimit.go).
+	Overload Overload `yaml:"overload"`
 }
 
 // Drain configures the graceful drain on SIGINT/SIGTERM: the server stops
@@ -116,6 +121,9 @@ type Limits struct {
 	// Redirect, when Server is set, refuses every CONNECT with Use Another
 	// Server (0x9C) or Server Moved (0x9D) and a Server Reference.
 	Redirect Redirect `yaml:"redirect"`
+	// PublishRate limits each client's PUBLISH messages and bytes per
+	// second (ratelimit.go); a credential's rate_limit overrides it.
+	PublishRate PublishRate `yaml:"publish_rate"`
 }
 
 // KeepAlive bounds the client's Keep Alive, in seconds on the wire.
@@ -177,6 +185,8 @@ type Profile struct {
 	ConnackUserProperties            *[]UserProperty `yaml:"connack_user_properties"`
 	RedirectServer                   *string         `yaml:"redirect_server"`
 	RedirectPermanent                *bool           `yaml:"redirect_permanent"`
+	// PublishRate replaces mqtt.publish_rate as a whole.
+	PublishRate *PublishRate `yaml:"publish_rate"`
 }
 
 // Apply returns base with the profile's set fields replacing base's.
@@ -202,6 +212,7 @@ func (p Profile) Apply(base Limits) Limits {
 	set(&l.ConnackUserProperties, p.ConnackUserProperties)
 	set(&l.Redirect.Server, p.RedirectServer)
 	set(&l.Redirect.Permanent, p.RedirectPermanent)
+	set(&l.PublishRate, p.PublishRate)
 	return l
 }
 
@@ -334,6 +345,9 @@ type Listener struct {
 	Auth []string `yaml:"auth"`
 	// MaxConnections caps concurrent connections; 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
+	// Limits overrides the per-IP admission limits of the top-level
+	// limits section for this listener; nil keeps them (ratelimit.go).
+	Limits *ListenerAdmission `yaml:"limits"`
 	// TLS names the entry of the top-level tls map that tls and wss
 	// listeners take certificates from.
 	TLS string `yaml:"tls"`

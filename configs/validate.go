@@ -89,10 +89,13 @@ func (c *Config) Validate() error {
 	c.validateACLExtensions(&ps) // enhauth.go
 	c.validateEnhancedAuth(&ps)  // enhauth.go
 	c.validateSys(&ps)
-	c.validateAdmission(&ps) // admission.go
+	c.validateAdmission(&ps)      // admission.go
+	c.validateOverload(&ps)       // ratelimit.go
+	c.validateListenerLimits(&ps) // ratelimit.go
 	c.validateTLS(&ps)
 	c.validateListeners(&ps)
-	c.validateOps(&ps) // ops.go
+	c.validateOps(&ps)   // ops.go
+	c.validateAdmin(&ps) // admin.go
 
 	if c.ShutdownTimeout <= 0 {
 		ps.add("shutdown_timeout", "%s must be above 0", c.ShutdownTimeout)
@@ -188,6 +191,7 @@ func limitProblems(l Limits) []fieldProblem {
 	if l.ConnectTimeout <= 0 {
 		add("connect_timeout", "%s must be above 0", l.ConnectTimeout)
 	}
+	ps = append(ps, rateProblems(l.PublishRate)...) // ratelimit.go
 	for i, u := range l.ConnackUserProperties {
 		for _, s := range []string{u.Key, u.Value} {
 			// MQTT strings: well-formed UTF-8 without U+0000 [MQTT-1.5.4-1, -2].

@@ -72,24 +72,33 @@ func stampOf(path string) (fileStamp, error) {
 // the file's) and installs it with SetAuthorizer: every connection drops
 // its cached decisions. A file that fails to load is logged and the rules
 // in force stay. A reload replaces an authorizer set with SetAuthorizer.
-// It returns a function that stops the polling.
+// It follows the acl section in force: a configuration reload that
+// changes it (reload.go) wakes it. It returns a function that stops the
+// polling.
 func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
-	acl := s.cfg.ACL
-	if acl.File == "" || acl.ReloadInterval <= 0 {
-		return func() {}
-	}
-	last, _ := stampOf(acl.File)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(acl.ReloadInterval)
+		acl := s.config().ACL
+		last, _ := stampOf(acl.File)
+		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		for {
+			if acl.File != "" && acl.ReloadInterval > 0 {
+				t.Reset(acl.ReloadInterval)
+			} else {
+				t.Stop()
+			}
 			select {
 			case <-ctx.Done():
 				return
+			case <-s.reloads.aclWake:
+				// The reload built its ACL from the file as it is now.
+				acl = s.config().ACL
+				last, _ = stampOf(acl.File)
+				continue
 			case <-t.C:
 			}
 			st, err := stampOf(acl.File)
@@ -97,14 +106,24 @@ func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
 				continue
 			}
 			last = st
-			a, err := NewStaticACL(acl)
-			if err != nil {
-				s.log.Error("acl file not reloaded: keeping the rules in force", zap.String("file", acl.File), zap.Error(err))
-				continue
-			}
-			s.SetAuthorizer(a)
-			s.log.Info("acl file reloaded", zap.String("file", acl.File))
+			s.reloadACLFile()
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
+}
+
+// reloadACLFile rebuilds the ACL of the configuration in force, under
+// the reload lock so that it never installs rules of a replaced
+// configuration.
+func (s *Server) reloadACLFile() {
+	s.reloads.mu.Lock()
+	defer s.reloads.mu.Unlock()
+	acl := s.config().ACL
+	a, err := NewStaticACL(acl)
+	if err != nil {
+		s.log.Error("acl file not reloaded: keeping the rules in force", zap.String("file", acl.File), zap.Error(err))
+		return
+	}
+	s.SetAuthorizer(a)
+	s.log.Info("acl file reloaded", zap.String("file", acl.File))
 }

@@ -22,7 +22,7 @@ const (
 	refusedBusy            = "server_busy"
 )
 
-var admissionReasons = []string{refusedMaxConnections, refusedUnauthenticated, refusedPerIP, refusedPerIPRate, refusedGlobalRate, refusedBusy}
+var admissionReasons = [...]string{refusedMaxConnections, refusedUnauthenticated, refusedPerIP, refusedPerIPRate, refusedGlobalRate, refusedBusy}
 
 // bucket is a token bucket; a zero rate never refuses.
 type bucket struct {
@@ -62,23 +62,120 @@ type ipState struct {
 }
 
 // admission is the gateway's listeners.Gate: the limits of the top-level
-// limits section, applied at accept by the socket's peer address.
+// limits section, applied at accept by the socket's peer address. A
+// listener with its own per-IP limits (listeners[].limits) has a
+// listenerGate instead, sharing everything but the per-IP table.
 type admission struct {
 	cfg configs.Admission
+	// log logs refusals, sampled (connlog.go); nil logs nothing. Set
+	// before the listeners start.
+	log *connLog
 
-	mu      sync.Mutex
+	mu     sync.Mutex
+	ips    ipTable // the per-IP limits of listeners without their own
+	global bucket
+	total  int // admitted, not released
+	unauth int // admitted, not yet through CONNACK
+	// gates are the listeners' gates by name (gateFor).
+	gates map[string]*listenerGate
+
+	refused [len(admissionReasons)]atomic.Int64 // by admissionReasons index
+}
+
+// ipTable is a set of per-IP limits and the addresses they count;
+// admission.mu guards it.
+type ipTable struct {
+	conns   int     // per_ip_connections; 0: no limit
+	rate    float64 // rate.per_ip; 0: no limit
+	burst   int
 	perIP   map[netip.Addr]*ipState
 	sweepAt int
-	global  bucket
-	total   int // admitted, not released
-	unauth  int // admitted, not yet through CONNACK
+}
 
-	refused [6]atomic.Int64 // by admissionReasons index
+func newIPTable(a configs.Admission) ipTable {
+	return ipTable{conns: a.PerIPConnections, rate: a.Rate.PerIP, burst: a.Rate.PerIPBurst,
+		perIP: make(map[netip.Addr]*ipState), sweepAt: 1024}
 }
 
 func newAdmission(cfg configs.Admission) *admission {
-	return &admission{cfg: cfg, perIP: make(map[netip.Addr]*ipState), sweepAt: 1024,
+	return &admission{cfg: cfg, ips: newIPTable(cfg),
 		global: newBucket(cfg.Rate.Global, cfg.Rate.GlobalBurst, time.Now())}
+}
+
+// set replaces the table's limits (a reload): the addresses' counts are
+// kept, their buckets take the new rate and burst (bucket.retune,
+// reload.go). admission.mu is held.
+func (t *ipTable) set(lim configs.Admission) {
+	now := time.Now()
+	t.conns, t.rate, t.burst = lim.PerIPConnections, lim.Rate.PerIP, lim.Rate.PerIPBurst
+	for _, st := range t.perIP {
+		st.b.retune(t.rate, t.burst, now)
+	}
+}
+
+// listenerGate is the listeners.Gate of one listener: the gateway-wide
+// limits are admission's; the per-IP ones are those of ips, admission's
+// own table or, for a listener with per-IP limits of its own
+// (listeners[].limits), a table of its own, counted apart from the other
+// listeners. Refusals are logged with the listener's name.
+type listenerGate struct {
+	a        *admission
+	listener string
+	// own is the listener's per-IP table, nil for admission's;
+	// admission.mu guards it.
+	own *ipTable
+}
+
+// Admit implements listeners.Gate.
+func (g *listenerGate) Admit(peer net.Addr, proxied bool) (listeners.Ticket, bool) {
+	return g.a.admit(peer, proxied, g)
+}
+
+// gateFor returns the gate of listener, with the per-IP limits of lim
+// (configs.Config.AdmissionFor the listener).
+func (a *admission) gateFor(listener string, lim configs.Admission) listeners.Gate {
+	g := &listenerGate{a: a, listener: listener}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gates == nil {
+		a.gates = make(map[string]*listenerGate)
+	}
+	a.gates[listener] = g
+	g.setLocked(lim)
+	return g
+}
+
+// setLocked gives the gate lim's per-IP limits: admission's table when
+// they are the global ones, else a table of its own (kept, with its
+// counts, when it has one). Connections already counted in a table are
+// released there. a.mu is held.
+func (g *listenerGate) setLocked(lim configs.Admission) {
+	a := g.a
+	switch {
+	case lim.PerIPConnections == a.cfg.PerIPConnections && lim.Rate.PerIP == a.cfg.Rate.PerIP && lim.Rate.PerIPBurst == a.cfg.Rate.PerIPBurst:
+		g.own = nil
+	case g.own == nil:
+		t := newIPTable(lim)
+		g.own = &t
+	default:
+		g.own.set(lim)
+	}
+}
+
+// setListenerAdmission installs the per-IP overrides of cfg's listeners
+// (listeners[].limits) on their gates, for a configuration reload: call it
+// after the gateway-wide limits are set (admission.setLimits), since a
+// listener without overrides, or with partial ones, follows those.
+// Connections are not touched. Safe from any goroutine.
+func (s *Server) setListenerAdmission(cfg *configs.Config) {
+	a := s.adm
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, lc := range cfg.Listeners {
+		if g := a.gates[lc.Name]; g != nil {
+			g.setLocked(cfg.AdmissionFor(lc))
+		}
+	}
 }
 
 func (a *admission) count(reason string) {
@@ -107,6 +204,15 @@ func ipOf(addr net.Addr) netip.Addr {
 // Admit implements listeners.Gate. A proxied socket's per-IP limits
 // wait for Rebind with the client's address.
 func (a *admission) Admit(peer net.Addr, proxied bool) (listeners.Ticket, bool) {
+	return a.admit(peer, proxied, nil)
+}
+
+// admit is Admit through gate g (nil: admission's own per-IP limits).
+func (a *admission) admit(peer net.Addr, proxied bool, g *listenerGate) (listeners.Ticket, bool) {
+	listener := ""
+	if g != nil {
+		listener = g.listener
+	}
 	ip := ipOf(peer)
 	if proxied {
 		ip = netip.Addr{}
@@ -114,6 +220,10 @@ func (a *admission) Admit(peer net.Addr, proxied bool) (listeners.Ticket, bool) 
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	tab := &a.ips
+	if g != nil && g.own != nil {
+		tab = g.own
+	}
 	reason := ""
 	switch {
 	case a.cfg.MaxConnections > 0 && a.total >= a.cfg.MaxConnections:
@@ -122,7 +232,7 @@ func (a *admission) Admit(peer net.Addr, proxied bool) (listeners.Ticket, bool) 
 		reason = refusedUnauthenticated
 	}
 	if reason == "" && ip.IsValid() {
-		reason = a.checkIP(ip, now)
+		reason = tab.checkIP(ip, now)
 	}
 	if reason == "" {
 		a.global.refill(now)
@@ -132,29 +242,30 @@ func (a *admission) Admit(peer net.Addr, proxied bool) (listeners.Ticket, bool) 
 	}
 	if reason != "" {
 		a.count(reason)
+		a.log.admissionRefused(listener, reason, peer) // sampled: takes none of our locks
 		return nil, false
 	}
 	a.global.take()
 	if ip.IsValid() {
-		a.takeIP(ip)
+		tab.takeIP(ip)
 	}
 	a.total++
 	a.unauth++
-	return &ticket{a: a, ip: ip, unauth: true}, true
+	return &ticket{a: a, tab: tab, listener: listener, ip: ip, unauth: true}, true
 }
 
 // checkIP returns the per-IP refusal reason for ip, or "". a.mu is held.
-func (a *admission) checkIP(ip netip.Addr, now time.Time) string {
+func (a *ipTable) checkIP(ip netip.Addr, now time.Time) string {
 	st := a.perIP[ip]
 	if st == nil {
-		if a.cfg.PerIPConnections <= 0 && a.cfg.Rate.PerIP <= 0 {
+		if a.conns <= 0 && a.rate <= 0 {
 			return ""
 		}
 		a.sweep(now)
-		st = &ipState{b: newBucket(a.cfg.Rate.PerIP, a.cfg.Rate.PerIPBurst, now)}
+		st = &ipState{b: newBucket(a.rate, a.burst, now)}
 		a.perIP[ip] = st
 	}
-	if a.cfg.PerIPConnections > 0 && st.n >= a.cfg.PerIPConnections {
+	if a.conns > 0 && st.n >= a.conns {
 		return refusedPerIP
 	}
 	st.b.refill(now)
@@ -165,7 +276,7 @@ func (a *admission) checkIP(ip netip.Addr, now time.Time) string {
 }
 
 // takeIP counts a connection of ip (checked by checkIP). a.mu is held.
-func (a *admission) takeIP(ip netip.Addr) {
+func (a *ipTable) takeIP(ip netip.Addr) {
 	if st := a.perIP[ip]; st != nil {
 		st.n++
 		st.b.take()
@@ -173,7 +284,7 @@ func (a *admission) takeIP(ip netip.Addr) {
 }
 
 // releaseIP uncounts a connection of ip. a.mu is held.
-func (a *admission) releaseIP(ip netip.Addr) {
+func (a *ipTable) releaseIP(ip netip.Addr) {
 	st := a.perIP[ip]
 	if st == nil {
 		return
@@ -189,7 +300,7 @@ func (a *admission) releaseIP(ip netip.Addr) {
 
 // sweep drops idle addresses whose buckets have refilled once the map
 // has grown past sweepAt. a.mu is held.
-func (a *admission) sweep(now time.Time) {
+func (a *ipTable) sweep(now time.Time) {
 	if len(a.perIP) < a.sweepAt {
 		return
 	}
@@ -207,13 +318,13 @@ func (a *admission) sweep(now time.Time) {
 // overHighWater reports the unauthenticated sockets' fill past the busy
 // high-water mark, from 0 (at or below it) to 1 (at the cap).
 func (a *admission) overHighWater() float64 {
-	hw := a.cfg.BusyHighWater
-	if a.cfg.MaxUnauthenticated <= 0 || hw >= 1 || hw <= 0 {
+	a.mu.Lock() // cfg too: a reload replaces it (setLimits, reload.go)
+	hw, max, unauth := a.cfg.BusyHighWater, a.cfg.MaxUnauthenticated, a.unauth
+	a.mu.Unlock()
+	if max <= 0 || hw >= 1 || hw <= 0 {
 		return 0
 	}
-	a.mu.Lock()
-	u := float64(a.unauth) / float64(a.cfg.MaxUnauthenticated)
-	a.mu.Unlock()
+	u := float64(unauth) / float64(max)
 	if u <= hw {
 		return 0
 	}
@@ -234,6 +345,8 @@ func (a *admission) busy() bool {
 // ticket is one admitted connection.
 type ticket struct {
 	a        *admission
+	tab      *ipTable // the per-IP limits it is counted in
+	listener string
 	ip       netip.Addr
 	unauth   bool
 	released bool
@@ -252,13 +365,14 @@ func (t *ticket) Rebind(real net.Addr) bool {
 	if !ip.IsValid() {
 		return true
 	}
-	if reason := a.checkIP(ip, time.Now()); reason != "" {
+	if reason := t.tab.checkIP(ip, time.Now()); reason != "" {
 		a.count(reason)
+		a.log.admissionRefused(t.listener, reason, real)
 		return false
 	}
-	a.takeIP(ip)
+	t.tab.takeIP(ip)
 	if t.ip.IsValid() {
-		a.releaseIP(t.ip)
+		t.tab.releaseIP(t.ip)
 	}
 	t.ip = ip
 	return true
@@ -289,7 +403,7 @@ func (t *ticket) Release() {
 	}
 	a.total--
 	if t.ip.IsValid() {
-		a.releaseIP(t.ip)
+		t.tab.releaseIP(t.ip)
 	}
 }
 
@@ -324,7 +438,7 @@ func (a *admission) snapshot(out *Stats) {
 // profile's, or limits.busy_connect_timeout when shorter while the
 // unauthenticated sockets are above the busy high-water mark.
 func (s *Server) connectTimeout(profile time.Duration) time.Duration {
-	if bt := s.cfg.Limits.BusyConnectTimeout; bt > 0 && bt < profile && s.adm.overHighWater() > 0 {
+	if bt := s.config().Limits.BusyConnectTimeout; bt > 0 && bt < profile && s.adm.overHighWater() > 0 {
 		return bt
 	}
 	return profile

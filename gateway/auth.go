@@ -87,12 +87,13 @@ const (
 	identityAsClientID = "client_id"
 )
 
-// authenticate returns nil or a refusal with its reason code.
-func (a *authChain) authenticate(ctx context.Context, c ConnInfo) error {
+// authenticate returns nil or a refusal with its reason code, and the
+// kind of backend that decided (auth_chain.go).
+func (a *authChain) authenticate(ctx context.Context, c ConnInfo) (authBackend, error) {
 	if c.AuthMethod() != "" {
 		// No enhanced authentication method is built in yet
 		// [MQTT-4.12.0-1].
-		return mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", c.AuthMethod())
+		return backendEnhanced, mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", c.AuthMethod())
 	}
 	for _, b := range a.backends {
 		err := b.Authenticate(ctx, c)
@@ -100,17 +101,17 @@ func (a *authChain) authenticate(ctx context.Context, c ConnInfo) error {
 			continue
 		}
 		if err != nil && mqtt.CodeOf(err) == mqtt.UnspecifiedError {
-			return mqtt.Errorf(mqtt.NotAuthorized, "", "authenticating: %v", err)
+			return backendOf(b), mqtt.Errorf(mqtt.NotAuthorized, "", "authenticating: %v", err)
 		}
-		return err
+		return backendOf(b), err
 	}
 	if !c.HasUsername() && !c.HasPassword() {
 		if a.allowAnonymous {
-			return nil
+			return backendAnonymous, nil
 		}
-		return mqtt.Errorf(mqtt.NotAuthorized, "", "anonymous clients are not allowed on listener %q", c.Listener())
+		return backendAnonymous, mqtt.Errorf(mqtt.NotAuthorized, "", "anonymous clients are not allowed on listener %q", c.Listener())
 	}
-	return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "unknown user %q", c.Username())
+	return backendNone, mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "unknown user %q", c.Username())
 }
 
 // staticUsers authenticates the users listed in the configuration.

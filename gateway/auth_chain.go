@@ -67,6 +67,9 @@ type authGrant struct {
 	expires time.Time
 	// acl are the credential's ACL claims, nil for none.
 	acl *ACLClaims
+	// rate are the credential's publish limits, nil for none
+	// (ratelimit.go).
+	rate *RateLimitClaims
 }
 
 // grantOf returns the grant a backend may fill for c, nil when c is not
@@ -90,6 +93,7 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *authGrant) error {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "credential expired")
 	}
 	ch.credExp.acl = g.acl
+	ch.credExp.rate = g.rate
 	ch.credExp.deadline = g.expires
 	return nil
 }
@@ -100,6 +104,9 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *authGrant) error {
 type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
 	acl *ACLClaims
+	// rate is set by connect and read-only after: the credential's
+	// publish limits (ratelimit.go).
+	rate *RateLimitClaims
 
 	mu       sync.Mutex
 	deadline time.Time // zero: never
@@ -221,4 +228,43 @@ func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// authBackend is the kind of authenticator that decided a refusal, for
+// edgemq_auth_backend_failures_total: a fixed set, so the label stays
+// bounded whatever the configuration names its backends.
+type authBackend uint8
+
+const (
+	backendNone      authBackend = iota // no backend decided: an unknown user
+	backendAnonymous                    // no credentials, and the listener wants some
+	backendStatic                       // auth.users
+	backendPasswd                       // password_file
+	backendJWT
+	backendHTTP
+	backendCert
+	backendEnhanced // an enhanced authentication method (enhauth.go)
+	backendPlugin   // an Authenticator of the embedding program
+	authBackends
+)
+
+var authBackendNames = [authBackends]string{"none", "anonymous", "static", "passwd", "jwt", "http", "cert", "enhanced", "plugin"}
+
+func (b authBackend) String() string { return authBackendNames[b] }
+
+// backendOf returns the kind of a.
+func backendOf(a Authenticator) authBackend {
+	switch a.(type) {
+	case *staticUsers:
+		return backendStatic
+	case *passwordFileAuth:
+		return backendPasswd
+	case *jwtAuth:
+		return backendJWT
+	case *httpAuth:
+		return backendHTTP
+	case *certAuth:
+		return backendCert
+	}
+	return backendPlugin
 }

@@ -45,6 +45,7 @@ type httpAuth struct {
 
 type httpAuthEntry struct {
 	err     error // nil: allow
+	rate    *RateLimitClaims
 	expires time.Time
 }
 
@@ -63,6 +64,9 @@ type httpAuthRequest struct {
 type httpAuthResponse struct {
 	Result     string `json:"result"`
 	ReasonCode *int   `json:"reason_code"`
+	// RateLimit, on allow, is the client's own publish limits
+	// (ratelimit.go).
+	RateLimit *RateLimitClaims `json:"rate_limit"`
 }
 
 func newHTTPAuth(name string, cfg configs.HTTPAuth, client *http.Client) *httpAuth {
@@ -100,10 +104,11 @@ func (h *httpAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 		e, ok := h.cache[key]
 		h.mu.Unlock()
 		if ok && now.Before(e.expires) {
+			h.grant(c, e.err, e.rate)
 			return e.err
 		}
 	}
-	ans, err := h.ask(ctx, body)
+	ans, rate, err := h.ask(ctx, body)
 	if err != nil {
 		if h.cfg.FailOpen {
 			return nil
@@ -124,50 +129,61 @@ func (h *httpAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 				clear(h.cache)
 			}
 		}
-		h.cache[key] = httpAuthEntry{err: ans, expires: now.Add(h.cfg.CacheTTL)}
+		h.cache[key] = httpAuthEntry{err: ans, rate: rate, expires: now.Add(h.cfg.CacheTTL)}
 		h.mu.Unlock()
 	}
+	h.grant(c, ans, rate)
 	return ans
 }
 
-// ask posts body and returns the answer as an Authenticate result; err
-// is for a failed exchange.
-func (h *httpAuth) ask(ctx context.Context, body []byte) (ans error, err error) {
+// grant hands an allow's rate limit on to the connection.
+func (h *httpAuth) grant(c ConnInfo, ans error, rate *RateLimitClaims) {
+	if g := grantOf(c); g != nil && ans == nil {
+		g.rate = rate
+	}
+}
+
+// ask posts body and returns the answer as an Authenticate result, with
+// an allow's rate limit; err is for a failed exchange.
+func (h *httpAuth) ask(ctx context.Context, body []byte) (ans error, rate *RateLimitClaims, err error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, errHookStatus{resp.StatusCode}
+		return nil, nil, errHookStatus{resp.StatusCode}
 	}
 	var r httpAuthResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&r); err != nil {
-		return nil, fmt.Errorf("decoding answer: %w", err)
+		return nil, nil, fmt.Errorf("decoding answer: %w", err)
 	}
 	switch r.Result {
 	case "allow":
-		return nil, nil
+		if err := r.RateLimit.check(); err != nil { // ratelimit.go
+			return nil, nil, fmt.Errorf("rate_limit: %w", err)
+		}
+		return nil, r.RateLimit, nil
 	case "ignore":
-		return ErrNotMine, nil
+		return ErrNotMine, nil, nil
 	case "deny":
 		code := mqtt.NotAuthorized
 		if r.ReasonCode != nil {
 			if *r.ReasonCode < 0x80 || *r.ReasonCode > 0xFF {
-				return nil, fmt.Errorf("reason_code %d is not a refusal (0x80 to 0xFF)", *r.ReasonCode)
+				return nil, nil, fmt.Errorf("reason_code %d is not a refusal (0x80 to 0xFF)", *r.ReasonCode)
 			}
 			code = mqtt.ReasonCode(*r.ReasonCode)
 		}
-		return mqtt.Errorf(code, "", "refused by auth hook %q", h.name), nil
+		return mqtt.Errorf(code, "", "refused by auth hook %q", h.name), nil, nil
 	}
-	return nil, fmt.Errorf("result %q: want allow, deny or ignore", r.Result)
+	return nil, nil, fmt.Errorf("result %q: want allow, deny or ignore", r.Result)
 }
 
 type errHookStatus struct{ code int }

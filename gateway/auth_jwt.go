@@ -184,8 +184,16 @@ func (j *jwtAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 			}
 		}
 	}
+	var rate *RateLimitClaims
+	if j.cfg.RateLimitClaim != "" {
+		if v, ok := claims[j.cfg.RateLimitClaim]; ok {
+			if rate, err = parseRateLimitClaim(v); err != nil { // ratelimit.go
+				return mqtt.Errorf(mqtt.NotAuthorized, "", "token claim %q: %v", j.cfg.RateLimitClaim, err)
+			}
+		}
+	}
 	if g := grantOf(c); g != nil {
-		g.username, g.acl = user, acl
+		g.username, g.acl, g.rate = user, acl, rate
 		if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 			g.expires = exp.Add(j.cfg.Leeway)
 		}

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -49,8 +50,11 @@ func newTestKey(tb testing.TB, alg, kid string) *testKey {
 	k := &testKey{kid: kid}
 	switch alg {
 	case "HS256":
-		s := make([]byte, 32)
-		rand.Read(s)
+		// Printable: the secret file is read with trailing line
+		// endings trimmed, and random bytes may end in one.
+		r := make([]byte, 32)
+		rand.Read(r)
+		s := []byte(hex.EncodeToString(r))
 		k.method, k.priv, k.pub = jwt.SigningMethodHS256, s, s
 	case "RS256":
 		p, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -41,11 +41,14 @@ var authFailNames = [authFailReasons]string{"bad_credentials", "not_authorized",
 // authStats counts failed authentications (part of stats).
 type authStats struct {
 	failures [authFailReasons]atomic.Int64
+	// byBackend splits failures by the kind of backend that decided
+	// (auth_chain.go).
+	byBackend [authBackends][authFailReasons]atomic.Int64
 	// delayed counts refusals held back by the brute-force delay.
 	delayed atomic.Int64
 }
 
-func (s *authStats) fail(code mqtt.ReasonCode) {
+func (s *authStats) fail(backend authBackend, code mqtt.ReasonCode) {
 	r := authFailOther
 	switch code {
 	case mqtt.BadUserNameOrPassword:
@@ -56,6 +59,7 @@ func (s *authStats) fail(code mqtt.ReasonCode) {
 		r = authFailBadMethod
 	}
 	s.failures[r].Add(1)
+	s.byBackend[backend][r].Add(1)
 }
 
 // failuresBy returns the failures counted under a reason name.
@@ -177,14 +181,20 @@ func (t *failTable) count(key string, now time.Time, resetAfter time.Duration) i
 // len reports how many keys are remembered.
 func (t *failTable) len() int { return t.l.Len() }
 
-// authFailed accounts for a failed authentication of user (the user name,
-// "" when none) with err's reason code: it is counted, logged (the 1st,
-// 2nd, 4th, 8th... failure of the count), and, with brute-force
-// protection, waited for on this goroutine until the delay or ctx ends.
+// authFailed is authFailedBy for an enhanced authentication method.
 func (ch *channel) authFailed(ctx context.Context, user string, err error) {
+	ch.authFailedBy(ctx, backendEnhanced, user, err)
+}
+
+// authFailedBy accounts for a failed authentication of user (the user
+// name, "" when none) with err's reason code, decided by backend: it is
+// counted, logged (the 1st, 2nd, 4th, 8th... failure of the count, through
+// the server's log sampler, connlog.go), and, with brute-force protection,
+// waited for on this goroutine until the delay or ctx ends.
+func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user string, err error) {
 	code := mqtt.CodeOf(err)
 	st := ch.env.stats
-	st.auth.fail(code)
+	st.auth.fail(backend, code)
 	ip := remoteIP(ch.meta.RemoteAddr)
 	var delay time.Duration
 	n := 1
@@ -192,8 +202,9 @@ func (ch *channel) authFailed(ctx context.Context, user string, err error) {
 		delay, n = g.fail(ip, user, time.Now())
 	}
 	if n&(n-1) == 0 {
-		ch.logAt(zap.InfoLevel, "authentication failed",
-			zap.Stringer("reason_code", code), zap.String("username", user), zap.Error(err),
+		ch.logSampled(zap.InfoLevel, "authentication failed",
+			zap.Uint8("reason_code", byte(code)), zap.String("reason", code.String()),
+			zap.String("backend", backend.String()), zap.String("username", user), zap.Error(err),
 			zap.Int("failures", n), zap.Duration("delay", delay))
 	}
 	ch.bruteWait(ctx, delay)

@@ -20,6 +20,8 @@ type outbound interface {
 	send(p mqtt.Packet) bool
 	// deliver queues a PUBLISH; QoS 0 may be dropped when the queue is full.
 	deliver(d *delivery) bool
+	// ack queues a PUBACK, PUBREC, PUBREL or PUBCOMP without properties.
+	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
 	// close queues last (nil: nothing) and closes the connection after it.
 	close(last mqtt.Packet)
 }
@@ -34,6 +36,10 @@ type engine struct {
 	sessions *registry
 	stats    *stats
 	log      *zap.Logger
+	clog     *connLog // connection-life logs (connlog.go)
+	// batches lends the connections' writers their output buffers
+	// (writequeue.go).
+	batches batchPool
 	// order is held shared by route and exclusively by subscribe (see
 	// there); it is taken before any other lock.
 	order sync.RWMutex
@@ -62,6 +68,9 @@ type channel struct {
 	// kicked is set once the server decided to end the connection; the
 	// read loop handles nothing more after it.
 	kicked atomic.Bool
+	// kickCode is the reason code of the first kick with bit 8 set, 0
+	// before (the connection-life log, connlog.go).
+	kickCode atomic.Uint32
 
 	// will is this connection's will; DISCONNECT 0x00 discards it.
 	will *mqtt.Will
@@ -186,8 +195,9 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		ch.relIn[p.PacketID] = struct{}{}
 	}
 	pid, qos := p.PacketID, p.QoS
-	msg := newMessage(p, n.ClientID, time.Now())
-	delivered := ch.env.route(msg, &ch.matches)
+	now := time.Now()
+	msg := newMessage(p, n.ClientID, now)
+	delivered := ch.env.routeAt(msg, &ch.matches, now)
 	var code mqtt.ReasonCode
 	if delivered == 0 && n.Version == mqtt.V5 {
 		code = mqtt.NoMatchingSubscribers
@@ -196,13 +206,21 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	// changed is stored (persist.go); the read loop goes on meanwhile.
 	switch qos {
 	case 1:
-		ack := &mqtt.Puback{PacketID: pid, ReasonCode: code}
-		ch.afterStored(func() { ch.out.send(ack) }) // [MQTT-4.3.2-2]
+		ch.ackAfterStored(mqtt.PUBACK, pid, code) // [MQTT-4.3.2-2]
 	case 2:
-		ack := &mqtt.Pubrec{PacketID: pid, ReasonCode: code}
-		ch.afterStored(func() { ch.out.send(ack) }) // [MQTT-4.3.3-8]
+		ch.ackAfterStored(mqtt.PUBREC, pid, code) // [MQTT-4.3.3-8]
 	}
 	return nil
+}
+
+// ackAfterStored queues an acknowledgement once what its message changed
+// is stored; at once, and without a closure, in memory mode.
+func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
+	if ch.env.sessions.p == nil {
+		ch.out.ack(t, pid, code)
+		return
+	}
+	ch.afterStored(func() { ch.out.ack(t, pid, code) }) // persist.go
 }
 
 // refusePublish answers a PUBLISH that is not routed: QoS 1 gets PUBACK
@@ -254,11 +272,11 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	}
 	s.mu.Unlock()
 	delete(ch.relIn, p.PacketID)
-	comp := &mqtt.Pubcomp{PacketID: p.PacketID}
+	code := mqtt.Success
 	if !ok {
-		comp.ReasonCode = mqtt.PacketIdentifierNotFound
+		code = mqtt.PacketIdentifierNotFound
 	}
-	ch.out.send(comp)
+	ch.out.ack(mqtt.PUBCOMP, p.PacketID, code)
 }
 
 // subscribe handles SUBSCRIBE: one reason code per filter, then the
@@ -412,6 +430,7 @@ func (ch *channel) kick(code mqtt.ReasonCode) {
 // kickRef is kick with a Server Reference property on the v5 DISCONNECT
 // when ref is set (0x9C Use another server, 0x9D Server moved).
 func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
+	ch.kickCode.CompareAndSwap(0, 1<<8|uint32(code))
 	ch.kicked.Store(true)
 	if mqtt.Version(ch.kickVersion.Load()) == mqtt.V5 {
 		d := &mqtt.Disconnect{ReasonCode: code}
@@ -432,7 +451,8 @@ func (ch *channel) fits(d *delivery, now time.Time) bool {
 		return false
 	}
 	if max := ch.neg.ClientMaxPacketSize; max > 0 {
-		pub := publishFor(d, ch.neg.Version, now)
+		var pub mqtt.Publish
+		publishFor(&pub, d, ch.neg.Version, now)
 		if pub.PacketID == 0 && pub.QoS > 0 {
 			pub.PacketID = 1 // the size is the same for every id
 		}

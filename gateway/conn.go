@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"edgemq/listeners"
@@ -32,6 +33,14 @@ type conn struct {
 	srv  *Server
 	lst  *listenerState
 	born time.Time
+	// info is the admin API's snapshot of the client, set once connected
+	// (admin_clients.go).
+	info atomic.Pointer[clientInfo]
+	// lim is the publish rate limit, nil without one (ratelimit.go).
+	lim *pubLimiter
+	// msgsIn counts the PUBLISH packets read (read goroutine only; the
+	// connection-life log, connlog.go; bytes: rd.BytesRead).
+	msgsIn int64
 }
 
 // serve runs a connection's handshake on the calling goroutine, then its
@@ -43,8 +52,14 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
 	c.out = newWriteQueue(wc, enc, queueLimits{s.cfg.Session.MaxOutboundQueue, s.cfg.Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
-	c.ch = channel{env: s.eng, meta: meta, prof: lst.prof, auth: lst.auth, out: c.out, enc: enc, log: s.log}
-	c.rd.Reset(nc, lst.prof.MaxPacketSize, &s.bufs)
+	// overload.go: QoS 0 shed to a backlog while overloaded.
+	c.out.shed = &s.overload.active
+	// writequeue.go: output buffers lent per burst.
+	c.out.batches = &s.eng.batches
+	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
+	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, enc: enc, log: s.log}
+	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)
+	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !s.track(c) {
 		releaseTicket(meta)
 		nc.Close()
@@ -60,6 +75,10 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		t.authenticated()
 	}
 	s.eng.stats.connections.Add(1)
+	c.snapshotInfo() // admin_clients.go
+	// ratelimit.go: the listener profile's publish_rate, overridden by
+	// the credential's.
+	c.lim = s.rlim.newLimiter(lst.cfg.Name, c.ch.prof.PublishRate, c.ch.credExp.rate)
 	go c.readLoop()
 }
 
@@ -105,6 +124,14 @@ func (c *conn) handshake(ctx context.Context) bool {
 		ch.refuse(connect, mqtt.ServerBusy)
 		return false
 	}
+	if c.srv.overloaded() {
+		// Overloaded (overload.go): v5 CONNACK 0x89 Server busy, 3.x
+		// return code 3 Server unavailable [MQTT-3.2.2-6 (3.1.1
+		// MQTT-3.2.2-5)]; the client may retry later.
+		c.srv.overload.refused.Add(1)
+		ch.refuse(connect, mqtt.Errorf(mqtt.ServerBusy, "", "server overloaded"))
+		return false
+	}
 	t0 := time.Now()
 	c.srv.eng.stats.pkt.countIn(mqtt.CONNECT)
 	actx, cancel := context.WithDeadline(ctx, deadline)
@@ -121,8 +148,19 @@ func (c *conn) handshake(ctx context.Context) bool {
 }
 
 // readLoop reads and handles a connected client's packets until the
-// connection ends.
+// connection ends. It is the bottom of the connection's goroutine, so its
+// frame and readPackets' stay on the stack of every idle connection: the
+// end of the connection is in ended, not inlined, so that an idle stack
+// stays under a quarter of 4 KB and the GC shrinks it back to 2 KB.
 func (c *conn) readLoop() {
+	var end connEnd
+	c.readPackets(&end)
+	c.ended(&end)
+}
+
+// readPackets is readLoop's loop: it sets end to how the connection
+// ended, or leaves it zero when the server kicked it.
+func (c *conn) readPackets(end *connEnd) {
 	ch := &c.ch
 	stats := c.srv.eng.stats
 	v := ch.neg.Version
@@ -130,63 +168,126 @@ func (c *conn) readLoop() {
 	// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
 	ka := time.Duration(ch.neg.KeepAlive) * 1500 * time.Millisecond
 	c.nc.SetReadDeadline(time.Time{})
+	idle, _ := c.nc.(listeners.IdleWaiter) // ws, tls: see readPacket
+	// The deadline moves only once it is less than ka away, to ka/32
+	// beyond: one timer update per many packets instead of one per
+	// packet, and never before Keep Alive allows.
+	var dl int64 // the read deadline in force, Unix ns
 	for {
 		if ka > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(ka))
+			c.extendReadDeadline(&dl, ka)
 		}
-		p, err := c.rd.ReadPacket(v)
+		var p mqtt.Packet
+		var err error
+		if idle != nil && c.rd.Buffered() == 0 {
+			// A connection whose reads block deep in a protocol stack
+			// (ws, tls) first waits for bytes on this shallow stack, so
+			// that an idle connection's goroutine keeps the smallest
+			// stack; the wait fails as the read would (deadline, closed
+			// socket).
+			err = idle.WaitReadable()
+		}
+		if err == nil {
+			p, err = c.rd.ReadPacket(v)
+		}
 		if ch.kicked.Load() {
 			// Disconnected by the server (takeover, shutdown): nothing
 			// read after that is acted on.
-			break
+			return
 		}
 		if err == nil {
 			stats.pkt.countIn(p.Type()) // metrics.go
+			if p.Type() == mqtt.PUBLISH {
+				c.msgsIn++
+			}
+			if pub, ok := p.(*mqtt.Publish); ok && c.lim != nil {
+				// ratelimit.go: backpressure waits here, reading nothing;
+				// the read deadline is set afresh before the next read,
+				// so keep alive does not run out while we wait.
+				err = c.throttle(pub)
+				if ch.kicked.Load() {
+					return
+				}
+			}
+		}
+		if err == nil {
 			err = ch.handle(p)
 		}
 		if err != nil {
-			c.fail(err)
-			break
+			*end = c.fail(p, err)
+			return
 		}
+		// The channel keeps no acknowledgement it handled: its packet
+		// goes back to the pool (mqtt.Reader.Recycle).
+		c.rd.Recycle(p)
 	}
+}
+
+// extendReadDeadline moves the read deadline *dl once it is less than ka
+// away, to ka/32 beyond: one timer update per many packets instead of one
+// per packet, and never before Keep Alive allows. Out of line: its time
+// values would otherwise sit in the idle frame of readPackets.
+//
+//go:noinline
+func (c *conn) extendReadDeadline(dl *int64, ka time.Duration) {
+	if now := time.Now(); *dl < now.Add(ka).UnixNano() {
+		t := now.Add(ka + ka/32)
+		*dl = t.UnixNano()
+		c.nc.SetReadDeadline(t)
+	}
+}
+
+// ended closes a connection whose read loop ended as end says.
+//
+//go:noinline
+func (c *conn) ended(end *connEnd) {
+	ch := &c.ch
+	if end.initiator == "" {
+		*end = kickEnd(ch.kickReason()) // connlog.go
+	}
+	c.lim.stop()
 	c.rd.Release()
 	ch.closed()
 	c.finish()
-	stats.connections.Add(-1)
+	c.logDisconnected(*end) // connlog.go
+	c.srv.eng.stats.connections.Add(-1)
 	c.srv.untrack(c)
 }
 
-// fail ends a connected client's connection for err: v5 clients get
-// DISCONNECT with its reason code when the fault is theirs
-// [MQTT-4.13.1-1]; a keep alive timeout is 0x8D.
-func (c *conn) fail(err error) {
+// fail ends a connected client's connection for err (p is the packet
+// read, if any): v5 clients get DISCONNECT with its reason code when the
+// fault is theirs [MQTT-4.13.1-1]; a keep alive timeout is 0x8D. It
+// returns how the connection ended, for the log.
+func (c *conn) fail(p mqtt.Packet, err error) connEnd {
 	ch := &c.ch
 	var code mqtt.ReasonCode
 	switch {
 	case errors.Is(err, errClientDisconnected):
-		ch.logAt(zap.DebugLevel, "client disconnected", zap.String("client_id", ch.neg.ClientID), zap.Duration("duration", time.Since(c.born)))
+		end := connEnd{initiator: endByClient}
+		if d, ok := p.(*mqtt.Disconnect); ok {
+			end.code, end.hasCode = d.ReasonCode, true
+		}
 		c.out.close(nil)
-		return
+		return end
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		code = mqtt.KeepAliveTimeout
 	case isPacketError(err):
 		code = mqtt.CodeOf(err)
 	default:
-		// The socket closed or failed, or a takeover closed it.
-		ch.logAt(zap.DebugLevel, "connection lost", zap.String("client_id", ch.neg.ClientID), zap.Error(err), zap.Duration("duration", time.Since(c.born)))
+		// The socket closed or failed.
 		c.out.close(nil)
-		return
+		return connEnd{initiator: endByNetwork, err: err}
 	}
-	ch.logAt(zap.InfoLevel, "disconnecting client", zap.String("client_id", ch.neg.ClientID), zap.Stringer("reason_code", code), zap.Error(err))
 	if ch.neg.Version == mqtt.V5 {
 		d := &mqtt.Disconnect{ReasonCode: code}
 		if ch.neg.ProblemInfo {
 			d.Properties.SetString(mqtt.PropReasonString, err.Error())
 		}
 		c.out.close(d)
-		return
+	} else {
+		c.out.close(nil)
 	}
-	c.out.close(nil)
+	return connEnd{initiator: endByServer, code: code, hasCode: true, err: err}
 }
 
 // finish waits for the last packets to be written, then makes sure the

@@ -33,12 +33,13 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	if err == nil {
 		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
 			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
-		if err = ch.auth.authenticate(ctx, view); err == nil {
+		var backend authBackend
+		if backend, err = ch.auth.authenticate(ctx, view); err == nil {
 			err = ch.applyGrant(c, &view.grant) // auth_chain.go
 			// bruteforce.go: the delay recent failures impose on any answer
 			ch.authSucceeded(ctx, c.Username)
 		} else {
-			ch.authFailed(ctx, c.Username, err) // bruteforce.go: count, log, delay
+			ch.authFailedBy(ctx, backend, c.Username, err) // bruteforce.go: count, log, delay
 		}
 	}
 	return ch.admit(c, certID, ack, err)
@@ -90,7 +91,8 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
-	ch.logAt(zap.DebugLevel, "client connected", zap.Object("negotiated", n))
+	ch.logConnected(c.Username) // connlog.go
+	ch.logAt(zap.DebugLevel, "negotiated", zap.String("client_id", n.ClientID), zap.Object("negotiated", n))
 	return true
 }
 
@@ -142,9 +144,8 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 		// when the CONNACK would not fit [MQTT-3.2.2-19, MQTT-3.1.2-24].
 		ch.enc.maxSize = c.Properties.MaximumPacketSize
 	}
-	ch.logAt(zap.InfoLevel, "connect refused",
-		zap.Stringer("reason_code", code), zap.String("client_id", c.ClientID),
-		zap.String("username", c.Username), zap.Error(err))
+	// connlog.go: sampled
+	ch.logRefused(c, code, err)
 	ch.out.close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
 }
 
@@ -156,7 +157,13 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 // protocol name is [MQTT-3.1.2-1].
 func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
 	code := mqtt.CodeOf(err)
-	ch.logAt(zap.InfoLevel, "malformed connect", zap.Stringer("reason_code", code), zap.Error(err))
+	if c == nil && !isPacketError(err) {
+		// Closed or silent before CONNECT (a TCP probe, a timeout): not a
+		// refusal.
+		ch.logAt(zap.DebugLevel, "connection closed before connect", zap.Error(err))
+	} else {
+		ch.logRefused(c, code, err) // connlog.go: sampled
+	}
 	switch {
 	case c == nil:
 		ch.out.close(nil)

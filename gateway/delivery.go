@@ -107,7 +107,7 @@ func (s *session) resendLocked(ch *channel) {
 	s.st.held = 0
 	for _, d := range s.st.inflightInOrder() {
 		if d.state == awaitingPubcomp {
-			ch.out.send(&mqtt.Pubrel{PacketID: d.pid})
+			ch.out.ack(mqtt.PUBREL, d.pid, mqtt.Success)
 			sent++
 			continue
 		}
@@ -151,7 +151,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			if d == nil {
 				// [MQTT-4.3.3]: answer an unknown id so the client can
 				// release it.
-				ch.out.send(&mqtt.Pubrel{PacketID: pid, ReasonCode: mqtt.PacketIdentifierNotFound})
+				ch.out.ack(mqtt.PUBREL, pid, mqtt.PacketIdentifierNotFound)
 			}
 			return
 		}
@@ -168,7 +168,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 		}
 		d.state = awaitingPubcomp
 		s.putDeliveryLocked(d)
-		ch.out.send(&mqtt.Pubrel{PacketID: pid}) // [MQTT-4.3.3-4]
+		ch.out.ack(mqtt.PUBREL, pid, mqtt.Success) // [MQTT-4.3.3-4]
 		return
 	case mqtt.PUBCOMP:
 		if d == nil || d.state != awaitingPubcomp {

@@ -35,11 +35,19 @@ type batch struct {
 	buf  []byte
 	segs net.Buffers
 	mark int // start of buf not yet in segs
+	pubs int // PUBLISH packets encoded
+	// out is the batch being written (buffers), consumed by the write.
+	out net.Buffers
+	// pubPayload and pubWire count the payload and whole-packet bytes of
+	// those PUBLISH packets; the shared counters get them once per batch.
+	pubPayload, pubWire int64
 }
 
 func (b *batch) reset() {
 	clear(b.segs)
-	b.buf, b.segs, b.mark = b.buf[:0], b.segs[:0], 0
+	b.out = nil
+	b.buf, b.segs, b.mark, b.pubs = b.buf[:0], b.segs[:0], 0, 0
+	b.pubPayload, b.pubWire = 0, 0
 }
 
 // ref adds p to the output after what buf holds, without copying it.
@@ -63,24 +71,34 @@ func (b *batch) buffers() net.Buffers {
 // encode adds items to b.
 func (e *encoder) encode(b *batch, items []outItem) {
 	now := time.Now()
+	pubs, payload, wire := b.pubs, b.pubPayload, b.pubWire
 	for _, it := range items {
-		if it.d != nil {
+		switch {
+		case it.d != nil:
 			e.appendDelivery(b, it.d, now)
-		} else {
+		case it.ack.t != 0:
+			b.buf = e.appendAck(b.buf, it.ack)
+		default:
 			b.buf = e.appendControl(b.buf, it.pkt)
 		}
+	}
+	if n := b.pubs - pubs; n > 0 {
+		// One add per batch rather than per packet (metrics.go).
+		e.stats.bytesOut.Add(b.pubPayload - payload)
+		e.stats.pkt.out[mqtt.PUBLISH].Add(int64(n))
+		e.stats.pkt.bytesOut[mqtt.PUBLISH].Add(b.pubWire - wire)
 	}
 }
 
 // publishFor builds the PUBLISH of a delivery: the shared message with
 // this subscriber's QoS, packet id, flags, Subscription Identifiers and
 // remaining Message Expiry Interval [MQTT-3.3.2-6].
-func publishFor(d *delivery, v mqtt.Version, now time.Time) mqtt.Publish {
+// It fills pub, which the caller zeroed: a 3.x PUBLISH has no properties,
+// and copying them (most of the struct) per delivery is what this avoids.
+func publishFor(pub *mqtt.Publish, d *delivery, v mqtt.Version, now time.Time) {
 	m := d.msg
-	pub := mqtt.Publish{
-		Dup: d.dup, QoS: d.qos, Retain: d.retain, Topic: m.pub.Topic,
-		PacketID: d.pid, Payload: m.pub.Payload,
-	}
+	pub.Dup, pub.QoS, pub.Retain = d.dup, d.qos, d.retain
+	pub.Topic, pub.PacketID, pub.Payload = m.pub.Topic, d.pid, m.pub.Payload
 	if v == mqtt.V5 {
 		pub.Properties = m.pub.Properties
 		pub.Properties.SubscriptionIdentifiers = d.subIDs
@@ -90,7 +108,6 @@ func publishFor(d *delivery, v mqtt.Version, now time.Time) mqtt.Publish {
 			pub.Properties.SetUint32(mqtt.PropMessageExpiryInterval, max(secs, 1))
 		}
 	}
-	return pub
 }
 
 func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
@@ -98,7 +115,8 @@ func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
 		e.stats.drop(dropExpired)
 		return
 	}
-	pub := publishFor(d, e.version, now)
+	var pub mqtt.Publish
+	publishFor(&pub, d, e.version, now)
 	if e.aliases != nil {
 		e.aliases.apply(&pub)
 	}
@@ -115,8 +133,9 @@ func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
 		return
 	}
 	b.buf = out
-	e.stats.bytesOut.Add(int64(len(pub.Payload)))
-	e.stats.pkt.countOut(mqtt.PUBLISH, len(out)-n+len(pub.Payload)) // metrics.go
+	b.pubs++
+	b.pubPayload += int64(len(pub.Payload))
+	b.pubWire += int64(len(out) - n + len(pub.Payload)) // counted by encode
 	if e.writev && len(pub.Payload) >= refPayload {
 		b.ref(pub.Payload)
 		return
@@ -154,6 +173,22 @@ func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
 	}
 	e.stats.drop(dropTooLarge)
 	return buf
+}
+
+// appendAck encodes an acknowledgement without properties; one over the
+// client's Maximum Packet Size is dropped [MQTT-3.1.2-24].
+func (e *encoder) appendAck(buf []byte, a ackItem) []byte {
+	out, err := mqtt.AppendAck(buf, a.t, a.pid, a.code, e.version)
+	if err != nil {
+		e.stats.drop(dropEncoding)
+		return buf
+	}
+	if e.maxSize > 0 && uint32(len(out)-len(buf)) > e.maxSize {
+		e.stats.drop(dropTooLarge)
+		return buf
+	}
+	e.stats.pkt.countOut(a.t, len(out)-len(buf)) // metrics.go
+	return out
 }
 
 // propertiesOf returns the properties of a packet the server sends, for

@@ -15,6 +15,7 @@ import (
 func newMessage(p *mqtt.Publish, from string, now time.Time) *message {
 	p.PacketID, p.Dup = 0, false
 	m := &message{pub: p, from: from}
+	m.plain.msg = m
 	if p.Properties.Has(mqtt.PropMessageExpiryInterval) {
 		m.expires = now.Add(time.Duration(p.Properties.MessageExpiryInterval) * time.Second)
 	}
@@ -28,6 +29,12 @@ func newMessage(p *mqtt.Publish, from string, now time.Time) *message {
 // copy, to one member (shared.go). buf is scratch space reused between
 // calls. It returns the number of sessions the message went to.
 func (e *engine) route(m *message, buf *[]match) int {
+	return e.routeAt(m, buf, time.Now())
+}
+
+// routeAt is route at time now, for a caller that has just read the
+// clock (one reading per message on the publish path).
+func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
 	e.stats.msgsIn.Add(1)
@@ -35,12 +42,13 @@ func (e *engine) route(m *message, buf *[]match) int {
 		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
 		e.retained.store(m)
 	}
-	ms := e.router.matches((*buf)[:0], m.pub.Topic)
+	ms, nodes := e.router.collect((*buf)[:0], m.pub.Topic)
 	defer func() { clear(ms); *buf = ms[:0] }()
-	if len(ms) > 1 {
+	if nodes > 1 && len(ms) > 1 {
+		// Several filters matched: a session may have more than one.
+		// With one, its sessions are distinct and its groups last.
 		slices.SortFunc(ms, compareMatches)
 	}
-	now := time.Now()
 	sent := 0
 	i := 0
 	for i < len(ms) && ms[i].group == nil {
@@ -66,7 +74,7 @@ func (e *engine) route(m *message, buf *[]match) int {
 		if !any {
 			continue
 		}
-		s.deliver(&delivery{msg: m, qos: min(qos, m.pub.QoS), retain: retain, subIDs: ids}, now)
+		s.deliver(m.deliveryFor(min(qos, m.pub.QoS), retain, ids), now)
 		sent++
 	}
 	// Shared subscription groups sort last. The one-copy rule is for

@@ -63,11 +63,18 @@ func startServer(tb testing.TB, cfg *configs.Config) *testServer {
 // startServerWith is startServer with setup run on the server before Run.
 func startServerWith(tb testing.TB, cfg *configs.Config, setup func(*Server)) *testServer {
 	tb.Helper()
+	return startServerLog(tb, cfg, zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel)), setup)
+}
+
+// startServerLog validates cfg, builds a gateway on it with log and opts,
+// runs setup on it, then runs it until the test ends, failing the test if
+// the shutdown is not clean.
+func startServerLog(tb testing.TB, cfg *configs.Config, log *zap.Logger, setup func(*Server), opts ...Option) *testServer {
+	tb.Helper()
 	if err := cfg.Validate(); err != nil {
 		tb.Fatalf("invalid test config: %v", err)
 	}
-	log := zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel))
-	srv, err := New(cfg, log)
+	srv, err := New(cfg, log, opts...)
 	if err != nil {
 		tb.Fatalf("starting gateway: %v", err)
 	}

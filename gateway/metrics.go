@@ -39,8 +39,17 @@ func (p *pktStats) sent(pk mqtt.Packet, n int) {
 	p.countOut(pk.Type(), n)
 }
 
+// handshakeObserver records the TLS handshake durations a tls listener
+// reports (listeners.Config.OnHandshake).
+func (m *metrics) handshakeObserver(listener string) func(time.Duration) {
+	obs := m.tlsHandshake.WithLabelValues(listener)
+	return func(d time.Duration) { obs.Observe(d.Seconds()) }
+}
+
 // timeHandshakes returns base with the TLS handshakes of listener timed,
-// from the ClientHello to the end of the handshake (VerifyConnection).
+// from the ClientHello to the end of the handshake (VerifyConnection):
+// for wss listeners, whose handshakes net/http runs (tls listeners report
+// theirs, handshakeObserver).
 // Each handshake gets a clone of the configuration in force, so that
 // certificates still change behind base (GetCertificate).
 func (m *metrics) timeHandshakes(listener string, base *tls.Config) *tls.Config {
@@ -134,12 +143,19 @@ var (
 	descCertExp   = prometheus.NewDesc("edgemq_certificate_expiry_timestamp_seconds", "NotAfter of the leaf certificate, unix seconds, by tls source and name.", []string{"source", "name"}, nil)
 )
 
+// Authentication failures by backend (auth_chain.go), and the log
+// sampler's drops (connlog.go).
+var (
+	descAuthByBackend = prometheus.NewDesc("edgemq_auth_backend_failures_total", "Failed authentications by the kind of backend that decided (static, passwd, jwt, http, cert, enhanced, plugin; anonymous: no credentials where some are required; none: no backend knew the user) and reason.", []string{"backend", "reason"}, nil)
+	descLogSampled    = prometheus.NewDesc("edgemq_log_sampled_total", "Log entries (connection refusals, authentication failures) dropped by the log sampler.", nil, nil)
+)
+
 // collector exports the engine's atomic counters and computed gauges at
 // scrape time.
 type collector struct{ s *Server }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descConnack, descAuthFail, descAuthDelay, descPktIn, descPktOut, descBytesIn, descBytesOut,
+	for _, d := range []*prometheus.Desc{descConns, descConnack, descAuthFail, descAuthByBackend, descLogSampled, descAuthDelay, descPktIn, descPktOut, descBytesIn, descBytesOut,
 		descMsgsIn, descMsgsOut, descDropped, descSessions, descSubs, descInflight, descQueued, descRetained, descRetBytes, descCertExp} {
 		ch <- d
 	}
@@ -178,6 +194,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for i, n := range authFailNames {
 		counter(descAuthFail, st.auth.failures[i].Load(), n)
 	}
+	for b := range authBackends {
+		for i, n := range authFailNames {
+			counter(descAuthByBackend, st.auth.byBackend[b][i].Load(), b.String(), n)
+		}
+	}
+	counter(descLogSampled, s.eng.clog.droppedEntries()) // connlog.go
 	counter(descAuthDelay, st.auth.delayed.Load())
 	for t := mqtt.CONNECT; t <= mqtt.AUTH; t++ {
 		name := t.String()
@@ -245,8 +267,9 @@ type certExpiry struct {
 // an issuance).
 func (s *Server) certExpiries() []certExpiry {
 	var out []certExpiry
-	for name, src := range s.sources {
-		cfg := s.cfg.TLS[name]
+	srcs, tlsCfg := s.tlsSources() // reload.go
+	for name, src := range srcs {
+		cfg := tlsCfg[name]
 		switch cfg.Source {
 		case "certmagic", "autocert":
 			continue

@@ -96,8 +96,9 @@ func (s *Server) notReady() []string {
 			out = append(out, "listener "+l.cfg.Name)
 		}
 	}
-	for name, src := range s.sources {
-		switch s.cfg.TLS[name].Source {
+	srcs, tlsCfg := s.tlsSources() // reload.go
+	for name, src := range srcs {
+		switch tlsCfg[name].Source {
 		case "certmagic", "autocert":
 			continue // not knowable without starting an issuance
 		}

@@ -20,7 +20,15 @@ type router struct {
 
 type trieNode struct {
 	children map[string]*trieNode
-	subs     map[*session]*subscription
+	// plus and hash are children["+"] and children["#"], nil when
+	// absent: matching looks them up at every level.
+	plus, hash *trieNode
+	// subs lists the node's subscriptions, one per session, so that
+	// matching walks a slice rather than a map. at indexes subs by
+	// session once there are more than indexFrom; below, a search is
+	// cheaper than a map.
+	subs []nodeSub
+	at   map[*session]int
 	// shared holds the shared subscription groups of this node's filter,
 	// by share name (shared.go).
 	shared map[string]*shareGroup
@@ -57,19 +65,77 @@ func (r *router) subscribe(s *session, sub *subscription) (existed bool) {
 		c, ok := n.children[level]
 		if !ok {
 			c = &trieNode{}
-			n.children[level] = c
+			n.setChild(level, c)
 		}
 		n = c
 	}
 	if shared {
 		return n.join(share, filter, s, sub)
 	}
-	if n.subs == nil {
-		n.subs = make(map[*session]*subscription)
+	if i := n.indexOf(s); i >= 0 {
+		n.subs[i].sub = sub
+		return true
 	}
-	_, existed = n.subs[s]
-	n.subs[s] = sub
-	return existed
+	n.subs = append(n.subs, nodeSub{s: s, sub: sub})
+	switch {
+	case n.at != nil:
+		n.at[s] = len(n.subs) - 1
+	case len(n.subs) > indexFrom:
+		n.at = make(map[*session]int, len(n.subs))
+		for i, e := range n.subs {
+			n.at[e.s] = i
+		}
+	}
+	return false
+}
+
+// indexFrom is the number of subscriptions of a node from which they are
+// indexed by session.
+const indexFrom = 8
+
+// indexOf returns the index of s's subscription in n.subs, -1 if none.
+func (n *trieNode) indexOf(s *session) int {
+	if n.at != nil {
+		if i, ok := n.at[s]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, e := range n.subs {
+		if e.s == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// nodeSub is one session's subscription at a trie node.
+type nodeSub struct {
+	s   *session
+	sub *subscription
+}
+
+// removeSub removes the subscription of s from n, moving the last one
+// into its place. It reports whether there was one.
+func (n *trieNode) removeSub(s *session) bool {
+	i := n.indexOf(s)
+	if i < 0 {
+		return false
+	}
+	last := len(n.subs) - 1
+	if i != last {
+		n.subs[i] = n.subs[last]
+		if n.at != nil {
+			n.at[n.subs[i].s] = i
+		}
+	}
+	n.subs[last] = nodeSub{}
+	n.subs = n.subs[:last]
+	delete(n.at, s)
+	if last == 0 {
+		n.subs, n.at = nil, nil
+	}
+	return true
 }
 
 // unsubscribe removes the subscription of s to filter (for a shared
@@ -103,66 +169,99 @@ func (r *router) remove(n *trieNode, filter, share string, s *session) bool {
 	case share != "":
 		found = c.leave(share, s)
 	default:
-		if _, found = c.subs[s]; found {
-			delete(c.subs, s)
-		}
+		found = c.removeSub(s)
 	}
 	if len(c.subs) == 0 && len(c.children) == 0 && len(c.shared) == 0 {
-		delete(n.children, level)
+		n.setChild(level, nil)
 	}
 	return found
+}
+
+// setChild sets (c nil: deletes) the child of n at level, keeping plus
+// and hash in step with children.
+func (n *trieNode) setChild(level string, c *trieNode) {
+	if c == nil {
+		delete(n.children, level)
+	} else {
+		n.children[level] = c
+	}
+	switch level {
+	case "+":
+		n.plus = c
+	case "#":
+		n.hash = c
+	}
 }
 
 // matches appends to dst every subscription matching topic. A filter
 // starting with a wildcard does not match a topic starting with '$'
 // [MQTT-4.7.2-1].
 func (r *router) matches(dst []match, topic string) []match {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return matchNode(dst, r.root, topic, topic != "" && topic[0] == '$', true)
+	dst, _ = r.collect(dst, topic)
+	return dst
 }
 
-func matchNode(dst []match, n *trieNode, topic string, dollar, first bool) []match {
+// collect is matches, also returning how many filters (trie nodes)
+// matched. From one node, the matches are of distinct sessions, then its
+// shared groups; from several, a session may appear more than once.
+func (r *router) collect(dst []match, topic string) ([]match, int) {
+	c := matchSet{dst: dst}
+	r.mu.RLock()
+	c.node(r.root, topic, topic != "" && topic[0] == '$', true)
+	r.mu.RUnlock()
+	return c.dst, c.nodes
+}
+
+// matchSet gathers the matches of one topic.
+type matchSet struct {
+	dst   []match
+	nodes int // nodes that added matches
+}
+
+func (c *matchSet) node(n *trieNode, topic string, dollar, first bool) {
 	level, rest, more := cut(topic)
 	if !(first && dollar) {
-		if c := n.children["#"]; c != nil {
-			dst = appendSubs(dst, c)
+		if h := n.hash; h != nil {
+			c.add(h)
 		}
 	}
-	if c := n.children[level]; c != nil {
+	if l := n.children[level]; l != nil {
 		if more {
-			dst = matchNode(dst, c, rest, dollar, false)
+			c.node(l, rest, dollar, false)
 		} else {
-			dst = appendSubs(dst, c)
+			c.add(l)
 			// "a/#" matches "a" too.
-			if h := c.children["#"]; h != nil {
-				dst = appendSubs(dst, h)
+			if h := l.hash; h != nil {
+				c.add(h)
 			}
 		}
 	}
 	if !(first && dollar) {
-		if c := n.children["+"]; c != nil {
+		if p := n.plus; p != nil {
 			if more {
-				dst = matchNode(dst, c, rest, dollar, false)
+				c.node(p, rest, dollar, false)
 			} else {
-				dst = appendSubs(dst, c)
-				if h := c.children["#"]; h != nil {
-					dst = appendSubs(dst, h)
+				c.add(p)
+				if h := p.hash; h != nil {
+					c.add(h)
 				}
 			}
 		}
 	}
-	return dst
 }
 
-func appendSubs(dst []match, n *trieNode) []match {
-	for s, sub := range n.subs {
-		dst = append(dst, match{s: s, sub: sub})
+// add appends the subscriptions of n, then its shared groups.
+func (c *matchSet) add(n *trieNode) {
+	if len(n.subs) == 0 && len(n.shared) == 0 {
+		return
+	}
+	c.nodes++
+	for _, e := range n.subs {
+		c.dst = append(c.dst, match{s: e.s, sub: e.sub})
 	}
 	for _, g := range n.shared {
-		dst = append(dst, match{group: g})
+		c.dst = append(c.dst, match{group: g})
 	}
-	return dst
 }
 
 func cut(s string) (level, rest string, more bool) {

@@ -16,9 +16,10 @@ import (
 // benchmarks measure the engine and not a socket.
 type discardOut struct{}
 
-func (discardOut) send(mqtt.Packet) bool  { return true }
-func (discardOut) deliver(*delivery) bool { return true }
-func (discardOut) close(mqtt.Packet)      {}
+func (discardOut) send(mqtt.Packet) bool                       { return true }
+func (discardOut) deliver(*delivery) bool                      { return true }
+func (discardOut) ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
+func (discardOut) close(mqtt.Packet)                           {}
 
 // benchSession makes a connected session whose channel discards its
 // packets.
@@ -93,7 +94,7 @@ func BenchmarkRouteFanout(b *testing.B) {
 			var buf []match
 			b.ReportAllocs()
 			for b.Loop() {
-				m := &message{pub: &mqtt.Publish{Topic: "fan/x/out", Payload: payload}, from: "pub"}
+				m := newMessage(&mqtt.Publish{Topic: "fan/x/out", Payload: payload}, "pub", time.Now())
 				if got := e.route(m, &buf); got != k {
 					b.Fatalf("routed to %d, want %d", got, k)
 				}

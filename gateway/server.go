@@ -23,12 +23,16 @@ import (
 )
 
 // listenerState is a listener with its effective profile and
-// authentication.
+// authentication, which a reload replaces (reload.go): a connection
+// takes the ones in force when it starts.
 type listenerState struct {
 	ln   listeners.Listener
 	cfg  configs.Listener
-	prof *profile
-	auth *authChain
+	prof atomic.Pointer[profile]
+	auth atomic.Pointer[authChain]
+	// tls is the TLS configuration of tls and wss listeners, nil for
+	// others.
+	tls *tlsSwitch
 	// count is the number of tracked connections; Server.mu guards it.
 	count int
 	// up is set while the listener serves (readiness, ops.go).
@@ -51,23 +55,39 @@ type Server struct {
 	sys sysState // the $SYS publisher (sys.go)
 
 	adm *admission // limits before authentication (admission.go)
+	// rlim counts and logs publish rate limiting (ratelimit.go); overload
+	// is the overload protection, reloaded by setOverload (overload.go).
+	rlim     *rateLimits
+	overload *overloadGuard
 
 	// sources are the certificate sources by tls entry name, shared by
-	// the listeners that use them; closed when Run returns.
-	sources map[string]certs.Source
+	// the listeners that use them; closed when Run returns. A reload
+	// replaces the map under srcMu (tlsSources reads it).
+	srcMu         sync.Mutex
+	sources       map[string]certs.Source
+	sourcesClosed bool // set by closeSources: a reload swaps no more
+
+	reloads reloader // configuration reload (reload.go)
 	// store is the persistence store, closed with the sources (persist.go).
 	store storeCloser
 
 	metrics     *metrics   // Prometheus metrics (metrics.go)
 	ops         *opsServer // ops HTTP listener, nil when disabled (ops.go)
 	storeClosed atomic.Bool
+
+	// admin is the admin API listener, nil when disabled; drainReq is
+	// closed, once, to ask Run to drain (admin.go).
+	admin     *adminServer
+	drainReq  chan struct{}
+	drainOnce sync.Once
 }
 
 // Option adjusts a Server being built.
 type Option func(*options)
 
 type options struct {
-	page http.Handler
+	page   http.Handler
+	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -91,12 +111,20 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		opt(&o)
 	}
 	st := &stats{}
-	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source)}
+	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{})}
 	s.metrics = newMetrics(s) // metrics.go
+	// One client, so one connection pool, for the http backends and
+	// JWKS URLs of this server.
+	authHTTP := &http.Client{Timeout: 30 * time.Second}
+	s.initReloader(cfg, o, authHTTP) // reload.go
 	s.adm = newAdmission(cfg.Limits)
+	s.rlim = newRateLimits(log)                      // ratelimit.go
+	s.overload = newOverloadGuard(cfg.Overload, log) // overload.go
+	s.metrics.reg.MustRegister(limitCollector{s})    // overload.go
 	rt := newRouter()
 	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
-	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log}
+	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
+	s.adm.log = s.eng.clog // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
@@ -108,9 +136,6 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	}
 	users := newStaticUsers(cfg.Auth.Users)
 	built := map[string]Authenticator{} // auth backends by name
-	// One client, so one connection pool, for the http backends and
-	// JWKS URLs of this server.
-	authHTTP := &http.Client{Timeout: 30 * time.Second}
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
 		if err != nil {
@@ -124,13 +149,16 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
 		auth := &authChain{backends: backends, allowAnonymous: lc.Anonymous()}
-		ln, err := s.listen(ctx, lc, prof, auth, o)
+		ln, tsw, err := s.listen(ctx, lc, prof, auth, o)
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
 			return nil, fmt.Errorf("starting listener %q: %w", lc.Name, err)
 		}
-		s.lsts = append(s.lsts, &listenerState{ln: ln, cfg: lc, prof: prof, auth: auth})
+		l := &listenerState{ln: ln, cfg: lc, tls: tsw}
+		l.prof.Store(prof)
+		l.auth.Store(auth)
+		s.lsts = append(s.lsts, l)
 	}
 	if err := s.openStore(ctx); err != nil { // persist.go
 		s.closeListeners()
@@ -142,16 +170,27 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		s.closeSources()
 		return nil, fmt.Errorf("starting ops listener: %w", err)
 	}
+	if err := s.newAdmin(); err != nil { // admin.go: the admin API
+		s.closeOps()
+		s.closeListeners()
+		s.closeSources()
+		return nil, fmt.Errorf("starting admin listener: %w", err)
+	}
 	return s, nil
 }
 
 // listen binds one listener, building its certificate source on first
-// use, and sets auth's certificate identity mapping.
-func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, error) {
-	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm}
-	var err error
+// use, and sets auth's certificate identity mapping. tls and wss
+// listeners also return the switch a reload replaces their TLS
+// configuration with (reload.go).
+func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, *tlsSwitch, error) {
+	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.gateFor(lc.Name, s.cfg.AdmissionFor(lc))} // admission.go
+	var (
+		tsw *tlsSwitch
+		err error
+	)
 	if lcfg.Proxy.Trusted, err = parsePrefixes(lc.ProxyProtocol.Trusted); err != nil {
-		return nil, fmt.Errorf("parsing proxy_protocol.trusted: %w", err)
+		return nil, nil, fmt.Errorf("parsing proxy_protocol.trusted: %w", err)
 	}
 	lcfg.Proxy.HeaderTimeout = lc.ProxyProtocol.HeaderTimeout
 	if lc.Type == "tls" || lc.Type == "wss" {
@@ -159,23 +198,27 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 		if !ok {
 			scfg, defined := s.cfg.TLS[lc.TLS]
 			if !defined {
-				return nil, fmt.Errorf("tls source %q is not defined", lc.TLS)
+				return nil, nil, fmt.Errorf("tls source %q is not defined", lc.TLS)
 			}
 			if src, err = certs.New(ctx, lc.TLS, scfg, s.cfg.DataDir, s.log); err != nil {
-				return nil, fmt.Errorf("building tls source %q: %w", lc.TLS, err)
+				return nil, nil, fmt.Errorf("building tls source %q: %w", lc.TLS, err)
 			}
 			s.sources[lc.TLS] = src
 		}
 		scfg := s.cfg.TLS[lc.TLS]
-		lcfg.TLS = s.metrics.timeHandshakes(lc.Name, src.TLSConfig()) // metrics.go
-		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
-		switch scfg.ClientAuth.IdentityAs {
-		case identityAsUsername, identityAsClientID:
-			auth.identityAs = scfg.ClientAuth.IdentityAs
+		// Handshakes take the configuration in force through tsw, so
+		// that a reload can replace the source (reload.go).
+		tsw = newTLSSwitch(lc.Type, src)
+		if lc.Type == "tls" {
+			// The listener times its handshakes: no per-handshake
+			// configuration clone.
+			lcfg.TLS = tsw.config()
+			lcfg.OnHandshake = s.metrics.handshakeObserver(lc.Name) // metrics.go
+		} else {
+			lcfg.TLS = s.metrics.timeHandshakes(lc.Name, tsw.config()) // metrics.go
 		}
-		// Also without identity_as, the identity is what ACL rules'
-		// cert_identity match (authorizeConnect).
-		auth.identityField = scfg.ClientAuth.Identity
+		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
+		setCertIdentity(auth, scfg) // reload.go
 	}
 	if lcfg.HandshakeTimeout <= 0 {
 		// A plain ws upgrade request is bounded like CONNECT is.
@@ -183,19 +226,14 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 	}
 	switch lc.Type {
 	case "tcp":
-		return listeners.ListenTCPConfig(lcfg)
+		ln, err := listeners.ListenTCPConfig(lcfg)
+		return ln, nil, err
 	case "tls":
-		return listeners.ListenTLS(lcfg)
+		ln, err := listeners.ListenTLS(lcfg)
+		return ln, tsw, err
 	case "ws", "wss":
-		if lc.Type == "wss" {
-			// Browsers offer ALPN h2 and http/1.1 and the source only
-			// announces mqtt: a wss listener speaks HTTP/1.1 for the
-			// upgrade, so it announces http/1.1 too. (Clients offering
-			// neither, e.g. h2 only, are served without ALPN.)
-			// WithNextProtos, not Clone: it keeps that ALPN fallback
-			// consistent with the added protocol.
-			lcfg.TLS = certs.WithNextProtos(lcfg.TLS, "http/1.1")
-		}
+		// A wss listener's configuration also announces http/1.1
+		// (listenerTLS, reload.go).
 		ws := lc.WebSocket
 		lcfg.WebSocket = listeners.WSConfig{
 			Path:               ws.Path,
@@ -207,14 +245,15 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 			MaxPacketSize:      int64(prof.MaxPacketSize),
 		}
 		if lcfg.WebSocket.TrustedProxies, err = parsePrefixes(lc.TrustedProxies); err != nil {
-			return nil, fmt.Errorf("parsing trusted_proxies: %w", err)
+			return nil, nil, fmt.Errorf("parsing trusted_proxies: %w", err)
 		}
 		if ws.Page && o.page != nil {
 			lcfg.WebSocket.Page = o.page
 		}
-		return listeners.ListenWS(lcfg)
+		ln, err := listeners.ListenWS(lcfg)
+		return ln, tsw, err
 	}
-	return nil, fmt.Errorf("listener type %q is not supported", lc.Type)
+	return nil, nil, fmt.Errorf("listener type %q is not supported", lc.Type)
 }
 
 func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
@@ -249,7 +288,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
 	for _, l := range s.lsts {
-		s.log.Info("listening", zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.allowAnonymous))
+		s.log.Info("listening", zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous))
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()
@@ -261,12 +300,15 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	stopOps := s.startOps()        // ops.go: /metrics, /healthz, /readyz
-	stopSys := s.startSys(ctx)     // sys.go
-	stopACL := s.watchACLFile(ctx) // acl_file.go
+	stopOps := s.startOps()              // ops.go: /metrics, /healthz, /readyz
+	stopAdmin := s.startAdmin()          // admin.go: /api/v1
+	stopSys := s.startSys(ctx)           // sys.go
+	stopACL := s.watchACLFile(ctx)       // acl_file.go
+	stopOverload := s.startOverload(ctx) // overload.go
 	var runErr error
 	select {
 	case <-ctx.Done():
+	case <-s.drainReq: // RequestDrain (admin.go)
 	case runErr = <-errc:
 		s.log.Error("listener failed", zap.Error(runErr))
 	}
@@ -274,9 +316,11 @@ func (s *Server) Run(ctx context.Context) error {
 	lwg.Wait()
 	stopSys()
 	stopACL()
+	stopOverload()
 	s.shutdown()
 	s.closeSources()
 	s.storeClosed.Store(true)
+	stopAdmin()
 	stopOps()
 	return runErr
 }
@@ -290,6 +334,9 @@ func (s *Server) closeListeners() {
 // closeSources closes the certificate sources (idempotent).
 func (s *Server) closeSources() {
 	s.store.close(s.log)
+	s.srcMu.Lock()
+	defer s.srcMu.Unlock()
+	s.sourcesClosed = true
 	for name, src := range s.sources {
 		if err := src.Close(); err != nil {
 			s.log.Warn("closing tls source failed", zap.String("tls_source", name), zap.Error(err))
@@ -309,8 +356,9 @@ func (s *Server) shutdown() {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	period := s.cfg.Drain.Period
-	code, ref := mqtt.ServerShuttingDown, s.cfg.Drain.ServerReference
+	cfg := s.config() // drain and shutdown_timeout as last reloaded
+	period := cfg.Drain.Period
+	code, ref := mqtt.ServerShuttingDown, cfg.Drain.ServerReference
 	if ref != "" {
 		code = mqtt.UseAnotherServer
 	}
@@ -338,7 +386,7 @@ func (s *Server) shutdown() {
 			c.ch.kickRef(code, ref)
 		}
 	}
-	t := time.NewTimer(s.cfg.ShutdownTimeout)
+	t := time.NewTimer(cfg.ShutdownTimeout)
 	defer t.Stop()
 	select {
 	case <-done:
@@ -363,7 +411,7 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	if max := c.lst.cfg.MaxConnections; max > 0 && c.lst.count >= max {
-		s.log.Info("connection refused", zap.String("listener", c.lst.cfg.Name), zap.String("reason", "listener max_connections"))
+		s.eng.clog.admissionRefused(c.lst.cfg.Name, "listener_max_connections", c.ch.meta.RemoteAddr) // connlog.go
 		return false
 	}
 	c.lst.count++
@@ -398,6 +446,13 @@ type Stats struct {
 	// yet through CONNACK.
 	AdmissionRefused map[string]int64
 	Unauthenticated  int
+	// RateLimited counts PUBLISH packets over a client's publish_rate by
+	// action (backpressure, disconnect); Overloaded says whether the
+	// overload state is on, OverloadRefused counts the clients refused
+	// in it (ratelimit.go, overload.go).
+	RateLimited     map[string]int64
+	Overloaded      bool
+	OverloadRefused int64
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -415,5 +470,6 @@ func (s *Server) Stats() Stats {
 	}
 	st.auth.snapshot(&out) // bruteforce.go
 	s.adm.snapshot(&out)   // admission.go
+	s.limitsSnapshot(&out) // overload.go
 	return out
 }

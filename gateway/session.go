@@ -20,6 +20,22 @@ type message struct {
 	encOnce sync.Once
 	id      uint64
 	enc     []byte
+	// plain is the delivery every subscriber that gets the message at
+	// QoS 0 with no flags of its own shares (deliveryFor); plain.msg is
+	// set by newMessage.
+	plain delivery
+}
+
+// deliveryFor returns a delivery of m at qos with the retain flag and
+// Subscription Identifiers of one subscriber. A QoS 0 delivery with
+// neither is never changed once made (it is not stored, has no packet id
+// and is not redelivered), so those share m.plain instead of allocating
+// one per subscriber.
+func (m *message) deliveryFor(qos byte, retain bool, subIDs []uint32) *delivery {
+	if qos == 0 && !retain && subIDs == nil && m.plain.msg == m {
+		return &m.plain
+	}
+	return &delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs}
 }
 
 // expired reports whether the message expired by now.

@@ -14,10 +14,11 @@ const (
 	dropDenied                          // refused by authorization
 	dropRetainedFull                    // retained store at its bounds
 	dropPayloadFormat                   // payload not UTF-8 as its format indicator says
+	dropOverload                        // QoS 0 shed while overloaded (overload.go)
 	dropReasons
 )
 
-var dropNames = [dropReasons]string{"queue_full", "expired", "too_large", "offline", "encoding", "denied", "retained_full", "payload_format"}
+var dropNames = [dropReasons]string{"queue_full", "expired", "too_large", "offline", "encoding", "denied", "retained_full", "payload_format", "overload"}
 
 func (r dropReason) String() string { return dropNames[r] }
 

@@ -3,16 +3,26 @@ package gateway
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgemq/mqtt"
 )
 
-// outItem is one queued outbound packet: a control packet, or a delivery
-// encoded at write time.
+// outItem is one queued outbound packet: a control packet, a delivery
+// encoded at write time, or (ack.t set) an acknowledgement without
+// properties, which is made only when encoded.
 type outItem struct {
 	pkt mqtt.Packet
 	d   *delivery
+	ack ackItem
+}
+
+// ackItem is a PUBACK, PUBREC, PUBREL or PUBCOMP with no properties.
+type ackItem struct {
+	t    mqtt.Type
+	code mqtt.ReasonCode
+	pid  uint16
 }
 
 // writeQueue is a connection's bounded outbound queue and its writer. A
@@ -38,7 +48,48 @@ type writeQueue struct {
 	enc          *encoder
 	limits       queueLimits
 	writeTimeout time.Duration
-	stats        *stats
+	// deadline is the write deadline set last, in Unix nanoseconds
+	// (writer only).
+	deadline int64
+	stats    *stats
+	// shed, when set and true (the server is overloaded, overload.go),
+	// drops QoS 0 deliveries while the queue already holds data.
+	shed *atomic.Bool
+	// sentBytes and sentMsgs count what was written: bytes, and PUBLISH
+	// packets (the connection-life log, connlog.go).
+	sentBytes, sentMsgs atomic.Int64
+	// batches, when set, lends the writer its output buffers, so that a
+	// burst does not grow a fresh buffer from nothing and an idle
+	// connection keeps none.
+	batches *batchPool
+}
+
+// batchPool lends batches to writers: one pool serves all the
+// connections of a server. It is safe for concurrent use; the zero value
+// is ready.
+type batchPool struct {
+	p sync.Pool
+}
+
+// maxPooledBatch is the largest batch buffer given back to the pool: a
+// large burst's buffer is left to the collector.
+const maxPooledBatch = 64 << 10
+
+func (bp *batchPool) get() *batch {
+	if bp != nil {
+		if b, ok := bp.p.Get().(*batch); ok {
+			return b
+		}
+	}
+	return &batch{}
+}
+
+func (bp *batchPool) put(b *batch) {
+	if bp == nil || cap(b.buf) > maxPooledBatch {
+		return
+	}
+	b.reset()
+	bp.p.Put(b)
 }
 
 // queueLimits bound what a connection's queue holds before QoS 0
@@ -60,6 +111,12 @@ func (q *writeQueue) send(p mqtt.Packet) bool {
 	return q.push(outItem{pkt: p}, false)
 }
 
+// ack queues an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) with
+// no properties. It reports false once the queue is closing.
+func (q *writeQueue) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
+	return q.push(outItem{ack: ackItem{t: t, code: code, pid: pid}}, false)
+}
+
 // deliver queues a delivery. QoS 0 deliveries beyond the queue bound are
 // dropped; QoS 1/2 are bounded by the inflight window instead.
 func (q *writeQueue) deliver(d *delivery) bool {
@@ -79,6 +136,12 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 	if droppable && (len(q.items) >= q.limits.items || (q.limits.bytes > 0 && q.bytes+size > q.limits.bytes)) {
 		q.mu.Unlock()
 		q.stats.drop(dropQueueFull)
+		return false
+	}
+	if droppable && len(q.items) > 0 && q.shed != nil && q.shed.Load() {
+		// Overloaded: a subscriber with a backlog loses its QoS 0.
+		q.mu.Unlock()
+		q.stats.drop(dropOverload)
 		return false
 	}
 	q.items = append(q.items, it)
@@ -165,7 +228,8 @@ func (q *writeQueue) closed() <-chan struct{} {
 // flush writes batches until the queue is empty, then exits; when closing
 // it shuts the socket. Each batch goes out in one writev.
 func (q *writeQueue) flush() {
-	var b batch
+	b := q.batches.get()
+	defer func() { q.batches.put(b) }()
 	for {
 		q.mu.Lock()
 		items := q.items
@@ -182,24 +246,35 @@ func (q *writeQueue) flush() {
 		q.mu.Unlock()
 
 		b.reset()
-		q.enc.encode(&b, items)
+		q.enc.encode(b, items)
 		clear(items)
 		q.mu.Lock()
 		q.spare = items[:0]
 		q.mu.Unlock()
-		bufs := b.buffers()
-		if len(bufs) == 0 {
+		// In the (pooled) batch: WriteTo consumes it, and a local would
+		// be allocated for that.
+		b.out = b.buffers()
+		bufs := &b.out
+		if len(*bufs) == 0 {
 			continue
 		}
-		q.nc.SetWriteDeadline(time.Now().Add(q.writeTimeout))
-		if _, err := bufs.WriteTo(q.nc); err != nil {
+		if now := time.Now().UnixNano(); q.deadline < now+int64(q.writeTimeout) {
+			// Moved only once less than writeTimeout away, to 1/32
+			// beyond: not one timer update per batch.
+			q.deadline = now + int64(q.writeTimeout+q.writeTimeout/32)
+			q.nc.SetWriteDeadline(time.Unix(0, q.deadline))
+		}
+		n, err := bufs.WriteTo(q.nc)
+		q.sentBytes.Add(n)
+		if err != nil {
 			q.mu.Lock()
 			q.closing, q.items, q.flushing = true, nil, false
 			q.mu.Unlock()
 			q.shutdown(false)
 			return
 		}
-		if cap(b.buf) > 64<<10 {
+		q.sentMsgs.Add(int64(b.pubs))
+		if cap(b.buf) > maxPooledBatch {
 			b.buf = nil // don't keep a large buffer past a burst
 		}
 	}

@@ -38,7 +38,9 @@ type Meta struct {
 	// transports.
 	TLS *tls.ConnectionState
 	// Request is the HTTP upgrade request of a WebSocket connection; nil
-	// otherwise. Its body is closed.
+	// otherwise. Only its method, URL, protocol, header, host, remote
+	// address and TLS state are kept: its body is empty and its Context
+	// is Background.
 	Request *http.Request
 	// ProxyTLS is what a TLS-terminating proxy reported in its PROXY v2
 	// header; nil when there was no such header.

@@ -23,6 +23,7 @@ type TCPListener struct {
 	ln        net.Listener // raw, possibly wrapped for the PROXY protocol
 	tls       *tls.Config
 	hsTimeout time.Duration
+	onHS      func(time.Duration) // Config.OnHandshake
 	log       *zap.Logger
 	gate      Gate
 	trusted   []netip.Prefix // PROXY protocol peers, for the gate
@@ -60,6 +61,10 @@ type Config struct {
 	// Gate admits sockets right after accept (admission.go); nil admits
 	// all. The admitted connection's Ticket is in its Meta.
 	Gate Gate
+	// OnHandshake, when set, is called by tls listeners with the duration
+	// of each successful TLS handshake, on the connection's goroutine
+	// (wss handshakes run inside net/http and are not reported).
+	OnHandshake func(time.Duration)
 }
 
 func listenStream(cfg Config, transport Transport, tcfg *tls.Config) (*TCPListener, error) {
@@ -77,7 +82,7 @@ func listenStream(cfg Config, transport Transport, tcfg *tls.Config) (*TCPListen
 	}
 	return &TCPListener{
 		name: cfg.Name, transport: transport, raw: raw, ln: withProxy(raw, cfg.Proxy),
-		tls: tcfg, hsTimeout: hs, log: log, gate: cfg.Gate, trusted: cfg.Proxy.Trusted,
+		tls: tcfg, hsTimeout: hs, onHS: cfg.OnHandshake, log: log, gate: cfg.Gate, trusted: cfg.Proxy.Trusted,
 	}, nil
 }
 
@@ -123,7 +128,20 @@ func (l *TCPListener) handle(ctx context.Context, conn net.Conn, t Ticket, h Han
 		return
 	}
 	if l.tls != nil {
-		tc, err := handshake(ctx, conn, l.tls, l.hsTimeout)
+		// On a plain socket, TLS records are read one at a time so that
+		// idle connections can wait on the socket (tlsidle.go).
+		raw := rawConnOf(conn)
+		var rc *recordConn
+		under := conn
+		if raw != nil {
+			rc = &recordConn{Conn: conn}
+			under = rc
+		}
+		start := time.Now()
+		tc, err := handshake(ctx, under, l.tls, l.hsTimeout)
+		if err == nil && l.onHS != nil {
+			l.onHS(time.Since(start))
+		}
 		if err != nil {
 			l.log.Debug("tls handshake failed", zap.String("listener", l.name), zap.Stringer("remote_addr", meta.RemoteAddr), zap.Error(err))
 			release(t)
@@ -133,6 +151,9 @@ func (l *TCPListener) handle(ctx context.Context, conn net.Conn, t Ticket, h Han
 		st := tc.ConnectionState()
 		meta.TLS = &st
 		conn = tc
+		if rc != nil {
+			conn = &tlsIdleConn{Conn: tc, rc: rc, raw: raw, drained: true}
+		}
 	}
 	h(conn, meta)
 }

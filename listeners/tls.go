@@ -27,13 +27,23 @@ func ListenTLS(cfg Config) (*TCPListener, error) {
 }
 
 // handshake runs the server side of a TLS handshake on conn within
-// timeout.
+// timeout, or until ctx ends. It bounds the handshake with a deadline on
+// conn rather than HandshakeContext, which would start a watcher
+// goroutine (and a timer) per handshake; ctx ending moves the deadline
+// to the past, which fails the handshake the same way. The deadline is
+// cleared on success.
 func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config, timeout time.Duration) (*tls.Conn, error) {
 	tc := tls.Server(conn, cfg)
-	hctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
+	conn.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	err := tc.Handshake()
+	if !stop() {
+		// ctx ended: the deadline may be in the past whatever err is.
+		return nil, fmt.Errorf("handshaking: %w", context.Cause(ctx))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("handshaking: %w", err)
 	}
+	conn.SetDeadline(time.Time{})
 	return tc, nil
 }

@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -106,4 +107,48 @@ func tlsClient(tb testing.TB, raw net.Conn, pki *testPKI) *tls.Conn {
 		tb.Fatalf("handshaking: %v", err)
 	}
 	return c
+}
+
+// TestTLSHandshakeDeadline: the handshake timeout bounds the handshake
+// only (a connection idle longer afterwards still works), and ending the
+// Serve context cuts a pending handshake short, however long its timeout.
+func TestTLSHandshakeDeadline(t *testing.T) {
+	pki := newPKI(t)
+	t.Run("cleared after the handshake", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.TLS = pki.serverConfig(false)
+		cfg.HandshakeTimeout = 50 * time.Millisecond
+		ln, err := ListenTLS(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := serveEcho(t, ln)
+		c := tlsClient(t, dialTCP(t, ln.Addr().String()), pki)
+		next(t, got)
+		time.Sleep(4 * cfg.HandshakeTimeout)
+		echo(t, c, "still here")
+	})
+	t.Run("cut short by shutdown", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.TLS = pki.serverConfig(false)
+		cfg.HandshakeTimeout = time.Hour
+		ln, err := ListenTLS(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- ln.Serve(ctx, func(c net.Conn, _ *Meta) { c.Close() }) }()
+		c := dialTCP(t, ln.Addr().String())
+		// A partial ClientHello record header: the handshake waits for
+		// the rest.
+		if _, err := c.Write([]byte{0x16, 0x03, 0x01}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		expectClosed(t, c)
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -25,6 +26,12 @@ const (
 	// per-message read limit: a message may hold a packet plus the start
 	// of the next.
 	wsReadSlack = 64 << 10
+	// wsReadBufferSize is each connection's read buffer (wsHijacker),
+	// kept for the connection's life: it holds frame headers and control
+	// frames (at most 14 + 125 bytes); a read at least this large (the
+	// MQTT reader's chunk) bypasses it. gorilla would otherwise keep
+	// net/http's 4 KiB one; it takes a hijacked reader over 256 bytes.
+	wsReadBufferSize = 512
 )
 
 // DefaultSubprotocols are the accepted subprotocols when none are
@@ -200,7 +207,8 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 		hdr = http.Header{}
 		hdr.Set("Sec-WebSocket-Protocol", proto)
 	}
-	ws, err := l.up.Upgrade(w, r, hdr)
+	hw := &wsHijacker{ResponseWriter: w}
+	ws, err := l.up.Upgrade(hw, r, hdr)
 	if err != nil {
 		// Upgrade has answered with an HTTP error.
 		l.log.Debug("websocket upgrade failed", zap.String("listener", l.name), zap.String("peer", r.RemoteAddr), zap.Error(err))
@@ -209,7 +217,7 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	ws.SetReadLimit(l.readLimit)
 	nc := ws.NetConn()
 	nc.SetDeadline(time.Time{})
-	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: r}
+	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: keptRequest(r)}
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		if tc, ok := c.(*tls.Conn); ok {
 			c = tc.NetConn()
@@ -218,10 +226,8 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 			meta.ProxyTLS = proxyTLSOf(pc.ProxyHeader())
 		}
 	}
-	if r.TLS != nil {
-		st := *r.TLS
-		meta.TLS = &st
-	}
+	// net/http made r.TLS for this request alone: shared, not copied.
+	meta.TLS = r.TLS
 	if trusts(l.cfg.TrustedProxies, meta.RemoteAddr) {
 		meta.RemoteAddr = forwardedFor(r.Header, meta.RemoteAddr, l.cfg.TrustedProxies)
 	}
@@ -234,7 +240,46 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 		nc.Close()
 		return
 	}
-	h(NewWSConn(ws, meta.RemoteAddr), meta)
+	wc := &wsConn{ws: ws, remote: meta.RemoteAddr}
+	if hw.br != nil && !l.up.EnableCompression {
+		wc.br, wc.raw = hw.br, rawConnOf(nc)
+	}
+	h(wc, meta)
+}
+
+// wsHijacker hands gorilla a read buffer of wsReadBufferSize of ours in
+// place of net/http's, so that the connection can tell whether it holds
+// bytes (wsConn.WaitReadable). When net/http's buffer already holds some
+// (data sent before the handshake completed) it is handed on as is, and
+// gorilla refuses the upgrade as before.
+type wsHijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader // set by Hijack
+}
+
+func (w *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err
+	}
+	w.br = bufio.NewReaderSize(nc, wsReadBufferSize)
+	return nc, bufio.NewReadWriter(w.br, brw.Writer), nil
+}
+
+// Unwrap gives http.ResponseController the net/http ResponseWriter.
+func (w *wsHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// keptRequest is what an idle connection keeps of its upgrade request
+// (Meta.Request): method, URL, protocol, header, host, remote address and
+// TLS state, with no body and no context (Context is Background), so that
+// net/http's per-request state, its context chain and the request
+// struct it parsed into are not held for the connection's life.
+func keptRequest(r *http.Request) *http.Request {
+	return &http.Request{
+		Method: r.Method, URL: r.URL, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
+		Header: r.Header, Body: http.NoBody, Host: r.Host, RemoteAddr: r.RemoteAddr,
+		RequestURI: r.RequestURI, TLS: r.TLS,
+	}
 }
 
 // originAllowed reports whether r's Origin may connect: absent (not a

@@ -175,16 +175,18 @@ func TestWSByteStream(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.WebSocket = WSConfig{CheckOrigin: true}
 	ln, got := startWS(t, cfg)
-	h := http.Header{"Cookie": {"session=abc"}}
+	h := http.Header{"Cookie": {"session=abc"}, "X-Device": {"d1"}}
 	ws, _ := dialWS(t, nil, wsURL(ln, "/mqtt?token=t1"), h)
-	// One packet split over two messages, then two packets in one.
-	for _, m := range []string{"\x10\x02", "ab", "\xc0\x00\xc0\x00"} {
+	// One packet split over two messages, then two packets in one, then
+	// a message far larger than the connection's read buffer.
+	large := strings.Repeat("0123456789abcdef", 1<<10)
+	for _, m := range []string{"\x10\x02", "ab", "\xc0\x00\xc0\x00", large} {
 		if err := ws.WriteMessage(websocket.BinaryMessage, []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := readBinary(t, ws, 8); string(got) != "\x10\x02ab\xc0\x00\xc0\x00" {
-		t.Errorf("echoed %q", got)
+	if got := readBinary(t, ws, 8+len(large)); string(got) != "\x10\x02ab\xc0\x00\xc0\x00"+large {
+		t.Errorf("echoed %d bytes, want the %d sent", len(got), 8+len(large))
 	}
 	a := next(t, got)
 	m := a.meta
@@ -196,6 +198,9 @@ func TestWSByteStream(t *testing.T) {
 	}
 	if c, err := m.Request.Cookie("session"); err != nil || c.Value != "abc" {
 		t.Errorf("cookie session = %v, %v; want abc", c, err)
+	}
+	if got := m.Request.Header.Get("X-Device"); got != "d1" || m.Request.Host != ln.Addr().String() || m.Request.Method != http.MethodGet {
+		t.Errorf("request: X-Device %q, host %q, method %q; want d1, %v, GET", got, m.Request.Host, m.Request.Method, ln.Addr())
 	}
 	if m.RemoteAddr.String() != ws.LocalAddr().String() || a.conn.RemoteAddr().String() != m.RemoteAddr.String() {
 		t.Errorf("RemoteAddr = %v (conn %v), want %v", m.RemoteAddr, a.conn.RemoteAddr(), ws.LocalAddr())

@@ -1,10 +1,12 @@
 package listeners
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,8 +35,13 @@ func NewWSConn(ws *websocket.Conn, remote net.Addr) net.Conn {
 type wsConn struct {
 	ws     *websocket.Conn
 	remote net.Addr
-	r      io.Reader // the current message; reader goroutine only
-	rerr   error     // sticky read error; reader goroutine only
+	// br is the read buffer ws reads frames through, and raw the socket
+	// under it, for WaitReadable; raw is nil when unknown, not a plain
+	// socket, or when compression may buffer inside messages.
+	br   *bufio.Reader
+	raw  syscall.RawConn
+	r    io.Reader // the current message; reader goroutine only
+	rerr error     // sticky read error; reader goroutine only
 	// drained: the socket was drained after rerr; reader goroutine only.
 	drained bool
 
@@ -85,6 +92,31 @@ func (c *wsConn) Read(b []byte) (int, error) {
 		}
 		return n, nil
 	}
+}
+
+// WaitReadable implements IdleWaiter: with nothing in the read buffer and
+// the current message either finished or waiting for the rest of its
+// frame's payload, the next bytes can only come from the socket, so it
+// waits on the socket itself.
+func (c *wsConn) WaitReadable() error {
+	if c.raw == nil || c.rerr != nil {
+		return nil
+	}
+	if c.r != nil {
+		// A zero-length read ends a finished message without I/O
+		// (gorilla reports io.EOF only on the read after the last byte);
+		// it reads on only where Read would, for a continuation frame.
+		_, err := c.r.Read(nil)
+		if errors.Is(err, io.EOF) {
+			c.r = nil
+		} else if err != nil {
+			return nil // Read reports it
+		}
+	}
+	if c.br.Buffered() > 0 {
+		return nil
+	}
+	return waitReadable(c.raw)
 }
 
 // fail makes err sticky. gorilla has sent a close frame for a protocol

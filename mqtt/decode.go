@@ -277,7 +277,9 @@ func decodePublish(flags byte, body []byte, v Version, owned bool) (Packet, erro
 	return p, nil
 }
 
-// checkPublishTopic applies the topic name rules to a decoded PUBLISH.
+// checkPublishTopic applies the topic name rules to a decoded PUBLISH,
+// whose topic passed checkUTF8 already: what ValidTopicName checks, with
+// one pass for the wildcards instead of another UTF-8 pass.
 func checkPublishTopic(p *Publish, v Version) error {
 	if p.Topic == "" {
 		if v == V5 && p.Properties.Has(PropTopicAlias) {
@@ -285,42 +287,54 @@ func checkPublishTopic(p *Publish, v Version) error {
 		}
 		return protocolErr("MQTT-4.7.3-1", "empty topic name")
 	}
-	if err := ValidTopicName(p.Topic); err != nil {
-		return Errorf(TopicNameInvalid, "MQTT-3.3.2-2", "%v", err)
+	for i := 0; i < len(p.Topic); i++ {
+		if c := p.Topic[i]; c == '+' || c == '#' {
+			// Same error as ValidTopicName's.
+			return Errorf(TopicNameInvalid, "MQTT-3.3.2-2", "%v", ValidTopicName(p.Topic))
+		}
 	}
 	return nil
 }
 
 func decodeAck(t Type, b []byte, v Version) (*Puback, error) {
-	id, b, err := readUint16(b)
-	if err != nil {
+	p := &Puback{}
+	if err := decodeAckInto(p, t, b, v); err != nil {
 		return nil, err
 	}
-	if id == 0 {
-		return nil, protocolErr("MQTT-2.2.1-3", "%v with packet identifier 0", t)
+	return p, nil
+}
+
+// decodeAckInto decodes an acknowledgement body into p, which is zero.
+func decodeAckInto(p *Puback, t Type, b []byte, v Version) error {
+	id, b, err := readUint16(b)
+	if err != nil {
+		return err
 	}
-	p := &Puback{PacketID: id}
+	if id == 0 {
+		return protocolErr("MQTT-2.2.1-3", "%v with packet identifier 0", t)
+	}
+	p.PacketID = id
 	if v != V5 {
 		if len(b) != 0 {
-			return nil, malformed("MQTT-3.4", "%v with remaining length %d", t, len(b)+2)
+			return malformed("MQTT-3.4", "%v with remaining length %d", t, len(b)+2)
 		}
-		return p, nil
+		return nil
 	}
 	if len(b) == 0 {
-		return p, nil
+		return nil
 	}
 	p.ReasonCode = ReasonCode(b[0])
 	b = b[1:]
 	if len(b) == 0 {
-		return p, nil
+		return nil
 	}
 	if b, err = p.Properties.decodeProps(b, t); err != nil {
-		return nil, err
+		return err
 	}
 	if len(b) != 0 {
-		return nil, malformed("MQTT-3.4", "%d bytes after %v", len(b), t)
+		return malformed("MQTT-3.4", "%d bytes after %v", len(b), t)
 	}
-	return p, nil
+	return nil
 }
 
 func decodeSubscribe(b []byte, v Version) (Packet, error) {

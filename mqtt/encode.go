@@ -291,6 +291,29 @@ func appendBody(dst []byte, p Packet, v Version) ([]byte, error) {
 	return dst, fmt.Errorf("encoding: unknown packet %T", p)
 }
 
+// AppendAck appends a PUBACK, PUBREC, PUBREL or PUBCOMP without
+// properties, exactly as Append encodes the same packet, without making
+// one: the acknowledgements a server sends per message.
+func AppendAck(dst []byte, t Type, id uint16, code ReasonCode, v Version) ([]byte, error) {
+	first := byte(t) << 4
+	switch t {
+	case PUBACK, PUBREC, PUBCOMP:
+	case PUBREL:
+		first |= 0x02 // [MQTT-3.6.1-1]
+	default:
+		return dst, fmt.Errorf("encoding %v: not an acknowledgement", t)
+	}
+	start := len(dst)
+	dst = append(dst, first, 0)
+	var none Properties
+	dst, err := appendAck(dst, t, id, code, &none, v)
+	if err != nil {
+		return dst[:start], err
+	}
+	dst[start+1] = byte(len(dst) - start - 2) // at most 3: one byte
+	return dst, nil
+}
+
 func appendAck(dst []byte, t Type, id uint16, code ReasonCode, props *Properties, v Version) ([]byte, error) {
 	if id == 0 {
 		return dst, fmt.Errorf("encoding %v: packet identifier 0 [MQTT-2.2.1-3]", t)

@@ -19,6 +19,20 @@ const idleSize = 32
 // readers; it is safe for concurrent use. The zero value is ready.
 type BufferPool struct {
 	pool sync.Pool
+	// acks holds recycled acknowledgements (Reader.Recycle).
+	acks sync.Pool
+}
+
+func (p *BufferPool) getAck() *Puback {
+	if a, ok := p.acks.Get().(*Puback); ok {
+		return a
+	}
+	return &Puback{}
+}
+
+func (p *BufferPool) putAck(a *Puback) {
+	*a = Puback{}
+	p.acks.Put(a)
 }
 
 func (p *BufferPool) get() *[chunkSize]byte {
@@ -47,8 +61,13 @@ type Reader struct {
 	chunk *[chunkSize]byte // borrowed while busy, nil while idle
 	buf   []byte           // idle[:] or chunk[:]
 	r, w  int              // unread bytes are buf[r:w]
+	n     int64            // bytes read from src (BytesRead)
 	idle  [idleSize]byte
 }
+
+// BytesRead returns how many bytes rd has read from its source since
+// Reset (whole packets of a large body only once read entirely).
+func (rd *Reader) BytesRead() int64 { return rd.n }
 
 // NewReader returns a Reader of src that refuses packets larger than max
 // bytes (the whole packet, fixed header included; 0 means MaxPacketSize).
@@ -65,7 +84,7 @@ func (rd *Reader) Reset(src io.Reader, max uint32, pool *BufferPool) {
 	if pool == nil {
 		pool = &BufferPool{}
 	}
-	rd.src, rd.pool = src, pool
+	rd.src, rd.pool, rd.n = src, pool, 0
 	rd.SetMaxPacketSize(max)
 	rd.buf, rd.r, rd.w = rd.idle[:], 0, 0
 }
@@ -97,14 +116,65 @@ func (rd *Reader) release() {
 // io.ErrUnexpectedEOF when it ends inside one. A packet over the maximum
 // size is answered by an *Error with code PacketTooLarge and its body is
 // not read.
+//
+// An acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) may be one given
+// back with Recycle.
 func (rd *Reader) ReadPacket(v Version) (Packet, error) {
 	first, body, owned, err := rd.next()
 	if err != nil {
 		return nil, err
 	}
-	pkt, err := decode(first, body, v, owned)
+	var pkt Packet
+	if t := Type(first >> 4); t >= PUBACK && t <= PUBCOMP {
+		pkt, err = rd.decodeAck(t, first&0x0F, body, v)
+	} else {
+		pkt, err = decode(first, body, v, owned)
+	}
 	rd.consumed()
 	return pkt, err
+}
+
+// decodeAck is decode for an acknowledgement, into a pooled packet.
+func (rd *Reader) decodeAck(t Type, flags byte, body []byte, v Version) (Packet, error) {
+	if err := checkFlags(t, flags, v); err != nil {
+		return nil, err
+	}
+	a := rd.pool.getAck()
+	if err := decodeAckInto(a, t, body, v); err != nil {
+		rd.pool.putAck(a)
+		return nil, err
+	}
+	switch t {
+	case PUBREC:
+		return (*Pubrec)(a), nil
+	case PUBREL:
+		return (*Pubrel)(a), nil
+	case PUBCOMP:
+		return (*Pubcomp)(a), nil
+	}
+	return a, nil
+}
+
+// Recycle gives back an acknowledgement (PUBACK, PUBREC, PUBREL,
+// PUBCOMP) that the caller is done with and keeps no reference to, nor
+// to its properties' slices: a later ReadPacket of a Reader sharing this
+// one's pool may return it again. Other packets, and nil, are ignored.
+// It saves a server an allocation per acknowledged message.
+func (rd *Reader) Recycle(p Packet) {
+	var a *Puback
+	switch p := p.(type) {
+	case *Puback:
+		a = p
+	case *Pubrec:
+		a = (*Puback)(p)
+	case *Pubrel:
+		a = (*Puback)(p)
+	case *Pubcomp:
+		a = (*Puback)(p)
+	}
+	if a != nil && rd.pool != nil {
+		rd.pool.putAck(a)
+	}
 }
 
 // next returns the next packet's first byte and body. The body is either
@@ -139,11 +209,13 @@ func (rd *Reader) next() (first byte, body []byte, owned bool, err error) {
 	}
 	if total > chunkSize {
 		// Too big for a chunk: read it into a slice of its own.
+		pending := rd.w - (rd.r + hdr)
 		body, err = readBody(rd.src, rd.buf[rd.r+hdr:rd.w], int(rl))
 		rd.r = rd.w
 		if err != nil {
 			return 0, nil, false, err
 		}
+		rd.n += int64(len(body) - pending)
 		return first, body, true, nil
 	}
 	if err := rd.fill(int(total)); err != nil {
@@ -162,6 +234,7 @@ func (rd *Reader) fill(n int) error {
 		}
 		m, err := rd.src.Read(rd.buf[rd.w:])
 		rd.w += m
+		rd.n += int64(m)
 		if rd.w-rd.r >= n {
 			if rd.w == len(rd.buf) && rd.chunk == nil {
 				// The inline buffer filled up: more is likely coming.

@@ -1,11 +1,21 @@
 // Command edgemq-bench loads an MQTT broker. It speaks plain MQTT through
 // edgemq's codec and needs nothing broker specific, so the same run works
-// against any broker.
+// against any broker (see compare.sh, which runs it against Mosquitto and
+// edgemq).
 //
-// Scenario "connect" opens N connections, C at a time, measures
-// CONNECT/CONNACK handshakes per second, holds the connections idle, and,
-// given the broker's pid, reports the broker's resident memory per
-// connection.
+// Scenarios:
+//
+//   - connect opens N connections, C at a time, measures CONNECT/CONNACK
+//     handshakes per second, holds the connections idle, and, given the
+//     broker's pid, reports the broker's resident memory per connection.
+//   - fanin: P publishers, one subscriber, one topic.
+//   - fanout: one publisher, K subscribers of its topic.
+//   - pairs: K publisher/subscriber pairs, each on its own topic.
+//
+// The publish/subscribe scenarios publish at -rate messages per second in
+// total, or as fast as a bounded window allows with -rate 0, for -duration
+// after -warmup, and report loss, throughput and end-to-end latency (each
+// payload carries its send time and a sequence number).
 package main
 
 import (
@@ -15,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -34,6 +45,7 @@ type options struct {
 	path      string
 	caFile    string
 	insecure  bool
+	curves    string
 	tlsConfig *tls.Config
 	n, c      int
 	version   int
@@ -42,6 +54,15 @@ type options struct {
 	sources   int
 	jsonOut   bool
 	idPrefix  string
+
+	// The publish/subscribe scenarios.
+	qos      int
+	size     int
+	p, k     int
+	rate     float64
+	window   int
+	duration time.Duration
+	warmup   time.Duration
 }
 
 func main() {
@@ -51,22 +72,38 @@ func main() {
 	flag.StringVar(&o.path, "path", "/mqtt", "WebSocket path (ws, wss)")
 	flag.StringVar(&o.caFile, "cafile", "", "PEM file of CAs to trust (tls, wss)")
 	flag.BoolVar(&o.insecure, "insecure", false, "do not verify the broker's certificate (tls, wss)")
+	flag.StringVar(&o.curves, "curves", "x25519", "TLS key exchanges offered, comma separated: x25519, x25519mlkem768, p256, p384; \"go\" for Go's defaults")
 	flag.IntVar(&o.n, "n", 1000, "connections to open")
-	flag.IntVar(&o.c, "c", 64, "connections opened at a time")
+	flag.IntVar(&o.c, "c", 64, "connections opened at a time (all scenarios)")
 	flag.IntVar(&o.version, "V", 4, "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
 	flag.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold the connections idle before measuring memory")
-	flag.IntVar(&o.pid, "pid", 0, "broker pid, to report its resident memory per connection")
+	flag.IntVar(&o.pid, "pid", 0, "broker pid, to report its CPU use and resident memory (per connection for connect)")
 	flag.IntVar(&o.sources, "sources", 1, "spread connections over this many source addresses 127.0.0.1, .2, ... (beats ephemeral port limits)")
 	flag.BoolVar(&o.jsonOut, "json", false, "print one JSON line per scenario")
 	flag.StringVar(&o.idPrefix, "id", "bench", "client id prefix")
+	flag.IntVar(&o.qos, "qos", 0, "QoS of publish and subscribe: 0, 1 or 2")
+	flag.IntVar(&o.size, "size", 64, "payload bytes, at least 16 (send time and sequence number)")
+	flag.IntVar(&o.p, "p", 4, "publishers of fanin")
+	flag.IntVar(&o.k, "k", 100, "subscribers of fanout, pairs of pairs")
+	flag.Float64Var(&o.rate, "rate", 0, "publishes per second offered in total, spread over the publishers; 0: saturation")
+	flag.IntVar(&o.window, "window", 100, "most messages a publisher has unacknowledged (QoS 1/2) or unreceived (any QoS)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time publishing before measuring")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: edgemq-bench [flags] connect\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: edgemq-bench [flags] connect|fanin|fanout|pairs [flags]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	scenario := flag.Arg(0)
 	if scenario == "" {
 		scenario = "connect"
+	}
+	if flag.NArg() > 1 {
+		// Flags may follow the scenario too.
+		if err := flag.CommandLine.Parse(flag.Args()[1:]); err != nil || flag.NArg() > 0 {
+			flag.Usage()
+			os.Exit(2)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -78,7 +115,9 @@ func main() {
 	o.tlsConfig = tc
 	switch scenario {
 	case "connect":
-		err = runConnect(ctx, o)
+		err = runConnect(ctx, o, os.Stdout)
+	case "fanin", "fanout", "pairs":
+		_, err = runFlow(ctx, o, scenario, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
 	}
@@ -100,9 +139,10 @@ type connectResult struct {
 	RSSBeforeKB    int64   `json:"rss_before_kb,omitempty"`
 	RSSAfterKB     int64   `json:"rss_after_kb,omitempty"`
 	KBPerConn      float64 `json:"kb_per_conn,omitempty"`
+	BrokerCPUPct   float64 `json:"broker_cpu_pct,omitempty"` // of one core, while connecting
 }
 
-func runConnect(ctx context.Context, o options) error {
+func runConnect(ctx context.Context, o options, out io.Writer) error {
 	var res connectResult
 	res.Scenario, res.Version, res.Transport = "connect", o.version, o.transport
 	if o.pid > 0 {
@@ -112,10 +152,18 @@ func runConnect(ctx context.Context, o options) error {
 		}
 		res.RSSBeforeKB = rss
 	}
+	var ticks0 int64
+	if o.pid > 0 {
+		t, err := cpuTicks(o.pid)
+		if err != nil {
+			return err
+		}
+		ticks0 = t
+	}
 	conns := make([]net.Conn, o.n)
 	var next atomic.Int64
 	var failed atomic.Int64
-	var firstErr atomic.Value
+	var firstErr firstError
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < o.c; w++ {
@@ -130,7 +178,7 @@ func runConnect(ctx context.Context, o options) error {
 				c, err := handshake(ctx, o, i)
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.add(err)
 					continue
 				}
 				conns[i] = c
@@ -149,8 +197,15 @@ func runConnect(ctx context.Context, o options) error {
 	res.Connections = o.n - int(failed.Load())
 	res.Failed = failed.Load()
 	res.Seconds = elapsed.Seconds()
+	if o.pid > 0 {
+		t, err := cpuTicks(o.pid)
+		if err != nil {
+			return err
+		}
+		res.BrokerCPUPct = 100 * float64(t-ticks0) / clockTicks / elapsed.Seconds()
+	}
 	res.ConnectsPerSec = float64(res.Connections) / elapsed.Seconds()
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := firstErr.err; err != nil {
 		fmt.Fprintln(os.Stderr, "edgemq-bench: first failure:", err)
 	}
 	if o.pid > 0 {
@@ -168,13 +223,13 @@ func runConnect(ctx context.Context, o options) error {
 		}
 	}
 	if o.jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(res)
+		return json.NewEncoder(out).Encode(res)
 	}
-	fmt.Printf("connect %s v%d: %d connections (%d failed) in %.2fs: %.0f connects/s\n",
+	fmt.Fprintf(out, "connect %s v%d: %d connections (%d failed) in %.2fs: %.0f connects/s\n",
 		res.Transport, res.Version, res.Connections, res.Failed, res.Seconds, res.ConnectsPerSec)
 	if o.pid > 0 {
-		fmt.Printf("broker rss: %d KB before, %d KB after: %.2f KB per connection\n",
-			res.RSSBeforeKB, res.RSSAfterKB, res.KBPerConn)
+		fmt.Fprintf(out, "broker rss: %d KB before, %d KB after: %.2f KB per connection; cpu %.1f%% of one core while connecting\n",
+			res.RSSBeforeKB, res.RSSAfterKB, res.KBPerConn, res.BrokerCPUPct)
 	}
 	return nil
 }

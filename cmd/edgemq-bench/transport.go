@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 
 	"edgemq/listeners"
 
@@ -29,6 +30,9 @@ func clientTLS(o options) (*tls.Config, error) {
 	tc := &tls.Config{ServerName: host, InsecureSkipVerify: o.insecure, NextProtos: []string{"mqtt"}}
 	if o.transport == "wss" {
 		tc.NextProtos = []string{"http/1.1"}
+	}
+	if tc.CurvePreferences, err = parseCurves(o.curves); err != nil {
+		return nil, err
 	}
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
@@ -80,4 +84,31 @@ func dialTransport(ctx context.Context, d *net.Dialer, o options) (net.Conn, err
 		return listeners.NewWSConn(ws, ws.RemoteAddr()), nil
 	}
 	return nil, fmt.Errorf("unknown transport %q", o.transport)
+}
+
+// curveNames are the -curves values.
+var curveNames = map[string]tls.CurveID{
+	"x25519":         tls.X25519,
+	"x25519mlkem768": tls.X25519MLKEM768,
+	"p256":           tls.CurveP256,
+	"p384":           tls.CurveP384,
+}
+
+// parseCurves turns -curves into the key exchanges the client offers;
+// "go" (or empty) keeps Go's defaults. The default, x25519 alone, is
+// what the handshake figures are quoted for (ECDSA P-256, X25519), and
+// what OpenSSL 3.0 clients offer.
+func parseCurves(list string) ([]tls.CurveID, error) {
+	if list == "" || list == "go" {
+		return nil, nil
+	}
+	var out []tls.CurveID
+	for _, name := range strings.Split(list, ",") {
+		id, ok := curveNames[strings.TrimSpace(strings.ToLower(name))]
+		if !ok {
+			return nil, fmt.Errorf("parsing -curves: unknown key exchange %q", name)
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }

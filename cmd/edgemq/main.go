@@ -5,9 +5,14 @@
 //	edgemq [-c FILE]
 //	edgemq --version
 //	edgemq passwd FILE USER
+//	edgemq health [-addr URL]
 //
 // Without -c it runs with the built-in default configuration
 // (configs/edgemq.yaml). SIGINT or SIGTERM shuts it down gracefully.
+// SIGHUP reloads the configuration (the same file, or the built-in
+// default) without dropping connections; a configuration that is invalid
+// or changes what only a restart applies is refused, logged, and the one
+// in force stays.
 // Exit status: 0 after a clean shutdown, 1 when the gateway fails,
 // 2 for bad usage or an invalid configuration.
 package main
@@ -42,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
 		return runPasswd(args[1:], os.Stdin, stderr) // passwd.go
 	}
+	if len(args) > 0 && args[0] == "health" {
+		return runHealth(args[1:], stdout, stderr) // health.go
+	}
 	flags := flag.NewFlagSet("edgemq", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	var configPath string
@@ -49,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd FILE USER\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd FILE USER\n       edgemq health [-addr URL]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
@@ -107,22 +115,54 @@ func serve(cfg *configs.Config, logger *zap.Logger, configPath string) error {
 		stop()
 	}()
 
-	if configPath == "" {
-		configPath = "built in"
+	shown := configPath
+	if shown == "" {
+		shown = "built in"
 	}
-	logger.Info("edgemq starting", zap.String("version", buildVersion()), zap.String("config", configPath))
+	logger.Info("edgemq starting", zap.String("version", buildVersion()), zap.String("config", shown))
 	// The diagnostic page is served by ws/wss listeners with
 	// websocket.page: true.
-	srv, err := gateway.NewContext(ctx, cfg, logger, gateway.WithPage(web.Handler()))
+	srv, err := gateway.NewContext(ctx, cfg, logger, gateway.WithPage(web.Handler()),
+		gateway.WithConfigLoader(func() (*configs.Config, error) { return loadConfig(configPath) }))
 	if err != nil {
 		return fmt.Errorf("starting gateway: %w", err)
 	}
 	srv.SetVersion(buildVersion())
+	stopReload := reloadOnHangup(ctx, srv, logger)
+	defer stopReload()
 	if err := srv.Run(ctx); err != nil {
 		return fmt.Errorf("running gateway: %w", err)
 	}
 	logger.Info("edgemq stopped")
 	return nil
+}
+
+// reloadOnHangup reloads the configuration on each SIGHUP until ctx ends
+// or stop is called; stop waits for a reload in progress. The gateway logs
+// what changed or why it refused; the process keeps running either way.
+func reloadOnHangup(ctx context.Context, srv *gateway.Server, logger *zap.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			res, err := srv.ReloadConfig(ctx)
+			logger.Info("sighup handled", zap.Bool("reloaded", err == nil), zap.Int("changed", len(res.Changed)),
+				zap.Strings("needs_restart", res.NeedsRestart))
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
 }
 
 // buildVersion returns version when set with -ldflags, else the main

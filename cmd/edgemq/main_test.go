@@ -2,11 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
 
 	"go.uber.org/zap/zapcore"
 
@@ -107,5 +116,149 @@ func TestLogger(t *testing.T) {
 		if _, err := newLoggerTo(c, zapcore.AddSync(&buf)); err == nil {
 			t.Errorf("newLogger(%+v) succeeded", c)
 		}
+	}
+}
+
+// freeLoopbackAddr returns a loopback address whose port was free just
+// now, for a configuration file.
+func freeLoopbackAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// receiveMaximum connects an MQTT 5 client to addr and returns the
+// Receive Maximum of its CONNACK (0 when the connection fails).
+func receiveMaximum(t testing.TB, addr string) uint16 {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: nc})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := c.Connect(ctx, &paho.Connect{ClientID: "sighup", CleanStart: true, KeepAlive: 60})
+	defer func() {
+		_ = c.Disconnect(&paho.Disconnect{})
+		nc.Close()
+		<-c.Done()
+	}()
+	if err != nil || ack.Properties == nil || ack.Properties.ReceiveMaximum == nil {
+		return 0
+	}
+	return *ack.Properties.ReceiveMaximum
+}
+
+// refusedReloads reads edgemq_config_reloads_total{result="refused"}
+// from the ops listener at addr, -1 when it cannot.
+func refusedReloads(addr string) int {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, `edgemq_config_reloads_total{result="refused"} `); ok {
+			var n int
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// TestSIGHUPReload runs the command on a configuration file, edits the
+// file and sends SIGHUP: new connections get the new receive maximum; an
+// invalid file is refused (counted on /metrics) and the process keeps
+// serving with the configuration in force; SIGTERM then stops it
+// cleanly.
+func TestSIGHUPReload(t *testing.T) {
+	addr, ops := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	dir := t.TempDir()
+	config := func(receiveMax int) string {
+		return fmt.Sprintf("data_dir: %s\nops: {address: '%s'}\ndrain: {period: 0s}\nshutdown_timeout: 5s\n"+
+			"mqtt: {receive_maximum: %d}\nlisteners:\n  - {name: tcp, type: tcp, address: '%s'}\n", dir, ops, receiveMax, addr)
+	}
+	path := writeFile(t, "edgemq.yaml", config(20))
+	codes := make(chan int, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		codes <- run([]string{"-c", path}, &stdout, &stderr)
+	}()
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			<-codes
+		}
+	}()
+
+	waitFor := func(what string, want uint16) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := receiveMaximum(t, addr)
+			if got == want {
+				return
+			}
+			select {
+			case code := <-codes:
+				stopped = true
+				t.Fatalf("%s: the command exited with %d", what, code)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: receive maximum %d, want %d", what, got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A CONNACK means Run serves, so the SIGHUP handler is installed.
+	waitFor("start", 20)
+
+	edit := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(config(7))
+	waitFor("after SIGHUP", 7)
+	edit(config(0)) // receive_maximum must be at least 1: refused
+	deadline := time.Now().Add(20 * time.Second)
+	for refusedReloads(ops) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused reloads %d on /metrics, want 1", refusedReloads(ops))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor("after a refused file", 7)
+	edit(config(9))
+	waitFor("after a good file again", 9)
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	select {
+	case code := <-codes:
+		if code != 0 {
+			t.Fatalf("exit status %d after SIGTERM, want 0", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not stop on SIGTERM")
 	}
 }
