@@ -216,6 +216,12 @@ func FuzzReader(f *testing.F) {
 			if !equalPackets(p, want) {
 				t.Fatalf("Reader %s, Decode %s", dump(p), dump(want))
 			}
+			if got := rd.BytesRead(); got != int64(src.n) {
+				t.Fatalf("BytesRead = %d, the source gave %d", got, src.n)
+			}
+			// An acknowledgement given back is handed out again by a
+			// later ReadPacket: it must decode as fresh.
+			rd.Recycle(p)
 		}
 	})
 }
