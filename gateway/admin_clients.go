@@ -18,29 +18,22 @@ import (
 	"go.uber.org/zap"
 )
 
-// clientInfo is what the admin API shows of a connected client beyond
-// its listener metadata: a snapshot made once, by the connection's own
-// goroutine, when CONNECT succeeded (conn.serve), read-only after. Other
-// goroutines load it from conn.info; nil means not connected yet.
-type clientInfo struct {
-	neg         Negotiated
-	username    string
-	connectedAt time.Time
-	sess        *session
-}
-
-// snapshotInfo publishes the client's clientInfo. It runs on the
-// connection's goroutine once the handshake succeeded.
-func (c *conn) snapshotInfo() {
-	ch := &c.ch
-	c.info.Store(&clientInfo{neg: ch.neg, username: ch.acl.view.username, connectedAt: time.Now(), sess: ch.sess})
-}
+// markConnected publishes the connection to the admin API. It runs on the
+// connection's goroutine once the handshake succeeded: what CONNECT set
+// (channel.neg, its username, its session) is never written again, so
+// another goroutine that loads a non-zero conn.connectedAt may read them.
+func (c *conn) markConnected() { c.connectedAt.Store(time.Now().UnixNano()) }
 
 // adminConn is a connected client found by the admin API.
 type adminConn struct {
-	c    *conn
-	info *clientInfo
+	c  *conn
+	at time.Time // when it connected
 }
+
+// neg, username and sess read what CONNECT set (markConnected).
+func (ac adminConn) neg() *Negotiated { return &ac.c.ch.neg }
+func (ac adminConn) username() string { return ac.c.ch.acl.view.username }
+func (ac adminConn) sess() *session   { return ac.c.ch.sess }
 
 // connectedClients returns the connected clients, by client id: those
 // whose connection holds their session (not one taken over or
@@ -50,14 +43,14 @@ func (s *Server) connectedClients() []adminConn {
 	s.mu.Lock()
 	all := make([]adminConn, 0, len(s.conns))
 	for c := range s.conns {
-		if info := c.info.Load(); info != nil && !c.ch.kicked.Load() {
-			all = append(all, adminConn{c, info})
+		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() {
+			all = append(all, adminConn{c, time.Unix(0, at)})
 		}
 	}
 	s.mu.Unlock()
 	out := all[:0]
 	for _, ac := range all {
-		ss := ac.info.sess
+		ss := ac.sess()
 		ss.mu.Lock()
 		owns := ss.owner == &ac.c.ch
 		ss.mu.Unlock()
@@ -65,7 +58,7 @@ func (s *Server) connectedClients() []adminConn {
 			out = append(out, ac)
 		}
 	}
-	slices.SortFunc(out, func(a, b adminConn) int { return cmp.Compare(a.info.neg.ClientID, b.info.neg.ClientID) })
+	slices.SortFunc(out, func(a, b adminConn) int { return cmp.Compare(a.neg().ClientID, b.neg().ClientID) })
 	return out
 }
 
@@ -85,10 +78,10 @@ type clientItem struct {
 func itemOf(ac adminConn) clientItem {
 	m := ac.c.ch.meta
 	it := clientItem{
-		ClientID: ac.info.neg.ClientID, Username: ac.info.username,
+		ClientID: ac.neg().ClientID, Username: ac.username(),
 		Listener: m.Listener, Transport: string(m.Transport),
-		Protocol: ac.info.neg.Version.String(), ConnectedAt: ac.info.connectedAt.UTC(),
-		KeepAlive: ac.info.neg.KeepAlive,
+		Protocol: ac.neg().Version.String(), ConnectedAt: ac.at.UTC(),
+		KeepAlive: ac.neg().KeepAlive,
 	}
 	if m.RemoteAddr != nil {
 		it.RemoteAddr = m.RemoteAddr.String()
@@ -270,7 +263,7 @@ func (q *writeQueue) depth() queueDepth {
 // findClient returns the connected client with id.
 func (s *Server) findClient(id string) (adminConn, bool) {
 	for _, ac := range s.connectedClients() {
-		if ac.info.neg.ClientID == id {
+		if ac.neg().ClientID == id {
 			return ac, true
 		}
 	}
@@ -285,9 +278,9 @@ func (s *Server) adminGetClient(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "client %q is not connected", id)
 		return
 	}
-	v := ac.info.sess.view()
+	v := ac.sess().view()
 	writeAdminJSON(w, http.StatusOK, clientDetail{
-		clientItem: itemOf(ac), TLS: tlsInfoOf(ac.c.ch.meta.TLS), Negotiated: negotiatedDocOf(&ac.info.neg),
+		clientItem: itemOf(ac), TLS: tlsInfoOf(ac.c.ch.meta.TLS), Negotiated: negotiatedDocOf(ac.neg()),
 		Subscriptions: v.subs, Inflight: v.inflight, Queued: v.queued, QueuedBytes: v.queuedBytes,
 		OutboundQueue: ac.c.out.depth(), SessionExpiry: v.expiry,
 	})
@@ -345,5 +338,5 @@ func (s *Server) adminKickClient(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin kick", zap.String("client_id", id), zap.Stringer("reason_code", code))
 	ac.c.ch.kick(code)
-	writeAdminJSON(w, http.StatusOK, kickResult{ClientID: id, Protocol: ac.info.neg.Version.String(), ReasonCode: fmt.Sprintf("0x%02X", byte(code))})
+	writeAdminJSON(w, http.StatusOK, kickResult{ClientID: id, Protocol: ac.neg().Version.String(), ReasonCode: fmt.Sprintf("0x%02X", byte(code))})
 }

@@ -145,7 +145,7 @@ func (s *Server) adminDeleteSession(w http.ResponseWriter, r *http.Request) {
 	ss := s.eng.sessions.lookup(id)
 	kicked := false
 	for _, ac := range s.connectedClients() {
-		if ac.info.neg.ClientID == id {
+		if ac.neg().ClientID == id {
 			ac.c.ch.kick(mqtt.AdministrativeAction)
 			kicked = true
 		}

@@ -33,9 +33,9 @@ type conn struct {
 	srv  *Server
 	lst  *listenerState
 	born time.Time
-	// info is the admin API's snapshot of the client, set once connected
-	// (admin_clients.go).
-	info atomic.Pointer[clientInfo]
+	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
+	// publishes the client to the admin API (markConnected).
+	connectedAt atomic.Int64
 	// lim is the publish rate limit, nil without one (ratelimit.go).
 	lim *pubLimiter
 	// msgsIn counts the PUBLISH packets read (read goroutine only; the
@@ -75,7 +75,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		t.authenticated()
 	}
 	s.eng.stats.connections.Add(1)
-	c.snapshotInfo() // admin_clients.go
+	c.markConnected() // admin_clients.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
 	c.lim = s.rlim.newLimiter(lst.cfg.Name, c.ch.prof.PublishRate, c.ch.credExp.rate)
@@ -169,10 +169,7 @@ func (c *conn) readPackets(end *connEnd) {
 	ka := time.Duration(ch.neg.KeepAlive) * 1500 * time.Millisecond
 	c.nc.SetReadDeadline(time.Time{})
 	idle, _ := c.nc.(listeners.IdleWaiter) // ws, tls: see readPacket
-	// The deadline moves only once it is less than ka away, to ka/32
-	// beyond: one timer update per many packets instead of one per
-	// packet, and never before Keep Alive allows.
-	var dl int64 // the read deadline in force, Unix ns
+	var dl lazyDeadline                    // never before Keep Alive allows
 	for {
 		if ka > 0 {
 			c.extendReadDeadline(&dl, ka)
@@ -197,16 +194,17 @@ func (c *conn) readPackets(end *connEnd) {
 		}
 		if err == nil {
 			stats.pkt.countIn(p.Type()) // metrics.go
-			if p.Type() == mqtt.PUBLISH {
+			if pub, ok := p.(*mqtt.Publish); ok {
 				c.msgsIn++
-			}
-			if pub, ok := p.(*mqtt.Publish); ok && c.lim != nil {
-				// ratelimit.go: backpressure waits here, reading nothing;
-				// the read deadline is set afresh before the next read,
-				// so keep alive does not run out while we wait.
-				err = c.throttle(pub)
-				if ch.kicked.Load() {
-					return
+				if c.lim != nil {
+					// ratelimit.go: backpressure waits here, reading
+					// nothing; the read deadline is set afresh before the
+					// next read, so keep alive does not run out while we
+					// wait.
+					err = c.throttle(pub)
+					if ch.kicked.Load() {
+						return
+					}
 				}
 			}
 		}
@@ -223,16 +221,31 @@ func (c *conn) readPackets(end *connEnd) {
 	}
 }
 
-// extendReadDeadline moves the read deadline *dl once it is less than ka
-// away, to ka/32 beyond: one timer update per many packets instead of one
-// per packet, and never before Keep Alive allows. Out of line: its time
-// values would otherwise sit in the idle frame of readPackets.
+// lazyDeadline is a socket deadline, in Unix nanoseconds, that moves only
+// once it is less than its timeout away, and then to timeout/32 beyond:
+// one timer update per many packets instead of one per packet, and never
+// earlier than the timeout allows.
+type lazyDeadline int64
+
+// next returns the deadline to set now, or false when the one in force
+// still holds.
+func (d *lazyDeadline) next(timeout time.Duration) (time.Time, bool) {
+	now := time.Now()
+	if int64(*d) >= now.Add(timeout).UnixNano() {
+		return time.Time{}, false
+	}
+	t := now.Add(timeout + timeout/32)
+	*d = lazyDeadline(t.UnixNano())
+	return t, true
+}
+
+// extendReadDeadline moves the read deadline dl (lazyDeadline). Out of
+// line: its time values would otherwise sit in the idle frame of
+// readPackets.
 //
 //go:noinline
-func (c *conn) extendReadDeadline(dl *int64, ka time.Duration) {
-	if now := time.Now(); *dl < now.Add(ka).UnixNano() {
-		t := now.Add(ka + ka/32)
-		*dl = t.UnixNano()
+func (c *conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
+	if t, ok := dl.next(ka); ok {
 		c.nc.SetReadDeadline(t)
 	}
 }

@@ -48,9 +48,8 @@ type writeQueue struct {
 	enc          *encoder
 	limits       queueLimits
 	writeTimeout time.Duration
-	// deadline is the write deadline set last, in Unix nanoseconds
-	// (writer only).
-	deadline int64
+	// deadline is the write deadline in force (writer only).
+	deadline lazyDeadline
 	stats    *stats
 	// shed, when set and true (the server is overloaded, overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
@@ -258,11 +257,8 @@ func (q *writeQueue) flush() {
 		if len(*bufs) == 0 {
 			continue
 		}
-		if now := time.Now().UnixNano(); q.deadline < now+int64(q.writeTimeout) {
-			// Moved only once less than writeTimeout away, to 1/32
-			// beyond: not one timer update per batch.
-			q.deadline = now + int64(q.writeTimeout+q.writeTimeout/32)
-			q.nc.SetWriteDeadline(time.Unix(0, q.deadline))
+		if t, ok := q.deadline.next(q.writeTimeout); ok {
+			q.nc.SetWriteDeadline(t) // not one timer update per batch
 		}
 		n, err := bufs.WriteTo(q.nc)
 		q.sentBytes.Add(n)
