@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,16 +27,8 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(flags.Output(), "Usage: edgemq health [-addr URL] [-timeout D]\n\nChecks the ops listener's /healthz: exit status 0 when it answers 200, else 1.\n\n")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "edgemq health: unexpected argument %q\n", flags.Arg(0))
-		flags.Usage()
-		return 2
+	if status, stop := parseArgs(flags, args, stderr); stop { // main.go
+		return status
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

@@ -60,16 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd FILE USER\n       edgemq health [-addr URL]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "edgemq: unexpected argument %q\n", flags.Arg(0))
-		flags.Usage()
-		return 2
+	if status, stop := parseArgs(flags, args, stderr); stop {
+		return status
 	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "edgemq %s\n", buildVersion())
@@ -176,4 +168,22 @@ func buildVersion() string {
 		return info.Main.Version
 	}
 	return version
+}
+
+// parseArgs parses args with flags, a command that takes no positional
+// argument. stop is true when the command must end with status: 0 after
+// -h, 2 for bad usage (reported on stderr).
+func parseArgs(flags *flag.FlagSet, args []string, stderr io.Writer) (status int, stop bool) {
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", flags.Name(), flags.Arg(0))
+		flags.Usage()
+		return 2, true
+	}
+	return 0, false
 }
