@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/logsafe"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -174,11 +175,11 @@ func (d *onDemandDecider) decide(ctx context.Context, name string) error {
 		return nil
 	}
 	if d.ask == "" {
-		d.log.Info("on-demand certificate refused", zap.String("server_name", name))
+		d.log.Info("on-demand certificate refused", logsafe.String("server_name", name))
 		return errNotAllowed
 	}
 	if err := d.askFor(ctx, name); err != nil {
-		d.log.Info("on-demand certificate refused", zap.String("server_name", name), zap.Error(err))
+		d.log.Info("on-demand certificate refused", logsafe.String("server_name", name), zap.Error(err))
 		return err
 	}
 	return nil

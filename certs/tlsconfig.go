@@ -59,6 +59,10 @@ func HandshakeTimeout(cfg configs.TLSSource) time.Duration {
 //     encapsulation, about a fifth of a handshake's CPU, worth it
 //     against harvest-now-decrypt-later); others get X25519 or a NIST
 //     curve.
+//   - TLS 1.2 cipher suites: cipher_suites, or ECDHE with AES-GCM or
+//     ChaCha20-Poly1305 only (configs.DefaultCipherSuites): not the
+//     ECDHE CBC-SHA1 suites crypto/tls would also offer; RSA key exchange
+//     is never offered.
 //   - ALPN: "mqtt" is appended to NextProtos unless present, so protocols
 //     the source needs (e.g. "acme-tls/1" for TLS-ALPN-01, RFC 8737) stay
 //     first. A client that offers one of NextProtos gets it; one that
@@ -88,6 +92,12 @@ func applyDefaults(cfg configs.TLSSource, tc *tls.Config) error {
 	default:
 		return fmt.Errorf("applying tls defaults: min_version %q is not 1.2 or 1.3", cfg.MinVersion)
 	}
+
+	suites, err := cipherSuites(cfg.CipherSuites)
+	if err != nil {
+		return fmt.Errorf("applying tls defaults: %w", err)
+	}
+	tc.CipherSuites = suites
 
 	if !slices.Contains(tc.NextProtos, ALPNProtocol) {
 		tc.NextProtos = append(slices.Clip(tc.NextProtos), ALPNProtocol)
@@ -189,6 +199,28 @@ func WithNextProtos(tc *tls.Config, protos ...string) *tls.Config {
 	out.GetConfigForClient = nil
 	serveWithoutALPN(out)
 	return out
+}
+
+// cipherSuites returns the ids of the named TLS 1.2 suites, or of
+// configs.DefaultCipherSuites when names is empty: ECDHE with an AEAD
+// only, so that no CBC-SHA1 suite is offered unless configured. Only
+// crypto/tls's secure TLS 1.2 suites may be named (configs validates
+// this; a name that slips through is an error here too).
+func cipherSuites(names []string) ([]uint16, error) {
+	if len(names) == 0 {
+		names = configs.DefaultCipherSuites()
+	}
+	out := make([]uint16, 0, len(names))
+	for _, n := range names {
+		i := slices.IndexFunc(tls.CipherSuites(), func(cs *tls.CipherSuite) bool {
+			return cs.Name == n && slices.Contains(cs.SupportedVersions, tls.VersionTLS12)
+		})
+		if i < 0 {
+			return nil, fmt.Errorf("cipher suite %q is not a secure TLS 1.2 suite", n)
+		}
+		out = append(out, tls.CipherSuites()[i].ID)
+	}
+	return out, nil
 }
 
 // loadCAPool reads a PEM file of CA certificates.

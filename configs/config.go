@@ -356,7 +356,10 @@ type Listener struct {
 	// ProxyProtocol accepts PROXY protocol headers from trusted proxies
 	// (tcp, tls, ws).
 	ProxyProtocol ProxyProtocol `yaml:"proxy_protocol"`
-	// TrustedProxies are the CIDRs whose X-Forwarded-For and Forwarded
-	// headers are believed (ws, wss).
+	// TrustedProxies are the CIDRs whose TrustedProxyHeader is believed
+	// (ws, wss).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TrustedProxyHeader is the one header read from them:
+	// x-forwarded-for (also when empty) or forwarded (RFC 7239).
+	TrustedProxyHeader string `yaml:"trusted_proxy_header"`
 }

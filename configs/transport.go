@@ -23,6 +23,11 @@ type TLSSource struct {
 	// MinVersion is the lowest TLS version: "1.2" (also when empty) or
 	// "1.3".
 	MinVersion string `yaml:"min_version"`
+	// CipherSuites are the TLS 1.2 cipher suites offered, by Go name
+	// (crypto/tls); empty is ECDHE with AES-GCM or ChaCha20-Poly1305
+	// only (DefaultCipherSuites), without the CBC-SHA1 suites. TLS 1.3
+	// suites are not configurable.
+	CipherSuites []string `yaml:"cipher_suites"`
 	// HandshakeTimeout bounds the TLS handshake; 0 is the default, 10s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 }
@@ -92,12 +97,18 @@ type WebSocket struct {
 	Subprotocols []string `yaml:"subprotocols"`
 	// RequireSubprotocol refuses clients that offer none of them.
 	RequireSubprotocol bool `yaml:"require_subprotocol"`
-	// CheckOrigin refuses browsers whose Origin is neither the request's
-	// host nor in AllowedOrigins (default true).
+	// CheckOrigin refuses browsers whose Origin is not in AllowedOrigins
+	// or, with none, not the same origin on one of ServerNames (default
+	// true).
 	CheckOrigin *bool `yaml:"check_origin"`
-	// AllowedOrigins are further accepted origins, e.g.
+	// AllowedOrigins, when set, are the only accepted origins, e.g.
 	// https://app.example.com.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// ServerNames are the host names and addresses the listener is
+	// reached by; with no AllowedOrigins, a same-origin request is
+	// accepted only for a Host among them. Empty: localhost, 127.0.0.1
+	// and ::1 on a loopback listener, none elsewhere.
+	ServerNames []string `yaml:"server_names"`
 	// Compression enables permessage-deflate.
 	Compression bool `yaml:"compression"`
 	// Page serves the diagnostic web client at /.

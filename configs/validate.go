@@ -380,7 +380,7 @@ func (c *Config) validateTransport(ps *problems, path string, l Listener) {
 	}
 	ws := l.WebSocket
 	if !web && (ws.Path != "" || len(ws.Subprotocols) > 0 || ws.RequireSubprotocol || ws.CheckOrigin != nil ||
-		len(ws.AllowedOrigins) > 0 || ws.Compression || ws.Page) && l.Type != "" {
+		len(ws.AllowedOrigins) > 0 || len(ws.ServerNames) > 0 || ws.Compression || ws.Page) && l.Type != "" {
 		ps.add(path+".websocket", "only ws and wss listeners take websocket settings, not %s", l.Type)
 	}
 	if ws.Path != "" && (!strings.HasPrefix(ws.Path, "/") || ws.Path == "/") {
@@ -395,6 +395,11 @@ func (c *Config) validateTransport(ps *problems, path string, l Listener) {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			ps.add(fmt.Sprintf("%s.websocket.allowed_origins[%d]", path, i), "%q is not an origin: want scheme://host[:port], e.g. https://app.example.com", o)
+		}
+	}
+	for i, n := range ws.ServerNames {
+		if !validServerName(n) {
+			ps.add(fmt.Sprintf("%s.websocket.server_names[%d]", path, i), "%q is not a host name or address: want e.g. mqtt.example.com or 192.0.2.7, without scheme or port", n)
 		}
 	}
 	for i, cidr := range l.ProxyProtocol.Trusted {
@@ -413,6 +418,36 @@ func (c *Config) validateTransport(ps *problems, path string, l Listener) {
 			ps.add(fmt.Sprintf("%s.trusted_proxies[%d]", path, i), "%v", err)
 		}
 	}
+	switch strings.ToLower(l.TrustedProxyHeader) {
+	case "", "x-forwarded-for", "forwarded":
+		if l.TrustedProxyHeader != "" && !web && l.Type != "" {
+			ps.add(path+".trusted_proxy_header", "only ws and wss listeners read proxy headers, not %s", l.Type)
+		}
+	default:
+		ps.add(path+".trusted_proxy_header", "%q is not a header: want x-forwarded-for or forwarded", l.TrustedProxyHeader)
+	}
+}
+
+// validServerName reports whether s is a DNS name or an IP address (IPv6
+// with or without brackets), with no scheme, port, path or wildcard.
+func validServerName(s string) bool {
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		return a.Zone() == ""
+	}
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ParsePrefix parses a CIDR ("10.0.0.0/8", "2001:db8::/32") or a single

@@ -1,9 +1,11 @@
 package configs
 
 import (
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // validateTLS checks the named certificate sources under tls. Keys an
@@ -63,6 +65,15 @@ func validateTLSSource(ps *problems, path string, s TLSSource) {
 		ps.add(path+".min_version", "%q is not a TLS version: want \"1.2\" or \"1.3\"", s.MinVersion)
 	}
 
+	for i, name := range s.CipherSuites {
+		if !tls12Suite(name) {
+			ps.add(fmt.Sprintf("%s.cipher_suites[%d]", path, i), "%q is not a TLS 1.2 cipher suite Go offers: want one of %s", name, strings.Join(TLS12CipherSuites(), ", "))
+		}
+	}
+	if len(s.CipherSuites) > 0 && s.MinVersion == "1.3" {
+		ps.add(path+".cipher_suites", "has no effect with min_version 1.3 (TLS 1.3 suites are not configurable)")
+	}
+
 	ca := s.ClientAuth
 	switch ca.Mode {
 	case "", "none":
@@ -80,3 +91,34 @@ func validateTLSSource(ps *problems, path string, s TLSSource) {
 		ps.add(path+".client_auth.identity_as", "%q is not a use: want none, username or client_id", ca.IdentityAs)
 	}
 }
+
+// DefaultCipherSuites are the TLS 1.2 suites offered when cipher_suites
+// is empty: forward-secret (ECDHE) with an AEAD cipher. The ECDHE CBC-SHA1
+// suites Go would add (Lucky13-style padding oracles, SHA-1 MACs) are
+// left out; every browser and MQTT client of the last decade has one of
+// these.
+func DefaultCipherSuites() []string {
+	return []string{
+		"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+		"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+		"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+		"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+		"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+	}
+}
+
+// TLS12CipherSuites names the suites cipher_suites may list: those of
+// crypto/tls's secure list that TLS 1.2 uses. Its insecure list (RSA key
+// exchange, RC4, 3DES, CBC-SHA256) is never offered.
+func TLS12CipherSuites() []string {
+	var out []string
+	for _, cs := range tls.CipherSuites() {
+		if slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
+			out = append(out, cs.Name)
+		}
+	}
+	return out
+}
+
+func tls12Suite(name string) bool { return slices.Contains(TLS12CipherSuites(), name) }

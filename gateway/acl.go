@@ -15,6 +15,7 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/logsafe"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -490,7 +491,7 @@ func (ch *channel) maySubscribe(req *mqtt.Subscription) bool {
 		filter = f
 	}
 	if cl := ch.credExp.acl; cl != nil && !slices.ContainsFunc(cl.Sub, func(f string) bool { return filterCovers(f, filter) }) {
-		ch.logAt(zap.DebugLevel, "subscribe outside the credential's acl claims", zap.String("client_id", ch.neg.ClientID), zap.String("filter", req.Filter))
+		ch.logAt(zap.DebugLevel, "subscribe outside the credential's acl claims", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("filter", req.Filter))
 		return false
 	}
 	if ch.authorized(ActionSubscribe, filter, req.QoS, false) {
@@ -501,7 +502,7 @@ func (ch *channel) maySubscribe(req *mqtt.Subscription) bool {
 		}
 		return true
 	}
-	ch.logAt(zap.DebugLevel, "subscribe not authorized", zap.String("client_id", ch.neg.ClientID), zap.String("filter", req.Filter))
+	ch.logAt(zap.DebugLevel, "subscribe not authorized", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("filter", req.Filter))
 	return false
 }
 
@@ -510,7 +511,7 @@ func (ch *channel) maySubscribe(req *mqtt.Subscription) bool {
 // ending a QoS 2 exchange at PUBREC (4.3.3); a 3.x client gets the normal
 // acknowledgement [MQTT-3.3.5-2 of 3.1.1].
 func (ch *channel) denyPublish(p *mqtt.Publish) {
-	ch.logAt(zap.DebugLevel, "publish not authorized", zap.String("client_id", ch.neg.ClientID), zap.String("topic", p.Topic))
+	ch.logAt(zap.DebugLevel, "publish not authorized", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("topic", p.Topic))
 	ch.refusePublish(p, mqtt.NotAuthorized, dropDenied)
 }
 

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -351,7 +352,7 @@ func (s *Server) adminPublish(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf []match
 	delivered := s.eng.route(newMessage(pub, adminClientID, time.Now()), &buf)
-	s.log.Info("admin publish", zap.String("topic", pub.Topic), zap.Uint8("qos", pub.QoS), zap.Bool("retain", pub.Retain), zap.Int("delivered_to", delivered))
+	s.log.Info("admin publish", logsafe.String("topic", pub.Topic), zap.Uint8("qos", pub.QoS), zap.Bool("retain", pub.Retain), zap.Int("delivered_to", delivered))
 	writeAdminJSON(w, http.StatusOK, publishResult{DeliveredTo: delivered, Retained: pub.Retain})
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -336,7 +337,7 @@ func (s *Server) adminKickClient(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "client %q is not connected", id)
 		return
 	}
-	s.log.Info("admin kick", zap.String("client_id", id), zap.Stringer("reason_code", code))
+	s.log.Info("admin kick", logsafe.String("client_id", id), zap.Stringer("reason_code", code))
 	ac.c.ch.kick(code)
 	writeAdminJSON(w, http.StatusOK, kickResult{ClientID: id, Protocol: ac.neg().Version.String(), ReasonCode: fmt.Sprintf("0x%02X", byte(code))})
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -166,7 +167,7 @@ func (s *Server) adminDeleteSession(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusConflict, "client %q reconnected; kick it or retry", id)
 		return
 	}
-	s.log.Info("admin session discarded", zap.String("client_id", id), zap.Bool("kicked", kicked))
+	s.log.Info("admin session discarded", logsafe.String("client_id", id), zap.Bool("kicked", kicked))
 	writeAdminJSON(w, http.StatusOK, sessionDeleteResult{ClientID: id, Kicked: kicked})
 }
 
@@ -298,6 +299,6 @@ func (s *Server) adminDeleteRetained(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "no retained message on %q", topic)
 		return
 	}
-	s.log.Info("admin retained deleted", zap.String("topic", topic))
+	s.log.Info("admin retained deleted", logsafe.String("topic", topic))
 	writeAdminJSON(w, http.StatusOK, map[string]string{"topic": topic})
 }

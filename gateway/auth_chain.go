@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -168,7 +169,7 @@ func (ch *channel) authExpired() {
 	}
 	a.done = true
 	a.mu.Unlock()
-	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", zap.String("client_id", ch.neg.ClientID))
+	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
 	ch.kick(mqtt.NotAuthorized)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"edgemq/certs"
+	"edgemq/gateway/logsafe"
 
 	"edgemq/mqtt"
 
@@ -92,7 +93,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
 	ch.logConnected(c.Username) // connlog.go
-	ch.logAt(zap.DebugLevel, "negotiated", zap.String("client_id", n.ClientID), zap.Object("negotiated", n))
+	ch.logAt(zap.DebugLevel, "negotiated", logsafe.String("client_id", n.ClientID), zap.Object("negotiated", n))
 	return true
 }
 

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -150,10 +151,10 @@ func (ch *channel) logRefused(c *mqtt.Connect, code mqtt.ReasonCode, err error) 
 			fields = append(fields, zap.Uint8("return_code", code.V3(mqtt.CONNACK)))
 		}
 		if c.ClientID != "" {
-			fields = append(fields, zap.String("client_id", c.ClientID))
+			fields = append(fields, logsafe.String("client_id", c.ClientID))
 		}
 		if c.Username != "" {
-			fields = append(fields, zap.String("username", c.Username))
+			fields = append(fields, logsafe.String("username", c.Username))
 		}
 	}
 	ce.Write(append(fields, zap.Error(err))...)
@@ -168,7 +169,7 @@ func (ch *channel) logConnected(username string) {
 	}
 	n := &ch.neg
 	ce.Write(
-		zap.String("client_id", n.ClientID), zap.String("username", username),
+		logsafe.String("client_id", n.ClientID), logsafe.String("username", username),
 		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
 		zap.String("protocol", versionLabel(n.Version)),
@@ -225,7 +226,7 @@ func (c *conn) logDisconnected(e connEnd) {
 	}
 	fields := make([]zap.Field, 0, 16)
 	fields = append(fields,
-		zap.String("client_id", ch.neg.ClientID), zap.String("username", ch.acl.view.username),
+		logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", ch.acl.view.username),
 		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
 		zap.String("protocol", versionLabel(ch.neg.Version)),

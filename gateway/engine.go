@@ -5,9 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
-
-	"go.uber.org/zap"
 )
 
 // newMessage makes a routed message of an inbound PUBLISH, taking it
@@ -103,7 +102,7 @@ func compareMatches(a, b match) int {
 func (e *engine) publishWill(clientID string, w *mqtt.Will) {
 	pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 	pub.Properties.Clear(mqtt.PropWillDelayInterval)
-	e.log.Debug("publishing will", zap.String("client_id", clientID), zap.String("topic", w.Topic))
+	e.log.Debug("publishing will", logsafe.String("client_id", clientID), logsafe.String("topic", w.Topic))
 	var buf []match
 	e.route(newMessage(pub, clientID, time.Now()), &buf)
 }

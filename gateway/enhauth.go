@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -111,7 +112,7 @@ func (ch *channel) continueConnectAuth(ctx context.Context, p mqtt.Packet, err e
 			ch.refuse(pc.c, err)
 		} else {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				ch.logAt(zap.InfoLevel, "enhanced authentication timed out", zap.String("client_id", pc.c.ClientID))
+				ch.logAt(zap.InfoLevel, "enhanced authentication timed out", logsafe.String("client_id", pc.c.ClientID))
 			}
 			ch.out.close(nil)
 		}
@@ -218,7 +219,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	// SCRAM credentials do not expire, so there is no credential deadline
 	// to move (ch.extendAuth, auth_chain.go): a method whose credential
 	// expires (a token) would call ch.extendAuth(newExpiry) here.
-	ch.logAt(zap.DebugLevel, "client re-authenticated", zap.String("client_id", ch.neg.ClientID), zap.String("username", user))
+	ch.logAt(zap.DebugLevel, "client re-authenticated", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", user))
 	r := &mqtt.Auth{ReasonCode: mqtt.Success}
 	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
 	if len(out) > 0 {

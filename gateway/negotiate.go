@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"edgemq/configs"
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap/zapcore"
@@ -87,7 +88,7 @@ type Negotiated struct {
 // MarshalLogObject logs the negotiated values with typed fields.
 func (n *Negotiated) MarshalLogObject(e zapcore.ObjectEncoder) error {
 	e.AddString("version", n.Version.String())
-	e.AddString("client_id", n.ClientID)
+	e.AddString("client_id", logsafe.Escape(n.ClientID))
 	e.AddBool("assigned_client_id", n.AssignedClientID)
 	e.AddBool("clean_start", n.CleanStart)
 	e.AddBool("session_present", n.SessionPresent)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -240,14 +241,14 @@ func (c *conn) throttle(p *mqtt.Publish) error {
 	ch := &c.ch
 	if l.disconnect {
 		if ce := c.srv.rlim.log.Check(zap.InfoLevel, "publish rate too high: disconnecting"); ce != nil {
-			ce.Write(zap.String("listener", ch.meta.Listener), zap.String("client_id", ch.neg.ClientID), zap.Stringer("remote_addr", ch.meta.RemoteAddr))
+			ce.Write(zap.String("listener", ch.meta.Listener), logsafe.String("client_id", ch.neg.ClientID), zap.Stringer("remote_addr", ch.meta.RemoteAddr))
 		}
 		// 0x96 Message rate too high is a DISCONNECT reason code of the
 		// server (3.14.2.1, table 2-6 of 2.4); 3.x clients are closed.
 		return mqtt.Errorf(mqtt.MessageRateTooHigh, "MQTT-3.14.2.1", "publish rate above %g messages/s or %g bytes/s", l.msgs.rate, l.bytes.rate)
 	}
 	if ce := c.srv.rlim.log.Check(zap.InfoLevel, "publish rate limited: not reading"); ce != nil {
-		ce.Write(zap.String("listener", ch.meta.Listener), zap.String("client_id", ch.neg.ClientID), zap.Stringer("remote_addr", ch.meta.RemoteAddr), zap.Duration("wait", wait))
+		ce.Write(zap.String("listener", ch.meta.Listener), logsafe.String("client_id", ch.neg.ClientID), zap.Stringer("remote_addr", ch.meta.RemoteAddr), zap.Duration("wait", wait))
 	}
 	l.msgs.take(1)
 	l.bytes.take(size)

@@ -1,22 +1,50 @@
 package listeners
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 )
 
-// forwardedFor returns the client address a trusted proxy reported: the
-// Forwarded header's for= parameters (RFC 7239 section 5.2) or, when
-// there is none, X-Forwarded-For. The list runs client first, each proxy
-// appending the address it received from; only the right-most entries,
-// written by trusted proxies, can be believed, so the walk goes from the
-// right and stops at the first address that is not a trusted proxy. peer
-// is the direct peer, itself trusted; it is returned when the headers
-// give nothing usable.
-func forwardedFor(h http.Header, peer net.Addr, trusted []netip.Prefix) net.Addr {
-	chain := forwardedChain(h)
+// ProxyHeader names the one header a listener believes from its trusted
+// proxies (WSConfig.ProxyHeader).
+type ProxyHeader string
+
+// The headers a trusted proxy may report the client address in.
+const (
+	// XForwardedFor is X-Forwarded-For, a comma-separated list of
+	// addresses; the default.
+	XForwardedFor ProxyHeader = "x-forwarded-for"
+	// Forwarded is RFC 7239's Forwarded, whose for= parameters list the
+	// addresses.
+	Forwarded ProxyHeader = "forwarded"
+)
+
+// ParseProxyHeader parses a trusted_proxy_header setting; "" is
+// XForwardedFor.
+func ParseProxyHeader(s string) (ProxyHeader, error) {
+	switch ProxyHeader(strings.ToLower(s)) {
+	case "", XForwardedFor:
+		return XForwardedFor, nil
+	case Forwarded:
+		return Forwarded, nil
+	}
+	return "", fmt.Errorf("%q is not x-forwarded-for or forwarded", s)
+}
+
+// forwardedFor returns the client address a trusted proxy reported in
+// header, the one header the listener trusts: the other is ignored
+// whatever it says, since a proxy that only appends to one passes the
+// client's own copy of the other on unchanged. The list runs client
+// first, each proxy appending the address it received from; only the
+// right-most entries, written by trusted proxies, can be believed, so the
+// walk goes from the right and stops at the first address that is not a
+// trusted proxy. peer is the direct peer, itself trusted; it is returned
+// when the header gives nothing usable.
+func forwardedFor(h http.Header, header ProxyHeader, peer net.Addr, trusted []netip.Prefix) net.Addr {
+	chain := forwardedChain(h, header)
 	result := peer
 	for i := len(chain) - 1; i >= 0; i-- {
 		ap, ok := parseNode(chain[i])
@@ -34,20 +62,20 @@ func forwardedFor(h http.Header, peer net.Addr, trusted []netip.Prefix) net.Addr
 }
 
 // forwardedChain lists the for= nodes of every Forwarded header, or the
-// X-Forwarded-For entries when there are none, in header order.
-func forwardedChain(h http.Header) []string {
+// X-Forwarded-For entries, in header order: header says which.
+func forwardedChain(h http.Header, header ProxyHeader) []string {
 	var chain []string
-	for _, v := range h.Values("Forwarded") {
-		for elem := range strings.SplitSeq(v, ",") {
-			for pair := range strings.SplitSeq(elem, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(k, "for") {
-					chain = append(chain, strings.Trim(val, `"`))
+	if header == Forwarded {
+		for _, v := range h.Values("Forwarded") {
+			for elem := range strings.SplitSeq(v, ",") {
+				for pair := range strings.SplitSeq(elem, ";") {
+					k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+					if ok && strings.EqualFold(k, "for") {
+						chain = append(chain, strings.Trim(val, `"`))
+					}
 				}
 			}
 		}
-	}
-	if chain != nil {
 		return chain
 	}
 	for _, v := range h.Values("X-Forwarded-For") {

@@ -9,10 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"edgemq/gateway/logsafe"
 
 	"github.com/gorilla/websocket"
 	proxyproto "github.com/pires/go-proxyproto"
@@ -48,19 +49,26 @@ type WSConfig struct {
 	// RequireSubprotocol refuses (HTTP 400) clients offering none of them;
 	// otherwise they are served without a subprotocol.
 	RequireSubprotocol bool
-	// CheckOrigin refuses (HTTP 403) requests whose Origin header is
-	// present, is not the request's own scheme://host and is not in
-	// AllowedOrigins.
+	// CheckOrigin refuses (HTTP 403) browsers whose Origin the origin
+	// rule (origin.go) does not admit: AllowedOrigins when set, otherwise
+	// the same origin as the request's Host, for a Host that is one of
+	// ServerNames.
 	CheckOrigin    bool
 	AllowedOrigins []string
+	// ServerNames are the host names (and addresses) the listener is
+	// reached by, for the same-origin rule; empty is localhost,
+	// 127.0.0.1 and ::1 on a loopback listener and nothing elsewhere.
+	ServerNames []string
 	// Compression negotiates permessage-deflate (RFC 7692).
 	Compression bool
 	// MaxPacketSize is the profile's maximum packet size; the read limit
 	// of one WebSocket message is that plus some slack (default 1 MiB).
 	MaxPacketSize int64
-	// TrustedProxies are the direct peers whose X-Forwarded-For and
-	// Forwarded (RFC 7239) headers are believed.
+	// TrustedProxies are the direct peers whose ProxyHeader is believed.
 	TrustedProxies []netip.Prefix
+	// ProxyHeader is the one header read from them: X-Forwarded-For
+	// (also when empty) or Forwarded (RFC 7239).
+	ProxyHeader ProxyHeader
 	// Page, when set, is served at "/" (the diagnostic page).
 	Page http.Handler
 }
@@ -81,6 +89,7 @@ type WSListener struct {
 	raw       net.Listener
 	ln        net.Listener
 	cfg       WSConfig
+	origins   originRule
 	readLimit int64
 	timeout   time.Duration
 	log       *zap.Logger
@@ -113,6 +122,10 @@ func ListenWS(cfg Config) (*WSListener, error) {
 	if len(l.cfg.Subprotocols) == 0 {
 		l.cfg.Subprotocols = DefaultSubprotocols()
 	}
+	if l.cfg.ProxyHeader == "" {
+		l.cfg.ProxyHeader = XForwardedFor
+	}
+	l.origins = newOriginRule(l.cfg.AllowedOrigins, l.cfg.ServerNames, s.raw.Addr())
 	l.readLimit = 1 << 20
 	if cfg.WebSocket.MaxPacketSize > 0 {
 		l.readLimit = cfg.WebSocket.MaxPacketSize + wsReadSlack
@@ -188,16 +201,16 @@ func (l *WSListener) Serve(ctx context.Context, h Handler) error {
 
 // upgrade checks and upgrades one request, then hands the connection over.
 func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) {
-	if l.cfg.CheckOrigin && !l.originAllowed(r) {
+	if l.cfg.CheckOrigin && !l.origins.allows(r) {
 		// Browsers send Origin; refusing foreign ones stops other sites'
 		// pages from using a visitor's browser (RFC 6455 10.2).
-		l.log.Debug("websocket origin refused", zap.String("listener", l.name), zap.String("origin", r.Header.Get("Origin")), zap.String("peer", r.RemoteAddr))
+		l.log.Debug("websocket origin refused", zap.String("listener", l.name), logsafe.Strings("origin", r.Header.Values("Origin")), zap.String("peer", r.RemoteAddr))
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
 	proto := chooseSubprotocol(l.cfg.Subprotocols, r.Header)
 	if proto == "" && l.cfg.RequireSubprotocol {
-		l.log.Debug("websocket subprotocol missing", zap.String("listener", l.name), zap.Strings("offered", r.Header.Values("Sec-WebSocket-Protocol")), zap.String("peer", r.RemoteAddr))
+		l.log.Debug("websocket subprotocol missing", zap.String("listener", l.name), logsafe.Strings("offered", r.Header.Values("Sec-WebSocket-Protocol")), zap.String("peer", r.RemoteAddr))
 		http.Error(w, "a subprotocol is required: "+strings.Join(l.cfg.Subprotocols, ", "), http.StatusBadRequest)
 		return
 	}
@@ -229,7 +242,7 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	// net/http made r.TLS for this request alone: shared, not copied.
 	meta.TLS = r.TLS
 	if trusts(l.cfg.TrustedProxies, meta.RemoteAddr) {
-		meta.RemoteAddr = forwardedFor(r.Header, meta.RemoteAddr, l.cfg.TrustedProxies)
+		meta.RemoteAddr = forwardedFor(r.Header, l.cfg.ProxyHeader, meta.RemoteAddr, l.cfg.TrustedProxies)
 	}
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		meta.Ticket = ticketOfConn(c)
@@ -280,28 +293,6 @@ func keptRequest(r *http.Request) *http.Request {
 		Header: r.Header, Body: http.NoBody, Host: r.Host, RemoteAddr: r.RemoteAddr,
 		RequestURI: r.RequestURI, TLS: r.TLS,
 	}
-}
-
-// originAllowed reports whether r's Origin may connect: absent (not a
-// browser), the request's own scheme://host, or listed.
-func (l *WSListener) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Scheme, scheme) && strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range l.cfg.AllowedOrigins {
-		if strings.EqualFold(strings.TrimRight(a, "/"), origin) {
-			return true
-		}
-	}
-	return false
 }
 
 // chooseSubprotocol returns the first of want (the server's preference
