@@ -50,8 +50,8 @@ func TestDefaultLoadsAndValidates(t *testing.T) {
 		{"listeners", cfg.Listeners, []Listener{
 			{Name: "tcp", Type: "tcp", Address: "127.0.0.1:1883", ProxyProtocol: ProxyProtocol{Trusted: []string{}, HeaderTimeout: 5 * time.Second}},
 			{Name: "tls", Type: "tls", Address: "127.0.0.1:8883", TLS: "dev"},
-			{Name: "ws", Type: "ws", Address: "127.0.0.1:8083", TrustedProxies: []string{}, WebSocket: WebSocket{
-				Path: "/mqtt", Subprotocols: []string{"mqtt", "mqttv3.1"}, CheckOrigin: ptr(true), AllowedOrigins: []string{}, Page: true}},
+			{Name: "ws", Type: "ws", Address: "127.0.0.1:8083", TrustedProxies: []string{}, TrustedProxyHeader: "x-forwarded-for", WebSocket: WebSocket{
+				Path: "/mqtt", Subprotocols: []string{"mqtt", "mqttv3.1"}, CheckOrigin: ptr(true), AllowedOrigins: []string{}, ServerNames: []string{}, Page: true}},
 			{Name: "wss", Type: "wss", Address: "127.0.0.1:8084", TLS: "dev", WebSocket: WebSocket{Page: true}},
 		}},
 		{"shutdown_timeout", cfg.ShutdownTimeout, 10 * time.Second},

@@ -18,6 +18,7 @@ func TestTLSDefaultEntry(t *testing.T) {
 		SelfSigned:       SelfSigned{Hosts: []string{"localhost", "127.0.0.1", "::1"}},
 		ClientAuth:       ClientAuth{Mode: "none", Identity: "cn", IdentityAs: "none"},
 		MinVersion:       "1.2",
+		CipherSuites:     []string{},
 		HandshakeTimeout: 10 * time.Second,
 	}}
 	if !reflect.DeepEqual(cfg.TLS, want) {

@@ -241,11 +241,15 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 			RequireSubprotocol: ws.RequireSubprotocol,
 			CheckOrigin:        ws.CheckOrigin == nil || *ws.CheckOrigin,
 			AllowedOrigins:     ws.AllowedOrigins,
+			ServerNames:        ws.ServerNames,
 			Compression:        ws.Compression,
 			MaxPacketSize:      int64(prof.MaxPacketSize),
 		}
 		if lcfg.WebSocket.TrustedProxies, err = parsePrefixes(lc.TrustedProxies); err != nil {
 			return nil, nil, fmt.Errorf("parsing trusted_proxies: %w", err)
+		}
+		if lcfg.WebSocket.ProxyHeader, err = listeners.ParseProxyHeader(lc.TrustedProxyHeader); err != nil {
+			return nil, nil, fmt.Errorf("parsing trusted_proxy_header: %w", err)
 		}
 		if ws.Page && o.page != nil {
 			lcfg.WebSocket.Page = o.page

@@ -292,18 +292,19 @@ func TestWSForwardedFor(t *testing.T) {
 	tests := []struct {
 		name    string
 		trusted []string
+		use     ProxyHeader
 		header  http.Header
 		want    string // "peer": the socket's address
 	}{
-		{"trusted peer", []string{"127.0.0.0/8"}, http.Header{"X-Forwarded-For": {"203.0.113.7"}}, "203.0.113.7:0"},
-		{"right-most untrusted", []string{"127.0.0.0/8", "10.0.0.0/8"}, http.Header{"X-Forwarded-For": {"198.51.100.9, 203.0.113.7, 10.1.2.3"}}, "203.0.113.7:0"},
-		{"several headers", []string{"127.0.0.0/8", "10.0.0.0/8"}, http.Header{"X-Forwarded-For": {"198.51.100.9", "203.0.113.7:4711, 10.1.2.3"}}, "203.0.113.7:4711"},
-		{"all trusted", []string{"127.0.0.0/8", "10.0.0.0/8"}, http.Header{"X-Forwarded-For": {"10.0.0.5, 10.1.2.3"}}, "10.0.0.5:0"},
-		{"forwarded", []string{"127.0.0.1"}, http.Header{"Forwarded": {`for=198.51.100.9, For="[2001:db8::1]:4711";proto=https`}}, "[2001:db8::1]:4711"},
-		{"forwarded wins over x-forwarded-for", []string{"127.0.0.1"}, http.Header{"Forwarded": {"for=203.0.113.7"}, "X-Forwarded-For": {"198.51.100.9"}}, "203.0.113.7:0"},
-		{"unknown node", []string{"127.0.0.0/8"}, http.Header{"Forwarded": {"for=unknown"}}, "peer"},
-		{"untrusted peer", []string{"10.0.0.0/8"}, http.Header{"X-Forwarded-For": {"203.0.113.7"}}, "peer"},
-		{"no trusted proxies", nil, http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Forwarded": {"for=203.0.113.8"}}, "peer"},
+		{"trusted peer", []string{"127.0.0.0/8"}, "", http.Header{"X-Forwarded-For": {"203.0.113.7"}}, "203.0.113.7:0"},
+		{"right-most untrusted", []string{"127.0.0.0/8", "10.0.0.0/8"}, "", http.Header{"X-Forwarded-For": {"198.51.100.9, 203.0.113.7, 10.1.2.3"}}, "203.0.113.7:0"},
+		{"several headers", []string{"127.0.0.0/8", "10.0.0.0/8"}, "", http.Header{"X-Forwarded-For": {"198.51.100.9", "203.0.113.7:4711, 10.1.2.3"}}, "203.0.113.7:4711"},
+		{"all trusted", []string{"127.0.0.0/8", "10.0.0.0/8"}, "", http.Header{"X-Forwarded-For": {"10.0.0.5, 10.1.2.3"}}, "10.0.0.5:0"},
+		{"forwarded", []string{"127.0.0.1"}, Forwarded, http.Header{"Forwarded": {`for=198.51.100.9, For="[2001:db8::1]:4711";proto=https`}}, "[2001:db8::1]:4711"},
+		{"forwarded configured: x-forwarded-for ignored", []string{"127.0.0.1"}, Forwarded, http.Header{"Forwarded": {"for=203.0.113.7"}, "X-Forwarded-For": {"198.51.100.9"}}, "203.0.113.7:0"},
+		{"unknown node", []string{"127.0.0.0/8"}, Forwarded, http.Header{"Forwarded": {"for=unknown"}}, "peer"},
+		{"untrusted peer", []string{"10.0.0.0/8"}, "", http.Header{"X-Forwarded-For": {"203.0.113.7"}}, "peer"},
+		{"no trusted proxies", nil, "", http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Forwarded": {"for=203.0.113.8"}}, "peer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +316,7 @@ func TestWSForwardedFor(t *testing.T) {
 				}
 				ps = append(ps, p)
 			}
-			cfg.WebSocket = WSConfig{TrustedProxies: prefixes(t, ps...)}
+			cfg.WebSocket = WSConfig{TrustedProxies: prefixes(t, ps...), ProxyHeader: tt.use}
 			ln, got := startWS(t, cfg)
 			ws, _ := dialWS(t, nil, wsURL(ln, "/mqtt"), tt.header)
 			want := tt.want
