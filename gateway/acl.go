@@ -102,8 +102,10 @@ func (AllowAll) Authorize(ConnInfo, Action, string, byte, bool) bool { return tr
 //   - The rules of acl.file (loadACLFile) come after acl.rules.
 //   - In the topic filter, %u is replaced by the client's username and %c
 //     by its client id, as literal text: a '+' or '#' in either is no
-//     wildcard, so such a rule matches nothing for that client; a rule
-//     with %u does not apply to a client without a username.
+//     wildcard, and a '/' would reach into another name's levels (user
+//     "alice/x" under "users/%u/#" is inside "users/alice/#"), so such a
+//     rule matches nothing for that client; a rule with %u does not apply
+//     to a client without a username.
 //   - A publish matches when the rule's filter matches the topic name
 //     (with the $ rule [MQTT-4.7.2-1]: "#" does not match "$SYS/x"). A
 //     subscribe matches when the rule's filter covers the requested
@@ -256,7 +258,8 @@ func (s *staticACL) match(c ConnInfo, a Action, topic string, retain bool) *aclR
 // expand replaces %u and %c in the rule's filter. It reports false when
 // the rule cannot match the client: %u without a username, or a value
 // holding a wildcard character, which as literal text matches no topic
-// name and covers no filter.
+// name and covers no filter, or a level separator, which would widen the
+// rule into the levels of another user's or client's name.
 func (r *aclRule) expand(c ConnInfo) (string, bool) {
 	var user, client string
 	if r.withUser {
@@ -264,13 +267,13 @@ func (r *aclRule) expand(c ConnInfo) (string, bool) {
 			return "", false
 		}
 		user = c.Username()
-		if strings.ContainsAny(user, "+#") {
+		if strings.ContainsAny(user, "+#/") {
 			return "", false
 		}
 	}
 	if r.withClient {
 		client = c.ClientID()
-		if client == "" || strings.ContainsAny(client, "+#") {
+		if client == "" || strings.ContainsAny(client, "+#/") {
 			return "", false
 		}
 	}

@@ -153,9 +153,12 @@ func TestStaticACL(t *testing.T) {
 		{view("c", "+"), ActionSubscribe, "users/+/#", false},
 		{view("c", "#"), ActionSubscribe, "users/#", false},
 		{view("+", "u"), ActionSubscribe, "clients/+/#", false},
-		// A '/' in a client id is literal text too.
-		{view("a/b", "u"), ActionPublish, "clients/a/b/t", true},
+		// A '/' in a client id or user name would reach into the levels of
+		// another id ("clients/a/b/t" is client "a"'s): the rule covers
+		// nothing for it.
+		{view("a/b", "u"), ActionPublish, "clients/a/b/t", false},
 		{view("a/b", "u"), ActionPublish, "clients/a/t", false},
+		{view("c", "alice/x"), ActionPublish, "users/alice/x/t", false},
 		// Username and client id constraints.
 		{alice, ActionSubscribe, "admin/x", true},
 		{bob, ActionSubscribe, "admin/x", false},

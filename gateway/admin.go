@@ -4,7 +4,8 @@ package gateway
 // loopback by default), every request authenticated with a bearer token.
 // Routes are under /api/v1 (admin_clients.go, admin_sessions.go and
 // here); errors are {"error": "..."} with 400 (bad input), 401 (no or
-// wrong token, with WWW-Authenticate: Bearer), 404, 405 (with Allow),
+// wrong token, with WWW-Authenticate: Bearer; a token in the query string
+// or a path with dot segments is a 400, admin_guard.go), 404, 405 (with Allow),
 // 409, 413 (body too large), 422 (refused reload) and 503.
 //
 // Locks: the handlers take each lock alone, briefly, and copy data out:
@@ -79,7 +80,7 @@ func (s *Server) newAdmin() error {
 	}
 	a := &adminServer{ln: ln, tokenSum: sha256.Sum256([]byte(token))}
 	a.srv = &http.Server{
-		Handler:           a.authenticate(s.adminRoutes()),
+		Handler:           adminGuard(a.authenticate(s.adminRoutes())), // admin_guard.go
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
