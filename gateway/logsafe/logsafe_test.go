@@ -1,0 +1,50 @@
+package logsafe
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestEscape(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain/topic", "plain/topic"},
+		{"ünïcödé ☃", "ünïcödé ☃"},
+		{"a\nb", `a\u000ab`},
+		{"a\x7fb", `a\u007fb`},
+		{"a\u0085b", `a\u0085b`},
+		{"a\u009bb", `a\u009bb`},
+		{"a\u2028b\u2029", `a\u2028b\u2029`},
+		{"a\u202eb", `a\u202eb`},
+		{"\x1b[31m", `\u001b[31m`},
+	}
+	for _, tt := range tests {
+		if got := Escape(tt.in); got != tt.want {
+			t.Errorf("Escape(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// The production JSON encoder, fed escaped fields, writes one line of
+// plain text whatever the client sent.
+func TestFieldsInJSONLog(t *testing.T) {
+	var buf bytes.Buffer
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&buf), zap.InfoLevel))
+	hostile := "id\u2028{\"level\":\"error\"}\u0085\x7f\r\n"
+	log.Info("client connected", String("client_id", hostile), Strings("offered", []string{"ok", hostile}))
+	out := buf.String()
+	if strings.Count(out, "\n") != 1 || strings.ContainsAny(out, "\u2028\u0085\x7f\r") {
+		t.Fatalf("log output %q is not one clean line", out)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e["client_id"] != Escape(hostile) {
+		t.Errorf("client_id %q, want %q", e["client_id"], Escape(hostile))
+	}
+}
