@@ -205,7 +205,7 @@ func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user s
 	if n&(n-1) == 0 {
 		ch.logSampled(zap.InfoLevel, "authentication failed",
 			zap.Uint8("reason_code", byte(code)), zap.String("reason", code.String()),
-			zap.String("backend", backend.String()), logsafe.String("username", user), zap.Error(err),
+			zap.String("backend", backend.String()), logsafe.String("username", user), logsafe.Error(err),
 			zap.Int("failures", n), zap.Duration("delay", delay))
 	}
 	ch.bruteWait(ctx, delay)

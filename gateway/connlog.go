@@ -157,7 +157,7 @@ func (ch *channel) logRefused(c *mqtt.Connect, code mqtt.ReasonCode, err error) 
 			fields = append(fields, logsafe.String("username", c.Username))
 		}
 	}
-	ce.Write(append(fields, zap.Error(err))...)
+	ce.Write(append(fields, logsafe.Error(err))...)
 }
 
 // logConnected logs the negotiated summary of a client once CONNACK is
@@ -238,7 +238,7 @@ func (c *conn) logDisconnected(e connEnd) {
 		zap.Int64("bytes_in", c.rd.BytesRead()), zap.Int64("bytes_out", c.out.sentBytes.Load()),
 		zap.Int64("messages_in", c.msgsIn), zap.Int64("messages_out", c.out.sentMsgs.Load()))
 	if e.err != nil {
-		fields = append(fields, zap.Error(e.err))
+		fields = append(fields, logsafe.Error(e.err))
 	}
 	ce.Write(fields...)
 }

@@ -43,6 +43,16 @@ func Strings(key string, vals []string) zap.Field {
 	return zap.Strings(key, out)
 }
 
+// Error is zap.Error with the message escaped (Escape): errors about a
+// client's input often quote it, and not every error quotes with %q. A
+// nil err is a no-op field, as with zap.Error.
+func Error(err error) zap.Field {
+	if err == nil {
+		return zap.Skip()
+	}
+	return zap.String("error", Escape(err.Error()))
+}
+
 // Escape returns s with every rune that can break or disguise a log line
 // written as \uXXXX (see the package comment); s itself, without
 // copying, when it has none.

@@ -48,3 +48,17 @@ func TestFieldsInJSONLog(t *testing.T) {
 		t.Errorf("client_id %q, want %q", e["client_id"], Escape(hostile))
 	}
 }
+
+func TestError(t *testing.T) {
+	if f := Error(nil); f.Type != zapcore.SkipType {
+		t.Errorf("Error(nil) = %v, want a skipped field", f)
+	}
+	f := Error(errTest("bad topic a\u2028b"))
+	if f.Key != "error" || f.String != `bad topic a\u2028b` {
+		t.Errorf("Error = %q %q", f.Key, f.String)
+	}
+}
+
+type errTest string
+
+func (e errTest) Error() string { return string(e) }
