@@ -106,8 +106,8 @@ type WebSocket struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// ServerNames are the host names and addresses the listener is
 	// reached by; with no AllowedOrigins, a same-origin request is
-	// accepted only for a Host among them. Empty: localhost, 127.0.0.1
-	// and ::1 on a loopback listener, none elsewhere.
+	// accepted only for a Host among them or a loopback name (localhost,
+	// 127.0.0.1, ::1).
 	ServerNames []string `yaml:"server_names"`
 	// Compression enables permessage-deflate.
 	Compression bool `yaml:"compression"`

@@ -1,7 +1,6 @@
 package listeners
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,9 +25,13 @@ import (
 //     trailing dot or another port is another origin and is refused;
 //   - with no list, same origin only: the origin must be the request's
 //     own scheme://Host, and Host's name must be one of the listener's
-//     names (ServerNames, or the loopback names on a loopback listener).
-//     Host alone proves nothing: under DNS rebinding a page of evil.com
-//     reaches the gateway with Host: evil.com and Origin: http://evil.com.
+//     names: ServerNames and the loopback names (localhost, 127.0.0.1,
+//     ::1). Host alone proves nothing: under DNS rebinding a page of
+//     evil.com reaches the gateway with Host: evil.com and Origin:
+//     http://evil.com. A loopback name is always safe: a page has a
+//     loopback origin only when the browser loaded it from its own
+//     machine, through the same port (the gateway itself, or a tunnel to
+//     it), and no remote page can make a browser send it.
 type originRule struct {
 	// allowed are the normalised allowed origins; when set, the only rule.
 	allowed []string
@@ -37,24 +40,20 @@ type originRule struct {
 	names []string
 }
 
-// loopbackNames are a loopback listener's names when none are configured.
+// loopbackNames are every listener's names, besides ServerNames.
 func loopbackNames() []string { return []string{"localhost", "127.0.0.1", "::1"} }
 
-// newOriginRule builds the rule of a listener bound to bound.
-func newOriginRule(allowed, serverNames []string, bound net.Addr) originRule {
+// newOriginRule builds a listener's rule.
+func newOriginRule(allowed, serverNames []string) originRule {
 	var r originRule
 	for _, a := range allowed {
 		if o, ok := normalOrigin(a); ok {
 			r.allowed = append(r.allowed, o)
 		}
 	}
+	r.names = loopbackNames()
 	for _, n := range serverNames {
 		r.names = append(r.names, strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(n, "["), "]")))
-	}
-	if len(serverNames) == 0 {
-		if ip, ok := addrIP(bound); ok && ip.IsLoopback() {
-			r.names = loopbackNames()
-		}
 	}
 	return r
 }

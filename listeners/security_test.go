@@ -24,7 +24,7 @@ func TestWSOriginRule(t *testing.T) {
 		names   []string
 		rows    []row
 	}{
-		{"loopback listener, no list", nil, nil, []row{
+		{"no list", nil, nil, []row{
 			{"missing origin", "", nil, 101},
 			{"same origin", "", []string{"http://127.0.0.1:PORT"}, 101},
 			{"same origin by name", "localhost:PORT", []string{"http://localhost:PORT"}, 101},
@@ -40,7 +40,8 @@ func TestWSOriginRule(t *testing.T) {
 		{"server names", nil, []string{"mqtt.example.com"}, []row{
 			{"listed name", "mqtt.example.com:PORT", []string{"http://mqtt.example.com:PORT"}, 101},
 			{"listed name, case-changed", "MQTT.example.com:PORT", []string{"http://mqtt.EXAMPLE.com:PORT"}, 101},
-			{"loopback name not listed", "", []string{"http://127.0.0.1:PORT"}, 403},
+			{"loopback name", "", []string{"http://127.0.0.1:PORT"}, 101},
+			{"other name", "other.example.com:PORT", []string{"http://other.example.com:PORT"}, 403},
 			{"dns rebinding", "evil.com:PORT", []string{"http://evil.com:PORT"}, 403},
 			{"missing origin", "", nil, 101},
 		}},
@@ -92,20 +93,24 @@ func TestWSOriginRule(t *testing.T) {
 	}
 }
 
-// TestOriginRuleNotLoopback: a listener bound to every interface has no
-// names of its own, so with no list and no server_names a same-origin
-// request is refused whatever its Host (such a listener cannot be bound
-// in a loopback-only test; the rule is checked on requests).
-func TestOriginRuleNotLoopback(t *testing.T) {
-	rule := newOriginRule(nil, nil, &net.TCPAddr{IP: net.IPv4zero, Port: 8083})
-	for _, host := range []string{"localhost:8083", "127.0.0.1:8083", "mqtt.example.com:8083"} {
+// TestOriginRuleNames: with no list, the same origin passes for the
+// loopback names and server_names only, IPv6 included; the rule does not
+// depend on the address the listener is bound to (a wildcard bind cannot
+// be made in a loopback-only test, so the rule is checked on requests).
+func TestOriginRuleNames(t *testing.T) {
+	rule := newOriginRule(nil, []string{"MQTT.example.com", "[2001:db8::7]"})
+	for host, want := range map[string]bool{
+		"localhost:8083": true, "127.0.0.1:8083": true, "[::1]:8083": true,
+		"mqtt.example.com:8083": true, "[2001:db8::7]:8083": true,
+		"evil.com:8083": false, "mqtt.example.com.evil.com": false, "[2001:db8::8]:8083": false, "127.0.0.2:8083": false,
+	} {
 		r := httptest.NewRequest("GET", "http://"+host+"/mqtt", nil)
 		r.Header.Set("Origin", "http://"+host)
-		if rule.allows(r) {
-			t.Errorf("Host %s: same origin allowed on a listener with no names", host)
+		if got := rule.allows(r); got != want {
+			t.Errorf("Host %s, same origin: allowed %v, want %v", host, got, want)
 		}
 	}
-	r := httptest.NewRequest("GET", "http://mqtt.example.com:8083/mqtt", nil)
+	r := httptest.NewRequest("GET", "http://evil.com:8083/mqtt", nil)
 	if !rule.allows(r) {
 		t.Error("no Origin: refused, want allowed (not a browser)")
 	}

@@ -56,8 +56,8 @@ type WSConfig struct {
 	CheckOrigin    bool
 	AllowedOrigins []string
 	// ServerNames are the host names (and addresses) the listener is
-	// reached by, for the same-origin rule; empty is localhost,
-	// 127.0.0.1 and ::1 on a loopback listener and nothing elsewhere.
+	// reached by, for the same-origin rule, besides the loopback names
+	// (localhost, 127.0.0.1, ::1).
 	ServerNames []string
 	// Compression negotiates permessage-deflate (RFC 7692).
 	Compression bool
@@ -125,7 +125,7 @@ func ListenWS(cfg Config) (*WSListener, error) {
 	if l.cfg.ProxyHeader == "" {
 		l.cfg.ProxyHeader = XForwardedFor
 	}
-	l.origins = newOriginRule(l.cfg.AllowedOrigins, l.cfg.ServerNames, s.raw.Addr())
+	l.origins = newOriginRule(l.cfg.AllowedOrigins, l.cfg.ServerNames)
 	l.readLimit = 1 << 20
 	if cfg.WebSocket.MaxPacketSize > 0 {
 		l.readLimit = cfg.WebSocket.MaxPacketSize + wsReadSlack
