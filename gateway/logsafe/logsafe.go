@@ -57,6 +57,9 @@ func Error(err error) zap.Field {
 // written as \uXXXX (see the package comment); s itself, without
 // copying, when it has none.
 func Escape(s string) string {
+	if !maybeUnsafe(s) {
+		return s
+	}
 	i := strings.IndexFunc(s, unsafeRune)
 	if i < 0 {
 		return s
@@ -77,6 +80,19 @@ func Escape(s string) string {
 		b.WriteByte(hex[r&0xF])
 	}
 	return b.String()
+}
+
+// maybeUnsafe reports whether s has a byte that starts an unsafe rune's
+// UTF-8 encoding: a C0 control or DEL, 0xC2 (C1 controls), 0xD8 (U+061C)
+// or 0xE2 (U+200E to U+2069). A byte scan: most strings have none.
+func maybeUnsafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b < 0x20, b == 0x7F, b == 0xC2, b == 0xD8, b == 0xE2:
+			return true
+		}
+	}
+	return false
 }
 
 // unsafeRune reports whether r is a control character (C0, DEL, C1), a

@@ -62,3 +62,16 @@ func TestError(t *testing.T) {
 type errTest string
 
 func (e errTest) Error() string { return string(e) }
+
+// BenchmarkEscape: the cost on the common path, a clean client id, and
+// on a hostile one.
+func BenchmarkEscape(b *testing.B) {
+	for _, in := range []string{"sensor-0042-a1b2c3d4e5f6", "sensor\u2028forged\x7fline"} {
+		b.Run(strings.ToValidUTF8(in, "?")[:6]+map[bool]string{true: "-clean", false: "-hostile"}[Escape(in) == in], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = Escape(in)
+			}
+		})
+	}
+}
