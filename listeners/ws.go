@@ -52,7 +52,7 @@ type WSConfig struct {
 	// CheckOrigin refuses (HTTP 403) browsers whose Origin the origin
 	// rule (origin.go) does not admit: AllowedOrigins when set, otherwise
 	// the same origin as the request's Host, for a Host that is one of
-	// ServerNames.
+	// ServerNames or a loopback name.
 	CheckOrigin    bool
 	AllowedOrigins []string
 	// ServerNames are the host names (and addresses) the listener is
