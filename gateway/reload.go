@@ -313,7 +313,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 
 	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
 	auth := hasKey(changed, "auth") || hasKey(changed, "tls")
-	users := newStaticUsers(cfg.Auth.Users)
+	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
 	backends := map[string]Authenticator{} // shared by name, as at start
 	for _, l := range s.lsts {
 		i := slices.IndexFunc(cfg.Listeners, func(lc configs.Listener) bool { return lc.Name == l.cfg.Name })
@@ -331,7 +331,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			lp.prof = prof
 		}
 		if auth || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP) // auth_chain.go
+			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify) // auth_chain.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}
