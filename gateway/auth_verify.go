@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"strings"
 
 	"go.uber.org/zap"
@@ -89,4 +90,25 @@ func checkPassword(ctx context.Context, pool *hashPool, hash string, password []
 		return err == nil, err
 	}
 	return false, errors.New("unknown hash format: want $argon2id$ or bcrypt")
+}
+
+// ErrBcryptTooLong refuses a password bcrypt would not read whole: it
+// ignores every byte after the 72nd.
+var ErrBcryptTooLong = fmt.Errorf("password longer than %d bytes: bcrypt ignores the rest (use argon2id)", bcryptMaxPassword)
+
+// BcryptPassword returns a bcrypt hash (cost 10) of password, for
+// auth.users and the password files of tools that read only bcrypt. A
+// password over 72 bytes is refused with ErrBcryptTooLong.
+func BcryptPassword(password []byte) (string, error) {
+	if len(password) == 0 {
+		return "", errors.New("empty password")
+	}
+	if len(password) > bcryptMaxPassword {
+		return "", ErrBcryptTooLong
+	}
+	h, err := bcrypt.GenerateFromPassword(password, bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hashing with bcrypt: %w", err)
+	}
+	return string(h), nil
 }
