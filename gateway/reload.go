@@ -18,8 +18,9 @@ package gateway
 //     restart"), so that what runs is always one coherent configuration:
 //     listeners added or removed, or their type, address, websocket,
 //     proxy_protocol, trusted_proxies or limits changed; data_dir, store,
-//     ops, admin, log, session, retained, sys, auth.scram and
-//     auth.brute_force; the
+//     ops, admin, log, session, retained, sys, auth.scram,
+//     auth.brute_force, auth.concurrency, auth.hash_memory and
+//     auth.hash_workers; the
 //     handshake_timeout of a tls entry in use; and any change to a tls
 //     entry whose old or new source is ACME (certmagic, autocert: their
 //     HTTP-01 listener and cache are not built twice).
