@@ -271,6 +271,15 @@ type Auth struct {
 	SCRAM SCRAMAuth `yaml:"scram"`
 	// BruteForce delays the answer to failed authentications.
 	BruteForce BruteForce `yaml:"brute_force"`
+	// Concurrency caps the authentications in progress (auth_limits.go).
+	Concurrency AuthConcurrency `yaml:"concurrency"`
+	// HashMemory is the memory, in bytes, that the password hashes
+	// (argon2id, bcrypt) being computed at once may take; further ones
+	// wait, holding no hash memory. 0 means 64 MiB.
+	HashMemory int64 `yaml:"hash_memory"`
+	// HashWorkers caps the password hashes computed at once; 0 means one
+	// per CPU (GOMAXPROCS).
+	HashWorkers int `yaml:"hash_workers"`
 }
 
 // User is one static user.

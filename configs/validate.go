@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 	c.validateACL(&ps)
 	c.validateACLExtensions(&ps) // enhauth.go
 	c.validateEnhancedAuth(&ps)  // enhauth.go
+	c.validateAuthLimits(&ps)    // auth_limits.go
 	c.validateSys(&ps)
 	c.validateAdmission(&ps)      // admission.go
 	c.validateOverload(&ps)       // ratelimit.go

@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,24 +49,10 @@ func HashPassword(password []byte) (string, error) {
 
 // CheckPassword reports whether password matches hash, an argon2id PHC
 // string or a bcrypt hash ($2a$, $2b$, $2y$). The comparison is constant
-// time.
+// time. A password over 72 bytes never matches a bcrypt hash (bcrypt
+// ignores the bytes after the 72nd).
 func CheckPassword(hash string, password []byte) (bool, error) {
-	switch {
-	case strings.HasPrefix(hash, "$argon2id$"):
-		p, err := parseArgon2id(hash)
-		if err != nil {
-			return false, err
-		}
-		key := argon2.IDKey(password, p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
-		return subtle.ConstantTimeCompare(key, p.key) == 1, nil
-	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
-		err := bcrypt.CompareHashAndPassword([]byte(hash), password)
-		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	return false, errors.New("unknown hash format: want $argon2id$ or bcrypt")
+	return checkPassword(context.Background(), nil, hash, password) // auth_verify.go
 }
 
 type argon2Params struct {
@@ -127,6 +113,7 @@ func parseArgon2id(s string) (*argon2Params, error) {
 type passwordFileAuth struct {
 	path     string
 	interval time.Duration
+	verify   *passwordVerifier // auth_verify.go
 
 	users atomic.Pointer[map[string]string]
 
@@ -136,8 +123,8 @@ type passwordFileAuth struct {
 	modTime time.Time
 }
 
-func newPasswordFileAuth(cfg configs.PasswordFileAuth) (*passwordFileAuth, error) {
-	p := &passwordFileAuth{path: cfg.Path, interval: cfg.ReloadInterval}
+func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier) (*passwordFileAuth, error) {
+	p := &passwordFileAuth{path: cfg.Path, interval: cfg.ReloadInterval, verify: verify}
 	if err := p.load(); err != nil {
 		return nil, err
 	}
@@ -155,6 +142,14 @@ func (p *passwordFileAuth) load() error {
 	}
 	p.users.Store(&users)
 	p.size, p.modTime = st.Size(), st.ModTime()
+	var weak []string
+	for user, hash := range users {
+		if isBcrypt(hash) {
+			weak = append(weak, user)
+		}
+	}
+	slices.Sort(weak)
+	p.verify.warnBcrypt(p.path, weak)
 	return nil
 }
 
@@ -178,8 +173,9 @@ func (p *passwordFileAuth) maybeReload() {
 }
 
 // Authenticate checks the password of a user of the file; other clients
-// are not its business.
-func (p *passwordFileAuth) Authenticate(_ context.Context, c ConnInfo) error {
+// are not its business. The hash waits for the hash pool until ctx ends
+// (then 0x89 Server busy).
+func (p *passwordFileAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 	if !c.HasUsername() {
 		return ErrNotMine
 	}
@@ -191,7 +187,11 @@ func (p *passwordFileAuth) Authenticate(_ context.Context, c ConnInfo) error {
 	if !c.HasPassword() {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "no password for user %q", c.Username())
 	}
-	if match, _ := CheckPassword(hash, c.Password()); !match {
+	match, err := p.verify.check(ctx, hash, c.Password())
+	if mqtt.CodeOf(err) == mqtt.ServerBusy {
+		return err
+	}
+	if !match {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong password for user %q", c.Username())
 	}
 	return nil

@@ -32,6 +32,7 @@ type engine struct {
 	acl      aclHolder     // the authorizer (acl.go)
 	enh      *enhancedAuth // enhanced authentication methods (enhauth.go)
 	guard    *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
+	authLim  *authLimits   // authentication caps and hash pool (auth_limit.go)
 	retained *retainedStore
 	sessions *registry
 	stats    *stats

@@ -32,6 +32,13 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 		return ch.startConnectAuth(ctx, c, certID, ack)
 	}
 	if err == nil {
+		// auth_limit.go: over a concurrency cap, 0x89 Server busy
+		var release func()
+		if release, err = ch.acquireAuth(c); err == nil {
+			defer release()
+		}
+	}
+	if err == nil {
 		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
 			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
 		var backend authBackend

@@ -134,7 +134,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
 		return nil, err
 	}
-	users := newStaticUsers(cfg.Auth.Users)
+	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
 	built := map[string]Authenticator{} // auth backends by name
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
@@ -142,7 +142,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.authLim.verify) // auth_chain.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
