@@ -267,6 +267,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	s.mu.Lock()
 	_, ok := s.st.awaitingRel[p.PacketID]
 	delete(s.st.awaitingRel, p.PacketID)
+	stored := ok && s.p != nil
 	if ok {
 		s.relLocked(p.PacketID, false) // persist.go
 	}
@@ -275,6 +276,13 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	code := mqtt.Success
 	if !ok {
 		code = mqtt.PacketIdentifierNotFound
+	}
+	if stored {
+		// The publisher may reuse the id after PUBCOMP: the id's removal
+		// is stored first, or a restart would take the new message for a
+		// repeat (persist_qos2.go).
+		ch.ackAfterStored(mqtt.PUBCOMP, p.PacketID, code)
+		return
 	}
 	ch.out.ack(mqtt.PUBCOMP, p.PacketID, code)
 }

@@ -1,0 +1,73 @@
+package gateway
+
+// Exactly once across a crash (durability sync). The store's commit is
+// the point where a QoS 2 exchange may become visible to the other side:
+//
+//   - Outbound: a QoS 2 PUBLISH to a persistent session leaves only once
+//     the store holds the delivery with its packet id, and a PUBREL only
+//     once it holds the delivery's PUBREL step (outLocked, pubrelLocked).
+//     So every id the subscriber may hold awaiting PUBREL is in the store
+//     as a delivery in flight until its PUBCOMP: after a restart the
+//     gateway re-sends the same PUBLISH (DUP, same id) or the PUBREL, as
+//     [MQTT-4.3.3] and [MQTT-4.4.0-1] require, never a PUBLISH after a
+//     PUBREL, and it never gives a held id to another message (the
+//     allocator skips ids in flight; restoredNextPID).
+//   - Inbound: a QoS 2 PUBLISH's id awaiting PUBREL and every delivery it
+//     routes commit in one transaction (storeGroup), and PUBREC goes after
+//     that commit. A message routed before the commit reaches no
+//     persistent QoS 2 subscriber before it (the rule above); if the
+//     gateway dies first, neither the id nor the deliveries exist, and the
+//     publisher's re-send is routed as new. After the commit the re-send
+//     finds the id and is acknowledged without routing [MQTT-4.3.3-10].
+//     PUBCOMP goes once the id's removal is stored: a publisher that got
+//     PUBCOMP may reuse the id, which must then be new to the gateway.
+//
+// This is deduplication against the stored id rather than routing after
+// the commit: routing stays on the publisher's read goroutine, one commit
+// (one fsync, shared by the group) carries the id and the deliveries, and
+// QoS 0, QoS 1 and memory mode take no extra step. What it does not cover:
+// a copy sent at QoS 0 or QoS 1 before the commit may arrive again when
+// the publisher re-sends (QoS 1 allows it; QoS 0 then arrives twice), and
+// a non-persistent session loses its state with the process anyway.
+//
+// Durability async: the store acknowledges at once and commits every
+// flush interval, so the rules above order the packets but a crash loses
+// up to an interval of state; memory: nothing survives a restart.
+
+import "edgemq/mqtt"
+
+// outLocked queues an outbound QoS 1/2 PUBLISH of s on ch: a QoS 2 one of
+// a persistent session once the store holds its packet id (see above).
+// s.mu held.
+func (s *session) outLocked(ch *channel, d *delivery) {
+	if d.qos == 2 && s.p != nil {
+		ch.afterStored(func() { ch.out.deliver(d) }) // persist.go
+		return
+	}
+	ch.out.deliver(d)
+}
+
+// pubrelLocked queues the PUBREL of the outbound QoS 2 delivery pid on
+// ch, once the store holds its PUBREL step for a persistent session
+// [MQTT-4.3.3-4]. s.mu held.
+func (s *session) pubrelLocked(ch *channel, pid uint16) {
+	if s.p != nil {
+		ch.afterStored(func() { ch.out.ack(mqtt.PUBREL, pid, mqtt.Success) })
+		return
+	}
+	ch.out.ack(mqtt.PUBREL, pid, mqtt.Success)
+}
+
+// restoredNextPID is where the packet id allocator of a restored session
+// continues: after the id of its newest delivery in flight (order is the
+// send order), or after the stored counter when none is in flight. The
+// stored counter alone is written with the session record only, so it
+// may lag the ids in use; allocPID also skips every id in flight, so no
+// id the client may still hold is given to another message
+// [MQTT-2.2.1-3].
+func restoredNextPID(st *sessionState, stored uint16) uint16 {
+	if n := len(st.order); n > 0 {
+		return st.order[n-1]
+	}
+	return stored
+}
