@@ -107,7 +107,7 @@ func (s *session) resendLocked(ch *channel) {
 	s.st.held = 0
 	for _, d := range s.st.inflightInOrder() {
 		if d.state == awaitingPubcomp {
-			s.pubrelLocked(ch, d.pid) // persist_qos2.go
+			s.pubrelLocked(ch, d.pid, mqtt.Success) // persist_qos2.go
 			sent++
 			continue
 		}
@@ -151,7 +151,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			if d == nil {
 				// [MQTT-4.3.3]: answer an unknown id so the client can
 				// release it.
-				ch.out.ack(mqtt.PUBREL, pid, mqtt.PacketIdentifierNotFound)
+				s.pubrelLocked(ch, pid, mqtt.PacketIdentifierNotFound)
 			}
 			return
 		}
@@ -170,7 +170,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 		s.putDeliveryLocked(d)
 		// [MQTT-4.3.3-4], once the store holds the step (persist_qos2.go):
 		// after PUBREL the PUBLISH must never be sent again.
-		s.pubrelLocked(ch, pid)
+		s.pubrelLocked(ch, pid, mqtt.Success)
 		return
 	case mqtt.PUBCOMP:
 		if d == nil || d.state != awaitingPubcomp {

@@ -36,26 +36,41 @@ package gateway
 
 import "edgemq/mqtt"
 
-// outLocked queues an outbound QoS 1/2 PUBLISH of s on ch: a QoS 2 one of
-// a persistent session once the store holds its packet id (see above).
-// s.mu held.
+// outLocked queues an outbound QoS 1/2 PUBLISH of s on ch. For a
+// persistent session, a QoS 2 one leaves once the store holds its packet
+// id, and a QoS 1 one queued while another packet waits goes behind it:
+// a topic's messages keep their order [MQTT-4.6.0-6], and re-sent ones
+// theirs [MQTT-4.6.0-1]. s.mu held.
 func (s *session) outLocked(ch *channel, d *delivery) {
-	if d.qos == 2 && s.p != nil {
-		ch.afterStored(func() { ch.out.deliver(d) }) // persist.go
+	if s.p != nil && (d.qos == 2 || ch.outWaiting.Load() > 0) {
+		ch.afterStoredOut(func() { ch.out.deliver(d) })
 		return
 	}
 	ch.out.deliver(d)
 }
 
-// pubrelLocked queues the PUBREL of the outbound QoS 2 delivery pid on
-// ch, once the store holds its PUBREL step for a persistent session
-// [MQTT-4.3.3-4]. s.mu held.
-func (s *session) pubrelLocked(ch *channel, pid uint16) {
+// pubrelLocked queues a PUBREL for the outbound QoS 2 delivery pid on
+// ch; for a persistent session once the store holds its PUBREL step, in
+// the order of the PUBRECs [MQTT-4.6.0-4]. s.mu held.
+func (s *session) pubrelLocked(ch *channel, pid uint16, code mqtt.ReasonCode) {
 	if s.p != nil {
-		ch.afterStored(func() { ch.out.ack(mqtt.PUBREL, pid, mqtt.Success) })
+		ch.afterStoredOut(func() { ch.out.ack(mqtt.PUBREL, pid, code) })
 		return
 	}
-	ch.out.ack(mqtt.PUBREL, pid, mqtt.Success)
+	ch.out.ack(mqtt.PUBREL, pid, code)
+}
+
+// afterStoredOut runs fn, which queues an outbound packet, once what was
+// queued to the store so far is stored. outWaiting counts it until fn has
+// queued the packet, so that a packet queued directly cannot overtake it.
+// A store failure closes the connection (afterStored) and leaves
+// outWaiting raised: nothing more is sent on it.
+func (ch *channel) afterStoredOut(fn func()) {
+	ch.outWaiting.Add(1)
+	ch.afterStored(func() { // persist.go
+		fn()
+		ch.outWaiting.Add(-1)
+	})
 }
 
 // restoredNextPID is where the packet id allocator of a restored session
