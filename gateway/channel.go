@@ -89,10 +89,12 @@ type channel struct {
 	relIn map[uint16]struct{}
 	// acksOut counts acknowledgements waiting for the store (persist.go).
 	acksOut atomic.Int32
+
 	// outWaiting counts outbound packets of a persistent session waiting
 	// for the store; those queued meanwhile wait behind them
 	// (persist_qos2.go).
 	outWaiting atomic.Int32
+
 	matches []match
 }
 
