@@ -372,7 +372,6 @@ type eoPublisher struct {
 
 	mu       sync.Mutex
 	n        int
-	pid      uint16
 	out      map[uint16]*eoOut
 	order    []uint16
 	accepted map[string]byte // payload → qos, once PUBACK or PUBREC came
@@ -514,15 +513,16 @@ func (p *eoPublisher) fillLocked(c *eoConn) error {
 			p.n++
 			payload = fmt.Sprintf("%s-%d", p.id, p.n)
 		}
-		for {
-			p.pid++
-			if _, used := p.out[p.pid]; !used && p.pid != 0 {
-				break
-			}
+		// The lowest free id, as many clients choose: an id comes back
+		// right after its exchange completes, so a gateway that forgets
+		// the completion in a crash takes the next message for a repeat.
+		pid := uint16(1)
+		for p.out[pid] != nil {
+			pid++
 		}
-		p.out[p.pid] = &eoOut{payload: payload}
-		p.order = append(p.order, p.pid)
-		if err := c.write(&mqtt.Publish{QoS: p.qos, PacketID: p.pid, Topic: p.topic, Payload: []byte(payload)}); err != nil {
+		p.out[pid] = &eoOut{payload: payload}
+		p.order = append(p.order, pid)
+		if err := c.write(&mqtt.Publish{QoS: p.qos, PacketID: pid, Topic: p.topic, Payload: []byte(payload)}); err != nil {
 			return err
 		}
 	}
