@@ -25,7 +25,8 @@ package gateway
 // This is deduplication against the stored id rather than routing after
 // the commit: routing stays on the publisher's read goroutine, one commit
 // (one fsync, shared by the group) carries the id and the deliveries, and
-// QoS 0, QoS 1 and memory mode take no extra step. What it does not cover:
+// QoS 0 and memory mode take no extra step; a QoS 1 delivery waits only
+// behind a waiting QoS 2 packet of its connection. What it does not cover:
 // a copy sent at QoS 0 or QoS 1 before the commit may arrive again when
 // the publisher re-sends (QoS 1 allows it; QoS 0 then arrives twice), and
 // a non-persistent session loses its state with the process anyway.
@@ -74,8 +75,9 @@ func (ch *channel) afterStoredOut(fn func()) {
 }
 
 // restoredNextPID is where the packet id allocator of a restored session
-// continues: after the id of its newest delivery in flight (order is the
-// send order), or after the stored counter when none is in flight. The
+// continues: after the id of its newest delivery in flight (order is
+// restored by delivery sequence, which follows the sends), or after the
+// stored counter when none is in flight. The
 // stored counter alone is written with the session record only, so it
 // may lag the ids in use; allocPID also skips every id in flight, so no
 // id the client may still hold is given to another message
