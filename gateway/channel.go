@@ -90,6 +90,12 @@ type channel struct {
 	relIn map[uint16]struct{}
 	// acksOut counts acknowledgements waiting for the store (persist.go).
 	acksOut atomic.Int32
+
+	// outWaiting counts outbound packets of a persistent session waiting
+	// for the store; those queued meanwhile wait behind them
+	// (persist_qos2.go).
+	outWaiting atomic.Int32
+
 	matches []match
 }
 
@@ -268,6 +274,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	s.mu.Lock()
 	_, ok := s.st.awaitingRel[p.PacketID]
 	delete(s.st.awaitingRel, p.PacketID)
+	stored := ok && s.p != nil
 	if ok {
 		s.relLocked(p.PacketID, false) // persist.go
 	}
@@ -276,6 +283,13 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	code := mqtt.Success
 	if !ok {
 		code = mqtt.PacketIdentifierNotFound
+	}
+	if stored {
+		// The publisher may reuse the id after PUBCOMP: the id's removal
+		// is stored first, or a restart would take the new message for a
+		// repeat (persist_qos2.go).
+		ch.ackAfterStored(mqtt.PUBCOMP, p.PacketID, code)
+		return
 	}
 	ch.out.ack(mqtt.PUBCOMP, p.PacketID, code)
 }

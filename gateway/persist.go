@@ -337,6 +337,7 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			s.st.inflight[d.pid] = d
 			s.st.order = append(s.st.order, d.pid)
 		}
+		s.st.nextPID = restoredNextPID(&s.st, rec.NextPID) // persist_qos2.go
 		for _, sub := range s.st.subs {
 			e.router.subscribe(s, sub)
 		}
