@@ -53,6 +53,10 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
+	ip := ipOf(ch.meta.RemoteAddr)
+	if err == nil {
+		err = ch.env.quota.admitSession(n.ClientID, ip, c.Username) // quota.go
+	}
 	if err != nil {
 		ch.refuse(c, err)
 		return false
@@ -88,6 +92,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		}
 	})
 	ch.sess = s
+	ch.env.quota.bindSession(n.ClientID, s, ip, c.Username) // quota.go
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}

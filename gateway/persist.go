@@ -128,17 +128,13 @@ func (s *session) relLocked(pid uint16, put bool) {
 	s.p.apply(store.Op{Kind: k, ClientID: s.st.clientID, PID: pid})
 }
 
-// saveLocked stores the session record (subscriptions, will, deadline).
-// s.mu held.
+// saveLocked stores the session record (will, deadline; not the
+// subscriptions, which persist_subs.go stores one by one). s.mu held.
 func (s *session) saveLocked() {
 	if s.p == nil {
 		return
 	}
 	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID}
-	for _, sub := range s.st.subs {
-		rec.Subs = append(rec.Subs, store.Subscription{Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal,
-			RetainAsPublished: sub.retainAsPublished, RetainHandling: sub.retainHandling, ID: sub.id})
-	}
 	if w := s.pw; w != nil {
 		pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 		pub.Properties.Clear(mqtt.PropWillDelayInterval)
@@ -170,6 +166,7 @@ func (r *registry) persistOpenLocked(s *session, will *mqtt.Will) {
 	if fresh {
 		// A session that was not persistent (expiry 0 until now) stores
 		// what it holds.
+		s.putSubsLocked(s.st.subsInOrder()) // persist_subs.go
 		for pid := range s.st.awaitingRel {
 			s.relLocked(pid, true)
 		}

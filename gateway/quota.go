@@ -1,0 +1,181 @@
+package gateway
+
+// Quotas: what one client, one address or one user name may hold, so that
+// none of them can grow the gateway's memory or store without bound
+// (issue 18): subscriptions per session, sessions per remote IP address
+// and per user name, retained topics per publishing client id
+// (retained_quota.go). A refusal answers the client with 0x97 Quota
+// exceeded (MQTT 5) or what 3.x allows, and is counted in
+// edgemq_quota_refused_total{quota}.
+//
+// Sessions are counted against the address and user name of the
+// connection that last opened them, while they exist: a persistent
+// session whose client disconnected still counts (it still holds memory
+// and store), until it expires or is resumed from elsewhere. Sessions
+// restored from the store at startup count from their next connection.
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"edgemq/configs"
+	"edgemq/mqtt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// quotaKind names a quota in metrics.
+type quotaKind int
+
+const (
+	quotaSubscriptions     quotaKind = iota // session.max_subscriptions
+	quotaSessionsPerIP                      // session.max_sessions_per_ip
+	quotaSessionsPerUser                    // session.max_sessions_per_user
+	quotaRetainedPerClient                  // retained.max_per_client
+	quotaRetainedTopic                      // a retained topic longer than the store holds
+	quotaKinds
+)
+
+var quotaNames = [quotaKinds]string{"subscriptions", "sessions_per_ip", "sessions_per_user", "retained_per_client", "retained_topic_length"}
+
+// sessionHolder is who holds a session: the address and user name of the
+// connection that last opened it, and the session once opened (nil while
+// CONNECT is between admitSession and bindSession).
+type sessionHolder struct {
+	ip   netip.Addr
+	user string
+	s    *session
+}
+
+// quotas holds the bounds and the per-address and per-user session counts.
+// A nil *quotas bounds nothing. Its lock is taken alone or inside
+// registry.mu and session.mu (bindSession, releaseSession run there):
+// nothing is called while it is held.
+type quotas struct {
+	maxSubs    int // 0: no bound
+	maxPerIP   int
+	maxPerUser int
+
+	mu      sync.Mutex
+	holders map[string]sessionHolder // by client id
+	perIP   map[netip.Addr]int
+	perUser map[string]int
+
+	refused [quotaKinds]atomic.Int64
+}
+
+func newQuotas(cfg *configs.Config) *quotas {
+	return &quotas{maxSubs: cfg.Session.MaxSubscriptions, maxPerIP: cfg.Session.MaxSessionsPerIP,
+		maxPerUser: cfg.Session.MaxSessionsPerUser, holders: make(map[string]sessionHolder),
+		perIP: make(map[netip.Addr]int), perUser: make(map[string]int)}
+}
+
+// refuse counts a refusal.
+func (q *quotas) refuse(k quotaKind) {
+	if q != nil {
+		q.refused[k].Add(1)
+	}
+}
+
+// subscriptionsFull reports whether a session holding n subscriptions may
+// not add another, counting the refusal.
+func (q *quotas) subscriptionsFull(n int) bool {
+	if q == nil || q.maxSubs == 0 || n < q.maxSubs {
+		return false
+	}
+	q.refuse(quotaSubscriptions)
+	return true
+}
+
+// admitSession reserves, for the CONNECT of clientID from ip as user,
+// the session it opens, or refuses it with 0x97 Quota exceeded
+// (3.1.1: return code 3, Server unavailable, the only code that does
+// not blame the credentials; mqtt.ReasonCode.V3). A session the client id
+// holds already is moved from its previous address and user. The caller
+// calls bindSession once the session is open.
+func (q *quotas) admitSession(clientID string, ip netip.Addr, user string) error {
+	if q == nil || (q.maxPerIP == 0 && q.maxPerUser == 0) {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	old, had := q.holders[clientID]
+	if q.maxPerIP > 0 && ip.IsValid() && !(had && old.ip == ip) && q.perIP[ip] >= q.maxPerIP {
+		q.refused[quotaSessionsPerIP].Add(1)
+		// [MQTT-3.2.2.2] 0x97: an implementation or administrative limit.
+		return mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "%d sessions held from this address", q.perIP[ip])
+	}
+	if q.maxPerUser > 0 && user != "" && !(had && old.user == user) && q.perUser[user] >= q.maxPerUser {
+		q.refused[quotaSessionsPerUser].Add(1)
+		return mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "%d sessions held by this user name", q.perUser[user])
+	}
+	q.setLocked(clientID, sessionHolder{ip: ip, user: user})
+	return nil
+}
+
+// bindSession records s as the session clientID's CONNECT opened from ip
+// as user (after admitSession).
+func (q *quotas) bindSession(clientID string, s *session, ip netip.Addr, user string) {
+	if q == nil || (q.maxPerIP == 0 && q.maxPerUser == 0) {
+		return
+	}
+	q.mu.Lock()
+	q.setLocked(clientID, sessionHolder{ip: ip, user: user, s: s})
+	q.mu.Unlock()
+}
+
+// releaseSession forgets s when it ends, unless its client id holds
+// another session by now.
+func (q *quotas) releaseSession(s *session) {
+	if q == nil || (q.maxPerIP == 0 && q.maxPerUser == 0) {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if h, ok := q.holders[s.st.clientID]; ok && h.s == s {
+		q.uncountLocked(h)
+		delete(q.holders, s.st.clientID)
+	}
+}
+
+func (q *quotas) setLocked(clientID string, h sessionHolder) {
+	if old, ok := q.holders[clientID]; ok {
+		q.uncountLocked(old)
+	}
+	q.holders[clientID] = h
+	if h.ip.IsValid() {
+		q.perIP[h.ip]++
+	}
+	if h.user != "" {
+		q.perUser[h.user]++
+	}
+}
+
+func (q *quotas) uncountLocked(h sessionHolder) {
+	if h.ip.IsValid() {
+		if q.perIP[h.ip]--; q.perIP[h.ip] <= 0 {
+			delete(q.perIP, h.ip)
+		}
+	}
+	if h.user != "" {
+		if q.perUser[h.user]--; q.perUser[h.user] <= 0 {
+			delete(q.perUser, h.user)
+		}
+	}
+}
+
+var descQuotaRefused = prometheus.NewDesc("edgemq_quota_refused_total",
+	"Requests refused by a quota: subscriptions, sessions_per_ip, sessions_per_user, retained_per_client, retained_topic_length.",
+	[]string{"quota"}, nil)
+
+// quotaCollector exports the quota refusals.
+type quotaCollector struct{ q *quotas }
+
+func (c quotaCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descQuotaRefused }
+
+func (c quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	for k := range quotaKinds {
+		ch <- prometheus.MustNewConstMetric(descQuotaRefused, prometheus.CounterValue, float64(c.q.refused[k].Load()), quotaNames[k])
+	}
+}
