@@ -27,6 +27,7 @@ import (
 func TestSubscriptionQuota(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Session.MaxSubscriptions = 3
+	cfg.Ops.Address = "127.0.0.1:0"
 	ts := startServer(t, cfg)
 
 	c := connectV5(t, ts, v5Connect("sq-v5"))
@@ -72,8 +73,8 @@ func TestSubscriptionQuota(t *testing.T) {
 	if refused != 1 {
 		t.Errorf("v3 SUBACK %v: %d refused, want 1", res, refused)
 	}
-	if n := ts.eng.quota.refused[quotaSubscriptions].Load(); n != 4 {
-		t.Errorf("%d subscription refusals counted, want 4", n)
+	if n := metricValue(scrape(t, ts), "edgemq_quota_refused_total", "quota", "subscriptions"); n != 4 {
+		t.Errorf("edgemq_quota_refused_total{quota=subscriptions} = %v, want 4", n)
 	}
 }
 
