@@ -53,9 +53,11 @@ type persister struct {
 	msgIDs atomic.Uint64
 	// failed kicks the connections whose acknowledgement failed to store.
 	failed atomic.Int64
+	// leftOut logs a change the store could not hold (persist_subs.go).
+	leftOut func(error)
 }
 
-func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, nil) }
+func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, p.leftOut) }
 
 // stored returns the store form of m, encoded once; ids numbers it.
 func (m *message) stored(ids *atomic.Uint64) store.Message {
@@ -429,6 +431,7 @@ func (s *Server) openStore(ctx context.Context) error {
 	s.store.st = st
 	e := s.eng
 	p := &persister{st: st, log: s.log}
+	p.leftOut = p.logLeftOut // persist_subs.go
 	e.sessions.p = p
 	return e.restore(ctx, st, filepath.Join(s.cfg.DataDir, StoreFile))
 }

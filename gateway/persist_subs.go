@@ -3,14 +3,28 @@ package gateway
 // The subscriptions of a persistent session are stored one by one (a
 // store key each): a SUBSCRIBE or UNSUBSCRIBE queues one store operation
 // holding its own filters, however many the session holds, so the work
-// and memory of a packet are bounded by the packet (issue 18).
+// and memory of a packet are bounded by the packet (issue 18). Also: the
+// log of a change the store refused (one client's bad write no longer
+// fails the others').
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 
 	"edgemq/gateway/store"
+
+	"go.uber.org/zap"
 )
+
+// logLeftOut logs a change the store refused as too large: it is left
+// out, the other changes of its commit are stored (store.Store). The
+// engine checks the limits before, so this is a defect to report.
+func (p *persister) logLeftOut(err error) {
+	if err != nil && errors.Is(err, store.ErrTooLarge) {
+		p.log.Error("store refused a change; it is left out, the others are stored", zap.Error(err))
+	}
+}
 
 // putSubs stores subs, which one SUBSCRIBE added or replaced; those
 // that another connection of the session changed meanwhile (a takeover)

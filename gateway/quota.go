@@ -49,9 +49,9 @@ type sessionHolder struct {
 }
 
 // quotas holds the bounds and the per-address and per-user session counts.
-// A nil *quotas bounds nothing. Its lock is taken alone or inside
-// registry.mu and session.mu (bindSession, releaseSession run there):
-// nothing is called while it is held.
+// A nil *quotas bounds nothing. Its lock is taken alone (CONNECT and
+// endSession call it holding no lock) and nothing is called while it is
+// held.
 type quotas struct {
 	maxSubs    int // 0: no bound
 	maxPerIP   int

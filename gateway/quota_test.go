@@ -190,7 +190,7 @@ func TestRetainedQuota(t *testing.T) {
 	}{
 		{"rq/1", 1, "a", 0},
 		{"rq/2", 1, "b", 0},
-		{"rq/3", 1, "c", 0x97}, // over the quota (3.3.4, 0x97)
+		{"rq/3", 1, "c", 0x97}, // over the quota: 0x97 (3.4.2.1, 3.5.2.1)
 		{"rq/3", 2, "c", 0x97},
 		{"rq/1", 1, "a2", 0}, // replacing works
 		{"rq/2", 1, "", 0},   // deleting works...

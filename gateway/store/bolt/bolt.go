@@ -242,7 +242,11 @@ func (d *DB) flush() {
 		if left == nil {
 			left = make(map[int]error)
 		}
-		left[bad] = fmt.Errorf("writing store %s: %w: %w", d.path, store.ErrTooLarge, err)
+		if errors.Is(err, bbolt.ErrKeyRequired) {
+			left[bad] = fmt.Errorf("writing store %s: %w", d.path, err)
+		} else {
+			left[bad] = fmt.Errorf("writing store %s: %w: %w", d.path, store.ErrTooLarge, err)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("writing store %s: %w", d.path, err)
