@@ -11,9 +11,12 @@ import (
 	rtmetrics "runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"edgemq/gateway/store"
 
 	"github.com/eclipse/paho.golang/paho"
 )
@@ -172,5 +175,73 @@ func TestSubscribeManyFiltersBounded(t *testing.T) {
 		}
 	case <-time.After(eventTimeout):
 		t.Fatal("the restored subscription got nothing")
+	}
+}
+
+// countingStore counts the operations queued, by kind, and the
+// subscriptions they carry.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	kinds map[store.OpKind]int
+	subs  int
+}
+
+func (c *countingStore) Apply(ops []store.Op, done func(error)) {
+	c.mu.Lock()
+	for i := range ops {
+		c.kinds[ops[i].Kind]++
+		c.subs += len(ops[i].Subs) + len(ops[i].Filters)
+	}
+	c.mu.Unlock()
+	c.Store.Apply(ops, done)
+}
+
+func (c *countingStore) take() (map[store.OpKind]int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, n := c.kinds, c.subs
+	c.kinds, c.subs = make(map[store.OpKind]int), 0
+	return k, n
+}
+
+// TestSubscribeOneStoreWrite checks that a SUBSCRIBE and an UNSUBSCRIBE
+// of 500 filters on a persistent session each queue one store operation
+// holding their filters, and no session record: before, each filter
+// queued the whole session.
+func TestSubscribeOneStoreWrite(t *testing.T) {
+	const n = 500
+	cfg := testConfig(t)
+	var cs *countingStore
+	ts := startServerWith(t, cfg, func(s *Server) {
+		p := s.eng.sessions.p
+		cs = &countingStore{Store: p.st, kinds: make(map[store.OpKind]int)}
+		p.st = cs
+	})
+	cp := v5Connect("one-write")
+	cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(3600))}
+	c := connectV5(t, ts, cp)
+	c.roundTrip(t)
+	cs.take()
+	s := &paho.Subscribe{}
+	u := &paho.Unsubscribe{}
+	for i := range n {
+		f := fmt.Sprintf("one/%d", i)
+		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+		u.Topics = append(u.Topics, f)
+	}
+	c.subscribeWith(t, s)
+	kinds, subs := cs.take()
+	if kinds[store.PutSubscriptions] != 1 || subs != n || kinds[store.PutSession] != 0 {
+		t.Errorf("SUBSCRIBE of %d filters queued %v carrying %d subscriptions, want one PutSubscriptions with %d", n, kinds, subs, n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), eventTimeout)
+	defer cancel()
+	if _, err := c.Unsubscribe(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	kinds, subs = cs.take()
+	if kinds[store.DeleteSubscriptions] != 1 || subs != n || kinds[store.PutSession] != 0 {
+		t.Errorf("UNSUBSCRIBE of %d filters queued %v carrying %d filters, want one DeleteSubscriptions with %d", n, kinds, subs, n)
 	}
 }
