@@ -241,6 +241,9 @@ type Session struct {
 	// MaxSubscriptions bounds the subscriptions of one session; 0 means
 	// no bound (gateway/quota.go).
 	MaxSubscriptions int `yaml:"max_subscriptions"`
+	// MaxSubscriptionBytes bounds the bytes of the filters of one
+	// session; 0 means no bound.
+	MaxSubscriptionBytes int `yaml:"max_subscription_bytes"`
 	// MaxSessionsPerIP and MaxSessionsPerUser bound the sessions opened
 	// from one remote address and by one user name; 0 means no bound.
 	MaxSessionsPerIP   int `yaml:"max_sessions_per_ip"`

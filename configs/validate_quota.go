@@ -12,6 +12,7 @@ func (c *Config) validateQuotas(ps *problems) {
 		v    int
 	}{
 		{"session.max_subscriptions", c.Session.MaxSubscriptions},
+		{"session.max_subscription_bytes", c.Session.MaxSubscriptionBytes},
 		{"session.max_sessions_per_ip", c.Session.MaxSessionsPerIP},
 		{"session.max_sessions_per_user", c.Session.MaxSessionsPerUser},
 		{"retained.max_per_client", c.Retained.MaxPerClient},

@@ -15,6 +15,7 @@ func TestValidateQuotas(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, ""},
 		{"max_subscriptions negative", func(c *Config) { c.Session.MaxSubscriptions = -1 }, "session.max_subscriptions"},
+		{"max_subscription_bytes negative", func(c *Config) { c.Session.MaxSubscriptionBytes = -1 }, "session.max_subscription_bytes"},
 		{"per ip negative", func(c *Config) { c.Session.MaxSessionsPerIP = -1 }, "session.max_sessions_per_ip"},
 		{"per user negative", func(c *Config) { c.Session.MaxSessionsPerUser = -2 }, "session.max_sessions_per_user"},
 		{"retained per client negative", func(c *Config) { c.Retained.MaxPerClient = -1 }, "retained.max_per_client"},

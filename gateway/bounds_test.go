@@ -105,6 +105,7 @@ func TestSubscribeManyFiltersBounded(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	cfg.Session.MaxSubscriptions = 0 // no bound: the test is the memory
+	cfg.Session.MaxSubscriptionBytes = 0
 	srv, stop := runFor(t, cfg)
 	addr := srv.Addr("tcp").String()
 	props := &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(3600))}

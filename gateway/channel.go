@@ -324,13 +324,13 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		s := ch.sess
 		s.mu.Lock()
 		_, existed := s.st.subs[req.Filter]
-		if !existed && ch.env.quota.subscriptionsFull(len(s.st.subs)) { // quota.go
+		if !existed && ch.env.quota.subscriptionsFull(&s.st, req.Filter) { // quota.go
 			s.mu.Unlock()
 			// 0x97 per 3.9.3 (3.x: 0x80 Failure, [MQTT-3.9.3-2]).
 			ack.ReasonCodes[i] = mqtt.QuotaExceeded
 			continue
 		}
-		s.st.subs[req.Filter] = sub
+		s.st.putSub(sub)
 		s.mu.Unlock()
 		added = append(added, sub)
 		// A subscription to the same filter replaces the old one
@@ -386,8 +386,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	var removed []string // stored in one write (persist_subs.go)
 	for _, f := range p.Filters {
 		s.mu.Lock()
-		_, existed := s.st.subs[f]
-		delete(s.st.subs, f)
+		existed := s.st.dropSub(f) // quota.go
 		s.mu.Unlock()
 		code := mqtt.Success
 		if !existed {

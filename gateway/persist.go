@@ -305,8 +305,8 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 		s.seq = r.nextSeq
 		s.st.expiry, s.st.connectExpiry, s.st.nextPID = rec.Expiry, rec.Expiry, rec.NextPID
 		for _, sub := range rec.Subs {
-			s.st.subs[sub.Filter] = &subscription{filter: sub.Filter, qos: sub.QoS, noLocal: sub.NoLocal,
-				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}
+			s.st.putSub(&subscription{filter: sub.Filter, qos: sub.QoS, noLocal: sub.NoLocal,
+				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}) // quota.go
 		}
 		for _, pid := range rec.Rels {
 			s.st.awaitingRel[pid] = struct{}{}

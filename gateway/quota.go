@@ -30,6 +30,7 @@ type quotaKind int
 
 const (
 	quotaSubscriptions     quotaKind = iota // session.max_subscriptions
+	quotaSubscriptionBytes                  // session.max_subscription_bytes
 	quotaSessionsPerIP                      // session.max_sessions_per_ip
 	quotaSessionsPerUser                    // session.max_sessions_per_user
 	quotaRetainedPerClient                  // retained.max_per_client
@@ -37,7 +38,7 @@ const (
 	quotaKinds
 )
 
-var quotaNames = [quotaKinds]string{"subscriptions", "sessions_per_ip", "sessions_per_user", "retained_per_client", "retained_topic_length"}
+var quotaNames = [quotaKinds]string{"subscriptions", "subscription_bytes", "sessions_per_ip", "sessions_per_user", "retained_per_client", "retained_topic_length"}
 
 // sessionHolder is who holds a session: the address and user name of the
 // connection that last opened it, and the session once opened (nil while
@@ -53,9 +54,10 @@ type sessionHolder struct {
 // endSession call it holding no lock) and nothing is called while it is
 // held.
 type quotas struct {
-	maxSubs    int // 0: no bound
-	maxPerIP   int
-	maxPerUser int
+	maxSubs     int // 0: no bound
+	maxSubBytes int
+	maxPerIP    int
+	maxPerUser  int
 
 	mu      sync.Mutex
 	holders map[string]sessionHolder // by client id
@@ -66,7 +68,7 @@ type quotas struct {
 }
 
 func newQuotas(cfg *configs.Config) *quotas {
-	return &quotas{maxSubs: cfg.Session.MaxSubscriptions, maxPerIP: cfg.Session.MaxSessionsPerIP,
+	return &quotas{maxSubs: cfg.Session.MaxSubscriptions, maxSubBytes: cfg.Session.MaxSubscriptionBytes, maxPerIP: cfg.Session.MaxSessionsPerIP,
 		maxPerUser: cfg.Session.MaxSessionsPerUser, holders: make(map[string]sessionHolder),
 		perIP: make(map[netip.Addr]int), perUser: make(map[string]int)}
 }
@@ -78,13 +80,39 @@ func (q *quotas) refuse(k quotaKind) {
 	}
 }
 
-// subscriptionsFull reports whether a session holding n subscriptions may
-// not add another, counting the refusal.
-func (q *quotas) subscriptionsFull(n int) bool {
-	if q == nil || q.maxSubs == 0 || n < q.maxSubs {
+// subscriptionsFull reports whether the session st may not add a
+// subscription to filter (one it does not hold), counting the refusal.
+// The session's lock is held.
+func (q *quotas) subscriptionsFull(st *sessionState, filter string) bool {
+	switch {
+	case q == nil:
+		return false
+	case q.maxSubs > 0 && len(st.subs) >= q.maxSubs:
+		q.refuse(quotaSubscriptions)
+		return true
+	case q.maxSubBytes > 0 && st.subBytes+len(filter) > q.maxSubBytes:
+		q.refuse(quotaSubscriptionBytes)
+		return true
+	}
+	return false
+}
+
+// putSub adds sub, or replaces the subscription to its filter.
+func (st *sessionState) putSub(sub *subscription) {
+	if _, ok := st.subs[sub.filter]; !ok {
+		st.subBytes += len(sub.filter)
+	}
+	st.subs[sub.filter] = sub
+}
+
+// dropSub removes the subscription to filter and reports whether there
+// was one.
+func (st *sessionState) dropSub(filter string) bool {
+	if _, ok := st.subs[filter]; !ok {
 		return false
 	}
-	q.refuse(quotaSubscriptions)
+	delete(st.subs, filter)
+	st.subBytes -= len(filter)
 	return true
 }
 
@@ -166,7 +194,7 @@ func (q *quotas) uncountLocked(h sessionHolder) {
 }
 
 var descQuotaRefused = prometheus.NewDesc("edgemq_quota_refused_total",
-	"Requests refused by a quota: subscriptions, sessions_per_ip, sessions_per_user, retained_per_client, retained_topic_length.",
+	"Requests refused by a quota: subscriptions, subscription_bytes, sessions_per_ip, sessions_per_user, retained_per_client, retained_topic_length.",
 	[]string{"quota"}, nil)
 
 // quotaCollector exports the quota refusals.

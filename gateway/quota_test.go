@@ -21,60 +21,86 @@ import (
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 )
 
-// TestSubscriptionQuota checks session.max_subscriptions: filters over it
-// get 0x97 in SUBACK (3.1.1: 0x80), replacing a filter the session holds
-// always works, and a filter freed by UNSUBSCRIBE can be taken again.
+// TestSubscriptionQuota checks session.max_subscriptions and
+// max_subscription_bytes: filters over either get 0x97 in SUBACK (3.1.1:
+// 0x80), replacing a filter the session holds always works, and what
+// UNSUBSCRIBE frees can be taken again.
 func TestSubscriptionQuota(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Session.MaxSubscriptions = 3
-	cfg.Ops.Address = "127.0.0.1:0"
-	ts := startServer(t, cfg)
+	for _, tc := range []struct {
+		name           string
+		count, bytes   int
+		first          []string // subscribed in one SUBSCRIBE
+		want           []byte   // its SUBACK
+		freed, retaken string   // unsubscribed, then subscribed with another
+		v3Refused      int      // of x, y, z, w by a 3.1.1 client
+		kind           string   // the quota label
+	}{
+		{"count", 3, 0, []string{"a", "b", "c", "d", "e"}, []byte{1, 1, 1, 0x97, 0x97}, "b", "d", 1, "subscriptions"},
+		{"bytes", 0, 10, []string{"aaaa", "bbbb", "cc", "d"}, []byte{1, 1, 1, 0x97}, "bbbb", "dddd", 0, "subscription_bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Session.MaxSubscriptions, cfg.Session.MaxSubscriptionBytes = tc.count, tc.bytes
+			cfg.Ops.Address = "127.0.0.1:0"
+			ts := startServer(t, cfg)
 
-	c := connectV5(t, ts, v5Connect("sq-v5"))
-	ctx, cancel := context.WithTimeout(t.Context(), eventTimeout)
-	defer cancel()
-	subs := func(filters ...string) []byte {
-		t.Helper()
-		s := &paho.Subscribe{}
-		for _, f := range filters {
-			s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
-		}
-		sa, err := c.Subscribe(ctx, s)
-		if sa == nil {
-			t.Fatalf("subscribe %v: %v", filters, err)
-		}
-		return sa.Reasons
-	}
-	// [MQTT-3.9.3-1] one code per filter; 0x97 Quota exceeded (3.9.3).
-	if got, want := subs("a", "b", "c", "d", "e"), []byte{1, 1, 1, 0x97, 0x97}; !slices.Equal(got, want) {
-		t.Errorf("SUBACK %x, want %x", got, want)
-	}
-	if got := subs("a"); !slices.Equal(got, []byte{1}) {
-		t.Errorf("re-subscribing a held filter at the quota: %x, want granted", got)
-	}
-	ua, err := c.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{"b"}})
-	if err != nil || ua.Reasons[0] != 0 {
-		t.Fatalf("unsubscribe: %v %v", ua, err)
-	}
-	if got := subs("d", "e"); !slices.Equal(got, []byte{1, 0x97}) {
-		t.Errorf("after UNSUBSCRIBE: %x, want 01 97", got)
-	}
+			c := connectV5(t, ts, v5Connect("sq-v5"))
+			ctx, cancel := context.WithTimeout(t.Context(), eventTimeout)
+			defer cancel()
+			subs := func(filters ...string) []byte {
+				t.Helper()
+				s := &paho.Subscribe{}
+				for _, f := range filters {
+					s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+				}
+				sa, err := c.Subscribe(ctx, s)
+				if sa == nil {
+					t.Fatalf("subscribe %v: %v", filters, err)
+				}
+				return sa.Reasons
+			}
+			// [MQTT-3.9.3-1] one code per filter; 0x97 Quota exceeded (3.9.3).
+			if got := subs(tc.first...); !slices.Equal(got, tc.want) {
+				t.Errorf("SUBACK %x, want %x", got, tc.want)
+			}
+			if got := subs(tc.first[0]); !slices.Equal(got, []byte{1}) {
+				t.Errorf("re-subscribing a held filter at the quota: %x, want granted", got)
+			}
+			refusals := 2 // the first SUBACK's last filter, and the one below
+			if got := subs(tc.retaken); !slices.Equal(got, []byte{0x97}) {
+				t.Errorf("%q before UNSUBSCRIBE: %x, want 97", tc.retaken, got)
+			}
+			if tc.want[len(tc.want)-2] == 0x97 {
+				refusals++
+			}
+			ua, err := c.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{tc.freed}})
+			if err != nil || ua.Reasons[0] != 0 {
+				t.Fatalf("unsubscribe: %v %v", ua, err)
+			}
+			if got := subs(tc.retaken); !slices.Equal(got, []byte{1}) {
+				t.Errorf("%q after UNSUBSCRIBE: %x, want granted", tc.retaken, got)
+			}
 
-	v3 := connectV3(t, ts, "sq-v3", nil)
-	tok := v3.SubscribeMultiple(map[string]byte{"x": 1, "y": 1, "z": 1, "w": 1}, nil)
-	waitToken(t, "v3 subscribe", tok)
-	res := tok.(*mqtt3.SubscribeToken).Result()
-	refused := 0
-	for _, code := range res {
-		if code == mqtt.SubackFailureV3 { // [MQTT-3.9.3-2] 0x80 Failure
-			refused++
-		}
-	}
-	if refused != 1 {
-		t.Errorf("v3 SUBACK %v: %d refused, want 1", res, refused)
-	}
-	if n := metricValue(scrape(t, ts), "edgemq_quota_refused_total", "quota", "subscriptions"); n != 4 {
-		t.Errorf("edgemq_quota_refused_total{quota=subscriptions} = %v, want 4", n)
+			if tc.count > 0 {
+				v3 := connectV3(t, ts, "sq-v3", nil)
+				tok := v3.SubscribeMultiple(map[string]byte{"x": 1, "y": 1, "z": 1, "w": 1}, nil)
+				waitToken(t, "v3 subscribe", tok)
+				res := tok.(*mqtt3.SubscribeToken).Result()
+				refused := 0
+				for _, code := range res {
+					if code == mqtt.SubackFailureV3 { // [MQTT-3.9.3-2] 0x80 Failure
+						refused++
+					}
+				}
+				if refused != tc.v3Refused {
+					t.Errorf("v3 SUBACK %v: %d refused, want %d", res, refused, tc.v3Refused)
+				}
+				refusals += refused
+			}
+			if n := metricValue(scrape(t, ts), "edgemq_quota_refused_total", "quota", tc.kind); n != float64(refusals) {
+				t.Errorf("edgemq_quota_refused_total{quota=%s} = %v, want %d", tc.kind, n, refusals)
+			}
+		})
 	}
 }
 
