@@ -2,9 +2,9 @@ package gateway
 
 // Quotas: what one client, one address or one user name may hold, so that
 // none of them can grow the gateway's memory or store without bound
-// (issue 18): subscriptions per session, sessions per remote IP address
-// and per user name, retained topics per publishing client id
-// (retained_quota.go). A refusal answers the client with 0x97 Quota
+// (issue 18): subscriptions per session (count and filter bytes),
+// sessions per remote IP address and per user name, retained topics per
+// publishing client id (retained_quota.go). A refusal answers the client with 0x97 Quota
 // exceeded (MQTT 5) or what 3.x allows, and is counted in
 // edgemq_quota_refused_total{quota}.
 //
