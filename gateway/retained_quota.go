@@ -35,8 +35,12 @@ func (o *retainedOwners) full(from string) bool {
 	return o.max > 0 && o.count[from] >= o.max
 }
 
-// add counts m's topic for its publisher.
+// add counts m's topic for its publisher (only with a bound: the count
+// is not kept otherwise, and the bound is set before any message).
 func (o *retainedOwners) add(m *message) {
+	if o.max == 0 {
+		return
+	}
 	if o.count == nil {
 		o.count = make(map[string]int)
 	}
@@ -45,6 +49,9 @@ func (o *retainedOwners) add(m *message) {
 
 // remove uncounts m's topic.
 func (o *retainedOwners) remove(m *message) {
+	if o.max == 0 {
+		return
+	}
 	if o.count[m.from]--; o.count[m.from] <= 0 {
 		delete(o.count, m.from)
 	}
