@@ -53,10 +53,11 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
-	ip := ipOf(ch.meta.RemoteAddr)
+	var claim *sessionClaim
 	if err == nil {
-		err = ch.env.quota.admitSession(n.ClientID, ip, c.Username) // quota.go
+		claim, err = ch.env.quota.admitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // quota.go
 	}
+	defer claim.drop() // a no-op once bound
 	if err != nil {
 		ch.refuse(c, err)
 		return false
@@ -92,7 +93,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		}
 	})
 	ch.sess = s
-	ch.env.quota.bindSession(n.ClientID, s, ip, c.Username) // quota.go
+	claim.bind(s) // quota.go
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}

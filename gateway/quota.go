@@ -41,8 +41,7 @@ const (
 var quotaNames = [quotaKinds]string{"subscriptions", "subscription_bytes", "sessions_per_ip", "sessions_per_user", "retained_per_client", "retained_topic_length"}
 
 // sessionHolder is who holds a session: the address and user name of the
-// connection that last opened it, and the session once opened (nil while
-// CONNECT is between admitSession and bindSession).
+// connection that last opened it, and the session.
 type sessionHolder struct {
 	ip   netip.Addr
 	user string
@@ -116,41 +115,69 @@ func (st *sessionState) dropSub(filter string) bool {
 	return true
 }
 
-// admitSession reserves, for the CONNECT of clientID from ip as user,
-// the session it opens, or refuses it with 0x97 Quota exceeded
-// (3.1.1: return code 3, Server unavailable, the only code that does
-// not blame the credentials; mqtt.ReasonCode.V3). A session the client id
-// holds already is moved from its previous address and user. The caller
-// calls bindSession once the session is open.
-func (q *quotas) admitSession(clientID string, ip netip.Addr, user string) error {
+// sessionClaim is the place admitSession reserved for a CONNECT: counted
+// already, held by the session once bind runs, given back by drop if it
+// never does.
+type sessionClaim struct {
+	q        *quotas
+	clientID string
+	h        sessionHolder
+	bound    bool
+}
+
+// admitSession reserves, for the CONNECT of clientID from ip as user, a
+// place for the session it opens, or refuses it with 0x97 Quota exceeded
+// (3.1.1: return code 3, Server unavailable, the only code that does not
+// blame the credentials; mqtt.ReasonCode.V3). A session the client id
+// holds already from the same address or user name is not counted twice.
+// The caller binds the claim to the session once open, and drops it (a
+// no-op once bound) on every way out. The claim is nil without quotas.
+func (q *quotas) admitSession(clientID string, ip netip.Addr, user string) (*sessionClaim, error) {
 	if q == nil || (q.maxPerIP == 0 && q.maxPerUser == 0) {
-		return nil
+		return nil, nil
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	old, had := q.holders[clientID]
 	if q.maxPerIP > 0 && ip.IsValid() && !(had && old.ip == ip) && q.perIP[ip] >= q.maxPerIP {
 		q.refused[quotaSessionsPerIP].Add(1)
-		// [MQTT-3.2.2.2] 0x97: an implementation or administrative limit.
-		return mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "%d sessions held from this address", q.perIP[ip])
+		// 0x97: an implementation or administrative limit (3.2.2.2).
+		return nil, mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "%d sessions held from this address", q.perIP[ip])
 	}
 	if q.maxPerUser > 0 && user != "" && !(had && old.user == user) && q.perUser[user] >= q.maxPerUser {
 		q.refused[quotaSessionsPerUser].Add(1)
-		return mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "%d sessions held by this user name", q.perUser[user])
+		return nil, mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "%d sessions held by this user name", q.perUser[user])
 	}
-	q.setLocked(clientID, sessionHolder{ip: ip, user: user})
-	return nil
+	c := &sessionClaim{q: q, clientID: clientID, h: sessionHolder{ip: ip, user: user}}
+	q.countLocked(c.h)
+	return c, nil
 }
 
-// bindSession records s as the session clientID's CONNECT opened from ip
-// as user (after admitSession).
-func (q *quotas) bindSession(clientID string, s *session, ip netip.Addr, user string) {
-	if q == nil || (q.maxPerIP == 0 && q.maxPerUser == 0) {
+// bind makes s, the session the claim's CONNECT opened, hold the place;
+// the client id's previous session gives its place back.
+func (c *sessionClaim) bind(s *session) {
+	if c == nil {
 		return
 	}
+	q := c.q
 	q.mu.Lock()
-	q.setLocked(clientID, sessionHolder{ip: ip, user: user, s: s})
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	if old, ok := q.holders[c.clientID]; ok {
+		q.uncountLocked(old)
+	}
+	c.h.s, c.bound = s, true
+	q.holders[c.clientID] = c.h
+}
+
+// drop gives back the place of a claim that was not bound.
+func (c *sessionClaim) drop() {
+	if c == nil || c.bound {
+		return
+	}
+	c.q.mu.Lock()
+	c.q.uncountLocked(c.h)
+	c.q.mu.Unlock()
+	c.bound = true
 }
 
 // releaseSession forgets s when it ends, unless its client id holds
@@ -167,11 +194,7 @@ func (q *quotas) releaseSession(s *session) {
 	}
 }
 
-func (q *quotas) setLocked(clientID string, h sessionHolder) {
-	if old, ok := q.holders[clientID]; ok {
-		q.uncountLocked(old)
-	}
-	q.holders[clientID] = h
+func (q *quotas) countLocked(h sessionHolder) {
 	if h.ip.IsValid() {
 		q.perIP[h.ip]++
 	}
