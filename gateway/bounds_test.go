@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	rtmetrics "runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,5 +245,62 @@ func TestSubscribeOneStoreWrite(t *testing.T) {
 	kinds, subs = cs.take()
 	if kinds[store.DeleteSubscriptions] != 1 || subs != n || kinds[store.PutSession] != 0 {
 		t.Errorf("UNSUBSCRIBE of %d filters queued %v carrying %d filters, want one DeleteSubscriptions with %d", n, kinds, subs, n)
+	}
+}
+
+// TestSubscriptionsStoredAcrossRestart checks what the per-filter store
+// writes leave after a restart: UNSUBSCRIBE removes its filters, a clean
+// start drops the old session's subscriptions, and a session that becomes
+// persistent on takeover (expiry 0 until then) stores those it holds.
+func TestSubscriptionsStoredAcrossRestart(t *testing.T) {
+	cfg := testConfig(t)
+	srv, stop := runFor(t, cfg)
+	addr := srv.Addr("tcp").String()
+	keep := &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(3600))}
+	subscribe := func(c *paho.Client, filters ...string) {
+		t.Helper()
+		s := &paho.Subscribe{}
+		for _, f := range filters {
+			s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+		}
+		if _, err := c.Subscribe(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := crashClient(t, addr, &paho.Connect{ClientID: "st-a", CleanStart: true, KeepAlive: 60, Properties: keep}, nil)
+	subscribe(a, "a/1", "a/2", "a/3")
+	if _, err := a.Unsubscribe(t.Context(), &paho.Unsubscribe{Topics: []string{"a/2", "a/none"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := crashClient(t, addr, &paho.Connect{ClientID: "st-b", CleanStart: true, KeepAlive: 60, Properties: keep}, nil)
+	subscribe(b, "b/old")
+	b2, _ := crashClient(t, addr, &paho.Connect{ClientID: "st-b", CleanStart: true, KeepAlive: 60, Properties: keep}, nil)
+	subscribe(b2, "b/new")
+	c, _ := crashClient(t, addr, &paho.Connect{ClientID: "st-c", CleanStart: true, KeepAlive: 60}, nil) // expiry 0
+	subscribe(c, "c/1", "c/2")
+	c2, _ := crashClient(t, addr, &paho.Connect{ClientID: "st-c", KeepAlive: 60, Properties: keep}, nil) // takes it over, persistent
+	// What the store holds is written once a later acknowledgement is.
+	if _, err := c2.Publish(t.Context(), &paho.Publish{Topic: "fence", QoS: 1, Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	cfg.Listeners[0].Address = addr
+	srv, stop = runFor(t, cfg)
+	defer stop()
+	var got []string
+	r := srv.eng.sessions
+	r.mu.Lock()
+	for id, s := range r.sessions {
+		s.mu.Lock()
+		for _, sub := range s.st.subsInOrder() {
+			got = append(got, id+":"+sub.filter)
+		}
+		s.mu.Unlock()
+	}
+	r.mu.Unlock()
+	slices.Sort(got)
+	if want := []string{"st-a:a/1", "st-a:a/3", "st-b:b/new", "st-c:c/1", "st-c:c/2"}; !slices.Equal(got, want) {
+		t.Errorf("restored %v, want %v", got, want)
 	}
 }
