@@ -2,8 +2,9 @@
 // incrementally by a single writer goroutine that group-commits the
 // operations queued meanwhile, many per transaction and fsync.
 //
-// Layout (schema version 1): bucket meta holds "schema"; sessions maps a
-// client id to its session (JSON); deliveries maps (client id, seq) to a
+// Layout (schema version 2): bucket meta holds "schema"; sessions maps a
+// client id to its session (JSON); subscriptions maps (client id, filter
+// hash) to a subscription (subs.go); deliveries maps (client id, seq) to a
 // delivery (binary, message by id); messages maps a message id to a
 // reference count and the message, stored once for all the deliveries
 // that refer to it; rels maps (client id, packet id) to nothing; retained
@@ -37,8 +38,9 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// SchemaVersion is the layout this package writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the layout this package writes and reads. Version 1
+// (subscriptions inside the session records) is upgraded at open.
+const SchemaVersion = 2
 
 var (
 	bMeta       = []byte("meta")
@@ -112,19 +114,17 @@ func Open(path string, interval time.Duration) (d *DB, err error) {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: %s: schema key unreadable", store.ErrCorrupt, path)
 		}
-		if n := binary.BigEndian.Uint32(v); n != SchemaVersion {
-			return fmt.Errorf("%w: %s has schema version %d, this edgemq reads version %d only", store.ErrVersion, path, n, SchemaVersion)
+		n := binary.BigEndian.Uint32(v)
+		if n != SchemaVersion && n != 1 {
+			return fmt.Errorf("%w: %s has schema version %d, this edgemq reads versions 1 and %d only", store.ErrVersion, path, n, SchemaVersion)
 		}
-		for _, b := range [][]byte{bSessions, bDeliveries, bMessages, bRels, bRetained} {
+		for _, b := range [][]byte{bSessions, bDeliveries, bMessages, bRels, bRetained, bSubs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		if tx.Bucket(bSubs) == nil {
-			if _, err := tx.CreateBucket(bSubs); err != nil {
-				return err
-			}
-			return migrateSubs(tx) // subs.go
+		if n == 1 {
+			return upgradeV1(tx, meta) // subs.go
 		}
 		return nil
 	})

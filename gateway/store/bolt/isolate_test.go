@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -115,16 +116,16 @@ func TestSubscriptionsPerKey(t *testing.T) {
 	d.Close()
 }
 
-// TestSubscriptionsMigrated checks that a store written before the
-// subscriptions bucket, whose session records hold their subscriptions,
-// is moved to one key per subscription at open.
+// TestSubscriptionsMigrated checks that a store of schema version 1,
+// whose session records hold their subscriptions, is moved to one key per
+// subscription at open and marked version 2.
 func TestSubscriptionsMigrated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edgemq.db")
 	d := open(t, path)
 	subs := []store.Subscription{{Filter: "a/#", QoS: 1}, {Filter: "b", QoS: 2, ID: 3}}
 	old := store.Session{ClientID: "old", Expiry: 60, Subs: subs}
-	// The old layout: the record with its subscriptions, no subscriptions
-	// bucket.
+	// The version 1 layout: the record with its subscriptions, no
+	// subscriptions bucket.
 	if err := d.db.Update(func(tx *bbolt.Tx) error {
 		v, err := json.Marshal(&old)
 		if err != nil {
@@ -133,12 +134,23 @@ func TestSubscriptionsMigrated(t *testing.T) {
 		if err := tx.Bucket(bSessions).Put([]byte("old"), v); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bMeta).Put(kSchema, []byte{0, 0, 0, 1}); err != nil {
+			return err
+		}
 		return tx.DeleteBucket(bSubs)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
 	d = open(t, path)
+	if err := d.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get(kSchema); !bytes.Equal(v, []byte{0, 0, 0, 2}) {
+			t.Errorf("schema %x after the upgrade, want 2", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// A record written after the migration no longer holds them: they
 	// must survive it.
 	applyWait(t, d, store.Op{Kind: store.PutSession, Session: &store.Session{ClientID: "old", Expiry: 120}})

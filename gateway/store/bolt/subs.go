@@ -7,8 +7,9 @@ package bolt
 // The value is the subscription: qos (1), flags (1: no local 1, retain as
 // published 2), retain handling (1), subscription id (4), filter.
 //
-// Stores written before this layout kept the subscriptions in the
-// session's JSON record; Open moves them here once.
+// Stores of schema version 1 kept the subscriptions in the session's JSON
+// record; Open moves them here once and marks the store version 2, which
+// an edgemq that knows only version 1 refuses instead of losing them.
 
 import (
 	"bytes"
@@ -106,9 +107,16 @@ func loadSubs(tx *bbolt.Tx, st *store.State, idx map[string]int) error {
 	})
 }
 
-// migrateSubs moves the subscriptions kept in session records (the
-// layout before the subscriptions bucket) to their own keys, rewriting
-// each such record without them. It runs in Open's transaction.
+// upgradeV1 moves the subscriptions kept in session records (schema
+// version 1) to their own keys, rewriting each such record without them,
+// and marks the store version 2. It runs in Open's transaction.
+func upgradeV1(tx *bbolt.Tx, meta *bbolt.Bucket) error {
+	if err := migrateSubs(tx); err != nil {
+		return err
+	}
+	return meta.Put(kSchema, binary.BigEndian.AppendUint32(nil, SchemaVersion))
+}
+
 func migrateSubs(tx *bbolt.Tx) error {
 	sb := tx.Bucket(bSessions)
 	type moved struct {
