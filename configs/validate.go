@@ -68,6 +68,7 @@ func (c *Config) Validate() error {
 	if c.Session.MaxOfflineBytes < 0 {
 		ps.add("session.max_offline_bytes", "%d must not be negative", c.Session.MaxOfflineBytes)
 	}
+	c.validateQuotas(&ps) // validate_quota.go
 	switch c.Store.Durability {
 	case "", "sync", "async", "memory":
 	default:

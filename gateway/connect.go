@@ -61,6 +61,11 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
+	var claim *sessionClaim
+	if err == nil {
+		claim, err = ch.env.quota.admitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // quota.go
+	}
+	defer claim.drop() // a no-op once bound
 	if err != nil {
 		ch.refuse(c, err)
 		return false
@@ -96,6 +101,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		}
 	})
 	ch.sess = s
+	claim.bind(s) // quota.go
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}

@@ -126,6 +126,9 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
 	s.adm.log = s.eng.clog // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
+	s.eng.quota = newQuotas(cfg)                             // quota.go
+	s.eng.retained.limitPerClient(cfg.Retained.MaxPerClient) // retained_quota.go
+	s.metrics.reg.MustRegister(quotaCollector{s.eng.quota})  // quota.go
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err
