@@ -377,9 +377,10 @@ func (h *aclHolder) set(a Authorizer) {
 // SetAuthorizer replaces the server's authorizer, which New builds from
 // the acl section of the configuration; nil allows everything. It is safe
 // while the server runs: each connection drops its cached decisions on its
-// next PUBLISH; subscriptions already granted stay.
+// next PUBLISH; subscriptions already granted stay. An authorizer of the
+// embedding program (WithAuthorizer) stays in force behind a.
 func (s *Server) SetAuthorizer(a Authorizer) {
-	s.eng.acl.set(a)
+	s.eng.acl.set(s.ext.authorizer(a))
 }
 
 // aclCacheSize bounds a connection's cache of publish decisions.

@@ -185,7 +185,8 @@ func (ch *channel) stopAuthExpiry() {
 }
 
 // buildAuthChain returns the backends of listener lc, in order. built
-// holds the backends made so far, shared between listeners by name;
+// holds the backends made so far, shared between listeners by name, and
+// the embedding program's (type plugin, WithAuthenticator);
 // password files check passwords with verify.
 func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers, built map[string]Authenticator, client *http.Client, verify *passwordVerifier) ([]Authenticator, error) {
 	var out []Authenticator
@@ -220,6 +221,9 @@ func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers
 			b, err = newJWTAuth(bc.JWT, client)
 		case configs.BackendHTTP:
 			b = newHTTPAuth(name, bc.HTTP, client)
+		case configs.BackendPlugin:
+			// Supplied ones are in built already (options.go).
+			err = pluginMissing(name)
 		default:
 			err = fmt.Errorf("type %q is not supported", bc.Type)
 		}
