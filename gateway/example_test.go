@@ -17,8 +17,8 @@ import (
 
 // deviceTokens is an Authenticator of the embedding program: a device
 // connects with its name as user name and its token as password. Clients
-// without a user name are not its business (ErrNotMine): the next backend
-// of the listener, or its anonymous rule, decides.
+// it does not know are not its business (ErrNotMine): the next backend of
+// the listener, or its anonymous rule, decides.
 type deviceTokens struct {
 	tokens  map[string]string // device name → token; read-only
 	blocked map[string]bool   // devices refused outright; read-only
@@ -33,7 +33,11 @@ func (d deviceTokens) Authenticate(_ context.Context, c gateway.ConnInfo) error 
 	if d.blocked[name] {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "device %q is blocked", name)
 	}
-	if tok, ok := d.tokens[name]; !ok || tok != string(c.Password()) {
+	tok, ok := d.tokens[name]
+	if !ok {
+		return gateway.ErrNotMine
+	}
+	if tok != string(c.Password()) {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong token for device %q", name)
 	}
 	return nil

@@ -1,0 +1,364 @@
+package gateway_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edgemq/configs"
+	"edgemq/gateway"
+	"edgemq/gateway/store"
+	"edgemq/listeners"
+	"edgemq/mqtt"
+
+	"github.com/eclipse/paho.golang/paho"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// embedTimeout bounds every wait of these tests.
+const embedTimeout = 10 * time.Second
+
+// seenConn is what an Authenticator saw of one client.
+type seenConn struct {
+	listener  string
+	transport listeners.Transport
+	clientID  string
+	live      bool // ctx was not done
+}
+
+// recordingAuth passes to next and records what each call saw.
+type recordingAuth struct {
+	next gateway.Authenticator
+	mu   sync.Mutex
+	seen map[string]seenConn // by user name
+}
+
+func (r *recordingAuth) Authenticate(ctx context.Context, c gateway.ConnInfo) error {
+	r.mu.Lock()
+	r.seen[c.Username()] = seenConn{listener: c.Listener(), transport: c.Transport(), clientID: c.ClientID(), live: ctx.Err() == nil}
+	r.mu.Unlock()
+	return r.next.Authenticate(ctx, c)
+}
+
+func (r *recordingAuth) saw(user string) (seenConn, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.seen[user]
+	return s, ok
+}
+
+// embedded is a gateway built with New and options, run until the test
+// ends or stop is called.
+type embedded struct {
+	*gateway.Server
+	stop func()
+}
+
+// runEmbedded builds a gateway on cfg with opts and runs it.
+func runEmbedded(tb testing.TB, cfg *configs.Config, opts ...gateway.Option) *embedded {
+	tb.Helper()
+	srv, err := gateway.New(cfg, zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel)), opts...)
+	if err != nil {
+		tb.Fatalf("new gateway: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	var once sync.Once
+	e := &embedded{Server: srv}
+	e.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("gateway run: %v", err)
+				}
+			case <-time.After(embedTimeout):
+				tb.Errorf("gateway did not stop")
+			}
+		})
+	}
+	tb.Cleanup(e.stop)
+	return e
+}
+
+// connect connects a paho.golang v5 client, closed when the test ends.
+func (e *embedded) connect(tb testing.TB, clientID, user, password string, expiry uint32) (*paho.Client, *paho.Connack, error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
+	defer cancel()
+	c, ack, err := connectDevice(ctx, e.Addr("mqtt").String(), clientID, user, password, expiry)
+	if c != nil {
+		tb.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+	}
+	return c, ack, err
+}
+
+// mustConnect connects and fails the test when the server refuses.
+func (e *embedded) mustConnect(tb testing.TB, clientID, user, password string, expiry uint32) (*paho.Client, *paho.Connack) {
+	tb.Helper()
+	c, ack, err := e.connect(tb, clientID, user, password, expiry)
+	if err != nil {
+		tb.Fatalf("connect %q: %v (connack %v)", clientID, err, ack)
+	}
+	return c, ack
+}
+
+// subackCode subscribes to filter at QoS 1 and returns the SUBACK code.
+func subackCode(tb testing.TB, c *paho.Client, filter string) byte {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
+	defer cancel()
+	sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
+	if sa == nil || len(sa.Reasons) != 1 {
+		tb.Fatalf("subscribe %q: no SUBACK: %v", filter, err)
+	}
+	return sa.Reasons[0]
+}
+
+// pubackCode publishes at QoS 1 and returns the PUBACK code.
+func pubackCode(tb testing.TB, c *paho.Client, topic string) byte {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
+	defer cancel()
+	pr, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte("x")})
+	if pr == nil {
+		tb.Fatalf("publish to %q: no PUBACK: %v", topic, err)
+	}
+	return pr.ReasonCode
+}
+
+// testEmbeddedConfig is embeddedConfig with the users list after the
+// plugin, no anonymous clients, and a configured ACL rule, so that every
+// layer has something to decide.
+func testEmbeddedConfig(tb testing.TB) *configs.Config {
+	tb.Helper()
+	cfg, err := embeddedConfig()
+	if err != nil {
+		tb.Fatalf("config: %v", err)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("admin-pw"), bcrypt.MinCost)
+	if err != nil {
+		tb.Fatalf("bcrypt: %v", err)
+	}
+	no := false
+	cfg.Listeners[0].Auth = []string{"devices", configs.UsersBackend}
+	cfg.Listeners[0].AllowAnonymous = &no
+	cfg.Auth.Users = []configs.User{{Username: "admin", PasswordHash: string(h)}}
+	cfg.ACL = configs.ACL{Default: "allow", Rules: []configs.ACLRule{{Permission: "deny", Action: "all", Topic: "devices/+/secret"}}}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+func testTokens() deviceTokens {
+	return deviceTokens{tokens: map[string]string{"pump-1": "t0k3n", "pump-9": "t0k3n"}, blocked: map[string]bool{"pump-9": true}}
+}
+
+// TestEmbeddedExtensions runs a gateway with the program's Authenticator,
+// Authorizer and Store over real sockets and checks that their decisions
+// are the ones clients get, chained with the configured ones.
+func TestEmbeddedExtensions(t *testing.T) {
+	cfg := testEmbeddedConfig(t)
+	auth := &recordingAuth{next: testTokens(), seen: map[string]seenConn{}}
+	st := newMemStore()
+	e := runEmbedded(t, cfg, gateway.WithAuthenticator("devices", auth), gateway.WithAuthorizer(ownTopics{}), gateway.WithStore(st))
+
+	// CONNACK: the plugin decides the devices it knows; the users list
+	// decides the clients the plugin leaves (ErrNotMine); a client neither
+	// knows is refused [MQTT-3.2.2-7] with the code of its case.
+	connects := []struct {
+		name, user, password string
+		want                 mqtt.ReasonCode
+	}{
+		{"plugin refuses a wrong token", "pump-1", "wrong", mqtt.BadUserNameOrPassword},
+		{"plugin refuses a blocked device", "pump-9", "t0k3n", mqtt.NotAuthorized},
+		{"plugin allows a device", "pump-1", "t0k3n", mqtt.Success},
+		{"plugin passes, users allows", "admin", "admin-pw", mqtt.Success},
+		{"plugin passes, users refuses", "admin", "wrong", mqtt.BadUserNameOrPassword},
+		{"nobody knows the user", "stranger", "x", mqtt.BadUserNameOrPassword},
+		{"anonymous on a listener without anonymous clients", "", "", mqtt.NotAuthorized},
+	}
+	for i, tt := range connects {
+		id := "c" + string(rune('a'+i))
+		_, ack, err := e.connect(t, id, tt.user, tt.password, 0)
+		if ack == nil {
+			t.Fatalf("%s: no CONNACK: %v", tt.name, err)
+		}
+		if got := mqtt.ReasonCode(ack.ReasonCode); got != tt.want {
+			t.Errorf("%s: CONNACK %#x, want %#x", tt.name, byte(got), byte(tt.want))
+		}
+	}
+	// The plugin saw a read-only view of the client: its listener,
+	// transport and client id, with a live context.
+	if s, ok := auth.saw("pump-1"); !ok || s.listener != "mqtt" || s.transport != listeners.TCP || s.clientID == "" || !s.live {
+		t.Errorf("authenticator saw %+v (seen %v), want listener mqtt, transport tcp, a client id, a live context", s, ok)
+	}
+
+	c, ack := e.mustConnect(t, "pump-1", "pump-1", "t0k3n", 3600)
+	if ack.SessionPresent {
+		t.Fatalf("new session: session present")
+	}
+	// SUBACK and PUBACK: a topic is allowed only when the configured ACL
+	// (deny devices/+/secret) and the program's authorizer (own topics)
+	// both allow it; a refusal is 0x87 [MQTT-3.9.3-1].
+	subs := []struct {
+		filter string
+		want   byte
+	}{
+		{"devices/pump-1/cmd", byte(mqtt.GrantedQoS1)},
+		{"devices/pump-2/cmd", byte(mqtt.NotAuthorized)},
+		{"$share/g/devices/pump-2/#", byte(mqtt.NotAuthorized)},
+		{"devices/pump-1/secret", byte(mqtt.NotAuthorized)},
+	}
+	for _, tt := range subs {
+		if got := subackCode(t, c, tt.filter); got != tt.want {
+			t.Errorf("SUBACK for %s: %#x, want %#x", tt.filter, got, tt.want)
+		}
+	}
+	pubs := []struct {
+		topic string
+		want  byte
+	}{
+		{"devices/pump-1/cmd", byte(mqtt.Success)}, // its own subscription matches
+		{"devices/pump-1/state", byte(mqtt.NoMatchingSubscribers)},
+		{"devices/pump-2/cmd", byte(mqtt.NotAuthorized)},
+		{"devices/pump-1/secret", byte(mqtt.NotAuthorized)},
+	}
+	for _, tt := range pubs {
+		if got := pubackCode(t, c, tt.topic); got != tt.want {
+			t.Errorf("PUBACK for %s: %#x, want %#x", tt.topic, got, tt.want)
+		}
+	}
+
+	// The program's store received the session with its subscription.
+	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
+	defer cancel()
+	if !st.waitSubscribed(ctx, "pump-1", "devices/pump-1/cmd") {
+		t.Fatalf("the store did not receive pump-1's session with devices/pump-1/cmd")
+	}
+
+	// A restarted program reopens its store: the session and its
+	// subscription come back from it.
+	_ = c.Disconnect(&paho.Disconnect{})
+	e.stop()
+	if !st.isClosed() {
+		t.Errorf("store not closed when Run returned")
+	}
+	e2 := runEmbedded(t, cfg, gateway.WithAuthenticator("devices", auth), gateway.WithAuthorizer(ownTopics{}), gateway.WithStore(st.reopen()))
+	c2, ack := e2.mustConnect(t, "pump-1", "pump-1", "t0k3n", 3600)
+	if !ack.SessionPresent {
+		t.Errorf("after the restart: session present false, want the session from the store [MQTT-3.2.2-2]")
+	}
+	if got := pubackCode(t, c2, "devices/pump-1/cmd"); got != byte(mqtt.Success) {
+		t.Errorf("after the restart: PUBACK for devices/pump-1/cmd %#x, want 0 (the restored subscription matches)", got)
+	}
+}
+
+// TestEmbeddedReload: a configuration reload replaces the configured ACL
+// and rebuilds the listeners' authentication, and the program's
+// authenticator and authorizer stay in force; a reload that names a
+// plugin backend nobody supplied is refused.
+func TestEmbeddedReload(t *testing.T) {
+	cfg := testEmbeddedConfig(t)
+	e := runEmbedded(t, cfg, gateway.WithAuthenticator("devices", testTokens()), gateway.WithAuthorizer(ownTopics{}))
+	c, _ := e.mustConnect(t, "pump-1", "pump-1", "t0k3n", 0)
+	if got := pubackCode(t, c, "devices/pump-1/cmd"); got != byte(mqtt.NoMatchingSubscribers) {
+		t.Fatalf("before the reload: PUBACK for devices/pump-1/cmd %#x, want 0x10", got)
+	}
+
+	next := testEmbeddedConfig(t)
+	next.ACL.Rules = append(next.ACL.Rules, configs.ACLRule{Permission: "deny", Action: "publish", Topic: "devices/+/cmd"})
+	next.Listeners[0].Auth = []string{configs.UsersBackend, "devices"}
+	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
+	defer cancel()
+	if _, err := e.Reload(ctx, next); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	pubs := []struct {
+		topic string
+		want  byte
+	}{
+		{"devices/pump-1/cmd", byte(mqtt.NotAuthorized)},           // the new configured rule
+		{"devices/pump-2/state", byte(mqtt.NotAuthorized)},         // the program's authorizer, still
+		{"devices/pump-1/state", byte(mqtt.NoMatchingSubscribers)}, // both allow
+	}
+	for _, tt := range pubs {
+		if got := pubackCode(t, c, tt.topic); got != tt.want {
+			t.Errorf("after the reload: PUBACK for %s: %#x, want %#x", tt.topic, got, tt.want)
+		}
+	}
+	// The rebuilt chain still has the program's backend.
+	if _, ack, _ := e.connect(t, "d2", "pump-1", "wrong", 0); ack == nil || mqtt.ReasonCode(ack.ReasonCode) != mqtt.BadUserNameOrPassword {
+		t.Errorf("after the reload: CONNACK for a wrong token %v, want 0x86", ack)
+	}
+	if _, ack, err := e.connect(t, "d3", "pump-9", "t0k3n", 0); ack == nil || mqtt.ReasonCode(ack.ReasonCode) != mqtt.NotAuthorized {
+		t.Errorf("after the reload: CONNACK for a blocked device %v (%v), want 0x87", ack, err)
+	}
+
+	bad := testEmbeddedConfig(t)
+	bad.Auth.Backends["sso"] = configs.AuthBackend{Type: configs.BackendPlugin}
+	bad.Listeners[0].Auth = append(bad.Listeners[0].Auth, "sso")
+	if _, err := e.Reload(ctx, bad); err == nil || !strings.Contains(err.Error(), `"sso": type plugin: no authenticator supplied`) {
+		t.Errorf("reload naming an unsupplied plugin backend: %v, want it refused", err)
+	}
+}
+
+// TestEmbeddedOptionErrors: New refuses options that do not fit the
+// configuration, and closes a store it was given when it fails.
+func TestEmbeddedOptionErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		config func(*configs.Config)
+		opts   []gateway.Option
+		want   string
+	}{
+		{"plugin backend not supplied", nil, nil, `auth backend "devices": type plugin: no authenticator supplied`},
+		{"backend not declared", nil, []gateway.Option{gateway.WithAuthenticator("devices", testTokens()), gateway.WithAuthenticator("sso", testTokens())}, `WithAuthenticator("sso"): auth.backends has no entry "sso"`},
+		{"backend of another type", func(c *configs.Config) {
+			c.Auth.Backends["devices"] = configs.AuthBackend{Type: configs.BackendCert}
+			c.Listeners[0].Auth = nil
+		}, []gateway.Option{gateway.WithAuthenticator("devices", testTokens())}, `auth.backends.devices has type cert, want plugin`},
+		{"supplied twice", nil, []gateway.Option{gateway.WithAuthenticator("devices", testTokens()), gateway.WithAuthenticator("devices", testTokens())}, "supplied twice"},
+		{"nil authenticator", nil, []gateway.Option{gateway.WithAuthenticator("devices", nil)}, "the authenticator is nil"},
+		{"nil authorizer", nil, []gateway.Option{gateway.WithAuthenticator("devices", testTokens()), gateway.WithAuthorizer(nil)}, "the authorizer is nil"},
+		{"nil store", nil, []gateway.Option{gateway.WithAuthenticator("devices", testTokens()), gateway.WithStore(nil)}, "the store is nil"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testEmbeddedConfig(t)
+			if tt.config != nil {
+				tt.config(cfg)
+				if err := cfg.Validate(); err != nil {
+					t.Fatalf("config: %v", err)
+				}
+			}
+			st := newMemStore()
+			srv, err := gateway.New(cfg, zap.NewNop(), append(tt.opts, gateway.WithStore(st))...)
+			if err == nil {
+				t.Fatalf("New succeeded (%v), want %q", srv, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New: %v, want %q", err, tt.want)
+			}
+			if !st.isClosed() {
+				t.Errorf("the store given to a failed New was not closed")
+			}
+		})
+	}
+}
+
+// isClosed reports whether Close was called.
+func (s *memStore) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+var _ store.Store = (*memStore)(nil)
