@@ -238,6 +238,10 @@ type Session struct {
 	// SharedSubscriptionStrategy chooses the member of a shared
 	// subscription group that gets a message: round_robin or random.
 	SharedSubscriptionStrategy string `yaml:"shared_subscription_strategy"`
+	// OwnerBinding is whether a session belongs to the identity that
+	// created it: strict refuses a CONNECT of another identity that would
+	// resume, take over or discard it; any lets every identity do so.
+	OwnerBinding string `yaml:"owner_binding"`
 }
 
 // Retained bounds the retained message store. 0 means no bound.
