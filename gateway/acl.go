@@ -66,7 +66,12 @@ func (a Action) String() string {
 //   - Determinism: the decision must depend on the arguments only. Each
 //     connection caches its publish decisions by topic, QoS and RETAIN
 //     until the server's authorizer is replaced (Server.SetAuthorizer).
-//     Granted subscriptions are not checked again.
+//     Granted subscriptions are checked again, as ActionSubscribe with
+//     the session owner's ConnInfo, whenever the authorizer is replaced
+//     or the owner's credential changes: a message goes to a session only
+//     while its owner may still subscribe to the filter it matched
+//     (owner.go). That ConnInfo may be a session's stored owner after a
+//     restart: its RemoteAddr and TLS are then nil.
 //
 // Refusals: a refused filter gets Not Authorized (0x87) in a v5 SUBACK,
 // 0x80 in 3.x. A refused PUBLISH is not routed nor retained and is counted
@@ -373,7 +378,9 @@ func (h *aclHolder) set(a Authorizer) {
 // SetAuthorizer replaces the server's authorizer, which New builds from
 // the acl section of the configuration; nil allows everything. It is safe
 // while the server runs: each connection drops its cached decisions on its
-// next PUBLISH; subscriptions already granted stay.
+// next PUBLISH, and every subscription's read decision is made again before
+// its next delivery (owner.go): a subscription the new rules refuse
+// receives nothing more, and what is queued for it is dropped.
 func (s *Server) SetAuthorizer(a Authorizer) {
 	s.eng.acl.set(a)
 }

@@ -204,8 +204,12 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	}
 	user := f.ex.username()
 	f.ex = nil
-	if err == nil && user != ch.acl.view.username {
-		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, connected as %q", user, ch.acl.view.username)
+	// The identity cannot change mid-session: the one re-authenticated
+	// must be the session's owner (owner.go).
+	re := ch.acl.view
+	re.username, re.hasUsername = user, true
+	if err == nil && !ch.sess.ownedBy(identityOf(&re)) {
+		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, not the identity that owns the session", user)
 	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), ch.prof.ConnectTimeout)
@@ -218,6 +222,8 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	// SCRAM credentials do not expire, so there is no credential deadline
 	// to move (ch.extendAuth, auth_chain.go): a method whose credential
 	// expires (a token) would call ch.extendAuth(newExpiry) here.
+	// The credential was replaced: read decisions are made again.
+	ch.sess.renewOwner() // owner.go
 	ch.logAt(zap.DebugLevel, "client re-authenticated", zap.String("client_id", ch.neg.ClientID), zap.String("username", user))
 	r := &mqtt.Auth{ReasonCode: mqtt.Success}
 	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)

@@ -134,7 +134,8 @@ func (s *session) saveLocked() {
 	if s.p == nil {
 		return
 	}
-	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID}
+	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID,
+		Owner: s.ownerRecord()} // owner.go
 	for _, sub := range s.st.subs {
 		rec.Subs = append(rec.Subs, store.Subscription{Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal,
 			RetainAsPublished: sub.retainAsPublished, RetainHandling: sub.retainHandling, ID: sub.id})
@@ -301,7 +302,10 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			drop = append(drop, store.Op{Kind: store.DeleteSession, ClientID: rec.ClientID})
 			continue
 		}
-		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats}
+		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, acl: r.acl}
+		if o := restoredOwner(rec.ClientID, rec.Owner); o != nil { // owner.go
+			s.ownerv.Store(o)
+		}
 		r.nextSeq++
 		s.seq = r.nextSeq
 		s.st.expiry, s.st.connectExpiry, s.st.nextPID = rec.Expiry, rec.Expiry, rec.NextPID

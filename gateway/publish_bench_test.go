@@ -28,7 +28,7 @@ func benchQueueSession(tb testing.TB, e *engine, id string) *session {
 	q.batches = &e.batches
 	ch := &channel{out: q, env: e}
 	ch.neg = Negotiated{Version: mqtt.V311, OutboundInflight: 32, MaximumQoS: 2}
-	s, _ := e.sessions.open(id, true, ch, func(*session, bool) {})
+	s, _, _ := e.sessions.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess = s
 	return s
 }

@@ -27,7 +27,7 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 	tb.Helper()
 	ch := &channel{out: discardOut{}, env: &engine{stats: reg.stats}}
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
-	s, _ := reg.open(id, true, ch, func(*session, bool) {})
+	s, _, _ := reg.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess = s
 	return s
 }

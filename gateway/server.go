@@ -126,6 +126,11 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
 	s.adm.log = s.eng.clog // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
+	// owner.go: sessions belong to their owner; the ACL judges their
+	// deliveries.
+	s.eng.sessions.strictOwner = cfg.Session.OwnerBinding != "any"
+	s.eng.sessions.acl = &s.eng.acl
+	s.metrics.reg.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err
