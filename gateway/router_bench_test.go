@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/listeners"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -27,6 +28,8 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 	tb.Helper()
 	ch := &channel{out: discardOut{}, env: &engine{stats: reg.stats}}
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
+	// The client id is its user name too, for ACL %u rules.
+	ch.acl.view = aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V5, clientID: id, username: id, hasUsername: true}
 	s, _, _ := reg.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess = s
 	return s
