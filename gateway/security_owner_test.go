@@ -405,16 +405,20 @@ func TestSessionOwnerRestart(t *testing.T) {
 // TestACLRevocation: read permission is checked at delivery. An ACL file
 // reload that revokes users/%u/# stops the deliveries of a granted
 // subscription at once, for a connected subscriber and for an offline
-// one whose queued message is dropped (counted as read_denied), while a
-// subscription the new rules still allow keeps delivering.
+// one whose queued message is dropped (counted as read_denied), through a
+// plain or a shared subscription, while a subscription the new rules
+// still allow keeps delivering; granted again, it delivers again.
 func TestACLRevocation(t *testing.T) {
 	tests := []struct {
 		name      string
+		filter    string // alice's subscription
 		offline   bool
 		wantDrops int64
 	}{
-		{name: "connected subscriber", wantDrops: 1},
-		{name: "offline subscriber with a queued message", offline: true, wantDrops: 2},
+		{name: "connected subscriber", filter: "users/alice/#", wantDrops: 1},
+		{name: "offline subscriber with a queued message", filter: "users/alice/#", offline: true, wantDrops: 2},
+		{name: "connected shared subscriber", filter: "$share/g/users/alice/#", wantDrops: 1},
+		{name: "offline shared subscriber with a queued message", filter: "$share/g/users/alice/#", offline: true, wantDrops: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -432,7 +436,7 @@ func TestACLRevocation(t *testing.T) {
 
 			pub, _ := o.connect(t, pubID, "pub", true, nil)
 			sub, _ := o.connect(t, alice, "alice-1", true, nil)
-			sub.subscribe(t, "users/alice/#", 1)
+			sub.subscribe(t, tt.filter, 1)
 			sub.subscribe(t, "public/alice", 1)
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("before")})
 			if m := sub.expectMessage(t); string(m.Payload) != "before" {
