@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/store"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -400,6 +401,43 @@ func TestSessionOwnerRestart(t *testing.T) {
 		t.Fatalf("alice resumed without Session Present")
 	}
 	back.Disconnect(&paho.Disconnect{ReasonCode: 0})
+}
+
+// TestSessionWithoutOwnerAdopted: a session stored before sessions had
+// owners (no owner in its record) is bound to the first identity that
+// resumes it; another identity is refused from then on.
+func TestSessionWithoutOwnerAdopted(t *testing.T) {
+	cfg, key, ca := ownerConfig(t, "")
+	cfg.Ops.Address = ""
+	db, err := openStore(cfg)
+	if err != nil || db == nil {
+		t.Fatalf("opening the store: %v", err)
+	}
+	done := make(chan error, 1)
+	db.Apply([]store.Op{{Kind: store.PutSession, Session: &store.Session{ClientID: "legacy", Expiry: 300,
+		Subs: []store.Subscription{{Filter: "users/alice/#", QoS: 1}}}}}, func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv, stop := runFor(t, cfg)
+	defer stop()
+	o := &ownerServer{ts: &testServer{Server: srv}, cfg: cfg, key: key, ca: ca}
+	if got := srv.eng.sessions.lookup("legacy").ownerIdentity(); got != "" {
+		t.Fatalf("restored owner %q, want none", got)
+	}
+	c, ack := o.connect(t, alice, "legacy", false, nil)
+	if !ack.SessionPresent {
+		t.Fatalf("the stored session was not resumed")
+	}
+	c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	cp, opts := o.connectPacket(t, bob, "legacy", false)
+	_, ack, err = dialV5(t, o.ts, cp, opts...)
+	if err == nil || ack == nil || mqtt.ReasonCode(ack.ReasonCode) != mqtt.NotAuthorized {
+		t.Fatalf("bob after alice adopted the session: err %v, connack %+v; want 0x87", err, ack)
+	}
 }
 
 // TestACLRevocation: read permission is checked at delivery. An ACL file
