@@ -360,11 +360,19 @@ func isSysTopic(topic string) bool {
 type aclState struct {
 	a        Authorizer
 	allowAll bool
+	// id orders authorizer states and session owner views (owner.go).
+	id uint64
 }
 
 // aclHolder holds the server's authorizer; the zero value allows all.
+// ids numbers the authorizer states and the owner views together, in
+// the order they are made (owner.go).
 type aclHolder struct {
-	p atomic.Pointer[aclState]
+	p   atomic.Pointer[aclState]
+	ids atomic.Uint64
+	// claims is set once a session owner with ACL claims was seen: from
+	// then on deliveries are checked also under AllowAll (owner.go).
+	claims atomic.Bool
 }
 
 func (h *aclHolder) set(a Authorizer) {
@@ -372,7 +380,7 @@ func (h *aclHolder) set(a Authorizer) {
 		a = AllowAll{}
 	}
 	_, all := a.(AllowAll)
-	h.p.Store(&aclState{a: a, allowAll: all})
+	h.p.Store(&aclState{a: a, allowAll: all, id: h.ids.Add(1)})
 }
 
 // SetAuthorizer replaces the server's authorizer, which New builds from

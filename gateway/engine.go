@@ -52,6 +52,7 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	sent := 0
 	i := 0
 	acl := e.acl.load() // the owners' read check (owner.go)
+	checkReads := e.acl.checksReads(acl)
 	for i < len(ms) && ms[i].group == nil {
 		s := ms[i].s
 		j := i
@@ -63,7 +64,7 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 			if sub.noLocal && s.st.clientID == m.from {
 				continue // [MQTT-3.8.3-3]
 			}
-			if !s.mayRead(sub, acl) {
+			if checkReads && !s.mayRead(sub, acl) {
 				// The owner may no longer read what this subscription
 				// brings (owner.go).
 				denied = true

@@ -23,14 +23,17 @@ package gateway
 // Read check: a message goes to a session through a subscription only
 // while the owner may still subscribe to that subscription's filter under
 // the authorizer in force (the same decision SUBSCRIBE made). The
-// decision is cached on the subscription, keyed by the authorizer state
-// (a new pointer per Server.SetAuthorizer: config reload, acl.file
-// reload) and the owner view pointer: those pointers are the generation
-// counter, so the hot path is two atomic loads and two compares. Queued
-// and in-flight deliveries carry no subscription: they are judged, when
-// they leave the queue, by the session's subscriptions matching their
-// topic (mayReadQueuedLocked). What the owner may no longer read is
-// dropped and counted as read_denied.
+// decision is cached on the subscription in one word, keyed by a
+// generation: authorizer states (one per Server.SetAuthorizer: config
+// reload, acl.file reload) and owner views take their ids from one
+// counter (aclHolder.ids), so the larger of the two ids in force grows
+// whenever either is replaced, and names the pair. The hot path reads the
+// session's ownerGen (on the cache line deliver locks next), and, under a
+// real ACL, the subscription's word: no pointer is followed. Queued and
+// in-flight deliveries carry no subscription: they are judged, when they
+// leave the queue, by the session's subscriptions matching their topic
+// (mayReadQueuedLocked). What the owner may no longer read is dropped and
+// counted as read_denied.
 
 import (
 	"slices"
@@ -48,6 +51,9 @@ import (
 // stored in a session: a change makes a new one.
 type ownerView struct {
 	aclView
+	// id is the view's generation (aclHolder.ids), set when it is stored
+	// in a session.
+	id uint64
 	// identity is what binds the session (identityOf).
 	identity string
 	// claims are the credential's ACL claims, nil for none.
@@ -80,11 +86,33 @@ func (ch *channel) ownerViewOf() *ownerView {
 	return v
 }
 
-// renewed returns a copy of v: a new pointer, so that every cached read
-// decision made from v is made again.
-func (v *ownerView) renewed() *ownerView {
+// renewed returns a copy of v with generation id, so that every cached
+// read decision made from v is made again.
+func (v *ownerView) renewed(id uint64) *ownerView {
 	c := *v
+	c.id = id
 	return &c
+}
+
+// setOwner makes v, whose id is set, the session's owner view. The view is
+// stored before the generation that names it: a reader that loads the
+// generation first never judges by an older view under a newer
+// generation. Callers serialise it: s.mu held, or s not yet shared.
+func (s *session) setOwner(v *ownerView) {
+	s.ownerv.Store(v)
+	g := v.id << 1
+	if v.claims != nil {
+		g |= 1
+		s.acl.claims.Store(true)
+	}
+	s.ownerGen.Store(g)
+}
+
+// checksReads reports whether deliveries need the read check under st:
+// not while everything is allowed and no owner has ACL claims, so that a
+// gateway without an ACL pays one test per message, not per delivery.
+func (h *aclHolder) checksReads(st *aclState) bool {
+	return (st != nil && !st.allowAll) || h.claims.Load()
 }
 
 // ownedBy reports whether id is the identity of the session's owner; a
@@ -102,12 +130,14 @@ func (s *session) ownerIdentity() string {
 	return ""
 }
 
-// renewOwner replaces the owner view by a copy, so that every read
-// decision cached on the session's subscriptions is made again: after a
-// re-authentication or a credential expiry.
+// renewOwner replaces the owner view by a copy with a new generation, so
+// that every read decision cached on the session's subscriptions is made
+// again: after a re-authentication or a credential expiry.
 func (s *session) renewOwner() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if v := s.ownerv.Load(); v != nil {
-		s.ownerv.CompareAndSwap(v, v.renewed())
+		s.setOwner(v.renewed(s.acl.ids.Add(1)))
 	}
 }
 
@@ -126,14 +156,6 @@ func (r *registry) mayTake(s *session, id string) bool {
 	return v == nil || v.identity == id
 }
 
-// readDecision is a subscription's cached read decision: ok under the
-// authorizer from for the owner view.
-type readDecision struct {
-	from *aclState
-	view *ownerView
-	ok   bool
-}
-
 // load returns the authorizer in force; nil (allow all) for a nil holder.
 func (h *aclHolder) load() *aclState {
 	if h == nil {
@@ -143,17 +165,28 @@ func (h *aclHolder) load() *aclState {
 }
 
 // mayRead reports whether the owner of s may receive what comes through
-// sub under the authorizer st. Safe without s.mu.
+// sub under the authorizer st. Safe without s.mu. sub.read holds the
+// decision's generation shifted left by one, bit 0 the decision; 0: none.
 func (s *session) mayRead(sub *subscription, st *aclState) bool {
-	v := s.ownerv.Load()
-	if v == nil || (v.claims == nil && (st == nil || st.allowAll)) {
-		return true
+	g := s.ownerGen.Load()
+	if g == 0 || (g&1 == 0 && (st == nil || st.allowAll)) {
+		return true // no owner (a record from before owners), or nothing to check
 	}
-	if d := sub.read.Load(); d != nil && d.from == st && d.view == v {
-		return d.ok
+	gen := g >> 1
+	if st != nil {
+		gen = max(gen, st.id)
 	}
-	ok := v.mayRead(st, sub.filter, sub.qos)
-	sub.read.Store(&readDecision{from: st, view: v, ok: ok})
+	if d := sub.read.Load(); d>>1 == gen {
+		return d&1 == 1
+	}
+	// The view is stored before its generation (setOwner): it is the one
+	// g names or a newer one, never an older one.
+	ok := s.ownerv.Load().mayRead(st, sub.filter, sub.qos)
+	d := gen << 1
+	if ok {
+		d |= 1
+	}
+	sub.read.Store(d)
 	return ok
 }
 
@@ -181,11 +214,11 @@ func (v *ownerView) mayRead(st *aclState, filter string, qos byte) bool {
 // matches any more (unsubscribed meanwhile), by the topic itself. It
 // counts a refusal as dropped (read_denied). s.mu held.
 func (s *session) mayReadQueuedLocked(d *delivery) bool {
-	v := s.ownerv.Load()
 	st := s.acl.load()
-	if v == nil || (v.claims == nil && (st == nil || st.allowAll)) {
+	if g := s.ownerGen.Load(); g == 0 || (g&1 == 0 && (st == nil || st.allowAll)) {
 		return true
 	}
+	v := s.ownerv.Load()
 	topic := d.msg.pub.Topic
 	matched := false
 	for _, sub := range s.st.subs {
@@ -229,11 +262,11 @@ func (s *session) ownerRecord() *store.Owner {
 // knows the listener, user name, certificate identity and client id;
 // the remote address, transport, TLS state and protocol version of a
 // connection that is gone are zero until the owner connects again.
-func restoredOwner(clientID string, o *store.Owner) *ownerView {
+func restoredOwner(clientID string, o *store.Owner, ids *aclHolder) *ownerView {
 	if o == nil {
 		return nil
 	}
-	v := &ownerView{identity: o.Identity, aclView: aclView{
+	v := &ownerView{id: ids.ids.Add(1), identity: o.Identity, aclView: aclView{
 		meta: &listeners.Meta{Listener: o.Listener}, clientID: clientID,
 		username: o.Username, hasUsername: o.HasUsername, certID: o.CertIdentity,
 	}}

@@ -303,8 +303,8 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			continue
 		}
 		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, acl: r.acl}
-		if o := restoredOwner(rec.ClientID, rec.Owner); o != nil { // owner.go
-			s.ownerv.Store(o)
+		if o := restoredOwner(rec.ClientID, rec.Owner, r.acl); o != nil { // owner.go
+			s.setOwner(o)
 		}
 		r.nextSeq++
 		s.seq = r.nextSeq

@@ -28,6 +28,12 @@ type session struct {
 	mu    sync.Mutex
 	st    sessionState
 	owner *channel // nil while no connection holds the session
+
+	// ownerGen is the id of the owner view (ownerv) shifted left by one,
+	// with bit 0 set when it carries ACL claims; 0 for no owner. Next to
+	// owner and ended: the delivery path reads it with the line deliver
+	// reads next (owner.go).
+	ownerGen atomic.Uint64
 	// ended is set once the session is discarded or expired; late
 	// deliveries to it are dropped.
 	ended       bool
@@ -73,13 +79,14 @@ type registry struct {
 	p               *persister // nil: memory mode
 	// strictOwner refuses a connection of another identity than the
 	// session's owner (session.owner_binding strict, owner.go); acl is
-	// handed to the sessions.
+	// the server's authorizer (never nil), handed to the sessions.
 	strictOwner bool
 	acl         *aclHolder
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
-	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill}
+	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill,
+		acl: &aclHolder{}}
 }
 
 // open attaches owner, whose identity and permissions are view, to the
@@ -99,11 +106,12 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 		r.mu.Unlock()
 		return nil, nil, errSessionOwned
 	}
+	view.id = r.acl.ids.Add(1) // owner.go
 	if old != nil && !clean {
 		old.mu.Lock()
 		prev = old.owner
 		old.owner = owner
-		old.ownerv.Store(view)
+		old.setOwner(view)
 		old.stopTimers()
 		attach(old, true)
 		r.persistOpenLocked(old, owner.will)
@@ -118,7 +126,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 	}
 	r.nextSeq++
 	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq, acl: r.acl}
-	s.ownerv.Store(view)
+	s.setOwner(view)
 	s.mu.Lock()
 	r.sessions[clientID] = s
 	attach(s, false)

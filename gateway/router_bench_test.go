@@ -40,6 +40,7 @@ func benchEngine(tb testing.TB) *engine {
 	st := &stats{}
 	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop()}
 	e.sessions = newRegistry(1000, 0, st, e.endSession, e.publishWill)
+	e.sessions.acl = &e.acl
 	return e
 }
 

@@ -53,8 +53,9 @@ type subscription struct {
 	retainHandling    byte
 	id                uint32 // Subscription Identifier; 0: none
 	// read caches whether the session's owner may still receive what
-	// comes through the subscription (owner.go).
-	read atomic.Pointer[readDecision]
+	// comes through the subscription, with the generation it was decided
+	// at (owner.go).
+	read atomic.Uint64
 }
 
 // outState is where an outbound QoS 1/2 delivery stands.
