@@ -425,9 +425,6 @@ func TestSessionWithoutOwnerAdopted(t *testing.T) {
 	srv, stop := runFor(t, cfg)
 	defer stop()
 	o := &ownerServer{ts: &testServer{Server: srv}, cfg: cfg, key: key, ca: ca}
-	if got := srv.eng.sessions.lookup("legacy").ownerIdentity(); got != "" {
-		t.Fatalf("restored owner %q, want none", got)
-	}
 	c, ack := o.connect(t, alice, "legacy", false, nil)
 	if !ack.SessionPresent {
 		t.Fatalf("the stored session was not resumed")
@@ -525,6 +522,44 @@ func TestACLRevocation(t *testing.T) {
 				t.Fatalf("got %q, want regranted", m.Payload)
 			}
 		})
+	}
+}
+
+// TestJWTClaimsAtDelivery: a JWT's ACL claims are part of the owner's read
+// permission at delivery. The owner comes back with a new token whose
+// claims no longer cover its subscription: the queued message and later
+// ones are dropped (read_denied), what the claims still cover arrives.
+func TestJWTClaimsAtDelivery(t *testing.T) {
+	cfg, key, ca := ownerConfig(t, "")
+	j := cfg.Auth.Backends["jwt"]
+	j.JWT.ACLClaim = "acl"
+	cfg.Auth.Backends["jwt"] = j
+	ts := startServer(t, cfg)
+	o := &ownerServer{ts: ts, cfg: cfg, key: key, ca: ca}
+	token := func(sub ...any) *paho.Connect {
+		cp, _ := o.connectPacket(t, ident{jwtSub: "dev-a"}, "claims-1", false)
+		cp.Password = []byte(key.sign(t, jwt.MapClaims{"sub": "dev-a", "acl": map[string]any{"pub": []any{"public/#"}, "sub": sub}}))
+		return cp
+	}
+	pub, _ := o.connect(t, pubID, "pub", true, nil)
+	c := connectV5(t, ts, token("users/dev-a/#", "public/#"))
+	c.subscribe(t, "users/dev-a/#", 1)
+	c.subscribe(t, "public/dev-a", 1)
+	if err := c.Disconnect(&paho.Disconnect{ReasonCode: 0}); err != nil {
+		t.Fatal(err)
+	}
+	waitConnections(t, ts, 1)
+	pub.publish(t, &paho.Publish{Topic: "users/dev-a/in", QoS: 1, Payload: []byte("queued")})
+
+	c = connectV5(t, ts, token("public/#"))
+	if !c.connack.SessionPresent {
+		t.Fatalf("resumed without Session Present")
+	}
+	c.expectFence(t, pub, "public/dev-a")
+	pub.publish(t, &paho.Publish{Topic: "users/dev-a/in", QoS: 1, Payload: []byte("live")})
+	c.expectFence(t, pub, "public/dev-a")
+	if n := ts.eng.stats.droppedBy("read_denied"); n != 2 {
+		t.Errorf("read_denied drops: %d, want 2", n)
 	}
 }
 
