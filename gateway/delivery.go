@@ -85,7 +85,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 			s.deleteDeliveryLocked(d)
 			continue
 		}
-		if !s.mayReadQueuedLocked(d) { // owner.go: counted there
+		if !s.mayReadQueuedLocked(d, &ch.env.acl) { // owner.go: counted there
 			s.deleteDeliveryLocked(d)
 			continue
 		}
@@ -115,7 +115,7 @@ func (s *session) resendLocked(ch *channel) {
 			sent++
 			continue
 		}
-		if !ch.fits(d, now) || !s.mayReadQueuedLocked(d) {
+		if !ch.fits(d, now) || !s.mayReadQueuedLocked(d, &ch.env.acl) {
 			// Over the new connection's Maximum Packet Size
 			// [MQTT-3.1.2-25], or expired: dropped, and counted by fits;
 			// or the owner may no longer read it (owner.go).

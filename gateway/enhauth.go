@@ -223,7 +223,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	// to move (ch.extendAuth, auth_chain.go): a method whose credential
 	// expires (a token) would call ch.extendAuth(newExpiry) here.
 	// The credential was replaced: read decisions are made again.
-	ch.sess.renewOwner() // owner.go
+	ch.sess.renewOwner(&ch.env.acl) // owner.go
 	ch.logAt(zap.DebugLevel, "client re-authenticated", zap.String("client_id", ch.neg.ClientID), zap.String("username", user))
 	r := &mqtt.Auth{ReasonCode: mqtt.Success}
 	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)

@@ -97,13 +97,14 @@ func (v *ownerView) renewed(id uint64) *ownerView {
 // setOwner makes v, whose id is set, the session's owner view. The view is
 // stored before the generation that names it: a reader that loads the
 // generation first never judges by an older view under a newer
-// generation. Callers serialise it: s.mu held, or s not yet shared.
-func (s *session) setOwner(v *ownerView) {
+// generation. h is the server's authorizer, whose counter numbered v.
+// Callers serialise it: s.mu held, or s not yet shared.
+func (s *session) setOwner(v *ownerView, h *aclHolder) {
 	s.ownerv.Store(v)
 	g := v.id << 1
 	if v.claims != nil {
 		g |= 1
-		s.acl.claims.Store(true)
+		h.claims.Store(true)
 	}
 	s.ownerGen.Store(g)
 }
@@ -132,12 +133,13 @@ func (s *session) ownerIdentity() string {
 
 // renewOwner replaces the owner view by a copy with a new generation, so
 // that every read decision cached on the session's subscriptions is made
-// again: after a re-authentication or a credential expiry.
-func (s *session) renewOwner() {
+// again: after a re-authentication or a credential expiry. h is the
+// server's authorizer.
+func (s *session) renewOwner(h *aclHolder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v := s.ownerv.Load(); v != nil {
-		s.setOwner(v.renewed(s.acl.ids.Add(1)))
+		s.setOwner(v.renewed(h.ids.Add(1)), h)
 	}
 }
 
@@ -212,9 +214,10 @@ func (v *ownerView) mayRead(st *aclState, filter string, qos byte) bool {
 // earlier connection): through one of the session's subscriptions whose
 // filter matches its topic, from their cached decisions; when none
 // matches any more (unsubscribed meanwhile), by the topic itself. It
-// counts a refusal as dropped (read_denied). s.mu held.
-func (s *session) mayReadQueuedLocked(d *delivery) bool {
-	st := s.acl.load()
+// counts a refusal as dropped (read_denied). h is the server's
+// authorizer. s.mu held.
+func (s *session) mayReadQueuedLocked(d *delivery, h *aclHolder) bool {
+	st := h.load()
 	if g := s.ownerGen.Load(); g == 0 || (g&1 == 0 && (st == nil || st.allowAll)) {
 		return true
 	}

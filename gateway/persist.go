@@ -302,9 +302,9 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			drop = append(drop, store.Op{Kind: store.DeleteSession, ClientID: rec.ClientID})
 			continue
 		}
-		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, acl: r.acl}
+		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats}
 		if o := restoredOwner(rec.ClientID, rec.Owner, r.acl); o != nil { // owner.go
-			s.setOwner(o)
+			s.setOwner(o, r.acl)
 		}
 		r.nextSeq++
 		s.seq = r.nextSeq

@@ -56,10 +56,8 @@ type session struct {
 	pw         *mqtt.Will
 	pwDeadline time.Time
 	// ownerv is who the session belongs to, nil for a session restored
-	// from a record without one (owner.go); acl is the server's
-	// authorizer, for the read check of queued deliveries.
+	// from a record without one (owner.go).
 	ownerv atomic.Pointer[ownerView]
-	acl    *aclHolder
 }
 
 // registry maps client ids to sessions and performs takeover.
@@ -79,7 +77,8 @@ type registry struct {
 	p               *persister // nil: memory mode
 	// strictOwner refuses a connection of another identity than the
 	// session's owner (session.owner_binding strict, owner.go); acl is
-	// the server's authorizer (never nil), handed to the sessions.
+	// the server's authorizer (never nil), whose counter numbers the owner
+	// views.
 	strictOwner bool
 	acl         *aclHolder
 }
@@ -111,7 +110,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 		old.mu.Lock()
 		prev = old.owner
 		old.owner = owner
-		old.setOwner(view)
+		old.setOwner(view, r.acl)
 		old.stopTimers()
 		attach(old, true)
 		r.persistOpenLocked(old, owner.will)
@@ -125,8 +124,8 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 		old.mu.Unlock()
 	}
 	r.nextSeq++
-	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq, acl: r.acl}
-	s.setOwner(view)
+	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq}
+	s.setOwner(view, r.acl)
 	s.mu.Lock()
 	r.sessions[clientID] = s
 	attach(s, false)
