@@ -28,12 +28,18 @@ package gateway
 // reload, acl.file reload) and owner views take their ids from one
 // counter (aclHolder.ids), so the larger of the two ids in force grows
 // whenever either is replaced, and names the pair. The hot path reads the
-// session's ownerGen (on the cache line deliver locks next), and, under a
-// real ACL, the subscription's word: no pointer is followed. Queued and
+// session's ownerGen (next to the fields deliver reads), and, under a real
+// ACL or ACL claims, the subscription's word: no pointer is followed.
+// Without either it does nothing per delivery (aclHolder.checksReads). Queued and
 // in-flight deliveries carry no subscription: they are judged, when they
 // leave the queue, by the session's subscriptions matching their topic
 // (mayReadQueuedLocked). What the owner may no longer read is dropped and
 // counted as read_denied.
+//
+// Locks: the owner view and generation are atomics, read without locks;
+// they are written under session.mu (registry.open, renewOwner) or before
+// the session is shared (restore). takeoverStats.mu is taken alone. No
+// lock order changes.
 
 import (
 	"slices"
