@@ -37,9 +37,9 @@ package gateway
 // counted as read_denied.
 //
 // Locks: the owner view and generation are atomics, read without locks;
-// they are written under session.mu (registry.open, renewOwner) or before
-// the session is shared (restore). takeoverStats.mu is taken alone. No
-// lock order changes.
+// they are written under session.mu (registry.open resuming, renewOwner)
+// or before the session is shared (a new session in registry.open,
+// restore). takeoverStats.mu is taken alone. No lock order changes.
 
 import (
 	"slices"
