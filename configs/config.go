@@ -248,6 +248,10 @@ type Session struct {
 	// from one remote address and by one user name; 0 means no bound.
 	MaxSessionsPerIP   int `yaml:"max_sessions_per_ip"`
 	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
+	// OwnerBinding is whether a session belongs to the identity that
+	// created it: strict refuses a CONNECT of another identity that would
+	// resume, take over or discard it; any lets every identity do so.
+	OwnerBinding string `yaml:"owner_binding"`
 }
 
 // Retained bounds the retained message store. 0 means no bound.

@@ -170,6 +170,10 @@ func (ch *channel) authExpired() {
 	a.done = true
 	a.mu.Unlock()
 	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
+	// Read decisions made for the expired credential are made again
+	// (owner.go); the session keeps its owner and the claims until its
+	// owner connects with a new credential.
+	ch.sess.renewOwner(&ch.env.acl)
 	ch.kick(mqtt.NotAuthorized)
 }
 

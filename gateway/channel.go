@@ -362,6 +362,9 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 	ch.out.send(ack)       // [MQTT-3.8.4-1]
 	now := time.Now()
 	for _, sub := range wantRetained {
+		if !ch.sess.mayRead(sub, ch.env.acl.load()) { // owner.go
+			continue
+		}
 		for _, m := range ch.env.retained.match(sub.filter, now) {
 			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
 			if sub.id != 0 {

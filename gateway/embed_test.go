@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -151,6 +152,7 @@ func testEmbeddedConfig(tb testing.TB) *configs.Config {
 	cfg.Listeners[0].AllowAnonymous = &no
 	cfg.Auth.Users = []configs.User{{Username: "admin", PasswordHash: string(h)}}
 	cfg.ACL = configs.ACL{Default: "allow", Rules: []configs.ACLRule{{Permission: "deny", Action: "all", Topic: "devices/+/secret"}}}
+	cfg.DataDir = tb.TempDir() // the bbolt store of the tests without WithStore
 	if err := cfg.Validate(); err != nil {
 		tb.Fatalf("config: %v", err)
 	}
@@ -274,6 +276,7 @@ func TestEmbeddedReload(t *testing.T) {
 	}
 
 	next := testEmbeddedConfig(t)
+	next.DataDir = cfg.DataDir
 	next.ACL.Rules = append(next.ACL.Rules, configs.ACLRule{Permission: "deny", Action: "publish", Topic: "devices/+/cmd"})
 	next.Listeners[0].Auth = []string{configs.UsersBackend, "devices"}
 	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
@@ -303,6 +306,7 @@ func TestEmbeddedReload(t *testing.T) {
 	}
 
 	bad := testEmbeddedConfig(t)
+	bad.DataDir = cfg.DataDir
 	bad.Auth.Backends["sso"] = configs.AuthBackend{Type: configs.BackendPlugin}
 	bad.Listeners[0].Auth = append(bad.Listeners[0].Auth, "sso")
 	if _, err := e.Reload(ctx, bad); err == nil || !strings.Contains(err.Error(), `"sso": type plugin: no authenticator supplied`) {
@@ -362,3 +366,110 @@ func (s *memStore) isClosed() bool {
 }
 
 var _ store.Store = (*memStore)(nil)
+
+// revocable is a program's Authorizer over state the program changes:
+// admin may do anything, a device its own topics, except the topics
+// revoked for it. After a change the program calls RefreshAuthorizer.
+type revocable struct {
+	mu      sync.Mutex
+	revoked map[string]bool // user + " " + topic or filter
+}
+
+func (r *revocable) Authorize(c gateway.ConnInfo, a gateway.Action, topic string, qos byte, retain bool) bool {
+	if c.Username() == "admin" {
+		return true
+	}
+	r.mu.Lock()
+	revoked := r.revoked[c.Username()+" "+topic]
+	r.mu.Unlock()
+	return !revoked && ownTopics{}.Authorize(c, a, topic, qos, retain)
+}
+
+func (r *revocable) revoke(user, topic string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.revoked[user+" "+topic] = true
+}
+
+// connectReceiver connects a v5 client whose received messages arrive on
+// the returned channel.
+func (e *embedded) connectReceiver(tb testing.TB, clientID, user, password string) (*paho.Client, <-chan *paho.Publish) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), embedTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", e.Addr("mqtt").String())
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	msgs := make(chan *paho.Publish, 16)
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) {
+			select {
+			case msgs <- pr.Packet:
+			default: // the test fails on the messages it does see
+			}
+			return true, nil
+		},
+	}})
+	cp := &paho.Connect{ClientID: clientID, CleanStart: true, KeepAlive: 60, Username: user, UsernameFlag: true, Password: []byte(password), PasswordFlag: true}
+	if _, err := c.Connect(ctx, cp); err != nil {
+		conn.Close()
+		tb.Fatalf("connect %q: %v", clientID, err)
+	}
+	tb.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+	return c, msgs
+}
+
+// nextTopic returns the topic of the next message on msgs.
+func nextTopic(tb testing.TB, msgs <-chan *paho.Publish) string {
+	tb.Helper()
+	select {
+	case m := <-msgs:
+		return m.Topic
+	case <-time.After(embedTimeout):
+		tb.Fatalf("no message")
+		return ""
+	}
+}
+
+// TestEmbeddedRefreshAuthorizer: after the program revokes a topic and
+// calls RefreshAuthorizer, a granted subscription to it receives nothing
+// more (the read decision is made again at delivery) and the client's
+// cached publish decision for it is dropped (0x87).
+func TestEmbeddedRefreshAuthorizer(t *testing.T) {
+	cfg := testEmbeddedConfig(t)
+	authz := &revocable{revoked: map[string]bool{}}
+	e := runEmbedded(t, cfg, gateway.WithAuthenticator("devices", testTokens()), gateway.WithAuthorizer(authz))
+	dev, msgs := e.connectReceiver(t, "pump-1", "pump-1", "t0k3n")
+	admin, _ := e.mustConnect(t, "admin", "admin", "admin-pw", 0)
+	for _, f := range []string{"devices/pump-1/cmd", "devices/pump-1/fence"} {
+		if got := subackCode(t, dev, f); got != byte(mqtt.GrantedQoS1) {
+			t.Fatalf("SUBACK for %s: %#x, want 0x01", f, got)
+		}
+	}
+	if got := pubackCode(t, admin, "devices/pump-1/cmd"); got != byte(mqtt.Success) {
+		t.Fatalf("PUBACK for devices/pump-1/cmd: %#x, want 0", got)
+	}
+	if got := nextTopic(t, msgs); got != "devices/pump-1/cmd" {
+		t.Fatalf("pump-1 received %q, want devices/pump-1/cmd", got)
+	}
+	if got := pubackCode(t, dev, "devices/pump-1/cmd"); got != byte(mqtt.Success) {
+		t.Fatalf("pump-1's own PUBACK for devices/pump-1/cmd: %#x, want 0", got)
+	}
+	if got := nextTopic(t, msgs); got != "devices/pump-1/cmd" {
+		t.Fatalf("pump-1 received %q, want its own devices/pump-1/cmd", got)
+	}
+
+	authz.revoke("pump-1", "devices/pump-1/cmd")
+	e.RefreshAuthorizer()
+	pubackCode(t, admin, "devices/pump-1/cmd") // refused at delivery, not at publish
+	pubackCode(t, admin, "devices/pump-1/fence")
+	// Messages from one publisher keep their order [MQTT-4.6.0-5]: the
+	// fence comes first only if the revoked message was not delivered.
+	if got := nextTopic(t, msgs); got != "devices/pump-1/fence" {
+		t.Errorf("after the revocation pump-1 received %q first, want the fence: the revoked subscription still delivers", got)
+	}
+	if got := pubackCode(t, dev, "devices/pump-1/cmd"); got != byte(mqtt.NotAuthorized) {
+		t.Errorf("after the revocation pump-1's PUBACK for devices/pump-1/cmd: %#x, want 0x87 (the cached decision dropped)", got)
+	}
+}

@@ -79,7 +79,9 @@ func WithAuthenticator(name string, a Authenticator) Option {
 // are cached: a connection's publish decisions, and the read decision of
 // each granted subscription, are kept until the authorizer in force is
 // replaced (a reload that changes the acl section, an acl file reload,
-// SetAuthorizer). The ConnInfo it gets carries no credentials and must
+// SetAuthorizer) or RefreshAuthorizer is called. A program whose
+// authorizer decides from state it changes (revocations) calls
+// RefreshAuthorizer after each change. The ConnInfo it gets carries no credentials and must
 // not be kept. When a is also a QoSLimiter, a granted subscription gets
 // the lower of the two maximum QoS. New fails when a is nil.
 func WithAuthorizer(a Authorizer) Option {
@@ -112,6 +114,17 @@ func WithStore(st store.Store) Option {
 		}
 		o.ext.store = st
 	}
+}
+
+// RefreshAuthorizer tells the server that the decisions of its
+// authorizer changed although the authorizer did not (a WithAuthorizer
+// authorizer over state the program updates, such as a revocation list):
+// every connection drops its cached publish decisions, and every granted
+// subscription's read decision is made again before its next delivery, so
+// a subscription now refused receives nothing more. Safe while the server
+// runs; a no-op before New returns.
+func (s *Server) RefreshAuthorizer() {
+	s.eng.acl.renew()
 }
 
 // check reports the options' mistakes against cfg: a programmatic

@@ -136,7 +136,8 @@ func (s *session) saveLocked() {
 	if s.p == nil {
 		return
 	}
-	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID}
+	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID,
+		Owner: s.ownerRecord()} // owner.go
 	if w := s.pw; w != nil {
 		pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 		pub.Properties.Clear(mqtt.PropWillDelayInterval)
@@ -304,6 +305,9 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			continue
 		}
 		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats}
+		if o := restoredOwner(rec.ClientID, rec.Owner, r.acl); o != nil { // owner.go
+			s.setOwner(o, r.acl)
+		}
 		r.nextSeq++
 		s.seq = r.nextSeq
 		s.st.expiry, s.st.connectExpiry, s.st.nextPID = rec.Expiry, rec.Expiry, rec.NextPID

@@ -144,6 +144,11 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.eng.quota = newQuotas(cfg)                             // quota.go
 	s.eng.retained.limitPerClient(cfg.Retained.MaxPerClient) // retained_quota.go
 	s.metrics.reg.MustRegister(quotaCollector{s.eng.quota})  // quota.go
+	// owner.go: sessions belong to their owner; the ACL judges their
+	// deliveries.
+	s.eng.sessions.strictOwner = cfg.Session.OwnerBinding != "any"
+	s.eng.sessions.acl = &s.eng.acl
+	s.metrics.reg.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err

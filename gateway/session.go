@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgemq/mqtt"
@@ -51,6 +52,10 @@ type subscription struct {
 	retainAsPublished bool
 	retainHandling    byte
 	id                uint32 // Subscription Identifier; 0: none
+	// read caches whether the session's owner may still receive what
+	// comes through the subscription, with the generation it was decided
+	// at (owner.go).
+	read atomic.Uint64
 }
 
 // outState is where an outbound QoS 1/2 delivery stands.

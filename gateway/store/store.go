@@ -89,9 +89,33 @@ type Session struct {
 	WillDelay    uint32
 	WillDeadline time.Time
 	NextPID      uint16
+	// Owner is the identity the session is bound to. It is nil in records
+	// written before sessions had owners: the engine lets the first
+	// identity that connects take such a session (and binds it then).
+	Owner *Owner `json:",omitempty"`
 	// Deliveries and Rels are filled by Load.
 	Deliveries []Delivery
 	Rels       []uint16
+}
+
+// Owner is who a session belongs to: the identity that binds it and what
+// the ACL needs to judge its deliveries while it has no connection.
+type Owner struct {
+	// Identity is "user:<name>", "cert:<identity>" or
+	// "anonymous:<listener>".
+	Identity     string
+	Listener     string
+	Username     string
+	HasUsername  bool
+	CertIdentity string
+	// Claims are the owner's credential's ACL claims, nil for none.
+	Claims *ACLClaims `json:",omitempty"`
+}
+
+// ACLClaims are the topic filters a credential allows.
+type ACLClaims struct {
+	Pub []string
+	Sub []string
 }
 
 // Subscription is one filter of a session.

@@ -10,6 +10,12 @@
 // that refer to it; rels maps (client id, packet id) to nothing; retained
 // maps a topic to its message.
 //
+// A session's owner (store.Session.Owner) was added to the session JSON
+// without a new schema version: records written before it have no
+// "Owner" key and load with Owner nil, which the engine treats as a
+// session any identity may take once (and that binds it); an older
+// edgemq reading a newer record ignores the key.
+//
 // Fan-out: a message queued for many sessions is written once; each
 // session gets a small delivery record naming it. A delivery put and
 // deleted within one batch (acknowledged before the commit) is not written
