@@ -66,7 +66,8 @@ func (a Action) String() string {
 //     be kept after Authorize returns.
 //   - Determinism: the decision must depend on the arguments only. Each
 //     connection caches its publish decisions by topic, QoS and RETAIN
-//     until the server's authorizer is replaced (Server.SetAuthorizer).
+//     until the server's authorizer is replaced (Server.SetAuthorizer) or
+//     renewed (Server.RefreshAuthorizer).
 //     Granted subscriptions are checked again, as ActionSubscribe with
 //     the session owner's ConnInfo, whenever the authorizer is replaced
 //     or the owner's credential changes: a message goes to a session only

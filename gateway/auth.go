@@ -54,7 +54,9 @@ type ConnInfo interface {
 // client, so that the next one in the chain decides.
 var ErrNotMine = errors.New("authenticator does not handle this client")
 
-// Authenticator decides whether a client may connect.
+// Authenticator decides whether a client may connect. The built-in ones
+// are the backends of auth.backends; a Go program embedding edgemq
+// supplies its own with WithAuthenticator (a backend of type plugin).
 //
 // Authenticate is called concurrently for many clients. ctx is cancelled
 // when the client goes away or its connect deadline passes; a backend that

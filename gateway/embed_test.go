@@ -2,7 +2,9 @@ package gateway_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +170,7 @@ func testTokens() deviceTokens {
 // are the ones clients get, chained with the configured ones.
 func TestEmbeddedExtensions(t *testing.T) {
 	cfg := testEmbeddedConfig(t)
+	cfg.Ops.Address = "127.0.0.1:0" // metrics
 	auth := &recordingAuth{next: testTokens(), seen: map[string]seenConn{}}
 	st := newMemStore()
 	e := runEmbedded(t, cfg, gateway.WithAuthenticator("devices", auth), gateway.WithAuthorizer(ownTopics{}), gateway.WithStore(st))
@@ -195,6 +198,17 @@ func TestEmbeddedExtensions(t *testing.T) {
 		}
 		if got := mqtt.ReasonCode(ack.ReasonCode); got != tt.want {
 			t.Errorf("%s: CONNACK %#x, want %#x", tt.name, byte(got), byte(tt.want))
+		}
+	}
+	// Its refusals are counted under backend "plugin".
+	metrics := scrapeText(t, e.OpsAddr().String())
+	for _, line := range []string{
+		`edgemq_auth_backend_failures_total{backend="plugin",reason="bad_credentials"} 1`,
+		`edgemq_auth_backend_failures_total{backend="plugin",reason="not_authorized"} 1`,
+		`edgemq_auth_backend_failures_total{backend="static",reason="bad_credentials"} 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("/metrics has no line %s", line)
 		}
 	}
 	// The plugin saw a read-only view of the client: its listener,
@@ -356,6 +370,21 @@ func TestEmbeddedOptionErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scrapeText returns the text of /metrics of the ops listener at addr.
+func scrapeText(tb testing.TB, addr string) string {
+	tb.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		tb.Fatalf("scraping metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		tb.Fatalf("scraping metrics: %s, %v", resp.Status, err)
+	}
+	return string(b)
 }
 
 // isClosed reports whether Close was called.
