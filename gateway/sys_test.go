@@ -132,3 +132,51 @@ func TestSysPublishRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSysCounterNeverGoesDown: $SYS rounds run back to back while
+// /metrics is scraped again and again. A Prometheus counter must never go
+// down, and messages received counts only what clients publish, so every
+// scrape reads exactly the one message the client sent, whatever point of
+// a $SYS round it lands on.
+func TestSysCounterNeverGoesDown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Ops.Address = "127.0.0.1:0"
+	cfg.Sys.Interval = 0 // the rounds are run below, back to back
+	ts := startServer(t, cfg)
+	c := connectV5(t, ts, v5Connect("sys-counter"))
+	c.publish(t, &paho.Publish{Topic: "data/x", QoS: 1, Payload: []byte("x")})
+
+	stop := make(chan struct{})
+	rounds := make(chan int)
+	go func() {
+		var buf []match
+		n := 0
+		for {
+			select {
+			case <-stop:
+				rounds <- n
+				return
+			default:
+			}
+			ts.eng.publishSys("test", time.Now(), time.Now(), &buf)
+			n++
+		}
+	}()
+	const name = "edgemq_messages_received_total"
+	prev := 0.0
+	for i := range 100 {
+		got := metricValue(scrape(t, ts), name)
+		if got < prev {
+			t.Errorf("scrape %d: %s went down from %v to %v", i, name, prev, got)
+		}
+		if got != 1 {
+			t.Errorf("scrape %d: %s = %v, want 1 (the client's message only)", i, name, got)
+			break
+		}
+		prev = got
+	}
+	close(stop)
+	if n := <-rounds; n == 0 {
+		t.Fatal("no $SYS round ran during the scrapes")
+	}
+}
