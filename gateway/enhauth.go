@@ -233,7 +233,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 // brute-force guard of auth.brute_force.
 func (s *Server) initEnhancedAuth() error {
 	var store SCRAMStore
-	if sc := s.cfg.Auth.SCRAM; sc.File != "" {
+	if sc := s.config().Auth.SCRAM; sc.File != "" {
 		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval)
 		if err != nil {
 			return fmt.Errorf("auth.scram.file: %w", err)
@@ -245,6 +245,6 @@ func (s *Server) initEnhancedAuth() error {
 		return err
 	}
 	s.eng.enh = enh
-	s.eng.guard = newBruteGuard(s.cfg.Auth.BruteForce)
+	s.eng.guard = newBruteGuard(s.config().Auth.BruteForce)
 	return nil
 }

@@ -45,7 +45,7 @@ func (s *Server) SetVersion(v string) {
 // startSys starts the $SYS publisher unless sys.interval is 0. stop
 // ends it and waits until it has.
 func (s *Server) startSys(ctx context.Context) (stop func()) {
-	interval := s.cfg.Sys.Interval
+	interval := s.config().Sys.Interval
 	if interval <= 0 {
 		return func() {}
 	}
