@@ -103,9 +103,13 @@ func TestHotReload(t *testing.T) {
 		{"key removed", func() { os.Remove(f.Key) }, 0, 3},
 		{"both back", func() { writePair(t, dir, "server", v4) }, 1, 4},
 	}
+	// Each step looks an hour after the last: every write has settled
+	// (filewatch: a modification time at least an interval old).
+	now := time.Now()
 	for _, st := range steps {
 		st.write()
-		if got := src.reload(); got != st.replaced {
+		now = now.Add(time.Hour)
+		if got := src.reload(now); got != st.replaced {
 			t.Errorf("%s: reload replaced %d pairs, want %d", st.name, got, st.replaced)
 		}
 		conn, err := srv.dial(t, client)

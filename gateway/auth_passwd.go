@@ -15,10 +15,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/filewatch"
 	"edgemq/mqtt"
+
+	"go.uber.org/zap"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -120,61 +122,48 @@ func parseArgon2id(s string) (*argon2Params, error) {
 
 // passwordFileAuth authenticates the users of a password file: one
 // "user:hash" per line; blank lines and lines starting with # are
-// skipped. The file is checked for a change of size or modification
-// time at most every reload interval, when a client authenticates (no
-// goroutine), and reloaded then; a file that fails to load keeps the
-// previous users.
+// skipped. The file is watched (filewatch.Watcher's contract) at most
+// every reload interval, when a client authenticates (no goroutine), and
+// reloaded once a change settled; a file that fails to load (missing,
+// empty, changing while read, or a bad line) is logged and the previous
+// users stay.
 type passwordFileAuth struct {
-	path     string
-	interval time.Duration
+	path  string
+	log   *zap.Logger
+	watch *filewatch.Watcher
 
 	users atomic.Pointer[map[string]string]
 
-	mu      sync.Mutex // serializes checks
-	checked time.Time
-	size    int64
-	modTime time.Time
+	mu sync.Mutex // serializes reloads
 }
 
-func newPasswordFileAuth(cfg configs.PasswordFileAuth) (*passwordFileAuth, error) {
-	p := &passwordFileAuth{path: cfg.Path, interval: cfg.ReloadInterval}
-	if err := p.load(); err != nil {
+func newPasswordFileAuth(cfg configs.PasswordFileAuth, log *zap.Logger) (*passwordFileAuth, error) {
+	// The watcher first: a change during the first load is not lost.
+	p := &passwordFileAuth{path: cfg.Path, log: log, watch: filewatch.New(cfg.ReloadInterval, cfg.Path)}
+	users, err := ReadPasswordFile(p.path)
+	if err != nil {
 		return nil, err
 	}
+	p.users.Store(&users)
 	return p, nil
 }
 
-func (p *passwordFileAuth) load() error {
-	st, err := os.Stat(p.path)
-	if err != nil {
-		return err
-	}
-	users, err := ReadPasswordFile(p.path)
-	if err != nil {
-		return err
-	}
-	p.users.Store(&users)
-	p.size, p.modTime = st.Size(), st.ModTime()
-	return nil
-}
-
-// maybeReload reloads the file when it changed and the interval passed.
+// maybeReload reloads the file when the watcher reports a change.
 func (p *passwordFileAuth) maybeReload() {
-	if p.interval <= 0 {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.checked) < p.interval {
-		return
+	changed, err := p.watch.Poll()
+	if err == nil && changed {
+		var users map[string]string
+		if users, err = ReadPasswordFile(p.path); err == nil {
+			p.users.Store(&users)
+			p.log.Info("password file reloaded", zap.String("path", p.path), zap.Int("users", len(users)))
+			return
+		}
 	}
-	p.checked = now
-	st, err := os.Stat(p.path)
-	if err != nil || (st.Size() == p.size && st.ModTime().Equal(p.modTime)) {
-		return
+	if err != nil {
+		p.log.Warn("password file not reloaded: keeping the users in force", zap.String("path", p.path), zap.Error(err))
 	}
-	_ = p.load() // on error keep the previous users
 }
 
 // Authenticate checks the password of a user of the file; other clients
@@ -197,13 +186,15 @@ func (p *passwordFileAuth) Authenticate(_ context.Context, c ConnInfo) error {
 	return nil
 }
 
-// ReadPasswordFile reads a password file into user → hash. Entries must
+// ReadPasswordFile reads a password file into user → hash; an empty file,
+// or one that changes while it is read, is an error (filewatch.ReadStable:
+// a file with no users holds a comment). Entries must
 // be argon2id or bcrypt hashes: a line that holds anything else (such as
 // a plain password) is an error naming the line, not the value. SCRAM
 // entries ("user:SCRAM-SHA-256$...") are skipped: they are for MQTT 5
 // enhanced authentication, which reads the same file.
 func ReadPasswordFile(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := filewatch.ReadStable(path)
 	if err != nil {
 		return nil, err
 	}

@@ -234,7 +234,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 func (s *Server) initEnhancedAuth() error {
 	var store SCRAMStore
 	if sc := s.config().Auth.SCRAM; sc.File != "" {
-		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval)
+		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval, s.log)
 		if err != nil {
 			return fmt.Errorf("auth.scram.file: %w", err)
 		}

@@ -144,7 +144,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, log) // auth_chain.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
