@@ -141,6 +141,7 @@ func TestReloadLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	writePair(t, dir, "server", ca.issue(t, leaf{serial: 2, dns: []string{"a.example.com"}}))
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := src.TLSConfig().GetCertificate(&tls.ClientHelloInfo{})
 		if err != nil {
@@ -149,7 +150,10 @@ func TestReloadLoop(t *testing.T) {
 		if c.Leaf.SerialNumber.Int64() == 2 {
 			break
 		}
-		time.Sleep(time.Millisecond) // the test's own timeout bounds this
+		if time.Now().After(deadline) {
+			t.Fatal("the reload loop did not pick up the new pair")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	for range 2 { // idempotent
 		if err := src.Close(); err != nil {
