@@ -134,7 +134,7 @@ type passwordFileAuth struct {
 
 	users atomic.Pointer[map[string]string]
 
-	mu sync.Mutex // serializes reloads
+	mu sync.Mutex // serializes reloads, so the last read is the one kept
 }
 
 func newPasswordFileAuth(cfg configs.PasswordFileAuth, log *zap.Logger) (*passwordFileAuth, error) {
@@ -150,10 +150,13 @@ func newPasswordFileAuth(cfg configs.PasswordFileAuth, log *zap.Logger) (*passwo
 
 // maybeReload reloads the file when the watcher reports a change.
 func (p *passwordFileAuth) maybeReload() {
+	changed, err := p.watch.Poll() // no lock when not due
+	if err == nil && !changed {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	changed, err := p.watch.Poll()
-	if err == nil && changed {
+	if err == nil {
 		var users map[string]string
 		if users, err = ReadPasswordFile(p.path); err == nil {
 			p.users.Store(&users)
@@ -161,9 +164,7 @@ func (p *passwordFileAuth) maybeReload() {
 			return
 		}
 	}
-	if err != nil {
-		p.log.Warn("password file not reloaded: keeping the users in force", zap.String("path", p.path), zap.Error(err))
-	}
+	p.log.Warn("password file not reloaded: keeping the users in force", zap.String("path", p.path), zap.Error(err))
 }
 
 // Authenticate checks the password of a user of the file; other clients

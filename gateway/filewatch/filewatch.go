@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -116,8 +117,10 @@ type Watcher struct {
 	reported []Stamp
 	// seen are the stamps of the last look, for settling.
 	seen []Stamp
-	// polled is when Poll last looked.
-	polled time.Time
+
+	// polled is when Poll last looked (Unix nanoseconds): a Poll that is
+	// not due costs an atomic load, no lock.
+	polled atomic.Int64
 }
 
 // New returns a Watcher of paths, polled every interval, with their
@@ -144,13 +147,10 @@ func (w *Watcher) Poll() (changed bool, err error) {
 		return false, nil
 	}
 	now := time.Now()
-	w.mu.Lock()
-	if now.Sub(w.polled) < w.interval {
-		w.mu.Unlock()
-		return false, nil
+	last := w.polled.Load()
+	if now.UnixNano()-last < int64(w.interval) || !w.polled.CompareAndSwap(last, now.UnixNano()) {
+		return false, nil // not due, or another caller looks now
 	}
-	w.polled = now
-	w.mu.Unlock()
 	return w.Check(now)
 }
 
