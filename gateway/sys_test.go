@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,22 +147,22 @@ func TestSysCounterNeverGoesDown(t *testing.T) {
 	c := connectV5(t, ts, v5Connect("sys-counter"))
 	c.publish(t, &paho.Publish{Topic: "data/x", QoS: 1, Payload: []byte("x")})
 
-	stop := make(chan struct{})
-	rounds := make(chan int)
+	stop, done := make(chan struct{}), make(chan struct{})
+	var rounds atomic.Int64
 	go func() {
+		defer close(done)
 		var buf []match
-		n := 0
 		for {
 			select {
 			case <-stop:
-				rounds <- n
 				return
 			default:
 			}
 			ts.eng.publishSys("test", time.Now(), time.Now(), &buf)
-			n++
+			rounds.Add(1)
 		}
 	}()
+	t.Cleanup(func() { close(stop); <-done }) // before the server stops
 	const name = "edgemq_messages_received_total"
 	prev := 0.0
 	for i := range 100 {
@@ -175,8 +176,7 @@ func TestSysCounterNeverGoesDown(t *testing.T) {
 		}
 		prev = got
 	}
-	close(stop)
-	if n := <-rounds; n == 0 {
+	if rounds.Load() == 0 {
 		t.Fatal("no $SYS round ran during the scrapes")
 	}
 }
