@@ -200,3 +200,50 @@ func TestFilesStartErrors(t *testing.T) {
 		})
 	}
 }
+
+// A pair being written is not loaded until its files are at rest: a
+// change seen for the first time with fresh modification times waits for
+// the next look; a file caught empty is never loaded.
+func TestReloadWaitsForSettledFiles(t *testing.T) {
+	ca := newCA(t, "server ca")
+	dir := t.TempDir()
+	name := []string{"a.example.com"}
+	f := writePair(t, dir, "server", ca.issue(t, leaf{serial: 1, dns: name}))
+	src, err := newFiles(context.Background(), configs.TLSSource{
+		Source: "files", Files: []configs.CertFiles{f}, ReloadInterval: time.Hour,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	serialNow := func() int64 {
+		c, err := src.TLSConfig().GetCertificate(&tls.ClientHelloInfo{ServerName: name[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Leaf.SerialNumber.Int64()
+	}
+	v2 := ca.issue(t, leaf{serial: 2, dns: name})
+	now := time.Now()
+	looks := []struct {
+		name     string
+		write    func()
+		replaced int
+		want     int64
+	}{
+		{"cert emptied", func() { writeFile(t, f.Cert, nil) }, 0, 1},
+		{"still empty", func() {}, 0, 1},
+		{"new pair, fresh", func() { writePair(t, dir, "server", v2) }, 0, 1},
+		{"new pair, at rest", func() {}, 1, 2},
+	}
+	for _, l := range looks {
+		l.write()
+		now = now.Add(time.Minute) // less than the interval: only looking twice settles
+		if got := src.reload(now); got != l.replaced {
+			t.Errorf("%s: reload replaced %d pairs, want %d", l.name, got, l.replaced)
+		}
+		if got := serialNow(); got != l.want {
+			t.Errorf("%s: serial %d, want %d", l.name, got, l.want)
+		}
+	}
+}
