@@ -238,6 +238,16 @@ type Session struct {
 	// SharedSubscriptionStrategy chooses the member of a shared
 	// subscription group that gets a message: round_robin or random.
 	SharedSubscriptionStrategy string `yaml:"shared_subscription_strategy"`
+	// MaxSubscriptions bounds the subscriptions of one session; 0 means
+	// no bound (gateway/quota.go).
+	MaxSubscriptions int `yaml:"max_subscriptions"`
+	// MaxSubscriptionBytes bounds the bytes of the filters of one
+	// session; 0 means no bound.
+	MaxSubscriptionBytes int `yaml:"max_subscription_bytes"`
+	// MaxSessionsPerIP and MaxSessionsPerUser bound the sessions opened
+	// from one remote address and by one user name; 0 means no bound.
+	MaxSessionsPerIP   int `yaml:"max_sessions_per_ip"`
+	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
 }
 
 // Retained bounds the retained message store. 0 means no bound.
@@ -246,6 +256,9 @@ type Retained struct {
 	MaxMessages int `yaml:"max_messages"`
 	// MaxBytes bounds the retained messages' topics and payloads.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxPerClient bounds the retained topics whose message one client id
+	// published; 0 means no bound.
+	MaxPerClient int `yaml:"max_per_client"`
 }
 
 // Store selects persistence (the embedded store DataDir/edgemq.db).
@@ -271,6 +284,15 @@ type Auth struct {
 	SCRAM SCRAMAuth `yaml:"scram"`
 	// BruteForce delays the answer to failed authentications.
 	BruteForce BruteForce `yaml:"brute_force"`
+	// Concurrency caps the authentications in progress (auth_limits.go).
+	Concurrency AuthConcurrency `yaml:"concurrency"`
+	// HashMemory is the memory, in bytes, that the password hashes
+	// (argon2id, bcrypt) being computed at once may take; further ones
+	// wait, holding no hash memory. 0 means 64 MiB.
+	HashMemory int64 `yaml:"hash_memory"`
+	// HashWorkers caps the password hashes computed at once; 0 means one
+	// per CPU (GOMAXPROCS).
+	HashWorkers int `yaml:"hash_workers"`
 }
 
 // User is one static user.

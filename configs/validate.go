@@ -68,6 +68,7 @@ func (c *Config) Validate() error {
 	if c.Session.MaxOfflineBytes < 0 {
 		ps.add("session.max_offline_bytes", "%d must not be negative", c.Session.MaxOfflineBytes)
 	}
+	c.validateQuotas(&ps) // validate_quota.go
 	switch c.Store.Durability {
 	case "", "sync", "async", "memory":
 	default:
@@ -88,6 +89,7 @@ func (c *Config) Validate() error {
 	c.validateACL(&ps)
 	c.validateACLExtensions(&ps) // enhauth.go
 	c.validateEnhancedAuth(&ps)  // enhauth.go
+	c.validateAuthLimits(&ps)    // auth_limits.go
 	c.validateSys(&ps)
 	c.validateAdmission(&ps)      // admission.go
 	c.validateOverload(&ps)       // ratelimit.go

@@ -10,8 +10,6 @@ import (
 	"edgemq/configs"
 	"edgemq/listeners"
 	"edgemq/mqtt"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // ConnInfo is the read-only view of a connecting client handed to
@@ -120,21 +118,28 @@ func (a *authChain) authenticate(ctx context.Context, c ConnInfo) (authBackend, 
 
 // staticUsers authenticates the users listed in the configuration.
 type staticUsers struct {
-	hashes map[string][]byte
+	hashes map[string]string
+	verify *passwordVerifier // auth_verify.go
 }
 
-func newStaticUsers(users []configs.User) *staticUsers {
-	s := &staticUsers{hashes: make(map[string][]byte, len(users))}
+// newStaticUsers builds the users of auth.users, warning (through
+// verify) that their bcrypt hashes refuse passwords over 72 bytes.
+func newStaticUsers(users []configs.User, verify *passwordVerifier) *staticUsers {
+	s := &staticUsers{hashes: make(map[string]string, len(users)), verify: verify}
+	names := make([]string, 0, len(users))
 	for _, u := range users {
-		s.hashes[u.Username] = []byte(u.PasswordHash)
+		s.hashes[u.Username] = u.PasswordHash
+		names = append(names, u.Username)
 	}
+	verify.warnBcrypt("auth.users", names) // all of them are bcrypt (configs)
 	return s
 }
 
 // Authenticate checks the password of a listed user; other clients are
 // not its business. A listed user whose name came from a verified client
 // certificate (client_auth.identity_as: username) and who sends no
-// password is let in: the certificate stands for the password.
+// password is let in: the certificate stands for the password. The hash
+// waits for the hash pool until ctx ends (then 0x89 Server busy).
 func (s *staticUsers) Authenticate(ctx context.Context, c ConnInfo) error {
 	if !c.HasUsername() {
 		return ErrNotMine
@@ -146,7 +151,11 @@ func (s *staticUsers) Authenticate(ctx context.Context, c ConnInfo) error {
 	if v, isView := c.(*connView); isView && v.certAsUser && !c.HasPassword() {
 		return nil
 	}
-	if err := bcrypt.CompareHashAndPassword(hash, c.Password()); err != nil {
+	match, err := s.verify.check(ctx, hash, c.Password())
+	if mqtt.CodeOf(err) == mqtt.ServerBusy {
+		return err
+	}
+	if !match {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong password for user %q", c.Username())
 	}
 	return nil

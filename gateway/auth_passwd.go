@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,24 +51,10 @@ func HashPassword(password []byte) (string, error) {
 
 // CheckPassword reports whether password matches hash, an argon2id PHC
 // string or a bcrypt hash ($2a$, $2b$, $2y$). The comparison is constant
-// time.
+// time. A password over 72 bytes never matches a bcrypt hash (bcrypt
+// ignores the bytes after the 72nd).
 func CheckPassword(hash string, password []byte) (bool, error) {
-	switch {
-	case strings.HasPrefix(hash, "$argon2id$"):
-		p, err := parseArgon2id(hash)
-		if err != nil {
-			return false, err
-		}
-		key := argon2.IDKey(password, p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
-		return subtle.ConstantTimeCompare(key, p.key) == 1, nil
-	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
-		err := bcrypt.CompareHashAndPassword([]byte(hash), password)
-		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	return false, errors.New("unknown hash format: want $argon2id$ or bcrypt")
+	return checkPassword(context.Background(), nil, hash, password) // auth_verify.go
 }
 
 type argon2Params struct {
@@ -128,24 +114,42 @@ func parseArgon2id(s string) (*argon2Params, error) {
 // empty, changing while read, or a bad line) is logged and the previous
 // users stay.
 type passwordFileAuth struct {
-	path  string
-	log   *zap.Logger
-	watch *filewatch.Watcher
+	path   string
+	log    *zap.Logger
+	watch  *filewatch.Watcher
+	verify *passwordVerifier // auth_verify.go
 
 	users atomic.Pointer[map[string]string]
 
 	mu sync.Mutex // serializes reloads, so the last read is the one kept
 }
 
-func newPasswordFileAuth(cfg configs.PasswordFileAuth, log *zap.Logger) (*passwordFileAuth, error) {
+func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier, log *zap.Logger) (*passwordFileAuth, error) {
 	// The watcher first: a change during the first load is not lost.
-	p := &passwordFileAuth{path: cfg.Path, log: log, watch: filewatch.New(cfg.ReloadInterval, cfg.Path)}
-	users, err := ReadPasswordFile(p.path)
-	if err != nil {
+	p := &passwordFileAuth{path: cfg.Path, log: log, watch: filewatch.New(cfg.ReloadInterval, cfg.Path), verify: verify}
+	if _, err := p.load(); err != nil {
 		return nil, err
 	}
-	p.users.Store(&users)
 	return p, nil
+}
+
+// load reads the file and installs its users, warning of bcrypt entries;
+// it returns the number of users.
+func (p *passwordFileAuth) load() (int, error) {
+	users, err := ReadPasswordFile(p.path)
+	if err != nil {
+		return 0, err
+	}
+	p.users.Store(&users)
+	var weak []string
+	for user, hash := range users {
+		if isBcrypt(hash) {
+			weak = append(weak, user)
+		}
+	}
+	slices.Sort(weak)
+	p.verify.warnBcrypt(p.path, weak)
+	return len(users), nil
 }
 
 // maybeReload reloads the file when the watcher reports a change.
@@ -157,10 +161,9 @@ func (p *passwordFileAuth) maybeReload() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		var users map[string]string
-		if users, err = ReadPasswordFile(p.path); err == nil {
-			p.users.Store(&users)
-			p.log.Info("password file reloaded", zap.String("path", p.path), zap.Int("users", len(users)))
+		var n int
+		if n, err = p.load(); err == nil {
+			p.log.Info("password file reloaded", zap.String("path", p.path), zap.Int("users", n))
 			return
 		}
 	}
@@ -168,8 +171,9 @@ func (p *passwordFileAuth) maybeReload() {
 }
 
 // Authenticate checks the password of a user of the file; other clients
-// are not its business.
-func (p *passwordFileAuth) Authenticate(_ context.Context, c ConnInfo) error {
+// are not its business. The hash waits for the hash pool until ctx ends
+// (then 0x89 Server busy).
+func (p *passwordFileAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 	if !c.HasUsername() {
 		return ErrNotMine
 	}
@@ -181,7 +185,11 @@ func (p *passwordFileAuth) Authenticate(_ context.Context, c ConnInfo) error {
 	if !c.HasPassword() {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "no password for user %q", c.Username())
 	}
-	if match, _ := CheckPassword(hash, c.Password()); !match {
+	match, err := p.verify.check(ctx, hash, c.Password())
+	if mqtt.CodeOf(err) == mqtt.ServerBusy {
+		return err
+	}
+	if !match {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "wrong password for user %q", c.Username())
 	}
 	return nil

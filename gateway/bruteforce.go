@@ -199,7 +199,9 @@ func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user s
 	ip := remoteIP(ch.meta.RemoteAddr)
 	var delay time.Duration
 	n := 1
-	if g := ch.env.guard; g != nil {
+	// 0x89: no password was checked (the hash pool's wait ended with the
+	// connect deadline, hashpool.go), so it is no guess to hold back.
+	if g := ch.env.guard; g != nil && code != mqtt.ServerBusy {
 		delay, n = g.fail(ip, user, time.Now())
 	}
 	if n&(n-1) == 0 {

@@ -32,8 +32,10 @@ type engine struct {
 	acl      aclHolder     // the authorizer (acl.go)
 	enh      *enhancedAuth // enhanced authentication methods (enhauth.go)
 	guard    *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
+	authLim  *authLimits   // authentication caps and hash pool (auth_limit.go)
 	retained *retainedStore
 	sessions *registry
+	quota    *quotas // per-client bounds, nil: none (quota.go)
 	stats    *stats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
@@ -102,6 +104,12 @@ type channel struct {
 	relIn map[uint16]struct{}
 	// acksOut counts acknowledgements waiting for the store (persist.go).
 	acksOut atomic.Int32
+
+	// outWaiting counts outbound packets of a persistent session waiting
+	// for the store; those queued meanwhile wait behind them
+	// (persist_qos2.go).
+	outWaiting atomic.Int32
+
 	matches []match
 }
 
@@ -178,6 +186,9 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	}
 	if !ch.mayPublish(p) {
 		ch.denyPublish(p) // acl.go
+		return nil
+	}
+	if !ch.admitRetained(p) { // retained_quota.go
 		return nil
 	}
 	defer ch.storeGroup()() // persist.go: one commit for the id and the routing
@@ -280,6 +291,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	s.mu.Lock()
 	_, ok := s.st.awaitingRel[p.PacketID]
 	delete(s.st.awaitingRel, p.PacketID)
+	stored := ok && s.p != nil
 	if ok {
 		s.relLocked(p.PacketID, false) // persist.go
 	}
@@ -288,6 +300,13 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 	code := mqtt.Success
 	if !ok {
 		code = mqtt.PacketIdentifierNotFound
+	}
+	if stored {
+		// The publisher may reuse the id after PUBCOMP: the id's removal
+		// is stored first, or a restart would take the new message for a
+		// repeat (persist_qos2.go).
+		ch.ackAfterStored(mqtt.PUBCOMP, p.PacketID, code)
+		return
 	}
 	ch.out.ack(mqtt.PUBCOMP, p.PacketID, code)
 }
@@ -311,6 +330,7 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 	// live, and after the older retained ones.
 	ch.env.order.Lock()
 	defer ch.env.order.Unlock()
+	var added []*subscription // stored in one write (persist_subs.go)
 	for i, req := range p.Subscriptions {
 		shared := strings.HasPrefix(req.Filter, mqtt.SharePrefix)
 		if shared && req.NoLocal {
@@ -332,9 +352,15 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		s := ch.sess
 		s.mu.Lock()
 		_, existed := s.st.subs[req.Filter]
-		s.st.subs[req.Filter] = sub
-		s.saveLocked() // persist.go
+		if !existed && ch.env.quota.subscriptionsFull(&s.st, req.Filter) { // quota.go
+			s.mu.Unlock()
+			// 0x97 per 3.9.3 (3.x: 0x80 Failure, [MQTT-3.9.3-2]).
+			ack.ReasonCodes[i] = mqtt.QuotaExceeded
+			continue
+		}
+		s.st.putSub(sub)
 		s.mu.Unlock()
+		added = append(added, sub)
 		// A subscription to the same filter replaces the old one
 		// [MQTT-3.8.4-3].
 		ch.env.router.subscribe(s, sub)
@@ -345,7 +371,8 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 			wantRetained = append(wantRetained, sub)
 		}
 	}
-	ch.out.send(ack) // [MQTT-3.8.4-1]
+	ch.sess.putSubs(added) // persist_subs.go
+	ch.out.send(ack)       // [MQTT-3.8.4-1]
 	now := time.Now()
 	for _, sub := range wantRetained {
 		for _, m := range ch.env.retained.match(sub.filter, now) {
@@ -384,25 +411,24 @@ func (ch *channel) checkFilter(req mqtt.Subscription) mqtt.ReasonCode {
 func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	ack := &mqtt.Unsuback{PacketID: p.PacketID}
 	s := ch.sess
+	var removed []string // stored in one write (persist_subs.go)
 	for _, f := range p.Filters {
 		s.mu.Lock()
-		_, existed := s.st.subs[f]
-		delete(s.st.subs, f)
-		if existed {
-			s.saveLocked() // persist.go
-		}
+		existed := s.st.dropSub(f) // quota.go
 		s.mu.Unlock()
 		code := mqtt.Success
 		if !existed {
 			code = mqtt.NoSubscriptionExisted
 		} else {
+			removed = append(removed, f)
 			ch.env.router.unsubscribe(s, f)
 		}
 		if ch.neg.Version == mqtt.V5 {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
-	ch.out.send(ack) // [MQTT-3.10.4-4]
+	s.deleteSubs(removed) // persist_subs.go
+	ch.out.send(ack)      // [MQTT-3.10.4-4]
 }
 
 // disconnect handles the client's DISCONNECT.

@@ -32,6 +32,13 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 		return ch.startConnectAuth(ctx, c, certID, ack)
 	}
 	if err == nil {
+		// auth_limit.go: over a concurrency cap, 0x89 Server busy
+		var release func()
+		if release, err = ch.acquireAuth(c); err == nil {
+			defer release()
+		}
+	}
+	if err == nil {
 		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
 			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
 		var backend authBackend
@@ -54,6 +61,11 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
+	var claim *sessionClaim
+	if err == nil {
+		claim, err = ch.env.quota.admitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // quota.go
+	}
+	defer claim.drop() // a no-op once bound
 	if err != nil {
 		ch.refuse(c, err)
 		return false
@@ -89,6 +101,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		}
 	})
 	ch.sess = s
+	claim.bind(s) // quota.go
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}

@@ -61,7 +61,7 @@ func (s *session) sendLocked(d *delivery, ch *channel, now time.Time) {
 	}
 	s.st.addInflight(d)
 	s.putDeliveryLocked(d)
-	ch.out.deliver(d)
+	s.outLocked(ch, d) // persist_qos2.go: QoS 2 leaves once its id is stored
 }
 
 // fillLocked moves deliveries into the inflight window: first those held
@@ -72,7 +72,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 		if d := s.st.inflight[s.st.order[i]]; d.held {
 			d.held = false
 			s.st.held--
-			ch.out.deliver(d)
+			s.outLocked(ch, d)
 		}
 	}
 	n := 0
@@ -107,7 +107,7 @@ func (s *session) resendLocked(ch *channel) {
 	s.st.held = 0
 	for _, d := range s.st.inflightInOrder() {
 		if d.state == awaitingPubcomp {
-			ch.out.ack(mqtt.PUBREL, d.pid, mqtt.Success)
+			s.pubrelLocked(ch, d.pid, mqtt.Success) // persist_qos2.go
 			sent++
 			continue
 		}
@@ -128,7 +128,7 @@ func (s *session) resendLocked(ch *channel) {
 			continue
 		}
 		sent++
-		ch.out.deliver(&re)
+		s.outLocked(ch, &re)
 	}
 	s.fillLocked(ch, now)
 }
@@ -154,7 +154,7 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 			if d == nil {
 				// [MQTT-4.3.3]: answer an unknown id so the client can
 				// release it.
-				ch.out.ack(mqtt.PUBREL, pid, mqtt.PacketIdentifierNotFound)
+				s.pubrelLocked(ch, pid, mqtt.PacketIdentifierNotFound)
 			}
 			return
 		}
@@ -171,7 +171,9 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 		}
 		d.state = awaitingPubcomp
 		s.putDeliveryLocked(d)
-		ch.out.ack(mqtt.PUBREL, pid, mqtt.Success) // [MQTT-4.3.3-4]
+		// [MQTT-4.3.3-4], once the store holds the step (persist_qos2.go):
+		// after PUBREL the PUBLISH must never be sent again.
+		s.pubrelLocked(ch, pid, mqtt.Success)
 		return
 	case mqtt.PUBCOMP:
 		if d == nil || d.state != awaitingPubcomp {

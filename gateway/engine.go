@@ -112,6 +112,7 @@ func (e *engine) publishWill(clientID string, w *mqtt.Will) {
 // endSession drops the subscriptions of a session that ended, and hands
 // its unacknowledged shared subscription deliveries to other members.
 func (e *engine) endSession(s *session) {
+	e.quota.releaseSession(s) // quota.go
 	s.mu.Lock()
 	filters := make([]string, 0, len(s.st.subs))
 	for f := range s.st.subs {

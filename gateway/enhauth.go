@@ -229,8 +229,9 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	return nil
 }
 
-// initEnhancedAuth builds the SCRAM methods over auth.scram.file and the
-// brute-force guard of auth.brute_force.
+// initEnhancedAuth builds the SCRAM methods over auth.scram.file, the
+// brute-force guard of auth.brute_force, and the authentication caps and
+// hash pool of auth.concurrency and auth.hash_memory.
 func (s *Server) initEnhancedAuth() error {
 	var store SCRAMStore
 	if sc := s.config().Auth.SCRAM; sc.File != "" {
@@ -246,5 +247,7 @@ func (s *Server) initEnhancedAuth() error {
 	}
 	s.eng.enh = enh
 	s.eng.guard = newBruteGuard(s.config().Auth.BruteForce)
+	s.eng.authLim = newAuthLimits(s.config().Auth, s.log)         // auth_limit.go
+	s.metrics.reg.MustRegister(authLimitCollector{s.eng.authLim}) // auth_limit.go
 	return nil
 }

@@ -53,9 +53,11 @@ type persister struct {
 	msgIDs atomic.Uint64
 	// failed kicks the connections whose acknowledgement failed to store.
 	failed atomic.Int64
+	// leftOut logs a change the store could not hold (persist_subs.go).
+	leftOut func(error)
 }
 
-func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, nil) }
+func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, p.leftOut) }
 
 // stored returns the store form of m, encoded once; ids numbers it.
 func (m *message) stored(ids *atomic.Uint64) store.Message {
@@ -128,17 +130,13 @@ func (s *session) relLocked(pid uint16, put bool) {
 	s.p.apply(store.Op{Kind: k, ClientID: s.st.clientID, PID: pid})
 }
 
-// saveLocked stores the session record (subscriptions, will, deadline).
-// s.mu held.
+// saveLocked stores the session record (will, deadline; not the
+// subscriptions, which persist_subs.go stores one by one). s.mu held.
 func (s *session) saveLocked() {
 	if s.p == nil {
 		return
 	}
 	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID}
-	for _, sub := range s.st.subs {
-		rec.Subs = append(rec.Subs, store.Subscription{Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal,
-			RetainAsPublished: sub.retainAsPublished, RetainHandling: sub.retainHandling, ID: sub.id})
-	}
 	if w := s.pw; w != nil {
 		pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 		pub.Properties.Clear(mqtt.PropWillDelayInterval)
@@ -170,6 +168,7 @@ func (r *registry) persistOpenLocked(s *session, will *mqtt.Will) {
 	if fresh {
 		// A session that was not persistent (expiry 0 until now) stores
 		// what it holds.
+		s.putSubsLocked(s.st.subsInOrder()) // persist_subs.go
 		for pid := range s.st.awaitingRel {
 			s.relLocked(pid, true)
 		}
@@ -306,8 +305,8 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 		s.seq = r.nextSeq
 		s.st.expiry, s.st.connectExpiry, s.st.nextPID = rec.Expiry, rec.Expiry, rec.NextPID
 		for _, sub := range rec.Subs {
-			s.st.subs[sub.Filter] = &subscription{filter: sub.Filter, qos: sub.QoS, noLocal: sub.NoLocal,
-				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}
+			s.st.putSub(&subscription{filter: sub.Filter, qos: sub.QoS, noLocal: sub.NoLocal,
+				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}) // quota.go
 		}
 		for _, pid := range rec.Rels {
 			s.st.awaitingRel[pid] = struct{}{}
@@ -337,6 +336,7 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			s.st.inflight[d.pid] = d
 			s.st.order = append(s.st.order, d.pid)
 		}
+		s.st.nextPID = restoredNextPID(&s.st, rec.NextPID) // persist_qos2.go
 		for _, sub := range s.st.subs {
 			e.router.subscribe(s, sub)
 		}
@@ -432,6 +432,7 @@ func (s *Server) openStore(ctx context.Context) error {
 	s.store.st = st
 	e := s.eng
 	p := &persister{st: st, log: s.log}
+	p.leftOut = p.logLeftOut // persist_subs.go
 	e.sessions.p = p
 	return e.restore(ctx, st, filepath.Join(s.config().DataDir, StoreFile))
 }

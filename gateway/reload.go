@@ -18,8 +18,9 @@ package gateway
 //     restart"), so that what runs is always one coherent configuration:
 //     listeners added or removed, or their type, address, websocket,
 //     proxy_protocol, trusted_proxies or limits changed; data_dir, store,
-//     ops, admin, log, session, retained, sys, auth.scram and
-//     auth.brute_force; the
+//     ops, admin, log, session, retained, sys, auth.scram,
+//     auth.brute_force, auth.concurrency, auth.hash_memory and
+//     auth.hash_workers; the
 //     handshake_timeout of a tls entry in use; and any change to a tls
 //     entry whose old or new source is ACME (certmagic, autocert: their
 //     HTTP-01 listener and cache are not built twice).
@@ -313,7 +314,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 
 	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
 	auth := hasKey(changed, "auth") || hasKey(changed, "tls")
-	users := newStaticUsers(cfg.Auth.Users)
+	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
 	backends := map[string]Authenticator{} // shared by name, as at start
 	for _, l := range s.lsts {
 		i := slices.IndexFunc(cfg.Listeners, func(lc configs.Listener) bool { return lc.Name == l.cfg.Name })
@@ -331,7 +332,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			lp.prof = prof
 		}
 		if auth || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.log) // auth_chain.go
+			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify, s.log) // auth_chain.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}

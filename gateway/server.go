@@ -128,6 +128,9 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
 	s.adm.log = s.eng.clog // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
+	s.eng.quota = newQuotas(cfg)                             // quota.go
+	s.eng.retained.limitPerClient(cfg.Retained.MaxPerClient) // retained_quota.go
+	s.metrics.reg.MustRegister(quotaCollector{s.eng.quota})  // quota.go
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err
@@ -136,7 +139,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
 		return nil, err
 	}
-	users := newStaticUsers(cfg.Auth.Users)
+	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
 	built := map[string]Authenticator{} // auth backends by name
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
@@ -144,7 +147,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, log) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.authLim.verify, log) // auth_chain.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()

@@ -93,6 +93,7 @@ type delivery struct {
 type sessionState struct {
 	clientID string
 	subs     map[string]*subscription
+	subBytes int // filter bytes in subs (putSub, dropSub in quota.go)
 	// expiry is the Session Expiry Interval in force, in seconds.
 	expiry uint32
 	// connectExpiry is the interval of the CONNECT, for the DISCONNECT

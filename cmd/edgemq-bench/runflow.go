@@ -121,13 +121,16 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 	}
 	pubWG.Wait()
 
-	// Drain: wait for what is still on its way.
+	// Drain: wait for what is still on its way, deliveries and the
+	// publishers' acknowledgements alike (a subscriber may have every
+	// message while the last PUBACK or PUBCOMP is still on the wire).
 	expected := expectedOf(pubs)
-	last, quietSince := receivedOf(subs), time.Now()
-	for ctx.Err() == nil && last < expected && time.Since(quietSince) < drainQuiet {
+	last, acks, quietSince := receivedOf(subs), unackedOf(pubs), time.Now()
+	for ctx.Err() == nil && (last < expected || acks > 0) && time.Since(quietSince) < drainQuiet {
 		time.Sleep(10 * time.Millisecond)
-		if r := receivedOf(subs); r != last {
-			last, quietSince = r, time.Now()
+		r, a := receivedOf(subs), unackedOf(pubs)
+		if r != last || a != acks {
+			last, acks, quietSince = r, a, time.Now()
 		}
 	}
 	prog.stop()
@@ -186,6 +189,16 @@ func sentOf(pubs []*publisher) int64 {
 	var n int64
 	for _, p := range pubs {
 		n += p.sent.Load()
+	}
+	return n
+}
+
+// unackedOf returns the QoS 1/2 publishes still waiting for their
+// acknowledgement.
+func unackedOf(pubs []*publisher) int64 {
+	var n int64
+	for _, p := range pubs {
+		n += p.win.unacked.Load()
 	}
 	return n
 }

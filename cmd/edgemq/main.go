@@ -4,7 +4,7 @@
 //
 //	edgemq [-c FILE]
 //	edgemq --version
-//	edgemq passwd FILE USER
+//	edgemq passwd [-bcrypt] FILE USER
 //	edgemq health [-addr URL]
 //
 // Without -c it runs with the built-in default configuration
@@ -57,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd FILE USER\n       edgemq health [-addr URL]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER\n       edgemq health [-addr URL]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
 	if status, stop := parseArgs(flags, args, stderr); stop {

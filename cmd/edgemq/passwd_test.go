@@ -76,7 +76,7 @@ func TestPasswdErrors(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"usage", []string{path}, "x\n", 2, "Usage: edgemq passwd FILE USER"},
+		{"usage", []string{path}, "x\n", 2, "Usage: edgemq passwd [-bcrypt] FILE USER"},
 		{"empty password", []string{path, "alice"}, "\n", 1, "no password"},
 		{"colon in user", []string{path, "a:b"}, "x\n", 1, "user name"},
 	} {
@@ -90,5 +90,57 @@ func TestPasswdErrors(t *testing.T) {
 	// Through run, as the binary dispatches it.
 	if code, _, stderr := runMain(t, "passwd"); code != 2 || !strings.Contains(stderr, "Usage: edgemq passwd") {
 		t.Errorf("run passwd: exit %d, %q", code, stderr)
+	}
+}
+
+// TestPasswdLongPasswords: a password on stdin over 4,096 bytes is
+// refused, not cut; with -bcrypt one over 72 bytes is refused (bcrypt
+// would ignore the rest), and nothing is written.
+func TestPasswdLongPasswords(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		args     []string // before FILE USER
+		password string
+		code     int
+		want     string // in stderr
+		hash     string // the entry's prefix when written
+	}{
+		{"stdin over 4096 bytes, no line end", nil, strings.Repeat("p", 5000), 1, "longer than 4096 bytes", ""},
+		{"stdin 4097 bytes", nil, strings.Repeat("p", 4097) + "\n", 1, "longer than 4096 bytes", ""},
+		{"stdin 4096 bytes", nil, strings.Repeat("p", 4096) + "\r\n", 0, "", "$argon2id$"},
+		{"bcrypt 73 bytes", []string{"-bcrypt"}, strings.Repeat("b", 73) + "\n", 1, "longer than 72 bytes", ""},
+		{"bcrypt 72 bytes", []string{"-bcrypt"}, strings.Repeat("b", 72) + "\n", 0, "", "$2a$10$"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "passwd")
+			var stderr bytes.Buffer
+			code := runPasswd(append(tt.args, path, "alice"), stdinWith(t, tt.password), &stderr)
+			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
+			}
+			if tt.code != 0 {
+				if _, err := os.Stat(path); !os.IsNotExist(err) {
+					t.Errorf("a refused password wrote the file (%v)", err)
+				}
+				return
+			}
+			users, err := gateway.ReadPasswordFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(users["alice"], tt.hash) {
+				t.Fatalf("entry %q, want %s...", users["alice"], tt.hash)
+			}
+			pw := strings.TrimRight(tt.password, "\r\n")
+			if ok, err := gateway.CheckPassword(users["alice"], []byte(pw)); !ok || err != nil {
+				t.Errorf("the whole password does not match (%v)", err)
+			}
+			if ok, _ := gateway.CheckPassword(users["alice"], []byte(pw[:len(pw)-1])); ok {
+				t.Error("the password without its last byte matches")
+			}
+			if ok, _ := gateway.CheckPassword(users["alice"], []byte(pw+"x")); ok {
+				t.Error("the password with one byte more matches")
+			}
+		})
 	}
 }
