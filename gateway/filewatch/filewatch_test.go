@@ -267,3 +267,30 @@ func TestImportsStandardLibraryOnly(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPollNotDue is what a password-file login pays for the watch
+// between two looks: Poll when the interval has not passed.
+func BenchmarkPollNotDue(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "f")
+	write(b, path, "one", time.Now().Add(-time.Hour))
+	w := New(time.Hour, path)
+	w.Poll() // the look of this hour
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if changed, err := w.Poll(); changed || err != nil {
+				b.Fatal("Poll looked within the interval")
+			}
+		}
+	})
+}
+
+// BenchmarkCheck is one look: a stat per file.
+func BenchmarkCheck(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "f")
+	write(b, path, "one", time.Now().Add(-time.Hour))
+	w := New(time.Hour, path)
+	now := time.Now()
+	for b.Loop() {
+		w.Check(now)
+	}
+}
