@@ -49,8 +49,21 @@ type engine struct {
 
 // channel is the protocol state machine of one connection. It takes
 // decoded packets and answers through its outbound queue; it owns no
-// socket. Its methods run on the connection's read goroutine, except kick
-// and fits, which other goroutines call.
+// socket. Packet handling (connect, handle and what they call) runs on
+// the connection's read goroutine, one packet at a time, and the fields
+// without a lock or atomic of their own are that goroutine's. Other
+// goroutines call into the channel too:
+//   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
+//     failed store commit (persist.go) and the credential expiry;
+//   - authExpired: the credential expiry timer (auth_chain.go), under
+//     credExp.mu;
+//   - fits and out: a publisher's route delivering to this channel's
+//     session (delivery.go), under that session's lock;
+//   - the store's commit callbacks, which count acksOut down (persist.go).
+//
+// What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
+// locked (credExp), safe for concurrent use (out), or set by connect
+// before the session can deliver and read-only after (neg, sess).
 type channel struct {
 	env  *engine
 	meta *listeners.Meta

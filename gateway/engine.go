@@ -36,7 +36,9 @@ func (e *engine) route(m *message, buf *[]match) int {
 func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
-	e.stats.msgsIn.Add(1)
+	if !m.sys {
+		e.stats.msgsIn.Add(1)
+	}
 	if m.pub.Retain {
 		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
 		e.retained.store(m)

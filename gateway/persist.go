@@ -429,7 +429,7 @@ func (c *storeCloser) close(log *zap.Logger) {
 
 // openStore opens the configured store and restores it into the engine.
 func (s *Server) openStore(ctx context.Context) error {
-	st, err := openStore(s.cfg)
+	st, err := openStore(s.config())
 	if err != nil || st == nil {
 		return err
 	}
@@ -438,7 +438,7 @@ func (s *Server) openStore(ctx context.Context) error {
 	p := &persister{st: st, log: s.log}
 	p.leftOut = p.logLeftOut // persist_subs.go
 	e.sessions.p = p
-	return e.restore(ctx, st, filepath.Join(s.cfg.DataDir, StoreFile))
+	return e.restore(ctx, st, filepath.Join(s.config().DataDir, StoreFile))
 }
 
 // storeGroup makes the store changes of one inbound PUBLISH (the QoS 2
