@@ -24,6 +24,10 @@ type outbound interface {
 	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
 	// close queues last (nil: nothing) and closes the connection after it.
 	close(last mqtt.Packet)
+	// room returns what paced deliveries may still queue, and setRefill
+	// what to call when the queue drains (writequeue_pace.go).
+	room() queueRoom
+	setRefill(fn func())
 }
 
 // engine is what all channels share.
@@ -333,15 +337,10 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		}
 	}
 	ch.out.send(ack) // [MQTT-3.8.4-1]
-	now := time.Now()
-	for _, sub := range wantRetained {
-		for _, m := range ch.env.retained.match(sub.filter, now) {
-			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
-			if sub.id != 0 {
-				d.subIDs = []uint32{sub.id}
-			}
-			ch.sess.deliver(d, now) // retained flag set [MQTT-3.3.1-9 (3.1.1 MQTT-3.3.1-8)]
-		}
+	if len(wantRetained) > 0 {
+		// Paced by the connection (retained_feed.go); what is stored
+		// from now on is routed live to the new subscriptions.
+		ch.sess.startRetained(ch, wantRetained, ch.env.retained.lastSeq())
 	}
 	return nil
 }
@@ -375,6 +374,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 		s.mu.Lock()
 		_, existed := s.st.subs[f]
 		delete(s.st.subs, f)
+		s.stopRetainedLocked(f) // retained_feed.go
 		if existed {
 			s.saveLocked() // persist.go
 		}

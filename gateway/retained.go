@@ -21,11 +21,17 @@ type retainedStore struct {
 	stats    *stats
 	// persist, when set, is called with each change, under mu (persist.go).
 	persist func(m *message, deleted bool)
+	// seq numbers the messages stored, in store order (retained_cursor.go).
+	seq uint64
 }
 
 type retainedNode struct {
 	children map[string]*retainedNode
 	msg      *message
+	// seq is msg's store sequence number; order keeps the children's
+	// names sorted for cursors (retained_cursor.go).
+	seq   uint64
+	order childOrder
 }
 
 func newRetainedStore(maxCount int, maxBytes int64, st *stats) *retainedStore {
@@ -57,6 +63,7 @@ func (r *retainedStore) store(m *message) bool {
 			}
 			c = &retainedNode{}
 			n.children[level] = c
+			n.order.add(level, len(n.children))
 		}
 		n = c
 	}
@@ -81,6 +88,8 @@ func (r *retainedStore) store(m *message) bool {
 	}
 	r.bytes += size - oldSize
 	n.msg = m
+	r.seq++
+	n.seq = r.seq
 	if r.persist != nil {
 		r.persist(m, false)
 	}
@@ -119,6 +128,7 @@ func (r *retainedStore) pruneLocked(topic string) {
 		}
 		if c.msg == nil && len(c.children) == 0 {
 			delete(n.children, level)
+			n.order.remove(len(n.children))
 			return true
 		}
 		return false
