@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -331,5 +332,177 @@ func TestRetainedSlowReader(t *testing.T) {
 		t.Fatalf("reading the fence: %v", err)
 	} else if _, ok := p.(*mqtt.Pingresp); !ok {
 		t.Fatalf("got %v %+v after the retained messages, want PINGRESP", p.Type(), p)
+	}
+}
+
+// TestRetainedStopped checks that a retained delivery stops with its
+// subscription or its session and leaks nothing: after UNSUBSCRIBE
+// nothing more of it comes (UNSUBACK is queued behind what was)
+// [MQTT-3.10.4-2 (the server stops adding messages)]; a clean session's
+// disconnection ends it with its goroutines; a persistent session's
+// resumes on the next connection, where every message not acknowledged
+// before is delivered (again with DUP when it was in flight
+// [MQTT-4.4.0-1]).
+func TestRetainedStopped(t *testing.T) {
+	const n = 5000
+	cfg := testConfig(t)
+	cfg.Store.Durability = "memory"
+	cfg.Session.MaxOutboundQueue = 50
+	ts := startServer(t, cfg)
+	storeRetained(t, ts, "stop", n, 1024, 1)
+
+	// readSome reads k retained messages and returns their indices.
+	readSome := func(t *testing.T, rr *retainedReader, k int) []int {
+		t.Helper()
+		var idx []int
+		for range k {
+			p := rr.next(t)
+			i, ok := retainedIndex("stop", p.Topic)
+			if !ok || !p.Retain {
+				t.Fatalf("got %q retain %v", p.Topic, p.Retain)
+			}
+			idx = append(idx, i)
+		}
+		if err := rr.bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return idx
+	}
+
+	t.Run("unsubscribe", func(t *testing.T) {
+		sub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V5, "stop-unsub", true, 0))
+		sub.subscribe(t, "stop/#", 1, mqtt.GrantedQoS1)
+		rr := newRetainedReader(sub)
+		readSome(t, rr, 10)
+		sub.send(t, &mqtt.Unsubscribe{PacketID: 2, Filters: []string{"stop/#"}})
+		got := 10
+		for {
+			sub.nc.SetReadDeadline(time.Now().Add(eventTimeout))
+			p, err := rr.rd.ReadPacket(mqtt.V5)
+			if err != nil {
+				t.Fatalf("reading: %v", err)
+			}
+			if _, ok := p.(*mqtt.Unsuback); ok {
+				break
+			}
+			if _, ok := p.(*mqtt.Publish); !ok {
+				t.Fatalf("got %v before UNSUBACK", p.Type())
+			}
+			got++
+		}
+		if got >= n {
+			t.Fatalf("all %d messages came before UNSUBACK: the test needs the delivery under way", got)
+		}
+		if _, active := feedPosition(t, ts, "stop-unsub"); active {
+			t.Error("the retained delivery is still under way after UNSUBACK")
+		}
+		sub.send(t, &mqtt.Pingreq{})
+		sub.nc.SetReadDeadline(time.Now().Add(eventTimeout))
+		if p, err := rr.rd.ReadPacket(mqtt.V5); err != nil {
+			t.Fatalf("reading the fence: %v", err)
+		} else if _, ok := p.(*mqtt.Pingresp); !ok {
+			t.Fatalf("got %v %+v after UNSUBACK, want PINGRESP", p.Type(), p)
+		}
+		t.Logf("%d of %d delivered before UNSUBACK", got, n)
+	})
+
+	t.Run("disconnect", func(t *testing.T) {
+		base := runtime.NumGoroutine()
+		sub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V311, "stop-gone", true, 0))
+		sub.subscribe(t, "stop/#", 0, mqtt.GrantedQoS0)
+		readSome(t, newRetainedReader(sub), 10)
+		if _, active := feedPosition(t, ts, "stop-gone"); !active {
+			t.Fatal("the retained delivery ended: the test needs it under way")
+		}
+		sub.nc.Close()
+		eventually(t, "the session to end", func() bool { return ts.eng.sessions.lookup("stop-gone") == nil })
+		eventually(t, "the connection's goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+	})
+
+	t.Run("resume", func(t *testing.T) {
+		cp := sessConnect(mqtt.V5, "stop-resume", false, 600)
+		cp.Properties.SetUint16(mqtt.PropReceiveMaximum, 10)
+		sub, _ := dialSess(t, ts, "tcp", cp)
+		sub.subscribe(t, "stop/#", 1, mqtt.GrantedQoS1)
+		first := readSome(t, newRetainedReader(sub), 100)
+		sub.nc.Close()
+		eventually(t, "the connection to end", func() bool {
+			s := ts.eng.sessions.lookup("stop-resume")
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.owner == nil
+		})
+		cp = sessConnect(mqtt.V5, "stop-resume", false, 600)
+		cp.Properties.SetUint16(mqtt.PropReceiveMaximum, 3)
+		sub, ack := dialSess(t, ts, "tcp", cp)
+		if !ack.SessionPresent {
+			t.Fatal("session not resumed")
+		}
+		seen := make([]int, n)
+		for _, i := range first {
+			seen[i]++
+		}
+		rr := newRetainedReader(sub)
+		missing := n - len(first)
+		for missing > 0 {
+			p := rr.next(t)
+			i, ok := retainedIndex("stop", p.Topic)
+			if !ok || !p.Retain {
+				t.Fatalf("got %q retain %v", p.Topic, p.Retain)
+			}
+			if seen[i] > 0 && !p.Dup {
+				t.Fatalf("%q again without DUP", p.Topic)
+			}
+			if seen[i] == 0 {
+				missing--
+			}
+			seen[i]++
+		}
+		if _, active := feedPosition(t, ts, "stop-resume"); active {
+			t.Error("the retained delivery is still under way after the last message")
+		}
+	})
+}
+
+// TestResumedSessionQueuePaced checks that a resumed persistent session
+// gets every message queued while it was away, paced by its new
+// connection's Receive Maximum and queue, none dropped.
+func TestResumedSessionQueuePaced(t *testing.T) {
+	const n = 3000
+	cfg := testConfig(t)
+	cfg.Store.Durability = "memory"
+	cfg.Session.MaxOutboundQueue = 20
+	cfg.Session.MaxOfflineMessages = n
+	ts := startServer(t, cfg)
+
+	sub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V311, "away", false, 0))
+	sub.subscribe(t, "away/#", 1, mqtt.GrantedQoS1)
+	sub.nc.Close()
+	eventually(t, "the connection to end", func() bool {
+		s := ts.eng.sessions.lookup("away")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.owner == nil
+	})
+	dropsBefore := ts.Stats().Dropped["queue_full"]
+	pub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V5, "away-pub", true, 0))
+	for i := range n {
+		pub.send(t, &mqtt.Publish{Topic: "away/t", QoS: 1, PacketID: 1, Payload: []byte(strconv.Itoa(i))})
+		nextOf[*mqtt.Puback](t, pub)
+	}
+	cp := sessConnect(mqtt.V5, "away", false, 600)
+	cp.Properties.SetUint16(mqtt.PropReceiveMaximum, 1)
+	sub, ack := dialSess(t, ts, "tcp", cp)
+	if !ack.SessionPresent {
+		t.Fatal("session not resumed")
+	}
+	rr := newRetainedReader(sub)
+	for i := range n {
+		if p := rr.next(t); string(p.Payload) != strconv.Itoa(i) {
+			t.Fatalf("message %d: got %q", i, p.Payload)
+		}
+	}
+	if d := ts.Stats().Dropped["queue_full"] - dropsBefore; d != 0 {
+		t.Errorf("%d queue_full drops", d)
 	}
 }
