@@ -82,9 +82,10 @@ func retainedIndex(prefix, topic string) (int, bool) {
 // QoS 1 ones (the acknowledgements are written when nothing more is
 // buffered).
 type retainedReader struct {
-	c  *sessClient
-	bw *bufio.Writer
-	rd *mqtt.Reader
+	c    *sessClient
+	bw   *bufio.Writer
+	rd   *mqtt.Reader
+	read int // PUBLISH packets read
 }
 
 func newRetainedReader(c *sessClient) *retainedReader {
@@ -103,12 +104,13 @@ func (r *retainedReader) next(tb testing.TB) *mqtt.Publish {
 	r.c.nc.SetReadDeadline(time.Now().Add(eventTimeout))
 	p, err := r.rd.ReadPacket(r.c.v)
 	if err != nil {
-		tb.Fatalf("%s: reading: %v", r.c.id, err)
+		tb.Fatalf("%s: reading after %d messages: %v", r.c.id, r.read, err)
 	}
 	pp, ok := p.(*mqtt.Publish)
 	if !ok {
 		tb.Fatalf("%s: got %v %+v, want PUBLISH", r.c.id, p.Type(), p)
 	}
+	r.read++
 	if pp.QoS == 1 {
 		b, err := mqtt.Append(nil, &mqtt.Puback{PacketID: pp.PacketID}, r.c.v)
 		if err != nil {
