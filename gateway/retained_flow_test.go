@@ -21,7 +21,7 @@ import (
 )
 
 // storeRetained has a publisher store n retained messages of size bytes
-// at qos (0 or 1), on topics prefix/00000.., each payload starting with
+// at qos, on topics prefix/00000.., each payload starting with
 // its index, and waits until the store holds them.
 func storeRetained(tb testing.TB, ts *testServer, prefix string, n, size int, qos byte) {
 	tb.Helper()
@@ -30,8 +30,7 @@ func storeRetained(tb testing.TB, ts *testServer, prefix string, n, size int, qo
 	const chunk = 500
 	payload := make([]byte, size)
 	var buf []byte
-	br := bufio.NewReader(pub.nc)
-	rd := mqtt.NewReader(br, 0, nil)
+	rd := pub.rd
 	for sent := 0; sent < n; {
 		buf = buf[:0]
 		k := 0
@@ -50,12 +49,19 @@ func storeRetained(tb testing.TB, ts *testServer, prefix string, n, size int, qo
 		if _, err := pub.nc.Write(buf); err != nil {
 			tb.Fatalf("storing retained: writing: %v", err)
 		}
-		for range k * int(qos) {
+		for done := 0; qos > 0 && done < k; {
 			pub.nc.SetReadDeadline(time.Now().Add(eventTimeout))
-			if p, err := rd.ReadPacket(mqtt.V5); err != nil {
+			p, err := rd.ReadPacket(mqtt.V5)
+			if err != nil {
 				tb.Fatalf("storing retained: reading: %v", err)
-			} else if _, ok := p.(*mqtt.Puback); !ok {
-				tb.Fatalf("storing retained: got %v, want PUBACK", p.Type())
+			}
+			switch p := p.(type) {
+			case *mqtt.Puback, *mqtt.Pubcomp:
+				done++
+			case *mqtt.Pubrec:
+				pub.send(tb, &mqtt.Pubrel{PacketID: p.PacketID})
+			default:
+				tb.Fatalf("storing retained: got %v", p.Type())
 			}
 		}
 	}
@@ -79,7 +85,7 @@ func retainedIndex(prefix, topic string) (int, bool) {
 }
 
 // retainedReader reads a subscriber's PUBLISH packets, acknowledging
-// QoS 1 ones (the acknowledgements are written when nothing more is
+// QoS 1 and 2 ones (the acknowledgements are written when nothing more is
 // buffered).
 type retainedReader struct {
 	c    *sessClient
@@ -92,33 +98,51 @@ func newRetainedReader(c *sessClient) *retainedReader {
 	return &retainedReader{c: c, bw: bufio.NewWriter(c.nc), rd: c.rd}
 }
 
-// next returns the next PUBLISH, acknowledged; other packets fail the
-// test.
+// next returns the next PUBLISH, acknowledged (a PUBREL is answered on
+// the way); other packets fail the test.
 func (r *retainedReader) next(tb testing.TB) *mqtt.Publish {
 	tb.Helper()
-	if r.rd.Buffered() == 0 {
-		if err := r.bw.Flush(); err != nil {
-			tb.Fatalf("%s: writing acks: %v", r.c.id, err)
+	for {
+		if r.rd.Buffered() == 0 {
+			if err := r.bw.Flush(); err != nil {
+				tb.Fatalf("%s: writing acks: %v", r.c.id, err)
+			}
 		}
-	}
-	r.c.nc.SetReadDeadline(time.Now().Add(eventTimeout))
-	p, err := r.rd.ReadPacket(r.c.v)
-	if err != nil {
-		tb.Fatalf("%s: reading after %d messages: %v", r.c.id, r.read, err)
-	}
-	pp, ok := p.(*mqtt.Publish)
-	if !ok {
-		tb.Fatalf("%s: got %v %+v, want PUBLISH", r.c.id, p.Type(), p)
-	}
-	r.read++
-	if pp.QoS == 1 {
-		b, err := mqtt.Append(nil, &mqtt.Puback{PacketID: pp.PacketID}, r.c.v)
+		r.c.nc.SetReadDeadline(time.Now().Add(eventTimeout))
+		p, err := r.rd.ReadPacket(r.c.v)
 		if err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("%s: reading after %d messages: %v", r.c.id, r.read, err)
 		}
-		r.bw.Write(b)
+		var ack mqtt.Packet
+		switch p := p.(type) {
+		case *mqtt.Pubrel:
+			r.write(tb, &mqtt.Pubcomp{PacketID: p.PacketID})
+			continue
+		case *mqtt.Publish:
+			switch p.QoS {
+			case 1:
+				ack = &mqtt.Puback{PacketID: p.PacketID}
+			case 2:
+				ack = &mqtt.Pubrec{PacketID: p.PacketID}
+			}
+			if ack != nil {
+				r.write(tb, ack)
+			}
+			r.read++
+			return p
+		default:
+			tb.Fatalf("%s: got %v %+v, want PUBLISH", r.c.id, p.Type(), p)
+		}
 	}
-	return pp
+}
+
+func (r *retainedReader) write(tb testing.TB, p mqtt.Packet) {
+	tb.Helper()
+	b, err := mqtt.Append(nil, p, r.c.v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.bw.Write(b)
 }
 
 // TestRetainedFlood stores retainedFloodN retained 64-byte messages
@@ -506,5 +530,69 @@ func TestResumedSessionQueuePaced(t *testing.T) {
 	}
 	if d := ts.Stats().Dropped["queue_full"] - dropsBefore; d != 0 {
 		t.Errorf("%d queue_full drops", d)
+	}
+}
+
+// TestRetainedQoS2 checks QoS 2 retained messages through the paced
+// delivery, Receive Maximum as low as 1: every one arrives once, in
+// order, each exchange completed [MQTT-4.3.3], and nothing is left in
+// flight.
+func TestRetainedQoS2(t *testing.T) {
+	const n = 2000
+	cfg := testConfig(t)
+	cfg.Store.Durability = "memory"
+	cfg.Session.MaxOutboundQueue = 20
+	ts := startServer(t, cfg)
+	storeRetained(t, ts, "q2", n, 64, 2)
+	tests := []struct {
+		name   string
+		v      mqtt.Version
+		recvMx uint16
+	}{
+		{"v311", mqtt.V311, 0},
+		{"v5 receive maximum 1", mqtt.V5, 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("q2-%d", i)
+			cp := sessConnect(tt.v, id, true, 0)
+			if tt.recvMx > 0 {
+				cp.Properties.SetUint16(mqtt.PropReceiveMaximum, tt.recvMx)
+			}
+			sub, _ := dialSess(t, ts, "tcp", cp)
+			sub.subscribe(t, "q2/#", 2, mqtt.GrantedQoS2)
+			rr := newRetainedReader(sub)
+			for want := range n {
+				p := rr.next(t)
+				if idx, ok := retainedIndex("q2", p.Topic); !ok || idx != want || p.QoS != 2 || !p.Retain || p.Dup {
+					t.Fatalf("message %d: got %q qos %d retain %v dup %v", want, p.Topic, p.QoS, p.Retain, p.Dup)
+				}
+			}
+			// The PUBRELs still coming are answered; once a PINGRESP
+			// follows the last PUBCOMP, nothing is owed.
+			if err := rr.bw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			sub.send(t, &mqtt.Pingreq{})
+			for {
+				p := sub.next(t)
+				if _, ok := p.(*mqtt.Pingresp); ok {
+					break
+				}
+				rel, ok := p.(*mqtt.Pubrel)
+				if !ok {
+					t.Fatalf("got %v %+v, want PUBREL or PINGRESP", p.Type(), p)
+				}
+				sub.send(t, &mqtt.Pubcomp{PacketID: rel.PacketID})
+			}
+			sub.ping(t)
+			s := ts.eng.sessions.lookup(id)
+			s.mu.Lock()
+			inflight, jobs := len(s.st.inflight), len(s.feed)
+			s.mu.Unlock()
+			if inflight != 0 || jobs != 0 {
+				t.Errorf("%d in flight, %d retained jobs after all", inflight, jobs)
+			}
+		})
 	}
 }
