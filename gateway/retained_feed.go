@@ -52,6 +52,17 @@ func (s *session) startRetained(ch *channel, subs []*subscription, since uint64)
 	s.feedLocked(ch, time.Now())
 }
 
+// retargetRetainedLocked makes a retained delivery under way for sub's
+// filter go on with sub, which replaced its subscription: its granted QoS
+// and Subscription Identifier apply from now on.
+func (s *session) retargetRetainedLocked(sub *subscription) {
+	for _, j := range s.feed {
+		if j.sub.filter == sub.filter {
+			j.sub = sub
+		}
+	}
+}
+
 // stopRetainedLocked ends the retained delivery of filter, if any.
 func (s *session) stopRetainedLocked(filter string) {
 	for i, j := range s.feed {

@@ -432,6 +432,58 @@ func TestRetainedStopped(t *testing.T) {
 		t.Logf("%d of %d delivered before UNSUBACK", got, n)
 	})
 
+	t.Run("resubscribe", func(t *testing.T) {
+		// A v5 resubscription with Retain Handling 2 at QoS 0: the
+		// delivery under way goes on at the new granted QoS
+		// [MQTT-3.8.4-3; never above the granted QoS, 3.8.4].
+		sub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V5, "stop-resub", true, 0))
+		sub.subscribe(t, "stop/#", 1, mqtt.GrantedQoS1)
+		rr := newRetainedReader(sub)
+		seen := make([]bool, n)
+		for _, i := range readSome(t, rr, 10) {
+			seen[i] = true
+		}
+		sub.send(t, &mqtt.Subscribe{PacketID: 3, Subscriptions: []mqtt.Subscription{{Filter: "stop/#", QoS: 0, RetainHandling: 2}}})
+		acked, left := false, n-10
+		for left > 0 {
+			sub.nc.SetReadDeadline(time.Now().Add(eventTimeout))
+			if !acked {
+				if err := rr.bw.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				p, err := rr.rd.ReadPacket(mqtt.V5)
+				if err != nil {
+					t.Fatalf("reading: %v", err)
+				}
+				switch p := p.(type) {
+				case *mqtt.Suback:
+					acked = true
+				case *mqtt.Publish:
+					if p.QoS == 1 {
+						rr.write(t, &mqtt.Puback{PacketID: p.PacketID})
+					}
+					if i, ok := retainedIndex("stop", p.Topic); ok && !seen[i] {
+						seen[i] = true
+						left--
+					}
+				default:
+					t.Fatalf("got %v", p.Type())
+				}
+				continue
+			}
+			p := rr.next(t)
+			i, ok := retainedIndex("stop", p.Topic)
+			if !ok || seen[i] {
+				t.Fatalf("got %q again or unknown", p.Topic)
+			}
+			if p.QoS != 0 {
+				t.Fatalf("%q at qos %d after the resubscription at qos 0", p.Topic, p.QoS)
+			}
+			seen[i] = true
+			left--
+		}
+	})
+
 	t.Run("disconnect", func(t *testing.T) {
 		base := runtime.NumGoroutine()
 		sub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V311, "stop-gone", true, 0))
