@@ -324,7 +324,9 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		s.mu.Lock()
 		_, existed := s.st.subs[req.Filter]
 		s.st.subs[req.Filter] = sub
-		s.retargetRetainedLocked(sub) // retained_feed.go
+		// A retained delivery under way takes the new options
+		// (retained_feed.go).
+		s.retargetRetainedLocked(sub)
 		s.saveLocked() // persist.go
 		s.mu.Unlock()
 		// A subscription to the same filter replaces the old one
