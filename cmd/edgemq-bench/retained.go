@@ -18,7 +18,8 @@ import (
 )
 
 // The retained scenario: one client stores -n retained messages of -size
-// bytes (at QoS 1, so that each is known stored once acknowledged) under a
+// bytes (at QoS 1, or 2 with -qos 2, so that each is known stored once
+// acknowledged, and is delivered at -qos) under a
 // fresh prefix, then a new client subscribes to prefix/# at -qos and the
 // time until it has all -n, each counted once, is measured. Given the
 // broker's pid it reports the broker's resident memory before the
@@ -109,8 +110,9 @@ func runRetained(ctx context.Context, o options, out io.Writer) (*retainedResult
 	return res, res.print(out, o.jsonOut)
 }
 
-// storeRetained publishes o.n retained messages prefix/0.. at QoS 1 and
-// waits for every PUBACK, o.window at most unacknowledged. Each payload
+// storeRetained publishes o.n retained messages prefix/0.. at QoS 1 (2
+// with -qos 2) and waits until each is acknowledged, o.window at most
+// unacknowledged. Each payload
 // starts with its index.
 func storeRetained(ctx context.Context, o options, prefix string) error {
 	c, err := dialMQTT(ctx, o, o.idPrefix+"-retained-pub-"+runID(), 0)
@@ -141,7 +143,7 @@ func storeRetained(ctx context.Context, o options, prefix string) error {
 			return ctx.Err()
 		}
 		binary.BigEndian.PutUint64(payload, uint64(i))
-		p := &mqtt.Publish{Topic: prefix + "/" + strconv.Itoa(i), QoS: 1, Retain: true, PacketID: id, Payload: payload}
+		p := &mqtt.Publish{Topic: prefix + "/" + strconv.Itoa(i), QoS: byte(max(o.qos, 1)), Retain: true, PacketID: id, Payload: payload}
 		if err := c.writePublish(p); err != nil {
 			return fmt.Errorf("publishing: %w", err)
 		}
