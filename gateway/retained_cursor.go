@@ -107,18 +107,21 @@ type retainedScan struct {
 	upTo    uint64 // messages stored later are skipped
 	now     time.Time
 	fn      func(*message) bool
+	skip    func(*message)
 	expired []*message
 }
 
 // scan calls fn, in cursor order, with the unexpired retained messages
 // matching filter that come after the topic after (from the start when
 // !resume) and were stored at or before sequence number upTo, until fn
-// returns false; it reports whether it went to the end. fn runs under the
-// store's lock and must take no other lock. A filter starting with a
+// returns false; it reports whether it went to the end. The matching
+// messages it passes over (stored later, or expired) go to skip, so that
+// a cursor can resume after them. fn and skip run under the store's lock
+// and must take no other lock. A filter starting with a
 // wildcard does not match topics starting with '$' [MQTT-4.7.2-1]. Expired
 // messages found on the way are deleted.
-func (r *retainedStore) scan(filter, after string, resume bool, upTo uint64, now time.Time, fn func(*message) bool) bool {
-	sc := retainedScan{upTo: upTo, now: now, fn: fn}
+func (r *retainedStore) scan(filter, after string, resume bool, upTo uint64, now time.Time, fn func(*message) bool, skip func(*message)) bool {
+	sc := retainedScan{upTo: upTo, now: now, fn: fn, skip: skip}
 	var al []string
 	if resume {
 		al = strings.Split(after, "/")
@@ -198,12 +201,14 @@ func (sc *retainedScan) node(n *retainedNode, fl []string, first bool, al []stri
 // visit offers n's message to fn.
 func (sc *retainedScan) visit(n *retainedNode) bool {
 	if n.seq > sc.upTo {
-		return true // routed live to the subscription
+		sc.skip(n.msg) // routed live to the subscription
+		return true
 	}
 	if n.msg.expired(sc.now) {
 		if len(sc.expired) < maxExpiredPerScan {
 			sc.expired = append(sc.expired, n.msg)
 		}
+		sc.skip(n.msg)
 		return true
 	}
 	return sc.fn(n.msg)

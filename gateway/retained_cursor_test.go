@@ -24,7 +24,7 @@ func scanAll(tb testing.TB, r *retainedStore, filter string, upTo uint64, step i
 			out = append(out, m.pub.Topic)
 			after, resumed = m.pub.Topic, true
 			return true
-		})
+		}, func(m *message) { after, resumed = m.pub.Topic, true })
 		if done {
 			return out
 		}

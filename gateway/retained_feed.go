@@ -134,7 +134,7 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 			batch = append(batch, d)
 			j.after, j.resumed = m.pub.Topic, true
 			return true
-		})
+		}, func(m *message) { j.after, j.resumed = m.pub.Topic, true })
 		// Handed over outside the store's lock.
 		for i, d := range batch {
 			s.deliverLocked(d, now)
