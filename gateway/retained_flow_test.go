@@ -372,7 +372,8 @@ func TestRetainedSlowReader(t *testing.T) {
 func TestRetainedStopped(t *testing.T) {
 	const n = 5000
 	cfg := testConfig(t)
-	cfg.Store.Durability = "memory"
+	// The default (sync) store: a persistent session's deliveries in
+	// flight are stored as they go.
 	cfg.Session.MaxOutboundQueue = 50
 	ts := startServer(t, cfg)
 	storeRetained(t, ts, "stop", n, 1024, 1)
