@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"edgemq/mqtt"
 )
 
 // scanAll walks filter's retained messages step by step, step messages at
@@ -136,5 +138,52 @@ func TestRetainedChildOrderBounded(t *testing.T) {
 	want := []string{"c/0", "c/1", "c/2", "c/3", "c/4", "c/5", "c/6", "c/7", "c/8", "c/9"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after churn got %q, want %q", got, want)
+	}
+}
+
+// orderOut is an outbound that records, for each delivery queued,
+// whether the writer's callback was set and the session marked feeding
+// by then: a delivery queued before would let the writer drain the queue
+// with no one to call back (a lost wake-up). It has room for items
+// deliveries.
+type orderOut struct {
+	discardOut
+	s         *session
+	items     int
+	refillSet bool
+	early     int // deliveries queued before the callback was set
+	queued    int
+}
+
+func (o *orderOut) deliver(*delivery) bool {
+	if !o.refillSet || !o.s.feeding.Load() {
+		o.early++
+	}
+	o.queued++
+	return true
+}
+func (o *orderOut) room() queueRoom     { return queueRoom{items: o.items} }
+func (o *orderOut) setRefill(fn func()) { o.refillSet = fn != nil }
+
+// TestRetainedFeedWakeupOrder checks that a retained delivery sets the
+// writer's callback, and marks the session feeding, before it queues
+// anything: the writer may take and write a batch at once, and would not
+// come back for more otherwise.
+func TestRetainedFeedWakeupOrder(t *testing.T) {
+	e := benchEngine(t)
+	for i := range 10 {
+		e.retained.store(retainedMsg(fmt.Sprintf("w/%d", i), "p"))
+	}
+	out := &orderOut{items: 4}
+	ch := &channel{out: out, env: e, prof: &profile{}}
+	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 10, ClientReceiveMaximum: 10}
+	s, _ := e.sessions.open("w", true, ch, func(*session, bool) {})
+	ch.sess, out.s = s, s
+	s.startRetained(ch, []*subscription{{filter: "w/#"}}, e.retained.lastSeq())
+	if out.queued != 4 || out.early != 0 {
+		t.Errorf("%d queued, %d of them before the writer's callback was set", out.queued, out.early)
+	}
+	if !s.feeding.Load() {
+		t.Error("not feeding with 6 messages to go")
 	}
 }

@@ -103,6 +103,14 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 	if len(s.feed) == 0 || s.owner != ch || s.ended {
 		return
 	}
+	// The writer must call back for every batch it takes from now on, so
+	// both are set before anything is queued: a batch taken before
+	// would wake no one.
+	s.feeding.Store(true)
+	if s.pumpFor != ch {
+		s.pumpFor = ch
+		ch.out.setRefill(func() { s.refillRetained(ch) })
+	}
 	room := ch.out.room()
 	window := int(ch.neg.OutboundInflight)
 	inflight := len(s.st.inflight)
@@ -150,11 +158,5 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 	if len(s.feed) == 0 {
 		s.feed = nil
 		s.feeding.Store(false)
-		return
-	}
-	s.feeding.Store(true)
-	if s.pumpFor != ch {
-		s.pumpFor = ch
-		ch.out.setRefill(func() { s.refillRetained(ch) })
 	}
 }

@@ -649,3 +649,50 @@ func TestRetainedQoS2(t *testing.T) {
 		})
 	}
 }
+
+// TestRetainedWakeups has many subscribers in turn fetch retained
+// messages, over tcp and ws, through queues of 2 (a share of 1: every
+// cursor step waits for the writer) and of 1,000 (the writer drains the
+// first step's batch while it is still being queued): a lost wake-up, the
+// writer taking a batch before it was told to call back, would stall a
+// subscriber.
+func TestRetainedWakeups(t *testing.T) {
+	for _, transport := range []string{"tcp", "ws"} {
+		for _, maxQueue := range []int{2, 1000} {
+			t.Run(fmt.Sprintf("%s queue %d", transport, maxQueue), func(t *testing.T) {
+				const (
+					n    = 1500
+					subs = 10
+				)
+				cfg := transportConfig(t)
+				cfg.Store.Durability = "memory"
+				cfg.Session.MaxOutboundQueue = maxQueue
+				ts := startServer(t, cfg)
+				storeRetained(t, ts, "wake", n, 16, 0)
+				for i := range subs {
+					cp := sessConnect(mqtt.V5, fmt.Sprintf("wake-%d", i), true, 0)
+					var sub *sessClient
+					if transport == "ws" {
+						nc := wsDialer(nil)(t, ts.addr(t, "ws"))
+						t.Cleanup(func() { nc.Close() })
+						sub = &sessClient{nc: nc, rd: mqtt.NewReader(nc, 0, nil), v: cp.Version, id: cp.ClientID}
+						sub.send(t, cp)
+						if ack, ok := sub.next(t).(*mqtt.Connack); !ok || ack.ReasonCode != mqtt.Success {
+							t.Fatalf("ws: want CONNACK success, got %+v", ack)
+						}
+					} else {
+						sub, _ = dialSess(t, ts, "tcp", cp)
+					}
+					sub.subscribe(t, "wake/#", 0, mqtt.GrantedQoS0)
+					rr := newRetainedReader(sub)
+					for want := range n {
+						if idx, ok := retainedIndex("wake", rr.next(t).Topic); !ok || idx != want {
+							t.Fatalf("subscriber %d: message %d is %d", i, want, idx)
+						}
+					}
+					sub.nc.Close()
+				}
+			})
+		}
+	}
+}
