@@ -191,8 +191,9 @@ func (ch *channel) stopAuthExpiry() {
 // buildAuthChain returns the backends of listener lc, in order. built
 // holds the backends made so far, shared between listeners by name, and
 // the embedding program's (type plugin, WithAuthenticator);
-// password files check passwords with verify.
-func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers, built map[string]Authenticator, client *http.Client, verify *passwordVerifier) ([]Authenticator, error) {
+// password files check passwords with verify. log is for the backends'
+// own events (a password file reload).
+func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers, built map[string]Authenticator, client *http.Client, verify *passwordVerifier, log *zap.Logger) ([]Authenticator, error) {
 	var out []Authenticator
 	for _, name := range lc.AuthChain() {
 		if name == configs.UsersBackend {
@@ -220,7 +221,7 @@ func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers
 		var err error
 		switch bc.Type {
 		case configs.BackendPasswordFile:
-			b, err = newPasswordFileAuth(bc.PasswordFile, verify)
+			b, err = newPasswordFileAuth(bc.PasswordFile, verify, log)
 		case configs.BackendJWT:
 			b, err = newJWTAuth(bc.JWT, client)
 		case configs.BackendHTTP:

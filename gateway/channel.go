@@ -24,6 +24,10 @@ type outbound interface {
 	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
 	// close queues last (nil: nothing) and closes the connection after it.
 	close(last mqtt.Packet)
+	// room returns what paced deliveries may still queue, and setRefill
+	// what to call when the queue drains (writequeue_pace.go).
+	room() queueRoom
+	setRefill(fn func())
 }
 
 // engine is what all channels share.
@@ -49,8 +53,21 @@ type engine struct {
 
 // channel is the protocol state machine of one connection. It takes
 // decoded packets and answers through its outbound queue; it owns no
-// socket. Its methods run on the connection's read goroutine, except kick
-// and fits, which other goroutines call.
+// socket. Packet handling (connect, handle and what they call) runs on
+// the connection's read goroutine, one packet at a time, and the fields
+// without a lock or atomic of their own are that goroutine's. Other
+// goroutines call into the channel too:
+//   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
+//     failed store commit (persist.go) and the credential expiry;
+//   - authExpired: the credential expiry timer (auth_chain.go), under
+//     credExp.mu;
+//   - fits and out: a publisher's route delivering to this channel's
+//     session (delivery.go), under that session's lock;
+//   - the store's commit callbacks, which count acksOut down (persist.go).
+//
+// What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
+// locked (credExp), safe for concurrent use (out), or set by connect
+// before the session can deliver and read-only after (neg, sess).
 type channel struct {
 	env  *engine
 	meta *listeners.Meta
@@ -346,6 +363,9 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 			continue
 		}
 		s.st.putSub(sub)
+		// A retained delivery under way takes the new options
+		// (retained_feed.go).
+		s.retargetRetainedLocked(sub)
 		s.mu.Unlock()
 		added = append(added, sub)
 		// A subscription to the same filter replaces the old one
@@ -360,18 +380,12 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 	}
 	ch.sess.putSubs(added) // persist_subs.go
 	ch.out.send(ack)       // [MQTT-3.8.4-1]
-	now := time.Now()
-	for _, sub := range wantRetained {
-		if !ch.sess.mayRead(sub, ch.env.acl.load()) { // owner.go
-			continue
-		}
-		for _, m := range ch.env.retained.match(sub.filter, now) {
-			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
-			if sub.id != 0 {
-				d.subIDs = []uint32{sub.id}
-			}
-			ch.sess.deliver(d, now) // retained flag set [MQTT-3.3.1-9 (3.1.1 MQTT-3.3.1-8)]
-		}
+	if len(wantRetained) > 0 {
+		// Paced by the connection (retained_feed.go); what is stored
+		// from now on is routed live to the new subscriptions. Each
+		// message is checked against the owner's read permission as it
+		// is handed over (owner.go).
+		ch.sess.startRetained(ch, wantRetained, ch.env.retained.lastSeq())
 	}
 	return nil
 }
@@ -405,6 +419,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	for _, f := range p.Filters {
 		s.mu.Lock()
 		existed := s.st.dropSub(f) // quota.go
+		s.stopRetainedLocked(f)    // retained_feed.go
 		s.mu.Unlock()
 		code := mqtt.Success
 		if !existed {

@@ -96,6 +96,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 	if len(s.st.pending) == 0 {
 		s.st.pending = nil
 	}
+	s.feedLocked(ch, now) // retained_feed.go: then the retained ones
 }
 
 // resendLocked re-sends, in their original order, the deliveries in
@@ -139,7 +140,10 @@ func (s *session) resendLocked(ch *channel) {
 }
 
 // acked handles PUBACK, PUBREC and PUBCOMP from the client for an
-// outbound delivery. It returns the PUBREL to send after a PUBREC, if any.
+// outbound delivery. It returns nothing: after a PUBREC it queues the
+// PUBREL on ch.out itself (and answers a PUBREC of an unknown packet id
+// with PUBREL 0x92), and after a final ack it fills the freed slot from
+// the session's queue.
 func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *channel) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -36,7 +36,9 @@ func (e *engine) route(m *message, buf *[]match) int {
 func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
-	e.stats.msgsIn.Add(1)
+	if !m.sys {
+		e.stats.msgsIn.Add(1)
+	}
 	if m.pub.Retain {
 		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
 		e.retained.store(m)
@@ -129,6 +131,7 @@ func (e *engine) endSession(s *session) {
 	}
 	moved := s.st.takeShared()
 	s.st.pending, s.st.pendingBytes = nil, 0
+	s.stopAllRetainedLocked() // retained_feed.go
 	s.mu.Unlock()
 	for _, f := range filters {
 		e.router.unsubscribe(s, f)

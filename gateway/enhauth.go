@@ -240,8 +240,8 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 // hash pool of auth.concurrency and auth.hash_memory.
 func (s *Server) initEnhancedAuth() error {
 	var store SCRAMStore
-	if sc := s.cfg.Auth.SCRAM; sc.File != "" {
-		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval)
+	if sc := s.config().Auth.SCRAM; sc.File != "" {
+		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval, s.log)
 		if err != nil {
 			return fmt.Errorf("auth.scram.file: %w", err)
 		}
@@ -252,8 +252,8 @@ func (s *Server) initEnhancedAuth() error {
 		return err
 	}
 	s.eng.enh = enh
-	s.eng.guard = newBruteGuard(s.cfg.Auth.BruteForce)
-	s.eng.authLim = newAuthLimits(s.cfg.Auth, s.log)              // auth_limit.go
+	s.eng.guard = newBruteGuard(s.config().Auth.BruteForce)
+	s.eng.authLim = newAuthLimits(s.config().Auth, s.log)         // auth_limit.go
 	s.metrics.reg.MustRegister(authLimitCollector{s.eng.authLim}) // auth_limit.go
 	return nil
 }

@@ -437,10 +437,10 @@ func (s *Server) openStore(ctx context.Context) error {
 	st, path := s.ext.store, ""
 	if st == nil {
 		var err error
-		if st, err = openStore(s.cfg); err != nil || st == nil {
+		if st, err = openStore(s.config()); err != nil || st == nil {
 			return err
 		}
-		path = filepath.Join(s.cfg.DataDir, StoreFile)
+		path = filepath.Join(s.config().DataDir, StoreFile)
 	}
 	s.store.st = st
 	e := s.eng

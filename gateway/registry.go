@@ -15,9 +15,10 @@ import (
 //
 // engine.order is held (shared) by route and (exclusive) by SUBSCRIBE
 // handling, around everything else they take; nothing holding another
-// lock takes it. router.mu and retainedStore.mu are taken alone: neither
-// calls out while holding its lock, and no other lock is taken inside
-// them. A
+// lock takes it. router.mu is taken alone: it calls out to nothing
+// while held. retainedStore.mu is taken alone, or under session.mu by a
+// retained cursor step (retained_feed.go: session.mu → retainedStore.mu);
+// inside it only the store's own lock is taken (persist.go). A
 // shared subscription group's members are read without router.mu (an
 // atomic copy-on-write slice, shared.go), and choosing one takes each
 // candidate's session.mu alone, in turn: no new lock pair.
@@ -58,6 +59,12 @@ type session struct {
 	// ownerv is who the session belongs to, nil for a session restored
 	// from a record without one (owner.go).
 	ownerv atomic.Pointer[ownerView]
+	// feed holds the retained deliveries still owed (retained_feed.go);
+	// feeding says whether it holds any, read by the writer without the
+	// lock; pumpFor is the connection whose writer refills it.
+	feed    []*retainedJob
+	feeding atomic.Bool
+	pumpFor *channel
 }
 
 // registry maps client ids to sessions and performs takeover.

@@ -332,7 +332,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			lp.prof = prof
 		}
 		if auth || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify) // auth_chain.go
+			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify, s.log) // auth_chain.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}

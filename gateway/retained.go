@@ -23,11 +23,17 @@ type retainedStore struct {
 	persist func(m *message, deleted bool)
 	// owners counts topics per publisher (retained_quota.go).
 	owners retainedOwners
+	// seq numbers the messages stored, in store order (retained_cursor.go).
+	seq uint64
 }
 
 type retainedNode struct {
 	children map[string]*retainedNode
 	msg      *message
+	// seq is msg's store sequence number; order keeps the children's
+	// names sorted for cursors (retained_cursor.go).
+	seq   uint64
+	order childOrder
 }
 
 func newRetainedStore(maxCount int, maxBytes int64, st *stats) *retainedStore {
@@ -59,6 +65,7 @@ func (r *retainedStore) store(m *message) bool {
 			}
 			c = &retainedNode{}
 			n.children[level] = c
+			n.order.add(level, len(n.children))
 		}
 		n = c
 	}
@@ -93,6 +100,8 @@ func (r *retainedStore) store(m *message) bool {
 	r.owners.add(m)
 	r.bytes += size - oldSize
 	n.msg = m
+	r.seq++
+	n.seq = r.seq
 	if r.persist != nil {
 		r.persist(m, false)
 	}
@@ -132,6 +141,7 @@ func (r *retainedStore) pruneLocked(topic string) {
 		}
 		if c.msg == nil && len(c.children) == 0 {
 			delete(n.children, level)
+			n.order.remove(len(n.children))
 			return true
 		}
 		return false

@@ -487,9 +487,7 @@ func TestACLRevocation(t *testing.T) {
 
 			// Revoke: the file no longer grants users/%u/#.
 			before := ts.eng.acl.p.Load()
-			if err := os.WriteFile(aclFile, []byte("rules: []\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			replaceFile(t, aclFile, "rules: []\n")
 			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.p.Load() != before })
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("after")})
 
@@ -513,9 +511,7 @@ func TestACLRevocation(t *testing.T) {
 
 			// Granted again: deliveries resume.
 			again := ts.eng.acl.p.Load()
-			if err := os.WriteFile(aclFile, []byte(granted+"# granted again\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			replaceFile(t, aclFile, granted+"# granted again\n")
 			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.p.Load() != again })
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("regranted")})
 			if m := sub.expectMessage(t); string(m.Payload) != "regranted" {

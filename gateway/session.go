@@ -14,6 +14,9 @@ import (
 type message struct {
 	pub  *mqtt.Publish // topic resolved, topic alias and packet id removed
 	from string        // publisher's client id, for No Local
+	// sys marks the server's own $SYS messages (sys.go): routed like any
+	// other but not counted as messages received.
+	sys bool
 	// expires is when the Message Expiry Interval runs out; zero: never.
 	expires time.Time
 	// id and enc are the message's store identity and encoding, made once
@@ -87,6 +90,9 @@ type delivery struct {
 	// dseq identifies the delivery in the store (persist.go); 0: not
 	// stored.
 	dseq uint64
+	// paced is set on a retained delivery whose sender waited for room
+	// in the queue (retained_feed.go): the queue does not drop it.
+	paced bool
 }
 
 // sessionState is the plain data of an MQTT session: what survives the
