@@ -38,6 +38,13 @@ type extensions struct {
 // reloads. One Authenticator may serve many listeners; it tells them apart
 // by ConnInfo.Listener.
 //
+// a is asked about CONNECTs without an MQTT 5 Authentication Method
+// (those go to enhanced authentication, enhauth.go), once the client has
+// its place among the authentications in progress (auth_limit.go), so a
+// slow a holds up no more clients than those limits allow. It can allow,
+// refuse or pass; it cannot rename the user or give the credential an
+// expiry, ACL claims or rate limits as the jwt and http backends do.
+//
 // a gets a ConnInfo, a read-only view of the connecting client (never the
 // connection itself), valid only until Authenticate returns; the one the
 // server passes also implements RequestInfo. a must follow the contract of
