@@ -110,7 +110,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		return false
 	}
 	ch.sess = s
-	claim.bind(s) // quota.go
+	claim.bind(s)        // quota.go
 	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
