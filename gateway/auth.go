@@ -81,6 +81,14 @@ type authChain struct {
 	identityAs, identityField string
 }
 
+// hasWork reports whether authenticating c runs anything: a backend of
+// the listener, or credentials to check. A client with neither is let in
+// or refused by the anonymous rule alone, at no cost, so it takes no place
+// under the caps on authentications in progress (auth_limit.go).
+func (a *authChain) hasWork(c *mqtt.Connect) bool {
+	return len(a.backends) > 0 || c.UsernameFlag || c.PasswordFlag
+}
+
 // client_auth.identity_as values that substitute the certificate identity.
 const (
 	identityAsUsername = "username"

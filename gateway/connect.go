@@ -31,7 +31,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
 		return ch.startConnectAuth(ctx, c, certID, ack)
 	}
-	if err == nil {
+	if err == nil && ch.auth.hasWork(c) {
 		// auth_limit.go: over a concurrency cap, 0x89 Server busy
 		var release func()
 		if release, err = ch.acquireAuth(c); err == nil {
