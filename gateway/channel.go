@@ -494,6 +494,12 @@ func (ch *channel) fits(d *delivery, now time.Time) bool {
 		ch.env.stats.drop(dropExpired)
 		return false
 	}
+	return ch.fitsSize(d, now)
+}
+
+// fitsSize reports whether d is within the client's Maximum Packet Size
+// [MQTT-3.1.2-25], and counts the drop otherwise.
+func (ch *channel) fitsSize(d *delivery, now time.Time) bool {
 	if max := ch.neg.ClientMaxPacketSize; max > 0 {
 		var pub mqtt.Publish
 		publishFor(&pub, d, ch.neg.Version, now)
