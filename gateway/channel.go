@@ -426,7 +426,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
-	persistent := s.deleteSubs(removed) // persist_subs.go
+	persistent := s.deleteSubs(removed)  // persist_subs.go
 	ch.subacked(ack, nil, 0, persistent) // [MQTT-3.10.4-4], once stored
 }
 
