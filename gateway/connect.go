@@ -61,6 +61,9 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
+	if err == nil {
+		err = ch.admitWill(c) // retained_quota.go: its retained topic's length
+	}
 	var claim *sessionClaim
 	if err == nil {
 		claim, err = ch.env.quota.admitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // quota.go
