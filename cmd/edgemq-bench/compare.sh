@@ -304,13 +304,14 @@ done
 field() {
 	local line
 	line=$(awk -F'\t' -v l="$1" '$1 == l {print $2}' "$work/$2.jsonl")
-	echo "$line" | grep -o "\"$3\":[-0-9.e+]*" | head -1 | cut -d: -f2
+	echo "$line" | grep -o "\"$3\":[-0-9.e+]*" | head -1 | cut -d: -f2 || true
 }
 
 row() { # LABEL METRIC KEY FORMAT
 	local m e ratio
 	m=$(field "$1" mosquitto "$3")
 	e=$(field "$1" edgemq "$3")
+	[[ -z "$m" && -z "$e" ]] && return 0 # a run this sitting did not make
 	ratio=$(awk -v m="${m:-}" -v e="${e:-}" 'BEGIN { if (m != "" && e != "" && m + 0 != 0) printf "%.2f", e / m; else print "–" }')
 	printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" \
 		"$(awk -v x="${m:-}" -v f="$4" 'BEGIN { if (x == "") print "–"; else printf f, x }')" \
