@@ -13,11 +13,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"golang.org/x/crypto/argon2"
@@ -117,7 +117,7 @@ type passwordFileAuth struct {
 
 	users atomic.Pointer[map[string]string]
 
-	mu      sync.Mutex // serializes checks
+	mu      lockorder.Mutex[passwordFileMu] // serializes checks
 	checked time.Time
 	size    int64
 	modTime time.Time

@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -43,7 +43,7 @@ type engine struct {
 	batches batchPool
 	// order is held shared by route and exclusively by subscribe (see
 	// there); it is taken before any other lock.
-	order sync.RWMutex
+	order lockorder.RWMutex[engineOrder]
 }
 
 // channel is the protocol state machine of one connection. It takes

@@ -38,9 +38,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"github.com/xdg-go/scram"
@@ -148,7 +148,7 @@ type FileSCRAMStore struct {
 	path   string
 	reload time.Duration
 
-	mu      sync.Mutex
+	mu      lockorder.Mutex[scramStoreMu]
 	entries map[scramKey]SCRAMCredentials
 	size    int64
 	mtime   time.Time

@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"math"
-	"sync"
 	"time"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 )
 
@@ -24,7 +24,7 @@ import (
 // session is a live MQTT session: its plain state, the channel that
 // owns it while connected, and its timers.
 type session struct {
-	mu    sync.Mutex
+	mu    lockorder.Mutex[sessionMu]
 	st    sessionState
 	owner *channel // nil while no connection holds the session
 	// ended is set once the session is discarded or expired; late
@@ -52,7 +52,7 @@ type session struct {
 
 // registry maps client ids to sessions and performs takeover.
 type registry struct {
-	mu       sync.Mutex
+	mu       lockorder.Mutex[registryMu]
 	sessions map[string]*session
 	// onEnd is called, without locks held, for each session that ends, to
 	// drop its subscriptions.

@@ -52,12 +52,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -97,7 +97,7 @@ func WithConfigLoader(load func() (*configs.Config, error)) Option {
 // reloader is the reload state of a Server.
 type reloader struct {
 	// mu serialises reloads (and the acl file watcher's rebuilds).
-	mu sync.Mutex
+	mu lockorder.Mutex[reloaderMu]
 	// cur is the configuration in force.
 	cur  atomic.Pointer[configs.Config]
 	load func() (*configs.Config, error)

@@ -2,8 +2,9 @@ package gateway
 
 import (
 	"strings"
-	"sync"
 	"time"
+
+	"edgemq/gateway/internal/lockorder"
 )
 
 // retainedStore keeps the retained message of each topic in a topic trie,
@@ -12,7 +13,7 @@ import (
 // retained topic over a bound is not stored, and counted. Its lock is
 // taken alone.
 type retainedStore struct {
-	mu       sync.RWMutex
+	mu       lockorder.RWMutex[retainedMu]
 	root     retainedNode
 	count    int
 	bytes    int64

@@ -90,6 +90,9 @@ type state struct {
 	held    map[uint64][]held
 	seen    map[[2]string]bool
 	log     string // EDGEMQ_LOCKORDER_EDGES
+	// survey (EDGEMQ_LOCKORDER=survey) logs edges outside the order
+	// instead of panicking: to list every edge of a run at once.
+	survey bool
 }
 
 // checker is process-wide: lock acquisitions anywhere in the process
@@ -101,7 +104,7 @@ func newState() *state {
 	if c := Cycle(allowed); c != nil {
 		panic("lockorder: Order has a cycle: " + strings.Join(c, " → "))
 	}
-	return &state{allowed: allowed, held: make(map[uint64][]held), seen: make(map[[2]string]bool), log: os.Getenv("EDGEMQ_LOCKORDER_EDGES")}
+	return &state{allowed: allowed, held: make(map[uint64][]held), seen: make(map[[2]string]bool), log: os.Getenv("EDGEMQ_LOCKORDER_EDGES"), survey: os.Getenv("EDGEMQ_LOCKORDER") == "survey"}
 }
 
 // before checks that the calling goroutine may take a lock of class c,
@@ -136,7 +139,7 @@ func (s *state) before(c string, lock any, read bool) uint64 {
 	if len(newEdges) > 0 && s.log != "" {
 		s.record(newEdges)
 	}
-	if bad != nil {
+	if bad != nil && !s.survey {
 		panic(fmt.Sprintf("lockorder: %s taken while holding %s, against the order in gateway/LOCKS.md (internal/lockorder.Order)\n\n--- %s taken at:\n%s\n--- %s being taken at:\n%s",
 			c, heldClass, heldClass, frames(heldPCs), c, frames(callers())))
 	}

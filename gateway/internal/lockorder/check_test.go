@@ -72,8 +72,6 @@ func TestCheckerAllowsTheOrder(t *testing.T) {
 	o := Order()[0]
 	first, second := o[0], o[1]
 	var a, b Mutex[named]
-	_ = a
-	_ = b
 	if first == "" || second == "" {
 		t.Fatal("empty class")
 	}

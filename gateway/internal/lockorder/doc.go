@@ -22,7 +22,8 @@
 //
 // With EDGEMQ_LOCKORDER_EDGES=file set, each distinct edge the run takes
 // (held → taken, with the first stack that took it) is appended to file:
-// the evidence for LOCKS.md.
+// the evidence for LOCKS.md. EDGEMQ_LOCKORDER=survey logs an edge outside
+// the order there instead of panicking, to see all of them in one run.
 //
 // Concurrency: the checker's own bookkeeping is process-wide (it has to
 // see every goroutine) and exists only in the lockorder build.

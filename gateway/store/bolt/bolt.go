@@ -29,9 +29,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/store"
 
 	bbolt "go.etcd.io/bbolt"
@@ -59,8 +59,8 @@ type DB struct {
 	interval time.Duration
 
 	// gate is held shared by groups and exclusively to cut a batch.
-	gate   sync.RWMutex
-	mu     sync.Mutex
+	gate   lockorder.RWMutex[gateClass]
+	mu     lockorder.Mutex[queueMu]
 	queue  []entry
 	closed bool
 	wake   chan struct{}
