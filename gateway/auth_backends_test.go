@@ -60,8 +60,15 @@ func TestPasswordFile(t *testing.T) {
 	connectV5(t, ts, passwordConnect("a", "alice", "argon-pw"))
 	connectV5(t, ts, passwordConnect("b", "bob", "bcrypt-pw")).roundTrip(t)
 	// A credential that does not expire costs no timer.
+	// Server.mu is taken alone (LOCKS.md): list the connections, then
+	// look at each.
 	ts.mu.Lock()
+	conns := make([]*conn, 0, len(ts.conns))
 	for cn := range ts.conns {
+		conns = append(conns, cn)
+	}
+	ts.mu.Unlock()
+	for _, cn := range conns {
 		a := &cn.ch.credExp
 		a.mu.Lock()
 		if a.timer != nil {
@@ -69,7 +76,6 @@ func TestPasswordFile(t *testing.T) {
 		}
 		a.mu.Unlock()
 	}
-	ts.mu.Unlock()
 	expectRefused(t, ts, passwordConnect("a2", "alice", "wrong"), mqtt.BadUserNameOrPassword)
 	expectRefused(t, ts, passwordConnect("b2", "bob", "argon-pw"), mqtt.BadUserNameOrPassword)
 	expectRefused(t, ts, passwordConnect("c", "carol", "x"), mqtt.BadUserNameOrPassword) // unknown

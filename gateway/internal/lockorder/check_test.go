@@ -43,6 +43,9 @@ func TestCheckerRefusesAnEdgeOutsideTheOrder(t *testing.T) {
 			b.RLock()
 		}, []string{"test.b taken again"}},
 	}
+	survey := checker.survey
+	checker.survey = false // EDGEMQ_LOCKORDER=survey would only log
+	defer func() { checker.survey = survey }()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := func() (msg string) {

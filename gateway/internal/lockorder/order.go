@@ -1,41 +1,67 @@
 package lockorder
 
+import "slices"
+
 // Order is the one written lock order of the gateway; gateway/LOCKS.md
 // mirrors it (TestLocksDocMatchesOrder in package gateway compares them).
-// Each chain lists locks in the order they may be taken: a lock may be
-// held while taking any lock after it in the same chain, and never while
-// taking one before it. A lock that is only ever taken alone (a leaf
-// with nothing taken under it, and nothing of ours held around it) is a
-// chain of one. A class appears in several chains where several paths
-// meet; the union must stay acyclic (checked at start and by a test).
+// Each chain lists locks in the order they may be taken. The order is the
+// transitive closure of the chains: a lock may be held while taking any
+// lock that comes after it, through one chain or several, and never
+// while taking one before it or one it is not ordered with. A lock taken
+// with no other of ours held around it and none taken under it is a
+// chain of one (a leaf). The union of the chains must stay acyclic
+// (checked when the lockorder build starts, and by TestOrderIsAcyclic).
 func Order() [][]string {
 	return [][]string{
-		// Configuration reload and the acl file watcher.
+		// Configuration reload, and the acl file watcher's rebuild.
 		{"reloader.mu", "Server.srcMu"},
 		{"reloader.mu", "Server.mu"},
 		{"reloader.mu", "admission.mu"},
-		// Routing: the store's group (bolt gate, read) spans one inbound
-		// PUBLISH, routing included; store changes are queued (bolt mu)
-		// under the lock of the state they describe.
-		{"bolt.DB.gate", "engine.order", "registry.mu", "session.mu", "writeQueue.mu"},
+		// Routing. The store's group (bolt gate, shared) spans one
+		// inbound PUBLISH, routing included.
+		{"bolt.DB.gate", "engine.order", "session.mu", "writeQueue.mu"},
 		{"engine.order", "router.mu"},
-		{"engine.order", "retainedStore.mu", "bolt.DB.mu"},
-		{"registry.mu", "session.mu", "bolt.DB.mu"},
-		// The writer cuts a batch: gate (write), then mu.
+		{"engine.order", "retainedStore.mu"},
+		// Sessions: open, takeover, detach and expiry.
+		{"registry.mu", "session.mu"},
+		// Store changes are queued (bolt mu) under the lock of the state
+		// they describe; the writer cuts a batch under gate, then mu.
+		{"session.mu", "bolt.DB.mu"},
+		{"retainedStore.mu", "bolt.DB.mu"},
 		{"bolt.DB.gate", "bolt.DB.mu"},
-		// Admin API and metrics read the registry and the connections.
-		{"Server.mu", "session.mu"},
+		// JWKS: one fetch at a time, the key set replaced under mu.
+		{"jwksCache.fetchMu", "jwksCache.mu"},
+		// Leaves.
+		{"rateLimits.mu"},
+		{"authExpiry.mu"},
+		{"authGate.mu"},
+		{"bruteGuard.mu"},
+		{"httpAuth.mu"},
+		{"passwordFileAuth.mu"},
+		{"FileSCRAMStore.mu"},
 	}
 }
 
-// Edges returns every allowed (held, taken) pair of Order.
+// Edges returns every allowed (held, taken) pair: the transitive closure
+// of the chains of Order.
 func Edges() map[[2]string]bool {
-	out := make(map[[2]string]bool)
+	next := make(map[string][]string)
 	for _, chain := range Order() {
-		for i, a := range chain {
-			for _, b := range chain[i+1:] {
-				out[[2]string{a, b}] = true
+		for i := 0; i+1 < len(chain); i++ {
+			next[chain[i]] = append(next[chain[i]], chain[i+1])
+		}
+	}
+	out := make(map[[2]string]bool)
+	for a := range next {
+		stack := slices.Clone(next[a])
+		for len(stack) > 0 {
+			b := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if out[[2]string{a, b}] {
+				continue
 			}
+			out[[2]string{a, b}] = true
+			stack = append(stack, next[b]...)
 		}
 	}
 	return out
