@@ -60,15 +60,7 @@ func TestPasswordFile(t *testing.T) {
 	connectV5(t, ts, passwordConnect("a", "alice", "argon-pw"))
 	connectV5(t, ts, passwordConnect("b", "bob", "bcrypt-pw")).roundTrip(t)
 	// A credential that does not expire costs no timer.
-	// Server.mu is taken alone (LOCKS.md): list the connections, then
-	// look at each.
-	ts.mu.Lock()
-	conns := make([]*conn, 0, len(ts.conns))
-	for cn := range ts.conns {
-		conns = append(conns, cn)
-	}
-	ts.mu.Unlock()
-	for _, cn := range conns {
+	for _, cn := range serverConns(t, ts) {
 		a := &cn.ch.credExp
 		a.mu.Lock()
 		if a.timer != nil {

@@ -42,7 +42,8 @@ type engine struct {
 	// (writequeue.go).
 	batches batchPool
 	// order is held shared by route and exclusively by subscribe (see
-	// there); it is taken before any other lock.
+	// there). Only a store group (bolt.DB.gate) may be held when it is
+	// taken: LOCKS.md.
 	order lockorder.RWMutex[engineOrder]
 }
 

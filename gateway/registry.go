@@ -8,18 +8,8 @@ import (
 	"edgemq/mqtt"
 )
 
-// Lock order, where several locks meet:
-//
-//	engine.order → registry.mu → session.mu → writeQueue.mu
-//
-// engine.order is held (shared) by route and (exclusive) by SUBSCRIBE
-// handling, around everything else they take; nothing holding another
-// lock takes it. router.mu and retainedStore.mu are taken alone: neither
-// calls out while holding its lock, and no other lock is taken inside
-// them. A
-// shared subscription group's members are read without router.mu (an
-// atomic copy-on-write slice, shared.go), and choosing one takes each
-// candidate's session.mu alone, in turn: no new lock pair.
+// The lock order of registry.mu, session.mu and every other mutex of
+// the gateway is written in LOCKS.md (checked with -tags lockorder).
 
 // session is a live MQTT session: its plain state, the channel that
 // owns it while connected, and its timers.

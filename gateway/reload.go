@@ -39,9 +39,9 @@ package gateway
 //     listeners[].limits needs a restart), overload, a listener's
 //     max_connections, drain and shutdown_timeout.
 //
-// Lock order: reloader.mu → Server.srcMu, Server.mu, admission.mu. The
-// acl file watcher (acl_file.go) takes reloader.mu too, so that it never
-// installs rules built from a replaced configuration.
+// Locks: reloader.mu serialises reloads; the acl file watcher
+// (acl_file.go) takes it too, so that it never installs rules built from
+// a replaced configuration. What it is held around: LOCKS.md.
 
 import (
 	"context"

@@ -11,7 +11,8 @@ import (
 // so that a subscription finds its retained messages without looking at
 // the others. It is bounded in messages and bytes (topic + payload); a new
 // retained topic over a bound is not stored, and counted. Its lock is
-// taken alone.
+// taken under engine.order, and the persist callback queues to the store
+// under it (LOCKS.md).
 type retainedStore struct {
 	mu       lockorder.RWMutex[retainedMu]
 	root     retainedNode

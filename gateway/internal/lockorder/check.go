@@ -88,7 +88,9 @@ type state struct {
 	mu      sync.Mutex
 	allowed map[[2]string]bool
 	held    map[uint64][]held
-	seen    map[[2]string]bool
+	// seen are the edges logged so far, by the edge and the place
+	// taking it (file:line), when log is set.
+	seen map[string]bool
 	log     string // EDGEMQ_LOCKORDER_EDGES
 	// survey (EDGEMQ_LOCKORDER=survey) logs edges outside the order
 	// instead of panicking: to list every edge of a run at once.
@@ -104,13 +106,19 @@ func newState() *state {
 	if c := Cycle(allowed); c != nil {
 		panic("lockorder: Order has a cycle: " + strings.Join(c, " → "))
 	}
-	return &state{allowed: allowed, held: make(map[uint64][]held), seen: make(map[[2]string]bool), log: os.Getenv("EDGEMQ_LOCKORDER_EDGES"), survey: os.Getenv("EDGEMQ_LOCKORDER") == "survey"}
+	return &state{allowed: allowed, held: make(map[uint64][]held), seen: make(map[string]bool), log: os.Getenv("EDGEMQ_LOCKORDER_EDGES"), survey: os.Getenv("EDGEMQ_LOCKORDER") == "survey"}
 }
 
 // before checks that the calling goroutine may take a lock of class c,
 // and returns the goroutine's id.
 func (s *state) before(c string, lock any, read bool) uint64 {
 	g := goid()
+	var site string
+	if s.log != "" {
+		if _, file, line, ok := runtime.Caller(2); ok {
+			site = file + ":" + strconv.Itoa(line)
+		}
+	}
 	s.mu.Lock()
 	hs := s.held[g]
 	var bad *held
@@ -122,8 +130,8 @@ func (s *state) before(c string, lock any, read bool) uint64 {
 			panic(fmt.Sprintf("lockorder: %s taken again by the goroutine holding it\n\n--- held since:\n%s\n--- taken again at:\n%s", c, frames(h.pcs), frames(callers())))
 		}
 		e := [2]string{h.class, c}
-		if !s.seen[e] {
-			s.seen[e] = true
+		if k := h.class + " -> " + c + " @ " + site; s.log != "" && !s.seen[k] {
+			s.seen[k] = true
 			newEdges = append(newEdges, e)
 		}
 		if !s.allowed[e] && bad == nil {

@@ -20,8 +20,8 @@
 //
 //	go test -tags lockorder -count=1 ./gateway/...
 //
-// With EDGEMQ_LOCKORDER_EDGES=file set, each distinct edge the run takes
-// (held → taken, with the first stack that took it) is appended to file:
+// With EDGEMQ_LOCKORDER_EDGES=file set, each edge the run takes (held →
+// taken), once per place taking it, is appended to file with its stack:
 // the evidence for LOCKS.md. EDGEMQ_LOCKORDER=survey logs an edge outside
 // the order there instead of panicking, to see all of them in one run.
 //

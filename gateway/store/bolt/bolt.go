@@ -58,7 +58,8 @@ type DB struct {
 	// writer is free, then run the done callbacks).
 	interval time.Duration
 
-	// gate is held shared by groups and exclusively to cut a batch.
+	// gate is held shared by groups and exclusively to cut a batch; mu
+	// is taken under it, never the reverse (gateway/LOCKS.md).
 	gate   lockorder.RWMutex[gateClass]
 	mu     lockorder.Mutex[queueMu]
 	queue  []entry
