@@ -91,7 +91,7 @@ type state struct {
 	// seen are the edges logged so far, by the edge and the place
 	// taking it (file:line), when log is set.
 	seen map[string]bool
-	log     string // EDGEMQ_LOCKORDER_EDGES
+	log  string // EDGEMQ_LOCKORDER_EDGES
 	// survey (EDGEMQ_LOCKORDER=survey) logs edges outside the order
 	// instead of panicking: to list every edge of a run at once.
 	survey bool
