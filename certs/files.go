@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/filewatch"
 
 	"go.uber.org/zap"
 )
@@ -35,18 +35,21 @@ func newLocal(ctx context.Context, cfg configs.TLSSource, dataDir string, log *z
 // filesSource serves certificate/key pairs read from PEM files, chosen by
 // SNI, and reloads a pair when its files change.
 //
-// Every reload_interval each pair's files are stat'ed; when the size or
-// modification time of either changed since the last look, the pair is
-// read again. A pair that loads (the PEM parses and the key matches the
-// certificate) replaces the old one atomically: handshakes from then on
-// get it, connections already made are not touched. A pair that does not
-// load (bad PEM, key mismatch, a file half written or gone) leaves the old
-// certificate in place and is logged; it is tried again on its next
-// change. Writing the certificate and then the key therefore works: the
-// moment in between is logged as a mismatch and the key's write fixes it.
-// (A rewrite that keeps both the size and the modification time of a file
-// is not seen; file systems keep modification times in nanoseconds or, at
-// worst, seconds.) The reload loop runs until Close.
+// Every reload_interval each pair's two files are looked at by a
+// filewatch.Watcher (its doc comment has the contract): when the size or
+// modification time of either changed and the change settled (nothing
+// changed since the previous look, or both files are at least an interval
+// old), the pair is read again, each file whole and at rest
+// (filewatch.ReadStable). A pair that loads (the PEM parses and the key
+// matches the certificate) replaces the old one atomically: handshakes
+// from then on get it, connections already made are not touched. A pair
+// that does not load (bad PEM, key mismatch, a file half written, empty
+// or gone) leaves the old certificate in place and is logged; it is tried
+// again on its next change. Writing the certificate and then the key
+// therefore works: the key's write is a change of its own. (A rewrite
+// that keeps both the size and the modification time of a file is not
+// seen; file systems keep modification times in nanoseconds or, at worst,
+// seconds.) The reload loop runs until Close.
 type filesSource struct {
 	log   *zap.Logger
 	files []configs.CertFiles
@@ -56,46 +59,14 @@ type filesSource struct {
 	// whole, never modified.
 	certs atomic.Pointer[[]*tls.Certificate]
 
-	// mu serializes reloads; seen is guarded by it.
+	// mu serializes reloads.
 	mu sync.Mutex
-	// seen are the file stats of each pair at the last look.
-	seen []pairStat
+	// watch watches each pair's files, index-aligned with files.
+	watch []*filewatch.Watcher
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
-}
-
-// pairStat is what a look at a pair's files saw; two stats differ when
-// either file changed size or modification time, appeared or vanished.
-type pairStat struct {
-	cert, key fileStat
-}
-
-type fileStat struct {
-	size    int64
-	modTime time.Time
-	missing bool
-}
-
-func statFile(path string) fileStat {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStat{missing: true}
-	}
-	return fileStat{size: fi.Size(), modTime: fi.ModTime()}
-}
-
-func statPair(f configs.CertFiles) pairStat {
-	return pairStat{cert: statFile(f.Cert), key: statFile(f.Key)}
-}
-
-func (a fileStat) equal(b fileStat) bool {
-	return a.size == b.size && a.modTime.Equal(b.modTime) && a.missing == b.missing
-}
-
-func (a pairStat) equal(b pairStat) bool {
-	return a.cert.equal(b.cert) && a.key.equal(b.key)
 }
 
 // newFiles loads every pair (any failure is an error: there is no old
@@ -104,16 +75,21 @@ func newFiles(_ context.Context, cfg configs.TLSSource, log *zap.Logger) (*files
 	if len(cfg.Files) == 0 {
 		return nil, errors.New("tls source files: no files configured")
 	}
+	interval := cfg.ReloadInterval
+	if interval <= 0 {
+		interval = defaultReloadInterval
+	}
 	s := &filesSource{
 		log:   log,
 		files: cfg.Files,
-		seen:  make([]pairStat, len(cfg.Files)),
+		watch: make([]*filewatch.Watcher, len(cfg.Files)),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	certs := make([]*tls.Certificate, len(cfg.Files))
 	for i, f := range cfg.Files {
-		s.seen[i] = statPair(f)
+		// The watcher first: a change during the first load is not lost.
+		s.watch[i] = filewatch.New(interval, f.Cert, f.Key)
 		c, err := loadPair(f)
 		if err != nil {
 			return nil, fmt.Errorf("tls source files: %w", err)
@@ -128,10 +104,6 @@ func newFiles(_ context.Context, cfg configs.TLSSource, log *zap.Logger) (*files
 		return nil, fmt.Errorf("tls source files: %w", err)
 	}
 
-	interval := cfg.ReloadInterval
-	if interval <= 0 {
-		interval = defaultReloadInterval
-	}
 	go s.run(interval)
 	return s, nil
 }
@@ -155,26 +127,29 @@ func (s *filesSource) run(interval time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.reload()
+			s.reload(time.Now())
 		}
 	}
 }
 
-// reload reads again each pair whose files changed since the last look
-// and swaps in those that load. It reports how many pairs were replaced.
-func (s *filesSource) reload() (replaced int) {
+// reload reads again each pair whose files changed, as its watcher sees
+// them at now, and swaps in those that load. It reports how many pairs
+// were replaced.
+func (s *filesSource) reload(now time.Time) (replaced int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var next []*tls.Certificate
 	for i, f := range s.files {
-		st := statPair(f)
-		if st.equal(s.seen[i]) {
+		changed, err := s.watch[i].Check(now)
+		if err == nil && !changed {
 			continue
 		}
-		// Remember this state even when loading fails, so a broken file
-		// is logged once and tried again only when it changes.
-		s.seen[i] = st
-		c, err := loadPair(f)
+		// Each settled change is reported once, so a broken file is
+		// logged once and tried again only when it changes.
+		var c *tls.Certificate
+		if err == nil {
+			c, err = loadPair(f)
+		}
 		if err != nil {
 			s.log.Error("certificate reload failed, keeping the previous one",
 				zap.String("cert_file", f.Cert), zap.String("key_file", f.Key), zap.Error(err))
@@ -213,7 +188,15 @@ func (s *filesSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certifica
 
 // loadPair reads and checks a certificate chain and its key.
 func loadPair(f configs.CertFiles) (*tls.Certificate, error) {
-	c, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	certPEM, err := filewatch.ReadStable(f.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", f.Cert, err)
+	}
+	keyPEM, err := filewatch.ReadStable(f.Key)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", f.Key, err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s and %s: %w", f.Cert, f.Key, err)
 	}

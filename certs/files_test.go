@@ -103,9 +103,13 @@ func TestHotReload(t *testing.T) {
 		{"key removed", func() { os.Remove(f.Key) }, 0, 3},
 		{"both back", func() { writePair(t, dir, "server", v4) }, 1, 4},
 	}
+	// Each step looks an hour after the last: every write has settled
+	// (filewatch: a modification time at least an interval old).
+	now := time.Now()
 	for _, st := range steps {
 		st.write()
-		if got := src.reload(); got != st.replaced {
+		now = now.Add(time.Hour)
+		if got := src.reload(now); got != st.replaced {
 			t.Errorf("%s: reload replaced %d pairs, want %d", st.name, got, st.replaced)
 		}
 		conn, err := srv.dial(t, client)
@@ -137,6 +141,7 @@ func TestReloadLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	writePair(t, dir, "server", ca.issue(t, leaf{serial: 2, dns: []string{"a.example.com"}}))
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := src.TLSConfig().GetCertificate(&tls.ClientHelloInfo{})
 		if err != nil {
@@ -145,7 +150,10 @@ func TestReloadLoop(t *testing.T) {
 		if c.Leaf.SerialNumber.Int64() == 2 {
 			break
 		}
-		time.Sleep(time.Millisecond) // the test's own timeout bounds this
+		if time.Now().After(deadline) {
+			t.Fatal("the reload loop did not pick up the new pair")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	for range 2 { // idempotent
 		if err := src.Close(); err != nil {
@@ -190,5 +198,52 @@ func TestFilesStartErrors(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A pair being written is not loaded until its files are at rest: a
+// change seen for the first time with fresh modification times waits for
+// the next look; a file caught empty is never loaded.
+func TestReloadWaitsForSettledFiles(t *testing.T) {
+	ca := newCA(t, "server ca")
+	dir := t.TempDir()
+	name := []string{"a.example.com"}
+	f := writePair(t, dir, "server", ca.issue(t, leaf{serial: 1, dns: name}))
+	src, err := newFiles(context.Background(), configs.TLSSource{
+		Source: "files", Files: []configs.CertFiles{f}, ReloadInterval: time.Hour,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	serialNow := func() int64 {
+		c, err := src.TLSConfig().GetCertificate(&tls.ClientHelloInfo{ServerName: name[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Leaf.SerialNumber.Int64()
+	}
+	v2 := ca.issue(t, leaf{serial: 2, dns: name})
+	now := time.Now()
+	looks := []struct {
+		name     string
+		write    func()
+		replaced int
+		want     int64
+	}{
+		{"cert emptied", func() { writeFile(t, f.Cert, nil) }, 0, 1},
+		{"still empty", func() {}, 0, 1},
+		{"new pair, fresh", func() { writePair(t, dir, "server", v2) }, 0, 1},
+		{"new pair, at rest", func() {}, 1, 2},
+	}
+	for _, l := range looks {
+		l.write()
+		now = now.Add(time.Minute) // less than the interval: only looking twice settles
+		if got := src.reload(now); got != l.replaced {
+			t.Errorf("%s: reload replaced %d pairs, want %d", l.name, got, l.replaced)
+		}
+		if got := serialNow(); got != l.want {
+			t.Errorf("%s: serial %d, want %d", l.name, got, l.want)
+		}
 	}
 }

@@ -238,6 +238,20 @@ type Session struct {
 	// SharedSubscriptionStrategy chooses the member of a shared
 	// subscription group that gets a message: round_robin or random.
 	SharedSubscriptionStrategy string `yaml:"shared_subscription_strategy"`
+	// MaxSubscriptions bounds the subscriptions of one session; 0 means
+	// no bound (gateway/quota.go).
+	MaxSubscriptions int `yaml:"max_subscriptions"`
+	// MaxSubscriptionBytes bounds the bytes of the filters of one
+	// session; 0 means no bound.
+	MaxSubscriptionBytes int `yaml:"max_subscription_bytes"`
+	// MaxSessionsPerIP and MaxSessionsPerUser bound the sessions opened
+	// from one remote address and by one user name; 0 means no bound.
+	MaxSessionsPerIP   int `yaml:"max_sessions_per_ip"`
+	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
+	// OwnerBinding is whether a session belongs to the identity that
+	// created it: strict refuses a CONNECT of another identity that would
+	// resume, take over or discard it; any lets every identity do so.
+	OwnerBinding string `yaml:"owner_binding"`
 }
 
 // Retained bounds the retained message store. 0 means no bound.
@@ -246,6 +260,9 @@ type Retained struct {
 	MaxMessages int `yaml:"max_messages"`
 	// MaxBytes bounds the retained messages' topics and payloads.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxPerClient bounds the retained topics whose message one client id
+	// published; 0 means no bound.
+	MaxPerClient int `yaml:"max_per_client"`
 }
 
 // Store selects persistence (the embedded store DataDir/edgemq.db).

@@ -43,7 +43,7 @@ func TestDefaultLoadsAndValidates(t *testing.T) {
 		{"mqtt.client_id", cfg.MQTT.ClientID, ClientID{MaxLength: 256, MaxLengthV31: 23, AssignedPrefix: "edgemq-"}},
 		{"mqtt.connect_timeout", cfg.MQTT.ConnectTimeout, 10 * time.Second},
 		{"profiles", len(cfg.Profiles), 0},
-		{"session", cfg.Session, Session{MaxOfflineMessages: 1000, MaxOfflineBytes: 16 << 20, MaxOutboundQueue: 1000, MaxOutboundBytes: 8 << 20, SharedSubscriptionStrategy: "round_robin"}},
+		{"session", cfg.Session, Session{MaxOfflineMessages: 1000, MaxOfflineBytes: 16 << 20, MaxOutboundQueue: 1000, MaxOutboundBytes: 8 << 20, SharedSubscriptionStrategy: "round_robin", MaxSubscriptions: 10000, MaxSubscriptionBytes: 1 << 20, OwnerBinding: "strict"}},
 		{"retained", cfg.Retained, Retained{MaxMessages: 1000000, MaxBytes: 1 << 30}},
 		{"auth.users", len(cfg.Auth.Users), 0},
 		{"acl", cfg.ACL, ACL{Default: "allow", ReloadInterval: 5 * time.Second}},
@@ -180,7 +180,7 @@ func TestFullFile(t *testing.T) {
 	if got := cfg.LimitsFor(cfg.Listeners[0]); !reflect.DeepEqual(got, cfg.MQTT) {
 		t.Errorf("LimitsFor(local) = %#v, want mqtt %#v", got, cfg.MQTT)
 	}
-	if got := cfg.Session; got != (Session{MaxOfflineMessages: 0, MaxOfflineBytes: 4096, MaxOutboundQueue: 50, MaxOutboundBytes: 65536, SharedSubscriptionStrategy: "random"}) {
+	if got := cfg.Session; got != (Session{MaxOfflineMessages: 0, MaxOfflineBytes: 4096, MaxOutboundQueue: 50, MaxOutboundBytes: 65536, SharedSubscriptionStrategy: "random", MaxSubscriptions: 10000, MaxSubscriptionBytes: 1 << 20, OwnerBinding: "strict"}) {
 		t.Errorf("session = %#v", got)
 	}
 	if cfg.MQTT.SharedSubscriptionAvailable {

@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 	if s := c.Session.SharedSubscriptionStrategy; s != "round_robin" && s != "random" {
 		ps.add("session.shared_subscription_strategy", "%q is not a strategy: want round_robin or random", s)
 	}
+	if b := c.Session.OwnerBinding; b != "strict" && b != "any" {
+		ps.add("session.owner_binding", "%q is not a binding: want strict or any", b)
+	}
 
 	if c.Session.MaxOutboundBytes < 0 {
 		ps.add("session.max_outbound_bytes", "%d must not be negative", c.Session.MaxOutboundBytes)
@@ -68,6 +71,7 @@ func (c *Config) Validate() error {
 	if c.Session.MaxOfflineBytes < 0 {
 		ps.add("session.max_offline_bytes", "%d must not be negative", c.Session.MaxOfflineBytes)
 	}
+	c.validateQuotas(&ps) // validate_quota.go
 	switch c.Store.Durability {
 	case "", "sync", "async", "memory":
 	default:

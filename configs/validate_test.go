@@ -54,6 +54,8 @@ func TestBadValuesRefused(t *testing.T) {
 			[]string{"session.max_outbound_queue: 0 must be at least 1"}},
 		{"shared subscription strategy", "session:\n  shared_subscription_strategy: least_busy\n",
 			[]string{`test.yaml:2: session.shared_subscription_strategy: "least_busy" is not a strategy: want round_robin or random`}},
+		{"session owner binding", "session:\n  owner_binding: loose\n",
+			[]string{`test.yaml:2: session.owner_binding: "loose" is not a binding: want strict or any`}},
 		{"shutdown timeout", "shutdown_timeout: 0s\n",
 			[]string{"shutdown_timeout: 0s must be above 0"}},
 		{"drain period", "drain:\n  period: -1s\n",

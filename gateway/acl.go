@@ -67,7 +67,12 @@ func (a Action) String() string {
 //   - Determinism: the decision must depend on the arguments only. Each
 //     connection caches its publish decisions by topic, QoS and RETAIN
 //     until the server's authorizer is replaced (Server.SetAuthorizer).
-//     Granted subscriptions are not checked again.
+//     Granted subscriptions are checked again, as ActionSubscribe with
+//     the session owner's ConnInfo, whenever the authorizer is replaced
+//     or the owner's credential changes: a message goes to a session only
+//     while its owner may still subscribe to the filter it matched
+//     (owner.go). That ConnInfo may be a session's stored owner after a
+//     restart: its RemoteAddr and TLS are then nil.
 //
 // Refusals: a refused filter gets Not Authorized (0x87) in a v5 SUBACK,
 // 0x80 in 3.x. A refused PUBLISH is not routed nor retained and is counted
@@ -359,11 +364,19 @@ func isSysTopic(topic string) bool {
 type aclState struct {
 	a        Authorizer
 	allowAll bool
+	// id orders authorizer states and session owner views (owner.go).
+	id uint64
 }
 
 // aclHolder holds the server's authorizer; the zero value allows all.
+// ids numbers the authorizer states and the owner views together, in
+// the order they are made (owner.go).
 type aclHolder struct {
-	p atomic.Pointer[aclState]
+	p   atomic.Pointer[aclState]
+	ids atomic.Uint64
+	// claims is set once a session owner with ACL claims was seen: from
+	// then on deliveries are checked also under AllowAll (owner.go).
+	claims atomic.Bool
 }
 
 func (h *aclHolder) set(a Authorizer) {
@@ -371,13 +384,15 @@ func (h *aclHolder) set(a Authorizer) {
 		a = AllowAll{}
 	}
 	_, all := a.(AllowAll)
-	h.p.Store(&aclState{a: a, allowAll: all})
+	h.p.Store(&aclState{a: a, allowAll: all, id: h.ids.Add(1)})
 }
 
 // SetAuthorizer replaces the server's authorizer, which New builds from
 // the acl section of the configuration; nil allows everything. It is safe
 // while the server runs: each connection drops its cached decisions on its
-// next PUBLISH; subscriptions already granted stay.
+// next PUBLISH, and every subscription's read decision is made again before
+// its next delivery (owner.go): a subscription the new rules refuse
+// receives nothing more, and what is queued for it is dropped.
 func (s *Server) SetAuthorizer(a Authorizer) {
 	s.eng.acl.set(a)
 }

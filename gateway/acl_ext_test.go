@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/filewatch"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -107,21 +108,18 @@ func TestACLCertIdentity(t *testing.T) {
 }
 
 // TestACLFileReload: rules from acl.file apply after acl.rules, and a
-// change to the file changes the decisions of a connected client.
+// change to the file changes the decisions of a connected client. A
+// file rewritten in place (truncated, then written) is picked up whole;
+// one that fails to load (broken, caught empty, gone) is logged with its
+// path and error and the rules in force stay.
 func TestACLFileReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "acl.yaml")
-	write := func(s string) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("rules:\n  - {permission: allow, action: all, topic: a/#}\n")
+	replaceFile(t, path, "rules:\n  - {permission: allow, action: all, topic: a/#}\n")
 	cfg := testConfig(t)
 	cfg.ACL = configs.ACL{Default: "deny", File: path, ReloadInterval: 10 * time.Millisecond, Rules: []configs.ACLRule{
 		{Permission: "allow", Action: "all", Topic: "always/#"},
 	}}
-	ts := startServer(t, cfg)
+	ts, logs := startObserved(t, cfg, func(*Server) {})
 	c := connectV5(t, ts, v5Connect("reload"))
 	pub := func(topic string) byte {
 		return c.publishCode(t, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte("x")})
@@ -129,18 +127,40 @@ func TestACLFileReload(t *testing.T) {
 	if pub("a/x") == denied || pub("b/x") != denied || pub("always/x") == denied {
 		t.Fatal("decisions before the reload are wrong")
 	}
-	write("rules:\n  - {permission: allow, action: all, topic: b/#}\n  - {permission: deny, action: all, topic: a/#}\n")
+	replaceFile(t, path, "rules:\n  - {permission: allow, action: all, topic: b/#}\n  - {permission: deny, action: all, topic: a/#}\n")
 	eventually(t, "the reloaded acl file to apply", func() bool {
 		return pub("a/x") == denied && pub("b/x") != denied
 	})
 	if pub("always/x") == denied {
 		t.Error("acl.rules lost on reload")
 	}
-	// A broken file keeps the rules in force.
-	write("rules: [{permission: maybe}]\n")
-	time.Sleep(50 * time.Millisecond)
+	// Rewritten in place, as os.WriteFile does: the moment the file is
+	// empty is never installed, the whole file is.
+	if err := os.WriteFile(path, []byte("rules:\n  - {permission: allow, action: all, topic: c/#}\n  - {permission: allow, action: all, topic: b/#}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the file rewritten in place to apply", func() bool { return pub("c/x") != denied })
 	if pub("b/x") == denied {
-		t.Error("a broken acl file changed the decisions")
+		t.Error("a rule of the file rewritten in place is missing")
+	}
+
+	const msg = "acl file not reloaded: keeping the rules in force"
+	for i, bad := range []struct {
+		name    string
+		write   func()
+		wantErr error
+		errText string
+	}{
+		{"broken", func() { replaceFile(t, path, "rules: [{permission: maybe}]\n") }, nil, path},
+		{"empty", func() { replaceFile(t, path, "") }, filewatch.ErrEmpty, ""},
+		{"missing", func() { os.Remove(path) }, os.ErrNotExist, ""},
+	} {
+		bad.write()
+		eventually(t, bad.name+": the failed reload's log entry", func() bool { return logs.FilterMessage(msg).Len() > i })
+		checkReloadFailure(t, logs.FilterMessage(msg).All()[i], path, bad.wantErr, bad.errText)
+		if pub("b/x") == denied || pub("c/x") == denied || pub("always/x") == denied {
+			t.Errorf("%s: a file that failed to load changed the decisions", bad.name)
+		}
 	}
 }
 

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/filewatch"
 
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
@@ -33,9 +33,11 @@ type aclFileDoc struct {
 	Rules []configs.ACLRule `yaml:"rules"`
 }
 
-// loadACLFile reads the rules of an ACL file; unknown keys are errors.
+// loadACLFile reads the rules of an ACL file; unknown keys are errors,
+// and so is an empty file or one that changes while it is read
+// (filewatch.ReadStable: a file with no rules holds a comment).
 func loadACLFile(path string) ([]configs.ACLRule, error) {
-	data, err := os.ReadFile(path)
+	data, err := filewatch.ReadStable(path)
 	if err != nil {
 		return nil, fmt.Errorf("acl.file: %w", err)
 	}
@@ -53,28 +55,15 @@ func loadACLFile(path string) ([]configs.ACLRule, error) {
 	return doc.Rules, nil
 }
 
-// fileStamp is what tells a file changed.
-type fileStamp struct {
-	size  int64
-	mtime time.Time
-}
-
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	return fileStamp{fi.Size(), fi.ModTime()}, nil
-}
-
-// watchACLFile polls acl.file every acl.reload_interval and, when its size
-// or modification time changed, rebuilds the static ACL (acl.rules then
-// the file's) and installs it with SetAuthorizer: every connection drops
-// its cached decisions. A file that fails to load is logged and the rules
-// in force stay. A reload replaces an authorizer set with SetAuthorizer.
-// It follows the acl section in force: a configuration reload that
-// changes it (reload.go) wakes it. It returns a function that stops the
-// polling.
+// watchACLFile watches acl.file every acl.reload_interval
+// (filewatch.Watcher's contract: a change is acted on once it settled, a
+// missing or empty file is logged and not loaded) and, on a change,
+// rebuilds the static ACL (acl.rules then the file's) and installs it with
+// SetAuthorizer: every connection drops its cached decisions. A file that
+// fails to load is logged and the rules in force stay. A reload replaces
+// an authorizer set with SetAuthorizer. It follows the acl section in
+// force: a configuration reload that changes it (reload.go) wakes it. It
+// returns a function that stops the polling.
 func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -82,7 +71,7 @@ func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
 	go func() {
 		defer wg.Done()
 		acl := s.config().ACL
-		last, _ := stampOf(acl.File)
+		w := filewatch.New(acl.ReloadInterval, acl.File)
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		for {
@@ -97,16 +86,17 @@ func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
 			case <-s.reloads.aclWake:
 				// The reload built its ACL from the file as it is now.
 				acl = s.config().ACL
-				last, _ = stampOf(acl.File)
+				w = filewatch.New(acl.ReloadInterval, acl.File)
 				continue
 			case <-t.C:
 			}
-			st, err := stampOf(acl.File)
-			if err != nil || st == last {
-				continue
+			changed, err := w.Check(time.Now())
+			if err != nil {
+				s.log.Warn("acl file not reloaded: keeping the rules in force", zap.String("file", acl.File), zap.Error(err))
 			}
-			last = st
-			s.reloadACLFile()
+			if changed {
+				s.reloadACLFile()
+			}
 		}
 	}()
 	return func() { cancel(); wg.Wait() }

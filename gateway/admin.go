@@ -57,7 +57,7 @@ type adminServer struct {
 // newAdmin binds the admin listener when admin.address is set, reading
 // admin.token_file.
 func (s *Server) newAdmin() error {
-	ac := s.cfg.Admin
+	ac := s.config().Admin
 	if ac.Address == "" {
 		return nil
 	}

@@ -31,6 +31,10 @@ type sessionItem struct {
 	Subscriptions int    `json:"subscriptions"`
 	Inflight      int    `json:"inflight"`
 	Queued        int    `json:"queued"`
+	// Owner is the identity the session is bound to ("user:<name>",
+	// "cert:<identity>", "anonymous:<listener>"); "" for a session
+	// restored from a record without one (owner.go).
+	Owner string `json:"owner"`
 }
 
 // snapshot returns the sessions by client id. It holds the registry's
@@ -115,6 +119,7 @@ func (s *Server) adminListSessions(w http.ResponseWriter, r *http.Request) {
 		items = append(items, sessionItem{
 			ClientID: ss.st.clientID, Connected: v.connected, Expiry: v.expiry,
 			Subscriptions: len(v.subs), Inflight: v.inflight, Queued: v.queued,
+			Owner: ss.ownerIdentity(),
 		})
 		if len(items) > pp.limit {
 			break // one more than the page tells whether a next one exists

@@ -391,7 +391,7 @@ func TestAdminKick(t *testing.T) {
 	adminDo[adminError](t, a, "GET", "/api/v1/clients/kick-v5", nil, http.StatusNotFound)
 	// The v5 session stays for its expiry.
 	pg := adminDo[adminPage[sessionItem]](t, a, "GET", "/api/v1/sessions?client_id=kick-", nil, http.StatusOK)
-	if want := []sessionItem{{ClientID: "kick-v5", Expiry: 300, Subscriptions: 1}}; !slices.Equal(pg.Items, want) {
+	if want := []sessionItem{{ClientID: "kick-v5", Expiry: 300, Subscriptions: 1, Owner: "anonymous:tcp"}}; !slices.Equal(pg.Items, want) {
 		t.Errorf("sessions after kick = %+v, want %+v", pg.Items, want)
 	}
 }
@@ -433,7 +433,7 @@ func TestAdminSessions(t *testing.T) {
 	if want := []string{"sess-offline", "sess-online", "sess-x0", "sess-x1", "sess-x2", "sess-x3"}; !slices.Equal(ids, want) {
 		t.Fatalf("sessions %v, want %v", ids, want)
 	}
-	if got, want := all[0], (sessionItem{ClientID: "sess-offline", Expiry: 600, Subscriptions: 1, Queued: 1}); got != want {
+	if got, want := all[0], (sessionItem{ClientID: "sess-offline", Expiry: 600, Subscriptions: 1, Queued: 1, Owner: "anonymous:tcp"}); got != want {
 		t.Errorf("offline session %+v, want %+v", got, want)
 	}
 	if !all[1].Connected {

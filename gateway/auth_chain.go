@@ -170,6 +170,10 @@ func (ch *channel) authExpired() {
 	a.done = true
 	a.mu.Unlock()
 	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
+	// Read decisions made for the expired credential are made again
+	// (owner.go); the session keeps its owner and the claims until its
+	// owner connects with a new credential.
+	ch.sess.renewOwner(&ch.env.acl)
 	ch.kick(mqtt.NotAuthorized)
 }
 
@@ -186,8 +190,9 @@ func (ch *channel) stopAuthExpiry() {
 
 // buildAuthChain returns the backends of listener lc, in order. built
 // holds the backends made so far, shared between listeners by name;
-// password files check passwords with verify.
-func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers, built map[string]Authenticator, client *http.Client, verify *passwordVerifier) ([]Authenticator, error) {
+// password files check passwords with verify. log is for the backends'
+// own events (a password file reload).
+func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers, built map[string]Authenticator, client *http.Client, verify *passwordVerifier, log *zap.Logger) ([]Authenticator, error) {
 	var out []Authenticator
 	for _, name := range lc.AuthChain() {
 		if name == configs.UsersBackend {
@@ -215,7 +220,7 @@ func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers
 		var err error
 		switch bc.Type {
 		case configs.BackendPasswordFile:
-			b, err = newPasswordFileAuth(bc.PasswordFile, verify)
+			b, err = newPasswordFileAuth(bc.PasswordFile, verify, log)
 		case configs.BackendJWT:
 			b, err = newJWTAuth(bc.JWT, client)
 		case configs.BackendHTTP:

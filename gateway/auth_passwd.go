@@ -14,11 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/filewatch"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
+
+	"go.uber.org/zap"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -106,42 +108,39 @@ func parseArgon2id(s string) (*argon2Params, error) {
 
 // passwordFileAuth authenticates the users of a password file: one
 // "user:hash" per line; blank lines and lines starting with # are
-// skipped. The file is checked for a change of size or modification
-// time at most every reload interval, when a client authenticates (no
-// goroutine), and reloaded then; a file that fails to load keeps the
-// previous users.
+// skipped. The file is watched (filewatch.Watcher's contract) at most
+// every reload interval, when a client authenticates (no goroutine), and
+// reloaded once a change settled; a file that fails to load (missing,
+// empty, changing while read, or a bad line) is logged and the previous
+// users stay.
 type passwordFileAuth struct {
-	path     string
-	interval time.Duration
-	verify   *passwordVerifier // auth_verify.go
+	path   string
+	log    *zap.Logger
+	watch  *filewatch.Watcher
+	verify *passwordVerifier // auth_verify.go
 
 	users atomic.Pointer[map[string]string]
 
-	mu      lockorder.Mutex[passwordFileMu] // serializes checks
-	checked time.Time
-	size    int64
-	modTime time.Time
+	mu lockorder.Mutex[passwordFileMu] // serializes reloads, so the last read is the one kept
 }
 
-func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier) (*passwordFileAuth, error) {
-	p := &passwordFileAuth{path: cfg.Path, interval: cfg.ReloadInterval, verify: verify}
-	if err := p.load(); err != nil {
+func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier, log *zap.Logger) (*passwordFileAuth, error) {
+	// The watcher first: a change during the first load is not lost.
+	p := &passwordFileAuth{path: cfg.Path, log: log, watch: filewatch.New(cfg.ReloadInterval, cfg.Path), verify: verify}
+	if _, err := p.load(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *passwordFileAuth) load() error {
-	st, err := os.Stat(p.path)
-	if err != nil {
-		return err
-	}
+// load reads the file and installs its users, warning of bcrypt entries;
+// it returns the number of users.
+func (p *passwordFileAuth) load() (int, error) {
 	users, err := ReadPasswordFile(p.path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p.users.Store(&users)
-	p.size, p.modTime = st.Size(), st.ModTime()
 	var weak []string
 	for user, hash := range users {
 		if isBcrypt(hash) {
@@ -150,26 +149,25 @@ func (p *passwordFileAuth) load() error {
 	}
 	slices.Sort(weak)
 	p.verify.warnBcrypt(p.path, weak)
-	return nil
+	return len(users), nil
 }
 
-// maybeReload reloads the file when it changed and the interval passed.
+// maybeReload reloads the file when the watcher reports a change.
 func (p *passwordFileAuth) maybeReload() {
-	if p.interval <= 0 {
+	changed, err := p.watch.Poll() // no lock when not due
+	if err == nil && !changed {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.checked) < p.interval {
-		return
+	if err == nil {
+		var n int
+		if n, err = p.load(); err == nil {
+			p.log.Info("password file reloaded", zap.String("path", p.path), zap.Int("users", n))
+			return
+		}
 	}
-	p.checked = now
-	st, err := os.Stat(p.path)
-	if err != nil || (st.Size() == p.size && st.ModTime().Equal(p.modTime)) {
-		return
-	}
-	_ = p.load() // on error keep the previous users
+	p.log.Warn("password file not reloaded: keeping the users in force", zap.String("path", p.path), zap.Error(err))
 }
 
 // Authenticate checks the password of a user of the file; other clients
@@ -197,13 +195,15 @@ func (p *passwordFileAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 	return nil
 }
 
-// ReadPasswordFile reads a password file into user → hash. Entries must
+// ReadPasswordFile reads a password file into user → hash; an empty file,
+// or one that changes while it is read, is an error (filewatch.ReadStable:
+// a file with no users holds a comment). Entries must
 // be argon2id or bcrypt hashes: a line that holds anything else (such as
 // a plain password) is an error naming the line, not the value. SCRAM
 // entries ("user:SCRAM-SHA-256$...") are skipped: they are for MQTT 5
 // enhanced authentication, which reads the same file.
 func ReadPasswordFile(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := filewatch.ReadStable(path)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,8 @@ func TestBruteForceOtherClientsNotBlocked(t *testing.T) {
 	ts := startServer(t, cfg)
 	done := make(chan time.Duration, 1)
 	go func() { done <- failedConnect(t, ts, "alice", "127.0.0.1") }()
-	time.Sleep(100 * time.Millisecond)
+	// The failing client's delay has started (counted when it starts).
+	eventually(t, "the failed connect's delay to start", func() bool { return ts.Stats().AuthDelayed == 1 })
 	c := connectV5(t, ts, v5Connect("busy"), dialingWith(dialFrom("127.0.0.2")))
 	c.publish(t, &paho.Publish{Topic: "x", QoS: 1, Payload: []byte("x")})
 	select {

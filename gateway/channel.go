@@ -35,6 +35,7 @@ type engine struct {
 	authLim  *authLimits   // authentication caps and hash pool (auth_limit.go)
 	retained *retainedStore
 	sessions *registry
+	quota    *quotas // per-client bounds, nil: none (quota.go)
 	stats    *stats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
@@ -49,8 +50,21 @@ type engine struct {
 
 // channel is the protocol state machine of one connection. It takes
 // decoded packets and answers through its outbound queue; it owns no
-// socket. Its methods run on the connection's read goroutine, except kick
-// and fits, which other goroutines call.
+// socket. Packet handling (connect, handle and what they call) runs on
+// the connection's read goroutine, one packet at a time, and the fields
+// without a lock or atomic of their own are that goroutine's. Other
+// goroutines call into the channel too:
+//   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
+//     failed store commit (persist.go) and the credential expiry;
+//   - authExpired: the credential expiry timer (auth_chain.go), under
+//     credExp.mu;
+//   - fits and out: a publisher's route delivering to this channel's
+//     session (delivery.go), under that session's lock;
+//   - the store's commit callbacks, which count acksOut down (persist.go).
+//
+// What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
+// locked (credExp), safe for concurrent use (out), or set by connect
+// before the session can deliver and read-only after (neg, sess).
 type channel struct {
 	env  *engine
 	meta *listeners.Meta
@@ -173,6 +187,9 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	}
 	if !ch.mayPublish(p) {
 		ch.denyPublish(p) // acl.go
+		return nil
+	}
+	if !ch.admitRetained(p) { // retained_quota.go
 		return nil
 	}
 	defer ch.storeGroup()() // persist.go: one commit for the id and the routing
@@ -314,6 +331,7 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 	// live, and after the older retained ones.
 	ch.env.order.Lock()
 	defer ch.env.order.Unlock()
+	var added []*subscription // stored in one write (persist_subs.go)
 	for i, req := range p.Subscriptions {
 		shared := strings.HasPrefix(req.Filter, mqtt.SharePrefix)
 		if shared && req.NoLocal {
@@ -335,9 +353,15 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		s := ch.sess
 		s.mu.Lock()
 		_, existed := s.st.subs[req.Filter]
-		s.st.subs[req.Filter] = sub
-		s.saveLocked() // persist.go
+		if !existed && ch.env.quota.subscriptionsFull(&s.st, req.Filter) { // quota.go
+			s.mu.Unlock()
+			// 0x97 per 3.9.3 (3.x: 0x80 Failure, [MQTT-3.9.3-2]).
+			ack.ReasonCodes[i] = mqtt.QuotaExceeded
+			continue
+		}
+		s.st.putSub(sub)
 		s.mu.Unlock()
+		added = append(added, sub)
 		// A subscription to the same filter replaces the old one
 		// [MQTT-3.8.4-3].
 		ch.env.router.subscribe(s, sub)
@@ -348,9 +372,13 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 			wantRetained = append(wantRetained, sub)
 		}
 	}
-	ch.out.send(ack) // [MQTT-3.8.4-1]
+	ch.sess.putSubs(added) // persist_subs.go
+	ch.out.send(ack)       // [MQTT-3.8.4-1]
 	now := time.Now()
 	for _, sub := range wantRetained {
+		if !ch.sess.mayRead(sub, ch.env.acl.load()) { // owner.go
+			continue
+		}
 		for _, m := range ch.env.retained.match(sub.filter, now) {
 			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
 			if sub.id != 0 {
@@ -387,25 +415,24 @@ func (ch *channel) checkFilter(req mqtt.Subscription) mqtt.ReasonCode {
 func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	ack := &mqtt.Unsuback{PacketID: p.PacketID}
 	s := ch.sess
+	var removed []string // stored in one write (persist_subs.go)
 	for _, f := range p.Filters {
 		s.mu.Lock()
-		_, existed := s.st.subs[f]
-		delete(s.st.subs, f)
-		if existed {
-			s.saveLocked() // persist.go
-		}
+		existed := s.st.dropSub(f) // quota.go
 		s.mu.Unlock()
 		code := mqtt.Success
 		if !existed {
 			code = mqtt.NoSubscriptionExisted
 		} else {
+			removed = append(removed, f)
 			ch.env.router.unsubscribe(s, f)
 		}
 		if ch.neg.Version == mqtt.V5 {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
-	ch.out.send(ack) // [MQTT-3.10.4-4]
+	s.deleteSubs(removed) // persist_subs.go
+	ch.out.send(ack)      // [MQTT-3.10.4-4]
 }
 
 // disconnect handles the client's DISCONNECT.

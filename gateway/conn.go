@@ -51,7 +51,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
-	c.out = newWriteQueue(wc, enc, queueLimits{s.cfg.Session.MaxOutboundQueue, s.cfg.Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
+	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
 	// overload.go: QoS 0 shed to a backlog while overloaded.
 	c.out.shed = &s.overload.active
 	// writequeue.go: output buffers lent per burst.

@@ -61,6 +61,11 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
 	}
+	var claim *sessionClaim
+	if err == nil {
+		claim, err = ch.env.quota.admitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // quota.go
+	}
+	defer claim.drop() // a no-op once bound
 	if err != nil {
 		ch.refuse(c, err)
 		return false
@@ -77,11 +82,12 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	ch.enc.maxSize = n.ClientMaxPacketSize
 	ch.enc.problemInfo = n.ProblemInfo
 	ch.enc.aliases = newTopicAliases(n.OutboundTopicAliases)
-	ch.connected = true
-	ch.kickVersion.Store(uint32(c.Version))
-	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
 
-	s, prev := ch.env.sessions.open(n.ClientID, c.CleanStart, ch, func(s *session, present bool) {
+	s, prev, err := ch.env.sessions.open(n.ClientID, c.CleanStart, ch, ch.ownerViewOf(), func(s *session, present bool) {
+		// Connected from here: kick (other goroutines) needs the version
+		// once the session names this connection.
+		ch.connected = true
+		ch.kickVersion.Store(uint32(c.Version))
 		st := &s.st
 		// Runs under the session lock, before any delivery can reach this
 		// connection, so CONNACK is the first packet out.
@@ -95,7 +101,17 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 			s.resendLocked(ch)
 		}
 	})
+	if err != nil {
+		// A session of another identity (owner.go): refused, Not
+		// Authorized (v5 0x87, 3.x return code 5) [MQTT-3.1.4-2]; the
+		// session and its client are left alone.
+		ch.env.stats.takeover.add(ch.meta.Listener)
+		ch.refuse(c, err) // logged through the sampler (connlog.go)
+		return false
+	}
 	ch.sess = s
+	claim.bind(s) // quota.go
+	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}

@@ -85,6 +85,10 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 			s.deleteDeliveryLocked(d)
 			continue
 		}
+		if !s.mayReadQueuedLocked(d, &ch.env.acl) { // owner.go: counted there
+			s.deleteDeliveryLocked(d)
+			continue
+		}
 		s.sendLocked(d, ch, now)
 	}
 	clear(s.st.pending[:n])
@@ -111,9 +115,10 @@ func (s *session) resendLocked(ch *channel) {
 			sent++
 			continue
 		}
-		if !ch.fits(d, now) {
+		if !ch.fits(d, now) || !s.mayReadQueuedLocked(d, &ch.env.acl) {
 			// Over the new connection's Maximum Packet Size
-			// [MQTT-3.1.2-25], or expired: dropped, and counted by fits.
+			// [MQTT-3.1.2-25], or expired: dropped, and counted by fits;
+			// or the owner may no longer read it (owner.go).
 			d.held = false // s.st.held restarts from 0 here
 			s.st.removeInflight(d.pid)
 			s.deleteDeliveryLocked(d)
@@ -134,7 +139,10 @@ func (s *session) resendLocked(ch *channel) {
 }
 
 // acked handles PUBACK, PUBREC and PUBCOMP from the client for an
-// outbound delivery. It returns the PUBREL to send after a PUBREC, if any.
+// outbound delivery. It returns nothing: after a PUBREC it queues the
+// PUBREL on ch.out itself (and answers a PUBREC of an unknown packet id
+// with PUBREL 0x92), and after a final ack it fills the freed slot from
+// the session's queue.
 func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *channel) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

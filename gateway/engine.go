@@ -36,7 +36,9 @@ func (e *engine) route(m *message, buf *[]match) int {
 func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
-	e.stats.msgsIn.Add(1)
+	if !m.sys {
+		e.stats.msgsIn.Add(1)
+	}
 	if m.pub.Retain {
 		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
 		e.retained.store(m)
@@ -50,16 +52,24 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	}
 	sent := 0
 	i := 0
+	acl := e.acl.load() // the owners' read check (owner.go)
+	checkReads := e.acl.checksReads(acl)
 	for i < len(ms) && ms[i].group == nil {
 		s := ms[i].s
 		j := i
 		var qos byte
-		var retain, any bool
+		var retain, any, denied bool
 		var ids []uint32
 		for ; j < len(ms) && ms[j].s == s; j++ {
 			sub := ms[j].sub
 			if sub.noLocal && s.st.clientID == m.from {
 				continue // [MQTT-3.8.3-3]
+			}
+			if checkReads && !s.mayRead(sub, acl) {
+				// The owner may no longer read what this subscription
+				// brings (owner.go).
+				denied = true
+				continue
 			}
 			any = true
 			qos = max(qos, sub.qos)
@@ -71,6 +81,9 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 		}
 		i = j
 		if !any {
+			if denied {
+				e.stats.drop(dropReadDenied)
+			}
 			continue
 		}
 		s.deliver(m.deliveryFor(min(qos, m.pub.QoS), retain, ids), now)
@@ -110,6 +123,7 @@ func (e *engine) publishWill(clientID string, w *mqtt.Will) {
 // endSession drops the subscriptions of a session that ended, and hands
 // its unacknowledged shared subscription deliveries to other members.
 func (e *engine) endSession(s *session) {
+	e.quota.releaseSession(s) // quota.go
 	s.mu.Lock()
 	filters := make([]string, 0, len(s.st.subs))
 	for f := range s.st.subs {

@@ -205,8 +205,12 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	}
 	user := f.ex.username()
 	f.ex = nil
-	if err == nil && user != ch.acl.view.username {
-		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, connected as %q", user, ch.acl.view.username)
+	// The identity cannot change mid-session: the one re-authenticated
+	// must be the session's owner (owner.go).
+	re := ch.acl.view
+	re.username, re.hasUsername = user, true
+	if err == nil && !ch.sess.ownedBy(identityOf(&re)) {
+		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, not the identity that owns the session", user)
 	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), ch.prof.ConnectTimeout)
@@ -219,6 +223,8 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	// SCRAM credentials do not expire, so there is no credential deadline
 	// to move (ch.extendAuth, auth_chain.go): a method whose credential
 	// expires (a token) would call ch.extendAuth(newExpiry) here.
+	// The credential was replaced: read decisions are made again.
+	ch.sess.renewOwner(&ch.env.acl) // owner.go
 	ch.logAt(zap.DebugLevel, "client re-authenticated", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", user))
 	r := &mqtt.Auth{ReasonCode: mqtt.Success}
 	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
@@ -234,8 +240,8 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 // hash pool of auth.concurrency and auth.hash_memory.
 func (s *Server) initEnhancedAuth() error {
 	var store SCRAMStore
-	if sc := s.cfg.Auth.SCRAM; sc.File != "" {
-		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval)
+	if sc := s.config().Auth.SCRAM; sc.File != "" {
+		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval, s.log)
 		if err != nil {
 			return fmt.Errorf("auth.scram.file: %w", err)
 		}
@@ -246,8 +252,8 @@ func (s *Server) initEnhancedAuth() error {
 		return err
 	}
 	s.eng.enh = enh
-	s.eng.guard = newBruteGuard(s.cfg.Auth.BruteForce)
-	s.eng.authLim = newAuthLimits(s.cfg.Auth, s.log)              // auth_limit.go
+	s.eng.guard = newBruteGuard(s.config().Auth.BruteForce)
+	s.eng.authLim = newAuthLimits(s.config().Auth, s.log)         // auth_limit.go
 	s.metrics.reg.MustRegister(authLimitCollector{s.eng.authLim}) // auth_limit.go
 	return nil
 }

@@ -35,15 +35,16 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"edgemq/gateway/filewatch"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"github.com/xdg-go/scram"
+	"go.uber.org/zap"
 )
 
 // SCRAM method names (RFC 7677, RFC 5802 section 4 / IANA SASL names).
@@ -142,40 +143,40 @@ func ParseSCRAMEntry(entry string) (method string, c SCRAMCredentials, err error
 }
 
 // FileSCRAMStore is a SCRAMStore over a password file's SCRAM entries. It
-// reloads the file when its size or modification time changed, checked
-// on a lookup at most once per reload interval.
+// watches the file (filewatch.Watcher's contract), at most once per reload
+// interval on a lookup, and reloads it once a change settled; a file that
+// fails to load (missing, empty, changing while read, or a bad entry) is
+// logged and the entries in force stay.
 type FileSCRAMStore struct {
-	path   string
-	reload time.Duration
+	path  string
+	log   *zap.Logger
+	watch *filewatch.Watcher
 
 	mu      lockorder.Mutex[scramStoreMu]
 	entries map[scramKey]SCRAMCredentials
-	size    int64
-	mtime   time.Time
-	checked time.Time
 }
 
 type scramKey struct{ method, user string }
 
 // NewFileSCRAMStore loads path; reload is the least time between checks
-// of the file for changes (0: never reload).
-func NewFileSCRAMStore(path string, reload time.Duration) (*FileSCRAMStore, error) {
-	s := &FileSCRAMStore{path: path, reload: reload}
-	if err := s.load(); err != nil {
+// of the file for changes (0: never reload). log gets the reloads and
+// their failures.
+func NewFileSCRAMStore(path string, reload time.Duration, log *zap.Logger) (*FileSCRAMStore, error) {
+	// The watcher first: a change during the first load is not lost.
+	s := &FileSCRAMStore{path: path, log: log, watch: filewatch.New(reload, path)}
+	entries, err := s.read()
+	if err != nil {
 		return nil, err
 	}
+	s.entries = entries
 	return s, nil
 }
 
-// load reads the file; s.mu is held or s is not shared yet.
-func (s *FileSCRAMStore) load() error {
-	fi, err := os.Stat(s.path)
+// read reads and parses the file.
+func (s *FileSCRAMStore) read() (map[scramKey]SCRAMCredentials, error) {
+	data, err := filewatch.ReadStable(s.path)
 	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	entries := make(map[scramKey]SCRAMCredentials)
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -191,26 +192,30 @@ func (s *FileSCRAMStore) load() error {
 		}
 		method, c, err := ParseSCRAMEntry(hash)
 		if err != nil {
-			return fmt.Errorf("%s:%d: user %q: %w", s.path, n, user, err)
+			return nil, fmt.Errorf("%s:%d: user %q: %w", s.path, n, user, err)
 		}
 		entries[scramKey{method, user}] = c
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", s.path, err)
+		return nil, fmt.Errorf("reading %s: %w", s.path, err)
 	}
-	s.entries, s.size, s.mtime = entries, fi.Size(), fi.ModTime()
-	return nil
+	return entries, nil
 }
 
 // Lookup returns the user's credentials for method.
 func (s *FileSCRAMStore) Lookup(method, username string) (SCRAMCredentials, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now := time.Now(); s.reload > 0 && now.Sub(s.checked) >= s.reload {
-		s.checked = now
-		if fi, err := os.Stat(s.path); err == nil && (fi.Size() != s.size || !fi.ModTime().Equal(s.mtime)) {
-			s.load() // on failure the entries in force stay
+	changed, err := s.watch.Poll()
+	if err == nil && changed {
+		var entries map[scramKey]SCRAMCredentials
+		if entries, err = s.read(); err == nil {
+			s.entries = entries
+			s.log.Info("scram file reloaded", zap.String("path", s.path), zap.Int("entries", len(entries)))
 		}
+	}
+	if err != nil {
+		s.log.Warn("scram file not reloaded: keeping the entries in force", zap.String("path", s.path), zap.Error(err))
 	}
 	c, ok := s.entries[scramKey{method, username}]
 	return c, ok

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/xdg-go/scram"
+	"go.uber.org/zap/zaptest"
 )
 
 // scramAuther is the client side of SCRAM for paho.golang's AUTH support.
@@ -272,7 +273,7 @@ func TestParseSCRAMEntry(t *testing.T) {
 // TestFileSCRAMStoreReload: a changed file is picked up.
 func TestFileSCRAMStoreReload(t *testing.T) {
 	path := writeSCRAMFile(t, map[string]string{"alice": "a"})
-	s, err := NewFileSCRAMStore(path, time.Nanosecond)
+	s, err := NewFileSCRAMStore(path, time.Nanosecond, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestFileSCRAMStoreReload(t *testing.T) {
 	if _, ok := s.Lookup(MethodSCRAMSHA256, "alice"); ok {
 		t.Fatal("alice still found after reload")
 	}
-	if _, err := NewFileSCRAMStore(filepath.Join(t.TempDir(), "missing"), 0); err == nil {
+	if _, err := NewFileSCRAMStore(filepath.Join(t.TempDir(), "missing"), 0, zaptest.NewLogger(t)); err == nil {
 		t.Error("missing file accepted")
 	}
 }

@@ -25,6 +25,8 @@ type (
 	jwksMu         struct{}
 	passwordFileMu struct{}
 	scramStoreMu   struct{}
+	takeoverMu     struct{}
+	quotasMu       struct{}
 )
 
 func (engineOrder) LockClass() string    { return "engine.order" }
@@ -46,3 +48,5 @@ func (jwksFetchMu) LockClass() string    { return "jwksCache.fetchMu" }
 func (jwksMu) LockClass() string         { return "jwksCache.mu" }
 func (passwordFileMu) LockClass() string { return "passwordFileAuth.mu" }
 func (scramStoreMu) LockClass() string   { return "FileSCRAMStore.mu" }
+func (takeoverMu) LockClass() string     { return "takeoverStats.mu" }
+func (quotasMu) LockClass() string       { return "quotas.mu" }

@@ -3,6 +3,7 @@
 package gateway
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,9 @@ import (
 // lock (the reverse of registry.open) or engine.order under a session's
 // lock panics, naming both locks, before anything blocks.
 func TestLockOrderRefusesAnInversion(t *testing.T) {
+	if os.Getenv("EDGEMQ_LOCKORDER") == "survey" {
+		t.Skip("EDGEMQ_LOCKORDER=survey logs inversions instead of panicking")
+	}
 	cases := []struct {
 		name string
 		take func(e *engine)

@@ -67,6 +67,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 		engineOrder{}, registryMu{}, sessionMu{}, writeQueueMu{}, routerMu{}, retainedMu{},
 		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{}, authExpiryMu{},
 		authGateMu{}, bruteGuardMu{}, httpAuthMu{}, jwksFetchMu{}, jwksMu{}, passwordFileMu{}, scramStoreMu{},
+		takeoverMu{}, quotasMu{},
 	} {
 		if !named[c.LockClass()] {
 			t.Errorf("lock class %s is not in lockorder.Order", c.LockClass())

@@ -22,10 +22,10 @@ type opsServer struct {
 
 // newOps binds the ops listener when ops.address is set.
 func (s *Server) newOps() error {
-	if s.cfg.Ops.Address == "" {
+	if s.config().Ops.Address == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.Ops.Address)
+	ln, err := net.Listen("tcp", s.config().Ops.Address)
 	if err != nil {
 		return err
 	}

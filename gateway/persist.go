@@ -53,9 +53,11 @@ type persister struct {
 	msgIDs atomic.Uint64
 	// failed kicks the connections whose acknowledgement failed to store.
 	failed atomic.Int64
+	// leftOut logs a change the store could not hold (persist_subs.go).
+	leftOut func(error)
 }
 
-func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, nil) }
+func (p *persister) apply(ops ...store.Op) { p.st.Apply(ops, p.leftOut) }
 
 // stored returns the store form of m, encoded once; ids numbers it.
 func (m *message) stored(ids *atomic.Uint64) store.Message {
@@ -128,17 +130,14 @@ func (s *session) relLocked(pid uint16, put bool) {
 	s.p.apply(store.Op{Kind: k, ClientID: s.st.clientID, PID: pid})
 }
 
-// saveLocked stores the session record (subscriptions, will, deadline).
-// s.mu held.
+// saveLocked stores the session record (will, deadline; not the
+// subscriptions, which persist_subs.go stores one by one). s.mu held.
 func (s *session) saveLocked() {
 	if s.p == nil {
 		return
 	}
-	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID}
-	for _, sub := range s.st.subs {
-		rec.Subs = append(rec.Subs, store.Subscription{Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal,
-			RetainAsPublished: sub.retainAsPublished, RetainHandling: sub.retainHandling, ID: sub.id})
-	}
+	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID,
+		Owner: s.ownerRecord()} // owner.go
 	if w := s.pw; w != nil {
 		pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 		pub.Properties.Clear(mqtt.PropWillDelayInterval)
@@ -170,6 +169,7 @@ func (r *registry) persistOpenLocked(s *session, will *mqtt.Will) {
 	if fresh {
 		// A session that was not persistent (expiry 0 until now) stores
 		// what it holds.
+		s.putSubsLocked(s.st.subsInOrder()) // persist_subs.go
 		for pid := range s.st.awaitingRel {
 			s.relLocked(pid, true)
 		}
@@ -302,12 +302,15 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 			continue
 		}
 		s := &session{st: newSessionState(rec.ClientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats}
+		if o := restoredOwner(rec.ClientID, rec.Owner, r.acl); o != nil { // owner.go
+			s.setOwner(o, r.acl)
+		}
 		r.nextSeq++
 		s.seq = r.nextSeq
 		s.st.expiry, s.st.connectExpiry, s.st.nextPID = rec.Expiry, rec.Expiry, rec.NextPID
 		for _, sub := range rec.Subs {
-			s.st.subs[sub.Filter] = &subscription{filter: sub.Filter, qos: sub.QoS, noLocal: sub.NoLocal,
-				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}
+			s.st.putSub(&subscription{filter: sub.Filter, qos: sub.QoS, noLocal: sub.NoLocal,
+				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}) // quota.go
 		}
 		for _, pid := range rec.Rels {
 			s.st.awaitingRel[pid] = struct{}{}
@@ -426,15 +429,16 @@ func (c *storeCloser) close(log *zap.Logger) {
 
 // openStore opens the configured store and restores it into the engine.
 func (s *Server) openStore(ctx context.Context) error {
-	st, err := openStore(s.cfg)
+	st, err := openStore(s.config())
 	if err != nil || st == nil {
 		return err
 	}
 	s.store.st = st
 	e := s.eng
 	p := &persister{st: st, log: s.log}
+	p.leftOut = p.logLeftOut // persist_subs.go
 	e.sessions.p = p
-	return e.restore(ctx, st, filepath.Join(s.cfg.DataDir, StoreFile))
+	return e.restore(ctx, st, filepath.Join(s.config().DataDir, StoreFile))
 }
 
 // storeGroup makes the store changes of one inbound PUBLISH (the QoS 2

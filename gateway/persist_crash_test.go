@@ -186,7 +186,20 @@ listeners:
 	if _, err := pub.Publish(ctx, &paho.Publish{Topic: "crash/q2", QoS: 2, Payload: []byte("after")}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // time for duplicates to show
+	// "after" is queued behind every redelivery of the session: once it
+	// arrived, so has any duplicate.
+	for {
+		gmu.Lock()
+		arrived := got["after"] > 0
+		gmu.Unlock()
+		if arrived {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(`the message published after the restarts did not arrive`)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	gmu.Lock()
 	defer gmu.Unlock()
 	if n := missing2(acked, got); n > 0 {

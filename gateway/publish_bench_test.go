@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"edgemq/listeners"
 	"edgemq/mqtt"
 )
 
@@ -28,7 +29,9 @@ func benchQueueSession(tb testing.TB, e *engine, id string) *session {
 	q.batches = &e.batches
 	ch := &channel{out: q, env: e}
 	ch.neg = Negotiated{Version: mqtt.V311, OutboundInflight: 32, MaximumQoS: 2}
-	s, _ := e.sessions.open(id, true, ch, func(*session, bool) {})
+	// The client id is its user name too, for ACL %u rules.
+	ch.acl.view = aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V311, clientID: id, username: id, hasUsername: true}
+	s, _, _ := e.sessions.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess = s
 	return s
 }

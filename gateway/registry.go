@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
@@ -17,6 +18,12 @@ type session struct {
 	mu    lockorder.Mutex[sessionMu]
 	st    sessionState
 	owner *channel // nil while no connection holds the session
+
+	// ownerGen is the id of the owner view (ownerv) shifted left by one,
+	// with bit 0 set when it carries ACL claims; 0 for no owner. Next to
+	// owner and ended: the delivery path reads it with the line deliver
+	// reads next (owner.go).
+	ownerGen atomic.Uint64
 	// ended is set once the session is discarded or expired; late
 	// deliveries to it are dropped.
 	ended       bool
@@ -38,6 +45,9 @@ type session struct {
 	deadline   time.Time
 	pw         *mqtt.Will
 	pwDeadline time.Time
+	// ownerv is who the session belongs to, nil for a session restored
+	// from a record without one (owner.go).
+	ownerv atomic.Pointer[ownerView]
 }
 
 // registry maps client ids to sessions and performs takeover.
@@ -55,32 +65,48 @@ type registry struct {
 	stats           *stats
 	nextSeq         uint64
 	p               *persister // nil: memory mode
+	// strictOwner refuses a connection of another identity than the
+	// session's owner (session.owner_binding strict, owner.go); acl is
+	// the server's authorizer (never nil), whose counter numbers the owner
+	// views.
+	strictOwner bool
+	acl         *aclHolder
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
-	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill}
+	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill,
+		acl: &aclHolder{}}
 }
 
-// open attaches owner to the session of clientID, creating it, or
-// replacing it when clean is set [MQTT-3.1.2-4, MQTT-3.1.2-5]. attach runs
-// under the session's lock with whether an existing session was resumed
-// (Session Present), before any delivery can reach owner. open returns the
-// channel that held the session before, which the caller must disconnect
-// with Session Taken Over [MQTT-3.1.4-3]. A new connection cancels a will
-// still waiting for its delay.
-func (r *registry) open(clientID string, clean bool, owner *channel, attach func(s *session, present bool)) (s *session, prev *channel) {
+// open attaches owner, whose identity and permissions are view, to the
+// session of clientID, creating it, or replacing it when clean is set
+// [MQTT-3.1.2-4, MQTT-3.1.2-5]. attach runs under the session's lock with
+// whether an existing session was resumed (Session Present), before any
+// delivery can reach owner. open returns the channel that held the session
+// before, which the caller must disconnect with Session Taken Over
+// [MQTT-3.1.4-3]. A new connection cancels a will still waiting for its
+// delay. With strictOwner, a session of another identity is neither
+// resumed, taken over nor replaced: open returns errSessionOwned and
+// changes nothing (owner.go).
+func (r *registry) open(clientID string, clean bool, owner *channel, view *ownerView, attach func(s *session, present bool)) (s *session, prev *channel, err error) {
 	r.mu.Lock()
 	old := r.sessions[clientID]
+	if old != nil && !r.mayTake(old, view.identity) {
+		r.mu.Unlock()
+		return nil, nil, errSessionOwned
+	}
+	view.id = r.acl.ids.Add(1) // owner.go
 	if old != nil && !clean {
 		old.mu.Lock()
 		prev = old.owner
 		old.owner = owner
+		old.setOwner(view, r.acl)
 		old.stopTimers()
 		attach(old, true)
 		r.persistOpenLocked(old, owner.will)
 		old.mu.Unlock()
 		r.mu.Unlock()
-		return old, prev
+		return old, prev, nil
 	}
 	if old != nil && r.p != nil {
 		old.mu.Lock()
@@ -89,6 +115,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, attach func
 	}
 	r.nextSeq++
 	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq}
+	s.setOwner(view, r.acl)
 	s.mu.Lock()
 	r.sessions[clientID] = s
 	attach(s, false)
@@ -104,7 +131,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, attach func
 		old.mu.Unlock()
 		r.onEnd(old)
 	}
-	return s, prev
+	return s, prev, nil
 }
 
 // detach releases the session from owner when the connection ends, with

@@ -32,8 +32,8 @@ package gateway
 //     (new connections; live ones keep their negotiated values; a ws
 //     listener's frame limit and upgrade timeout stay the max_packet_size
 //     and connect_timeout it started with), acl (live clients are checked
-//     against the new rules on their next PUBLISH or SUBSCRIBE; granted
-//     subscriptions stay; it replaces an authorizer installed with
+//     against the new rules on their next PUBLISH or SUBSCRIBE, and every
+//     session's deliveries at once (owner.go); it replaces an authorizer installed with
 //     SetAuthorizer), limits (per-IP and gateway counts are kept; a
 //     listener with per-IP limits of its own keeps them, and a change of
 //     listeners[].limits needs a restart), overload, a listener's
@@ -332,7 +332,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			lp.prof = prof
 		}
 		if auth || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify) // auth_chain.go
+			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify, s.log) // auth_chain.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}

@@ -23,6 +23,8 @@ type retainedStore struct {
 	stats    *stats
 	// persist, when set, is called with each change, under mu (persist.go).
 	persist func(m *message, deleted bool)
+	// owners counts topics per publisher (retained_quota.go).
+	owners retainedOwners
 }
 
 type retainedNode struct {
@@ -62,6 +64,13 @@ func (r *retainedStore) store(m *message) bool {
 		}
 		n = c
 	}
+	if r.retainedRefusal(m, n.msg != nil) >= 0 { // retained_quota.go
+		r.stats.drop(dropRetainedFull)
+		if n.msg == nil {
+			r.pruneLocked(m.pub.Topic)
+		}
+		return false
+	}
 	size := retainedSize(m)
 	var oldSize int64
 	if n.msg != nil {
@@ -80,7 +89,10 @@ func (r *retainedStore) store(m *message) bool {
 	}
 	if n.msg == nil {
 		r.count++
+	} else {
+		r.owners.remove(n.msg)
 	}
+	r.owners.add(m)
 	r.bytes += size - oldSize
 	n.msg = m
 	if r.persist != nil {
@@ -103,6 +115,7 @@ func (r *retainedStore) deleteLocked(topic string, only *message) {
 	}
 	r.count--
 	r.bytes -= retainedSize(n.msg)
+	r.owners.remove(n.msg)
 	n.msg = nil
 	r.pruneLocked(topic)
 }

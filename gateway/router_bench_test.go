@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/listeners"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -27,7 +28,9 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 	tb.Helper()
 	ch := &channel{out: discardOut{}, env: &engine{stats: reg.stats}}
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
-	s, _ := reg.open(id, true, ch, func(*session, bool) {})
+	// The client id is its user name too, for ACL %u rules.
+	ch.acl.view = aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V5, clientID: id, username: id, hasUsername: true}
+	s, _, _ := reg.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess = s
 	return s
 }
@@ -37,6 +40,7 @@ func benchEngine(tb testing.TB) *engine {
 	st := &stats{}
 	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop()}
 	e.sessions = newRegistry(1000, 0, st, e.endSession, e.publishWill)
+	e.sessions.acl = &e.acl
 	return e
 }
 

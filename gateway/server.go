@@ -42,7 +42,9 @@ type listenerState struct {
 
 // Server is the running gateway.
 type Server struct {
-	cfg  *configs.Config
+	// The configuration in force has one home, the reloader
+	// (s.config(), reload.go): Server keeps no copy that a reload would
+	// leave stale.
 	log  *zap.Logger
 	eng  *engine
 	bufs mqtt.BufferPool
@@ -112,7 +114,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		opt(&o)
 	}
 	st := &stats{}
-	s := &Server{cfg: cfg, log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{})}
+	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{})}
 	s.metrics = newMetrics(s) // metrics.go
 	// One client, so one connection pool, for the http backends and
 	// JWKS URLs of this server.
@@ -127,6 +129,14 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
 	s.adm.log = s.eng.clog // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
+	s.eng.quota = newQuotas(cfg)                             // quota.go
+	s.eng.retained.limitPerClient(cfg.Retained.MaxPerClient) // retained_quota.go
+	s.metrics.reg.MustRegister(quotaCollector{s.eng.quota})  // quota.go
+	// owner.go: sessions belong to their owner; the ACL judges their
+	// deliveries.
+	s.eng.sessions.strictOwner = cfg.Session.OwnerBinding != "any"
+	s.eng.sessions.acl = &s.eng.acl
+	s.metrics.reg.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err
@@ -143,7 +153,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.authLim.verify) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.authLim.verify, log) // auth_chain.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
@@ -185,7 +195,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 // listeners also return the switch a reload replaces their TLS
 // configuration with (reload.go).
 func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, *tlsSwitch, error) {
-	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.gateFor(lc.Name, s.cfg.AdmissionFor(lc))} // admission.go
+	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.gateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
 	var (
 		tsw *tlsSwitch
 		err error
@@ -197,16 +207,16 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 	if lc.Type == "tls" || lc.Type == "wss" {
 		src, ok := s.sources[lc.TLS]
 		if !ok {
-			scfg, defined := s.cfg.TLS[lc.TLS]
+			scfg, defined := s.config().TLS[lc.TLS]
 			if !defined {
 				return nil, nil, fmt.Errorf("tls source %q is not defined", lc.TLS)
 			}
-			if src, err = certs.New(ctx, lc.TLS, scfg, s.cfg.DataDir, s.log); err != nil {
+			if src, err = certs.New(ctx, lc.TLS, scfg, s.config().DataDir, s.log); err != nil {
 				return nil, nil, fmt.Errorf("building tls source %q: %w", lc.TLS, err)
 			}
 			s.sources[lc.TLS] = src
 		}
-		scfg := s.cfg.TLS[lc.TLS]
+		scfg := s.config().TLS[lc.TLS]
 		// Handshakes take the configuration in force through tsw, so
 		// that a reload can replace the source (reload.go).
 		tsw = newTLSSwitch(lc.Type, src)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgemq/mqtt"
@@ -13,6 +14,9 @@ import (
 type message struct {
 	pub  *mqtt.Publish // topic resolved, topic alias and packet id removed
 	from string        // publisher's client id, for No Local
+	// sys marks the server's own $SYS messages (sys.go): routed like any
+	// other but not counted as messages received.
+	sys bool
 	// expires is when the Message Expiry Interval runs out; zero: never.
 	expires time.Time
 	// id and enc are the message's store identity and encoding, made once
@@ -51,6 +55,10 @@ type subscription struct {
 	retainAsPublished bool
 	retainHandling    byte
 	id                uint32 // Subscription Identifier; 0: none
+	// read caches whether the session's owner may still receive what
+	// comes through the subscription, with the generation it was decided
+	// at (owner.go).
+	read atomic.Uint64
 }
 
 // outState is where an outbound QoS 1/2 delivery stands.
@@ -90,6 +98,7 @@ type delivery struct {
 type sessionState struct {
 	clientID string
 	subs     map[string]*subscription
+	subBytes int // filter bytes in subs (putSub, dropSub in quota.go)
 	// expiry is the Session Expiry Interval in force, in seconds.
 	expiry uint32
 	// connectExpiry is the interval of the CONNECT, for the DISCONNECT

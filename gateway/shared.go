@@ -142,13 +142,23 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 	} else {
 		start = int((g.next.Add(1) - 1) % uint64(n))
 	}
+	acl := e.acl.load()
+	checkReads := e.acl.checksReads(acl)
+	denied := false
 	for _, online := range []bool{true, false} {
 		for i := range n {
 			mb := members[(start+i)%n]
+			if checkReads && !mb.s.mayRead(mb.sub, acl) {
+				denied = true // owner.go: another member may read it
+				continue
+			}
 			if mb.s.offer(sharedDelivery(g, mb.sub, m), now, online) {
 				return true
 			}
 		}
+	}
+	if denied {
+		e.stats.drop(dropReadDenied)
 	}
 	return false
 }

@@ -15,10 +15,11 @@ const (
 	dropRetainedFull                    // retained store at its bounds
 	dropPayloadFormat                   // payload not UTF-8 as its format indicator says
 	dropOverload                        // QoS 0 shed while overloaded (overload.go)
+	dropReadDenied                      // the session's owner may no longer read it (owner.go)
 	dropReasons
 )
 
-var dropNames = [dropReasons]string{"queue_full", "expired", "too_large", "offline", "encoding", "denied", "retained_full", "payload_format", "overload"}
+var dropNames = [dropReasons]string{"queue_full", "expired", "too_large", "offline", "encoding", "denied", "retained_full", "payload_format", "overload", "read_denied"}
 
 func (r dropReason) String() string { return dropNames[r] }
 
@@ -37,6 +38,9 @@ type stats struct {
 	auth authStats
 	// pkt counts packets and bytes by type, CONNACKs by reason (metrics.go).
 	pkt pktStats
+	// takeover counts CONNECTs refused for a session of another identity
+	// (owner.go).
+	takeover takeoverStats
 }
 
 func (s *stats) drop(r dropReason) { s.dropped[r].Add(1) }

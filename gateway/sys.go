@@ -45,7 +45,7 @@ func (s *Server) SetVersion(v string) {
 // startSys starts the $SYS publisher unless sys.interval is 0. stop
 // ends it and waits until it has.
 func (s *Server) startSys(ctx context.Context) (stop func()) {
-	interval := s.cfg.Sys.Interval
+	interval := s.config().Sys.Interval
 	if interval <= 0 {
 		return func() {}
 	}
@@ -94,9 +94,10 @@ const (
 )
 
 // publishSys publishes one round of $SYS messages. The values are read
-// first, so they do not count this round; and the round's own messages
-// are taken back out of messages/received, which counts what clients
-// publish.
+// first, so they do not count this round. The round's own messages are
+// not counted in messages/received (edgemq_messages_received_total),
+// which counts what clients publish: they are marked sys, and route skips
+// the count for them, so the counter never goes down.
 func (e *engine) publishSys(version string, started, now time.Time, buf *[]match) {
 	st := e.stats
 	retained, _ := e.retained.size()
@@ -118,12 +119,13 @@ func (e *engine) publishSys(version string, started, now time.Time, buf *[]match
 	for _, c := range counters {
 		e.publishSysValue(c.topic, strconv.AppendInt(nil, c.v, 10), now, buf)
 	}
-	st.msgsIn.Add(-int64(len(counters) + 1))
 }
 
 func (e *engine) publishSysValue(topic string, payload []byte, now time.Time, buf *[]match) {
 	pub := &mqtt.Publish{Topic: topic, Payload: payload, Retain: true}
-	e.route(newMessage(pub, sysClientID, now), buf)
+	m := newMessage(pub, sysClientID, now)
+	m.sys = true
+	e.route(m, buf)
 }
 
 // subscriptionCount returns the number of subscriptions of all sessions.

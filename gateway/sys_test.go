@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +131,52 @@ func TestSysPublishRefused(t *testing.T) {
 		if n, _ := got.size(); n != 0 {
 			t.Errorf("%d retained messages with sys.interval 0", n)
 		}
+	}
+}
+
+// TestSysCounterNeverGoesDown: $SYS rounds run back to back while
+// /metrics is scraped again and again. A Prometheus counter must never go
+// down, and messages received counts only what clients publish, so every
+// scrape reads exactly the one message the client sent, whatever point of
+// a $SYS round it lands on.
+func TestSysCounterNeverGoesDown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Ops.Address = "127.0.0.1:0"
+	cfg.Sys.Interval = 0 // the rounds are run below, back to back
+	ts := startServer(t, cfg)
+	c := connectV5(t, ts, v5Connect("sys-counter"))
+	c.publish(t, &paho.Publish{Topic: "data/x", QoS: 1, Payload: []byte("x")})
+
+	stop, done := make(chan struct{}), make(chan struct{})
+	var rounds atomic.Int64
+	go func() {
+		defer close(done)
+		var buf []match
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ts.eng.publishSys("test", time.Now(), time.Now(), &buf)
+			rounds.Add(1)
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done }) // before the server stops
+	const name = "edgemq_messages_received_total"
+	prev := 0.0
+	for i := range 100 {
+		got := metricValue(scrape(t, ts), name)
+		if got < prev {
+			t.Errorf("scrape %d: %s went down from %v to %v", i, name, prev, got)
+		}
+		if got != 1 {
+			t.Errorf("scrape %d: %s = %v, want 1 (the client's message only)", i, name, got)
+			break
+		}
+		prev = got
+	}
+	if rounds.Load() == 0 {
+		t.Fatal("no $SYS round ran during the scrapes")
 	}
 }

@@ -15,6 +15,13 @@
 // caller's locks; either way it must not block or take locks that an
 // Apply caller may hold while calling Apply (gateway/LOCKS.md).
 //
+// Failures: an operation the store cannot hold (see the limits below)
+// fails its own Apply call only: that call's operations are left out (all
+// of them), done of that call gets the error, and every other call in the
+// same commit is stored as if it had not been there. A failure of the
+// commit itself (I/O) fails every call in it. Callers check the limits
+// before Apply so that a refusal reaches the client that caused it.
+//
 // Not found: deleting what does not exist is not an error. A Delivery or
 // Rel for a session that does not exist is stored anyway; Load returns
 // only those of sessions it returns.
@@ -45,6 +52,17 @@ type Store interface {
 	Close() error
 }
 
+// Limits every Store holds: a retained topic of up to MaxRetainedTopic
+// bytes and a client id of up to MaxClientID bytes. The engine refuses
+// longer ones before they reach the store.
+const (
+	MaxRetainedTopic = 32768
+	MaxClientID      = 32000
+)
+
+// ErrTooLarge wraps the error of an operation over the limits.
+var ErrTooLarge = errors.New("too large for the store")
+
 // ErrCorrupt wraps the errors of a store that cannot be read.
 var ErrCorrupt = errors.New("store is corrupt or unreadable")
 
@@ -66,16 +84,42 @@ type Session struct {
 	// client is connected (the expiry then counts from the restart) or when
 	// it never expires.
 	Deadline time.Time
-	Subs     []Subscription
+	// Subs are filled by Load. On PutSession they are added as by
+	// PutSubscriptions (none: the stored ones stay as they are).
+	Subs []Subscription
 	// Will waits for WillDeadline (zero: the will of a connected client,
 	// whose delay counts from the restart).
 	Will         *Message
 	WillDelay    uint32
 	WillDeadline time.Time
 	NextPID      uint16
+	// Owner is the identity the session is bound to. It is nil in records
+	// written before sessions had owners: the engine lets the first
+	// identity that connects take such a session (and binds it then).
+	Owner *Owner `json:",omitempty"`
 	// Deliveries and Rels are filled by Load.
 	Deliveries []Delivery
 	Rels       []uint16
+}
+
+// Owner is who a session belongs to: the identity that binds it and what
+// the ACL needs to judge its deliveries while it has no connection.
+type Owner struct {
+	// Identity is "user:<name>", "cert:<identity>" or
+	// "anonymous:<listener>".
+	Identity     string
+	Listener     string
+	Username     string
+	HasUsername  bool
+	CertIdentity string
+	// Claims are the owner's credential's ACL claims, nil for none.
+	Claims *ACLClaims `json:",omitempty"`
+}
+
+// ACLClaims are the topic filters a credential allows.
+type ACLClaims struct {
+	Pub []string
+	Sub []string
 }
 
 // Subscription is one filter of a session.
@@ -127,7 +171,8 @@ type OpKind byte
 const (
 	// PutSession stores Session (without Deliveries and Rels), replacing it.
 	PutSession OpKind = iota + 1
-	// DeleteSession removes ClientID's session, deliveries and rels.
+	// DeleteSession removes ClientID's session, subscriptions, deliveries
+	// and rels.
 	DeleteSession
 	// PutDelivery stores Delivery of ClientID, replacing the one with its
 	// Seq; Delivery.Msg is stored when new (by ID) and referenced.
@@ -142,6 +187,12 @@ const (
 	PutRetained
 	// DeleteRetained removes Topic's retained message.
 	DeleteRetained
+	// PutSubscriptions stores Subs of ClientID, each replacing the one
+	// with its filter: one write per SUBSCRIBE, whatever the session holds.
+	PutSubscriptions
+	// DeleteSubscriptions removes the subscriptions of ClientID whose
+	// filters are Filters.
+	DeleteSubscriptions
 )
 
 // Op is one change.
@@ -154,4 +205,6 @@ type Op struct {
 	PID      uint16
 	Topic    string
 	Retained *Message
+	Subs     []Subscription // PutSubscriptions
+	Filters  []string       // DeleteSubscriptions
 }

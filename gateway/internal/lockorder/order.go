@@ -39,6 +39,8 @@ func Order() [][]string {
 		{"httpAuth.mu"},
 		{"passwordFileAuth.mu"},
 		{"FileSCRAMStore.mu"},
+		{"takeoverStats.mu"},
+		{"quotas.mu"},
 	}
 }
 

@@ -2,12 +2,19 @@
 // incrementally by a single writer goroutine that group-commits the
 // operations queued meanwhile, many per transaction and fsync.
 //
-// Layout (schema version 1): bucket meta holds "schema"; sessions maps a
-// client id to its session (JSON); deliveries maps (client id, seq) to a
+// Layout (schema version 2): bucket meta holds "schema"; sessions maps a
+// client id to its session (JSON); subscriptions maps (client id, filter
+// hash) to a subscription (subs.go); deliveries maps (client id, seq) to a
 // delivery (binary, message by id); messages maps a message id to a
 // reference count and the message, stored once for all the deliveries
 // that refer to it; rels maps (client id, packet id) to nothing; retained
 // maps a topic to its message.
+//
+// A session's owner (store.Session.Owner) was added to the session JSON
+// without a new schema version: records written before it have no
+// "Owner" key and load with Owner nil, which the engine treats as a
+// session any identity may take once (and that binds it); an older
+// edgemq reading a newer record ignores the key.
 //
 // Fan-out: a message queued for many sessions is written once; each
 // session gets a small delivery record naming it. A delivery put and
@@ -37,8 +44,9 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// SchemaVersion is the layout this package writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the layout this package writes and reads. Version 1
+// (subscriptions inside the session records) is upgraded at open.
+const SchemaVersion = 2
 
 var (
 	bMeta       = []byte("meta")
@@ -113,13 +121,17 @@ func Open(path string, interval time.Duration) (d *DB, err error) {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: %s: schema key unreadable", store.ErrCorrupt, path)
 		}
-		if n := binary.BigEndian.Uint32(v); n != SchemaVersion {
-			return fmt.Errorf("%w: %s has schema version %d, this edgemq reads version %d only", store.ErrVersion, path, n, SchemaVersion)
+		n := binary.BigEndian.Uint32(v)
+		if n != SchemaVersion && n != 1 {
+			return fmt.Errorf("%w: %s has schema version %d, this edgemq reads versions 1 and %d only", store.ErrVersion, path, n, SchemaVersion)
 		}
-		for _, b := range [][]byte{bSessions, bDeliveries, bMessages, bRels, bRetained} {
+		for _, b := range [][]byte{bSessions, bDeliveries, bMessages, bRels, bRetained, bSubs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if n == 1 {
+			return upgradeV1(tx, meta) // subs.go
 		}
 		return nil
 	})
@@ -194,7 +206,9 @@ func (d *DB) run() {
 	}
 }
 
-// flush commits everything queued in one transaction.
+// flush commits everything queued in one transaction. An operation the
+// store cannot hold (isolated) leaves its Apply call out: the batch is
+// committed again without it, and only that call's done gets the error.
 func (d *DB) flush() {
 	d.gate.Lock()
 	d.mu.Lock()
@@ -205,28 +219,63 @@ func (d *DB) flush() {
 	if len(q) == 0 {
 		return
 	}
-	skip := superseded(q)
-	err := d.db.Update(func(tx *bbolt.Tx) error {
-		for ei, e := range q {
-			for i := range e.ops {
-				if skip[opRef{ei, i}] {
+	var left map[int]error // entries left out, with their error
+	var err error
+	for {
+		bad := -1
+		skip := superseded(q, left)
+		err = d.db.Update(func(tx *bbolt.Tx) error {
+			for ei, e := range q {
+				if left[ei] != nil {
 					continue
 				}
-				if err := apply(tx, &e.ops[i]); err != nil {
-					return err
+				for i := range e.ops {
+					if skip[opRef{ei, i}] {
+						continue
+					}
+					if err := apply(tx, &e.ops[i]); err != nil {
+						if isolated(err) {
+							bad = ei
+						}
+						return err
+					}
 				}
 			}
+			return nil
+		})
+		if err == nil || bad < 0 {
+			break
 		}
-		return nil
-	})
+		if left == nil {
+			left = make(map[int]error)
+		}
+		if errors.Is(err, bbolt.ErrKeyRequired) {
+			left[bad] = fmt.Errorf("writing store %s: %w", d.path, err)
+		} else {
+			left[bad] = fmt.Errorf("writing store %s: %w: %w", d.path, store.ErrTooLarge, err)
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("writing store %s: %w", d.path, err)
 	}
-	for _, e := range q {
-		if e.done != nil {
+	for ei, e := range q {
+		if e.done == nil {
+			continue
+		}
+		if lerr := left[ei]; lerr != nil {
+			e.done(lerr)
+		} else {
 			e.done(err)
 		}
 	}
+}
+
+// isolated reports whether err belongs to one operation (its key or
+// value) rather than to the transaction: that operation's call can be
+// left out and the rest committed.
+func isolated(err error) bool {
+	return errors.Is(err, bbolt.ErrKeyTooLarge) || errors.Is(err, bbolt.ErrValueTooLarge) ||
+		errors.Is(err, bbolt.ErrKeyRequired)
 }
 
 type opRef struct{ entry, op int }
@@ -239,11 +288,14 @@ type deliveryRef struct {
 // superseded finds the PutDelivery operations of a batch that a later
 // DeleteDelivery of the same delivery in the batch undoes: a message
 // acknowledged within one commit is never written (nor its payload, when
-// no other delivery refers to it).
-func superseded(q []entry) map[opRef]bool {
+// no other delivery refers to it). Entries of left are not counted.
+func superseded(q []entry, left map[int]error) map[opRef]bool {
 	var puts map[deliveryRef][]opRef
 	var skip map[opRef]bool
 	for ei, e := range q {
+		if left[ei] != nil {
+			continue
+		}
 		for i := range e.ops {
 			op := &e.ops[i]
 			switch op.Kind {
@@ -392,14 +444,24 @@ func apply(tx *bbolt.Tx, op *store.Op) error {
 	switch op.Kind {
 	case store.PutSession:
 		s := *op.Session
-		s.Deliveries, s.Rels = nil, nil
+		s.Deliveries, s.Rels, s.Subs = nil, nil, nil
 		v, err := json.Marshal(&s)
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bSessions).Put([]byte(s.ClientID), v)
+		if err := tx.Bucket(bSessions).Put([]byte(s.ClientID), v); err != nil {
+			return fmt.Errorf("storing session %.64q: %w", s.ClientID, err)
+		}
+		return putSubs(tx, s.ClientID, op.Session.Subs) // subs.go
+	case store.PutSubscriptions:
+		return putSubs(tx, op.ClientID, op.Subs)
+	case store.DeleteSubscriptions:
+		return deleteSubs(tx, op.ClientID, op.Filters)
 	case store.DeleteSession:
 		if err := tx.Bucket(bSessions).Delete([]byte(op.ClientID)); err != nil {
+			return err
+		}
+		if err := deleteAllSubs(tx, op.ClientID); err != nil {
 			return err
 		}
 		prefix := clientKey(op.ClientID)
@@ -448,7 +510,10 @@ func apply(tx *bbolt.Tx, op *store.Op) error {
 	case store.DeleteRel:
 		return tx.Bucket(bRels).Delete(relKey(op.ClientID, op.PID))
 	case store.PutRetained:
-		return tx.Bucket(bRetained).Put([]byte(op.Topic), encodeMessage(0, op.Retained))
+		if err := tx.Bucket(bRetained).Put([]byte(op.Topic), encodeMessage(0, op.Retained)); err != nil {
+			return fmt.Errorf("storing retained topic of %d bytes: %w", len(op.Topic), err)
+		}
+		return nil
 	case store.DeleteRetained:
 		return tx.Bucket(bRetained).Delete([]byte(op.Topic))
 	}
@@ -509,6 +574,9 @@ func (d *DB) Load(ctx context.Context) (st *store.State, err error) {
 			return ctx.Err()
 		})
 		if err != nil {
+			return err
+		}
+		if err := loadSubs(tx, st, idx); err != nil { // subs.go
 			return err
 		}
 		msgs := tx.Bucket(bMessages)

@@ -40,7 +40,9 @@ func TestRoundTrip(t *testing.T) {
 	will := store.Message{From: "c1", Packet: []byte("will")}
 	sess := store.Session{ClientID: "c1", Expiry: 3600, Deadline: deadline, NextPID: 9,
 		Subs: []store.Subscription{{Filter: "a/#", QoS: 2, NoLocal: true, RetainAsPublished: true, RetainHandling: 1, ID: 4}},
-		Will: &will, WillDelay: 30, WillDeadline: deadline.Add(-time.Hour)}
+		Will: &will, WillDelay: 30, WillDeadline: deadline.Add(-time.Hour),
+		Owner: &store.Owner{Identity: "user:alice", Listener: "tcp", Username: "alice", HasUsername: true,
+			Claims: &store.ACLClaims{Pub: []string{"a/#"}, Sub: []string{"b/+"}}}}
 	d1 := store.Delivery{Seq: 1, Msg: msg, QoS: 1, PID: 3, State: store.AwaitingPuback, SubIDs: []uint32{4}}
 	d2 := store.Delivery{Seq: 2, Msg: msg, QoS: 2, Retain: true, State: store.Pending, Share: "$share/g/a/#"}
 	ret := store.Message{Packet: []byte("retained"), Expires: time.Unix(1900000001, 0)}
@@ -220,5 +222,28 @@ func TestAckedInBatch(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSessionWithoutOwner loads a session record written before sessions
+// had owners: it loads, with no owner.
+func TestSessionWithoutOwner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edgemq.db")
+	d := open(t, path)
+	if err := d.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bSessions).Put([]byte("old"), []byte(`{"ClientID":"old","Expiry":60,"Subs":[{"Filter":"a/#","QoS":1}]}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if len(st.Sessions) != 1 || st.Sessions[0].ClientID != "old" || len(st.Sessions[0].Subs) != 1 {
+		t.Fatalf("sessions: %+v", st.Sessions)
+	}
+	if o := st.Sessions[0].Owner; o != nil {
+		t.Errorf("owner of an old record: %+v, want nil", o)
 	}
 }
