@@ -24,6 +24,10 @@ type outbound interface {
 	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
 	// close queues last (nil: nothing) and closes the connection after it.
 	close(last mqtt.Packet)
+	// room returns what paced deliveries may still queue, and setRefill
+	// what to call when the queue drains (writequeue_pace.go).
+	room() queueRoom
+	setRefill(fn func())
 }
 
 // engine is what all channels share.
@@ -360,6 +364,9 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 			continue
 		}
 		s.st.putSub(sub)
+		// A retained delivery under way takes the new options
+		// (retained_feed.go).
+		s.retargetRetainedLocked(sub)
 		s.mu.Unlock()
 		added = append(added, sub)
 		// A subscription to the same filter replaces the old one
@@ -374,18 +381,12 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 	}
 	ch.sess.putSubs(added) // persist_subs.go
 	ch.out.send(ack)       // [MQTT-3.8.4-1]
-	now := time.Now()
-	for _, sub := range wantRetained {
-		if !ch.sess.mayRead(sub, ch.env.acl.load()) { // owner.go
-			continue
-		}
-		for _, m := range ch.env.retained.match(sub.filter, now) {
-			d := &delivery{msg: m, qos: min(m.pub.QoS, sub.qos), retain: true}
-			if sub.id != 0 {
-				d.subIDs = []uint32{sub.id}
-			}
-			ch.sess.deliver(d, now) // retained flag set [MQTT-3.3.1-9 (3.1.1 MQTT-3.3.1-8)]
-		}
+	if len(wantRetained) > 0 {
+		// Paced by the connection (retained_feed.go); what is stored
+		// from now on is routed live to the new subscriptions. Each
+		// message is checked against the owner's read permission as it
+		// is handed over (owner.go).
+		ch.sess.startRetained(ch, wantRetained, ch.env.retained.lastSeq())
 	}
 	return nil
 }
@@ -419,6 +420,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	for _, f := range p.Filters {
 		s.mu.Lock()
 		existed := s.st.dropSub(f) // quota.go
+		s.stopRetainedLocked(f)    // retained_feed.go
 		s.mu.Unlock()
 		code := mqtt.Success
 		if !existed {

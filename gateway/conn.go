@@ -322,8 +322,12 @@ func (c *conn) finish() {
 	c.nc.Close()
 }
 
-// drainLimit bounds what a closing connection reads and discards.
-const drainLimit = 64 << 10
+// drainLimit bounds what a closing connection reads and discards. It is
+// above the default Maximum Packet Size (1 MiB) so that the rest of a
+// packet refused as too large (DISCONNECT 0x95) is read whole and the close
+// does not reset the connection before the client read the DISCONNECT;
+// lingerTime bounds the time it takes.
+const drainLimit = 1<<20 + 64<<10
 
 // isPacketError reports whether err is a protocol fault of the peer (as
 // opposed to I/O).

@@ -96,6 +96,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 	if len(s.st.pending) == 0 {
 		s.st.pending = nil
 	}
+	s.feedLocked(ch, now) // retained_feed.go: then the retained ones
 }
 
 // resendLocked re-sends, in their original order, the deliveries in

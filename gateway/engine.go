@@ -131,6 +131,7 @@ func (e *engine) endSession(s *session) {
 	}
 	moved := s.st.takeShared()
 	s.st.pending, s.st.pendingBytes = nil, 0
+	s.stopAllRetainedLocked() // retained_feed.go
 	s.mu.Unlock()
 	for _, f := range filters {
 		e.router.unsubscribe(s, f)

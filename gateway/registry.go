@@ -48,6 +48,12 @@ type session struct {
 	// ownerv is who the session belongs to, nil for a session restored
 	// from a record without one (owner.go).
 	ownerv atomic.Pointer[ownerView]
+	// feed holds the retained deliveries still owed (retained_feed.go);
+	// feeding says whether it holds any, read by the writer without the
+	// lock; pumpFor is the connection whose writer refills it.
+	feed    []*retainedJob
+	feeding atomic.Bool
+	pumpFor *channel
 }
 
 // registry maps client ids to sessions and performs takeover.

@@ -11,8 +11,9 @@ import (
 // so that a subscription finds its retained messages without looking at
 // the others. It is bounded in messages and bytes (topic + payload); a new
 // retained topic over a bound is not stored, and counted. Its lock is
-// taken under engine.order, and the persist callback queues to the store
-// under it (LOCKS.md).
+// taken under engine.order or under session.mu (a retained cursor step,
+// retained_feed.go), and the persist callback queues to the store under
+// it (LOCKS.md).
 type retainedStore struct {
 	mu       lockorder.RWMutex[retainedMu]
 	root     retainedNode
@@ -25,11 +26,17 @@ type retainedStore struct {
 	persist func(m *message, deleted bool)
 	// owners counts topics per publisher (retained_quota.go).
 	owners retainedOwners
+	// seq numbers the messages stored, in store order (retained_cursor.go).
+	seq uint64
 }
 
 type retainedNode struct {
 	children map[string]*retainedNode
 	msg      *message
+	// seq is msg's store sequence number; order keeps the children's
+	// names sorted for cursors (retained_cursor.go).
+	seq   uint64
+	order childOrder
 }
 
 func newRetainedStore(maxCount int, maxBytes int64, st *stats) *retainedStore {
@@ -61,6 +68,7 @@ func (r *retainedStore) store(m *message) bool {
 			}
 			c = &retainedNode{}
 			n.children[level] = c
+			n.order.add(level, len(n.children))
 		}
 		n = c
 	}
@@ -95,6 +103,8 @@ func (r *retainedStore) store(m *message) bool {
 	r.owners.add(m)
 	r.bytes += size - oldSize
 	n.msg = m
+	r.seq++
+	n.seq = r.seq
 	if r.persist != nil {
 		r.persist(m, false)
 	}
@@ -134,6 +144,7 @@ func (r *retainedStore) pruneLocked(topic string) {
 		}
 		if c.msg == nil && len(c.children) == 0 {
 			delete(n.children, level)
+			n.order.remove(len(n.children))
 			return true
 		}
 		return false

@@ -21,6 +21,8 @@ func (discardOut) send(mqtt.Packet) bool                       { return true }
 func (discardOut) deliver(*delivery) bool                      { return true }
 func (discardOut) ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
 func (discardOut) close(mqtt.Packet)                           {}
+func (discardOut) room() queueRoom                             { return queueRoom{items: 1 << 20} }
+func (discardOut) setRefill(func())                            {}
 
 // benchSession makes a connected session whose channel discards its
 // packets.

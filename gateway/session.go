@@ -90,6 +90,9 @@ type delivery struct {
 	// dseq identifies the delivery in the store (persist.go); 0: not
 	// stored.
 	dseq uint64
+	// paced is set on a retained delivery whose sender waited for room
+	// in the queue (retained_feed.go): the queue does not drop it.
+	paced bool
 }
 
 // sessionState is the plain data of an MQTT session: what survives the

@@ -62,6 +62,10 @@ type writeQueue struct {
 	// burst does not grow a fresh buffer from nothing and an idle
 	// connection keeps none.
 	batches *batchPool
+	// refill, when set, is called by the writer each time it takes a
+	// batch, so that paced deliveries refill the queue
+	// (writequeue_pace.go).
+	refill func()
 }
 
 // batchPool lends batches to writers: one pool serves all the
@@ -118,9 +122,10 @@ func (q *writeQueue) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 }
 
 // deliver queues a delivery. QoS 0 deliveries beyond the queue bound are
-// dropped; QoS 1/2 are bounded by the inflight window instead.
+// dropped; QoS 1/2 are bounded by the inflight window instead, and paced
+// ones by their sender (retained_feed.go).
 func (q *writeQueue) deliver(d *delivery) bool {
-	return q.push(outItem{d: d}, d.qos == 0)
+	return q.push(outItem{d: d}, d.qos == 0 && !d.paced)
 }
 
 func (q *writeQueue) push(it outItem, droppable bool) bool {
@@ -243,7 +248,11 @@ func (q *writeQueue) flush() {
 			return
 		}
 		q.items, q.spare, q.bytes = q.spare[:0], nil, 0
+		refill := q.refill
 		q.mu.Unlock()
+		if refill != nil {
+			refill()
+		}
 
 		b.reset()
 		q.enc.encode(b, items)

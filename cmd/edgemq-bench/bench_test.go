@@ -188,6 +188,10 @@ func TestConnectScenario(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			o := testOptions(transport, addrs[transport])
 			o.n = 20
+			// Client ids of their own per transport: a session is bound
+			// to "anonymous on this listener", so the tcp run's sessions,
+			// perhaps not yet ended, are not the ws run's to take over.
+			o.idPrefix = "test-" + transport
 			var out bytes.Buffer
 			if err := runConnect(t.Context(), o, &out); err != nil {
 				t.Fatalf("running connect: %v", err)

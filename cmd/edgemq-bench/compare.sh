@@ -4,6 +4,7 @@
 #
 #   cmd/edgemq-bench/compare.sh [-o results.md | results.md]
 #   QUICK=1 cmd/edgemq-bench/compare.sh      # smoke run: small N, short runs
+#   ONLY=retained cmd/edgemq-bench/compare.sh  # the retained runs alone
 #
 # Both brokers get equivalent configurations: anonymous access, one tcp,
 # tls, ws and wss listener each (ports distinct per broker), the same
@@ -13,16 +14,17 @@
 # Mosquitto comes from Debian (apt-get, the system service is not
 # started: it runs from our configuration only).
 #
-# Environment: QUICK=1 (smoke run), V (MQTT level of the pub/sub runs,
-# default 4 = 3.1.1), BROKER_CPU / BENCH_CPU (default 0 / 1), KEEP=1 (keep
-# the work directory).
+# Environment: QUICK=1 (smoke run), ONLY=retained (only the retained
+# runs), V (MQTT level of the pub/sub runs, default 4 = 3.1.1),
+# RETAINED (retained messages stored, default 100000), BROKER_CPU /
+# BENCH_CPU (default 0 / 1), KEEP=1 (keep the work directory).
 set -euo pipefail
 
 out=""
 case "${1:-}" in
 -o) out="${2:?-o needs a file}" ;;
 -h | --help)
-	sed -n '2,18p' "$0"
+	sed -n '2,21p' "$0"
 	exit 0
 	;;
 "") ;;
@@ -35,6 +37,7 @@ work=$(mktemp -d /tmp/edgemq-compare.XXXXXX)
 # read the configuration and certificate.
 chmod 755 "$work"
 QUICK=${QUICK:-0}
+ONLY=${ONLY:-}
 V=${V:-4}
 BROKER_CPU=${BROKER_CPU:-0}
 BENCH_CPU=${BENCH_CPU:-1}
@@ -54,9 +57,12 @@ trap cleanup EXIT
 
 if [[ "$QUICK" == 1 ]]; then
 	CONNS=2000 HOLD=1s DURATION=2s WARMUP=500ms
+	RETAINED=${RETAINED:-10000}
 else
 	CONNS=19000 HOLD=5s DURATION=10s WARMUP=2s
+	RETAINED=${RETAINED:-100000}
 fi
+[[ -z "$ONLY" || "$ONLY" == retained ]] || die "ONLY=$ONLY: only ONLY=retained is known"
 
 # --- Mosquitto, from Debian, never as the system service ---------------
 if ! command -v mosquitto >/dev/null; then
@@ -223,6 +229,13 @@ run() {
 flow_common=(-V "$V" -size 64 -duration "$DURATION" -warmup "$WARMUP")
 for broker in mosquitto edgemq; do
 	: >"$work/$broker.jsonl"
+	# Retained messages on SUBSCRIBE: $RETAINED stored (at QoS 1, 20
+	# unacknowledged at most), then one new subscriber to prefix/#, timed
+	# until it has them all; 120 s at most.
+	for q in 0 1; do
+		run "$broker" "retained qos$q" tcp -V "$V" -size 64 -qos $q -n "$RETAINED" -window 20 -duration 120s retained
+	done
+	[[ "$ONLY" == retained ]] && continue
 	for t in tcp tls ws wss; do
 		run "$broker" "connect $t" "$t" -n "$CONNS" -c 64 -hold "$HOLD" connect
 	done
@@ -273,12 +286,43 @@ table() {
 	echo "- $mosq_version"
 	echo "- $edgemq_version"
 	echo "- $go_version"
-	echo "- pub/sub runs: MQTT level $V, 64-byte payloads, $DURATION measured after $WARMUP warm-up; connect storms: $CONNS connections"
+	echo "- pub/sub runs: MQTT level $V, 64-byte payloads, $DURATION measured after $WARMUP warm-up; connect storms: $CONNS connections; retained: $RETAINED messages of 64 bytes"
 	echo
 	echo "Ratio is edgemq / Mosquitto. Throughput and connects/s: higher is better; latency, KB and CPU: lower is better."
 	echo
 	echo "| scenario | metric | mosquitto | edgemq | ratio |"
 	echo "|---|---|---|---|---|"
+	for q in 0 1; do
+		row "retained qos$q" "messages received of $RETAINED" received "%d"
+		row "retained qos$q" "s to the last message" seconds "%.3f"
+		row "retained qos$q" "broker RSS KB before SUBSCRIBE" rss_before_kb "%d"
+		row "retained qos$q" "broker peak RSS KB" peak_rss_kb "%d"
+	done
+	[[ "$ONLY" == retained ]] || table_flows
+	echo
+	echo "Commands (\$WORK holds the generated configurations and certificate; each run starts a fresh broker):"
+	echo
+	echo '```'
+	echo "taskset -c $BROKER_CPU mosquitto -c \$WORK/mosquitto.conf"
+	echo "taskset -c $BROKER_CPU edgemq -c \$WORK/edgemq.yaml"
+	cat "$commands"
+	echo '```'
+	echo
+	echo "<details><summary>Configurations</summary>"
+	echo
+	echo '```'
+	sed "s|$work|\$WORK|g" "$work/mosquitto.conf"
+	echo '```'
+	echo
+	echo '```yaml'
+	sed "s|$work|\$WORK|g" "$work/edgemq.yaml"
+	echo '```'
+	echo
+	echo "</details>"
+}
+
+# table_flows: the rows of the connect and publish/subscribe runs.
+table_flows() {
 	for t in tcp tls ws wss; do
 		row "connect $t" "connects/s" connects_per_sec "%.0f"
 		row "connect $t" "KB per connection" kb_per_conn "%.2f"
@@ -301,26 +345,6 @@ table() {
 			row "$s qos$q 20k/s" "broker CPU %" broker_cpu_pct "%.0f"
 		done
 	done
-	echo
-	echo "Commands (\$WORK holds the generated configurations and certificate; each run starts a fresh broker):"
-	echo
-	echo '```'
-	echo "taskset -c $BROKER_CPU mosquitto -c \$WORK/mosquitto.conf"
-	echo "taskset -c $BROKER_CPU edgemq -c \$WORK/edgemq.yaml"
-	cat "$commands"
-	echo '```'
-	echo
-	echo "<details><summary>Configurations</summary>"
-	echo
-	echo '```'
-	sed "s|$work|\$WORK|g" "$work/mosquitto.conf"
-	echo '```'
-	echo
-	echo '```yaml'
-	sed "s|$work|\$WORK|g" "$work/edgemq.yaml"
-	echo '```'
-	echo
-	echo "</details>"
 }
 
 if [[ -n "$out" ]]; then

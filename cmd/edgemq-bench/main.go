@@ -11,6 +11,8 @@
 //   - fanin: P publishers, one subscriber, one topic.
 //   - fanout: one publisher, K subscribers of its topic.
 //   - pairs: K publisher/subscriber pairs, each on its own topic.
+//   - retained: store N retained messages under a fresh prefix, then time
+//     a new subscriber to prefix/# until it has all N (retained.go).
 //
 // The publish/subscribe scenarios publish at -rate messages per second in
 // total, or as fast as a bounded window allows with -rate 0, for -duration
@@ -22,7 +24,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +31,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -73,7 +73,7 @@ func main() {
 	flag.StringVar(&o.caFile, "cafile", "", "PEM file of CAs to trust (tls, wss)")
 	flag.BoolVar(&o.insecure, "insecure", false, "do not verify the broker's certificate (tls, wss)")
 	flag.StringVar(&o.curves, "curves", "x25519", "TLS key exchanges offered, comma separated: x25519, x25519mlkem768, p256, p384; \"go\" for Go's defaults")
-	flag.IntVar(&o.n, "n", 1000, "connections to open")
+	flag.IntVar(&o.n, "n", 1000, "connections to open (connect); retained messages (retained)")
 	flag.IntVar(&o.c, "c", 64, "connections opened at a time (all scenarios)")
 	flag.IntVar(&o.version, "V", 4, "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
 	flag.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold the connections idle before measuring memory")
@@ -87,10 +87,10 @@ func main() {
 	flag.IntVar(&o.k, "k", 100, "subscribers of fanout, pairs of pairs")
 	flag.Float64Var(&o.rate, "rate", 0, "publishes per second offered in total, spread over the publishers; 0: saturation")
 	flag.IntVar(&o.window, "window", 100, "most messages a publisher has unacknowledged (QoS 1/2) or unreceived (any QoS)")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time; retained: the longest wait for all messages")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time publishing before measuring")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: edgemq-bench [flags] connect|fanin|fanout|pairs [flags]\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: edgemq-bench [flags] connect|fanin|fanout|pairs|retained [flags]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -118,6 +118,8 @@ func main() {
 		err = runConnect(ctx, o, os.Stdout)
 	case "fanin", "fanout", "pairs":
 		_, err = runFlow(ctx, o, scenario, os.Stdout)
+	case "retained":
+		_, err = runRetained(ctx, o, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
 	}
@@ -270,15 +272,4 @@ func handshake(ctx context.Context, o options, i int) (net.Conn, error) {
 }
 
 // rssKB reads a process's resident set size from /proc.
-func rssKB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading broker memory: %w", err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-		}
-	}
-	return 0, errors.New("reading broker memory: no VmRSS")
-}
+func rssKB(pid int) (int64, error) { return procStatusKB(pid, "VmRSS:") }

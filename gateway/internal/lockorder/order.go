@@ -22,6 +22,9 @@ func Order() [][]string {
 		{"bolt.DB.gate", "engine.order", "session.mu", "writeQueue.mu"},
 		{"engine.order", "router.mu"},
 		{"engine.order", "retainedStore.mu"},
+		// A retained cursor step (retained_feed.go) reads the store
+		// under the session's lock.
+		{"session.mu", "retainedStore.mu"},
 		// Sessions: open, takeover, detach and expiry.
 		{"registry.mu", "session.mu"},
 		// Store changes are queued (bolt mu) under the lock of the state
