@@ -6,7 +6,8 @@ import "time"
 // Type selects which of the sections below applies; the others must be
 // left empty.
 type AuthBackend struct {
-	// Type is password_file, jwt, http or cert.
+	// Type is password_file, jwt, http, cert or plugin (an
+	// Authenticator of the embedding program: gateway.WithAuthenticator).
 	Type string `yaml:"type"`
 	// PasswordFile configures type password_file.
 	PasswordFile PasswordFileAuth `yaml:"password_file"`

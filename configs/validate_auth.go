@@ -16,6 +16,11 @@ const (
 	BackendJWT          = "jwt"
 	BackendHTTP         = "http"
 	BackendCert         = "cert"
+	// BackendPlugin is an Authenticator supplied by the Go program that
+	// embeds edgemq (gateway.WithAuthenticator, under the backend's
+	// name). It has no settings here; the edgemq binary supplies none,
+	// so a listener that names one fails to start.
+	BackendPlugin = "plugin"
 )
 
 // AuthChain returns the backend names of listener l, in order.
@@ -63,11 +68,11 @@ func (c *Config) validateAuthBackends(ps *problems) {
 			if h.CacheTTL < 0 {
 				ps.add(path+".http.cache_ttl", "must not be negative")
 			}
-		case BackendCert:
+		case BackendCert, BackendPlugin:
 		case "":
-			ps.add(path+".type", "is required: password_file, jwt, http or cert")
+			ps.add(path+".type", "is required: password_file, jwt, http, cert or plugin")
 		default:
-			ps.add(path+".type", "%q is not a backend type: want password_file, jwt, http or cert", b.Type)
+			ps.add(path+".type", "%q is not a backend type: want password_file, jwt, http, cert or plugin", b.Type)
 		}
 	}
 	for i, l := range c.Listeners {

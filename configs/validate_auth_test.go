@@ -26,14 +26,16 @@ auth:
     hook:
       type: http
       http: {url: "http://127.0.0.1:9000/auth", timeout: 1s, cache_ttl: 10s, fail_open: true}
+    sso:
+      type: plugin
 listeners:
   - name: public
     type: ws
     address: 0.0.0.0:8080
-    auth: [browser, hook, file, users]
+    auth: [browser, hook, file, sso, users]
 `)
 	l := cfg.Listeners[0]
-	if got := strings.Join(l.AuthChain(), ","); got != "browser,hook,file,users" {
+	if got := strings.Join(l.AuthChain(), ","); got != "browser,hook,file,sso,users" {
 		t.Errorf("chain %s", got)
 	}
 	if l.Anonymous() {

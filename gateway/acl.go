@@ -66,7 +66,8 @@ func (a Action) String() string {
 //     be kept after Authorize returns.
 //   - Determinism: the decision must depend on the arguments only. Each
 //     connection caches its publish decisions by topic, QoS and RETAIN
-//     until the server's authorizer is replaced (Server.SetAuthorizer).
+//     until the server's authorizer is replaced (Server.SetAuthorizer) or
+//     renewed (Server.RefreshAuthorizer).
 //     Granted subscriptions are checked again, as ActionSubscribe with
 //     the session owner's ConnInfo, whenever the authorizer is replaced
 //     or the owner's credential changes: a message goes to a session only
@@ -387,14 +388,32 @@ func (h *aclHolder) set(a Authorizer) {
 	h.p.Store(&aclState{a: a, allowAll: all, id: h.ids.Add(1)})
 }
 
+// renew puts the authorizer in force again as a new state, so
+// that every cached decision is made again (RefreshAuthorizer). A set
+// meanwhile wins.
+func (h *aclHolder) renew() {
+	for {
+		old := h.p.Load()
+		if old == nil {
+			return
+		}
+		next := &aclState{a: old.a, allowAll: old.allowAll, id: h.ids.Add(1)}
+		if h.p.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
 // SetAuthorizer replaces the server's authorizer, which New builds from
 // the acl section of the configuration; nil allows everything. It is safe
 // while the server runs: each connection drops its cached decisions on its
 // next PUBLISH, and every subscription's read decision is made again before
 // its next delivery (owner.go): a subscription the new rules refuse
-// receives nothing more, and what is queued for it is dropped.
+// receives nothing more, and what is queued for it is dropped. An
+// authorizer of the embedding program (WithAuthorizer) stays in force
+// behind a.
 func (s *Server) SetAuthorizer(a Authorizer) {
-	s.eng.acl.set(a)
+	s.eng.acl.set(s.ext.authorizer(a))
 }
 
 // aclCacheSize bounds a connection's cache of publish decisions.

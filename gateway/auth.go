@@ -54,7 +54,9 @@ type ConnInfo interface {
 // client, so that the next one in the chain decides.
 var ErrNotMine = errors.New("authenticator does not handle this client")
 
-// Authenticator decides whether a client may connect.
+// Authenticator decides whether a client may connect. The built-in ones
+// are the backends of auth.backends; a Go program embedding edgemq
+// supplies its own with WithAuthenticator (a backend of type plugin).
 //
 // Authenticate is called concurrently for many clients. ctx is cancelled
 // when the client goes away or its connect deadline passes; a backend that
@@ -77,6 +79,14 @@ type authChain struct {
 	// (cn, san_dns, san_email, san_uri) map the client certificate of a
 	// tls or wss listener (certIdentity, connect.go).
 	identityAs, identityField string
+}
+
+// hasWork reports whether authenticating c runs anything: a backend of
+// the listener, or credentials to check. A client with neither is let in
+// or refused by the anonymous rule alone, at no cost, so it takes no place
+// under the caps on authentications in progress (auth_limit.go).
+func (a *authChain) hasWork(c *mqtt.Connect) bool {
+	return len(a.backends) > 0 || c.UsernameFlag || c.PasswordFlag
 }
 
 // client_auth.identity_as values that substitute the certificate identity.

@@ -189,7 +189,8 @@ func (ch *channel) stopAuthExpiry() {
 }
 
 // buildAuthChain returns the backends of listener lc, in order. built
-// holds the backends made so far, shared between listeners by name;
+// holds the backends made so far, shared between listeners by name, and
+// the embedding program's (type plugin, WithAuthenticator);
 // password files check passwords with verify. log is for the backends'
 // own events (a password file reload).
 func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers, built map[string]Authenticator, client *http.Client, verify *passwordVerifier, log *zap.Logger) ([]Authenticator, error) {
@@ -225,6 +226,9 @@ func buildAuthChain(cfg *configs.Config, lc configs.Listener, users *staticUsers
 			b, err = newJWTAuth(bc.JWT, client)
 		case configs.BackendHTTP:
 			b = newHTTPAuth(name, bc.HTTP, client)
+		case configs.BackendPlugin:
+			// Supplied ones are in built already (options.go).
+			err = pluginMissing(name)
 		default:
 			err = fmt.Errorf("type %q is not supported", bc.Type)
 		}

@@ -379,15 +379,9 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 			wantRetained = append(wantRetained, sub)
 		}
 	}
-	ch.sess.putSubs(added) // persist_subs.go
-	ch.out.send(ack)       // [MQTT-3.8.4-1]
-	if len(wantRetained) > 0 {
-		// Paced by the connection (retained_feed.go); what is stored
-		// from now on is routed live to the new subscriptions. Each
-		// message is checked against the owner's read permission as it
-		// is handed over (owner.go).
-		ch.sess.startRetained(ch, wantRetained, ch.env.retained.lastSeq())
-	}
+	persistent := ch.sess.putSubs(added) // persist_subs.go
+	// [MQTT-3.8.4-1], once stored; then the retained messages.
+	ch.subacked(ack, wantRetained, ch.env.retained.lastSeq(), persistent)
 	return nil
 }
 
@@ -433,8 +427,8 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
-	s.deleteSubs(removed) // persist_subs.go
-	ch.out.send(ack)      // [MQTT-3.10.4-4]
+	persistent := s.deleteSubs(removed)  // persist_subs.go
+	ch.subacked(ack, nil, 0, persistent) // [MQTT-3.10.4-4], once stored
 }
 
 // disconnect handles the client's DISCONNECT.
@@ -495,6 +489,12 @@ func (ch *channel) fits(d *delivery, now time.Time) bool {
 		ch.env.stats.drop(dropExpired)
 		return false
 	}
+	return ch.fitsSize(d, now)
+}
+
+// fitsSize reports whether d is within the client's Maximum Packet Size
+// [MQTT-3.1.2-25], and counts the drop otherwise.
+func (ch *channel) fitsSize(d *delivery, now time.Time) bool {
 	if max := ch.neg.ClientMaxPacketSize; max > 0 {
 		var pub mqtt.Publish
 		publishFor(&pub, d, ch.neg.Version, now)

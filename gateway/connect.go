@@ -31,7 +31,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
 		return ch.startConnectAuth(ctx, c, certID, ack)
 	}
-	if err == nil {
+	if err == nil && ch.auth.hasWork(c) {
 		// auth_limit.go: over a concurrency cap, 0x89 Server busy
 		var release func()
 		if release, err = ch.acquireAuth(c); err == nil {
@@ -60,6 +60,9 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	n := &ch.neg
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
+	}
+	if err == nil {
+		err = ch.admitWill(c) // retained_quota.go: its retained topic's length
 	}
 	var claim *sessionClaim
 	if err == nil {
@@ -110,7 +113,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		return false
 	}
 	ch.sess = s
-	claim.bind(s) // quota.go
+	claim.bind(s)        // quota.go
 	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]

@@ -116,13 +116,15 @@ func (s *session) resendLocked(ch *channel) {
 			sent++
 			continue
 		}
-		if !ch.fits(d, now) || !s.mayReadQueuedLocked(d, &ch.env.acl) {
+		// Expired or not, it is sent again: onward delivery has started
+		// [MQTT-3.3.2-5, MQTT-4.3.3-7] (resend.go).
+		if !ch.fitsSize(d, now) || !s.mayReadQueuedLocked(d, &ch.env.acl) {
 			// Over the new connection's Maximum Packet Size
-			// [MQTT-3.1.2-25], or expired: dropped, and counted by fits;
-			// or the owner may no longer read it (owner.go).
-			d.held = false // s.st.held restarts from 0 here
-			s.st.removeInflight(d.pid)
-			s.deleteDeliveryLocked(d)
+			// [MQTT-3.1.2-25], counted by fitsSize; or the owner may no
+			// longer read it (owner.go): not sent again (resend.go).
+			if s.endUnsentLocked(ch, d) {
+				sent++
+			}
 			continue
 		}
 		// A copy: the old connection's writer may still read d.

@@ -246,6 +246,9 @@ func openStore(cfg *configs.Config) (store.Store, error) {
 
 func storeError(path string, err error) error {
 	switch {
+	case path == "":
+		// Not the embedded store (WithStore): no file to advise about.
+		return fmt.Errorf("loading the store: %w", err)
 	case errors.Is(err, store.ErrCorrupt):
 		return fmt.Errorf("%w. The store %s cannot be read; edgemq does not reset it: stop edgemq, move the file away (or restore a backup of it) and start again; without the file, edgemq starts with no sessions and no retained messages", err, path)
 	case errors.Is(err, store.ErrVersion):
@@ -428,17 +431,23 @@ func (c *storeCloser) close(log *zap.Logger) {
 }
 
 // openStore opens the configured store and restores it into the engine.
+// The embedding program's store (WithStore) takes the place of the
+// configured one.
 func (s *Server) openStore(ctx context.Context) error {
-	st, err := openStore(s.config())
-	if err != nil || st == nil {
-		return err
+	st, path := s.ext.store, ""
+	if st == nil {
+		var err error
+		if st, err = openStore(s.config()); err != nil || st == nil {
+			return err
+		}
+		path = filepath.Join(s.config().DataDir, StoreFile)
 	}
 	s.store.st = st
 	e := s.eng
 	p := &persister{st: st, log: s.log}
 	p.leftOut = p.logLeftOut // persist_subs.go
 	e.sessions.p = p
-	return e.restore(ctx, st, filepath.Join(s.config().DataDir, StoreFile))
+	return e.restore(ctx, st, path)
 }
 
 // storeGroup makes the store changes of one inbound PUBLISH (the QoS 2

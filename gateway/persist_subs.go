@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"edgemq/gateway/store"
+	"edgemq/mqtt"
 
 	"go.uber.org/zap"
 )
@@ -28,15 +29,14 @@ func (p *persister) logLeftOut(err error) {
 
 // putSubs stores subs, which one SUBSCRIBE added or replaced; those
 // that another connection of the session changed meanwhile (a takeover)
-// are left to that connection's own write.
-func (s *session) putSubs(subs []*subscription) {
-	if len(subs) == 0 {
-		return
-	}
+// are left to that connection's own write. It reports whether the
+// session is persistent: its SUBACK then waits for the write (subacked).
+func (s *session) putSubs(subs []*subscription) (persistent bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	subs = slices.DeleteFunc(subs, func(sub *subscription) bool { return s.st.subs[sub.filter] != sub })
 	s.putSubsLocked(subs)
-	s.mu.Unlock()
+	return s.p != nil
 }
 
 // putSubsLocked stores subs in one operation. s.mu held: the operation
@@ -55,17 +55,45 @@ func (s *session) putSubsLocked(subs []*subscription) {
 }
 
 // deleteSubs forgets filters, which one UNSUBSCRIBE removed, in one
-// operation.
-func (s *session) deleteSubs(filters []string) {
-	if len(filters) == 0 {
-		return
-	}
+// operation. It reports whether the session is persistent: its UNSUBACK
+// then waits for the write.
+func (s *session) deleteSubs(filters []string) (persistent bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	filters = slices.DeleteFunc(filters, func(f string) bool { _, back := s.st.subs[f]; return back })
 	if s.p != nil && len(filters) > 0 {
 		s.p.apply(store.Op{Kind: store.DeleteSubscriptions, ClientID: s.st.clientID, Filters: filters})
 	}
-	s.mu.Unlock()
+	return s.p != nil
+}
+
+// subacked queues ack, the SUBACK or UNSUBACK of a packet, then starts
+// the retained delivery of want (SUBSCRIBE) from the store's sequence
+// number since. For a persistent session (persistent) both wait until
+// the packet's one store write is committed, like PUBACK and PUBREC
+// (channel.ackAfterStored): a client that got SUBACK keeps the
+// subscription across a crash (durability sync). Packets that wait so go
+// out in order (afterStoredOut), and retained messages of the new
+// subscriptions after the SUBACK; live ones may go before it, as 3.8.4
+// allows ("permitted to start sending PUBLISH packets matching the
+// Subscription before the Server sends the SUBACK"). A store failure
+// closes the connection without SUBACK (afterStored).
+func (ch *channel) subacked(ack mqtt.Packet, want []*subscription, since uint64, persistent bool) {
+	send := func() {
+		ch.out.send(ack) // [MQTT-3.8.4-1, MQTT-3.10.4-4]
+		if len(want) > 0 {
+			// Paced by the connection (retained_feed.go); what is
+			// stored from now on is routed live to the new
+			// subscriptions. Each message is checked against the
+			// owner's read permission as it is handed over (owner.go).
+			ch.sess.startRetained(ch, want, since)
+		}
+	}
+	if !persistent {
+		send()
+		return
+	}
+	ch.afterStoredOut(send) // persist_qos2.go
 }
 
 // subsInOrder returns the subscriptions sorted by filter.

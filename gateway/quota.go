@@ -35,10 +35,13 @@ const (
 	quotaSessionsPerUser                    // session.max_sessions_per_user
 	quotaRetainedPerClient                  // retained.max_per_client
 	quotaRetainedTopic                      // a retained topic longer than the store holds
+	quotaRetainedMessages                   // retained.max_messages
+	quotaRetainedBytes                      // retained.max_bytes
 	quotaKinds
 )
 
-var quotaNames = [quotaKinds]string{"subscriptions", "subscription_bytes", "sessions_per_ip", "sessions_per_user", "retained_per_client", "retained_topic_length"}
+var quotaNames = [quotaKinds]string{"subscriptions", "subscription_bytes", "sessions_per_ip", "sessions_per_user", "retained_per_client", "retained_topic_length",
+	"retained_messages", "retained_bytes"}
 
 // sessionHolder is who holds a session: the address and user name of the
 // connection that last opened it, and the session.
@@ -217,7 +220,7 @@ func (q *quotas) uncountLocked(h sessionHolder) {
 }
 
 var descQuotaRefused = prometheus.NewDesc("edgemq_quota_refused_total",
-	"Requests refused by a quota: subscriptions, subscription_bytes, sessions_per_ip, sessions_per_user, retained_per_client, retained_topic_length.",
+	"Requests refused by a quota: subscriptions, subscription_bytes, sessions_per_ip, sessions_per_user, retained_per_client, retained_topic_length, retained_messages, retained_bytes.",
 	[]string{"quota"}, nil)
 
 // quotaCollector exports the quota refusals.

@@ -315,7 +315,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
 	auth := hasKey(changed, "auth") || hasKey(changed, "tls")
 	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
-	backends := map[string]Authenticator{} // shared by name, as at start
+	backends := s.ext.authenticators() // shared by name, as at start
 	for _, l := range s.lsts {
 		i := slices.IndexFunc(cfg.Listeners, func(lc configs.Listener) bool { return lc.Name == l.cfg.Name })
 		if i < 0 { // restartKeys refused it already
@@ -397,7 +397,7 @@ func (s *Server) swapReload(cfg *configs.Config, changed []string, p *reloadPlan
 		s.setOverload(cfg) // overload.go
 	}
 	if p.acl != nil {
-		s.eng.acl.set(p.acl) // connections drop their cached decisions
+		s.SetAuthorizer(p.acl) // connections drop their cached decisions
 	}
 	s.reloads.cur.Store(cfg)
 	if p.acl != nil {

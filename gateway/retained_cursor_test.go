@@ -179,7 +179,11 @@ func TestRetainedFeedWakeupOrder(t *testing.T) {
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 10, ClientReceiveMaximum: 10}
 	s, _, _ := e.sessions.open("w", true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess, out.s = s, s
-	s.startRetained(ch, []*subscription{{filter: "w/#"}}, e.retained.lastSeq())
+	sub := &subscription{filter: "w/#"}
+	s.mu.Lock()
+	s.st.putSub(sub) // startRetained serves the session's subscriptions only
+	s.mu.Unlock()
+	s.startRetained(ch, []*subscription{sub}, e.retained.lastSeq())
 	if out.queued != 4 || out.early != 0 {
 		t.Errorf("%d queued, %d of them before the writer's callback was set", out.queued, out.early)
 	}

@@ -38,7 +38,10 @@ type retainedJob struct {
 // startRetained queues the retained delivery of subs, in order, and makes
 // the first step. since is the retained store's sequence number read
 // while the subscriptions were registered and no message was routed. A
-// job for the same filter (a resubscription) restarts.
+// job for the same filter (a resubscription) restarts. It may run after
+// the SUBSCRIBE was stored (persist_subs.go, subacked): a filter
+// unsubscribed meanwhile gets no job, and one subscribed again takes its
+// new options.
 func (s *session) startRetained(ch *channel, subs []*subscription, since uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -46,6 +49,9 @@ func (s *session) startRetained(ch *channel, subs []*subscription, since uint64)
 		return
 	}
 	for _, sub := range subs {
+		if sub = s.st.subs[sub.filter]; sub == nil {
+			continue
+		}
 		s.stopRetainedLocked(sub.filter)
 		s.feed = append(s.feed, &retainedJob{sub: sub, since: since})
 	}

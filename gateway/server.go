@@ -83,6 +83,10 @@ type Server struct {
 	admin     *adminServer
 	drainReq  chan struct{}
 	drainOnce sync.Once
+
+	// ext are the embedding program's backends, authorizer and store
+	// (options.go).
+	ext extensions
 }
 
 // Option adjusts a Server being built.
@@ -91,6 +95,7 @@ type Option func(*options)
 type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
+	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -107,14 +112,24 @@ func New(cfg *configs.Config, log *zap.Logger, opts ...Option) (*Server, error) 
 // work: building the certificate sources (an ACME source may obtain
 // certificates). One certs.Source is built per entry of cfg.TLS that a
 // listener uses, shared by those listeners, and closed when Run returns
-// (or here, on failure).
+// (or here, on failure). opts may supply authentication backends, an
+// authorizer and a store of the embedding program (options.go).
 func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts ...Option) (*Server, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	st := &stats{}
-	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{})}
+	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext}
+	started := false
+	defer func() {
+		if !started {
+			s.ext.closeUnused(s) // options.go
+		}
+	}()
+	if err := s.ext.check(cfg); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(s) // metrics.go
 	// One client, so one connection pool, for the http backends and
 	// JWKS URLs of this server.
@@ -141,12 +156,13 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err != nil {
 		return nil, err
 	}
-	s.eng.acl.set(authz)
+	// With the embedding program's authorizer (options.go).
+	s.SetAuthorizer(authz)
 	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
 		return nil, err
 	}
 	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
-	built := map[string]Authenticator{} // auth backends by name
+	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
 		if err != nil {
@@ -187,6 +203,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		s.closeSources()
 		return nil, fmt.Errorf("starting admin listener: %w", err)
 	}
+	started = true
 	return s, nil
 }
 

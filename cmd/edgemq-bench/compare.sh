@@ -5,6 +5,8 @@
 #   cmd/edgemq-bench/compare.sh [-o results.md | results.md]
 #   QUICK=1 cmd/edgemq-bench/compare.sh      # smoke run: small N, short runs
 #   ONLY=retained cmd/edgemq-bench/compare.sh  # the retained runs alone
+#   ONLY=flow ACL=1 cmd/edgemq-bench/compare.sh  # saturated fan-out and
+#                                   pairs, both brokers behind an ACL
 #
 # Both brokers get equivalent configurations: anonymous access, one tcp,
 # tls, ws and wss listener each (ports distinct per broker), the same
@@ -15,7 +17,10 @@
 # started: it runs from our configuration only).
 #
 # Environment: QUICK=1 (smoke run), ONLY=retained (only the retained
-# runs), V (MQTT level of the pub/sub runs, default 4 = 3.1.1),
+# runs) or ONLY=flow (only the saturated fan-out and pairs runs), ACL=1
+# (both brokers check every publish and delivery against an ACL with
+# %u and %c rules ahead of the one that allows the bench topics), V (MQTT
+# level of the pub/sub runs, default 4 = 3.1.1),
 # RETAINED (retained messages stored, default 100000), BROKER_CPU /
 # BENCH_CPU (default 0 / 1), KEEP=1 (keep the work directory).
 set -euo pipefail
@@ -24,7 +29,7 @@ out=""
 case "${1:-}" in
 -o) out="${2:?-o needs a file}" ;;
 -h | --help)
-	sed -n '2,21p' "$0"
+	sed -n '2,26p' "$0"
 	exit 0
 	;;
 "") ;;
@@ -62,7 +67,8 @@ else
 	CONNS=19000 HOLD=5s DURATION=10s WARMUP=2s
 	RETAINED=${RETAINED:-100000}
 fi
-[[ -z "$ONLY" || "$ONLY" == retained ]] || die "ONLY=$ONLY: only ONLY=retained is known"
+[[ -z "$ONLY" || "$ONLY" == retained || "$ONLY" == flow ]] || die "ONLY=$ONLY: want retained or flow"
+ACL=${ACL:-0}
 
 # --- Mosquitto, from Debian, never as the system service ---------------
 if ! command -v mosquitto >/dev/null; then
@@ -137,6 +143,19 @@ keyfile $work/key.pem
 tls_version tlsv1.3
 EOF
 
+if [[ "$ACL" == 1 ]]; then
+	# Rules that name the client ahead of the one that allows the bench
+	# topics: each check walks them first.
+	cat >"$work/mosquitto.acl" <<EOF
+pattern readwrite users/%u/#
+pattern read private/%c/#
+pattern write devices/%c/#
+topic readwrite bench/#
+EOF
+	chmod 644 "$work/mosquitto.acl"
+	echo "acl_file $work/mosquitto.acl" >>"$work/mosquitto.conf"
+fi
+
 # configs/examples/bench.yaml with the equivalents of the above.
 cat >"$work/edgemq.yaml" <<EOF
 log:
@@ -166,6 +185,17 @@ listeners:
   - {name: ws, type: ws, address: 127.0.0.1:${port[edgemq.ws]}, allow_anonymous: true}
   - {name: wss, type: wss, address: 127.0.0.1:${port[edgemq.wss]}, tls: bench, allow_anonymous: true}
 EOF
+if [[ "$ACL" == 1 ]]; then
+	cat >>"$work/edgemq.yaml" <<EOF
+acl:
+  default: deny
+  rules:
+    - {permission: allow, action: all, topic: "users/%u/#"}
+    - {permission: allow, action: subscribe, topic: "private/%c/#"}
+    - {permission: allow, action: publish, topic: "devices/%c/#"}
+    - {permission: allow, action: all, topic: "bench/#"}
+EOF
+fi
 
 # --- versions ----------------------------------------------------------
 mosq_version=$("$mosquitto" -h 2>&1 | head -1 || true)
@@ -233,9 +263,19 @@ for broker in mosquitto edgemq; do
 	# unacknowledged at most), then one new subscriber to prefix/#, timed
 	# until it has them all; 120 s at most.
 	for q in 0 1; do
+		[[ "$ONLY" == flow ]] && break
 		run "$broker" "retained qos$q" tcp -V "$V" -size 64 -qos $q -n "$RETAINED" -window 20 -duration 120s retained
 	done
 	[[ "$ONLY" == retained ]] && continue
+	if [[ "$ONLY" == flow ]]; then
+		for q in 0 1; do
+			w=250
+			[[ $q == 1 ]] && w=20
+			run "$broker" "fanout 1→100 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 100 fanout
+			run "$broker" "pairs 200 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 200 pairs
+		done
+		continue
+	fi
 	for t in tcp tls ws wss; do
 		run "$broker" "connect $t" "$t" -n "$CONNS" -c 64 -hold "$HOLD" connect
 	done
