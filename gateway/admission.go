@@ -4,11 +4,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/listeners"
 )
 
@@ -71,7 +71,7 @@ type admission struct {
 	// before the listeners start.
 	log *connLog
 
-	mu     sync.Mutex
+	mu     lockorder.Mutex[admissionMu]
 	ips    ipTable // the per-IP limits of listeners without their own
 	global bucket
 	total  int // admitted, not released

@@ -60,8 +60,7 @@ func TestPasswordFile(t *testing.T) {
 	connectV5(t, ts, passwordConnect("a", "alice", "argon-pw"))
 	connectV5(t, ts, passwordConnect("b", "bob", "bcrypt-pw")).roundTrip(t)
 	// A credential that does not expire costs no timer.
-	ts.mu.Lock()
-	for cn := range ts.conns {
+	for _, cn := range serverConns(t, ts) {
 		a := &cn.ch.credExp
 		a.mu.Lock()
 		if a.timer != nil {
@@ -69,7 +68,6 @@ func TestPasswordFile(t *testing.T) {
 		}
 		a.mu.Unlock()
 	}
-	ts.mu.Unlock()
 	expectRefused(t, ts, passwordConnect("a2", "alice", "wrong"), mqtt.BadUserNameOrPassword)
 	expectRefused(t, ts, passwordConnect("b2", "bob", "argon-pw"), mqtt.BadUserNameOrPassword)
 	expectRefused(t, ts, passwordConnect("c", "carol", "x"), mqtt.BadUserNameOrPassword) // unknown

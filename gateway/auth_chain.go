@@ -3,10 +3,10 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -109,7 +109,7 @@ type authExpiry struct {
 	// publish limits (ratelimit.go).
 	rate *RateLimitClaims
 
-	mu       sync.Mutex
+	mu       lockorder.Mutex[authExpiryMu]
 	deadline time.Time // zero: never
 	timer    *time.Timer
 	done     bool // closed: no timer any more

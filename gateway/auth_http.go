@@ -11,11 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 )
 
@@ -39,7 +39,7 @@ type httpAuth struct {
 	cfg    configs.HTTPAuth
 	client *http.Client
 
-	mu    sync.Mutex
+	mu    lockorder.Mutex[httpAuthMu]
 	cache map[[32]byte]httpAuthEntry
 }
 

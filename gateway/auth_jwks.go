@@ -14,8 +14,9 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"sync"
 	"time"
+
+	"edgemq/gateway/internal/lockorder"
 )
 
 // JWKS defaults.
@@ -37,8 +38,8 @@ type jwksCache struct {
 	minInterval time.Duration
 	client      *http.Client
 
-	fetchMu sync.Mutex // one load at a time
-	mu      sync.Mutex
+	fetchMu lockorder.Mutex[jwksFetchMu] // one load at a time
+	mu      lockorder.Mutex[jwksMu]
 	keys    []jwkKey
 	loaded  time.Time // last successful load
 	tried   time.Time // last attempt

@@ -409,11 +409,9 @@ func TestExtendAuth(t *testing.T) {
 	jwtConfig(cfg, configs.JWTAuth{SecretFile: k.keyFile(t), Token: configs.JWTTokenSource{Password: true}})
 	ts := startServer(t, cfg)
 	c := connectV5(t, ts, tokenConnect("ext", k.sign(t, jwt.MapClaims{"sub": "a", "exp": time.Now().Add(time.Second).Unix()})))
-	ts.mu.Lock()
-	for cn := range ts.conns {
+	for _, cn := range serverConns(t, ts) {
 		cn.ch.extendAuth(time.Now().Add(time.Hour))
 	}
-	ts.mu.Unlock()
 	c.expectNoMessageFor(t, 2*time.Second)
 	c.roundTrip(t)
 }

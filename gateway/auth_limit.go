@@ -12,10 +12,10 @@ package gateway
 // auth.concurrency.max of them.
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +53,7 @@ func newAuthLimits(cfg configs.Auth, log *zap.Logger) *authLimits {
 type authGate struct {
 	max, perIP, perUser int // 0: no cap
 
-	mu    sync.Mutex
+	mu    lockorder.Mutex[authGateMu]
 	total int
 	ips   map[string]int
 	users map[string]int

@@ -13,11 +13,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"edgemq/configs"
 	"edgemq/gateway/filewatch"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -121,7 +121,7 @@ type passwordFileAuth struct {
 
 	users atomic.Pointer[map[string]string]
 
-	mu sync.Mutex // serializes reloads, so the last read is the one kept
+	mu lockorder.Mutex[passwordFileMu] // serializes reloads, so the last read is the one kept
 }
 
 func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier, log *zap.Logger) (*passwordFileAuth, error) {

@@ -15,11 +15,11 @@ import (
 	"container/list"
 	"context"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -77,7 +77,7 @@ func (s *authStats) failuresBy(name string) int64 {
 type bruteGuard struct {
 	initial, max, resetAfter time.Duration
 
-	mu         sync.Mutex
+	mu         lockorder.Mutex[bruteGuardMu]
 	ips, users failTable
 }
 

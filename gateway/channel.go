@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -47,8 +47,9 @@ type engine struct {
 	// (writequeue.go).
 	batches batchPool
 	// order is held shared by route and exclusively by subscribe (see
-	// there); it is taken before any other lock.
-	order sync.RWMutex
+	// there). Only a store group (bolt.DB.gate) may be held when it is
+	// taken: LOCKS.md.
+	order lockorder.RWMutex[engineOrder]
 }
 
 // channel is the protocol state machine of one connection. It takes

@@ -37,10 +37,10 @@ import (
 	"hash"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"edgemq/gateway/filewatch"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"github.com/xdg-go/scram"
@@ -152,7 +152,7 @@ type FileSCRAMStore struct {
 	log   *zap.Logger
 	watch *filewatch.Watcher
 
-	mu      sync.Mutex
+	mu      lockorder.Mutex[scramStoreMu]
 	entries map[scramKey]SCRAMCredentials
 }
 

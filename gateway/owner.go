@@ -44,8 +44,8 @@ package gateway
 import (
 	"slices"
 	"sort"
-	"sync"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -287,7 +287,7 @@ func restoredOwner(clientID string, o *store.Owner, ids *aclHolder) *ownerView {
 
 // takeoverStats counts refused takeovers by listener.
 type takeoverStats struct {
-	mu      sync.Mutex
+	mu      lockorder.Mutex[takeoverMu]
 	refused map[string]int64
 }
 

@@ -16,10 +16,10 @@ package gateway
 
 import (
 	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,7 +61,7 @@ type quotas struct {
 	maxPerIP    int
 	maxPerUser  int
 
-	mu      sync.Mutex
+	mu      lockorder.Mutex[quotasMu]
 	holders map[string]sessionHolder // by client id
 	perIP   map[netip.Addr]int
 	perUser map[string]int

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -172,7 +172,7 @@ var rateActionNames = [rateActions]string{configs.RateBackpressure, configs.Rate
 type rateLimits struct {
 	log *zap.Logger
 
-	mu   sync.Mutex
+	mu   lockorder.Mutex[rateLimitsMu]
 	byLn map[string]*[rateActions]atomic.Int64
 }
 

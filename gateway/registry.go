@@ -2,31 +2,20 @@ package gateway
 
 import (
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 )
 
-// Lock order, where several locks meet:
-//
-//	engine.order → registry.mu → session.mu → writeQueue.mu
-//
-// engine.order is held (shared) by route and (exclusive) by SUBSCRIBE
-// handling, around everything else they take; nothing holding another
-// lock takes it. router.mu is taken alone: it calls out to nothing
-// while held. retainedStore.mu is taken alone, or under session.mu by a
-// retained cursor step (retained_feed.go: session.mu → retainedStore.mu);
-// inside it only the store's own lock is taken (persist.go). A
-// shared subscription group's members are read without router.mu (an
-// atomic copy-on-write slice, shared.go), and choosing one takes each
-// candidate's session.mu alone, in turn: no new lock pair.
+// The lock order of registry.mu, session.mu and every other mutex of
+// the gateway is written in LOCKS.md (checked with -tags lockorder).
 
 // session is a live MQTT session: its plain state, the channel that
 // owns it while connected, and its timers.
 type session struct {
-	mu    sync.Mutex
+	mu    lockorder.Mutex[sessionMu]
 	st    sessionState
 	owner *channel // nil while no connection holds the session
 
@@ -69,7 +58,7 @@ type session struct {
 
 // registry maps client ids to sessions and performs takeover.
 type registry struct {
-	mu       sync.Mutex
+	mu       lockorder.Mutex[registryMu]
 	sessions map[string]*session
 	// onEnd is called, without locks held, for each session that ends, to
 	// drop its subscriptions.

@@ -39,9 +39,9 @@ package gateway
 //     listeners[].limits needs a restart), overload, a listener's
 //     max_connections, drain and shutdown_timeout.
 //
-// Lock order: reloader.mu → Server.srcMu, Server.mu, admission.mu. The
-// acl file watcher (acl_file.go) takes reloader.mu too, so that it never
-// installs rules built from a replaced configuration.
+// Locks: reloader.mu serialises reloads; the acl file watcher
+// (acl_file.go) takes it too, so that it never installs rules built from
+// a replaced configuration. What it is held around: LOCKS.md.
 
 import (
 	"context"
@@ -52,12 +52,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -97,7 +97,7 @@ func WithConfigLoader(load func() (*configs.Config, error)) Option {
 // reloader is the reload state of a Server.
 type reloader struct {
 	// mu serialises reloads (and the acl file watcher's rebuilds).
-	mu sync.Mutex
+	mu lockorder.Mutex[reloaderMu]
 	// cur is the configuration in force.
 	cur  atomic.Pointer[configs.Config]
 	load func() (*configs.Config, error)

@@ -2,17 +2,20 @@ package gateway
 
 import (
 	"strings"
-	"sync"
 	"time"
+
+	"edgemq/gateway/internal/lockorder"
 )
 
 // retainedStore keeps the retained message of each topic in a topic trie,
 // so that a subscription finds its retained messages without looking at
 // the others. It is bounded in messages and bytes (topic + payload); a new
 // retained topic over a bound is not stored, and counted. Its lock is
-// taken alone.
+// taken under engine.order or under session.mu (a retained cursor step,
+// retained_feed.go), and the persist callback queues to the store under
+// it (LOCKS.md).
 type retainedStore struct {
-	mu       sync.RWMutex
+	mu       lockorder.RWMutex[retainedMu]
 	root     retainedNode
 	count    int
 	bytes    int64

@@ -2,15 +2,15 @@ package gateway
 
 import (
 	"strings"
-	"sync"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 )
 
 // router matches topics to subscriptions with a topic trie. It never
 // calls out while holding its lock.
 type router struct {
-	mu   sync.RWMutex
+	mu   lockorder.RWMutex[routerMu]
 	root *trieNode
 	// sharedRandom picks shared subscription members at random instead
 	// of round robin (session.shared_subscription_strategy); set before

@@ -16,6 +16,7 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -49,7 +50,7 @@ type Server struct {
 	bufs mqtt.BufferPool
 	lsts []*listenerState
 
-	mu       sync.Mutex
+	mu       lockorder.Mutex[serverMu]
 	conns    map[*conn]struct{}
 	draining bool
 	wg       sync.WaitGroup
@@ -65,7 +66,7 @@ type Server struct {
 	// sources are the certificate sources by tls entry name, shared by
 	// the listeners that use them; closed when Run returns. A reload
 	// replaces the map under srcMu (tlsSources reads it).
-	srcMu         sync.Mutex
+	srcMu         lockorder.Mutex[serverSrcMu]
 	sources       map[string]certs.Source
 	sourcesClosed bool // set by closeSources: a reload swaps no more
 

@@ -20,10 +20,10 @@ package gateway
 //
 // Online-ness is session.owner != nil, read by offer under the member's
 // session.mu, which also hands the delivery over: there is no window
-// between the check and the delivery, and no lock is held around it
-// (members are read without router.mu), so the lock order is unchanged.
-// Finding an online member locks the members one at a time from the
-// cursor on: one lock when the first candidate is connected.
+// between the check and the delivery. Members are read without
+// router.mu, and finding an online member locks the members one at a
+// time from the cursor on (one lock when the first candidate is
+// connected), under the route's locks only: LOCKS.md.
 //
 // Redelivery: deliveries through a group are marked with it
 // (delivery.share). When a member's session ends (registry onEnd →

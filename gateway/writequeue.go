@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 )
 
@@ -30,7 +31,7 @@ type ackItem struct {
 // idle connection costs no goroutine here; it writes every queued packet
 // in one system call.
 type writeQueue struct {
-	mu       sync.Mutex
+	mu       lockorder.Mutex[writeQueueMu]
 	items    []outItem
 	spare    []outItem
 	flushing bool

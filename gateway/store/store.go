@@ -9,9 +9,11 @@
 // between its own operations calls Apply in that order, e.g. while holding
 // the lock of the state they describe. done runs once every operation
 // queued up to and including this call is stored as the store's durability
-// promises (on disk for a synchronous store); it runs on the store's
-// goroutine and must not block or take locks that an Apply caller may hold
-// while calling Apply.
+// promises (on disk for a synchronous store). It runs on the store's
+// goroutine, or, when the store answers at once (an asynchronous store,
+// a closed one), inside Apply on the caller's goroutine under the
+// caller's locks; either way it must not block or take locks that an
+// Apply caller may hold while calling Apply (gateway/LOCKS.md).
 //
 // Failures: an operation the store cannot hold (see the limits below)
 // fails its own Apply call only: that call's operations are left out (all
@@ -42,7 +44,9 @@ type Store interface {
 	Apply(ops []Op, done func(error))
 	// Group starts a group: the operations queued (by any goroutine) until
 	// end is called are committed in one transaction, all or none. Groups
-	// do not nest on one goroutine; they are short (no I/O inside).
+	// do not nest on one goroutine; they are short (no I/O inside), and
+	// never wait for a done callback: a store may need the group ended to
+	// commit.
 	Group() (end func())
 	// Close writes what is queued and releases the store.
 	Close() error

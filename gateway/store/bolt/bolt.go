@@ -36,9 +36,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/store"
 
 	bbolt "go.etcd.io/bbolt"
@@ -66,9 +66,10 @@ type DB struct {
 	// writer is free, then run the done callbacks).
 	interval time.Duration
 
-	// gate is held shared by groups and exclusively to cut a batch.
-	gate   sync.RWMutex
-	mu     sync.Mutex
+	// gate is held shared by groups and exclusively to cut a batch; mu
+	// is taken under it, never the reverse (gateway/LOCKS.md).
+	gate   lockorder.RWMutex[gateClass]
+	mu     lockorder.Mutex[queueMu]
 	queue  []entry
 	closed bool
 	wake   chan struct{}
