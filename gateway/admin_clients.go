@@ -41,22 +41,10 @@ func (ac adminConn) sess() *session   { return ac.c.ch.sess }
 // detaching). Server.mu is held only to list the connections, each
 // session's lock alone, in turn, to check its owner: no lock pair.
 func (s *Server) connectedClients() []adminConn {
-	s.mu.Lock()
-	all := make([]adminConn, 0, len(s.conns))
-	for c := range s.conns {
-		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() {
-			all = append(all, adminConn{c, time.Unix(0, at)})
-		}
-	}
-	s.mu.Unlock()
-	out := all[:0]
-	for _, ac := range all {
-		ss := ac.sess()
-		ss.mu.Lock()
-		owns := ss.owner == &ac.c.ch
-		ss.mu.Unlock()
-		if owns {
-			out = append(out, ac)
+	var out []adminConn
+	for _, c := range s.connections() {
+		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.heldBy(&c.ch) {
+			out = append(out, adminConn{c, time.Unix(0, at)})
 		}
 	}
 	slices.SortFunc(out, func(a, b adminConn) int { return cmp.Compare(a.neg().ClientID, b.neg().ClientID) })
@@ -225,40 +213,17 @@ type subscriptionDoc struct {
 	Identifier uint32 `json:"identifier"`
 }
 
-// sessionView is what the admin API reads of a session, copied under its
-// lock.
-type sessionView struct {
-	subs        []subscriptionDoc
-	inflight    int
-	queued      int
-	queuedBytes int64
-	expiry      uint32
-	connected   bool
-}
-
-func (ss *session) view() sessionView {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	v := sessionView{
-		inflight: len(ss.st.inflight), queued: len(ss.st.pending), queuedBytes: ss.st.pendingBytes,
-		expiry: ss.st.expiry, connected: ss.owner != nil,
-		subs: make([]subscriptionDoc, 0, len(ss.st.subs)),
-	}
-	for _, sub := range ss.st.subs {
-		v.subs = append(v.subs, subscriptionDoc{
+// subscriptionDocs turns a session view's subscriptions into their
+// document form, by filter.
+func subscriptionDocs(subs []subscriptionView) []subscriptionDoc {
+	out := make([]subscriptionDoc, 0, len(subs))
+	for _, sub := range subs {
+		out = append(out, subscriptionDoc{
 			Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal, RetainAsPublished: sub.retainAsPublished,
 			RetainHandling: sub.retainHandling, Identifier: sub.id,
 		})
 	}
-	slices.SortFunc(v.subs, func(a, b subscriptionDoc) int { return cmp.Compare(a.Filter, b.Filter) })
-	return v
-}
-
-// depth returns the number of queued packets and their payload bytes.
-func (q *writeQueue) depth() queueDepth {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return queueDepth{Items: len(q.items), Bytes: q.bytes}
+	return out
 }
 
 // findClient returns the connected client with id.
@@ -282,7 +247,7 @@ func (s *Server) adminGetClient(w http.ResponseWriter, r *http.Request) {
 	v := ac.sess().view()
 	writeAdminJSON(w, http.StatusOK, clientDetail{
 		clientItem: itemOf(ac), TLS: tlsInfoOf(ac.c.ch.meta.TLS), Negotiated: negotiatedDocOf(ac.neg()),
-		Subscriptions: v.subs, Inflight: v.inflight, Queued: v.queued, QueuedBytes: v.queuedBytes,
+		Subscriptions: subscriptionDocs(v.subs), Inflight: v.inflight, Queued: v.queued, QueuedBytes: v.queuedBytes,
 		OutboundQueue: ac.c.out.depth(), SessionExpiry: v.expiry,
 	})
 }

@@ -37,57 +37,6 @@ type sessionItem struct {
 	Owner string `json:"owner"`
 }
 
-// snapshot returns the sessions by client id. It holds the registry's
-// lock only to list them.
-func (r *registry) snapshot() []*session {
-	r.mu.Lock()
-	out := make([]*session, 0, len(r.sessions))
-	for _, s := range r.sessions {
-		out = append(out, s)
-	}
-	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b *session) int { return cmp.Compare(a.st.clientID, b.st.clientID) })
-	return out
-}
-
-// lookup returns the session of clientID, or nil.
-func (r *registry) lookup(clientID string) *session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sessions[clientID]
-}
-
-// discard ends the offline session of clientID as its expiry would
-// [MQTT-3.1.2-23]: a will still waiting for its Will Delay Interval is
-// published now, as the session ends first [MQTT-3.1.3-9]. It reports
-// whether there was such a session, and busy when a connection holds it.
-func (r *registry) discard(clientID string) (found, busy bool) {
-	r.mu.Lock()
-	s := r.sessions[clientID]
-	if s == nil {
-		r.mu.Unlock()
-		return false, false
-	}
-	s.mu.Lock()
-	if s.owner != nil {
-		s.mu.Unlock()
-		r.mu.Unlock()
-		return true, true
-	}
-	s.ended = true
-	w := s.will
-	s.stopTimers()
-	delete(r.sessions, clientID)
-	s.forgetLocked() // persist.go
-	s.mu.Unlock()
-	r.mu.Unlock()
-	if w != nil {
-		r.onWill(clientID, w)
-	}
-	r.onEnd(s)
-	return true, false
-}
-
 // adminListSessions lists sessions, connected or not, by client id,
 // paged, filtered by client_id (a prefix) and connected (true/false).
 func (s *Server) adminListSessions(w http.ResponseWriter, r *http.Request) {
@@ -176,26 +125,6 @@ func (s *Server) adminDeleteSession(w http.ResponseWriter, r *http.Request) {
 	writeAdminJSON(w, http.StatusOK, sessionDeleteResult{ClientID: id, Kicked: kicked})
 }
 
-// awaitDetached waits until no connection holds s, or it ended. It
-// reports false when ctx ends first.
-func (s *session) awaitDetached(ctx context.Context) bool {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		free := s.owner == nil || s.ended
-		s.mu.Unlock()
-		if free {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-		}
-	}
-}
-
 // retainedItem is a retained message in GET /api/v1/retained.
 type retainedItem struct {
 	Topic       string `json:"topic"`
@@ -274,22 +203,6 @@ func (s *Server) adminListRetained(w http.ResponseWriter, r *http.Request) {
 		out.Items[i] = retainedItemOf(m, withPayload, now)
 	}
 	writeAdminJSON(w, http.StatusOK, out)
-}
-
-// remove deletes topic's retained message, reporting whether there was
-// one.
-func (r *retainedStore) remove(topic string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := r.lookupLocked(topic)
-	if m == nil {
-		return false
-	}
-	if r.persist != nil {
-		r.persist(m, true)
-	}
-	r.deleteLocked(topic, m)
-	return true
 }
 
 // adminDeleteRetained deletes one topic's retained message (the topic is

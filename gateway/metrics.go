@@ -174,15 +174,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	// zero series per listener so that the gauge exists before traffic.
 	type key struct{ l, t, v string }
 	conns := map[key]int{}
-	s.mu.Lock()
-	for cn := range s.conns {
+	for _, cn := range s.connections() {
 		v := mqtt.Version(cn.ch.kickVersion.Load()) // 0 until connected
 		if v == 0 {
 			continue
 		}
 		conns[key{cn.lst.cfg.Name, string(cn.ch.meta.Transport), versionLabel(v)}]++
 	}
-	s.mu.Unlock()
 	for k, n := range conns {
 		gauge(descConns, float64(n), k.l, k.t, k.v)
 	}
@@ -236,25 +234,6 @@ func versionLabel(v mqtt.Version) string {
 		return "3.1"
 	}
 	return "unknown"
-}
-
-// gauges counts sessions, subscriptions, inflight and queued messages.
-// Each session is locked in turn, so the totals are approximate.
-func (r *registry) gauges() (sessions, subs, inflight, queued int) {
-	r.mu.Lock()
-	list := make([]*session, 0, len(r.sessions))
-	for _, s := range r.sessions {
-		list = append(list, s)
-	}
-	r.mu.Unlock()
-	for _, s := range list {
-		s.mu.Lock()
-		subs += len(s.st.subs)
-		inflight += len(s.st.inflight)
-		queued += len(s.st.pending)
-		s.mu.Unlock()
-	}
-	return len(list), subs, inflight, queued
 }
 
 type certExpiry struct {

@@ -109,11 +109,9 @@ func (s *Server) notReady() []string {
 	if s.storeClosed.Load() {
 		out = append(out, "store")
 	}
-	s.mu.Lock()
-	if s.draining {
+	if s.isDraining() {
 		out = append(out, "shutting down")
 	}
-	s.mu.Unlock()
 	sort.Strings(out)
 	return out
 }

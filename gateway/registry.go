@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"cmp"
+	"context"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -252,6 +255,58 @@ func (r *registry) count() int {
 	return len(r.sessions)
 }
 
+// snapshot returns the sessions, by client id. Safe from any goroutine
+// holding none of our locks: registry.mu is held only to copy the map,
+// and no session's lock is taken, so the caller may lock each session
+// (through its methods) afterwards. A session may end or a new one start
+// right after the copy.
+func (r *registry) snapshot() []*session {
+	r.mu.Lock()
+	out := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		out = append(out, s)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b *session) int { return cmp.Compare(a.st.clientID, b.st.clientID) })
+	return out
+}
+
+// lookup returns the session of clientID, or nil. It takes registry.mu
+// alone; the session may end right after.
+func (r *registry) lookup(clientID string) *session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[clientID]
+}
+
+// gauges counts sessions, subscriptions, inflight and queued messages.
+// Safe from any goroutine holding none of our locks: registry.mu is held
+// only to list the sessions, then each session.mu alone, in turn, so the
+// totals are approximate (metrics, $SYS).
+func (r *registry) gauges() (sessions, subs, inflight, queued int) {
+	r.mu.Lock()
+	list := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		list = append(list, s)
+	}
+	r.mu.Unlock()
+	for _, s := range list {
+		s.mu.Lock()
+		subs += len(s.st.subs)
+		inflight += len(s.st.inflight)
+		queued += len(s.st.pending)
+		s.mu.Unlock()
+	}
+	return len(list), subs, inflight, queued
+}
+
+// subscriptionCount returns the number of subscriptions of all sessions,
+// under the locks of gauges.
+func (r *registry) subscriptionCount() int {
+	_, subs, _, _ := r.gauges()
+	return subs
+}
+
 // closeAll stops every session timer, for shutdown.
 func (r *registry) closeAll() {
 	r.mu.Lock()
@@ -273,4 +328,104 @@ func (s *session) stopTimers() {
 		s.willTimer = nil
 	}
 	s.will = nil
+}
+
+// discard ends the offline session of clientID as its expiry would
+// [MQTT-3.1.2-23]: a will still waiting for its Will Delay Interval is
+// published now, as the session ends first [MQTT-3.1.3-9]. It reports
+// whether there was such a session, and busy when a connection holds it.
+func (r *registry) discard(clientID string) (found, busy bool) {
+	r.mu.Lock()
+	s := r.sessions[clientID]
+	if s == nil {
+		r.mu.Unlock()
+		return false, false
+	}
+	s.mu.Lock()
+	if s.owner != nil {
+		s.mu.Unlock()
+		r.mu.Unlock()
+		return true, true
+	}
+	s.ended = true
+	w := s.will
+	s.stopTimers()
+	delete(r.sessions, clientID)
+	s.forgetLocked() // persist.go
+	s.mu.Unlock()
+	r.mu.Unlock()
+	if w != nil {
+		r.onWill(clientID, w)
+	}
+	r.onEnd(s)
+	return true, false
+}
+
+// sessionView is a copy of a session's counts and subscriptions, taken
+// under its lock (view).
+type sessionView struct {
+	subs        []subscriptionView // by filter
+	inflight    int
+	queued      int
+	queuedBytes int64
+	expiry      uint32
+	connected   bool
+}
+
+// subscriptionView is a subscription's filter and options, copied.
+type subscriptionView struct {
+	filter            string
+	qos               byte
+	noLocal           bool
+	retainAsPublished bool
+	retainHandling    byte
+	id                uint32 // Subscription Identifier; 0: none
+}
+
+// view copies what the admin API shows of s. It takes session.mu alone
+// and nothing under it: the caller holds none of our locks.
+func (s *session) view() sessionView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := sessionView{
+		inflight: len(s.st.inflight), queued: len(s.st.pending), queuedBytes: s.st.pendingBytes,
+		expiry: s.st.expiry, connected: s.owner != nil,
+		subs: make([]subscriptionView, 0, len(s.st.subs)),
+	}
+	for _, sub := range s.st.subs {
+		v.subs = append(v.subs, subscriptionView{
+			filter: sub.filter, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished,
+			retainHandling: sub.retainHandling, id: sub.id,
+		})
+	}
+	slices.SortFunc(v.subs, func(a, b subscriptionView) int { return cmp.Compare(a.filter, b.filter) })
+	return v
+}
+
+// heldBy reports whether ch is the connection holding s now. It takes
+// session.mu alone; ownership may change right after.
+func (s *session) heldBy(ch *channel) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owner == ch
+}
+
+// awaitDetached waits until no connection holds s, or it ended. It
+// reports false when ctx ends first.
+func (s *session) awaitDetached(ctx context.Context) bool {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		free := s.owner == nil || s.ended
+		s.mu.Unlock()
+		if free {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
 }

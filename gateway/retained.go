@@ -242,3 +242,21 @@ func (r *retainedStore) lookupLocked(topic string) *message {
 	}
 	return n.msg
 }
+
+// remove deletes topic's retained message, reporting whether there was
+// one. Safe from any goroutine: it takes retainedStore.mu, and the
+// persist callback queues the deletion under it (bolt.DB.mu); the caller
+// holds none of our locks (the admin API).
+func (r *retainedStore) remove(topic string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.lookupLocked(topic)
+	if m == nil {
+		return false
+	}
+	if r.persist != nil {
+		r.persist(m, true)
+	}
+	r.deleteLocked(topic, m)
+	return true
+}

@@ -461,6 +461,28 @@ func (s *Server) untrack(c *conn) {
 	s.wg.Done()
 }
 
+// connections returns the tracked connections, in no order. Safe from
+// any goroutine holding none of our locks: Server.mu is held only to copy
+// the set and nothing is taken under it, so the caller may take a
+// connection's or session's lock afterwards. A connection may end right
+// after the copy.
+func (s *Server) connections() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// isDraining reports whether shutdown began. It takes Server.mu alone.
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
 // Stats is a snapshot of the engine's counters.
 type Stats struct {
 	Connections int64

@@ -127,21 +127,3 @@ func (e *engine) publishSysValue(topic string, payload []byte, now time.Time, bu
 	m.sys = true
 	e.route(m, buf)
 }
-
-// subscriptionCount returns the number of subscriptions of all sessions.
-// It holds the registry's lock only to list the sessions.
-func (r *registry) subscriptionCount() int {
-	r.mu.Lock()
-	ss := make([]*session, 0, len(r.sessions))
-	for _, s := range r.sessions {
-		ss = append(ss, s)
-	}
-	r.mu.Unlock()
-	n := 0
-	for _, s := range ss {
-		s.mu.Lock()
-		n += len(s.st.subs)
-		s.mu.Unlock()
-	}
-	return n
-}
