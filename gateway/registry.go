@@ -224,21 +224,42 @@ func (r *registry) willDue(s *session) {
 }
 
 // expire ends a session whose expiry interval passed with no connection,
-// publishing a will still waiting for its delay [MQTT-3.1.3-9].
+// publishing a will still waiting for its delay [MQTT-3.1.3-9]. A session
+// a connection holds again, or that already ended, is left alone.
 func (r *registry) expire(s *session) {
+	r.endOffline(s.st.clientID, s)
+}
+
+// endOffline ends an offline session as its expiry does: s, or with s nil
+// the session of clientID. A will still waiting for its Will Delay
+// Interval is published, as the session ends first [MQTT-3.1.3-9]. It
+// reports whether there was such a session, and busy when a connection
+// holds it; a session held or already ended is left alone. It takes
+// registry.mu, then session.mu (and the store's lock under it), and runs
+// onWill and onEnd after releasing them: the caller holds none of our
+// locks. Expiry timers and the admin API's discard both end sessions
+// here.
+func (r *registry) endOffline(clientID string, s *session) (found, busy bool) {
 	r.mu.Lock()
+	if s == nil {
+		if s = r.sessions[clientID]; s == nil {
+			r.mu.Unlock()
+			return false, false
+		}
+	}
 	s.mu.Lock()
 	if s.owner != nil || s.ended {
+		busy = s.owner != nil
 		s.mu.Unlock()
 		r.mu.Unlock()
-		return
+		return true, busy
 	}
 	s.ended = true
 	w := s.will
 	s.stopTimers()
 	if r.sessions[s.st.clientID] == s {
 		delete(r.sessions, s.st.clientID)
-		s.forgetLocked()
+		s.forgetLocked() // persist.go
 	}
 	s.mu.Unlock()
 	r.mu.Unlock()
@@ -246,6 +267,7 @@ func (r *registry) expire(s *session) {
 		r.onWill(s.st.clientID, w)
 	}
 	r.onEnd(s)
+	return true, false
 }
 
 // count returns the number of sessions.
@@ -331,34 +353,12 @@ func (s *session) stopTimers() {
 }
 
 // discard ends the offline session of clientID as its expiry would
-// [MQTT-3.1.2-23]: a will still waiting for its Will Delay Interval is
-// published now, as the session ends first [MQTT-3.1.3-9]. It reports
-// whether there was such a session, and busy when a connection holds it.
+// [MQTT-3.1.2-23], through the same path (endOffline): a will still
+// waiting for its Will Delay Interval is published now, as the session
+// ends first [MQTT-3.1.3-9]. It reports whether there was such a session,
+// and busy when a connection holds it. Locks as endOffline.
 func (r *registry) discard(clientID string) (found, busy bool) {
-	r.mu.Lock()
-	s := r.sessions[clientID]
-	if s == nil {
-		r.mu.Unlock()
-		return false, false
-	}
-	s.mu.Lock()
-	if s.owner != nil {
-		s.mu.Unlock()
-		r.mu.Unlock()
-		return true, true
-	}
-	s.ended = true
-	w := s.will
-	s.stopTimers()
-	delete(r.sessions, clientID)
-	s.forgetLocked() // persist.go
-	s.mu.Unlock()
-	r.mu.Unlock()
-	if w != nil {
-		r.onWill(clientID, w)
-	}
-	r.onEnd(s)
-	return true, false
+	return r.endOffline(clientID, nil)
 }
 
 // sessionView is a copy of a session's counts and subscriptions, taken

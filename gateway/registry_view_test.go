@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"edgemq/mqtt"
 	"slices"
 	"testing"
 )
@@ -70,5 +71,88 @@ func TestRegistryGaugesAndViews(t *testing.T) {
 	}
 	if !sessions[0].heldBy(ch) || sessions[1].heldBy(ch) || sessions[0].heldBy(&channel{}) {
 		t.Error("heldBy does not report the owner")
+	}
+}
+
+// TestRegistryEndOffline: discard (the admin API) and expire (the expiry
+// timer) end a session through one path, endOffline: an offline session
+// ends with its waiting will published [MQTT-3.1.3-9]; a held one is
+// left alone and reported busy; one already ended or replaced is left
+// alone, and its replacement kept.
+func TestRegistryEndOffline(t *testing.T) {
+	type event struct{ wills, ends []string }
+	cases := []struct {
+		name      string
+		held      bool // a connection holds the session
+		ended     bool // it already ended
+		replaced  bool // the map holds another session of its client id
+		absent    bool // the map holds no session of its client id
+		will      bool // a will waits for its delay
+		expire    bool // end it by expire instead of discard
+		wantFound bool
+		wantBusy  bool
+		wantEnded bool // the session ends (onEnd runs)
+		wantGone  bool // the client id leaves the map
+		wantWill  bool
+	}{
+		{name: "discard offline", will: true, wantFound: true, wantEnded: true, wantGone: true, wantWill: true},
+		{name: "discard offline without will", wantFound: true, wantEnded: true, wantGone: true},
+		{name: "discard held", held: true, will: true, wantFound: true, wantBusy: true},
+		{name: "discard unknown", absent: true},
+		{name: "expire offline", expire: true, will: true, wantFound: true, wantEnded: true, wantGone: true, wantWill: true},
+		{name: "expire held", expire: true, held: true},
+		{name: "expire ended", expire: true, ended: true},
+		{name: "expire replaced", expire: true, replaced: true, wantEnded: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ev event
+			r := newRegistry(0, 0, nil,
+				func(s *session) { ev.ends = append(ev.ends, s.st.clientID) },
+				func(id string, _ *mqtt.Will) { ev.wills = append(ev.wills, id) })
+			s := testSession(t, "c1", nil, 0, 0)
+			if tc.held {
+				s.owner = &channel{}
+			}
+			s.ended = tc.ended
+			if tc.will {
+				s.will = &mqtt.Will{Topic: "w"}
+			}
+			other := testSession(t, "c1", nil, 0, 0)
+			switch {
+			case tc.replaced:
+				r.sessions["c1"] = other
+			case !tc.absent && !tc.ended:
+				r.sessions["c1"] = s
+			}
+
+			var found, busy bool
+			if tc.expire {
+				r.expire(s)
+			} else {
+				found, busy = r.discard("c1")
+				if found != tc.wantFound || busy != tc.wantBusy {
+					t.Errorf("discard = found %v, busy %v; want %v, %v", found, busy, tc.wantFound, tc.wantBusy)
+				}
+			}
+			if got := len(ev.ends) == 1; got != tc.wantEnded {
+				t.Errorf("onEnd ran for %v, want the session ended: %v", ev.ends, tc.wantEnded)
+			}
+			if got := len(ev.wills) == 1; got != tc.wantWill {
+				t.Errorf("wills published for %v, want one: %v", ev.wills, tc.wantWill)
+			}
+			if tc.wantEnded != s.ended && !tc.ended {
+				t.Errorf("session ended = %v, want %v", s.ended, tc.wantEnded)
+			}
+			cur := r.lookup("c1")
+			switch {
+			case tc.wantGone && cur != nil:
+				t.Error("the client id is still in the registry")
+			case tc.replaced && cur != other:
+				t.Error("the replacement session left the registry")
+			case tc.held && cur != s:
+				t.Error("a held session left the registry")
+			}
+		})
 	}
 }
