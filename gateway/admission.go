@@ -434,6 +434,10 @@ func (a *admission) snapshot(out *Stats) {
 	a.mu.Unlock()
 }
 
+// admissionBusy reports whether a reconnect storm refuses a CONNECT now
+// (admission.busy), for a connection (connHost).
+func (s *Server) admissionBusy() bool { return s.adm.busy() }
+
 // connectTimeout is the time a new socket has to send CONNECT: the
 // profile's, or limits.busy_connect_timeout when shorter while the
 // unauthenticated sockets are above the busy high-water mark.

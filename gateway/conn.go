@@ -26,13 +26,16 @@ const closeGrace = 5 * time.Second
 // conn is the I/O of one client connection: the read loop with its
 // deadlines, and the write queue. The protocol lives in channel.
 type conn struct {
-	nc   net.Conn
-	rd   mqtt.Reader
-	out  *writeQueue
-	ch   channel
-	srv  *Server
-	lst  *listenerState
-	born time.Time
+	nc  net.Conn
+	rd  mqtt.Reader
+	out *writeQueue
+	ch  channel
+	// host is the server that accepted the connection, as the connection
+	// sees it; stats its counters.
+	host  connHost
+	stats *stats
+	lst   *listenerState
+	born  time.Time
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
 	// publishes the client to the admin API (markConnected).
 	connectedAt atomic.Int64
@@ -43,11 +46,36 @@ type conn struct {
 	msgsIn int64
 }
 
+// connHost is what a connection needs of the server that accepted it:
+// the checks before CONNECT is handled, the connect latency metric, and
+// the end of the connection. *Server implements it. A connection calls
+// it from its own goroutine with none of our locks held; no method blocks
+// or calls back into the connection.
+type connHost interface {
+	// connectTimeout returns how long a new socket has to send CONNECT
+	// (and finish any enhanced authentication), given its listener
+	// profile's connect timeout (admission.go). It takes no lock.
+	connectTimeout(profile time.Duration) time.Duration
+	// admissionBusy reports whether a reconnect storm refuses this
+	// CONNECT with Server busy, counting the refusal (admission.go). It
+	// takes admission.mu alone.
+	admissionBusy() bool
+	// refuseOverloaded reports whether the gateway is overloaded now, and
+	// then counts the refused CONNECT (overload.go). Atomics only.
+	refuseOverloaded() bool
+	// observeConnect records how long a CONNECT on listener took to
+	// answer (metrics.go). It takes none of our locks.
+	observeConnect(listener string, d time.Duration)
+	// untrack forgets a connection that ended, once for each connection
+	// the server tracked (server.go). It takes Server.mu alone.
+	untrack(c *conn)
+}
+
 // serve runs a connection's handshake on the calling goroutine, then its
 // read loop on a new one: the handshake's deep stack (authentication,
 // logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
-	c := &conn{nc: nc, srv: s, lst: lst, born: time.Now()}
+	c := &conn{nc: nc, host: s, stats: s.eng.stats, lst: lst, born: time.Now()}
 	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
@@ -101,7 +129,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
-	deadline := c.born.Add(c.srv.connectTimeout(ch.prof.ConnectTimeout))
+	deadline := c.born.Add(c.host.connectTimeout(ch.prof.ConnectTimeout))
 	c.nc.SetReadDeadline(deadline)
 	p, err := c.rd.ReadPacket(0)
 	if err != nil {
@@ -118,22 +146,21 @@ func (c *conn) handshake(ctx context.Context) bool {
 		ch.out.close(nil)
 		return false
 	}
-	if ticketOf(ch.meta) != nil && c.srv.adm.busy() {
+	if ticketOf(ch.meta) != nil && c.host.admissionBusy() {
 		// A reconnect storm: some clients are told to come back later
 		// (admission.go).
 		ch.refuse(connect, mqtt.ServerBusy)
 		return false
 	}
-	if c.srv.overloaded() {
+	if c.host.refuseOverloaded() {
 		// Overloaded (overload.go): v5 CONNACK 0x89 Server busy, 3.x
 		// return code 3 Server unavailable [MQTT-3.2.2-6 (3.1.1
 		// MQTT-3.2.2-5)]; the client may retry later.
-		c.srv.overload.refused.Add(1)
 		ch.refuse(connect, mqtt.Errorf(mqtt.ServerBusy, "", "server overloaded"))
 		return false
 	}
 	t0 := time.Now()
-	c.srv.eng.stats.pkt.countIn(mqtt.CONNECT)
+	c.stats.pkt.countIn(mqtt.CONNECT)
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	ok = ch.connect(actx, connect)
@@ -143,7 +170,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 		p, err := c.rd.ReadPacket(mqtt.V5)
 		ok = ch.continueConnectAuth(actx, p, err)
 	}
-	c.srv.metrics.observeConnect(c.lst.cfg.Name, time.Since(t0)) // metrics.go
+	c.host.observeConnect(c.lst.cfg.Name, time.Since(t0)) // metrics.go
 	return ok
 }
 
@@ -162,7 +189,7 @@ func (c *conn) readLoop() {
 // ended, or leaves it zero when the server kicked it.
 func (c *conn) readPackets(end *connEnd) {
 	ch := &c.ch
-	stats := c.srv.eng.stats
+	stats := c.stats
 	v := ch.neg.Version
 	// Keep Alive: one and a half times the value in force
 	// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
@@ -263,8 +290,8 @@ func (c *conn) ended(end *connEnd) {
 	ch.closed()
 	c.finish()
 	c.logDisconnected(*end) // connlog.go
-	c.srv.eng.stats.connections.Add(-1)
-	c.srv.untrack(c)
+	c.stats.connections.Add(-1)
+	c.host.untrack(c)
 }
 
 // fail ends a connected client's connection for err (p is the packet

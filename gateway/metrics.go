@@ -115,6 +115,12 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
+// observeConnect records a CONNECT-to-CONNACK duration on listener, for
+// a connection (connHost).
+func (s *Server) observeConnect(listener string, d time.Duration) {
+	s.metrics.observeConnect(listener, d)
+}
+
 // observeConnect records a CONNECT-to-CONNACK duration.
 func (m *metrics) observeConnect(listener string, d time.Duration) {
 	if m != nil {

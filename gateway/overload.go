@@ -64,6 +64,16 @@ func (s *Server) setOverload(cfg *configs.Config) {
 // overloaded reports whether the gateway is overloaded now.
 func (s *Server) overloaded() bool { return s.overload.active.Load() }
 
+// refuseOverloaded reports whether the gateway is overloaded now, and
+// then counts the CONNECT it refuses (connHost).
+func (s *Server) refuseOverloaded() bool {
+	if !s.overloaded() {
+		return false
+	}
+	s.overload.refused.Add(1)
+	return true
+}
+
 // startOverload runs the sampler until ctx ends or the returned stop is
 // called; stop waits for it.
 func (s *Server) startOverload(ctx context.Context) (stop func()) {

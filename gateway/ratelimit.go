@@ -153,6 +153,7 @@ type pubLimiter struct {
 	msgs, bytes rateBucket
 	disconnect  bool
 	counted     *atomic.Int64 // edgemq_rate_limited_total of the listener and action
+	log         *zap.Logger   // the rate limits' (rateLimits.log)
 	// timer is made at the first wait and reused.
 	timer *time.Timer
 }
@@ -213,6 +214,7 @@ func (r *rateLimits) newLimiter(listener string, prof configs.PublishRate, claim
 		msgs:       newRateBucket(pr.MessagesPerSecond, float64(pr.MessagesBurst), now),
 		bytes:      newRateBucket(pr.BytesPerSecond, float64(pr.BytesBurst), now),
 		disconnect: pr.Action == configs.RateDisconnect,
+		log:        r.log,
 	}
 	act := rateBackpressure
 	if l.disconnect {
@@ -240,14 +242,14 @@ func (c *conn) throttle(p *mqtt.Publish) error {
 	l.counted.Add(1)
 	ch := &c.ch
 	if l.disconnect {
-		if ce := c.srv.rlim.log.Check(zap.InfoLevel, "publish rate too high: disconnecting"); ce != nil {
+		if ce := l.log.Check(zap.InfoLevel, "publish rate too high: disconnecting"); ce != nil {
 			ce.Write(zap.String("listener", ch.meta.Listener), logsafe.String("client_id", ch.neg.ClientID), zap.Stringer("remote_addr", ch.meta.RemoteAddr))
 		}
 		// 0x96 Message rate too high is a DISCONNECT reason code of the
 		// server (3.14.2.1, table 2-6 of 2.4); 3.x clients are closed.
 		return mqtt.Errorf(mqtt.MessageRateTooHigh, "MQTT-3.14.2.1", "publish rate above %g messages/s or %g bytes/s", l.msgs.rate, l.bytes.rate)
 	}
-	if ce := c.srv.rlim.log.Check(zap.InfoLevel, "publish rate limited: not reading"); ce != nil {
+	if ce := l.log.Check(zap.InfoLevel, "publish rate limited: not reading"); ce != nil {
 		ce.Write(zap.String("listener", ch.meta.Listener), logsafe.String("client_id", ch.neg.ClientID), zap.Stringer("remote_addr", ch.meta.RemoteAddr), zap.Duration("wait", wait))
 	}
 	l.msgs.take(1)
