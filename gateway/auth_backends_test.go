@@ -60,7 +60,7 @@ func TestPasswordFile(t *testing.T) {
 	connectV5(t, ts, passwordConnect("a", "alice", "argon-pw"))
 	connectV5(t, ts, passwordConnect("b", "bob", "bcrypt-pw")).roundTrip(t)
 	// A credential that does not expire costs no timer.
-	for _, cn := range serverConns(t, ts) {
+	for _, cn := range ts.connections() {
 		a := &cn.ch.credExp
 		a.mu.Lock()
 		if a.timer != nil {

@@ -409,7 +409,7 @@ func TestExtendAuth(t *testing.T) {
 	jwtConfig(cfg, configs.JWTAuth{SecretFile: k.keyFile(t), Token: configs.JWTTokenSource{Password: true}})
 	ts := startServer(t, cfg)
 	c := connectV5(t, ts, tokenConnect("ext", k.sign(t, jwt.MapClaims{"sub": "a", "exp": time.Now().Add(time.Second).Unix()})))
-	for _, cn := range serverConns(t, ts) {
+	for _, cn := range ts.connections() {
 		cn.ch.extendAuth(time.Now().Add(time.Hour))
 	}
 	c.expectNoMessageFor(t, 2*time.Second)

@@ -9,19 +9,6 @@ import (
 	"edgemq/gateway/internal/lockorder"
 )
 
-// serverConns lists the server's connections. Server.mu is taken alone
-// (LOCKS.md): a test that then takes a connection's locks does it after.
-func serverConns(tb testing.TB, ts *testServer) []*conn {
-	tb.Helper()
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	out := make([]*conn, 0, len(ts.conns))
-	for cn := range ts.conns {
-		out = append(out, cn)
-	}
-	return out
-}
-
 // TestLocksDocMatchesOrder: the order block of LOCKS.md is the table the
 // lockorder build checks (lockorder.Order), chain for chain.
 func TestLocksDocMatchesOrder(t *testing.T) {
