@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"edgemq/configs"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 )
@@ -41,11 +42,19 @@ func benchQueueSession(tb testing.TB, e *engine, id string) *session {
 // its write queue, the writers encoding and writing, and the publisher's
 // PUBACK at QoS 1. Allocations are per published message; QoS 0 ones at
 // the subscribers' writers are counted too (they run meanwhile).
-func BenchmarkPublishPath(b *testing.B) {
+func BenchmarkPublishPath(b *testing.B) { benchPublishPath(b, nil) }
+
+// benchPublishPath is BenchmarkPublishPath, under acl when it is not nil
+// (BenchmarkPublishPathACL; the publisher then has a user name for the
+// %u rules).
+func benchPublishPath(b *testing.B, acl *configs.ACL) {
 	for _, qos := range []byte{0, 1} {
 		for _, k := range []int{1, 100} {
 			b.Run(fmt.Sprintf("qos%d/subscribers=%d", qos, k), func(b *testing.B) {
 				e := benchEngine(b)
+				if acl != nil {
+					e.acl.set(mustStaticACL(b, *acl))
+				}
 				for i := range k {
 					s := benchQueueSession(b, e, fmt.Sprintf("c%d", i))
 					// QoS 0 subscriptions: the subscribers need no acks
@@ -54,6 +63,9 @@ func BenchmarkPublishPath(b *testing.B) {
 				}
 				pub := &channel{env: e, out: discardOut{}, prof: &profile{}}
 				pub.neg = Negotiated{Version: mqtt.V311, MaximumQoS: 2, ClientID: "pub"}
+				if acl != nil {
+					pub.acl.view = aclView{clientID: "pub", username: "pub", hasUsername: true}
+				}
 				payload := make([]byte, 64)
 				b.ReportAllocs()
 				for i := 0; b.Loop(); i++ {

@@ -88,10 +88,17 @@ func BenchmarkMatch1M(b *testing.B) {
 
 // BenchmarkRouteFanout routes one QoS 0 message to K subscribers of the
 // same filter, through the sessions to their (discarding) connections.
-func BenchmarkRouteFanout(b *testing.B) {
+func BenchmarkRouteFanout(b *testing.B) { benchRouteFanout(b, nil) }
+
+// benchRouteFanout is BenchmarkRouteFanout, under acl when it is not nil
+// (BenchmarkRouteFanoutACL).
+func benchRouteFanout(b *testing.B, acl *configs.ACL) {
 	for _, k := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", k), func(b *testing.B) {
 			e := benchEngine(b)
+			if acl != nil {
+				e.acl.set(mustStaticACL(b, *acl))
+			}
 			for i := range k {
 				s := benchSession(b, e.sessions, fmt.Sprintf("c%d", i))
 				e.router.subscribe(s, &subscription{filter: "fan/+/out", qos: 0})
