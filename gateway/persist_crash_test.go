@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -26,60 +23,8 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the edgemq binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "edgemq")
-	build := exec.Command("go", "build", "-o", bin, "edgemq/cmd/edgemq")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfgPath := filepath.Join(dir, "edgemq.yaml")
-	cfg := fmt.Sprintf(`data_dir: %s
-log: {level: warn}
-store: {durability: sync}
-ops: {address: ""}
-session: {max_offline_messages: 1000000, max_offline_bytes: 0}
-listeners:
-  - {name: tcp, type: tcp, address: "%s"}
-`, filepath.Join(dir, "data"), addr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var proc *exec.Cmd
-	start := func() {
-		t.Helper()
-		proc = exec.Command(bin, "-c", cfgPath)
-		proc.Stderr = &prefixWriter{t: t}
-		if err := proc.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("edgemq did not listen: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	kill := func() {
-		proc.Process.Kill() // SIGKILL
-		proc.Wait()
-	}
-	t.Cleanup(func() {
-		if proc != nil && proc.ProcessState == nil {
-			kill()
-		}
-	})
+	g := newCrashGateway(t) // persist_exactly_once_test.go
+	addr, start, kill := g.addr, g.start, g.kill
 	sessProps := &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(3600))}
 
 	start()
@@ -299,12 +244,4 @@ func crashClient(t *testing.T, addr string, cp *paho.Connect, onMsg func(*paho.P
 	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}) })
 	ack, _ := lastConnack.Load(c)
 	return c, ack.(*paho.Connack)
-}
-
-// prefixWriter logs the binary's output.
-type prefixWriter struct{ t *testing.T }
-
-func (w *prefixWriter) Write(b []byte) (int, error) {
-	w.t.Logf("edgemq: %s", b)
-	return len(b), nil
 }
