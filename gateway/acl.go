@@ -16,6 +16,7 @@ import (
 	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/gateway/logsafe"
+	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -549,7 +550,7 @@ func (ch *channel) maySubscribe(req *mqtt.Subscription) bool {
 // acknowledgement [MQTT-3.3.5-2 of 3.1.1].
 func (ch *channel) denyPublish(p *mqtt.Publish) {
 	ch.logAt(zap.DebugLevel, "publish not authorized", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("topic", p.Topic))
-	ch.refusePublish(p, mqtt.NotAuthorized, dropDenied)
+	ch.refusePublish(p, mqtt.NotAuthorized, stats.DropDenied)
 }
 
 // aclView is the ConnInfo authorizers get: what CONNECT said, without the

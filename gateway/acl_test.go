@@ -200,7 +200,7 @@ func TestStaticACL(t *testing.T) {
 // aclChannel is a connected channel of clientID for username, socket
 // free, on an engine with authorizer a.
 func aclChannel(a Authorizer, clientID, username string) *channel {
-	eng := &engine{stats: &stats{}}
+	eng := &engine{stats: &engineStats{}}
 	eng.acl.set(a)
 	return &channel{env: eng, acl: chanACL{view: *view(clientID, username)}}
 }
@@ -290,7 +290,7 @@ func TestACLCache(t *testing.T) {
 		t.Errorf("view: client %q password %q listener %q", v.ClientID(), v.Password(), v.Listener())
 	}
 	// An engine without an authorizer allows everything.
-	bare := &channel{env: &engine{stats: &stats{}}}
+	bare := &channel{env: &engine{stats: &engineStats{}}}
 	if !bare.mayPublish(&mqtt.Publish{Topic: "x"}) {
 		t.Errorf("no authorizer: publish refused")
 	}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -40,7 +41,7 @@ type engine struct {
 	retained *retainedStore
 	sessions *registry
 	quota    *quotas // per-client bounds, nil: none (quota.go)
-	stats    *stats
+	stats    *engineStats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
 	// batches lends the connections' writers their output buffers
@@ -168,7 +169,7 @@ func (ch *channel) handle(p mqtt.Packet) (err error) {
 // publish handles an inbound PUBLISH.
 func (ch *channel) publish(p *mqtt.Publish) error {
 	n := &ch.neg
-	ch.env.stats.bytesIn.Add(int64(len(p.Payload)))
+	ch.env.stats.BytesIn.Add(int64(len(p.Payload)))
 	if n.Version == mqtt.V5 {
 		if err := ch.resolveAlias(p); err != nil {
 			return err
@@ -186,7 +187,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	if n.Version == mqtt.V5 && ch.prof.ValidatePayloadFormat && p.Properties.PayloadFormatIndicator == 1 &&
 		p.Properties.Has(mqtt.PropPayloadFormatIndicator) && !utf8.Valid(p.Payload) {
 		// [MQTT-3.3.2-4 is the sender's rule; the receiver may check it]
-		ch.refusePublish(p, mqtt.PayloadFormatInvalid, dropPayloadFormat)
+		ch.refusePublish(p, mqtt.PayloadFormatInvalid, stats.DropPayloadFormat)
 		return nil
 	}
 	if !ch.mayPublish(p) {
@@ -255,8 +256,8 @@ func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode)
 // refusePublish answers a PUBLISH that is not routed: QoS 1 gets PUBACK
 // and QoS 2 PUBREC with code (v5; a 3.x client gets the plain ack, having
 // no codes), which ends the exchange; QoS 0 is dropped. All are counted.
-func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why dropReason) {
-	ch.env.stats.drop(why)
+func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why stats.DropReason) {
+	ch.env.stats.Drop(why)
 	switch p.QoS {
 	case 1:
 		ch.out.send(&mqtt.Puback{PacketID: p.PacketID, ReasonCode: code})
@@ -486,7 +487,7 @@ func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 // its Maximum Packet Size [MQTT-3.1.2-25]. It counts the drop otherwise.
 func (ch *channel) fits(d *delivery, now time.Time) bool {
 	if d.msg.expired(now) {
-		ch.env.stats.drop(dropExpired)
+		ch.env.stats.Drop(stats.DropExpired)
 		return false
 	}
 	return ch.fitsSize(d, now)
@@ -502,7 +503,7 @@ func (ch *channel) fitsSize(d *delivery, now time.Time) bool {
 			pub.PacketID = 1 // the size is the same for every id
 		}
 		if uint32(mqtt.PublishSize(&pub, ch.neg.Version)) > max {
-			ch.env.stats.drop(dropTooLarge)
+			ch.env.stats.Drop(stats.DropTooLarge)
 			return false
 		}
 	}

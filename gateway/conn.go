@@ -33,7 +33,7 @@ type conn struct {
 	// host is the server that accepted the connection, as the connection
 	// sees it; stats its counters.
 	host  connHost
-	stats *stats
+	stats *engineStats
 	lst   *listenerState
 	born  time.Time
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
@@ -102,7 +102,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	if t := ticketOf(meta); t != nil {
 		t.authenticated()
 	}
-	s.eng.stats.connections.Add(1)
+	s.eng.stats.Connections.Add(1)
 	c.markConnected() // admin_clients.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
@@ -160,7 +160,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 		return false
 	}
 	t0 := time.Now()
-	c.stats.pkt.countIn(mqtt.CONNECT)
+	c.stats.Pkt.CountIn(mqtt.CONNECT)
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	ok = ch.connect(actx, connect)
@@ -220,7 +220,7 @@ func (c *conn) readPackets(end *connEnd) {
 			return
 		}
 		if err == nil {
-			stats.pkt.countIn(p.Type()) // metrics.go
+			stats.Pkt.CountIn(p.Type()) // metrics.go
 			if pub, ok := p.(*mqtt.Publish); ok {
 				c.msgsIn++
 				if c.lim != nil {
@@ -290,7 +290,7 @@ func (c *conn) ended(end *connEnd) {
 	ch.closed()
 	c.finish()
 	c.logDisconnected(*end) // connlog.go
-	c.stats.connections.Add(-1)
+	c.stats.Connections.Add(-1)
 	c.host.untrack(c)
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"time"
 
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
@@ -23,7 +24,7 @@ func (s *session) deliverLocked(d *delivery, now time.Time) {
 	ch := s.owner
 	if d.qos == 0 {
 		if ch == nil {
-			s.stats.drop(dropOffline)
+			s.stats.Drop(stats.DropOffline)
 			return
 		}
 		if ch.fits(d, now) {
@@ -45,7 +46,7 @@ func (s *session) queueLocked(d *delivery) {
 	if len(s.st.pending) >= s.maxPending || (s.maxPendingBytes > 0 && s.st.pendingBytes+size > s.maxPendingBytes) {
 		// Overflow policy: the newest message is dropped; what is queued
 		// keeps its order.
-		s.stats.drop(dropQueueFull)
+		s.stats.Drop(stats.DropQueueFull)
 		return
 	}
 	s.st.pending = append(s.st.pending, d)
@@ -81,7 +82,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 		n++
 		s.st.pendingBytes -= int64(len(d.msg.pub.Payload))
 		if d.msg.expired(now) {
-			s.stats.drop(dropExpired)
+			s.stats.Drop(stats.DropExpired)
 			s.deleteDeliveryLocked(d)
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"time"
 
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
@@ -15,7 +16,7 @@ type encoder struct {
 	version     mqtt.Version
 	maxSize     uint32 // the client's Maximum Packet Size; 0: none
 	problemInfo bool
-	stats       *stats
+	stats       *engineStats
 	// aliases assigns outbound topic aliases; nil when the client allows
 	// none or the server uses none.
 	aliases *topicAliases
@@ -84,9 +85,8 @@ func (e *encoder) encode(b *batch, items []outItem) {
 	}
 	if n := b.pubs - pubs; n > 0 {
 		// One add per batch rather than per packet (metrics.go).
-		e.stats.bytesOut.Add(b.pubPayload - payload)
-		e.stats.pkt.out[mqtt.PUBLISH].Add(int64(n))
-		e.stats.pkt.bytesOut[mqtt.PUBLISH].Add(b.pubWire - wire)
+		e.stats.BytesOut.Add(b.pubPayload - payload)
+		e.stats.Pkt.CountOutN(mqtt.PUBLISH, int64(n), b.pubWire-wire)
 	}
 }
 
@@ -112,7 +112,7 @@ func publishFor(pub *mqtt.Publish, d *delivery, v mqtt.Version, now time.Time) {
 
 func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
 	if d.qos == 0 && d.msg.expired(now) {
-		e.stats.drop(dropExpired)
+		e.stats.Drop(stats.DropExpired)
 		return
 	}
 	var pub mqtt.Publish
@@ -123,13 +123,13 @@ func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
 	n := len(b.buf)
 	out, err := mqtt.AppendPublishHeader(b.buf, &pub, e.version)
 	if err != nil {
-		e.stats.drop(dropEncoding)
+		e.stats.Drop(stats.DropEncoding)
 		return
 	}
 	if e.maxSize > 0 && uint32(len(out)-n+len(pub.Payload)) > e.maxSize {
 		// Sessions check the size before queueing; this only catches a
 		// grown Message Expiry field. [MQTT-3.1.2-25]
-		e.stats.drop(dropTooLarge)
+		e.stats.Drop(stats.DropTooLarge)
 		return
 	}
 	b.buf = out
@@ -156,22 +156,22 @@ func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
 	}
 	out, err := mqtt.Append(buf, p, e.version)
 	if err != nil {
-		e.stats.drop(dropEncoding)
+		e.stats.Drop(stats.DropEncoding)
 		return buf
 	}
 	if e.maxSize == 0 || uint32(len(out)-len(buf)) <= e.maxSize {
-		e.stats.pkt.sent(p, len(out)-len(buf)) // metrics.go
+		e.stats.Pkt.Sent(p, len(out)-len(buf)) // metrics.go
 		return out
 	}
 	if props != nil {
 		props.Clear(mqtt.PropReasonString)
 		props.UserProperties = nil
 		if out, err = mqtt.Append(buf, p, e.version); err == nil && uint32(len(out)-len(buf)) <= e.maxSize {
-			e.stats.pkt.sent(p, len(out)-len(buf))
+			e.stats.Pkt.Sent(p, len(out)-len(buf))
 			return out
 		}
 	}
-	e.stats.drop(dropTooLarge)
+	e.stats.Drop(stats.DropTooLarge)
 	return buf
 }
 
@@ -180,14 +180,14 @@ func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
 func (e *encoder) appendAck(buf []byte, a ackItem) []byte {
 	out, err := mqtt.AppendAck(buf, a.t, a.pid, a.code, e.version)
 	if err != nil {
-		e.stats.drop(dropEncoding)
+		e.stats.Drop(stats.DropEncoding)
 		return buf
 	}
 	if e.maxSize > 0 && uint32(len(out)-len(buf)) > e.maxSize {
-		e.stats.drop(dropTooLarge)
+		e.stats.Drop(stats.DropTooLarge)
 		return buf
 	}
-	e.stats.pkt.countOut(a.t, len(out)-len(buf)) // metrics.go
+	e.stats.Pkt.CountOut(a.t, len(out)-len(buf)) // metrics.go
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"edgemq/gateway/logsafe"
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
@@ -37,7 +38,7 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
 	if !m.sys {
-		e.stats.msgsIn.Add(1)
+		e.stats.MsgsIn.Add(1)
 	}
 	if m.pub.Retain {
 		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
@@ -82,7 +83,7 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 		i = j
 		if !any {
 			if denied {
-				e.stats.drop(dropReadDenied)
+				e.stats.Drop(stats.DropReadDenied)
 			}
 			continue
 		}
@@ -97,7 +98,7 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 			sent++
 		}
 	}
-	e.stats.msgsOut.Add(int64(sent))
+	e.stats.MsgsOut.Add(int64(sent))
 	return sent
 }
 

@@ -27,7 +27,7 @@ func TestLockOrderRefusesAnInversion(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &engine{sessions: newRegistry(0, 0, &stats{}, nil, nil)}
+			e := &engine{sessions: newRegistry(0, 0, &engineStats{}, nil, nil)}
 			var s session
 			msg := func() (msg string) {
 				defer func() { msg, _ = recover().(string) }()

@@ -6,38 +6,14 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
-
-// pktStats counts packets and bytes in and out by packet type, and
-// CONNACKs by reason code: plain atomic arrays, cheap on the hot path,
-// read by the metrics collector at scrape time.
-type pktStats struct {
-	in, out  [16]atomic.Int64 // packets by mqtt.Type
-	bytesOut [16]atomic.Int64 // encoded bytes by mqtt.Type
-	connack  [256]atomic.Int64
-}
-
-func (p *pktStats) countIn(t mqtt.Type) { p.in[t&15].Add(1) }
-
-func (p *pktStats) countOut(t mqtt.Type, n int) {
-	p.out[t&15].Add(1)
-	p.bytesOut[t&15].Add(int64(n))
-}
-
-// sent counts a control packet sent, and a CONNACK's reason code.
-func (p *pktStats) sent(pk mqtt.Packet, n int) {
-	if ack, ok := pk.(*mqtt.Connack); ok {
-		p.connack[byte(ack.ReasonCode)].Add(1)
-	}
-	p.countOut(pk.Type(), n)
-}
 
 // handshakeObserver records the TLS handshake durations a tls listener
 // reports (listeners.Config.OnHandshake).
@@ -190,8 +166,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range conns {
 		gauge(descConns, float64(n), k.l, k.t, k.v)
 	}
-	for i := range st.pkt.connack {
-		if n := st.pkt.connack[i].Load(); n > 0 {
+	for i := range 256 {
+		if n := st.Pkt.Connack(mqtt.ReasonCode(i)); n > 0 {
 			counter(descConnack, n, fmt.Sprintf("0x%02X", i))
 		}
 	}
@@ -207,15 +183,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAuthDelay, st.auth.delayed.Load())
 	for t := mqtt.CONNECT; t <= mqtt.AUTH; t++ {
 		name := t.String()
-		counter(descPktIn, st.pkt.in[t].Load(), name)
-		counter(descPktOut, st.pkt.out[t].Load(), name)
-		counter(descBytesOut, st.pkt.bytesOut[t].Load(), name)
+		counter(descPktIn, st.Pkt.In(t), name)
+		counter(descPktOut, st.Pkt.Out(t), name)
+		counter(descBytesOut, st.Pkt.BytesOut(t), name)
 	}
-	counter(descBytesIn, st.bytesIn.Load())
-	counter(descMsgsIn, st.msgsIn.Load())
-	counter(descMsgsOut, st.msgsOut.Load())
-	for i, n := range dropNames {
-		counter(descDropped, st.dropped[i].Load(), n)
+	counter(descBytesIn, st.BytesIn.Load())
+	counter(descMsgsIn, st.MsgsIn.Load())
+	counter(descMsgsOut, st.MsgsOut.Load())
+	for _, r := range stats.DropReasons() {
+		counter(descDropped, st.Dropped(r), r.String())
 	}
 	sessions, subs, inflight, queued := s.eng.sessions.gauges()
 	gauge(descSessions, float64(sessions))

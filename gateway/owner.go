@@ -46,6 +46,7 @@ import (
 	"sort"
 
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -246,7 +247,7 @@ func (s *session) mayReadQueuedLocked(d *delivery, h *aclHolder) bool {
 	if !matched && v.mayRead(st, topic, d.qos) {
 		return true
 	}
-	s.stats.drop(dropReadDenied)
+	s.stats.Drop(stats.DropReadDenied)
 	return false
 }
 

@@ -35,7 +35,7 @@ type session struct {
 	// (session.max_offline_messages and max_offline_bytes).
 	maxPending      int
 	maxPendingBytes int64
-	stats           *stats
+	stats           *engineStats
 	// seq orders sessions; fixed at creation.
 	seq uint64
 	// will waits for its Will Delay Interval while willTimer runs.
@@ -71,7 +71,7 @@ type registry struct {
 
 	maxPending      int
 	maxPendingBytes int64
-	stats           *stats
+	stats           *engineStats
 	nextSeq         uint64
 	p               *persister // nil: memory mode
 	// strictOwner refuses a connection of another identity than the
@@ -82,7 +82,7 @@ type registry struct {
 	acl         *aclHolder
 }
 
-func newRegistry(maxPending int, maxPendingBytes int64, st *stats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
+func newRegistry(maxPending int, maxPendingBytes int64, st *engineStats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
 	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill,
 		acl: &aclHolder{}}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/stats"
 )
 
 // retainedStore keeps the retained message of each topic in a topic trie,
@@ -21,7 +22,7 @@ type retainedStore struct {
 	bytes    int64
 	maxCount int   // 0: no bound
 	maxBytes int64 // 0: no bound
-	stats    *stats
+	stats    *engineStats
 	// persist, when set, is called with each change, under mu (persist.go).
 	persist func(m *message, deleted bool)
 	// owners counts topics per publisher (retained_quota.go).
@@ -39,7 +40,7 @@ type retainedNode struct {
 	order childOrder
 }
 
-func newRetainedStore(maxCount int, maxBytes int64, st *stats) *retainedStore {
+func newRetainedStore(maxCount int, maxBytes int64, st *engineStats) *retainedStore {
 	return &retainedStore{maxCount: maxCount, maxBytes: maxBytes, stats: st}
 }
 
@@ -73,7 +74,7 @@ func (r *retainedStore) store(m *message) bool {
 		n = c
 	}
 	if r.retainedRefusal(m, n.msg != nil) >= 0 { // retained_quota.go
-		r.stats.drop(dropRetainedFull)
+		r.stats.Drop(stats.DropRetainedFull)
 		if n.msg == nil {
 			r.pruneLocked(m.pub.Topic)
 		}
@@ -84,12 +85,12 @@ func (r *retainedStore) store(m *message) bool {
 	if n.msg != nil {
 		oldSize = retainedSize(n.msg)
 	} else if r.maxCount > 0 && r.count >= r.maxCount {
-		r.stats.drop(dropRetainedFull)
+		r.stats.Drop(stats.DropRetainedFull)
 		r.pruneLocked(m.pub.Topic)
 		return false
 	}
 	if r.maxBytes > 0 && r.bytes-oldSize+size > r.maxBytes {
-		r.stats.drop(dropRetainedFull)
+		r.stats.Drop(stats.DropRetainedFull)
 		if n.msg == nil {
 			r.pruneLocked(m.pub.Topic)
 		}

@@ -43,7 +43,7 @@ func scanAll(tb testing.TB, r *retainedStore, filter string, upTo uint64, step i
 // topic once whatever the step, and no '$' topic for a filter starting
 // with a wildcard [MQTT-4.7.2-1].
 func TestRetainedCursorOrder(t *testing.T) {
-	r := newRetainedStore(0, 0, &stats{})
+	r := newRetainedStore(0, 0, &engineStats{})
 	topics := []string{"a", "a/b", "a/b/c", "a/c", "a-b", "b/x", "$SYS/x", "a/b/d", "/lead", "a//e", "c", "b/y/z"}
 	for _, topic := range topics {
 		r.store(retainedMsg(topic, "p"))
@@ -79,7 +79,7 @@ func TestRetainedCursorOrder(t *testing.T) {
 // is skipped, topics behind it are not visited again, and expired ones are
 // deleted, not delivered.
 func TestRetainedCursorChanges(t *testing.T) {
-	r := newRetainedStore(0, 0, &stats{})
+	r := newRetainedStore(0, 0, &engineStats{})
 	for i := range 20 {
 		r.store(retainedMsg(fmt.Sprintf("t/%02d", i), "old"))
 	}
@@ -121,7 +121,7 @@ func TestRetainedCursorChanges(t *testing.T) {
 // cursor builds costs bounded memory under churn: distinct topics added
 // and deleted forever keep at most about twice the live children.
 func TestRetainedChildOrderBounded(t *testing.T) {
-	r := newRetainedStore(0, 0, &stats{})
+	r := newRetainedStore(0, 0, &engineStats{})
 	for i := range 10 {
 		r.store(retainedMsg(fmt.Sprintf("c/%d", i), "p"))
 	}

@@ -14,6 +14,7 @@ package gateway
 // PUBLISH (wills, restore).
 
 import (
+	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
 )
@@ -122,7 +123,7 @@ func (ch *channel) admitRetained(p *mqtt.Publish) bool {
 		return true
 	}
 	ch.env.quota.refuse(k)
-	ch.refusePublish(p, mqtt.QuotaExceeded, dropRetainedFull)
+	ch.refusePublish(p, mqtt.QuotaExceeded, stats.DropRetainedFull)
 	return false
 }
 

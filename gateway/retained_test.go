@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
@@ -24,7 +25,7 @@ func retainedTopics(ms []*message) []string {
 
 // TestRetainedMatch checks which retained messages a filter finds.
 func TestRetainedMatch(t *testing.T) {
-	r := newRetainedStore(0, 0, &stats{})
+	r := newRetainedStore(0, 0, &engineStats{})
 	for _, topic := range []string{"a", "a/b", "a/b/c", "a/c", "b", "/x", "$SYS/up", "$SYS/a/b", "a//b"} {
 		r.store(retainedMsg(topic, "p"))
 	}
@@ -56,7 +57,7 @@ func TestRetainedMatch(t *testing.T) {
 // TestRetainedStore checks replacement, deletion by an empty payload,
 // expiry and the bounds.
 func TestRetainedStore(t *testing.T) {
-	st := &stats{}
+	st := &engineStats{}
 	r := newRetainedStore(3, 0, st)
 	for i := range 3 {
 		if !r.store(retainedMsg(fmt.Sprintf("t/%d", i), "1234")) {
@@ -66,7 +67,7 @@ func TestRetainedStore(t *testing.T) {
 	if r.store(retainedMsg("t/3", "x")) {
 		t.Error("fourth topic stored over max_messages 3")
 	}
-	if st.dropped[dropRetainedFull].Load() != 1 {
+	if st.Dropped(stats.DropRetainedFull) != 1 {
 		t.Error("refusal not counted")
 	}
 	// Replacing works at the bound [MQTT-3.3.1-5].

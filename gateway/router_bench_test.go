@@ -39,7 +39,7 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
-	st := &stats{}
+	st := &engineStats{}
 	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop()}
 	e.sessions = newRegistry(1000, 0, st, e.endSession, e.publishWill)
 	e.sessions.acl = &e.acl
@@ -127,7 +127,7 @@ func BenchmarkDeliveryEncode(b *testing.B) {
 		qos  byte
 	}{{mqtt.V311, 64, 0}, {mqtt.V5, 64, 1}, {mqtt.V5, 4096, 1}} {
 		b.Run(fmt.Sprintf("v%d/%dB/qos%d", tc.v, tc.size, tc.qos), func(b *testing.B) {
-			enc := &encoder{version: tc.v, problemInfo: true, stats: &stats{}, writev: true}
+			enc := &encoder{version: tc.v, problemInfo: true, stats: &engineStats{}, writev: true}
 			m := &message{pub: &mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}}
 			items := []outItem{{d: &delivery{msg: m, qos: tc.qos, pid: 7}}}
 			var bt batch

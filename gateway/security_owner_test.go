@@ -350,7 +350,7 @@ func (o *ownerServer) checkAllowed(t *testing.T, binding string, attacker, owner
 		// nor a new one is its to read.
 		pub.publish(t, &paho.Publish{Topic: topicOf(owner) + "/later", QoS: 1, Payload: []byte("secret-2")})
 		att.expectFence(t, pub, fence)
-		if n := o.ts.eng.stats.droppedBy("read_denied"); n < 1 {
+		if n := o.ts.eng.stats.DroppedBy("read_denied"); n < 1 {
 			t.Errorf("read_denied drops: %d, want at least 1", n)
 		}
 		return
@@ -501,7 +501,7 @@ func TestACLRevocation(t *testing.T) {
 			// Nothing from users/alice: the next message is the fence on
 			// the topic still allowed.
 			sub.expectFence(t, pub, "public/alice")
-			if n := ts.eng.stats.droppedBy("read_denied"); n != tt.wantDrops {
+			if n := ts.eng.stats.DroppedBy("read_denied"); n != tt.wantDrops {
 				t.Errorf("read_denied drops: %d, want %d", n, tt.wantDrops)
 			}
 			// New subscriptions follow the new rules too.
@@ -554,7 +554,7 @@ func TestJWTClaimsAtDelivery(t *testing.T) {
 	c.expectFence(t, pub, "public/dev-a")
 	pub.publish(t, &paho.Publish{Topic: "users/dev-a/in", QoS: 1, Payload: []byte("live")})
 	c.expectFence(t, pub, "public/dev-a")
-	if n := ts.eng.stats.droppedBy("read_denied"); n != 2 {
+	if n := ts.eng.stats.DroppedBy("read_denied"); n != 2 {
 		t.Errorf("read_denied drops: %d, want 2", n)
 	}
 }

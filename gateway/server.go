@@ -17,6 +17,7 @@ import (
 	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -119,7 +120,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st := &stats{}
+	st := &engineStats{}
 	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext}
 	started := false
 	defer func() {
@@ -513,14 +514,14 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	st := s.eng.stats
 	out := Stats{
-		Connections: st.connections.Load(),
+		Connections: st.Connections.Load(),
 		Sessions:    s.eng.sessions.count(),
-		MessagesIn:  st.msgsIn.Load(),
-		MessagesOut: st.msgsOut.Load(),
-		Dropped:     make(map[string]int64, len(dropNames)),
+		MessagesIn:  st.MsgsIn.Load(),
+		MessagesOut: st.MsgsOut.Load(),
+		Dropped:     make(map[string]int64),
 	}
-	for i, n := range dropNames {
-		out.Dropped[n] = st.dropped[i].Load()
+	for _, r := range stats.DropReasons() {
+		out.Dropped[r.String()] = st.Dropped(r)
 	}
 	st.auth.snapshot(&out) // bruteforce.go
 	s.adm.snapshot(&out)   // admission.go

@@ -35,6 +35,7 @@ package gateway
 // Client that is subscribed to the same Shared Subscription").
 
 import (
+	"edgemq/gateway/stats"
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
@@ -158,7 +159,7 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 		}
 	}
 	if denied {
-		e.stats.drop(dropReadDenied)
+		e.stats.Drop(stats.DropReadDenied)
 	}
 	return false
 }
@@ -203,7 +204,7 @@ func (e *engine) redeliverShared(ds []*delivery) {
 	now := time.Now()
 	for _, d := range ds {
 		if d.msg.expired(now) {
-			e.stats.drop(dropExpired)
+			e.stats.Drop(stats.DropExpired)
 			continue
 		}
 		// A group with no member left loses the message, as a

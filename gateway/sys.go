@@ -106,11 +106,11 @@ func (e *engine) publishSys(version string, started, now time.Time, buf *[]match
 		v     int64
 	}{
 		{sysUptime, int64(now.Sub(started) / time.Second)},
-		{sysClients, st.connections.Load()},
-		{sysMsgsReceived, st.msgsIn.Load()},
-		{sysMsgsSent, st.msgsOut.Load()},
-		{sysBytesReceived, st.bytesIn.Load()},
-		{sysBytesSent, st.bytesOut.Load()},
+		{sysClients, st.Connections.Load()},
+		{sysMsgsReceived, st.MsgsIn.Load()},
+		{sysMsgsSent, st.MsgsOut.Load()},
+		{sysBytesReceived, st.BytesIn.Load()},
+		{sysBytesSent, st.BytesOut.Load()},
 		{sysSubscriptions, int64(e.sessions.subscriptionCount())},
 		{sysRetained, int64(retained)},
 		{sysSessions, int64(e.sessions.count())},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
@@ -51,7 +52,7 @@ type writeQueue struct {
 	writeTimeout time.Duration
 	// deadline is the write deadline in force (writer only).
 	deadline lazyDeadline
-	stats    *stats
+	stats    *engineStats
 	// shed, when set and true (the server is overloaded, overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
 	shed *atomic.Bool
@@ -105,7 +106,7 @@ type queueLimits struct {
 	bytes int64
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *stats) *writeQueue {
+func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *engineStats) *writeQueue {
 	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
 }
 
@@ -140,13 +141,13 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 	}
 	if droppable && (len(q.items) >= q.limits.items || (q.limits.bytes > 0 && q.bytes+size > q.limits.bytes)) {
 		q.mu.Unlock()
-		q.stats.drop(dropQueueFull)
+		q.stats.Drop(stats.DropQueueFull)
 		return false
 	}
 	if droppable && len(q.items) > 0 && q.shed != nil && q.shed.Load() {
 		// Overloaded: a subscriber with a backlog loses its QoS 0.
 		q.mu.Unlock()
-		q.stats.drop(dropOverload)
+		q.stats.Drop(stats.DropOverload)
 		return false
 	}
 	q.items = append(q.items, it)
