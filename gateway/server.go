@@ -16,6 +16,7 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
@@ -81,7 +82,7 @@ type Server struct {
 
 	// admin is the admin API listener, nil when disabled; drainReq is
 	// closed, once, to ask Run to drain (admin.go).
-	admin     *adminServer
+	admin     *admin.Server
 	drainReq  chan struct{}
 	drainOnce sync.Once
 
