@@ -253,7 +253,7 @@ func (s *Server) initEnhancedAuth() error {
 	}
 	s.eng.enh = enh
 	s.eng.guard = newBruteGuard(s.config().Auth.BruteForce)
-	s.eng.authLim = newAuthLimits(s.config().Auth, s.log)         // auth_limit.go
-	s.metrics.reg.MustRegister(authLimitCollector{s.eng.authLim}) // auth_limit.go
+	s.eng.authLim = newAuthLimits(s.config().Auth, s.log)     // auth_limit.go
+	s.metrics.MustRegister(authLimitCollector{s.eng.authLim}) // auth_limit.go
 	return nil
 }
