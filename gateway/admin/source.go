@@ -56,7 +56,8 @@ type Client struct {
 // state.
 type ClientDetail struct {
 	Client
-	// TLS is the connection's TLS state; nil for tcp and ws clients.
+	// TLS is the connection's TLS state, shared, read only; nil for tcp
+	// and ws clients.
 	TLS        *tls.ConnectionState
 	Negotiated Negotiated
 	// Session is the client's session, copied under its lock.
