@@ -21,7 +21,8 @@ import (
 
 // Clients is the connected clients. A connected client is one through
 // CONNACK whose connection holds its session: not one being taken over,
-// kicked or detaching.
+// kicked or detaching. Safe for concurrent use; the caller holds none of
+// the server's locks. Not found is ok == false, never an error.
 type Clients interface {
 	// Clients returns the connected clients sorted by client id.
 	Clients() []Client
@@ -135,7 +136,8 @@ var (
 	ErrReconnected = errors.New("session held by a new connection")
 )
 
-// Sessions is the sessions, connected or not.
+// Sessions is the sessions, connected or not. Safe for concurrent use;
+// the caller holds none of the server's locks.
 type Sessions interface {
 	// Sessions yields the sessions whose client id starts with prefix and
 	// sorts after after (from the first when after is ""), in client id
@@ -167,7 +169,8 @@ type RetainedMessage struct {
 	Expires time.Time
 }
 
-// Retained is the retained messages.
+// Retained is the retained messages. Safe for concurrent use; the
+// caller holds none of the server's locks.
 type Retained interface {
 	// Retained returns the retained messages matching filter that are
 	// unexpired at now, in no order. A filter starting with a wildcard
@@ -178,17 +181,19 @@ type Retained interface {
 	RemoveRetained(topic string) bool
 }
 
-// Publisher routes messages as a client's PUBLISH would be.
+// Publisher routes messages as a client's PUBLISH would be. Safe for
+// concurrent use; the caller holds none of the server's locks.
 type Publisher interface {
 	// Publish routes pub, a valid PUBLISH, as a message from client id
 	// from (for No Local), storing it when it is retained
 	// [MQTT-3.3.1-5]. It returns the number of sessions and shared
-	// subscription groups it went to. pub belongs to the callee
-	// afterwards.
+	// subscription groups it went to; it does not wait for any
+	// subscriber to receive it. pub belongs to the callee afterwards.
 	Publish(from string, pub *mqtt.Publish) (deliveredTo int)
 }
 
-// Control is the server's configuration and life.
+// Control is the server's configuration and life. Safe for concurrent
+// use; the caller holds none of the server's locks.
 type Control interface {
 	// Config returns the configuration in force: shared, read only.
 	Config() *configs.Config
