@@ -65,7 +65,11 @@ type opsSource struct{ s *Server }
 func (o opsSource) Snapshot() ops.Snapshot {
 	s := o.s
 	st := s.eng.stats
-	snap := ops.Snapshot{Connections: map[ops.ConnLabels]int{}}
+	snap := ops.Snapshot{
+		Connections:         map[ops.ConnLabels]int{},
+		AuthFailures:        make([]ops.ReasonCount, 0, len(authFailNames)),
+		AuthBackendFailures: make([]ops.BackendCount, 0, int(authBackends)*len(authFailNames)),
+	}
 	// Connections: every listener × transport × version seen.
 	for _, cn := range s.connections() {
 		v := mqtt.Version(cn.ch.kickVersion.Load()) // 0 until connected
@@ -92,7 +96,7 @@ func (o opsSource) Snapshot() ops.Snapshot {
 // Health implements ops.Source.
 func (o opsSource) Health() ops.Health {
 	s := o.s
-	var h ops.Health
+	h := ops.Health{Listeners: make([]ops.Listener, 0, len(s.lsts))}
 	for _, l := range s.lsts {
 		h.Listeners = append(h.Listeners, ops.Listener{Name: l.cfg.Name, Up: l.up.Load()})
 	}
