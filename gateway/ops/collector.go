@@ -43,6 +43,7 @@ type collector struct {
 	src Source
 }
 
+// Describe sends every metric the collector exports (prometheus.Collector).
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descConnack, descAuthFail, descAuthByBackend, descLogSampled, descAuthDelay, descPktIn, descPktOut, descBytesIn, descBytesOut,
 		descMsgsIn, descMsgsOut, descDropped, descSessions, descSubs, descInflight, descQueued, descRetained, descRetBytes, descCertExp} {
@@ -50,6 +51,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Collect reads the counters and the source, once per scrape
+// (prometheus.Collector).
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.st
 	snap := c.src.Snapshot()
