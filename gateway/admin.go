@@ -172,12 +172,13 @@ func (s *Server) adminRoutes() http.Handler {
 		{"/api/v1/clients", map[string]http.HandlerFunc{"GET": s.adminListClients}},
 		{"/api/v1/clients/{id}", map[string]http.HandlerFunc{"GET": s.adminGetClient, "DELETE": s.adminKickClient}},
 		{"/api/v1/sessions", map[string]http.HandlerFunc{"GET": s.adminListSessions}},
-		{"/api/v1/sessions/{id}", map[string]http.HandlerFunc{"DELETE": s.adminDeleteSession}},
+		{"/api/v1/sessions/{id}", map[string]http.HandlerFunc{"GET": s.adminGetSession, "DELETE": s.adminDeleteSession}},
 		{"/api/v1/retained", map[string]http.HandlerFunc{"GET": s.adminListRetained}},
 		{"/api/v1/retained/{topic...}", map[string]http.HandlerFunc{"DELETE": s.adminDeleteRetained}},
 		{"/api/v1/publish", map[string]http.HandlerFunc{"POST": s.adminPublish}},
 		{"/api/v1/reload", map[string]http.HandlerFunc{"POST": s.adminReload}},
 		{"/api/v1/drain", map[string]http.HandlerFunc{"POST": s.adminDrain}},
+		{"/api/v1/status", map[string]http.HandlerFunc{"GET": s.adminStatus}}, // admin_status.go
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

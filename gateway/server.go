@@ -88,6 +88,8 @@ type Server struct {
 	// ext are the embedding program's backends, authorizer and store
 	// (options.go).
 	ext extensions
+
+	startedAt time.Time // when NewContext built it: uptime (admin_status.go)
 }
 
 // Option adjusts a Server being built.
@@ -121,7 +123,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		opt(&o)
 	}
 	st := &engineStats{}
-	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext}
+	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
 	started := false
 	defer func() {
 		if !started {
