@@ -7,6 +7,8 @@
 //	edgemq passwd [-bcrypt] FILE USER
 //	edgemq health [-addr URL]
 //	edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND (ctl.go)
+//	edgemq check [-c FILE]
+//	edgemq config [-c FILE]
 //
 // Without -c it runs with the built-in default configuration
 // (configs/edgemq.yaml). SIGINT or SIGTERM shuts it down gracefully.
@@ -54,6 +56,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "ctl" {
 		return runCtl(args[1:], os.Stdin, stdout, stderr) // ctl.go
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], stdout, stderr) // check.go
+	}
+	if len(args) > 0 && args[0] == "config" {
+		return runConfig(args[1:], stdout, stderr) // check.go
+	}
 	flags := flag.NewFlagSet("edgemq", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	var configPath string
@@ -61,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER\n       edgemq health [-addr URL]\n       edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER\n       edgemq health [-addr URL]\n       edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND\n       edgemq check [-c FILE]      validate; list every problem\n       edgemq config [-c FILE]     print the effective configuration\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
 	if status, stop := parseArgs(flags, args, stderr); stop {
