@@ -48,7 +48,7 @@ func main() {
 // run is main without os.Exit: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
-		return runPasswd(args[1:], os.Stdin, stderr) // passwd.go
+		return runPasswd(args[1:], os.Stdin, stdout, stderr) // passwd.go
 	}
 	if len(args) > 0 && args[0] == "health" {
 		return runHealth(args[1:], stdout, stderr) // health.go
@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER\n       edgemq health [-addr URL]\n       edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND\n       edgemq check [-c FILE]      validate; list every problem\n       edgemq config [-c FILE]     print the effective configuration\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER (see edgemq passwd -h)\n       edgemq health [-addr URL]\n       edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND\n       edgemq check [-c FILE]      validate; list every problem\n       edgemq config [-c FILE]     print the effective configuration\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
 	if status, stop := parseArgs(flags, args, stderr); stop {
