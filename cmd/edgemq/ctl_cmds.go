@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"edgemq/mqtt"
 )
 
 // dispatchCtl runs command cmd with its arguments.
@@ -182,14 +184,18 @@ func ctlClientShow(ctx context.Context, env *ctlEnv, args []string) error {
 func ctlClientKick(ctx context.Context, env *ctlEnv, args []string) error {
 	var reason string
 	c, pos, err := start(env, "clients kick", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&reason, "reason", "", "DISCONNECT reason `CODE` for a v5 client, e.g. 0x98 (default) or 0x8B")
+		fs.StringVar(&reason, "reason", "", "DISCONNECT reason `CODE` for a v5 client: 0x98 (default), 0x8B, or a name such as server-shutting-down")
 	}, "ID")
 	if err != nil {
 		return err
 	}
 	path := "/clients/" + escapeSegment(pos[0])
 	if reason != "" {
-		path += "?" + url.Values{"reason": {reason}}.Encode()
+		code, err := reasonCode(reason)
+		if err != nil {
+			return err
+		}
+		path += "?" + url.Values{"reason": {code}}.Encode()
 	}
 	data, err := c.do(ctx, "DELETE", path, nil)
 	if err != nil {
@@ -207,6 +213,9 @@ func ctlClientKick(ctx context.Context, env *ctlEnv, args []string) error {
 		how := "closed (MQTT " + k.Protocol + " has no server DISCONNECT)"
 		if k.Protocol == "5.0" {
 			how = "sent DISCONNECT " + k.ReasonCode
+			if n, err := strconv.ParseUint(k.ReasonCode, 0, 8); err == nil {
+				how += " (" + mqtt.ReasonCode(n).String() + ")"
+			}
 		}
 		_, err := fmt.Fprintf(w, "kicked %s: %s\n", k.ClientID, how)
 		return err
@@ -375,6 +384,26 @@ func ctlPublish(ctx context.Context, env *ctlEnv, args []string) error {
 		_, err := fmt.Fprintf(w, "published to %s: delivered to %d%s\n", b.Topic, r.DeliveredTo, retained)
 		return err
 	})
+}
+
+// reasonCode returns the --reason value as the API takes it: a number
+// (0x8B, 139) as given, a reason name (server-shutting-down, server
+// shutting down, SERVER_SHUTTING_DOWN) as its code. Whether a server may
+// send the code is the API's to judge.
+func reasonCode(v string) (string, error) {
+	if _, err := strconv.ParseUint(v, 0, 8); err == nil {
+		return v, nil
+	}
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("-", " ", "_", " ").Replace(strings.TrimSpace(s)))
+	}
+	want := norm(v)
+	for c := range 256 {
+		if norm(mqtt.ReasonCode(c).String()) == want {
+			return fmt.Sprintf("0x%02X", c), nil
+		}
+	}
+	return "", usageErr("--reason %q is neither a reason code (0x8B) nor a reason name (server-shutting-down)", v)
 }
 
 // ctlPost runs a POST without arguments (reload, drain).

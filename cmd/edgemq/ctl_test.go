@@ -294,11 +294,12 @@ func TestCtl(t *testing.T) {
 		t.Errorf("reload: exit %d:\n%s", code, out)
 	}
 
-	// kick with a reason: the v5 client gets DISCONNECT 0x8B [MQTT-3.14.2-1].
+	// kick with a reason by name: the v5 client gets DISCONNECT 0x8B
+	// Server shutting down [MQTT-3.14.2-1].
 	kick := ctlJSON[struct {
 		ClientID   string `json:"client_id"`
 		ReasonCode string `json:"reason_code"`
-	}](t, g, "clients", "kick", "ctl-sub", "--reason", "0x8B")
+	}](t, g, "clients", "kick", "ctl-sub", "--reason", "server-shutting-down")
 	if kick.ClientID != "ctl-sub" || kick.ReasonCode != "0x8B" {
 		t.Errorf("kick --json: %+v", kick)
 	}
@@ -312,6 +313,19 @@ func TestCtl(t *testing.T) {
 	}
 	if code, _, _ = g.ctl(t, "clients", "kick", "ctl-sub"); code != ctlNotFound {
 		t.Errorf("kick of a gone client: exit %d, want %d", code, ctlNotFound)
+	}
+	// The default reason, in table form: 0x98 Administrative action.
+	two := connectV5(t, g.tcp, "ctl-two")
+	if code, out, _ = g.ctl(t, "clients", "kick", "ctl-two"); code != 0 || out != "kicked ctl-two: sent DISCONNECT 0x98 (administrative action)\n" {
+		t.Errorf("kick: exit %d, %q", code, out)
+	}
+	select {
+	case d := <-two.disconnect:
+		if d.ReasonCode != 0x98 {
+			t.Errorf("DISCONNECT 0x%02X, want 0x98", d.ReasonCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ctl-two got no DISCONNECT")
 	}
 
 	// sessions delete: the offline session goes.
@@ -361,6 +375,7 @@ func TestCtlExitCodes(t *testing.T) {
 		{"unreachable", []string{"ctl", "--addr", closed, "--token", ctlTestToken, "status"}, ctlUnreachable, "connection refused"},
 		{"not found", []string{"ctl", "--addr", g.admin, "--token", ctlTestToken, "clients", "show", "nobody"}, ctlNotFound, `client "nobody" is not connected`},
 		{"refused", []string{"ctl", "--addr", g.admin, "--token", ctlTestToken, "publish", "--qos", "3", "t", "x"}, ctlError, "qos 3"},
+		{"unknown reason name", []string{"ctl", "--addr", g.admin, "--token", ctlTestToken, "clients", "kick", "x", "--reason", "be-gone"}, ctlUsage, `"be-gone" is neither`},
 		{"bad reason", []string{"ctl", "--addr", g.admin, "--token", ctlTestToken, "clients", "kick", "x", "--reason", "0x04"}, ctlError, "400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
