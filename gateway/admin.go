@@ -110,7 +110,7 @@ func (s *Server) startAdmin() (stop func()) {
 	if a == nil {
 		return func() {}
 	}
-	s.log.Info("admin api listening", append([]zap.Field{zap.Stringer("address", a.ln.Addr())}, adminURLFields(a.ln.Addr())...)...) // endpoints.go
+	s.log.Info("admin api listening", append([]zap.Field{zap.Stringer("address", a.ln.Addr())}, adminURLFields(s.config().Admin.Address, a.ln.Addr())...)...) // endpoints.go
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

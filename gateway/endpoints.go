@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"edgemq/configs"
 
@@ -18,20 +19,22 @@ import (
 )
 
 // dialHost returns the host:port a client on this machine dials to reach
-// a listener bound at a: a wildcard address (0.0.0.0, ::) becomes the
-// loopback address of its family, which the self-signed certificate
-// covers by default.
-func dialHost(a net.Addr) string {
+// a listener configured at configured and bound at a: a wildcard address
+// becomes the loopback address, 127.0.0.1 unless configured names an IPv6
+// host ("[::]:1883"); both are covered by the self-signed certificate's
+// default hosts. (Go reports a listener bound to 0.0.0.0 as [::], dual
+// stack, so the configured address decides.)
+func dialHost(configured string, a net.Addr) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return a.String()
 	}
 	ip := ta.IP
-	switch {
-	case ip == nil || ip.Equal(net.IPv4zero):
+	if ip == nil || ip.IsUnspecified() {
 		ip = net.IPv4(127, 0, 0, 1)
-	case ip.Equal(net.IPv6unspecified):
-		ip = net.IPv6loopback
+		if host, _, err := net.SplitHostPort(configured); err == nil && strings.Contains(host, ":") {
+			ip = net.IPv6loopback
+		}
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
@@ -40,7 +43,7 @@ func dialHost(a net.Addr) string {
 // (mqtt://, mqtts://, ws://HOST/PATH, wss://HOST/PATH), and its page URL
 // when it serves the diagnostic page.
 func listenerURLs(lc configs.Listener, a net.Addr) (url, page string) {
-	host := dialHost(a)
+	host := dialHost(lc.Address, a)
 	path := lc.WebSocket.Path
 	if path == "" {
 		path = "/mqtt"
@@ -95,9 +98,10 @@ func (s *Server) listenerURLFields(l *listenerState) []zap.Field {
 	return fields
 }
 
-// opsURLFields are the fields of the "ops listening" line.
-func opsURLFields(a net.Addr) []zap.Field {
-	base := "http://" + dialHost(a)
+// opsURLFields are the fields of the "ops listening" line of the ops
+// listener configured at configured and bound at a.
+func opsURLFields(configured string, a net.Addr) []zap.Field {
+	base := "http://" + dialHost(configured, a)
 	return []zap.Field{
 		zap.String("metrics_url", base+"/metrics"),
 		zap.String("healthz_url", base+"/healthz"),
@@ -105,9 +109,10 @@ func opsURLFields(a net.Addr) []zap.Field {
 	}
 }
 
-// adminURLFields are the fields of the "admin api listening" line.
-func adminURLFields(a net.Addr) []zap.Field {
-	base := "http://" + dialHost(a)
+// adminURLFields are the fields of the "admin api listening" line of the
+// admin listener configured at configured and bound at a.
+func adminURLFields(configured string, a net.Addr) []zap.Field {
+	base := "http://" + dialHost(configured, a)
 	return []zap.Field{
 		zap.String("api_url", base+"/api/v1/"),
 		zap.String("dashboard_url", base+dashboardPath),
