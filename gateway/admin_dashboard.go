@@ -49,6 +49,10 @@ type overview struct {
 	// process_start_time_seconds, as /metrics of the ops listener has
 	// them; histograms are left out.
 	Metrics []metricSample `json:"metrics"`
+	// AdmissionRefused counts the sockets refused before CONNECT by the
+	// admission limits, by reason (Stats.AdmissionRefused; server_busy
+	// refusals also answer CONNACK 0x89, counted in edgemq_connack_total).
+	AdmissionRefused map[string]int64 `json:"admission_refused"`
 	// TopClients are the connected clients that were sent the most
 	// bytes, most first (at most 10).
 	TopClients []trafficItem `json:"top_clients"`
@@ -93,15 +97,20 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) {
 			Name: l.cfg.Name, Type: l.cfg.Type, Address: l.ln.Addr().String(), URL: url, PageURL: page, TLS: l.cfg.TLS,
 		})
 	}
-	families, err := s.metrics.reg.Gather()
+	families, err := s.gatherMetrics()
 	if err != nil {
 		writeAdminError(w, http.StatusInternalServerError, "gathering metrics: %v", err)
 		return
 	}
 	ov.Metrics = metricSamples(families)
+	ov.AdmissionRefused = s.Stats().AdmissionRefused
 	ov.TopClients = s.topClients(topClientsMax)
 	writeAdminJSON(w, http.StatusOK, ov)
 }
+
+// gatherMetrics collects the samples /metrics of the ops listener would
+// show, from the server's registry.
+func (s *Server) gatherMetrics() ([]*dto.MetricFamily, error) { return s.metrics.reg.Gather() }
 
 // metricSamples flattens the counters and gauges of the edgemq_* families
 // and process_start_time_seconds.

@@ -6,10 +6,12 @@ package web_test
 // node, npm ci in build/ and /usr/bin/chromium like TestBrowserPage).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -111,6 +113,31 @@ func publishingClient(t *testing.T, addr, id string) <-chan struct{} {
 	return lost
 }
 
+// refusedConnect sends an MQTT 3.1.1 CONNECT with an empty client id and
+// Clean Session 0 to the listener at addr and checks that it is refused
+// with return code 0x02, identifier rejected [MQTT-3.1.3-8] (counted as
+// 0x85 Client Identifier not valid in edgemq_connack_total).
+func refusedConnect(t *testing.T, addr string) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	connect := []byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x00, 0, 60, 0, 0}
+	if _, err := nc.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	connack := make([]byte, 4)
+	if _, err := io.ReadFull(nc, connack); err != nil {
+		t.Fatalf("reading CONNACK: %v", err)
+	}
+	if want := []byte{0x20, 2, 0, 2}; !bytes.Equal(connack, want) {
+		t.Fatalf("CONNACK % x, want % x", connack, want)
+	}
+}
+
 // adminGet does GET path on the admin listener with token ("" for none).
 func adminGet(t *testing.T, srv *gateway.Server, path, token string) (*http.Response, []byte) {
 	t.Helper()
@@ -140,6 +167,7 @@ func adminGet(t *testing.T, srv *gateway.Server, path, token string) (*http.Resp
 func TestDashboardOnAdmin(t *testing.T) {
 	srv := startAdminGateway(t)
 	publishingClient(t, srv.Addr("plain").String(), "overview-client")
+	refusedConnect(t, srv.Addr("plain").String())
 
 	for _, tc := range []struct {
 		path, token string
@@ -193,20 +221,23 @@ func TestDashboardOnAdmin(t *testing.T) {
 		if err := json.Unmarshal(body, &ov); err != nil {
 			t.Fatalf("decoding overview: %v; body %s", err, body)
 		}
-		conns := 0.0
+		conns, refused := 0.0, 0.0
 		for _, m := range ov.Metrics {
 			if m.Name == "edgemq_connections" && m.Labels["listener"] == "plain" && m.Labels["protocol_version"] == "3.1.1" {
 				conns += m.Value
 			}
+			if m.Name == "edgemq_connack_total" && m.Labels["reason_code"] == "0x85" {
+				refused += m.Value
+			}
 		}
 		want := "mqtt://" + srv.Addr("plain").String()
-		ok := conns == 1 && len(ov.Listeners) == 1 && ov.Listeners[0].URL == want &&
+		ok := conns == 1 && refused == 1 && len(ov.Listeners) == 1 && ov.Listeners[0].URL == want &&
 			len(ov.TopClients) == 1 && ov.TopClients[0].ClientID == "overview-client" && ov.TopClients[0].Listener == "plain" && ov.TopClients[0].BytesOut > 0
 		if ok {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("overview never showed the client on listener plain (connections %v, want listener URL %s): %s", conns, want, body)
+			t.Fatalf("overview never showed the client on listener plain and the refusal (connections %v, 0x85 refusals %v, want listener URL %s): %s", conns, refused, want, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -214,7 +245,8 @@ func TestDashboardOnAdmin(t *testing.T) {
 
 // TestBrowserDashboard drives the dashboard in headless Chromium
 // (test/dashboard.mjs): a wrong token is refused; with the right one the
-// client this test connects appears with its listener and protocol, the
+// client this test connects appears with its listener and protocol, a
+// refused CONNECT with its reason code, the
 // message rate chart rises while it publishes, its detail view opens, and
 // the kick button disconnects it — which the client sees.
 func TestBrowserDashboard(t *testing.T) {
@@ -222,6 +254,7 @@ func TestBrowserDashboard(t *testing.T) {
 	srv := startAdminGateway(t)
 	const id = "dashboard-e2e-client"
 	lost := publishingClient(t, srv.Addr("plain").String(), id)
+	refusedConnect(t, srv.Addr("plain").String())
 	shot := filepath.Join(os.TempDir(), fmt.Sprintf("edgemq-dashboard-%d.png", os.Getpid()))
 	runScript(t, node, "dashboard.mjs",
 		"EDGEMQ_DASHBOARD_URL=http://"+srv.AdminAddr().String()+"/dashboard/",

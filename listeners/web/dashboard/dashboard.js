@@ -155,7 +155,11 @@
       dropped: sum(m, 'edgemq_messages_dropped_total'),
       connack: {},
       drops: {},
+      admission: Object.assign({}, ov.admission_refused || {}),
     };
+    // Sockets refused before CONNECT count as refusals too; server_busy
+    // refusals are answered CONNACK 0x89, already counted above.
+    for (const [k, v] of Object.entries(t.admission)) if (k !== 'server_busy') t.refused += v;
     for (const s of samples(m, 'edgemq_connack_total')) t.connack[s.labels.reason_code] = s.value;
     for (const s of samples(m, 'edgemq_messages_dropped_total')) t.drops[s.labels.reason] = s.value;
     return t;
@@ -248,12 +252,20 @@
     fillTable($('connections'), conns, 'No clients connected.');
 
     const codes = Object.keys(now.connack).sort();
-    fillTable($('refusals'), codes.map((c) => {
+    const refusalRows = codes.map((c) => {
       const tr = row([c, reasonName(c), num(now.connack[c]), rate(perSecond(now, prev, (t) => t.connack[c]))]);
       tr.dataset.code = c;
       if (c !== '0x00') tr.className = 'refused';
       return tr;
-    }), 'No CONNACK sent yet.');
+    });
+    for (const k of Object.keys(now.admission).sort()) {
+      if (!now.admission[k]) continue;
+      const tr = row(['before CONNECT', 'admission: ' + k, num(now.admission[k]), rate(perSecond(now, prev, (t) => t.admission[k]))]);
+      tr.dataset.admission = k;
+      tr.className = 'refused';
+      refusalRows.push(tr);
+    }
+    fillTable($('refusals'), refusalRows, 'No CONNACK sent yet.');
 
     const reasons = Object.keys(now.drops).filter((k) => now.drops[k] > 0).sort();
     fillTable($('drops'), reasons.map((k) => row([k, num(now.drops[k]), rate(perSecond(now, prev, (t) => t.drops[k]))])), 'No message dropped.');

@@ -1,7 +1,8 @@
 // Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core)
 // uses the operator dashboard of a running gateway's admin listener: a
 // wrong token is refused; the right one logs in; the client the Go test
-// connected appears with its listener and protocol; the message rate
+// connected appears with its listener and protocol, and the CONNECT it
+// had refused with its reason code; the message rate
 // chart rises while that client publishes; the search finds it; its
 // detail view opens; the kick button disconnects it and it leaves the
 // list. A screenshot is always taken, and the page must log no console
@@ -103,6 +104,11 @@ try {
   if (cells[2] !== listener || cells[4] !== protocol) throw new Error(`client row ${JSON.stringify(cells)}, want listener ${listener} and protocol ${protocol}`);
   await page.waitForSelector(`#connections tbody tr[data-listener="${listener}"]`);
   step(`client listed: ${JSON.stringify(cells.slice(0, 5))}`);
+
+  // The CONNECT the Go test had refused (0x85) is listed with its name.
+  const refusal = await page.locator('#refusals tbody tr[data-code="0x85"] td').allTextContents();
+  if (refusal[1] !== 'Client Identifier not valid' || refusal[2] !== '1') throw new Error(`refusal row ${JSON.stringify(refusal)}, want 0x85 Client Identifier not valid, 1`);
+  step(`refusal listed: ${JSON.stringify(refusal)}`);
 
   // The message rate chart moves while the client publishes: it has
   // several points and its newest "in" rate is above zero.
