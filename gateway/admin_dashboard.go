@@ -28,13 +28,18 @@ const dashboardPath = "/dashboard/"
 const topClientsMax = 10
 
 // adminFront routes the admin listener's requests: the dashboard's files
-// (no token), "/" redirected to them, GET /api/v1/overview behind auth,
-// and everything else to api (the authenticated /api/v1 routes).
+// (no token), "/" redirected to them, GET /api/v1/overview behind auth
+// (405 for other methods, as the other routes answer), and everything
+// else to api (the authenticated /api/v1 routes).
 func (s *Server) adminFront(auth func(http.Handler) http.Handler, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+dashboardPath, http.StripPrefix(strings.TrimSuffix(dashboardPath, "/"), web.Dashboard()))
 	mux.Handle("GET /{$}", http.RedirectHandler(dashboardPath, http.StatusFound))
 	mux.Handle("GET /api/v1/overview", auth(http.HandlerFunc(s.adminOverview)))
+	mux.Handle("/api/v1/overview", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeAdminError(w, http.StatusMethodNotAllowed, "method %s not allowed; allowed: GET, HEAD", r.Method)
+	})))
 	mux.Handle("/", api)
 	return mux
 }

@@ -141,7 +141,18 @@ func refusedConnect(t *testing.T, addr string) {
 // adminGet does GET path on the admin listener with token ("" for none).
 func adminGet(t *testing.T, srv *gateway.Server, path, token string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+srv.AdminAddr().String()+path, nil)
+	return adminDo(t, srv, path, token)
+}
+
+// adminDo does the request "[METHOD ]path" (GET by default) on the admin
+// listener with token ("" for none), and returns the answer and its body.
+func adminDo(t *testing.T, srv *gateway.Server, request, token string) (*http.Response, []byte) {
+	t.Helper()
+	method, path, ok := strings.Cut(request, " ")
+	if !ok {
+		method, path = http.MethodGet, request
+	}
+	req, err := http.NewRequest(method, "http://"+srv.AdminAddr().String()+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +195,11 @@ func TestDashboardOnAdmin(t *testing.T) {
 		{"/api/v1/overview", adminToken + "x", http.StatusUnauthorized, "application/json"},
 		{"/api/v1/clients", "", http.StatusUnauthorized, "application/json"},
 		{"/api/v1/overview", adminToken, http.StatusOK, "application/json"},
+		{"POST /api/v1/overview", adminToken, http.StatusMethodNotAllowed, "application/json"},
+		{"POST /api/v1/overview", "", http.StatusUnauthorized, "application/json"},
+		{"POST /dashboard/", "", http.StatusUnauthorized, "application/json"},
 	} {
-		res, _ := adminGet(t, srv, tc.path, tc.token)
+		res, _ := adminDo(t, srv, tc.path, tc.token)
 		if res.StatusCode != tc.status {
 			t.Errorf("GET %s (token %q): status %d, want %d", tc.path, tc.token, res.StatusCode, tc.status)
 		}
