@@ -395,7 +395,7 @@
     ]);
   }
 
-  async function openDetail(id) {
+  async function openDetail(id, quiet) {
     detailID = id;
     try {
       const d = await api('GET', 'clients/' + segment(id));
@@ -403,11 +403,31 @@
       renderDetail(d);
       $('client-detail').hidden = false;
       $('client-detail').dataset.clientId = id;
+      delete $('client-detail').dataset.gone;
       $('kick').disabled = false;
-      $('client-detail').scrollIntoView({ block: 'nearest' });
+      if (!quiet) $('client-detail').scrollIntoView({ block: 'nearest' });
     } catch (e) {
+      if (e.status === 404 && detailID === id) {
+        detailGone();
+        return;
+      }
       failed(e);
     }
+  }
+
+  // detailGone marks the open detail view as a client that left.
+  function detailGone() {
+    $('client-detail').dataset.gone = 'true';
+    $('detail-id').textContent = detailID + ' (no longer connected)';
+    $('kick').disabled = true;
+  }
+
+  // refreshDetail keeps the open detail view current: fetched again while
+  // the client is listed, marked gone once it is not.
+  async function refreshDetail() {
+    if (detailID === null || $('client-detail').dataset.gone) return;
+    if (clients.some((c) => c.client_id === detailID)) await openDetail(detailID, true);
+    else detailGone();
   }
 
   function closeDetail() {
@@ -451,6 +471,7 @@
       const ov = await api('GET', 'overview');
       renderOverview(ov);
       await loadClients();
+      await refreshDetail();
       if ($('status').classList.contains('error')) status(''); // recovered
       return true;
     } catch (e) {
