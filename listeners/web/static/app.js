@@ -457,7 +457,19 @@
       if (query.has(name)) log('link: ' + name + ' in the query string is ignored; put it after # so that it is not sent to the server', true);
     }
     const c = get('connect', false);
-    return c === '1' || c === 'true';
+    if (c !== '1' && c !== 'true') return false;
+    // A link connects by itself only to this page's own listener: one
+    // naming another host could send a password the browser filled in
+    // to a server the user did not choose.
+    let host = '';
+    try {
+      host = new URL(el.url.value).host;
+    } catch (e) { /* connect() reports a bad URL */ }
+    if (host !== location.host) {
+      log('link: not connecting by itself to another host (' + host + '): check the URL and press Connect', true);
+      return false;
+    }
+    return true;
   }
 
   // updateShareLink points the "link to these settings" at this page

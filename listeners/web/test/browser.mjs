@@ -162,6 +162,14 @@ try {
   if ((await page.inputValue('#clientid')) !== 'linked-31') throw new Error('the link did not set the client id');
   step('a link opened the page connected with MQTT 3.1');
 
+  // A link naming another host fills the fields but does not connect.
+  const foreign = 'wss://192.0.2.1:8084/mqtt';
+  await page.goto(link({ protocol: '5', clientid: 'foreign', url: foreign }));
+  await page.waitForFunction(() => /not connecting by itself to another host/.test(document.querySelector('#log').textContent));
+  if ((await page.inputValue('#url')) !== foreign) throw new Error('the link did not set the URL');
+  if ((await page.textContent('#status')) !== 'disconnected') throw new Error(`a link to another host connected: ${await page.textContent('#status')}`);
+  step('a link to another host fills the fields and waits');
+
   // A server DISCONNECT is shown with its reason code: a second tab with
   // the same client id takes the session over [MQTT-3.1.4-3].
   const takeover = link({ protocol: '5', clientid: 'taken-over' });
