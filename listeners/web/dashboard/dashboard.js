@@ -322,19 +322,23 @@
       for (const v of [c.username, c.listener, c.transport, c.protocol, c.remote_addr, new Date(c.connected_at).toLocaleString()]) cell(tr, v);
       return tr;
     }), q ? 'No client matches.' : 'No client connected.');
-    $('clients-caption').textContent = 'Connected clients: ' + shown.length + (q ? ' of ' + clients.length : '') + '.';
+    $('clients-caption').textContent = 'Connected clients: ' + shown.length + (q ? ' of ' + clients.length : '') +
+      (clientsTruncated ? ' (the first ' + CLIENT_PAGE + ' by client id; a search also asks the server for client ids starting with it)' : '') + '.';
   }
 
+  // loadClients lists the first CLIENT_PAGE connected clients by client
+  // id; with more, a search that looks like a client id prefix asks the
+  // server for the clients with that prefix.
+  const CLIENT_PAGE = 1000;
+  let clientsTruncated = false;
+
   async function loadClients() {
-    const all = [];
-    let after = '';
-    for (let page = 0; page < 10; page++) {
-      const res = await api('GET', 'clients?limit=1000' + (after ? '&after=' + encodeURIComponent(after) : ''));
-      all.push(...res.items);
-      if (!res.next) break;
-      after = res.next;
-    }
-    clients = all;
+    const q = $('client-search').value.trim();
+    let path = 'clients?limit=' + CLIENT_PAGE;
+    if (clientsTruncated && q !== '') path += '&client_id=' + encodeURIComponent(q);
+    const res = await api('GET', path);
+    clients = res.items;
+    if (!(clientsTruncated && q !== '')) clientsTruncated = !!res.next;
     renderClients();
   }
 
@@ -524,7 +528,10 @@
 
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', () => logout());
-  $('client-search').addEventListener('input', renderClients);
+  $('client-search').addEventListener('input', () => {
+    renderClients();
+    if (clientsTruncated) loadClients().catch(failed);
+  });
   $('kick').addEventListener('click', kick);
   $('detail-close').addEventListener('click', closeDetail);
   if (typeof uPlot === 'undefined') {
