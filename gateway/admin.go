@@ -80,7 +80,7 @@ func (s *Server) newAdmin() error {
 	}
 	a := &adminServer{ln: ln, tokenSum: sha256.Sum256([]byte(token))}
 	a.srv = &http.Server{
-		Handler:           adminGuard(a.authenticate(s.adminRoutes())), // admin_guard.go
+		Handler:           adminGuard(s.adminFront(a.authenticate, a.authenticate(s.adminRoutes()))), // admin_guard.go, admin_dashboard.go
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -110,7 +110,7 @@ func (s *Server) startAdmin() (stop func()) {
 	if a == nil {
 		return func() {}
 	}
-	s.log.Info("admin api listening", zap.Stringer("address", a.ln.Addr()))
+	s.log.Info("admin api listening", append([]zap.Field{zap.Stringer("address", a.ln.Addr())}, adminURLFields(s.config().Admin.Address, a.ln.Addr())...)...) // endpoints.go
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -323,7 +323,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
 	for _, l := range s.lsts {
-		s.log.Info("listening", zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous))
+		s.log.Info("listening", append([]zap.Field{zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous)}, s.listenerURLFields(l)...)...) // endpoints.go
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()
