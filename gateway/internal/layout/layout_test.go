@@ -23,24 +23,26 @@ const module = "edgemq"
 // (gateway) anything but the commands; only the commands import the engine.
 // A new package must be added here, with what it may import.
 var allowed = map[string][]string{
-	"mqtt":                        nil,
-	"mqtt/mqtttest":               {"mqtt"},
-	"configs":                     {"mqtt"},
-	"listeners":                   {"mqtt", "gateway/logsafe"},
-	"listeners/web":               nil,
-	"certs":                       {"configs", "gateway/filewatch", "gateway/logsafe"},
-	"gateway/filewatch":           nil,
-	"gateway/logsafe":             nil,
-	"gateway/internal/lockorder":  nil,
-	"gateway/internal/layout":     nil,
-	"gateway/store":               nil,
-	"gateway/stats":               {"mqtt"},
-	"gateway/store/bolt":          {"gateway/store", "gateway/internal/lockorder"},
+	"mqtt":                       nil,
+	"mqtt/mqtttest":              {"mqtt"},
+	"configs":                    {"mqtt"},
+	"listeners":                  {"mqtt", "gateway/logsafe"},
+	"listeners/web":              nil,
+	"certs":                      {"configs", "gateway/filewatch", "gateway/logsafe"},
+	"gateway/filewatch":          nil,
+	"gateway/logsafe":            nil,
+	"gateway/internal/lockorder": nil,
+	"gateway/internal/layout":    nil,
+	"gateway/store":              nil,
+	"gateway/stats":              {"mqtt"},
+	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
+	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
+	"cmd/edgemq":                 {"configs", "gateway", "listeners/web"},
+	"cmd/edgemq-bench":           {"mqtt", "listeners"},
+
+	// Issue 15: several nodes as one broker over NATS.
 	"gateway/cluster":             {"mqtt", "configs", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/cluster/clustertest": {"configs", "gateway/cluster"},
-	"gateway":                     {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
-	"cmd/edgemq":                  {"configs", "gateway", "listeners/web"},
-	"cmd/edgemq-bench":            {"mqtt", "listeners"},
 }
 
 // TestImportsPointOneWay fails when a package imports one of ours that the
