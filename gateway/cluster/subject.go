@@ -16,14 +16,18 @@ import (
 //   - DurablePrefix + the live subject's tail: a QoS 1/2 publish, stored
 //     by the messages stream, which republishes it to the live subject.
 //   - RetainedPrefix + the live subject's tail: the retained stream.
+//
+// The three differ in their first token, so that no subject of one is
+// matched by a wildcard of another (the messages stream's republish
+// would otherwise feed itself).
 const (
 	// LivePrefix starts every subject live messages travel on.
 	LivePrefix = "emq."
 	// DurablePrefix starts the subjects of QoS 1 and 2 publishes, which
 	// the messages stream captures.
-	DurablePrefix = "emq.q."
+	DurablePrefix = "emq_q."
 	// RetainedPrefix starts the subjects of the retained stream.
-	RetainedPrefix = "emq.r."
+	RetainedPrefix = "emq_r."
 
 	nsPlain  = "t"
 	nsDollar = "d"
