@@ -148,9 +148,31 @@ func Connect(ctx context.Context, o LinkOptions, log *zap.Logger) (*Link, error)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to nats: %w", err)
 	}
-	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to nats: %w", err)
+	// nats.Connect makes its first attempt before returning, which ctx
+	// cannot bound: it runs aside, and is closed if ctx ends first.
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+		res <- result{nc, err}
+	}()
+	var nc *nats.Conn
+	select {
+	case r := <-res:
+		if r.err != nil {
+			return nil, fmt.Errorf("connecting to nats: %w", r.err)
+		}
+		nc = r.nc
+	case <-ctx.Done():
+		go func() {
+			if r := <-res; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("connecting to nats: %w", ctx.Err())
 	}
 	select {
 	case <-connected:
