@@ -2,6 +2,7 @@ package configs
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,41 @@ func TestClusterProblemsJoinOthers(t *testing.T) {
 	wantContains(t, msg, "log.level", "cluster.replicas")
 	if !strings.Contains(msg, "2 problems") {
 		t.Errorf("error %q, want 2 problems", msg)
+	}
+}
+
+// The three example nodes validate, share one routes list that names
+// every node's cluster listener, and bind no address twice.
+func TestClusterExamples(t *testing.T) {
+	seen := map[string]string{}
+	var routes []string
+	for i := 1; i <= 3; i++ {
+		f := filepath.Join("examples", "cluster", "node"+string(rune('0'+i))+".yaml")
+		cfg, err := Load(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		cl := cfg.Cluster
+		if !cl.Enabled() || !cl.Embedded() || cl.Replicas != 3 {
+			t.Errorf("%s: cluster %+v", f, cl)
+		}
+		addrs := []string{cfg.Ops.Address, cl.NATS.Embedded.ClientListen, cl.NATS.Embedded.ClusterListen, cfg.DataDir, cl.Node}
+		for _, l := range cfg.Listeners {
+			addrs = append(addrs, l.Address)
+		}
+		for _, a := range addrs {
+			if prev, dup := seen[a]; dup {
+				t.Errorf("%s reuses %s of %s", f, a, prev)
+			}
+			seen[a] = f
+		}
+		if routes == nil {
+			routes = cl.NATS.Embedded.Routes
+		} else if strings.Join(routes, ",") != strings.Join(cl.NATS.Embedded.Routes, ",") {
+			t.Errorf("%s routes %v, node1 has %v", f, cl.NATS.Embedded.Routes, routes)
+		}
+		if !slices.Contains(routes, cl.NATS.Embedded.ClusterListen) {
+			t.Errorf("%s: routes %v lack its cluster listener %s", f, routes, cl.NATS.Embedded.ClusterListen)
+		}
 	}
 }

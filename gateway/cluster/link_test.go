@@ -96,6 +96,10 @@ func TestEmbeddedLogsThroughZap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Acknowledged means on disk: every write is synced.
+	if js := e.Server().JetStreamConfig(); js == nil || !js.SyncAlways {
+		t.Errorf("JetStream config %+v, want sync always", js)
+	}
 	if err := e.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
