@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -128,26 +129,47 @@ func (o LayoutOptions) BucketConfigs() (sessions, nodes jetstream.KeyValueConfig
 
 // EnsureLayout creates the buckets and streams, or updates them to o
 // where they exist (idempotent: every node runs it at start). It needs
-// a server with per-message TTLs (2.11 or newer).
+// a server with per-message TTLs (2.11 or newer). Nodes running it at
+// the same time may see a request go unanswered until ctx ends (see
+// layoutAttempt): bound it and retry, as StartNode does.
 func EnsureLayout(ctx context.Context, js jetstream.JetStream, o LayoutOptions) (*Layout, error) {
 	var l Layout
-	var err error
 	sessions, nodes := o.BucketConfigs()
-	if l.Sessions, err = js.CreateOrUpdateKeyValue(ctx, sessions); err != nil {
-		return nil, fmt.Errorf("creating bucket %s: %w", SessionsBucket, err)
-	}
-	if l.Nodes, err = js.CreateOrUpdateKeyValue(ctx, nodes); err != nil {
-		if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
-			return nil, fmt.Errorf("creating bucket %s: the NATS servers lack per-key TTLs (2.11 or newer needed): %w", NodesBucket, err)
-		}
-		return nil, fmt.Errorf("creating bucket %s: %w", NodesBucket, err)
-	}
 	retained, messages := o.StreamConfigs()
-	if l.Retained, err = js.CreateOrUpdateStream(ctx, retained); err != nil {
-		return nil, fmt.Errorf("creating stream %s: %w", RetainedStream, err)
-	}
-	if l.Messages, err = js.CreateOrUpdateStream(ctx, messages); err != nil {
-		return nil, fmt.Errorf("creating stream %s: %w", MessagesStream, err)
+	// The four are independent: created side by side, so that a request
+	// left unanswered costs one wait, not one each.
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var err error
+		if l.Sessions, err = js.CreateOrUpdateKeyValue(ctx, sessions); err != nil {
+			errs[0] = fmt.Errorf("creating bucket %s: %w", SessionsBucket, err)
+		}
+	})
+	wg.Go(func() {
+		var err error
+		switch l.Nodes, err = js.CreateOrUpdateKeyValue(ctx, nodes); {
+		case errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported):
+			errs[1] = fmt.Errorf("creating bucket %s: the NATS servers lack per-key TTLs (2.11 or newer needed): %w", NodesBucket, err)
+		case err != nil:
+			errs[1] = fmt.Errorf("creating bucket %s: %w", NodesBucket, err)
+		}
+	})
+	wg.Go(func() {
+		var err error
+		if l.Retained, err = js.CreateOrUpdateStream(ctx, retained); err != nil {
+			errs[2] = fmt.Errorf("creating stream %s: %w", RetainedStream, err)
+		}
+	})
+	wg.Go(func() {
+		var err error
+		if l.Messages, err = js.CreateOrUpdateStream(ctx, messages); err != nil {
+			errs[3] = fmt.Errorf("creating stream %s: %w", MessagesStream, err)
+		}
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &l, nil
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 )
 
@@ -23,6 +25,8 @@ type NodeRecord struct {
 	Node string `json:"node"`
 	// Since is when this incarnation of the node acquired the record.
 	Since time.Time `json:"since"`
+	// Incarnation tells this incarnation's writes from any other's.
+	Incarnation string `json:"incarnation"`
 }
 
 // Liveness keeps one node's record in the nodes bucket: written with a
@@ -58,7 +62,7 @@ func (l *Liveness) Revision() uint64 { return l.rev.Load() }
 // previous incarnation that crashed, or another process with the same
 // name) it waits for it to lapse first, until ctx ends.
 func (l *Liveness) Acquire(ctx context.Context) error {
-	v, err := json.Marshal(NodeRecord{Node: l.node, Since: time.Now().UTC()})
+	v, err := json.Marshal(NodeRecord{Node: l.node, Since: time.Now().UTC(), Incarnation: nuid.Next()})
 	if err != nil {
 		return fmt.Errorf("encoding liveness record: %w", err)
 	}
@@ -89,12 +93,33 @@ func (l *Liveness) renew(ctx context.Context) error {
 		jetstream.WithMsgTTL(l.ttl),
 		jetstream.WithExpectLastSequencePerSubject(l.rev.Load()))
 	if isWrongLastSequence(err) {
-		return fmt.Errorf("renewing liveness of %s: %w", l.node, ErrFenced)
+		return l.recheck(ctx, *v)
 	}
 	if err != nil {
 		return fmt.Errorf("renewing liveness of %s: %w", l.node, err)
 	}
 	l.rev.Store(ack.Sequence)
+	return nil
+}
+
+// recheck decides, after a renewal refused for its revision, whether the
+// record is still this incarnation's: a renewal whose acknowledgement was
+// lost (the link dropped, the stream changed leader) moved the revision
+// on without the node learning it. The record holds this incarnation's
+// own value then, and its revision is adopted; otherwise it is fenced.
+func (l *Liveness) recheck(ctx context.Context, v []byte) error {
+	e, err := l.kv.Get(ctx, l.key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("renewing liveness of %s: lapsed: %w", l.node, ErrFenced)
+	case err != nil:
+		return fmt.Errorf("renewing liveness of %s: rereading the record: %w", l.node, err)
+	case !bytes.Equal(e.Value(), v):
+		return fmt.Errorf("renewing liveness of %s: written by another at %d: %w", l.node, e.Revision(), ErrFenced)
+	}
+	l.log.Info("liveness renewal acknowledged late, adopting its revision",
+		zap.String("node", l.node), zap.Uint64("revision", e.Revision()), zap.Uint64("expected", l.rev.Load()))
+	l.rev.Store(e.Revision())
 	return nil
 }
 
@@ -124,16 +149,41 @@ func (l *Liveness) Run(ctx context.Context) error {
 	}
 }
 
-// Release deletes the record (a clean stop), if it is still the node's.
+// releaseAttempt bounds one delete of Release: a request that reaches a
+// stream between two leaders goes unanswered, and is retried.
+const releaseAttempt = time.Second
+
+// Release deletes the record (a clean stop), if it is still the node's,
+// retrying unanswered requests until ctx ends. Run must have returned
+// first.
 func (l *Liveness) Release(ctx context.Context) error {
-	err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev.Load()))
-	if isWrongLastSequence(err) {
-		return fmt.Errorf("releasing liveness of %s: %w", l.node, ErrFenced)
+	v := l.value.Load()
+	if v == nil {
+		return errors.New("releasing liveness before acquiring it")
 	}
-	if err != nil {
-		return fmt.Errorf("releasing liveness of %s: %w", l.node, err)
+	for {
+		actx, cancel := context.WithTimeout(ctx, releaseAttempt)
+		err := l.kv.Delete(actx, l.key, jetstream.LastRevision(l.rev.Load()))
+		if isWrongLastSequence(err) {
+			// A renewal acknowledged late: recheck adopts its revision.
+			err = l.recheck(actx, *v)
+			if errors.Is(err, ErrFenced) {
+				cancel()
+				return fmt.Errorf("releasing: %w", err)
+			}
+			if err == nil {
+				err = errors.New("revision adopted")
+			}
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("releasing liveness of %s: %w (last error: %w)", l.node, ctx.Err(), err)
+		}
+		l.log.Debug("releasing liveness, retrying", zap.String("node", l.node), zap.Error(err))
 	}
-	return nil
 }
 
 // NodeEvent is a change of a node's liveness.

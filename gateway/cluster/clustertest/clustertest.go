@@ -35,10 +35,10 @@ type Cluster struct {
 	Servers []*cluster.Embedded
 }
 
-// freeAddrs reserves n free loopback ports and returns them as
+// FreeAddrs reserves n free loopback ports and returns them as
 // host:port. The ports are released for the servers to bind; another
 // process could take one in between, which this machine's tests do not.
-func freeAddrs(tb testing.TB, n int) []string {
+func FreeAddrs(tb testing.TB, n int) []string {
 	tb.Helper()
 	addrs := make([]string, n)
 	ls := make([]net.Listener, n)
@@ -64,7 +64,7 @@ func Start(tb testing.TB, n int) *Cluster {
 	defer cancel()
 	var routes []string
 	if n > 1 {
-		routes = freeAddrs(tb, n)
+		routes = FreeAddrs(tb, n)
 	}
 	c := &Cluster{}
 	base := tb.TempDir()
