@@ -438,3 +438,40 @@ func TestLiveness(t *testing.T) {
 		t.Errorf("Release of a taken record: %v, want ErrFenced", err)
 	}
 }
+
+// TestLivenessAdoptsALostAcknowledgement: a renewal the stream stored but
+// whose acknowledgement the node never saw leaves the node one revision
+// behind; the next renewal and the release recognise the record as the
+// node's own and carry on, where a foreign write fences (TestLiveness).
+func TestLivenessAdoptsALostAcknowledgement(t *testing.T) {
+	c := clustertest.Start(t, 1)
+	l, jss := layout(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+	defer cancel()
+	a := cluster.NewLiveness(jss[0], l.Nodes, "node-a", time.Second, 5*time.Second, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err := a.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := a.Revision()
+	if err := a.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored := a.Revision()
+	a.ForgetRevision(first) // the acknowledgement of the renewal at stored was lost
+	if err := a.Renew(ctx); err != nil {
+		t.Fatalf("renewal after a lost acknowledgement: %v, want the revision adopted", err)
+	}
+	if got := a.Revision(); got != stored {
+		t.Errorf("revision %d after adopting, want %d", got, stored)
+	}
+	if err := a.Renew(ctx); err != nil {
+		t.Fatalf("renewal after adopting: %v", err)
+	}
+	a.ForgetRevision(first)
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("release after a lost acknowledgement: %v", err)
+	}
+	if _, err := l.Nodes.Get(ctx, cluster.NodeKey("node-a")); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("record after release: %v, want none", err)
+	}
+}
