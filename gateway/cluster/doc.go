@@ -14,12 +14,14 @@
 //     retained and messages streams, created idempotently (layout.go);
 //   - revision-checked records, the fencing of ownership (records.go),
 //     and the node's liveness record, renewed every heartbeat and lapsing
-//     after its TTL (liveness.go).
+//     after its TTL (liveness.go);
+//   - the node's membership as a whole, built from the configuration:
+//     StartNode, Run, Close (node.go).
 //
 // Test helpers that start real NATS clusters, cut links and wait for
 // interest live in gateway/cluster/clustertest.
 //
 // It may import, of ours: mqtt, configs, gateway/stats, gateway/logsafe
-// and gateway/internal/lockorder. It defines no lock classes: its state
-// is immutable after construction or atomic.
+// and gateway/internal/lockorder. It defines no lock classes and takes no
+// locks of its own: its state is immutable after construction or atomic.
 package cluster
