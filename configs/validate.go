@@ -102,6 +102,8 @@ func (c *Config) Validate() error {
 	c.validateOps(&ps)   // ops.go
 	c.validateAdmin(&ps) // admin.go
 
+	c.validateCluster(&ps) // cluster.go
+
 	if c.ShutdownTimeout <= 0 {
 		ps.add("shutdown_timeout", "%s must be above 0", c.ShutdownTimeout)
 	}
