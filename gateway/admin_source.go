@@ -21,7 +21,10 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/admin"
+	"edgemq/listeners/web"
 	"edgemq/mqtt"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // newAdmin binds the admin listener when admin.address is set.
@@ -31,7 +34,10 @@ func (s *Server) newAdmin() error {
 		return nil
 	}
 	src := adminSource{s}
-	a, err := admin.Listen(ac, admin.Backend{Clients: src, Sessions: src, Retained: src, Publisher: src, Control: src}, s.log)
+	a, err := admin.Listen(ac, admin.Backend{
+		Clients: src, Sessions: src, Retained: src, Publisher: src, Control: src, Status: src,
+		Dashboard: web.Dashboard(),
+	}, s.log)
 	if err != nil {
 		return err
 	}
@@ -52,8 +58,12 @@ func (s *Server) startAdmin() (stop func()) {
 	if s.admin == nil {
 		return func() {}
 	}
-	return s.admin.Start()
+	return s.admin.Start(adminURLFields(s.config().Admin.Address, s.admin.Addr())...) // endpoints.go
 }
+
+// dashboardPath is where the admin listener serves the operator
+// dashboard (package listeners/web).
+const dashboardPath = admin.DashboardPath
 
 // closeAdmin closes an admin listener that was bound but never served.
 func (s *Server) closeAdmin() {
@@ -121,6 +131,7 @@ func (ac adminConn) client() admin.Client {
 	return admin.Client{
 		ClientID: n.ClientID, Username: ac.username(), Listener: m.Listener, Transport: string(m.Transport),
 		RemoteAddr: m.RemoteAddr, Version: n.Version, ConnectedAt: ac.at, KeepAlive: n.KeepAlive,
+		MessagesOut: ac.c.out.sentMsgs.Load(), BytesOut: ac.c.out.sentBytes.Load(),
 	}
 }
 
@@ -200,6 +211,15 @@ func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 	}
 }
 
+// Session implements admin.Sessions.
+func (a adminSource) Session(id string) (admin.Session, bool) {
+	ss := a.s.eng.sessions.lookup(id)
+	if ss == nil {
+		return admin.Session{}, false
+	}
+	return sessionOf(ss), true
+}
+
 // detachWait bounds how long DeleteSession waits for a kicked client's
 // connection to release the session.
 const detachWait = closeGrace + time.Second
@@ -258,3 +278,38 @@ func (a adminSource) Reload(ctx context.Context) (any, error) { return a.s.Reloa
 
 // Drain implements admin.Control (RequestDrain).
 func (a adminSource) Drain() { a.s.RequestDrain() }
+
+// listeners lists the configured listeners with their URLs (endpoints.go).
+func (a adminSource) listeners() []admin.Listener {
+	out := make([]admin.Listener, 0, len(a.s.lsts))
+	for _, l := range a.s.lsts {
+		url, page := listenerURLs(l.cfg, l.ln.Addr())
+		out = append(out, admin.Listener{
+			Name: l.cfg.Name, Type: l.cfg.Type, Address: l.ln.Addr().String(), URL: url, PageURL: page, TLS: l.cfg.TLS, Up: l.up.Load(),
+		})
+	}
+	return out
+}
+
+func (a adminSource) version() string { return cmp.Or(a.s.sys.version, "dev") }
+
+// Status implements admin.Status.
+func (a adminSource) Status() admin.ServerStatus {
+	s := a.s
+	st := s.Stats()
+	out := admin.ServerStatus{
+		Version: a.version(), StartedAt: s.startedAt, Draining: s.isDraining(), Listeners: a.listeners(),
+		Connections: st.Connections, Sessions: st.Sessions, Subscriptions: s.eng.sessions.subscriptionCount(),
+		MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
+	}
+	out.Retained, out.RetainedBytes = s.eng.retained.size()
+	return out
+}
+
+// Overview implements admin.Status.
+func (a adminSource) Overview() admin.ServerOverview {
+	return admin.ServerOverview{Version: a.version(), Listeners: a.listeners(), AdmissionRefused: a.s.Stats().AdmissionRefused}
+}
+
+// Metrics implements admin.Status.
+func (a adminSource) Metrics() ([]*dto.MetricFamily, error) { return a.s.metrics.Gather() }

@@ -42,7 +42,7 @@ func (s *Server) startOps() (stop func()) {
 	if s.ops == nil {
 		return func() {}
 	}
-	return s.ops.Start()
+	return s.ops.Start(opsURLFields(s.config().Ops.Address, s.ops.Addr())...) // endpoints.go
 }
 
 // closeOps closes an ops listener that was bound but never served.

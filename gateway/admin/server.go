@@ -51,7 +51,7 @@ func Listen(cfg configs.Admin, b Backend, log *zap.Logger) (*Server, error) {
 	}
 	a := &Server{ln: ln, log: log, b: b, tokenSum: sha256.Sum256([]byte(token))}
 	a.srv = &http.Server{
-		Handler:           guard(a.authenticate(a.routes())), // guard.go
+		Handler:           guard(a.front(a.authenticate(a.routes()))), // guard.go
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -59,6 +59,27 @@ func Listen(cfg configs.Admin, b Backend, log *zap.Logger) (*Server, error) {
 	}
 	return a, nil
 }
+
+// DashboardPath is where the admin listener serves the dashboard.
+const DashboardPath = "/dashboard/"
+
+// front routes the listener's requests: the dashboard's files (no
+// token) and "/" redirected to them when there is a dashboard, and
+// everything else to api (the authenticated /api/v1 routes).
+func (a *Server) front(api http.Handler) http.Handler {
+	if a.b.Dashboard == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+DashboardPath, http.StripPrefix(strings.TrimSuffix(DashboardPath, "/"), a.b.Dashboard))
+	mux.Handle("GET /{$}", http.RedirectHandler(DashboardPath, http.StatusFound))
+	mux.Handle("/", api)
+	return mux
+}
+
+// Handler returns the API's handler, as the listener serves it (guard,
+// dashboard, token, routes): for serving it elsewhere, or in tests.
+func (a *Server) Handler() http.Handler { return a.srv.Handler }
 
 // loopbackOnly reports whether a bound address is on loopback only.
 func loopbackOnly(a net.Addr) bool {
@@ -70,9 +91,10 @@ func loopbackOnly(a net.Addr) bool {
 func (a *Server) Addr() net.Addr { return a.ln.Addr() }
 
 // Start serves the listener until the returned stop is called; stop shuts
-// the server down, waiting up to two seconds for requests in flight.
-func (a *Server) Start() (stop func()) {
-	a.log.Info("admin api listening", zap.Stringer("address", a.ln.Addr()))
+// the server down, waiting up to two seconds for requests in flight. The
+// "admin api listening" line carries the address and fields (URLs).
+func (a *Server) Start(fields ...zap.Field) (stop func()) {
+	a.log.Info("admin api listening", append([]zap.Field{zap.Stringer("address", a.ln.Addr())}, fields...)...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -125,12 +147,14 @@ func (a *Server) routes() http.Handler {
 		{"/api/v1/clients", map[string]http.HandlerFunc{"GET": a.listClients}},
 		{"/api/v1/clients/{id}", map[string]http.HandlerFunc{"GET": a.getClient, "DELETE": a.kickClient}},
 		{"/api/v1/sessions", map[string]http.HandlerFunc{"GET": a.listSessions}},
-		{"/api/v1/sessions/{id}", map[string]http.HandlerFunc{"DELETE": a.deleteSession}},
+		{"/api/v1/sessions/{id}", map[string]http.HandlerFunc{"GET": a.getSession, "DELETE": a.deleteSession}},
 		{"/api/v1/retained", map[string]http.HandlerFunc{"GET": a.listRetained}},
 		{"/api/v1/retained/{topic...}", map[string]http.HandlerFunc{"DELETE": a.deleteRetained}},
 		{"/api/v1/publish", map[string]http.HandlerFunc{"POST": a.publish}},
 		{"/api/v1/reload", map[string]http.HandlerFunc{"POST": a.reload}},
 		{"/api/v1/drain", map[string]http.HandlerFunc{"POST": a.drain}},
+		{"/api/v1/status", map[string]http.HandlerFunc{"GET": a.status}},     // status.go
+		{"/api/v1/overview", map[string]http.HandlerFunc{"GET": a.overview}}, // status.go
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

@@ -65,6 +65,36 @@ func (a *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, paginate(items, func(it SessionItem) string { return it.ClientID }, pp))
 }
 
+// SessionDetail is GET /api/v1/sessions/{id}: the listing's item with
+// the subscriptions and the bytes queued.
+type SessionDetail struct {
+	SessionItem
+	QueuedBytes   int64          `json:"queued_bytes"`
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
+// getSession shows one session, connected or not.
+func (a *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s, ok := a.b.Sessions.Session(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no session for client %q", id)
+		return
+	}
+	subs := s.Subscriptions
+	if subs == nil {
+		subs = []Subscription{}
+	}
+	writeJSON(w, http.StatusOK, SessionDetail{
+		SessionItem: SessionItem{
+			ClientID: id, Connected: s.Connected, Expiry: s.Expiry,
+			Subscriptions: len(s.Subscriptions), Inflight: s.Inflight, Queued: s.Queued,
+			Owner: s.Owner,
+		},
+		QueuedBytes: s.QueuedBytes, Subscriptions: subs,
+	})
+}
+
 // SessionDeleteResult is the answer of DELETE /api/v1/sessions/{id}.
 type SessionDeleteResult struct {
 	ClientID string `json:"client_id"`

@@ -13,10 +13,13 @@ import (
 	"errors"
 	"iter"
 	"net"
+	"net/http"
 	"time"
 
 	"edgemq/configs"
 	"edgemq/mqtt"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Clients is the connected clients. A connected client is one through
@@ -51,6 +54,10 @@ type Client struct {
 	ConnectedAt time.Time
 	// KeepAlive is the keep alive in force, in seconds.
 	KeepAlive uint16
+	// MessagesOut and BytesOut are what was written to the client since
+	// it connected: PUBLISH packets, and encoded bytes of every packet.
+	MessagesOut int64
+	BytesOut    int64
 }
 
 // ClientDetail is a connected client with its connection's and session's
@@ -147,6 +154,9 @@ type Sessions interface {
 	// meanwhile may still be yielded (not connected); one that starts
 	// meanwhile is not.
 	Sessions(prefix, after string) iter.Seq[Session]
+	// Session returns the session of id, copied under its lock; ok is
+	// false when there is none.
+	Session(id string) (s Session, ok bool)
 	// DeleteSession ends the session of id as its expiry would, through
 	// the same path [MQTT-3.1.2-23]: a connected client is kicked first
 	// (0x98 Administrative action for v5, a close for 3.x), and
@@ -207,12 +217,83 @@ type Control interface {
 	Drain()
 }
 
+// Status is the server as a whole. Safe for concurrent use; the caller
+// holds none of the server's locks.
+type Status interface {
+	// Status copies the server's version, start, listeners and counts
+	// (GET /api/v1/status). The counts are read one at a time, so they
+	// need not agree with each other.
+	Status() ServerStatus
+	// Overview copies what the operator dashboard polls besides the
+	// metrics: version, listeners and admission refusals. It reads no
+	// session.
+	Overview() ServerOverview
+	// Metrics gathers the samples the ops listener's /metrics shows, from
+	// the server's registry.
+	Metrics() ([]*dto.MetricFamily, error)
+}
+
+// Listener is a configured listener.
+type Listener struct {
+	Name    string
+	Type    string // tcp, tls, ws or wss
+	Address string // bound
+	// URL is what a client on this machine uses as written (mqtt://,
+	// mqtts://, ws://…/mqtt, wss://…/mqtt); PageURL the diagnostic
+	// page's, "" when the listener does not serve it.
+	URL     string
+	PageURL string
+	TLS     string // the tls entry of tls and wss listeners
+	Up      bool   // serving
+}
+
+// ServerStatus is the server's version, life, listeners and counts.
+type ServerStatus struct {
+	Version   string
+	StartedAt time.Time
+	Draining  bool
+	Listeners []Listener
+	// Connections are the tracked connections; Sessions (connected and
+	// offline) and their Subscriptions; Retained messages and their
+	// RetainedBytes; MessagesIn and MessagesOut the messages received and
+	// routed; Dropped the dropped messages by reason.
+	Connections   int64
+	Sessions      int
+	Subscriptions int
+	Retained      int
+	RetainedBytes int64
+	MessagesIn    int64
+	MessagesOut   int64
+	Dropped       map[string]int64
+	// Cluster are the nodes of the cluster; none on a single node.
+	Cluster []ClusterNode
+}
+
+// ClusterNode is a node of the cluster.
+type ClusterNode struct {
+	Name string
+	Up   bool
+}
+
+// ServerOverview is the server's version, listeners and the sockets
+// refused before CONNECT by reason.
+type ServerOverview struct {
+	Version          string
+	Listeners        []Listener
+	AdmissionRefused map[string]int64
+}
+
 // Backend is what the API works over; one value may implement them all.
-// Every field is required.
+// Every field is required but Dashboard.
 type Backend struct {
 	Clients   Clients
 	Sessions  Sessions
 	Retained  Retained
 	Publisher Publisher
 	Control   Control
+	Status    Status
+	// Dashboard serves the operator dashboard's files at /dashboard/,
+	// without the token: they hold no data, and the page asks for the
+	// token to call the API. nil: no dashboard.
+	Dashboard http.Handler
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics is the Prometheus view of a server: its registry, the latency
@@ -46,6 +47,9 @@ func NewMetrics(counters *stats.Counters, src Source) *Metrics {
 // a collector that is invalid or collides with one registered, as
 // prometheus.Registry.MustRegister does.
 func (m *Metrics) MustRegister(cs ...prometheus.Collector) { m.reg.MustRegister(cs...) }
+
+// Gather collects the samples /metrics shows (prometheus.Gatherer).
+func (m *Metrics) Gather() ([]*dto.MetricFamily, error) { return m.reg.Gather() }
 
 // ObserveConnect records a CONNECT-to-CONNACK duration on listener. It
 // takes no lock of ours; a nil Metrics records nothing.

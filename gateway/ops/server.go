@@ -42,9 +42,10 @@ func Listen(address string, m *Metrics, src Source, log *zap.Logger) (*Server, e
 func (o *Server) Addr() net.Addr { return o.ln.Addr() }
 
 // Start serves the listener until the returned stop is called; stop shuts
-// the server down, waiting up to two seconds for requests in flight.
-func (o *Server) Start() (stop func()) {
-	o.log.Info("ops listening", zap.Stringer("address", o.ln.Addr()))
+// the server down, waiting up to two seconds for requests in flight. The
+// "ops listening" line carries the address and fields (URLs).
+func (o *Server) Start(fields ...zap.Field) (stop func()) {
+	o.log.Info("ops listening", append([]zap.Field{zap.Stringer("address", o.ln.Addr())}, fields...)...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
