@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	"gateway/ops":                {"mqtt", "configs", "gateway/stats", "gateway/logsafe"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
-	"cmd/edgemq":                 {"configs", "gateway", "listeners/web"},
+	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "listeners/web"},
 	"cmd/edgemq-bench":           {"mqtt", "listeners"},
 
 	// Issue 15: several nodes as one broker over NATS.
