@@ -7,8 +7,8 @@ import (
 )
 
 // The operator dashboard: a page the admin listener serves at
-// /dashboard/ (gateway/admin, served by the root in admin_source.go). It asks for the admin token,
-// keeps it in memory and polls the admin API of the same origin with it:
+// /dashboard/ (gateway/admin, wired in gateway/admin_source.go). It asks
+// for the admin token, keeps it in memory and polls the admin API of the same origin with it:
 // GET /api/v1/overview (counters, gauges, listeners, top clients) and
 // /api/v1/clients, charting rates with uPlot (dist/uplot.min.js, built
 // by build/build.sh like the MQTT.js bundle).
