@@ -15,7 +15,7 @@ import (
 // API works over, against real sessions and connections: Sessions yields
 // in client id order after the cursor and copies no more once stopped;
 // Clients and Kick see only connected clients; DeleteSession reports not
-// found and kicks a connected client first.
+// found and kicks a connected client first; Session finds one session.
 func TestAdminSourceContract(t *testing.T) {
 	ts := startServer(t, testConfig(t))
 	src := adminSource{ts.Server}
@@ -43,6 +43,13 @@ func TestAdminSourceContract(t *testing.T) {
 	}
 	if want := []string{"src-0", "src-1"}; !slices.Equal(ids, want) {
 		t.Errorf("Sessions stopped after two = %v, want %v", ids, want)
+	}
+
+	if s, ok := src.Session("src-0"); !ok || s.ClientID != "src-0" || s.Connected || s.Expiry != 600 {
+		t.Errorf("Session(src-0) = %+v, %v; want the offline session", s, ok)
+	}
+	if _, ok := src.Session("nobody"); ok {
+		t.Error("Session(nobody) found one")
 	}
 
 	clients := src.Clients()
