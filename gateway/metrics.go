@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"edgemq/gateway/auth"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 
@@ -171,16 +172,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descConnack, n, fmt.Sprintf("0x%02X", i))
 		}
 	}
-	for i, n := range authFailNames {
-		counter(descAuthFail, st.auth.failures[i].Load(), n)
+	for r := range auth.FailReasons {
+		counter(descAuthFail, st.auth.Failures(r), r.String())
 	}
-	for b := range authBackends {
-		for i, n := range authFailNames {
-			counter(descAuthByBackend, st.auth.byBackend[b][i].Load(), b.String(), n)
+	for b := range auth.Kinds {
+		for r := range auth.FailReasons {
+			counter(descAuthByBackend, st.auth.FailuresBy(b, r), b.String(), r.String())
 		}
 	}
 	counter(descLogSampled, s.eng.clog.droppedEntries()) // connlog.go
-	counter(descAuthDelay, st.auth.delayed.Load())
+	counter(descAuthDelay, st.auth.Delayed())
 	for t := mqtt.CONNECT; t <= mqtt.AUTH; t++ {
 		name := t.String()
 		counter(descPktIn, st.Pkt.In(t), name)

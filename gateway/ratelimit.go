@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -20,7 +19,8 @@ import (
 // RateLimitClaims are a credential's own publish limits (a JWT's
 // rate_limit_claim, an HTTP hook's rate_limit answer). A nil field keeps
 // the listener's publish_rate value. Read-only once the client is
-// connected.
+// connected. The backends parse and check them as auth.RateLimitClaims,
+// whose layout this is (channel_auth.go converts).
 type RateLimitClaims struct {
 	MessagesPerSecond *float64 `json:"messages_per_second"`
 	MessagesBurst     *int     `json:"messages_burst"`
@@ -40,71 +40,10 @@ func (r *RateLimitClaims) apply(base configs.PublishRate) configs.PublishRate {
 	return base
 }
 
-// check refuses negative or non-finite values.
-func (r *RateLimitClaims) check() error {
-	if r == nil {
-		return nil
-	}
-	for _, f := range []*float64{r.MessagesPerSecond, r.BytesPerSecond} {
-		if f != nil && (*f < 0 || math.IsInf(*f, 0) || math.IsNaN(*f)) {
-			return errors.New("rates must be finite and not negative")
-		}
-	}
-	if (r.MessagesBurst != nil && *r.MessagesBurst < 0) || (r.BytesBurst != nil && *r.BytesBurst < 0) {
-		return errors.New("bursts must not be negative")
-	}
-	return nil
-}
-
 func setIf[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
-}
-
-// parseRateLimitClaim reads a JWT claim {messages_per_second,
-// messages_burst, bytes_per_second, bytes_burst} (numbers).
-func parseRateLimitClaim(v any) (*RateLimitClaims, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("want an object {messages_per_second, bytes_per_second, ...}")
-	}
-	num := func(k string) (*float64, error) {
-		raw, ok := m[k]
-		if !ok {
-			return nil, nil
-		}
-		f, ok := raw.(float64)
-		if !ok {
-			return nil, fmt.Errorf("%s: want a number", k)
-		}
-		return &f, nil
-	}
-	var r RateLimitClaims
-	var err error
-	if r.MessagesPerSecond, err = num("messages_per_second"); err != nil {
-		return nil, err
-	}
-	if r.BytesPerSecond, err = num("bytes_per_second"); err != nil {
-		return nil, err
-	}
-	mb, err := num("messages_burst")
-	if err != nil {
-		return nil, err
-	}
-	if mb != nil {
-		n := int(min(*mb, math.MaxInt32))
-		r.MessagesBurst = &n
-	}
-	bb, err := num("bytes_burst")
-	if err != nil {
-		return nil, err
-	}
-	if bb != nil {
-		n := int64(min(*bb, math.MaxInt64/2))
-		r.BytesBurst = &n
-	}
-	return &r, r.check()
 }
 
 // rateBucket is a token bucket that may go into debt: a cost is let

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/mqtt"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -252,7 +253,8 @@ func TestRateLimitClaimsParsed(t *testing.T) {
 	base := configs.PublishRate{MessagesPerSecond: 1, MessagesBurst: 9, BytesPerSecond: 2, BytesBurst: 7, Action: "disconnect"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := parseRateLimitClaim(tt.claim)
+			ar, err := auth.ParseRateLimitClaim(tt.claim)
+			r := (*RateLimitClaims)(ar)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}

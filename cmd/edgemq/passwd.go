@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"edgemq/gateway/auth/passwd"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,8 +11,6 @@ import (
 	"os"
 
 	"golang.org/x/term"
-
-	"edgemq/gateway"
 )
 
 // maxStdinPassword is the longest password read from stdin; a longer
@@ -65,13 +64,13 @@ func runPasswd(args []string, stdin *os.File, stderr io.Writer) int {
 // storePassword writes user's entry to file.
 func storePassword(file, user string, pw []byte, useBcrypt bool) error {
 	if !useBcrypt {
-		return gateway.SetPassword(file, user, pw)
+		return passwd.SetPassword(file, user, pw)
 	}
-	hash, err := gateway.BcryptPassword(pw)
+	hash, err := passwd.BcryptPassword(pw)
 	if err != nil {
 		return err
 	}
-	return gateway.SetPasswordEntries(file, user, hash)
+	return passwd.SetPasswordEntries(file, user, hash)
 }
 
 func promptTwice(fd int, stderr io.Writer) ([]byte, error) {
