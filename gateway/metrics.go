@@ -126,7 +126,7 @@ var (
 	descCertExp   = prometheus.NewDesc("edgemq_certificate_expiry_timestamp_seconds", "NotAfter of the leaf certificate, unix seconds, by tls source and name.", []string{"source", "name"}, nil)
 )
 
-// Authentication failures by backend (auth_chain.go), and the log
+// Authentication failures by backend (auth.Kind), and the log
 // sampler's drops (connlog.go).
 var (
 	descAuthByBackend = prometheus.NewDesc("edgemq_auth_backend_failures_total", "Failed authentications by the kind of backend that decided (static, passwd, jwt, http, cert, enhanced, plugin; anonymous: no credentials where some are required; none: no backend knew the user) and reason.", []string{"backend", "reason"}, nil)

@@ -41,7 +41,7 @@ type extensions struct {
 //
 // a is asked about CONNECTs without an MQTT 5 Authentication Method
 // (those go to enhanced authentication, enhauth.go), once the client has
-// its place among the authentications in progress (auth_limit.go), so a
+// its place among the authentications in progress (auth.Gate), so a
 // slow a holds up no more clients than those limits allow. It can allow,
 // refuse or pass; it cannot rename the user or give the credential an
 // expiry, ACL claims or rate limits as the jwt and http backends do.
