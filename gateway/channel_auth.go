@@ -62,13 +62,19 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 	return nil
 }
 
-// startAuthExpiry arms the expiry timer once the client is connected.
-func (ch *channel) startAuthExpiry() { ch.credExp.timer.Start(ch.authExpired) }
+// startAuthExpiry arms the expiry timer once the client is connected. A
+// credential that does not expire costs nothing: not even the method
+// value.
+func (ch *channel) startAuthExpiry() {
+	if ch.credExp.timer.Expiring() {
+		ch.credExp.timer.Start(ch.authExpired)
+	}
+}
 
 // extendAuth moves the credential deadline to until (zero: no expiry),
 // e.g. after an MQTT 5 re-authentication (AUTH 0x19) succeeded. Safe from
 // any goroutine.
-func (ch *channel) extendAuth(until time.Time) { ch.credExp.timer.Extend(until) }
+func (ch *channel) extendAuth(until time.Time) { ch.credExp.timer.Extend(until, ch.authExpired) }
 
 // stopAuthExpiry releases the timer when the connection ends.
 func (ch *channel) stopAuthExpiry() { ch.credExp.timer.Stop() }

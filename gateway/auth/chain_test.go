@@ -193,14 +193,14 @@ func TestExpiry(t *testing.T) {
 		fired := make(chan struct{}, 1)
 		e.Set(time.Now().Add(time.Hour))
 		e.Start(func() { calls.Add(1); fired <- struct{}{} })
-		e.Extend(time.Now().Add(10 * time.Millisecond))
+		e.Extend(time.Now().Add(10*time.Millisecond), nil)
 		select {
 		case <-fired:
 		case <-time.After(10 * time.Second):
 			t.Fatal("the extended expiry did not fire")
 		}
 		// Once fired it is done: a late timer run calls nothing more.
-		e.Extend(time.Now().Add(-time.Second))
+		e.Extend(time.Now().Add(-time.Second), nil)
 		e.fire()
 		e.Stop()
 		if n := calls.Load(); n != 1 {
@@ -215,7 +215,7 @@ func TestExpiry(t *testing.T) {
 		e.Stop()
 		// Neither a deadline moved into the past nor a timer run racing
 		// with Stop calls back once the connection ended.
-		e.Extend(time.Now().Add(-time.Second))
+		e.Extend(time.Now().Add(-time.Second), nil)
 		e.fire()
 		if n := calls.Load(); n != 0 {
 			t.Errorf("a stopped expiry called back %d times", n)

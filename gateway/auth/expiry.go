@@ -49,12 +49,25 @@ func (e *Expiry) armLocked() {
 	e.timer = time.AfterFunc(d, e.fire)
 }
 
+// Expiring reports whether the credential has a deadline: Start arms a
+// timer only then.
+func (e *Expiry) Expiring() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.deadline.IsZero()
+}
+
 // Extend moves the credential deadline to until (zero: no expiry), e.g.
-// after an MQTT 5 re-authentication (AUTH 0x19) succeeded.
-func (e *Expiry) Extend(until time.Time) {
+// after an MQTT 5 re-authentication (AUTH 0x19) succeeded; expired is what
+// Start was given, for a credential that did not expire before (nil: keep
+// the one in force).
+func (e *Expiry) Extend(until time.Time, expired func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.deadline = until
+	if e.expired == nil {
+		e.expired = expired
+	}
 	if until.IsZero() {
 		if e.timer != nil {
 			e.timer.Stop()
