@@ -29,6 +29,7 @@ const (
 
 var kindNames = [Kinds]string{"none", "anonymous", "static", "passwd", "jwt", "http", "cert", "enhanced", "plugin"}
 
+// String is the kind's metric label.
 func (k Kind) String() string { return kindNames[k] }
 
 // Backend is an authenticator of a chain with its kind.

@@ -143,12 +143,14 @@ func LimitsCollector(l *Limits) prometheus.Collector { return limitsCollector{l}
 
 type limitsCollector struct{ a *Limits }
 
+// Describe implements prometheus.Collector.
 func (c limitsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAuthCapRefused, descAuthInProgress, descHashWaiting, descHashRunning, descHashTimedOut} {
 		ch <- d
 	}
 }
 
+// Collect implements prometheus.Collector.
 func (c limitsCollector) Collect(ch chan<- prometheus.Metric) {
 	g, p := c.a.gate, c.a.pool
 	for i, n := range authCapNames {

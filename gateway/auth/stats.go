@@ -21,6 +21,7 @@ const (
 
 var failNames = [FailReasons]string{"bad_credentials", "not_authorized", "bad_method", "other"}
 
+// String is the reason's metric label.
 func (r FailReason) String() string { return failNames[r] }
 
 // Stats counts failed authentications: by reason, by the kind of backend

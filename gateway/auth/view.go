@@ -98,6 +98,7 @@ func (v *View) Query(name string) string {
 	return ""
 }
 
+// String names the client for logs: client id@address.
 func (v *View) String() string {
 	return fmt.Sprintf("%s@%s", v.clientID, v.meta.RemoteAddr)
 }
