@@ -17,16 +17,21 @@ import (
 	"go.uber.org/zap"
 )
 
-// authExpiry is a connection's credential: its claims and its lifetime
-// (auth.Expiry).
+// authExpiry is a connection's credential: its claims, its deadline
+// (auth.Expiry) and the timer that disconnects the client then. A timer
+// exists only for connections whose credential expires; idle connections
+// without one cost nothing.
 type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
 	acl *ACLClaims
 	// rate is set by connect and read-only after: the credential's
 	// publish limits (ratelimit.go).
 	rate *RateLimitClaims
-	// timer disconnects the client when the credential expires.
-	timer auth.Expiry
+	// deadline decides when the timer is armed and whether it expired.
+	deadline auth.Expiry
+	// timer is armed and stopped only by deadline's callbacks, under its
+	// lock.
+	timer *time.Timer
 }
 
 // ACLClaims returns the ACL claims of the credential the client connected
@@ -58,31 +63,49 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 	ch.credExp.acl = g.ACL
 	// The limiter's claims have the layout of auth's (ratelimit.go).
 	ch.credExp.rate = (*RateLimitClaims)(g.Rate)
-	ch.credExp.timer.Set(g.Expires)
+	ch.credExp.deadline.Set(g.Expires)
 	return nil
 }
 
-// startAuthExpiry arms the expiry timer once the client is connected. A
-// credential that does not expire costs nothing: not even the method
-// value.
-func (ch *channel) startAuthExpiry() {
-	if ch.credExp.timer.Expiring() {
-		ch.credExp.timer.Start(ch.authExpired)
-	}
-}
+// startAuthExpiry arms the expiry timer once the client is connected.
+func (ch *channel) startAuthExpiry() { ch.credExp.deadline.Arm(time.Now(), ch.armAuthTimer) }
 
 // extendAuth moves the credential deadline to until (zero: no expiry),
 // e.g. after an MQTT 5 re-authentication (AUTH 0x19) succeeded. Safe from
 // any goroutine.
-func (ch *channel) extendAuth(until time.Time) { ch.credExp.timer.Extend(until, ch.authExpired) }
+func (ch *channel) extendAuth(until time.Time) {
+	ch.credExp.deadline.Extend(until, time.Now(), ch.armAuthTimer, ch.stopAuthTimer)
+}
 
 // stopAuthExpiry releases the timer when the connection ends.
-func (ch *channel) stopAuthExpiry() { ch.credExp.timer.Stop() }
+func (ch *channel) stopAuthExpiry() { ch.credExp.deadline.Stop(ch.stopAuthTimer) }
+
+// armAuthTimer (re)arms the expiry timer to fire after d; under the
+// expiry's lock (auth.Expiry).
+func (ch *channel) armAuthTimer(d time.Duration) {
+	a := &ch.credExp
+	if a.timer != nil {
+		a.timer.Reset(d)
+		return
+	}
+	a.timer = time.AfterFunc(d, ch.authExpired)
+}
+
+// stopAuthTimer stops the expiry timer, if any; under the expiry's lock.
+func (ch *channel) stopAuthTimer() {
+	if t := ch.credExp.timer; t != nil {
+		t.Stop()
+	}
+}
 
 // authExpired disconnects a client whose credential expired: v5 clients
 // get DISCONNECT Not Authorized (0x87), 3.x clients a close. It runs on
-// the expiry's timer.
+// the expiry timer, and does nothing when the deadline moved or the
+// connection ended meanwhile.
 func (ch *channel) authExpired() {
+	if !ch.credExp.deadline.Expired(time.Now()) {
+		return
+	}
 	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
 	// Read decisions made for the expired credential are made again
 	// (owner.go); the session keeps its owner and the claims until its

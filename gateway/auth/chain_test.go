@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -163,62 +161,4 @@ func TestStats(t *testing.T) {
 	if s.Delayed() != 1 {
 		t.Errorf("delayed = %d, want 1", s.Delayed())
 	}
-}
-
-// TestExpiry: the callback runs once the deadline passes; Extend moves
-// it, a zero deadline never fires (and costs no timer), and Stop ends it.
-func TestExpiry(t *testing.T) {
-	t.Run("fires", func(t *testing.T) {
-		var e Expiry
-		fired := make(chan struct{})
-		e.Set(time.Now().Add(10 * time.Millisecond))
-		e.Start(func() { close(fired) })
-		select {
-		case <-fired:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the expiry did not fire")
-		}
-	})
-	t.Run("no deadline", func(t *testing.T) {
-		var e Expiry
-		e.Start(func() { t.Error("fired without a deadline") })
-		if e.Armed() {
-			t.Error("a credential without expiry has a timer")
-		}
-		e.Stop()
-	})
-	t.Run("extended", func(t *testing.T) {
-		var e Expiry
-		var calls atomic.Int32
-		fired := make(chan struct{}, 1)
-		e.Set(time.Now().Add(time.Hour))
-		e.Start(func() { calls.Add(1); fired <- struct{}{} })
-		e.Extend(time.Now().Add(10*time.Millisecond), nil)
-		select {
-		case <-fired:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the extended expiry did not fire")
-		}
-		// Once fired it is done: a late timer run calls nothing more.
-		e.Extend(time.Now().Add(-time.Second), nil)
-		e.fire()
-		e.Stop()
-		if n := calls.Load(); n != 1 {
-			t.Errorf("the expiry called back %d times, want once", n)
-		}
-	})
-	t.Run("stopped", func(t *testing.T) {
-		var e Expiry
-		var calls atomic.Int32
-		e.Set(time.Now().Add(time.Hour))
-		e.Start(func() { calls.Add(1) })
-		e.Stop()
-		// Neither a deadline moved into the past nor a timer run racing
-		// with Stop calls back once the connection ended.
-		e.Extend(time.Now().Add(-time.Second), nil)
-		e.fire()
-		if n := calls.Load(); n != 0 {
-			t.Errorf("a stopped expiry called back %d times", n)
-		}
-	})
 }

@@ -6,107 +6,83 @@ import (
 	"edgemq/gateway/internal/lockorder"
 )
 
-// Expiry is a connection's credential lifetime. A timer exists only for
-// connections whose credential expires; idle connections without one cost
-// nothing. The zero value is a credential that never expires. Its methods
-// are safe from any goroutine; expired (Start) is called on the timer's
-// goroutine with no lock held.
+// Expiry is a connection's credential deadline. It arms no timer and
+// reads no clock itself: the channel gives it the time, and the functions
+// that arm and stop its timer, which Expiry calls under its lock so that a
+// Stop cannot slip between a decision to arm and the arming. The zero
+// value is a credential that never expires. Its methods are safe from any
+// goroutine; the functions it is given must not block or take a lock
+// ordered before authExpiry.mu.
 type Expiry struct {
 	mu       lockorder.Mutex[authExpiryMu]
 	deadline time.Time // zero: never
-	timer    *time.Timer
-	done     bool // stopped: no timer any more
-	expired  func()
+	done     bool      // stopped or expired: nothing is armed any more
 }
 
-// Set sets the credential deadline (zero: never) before Start: the
-// grant of the backend that allowed the client.
+// Set sets the credential deadline (zero: never) before Arm: the grant
+// of the backend that allowed the client.
 func (e *Expiry) Set(deadline time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.deadline = deadline
 }
 
-// Start arms the timer once the client is connected: expired is called
-// once when the deadline passes, unless Extend moved it or Stop came
-// first.
-func (e *Expiry) Start(expired func()) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.expired = expired
-	e.armLocked()
-}
-
-func (e *Expiry) armLocked() {
-	if e.done || e.deadline.IsZero() || e.expired == nil {
-		return
-	}
-	d := time.Until(e.deadline)
-	if e.timer != nil {
-		e.timer.Reset(d)
-		return
-	}
-	e.timer = time.AfterFunc(d, e.fire)
-}
-
-// Expiring reports whether the credential has a deadline: Start arms a
-// timer only then.
+// Expiring reports whether the credential has a deadline.
 func (e *Expiry) Expiring() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return !e.deadline.IsZero()
 }
 
+// Arm calls arm with the time left from now until the deadline, once the
+// client is connected, unless the credential never expires or the expiry
+// ended. A credential that does not expire costs no timer.
+func (e *Expiry) Arm(now time.Time, arm func(time.Duration)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.armLocked(now, arm)
+}
+
+func (e *Expiry) armLocked(now time.Time, arm func(time.Duration)) {
+	if e.done || e.deadline.IsZero() {
+		return
+	}
+	arm(e.deadline.Sub(now))
+}
+
 // Extend moves the credential deadline to until (zero: no expiry), e.g.
-// after an MQTT 5 re-authentication (AUTH 0x19) succeeded; expired is what
-// Start was given, for a credential that did not expire before (nil: keep
-// the one in force).
-func (e *Expiry) Extend(until time.Time, expired func()) {
+// after an MQTT 5 re-authentication (AUTH 0x19) succeeded: it arms the
+// timer again (arm), or stops it (stop) for a credential that no longer
+// expires.
+func (e *Expiry) Extend(until, now time.Time, arm func(time.Duration), stop func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.deadline = until
-	if e.expired == nil {
-		e.expired = expired
-	}
 	if until.IsZero() {
-		if e.timer != nil {
-			e.timer.Stop()
-		}
+		stop()
 		return
 	}
-	e.armLocked()
+	e.armLocked(now, arm)
 }
 
-// fire runs on the timer: it calls expired unless the deadline moved or
-// the expiry stopped meanwhile.
-func (e *Expiry) fire() {
+// Expired is the timer's event: it reports, once, that the deadline
+// passed by now. False when the deadline moved or the expiry ended
+// meanwhile (a timer run racing with Extend or Stop).
+func (e *Expiry) Expired(now time.Time) bool {
 	e.mu.Lock()
-	if e.done || e.deadline.IsZero() || time.Now().Before(e.deadline) {
-		// Extended or stopped meanwhile; a Reset raced with this run.
-		e.mu.Unlock()
-		return
+	defer e.mu.Unlock()
+	if e.done || e.deadline.IsZero() || now.Before(e.deadline) {
+		return false
 	}
 	e.done = true
-	expired := e.expired
-	e.mu.Unlock()
-	expired()
+	return true
 }
 
-// Stop releases the timer when the connection ends; expired is not
-// called after it returns, unless it had already started.
-func (e *Expiry) Stop() {
+// Stop ends the expiry when the connection ends, and calls stop to
+// release the timer.
+func (e *Expiry) Stop(stop func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.done = true
-	if e.timer != nil {
-		e.timer.Stop()
-	}
-}
-
-// Armed reports whether a timer was ever made: only a credential that
-// expires costs one.
-func (e *Expiry) Armed() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.timer != nil
+	stop()
 }
