@@ -26,7 +26,7 @@ type authExpiry struct {
 	acl *ACLClaims
 	// rate is set by connect and read-only after: the credential's
 	// publish limits (ratelimit.go).
-	rate *RateLimitClaims
+	rate *auth.RateLimitClaims
 	// deadline decides when the timer is armed and whether it expired.
 	deadline auth.Expiry
 	// timer is armed and stopped only by deadline's callbacks, under its
@@ -61,8 +61,7 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "credential expired")
 	}
 	ch.credExp.acl = g.ACL
-	// The limiter's claims have the layout of auth's (ratelimit.go).
-	ch.credExp.rate = (*RateLimitClaims)(g.Rate)
+	ch.credExp.rate = g.Rate
 	ch.credExp.deadline.Set(g.Expires)
 	return nil
 }

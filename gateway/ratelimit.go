@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
@@ -15,36 +16,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
-
-// RateLimitClaims are a credential's own publish limits (a JWT's
-// rate_limit_claim, an HTTP hook's rate_limit answer). A nil field keeps
-// the listener's publish_rate value. Read-only once the client is
-// connected. The backends parse and check them as auth.RateLimitClaims,
-// whose layout this is (channel_auth.go converts).
-type RateLimitClaims struct {
-	MessagesPerSecond *float64 `json:"messages_per_second"`
-	MessagesBurst     *int     `json:"messages_burst"`
-	BytesPerSecond    *float64 `json:"bytes_per_second"`
-	BytesBurst        *int64   `json:"bytes_burst"`
-}
-
-// apply returns base with the claims' set fields replacing base's.
-func (r *RateLimitClaims) apply(base configs.PublishRate) configs.PublishRate {
-	if r == nil {
-		return base
-	}
-	setIf(&base.MessagesPerSecond, r.MessagesPerSecond)
-	setIf(&base.MessagesBurst, r.MessagesBurst)
-	setIf(&base.BytesPerSecond, r.BytesPerSecond)
-	setIf(&base.BytesBurst, r.BytesBurst)
-	return base
-}
-
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
 
 // rateBucket is a token bucket that may go into debt: a cost is let
 // through once the bucket holds min(cost, burst) tokens, then taken
@@ -143,8 +114,8 @@ func (r *rateLimits) counters(listener string) *[rateActions]atomic.Int64 {
 // newLimiter returns the publish limiter of a connected client: the
 // listener profile's publish_rate with the credential's claims applied;
 // nil when neither bucket limits.
-func (r *rateLimits) newLimiter(listener string, prof configs.PublishRate, claims *RateLimitClaims) *pubLimiter {
-	pr := claims.apply(prof)
+func (r *rateLimits) newLimiter(listener string, prof configs.PublishRate, claims *auth.RateLimitClaims) *pubLimiter {
+	pr := claims.Apply(prof)
 	if !pr.Enabled() {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"edgemq/configs"
 	"errors"
 	"fmt"
 	"math"
@@ -36,13 +37,31 @@ type ACLClaims struct {
 // RateLimitClaims are a credential's own publish limits (a JWT's
 // rate_limit_claim, an HTTP hook's rate_limit answer). A nil field keeps
 // the listener's publish_rate value. Read-only once the client is
-// connected. Its layout is that of the publish rate limiter's claims, so
-// a pointer to one converts to a pointer to the other.
+// connected.
 type RateLimitClaims struct {
 	MessagesPerSecond *float64 `json:"messages_per_second"`
 	MessagesBurst     *int     `json:"messages_burst"`
 	BytesPerSecond    *float64 `json:"bytes_per_second"`
 	BytesBurst        *int64   `json:"bytes_burst"`
+}
+
+// Apply returns base with the claims' set fields replacing base's; nil
+// claims return base.
+func (r *RateLimitClaims) Apply(base configs.PublishRate) configs.PublishRate {
+	if r == nil {
+		return base
+	}
+	setIf(&base.MessagesPerSecond, r.MessagesPerSecond)
+	setIf(&base.MessagesBurst, r.MessagesBurst)
+	setIf(&base.BytesPerSecond, r.BytesPerSecond)
+	setIf(&base.BytesBurst, r.BytesBurst)
+	return base
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // Check refuses negative or non-finite values; nil claims pass.
