@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	"edgemq/gateway/auth"
 	"edgemq/gateway/ops"
 	"edgemq/mqtt"
 )
@@ -67,8 +68,8 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	st := s.eng.stats
 	snap := ops.Snapshot{
 		Connections:         map[ops.ConnLabels]int{},
-		AuthFailures:        make([]ops.ReasonCount, 0, len(authFailNames)),
-		AuthBackendFailures: make([]ops.BackendCount, 0, int(authBackends)*len(authFailNames)),
+		AuthFailures:        make([]ops.ReasonCount, 0, int(auth.FailReasons)),
+		AuthBackendFailures: make([]ops.BackendCount, 0, int(auth.Kinds)*int(auth.FailReasons)),
 	}
 	// Connections: every listener × transport × version seen.
 	for _, cn := range s.connections() {
@@ -78,15 +79,15 @@ func (o opsSource) Snapshot() ops.Snapshot {
 		}
 		snap.Connections[ops.ConnLabels{Listener: cn.lst.cfg.Name, Transport: string(cn.ch.meta.Transport), Version: v}]++
 	}
-	for i, n := range authFailNames {
-		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: n, N: st.auth.failures[i].Load()})
+	for r := range auth.FailReasons {
+		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: r.String(), N: st.auth.Failures(r)})
 	}
-	for b := range authBackends {
-		for i, n := range authFailNames {
-			snap.AuthBackendFailures = append(snap.AuthBackendFailures, ops.BackendCount{Backend: b.String(), Reason: n, N: st.auth.byBackend[b][i].Load()})
+	for b := range auth.Kinds {
+		for r := range auth.FailReasons {
+			snap.AuthBackendFailures = append(snap.AuthBackendFailures, ops.BackendCount{Backend: b.String(), Reason: r.String(), N: st.auth.FailuresBy(b, r)})
 		}
 	}
-	snap.AuthDelayed = st.auth.delayed.Load()
+	snap.AuthDelayed = st.auth.Delayed()
 	snap.LogSampled = s.eng.clog.droppedEntries() // connlog.go
 	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.sessions.gauges()
 	snap.Retained, snap.RetainedBytes = s.eng.retained.size()

@@ -17,6 +17,8 @@ import (
 	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/gateway/admin"
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/ops"
 	"edgemq/gateway/stats"
@@ -33,7 +35,7 @@ type listenerState struct {
 	ln   listeners.Listener
 	cfg  configs.Listener
 	prof atomic.Pointer[profile]
-	auth atomic.Pointer[authChain]
+	auth atomic.Pointer[auth.Chain]
 	// tls is the TLS configuration of tls and wss listeners, nil for
 	// others.
 	tls *tlsSwitch
@@ -166,7 +168,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
 		return nil, err
 	}
-	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
 	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
@@ -174,14 +176,14 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.authLim.verify, log) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.pwVerify, log) // auth.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		auth := &authChain{backends: backends, allowAnonymous: lc.Anonymous()}
-		ln, tsw, err := s.listen(ctx, lc, prof, auth, o)
+		chain := auth.NewChain(lc.Anonymous(), backends...)
+		ln, tsw, err := s.listen(ctx, lc, prof, chain, o)
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
@@ -189,7 +191,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		}
 		l := &listenerState{ln: ln, cfg: lc, tls: tsw}
 		l.prof.Store(prof)
-		l.auth.Store(auth)
+		l.auth.Store(chain)
 		s.lsts = append(s.lsts, l)
 	}
 	if err := s.openStore(ctx); err != nil { // persist.go
@@ -216,7 +218,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 // use, and sets auth's certificate identity mapping. tls and wss
 // listeners also return the switch a reload replaces their TLS
 // configuration with (reload.go).
-func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, *tlsSwitch, error) {
+func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, chain *auth.Chain, o options) (listeners.Listener, *tlsSwitch, error) {
 	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.gateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
 	var (
 		tsw *tlsSwitch
@@ -251,7 +253,7 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 			lcfg.TLS = s.metrics.TimeHandshakes(lc.Name, tsw.config()) // package ops
 		}
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
-		setCertIdentity(auth, scfg) // reload.go
+		setCertIdentity(chain, scfg) // reload.go
 	}
 	if lcfg.HandshakeTimeout <= 0 {
 		// A plain ws upgrade request is bounded like CONNECT is.
@@ -325,7 +327,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
 	for _, l := range s.lsts {
-		s.log.Info("listening", append([]zap.Field{zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous)}, s.listenerURLFields(l)...)...) // endpoints.go
+		s.log.Info("listening", append([]zap.Field{zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().AllowAnonymous())}, s.listenerURLFields(l)...)...) // endpoints.go
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()
@@ -527,7 +529,7 @@ func (s *Server) Stats() Stats {
 	for _, r := range stats.DropReasons() {
 		out.Dropped[r.String()] = st.Dropped(r)
 	}
-	st.auth.snapshot(&out) // bruteforce.go
+	out.AuthFailures, out.AuthDelayed = st.auth.FailuresByReason(), st.auth.Delayed()
 	s.adm.snapshot(&out)   // admission.go
 	s.limitsSnapshot(&out) // overload.go
 	return out

@@ -1,4 +1,4 @@
-package gateway
+package jwt
 
 import (
 	"context"
@@ -15,15 +15,17 @@ import (
 	"strings"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/mqtt"
 
-	"github.com/golang-jwt/jwt/v5"
+	gojwt "github.com/golang-jwt/jwt/v5"
 )
 
 var jwtAlgorithms = []string{"HS256", "RS256", "ES256", "EdDSA"}
 
-// jwtAuth verifies JSON Web Tokens (golang-jwt/jwt/v5 checks the
-// signature, exp, nbf, iss and aud).
+// Auth verifies JSON Web Tokens (golang-jwt/jwt/v5 checks the
+// signature, exp, nbf, iss and aud): a backend of type jwt. It is safe
+// for concurrent use.
 //
 // Not mine: a client that carries no token in the configured places, or
 // whose password (when the password is a source) is not shaped like a JWT.
@@ -31,28 +33,30 @@ var jwtAlgorithms = []string{"HS256", "RS256", "ES256", "EdDSA"}
 // malformed token with Bad User Name or Password (0x86; 3.x: 4), a token
 // that expired, is not valid yet, or is for another issuer or audience
 // with Not Authorized (0x87; 3.x: 5).
-type jwtAuth struct {
+type Auth struct {
 	cfg    configs.JWTAuth
-	parser *jwt.Parser
+	parser *gojwt.Parser
 	secret []byte
 	pub    any // from public_key_file
 	jwks   *jwksCache
 }
 
-func newJWTAuth(cfg configs.JWTAuth, client *http.Client) (*jwtAuth, error) {
-	j := &jwtAuth{cfg: cfg}
+// New builds the backend of cfg; client fetches its JWKS URL. A JWKS
+// file must load; a JWKS URL may be down at start-up.
+func New(cfg configs.JWTAuth, client *http.Client) (*Auth, error) {
+	j := &Auth{cfg: cfg}
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
 		algs = jwtAlgorithms
 	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithLeeway(cfg.Leeway), jwt.WithIssuedAt()}
+	opts := []gojwt.ParserOption{gojwt.WithValidMethods(algs), gojwt.WithLeeway(cfg.Leeway), gojwt.WithIssuedAt()}
 	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+		opts = append(opts, gojwt.WithIssuer(cfg.Issuer))
 	}
 	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
+		opts = append(opts, gojwt.WithAudience(cfg.Audience))
 	}
-	j.parser = jwt.NewParser(opts...)
+	j.parser = gojwt.NewParser(opts...)
 	if cfg.SecretFile != "" {
 		b, err := os.ReadFile(cfg.SecretFile)
 		if err != nil {
@@ -125,9 +129,9 @@ func keyFits(alg string, key any) bool {
 
 // token finds the client's token: the upgrade request's header, cookie
 // or query parameter, then the CONNECT password.
-func (j *jwtAuth) token(c ConnInfo) string {
+func (j *Auth) token(c auth.ConnInfo) string {
 	t := j.cfg.Token
-	if r, ok := c.(RequestInfo); ok {
+	if r, ok := c.(auth.RequestInfo); ok {
 		if t.Header != "" {
 			if v := r.Header(t.Header); v != "" {
 				if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
@@ -155,19 +159,20 @@ func (j *jwtAuth) token(c ConnInfo) string {
 	return ""
 }
 
-// Authenticate verifies the client's token.
-func (j *jwtAuth) Authenticate(ctx context.Context, c ConnInfo) error {
+// Authenticate verifies the client's token. A JWKS URL is fetched, when
+// due, on the calling goroutine within ctx.
+func (j *Auth) Authenticate(ctx context.Context, c auth.ConnInfo) error {
 	raw := j.token(c)
 	if raw == "" {
-		return ErrNotMine
+		return auth.ErrNotMine
 	}
-	claims := jwt.MapClaims{}
-	_, err := j.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) { return j.key(ctx, t) })
+	claims := gojwt.MapClaims{}
+	_, err := j.parser.ParseWithClaims(raw, claims, func(t *gojwt.Token) (any, error) { return j.key(ctx, t) })
 	if err != nil {
 		switch {
-		case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenNotValidYet),
-			errors.Is(err, jwt.ErrTokenUsedBeforeIssued),
-			errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
+		case errors.Is(err, gojwt.ErrTokenExpired), errors.Is(err, gojwt.ErrTokenNotValidYet),
+			errors.Is(err, gojwt.ErrTokenUsedBeforeIssued),
+			errors.Is(err, gojwt.ErrTokenInvalidIssuer), errors.Is(err, gojwt.ErrTokenInvalidAudience):
 			return mqtt.Errorf(mqtt.NotAuthorized, "", "token refused: %v", err)
 		}
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "token invalid: %v", err)
@@ -176,33 +181,33 @@ func (j *jwtAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 	if user == "" {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "token has no %q claim", j.cfg.UsernameClaim)
 	}
-	var acl *ACLClaims
+	var acl *auth.ACLClaims
 	if j.cfg.ACLClaim != "" {
 		if v, ok := claims[j.cfg.ACLClaim]; ok {
-			if acl, err = parseACLClaim(v); err != nil {
+			if acl, err = auth.ParseACLClaim(v); err != nil {
 				return mqtt.Errorf(mqtt.NotAuthorized, "", "token claim %q: %v", j.cfg.ACLClaim, err)
 			}
 		}
 	}
-	var rate *RateLimitClaims
+	var rate *auth.RateLimitClaims
 	if j.cfg.RateLimitClaim != "" {
 		if v, ok := claims[j.cfg.RateLimitClaim]; ok {
-			if rate, err = parseRateLimitClaim(v); err != nil { // ratelimit.go
+			if rate, err = auth.ParseRateLimitClaim(v); err != nil {
 				return mqtt.Errorf(mqtt.NotAuthorized, "", "token claim %q: %v", j.cfg.RateLimitClaim, err)
 			}
 		}
 	}
-	if g := grantOf(c); g != nil {
-		g.username, g.acl, g.rate = user, acl, rate
+	if g := auth.GrantOf(c); g != nil {
+		g.Username, g.ACL, g.Rate = user, acl, rate
 		if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-			g.expires = exp.Add(j.cfg.Leeway)
+			g.Expires = exp.Add(j.cfg.Leeway)
 		}
 	}
 	return nil
 }
 
 // key returns the verification key(s) of token t.
-func (j *jwtAuth) key(ctx context.Context, t *jwt.Token) (any, error) {
+func (j *Auth) key(ctx context.Context, t *gojwt.Token) (any, error) {
 	alg := t.Method.Alg()
 	if alg == "HS256" && j.secret != nil {
 		return j.secret, nil
@@ -216,7 +221,7 @@ func (j *jwtAuth) key(ctx context.Context, t *jwt.Token) (any, error) {
 		if len(keys) == 1 {
 			return keys[0], nil
 		}
-		set := jwt.VerificationKeySet{}
+		set := gojwt.VerificationKeySet{}
 		for _, k := range keys {
 			set.Keys = append(set.Keys, k)
 		}
@@ -226,40 +231,4 @@ func (j *jwtAuth) key(ctx context.Context, t *jwt.Token) (any, error) {
 		return j.pub, nil
 	}
 	return nil, fmt.Errorf("no key for algorithm %s", alg)
-}
-
-// parseACLClaim reads {"pub": [...], "sub": [...]}.
-func parseACLClaim(v any) (*ACLClaims, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("want an object {pub: [...], sub: [...]}")
-	}
-	list := func(k string) ([]string, error) {
-		raw, ok := m[k]
-		if !ok {
-			return nil, nil
-		}
-		arr, ok := raw.([]any)
-		if !ok {
-			return nil, fmt.Errorf("%s: want a list of topic filters", k)
-		}
-		out := make([]string, 0, len(arr))
-		for _, e := range arr {
-			s, ok := e.(string)
-			if !ok || s == "" {
-				return nil, fmt.Errorf("%s: want non-empty strings", k)
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	var a ACLClaims
-	var err error
-	if a.Pub, err = list("pub"); err != nil {
-		return nil, err
-	}
-	if a.Sub, err = list("sub"); err != nil {
-		return nil, err
-	}
-	return &a, nil
 }

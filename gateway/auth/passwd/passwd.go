@@ -1,132 +1,49 @@
-package gateway
+package passwd
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
+	"edgemq/configs"
+	"edgemq/gateway/auth"
+	"edgemq/gateway/filewatch"
+	"edgemq/gateway/internal/lockorder"
+	"edgemq/mqtt"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
-	"edgemq/configs"
-	"edgemq/gateway/filewatch"
-	"edgemq/gateway/internal/lockorder"
-	"edgemq/mqtt"
-
 	"go.uber.org/zap"
-
-	"golang.org/x/crypto/argon2"
-	"golang.org/x/crypto/bcrypt"
 )
 
-// Argon2id parameters of new password file entries (the OWASP minimum:
-// 19 MiB, 2 passes, 1 lane).
-const (
-	argonMemory  = 19 * 1024
-	argonTime    = 2
-	argonThreads = 1
-	argonSaltLen = 16
-	argonKeyLen  = 32
-)
-
-// HashPassword returns an argon2id hash of password in PHC format:
-// $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH (unpadded standard base64).
-func HashPassword(password []byte) (string, error) {
-	salt := make([]byte, argonSaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey(password, salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
-}
-
-// CheckPassword reports whether password matches hash, an argon2id PHC
-// string or a bcrypt hash ($2a$, $2b$, $2y$). The comparison is constant
-// time. A password over 72 bytes never matches a bcrypt hash (bcrypt
-// ignores the bytes after the 72nd).
-func CheckPassword(hash string, password []byte) (bool, error) {
-	return checkPassword(context.Background(), nil, hash, password) // auth_verify.go
-}
-
-type argon2Params struct {
-	memory, time uint32
-	threads      uint8
-	salt, key    []byte
-}
-
-func parseArgon2id(s string) (*argon2Params, error) {
-	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, hash
-	f := strings.Split(s, "$")
-	if len(f) != 6 || f[1] != "argon2id" {
-		return nil, errors.New("malformed argon2id hash")
-	}
-	if f[2] != "v="+strconv.Itoa(argon2.Version) {
-		return nil, fmt.Errorf("argon2id version %q not supported", f[2])
-	}
-	p := &argon2Params{}
-	for _, kv := range strings.Split(f[3], ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("malformed argon2id parameter %q", kv)
-		}
-		switch k {
-		case "m":
-			p.memory = uint32(n)
-		case "t":
-			p.time = uint32(n)
-		case "p":
-			if n > 255 {
-				return nil, errors.New("argon2id parallelism above 255")
-			}
-			p.threads = uint8(n)
-		default:
-			return nil, fmt.Errorf("unknown argon2id parameter %q", k)
-		}
-	}
-	if p.memory == 0 || p.time == 0 || p.threads == 0 || p.memory > 4<<20 {
-		return nil, errors.New("argon2id parameters out of range")
-	}
-	var err error
-	if p.salt, err = base64.RawStdEncoding.DecodeString(f[4]); err != nil {
-		return nil, errors.New("malformed argon2id salt")
-	}
-	if p.key, err = base64.RawStdEncoding.DecodeString(f[5]); err != nil || len(p.key) < 16 {
-		return nil, errors.New("malformed argon2id hash value")
-	}
-	return p, nil
-}
-
-// passwordFileAuth authenticates the users of a password file: one
+// FileAuth authenticates the users of a password file (a backend of type
+// password_file): one
 // "user:hash" per line; blank lines and lines starting with # are
 // skipped. The file is watched (filewatch.Watcher's contract) at most
 // every reload interval, when a client authenticates (no goroutine), and
 // reloaded once a change settled; a file that fails to load (missing,
 // empty, changing while read, or a bad line) is logged and the previous
 // users stay.
-type passwordFileAuth struct {
+type FileAuth struct {
 	path   string
 	log    *zap.Logger
 	watch  *filewatch.Watcher
-	verify *passwordVerifier // auth_verify.go
+	verify *Verifier
 
 	users atomic.Pointer[map[string]string]
 
 	mu lockorder.Mutex[passwordFileMu] // serializes reloads, so the last read is the one kept
 }
 
-func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier, log *zap.Logger) (*passwordFileAuth, error) {
+// NewFileAuth loads the password file of cfg; its passwords are checked
+// with verify, and log gets its reloads and their failures.
+func NewFileAuth(cfg configs.PasswordFileAuth, verify *Verifier, log *zap.Logger) (*FileAuth, error) {
 	// The watcher first: a change during the first load is not lost.
-	p := &passwordFileAuth{path: cfg.Path, log: log, watch: filewatch.New(cfg.ReloadInterval, cfg.Path), verify: verify}
+	p := &FileAuth{path: cfg.Path, log: log, watch: filewatch.New(cfg.ReloadInterval, cfg.Path), verify: verify}
 	if _, err := p.load(); err != nil {
 		return nil, err
 	}
@@ -135,7 +52,7 @@ func newPasswordFileAuth(cfg configs.PasswordFileAuth, verify *passwordVerifier,
 
 // load reads the file and installs its users, warning of bcrypt entries;
 // it returns the number of users.
-func (p *passwordFileAuth) load() (int, error) {
+func (p *FileAuth) load() (int, error) {
 	users, err := ReadPasswordFile(p.path)
 	if err != nil {
 		return 0, err
@@ -153,7 +70,7 @@ func (p *passwordFileAuth) load() (int, error) {
 }
 
 // maybeReload reloads the file when the watcher reports a change.
-func (p *passwordFileAuth) maybeReload() {
+func (p *FileAuth) maybeReload() {
 	changed, err := p.watch.Poll() // no lock when not due
 	if err == nil && !changed {
 		return
@@ -173,14 +90,14 @@ func (p *passwordFileAuth) maybeReload() {
 // Authenticate checks the password of a user of the file; other clients
 // are not its business. The hash waits for the hash pool until ctx ends
 // (then 0x89 Server busy).
-func (p *passwordFileAuth) Authenticate(ctx context.Context, c ConnInfo) error {
+func (p *FileAuth) Authenticate(ctx context.Context, c auth.ConnInfo) error {
 	if !c.HasUsername() {
-		return ErrNotMine
+		return auth.ErrNotMine
 	}
 	p.maybeReload()
 	hash, ok := (*p.users.Load())[c.Username()]
 	if !ok {
-		return ErrNotMine
+		return auth.ErrNotMine
 	}
 	if !c.HasPassword() {
 		return mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "no password for user %q", c.Username())
@@ -219,7 +136,7 @@ func ReadPasswordFile(path string) (map[string]string, error) {
 			return nil, fmt.Errorf("%s:%d: want user:hash", path, n)
 		}
 		if strings.HasPrefix(hash, "SCRAM-") {
-			continue // a SCRAM entry, for enhanced authentication (enhauth_scram.go)
+			continue // a SCRAM entry, for enhanced authentication (gateway/auth/scram)
 		}
 		if !validHash(hash) {
 			return nil, fmt.Errorf("%s:%d: the entry of %q is not an argon2id or bcrypt hash", path, n, user)
@@ -227,15 +144,6 @@ func ReadPasswordFile(path string) (map[string]string, error) {
 		users[user] = hash
 	}
 	return users, sc.Err()
-}
-
-func validHash(h string) bool {
-	if strings.HasPrefix(h, "$argon2id$") {
-		_, err := parseArgon2id(h)
-		return err == nil
-	}
-	_, err := bcrypt.Cost([]byte(h))
-	return err == nil
 }
 
 // SetPassword adds or replaces user's entry in the password file at path

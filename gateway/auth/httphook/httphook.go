@@ -1,4 +1,4 @@
-package gateway
+package httphook
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/mqtt"
 )
@@ -24,7 +25,7 @@ const (
 	httpAuthCacheMax       = 10000
 )
 
-// httpAuth asks an HTTP service: it POSTs a JSON httpAuthRequest to the
+// Hook asks an HTTP service (a backend of type http): it POSTs a JSON httpAuthRequest to the
 // configured URL and expects 200 with {"result": "allow" | "deny" |
 // "ignore", "reason_code": N}. ignore leaves the decision to the next
 // backend; deny refuses with reason_code (0x80 or above; default Not
@@ -33,8 +34,8 @@ const (
 // with Server Unavailable (0x88; 3.x: 3), or lets it in with fail_open.
 // allow and deny answers are cached for cache_ttl, keyed by a SHA-256 of
 // the request (remote address without its port): the cache holds no
-// password.
-type httpAuth struct {
+// password. It is safe for concurrent use.
+type Hook struct {
 	name   string
 	cfg    configs.HTTPAuth
 	client *http.Client
@@ -45,7 +46,7 @@ type httpAuth struct {
 
 type httpAuthEntry struct {
 	err     error // nil: allow
-	rate    *RateLimitClaims
+	rate    *auth.RateLimitClaims
 	expires time.Time
 }
 
@@ -64,19 +65,22 @@ type httpAuthRequest struct {
 type httpAuthResponse struct {
 	Result     string `json:"result"`
 	ReasonCode *int   `json:"reason_code"`
-	// RateLimit, on allow, is the client's own publish limits
-	// (ratelimit.go).
-	RateLimit *RateLimitClaims `json:"rate_limit"`
+	// RateLimit, on allow, is the client's own publish limits.
+	RateLimit *auth.RateLimitClaims `json:"rate_limit"`
 }
 
-func newHTTPAuth(name string, cfg configs.HTTPAuth, client *http.Client) *httpAuth {
+// New returns the hook of the backend named name (the name goes in its
+// refusals); client makes its requests.
+func New(name string, cfg configs.HTTPAuth, client *http.Client) *Hook {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultHTTPAuthTimeout
 	}
-	return &httpAuth{name: name, cfg: cfg, client: client, cache: make(map[[32]byte]httpAuthEntry)}
+	return &Hook{name: name, cfg: cfg, client: client, cache: make(map[[32]byte]httpAuthEntry)}
 }
 
-func (h *httpAuth) Authenticate(ctx context.Context, c ConnInfo) error {
+// Authenticate asks the hook about c, within ctx and the configured
+// timeout, unless the cache has the answer.
+func (h *Hook) Authenticate(ctx context.Context, c auth.ConnInfo) error {
 	id := c.CertIdentity()
 	if id == "" {
 		id = certs.Identity(c.TLS(), "")
@@ -117,7 +121,7 @@ func (h *httpAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 		// the failure, not the hook's address.
 		return mqtt.Errorf(mqtt.ServerUnavailable, "", "auth hook %q failed: %s", h.name, hookFailure(ctx, err))
 	}
-	if ans != ErrNotMine && h.cfg.CacheTTL > 0 {
+	if ans != auth.ErrNotMine && h.cfg.CacheTTL > 0 {
 		h.mu.Lock()
 		if len(h.cache) >= httpAuthCacheMax {
 			for k, e := range h.cache {
@@ -137,15 +141,15 @@ func (h *httpAuth) Authenticate(ctx context.Context, c ConnInfo) error {
 }
 
 // grant hands an allow's rate limit on to the connection.
-func (h *httpAuth) grant(c ConnInfo, ans error, rate *RateLimitClaims) {
-	if g := grantOf(c); g != nil && ans == nil {
-		g.rate = rate
+func (h *Hook) grant(c auth.ConnInfo, ans error, rate *auth.RateLimitClaims) {
+	if g := auth.GrantOf(c); g != nil && ans == nil {
+		g.Rate = rate
 	}
 }
 
 // ask posts body and returns the answer as an Authenticate result, with
 // an allow's rate limit; err is for a failed exchange.
-func (h *httpAuth) ask(ctx context.Context, body []byte) (ans error, rate *RateLimitClaims, err error) {
+func (h *Hook) ask(ctx context.Context, body []byte) (ans error, rate *auth.RateLimitClaims, err error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
@@ -167,12 +171,12 @@ func (h *httpAuth) ask(ctx context.Context, body []byte) (ans error, rate *RateL
 	}
 	switch r.Result {
 	case "allow":
-		if err := r.RateLimit.check(); err != nil { // ratelimit.go
+		if err := r.RateLimit.Check(); err != nil {
 			return nil, nil, fmt.Errorf("rate_limit: %w", err)
 		}
 		return nil, r.RateLimit, nil
 	case "ignore":
-		return ErrNotMine, nil, nil
+		return auth.ErrNotMine, nil, nil
 	case "deny":
 		code := mqtt.NotAuthorized
 		if r.ReasonCode != nil {

@@ -1,7 +1,7 @@
-package gateway
+package passwd
 
 // Listing and deleting the users of a password file, for `edgemq passwd
-// -l` and `-D` (SetPasswordEntries in auth_passwd.go adds and replaces).
+// -l` and `-D` (SetPasswordEntries adds and replaces).
 
 import (
 	"bufio"

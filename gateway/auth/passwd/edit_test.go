@@ -1,6 +1,7 @@
-package gateway
+package passwd
 
 import (
+	"edgemq/gateway/auth/scram"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,7 +22,7 @@ func TestPasswordFileListDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scram, err := SCRAMEntry("SCRAM-SHA-256", "alice-pw", 4096)
+	scramEntry, err := scram.Entry("SCRAM-SHA-256", "alice-pw", 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func TestPasswordFileListDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	content := "# users\nalice:" + alice["alice"] + "\nbob:" + bc + "\nalice:" + scram + "\ncarol:plain-text\n"
+	content := "# users\nalice:" + alice["alice"] + "\nbob:" + bc + "\nalice:" + scramEntry + "\ncarol:plain-text\n"
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestPasswordFileListDelete(t *testing.T) {
 		found bool
 		left  string
 	}{
-		{"carol", true, "# users\nalice:" + alice["alice"] + "\nbob:" + bc + "\nalice:" + scram + "\n"},
+		{"carol", true, "# users\nalice:" + alice["alice"] + "\nbob:" + bc + "\nalice:" + scramEntry + "\n"},
 		{"alice", true, "# users\nbob:" + bc + "\n"},
 		{"alice", false, "# users\nbob:" + bc + "\n"},
 		{"nobody", false, "# users\nbob:" + bc + "\n"},

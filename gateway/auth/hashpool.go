@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 // Password hashes (argon2id, bcrypt) are the one step of authentication
 // whose memory an attacker chooses by sending wrong passwords: argon2id
@@ -7,7 +7,7 @@ package gateway
 // no more at once than their memory allows within the budget
 // (auth.hash_memory). A verification waiting for its turn holds no hash
 // memory, only its connection's goroutine, whose number the
-// authentication caps bound (auth_limit.go). The wait is FIFO and ends
+// authentication caps bound (Gate). The wait is FIFO and ends
 // with the connection's CONNECT deadline.
 
 import (
@@ -21,15 +21,12 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// defaultHashMemory is the hash memory budget of auth.hash_memory 0.
-const defaultHashMemory = 64 << 20
+// DefaultHashMemory is the hash memory budget of auth.hash_memory 0.
+const DefaultHashMemory = 64 << 20
 
-// bcryptMemory is what a bcrypt verification is charged: its Blowfish
-// state (4 KiB of S-boxes and the key schedule) with room to spare.
-const bcryptMemory = 16 << 10
-
-// hashPool bounds the expensive password hashes computed at once.
-type hashPool struct {
+// HashPool bounds the expensive password hashes computed at once. Safe
+// for concurrent use.
+type HashPool struct {
 	budget  int64
 	memory  *semaphore.Weighted // bytes of hash memory, budget in all
 	workers *semaphore.Weighted
@@ -39,22 +36,25 @@ type hashPool struct {
 	done             atomic.Int64 // hashes computed
 }
 
-func newHashPool(cfg configs.Auth) *hashPool {
+// NewHashPool returns the pool of auth.hash_memory (0: DefaultHashMemory)
+// and auth.hash_workers (0: GOMAXPROCS).
+func NewHashPool(cfg configs.Auth) *HashPool {
 	budget := cfg.HashMemory
 	if budget <= 0 {
-		budget = defaultHashMemory
+		budget = DefaultHashMemory
 	}
 	workers := cfg.HashWorkers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &hashPool{budget: budget, memory: semaphore.NewWeighted(budget), workers: semaphore.NewWeighted(int64(workers))}
+	return &HashPool{budget: budget, memory: semaphore.NewWeighted(budget), workers: semaphore.NewWeighted(int64(workers))}
 }
 
-// run calls hash, which takes about mem bytes while it runs, once the
+// Run calls hash, which takes about mem bytes while it runs, once the
 // pool has room for it, on the calling goroutine. It returns an error
 // carrying 0x89 Server busy without calling hash when ctx ends first.
-func (p *hashPool) run(ctx context.Context, mem int64, hash func()) error {
+// Waiters are served in FIFO order.
+func (p *HashPool) Run(ctx context.Context, mem int64, hash func()) error {
 	mem = min(max(mem, 1), p.budget) // one larger than the budget runs alone
 	p.waiting.Add(1)
 	err := p.memory.Acquire(ctx, mem)
@@ -78,3 +78,15 @@ func (p *hashPool) run(ctx context.Context, mem int64, hash func()) error {
 	hash()
 	return nil
 }
+
+// Waiting returns the hashes waiting for the pool.
+func (p *HashPool) Waiting() int64 { return p.waiting.Load() }
+
+// Running returns the hashes being computed.
+func (p *HashPool) Running() int64 { return p.running.Load() }
+
+// TimedOut returns the waits ended by their context.
+func (p *HashPool) TimedOut() int64 { return p.timedOut.Load() }
+
+// Done returns the hashes computed.
+func (p *HashPool) Done() int64 { return p.done.Load() }

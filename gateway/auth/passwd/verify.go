@@ -1,4 +1,4 @@
-package gateway
+package passwd
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"edgemq/gateway/auth"
 
 	"go.uber.org/zap"
 	"golang.org/x/crypto/argon2"
@@ -17,25 +19,36 @@ import (
 // bytes have the same hash.
 const bcryptMaxPassword = 72
 
-// passwordVerifier checks CONNECT passwords against the stored hashes of
+// bcryptMemory is what a bcrypt verification is charged in the hash
+// pool: its Blowfish state (4 KiB of S-boxes and the key schedule) with
+// room to spare.
+const bcryptMemory = 16 << 10
+
+// Verifier checks CONNECT passwords against the stored hashes of
 // auth.users and the password files: the hashes are computed in its pool
-// (hashpool.go). It is safe for concurrent use.
-type passwordVerifier struct {
-	pool *hashPool
+// (auth.HashPool). It is safe for concurrent use.
+type Verifier struct {
+	pool *auth.HashPool
 	log  *zap.Logger
+}
+
+// NewVerifier returns a verifier whose hashes run in pool (nil: on the
+// calling goroutine, at once); log gets the warnings of bcrypt entries.
+func NewVerifier(pool *auth.HashPool, log *zap.Logger) *Verifier {
+	return &Verifier{pool: pool, log: log}
 }
 
 // check reports whether password matches hash (see CheckPassword). It
 // waits for the pool until ctx ends, and then returns an error carrying
 // 0x89 Server busy.
-func (v *passwordVerifier) check(ctx context.Context, hash string, password []byte) (bool, error) {
+func (v *Verifier) check(ctx context.Context, hash string, password []byte) (bool, error) {
 	return checkPassword(ctx, v.pool, hash, password)
 }
 
 // warnBcrypt warns, once per load of source (auth.users or a password
 // file), that its bcrypt entries ignore what follows the 72nd byte of a
 // password, and that longer passwords are therefore refused.
-func (v *passwordVerifier) warnBcrypt(source string, users []string) {
+func (v *Verifier) warnBcrypt(source string, users []string) {
 	if len(users) == 0 {
 		return
 	}
@@ -51,13 +64,13 @@ func isBcrypt(hash string) bool {
 
 // checkPassword is CheckPassword with the hash computed in pool (nil:
 // on the calling goroutine, at once).
-func checkPassword(ctx context.Context, pool *hashPool, hash string, password []byte) (bool, error) {
+func checkPassword(ctx context.Context, pool *auth.HashPool, hash string, password []byte) (bool, error) {
 	run := func(mem int64, f func()) error {
 		if pool == nil {
 			f()
 			return nil
 		}
-		return pool.run(ctx, mem, f)
+		return pool.Run(ctx, mem, f)
 	}
 	switch {
 	case strings.HasPrefix(hash, "$argon2id$"):

@@ -1,4 +1,4 @@
-package gateway
+package scram
 
 // SCRAM (RFC 5802, RFC 7677) as MQTT 5 enhanced authentication methods
 // SCRAM-SHA-256 and SCRAM-SHA-512, server side, without channel binding.
@@ -20,8 +20,8 @@ package gateway
 // A user may have several lines, e.g. one argon2id or bcrypt hash for
 // CONNECT passwords and one SCRAM entry per method; the password backend
 // should skip lines whose hash starts with "SCRAM-" and this file skips
-// the others. SCRAMEntry makes an entry (for `edgemq passwd`), and
-// ParseSCRAMEntry reads one.
+// the others. Entry makes an entry (for `edgemq passwd`), and ParseEntry
+// reads one.
 
 import (
 	"bufio"
@@ -41,47 +41,47 @@ import (
 
 	"edgemq/gateway/filewatch"
 	"edgemq/gateway/internal/lockorder"
-	"edgemq/mqtt"
 
-	"github.com/xdg-go/scram"
 	"go.uber.org/zap"
 )
 
 // SCRAM method names (RFC 7677, RFC 5802 section 4 / IANA SASL names).
 const (
-	MethodSCRAMSHA256 = "SCRAM-SHA-256"
-	MethodSCRAMSHA512 = "SCRAM-SHA-512"
+	MethodSHA256 = "SCRAM-SHA-256"
+	MethodSHA512 = "SCRAM-SHA-512"
 )
 
-// SCRAMCredentials are what the server keeps of a SCRAM password.
-type SCRAMCredentials struct {
+// Credentials are what the server keeps of a SCRAM password.
+type Credentials struct {
 	Salt       []byte
 	Iterations int
 	StoredKey  []byte
 	ServerKey  []byte
 }
 
-// SCRAMStore looks up the SCRAM credentials of a user for a method
-// (MethodSCRAMSHA256 or MethodSCRAMSHA512; the keys differ per hash, so
-// the method is part of the key). It is called concurrently.
-type SCRAMStore interface {
-	Lookup(method, username string) (SCRAMCredentials, bool)
+// Store looks up the SCRAM credentials of a user for a method
+// (MethodSHA256 or MethodSHA512; the keys differ per hash, so the method
+// is part of the key). It is called concurrently, on the connection's
+// goroutine during an exchange; a user it does not know is false, not an
+// error.
+type Store interface {
+	Lookup(method, username string) (Credentials, bool)
 }
 
 // scramHash returns the hash function of a SCRAM method.
 func scramHash(method string) (func() hash.Hash, bool) {
 	switch method {
-	case MethodSCRAMSHA256:
+	case MethodSHA256:
 		return sha256.New, true
-	case MethodSCRAMSHA512:
+	case MethodSHA512:
 		return sha512.New, true
 	}
 	return nil, false
 }
 
-// SCRAMEntry derives the SCRAM entry of password for method with a fresh
+// Entry derives the SCRAM entry of password for method with a fresh
 // random salt, in the password file format (see the top of this file).
-func SCRAMEntry(method, password string, iterations int) (string, error) {
+func Entry(method, password string, iterations int) (string, error) {
 	h, ok := scramHash(method)
 	if !ok {
 		return "", fmt.Errorf("unknown SCRAM method %q", method)
@@ -109,8 +109,8 @@ func SCRAMEntry(method, password string, iterations int) (string, error) {
 	return fmt.Sprintf("%s$%d:%s$%s:%s", method, iterations, b64(salt), b64(storedKey), b64(serverKey)), nil
 }
 
-// ParseSCRAMEntry reads a SCRAM entry; it returns its method.
-func ParseSCRAMEntry(entry string) (method string, c SCRAMCredentials, err error) {
+// ParseEntry reads a SCRAM entry; it returns its method.
+func ParseEntry(entry string) (method string, c Credentials, err error) {
 	method, rest, ok := strings.Cut(entry, "$")
 	h, known := scramHash(method)
 	if !ok || !known {
@@ -142,28 +142,28 @@ func ParseSCRAMEntry(entry string) (method string, c SCRAMCredentials, err error
 	return method, c, nil
 }
 
-// FileSCRAMStore is a SCRAMStore over a password file's SCRAM entries. It
+// FileStore is a Store over a password file's SCRAM entries. It
 // watches the file (filewatch.Watcher's contract), at most once per reload
 // interval on a lookup, and reloads it once a change settled; a file that
 // fails to load (missing, empty, changing while read, or a bad entry) is
 // logged and the entries in force stay.
-type FileSCRAMStore struct {
+type FileStore struct {
 	path  string
 	log   *zap.Logger
 	watch *filewatch.Watcher
 
 	mu      lockorder.Mutex[scramStoreMu]
-	entries map[scramKey]SCRAMCredentials
+	entries map[scramKey]Credentials
 }
 
 type scramKey struct{ method, user string }
 
-// NewFileSCRAMStore loads path; reload is the least time between checks
+// NewFileStore loads path; reload is the least time between checks
 // of the file for changes (0: never reload). log gets the reloads and
 // their failures.
-func NewFileSCRAMStore(path string, reload time.Duration, log *zap.Logger) (*FileSCRAMStore, error) {
+func NewFileStore(path string, reload time.Duration, log *zap.Logger) (*FileStore, error) {
 	// The watcher first: a change during the first load is not lost.
-	s := &FileSCRAMStore{path: path, log: log, watch: filewatch.New(reload, path)}
+	s := &FileStore{path: path, log: log, watch: filewatch.New(reload, path)}
 	entries, err := s.read()
 	if err != nil {
 		return nil, err
@@ -173,12 +173,12 @@ func NewFileSCRAMStore(path string, reload time.Duration, log *zap.Logger) (*Fil
 }
 
 // read reads and parses the file.
-func (s *FileSCRAMStore) read() (map[scramKey]SCRAMCredentials, error) {
+func (s *FileStore) read() (map[scramKey]Credentials, error) {
 	data, err := filewatch.ReadStable(s.path)
 	if err != nil {
 		return nil, err
 	}
-	entries := make(map[scramKey]SCRAMCredentials)
+	entries := make(map[scramKey]Credentials)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -190,7 +190,7 @@ func (s *FileSCRAMStore) read() (map[scramKey]SCRAMCredentials, error) {
 		if !ok || !strings.HasPrefix(hash, "SCRAM-") {
 			continue // another backend's hash
 		}
-		method, c, err := ParseSCRAMEntry(hash)
+		method, c, err := ParseEntry(hash)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: user %q: %w", s.path, n, user, err)
 		}
@@ -202,13 +202,14 @@ func (s *FileSCRAMStore) read() (map[scramKey]SCRAMCredentials, error) {
 	return entries, nil
 }
 
-// Lookup returns the user's credentials for method.
-func (s *FileSCRAMStore) Lookup(method, username string) (SCRAMCredentials, bool) {
+// Lookup returns the user's credentials for method. It polls the
+// file's watcher and reloads a changed file under the store's lock.
+func (s *FileStore) Lookup(method, username string) (Credentials, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed, err := s.watch.Poll()
 	if err == nil && changed {
-		var entries map[scramKey]SCRAMCredentials
+		var entries map[scramKey]Credentials
 		if entries, err = s.read(); err == nil {
 			s.entries = entries
 			s.log.Info("scram file reloaded", zap.String("path", s.path), zap.Int("entries", len(entries)))
@@ -220,71 +221,3 @@ func (s *FileSCRAMStore) Lookup(method, username string) (SCRAMCredentials, bool
 	c, ok := s.entries[scramKey{method, username}]
 	return c, ok
 }
-
-// scramMethod is one SCRAM mechanism over a store.
-type scramMethod struct {
-	name   string
-	hash   scram.HashGeneratorFcn
-	store  SCRAMStore
-	server *scram.Server
-	// mock derives fake credentials for unknown users, so that an unknown
-	// user is told apart from a wrong password only at the end, as 0x86
-	// both (RFC 5802 section 5.1, "i": a server may mock).
-	mockKey []byte
-}
-
-func newSCRAMMethod(name string, store SCRAMStore) (*scramMethod, error) {
-	h, ok := scramHash(name)
-	if !ok {
-		return nil, fmt.Errorf("unknown SCRAM method %q", name)
-	}
-	m := &scramMethod{name: name, hash: scram.HashGeneratorFcn(h), store: store, mockKey: make([]byte, 32)}
-	rand.Read(m.mockKey)
-	var err error
-	m.server, err = m.hash.NewServer(m.lookup)
-	return m, err
-}
-
-func (m *scramMethod) lookup(user string) (scram.StoredCredentials, error) {
-	c, ok := m.store.Lookup(m.name, user)
-	if !ok {
-		mac := hmac.New(sha256.New, m.mockKey)
-		mac.Write([]byte(user))
-		sum := mac.Sum(nil)
-		size := m.hash().Size()
-		c = SCRAMCredentials{Salt: sum[:16], Iterations: 4096, StoredKey: make([]byte, size), ServerKey: make([]byte, size)}
-		copy(c.StoredKey, sum[16:]) // no proof hashes to it in practice
-	}
-	return scram.StoredCredentials{
-		KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
-		StoredKey:  c.StoredKey, ServerKey: c.ServerKey,
-	}, nil
-}
-
-// start begins a conversation.
-func (m *scramMethod) start() authExchange {
-	return &scramExchange{conv: m.server.NewConversation()}
-}
-
-// scramExchange is one SCRAM conversation: client-first (CONNECT or AUTH
-// 0x19) → server-first (AUTH 0x18) → client-final (AUTH 0x18) →
-// server-final (CONNACK or AUTH 0x00).
-type scramExchange struct {
-	conv *scram.ServerConversation
-}
-
-func (x *scramExchange) step(data []byte) ([]byte, bool, error) {
-	out, err := x.conv.Step(string(data))
-	if err != nil {
-		return nil, true, mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "SCRAM: %v", err)
-	}
-	if x.conv.Done() {
-		if !x.conv.Valid() {
-			return nil, true, mqtt.Errorf(mqtt.BadUserNameOrPassword, "", "SCRAM: authentication failed")
-		}
-		return []byte(out), true, nil
-	}
-	return []byte(out), false, nil
-}
-
-func (x *scramExchange) username() string { return x.conv.Username() }

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 // Caps on the authentications in progress (auth.concurrency): gateway-wide,
 // per remote address and per user name. A CONNECT over a cap is refused at
@@ -6,7 +6,7 @@ package gateway
 // Server is busy. Try again later.", MQTT 5.0 section 3.2.2.2, table 3-1;
 // 3.x: return code 3 Server unavailable, section 3.2.2.3 of 3.1.1). 0x9F
 // Connection rate exceeded would misname it: the cap is on how many run at
-// once, not on how often they start. With the hash pool (hashpool.go) the
+// once, not on how often they start. With the hash pool (HashPool) the
 // caps bound what wrong passwords cost: every waiting authentication is one
 // connection goroutine holding no hash memory, and there are at most
 // auth.concurrency.max of them.
@@ -19,7 +19,6 @@ import (
 	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 )
 
 // The caps that refuse an authentication, for
@@ -33,24 +32,29 @@ const (
 
 var authCapNames = [authCaps]string{"global", "per_ip", "per_user"}
 
-// authLimits are what bounds authentication work: the concurrency caps
-// and the verifier whose hashes run in the hash pool.
-type authLimits struct {
-	gate   *authGate
-	verify *passwordVerifier
+// Limits are what bounds authentication work: the concurrency caps and
+// the hash pool password verifiers run their hashes in.
+type Limits struct {
+	gate *Gate
+	pool *HashPool
 }
 
-func newAuthLimits(cfg configs.Auth, log *zap.Logger) *authLimits {
-	return &authLimits{
-		gate:   newAuthGate(cfg.Concurrency),
-		verify: &passwordVerifier{pool: newHashPool(cfg), log: log},
-	}
+// NewLimits returns the caps of auth.concurrency and the hash pool of
+// auth.hash_memory and auth.hash_workers.
+func NewLimits(cfg configs.Auth) *Limits {
+	return &Limits{gate: newGate(cfg.Concurrency), pool: NewHashPool(cfg)}
 }
 
-// authGate counts the authentications in progress. Its maps hold only
-// the addresses and user names with one in progress, so they are bounded
-// by the gateway-wide cap (or by the connections).
-type authGate struct {
+// Gate returns the caps on authentications in progress.
+func (l *Limits) Gate() *Gate { return l.gate }
+
+// Pool returns the hash pool.
+func (l *Limits) Pool() *HashPool { return l.pool }
+
+// Gate counts the authentications in progress. Its maps hold only the
+// addresses and user names with one in progress, so they are bounded by
+// the gateway-wide cap (or by the connections). Safe for concurrent use.
+type Gate struct {
 	max, perIP, perUser int // 0: no cap
 
 	mu    lockorder.Mutex[authGateMu]
@@ -61,14 +65,14 @@ type authGate struct {
 	refused [authCaps]atomic.Int64
 }
 
-func newAuthGate(c configs.AuthConcurrency) *authGate {
-	return &authGate{max: c.Max, perIP: c.PerIP, perUser: c.PerUser, ips: make(map[string]int), users: make(map[string]int)}
+func newGate(c configs.AuthConcurrency) *Gate {
+	return &Gate{max: c.Max, perIP: c.PerIP, perUser: c.PerUser, ips: make(map[string]int), users: make(map[string]int)}
 }
 
-// acquire admits one authentication from ip of user ("": none). It
+// Acquire admits one authentication from ip of user ("": none). It
 // returns the function that ends it, to be called once, or an error
-// carrying 0x89 Server busy naming the cap it is over.
-func (g *authGate) acquire(ip, user string) (func(), error) {
+// carrying 0x89 Server busy naming the cap it is over. It never blocks.
+func (g *Gate) Acquire(ip, user string) (func(), error) {
 	g.mu.Lock()
 	refused := -1
 	switch {
@@ -93,7 +97,7 @@ func (g *authGate) acquire(ip, user string) (func(), error) {
 	return func() { g.release(ip, user) }, nil
 }
 
-func (g *authGate) release(ip, user string) {
+func (g *Gate) release(ip, user string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.total--
@@ -107,22 +111,22 @@ func (g *authGate) release(ip, user string) {
 	}
 }
 
-// inProgress returns the authentications in progress.
-func (g *authGate) inProgress() int {
+// InProgress returns the authentications in progress.
+func (g *Gate) InProgress() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.total
 }
 
-// acquireAuth takes the client's place among the authentications in
-// progress (connect.go): its address and, when c has one, its user name.
-func (ch *channel) acquireAuth(c *mqtt.Connect) (func(), error) {
-	user := ""
-	if c.UsernameFlag {
-		user = c.Username
+// Refused returns the CONNECTs refused by cap: "global", "per_ip" or
+// "per_user" (0 for another name).
+func (g *Gate) Refused(cap string) int64 {
+	for i, n := range authCapNames {
+		if n == cap {
+			return g.refused[i].Load()
+		}
 	}
-	// The refusal is logged, sampled, by refuse (connlog.go).
-	return ch.env.authLim.gate.acquire(remoteIP(ch.meta.RemoteAddr), user)
+	return 0
 }
 
 // Metrics of the caps and the hash pool.
@@ -134,21 +138,25 @@ var (
 	descHashTimedOut   = prometheus.NewDesc("edgemq_auth_hash_timeouts_total", "Password hashes not computed because the connect timeout passed while waiting for the hash pool (refused with 0x89).", nil, nil)
 )
 
-// authLimitCollector exports the caps' and the hash pool's counters.
-type authLimitCollector struct{ a *authLimits }
+// LimitsCollector exports the caps' and the hash pool's counters of l.
+func LimitsCollector(l *Limits) prometheus.Collector { return limitsCollector{l} }
 
-func (c authLimitCollector) Describe(ch chan<- *prometheus.Desc) {
+type limitsCollector struct{ a *Limits }
+
+// Describe implements prometheus.Collector.
+func (c limitsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAuthCapRefused, descAuthInProgress, descHashWaiting, descHashRunning, descHashTimedOut} {
 		ch <- d
 	}
 }
 
-func (c authLimitCollector) Collect(ch chan<- prometheus.Metric) {
-	g, p := c.a.gate, c.a.verify.pool
+// Collect implements prometheus.Collector.
+func (c limitsCollector) Collect(ch chan<- prometheus.Metric) {
+	g, p := c.a.gate, c.a.pool
 	for i, n := range authCapNames {
 		ch <- prometheus.MustNewConstMetric(descAuthCapRefused, prometheus.CounterValue, float64(g.refused[i].Load()), n)
 	}
-	ch <- prometheus.MustNewConstMetric(descAuthInProgress, prometheus.GaugeValue, float64(g.inProgress()))
+	ch <- prometheus.MustNewConstMetric(descAuthInProgress, prometheus.GaugeValue, float64(g.InProgress()))
 	ch <- prometheus.MustNewConstMetric(descHashWaiting, prometheus.GaugeValue, float64(p.waiting.Load()))
 	ch <- prometheus.MustNewConstMetric(descHashRunning, prometheus.GaugeValue, float64(p.running.Load()))
 	ch <- prometheus.MustNewConstMetric(descHashTimedOut, prometheus.CounterValue, float64(p.timedOut.Load()))

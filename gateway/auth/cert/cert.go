@@ -1,24 +1,28 @@
-package gateway
+package cert
 
 import (
 	"context"
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/mqtt"
 )
 
-// certAuth lets in a client whose verified client certificate carries an
+// Auth (a backend of type cert) lets in a client whose verified client certificate carries an
 // identity (the listener's tls client_auth.identity field), optionally
 // only listed identities. Clients without a verified certificate are not
-// its business; an unlisted identity is refused with Not Authorized.
-type certAuth struct {
+// its business; an unlisted identity is refused with Not Authorized. It
+// is immutable once built and safe for concurrent use.
+type Auth struct {
 	field string
 	allow map[string]bool // nil: any identity
 }
 
-func newCertAuth(cfg configs.CertAuth, field string) *certAuth {
-	a := &certAuth{field: field}
+// New returns the backend of cfg for a listener whose TLS source names
+// the client by the certificate field field (client_auth.identity).
+func New(cfg configs.CertAuth, field string) *Auth {
+	a := &Auth{field: field}
 	if len(cfg.Identities) > 0 {
 		a.allow = make(map[string]bool, len(cfg.Identities))
 		for _, id := range cfg.Identities {
@@ -28,13 +32,14 @@ func newCertAuth(cfg configs.CertAuth, field string) *certAuth {
 	return a
 }
 
-func (a *certAuth) Authenticate(_ context.Context, c ConnInfo) error {
+// Authenticate checks the identity of c's verified certificate.
+func (a *Auth) Authenticate(_ context.Context, c auth.ConnInfo) error {
 	id := c.CertIdentity()
 	if id == "" {
 		id = certs.Identity(c.TLS(), a.field)
 	}
 	if id == "" {
-		return ErrNotMine
+		return auth.ErrNotMine
 	}
 	if a.allow != nil && !a.allow[id] {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "certificate identity %q is not allowed", id)
