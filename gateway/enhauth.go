@@ -242,6 +242,6 @@ func (s *Server) initEnhancedAuth() error {
 	s.eng.guard = bruteforce.New(s.config().Auth.BruteForce)
 	s.eng.authLim = auth.NewLimits(s.config().Auth)
 	s.eng.pwVerify = passwd.NewVerifier(s.eng.authLim.Pool(), s.log)
-	s.metrics.reg.MustRegister(auth.LimitsCollector(s.eng.authLim))
+	s.metrics.MustRegister(auth.LimitsCollector(s.eng.authLim))
 	return nil
 }

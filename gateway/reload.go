@@ -130,7 +130,7 @@ func (s *Server) initReloader(cfg *configs.Config, o options, authHTTP *http.Cli
 	})
 	r.total.WithLabelValues("ok")
 	r.total.WithLabelValues("refused")
-	s.metrics.reg.MustRegister(r.total, r.last)
+	s.metrics.MustRegister(r.total, r.last)
 }
 
 // config returns the configuration in force.

@@ -18,7 +18,9 @@ import (
 	"edgemq/configs"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/admin"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/ops"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -39,7 +41,7 @@ type listenerState struct {
 	tls *tlsSwitch
 	// count is the number of tracked connections; Server.mu guards it.
 	count int
-	// up is set while the listener serves (readiness, ops.go).
+	// up is set while the listener serves (readiness, ops_source.go).
 	up atomic.Bool
 }
 
@@ -77,13 +79,13 @@ type Server struct {
 	// store is the persistence store, closed with the sources (persist.go).
 	store storeCloser
 
-	metrics     *metrics   // Prometheus metrics (metrics.go)
-	ops         *opsServer // ops HTTP listener, nil when disabled (ops.go)
+	metrics     *ops.Metrics // Prometheus metrics (package ops)
+	ops         *ops.Server  // ops HTTP listener, nil when disabled (ops_source.go)
 	storeClosed atomic.Bool
 
 	// admin is the admin API listener, nil when disabled; drainReq is
-	// closed, once, to ask Run to drain (admin.go).
-	admin     *adminServer
+	// closed, once, to ask Run to drain (admin_source.go).
+	admin     *admin.Server
 	drainReq  chan struct{}
 	drainOnce sync.Once
 
@@ -91,7 +93,7 @@ type Server struct {
 	// (options.go).
 	ext extensions
 
-	startedAt time.Time // when NewContext built it: uptime (admin_status.go)
+	startedAt time.Time // when NewContext built it: uptime (admin_source.go)
 }
 
 // Option adjusts a Server being built.
@@ -135,7 +137,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err := s.ext.check(cfg); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(s) // metrics.go
+	s.metrics = ops.NewMetrics(&st.Counters, opsSource{s}) // ops_source.go
 	// One client, so one connection pool, for the http backends and
 	// JWKS URLs of this server.
 	authHTTP := &http.Client{Timeout: 30 * time.Second}
@@ -143,7 +145,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.adm = newAdmission(cfg.Limits)
 	s.rlim = newRateLimits(log)                      // ratelimit.go
 	s.overload = newOverloadGuard(cfg.Overload, log) // overload.go
-	s.metrics.reg.MustRegister(limitCollector{s})    // overload.go
+	s.metrics.MustRegister(limitCollector{s})        // overload.go
 	rt := newRouter()
 	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
 	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
@@ -151,12 +153,12 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
 	s.eng.quota = newQuotas(cfg)                             // quota.go
 	s.eng.retained.limitPerClient(cfg.Retained.MaxPerClient) // retained_quota.go
-	s.metrics.reg.MustRegister(quotaCollector{s.eng.quota})  // quota.go
+	s.metrics.MustRegister(quotaCollector{s.eng.quota})      // quota.go
 	// owner.go: sessions belong to their owner; the ACL judges their
 	// deliveries.
 	s.eng.sessions.strictOwner = cfg.Session.OwnerBinding != "any"
 	s.eng.sessions.acl = &s.eng.acl
-	s.metrics.reg.MustRegister(takeoverCollector{s})
+	s.metrics.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err
@@ -197,12 +199,12 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		s.closeSources()
 		return nil, err
 	}
-	if err := s.newOps(); err != nil { // ops.go: metrics, health
+	if err := s.newOps(); err != nil { // ops_source.go: metrics, health
 		s.closeListeners()
 		s.closeSources()
 		return nil, fmt.Errorf("starting ops listener: %w", err)
 	}
-	if err := s.newAdmin(); err != nil { // admin.go: the admin API
+	if err := s.newAdmin(); err != nil { // admin_source.go: the admin API
 		s.closeOps()
 		s.closeListeners()
 		s.closeSources()
@@ -246,9 +248,9 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 			// The listener times its handshakes: no per-handshake
 			// configuration clone.
 			lcfg.TLS = tsw.config()
-			lcfg.OnHandshake = s.metrics.handshakeObserver(lc.Name) // metrics.go
+			lcfg.OnHandshake = s.metrics.HandshakeObserver(lc.Name) // package ops
 		} else {
-			lcfg.TLS = s.metrics.timeHandshakes(lc.Name, tsw.config()) // metrics.go
+			lcfg.TLS = s.metrics.TimeHandshakes(lc.Name, tsw.config()) // package ops
 		}
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
 		setCertIdentity(chain, scfg) // reload.go
@@ -337,15 +339,15 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	stopOps := s.startOps()              // ops.go: /metrics, /healthz, /readyz
-	stopAdmin := s.startAdmin()          // admin.go: /api/v1
+	stopOps := s.startOps()              // ops_source.go: /metrics, /healthz, /readyz
+	stopAdmin := s.startAdmin()          // admin_source.go: /api/v1
 	stopSys := s.startSys(ctx)           // sys.go
 	stopACL := s.watchACLFile(ctx)       // acl_file.go
 	stopOverload := s.startOverload(ctx) // overload.go
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case <-s.drainReq: // RequestDrain (admin.go)
+	case <-s.drainReq: // RequestDrain (admin_source.go)
 	case runErr = <-errc:
 		s.log.Error("listener failed", zap.Error(runErr))
 	}

@@ -35,6 +35,8 @@ var allowed = map[string][]string{
 	"gateway/internal/layout":    nil,
 	"gateway/store":              nil,
 	"gateway/stats":              {"mqtt"},
+	"gateway/admin":              {"mqtt", "configs", "gateway/stats", "gateway/broker", "gateway/logsafe"},
+	"gateway/ops":                {"mqtt", "configs", "gateway/stats", "gateway/logsafe"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
 	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "gateway/auth/passwd", "listeners/web"},

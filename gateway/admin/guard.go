@@ -1,12 +1,12 @@
-package gateway
+package admin
 
 import (
 	"net/http"
 	"strings"
 )
 
-// adminGuard refuses, with 400 and before authentication, the requests
-// the admin API never serves:
+// guard refuses, with 400 and before authentication, the requests the
+// admin API never serves:
 //
 //   - a bearer token in the query string (access_token, RFC 6750 2.3, or
 //     token). URLs end up in proxy logs, shell histories and Referer
@@ -19,16 +19,16 @@ import (
 //     they are literal text, as an encoded slash is: part of a client id
 //     or topic (/api/v1/clients/a%2Fb is client "a/b", /api/v1/clients/%2E%2E
 //     is client ".."), matched by net/http's ServeMux segment by segment.
-func adminGuard(next http.Handler) http.Handler {
+func guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if q.Has("access_token") || q.Has("token") {
-			writeAdminError(w, http.StatusBadRequest, "the token goes in the Authorization header (Bearer), never in the URL: this request is refused")
+			writeError(w, http.StatusBadRequest, "the token goes in the Authorization header (Bearer), never in the URL: this request is refused")
 			return
 		}
 		for seg := range strings.SplitSeq(r.URL.EscapedPath(), "/") {
 			if seg == "." || seg == ".." {
-				writeAdminError(w, http.StatusBadRequest, "the path has dot segments: write a literal . or .. as %%2E")
+				writeError(w, http.StatusBadRequest, "the path has dot segments: write a literal . or .. as %%2E")
 				return
 			}
 		}
