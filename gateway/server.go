@@ -16,9 +16,9 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
-	"edgemq/gateway/admin"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/ops"
 	"edgemq/gateway/stats"
