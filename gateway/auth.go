@@ -17,8 +17,9 @@ import (
 // connection itself. Its methods are safe for concurrent use, and the
 // byte slices it returns must not be modified. The ConnInfo handed to
 // authenticators also implements RequestInfo (auth_chain.go): the
-// WebSocket upgrade request's headers, cookies and query.
-type ConnInfo interface {
+// WebSocket upgrade request's headers, cookies and query. It is an alias
+// of an interface literal, the same type as acl.ConnInfo (acl.go).
+type ConnInfo = interface {
 	// Listener is the name of the listener the client came in on.
 	Listener() string
 	// Transport is tcp, tls, ws or wss.
