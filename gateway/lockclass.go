@@ -15,8 +15,6 @@ type (
 	serverMu       struct{}
 	serverSrcMu    struct{}
 	reloaderMu     struct{}
-	admissionMu    struct{}
-	rateLimitsMu   struct{}
 	authExpiryMu   struct{}
 	authGateMu     struct{}
 	bruteGuardMu   struct{}
@@ -38,8 +36,6 @@ func (retainedMu) LockClass() string     { return "retainedStore.mu" }
 func (serverMu) LockClass() string       { return "Server.mu" }
 func (serverSrcMu) LockClass() string    { return "Server.srcMu" }
 func (reloaderMu) LockClass() string     { return "reloader.mu" }
-func (admissionMu) LockClass() string    { return "admission.mu" }
-func (rateLimitsMu) LockClass() string   { return "rateLimits.mu" }
 func (authExpiryMu) LockClass() string   { return "authExpiry.mu" }
 func (authGateMu) LockClass() string     { return "authGate.mu" }
 func (bruteGuardMu) LockClass() string   { return "bruteGuard.mu" }

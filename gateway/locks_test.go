@@ -52,7 +52,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 	}
 	for _, c := range []lockorder.Class{
 		engineOrder{}, registryMu{}, sessionMu{}, writeQueueMu{}, routerMu{}, retainedMu{},
-		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{}, authExpiryMu{},
+		serverMu{}, serverSrcMu{}, reloaderMu{}, authExpiryMu{},
 		authGateMu{}, bruteGuardMu{}, httpAuthMu{}, jwksFetchMu{}, jwksMu{}, passwordFileMu{}, scramStoreMu{},
 		takeoverMu{}, quotasMu{},
 	} {

@@ -35,6 +35,8 @@ var allowed = map[string][]string{
 	"gateway/internal/layout":    nil,
 	"gateway/store":              nil,
 	"gateway/stats":              {"mqtt"},
+	"gateway/acl":                {"mqtt", "configs", "listeners", "gateway/stats", "gateway/filewatch", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/limits":             {"mqtt", "configs", "listeners", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
 	"cmd/edgemq":                 {"configs", "gateway", "listeners/web"},
