@@ -1,7 +1,8 @@
 // Package acl is authorization: what a connected client may publish and
 // subscribe to. It owns the Authorizer seam and its ConnInfo, the static
 // rule list of the acl section and of acl.file (NewStatic, LoadFile,
-// WatchFile), the authorizer in force (Holder, State: one generation
+// WatchFile), the pairing of the configured authorizer with an embedding
+// program's (Both), the authorizer in force (Holder, State: one generation
 // counter numbering authorizer states and session owner views, so that
 // cached read decisions are made again when either is replaced), the
 // per-client view authorizers get (View), and one connection's cache of
