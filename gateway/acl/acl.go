@@ -60,6 +60,7 @@ const (
 	ActionSubscribe
 )
 
+// String returns publish or subscribe.
 func (a Action) String() string {
 	switch a {
 	case ActionPublish:
