@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/gateway/limits"
 	"edgemq/listeners"
 
@@ -54,7 +55,7 @@ func TestSecurityAdminAPI(t *testing.T) {
 	connectV5(t, ts, v5Connect("a/b"))
 	bearer := http.Header{"Authorization": {"Bearer " + adminTestToken}}
 	big := func() []byte {
-		b, _ := json.Marshal(publishRequest{Topic: "big", Payload: strings.Repeat("x", adminMaxBody)})
+		b, _ := json.Marshal(admin.PublishRequest{Topic: "big", Payload: strings.Repeat("x", admin.MaxBody)})
 		return b
 	}
 	rows := []struct {
@@ -97,7 +98,7 @@ func TestSecurityAdminAPI(t *testing.T) {
 				t.Fatalf("%s %s: %d (Allow %q) %s; want %d (Allow %q)", tt.method, tt.path, status, allow, b, tt.want, tt.allow)
 			}
 			if status != http.StatusOK {
-				var e adminError
+				var e admin.ErrorBody
 				if err := json.Unmarshal(b, &e); err != nil || e.Error == "" {
 					t.Errorf("body %s is not a JSON error", b)
 				}
@@ -105,7 +106,7 @@ func TestSecurityAdminAPI(t *testing.T) {
 		})
 	}
 	// Nothing above kicked or published: the client is still there.
-	adminDo[clientItem](t, a, "GET", "/api/v1/clients/a%2Fb", nil, http.StatusOK)
+	adminDo[admin.ClientItem](t, a, "GET", "/api/v1/clients/a%2Fb", nil, http.StatusOK)
 }
 
 // TestSecurityUntrustedProxyHeaders: X-Forwarded-For, Forwarded and PROXY
