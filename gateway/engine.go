@@ -53,8 +53,8 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	}
 	sent := 0
 	i := 0
-	acl := e.acl.load() // the owners' read check (owner.go)
-	checkReads := e.acl.checksReads(acl)
+	acl := e.acl.Load() // the owners' read check (owner.go)
+	checkReads := e.acl.ChecksReads(acl)
 	for i < len(ms) && ms[i].group == nil {
 		s := ms[i].s
 		j := i

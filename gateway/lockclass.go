@@ -15,8 +15,6 @@ type (
 	serverMu     struct{}
 	serverSrcMu  struct{}
 	reloaderMu   struct{}
-	admissionMu  struct{}
-	rateLimitsMu struct{}
 	takeoverMu   struct{}
 	quotasMu     struct{}
 )
@@ -30,7 +28,5 @@ func (retainedMu) LockClass() string   { return "retainedStore.mu" }
 func (serverMu) LockClass() string     { return "Server.mu" }
 func (serverSrcMu) LockClass() string  { return "Server.srcMu" }
 func (reloaderMu) LockClass() string   { return "reloader.mu" }
-func (admissionMu) LockClass() string  { return "admission.mu" }
-func (rateLimitsMu) LockClass() string { return "rateLimits.mu" }
 func (takeoverMu) LockClass() string   { return "takeoverStats.mu" }
 func (quotasMu) LockClass() string     { return "quotas.mu" }

@@ -52,7 +52,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 	}
 	for _, c := range []lockorder.Class{
 		engineOrder{}, registryMu{}, sessionMu{}, writeQueueMu{}, routerMu{}, retainedMu{},
-		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{},
+		serverMu{}, serverSrcMu{}, reloaderMu{},
 		takeoverMu{}, quotasMu{},
 	} {
 		if !named[c.LockClass()] {

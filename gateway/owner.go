@@ -26,11 +26,11 @@ package gateway
 // decision is cached on the subscription in one word, keyed by a
 // generation: authorizer states (one per Server.SetAuthorizer: config
 // reload, acl.file reload) and owner views take their ids from one
-// counter (aclHolder.ids), so the larger of the two ids in force grows
+// counter (acl.Holder.NextID), so the larger of the two ids in force grows
 // whenever either is replaced, and names the pair. The hot path reads the
 // session's ownerGen (next to the fields deliver reads), and, under a real
 // ACL or ACL claims, the subscription's word: no pointer is followed.
-// Without either it does nothing per delivery (aclHolder.checksReads). Queued and
+// Without either it does nothing per delivery (acl.Holder.ChecksReads). Queued and
 // in-flight deliveries carry no subscription: they are judged, when they
 // leave the queue, by the session's subscriptions matching their topic
 // (mayReadQueuedLocked). What the owner may no longer read is dropped and
@@ -45,10 +45,10 @@ import (
 	"slices"
 	"sort"
 
+	"edgemq/gateway/acl"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
-	"edgemq/listeners"
 	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +58,7 @@ import (
 // stored in a session: a change makes a new one.
 type ownerView struct {
 	aclView
-	// id is the view's generation (aclHolder.ids), set when it is stored
+	// id is the view's generation (acl.Holder.NextID), set when it is stored
 	// in a session.
 	id uint64
 	// identity is what binds the session (identityOf).
@@ -73,22 +73,18 @@ type ownerView struct {
 // certificate identity is not that certificate.
 func identityOf(v *aclView) string {
 	switch {
-	case v.hasUsername && v.username != "":
-		return "user:" + v.username
-	case v.certID != "":
-		return "cert:" + v.certID
+	case v.HasUsername() && v.Username() != "":
+		return "user:" + v.Username()
+	case v.CertIdentity() != "":
+		return "cert:" + v.CertIdentity()
 	}
-	listener := ""
-	if v.meta != nil {
-		listener = v.meta.Listener
-	}
-	return "anonymous:" + listener
+	return "anonymous:" + v.Listener()
 }
 
 // ownerViewOf returns the owner view of the connection: its ACL view
 // (set by authorizeConnect) and its credential's claims.
 func (ch *channel) ownerViewOf() *ownerView {
-	v := &ownerView{aclView: ch.acl.view, claims: ch.credExp.acl}
+	v := &ownerView{aclView: *ch.acl.View(), claims: ch.credExp.acl}
 	v.identity = identityOf(&v.aclView)
 	return v
 }
@@ -111,16 +107,9 @@ func (s *session) setOwner(v *ownerView, h *aclHolder) {
 	g := v.id << 1
 	if v.claims != nil {
 		g |= 1
-		h.claims.Store(true)
+		h.NoteClaims()
 	}
 	s.ownerGen.Store(g)
-}
-
-// checksReads reports whether deliveries need the read check under st:
-// not while everything is allowed and no owner has ACL claims, so that a
-// gateway without an ACL pays one test per message, not per delivery.
-func (h *aclHolder) checksReads(st *aclState) bool {
-	return (st != nil && !st.allowAll) || h.claims.Load()
 }
 
 // ownedBy reports whether id is the identity of the session's owner; a
@@ -146,7 +135,7 @@ func (s *session) renewOwner(h *aclHolder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v := s.ownerv.Load(); v != nil {
-		s.setOwner(v.renewed(h.ids.Add(1)), h)
+		s.setOwner(v.renewed(h.NextID()), h)
 	}
 }
 
@@ -165,26 +154,15 @@ func (r *registry) mayTake(s *session, id string) bool {
 	return v == nil || v.identity == id
 }
 
-// load returns the authorizer in force; nil (allow all) for a nil holder.
-func (h *aclHolder) load() *aclState {
-	if h == nil {
-		return nil
-	}
-	return h.p.Load()
-}
-
 // mayRead reports whether the owner of s may receive what comes through
 // sub under the authorizer st. Safe without s.mu. sub.read holds the
 // decision's generation shifted left by one, bit 0 the decision; 0: none.
 func (s *session) mayRead(sub *subscription, st *aclState) bool {
 	g := s.ownerGen.Load()
-	if g == 0 || (g&1 == 0 && (st == nil || st.allowAll)) {
+	if g == 0 || (g&1 == 0 && st.AllowsAll()) {
 		return true // no owner (a record from before owners), or nothing to check
 	}
-	gen := g >> 1
-	if st != nil {
-		gen = max(gen, st.id)
-	}
+	gen := max(g>>1, st.ID())
 	if d := sub.read.Load(); d>>1 == gen {
 		return d&1 == 1
 	}
@@ -202,18 +180,9 @@ func (s *session) mayRead(sub *subscription, st *aclState) bool {
 // mayRead asks, uncached, whether the owner may subscribe to filter (a
 // shared subscription's filter after "$share/{name}/") now: its
 // credential's claims, then the authorizer st, as SUBSCRIBE does
-// (maySubscribe).
+// (maySubscribe, acl.State.MayRead).
 func (v *ownerView) mayRead(st *aclState, filter string, qos byte) bool {
-	if _, f, shared, err := mqtt.ParseShared(filter); shared && err == nil {
-		filter = f
-	}
-	if cl := v.claims; cl != nil && !slices.ContainsFunc(cl.Sub, func(f string) bool { return filterCovers(f, filter) }) {
-		return false
-	}
-	if st == nil || st.allowAll {
-		return true
-	}
-	return st.a.Authorize(&v.aclView, ActionSubscribe, filter, qos, false)
+	return st.MayRead(&v.aclView, claimsOf(v.claims), filter, qos)
 }
 
 // mayReadQueuedLocked reports whether the owner may still receive d, a
@@ -224,8 +193,8 @@ func (v *ownerView) mayRead(st *aclState, filter string, qos byte) bool {
 // counts a refusal as dropped (read_denied). h is the server's
 // authorizer. s.mu held.
 func (s *session) mayReadQueuedLocked(d *delivery, h *aclHolder) bool {
-	st := h.load()
-	if g := s.ownerGen.Load(); g == 0 || (g&1 == 0 && (st == nil || st.allowAll)) {
+	st := h.Load()
+	if g := s.ownerGen.Load(); g == 0 || (g&1 == 0 && st.AllowsAll()) {
 		return true
 	}
 	v := s.ownerv.Load()
@@ -258,10 +227,8 @@ func (s *session) ownerRecord() *store.Owner {
 	if v == nil {
 		return nil
 	}
-	o := &store.Owner{Identity: v.identity, Username: v.username, HasUsername: v.hasUsername, CertIdentity: v.certID}
-	if v.meta != nil {
-		o.Listener = v.meta.Listener
-	}
+	o := &store.Owner{Identity: v.identity, Username: v.Username(), HasUsername: v.HasUsername(),
+		CertIdentity: v.CertIdentity(), Listener: v.Listener()}
 	if cl := v.claims; cl != nil {
 		o.Claims = &store.ACLClaims{Pub: cl.Pub, Sub: cl.Sub}
 	}
@@ -276,10 +243,8 @@ func restoredOwner(clientID string, o *store.Owner, ids *aclHolder) *ownerView {
 	if o == nil {
 		return nil
 	}
-	v := &ownerView{id: ids.ids.Add(1), identity: o.Identity, aclView: aclView{
-		meta: &listeners.Meta{Listener: o.Listener}, clientID: clientID,
-		username: o.Username, hasUsername: o.HasUsername, certID: o.CertIdentity,
-	}}
+	v := &ownerView{id: ids.NextID(), identity: o.Identity,
+		aclView: acl.StoredView(o.Listener, clientID, o.Username, o.HasUsername, o.CertIdentity)}
 	if cl := o.Claims; cl != nil {
 		v.claims = &ACLClaims{Pub: cl.Pub, Sub: cl.Sub}
 	}

@@ -104,7 +104,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 		r.mu.Unlock()
 		return nil, nil, errSessionOwned
 	}
-	view.id = r.acl.ids.Add(1) // owner.go
+	view.id = r.acl.NextID() // owner.go
 	if old != nil && !clean {
 		old.mu.Lock()
 		prev = old.owner

@@ -122,8 +122,8 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 	inflight := len(s.st.inflight)
 	var batch []*delivery
 	took := 0
-	acl := ch.env.acl.load() // the owner's read check (owner.go)
-	checkReads := ch.env.acl.checksReads(acl)
+	acl := ch.env.acl.Load() // the owner's read check (owner.go)
+	checkReads := ch.env.acl.ChecksReads(acl)
 	for len(s.feed) > 0 && room.items > 0 {
 		j := s.feed[0]
 		if checkReads && !s.mayRead(j.sub, acl) {

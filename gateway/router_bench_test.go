@@ -31,7 +31,7 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 	ch := &channel{out: discardOut{}, env: &engine{stats: reg.stats}}
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
 	// The client id is its user name too, for ACL %u rules.
-	ch.acl.view = aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V5, clientID: id, username: id, hasUsername: true}
+	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V5, id, id))
 	s, _, _ := reg.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
 	ch.sess = s
 	return s
@@ -97,7 +97,7 @@ func benchRouteFanout(b *testing.B, acl *configs.ACL) {
 		b.Run(fmt.Sprintf("subscribers=%d", k), func(b *testing.B) {
 			e := benchEngine(b)
 			if acl != nil {
-				e.acl.set(mustStaticACL(b, *acl))
+				e.acl.Set(mustStaticACL(b, *acl))
 			}
 			for i := range k {
 				s := benchSession(b, e.sessions, fmt.Sprintf("c%d", i))

@@ -143,8 +143,8 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 	} else {
 		start = int((g.next.Add(1) - 1) % uint64(n))
 	}
-	acl := e.acl.load()
-	checkReads := e.acl.checksReads(acl)
+	acl := e.acl.Load()
+	checkReads := e.acl.ChecksReads(acl)
 	denied := false
 	for _, online := range []bool{true, false} {
 		for i := range n {
