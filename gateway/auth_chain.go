@@ -90,7 +90,7 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *authGrant) error {
 	if g.username != "" {
 		c.Username, c.UsernameFlag = g.username, true
 	}
-	if !g.expires.IsZero() && !time.Now().Before(g.expires) {
+	if !g.expires.IsZero() && !ch.now().Before(g.expires) {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "credential expired")
 	}
 	ch.credExp.acl = g.acl
@@ -162,7 +162,7 @@ func (ch *channel) extendAuth(until time.Time) {
 func (ch *channel) authExpired() {
 	a := &ch.credExp
 	a.mu.Lock()
-	if a.done || a.deadline.IsZero() || time.Now().Before(a.deadline) {
+	if a.done || a.deadline.IsZero() || ch.now().Before(a.deadline) {
 		// Extended or stopped meanwhile; a Reset raced with this run.
 		a.mu.Unlock()
 		return

@@ -202,7 +202,7 @@ func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user s
 	// 0x89: no password was checked (the hash pool's wait ended with the
 	// connect deadline, hashpool.go), so it is no guess to hold back.
 	if g := ch.env.guard; g != nil && code != mqtt.ServerBusy {
-		delay, n = g.fail(ip, user, time.Now())
+		delay, n = g.fail(ip, user, ch.now())
 	}
 	if n&(n-1) == 0 {
 		ch.logSampled(zap.InfoLevel, "authentication failed",
@@ -218,7 +218,7 @@ func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user s
 // user name impose (bruteGuard.pending).
 func (ch *channel) authSucceeded(ctx context.Context, user string) {
 	if g := ch.env.guard; g != nil {
-		ch.bruteWait(ctx, g.pending(remoteIP(ch.meta.RemoteAddr), user, time.Now()))
+		ch.bruteWait(ctx, g.pending(remoteIP(ch.meta.RemoteAddr), user, ch.now()))
 	}
 }
 

@@ -51,6 +51,9 @@ type engine struct {
 	// there). Only a store group (bolt.DB.gate) may be held when it is
 	// taken: LOCKS.md.
 	order lockorder.RWMutex[engineOrder]
+	// clock is the time of packet handling and routing (clock.go); nil:
+	// the wall clock.
+	clock Clock
 }
 
 // channel is the protocol state machine of one connection. It takes
@@ -225,7 +228,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		ch.relIn[p.PacketID] = struct{}{}
 	}
 	pid, qos := p.PacketID, p.QoS
-	now := time.Now()
+	now := ch.now() // clock.go
 	msg := newMessage(p, n.ClientID, now)
 	delivered := ch.env.routeAt(msg, &ch.matches, now)
 	var code mqtt.ReasonCode
