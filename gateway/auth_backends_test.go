@@ -63,7 +63,7 @@ func TestPasswordFile(t *testing.T) {
 	for _, cn := range ts.connections() {
 		a := &cn.ch.credExp
 		a.mu.Lock()
-		if a.timer != nil {
+		if cn.authTimer != nil { // conn_timers.go: guarded by credExp.mu
 			t.Error("a connection without an expiring credential has a timer")
 		}
 		a.mu.Unlock()

@@ -99,9 +99,9 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *authGrant) error {
 	return nil
 }
 
-// authExpiry is a connection's credential lifetime. A timer exists only
-// for connections whose credential expires; idle connections without one
-// cost nothing.
+// authExpiry is a connection's credential lifetime. The channel asks its
+// host for a timer (timerHost, effects.go) only when the credential
+// expires; idle connections without one cost nothing.
 type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
 	acl *ACLClaims
@@ -111,15 +111,14 @@ type authExpiry struct {
 
 	mu       lockorder.Mutex[authExpiryMu]
 	deadline time.Time // zero: never
-	timer    *time.Timer
-	done     bool // closed: no timer any more
+	done     bool      // closed: no timer any more
 }
 
 // ACLClaims returns the ACL claims of the credential the client connected
 // with (a JWT's acl_claim), nil when it carried none. For the authorizer.
 func (ch *channel) ACLClaims() *ACLClaims { return ch.credExp.acl }
 
-// startAuthExpiry arms the expiry timer once the client is connected.
+// startAuthExpiry asks for the expiry timer once the client is connected.
 func (ch *channel) startAuthExpiry() {
 	a := &ch.credExp
 	a.mu.Lock()
@@ -132,12 +131,7 @@ func (ch *channel) armLocked() {
 	if a.done || a.deadline.IsZero() {
 		return
 	}
-	d := time.Until(a.deadline)
-	if a.timer != nil {
-		a.timer.Reset(d)
-		return
-	}
-	a.timer = time.AfterFunc(d, ch.authExpired)
+	ch.timers.armAuthExpiry(a.deadline.Sub(ch.now())) // effects.go
 }
 
 // extendAuth moves the credential deadline to until (zero: no expiry),
@@ -149,16 +143,17 @@ func (ch *channel) extendAuth(until time.Time) {
 	defer a.mu.Unlock()
 	a.deadline = until
 	if until.IsZero() {
-		if a.timer != nil {
-			a.timer.Stop()
+		if ch.timers != nil {
+			ch.timers.stopAuthExpiry()
 		}
 		return
 	}
 	ch.armLocked()
 }
 
-// authExpired disconnects a client whose credential expired: v5 clients
-// get DISCONNECT Not Authorized (0x87), 3.x clients a close.
+// authExpired is the event that the credential-expiry timer fired: it
+// disconnects a client whose credential expired, by the channel's clock.
+// v5 clients get DISCONNECT Not Authorized (0x87), 3.x clients a close.
 func (ch *channel) authExpired() {
 	a := &ch.credExp
 	a.mu.Lock()
@@ -183,8 +178,8 @@ func (ch *channel) stopAuthExpiry() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.done = true
-	if a.timer != nil {
-		a.timer.Stop()
+	if ch.timers != nil {
+		ch.timers.stopAuthExpiry()
 	}
 }
 

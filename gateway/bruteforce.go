@@ -5,15 +5,14 @@ package gateway
 // counted per remote address and per user name, and the refusal is held
 // back by a delay that doubles with each failure of either (the larger
 // count decides), from auth.brute_force.initial_delay up to max_delay.
-// Counts are forgotten after reset_after without a failure. The delay is
-// a timer on the failing connection's own goroutine, bounded by its
-// connect deadline: no lock is held while waiting, and other clients are
-// not slowed. Memory is bounded: each table keeps the max_entries most
+// Counts are forgotten after reset_after without a failure. The channel
+// returns the delay to its host (effects.go), which waits it out on the
+// failing connection's own goroutine, bounded by its connect deadline: no
+// lock is held while waiting, and other clients are not slowed. Memory is bounded: each table keeps the max_entries most
 // recently failed keys (an LRU).
 
 import (
 	"container/list"
-	"context"
 	"net"
 	"sync/atomic"
 	"time"
@@ -183,16 +182,17 @@ func (t *failTable) count(key string, now time.Time, resetAfter time.Duration) i
 func (t *failTable) len() int { return t.l.Len() }
 
 // authFailed is authFailedBy for an enhanced authentication method.
-func (ch *channel) authFailed(ctx context.Context, user string, err error) {
-	ch.authFailedBy(ctx, backendEnhanced, user, err)
+func (ch *channel) authFailed(user string, err error) time.Duration {
+	return ch.authFailedBy(backendEnhanced, user, err)
 }
 
 // authFailedBy accounts for a failed authentication of user (the user
 // name, "" when none) with err's reason code, decided by backend: it is
 // counted, logged (the 1st, 2nd, 4th, 8th... failure of the count, through
-// the server's log sampler, connlog.go), and, with brute-force protection,
-// waited for on this goroutine until the delay or ctx ends.
-func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user string, err error) {
+// the server's log sampler, connlog.go). It returns the delay brute-force
+// protection holds the refusal back by, for the host to wait out
+// (effects.go); 0 without one.
+func (ch *channel) authFailedBy(backend authBackend, user string, err error) time.Duration {
 	code := mqtt.CodeOf(err)
 	st := ch.env.stats
 	st.auth.fail(backend, code)
@@ -210,30 +210,17 @@ func (ch *channel) authFailedBy(ctx context.Context, backend authBackend, user s
 			zap.String("backend", backend.String()), logsafe.String("username", user), logsafe.Error(err),
 			zap.Int("failures", n), zap.Duration("delay", delay))
 	}
-	ch.bruteWait(ctx, delay)
+	return delay
 }
 
-// authSucceeded holds back the CONNACK (or AUTH 0x00) of a successful
-// authentication by the delay recent failures of the client's address or
-// user name impose (bruteGuard.pending).
-func (ch *channel) authSucceeded(ctx context.Context, user string) {
+// authSucceeded returns the delay by which the CONNACK (or AUTH 0x00) of
+// a successful authentication is held back: the one recent failures of
+// the client's address or user name impose (bruteGuard.pending).
+func (ch *channel) authSucceeded(user string) time.Duration {
 	if g := ch.env.guard; g != nil {
-		ch.bruteWait(ctx, g.pending(remoteIP(ch.meta.RemoteAddr), user, ch.now()))
+		return g.pending(remoteIP(ch.meta.RemoteAddr), user, ch.now())
 	}
-}
-
-// bruteWait waits delay or until ctx ends, on the calling goroutine.
-func (ch *channel) bruteWait(ctx context.Context, delay time.Duration) {
-	if delay <= 0 {
-		return
-	}
-	ch.env.stats.auth.delayed.Add(1)
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	return 0
 }
 
 // remoteIP is the address part of a remote address.

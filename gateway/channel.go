@@ -64,8 +64,8 @@ type engine struct {
 // goroutines call into the channel too:
 //   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
 //     failed store commit (persist.go) and the credential expiry;
-//   - authExpired: the credential expiry timer (auth_chain.go), under
-//     credExp.mu;
+//   - authExpired: the credential expiry timer its host armed
+//     (auth_chain.go, effects.go), under credExp.mu;
 //   - fits and out: a publisher's route delivering to this channel's
 //     session (delivery.go), under that session's lock;
 //   - the store's commit callbacks, which count acksOut down (persist.go).
@@ -81,6 +81,9 @@ type channel struct {
 	out  outbound
 	enc  *encoder
 	log  *zap.Logger
+	// timers arms the timers the channel asks for (effects.go): the
+	// connection, or a test's harness.
+	timers timerHost
 
 	// Set once by connect, read-only after.
 	neg       Negotiated
@@ -104,6 +107,11 @@ type channel struct {
 	authx authFlow
 	// credExp is the credential's expiry and ACL claims (auth_chain.go).
 	credExp authExpiry
+	// held is a CONNECT whose answer waits for a brute-force delay, and
+	// errDelay the delay before the error handle returned is acted on
+	// (effects.go).
+	held     *heldConnect
+	errDelay time.Duration
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
 	// relIn holds the inbound QoS 2 packet ids this connection received

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"edgemq/certs"
 	"edgemq/gateway/logsafe"
@@ -15,11 +16,13 @@ import (
 // connect runs the CONNECT pipeline: validate → negotiate → authenticate
 // → authorize the will → open or take over the session → CONNACK. It
 // reports whether the client is connected; on refusal the CONNACK (or
-// nothing) is queued and the connection set to close. With an
-// Authentication Method it reports false while the AUTH exchange is
-// pending (authPending, enhauth.go): conn.handshake goes on with
-// continueConnectAuth.
-func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
+// nothing) is queued and the connection set to close. A brute-force delay
+// is not waited for: the step returned asks the host to wait it out and
+// call delayElapsed, which queues the answer (effects.go). With an
+// Authentication Method it reports not connected while the AUTH exchange
+// is pending (authPending, enhauth.go): conn.handshake goes on with
+// continueConnectAuth. ctx bounds the authenticators.
+func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
 	certID := ch.substituteCertIdentity(c)
@@ -29,7 +32,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	}
 	if err == nil && c.Properties.AuthenticationMethod != "" {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
-		return ch.startConnectAuth(ctx, c, certID, ack)
+		return ch.startConnectAuth(c, certID, ack)
 	}
 	if err == nil && ch.auth.hasWork(c) {
 		// auth_limit.go: over a concurrency cap, 0x89 Server busy
@@ -38,6 +41,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 			defer release()
 		}
 	}
+	var delay time.Duration // bruteforce.go
 	if err == nil {
 		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
 			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
@@ -45,12 +49,15 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 		if backend, err = ch.auth.authenticate(ctx, view); err == nil {
 			err = ch.applyGrant(c, &view.grant) // auth_chain.go
 			// bruteforce.go: the delay recent failures impose on any answer
-			ch.authSucceeded(ctx, c.Username)
+			delay = ch.authSucceeded(c.Username)
 		} else {
-			ch.authFailedBy(ctx, backend, c.Username, err) // bruteforce.go: count, log, delay
+			delay = ch.authFailedBy(backend, c.Username, err) // bruteforce.go: count, log, delay
 		}
 	}
-	return ch.admit(c, certID, ack, err)
+	// effects.go: admit now, or after the delay. The authentication slot
+	// (acquireAuth) is released before the delay: no password is checked
+	// meanwhile.
+	return ch.holdConnect(delay, c, certID, ack, err)
 }
 
 // admit ends the CONNECT pipeline once the client is authenticated (err
