@@ -31,5 +31,13 @@ func (e *engine) now() time.Time {
 	return e.clock.Now()
 }
 
+// now returns the encoder's time (one reading per batch).
+func (e *encoder) now() time.Time {
+	if e.clock == nil {
+		return time.Now()
+	}
+	return e.clock.Now()
+}
+
 // now returns the time by the channel's clock (engine.now).
 func (ch *channel) now() time.Time { return ch.env.now() }

@@ -78,7 +78,7 @@ type connHost interface {
 // logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
 	c := &conn{nc: nc, host: s, stats: s.eng.stats, lst: lst, born: time.Now()}
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
+	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats, clock: s.eng.clock}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
 	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
