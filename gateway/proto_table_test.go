@@ -5,11 +5,16 @@ package gateway
 // packets out, time and timers moved by hand.
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/mqtt"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // with returns a copy of b with the bytes at the given offsets replaced:
@@ -142,6 +147,291 @@ func TestProtoConnect(t *testing.T) {
 			if !slices.Equal(c.delays, tt.delays) {
 				t.Errorf("delays %v, want %v", c.delays, tt.delays)
 			}
+		})
+	}
+}
+
+// protoStep is one step of a script: a packet fed to one connection, or
+// the clock moved, and what every connection queued in answer.
+type protoStep struct {
+	conn    int           // the connection fed
+	in      []byte        // the packet fed to it; nil: none
+	advance time.Duration // then the clock moves by this much
+	// out is what each connection queued, exactly; a connection not
+	// listed queued nothing. A nil packet is one not compared here (a
+	// 5.0 CONNACK, whose properties TestProtoConnectV5 checks).
+	out map[int][][]byte
+	// closed lists the connections the step closed.
+	closed []int
+	// check, when set, checks more after the step.
+	check func(t *testing.T, h *protoHost)
+}
+
+// runScript runs the steps script makes on a host of cfg with n
+// connections.
+func runScript(t *testing.T, cfg *configs.Config, n int, script func(*testing.T, *protoHost) []protoStep) {
+	t.Helper()
+	h := newProtoHost(t, cfg)
+	for i := range n {
+		h.dial(t, fmt.Sprintf("192.0.2.%d:1883", i+1))
+	}
+	steps := script(t, h)
+	closed := make([]bool, n)
+	for i, st := range steps {
+		if st.in != nil {
+			h.conns[st.conn].feed(t, st.in)
+		}
+		if st.advance > 0 {
+			h.advance(t, st.advance)
+		}
+		for _, c := range st.closed {
+			closed[c] = true
+		}
+		for ci, c := range h.conns {
+			got, isClosed := c.out.take()
+			want := st.out[ci]
+			if len(got) != len(want) {
+				t.Fatalf("step %d: connection %d queued %s, want %s", i, ci, hexes(got), hexes(want))
+			}
+			for k := range want {
+				if want[k] != nil && !bytes.Equal(got[k], want[k]) {
+					t.Errorf("step %d: connection %d packet %d: % x, want % x", i, ci, k, got[k], want[k])
+				}
+			}
+			if isClosed != closed[ci] {
+				t.Fatalf("step %d: connection %d closed %v, want %v", i, ci, isClosed, closed[ci])
+			}
+		}
+		if st.check != nil {
+			st.check(t, h)
+		}
+	}
+}
+
+// connect311 and connect5 are CONNECT packets with the client identifier
+// id and clean start; set changes the rest.
+func connect311(t *testing.T, id string, set func(*mqtt.Connect)) []byte {
+	c := &mqtt.Connect{ProtocolName: "MQTT", Version: mqtt.V311, ClientID: id, CleanStart: true}
+	if set != nil {
+		set(c)
+	}
+	return encode(t, c, mqtt.V311)
+}
+
+func connect5(t *testing.T, id string, set func(*mqtt.Connect)) []byte {
+	c := &mqtt.Connect{ProtocolName: "MQTT", Version: mqtt.V5, ClientID: id, CleanStart: true}
+	// No Reason String nor User Property in what the server sends
+	// [MQTT-3.1.2-29]: its packets are then exact bytes.
+	c.Properties.SetByte(mqtt.PropRequestProblemInformation, 0)
+	if set != nil {
+		set(c)
+	}
+	return encode(t, c, mqtt.V5)
+}
+
+func subscribe(t *testing.T, v mqtt.Version, pid uint16, filter string, qos byte) []byte {
+	return encode(t, &mqtt.Subscribe{PacketID: pid, Subscriptions: []mqtt.Subscription{{Filter: filter, QoS: qos}}}, v)
+}
+
+// Packets in, packets out, between connected clients: SUBSCRIBE, the
+// PUBLISH flows of each QoS to a second channel, PINGREQ, topic aliases,
+// DISCONNECT and the will, keep alive and credential expiry by the clock.
+func TestProtoSession(t *testing.T) {
+	// The JWT cases' key: set by jwtProtoConfig, signing for jwtToken.
+	var key *testKey
+	jwtProtoConfig := func(t *testing.T, cfg *configs.Config) {
+		key = newTestKey(t, "HS256", "")
+		jwtConfig(cfg, configs.JWTAuth{SecretFile: key.keyFile(t), Token: configs.JWTTokenSource{Password: true}})
+	}
+	// jwtToken sets a token valid for d by h's clock as the password.
+	jwtToken := func(t *testing.T, h *protoHost, d time.Duration) func(*mqtt.Connect) {
+		tok := key.sign(t, jwt.MapClaims{"sub": "a", "exp": h.clock.Now().Add(d).Unix()})
+		return func(c *mqtt.Connect) {
+			// 3.1.1 has no password without a user name [MQTT-3.1.2-22].
+			c.UsernameFlag, c.Username = true, "a"
+			c.PasswordFlag, c.Password = true, []byte(tok)
+		}
+	}
+	// expectArms checks how often connection i asked for its credential
+	// timer.
+	expectArms := func(i, n int) func(*testing.T, *protoHost) {
+		return func(t *testing.T, h *protoHost) {
+			t.Helper()
+			if got := h.conns[i].timers.arms; got != n {
+				t.Errorf("connection %d asked for the expiry timer %d times, want %d", i, got, n)
+			}
+		}
+	}
+	accepted := []byte{0x20, 0x02, 0x00, 0x00}
+	var anyPacket []byte // a 5.0 CONNACK: see TestProtoConnectV5
+	will311 := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
+	will5 := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
+	willPublish := []byte{0x30, 0x06, 0x00, 0x01, 'w', 'b', 'y', 'e'}         // 3.x
+	willPublish5 := []byte{0x30, 0x07, 0x00, 0x01, 'w', 0x00, 'b', 'y', 'e'} // 5.0: property length 0
+	tests := []struct {
+		name  string
+		cfg   func(t *testing.T, cfg *configs.Config)
+		conns int
+		steps func(t *testing.T, h *protoHost) []protoStep
+	}{
+		{name: "qos 0 and pingreq, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: golden(t, "CONNECT 3.1.1 minimal, persistent session"), out: map[int][][]byte{0: {accepted}}},
+				{conn: 1, in: connect311(t, "pub", nil), out: map[int][][]byte{1: {accepted}}},
+				// SUBACK with the packet id and the granted QoS
+				// [MQTT-3.8.4-1, MQTT-3.8.4-2, MQTT-3.9.3-1].
+				{conn: 0, in: golden(t, "SUBSCRIBE 3.1.1 one filter"), out: map[int][][]byte{0: {{0x90, 0x03, 0x00, 0x01, 0x00}}}},
+				// The message goes to the subscriber as published.
+				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 0"), out: map[int][][]byte{0: {golden(t, "PUBLISH 3.1.1 qos 0")}}},
+				// [MQTT-3.12.4-1]
+				{conn: 1, in: golden(t, "PINGREQ 3.1.1"), out: map[int][][]byte{1: {golden(t, "PINGRESP 3.1.1")}}},
+			}
+		}},
+		{name: "qos 1 and retained, 3.1.1", conns: 3, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect311(t, "sub", nil), out: map[int][][]byte{0: {accepted}}},
+				{conn: 1, in: connect311(t, "pub", nil), out: map[int][][]byte{1: {accepted}}},
+				{conn: 0, in: subscribe(t, mqtt.V311, 1, "a/b", 1), out: map[int][][]byte{0: {{0x90, 0x03, 0x00, 0x01, 0x01}}}},
+				// PUBACK with the publisher's packet id 10 [MQTT-4.3.2-2];
+				// the subscriber gets it with its own packet id 1 and
+				// RETAIN 0, as it matches an established subscription
+				// [MQTT-3.3.1-9 of 3.1.1].
+				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 1 retain"), out: map[int][][]byte{
+					1: {{0x40, 0x02, 0x00, 0x0A}},
+					0: {{0x32, 0x0A, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x01, 0x01, 0x02, 0x03}},
+				}},
+				{conn: 0, in: golden(t, "PUBACK 3.1.1"), out: nil},
+				// A new subscription gets the retained message with RETAIN
+				// 1 [MQTT-3.3.1-6, MQTT-3.3.1-8 of 3.1.1], after SUBACK.
+				{conn: 2, in: connect311(t, "late", nil), out: map[int][][]byte{2: {accepted}}},
+				{conn: 2, in: subscribe(t, mqtt.V311, 7, "a/+", 1), out: map[int][][]byte{2: {
+					{0x90, 0x03, 0x00, 0x07, 0x01},
+					{0x33, 0x0A, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x01, 0x01, 0x02, 0x03},
+				}}},
+			}
+		}},
+		{name: "qos 2, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			pub := golden(t, "PUBLISH 3.1.1 qos 2 dup retain, empty payload") // packet id 65535, topic "t"
+			return []protoStep{
+				{conn: 0, in: connect311(t, "sub", nil), out: map[int][][]byte{0: {accepted}}},
+				{conn: 1, in: connect311(t, "pub", nil), out: map[int][][]byte{1: {accepted}}},
+				{conn: 0, in: subscribe(t, mqtt.V311, 1, "t", 2), out: map[int][][]byte{0: {{0x90, 0x03, 0x00, 0x01, 0x02}}}},
+				// PUBREC [MQTT-4.3.3-8]; the subscriber's copy has DUP 0
+				// (set independently, [MQTT-3.3.1-3]) and RETAIN 0.
+				{conn: 1, in: pub, out: map[int][][]byte{
+					1: {{0x50, 0x02, 0xFF, 0xFF}},
+					0: {{0x34, 0x05, 0x00, 0x01, 't', 0x00, 0x01}},
+				}},
+				// The same packet id again before PUBREL: PUBREC again,
+				// not delivered twice [MQTT-4.3.3-10].
+				{conn: 1, in: pub, out: map[int][][]byte{1: {{0x50, 0x02, 0xFF, 0xFF}}}},
+				// PUBREL → PUBCOMP [MQTT-4.3.3-11].
+				{conn: 1, in: []byte{0x62, 0x02, 0xFF, 0xFF}, out: map[int][][]byte{1: {{0x70, 0x02, 0xFF, 0xFF}}}},
+				// The subscriber's PUBREC → PUBREL with its packet id
+				// (4.3.3), then PUBCOMP ends it.
+				{conn: 0, in: []byte{0x50, 0x02, 0x00, 0x01}, out: map[int][][]byte{0: {{0x62, 0x02, 0x00, 0x01}}}},
+				{conn: 0, in: []byte{0x70, 0x02, 0x00, 0x01}},
+				// The id is free again: a new message with it is routed.
+				{conn: 1, in: pub, out: map[int][][]byte{
+					1: {{0x50, 0x02, 0xFF, 0xFF}},
+					0: {{0x34, 0x05, 0x00, 0x01, 't', 0x00, 0x02}},
+				}},
+			}
+		}},
+		{name: "topic alias, 5.0", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			setAlias := &mqtt.Publish{Topic: "a/b", Payload: []byte("x")}
+			setAlias.Properties.SetUint16(mqtt.PropTopicAlias, 1)
+			unset := &mqtt.Publish{Payload: []byte("x")}
+			unset.Properties.SetUint16(mqtt.PropTopicAlias, 2)
+			return []protoStep{
+				{conn: 0, in: connect5(t, "sub", nil), out: map[int][][]byte{0: {anyPacket}}},
+				{conn: 1, in: connect5(t, "pub", nil), out: map[int][][]byte{1: {anyPacket}}},
+				// It asks for QoS 1: granted (3.9.3).
+				{conn: 0, in: golden(t, "SUBSCRIBE 5.0 without properties"), out: map[int][][]byte{0: {{0x90, 0x04, 0x00, 0x01, 0x00, 0x01}}}},
+				// The alias is set [MQTT-3.3.2-12 ...] and not forwarded:
+				// the subscriber sees the topic name.
+				{conn: 1, in: encode(t, setAlias, mqtt.V5), out: map[int][][]byte{0: {{0x30, 0x07, 0x00, 0x03, 'a', '/', 'b', 0x00, 'x'}}}},
+				// ... and a zero-length topic name with it stands for
+				// "a/b" (3.3.2.3.4).
+				{conn: 1, in: golden(t, "PUBLISH 5.0 empty topic name with topic alias"), out: map[int][][]byte{0: {{0x30, 0x07, 0x00, 0x03, 'a', '/', 'b', 0x00, 'p'}}}},
+				// An alias never set: DISCONNECT 0x82 Protocol Error, close.
+				{conn: 1, in: encode(t, unset, mqtt.V5), out: map[int][][]byte{1: {{0xE0, 0x02, 0x82, 0x00}}}, closed: []int{1}},
+			}
+		}},
+		{name: "will on disconnect 0x04, 5.0", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect5(t, "dev", will5), out: map[int][][]byte{0: {anyPacket}}},
+				{conn: 1, in: connect5(t, "sub", nil), out: map[int][][]byte{1: {anyPacket}}},
+				{conn: 1, in: subscribe(t, mqtt.V5, 1, "w", 0), out: map[int][][]byte{1: {{0x90, 0x04, 0x00, 0x01, 0x00, 0x00}}}},
+				// 0x04 keeps the will; the connection ends and the will is
+				// published [MQTT-3.14.4-3, MQTT-3.1.2-8].
+				{conn: 0, in: golden(t, "DISCONNECT 5.0 reason code without properties"), out: map[int][][]byte{1: {willPublish5}}, closed: []int{0}},
+			}
+		}},
+		{name: "will discarded on disconnect, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect311(t, "dev", will311), out: map[int][][]byte{0: {accepted}}},
+				{conn: 1, in: connect311(t, "sub", nil), out: map[int][][]byte{1: {accepted}}},
+				{conn: 1, in: subscribe(t, mqtt.V311, 1, "w", 0), out: map[int][][]byte{1: {{0x90, 0x03, 0x00, 0x01, 0x00}}}},
+				// DISCONNECT discards the will [MQTT-3.1.2-10 of 3.1.1]:
+				// nothing reaches the subscriber.
+				{conn: 0, in: golden(t, "DISCONNECT 3.1.1"), closed: []int{0}},
+			}
+		}},
+		{name: "keep alive and will, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			ka := func(c *mqtt.Connect) { will311(c); c.KeepAlive = 10 }
+			return []protoStep{
+				{conn: 0, in: connect311(t, "dev", ka), out: map[int][][]byte{0: {accepted}}},
+				{conn: 1, in: connect311(t, "sub", nil), out: map[int][][]byte{1: {accepted}}},
+				{conn: 1, in: subscribe(t, mqtt.V311, 1, "w", 0), out: map[int][][]byte{1: {{0x90, 0x03, 0x00, 0x01, 0x00}}}},
+				// Within one and a half times the Keep Alive: nothing.
+				{advance: 14 * time.Second},
+				// A packet restarts the count.
+				{conn: 0, in: golden(t, "PINGREQ 3.1.1"), out: map[int][][]byte{0: {golden(t, "PINGRESP 3.1.1")}}},
+				{advance: 14 * time.Second},
+				// 15 s without a packet: the server closes the connection
+				// [MQTT-3.1.2-24 of 3.1.1] and publishes the will
+				// [MQTT-3.1.2-8].
+				{advance: time.Second, out: map[int][][]byte{1: {willPublish}}, closed: []int{0}},
+			}
+		}},
+		{name: "keep alive, 5.0", conns: 1, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect5(t, "dev", func(c *mqtt.Connect) { c.KeepAlive = 60 }), out: map[int][][]byte{0: {anyPacket}}},
+				{advance: 89 * time.Second},
+				// DISCONNECT 0x8D Keep Alive timeout [MQTT-3.1.2-22].
+				{advance: time.Second, out: map[int][][]byte{0: {{0xE0, 0x02, 0x8D, 0x00}}}, closed: []int{0}},
+			}
+		}},
+		{name: "credential expiry, 5.0", conns: 2, cfg: jwtProtoConfig, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect5(t, "dev", jwtToken(t, h, 10*time.Minute)), out: map[int][][]byte{0: {anyPacket}},
+					check: expectArms(0, 1)},
+				{conn: 1, in: connect5(t, "long", jwtToken(t, h, time.Hour)), out: map[int][][]byte{1: {anyPacket}},
+					check: expectArms(1, 1)},
+				{advance: 10*time.Minute - time.Second},
+				// The credential expired: DISCONNECT 0x87 Not authorized;
+				// the other client stays.
+				{advance: time.Second, out: map[int][][]byte{0: {{0xE0, 0x02, 0x87, 0x00}}}, closed: []int{0}},
+				{conn: 1, in: golden(t, "PINGREQ 5.0"), out: map[int][][]byte{1: {golden(t, "PINGRESP 5.0")}}},
+			}
+		}},
+		{name: "credential expiry, 3.1.1", conns: 1, cfg: jwtProtoConfig, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect311(t, "dev", jwtToken(t, h, time.Minute)), out: map[int][][]byte{0: {accepted}}},
+				{advance: time.Minute - time.Second},
+				// 3.x has no DISCONNECT from the server: a close.
+				{advance: time.Second, closed: []int{0}},
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := protoConfig(t)
+			if tt.cfg != nil {
+				tt.cfg(t, cfg)
+			}
+			runScript(t, cfg, tt.conns, tt.steps)
 		})
 	}
 }
