@@ -57,7 +57,7 @@ type recordingOut struct {
 	closed bool
 }
 
-func (o *recordingOut) send(p mqtt.Packet) bool { return o.push(outItem{pkt: p}) }
+func (o *recordingOut) send(p mqtt.Packet) bool  { return o.push(outItem{pkt: p}) }
 func (o *recordingOut) deliver(d *delivery) bool { return o.push(outItem{d: d}) }
 func (o *recordingOut) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return o.push(outItem{ack: ackItem{t: t, code: code, pid: pid}})
@@ -72,7 +72,7 @@ func (o *recordingOut) close(last mqtt.Packet) {
 	o.mu.Unlock()
 }
 
-func (o *recordingOut) room() queueRoom { return queueRoom{items: 1 << 10, empty: true} }
+func (o *recordingOut) room() queueRoom  { return queueRoom{items: 1 << 10, empty: true} }
 func (o *recordingOut) setRefill(func()) {}
 
 func (o *recordingOut) push(it outItem) bool {

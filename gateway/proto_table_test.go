@@ -266,7 +266,7 @@ func TestProtoSession(t *testing.T) {
 	var anyPacket []byte // a 5.0 CONNACK: see TestProtoConnectV5
 	will311 := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
 	will5 := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
-	willPublish := []byte{0x30, 0x06, 0x00, 0x01, 'w', 'b', 'y', 'e'}         // 3.x
+	willPublish := []byte{0x30, 0x06, 0x00, 0x01, 'w', 'b', 'y', 'e'}        // 3.x
 	willPublish5 := []byte{0x30, 0x07, 0x00, 0x01, 'w', 0x00, 'b', 'y', 'e'} // 5.0: property length 0
 	tests := []struct {
 		name  string
