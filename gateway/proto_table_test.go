@@ -264,8 +264,7 @@ func TestProtoSession(t *testing.T) {
 	}
 	accepted := []byte{0x20, 0x02, 0x00, 0x00}
 	var anyPacket []byte // a 5.0 CONNACK: see TestProtoConnectV5
-	will311 := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
-	will5 := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
+	withWill := func(c *mqtt.Connect) { c.Will = &mqtt.Will{Topic: "w", Payload: []byte("bye")} }
 	willPublish := []byte{0x30, 0x06, 0x00, 0x01, 'w', 'b', 'y', 'e'}        // 3.x
 	willPublish5 := []byte{0x30, 0x07, 0x00, 0x01, 'w', 0x00, 'b', 'y', 'e'} // 5.0: property length 0
 	tests := []struct {
@@ -360,7 +359,7 @@ func TestProtoSession(t *testing.T) {
 		}},
 		{name: "will on disconnect 0x04, 5.0", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
 			return []protoStep{
-				{conn: 0, in: connect5(t, "dev", will5), out: map[int][][]byte{0: {anyPacket}}},
+				{conn: 0, in: connect5(t, "dev", withWill), out: map[int][][]byte{0: {anyPacket}}},
 				{conn: 1, in: connect5(t, "sub", nil), out: map[int][][]byte{1: {anyPacket}}},
 				{conn: 1, in: subscribe(t, mqtt.V5, 1, "w", 0), out: map[int][][]byte{1: {{0x90, 0x04, 0x00, 0x01, 0x00, 0x00}}}},
 				// 0x04 keeps the will; the connection ends and the will is
@@ -370,7 +369,7 @@ func TestProtoSession(t *testing.T) {
 		}},
 		{name: "will discarded on disconnect, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
 			return []protoStep{
-				{conn: 0, in: connect311(t, "dev", will311), out: map[int][][]byte{0: {accepted}}},
+				{conn: 0, in: connect311(t, "dev", withWill), out: map[int][][]byte{0: {accepted}}},
 				{conn: 1, in: connect311(t, "sub", nil), out: map[int][][]byte{1: {accepted}}},
 				{conn: 1, in: subscribe(t, mqtt.V311, 1, "w", 0), out: map[int][][]byte{1: {{0x90, 0x03, 0x00, 0x01, 0x00}}}},
 				// DISCONNECT discards the will [MQTT-3.1.2-10 of 3.1.1]:
@@ -379,7 +378,7 @@ func TestProtoSession(t *testing.T) {
 			}
 		}},
 		{name: "keep alive and will, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
-			ka := func(c *mqtt.Connect) { will311(c); c.KeepAlive = 10 }
+			ka := func(c *mqtt.Connect) { withWill(c); c.KeepAlive = 10 }
 			return []protoStep{
 				{conn: 0, in: connect311(t, "dev", ka), out: map[int][][]byte{0: {accepted}}},
 				{conn: 1, in: connect311(t, "sub", nil), out: map[int][][]byte{1: {accepted}}},
@@ -433,5 +432,148 @@ func TestProtoSession(t *testing.T) {
 			}
 			runScript(t, cfg, tt.conns, tt.steps)
 		})
+	}
+}
+
+// The 5.0 CONNACK: its reason code, Session Present and the properties
+// the server must send; refusals in exact bytes (no Reason String: the
+// client asked for none, [MQTT-3.1.2-29]).
+func TestProtoConnectV5(t *testing.T) {
+	bruteForce := func(cfg *configs.Config) {
+		cfg.Auth.BruteForce = configs.BruteForce{Enabled: true, InitialDelay: time.Second, MaxDelay: time.Minute, ResetAfter: time.Hour, MaxEntries: 100}
+		cfg.Auth.Users = []configs.User{{Username: "user", PasswordHash: bcryptHash(t, "right")}}
+	}
+	password := func(pw string) func(*mqtt.Connect) {
+		return func(c *mqtt.Connect) {
+			c.UsernameFlag, c.Username, c.PasswordFlag, c.Password = true, "user", true, []byte(pw)
+		}
+	}
+	tests := []struct {
+		name   string
+		cfg    func(*configs.Config)
+		in     []byte
+		code   mqtt.ReasonCode
+		check  func(t *testing.T, ack *mqtt.Connack)
+		exact  []byte          // the CONNACK's bytes, when set
+		delays []time.Duration // brute-force delays asked for
+	}{
+		{
+			// Session Present 0 with Clean Start [MQTT-3.2.2-2].
+			name: "minimal, clean start", in: golden(t, "CONNECT 5.0 minimal, clean start"),
+			check: func(t *testing.T, ack *mqtt.Connack) {
+				if ack.SessionPresent {
+					t.Error("session present on a clean start")
+				}
+				if ack.Properties.Has(mqtt.PropAssignedClientIdentifier) {
+					t.Error("assigned client identifier for a client that has one")
+				}
+			},
+		},
+		{
+			// A zero-length client identifier: the server assigns one and
+			// says which [MQTT-3.1.3-6, MQTT-3.2.2-16].
+			name: "empty client identifier", in: connect5(t, "", nil),
+			check: func(t *testing.T, ack *mqtt.Connack) {
+				if id := ack.Properties.AssignedClientIdentifier; !ack.Properties.Has(mqtt.PropAssignedClientIdentifier) || id == "" {
+					t.Errorf("assigned client identifier %q", id)
+				}
+			},
+		},
+		{
+			// An Authentication Method the server does not support: 0x8C,
+			// close [MQTT-4.12.0-1], after the brute-force delay.
+			name: "unsupported authentication method", cfg: bruteForce,
+			in:   golden(t, "CONNECT 5.0 every property, will with every will property, user name and password"),
+			code: mqtt.BadAuthenticationMethod, exact: []byte{0x20, 0x03, 0x00, 0x8C, 0x00}, delays: []time.Duration{time.Second},
+		},
+		{
+			// A wrong password: 0x86 (3.2.2.2), after the delay.
+			name: "bad password", cfg: bruteForce, in: connect5(t, "c", password("wrong")),
+			code: mqtt.BadUserNameOrPassword, exact: []byte{0x20, 0x03, 0x00, 0x86, 0x00}, delays: []time.Duration{time.Second},
+		},
+		{
+			name: "password accepted", cfg: bruteForce, in: connect5(t, "c", password("right")),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := protoConfig(t)
+			if tt.cfg != nil {
+				tt.cfg(cfg)
+			}
+			h := newProtoHost(t, cfg)
+			c := h.dial(t, "192.0.2.1:1883")
+			c.feed(t, tt.in)
+			got, closed := c.out.take()
+			if len(got) != 1 {
+				t.Fatalf("queued %s, want one CONNACK", hexes(got))
+			}
+			ack, ok := decodeOut(t, got[0], mqtt.V5).(*mqtt.Connack)
+			if !ok {
+				t.Fatalf("queued % x, want CONNACK", got[0])
+			}
+			if ack.ReasonCode != tt.code {
+				t.Errorf("reason code %v, want %v", ack.ReasonCode, tt.code)
+			}
+			// A refusal closes the connection [MQTT-3.2.2-7].
+			if refused := tt.code.IsError(); closed != refused || c.connected == refused {
+				t.Errorf("closed %v, connected %v after reason code %v", closed, c.connected, ack.ReasonCode)
+			}
+			if tt.exact != nil && !bytes.Equal(got[0], tt.exact) {
+				t.Errorf("CONNACK % x, want % x", got[0], tt.exact)
+			}
+			if tt.check != nil {
+				tt.check(t, ack)
+			}
+			if !slices.Equal(c.delays, tt.delays) {
+				t.Errorf("delays %v, want %v", c.delays, tt.delays)
+			}
+		})
+	}
+}
+
+// Brute-force delays by the clock: each failure of an address doubles the
+// delay the channel asks for before its refusal, a success waits the
+// delay its address earned too, and reset_after without a failure
+// forgets the count. No time passes but the clock's.
+func TestProtoBruteForceDelays(t *testing.T) {
+	cfg := protoConfig(t)
+	cfg.Auth.BruteForce = configs.BruteForce{Enabled: true, InitialDelay: time.Second, MaxDelay: 3 * time.Second, ResetAfter: time.Hour, MaxEntries: 100}
+	cfg.Auth.Users = []configs.User{{Username: "user", PasswordHash: bcryptHash(t, "right")}}
+	h := newProtoHost(t, cfg)
+	refused := []byte{0x20, 0x02, 0x00, 0x04} // 3.1.1 return code 4 bad user name or password
+	accepted := []byte{0x20, 0x02, 0x00, 0x00}
+	attempts := []struct {
+		name     string
+		remote   string
+		password string
+		before   time.Duration // the clock moves this much first
+		want     []byte
+		delay    time.Duration // 0: none asked for
+	}{
+		{name: "first failure", remote: "192.0.2.1:1", password: "wrong", want: refused, delay: time.Second},
+		{name: "second failure doubles", remote: "192.0.2.1:2", password: "wrong", want: refused, delay: 2 * time.Second},
+		{name: "capped at max_delay", remote: "192.0.2.1:3", password: "wrong", want: refused, delay: 3 * time.Second},
+		// The user name failed too: another address gets the user's delay.
+		{name: "success waits the user's delay", remote: "192.0.2.9:1", password: "right", want: accepted, delay: 3 * time.Second},
+		{name: "forgotten after reset_after", remote: "192.0.2.1:4", password: "wrong", before: time.Hour + time.Second, want: refused, delay: time.Second},
+	}
+	for i, a := range attempts {
+		h.clock.add(a.before)
+		c := h.dial(t, a.remote)
+		c.feed(t, connect311(t, fmt.Sprintf("c%d", i), func(cp *mqtt.Connect) {
+			cp.UsernameFlag, cp.Username, cp.PasswordFlag, cp.Password = true, "user", true, []byte(a.password)
+		}))
+		c.expectOut(t, !bytes.Equal(a.want, accepted), a.want)
+		var want []time.Duration
+		if a.delay > 0 {
+			want = []time.Duration{a.delay}
+		}
+		if !slices.Equal(c.delays, want) {
+			t.Errorf("%s: delays %v, want %v", a.name, c.delays, want)
+		}
+	}
+	if got := h.eng.stats.auth.delayed.Load(); got != int64(len(attempts)) {
+		t.Errorf("%d answers counted as delayed, want %d", got, len(attempts))
 	}
 }
