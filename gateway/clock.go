@@ -22,6 +22,19 @@ type wallClock struct{}
 // Now returns time.Now().
 func (wallClock) Now() time.Time { return time.Now() }
 
+// withClock makes the engine read the time from c instead of the wall
+// clock: for tests that move time by hand. The runtime's timers (session
+// expiry, will delay, keep alive) still run on the wall clock.
+func withClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// clockOrWall is the clock withClock gave, the wall clock otherwise.
+func (o *options) clockOrWall() Clock {
+	if o.clock == nil {
+		return wallClock{}
+	}
+	return o.clock
+}
+
 // now returns the engine's time: its clock's, the wall clock's when none
 // was given (an engine a test assembled by hand).
 func (e *engine) now() time.Time {

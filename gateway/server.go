@@ -97,6 +97,7 @@ type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
+	clock  Clock                           // withClock (clock.go); nil: the wall clock
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -142,7 +143,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.metrics.reg.MustRegister(limitCollector{s})    // overload.go
 	rt := newRouter()
 	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
-	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log), clock: wallClock{}}
+	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
 	s.adm.log = s.eng.clog // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
 	s.eng.quota = newQuotas(cfg)                             // quota.go
