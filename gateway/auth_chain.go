@@ -128,7 +128,7 @@ func (ch *channel) startAuthExpiry() {
 
 func (ch *channel) armLocked() {
 	a := &ch.credExp
-	if a.done || a.deadline.IsZero() {
+	if a.done || a.deadline.IsZero() || ch.timers == nil {
 		return
 	}
 	ch.timers.armAuthExpiry(a.deadline.Sub(ch.now())) // effects.go

@@ -286,6 +286,19 @@ func TestProtoSession(t *testing.T) {
 				{conn: 1, in: golden(t, "PINGREQ 3.1.1"), out: map[int][][]byte{1: {golden(t, "PINGRESP 3.1.1")}}},
 			}
 		}},
+		{name: "takeover, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			persistent := golden(t, "CONNECT 3.1.1 minimal, persistent session") // client "cid"
+			return []protoStep{
+				{conn: 0, in: persistent, out: map[int][][]byte{0: {accepted}}},
+				{conn: 0, in: golden(t, "SUBSCRIBE 3.1.1 one filter"), out: map[int][][]byte{0: {{0x90, 0x03, 0x00, 0x01, 0x00}}}},
+				// The same client identifier again: the first connection
+				// is closed [MQTT-3.1.4-3] and the session resumed,
+				// Session Present 1 [MQTT-3.2.2-3 of 3.1.1].
+				{conn: 1, in: persistent, out: map[int][][]byte{1: {golden(t, "CONNACK 3.1.1 session present")}}, closed: []int{0}},
+				// The subscription came with the session.
+				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 0"), out: map[int][][]byte{1: {golden(t, "PUBLISH 3.1.1 qos 0")}}},
+			}
+		}},
 		{name: "qos 1 and retained, 3.1.1", conns: 3, steps: func(t *testing.T, h *protoHost) []protoStep {
 			return []protoStep{
 				{conn: 0, in: connect311(t, "sub", nil), out: map[int][][]byte{0: {accepted}}},
