@@ -171,7 +171,15 @@ func newProtoHost(tb testing.TB, cfg *configs.Config) *protoHost {
 	e.sessions.acl = &e.acl
 	e.quota = newQuotas(cfg)
 	e.acl.set(mustStaticACL(tb, cfg.ACL))
-	enh, err := newEnhancedAuth(nil)
+	var scramStore SCRAMStore // the SCRAM methods of auth.scram.file (enhauth.go)
+	if sc := cfg.Auth.SCRAM; sc.File != "" {
+		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval, log)
+		if err != nil {
+			tb.Fatalf("scram file: %v", err)
+		}
+		scramStore = fs
+	}
+	enh, err := newEnhancedAuth(scramStore)
 	if err != nil {
 		tb.Fatalf("enhanced auth: %v", err)
 	}
