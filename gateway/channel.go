@@ -58,7 +58,9 @@ type engine struct {
 
 // channel is the protocol state machine of one connection. It takes
 // decoded packets and answers through its outbound queue; it owns no
-// socket. Packet handling (connect, handle and what they call) runs on
+// socket, reads the time from the engine's Clock (clock.go), and neither
+// sleeps nor arms a timer: it asks its host for delays and timers, whose
+// ends come back as events (effects.go). Packet handling (connect, handle and what they call) runs on
 // the connection's read goroutine, one packet at a time, and the fields
 // without a lock or atomic of their own are that goroutine's. Other
 // goroutines call into the channel too:

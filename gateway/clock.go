@@ -9,8 +9,8 @@ import "time"
 // clock it moves by hand.
 //
 // Now must be safe for concurrent use and must not block: it is called on
-// the publish path, from every connection's goroutine, sometimes under a
-// session's lock.
+// the publish path, from every connection's goroutine, under a session's
+// lock or authExpiry.mu; it must take none of the engine's locks.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
