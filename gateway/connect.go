@@ -34,11 +34,12 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
 		return ch.startConnectAuth(c, certID, ack)
 	}
+	var release func() // the place among the authentications in progress
 	if err == nil && ch.auth.hasWork(c) {
 		// auth_limit.go: over a concurrency cap, 0x89 Server busy
-		var release func()
-		if release, err = ch.acquireAuth(c); err == nil {
-			defer release()
+		var rel func()
+		if rel, err = ch.acquireAuth(c); err == nil {
+			release = rel
 		}
 	}
 	var delay time.Duration // bruteforce.go
@@ -54,10 +55,9 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 			delay = ch.authFailedBy(backend, c.Username, err) // bruteforce.go: count, log, delay
 		}
 	}
-	// effects.go: admit now, or after the delay. The authentication slot
-	// (acquireAuth) is released before the delay: no password is checked
-	// meanwhile.
-	return ch.holdConnect(delay, c, certID, ack, err)
+	// effects.go: admit now, or after the delay; the place is released
+	// once answered, the delay included.
+	return ch.holdConnect(delay, c, certID, ack, err, release)
 }
 
 // admit ends the CONNECT pipeline once the client is authenticated (err

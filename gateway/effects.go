@@ -25,26 +25,36 @@ type connectStep struct {
 	// delay, when positive, holds the answer back: the host waits this
 	// long (bounded by the connect deadline), then calls delayElapsed,
 	// which queues the held answer and returns the next step. Nothing
-	// was queued yet.
+	// was queued yet. The host must call delayElapsed, even when the
+	// deadline cut the wait short: the answer releases what the CONNECT
+	// holds.
 	delay time.Duration
 }
 
 // heldConnect is a CONNECT whose answer waits for a brute-force delay:
-// admit runs on it when the delay ends, refusing it when err is set.
+// admit runs on it when the delay ends, refusing it when err is set;
+// then release, when set, ends its place among the authentications in
+// progress (auth_limit.go), which the delay counts in.
 type heldConnect struct {
 	pendingConnect
-	err error
+	err     error
+	release func()
 }
 
 // holdConnect returns the step for a CONNECT whose authentication ended
 // (err nil: allowed) with the brute-force delay d: at once admit (d 0),
-// or hold the answer until the host calls delayElapsed.
-func (ch *channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, ack *mqtt.Connack, err error) connectStep {
+// or hold the answer until the host calls delayElapsed. release (nil:
+// none) is called once the answer is queued.
+func (ch *channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, ack *mqtt.Connack, err error, release func()) connectStep {
 	if d <= 0 {
-		return connectStep{connected: ch.admit(c, certID, ack, err)}
+		connected := ch.admit(c, certID, ack, err)
+		if release != nil {
+			release()
+		}
+		return connectStep{connected: connected}
 	}
 	ch.env.stats.auth.delayed.Add(1)
-	ch.held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err}
+	ch.held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err, release: release}
 	return connectStep{delay: d}
 }
 
@@ -57,7 +67,11 @@ func (ch *channel) delayElapsed() connectStep {
 		return connectStep{}
 	}
 	ch.held = nil
-	return connectStep{connected: ch.admit(h.c, h.certID, h.ack, h.err)}
+	connected := ch.admit(h.c, h.certID, h.ack, h.err)
+	if h.release != nil {
+		h.release()
+	}
+	return connectStep{connected: connected}
 }
 
 // holdError asks the host to wait d before it acts on the error handle

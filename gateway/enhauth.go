@@ -92,7 +92,7 @@ func (ch *channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Co
 	if m == nil {
 		err := mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", name)
 		d := ch.authFailed(c.Username, err) // bruteforce.go
-		return ch.holdConnect(d, c, certID, ack, err)
+		return ch.holdConnect(d, c, certID, ack, err, nil)
 	}
 	ch.authx = authFlow{method: name, ex: m.start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
 	return ch.connectAuthStep(c.Properties.AuthenticationData)
@@ -159,7 +159,7 @@ func (ch *channel) connectAuthStep(data []byte) connectStep {
 		if user == "" {
 			user = c.Username
 		}
-		return ch.holdConnect(ch.authFailed(user, err), c, pc.certID, pc.ack, err)
+		return ch.holdConnect(ch.authFailed(user, err), c, pc.certID, pc.ack, err, nil)
 	}
 	// The authenticated identity is the client's user name, for the ACL
 	// (%u) and the logs.
@@ -168,7 +168,7 @@ func (ch *channel) connectAuthStep(data []byte) connectStep {
 	if len(out) > 0 {
 		pc.ack.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 	}
-	return ch.holdConnect(ch.authSucceeded(user), c, pc.certID, pc.ack, nil) // bruteforce.go
+	return ch.holdConnect(ch.authSucceeded(user), c, pc.certID, pc.ack, nil, nil) // bruteforce.go
 }
 
 // handleAuth handles AUTH from a connected client: re-authentication

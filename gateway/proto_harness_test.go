@@ -213,6 +213,10 @@ type protoConn struct {
 	connected, ended bool
 	// delays are the brute-force delays the channel asked for, in order.
 	delays []time.Duration
+	// holdDelays makes the host stop at a delay of the handshake until
+	// the test calls elapse; waiting is that delay.
+	holdDelays bool
+	waiting    time.Duration
 	// end is how the connection ended, when the host ended it.
 	end connEnd
 }
@@ -284,10 +288,27 @@ func (c *protoConn) step(tb testing.TB, s connectStep, queued int) {
 		if n := c.out.count(); n != queued {
 			tb.Errorf("%d packets queued before the delay of %v the channel asked for", n-queued, s.delay)
 		}
+		if c.holdDelays {
+			c.waiting = s.delay
+			return
+		}
 		c.h.clock.add(s.delay)
 		s = c.ch.delayElapsed()
 	}
 	c.connected = s.connected
+}
+
+// elapse ends the delay the host stopped at (holdDelays): the clock
+// moves by it and the channel gets the event.
+func (c *protoConn) elapse(tb testing.TB) {
+	tb.Helper()
+	if c.waiting == 0 {
+		tb.Fatal("no delay to end")
+	}
+	c.h.clock.add(c.waiting)
+	c.waiting = 0
+	c.step(tb, c.ch.delayElapsed(), c.out.count())
+	c.h.settle(tb)
 }
 
 // fail ends the connection for err as conn.fail does, after the delay

@@ -590,3 +590,44 @@ func TestProtoBruteForceDelays(t *testing.T) {
 		t.Errorf("%d answers counted as delayed, want %d", got, len(attempts))
 	}
 }
+
+// A CONNECT keeps its place among the authentications in progress until
+// it is answered, brute-force delay included (auth.concurrency): while
+// one address's refusal waits, its next CONNECT is over the per_ip cap of
+// 1 and refused at once (3.1.1 return code 3, Server unavailable; v5
+// 0x89); once answered, the place is free again.
+func TestProtoDelayKeepsAuthPlace(t *testing.T) {
+	cfg := protoConfig(t)
+	cfg.Auth.BruteForce = configs.BruteForce{Enabled: true, InitialDelay: time.Second, MaxDelay: time.Minute, ResetAfter: time.Hour, MaxEntries: 100}
+	cfg.Auth.Users = []configs.User{{Username: "user", PasswordHash: bcryptHash(t, "right")}}
+	cfg.Auth.Concurrency.PerIP = 1
+	h := newProtoHost(t, cfg)
+	login := func(id, pw string) []byte {
+		return connect311(t, id, func(c *mqtt.Connect) {
+			c.UsernameFlag, c.Username, c.PasswordFlag, c.Password = true, "user", true, []byte(pw)
+		})
+	}
+	guess := h.dial(t, "192.0.2.1:1")
+	guess.holdDelays = true
+	guess.feed(t, login("guess", "wrong"))
+	guess.expectOut(t, false) // held back
+	if guess.waiting != time.Second {
+		t.Fatalf("delay %v, want 1s", guess.waiting)
+	}
+	busy := h.dial(t, "192.0.2.1:2")
+	busy.feed(t, login("busy", "right"))
+	busy.expectOut(t, true, []byte{0x20, 0x02, 0x00, 0x03})
+	if busy.delays != nil {
+		t.Errorf("the refusal over the cap waited %v", busy.delays)
+	}
+	guess.elapse(t)
+	guess.expectOut(t, true, []byte{0x20, 0x02, 0x00, 0x04})
+	// The place is free: the right password connects, after the delay
+	// the address's failure imposes on any answer.
+	ok := h.dial(t, "192.0.2.1:3")
+	ok.feed(t, login("ok", "right"))
+	ok.expectOut(t, false, []byte{0x20, 0x02, 0x00, 0x00})
+	if !slices.Equal(ok.delays, []time.Duration{time.Second}) {
+		t.Errorf("delays %v, want [1s]", ok.delays)
+	}
+}
