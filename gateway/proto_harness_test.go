@@ -156,36 +156,22 @@ type protoHost struct {
 	conns []*protoConn
 }
 
-// newProtoHost assembles an in-memory engine from cfg as the server does
-// (server.go), with a manual clock; the channels are on the first
-// listener of cfg, with its authentication chain.
+// newProtoHost builds an engine from cfg as a server does (New, with a
+// manual clock), without binding its listeners, opening a store or
+// serving anything; the channels are on the first listener of cfg, with
+// its profile and authentication chain.
 func newProtoHost(tb testing.TB, cfg *configs.Config) *protoHost {
 	tb.Helper()
 	log := zap.NewNop()
-	st := &engineStats{}
 	clock := &manualClock{t: time.Now().Truncate(time.Second)}
-	e := &engine{router: newRouter(), retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st),
-		stats: st, log: log, clog: newConnLog(log), clock: clock}
-	e.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, e.endSession, e.publishWill)
-	e.sessions.strictOwner = cfg.Session.OwnerBinding != "any"
-	e.sessions.acl = &e.acl
-	e.quota = newQuotas(cfg)
-	e.acl.set(mustStaticACL(tb, cfg.ACL))
-	var scramStore SCRAMStore // the SCRAM methods of auth.scram.file (enhauth.go)
-	if sc := cfg.Auth.SCRAM; sc.File != "" {
-		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval, log)
-		if err != nil {
-			tb.Fatalf("scram file: %v", err)
-		}
-		scramStore = fs
-	}
-	enh, err := newEnhancedAuth(scramStore)
+	bare := *cfg
+	bare.Listeners = nil              // no sockets
+	bare.Store.Durability = "memory" // no store
+	s, err := New(&bare, log, withClock(clock))
 	if err != nil {
-		tb.Fatalf("enhanced auth: %v", err)
+		tb.Fatalf("building the engine: %v", err)
 	}
-	e.enh = enh
-	e.guard = newBruteGuard(cfg.Auth.BruteForce)
-	e.authLim = newAuthLimits(cfg.Auth, log)
+	e := s.eng
 	lc := cfg.Listeners[0]
 	prof, err := newProfile(cfg.LimitsFor(lc))
 	if err != nil {
