@@ -165,7 +165,7 @@ func newProtoHost(tb testing.TB, cfg *configs.Config) *protoHost {
 	log := zap.NewNop()
 	clock := &manualClock{t: time.Now().Truncate(time.Second)}
 	bare := *cfg
-	bare.Listeners = nil              // no sockets
+	bare.Listeners = nil             // no sockets
 	bare.Store.Durability = "memory" // no store
 	s, err := New(&bare, log, withClock(clock))
 	if err != nil {
