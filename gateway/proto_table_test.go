@@ -284,6 +284,10 @@ func TestProtoSession(t *testing.T) {
 				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 0"), out: map[int][][]byte{0: {golden(t, "PUBLISH 3.1.1 qos 0")}}},
 				// [MQTT-3.12.4-1]
 				{conn: 1, in: golden(t, "PINGREQ 3.1.1"), out: map[int][][]byte{1: {golden(t, "PINGRESP 3.1.1")}}},
+				// UNSUBACK with the UNSUBSCRIBE's packet id [MQTT-3.10.4-4];
+				// no new messages for the filter [MQTT-3.10.4-2].
+				{conn: 0, in: golden(t, "UNSUBSCRIBE 3.1.1"), out: map[int][][]byte{0: {golden(t, "UNSUBACK 3.1.1")}}},
+				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 0")},
 			}
 		}},
 		{name: "takeover, 3.1.1", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
@@ -368,6 +372,9 @@ func TestProtoSession(t *testing.T) {
 				{conn: 1, in: golden(t, "PUBLISH 5.0 empty topic name with topic alias"), out: map[int][][]byte{0: {{0x30, 0x07, 0x00, 0x03, 'a', '/', 'b', 0x00, 'p'}}}},
 				// An alias never set: DISCONNECT 0x82 Protocol Error, close.
 				{conn: 1, in: encode(t, unset, mqtt.V5), out: map[int][][]byte{1: {{0xE0, 0x02, 0x82, 0x00}}}, closed: []int{1}},
+				// A filter not subscribed: UNSUBACK 0x11 No subscription
+				// existed (3.11.3).
+				{conn: 0, in: golden(t, "UNSUBSCRIBE 5.0 without properties"), out: map[int][][]byte{0: {{0xB0, 0x04, 0x00, 0x04, 0x00, 0x11}}}},
 			}
 		}},
 		{name: "will on disconnect 0x04, 5.0", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
