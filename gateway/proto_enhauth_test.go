@@ -80,7 +80,7 @@ func TestProtoEnhancedAuth(t *testing.T) {
 			cfg := protoConfig(t)
 			cfg.Auth.SCRAM.File = writeSCRAMFile(t, map[string]string{"alice": "wonderland"})
 			cfg.Auth.BruteForce = configs.BruteForce{Enabled: true, InitialDelay: time.Second, MaxDelay: time.Minute, ResetAfter: time.Hour, MaxEntries: 100}
-			h := newProtoHost(t, cfg)
+			h := newProtoHost(t, cfg, nil)
 			c := h.dial(t, "192.0.2.1:1883")
 			out, conv := scramConversation(t, c, "alice", tt.password, func(first []byte) []byte {
 				return connect5(t, "enh", func(cp *mqtt.Connect) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 	"edgemq/mqtt/mqtttest"
@@ -146,8 +147,45 @@ func (m *manualTimers) fired() bool {
 	return true
 }
 
+// heldStore is a store.Store whose commits the test makes: Apply keeps
+// the operations' done callbacks until commit, the event "store
+// committed" (store.Store allows a commit at any later time).
+type heldStore struct {
+	mu   sync.Mutex
+	ops  int
+	done []func(error)
+}
+
+func (s *heldStore) Load(context.Context) (*store.State, error) { return &store.State{}, nil }
+func (s *heldStore) Group() (end func())                        { return func() {} }
+func (s *heldStore) Close() error                               { return nil }
+
+func (s *heldStore) Apply(ops []store.Op, done func(error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ops += len(ops)
+	if done != nil {
+		s.done = append(s.done, done)
+	}
+}
+
+// commit stores what was applied: the done callbacks run, in order, as
+// the store's goroutine runs them. It returns how many ran.
+func (s *heldStore) commit() int {
+	s.mu.Lock()
+	done := s.done
+	s.done = nil
+	s.mu.Unlock()
+	for _, f := range done {
+		f(nil)
+	}
+	return len(done)
+}
+
 // protoHost is one engine and the channels on it.
 type protoHost struct {
+	// st is the store when the host was built with one.
+	st    *heldStore
 	clock *manualClock
 	eng   *engine
 	prof  *profile
@@ -157,17 +195,21 @@ type protoHost struct {
 }
 
 // newProtoHost builds an engine from cfg as a server does (New, with a
-// manual clock), without binding its listeners, opening a store or
-// serving anything; the channels are on the first listener of cfg, with
-// its profile and authentication chain.
-func newProtoHost(tb testing.TB, cfg *configs.Config) *protoHost {
+// manual clock), without binding its listeners or serving anything; the
+// channels are on the first listener of cfg, with its profile and
+// authentication chain. st, when set, is its store; none otherwise.
+func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost {
 	tb.Helper()
 	log := zap.NewNop()
 	clock := &manualClock{t: time.Now().Truncate(time.Second)}
 	bare := *cfg
 	bare.Listeners = nil             // no sockets
-	bare.Store.Durability = "memory" // no store
-	s, err := New(&bare, log, withClock(clock))
+	bare.Store.Durability = "memory" // no store of the configuration's
+	opts := []Option{withClock(clock)}
+	if st != nil {
+		opts = append(opts, WithStore(st))
+	}
+	s, err := New(&bare, log, opts...)
 	if err != nil {
 		tb.Fatalf("building the engine: %v", err)
 	}
@@ -182,7 +224,7 @@ func newProtoHost(tb testing.TB, cfg *configs.Config) *protoHost {
 	if err != nil {
 		tb.Fatalf("auth chain: %v", err)
 	}
-	return &protoHost{clock: clock, eng: e, prof: prof, auth: &authChain{backends: backends, allowAnonymous: lc.Anonymous()}}
+	return &protoHost{st: st, clock: clock, eng: e, prof: prof, auth: &authChain{backends: backends, allowAnonymous: lc.Anonymous()}}
 }
 
 // protoConn is one connection's channel and what its host keeps for it.

@@ -137,7 +137,7 @@ func TestProtoConnect(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
-			h := newProtoHost(t, cfg)
+			h := newProtoHost(t, cfg, nil)
 			c := h.dial(t, "192.0.2.1:1883")
 			c.feed(t, tt.in)
 			c.expectOut(t, tt.closed, tt.want...)
@@ -163,15 +163,18 @@ type protoStep struct {
 	out map[int][][]byte
 	// closed lists the connections the step closed.
 	closed []int
+	// commit, when set, makes the store commit after the step's packet
+	// (the event "store committed"); out is what follows it.
+	commit bool
 	// check, when set, checks more after the step.
 	check func(t *testing.T, h *protoHost)
 }
 
 // runScript runs the steps script makes on a host of cfg with n
 // connections.
-func runScript(t *testing.T, cfg *configs.Config, n int, script func(*testing.T, *protoHost) []protoStep) {
+func runScript(t *testing.T, cfg *configs.Config, st *heldStore, n int, script func(*testing.T, *protoHost) []protoStep) {
 	t.Helper()
-	h := newProtoHost(t, cfg)
+	h := newProtoHost(t, cfg, st)
 	for i := range n {
 		h.dial(t, fmt.Sprintf("192.0.2.%d:1883", i+1))
 	}
@@ -183,6 +186,9 @@ func runScript(t *testing.T, cfg *configs.Config, n int, script func(*testing.T,
 		}
 		if st.advance > 0 {
 			h.advance(t, st.advance)
+		}
+		if st.commit && h.st.commit() == 0 {
+			t.Fatalf("step %d: nothing waited for the store", i)
 		}
 		for _, c := range st.closed {
 			closed[c] = true
@@ -270,6 +276,7 @@ func TestProtoSession(t *testing.T) {
 	tests := []struct {
 		name  string
 		cfg   func(t *testing.T, cfg *configs.Config)
+		store bool // with a store whose commits the steps make
 		conns int
 		steps func(t *testing.T, h *protoHost) []protoStep
 	}{
@@ -301,6 +308,34 @@ func TestProtoSession(t *testing.T) {
 				{conn: 1, in: persistent, out: map[int][][]byte{1: {golden(t, "CONNACK 3.1.1 session present")}}, closed: []int{0}},
 				// The subscription came with the session.
 				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 0"), out: map[int][][]byte{1: {golden(t, "PUBLISH 3.1.1 qos 0")}}},
+			}
+		}},
+		{name: "acknowledgements wait for the store, 3.1.1", store: true, conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			pubrec := []byte{0x50, 0x02, 0xFF, 0xFF}
+			persistent := func(c *mqtt.Connect) { c.CleanStart = false }
+			return []protoStep{
+				{conn: 0, in: golden(t, "CONNECT 3.1.1 minimal, persistent session"), out: map[int][][]byte{0: {accepted}}},
+				{conn: 1, in: connect311(t, "pub", persistent), out: map[int][][]byte{1: {accepted}}},
+				// SUBACK once the subscription is stored.
+				{conn: 0, in: subscribe(t, mqtt.V311, 1, "a/b", 1)},
+				{commit: true, out: map[int][][]byte{0: {{0x90, 0x03, 0x00, 0x01, 0x01}}}},
+				// A QoS 1 message to a persistent session: the connected
+				// subscriber gets it at once; the publisher's PUBACK, which
+				// ends its ownership of the message [MQTT-4.3.2-2], waits
+				// until the message is stored.
+				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 1 retain"), out: map[int][][]byte{
+					0: {{0x32, 0x0A, 0x00, 0x03, 'a', '/', 'b', 0x00, 0x01, 0x01, 0x02, 0x03}},
+				}},
+				{commit: true, out: map[int][][]byte{1: {{0x40, 0x02, 0x00, 0x0A}}}},
+				// QoS 2 from a persistent session: PUBREC once the packet
+				// id is stored (a restart must not take a repeat for a new
+				// message, 4.3.3).
+				{conn: 1, in: golden(t, "PUBLISH 3.1.1 qos 2 dup retain, empty payload")},
+				{commit: true, out: map[int][][]byte{1: {pubrec}}},
+				// PUBCOMP once the id's release is stored: then the id may
+				// be reused (persist_qos2.go).
+				{conn: 1, in: []byte{0x62, 0x02, 0xFF, 0xFF}},
+				{commit: true, out: map[int][][]byte{1: {{0x70, 0x02, 0xFF, 0xFF}}}},
 			}
 		}},
 		{name: "qos 1 and retained, 3.1.1", conns: 3, steps: func(t *testing.T, h *protoHost) []protoStep {
@@ -450,7 +485,11 @@ func TestProtoSession(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(t, cfg)
 			}
-			runScript(t, cfg, tt.conns, tt.steps)
+			var st *heldStore
+			if tt.store {
+				st = &heldStore{}
+			}
+			runScript(t, cfg, st, tt.conns, tt.steps)
 		})
 	}
 }
@@ -521,7 +560,7 @@ func TestProtoConnectV5(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
-			h := newProtoHost(t, cfg)
+			h := newProtoHost(t, cfg, nil)
 			c := h.dial(t, "192.0.2.1:1883")
 			c.feed(t, tt.in)
 			got, closed := c.out.take()
@@ -560,7 +599,7 @@ func TestProtoBruteForceDelays(t *testing.T) {
 	cfg := protoConfig(t)
 	cfg.Auth.BruteForce = configs.BruteForce{Enabled: true, InitialDelay: time.Second, MaxDelay: 3 * time.Second, ResetAfter: time.Hour, MaxEntries: 100}
 	cfg.Auth.Users = []configs.User{{Username: "user", PasswordHash: bcryptHash(t, "right")}}
-	h := newProtoHost(t, cfg)
+	h := newProtoHost(t, cfg, nil)
 	refused := []byte{0x20, 0x02, 0x00, 0x04} // 3.1.1 return code 4 bad user name or password
 	accepted := []byte{0x20, 0x02, 0x00, 0x00}
 	attempts := []struct {
@@ -608,7 +647,7 @@ func TestProtoDelayKeepsAuthPlace(t *testing.T) {
 	cfg.Auth.BruteForce = configs.BruteForce{Enabled: true, InitialDelay: time.Second, MaxDelay: time.Minute, ResetAfter: time.Hour, MaxEntries: 100}
 	cfg.Auth.Users = []configs.User{{Username: "user", PasswordHash: bcryptHash(t, "right")}}
 	cfg.Auth.Concurrency.PerIP = 1
-	h := newProtoHost(t, cfg)
+	h := newProtoHost(t, cfg, nil)
 	login := func(id, pw string) []byte {
 		return connect311(t, id, func(c *mqtt.Connect) {
 			c.UsernameFlag, c.Username, c.PasswordFlag, c.Password = true, "user", true, []byte(pw)
