@@ -163,6 +163,9 @@ type protoStep struct {
 	out map[int][][]byte
 	// closed lists the connections the step closed.
 	closed []int
+	// event, when set, is delivered after the packet: an event of the
+	// server's (a kick).
+	event func(h *protoHost)
 	// commit, when set, makes the store commit after the step's packet
 	// (the event "store committed"); out is what follows it.
 	commit bool
@@ -186,6 +189,10 @@ func runScript(t *testing.T, cfg *configs.Config, st *heldStore, n int, script f
 		}
 		if st.advance > 0 {
 			h.advance(t, st.advance)
+		}
+		if st.event != nil {
+			st.event(h)
+			h.settle(t)
 		}
 		if st.commit && h.st.commit() == 0 {
 			t.Fatalf("step %d: nothing waited for the store", i)
@@ -447,6 +454,25 @@ func TestProtoSession(t *testing.T) {
 				// [MQTT-3.1.2-24 of 3.1.1] and publishes the will
 				// [MQTT-3.1.2-8].
 				{advance: time.Second, out: map[int][][]byte{1: {willPublish}}, closed: []int{0}},
+			}
+		}},
+		{name: "kicked, 5.0", conns: 2, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect5(t, "dev", nil), out: map[int][][]byte{0: {anyPacket}}},
+				{conn: 1, in: connect5(t, "other", nil), out: map[int][][]byte{1: {anyPacket}}},
+				// Drain's redirect: DISCONNECT 0x9C Use another server with
+				// the Server Reference (4.11), then close; the other
+				// client stays.
+				{event: func(h *protoHost) { h.conns[0].ch.kickRef(mqtt.UseAnotherServer, "host:88") },
+					out: map[int][][]byte{0: {golden(t, "DISCONNECT 5.0 server, use another server")}}, closed: []int{0}},
+				{conn: 1, in: golden(t, "PINGREQ 5.0"), out: map[int][][]byte{1: {golden(t, "PINGRESP 5.0")}}},
+			}
+		}},
+		{name: "kicked, 3.1.1", conns: 1, steps: func(t *testing.T, h *protoHost) []protoStep {
+			return []protoStep{
+				{conn: 0, in: connect311(t, "dev", nil), out: map[int][][]byte{0: {accepted}}},
+				// 3.x has no DISCONNECT from the server: a close.
+				{event: func(h *protoHost) { h.conns[0].ch.kick(mqtt.AdministrativeAction) }, closed: []int{0}},
 			}
 		}},
 		{name: "keep alive, 5.0", conns: 1, steps: func(t *testing.T, h *protoHost) []protoStep {
