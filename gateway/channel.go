@@ -6,6 +6,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/bruteforce"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
@@ -34,10 +37,11 @@ type outbound interface {
 // engine is what all channels share.
 type engine struct {
 	router   *router
-	acl      aclHolder     // the authorizer (acl.go)
-	enh      *enhancedAuth // enhanced authentication methods (enhauth.go)
-	guard    *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
-	authLim  *authLimits   // authentication caps and hash pool (auth_limit.go)
+	acl      aclHolder         // the authorizer (acl.go)
+	enh      *enhancedAuth     // enhanced authentication methods (enhauth.go)
+	guard    *bruteforce.Guard // brute-force delays, nil when off
+	authLim  *auth.Limits      // authentication caps and hash pool
+	pwVerify *passwd.Verifier  // password hashes, in authLim's pool
 	retained *retainedStore
 	sessions *registry
 	quota    *quotas // per-client bounds, nil: none (quota.go)
@@ -67,7 +71,7 @@ type engine struct {
 //   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
 //     failed store commit (persist.go) and the credential expiry;
 //   - authExpired: the credential expiry timer its host armed
-//     (auth_chain.go, effects.go), under credExp.mu;
+//     (channel_auth.go, auth.Expiry, effects.go);
 //   - fits and out: a publisher's route delivering to this channel's
 //     session (delivery.go), under that session's lock;
 //   - the store's commit callbacks, which count acksOut down (persist.go).
@@ -79,7 +83,7 @@ type channel struct {
 	env  *engine
 	meta *listeners.Meta
 	prof *profile
-	auth *authChain
+	auth *auth.Chain
 	out  outbound
 	enc  *encoder
 	log  *zap.Logger
@@ -107,7 +111,7 @@ type channel struct {
 	acl chanACL
 	// authx is the enhanced authentication state (enhauth.go).
 	authx authFlow
-	// credExp is the credential's expiry and ACL claims (auth_chain.go).
+	// credExp is the credential's expiry and ACL claims (channel_auth.go).
 	credExp authExpiry
 	// held is a CONNECT whose answer waits for a brute-force delay, and
 	// errDelay the delay before the error handle returned is acted on

@@ -4,8 +4,8 @@ import "time"
 
 // The connection is its channel's timerHost (effects.go): it arms the
 // timers the channel asks for with the runtime's timers. authTimer is
-// guarded by the channel's credExp.mu, under which the channel calls
-// these.
+// guarded by the lock of the channel's credential expiry (auth.Expiry,
+// authExpiry.mu), under which the channel calls these.
 
 // armAuthExpiry arms the credential-expiry timer: authExpired after d.
 func (c *conn) armAuthExpiry(d time.Duration) {

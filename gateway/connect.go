@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"edgemq/certs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/logsafe"
 
 	"edgemq/mqtt"
@@ -35,24 +36,23 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 		return ch.startConnectAuth(c, certID, ack)
 	}
 	var release func() // the place among the authentications in progress
-	if err == nil && ch.auth.hasWork(c) {
-		// auth_limit.go: over a concurrency cap, 0x89 Server busy
+	if err == nil && ch.auth.HasWork(c) {
+		// auth.Gate: over a concurrency cap, 0x89 Server busy
 		var rel func()
 		if rel, err = ch.acquireAuth(c); err == nil {
 			release = rel
 		}
 	}
-	var delay time.Duration // bruteforce.go
+	var delay time.Duration // channel_auth.go: the brute-force delay
 	if err == nil {
-		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
-			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
-		var backend authBackend
-		if backend, err = ch.auth.authenticate(ctx, view); err == nil {
-			err = ch.applyGrant(c, &view.grant) // auth_chain.go
-			// bruteforce.go: the delay recent failures impose on any answer
+		view := auth.NewView(ch.meta, c, n.ClientID, certID, certID != "" && ch.auth.IdentityAs() == auth.IdentityAsUsername)
+		var backend auth.Kind
+		if backend, err = ch.auth.Authenticate(ctx, view); err == nil {
+			err = ch.applyGrant(c, view.Grant()) // channel_auth.go
+			// channel_auth.go: the delay recent failures impose on any answer
 			delay = ch.authSucceeded(c.Username)
 		} else {
-			delay = ch.authFailedBy(backend, c.Username, err) // bruteforce.go: count, log, delay
+			delay = ch.authFailedBy(backend, c.Username, err) // channel_auth.go: count, log, delay
 		}
 	}
 	// effects.go: admit now, or after the delay; the place is released
@@ -121,7 +121,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	}
 	ch.sess = s
 	claim.bind(s)        // quota.go
-	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
+	ch.startAuthExpiry() // channel_auth.go: disconnect when the credential expires
 	if prev != nil {
 		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
@@ -141,17 +141,17 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 // Without such a certificate (client_auth.mode optional) nothing is
 // replaced. It returns the identity, "" when none was substituted.
 func (ch *channel) substituteCertIdentity(c *mqtt.Connect) string {
-	if ch.auth.identityAs == "" {
+	if ch.auth.IdentityAs() == "" {
 		return ""
 	}
-	id := certs.Identity(ch.meta.TLS, ch.auth.identityField)
+	id := certs.Identity(ch.meta.TLS, ch.auth.IdentityField())
 	if id == "" {
 		return ""
 	}
-	switch ch.auth.identityAs {
-	case identityAsUsername:
+	switch ch.auth.IdentityAs() {
+	case auth.IdentityAsUsername:
 		c.Username, c.UsernameFlag = id, true
-	case identityAsClientID:
+	case auth.IdentityAsClientID:
 		c.ClientID = id
 	}
 	return id

@@ -2,8 +2,8 @@ package gateway
 
 // What a channel asks of its host. The channel is the protocol state
 // machine of one connection (channel.go): it sleeps on no timer and arms
-// none. A delay (brute-force protection, bruteforce.go) is returned for
-// the host to wait out; a timer (the credential's expiry, auth_chain.go)
+// none. A delay (brute-force protection, channel_auth.go) is returned for
+// the host to wait out; a timer (the credential's expiry, channel_auth.go)
 // is asked of the host through timerHost, and comes back as an event
 // method of the channel when it fires. The host is the connection
 // (conn.go, conn_timers.go) in a running server, and a test's harness
@@ -53,7 +53,7 @@ func (ch *channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, 
 		}
 		return connectStep{connected: connected}
 	}
-	ch.env.stats.auth.delayed.Add(1)
+	ch.env.stats.auth.Delay()
 	ch.held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err, release: release}
 	return connectStep{delay: d}
 }
@@ -78,7 +78,7 @@ func (ch *channel) delayElapsed() connectStep {
 // returns next (a failed re-authentication's DISCONNECT, enhauth.go).
 func (ch *channel) holdError(d time.Duration) {
 	if d > 0 {
-		ch.env.stats.auth.delayed.Add(1)
+		ch.env.stats.auth.Delay()
 		ch.errDelay = d
 	}
 }

@@ -52,8 +52,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 	}
 	for _, c := range []lockorder.Class{
 		engineOrder{}, registryMu{}, sessionMu{}, writeQueueMu{}, routerMu{}, retainedMu{},
-		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{}, authExpiryMu{},
-		authGateMu{}, bruteGuardMu{}, httpAuthMu{}, jwksFetchMu{}, jwksMu{}, passwordFileMu{}, scramStoreMu{},
+		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{},
 		takeoverMu{}, quotasMu{},
 	} {
 		if !named[c.LockClass()] {

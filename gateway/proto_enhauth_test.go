@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	authscram "edgemq/gateway/auth/scram"
 	"edgemq/mqtt"
 
 	"github.com/xdg-go/scram"
@@ -40,15 +41,15 @@ func scramConversation(t *testing.T, c *protoConn, user, password string, start 
 		t.Fatalf("queued %s, want AUTH 0x18", hexes(out))
 	}
 	a, ok := decodeOut(t, out[0], mqtt.V5).(*mqtt.Auth)
-	if !ok || a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != MethodSCRAMSHA256 {
-		t.Fatalf("queued % x, want AUTH 0x18 with method %s", out[0], MethodSCRAMSHA256)
+	if !ok || a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != authscram.MethodSHA256 {
+		t.Fatalf("queued % x, want AUTH 0x18 with method %s", out[0], authscram.MethodSHA256)
 	}
 	final, err := conv.Step(string(a.Properties.AuthenticationData))
 	if err != nil {
 		t.Fatalf("server-first %q: %v", a.Properties.AuthenticationData, err)
 	}
 	cont := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
-	cont.Properties.SetString(mqtt.PropAuthenticationMethod, MethodSCRAMSHA256)
+	cont.Properties.SetString(mqtt.PropAuthenticationMethod, authscram.MethodSHA256)
 	cont.Properties.SetBinary(mqtt.PropAuthenticationData, []byte(final))
 	c.feed(t, encode(t, cont, mqtt.V5))
 	out, _ = c.out.take()
@@ -84,7 +85,7 @@ func TestProtoEnhancedAuth(t *testing.T) {
 			c := h.dial(t, "192.0.2.1:1883")
 			out, conv := scramConversation(t, c, "alice", tt.password, func(first []byte) []byte {
 				return connect5(t, "enh", func(cp *mqtt.Connect) {
-					cp.Properties.SetString(mqtt.PropAuthenticationMethod, MethodSCRAMSHA256)
+					cp.Properties.SetString(mqtt.PropAuthenticationMethod, authscram.MethodSHA256)
 					cp.Properties.SetBinary(mqtt.PropAuthenticationData, first)
 				})
 			})
@@ -105,7 +106,7 @@ func TestProtoEnhancedAuth(t *testing.T) {
 				return
 			}
 			// CONNACK carries the method and the server-final message.
-			if ack.Properties.AuthenticationMethod != MethodSCRAMSHA256 {
+			if ack.Properties.AuthenticationMethod != authscram.MethodSHA256 {
 				t.Errorf("CONNACK authentication method %q", ack.Properties.AuthenticationMethod)
 			}
 			if _, err := conv.Step(string(ack.Properties.AuthenticationData)); err != nil || !conv.Valid() {
@@ -117,7 +118,7 @@ func TestProtoEnhancedAuth(t *testing.T) {
 			// [MQTT-4.12.1-1].
 			out, conv = scramConversation(t, c, "alice", tt.reauth, func(first []byte) []byte {
 				a := &mqtt.Auth{ReasonCode: mqtt.ReAuthenticate}
-				a.Properties.SetString(mqtt.PropAuthenticationMethod, MethodSCRAMSHA256)
+				a.Properties.SetString(mqtt.PropAuthenticationMethod, authscram.MethodSHA256)
 				a.Properties.SetBinary(mqtt.PropAuthenticationData, first)
 				return encode(t, a, mqtt.V5)
 			})

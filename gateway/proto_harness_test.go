@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -189,7 +191,7 @@ type protoHost struct {
 	clock *manualClock
 	eng   *engine
 	prof  *profile
-	auth  *authChain
+	auth  *auth.Chain
 	bufs  mqtt.BufferPool
 	conns []*protoConn
 }
@@ -219,12 +221,12 @@ func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost 
 	if err != nil {
 		tb.Fatalf("profile: %v", err)
 	}
-	users := newStaticUsers(cfg.Auth.Users, e.authLim.verify)
-	backends, err := buildAuthChain(cfg, lc, users, map[string]Authenticator{}, &http.Client{Timeout: time.Second}, e.authLim.verify, log)
+	users := passwd.NewStaticUsers(cfg.Auth.Users, e.pwVerify)
+	backends, err := buildAuthChain(cfg, lc, users, map[string]auth.Backend{}, &http.Client{Timeout: time.Second}, e.pwVerify, log)
 	if err != nil {
 		tb.Fatalf("auth chain: %v", err)
 	}
-	return &protoHost{st: st, clock: clock, eng: e, prof: prof, auth: &authChain{backends: backends, allowAnonymous: lc.Anonymous()}}
+	return &protoHost{st: st, clock: clock, eng: e, prof: prof, auth: auth.NewChain(lc.Anonymous(), backends...)}
 }
 
 // protoConn is one connection's channel and what its host keeps for it.
