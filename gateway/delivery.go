@@ -107,7 +107,7 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 // its packet id, until acknowledgements make room (fillLocked). Then the
 // window fills from the pending queue.
 func (s *session) resendLocked(ch *channel) {
-	now := time.Now()
+	now := ch.now()
 	window := int(ch.neg.OutboundInflight)
 	sent := 0
 	s.st.held = 0
@@ -192,6 +192,6 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 		s.deleteDeliveryLocked(d)
 	}
 	if !s.ended && s.owner == ch {
-		s.fillLocked(ch, time.Now())
+		s.fillLocked(ch, ch.now())
 	}
 }

@@ -29,7 +29,7 @@ func newMessage(p *mqtt.Publish, from string, now time.Time) *message {
 // copy, to one member (shared.go). buf is scratch space reused between
 // calls. It returns the number of sessions the message went to.
 func (e *engine) route(m *message, buf *[]match) int {
-	return e.routeAt(m, buf, time.Now())
+	return e.routeAt(m, buf, e.now())
 }
 
 // routeAt is route at time now, for a caller that has just read the
@@ -118,7 +118,7 @@ func (e *engine) publishWill(clientID string, w *mqtt.Will) {
 	pub.Properties.Clear(mqtt.PropWillDelayInterval)
 	e.log.Debug("publishing will", logsafe.String("client_id", clientID), logsafe.String("topic", w.Topic))
 	var buf []match
-	e.route(newMessage(pub, clientID, time.Now()), &buf)
+	e.route(newMessage(pub, clientID, e.now()), &buf)
 }
 
 // endSession drops the subscriptions of a session that ended, and hands

@@ -265,7 +265,7 @@ func (e *engine) restore(ctx context.Context, st store.Store, path string) error
 	if err != nil {
 		return storeError(path, err)
 	}
-	now := time.Now()
+	now := e.now() // clock.go
 	var maxID uint64
 	var drop []store.Op
 	for i := range state.Retained {

@@ -40,7 +40,7 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
 	st := &engineStats{}
-	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop()}
+	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop(), clock: wallClock{}}
 	e.sessions = newRegistry(1000, 0, st, e.endSession, e.publishWill)
 	e.sessions.acl = &e.acl
 	return e

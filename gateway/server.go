@@ -104,6 +104,7 @@ type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
+	clock  Clock                           // withClock (clock.go); nil: the wall clock
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -149,7 +150,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
 	rt := newRouter()
 	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
-	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log)}
+	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
 	s.adm.SetLog(admissionLog{s.eng.clog}) // refusals are logged, sampled (connlog.go)
 	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
 	s.eng.quota = newQuotas(cfg)                             // quota.go
