@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"edgemq/gateway/admin"
 	"edgemq/mqtt"
@@ -59,6 +60,15 @@ func TestAdminGetSession(t *testing.T) {
 	off.subscribe(t, "show/#", 1, mqtt.GrantedQoS1)
 	off.send(t, &mqtt.Disconnect{})
 	off.expectClosed(t)
+	// The socket closes before the server releases the session: publish
+	// once the session is offline, or the message goes to the old link.
+	deadline := time.Now().Add(10 * time.Second)
+	for adminDo[admin.SessionDetail](t, a, "GET", "/api/v1/sessions/show-off", nil, http.StatusOK).Connected {
+		if time.Now().After(deadline) {
+			t.Fatal("the session stayed connected after DISCONNECT")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	adminDo[admin.PublishResult](t, a, "POST", "/api/v1/publish", admin.PublishRequest{Topic: "show/q", Payload: "queued", QoS: 1}, http.StatusOK)
 
 	got := adminDo[admin.SessionDetail](t, a, "GET", "/api/v1/sessions/show-off", nil, http.StatusOK)

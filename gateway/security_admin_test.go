@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"edgemq/configs"
 	"edgemq/gateway/admin"
@@ -54,6 +55,18 @@ func TestSecurityAdminAPI(t *testing.T) {
 	a := newAdminClient(t, ts)
 	connectV5(t, ts, v5Connect("a/b"))
 	bearer := http.Header{"Authorization": {"Bearer " + adminTestToken}}
+	// CONNACK is written before the server lists the connection as a
+	// connected client: wait for the listing.
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		if code, _, _ := adminRaw(t, a, "GET", "/api/v1/clients/a%2Fb", bearer, nil); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("client a/b was never listed")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	big := func() []byte {
 		b, _ := json.Marshal(admin.PublishRequest{Topic: "big", Payload: strings.Repeat("x", admin.MaxBody)})
 		return b
