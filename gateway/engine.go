@@ -55,14 +55,14 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	i := 0
 	acl := e.acl.load() // the owners' read check (owner.go)
 	checkReads := e.acl.checksReads(acl)
-	for i < len(ms) && ms[i].group == nil {
-		s := ms[i].s
+	for i < len(ms) && ms[i].Group == nil {
+		s := ms[i].Key
 		j := i
 		var qos byte
 		var retain, any, denied bool
 		var ids []uint32
-		for ; j < len(ms) && ms[j].s == s; j++ {
-			sub := ms[j].sub
+		for ; j < len(ms) && ms[j].Key == s; j++ {
+			sub := ms[j].Sub
 			if sub.noLocal && s.st.clientID == m.from {
 				continue // [MQTT-3.8.3-3]
 			}
@@ -94,7 +94,7 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	// non-shared subscriptions: a session subscribed both ways, or to
 	// several groups, gets a copy for each [4.8.2].
 	for _, g := range ms[i:] {
-		if e.deliverShared(g.group, m, now) {
+		if e.deliverShared(g.Group, m, now) {
 			sent++
 		}
 	}
@@ -105,10 +105,10 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 // compareMatches orders matches by session, in creation order, so that a
 // session's matches are adjacent, and shared subscription groups last.
 func compareMatches(a, b match) int {
-	if a.group != nil || b.group != nil {
-		return cmp.Compare(boolByte(a.group != nil), boolByte(b.group != nil))
+	if a.Group != nil || b.Group != nil {
+		return cmp.Compare(boolByte(a.Group != nil), boolByte(b.Group != nil))
 	}
-	return cmp.Compare(a.s.seq, b.s.seq)
+	return cmp.Compare(a.Key.seq, b.Key.seq)
 }
 
 // publishWill publishes a will message as the client's PUBLISH

@@ -105,7 +105,7 @@ func TestMosquittoClients(t *testing.T) {
 			}
 
 			// The subscriber connected in the version asked for.
-			s := subs[0].s
+			s := subs[0].Key
 			s.mu.Lock()
 			owner := s.owner
 			s.mu.Unlock()

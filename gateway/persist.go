@@ -105,7 +105,7 @@ func (s *session) putDeliveryLocked(d *delivery) {
 	}
 	sd := &store.Delivery{Seq: d.dseq, Msg: d.msg.stored(&s.p.msgIDs), QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs, PID: d.pid, State: deliveryStates[d.state]}
 	if d.share != nil {
-		sd.Share = mqtt.SharePrefix + d.share.name + "/" + d.share.filter
+		sd.Share = mqtt.SharePrefix + d.share.Name() + "/" + d.share.Filter()
 	}
 	s.p.apply(store.Op{Kind: store.PutDelivery, ClientID: s.st.clientID, Delivery: sd})
 }

@@ -4,7 +4,7 @@ package gateway
 // also accepted from 3.x clients.
 //
 // Data: the router keeps each group in the topic trie at the node of its
-// filter, in trieNode.shared by share name, so a topic matches a group at
+// filter, by share name (topictrie.Group), so a topic matches a group at
 // most once. A group's members are a copy-on-write slice behind an atomic
 // pointer: join and leave replace it while holding router.mu (write), and
 // readers load it with no lock. A match carries the group only; the
@@ -35,86 +35,11 @@ package gateway
 // Client that is subscribed to the same Shared Subscription").
 
 import (
-	"edgemq/gateway/stats"
 	"math/rand/v2"
-	"slices"
-	"sync/atomic"
 	"time"
+
+	"edgemq/gateway/stats"
 )
-
-// shareMember is one session's subscription in a shared subscription
-// group.
-type shareMember struct {
-	s   *session
-	sub *subscription
-}
-
-// shareGroup is a shared subscription group: the sessions subscribed to
-// "$share/{name}/{filter}".
-type shareGroup struct {
-	name   string // share name
-	filter string // topic filter, without "$share/{name}/"
-	// members, in the order they joined; copy-on-write: replaced under
-	// router.mu, never modified once stored.
-	members atomic.Pointer[[]shareMember]
-	// next is the round robin cursor.
-	next atomic.Uint64
-}
-
-// list returns the current members; the slice must not be modified.
-func (g *shareGroup) list() []shareMember {
-	if p := g.members.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// join adds s to the group name of node n (filter is the node's topic
-// filter), or replaces its subscription. It reports whether s was a
-// member. router.mu must be held for writing.
-func (n *trieNode) join(name, filter string, s *session, sub *subscription) (existed bool) {
-	if n.shared == nil {
-		n.shared = make(map[string]*shareGroup)
-	}
-	g := n.shared[name]
-	if g == nil {
-		g = &shareGroup{name: name, filter: filter}
-		n.shared[name] = g
-	}
-	old := g.list()
-	ms := make([]shareMember, len(old), len(old)+1)
-	copy(ms, old)
-	if i := slices.IndexFunc(ms, func(m shareMember) bool { return m.s == s }); i >= 0 {
-		ms[i].sub = sub // [MQTT-3.8.4-3]
-		existed = true
-	} else {
-		ms = append(ms, shareMember{s, sub})
-	}
-	g.members.Store(&ms)
-	return existed
-}
-
-// leave removes s from the group name of node n, dropping the group once
-// empty. It reports whether s was a member. router.mu must be held for
-// writing.
-func (n *trieNode) leave(name string, s *session) bool {
-	g := n.shared[name]
-	if g == nil {
-		return false
-	}
-	old := g.list()
-	i := slices.IndexFunc(old, func(m shareMember) bool { return m.s == s })
-	if i < 0 {
-		return false
-	}
-	ms := make([]shareMember, 0, len(old)-1)
-	ms = append(append(ms, old[:i]...), old[i+1:]...)
-	g.members.Store(&ms)
-	if len(ms) == 0 {
-		delete(n.shared, name)
-	}
-	return true
-}
 
 // sharedDelivery is m as member sub of group g receives it.
 func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
@@ -132,7 +57,7 @@ func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
 // dropped and counted for QoS 0). It reports whether a member took it; it
 // is false only when the group has no member whose session is live.
 func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
-	members := g.list()
+	members := g.Members()
 	n := len(members)
 	if n == 0 {
 		return false
@@ -141,7 +66,7 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 	if e.router.sharedRandom {
 		start = rand.IntN(n)
 	} else {
-		start = int((g.next.Add(1) - 1) % uint64(n))
+		start = int(g.Next() % uint64(n))
 	}
 	acl := e.acl.load()
 	checkReads := e.acl.checksReads(acl)
@@ -149,11 +74,11 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 	for _, online := range []bool{true, false} {
 		for i := range n {
 			mb := members[(start+i)%n]
-			if checkReads && !mb.s.mayRead(mb.sub, acl) {
+			if checkReads && !mb.Key.mayRead(mb.Sub, acl) {
 				denied = true // owner.go: another member may read it
 				continue
 			}
-			if mb.s.offer(sharedDelivery(g, mb.sub, m), now, online) {
+			if mb.Key.offer(sharedDelivery(g, mb.Sub, m), now, online) {
 				return true
 			}
 		}
