@@ -414,7 +414,7 @@ func (h *aclHolder) renew() {
 // authorizer of the embedding program (WithAuthorizer) stays in force
 // behind a.
 func (s *Server) SetAuthorizer(a Authorizer) {
-	s.eng.acl.set(s.ext.authorizer(a))
+	s.eng.setAuthorizer(s.ext.authorizer(a)) // engine_broker.go
 }
 
 // aclCacheSize bounds a connection's cache of publish decisions.

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -351,8 +352,8 @@ func (s *Server) adminPublish(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	var buf []match
-	delivered := s.eng.route(newMessage(pub, adminClientID, time.Now()), &buf)
+	var buf []broker.Match
+	delivered := s.eng.broker.Route(broker.NewMessage(pub, adminClientID, time.Now()), &buf)
 	s.log.Info("admin publish", logsafe.String("topic", pub.Topic), zap.Uint8("qos", pub.QoS), zap.Bool("retain", pub.Retain), zap.Int("delivered_to", delivered))
 	writeAdminJSON(w, http.StatusOK, publishResult{DeliveredTo: delivered, Retained: pub.Retain})
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -32,9 +33,9 @@ type adminConn struct {
 }
 
 // neg, username and sess read what CONNECT set (markConnected).
-func (ac adminConn) neg() *Negotiated { return &ac.c.ch.neg }
-func (ac adminConn) username() string { return ac.c.ch.acl.view.username }
-func (ac adminConn) sess() *session   { return ac.c.ch.sess }
+func (ac adminConn) neg() *Negotiated      { return &ac.c.ch.neg }
+func (ac adminConn) username() string      { return ac.c.ch.acl.view.username }
+func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
 
 // connectedClients returns the connected clients, by client id: those
 // whose connection holds their session (not one taken over or
@@ -43,7 +44,7 @@ func (ac adminConn) sess() *session   { return ac.c.ch.sess }
 func (s *Server) connectedClients() []adminConn {
 	var out []adminConn
 	for _, c := range s.connections() {
-		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.heldBy(&c.ch) {
+		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.HeldBy(&c.ch) {
 			out = append(out, adminConn{c, time.Unix(0, at)})
 		}
 	}
@@ -215,12 +216,12 @@ type subscriptionDoc struct {
 
 // subscriptionDocs turns a session view's subscriptions into their
 // document form, by filter.
-func subscriptionDocs(subs []subscriptionView) []subscriptionDoc {
+func subscriptionDocs(subs []broker.SubscriptionView) []subscriptionDoc {
 	out := make([]subscriptionDoc, 0, len(subs))
 	for _, sub := range subs {
 		out = append(out, subscriptionDoc{
-			Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal, RetainAsPublished: sub.retainAsPublished,
-			RetainHandling: sub.retainHandling, Identifier: sub.id,
+			Filter: sub.Filter, QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+			RetainHandling: sub.RetainHandling, Identifier: sub.ID,
 		})
 	}
 	return out
@@ -244,11 +245,11 @@ func (s *Server) adminGetClient(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "client %q is not connected", id)
 		return
 	}
-	v := ac.sess().view()
+	v := ac.sess().View()
 	writeAdminJSON(w, http.StatusOK, clientDetail{
 		clientItem: itemOf(ac), TLS: tlsInfoOf(ac.c.ch.meta.TLS), Negotiated: negotiatedDocOf(ac.neg()),
-		Subscriptions: subscriptionDocs(v.subs), Inflight: v.inflight, Queued: v.queued, QueuedBytes: v.queuedBytes,
-		OutboundQueue: ac.c.out.depth(), SessionExpiry: v.expiry,
+		Subscriptions: subscriptionDocs(v.Subs), Inflight: v.Inflight, Queued: v.Queued, QueuedBytes: v.QueuedBytes,
+		OutboundQueue: ac.c.out.depth(), SessionExpiry: v.Expiry,
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -57,18 +58,18 @@ func (s *Server) adminListSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix := q.Get("client_id")
 	var items []sessionItem
-	for _, ss := range s.eng.sessions.snapshot() {
-		if !strings.HasPrefix(ss.st.clientID, prefix) || ss.st.clientID <= pp.after && pp.after != "" {
+	for _, ss := range s.eng.broker.Sessions() {
+		if !strings.HasPrefix(ss.ClientID(), prefix) || ss.ClientID() <= pp.after && pp.after != "" {
 			continue
 		}
-		v := ss.view()
-		if connected != nil && v.connected != *connected {
+		v := ss.View()
+		if connected != nil && v.Connected != *connected {
 			continue
 		}
 		items = append(items, sessionItem{
-			ClientID: ss.st.clientID, Connected: v.connected, Expiry: v.expiry,
-			Subscriptions: len(v.subs), Inflight: v.inflight, Queued: v.queued,
-			Owner: ss.ownerIdentity(),
+			ClientID: ss.ClientID(), Connected: v.Connected, Expiry: v.Expiry,
+			Subscriptions: len(v.Subs), Inflight: v.Inflight, Queued: v.Queued,
+			Owner: ss.OwnerIdentity(),
 		})
 		if len(items) > pp.limit {
 			break // one more than the page tells whether a next one exists
@@ -97,7 +98,7 @@ const detachWait = closeGrace + time.Second
 // client reconnected meanwhile.
 func (s *Server) adminDeleteSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ss := s.eng.sessions.lookup(id)
+	ss := s.eng.broker.Lookup(id)
 	kicked := false
 	for _, ac := range s.connectedClients() {
 		if ac.neg().ClientID == id {
@@ -112,12 +113,12 @@ func (s *Server) adminDeleteSession(w http.ResponseWriter, r *http.Request) {
 	if ss != nil && kicked {
 		ctx, cancel := context.WithTimeout(r.Context(), detachWait)
 		defer cancel()
-		if !ss.awaitDetached(ctx) {
+		if !ss.AwaitDetached(ctx) {
 			writeAdminError(w, http.StatusConflict, "client %q still holds its session; retry", id)
 			return
 		}
 	}
-	if _, busy := s.eng.sessions.discard(id); busy {
+	if _, busy := s.eng.broker.Discard(id); busy {
 		writeAdminError(w, http.StatusConflict, "client %q reconnected; kick it or retry", id)
 		return
 	}
@@ -146,11 +147,12 @@ type retainedProps struct {
 	UserProperties []userPropertyDoc `json:"user_properties,omitempty"`
 }
 
-func retainedItemOf(m *message, withPayload bool, now time.Time) retainedItem {
-	p := &m.pub.Properties
-	it := retainedItem{Topic: m.pub.Topic, QoS: m.pub.QoS, PayloadSize: len(m.pub.Payload)}
+func retainedItemOf(m *broker.Message, withPayload bool, now time.Time) retainedItem {
+	pub := m.Publish()
+	p := &pub.Properties
+	it := retainedItem{Topic: pub.Topic, QoS: pub.QoS, PayloadSize: len(pub.Payload)}
 	if withPayload {
-		it.Payload = base64.StdEncoding.EncodeToString(m.pub.Payload)
+		it.Payload = base64.StdEncoding.EncodeToString(pub.Payload)
 	}
 	if p.Has(mqtt.PropPayloadFormatIndicator) {
 		it.Properties.PayloadFormatIndicator = &p.PayloadFormatIndicator
@@ -162,8 +164,8 @@ func retainedItemOf(m *message, withPayload bool, now time.Time) retainedItem {
 		it.Properties.ResponseTopic = p.ResponseTopic
 	}
 	it.Properties.CorrelationDataSize = len(p.CorrelationData)
-	if !m.expires.IsZero() {
-		left := uint32(max(m.expires.Sub(now), 0) / time.Second)
+	if exp := m.Expires(); !exp.IsZero() {
+		left := uint32(max(exp.Sub(now), 0) / time.Second)
 		it.Properties.MessageExpiry = &left
 	}
 	for _, u := range p.UserProperties {
@@ -195,9 +197,9 @@ func (s *Server) adminListRetained(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := time.Now()
-	msgs := s.eng.retained.match(filter, now)
-	slices.SortFunc(msgs, func(a, b *message) int { return cmp.Compare(a.pub.Topic, b.pub.Topic) })
-	pg := paginateAdmin(msgs, func(m *message) string { return m.pub.Topic }, pp)
+	msgs := s.eng.broker.RetainedMatch(filter, now)
+	slices.SortFunc(msgs, func(a, b *broker.Message) int { return cmp.Compare(a.Publish().Topic, b.Publish().Topic) })
+	pg := paginateAdmin(msgs, func(m *broker.Message) string { return m.Publish().Topic }, pp)
 	out := adminPage[retainedItem]{Items: make([]retainedItem, len(pg.Items)), Next: pg.Next}
 	for i, m := range pg.Items {
 		out.Items[i] = retainedItemOf(m, withPayload, now)
@@ -213,7 +215,7 @@ func (s *Server) adminDeleteRetained(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusBadRequest, "topic: %v", err)
 		return
 	}
-	if !s.eng.retained.remove(topic) {
+	if !s.eng.broker.RemoveRetained(topic) {
 		writeAdminError(w, http.StatusNotFound, "no retained message on %q", topic)
 		return
 	}

@@ -193,12 +193,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range stats.DropReasons() {
 		counter(descDropped, st.Dropped(r), r.String())
 	}
-	sessions, subs, inflight, queued := s.eng.sessions.gauges()
+	sessions, subs, inflight, queued := s.eng.broker.Gauges()
 	gauge(descSessions, float64(sessions))
 	gauge(descSubs, float64(subs))
 	gauge(descInflight, float64(inflight))
 	gauge(descQueued, float64(queued))
-	rn, rb := s.eng.retained.size()
+	rn, rb := s.eng.broker.RetainedSize()
 	gauge(descRetained, float64(rn))
 	gauge(descRetBytes, float64(rb))
 	for _, e := range s.certExpiries() {

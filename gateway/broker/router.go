@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"edgemq/gateway/broker/topictrie"
@@ -9,7 +9,7 @@ import (
 // (topictrie), under its lock. It never calls out while holding it.
 type router struct {
 	mu   lockorder.RWMutex[routerMu]
-	trie *topictrie.Trie[*session, *subscription]
+	trie *topictrie.Trie[*Session, *Subscription]
 	// sharedRandom picks shared subscription members at random instead
 	// of round robin (session.shared_subscription_strategy); set before
 	// use.
@@ -17,20 +17,22 @@ type router struct {
 }
 
 func newRouter() *router {
-	return &router{trie: topictrie.New[*session, *subscription]()}
+	return &router{trie: topictrie.New[*Session, *Subscription]()}
 }
 
-// match is one session's subscription matching a topic (Key, Sub), or
+// Match is one session's subscription matching a topic (Key, Sub), or
 // (Group set, Key and Sub nil) a shared subscription group matching it.
-type match = topictrie.Match[*session, *subscription]
+// The protocol side keeps a []Match per connection as the scratch space
+// of RouteAt.
+type Match = topictrie.Match[*Session, *Subscription]
 
 // shareGroup is a shared subscription group (shared.go).
-type shareGroup = topictrie.Group[*session, *subscription]
+type shareGroup = topictrie.Group[*Session, *Subscription]
 
 // subscribe adds or replaces the subscription of s to sub.filter; a
 // shared subscription ("$share/{name}/{filter}", valid) joins its group
 // at the node of its filter. It reports whether one existed.
-func (r *router) subscribe(s *session, sub *subscription) (existed bool) {
+func (r *router) subscribe(s *Session, sub *Subscription) (existed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.trie.Subscribe(s, sub.filter, sub)
@@ -39,7 +41,7 @@ func (r *router) subscribe(s *session, sub *subscription) (existed bool) {
 // unsubscribe removes the subscription of s to filter (for a shared
 // subscription, s's membership of that group only), pruning empty nodes.
 // It reports whether one existed.
-func (r *router) unsubscribe(s *session, filter string) bool {
+func (r *router) unsubscribe(s *Session, filter string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.trie.Unsubscribe(s, filter)
@@ -48,7 +50,7 @@ func (r *router) unsubscribe(s *session, filter string) bool {
 // matches appends to dst every subscription matching topic. A filter
 // starting with a wildcard does not match a topic starting with '$'
 // [MQTT-4.7.2-1].
-func (r *router) matches(dst []match, topic string) []match {
+func (r *router) matches(dst []Match, topic string) []Match {
 	dst, _ = r.collect(dst, topic)
 	return dst
 }
@@ -56,7 +58,7 @@ func (r *router) matches(dst []match, topic string) []match {
 // collect is matches, also returning how many filters (trie nodes)
 // matched. From one node, the matches are of distinct sessions, then its
 // shared groups; from several, a session may appear more than once.
-func (r *router) collect(dst []match, topic string) ([]match, int) {
+func (r *router) collect(dst []Match, topic string) ([]Match, int) {
 	r.mu.RLock()
 	dst, n := r.trie.Collect(dst, topic)
 	r.mu.RUnlock()

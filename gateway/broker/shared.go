@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 // Shared subscriptions: "$share/{ShareName}/{filter}" (MQTT 5.0 4.8.2),
 // also accepted from 3.x clients.
@@ -42,10 +42,10 @@ import (
 )
 
 // sharedDelivery is m as member sub of group g receives it.
-func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
+func sharedDelivery(g *shareGroup, sub *Subscription, m *Message) *Delivery {
 	// No Local is refused on shared subscriptions [MQTT-3.8.3-4]; Retain
 	// As Published and Subscription Identifiers apply as usual.
-	d := &delivery{msg: m, qos: min(sub.qos, m.pub.QoS), retain: sub.retainAsPublished && m.pub.Retain, share: g}
+	d := &Delivery{msg: m, qos: min(sub.qos, m.pub.QoS), retain: sub.retainAsPublished && m.pub.Retain, share: g}
 	if sub.id != 0 {
 		d.subIDs = []uint32{sub.id}
 	}
@@ -56,7 +56,7 @@ func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
 // when there is one, otherwise to one without (queued for QoS 1/2,
 // dropped and counted for QoS 0). It reports whether a member took it; it
 // is false only when the group has no member whose session is live.
-func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
+func (e *Broker) deliverShared(g *shareGroup, m *Message, now time.Time) bool {
 	members := g.Members()
 	n := len(members)
 	if n == 0 {
@@ -68,8 +68,8 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 	} else {
 		start = int(g.Next() % uint64(n))
 	}
-	acl := e.acl.load()
-	checkReads := e.acl.checksReads(acl)
+	acl := e.reads.load()
+	checkReads := e.reads.checks(acl)
 	denied := false
 	for _, online := range []bool{true, false} {
 		for i := range n {
@@ -91,7 +91,7 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 
 // offer hands d to s unless s ended, or, with online, has no connection.
 // It reports whether s took d.
-func (s *session) offer(d *delivery, now time.Time, online bool) bool {
+func (s *Session) offer(d *Delivery, now time.Time, online bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || (online && s.owner == nil) {
@@ -106,8 +106,8 @@ func (s *session) offer(d *delivery, now time.Time, online bool) bool {
 // PUBACK or PUBREC, then pending. A QoS 2 delivery past PUBREC was
 // received, and stays. The pending queue is left to the caller. s.mu must
 // be held.
-func (st *sessionState) takeShared() []*delivery {
-	var out []*delivery
+func (st *sessionState) takeShared() []*Delivery {
+	var out []*Delivery
 	for _, d := range st.inflightInOrder() {
 		if d.share != nil && d.state != awaitingPubcomp {
 			out = append(out, d)
@@ -125,10 +125,10 @@ func (st *sessionState) takeShared() []*delivery {
 // redeliverShared sends the shared deliveries an ended session did not
 // complete to other members of their groups, as new messages. The ended
 // session has left the groups already.
-func (e *engine) redeliverShared(ds []*delivery) {
+func (e *Broker) redeliverShared(ds []*Delivery) {
 	now := time.Now()
 	for _, d := range ds {
-		if d.msg.expired(now) {
+		if d.msg.Expired(now) {
 			e.stats.Drop(stats.DropExpired)
 			continue
 		}

@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"edgemq/configs"
+	"edgemq/gateway/broker"
+
+	"go.uber.org/zap"
+)
+
+// newBroker builds the broker state of a server from cfg: sessions,
+// routing, retained messages, quotas (gateway/broker). Its read check is
+// the server's authorizer (ownerReads, owner.go), set by setAuthorizer.
+func newBroker(cfg *configs.Config, st *engineStats, log *zap.Logger) *broker.Broker {
+	return broker.New(broker.Config{
+		MaxPending:        cfg.Session.MaxOfflineMessages,
+		MaxPendingBytes:   cfg.Session.MaxOfflineBytes,
+		MaxRetained:       cfg.Retained.MaxMessages,
+		MaxRetainedBytes:  cfg.Retained.MaxBytes,
+		RetainedPerClient: cfg.Retained.MaxPerClient,
+		SharedRandom:      cfg.Session.SharedSubscriptionStrategy == "random",
+		// owner.go: sessions belong to their owner; the ACL judges their
+		// deliveries.
+		StrictOwner: cfg.Session.OwnerBinding != "any",
+		Quotas: broker.QuotaConfig{
+			MaxSubscriptions:     cfg.Session.MaxSubscriptions,
+			MaxSubscriptionBytes: cfg.Session.MaxSubscriptionBytes,
+			MaxSessionsPerIP:     cfg.Session.MaxSessionsPerIP,
+			MaxSessionsPerUser:   cfg.Session.MaxSessionsPerUser,
+		},
+	}, &st.Counters, ownerReads{}, log)
+}
+
+// setAuthorizer makes a the authorizer in force: for the channels'
+// publish and subscribe decisions (acl.go) and, as a new read policy, for
+// the broker's read check of every delivery (broker/owner.go).
+func (e *engine) setAuthorizer(a Authorizer) {
+	e.acl.set(a)
+	st := e.acl.p.Load()
+	e.broker.Reads().Set(st.allowAll, st)
+}
+
+// renewAuthorizer puts the authorizer in force again, so that every
+// cached decision is made again (RefreshAuthorizer).
+func (e *engine) renewAuthorizer() {
+	e.acl.renew()
+	e.broker.Reads().Renew()
+}
