@@ -34,15 +34,20 @@ type outbound interface {
 // engine is what all channels share.
 type engine struct {
 	// broker is the broker state: sessions, routing, retained messages,
-	// quotas, the store (gateway/broker).
-	broker  *broker.Broker
-	acl     aclHolder     // the authorizer (acl.go)
-	enh     *enhancedAuth // enhanced authentication methods (enhauth.go)
-	guard   *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
-	authLim *authLimits   // authentication caps and hash pool (auth_limit.go)
-	stats   *engineStats
-	log     *zap.Logger
-	clog    *connLog // connection-life logs (connlog.go)
+	// quotas, the store (gateway/broker). The channel reaches it through
+	// its seams: sessions, pub and subs (the in-process implementation
+	// is the broker itself), and the session handle's methods.
+	broker   *broker.Broker
+	sessions broker.Sessions
+	pub      broker.Publisher
+	subs     broker.Subscriptions
+	acl      aclHolder     // the authorizer (acl.go)
+	enh      *enhancedAuth // enhanced authentication methods (enhauth.go)
+	guard    *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
+	authLim  *authLimits   // authentication caps and hash pool (auth_limit.go)
+	stats    *engineStats
+	log      *zap.Logger
+	clog     *connLog // connection-life logs (connlog.go)
 	// batches lends the connections' writers their output buffers
 	// (writequeue.go).
 	batches batchPool
@@ -215,7 +220,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	pid, qos := p.PacketID, p.QoS
 	now := time.Now()
 	msg := broker.NewMessage(p, n.ClientID, now)
-	delivered := ch.env.broker.RouteAt(msg, &ch.matches, now)
+	delivered := ch.env.pub.RouteAt(msg, &ch.matches, now)
 	var code mqtt.ReasonCode
 	if delivered == 0 && n.Version == mqtt.V5 {
 		code = mqtt.NoMatchingSubscribers
@@ -234,7 +239,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 // ackAfterStored queues an acknowledgement once what its message changed
 // is stored; at once, and without a closure, in memory mode.
 func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
-	if ch.env.broker.Store() == nil {
+	if !ch.env.pub.Durable() {
 		ch.out.ack(t, pid, code)
 		return
 	}
@@ -309,7 +314,7 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		subID = ids[0]
 	}
 	ack := &mqtt.Suback{PacketID: p.PacketID, ReasonCodes: make([]mqtt.ReasonCode, len(p.Subscriptions))}
-	b := ch.env.broker
+	b := ch.env.subs
 	// Registering the filters, reading their retained messages and
 	// queueing SUBACK and those happen while no message is routed, so that
 	// a message published meanwhile arrives once, either as retained or
@@ -386,7 +391,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	var removed []string // stored in one write (persist_subs.go)
 	for _, f := range p.Filters {
 		code := mqtt.Success
-		if !ch.env.broker.Unsubscribe(s, f) {
+		if !ch.env.subs.Unsubscribe(s, f) {
 			code = mqtt.NoSubscriptionExisted
 		} else {
 			removed = append(removed, f)
@@ -475,5 +480,5 @@ func (ch *channel) closed() {
 	if !ch.connected {
 		return
 	}
-	ch.env.broker.Detach(ch.sess, ch, ch.will)
+	ch.env.sessions.Detach(ch.sess, ch, ch.will)
 }

@@ -90,7 +90,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 
 	req := broker.OpenRequest{ClientID: n.ClientID, Clean: c.CleanStart, Expiry: n.SessionExpiry,
 		Client: ch, Owner: ch.ownerOf(), Will: ch.will} // owner.go
-	s, prev, err := b.Open(req, func(s *broker.Session, present bool) {
+	s, prev, err := ch.env.sessions.Open(req, func(s *broker.Session, present bool) {
 		// Connected from here: kick (other goroutines) needs the version
 		// once the session names this connection.
 		ch.connected = true

@@ -30,6 +30,12 @@ func newBroker(cfg *configs.Config, st *engineStats, log *zap.Logger) *broker.Br
 	}, &st.Counters, ownerReads{}, log)
 }
 
+// setBroker makes b the engine's broker, which the channels reach
+// through its seams (broker/seams.go).
+func (e *engine) setBroker(b *broker.Broker) {
+	e.broker, e.sessions, e.pub, e.subs = b, b, b, b
+}
+
 // setAuthorizer makes a the authorizer in force: for the channels'
 // publish and subscribe decisions (acl.go) and, as a new read policy, for
 // the broker's read check of every delivery (broker/owner.go).

@@ -29,17 +29,16 @@ const StoreFile = "edgemq.db"
 // memory mode). A store failure kicks the connection instead: the
 // acknowledgement is never sent for what is not stored.
 func (ch *channel) afterStored(fn func()) {
-	b := ch.env.broker
-	st := b.Store()
-	if st == nil {
+	pub := ch.env.pub
+	if !pub.Durable() {
 		fn()
 		return
 	}
 	ch.acksOut.Add(1)
-	st.Apply(nil, func(err error) {
+	pub.AfterCommit(func(err error) { // broker.Publisher
 		defer ch.acksOut.Add(-1)
 		if err != nil {
-			b.StoreFailed(err) // counted, logged
+			pub.CommitFailed(err) // counted, logged
 			ch.kick(mqtt.UnspecifiedError)
 			return
 		}
@@ -96,7 +95,7 @@ func (s *Server) openStore(ctx context.Context) error {
 		path = filepath.Join(s.config().DataDir, StoreFile)
 	}
 	s.store.st = st
-	return s.eng.broker.Restore(ctx, st, path) // broker/persist.go
+	return s.eng.broker.Restore(ctx, st, st, path) // broker/persist.go
 }
 
 // storeGroup makes the store changes of one inbound PUBLISH (the QoS 2
@@ -104,22 +103,17 @@ func (s *Server) openStore(ctx context.Context) error {
 // crash keeps all or none of them, so the publisher's resend after a crash
 // is neither lost nor routed twice. It returns the end of the group.
 func (ch *channel) storeGroup() func() {
-	st := ch.env.broker.Store()
-	if st == nil {
-		return func() {}
-	}
-	return st.Group()
+	return ch.env.pub.Begin() // broker.Publisher
 }
 
 // flushAcks waits until the acknowledgements queued behind the store are
 // sent, before the connection closes (an error, or DISCONNECT). It holds
 // no lock.
 func (ch *channel) flushAcks() {
-	st := ch.env.broker.Store()
-	if st == nil || ch.acksOut.Load() == 0 {
+	if !ch.env.pub.Durable() || ch.acksOut.Load() == 0 {
 		return
 	}
 	done := make(chan struct{})
-	st.Apply(nil, func(error) { close(done) })
+	ch.env.pub.AfterCommit(func(error) { close(done) })
 	<-done
 }

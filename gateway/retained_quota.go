@@ -31,7 +31,7 @@ func (ch *channel) admitRetained(p *mqtt.Publish) bool {
 	if !p.Retain || len(p.Payload) == 0 {
 		return true // deleting a retained message always works
 	}
-	k := ch.env.broker.AdmitRetained(p.Topic, ch.neg.ClientID, len(p.Payload))
+	k := ch.env.pub.AdmitRetained(p.Topic, ch.neg.ClientID, len(p.Payload))
 	if k < 0 {
 		return true
 	}

@@ -137,12 +137,13 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	authHTTP := &http.Client{Timeout: 30 * time.Second}
 	s.initReloader(cfg, o, authHTTP) // reload.go
 	s.adm = newAdmission(cfg.Limits)
-	s.rlim = newRateLimits(log)                                                                  // ratelimit.go
-	s.overload = newOverloadGuard(cfg.Overload, log)                                             // overload.go
-	s.metrics.reg.MustRegister(limitCollector{s})                                                // overload.go
-	s.eng = &engine{broker: newBroker(cfg, st, log), stats: st, log: log, clog: newConnLog(log)} // engine_broker.go
-	s.adm.log = s.eng.clog                                                                       // refusals are logged, sampled (connlog.go)
-	s.metrics.reg.MustRegister(quotaCollector{s.eng.broker.Quotas()})                            // quota.go
+	s.rlim = newRateLimits(log)                      // ratelimit.go
+	s.overload = newOverloadGuard(cfg.Overload, log) // overload.go
+	s.metrics.reg.MustRegister(limitCollector{s})    // overload.go
+	s.eng = &engine{stats: st, log: log, clog: newConnLog(log)}
+	s.eng.setBroker(newBroker(cfg, st, log))                          // engine_broker.go
+	s.adm.log = s.eng.clog                                            // refusals are logged, sampled (connlog.go)
+	s.metrics.reg.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
 	s.metrics.reg.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {

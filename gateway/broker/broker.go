@@ -51,6 +51,9 @@ type Config struct {
 	StrictOwner bool
 	// Quotas are the per-client quotas.
 	Quotas QuotaConfig
+	// Interest hears of the filters this broker needs (seams.go); nil:
+	// nothing to tell (in-process, NoInterest).
+	Interest Interest
 }
 
 // New returns a broker in memory mode (Restore gives it a store). st
@@ -59,6 +62,9 @@ type Config struct {
 func New(cfg Config, st *stats.Counters, reads ReadChecker, log *zap.Logger) *Broker {
 	rt := newRouter()
 	rt.sharedRandom = cfg.SharedRandom
+	if _, none := cfg.Interest.(NoInterest); !none {
+		rt.interest = cfg.Interest
+	}
 	b := &Broker{router: rt, retained: newRetainedStore(cfg.MaxRetained, cfg.MaxRetainedBytes, st), stats: st, log: log,
 		quota: newQuotas(cfg.Quotas)}
 	b.reads.check = reads

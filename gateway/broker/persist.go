@@ -39,7 +39,7 @@ import (
 
 // persister queues changes to the store.
 type persister struct {
-	st  store.Store
+	st  SessionStore
 	log *zap.Logger
 	// msgIDs numbers stored messages; restored above the stored ones.
 	msgIDs atomic.Uint64
@@ -209,11 +209,12 @@ func StoreError(path string, err error) error {
 	return err
 }
 
-// Restore makes st the broker's store and loads it, before any
-// connection, then publishes the wills that came due while the server was
-// down. path names the store in errors and logs ("" for one that is not
-// the embedded file). Call it once, before the broker is used.
-func (e *Broker) Restore(ctx context.Context, st store.Store, path string) error {
+// Restore makes st the broker's session store and rs its retained store
+// (one store.Store may be both) and loads them, before any connection,
+// then publishes the wills that came due while the server was down. path
+// names the store in errors and logs ("" for one that is not the embedded
+// file). Call it once, before the broker is used.
+func (e *Broker) Restore(ctx context.Context, st SessionStore, rs RetainedStore, path string) error {
 	t0 := time.Now()
 	p := &persister{st: st, log: e.log}
 	p.leftOut = p.logLeftOut // persist_subs.go
@@ -344,7 +345,9 @@ func (e *Broker) Restore(ctx context.Context, st store.Store, path string) error
 	}
 	e.log.Info("store loaded", zap.String("file", path), zap.Int("sessions", len(r.sessions)),
 		zap.Int("retained", len(state.Retained)), zap.Int("wills", len(wills)), zap.Duration("took", time.Since(t0)))
-	e.retained.persist = func(m *Message, deleted bool) { p.apply(retainedOp(m, deleted, &p.msgIDs)) }
+	e.retained.persist = func(m *Message, deleted bool) {
+		rs.Apply([]store.Op{retainedOp(m, deleted, &p.msgIDs)}, p.leftOut)
+	}
 	for _, w := range wills {
 		e.publishWill(w.id, w.w)
 	}
@@ -368,20 +371,34 @@ func restoredWill(rec *store.Session) (*mqtt.Will, error) {
 	return w, nil
 }
 
-// Store returns the broker's store, nil in memory mode: the protocol
-// side waits on it for acknowledgements (Apply with no ops) and groups
-// the changes of one inbound PUBLISH (Group). Set once by Restore.
-func (e *Broker) Store() store.Store {
-	if p := e.sessions.p; p != nil {
-		return p.st
+// Begin implements Publisher: a store group (SessionStore.Group); a
+// no-op in memory mode.
+func (e *Broker) Begin() (end func()) {
+	p := e.sessions.p
+	if p == nil {
+		return func() {}
 	}
-	return nil
+	return p.st.Group()
 }
 
-// StoreFailed counts a store write that failed for an acknowledgement,
-// whose connection the caller closes, and logs the first and every
-// thousandth.
-func (e *Broker) StoreFailed(err error) {
+// Durable implements Publisher: whether a store is set (Restore).
+func (e *Broker) Durable() bool { return e.sessions.p != nil }
+
+// AfterCommit implements Publisher: an Apply of no operations, whose
+// done runs once everything queued before is stored.
+func (e *Broker) AfterCommit(done func(error)) bool {
+	p := e.sessions.p
+	if p == nil {
+		return false
+	}
+	p.st.Apply(nil, done)
+	return true
+}
+
+// CommitFailed implements Publisher: it counts a commit that failed for
+// an acknowledgement, whose connection the caller closes, and logs the
+// first and every thousandth.
+func (e *Broker) CommitFailed(err error) {
 	p := e.sessions.p
 	if p.failed.Add(1) == 1 || p.failed.Load()%1000 == 0 {
 		p.log.Error("store write failed; connections are closed without acknowledgement", zap.Error(err))

@@ -3,6 +3,7 @@ package broker
 import (
 	"edgemq/gateway/broker/topictrie"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/mqtt"
 )
 
 // router matches topics to subscriptions with a topic trie
@@ -14,6 +15,9 @@ type router struct {
 	// of round robin (session.shared_subscription_strategy); set before
 	// use.
 	sharedRandom bool
+	// interest hears of filters added and removed (seams.go); nil: none.
+	// Set before use.
+	interest Interest
 }
 
 func newRouter() *router {
@@ -35,7 +39,11 @@ type shareGroup = topictrie.Group[*Session, *Subscription]
 func (r *router) subscribe(s *Session, sub *Subscription) (existed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.trie.Subscribe(s, sub.filter, sub)
+	existed, first := r.trie.Subscribe(s, sub.filter, sub)
+	if first && r.interest != nil {
+		r.interest.FilterAdded(sub.topicFilter())
+	}
+	return existed
 }
 
 // unsubscribe removes the subscription of s to filter (for a shared
@@ -44,8 +52,24 @@ func (r *router) subscribe(s *Session, sub *Subscription) (existed bool) {
 func (r *router) unsubscribe(s *Session, filter string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.trie.Unsubscribe(s, filter)
+	found, last := r.trie.Unsubscribe(s, filter)
+	if last && r.interest != nil {
+		r.interest.FilterRemoved(topicFilter(filter))
+	}
+	return found
 }
+
+// topicFilter returns the topic filter of a subscription's filter: for a
+// shared subscription, without "$share/{name}/".
+func topicFilter(filter string) string {
+	if _, f, shared, err := mqtt.ParseShared(filter); shared && err == nil {
+		return f
+	}
+	return filter
+}
+
+// topicFilter returns the topic filter of sub (topicFilter).
+func (sub *Subscription) topicFilter() string { return topicFilter(sub.filter) }
 
 // matches appends to dst every subscription matching topic. A filter
 // starting with a wildcard does not match a topic starting with '$'

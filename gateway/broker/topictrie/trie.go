@@ -57,8 +57,10 @@ const IndexFrom = 8
 
 // Subscribe adds or replaces the subscription of k to filter; a shared
 // subscription ("$share/{name}/{filter}", valid) joins its group at the
-// node of its filter. It reports whether one existed. filter is valid.
-func (t *Trie[K, V]) Subscribe(k K, filter string, sub V) (existed bool) {
+// node of its filter. It reports whether one existed, and first when the
+// node of the filter (without "$share/{name}/") held no subscription and
+// no group before: the filter is new to the trie. filter is valid.
+func (t *Trie[K, V]) Subscribe(k K, filter string, sub V) (existed, first bool) {
 	share, f, shared, _ := mqtt.ParseShared(filter)
 	if shared {
 		filter = f
@@ -75,12 +77,13 @@ func (t *Trie[K, V]) Subscribe(k K, filter string, sub V) (existed bool) {
 		}
 		n = c
 	}
+	first = len(n.subs) == 0 && len(n.shared) == 0
 	if shared {
-		return n.join(share, filter, k, sub)
+		return n.join(share, filter, k, sub), first
 	}
 	if i := n.indexOf(k); i >= 0 {
 		n.subs[i].Sub = sub
-		return true
+		return true, false
 	}
 	n.subs = append(n.subs, Entry[K, V]{Key: k, Sub: sub})
 	switch {
@@ -92,7 +95,7 @@ func (t *Trie[K, V]) Subscribe(k K, filter string, sub V) (existed bool) {
 			n.at[e.Key] = i
 		}
 	}
-	return false
+	return false, first
 }
 
 // indexOf returns the index of k's subscription in n.subs, -1 if none.
@@ -136,11 +139,13 @@ func (n *node[K, V]) removeSub(k K) bool {
 
 // Unsubscribe removes the subscription of k to filter (for a shared
 // subscription, k's membership of that group only), pruning empty nodes.
-// It reports whether one existed.
-func (t *Trie[K, V]) Unsubscribe(k K, filter string) bool {
+// It reports whether one existed, and last when it was the last
+// subscription or group of its node: the filter (without
+// "$share/{name}/") is gone from the trie.
+func (t *Trie[K, V]) Unsubscribe(k K, filter string) (found, last bool) {
 	share, f, shared, err := mqtt.ParseShared(filter)
 	if err != nil {
-		return false
+		return false, false
 	}
 	if shared {
 		filter = f
@@ -150,25 +155,26 @@ func (t *Trie[K, V]) Unsubscribe(k K, filter string) bool {
 
 // remove removes k from filter under n: its subscription, or with share
 // set its membership of that group.
-func (t *Trie[K, V]) remove(n *node[K, V], filter, share string, k K) bool {
+func (t *Trie[K, V]) remove(n *node[K, V], filter, share string, k K) (found, last bool) {
 	level, rest, more := Cut(filter)
 	c, ok := n.children[level]
 	if !ok {
-		return false
+		return false, false
 	}
-	var found bool
 	switch {
 	case more:
-		found = t.remove(c, rest, share, k)
+		found, last = t.remove(c, rest, share, k)
 	case share != "":
 		found = c.leave(share, k)
+		last = found && len(c.subs) == 0 && len(c.shared) == 0
 	default:
 		found = c.removeSub(k)
+		last = found && len(c.subs) == 0 && len(c.shared) == 0
 	}
 	if len(c.subs) == 0 && len(c.children) == 0 && len(c.shared) == 0 {
 		n.setChild(level, nil)
 	}
-	return found
+	return found, last
 }
 
 // setChild sets (c nil: deletes) the child of n at level, keeping plus

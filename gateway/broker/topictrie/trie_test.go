@@ -23,7 +23,7 @@ func TestNodeSubscriptions(t *testing.T) {
 			for i := range keys {
 				keys[i] = &key{seq: i + 1}
 				s := &sub{qos: 0}
-				if tr.Subscribe(keys[i], "a/+", s) {
+				if existed, _ := tr.Subscribe(keys[i], "a/+", s); existed {
 					t.Fatalf("first subscribe of subscriber %d reported an existing one", i)
 				}
 				want[keys[i]] = s
@@ -31,7 +31,7 @@ func TestNodeSubscriptions(t *testing.T) {
 			// Replacing keeps one subscription per subscriber, the new one.
 			for i := 0; i < n; i += 2 {
 				s := &sub{qos: 1}
-				if !tr.Subscribe(keys[i], "a/+", s) {
+				if existed, _ := tr.Subscribe(keys[i], "a/+", s); !existed {
 					t.Fatalf("second subscribe of subscriber %d reported none", i)
 				}
 				want[keys[i]] = s
@@ -39,10 +39,10 @@ func TestNodeSubscriptions(t *testing.T) {
 			checkMatches(t, tr, want)
 			rng := rand.New(rand.NewPCG(1, uint64(n)))
 			for _, i := range rng.Perm(n) {
-				if !tr.Unsubscribe(keys[i], "a/+") {
+				if found, _ := tr.Unsubscribe(keys[i], "a/+"); !found {
 					t.Fatalf("unsubscribe of subscriber %d found nothing", i)
 				}
-				if tr.Unsubscribe(keys[i], "a/+") {
+				if found, _ := tr.Unsubscribe(keys[i], "a/+"); found {
 					t.Fatalf("second unsubscribe of subscriber %d found one", i)
 				}
 				delete(want, keys[i])
@@ -137,7 +137,7 @@ func TestGroups(t *testing.T) {
 	tr := New[*key, *sub]()
 	a, b := &key{seq: 1}, &key{seq: 2}
 	tr.Subscribe(a, "$share/g/t/+", &sub{})
-	if tr.Subscribe(a, "$share/g/t/+", &sub{qos: 1}) != true {
+	if existed, _ := tr.Subscribe(a, "$share/g/t/+", &sub{qos: 1}); !existed {
 		t.Fatal("a second join was not reported as existing")
 	}
 	tr.Subscribe(b, "$share/g/t/+", &sub{})
@@ -152,11 +152,63 @@ func TestGroups(t *testing.T) {
 	if g.Next() != 0 || g.Next() != 1 {
 		t.Fatal("the cursor does not count from 0")
 	}
-	if !tr.Unsubscribe(a, "$share/g/t/+") || tr.Unsubscribe(a, "$share/g/t/+") {
+	if found, _ := tr.Unsubscribe(a, "$share/g/t/+"); !found {
+		t.Fatal("leaving found nothing")
+	}
+	if found, _ := tr.Unsubscribe(a, "$share/g/t/+"); found {
 		t.Fatal("leaving twice")
 	}
 	tr.Unsubscribe(b, "$share/g/t/+")
 	if !tr.Empty() || len(g.Members()) != 0 {
 		t.Fatal("the trie keeps the group after its last member left")
+	}
+}
+
+// TestFirstAndLast: Subscribe reports the first subscription of a filter
+// and Unsubscribe the last, counting plain subscriptions and shared groups
+// of the filter together, whatever the order.
+func TestFirstAndLast(t *testing.T) {
+	type step struct {
+		unsub       bool
+		key         int
+		filter      string
+		first, last bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"one", []step{{false, 1, "a/b", true, false}, {true, 1, "a/b", false, true}}},
+		{"two", []step{{false, 1, "a/+", true, false}, {false, 2, "a/+", false, false},
+			{true, 1, "a/+", false, false}, {true, 2, "a/+", false, true}}},
+		{"replace", []step{{false, 1, "a", true, false}, {false, 1, "a", false, false}, {true, 1, "a", false, true}}},
+		{"shared and plain", []step{{false, 1, "$share/g/x/#", true, false}, {false, 2, "x/#", false, false},
+			{true, 1, "$share/g/x/#", false, false}, {true, 2, "x/#", false, true}}},
+		{"two groups", []step{{false, 1, "$share/g/x", true, false}, {false, 1, "$share/h/x", false, false},
+			{true, 1, "$share/g/x", false, false}, {true, 1, "$share/h/x", false, true}}},
+		{"nested", []step{{false, 1, "a", true, false}, {false, 1, "a/b", true, false},
+			{true, 1, "a", false, true}, {true, 1, "a/b", false, true}}},
+		{"absent", []step{{true, 1, "a", false, false}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New[*key, *sub]()
+			keys := map[int]*key{}
+			for i, st := range tc.steps {
+				if keys[st.key] == nil {
+					keys[st.key] = &key{seq: st.key}
+				}
+				k := keys[st.key]
+				if st.unsub {
+					if _, last := tr.Unsubscribe(k, st.filter); last != st.last {
+						t.Fatalf("step %d: unsubscribe %q last = %v, want %v", i, st.filter, last, st.last)
+					}
+					continue
+				}
+				if _, first := tr.Subscribe(k, st.filter, &sub{}); first != st.first {
+					t.Fatalf("step %d: subscribe %q first = %v, want %v", i, st.filter, first, st.first)
+				}
+			}
+		})
 	}
 }
