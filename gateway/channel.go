@@ -19,8 +19,9 @@ import (
 type outbound interface {
 	// send queues a control packet.
 	send(p mqtt.Packet) bool
-	// deliver queues a PUBLISH; QoS 0 may be dropped when the queue is full.
-	deliver(d *broker.Delivery) bool
+	// Deliver queues a PUBLISH; QoS 0 may be dropped when the queue is
+	// full (broker.Queue: the broker's sessions call it directly).
+	Deliver(d *broker.Delivery) bool
 	// ack queues a PUBACK, PUBREC, PUBREL or PUBCOMP without properties.
 	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
 	// close queues last (nil: nothing) and closes the connection after it.
@@ -63,8 +64,9 @@ type engine struct {
 //     failed store commit (persist.go) and the credential expiry;
 //   - authExpired: the credential expiry timer (auth_chain.go), under
 //     credExp.mu;
-//   - fits and out: a publisher's route delivering to this channel's
-//     session (delivery.go), under that session's lock;
+//   - out (as broker.Link.Out) and the broker.Client methods: a
+//     publisher's route delivering to this channel's session
+//     (broker/delivery.go), under that session's lock;
 //   - the store's commit callbacks, which count acksOut down (persist.go).
 //
 // What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
@@ -444,33 +446,6 @@ func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 		return
 	}
 	ch.out.close(nil)
-}
-
-// fits reports whether d may go to this client: not expired and within
-// its Maximum Packet Size [MQTT-3.1.2-25]. It counts the drop otherwise.
-func (ch *channel) fits(d *broker.Delivery, now time.Time) bool {
-	if d.Expired(now) {
-		ch.env.stats.Drop(stats.DropExpired)
-		return false
-	}
-	return ch.fitsSize(d, now)
-}
-
-// fitsSize reports whether d is within the client's Maximum Packet Size
-// [MQTT-3.1.2-25], and counts the drop otherwise.
-func (ch *channel) fitsSize(d *broker.Delivery, now time.Time) bool {
-	if max := ch.neg.ClientMaxPacketSize; max > 0 {
-		var pub mqtt.Publish
-		broker.PublishFor(&pub, d, ch.neg.Version, now)
-		if pub.PacketID == 0 && pub.QoS > 0 {
-			pub.PacketID = 1 // the size is the same for every id
-		}
-		if uint32(mqtt.PublishSize(&pub, ch.neg.Version)) > max {
-			ch.env.stats.Drop(stats.DropTooLarge)
-			return false
-		}
-	}
-	return true
 }
 
 // closed ends the channel after the connection is gone: the session is

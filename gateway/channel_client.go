@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"time"
-
 	"edgemq/gateway/broker"
 	"edgemq/mqtt"
 )
@@ -15,22 +13,16 @@ import (
 
 var _ broker.Client = (*channel)(nil)
 
-// Deliver implements broker.Client: the write queue, which may drop QoS 0.
-func (ch *channel) Deliver(d *broker.Delivery) bool { return ch.out.deliver(d) }
+// Link implements broker.Client: the write queue and the limits CONNECT
+// negotiated, fixed from then on.
+func (ch *channel) Link() broker.Link {
+	return broker.Link{Out: ch.out, MaxPacketSize: ch.neg.ClientMaxPacketSize, Version: ch.neg.Version, Window: int(ch.neg.OutboundInflight)}
+}
 
 // Pubrel implements broker.Client.
 func (ch *channel) Pubrel(pid uint16, code mqtt.ReasonCode) bool {
 	return ch.out.ack(mqtt.PUBREL, pid, code)
 }
-
-// Fits implements broker.Client (fits).
-func (ch *channel) Fits(d *broker.Delivery, now time.Time) bool { return ch.fits(d, now) }
-
-// FitsSize implements broker.Client (fitsSize).
-func (ch *channel) FitsSize(d *broker.Delivery, now time.Time) bool { return ch.fitsSize(d, now) }
-
-// Window implements broker.Client: the client's Receive Maximum.
-func (ch *channel) Window() int { return int(ch.neg.OutboundInflight) }
 
 // Room implements broker.Client (writequeue_pace.go).
 func (ch *channel) Room() broker.QueueRoom { return ch.out.room() }

@@ -19,7 +19,7 @@ import (
 type discardOut struct{}
 
 func (discardOut) send(mqtt.Packet) bool                       { return true }
-func (discardOut) deliver(*broker.Delivery) bool               { return true }
+func (discardOut) Deliver(*broker.Delivery) bool               { return true }
 func (discardOut) ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
 func (discardOut) close(mqtt.Packet)                           {}
 func (discardOut) room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }

@@ -123,10 +123,10 @@ func (q *writeQueue) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return q.push(outItem{ack: ackItem{t: t, code: code, pid: pid}}, false)
 }
 
-// deliver queues a delivery. QoS 0 deliveries beyond the queue bound are
-// dropped; QoS 1/2 are bounded by the inflight window instead, and paced
-// ones by their sender (retained_feed.go).
-func (q *writeQueue) deliver(d *broker.Delivery) bool {
+// Deliver queues a delivery (broker.Queue). QoS 0 deliveries beyond the
+// queue bound are dropped; QoS 1/2 are bounded by the inflight window
+// instead, and paced ones by their sender (broker/retained_feed.go).
+func (q *writeQueue) Deliver(d *broker.Delivery) bool {
 	return q.push(outItem{d: d}, d.QoS() == 0 && !d.Paced())
 }
 

@@ -1,10 +1,6 @@
 package broker
 
-import (
-	"time"
-
-	"edgemq/mqtt"
-)
+import "edgemq/mqtt"
 
 // Client is the connection that holds a session, as the broker calls it:
 // the protocol side implements it (the channel). What "holding" means is
@@ -16,25 +12,15 @@ import (
 // registry.mu and bolt.DB.gate): a method must not block, must not call
 // back into the broker, and may take only the connection's own write
 // queue lock (writeQueue.mu, LOCKS.md). No ctx: nothing here waits.
-// Ordering: packets queued through one Client leave in the order they
-// were queued, except that Deliver of a QoS 0 delivery may drop it.
+// Ordering: packets queued through one Client (and its Link's Out) leave
+// in the order they were queued, except that a QoS 0 delivery may be
+// dropped.
 type Client interface {
-	// Deliver queues an outbound PUBLISH of d. A QoS 0 delivery that is
-	// not paced may be dropped (and counted) when the queue is full. It
-	// reports whether d was queued.
-	Deliver(d *Delivery) bool
+	// Link returns what the session keeps of the client while it holds
+	// it (Link); called once, when the client attaches.
+	Link() Link
 	// Pubrel queues a PUBREL for the outbound QoS 2 delivery pid.
 	Pubrel(pid uint16, code mqtt.ReasonCode) bool
-	// Fits reports whether d may go to the client at now: not expired,
-	// and within its Maximum Packet Size [MQTT-3.1.2-25]. It counts the
-	// drop otherwise.
-	Fits(d *Delivery, now time.Time) bool
-	// FitsSize is Fits without the expiry (a re-sent delivery goes
-	// expired or not, resend.go).
-	FitsSize(d *Delivery, now time.Time) bool
-	// Window is the client's Receive Maximum, the outbound inflight
-	// window [MQTT-3.3.4-9]; fixed once the client is connected.
-	Window() int
 	// Room returns what paced deliveries (retained_feed.go) may still
 	// queue.
 	Room() QueueRoom
@@ -53,6 +39,33 @@ type Client interface {
 	OutWaiting() bool
 	// Kick disconnects the client with code (Session taken over).
 	Kick(code mqtt.ReasonCode)
+}
+
+// Link is what a session keeps of the client that holds it, so that a
+// delivery reads plain fields and makes one call (Out.Deliver) rather
+// than asking the client: the client's negotiated limits, fixed once it
+// is connected, and its write queue.
+type Link struct {
+	// Out is the connection's write queue.
+	Out Queue
+	// MaxPacketSize is the client's Maximum Packet Size, 0 for none
+	// [MQTT-3.1.2-24]; Version its protocol version, which sizes a
+	// PUBLISH.
+	MaxPacketSize uint32
+	Version       mqtt.Version
+	// Window is the client's Receive Maximum, the outbound inflight
+	// window [MQTT-3.3.4-9].
+	Window int
+}
+
+// Queue is a connection's outbound queue as the broker uses it: safe from
+// any goroutine, it takes only its own lock (writeQueue.mu) and never
+// blocks.
+type Queue interface {
+	// Deliver queues an outbound PUBLISH of d. A QoS 0 delivery that is
+	// not paced may be dropped (and counted) when the queue is full. It
+	// reports whether d was queued; packets leave in the order queued.
+	Deliver(d *Delivery) bool
 }
 
 // QueueRoom is what paced deliveries (retained_feed.go) may still add to

@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"time"
-
 	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
@@ -17,16 +15,14 @@ type testClient struct {
 	room   int
 }
 
-func (c *testClient) Deliver(*Delivery) bool               { return true }
-func (c *testClient) Pubrel(uint16, mqtt.ReasonCode) bool  { return true }
-func (c *testClient) Fits(d *Delivery, now time.Time) bool { return !d.Expired(now) }
-func (c *testClient) FitsSize(*Delivery, time.Time) bool   { return true }
-func (c *testClient) Window() int                          { return c.window }
-func (c *testClient) Room() QueueRoom                      { return QueueRoom{Items: c.room} }
-func (c *testClient) SetRefill(func())                     {}
-func (c *testClient) AfterStoredOut(fn func())             { fn() }
-func (c *testClient) OutWaiting() bool                     { return false }
-func (c *testClient) Kick(mqtt.ReasonCode)                 {}
+func (c *testClient) Link() Link                          { return Link{Out: c, Window: c.window} }
+func (c *testClient) Deliver(*Delivery) bool              { return true }
+func (c *testClient) Pubrel(uint16, mqtt.ReasonCode) bool { return true }
+func (c *testClient) Room() QueueRoom                     { return QueueRoom{Items: c.room} }
+func (c *testClient) SetRefill(func())                    {}
+func (c *testClient) AfterStoredOut(fn func())            { fn() }
+func (c *testClient) OutWaiting() bool                    { return false }
+func (c *testClient) Kick(mqtt.ReasonCode)                {}
 
 // allowReads is a ReadChecker that allows every read.
 type allowReads struct{}

@@ -27,12 +27,12 @@ func (s *Session) deliverLocked(d *Delivery, now time.Time) {
 			s.stats.Drop(stats.DropOffline)
 			return
 		}
-		if ch.Fits(d, now) {
-			ch.Deliver(d)
+		if s.fits(d, now) {
+			s.link.Out.Deliver(d)
 		}
 		return
 	}
-	if ch == nil || len(s.st.inflight) >= ch.Window() || len(s.st.pending) > 0 {
+	if ch == nil || len(s.st.inflight) >= s.link.Window || len(s.st.pending) > 0 {
 		s.queueLocked(d)
 		return
 	}
@@ -56,7 +56,7 @@ func (s *Session) queueLocked(d *Delivery) {
 
 // sendLocked puts a QoS 1/2 delivery in flight on ch.
 func (s *Session) sendLocked(d *Delivery, ch Client, now time.Time) {
-	if !ch.Fits(d, now) {
+	if !s.fits(d, now) {
 		s.deleteDeliveryLocked(d)
 		return
 	}
@@ -68,7 +68,7 @@ func (s *Session) sendLocked(d *Delivery, ch Client, now time.Time) {
 // fillLocked moves deliveries into the inflight window: first those held
 // since an earlier connection, in their order, then pending ones.
 func (s *Session) fillLocked(ch Client, now time.Time) {
-	window := ch.Window()
+	window := s.link.Window
 	for i := 0; s.st.held > 0 && len(s.st.inflight)-s.st.held < window && i < len(s.st.order); i++ {
 		if d := s.st.inflight[s.st.order[i]]; d.held {
 			d.held = false
@@ -108,7 +108,7 @@ func (s *Session) fillLocked(ch Client, now time.Time) {
 // window fills from the pending queue.
 func (s *Session) resendLocked(ch Client) {
 	now := time.Now()
-	window := ch.Window()
+	window := s.link.Window
 	sent := 0
 	s.st.held = 0
 	for _, d := range s.st.inflightInOrder() {
@@ -119,7 +119,7 @@ func (s *Session) resendLocked(ch Client) {
 		}
 		// Expired or not, it is sent again: onward delivery has started
 		// [MQTT-3.3.2-5, MQTT-4.3.3-7] (resend.go).
-		if !ch.FitsSize(d, now) || !s.mayReadQueuedLocked(d) {
+		if !s.fitsSize(d, now) || !s.mayReadQueuedLocked(d) {
 			// Over the new connection's Maximum Packet Size
 			// [MQTT-3.1.2-25], counted by fitsSize; or the owner may no
 			// longer read it (owner.go): not sent again (resend.go).
@@ -194,4 +194,32 @@ func (s *Session) Acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch Client
 	if !s.ended && s.owner == ch {
 		s.fillLocked(ch, time.Now())
 	}
+}
+
+// fits reports whether d may go to the session's client: not expired and
+// within its Maximum Packet Size [MQTT-3.1.2-25]. It counts the drop
+// otherwise. s.mu held, with a client (s.link set).
+func (s *Session) fits(d *Delivery, now time.Time) bool {
+	if d.msg.Expired(now) {
+		s.stats.Drop(stats.DropExpired)
+		return false
+	}
+	return s.fitsSize(d, now)
+}
+
+// fitsSize reports whether d is within the client's Maximum Packet Size
+// [MQTT-3.1.2-25], and counts the drop otherwise.
+func (s *Session) fitsSize(d *Delivery, now time.Time) bool {
+	if max := s.link.MaxPacketSize; max > 0 {
+		var pub mqtt.Publish
+		PublishFor(&pub, d, s.link.Version, now)
+		if pub.PacketID == 0 && pub.QoS > 0 {
+			pub.PacketID = 1 // the size is the same for every id
+		}
+		if uint32(mqtt.PublishSize(&pub, s.link.Version)) > max {
+			s.stats.Drop(stats.DropTooLarge)
+			return false
+		}
+	}
+	return true
 }

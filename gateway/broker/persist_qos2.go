@@ -37,17 +37,19 @@ package broker
 
 import "edgemq/mqtt"
 
-// outLocked queues an outbound QoS 1/2 PUBLISH of s on ch. For a
+// outLocked queues an outbound QoS 1/2 PUBLISH of s on ch, the client
+// holding s. For a
 // persistent session, a QoS 2 one leaves once the store holds its packet
 // id, and a QoS 1 one queued while another packet waits goes behind it:
 // a topic's messages keep their order [MQTT-4.6.0-6], and re-sent ones
 // theirs [MQTT-4.6.0-1]. s.mu held.
 func (s *Session) outLocked(ch Client, d *Delivery) {
+	out := s.link.Out // ch's: ch holds s
 	if s.p != nil && (d.qos == 2 || ch.OutWaiting()) {
-		ch.AfterStoredOut(func() { ch.Deliver(d) })
+		ch.AfterStoredOut(func() { out.Deliver(d) })
 		return
 	}
-	ch.Deliver(d)
+	out.Deliver(d)
 }
 
 // pubrelLocked queues a PUBREL for the outbound QoS 2 delivery pid on

@@ -22,11 +22,14 @@ type Session struct {
 	mu    lockorder.Mutex[sessionMu]
 	st    sessionState
 	owner Client // nil while no connection holds the session
+	// link is what deliveries read of owner (client.go): zero with no
+	// owner.
+	link Link
 
-	// ownerGen is the id of the owner view (ownerv) shifted left by one,
+	// ownerGen is the id of the owner (ownerv) shifted left by one,
 	// with bit 0 set when it carries ACL claims; 0 for no owner. Next to
-	// owner and ended: the delivery path reads it with the line deliver
-	// reads next (owner.go).
+	// owner, link and ended: the delivery path reads it with the lines
+	// deliver reads next (owner.go).
 	ownerGen atomic.Uint64
 	// ended is set once the session is discarded or expired; late
 	// deliveries to it are dropped.
@@ -125,7 +128,7 @@ func (r *registry) open(req OpenRequest, attach func(s *Session, present bool)) 
 	if old != nil && !req.Clean {
 		old.mu.Lock()
 		prev = old.owner
-		old.owner = owner
+		old.owner, old.link = owner, owner.Link()
 		old.setOwner(view, r.reads)
 		old.stopTimers()
 		old.st.expiry, old.st.connectExpiry = req.Expiry, req.Expiry
@@ -142,7 +145,7 @@ func (r *registry) open(req OpenRequest, attach func(s *Session, present bool)) 
 		old.mu.Unlock()
 	}
 	s = r.newSession(clientID)
-	s.owner = owner
+	s.owner, s.link = owner, owner.Link()
 	s.setOwner(view, r.reads)
 	s.mu.Lock()
 	r.sessions[clientID] = s
@@ -154,7 +157,7 @@ func (r *registry) open(req OpenRequest, attach func(s *Session, present bool)) 
 	if old != nil {
 		old.mu.Lock()
 		prev = old.owner
-		old.owner = nil
+		old.owner, old.link = nil, Link{}
 		old.ended = true
 		old.stopTimers()
 		old.mu.Unlock()
@@ -188,7 +191,7 @@ func (r *registry) detach(s *Session, owner Client, will *mqtt.Will) {
 		}
 		return
 	}
-	s.owner = nil
+	s.owner, s.link = nil, Link{}
 	expiry := s.st.expiry
 	if expiry == 0 {
 		s.ended = true

@@ -153,6 +153,7 @@ type orderOut struct {
 	queued    int
 }
 
+func (o *orderOut) Link() Link { return Link{Out: o, Window: o.window} }
 func (o *orderOut) Deliver(*Delivery) bool {
 	if !o.refillSet || !o.s.feeding.Load() {
 		o.early++

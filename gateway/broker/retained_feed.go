@@ -118,7 +118,7 @@ func (s *Session) feedLocked(ch Client, now time.Time) {
 		ch.SetRefill(func() { s.refillRetained(ch) })
 	}
 	room := ch.Room()
-	window := ch.Window()
+	window := s.link.Window
 	inflight := len(s.st.inflight)
 	var batch []*Delivery
 	took := 0
