@@ -144,7 +144,7 @@ func (s *Session) resendLocked(ch Client) {
 
 // Acked handles PUBACK, PUBREC and PUBCOMP from the client for an
 // outbound delivery. It returns nothing: after a PUBREC it queues the
-// PUBREL on ch.out itself (and answers a PUBREC of an unknown packet id
+// PUBREL on ch itself (and answers a PUBREC of an unknown packet id
 // with PUBREL 0x92), and after a final ack it fills the freed slot from
 // the session's queue.
 func (s *Session) Acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch Client) {

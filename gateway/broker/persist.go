@@ -1,6 +1,6 @@
 package broker
 
-// Persistence hooks: the engine's changes to persistent state, as
+// Persistence hooks: the broker's changes to persistent state, as
 // store.Op values queued in change order (under the lock of the state they
 // describe), and the restore at startup. Nothing here assumes a
 // particular store implementation.

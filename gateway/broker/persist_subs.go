@@ -19,7 +19,7 @@ import (
 
 // logLeftOut logs a change the store refused as too large: it is left
 // out, the other changes of its commit are stored (store.Store). The
-// engine checks the limits before, so this is a defect to report.
+// broker and the channel check the limits before, so this is a defect to report.
 func (p *persister) logLeftOut(err error) {
 	if err != nil && errors.Is(err, store.ErrTooLarge) {
 		p.log.Error("store refused a change; it is left out, the others are stored", zap.Error(err))

@@ -6,7 +6,8 @@ package broker
 // which the store must be able to hold as a key (store.MaxRetainedTopic,
 // in every durability mode so that the rule does not change with it). A
 // PUBLISH over any is refused before it is routed or reaches the store
-// (the channel's admitRetained, through Broker.AdmitRetained): one client's write can no longer fail the
+// (the channel's admitRetained, through Broker.AdmitRetained): one
+// client's write can no longer fail the
 // store commit that other clients' writes share, and a v5 publisher
 // learns that its message was not retained. A CONNECT whose will would be
 // retained on a topic over the key limit is refused (admitWill). The

@@ -27,7 +27,7 @@ package broker
 //
 // Redelivery: deliveries through a group are marked with it
 // (delivery.share). When a member's session ends (registry onEnd →
-// engine.endSession), its marked deliveries the client did not
+// Broker.endSession), its marked deliveries the client did not
 // acknowledge (in flight before PUBACK or PUBREC, or pending) go, as new
 // deliveries with a new packet id and DUP 0, to another member of the
 // group (4.8.2: "If the Client's Session terminates before the Client
