@@ -25,6 +25,8 @@ type Broker struct {
 	// takeover counts CONNECTs refused for a session of another
 	// identity (owner.go).
 	takeover Takeovers
+	// clock is the time of routing (clock.go); nil: the wall clock.
+	clock Clock
 	// order is held shared by RouteAt and exclusively by Subscribing
 	// (see there). Only a store group (bolt.DB.gate) may be held when it
 	// is taken: LOCKS.md.
@@ -54,6 +56,9 @@ type Config struct {
 	// Interest hears of the filters this broker needs (seams.go); nil:
 	// nothing to tell (in-process, NoInterest).
 	Interest Interest
+	// Clock is the time of routing and delivery (clock.go); nil: the
+	// wall clock.
+	Clock Clock
 }
 
 // New returns a broker in memory mode (Restore gives it a store). st
@@ -66,13 +71,14 @@ func New(cfg Config, st *stats.Counters, reads ReadChecker, log *zap.Logger) *Br
 		rt.interest = cfg.Interest
 	}
 	b := &Broker{router: rt, retained: newRetainedStore(cfg.MaxRetained, cfg.MaxRetainedBytes, st), stats: st, log: log,
-		quota: newQuotas(cfg.Quotas)}
+		quota: newQuotas(cfg.Quotas), clock: cfg.Clock}
 	b.reads.check = reads
 	b.retained.limitPerClient(cfg.RetainedPerClient) // retained_quota.go
 	b.sessions = newRegistry(cfg.MaxPending, cfg.MaxPendingBytes, st, b.endSession, b.publishWill)
 	b.sessions.strictOwner = cfg.StrictOwner
 	b.sessions.reads = &b.reads
 	b.sessions.retained = b.retained
+	b.sessions.clock = cfg.Clock
 	return b
 }
 

@@ -107,7 +107,7 @@ func (s *Session) fillLocked(ch Client, now time.Time) {
 // its packet id, until acknowledgements make room (fillLocked). Then the
 // window fills from the pending queue.
 func (s *Session) resendLocked(ch Client) {
-	now := time.Now()
+	now := s.now() // clock.go
 	window := s.link.Window
 	sent := 0
 	s.st.held = 0
@@ -192,7 +192,7 @@ func (s *Session) Acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch Client
 		s.deleteDeliveryLocked(d)
 	}
 	if !s.ended && s.owner == ch {
-		s.fillLocked(ch, time.Now())
+		s.fillLocked(ch, s.now())
 	}
 }
 

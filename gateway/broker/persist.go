@@ -223,7 +223,7 @@ func (e *Broker) Restore(ctx context.Context, st SessionStore, rs RetainedStore,
 	if err != nil {
 		return StoreError(path, err)
 	}
-	now := time.Now()
+	now := e.now() // clock.go
 	var maxID uint64
 	var drop []store.Op
 	for i := range state.Retained {

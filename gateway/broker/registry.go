@@ -61,10 +61,12 @@ type Session struct {
 	feed    []*retainedJob
 	feeding atomic.Bool
 	pumpFor Client
-	// reads is the read policy (owner.go) and retained the store the
-	// feed reads: the broker's, fixed at creation.
+	// reads is the read policy (owner.go), retained the store the feed
+	// reads and clock the time (clock.go): the broker's, fixed at
+	// creation.
 	reads    *Reads
 	retained *retainedStore
+	clock    Clock
 }
 
 // registry maps client ids to sessions and performs takeover.
@@ -88,8 +90,9 @@ type registry struct {
 	strictOwner bool
 	reads       *Reads
 	// retained is where the sessions' retained feeds read
-	// (retained_feed.go).
+	// (retained_feed.go); clock their time (clock.go).
 	retained *retainedStore
+	clock    Clock
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEnd func(*Session), onWill func(string, *mqtt.Will)) *registry {
@@ -101,7 +104,7 @@ func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEn
 func (r *registry) newSession(clientID string) *Session {
 	r.nextSeq++
 	return &Session{st: newSessionState(clientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq,
-		reads: r.reads, retained: r.retained}
+		reads: r.reads, retained: r.retained, clock: r.clock}
 }
 
 // open attaches req.Client, whose identity and permissions are

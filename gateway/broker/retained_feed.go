@@ -55,7 +55,7 @@ func (s *Session) StartRetained(ch Client, subs []*Subscription, since uint64) {
 		s.stopRetainedLocked(sub.filter)
 		s.feed = append(s.feed, &retainedJob{sub: sub, since: since})
 	}
-	s.feedLocked(ch, time.Now())
+	s.feedLocked(ch, s.now())
 }
 
 // retargetRetainedLocked makes a retained delivery under way for sub's
@@ -99,7 +99,7 @@ func (s *Session) refillRetained(ch Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ended {
-		s.feedLocked(ch, time.Now())
+		s.feedLocked(ch, s.now())
 	}
 }
 

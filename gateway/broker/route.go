@@ -29,7 +29,7 @@ func NewMessage(p *mqtt.Publish, from string, now time.Time) *Message {
 // copy, to one member (shared.go). buf is scratch space reused between
 // calls. It returns the number of sessions the message went to.
 func (e *Broker) Route(m *Message, buf *[]Match) int {
-	return e.RouteAt(m, buf, time.Now())
+	return e.RouteAt(m, buf, e.now())
 }
 
 // RouteAt is Route at time now, for a caller that has just read the
@@ -118,7 +118,7 @@ func (e *Broker) publishWill(clientID string, w *mqtt.Will) {
 	pub.Properties.Clear(mqtt.PropWillDelayInterval)
 	e.log.Debug("publishing will", logsafe.String("client_id", clientID), logsafe.String("topic", w.Topic))
 	var buf []Match
-	e.Route(NewMessage(pub, clientID, time.Now()), &buf)
+	e.Route(NewMessage(pub, clientID, e.now()), &buf)
 }
 
 // endSession drops the subscriptions of a session that ended, and hands
