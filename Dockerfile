@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 
 # Build: a static binary, no cgo.
-FROM golang:1.26 AS build
+# The exact Go of go.mod's go line (golang:1.26 could predate it).
+FROM golang:1.26.8 AS build
 ARG VERSION=dev
 WORKDIR /src
 COPY go.mod go.sum ./

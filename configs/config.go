@@ -45,6 +45,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Drain spreads the disconnects of a graceful shutdown over a period.
 	Drain Drain `yaml:"drain"`
+	// Cluster makes this node one of several acting as one broker over
+	// NATS JetStream (cluster.go); off unless cluster.node is set.
+	Cluster Cluster `yaml:"cluster"`
 	// Overload refuses new clients and sheds QoS 0 traffic while memory
 	// or goroutines are past their high-water marks (ratelimit.go).
 	Overload Overload `yaml:"overload"`

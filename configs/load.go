@@ -75,8 +75,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	// which the yaml decoder's own errors lack.
 	w := walker{lines: map[string]int{}}
 	w.node(&doc, reflect.TypeFor[Config](), "")
-	if err := w.problems.err(name); err != nil {
-		return nil, err
+	if len(w.problems) > 0 {
+		return nil, allProblems(name, data, cfg, w) // problems.go
 	}
 
 	strict := yaml.NewDecoder(bytes.NewReader(data))

@@ -228,7 +228,7 @@ func TestUnknownKeyRefused(t *testing.T) {
 		{"in a profile", "profiles:\n  browser:\n    keep_alive:\n      min: 1s\n",
 			[]string{"test.yaml:3: profiles.browser.keep_alive: unknown key"}},
 		{"unrelated", "zzzzzzzzzzzz: 1\n",
-			[]string{"test.yaml:1: zzzzzzzzzzzz: unknown key; known keys here: acl, admin, auth, data_dir"}},
+			[]string{"test.yaml:1: zzzzzzzzzzzz: unknown key; known keys here: acl, admin, auth, cluster, data_dir"}},
 		{"duplicate", "log:\n  level: info\n  level: debug\n",
 			[]string{"test.yaml:3: log.level: duplicate key (first set on line 2)"}},
 		{"several", "a: 1\nb: 2\n",

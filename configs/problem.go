@@ -1,8 +1,15 @@
 package configs
 
 import (
+	"bytes"
+	"cmp"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -77,4 +84,53 @@ func (ps problems) err(file string) error {
 		return nil
 	}
 	return &Error{File: file, Problems: ps}
+}
+
+// allProblems reports, in one error, the problems the walker found in a
+// file (unknown keys, wrongly typed values) together with what Validate
+// finds in the rest of it, so that a file is fixed in one pass. The file
+// is decoded leniently into cfg: unknown keys are skipped and a wrongly
+// typed value keeps its default. A problem of Validate at or below a
+// path the walker already reported is left out: it would be about the
+// default standing in for the bad value.
+func allProblems(name string, data []byte, cfg *Config, w walker) error {
+	all := slices.Clone(w.problems)
+	lenient := yaml.NewDecoder(bytes.NewReader(data))
+	var typeErr *yaml.TypeError
+	if err := lenient.Decode(cfg); err == nil || errors.As(err, &typeErr) {
+		var ve *Error
+		if errors.As(withLines(cfg.Validate(), name, w.lines), &ve) {
+			for _, p := range ve.Problems {
+				if !coveredBy(p.Path, w.problems) {
+					all = append(all, p)
+				}
+			}
+		}
+	}
+	// File order; a problem of no known line (a default) last.
+	slices.SortStableFunc(all, func(a, b Problem) int {
+		return cmp.Compare(lineKey(a.Line), lineKey(b.Line))
+	})
+	return &Error{File: name, Problems: all}
+}
+
+// lineKey orders unknown lines (0) after every known one.
+func lineKey(line int) int {
+	if line == 0 {
+		return math.MaxInt
+	}
+	return line
+}
+
+// coveredBy reports whether path is one of ps's paths or below one.
+func coveredBy(path string, ps problems) bool {
+	for _, p := range ps {
+		if p.Path == "" {
+			continue
+		}
+		if path == p.Path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") {
+			return true
+		}
+	}
+	return false
 }

@@ -102,6 +102,8 @@ func (c *Config) Validate() error {
 	c.validateOps(&ps)   // ops.go
 	c.validateAdmin(&ps) // admin.go
 
+	c.validateCluster(&ps) // cluster.go
+
 	if c.ShutdownTimeout <= 0 {
 		ps.add("shutdown_timeout", "%s must be above 0", c.ShutdownTimeout)
 	}
@@ -274,7 +276,7 @@ func (c *Config) validateUsers(ps *problems) {
 			!strings.HasPrefix(u.PasswordHash, "$2b$") &&
 			!strings.HasPrefix(u.PasswordHash, "$2y$"):
 			ps.add(path+".password_hash", "is not a bcrypt hash: it must start with $2a$, $2b$ or $2y$ "+
-				`(plain-text passwords are not accepted; make a hash with: htpasswd -nbBC 10 "" PASSWORD | tr -d ':\n')`)
+				`(plain-text passwords are not accepted; make a hash with: edgemq passwd --hash)`)
 		default:
 			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
 				ps.add(path+".password_hash", "is not a valid bcrypt hash: %v", err)

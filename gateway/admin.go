@@ -81,7 +81,7 @@ func (s *Server) newAdmin() error {
 	}
 	a := &adminServer{ln: ln, tokenSum: sha256.Sum256([]byte(token))}
 	a.srv = &http.Server{
-		Handler:           adminGuard(a.authenticate(s.adminRoutes())), // admin_guard.go
+		Handler:           adminGuard(s.adminFront(a.authenticate, a.authenticate(s.adminRoutes()))), // admin_guard.go, admin_dashboard.go
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -111,7 +111,7 @@ func (s *Server) startAdmin() (stop func()) {
 	if a == nil {
 		return func() {}
 	}
-	s.log.Info("admin api listening", zap.Stringer("address", a.ln.Addr()))
+	s.log.Info("admin api listening", append([]zap.Field{zap.Stringer("address", a.ln.Addr())}, adminURLFields(s.config().Admin.Address, a.ln.Addr())...)...) // endpoints.go
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -173,12 +173,13 @@ func (s *Server) adminRoutes() http.Handler {
 		{"/api/v1/clients", map[string]http.HandlerFunc{"GET": s.adminListClients}},
 		{"/api/v1/clients/{id}", map[string]http.HandlerFunc{"GET": s.adminGetClient, "DELETE": s.adminKickClient}},
 		{"/api/v1/sessions", map[string]http.HandlerFunc{"GET": s.adminListSessions}},
-		{"/api/v1/sessions/{id}", map[string]http.HandlerFunc{"DELETE": s.adminDeleteSession}},
+		{"/api/v1/sessions/{id}", map[string]http.HandlerFunc{"GET": s.adminGetSession, "DELETE": s.adminDeleteSession}},
 		{"/api/v1/retained", map[string]http.HandlerFunc{"GET": s.adminListRetained}},
 		{"/api/v1/retained/{topic...}", map[string]http.HandlerFunc{"DELETE": s.adminDeleteRetained}},
 		{"/api/v1/publish", map[string]http.HandlerFunc{"POST": s.adminPublish}},
 		{"/api/v1/reload", map[string]http.HandlerFunc{"POST": s.adminReload}},
 		{"/api/v1/drain", map[string]http.HandlerFunc{"POST": s.adminDrain}},
+		{"/api/v1/status", map[string]http.HandlerFunc{"GET": s.adminStatus}}, // admin_status.go
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

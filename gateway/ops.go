@@ -54,7 +54,7 @@ func (s *Server) startOps() (stop func()) {
 	if o == nil {
 		return func() {}
 	}
-	s.log.Info("ops listening", zap.Stringer("address", o.ln.Addr()))
+	s.log.Info("ops listening", append([]zap.Field{zap.Stringer("address", o.ln.Addr())}, opsURLFields(s.config().Ops.Address, o.ln.Addr())...)...) // endpoints.go
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

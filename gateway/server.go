@@ -88,6 +88,8 @@ type Server struct {
 	// ext are the embedding program's backends, authorizer and store
 	// (options.go).
 	ext extensions
+
+	startedAt time.Time // when NewContext built it: uptime (admin_status.go)
 }
 
 // Option adjusts a Server being built.
@@ -121,7 +123,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		opt(&o)
 	}
 	st := &engineStats{}
-	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext}
+	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
 	started := false
 	defer func() {
 		if !started {
@@ -313,7 +315,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
 	for _, l := range s.lsts {
-		s.log.Info("listening", zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous))
+		s.log.Info("listening", append([]zap.Field{zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous)}, s.listenerURLFields(l)...)...) // endpoints.go
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()

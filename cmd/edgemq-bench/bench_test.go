@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -193,7 +194,7 @@ func TestConnectScenario(t *testing.T) {
 			// perhaps not yet ended, are not the ws run's to take over.
 			o.idPrefix = "test-" + transport
 			var out bytes.Buffer
-			if err := runConnect(t.Context(), o, &out); err != nil {
+			if err := runConnect(t.Context(), o, &out, io.Discard); err != nil {
 				t.Fatalf("running connect: %v", err)
 			}
 			var res connectResult

@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,67 +67,96 @@ type options struct {
 }
 
 func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageText heads the usage message.
+const usageText = `usage: edgemq-bench [flags] connect|fanin|fanout|pairs|retained [flags]
+
+A scenario is required. Exit status: 0 after a run, 1 when the run failed
+(every connection failed, or a scenario could not connect), 2 for bad
+usage (no scenario, unknown scenario or flag).
+
+`
+
+// run is main without os.Exit: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
 	var o options
-	flag.StringVar(&o.addr, "addr", "127.0.0.1:1883", "broker host:port")
-	flag.StringVar(&o.transport, "transport", "tcp", "tcp, tls, ws or wss")
-	flag.StringVar(&o.path, "path", "/mqtt", "WebSocket path (ws, wss)")
-	flag.StringVar(&o.caFile, "cafile", "", "PEM file of CAs to trust (tls, wss)")
-	flag.BoolVar(&o.insecure, "insecure", false, "do not verify the broker's certificate (tls, wss)")
-	flag.StringVar(&o.curves, "curves", "x25519", "TLS key exchanges offered, comma separated: x25519, x25519mlkem768, p256, p384; \"go\" for Go's defaults")
-	flag.IntVar(&o.n, "n", 1000, "connections to open (connect); retained messages (retained)")
-	flag.IntVar(&o.c, "c", 64, "connections opened at a time (all scenarios)")
-	flag.IntVar(&o.version, "V", 4, "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
-	flag.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold the connections idle before measuring memory")
-	flag.IntVar(&o.pid, "pid", 0, "broker pid, to report its CPU use and resident memory (per connection for connect)")
-	flag.IntVar(&o.sources, "sources", 1, "spread connections over this many source addresses 127.0.0.1, .2, ... (beats ephemeral port limits)")
-	flag.BoolVar(&o.jsonOut, "json", false, "print one JSON line per scenario")
-	flag.StringVar(&o.idPrefix, "id", "bench", "client id prefix")
-	flag.IntVar(&o.qos, "qos", 0, "QoS of publish and subscribe: 0, 1 or 2")
-	flag.IntVar(&o.size, "size", 64, "payload bytes, at least 16 (send time and sequence number)")
-	flag.IntVar(&o.p, "p", 4, "publishers of fanin")
-	flag.IntVar(&o.k, "k", 100, "subscribers of fanout, pairs of pairs")
-	flag.Float64Var(&o.rate, "rate", 0, "publishes per second offered in total, spread over the publishers; 0: saturation")
-	flag.IntVar(&o.window, "window", 100, "most messages a publisher has unacknowledged (QoS 1/2) or unreceived (any QoS)")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time; retained: the longest wait for all messages")
-	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time publishing before measuring")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: edgemq-bench [flags] connect|fanin|fanout|pairs|retained [flags]\n\n")
-		flag.PrintDefaults()
+	flags := flag.NewFlagSet("edgemq-bench", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.StringVar(&o.addr, "addr", "127.0.0.1:1883", "broker host:port")
+	flags.StringVar(&o.transport, "transport", "tcp", "tcp, tls, ws or wss")
+	flags.StringVar(&o.path, "path", "/mqtt", "WebSocket path (ws, wss)")
+	flags.StringVar(&o.caFile, "cafile", "", "PEM file of CAs to trust (tls, wss)")
+	flags.BoolVar(&o.insecure, "insecure", false, "do not verify the broker's certificate (tls, wss)")
+	flags.StringVar(&o.curves, "curves", "x25519", "TLS key exchanges offered, comma separated: x25519, x25519mlkem768, p256, p384; \"go\" for Go's defaults")
+	flags.IntVar(&o.n, "n", 1000, "connections to open (connect); retained messages (retained)")
+	flags.IntVar(&o.c, "c", 64, "connections opened at a time (all scenarios)")
+	flags.IntVar(&o.version, "V", 4, "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
+	flags.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold the connections idle before measuring memory")
+	flags.IntVar(&o.pid, "pid", 0, "broker pid, to report its CPU use and resident memory (per connection for connect)")
+	flags.IntVar(&o.sources, "sources", 1, "spread connections over this many source addresses 127.0.0.1, .2, ... (beats ephemeral port limits)")
+	flags.BoolVar(&o.jsonOut, "json", false, "print one JSON line per scenario")
+	flags.StringVar(&o.idPrefix, "id", "bench", "client id prefix")
+	flags.IntVar(&o.qos, "qos", 0, "QoS of publish and subscribe: 0, 1 or 2")
+	flags.IntVar(&o.size, "size", 64, "payload bytes, at least 16 (send time and sequence number)")
+	flags.IntVar(&o.p, "p", 4, "publishers of fanin")
+	flags.IntVar(&o.k, "k", 100, "subscribers of fanout, pairs of pairs")
+	flags.Float64Var(&o.rate, "rate", 0, "publishes per second offered in total, spread over the publishers; 0: saturation")
+	flags.IntVar(&o.window, "window", 100, "most messages a publisher has unacknowledged (QoS 1/2) or unreceived (any QoS)")
+	flags.DurationVar(&o.duration, "duration", 10*time.Second, "measured time; retained: the longest wait for all messages")
+	flags.DurationVar(&o.warmup, "warmup", 2*time.Second, "time publishing before measuring")
+	flags.Usage = func() {
+		fmt.Fprint(flags.Output(), usageText)
+		flags.PrintDefaults()
 	}
-	flag.Parse()
-	scenario := flag.Arg(0)
-	if scenario == "" {
-		scenario = "connect"
-	}
-	if flag.NArg() > 1 {
-		// Flags may follow the scenario too.
-		if err := flag.CommandLine.Parse(flag.Args()[1:]); err != nil || flag.NArg() > 0 {
-			flag.Usage()
-			os.Exit(2)
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
 		}
+		return 2
+	}
+	scenario := flags.Arg(0)
+	if scenario == "" {
+		fmt.Fprintln(stderr, "edgemq-bench: no scenario given")
+		flags.Usage()
+		return 2
+	}
+	if flags.NArg() > 1 {
+		// Flags may follow the scenario too.
+		if err := flags.Parse(flags.Args()[1:]); err != nil || flags.NArg() > 0 {
+			flags.Usage()
+			return 2
+		}
+	}
+	switch scenario {
+	case "connect", "fanin", "fanout", "pairs", "retained":
+	default:
+		fmt.Fprintf(stderr, "edgemq-bench: unknown scenario %q\n", scenario)
+		flags.Usage()
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tc, err := clientTLS(o)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "edgemq-bench:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "edgemq-bench:", err)
+		return 2
 	}
 	o.tlsConfig = tc
 	switch scenario {
 	case "connect":
-		err = runConnect(ctx, o, os.Stdout)
+		err = runConnect(ctx, o, stdout, stderr)
 	case "fanin", "fanout", "pairs":
-		_, err = runFlow(ctx, o, scenario, os.Stdout)
+		_, err = runFlow(ctx, o, scenario, stdout)
 	case "retained":
-		_, err = runRetained(ctx, o, os.Stdout)
-	default:
-		err = fmt.Errorf("unknown scenario %q", scenario)
+		_, err = runRetained(ctx, o, stdout)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "edgemq-bench:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "edgemq-bench:", err)
+		return 1
 	}
+	return 0
 }
 
 // connectResult is the outcome of the connect scenario.
@@ -144,7 +174,9 @@ type connectResult struct {
 	BrokerCPUPct   float64 `json:"broker_cpu_pct,omitempty"` // of one core, while connecting
 }
 
-func runConnect(ctx context.Context, o options, out io.Writer) error {
+// runConnect runs the connect scenario; a run in which every connection
+// failed is an error, after its result is printed.
+func runConnect(ctx context.Context, o options, out, stderr io.Writer) error {
 	var res connectResult
 	res.Scenario, res.Version, res.Transport = "connect", o.version, o.transport
 	if o.pid > 0 {
@@ -208,7 +240,7 @@ func runConnect(ctx context.Context, o options, out io.Writer) error {
 	}
 	res.ConnectsPerSec = float64(res.Connections) / elapsed.Seconds()
 	if err := firstErr.err; err != nil {
-		fmt.Fprintln(os.Stderr, "edgemq-bench: first failure:", err)
+		fmt.Fprintln(stderr, "edgemq-bench: first failure:", err)
 	}
 	if o.pid > 0 {
 		select {
@@ -225,13 +257,24 @@ func runConnect(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 	if o.jsonOut {
-		return json.NewEncoder(out).Encode(res)
+		if err := json.NewEncoder(out).Encode(res); err != nil {
+			return err
+		}
+		return allFailed(res)
 	}
 	fmt.Fprintf(out, "connect %s v%d: %d connections (%d failed) in %.2fs: %.0f connects/s\n",
 		res.Transport, res.Version, res.Connections, res.Failed, res.Seconds, res.ConnectsPerSec)
 	if o.pid > 0 {
 		fmt.Fprintf(out, "broker rss: %d KB before, %d KB after: %.2f KB per connection; cpu %.1f%% of one core while connecting\n",
 			res.RSSBeforeKB, res.RSSAfterKB, res.KBPerConn, res.BrokerCPUPct)
+	}
+	return allFailed(res)
+}
+
+// allFailed is an error when no connection of a connect run succeeded.
+func allFailed(res connectResult) error {
+	if res.Connections == 0 && res.Failed > 0 {
+		return fmt.Errorf("every connection failed (%d of %d)", res.Failed, res.Failed)
 	}
 	return nil
 }

@@ -6,6 +6,9 @@
 //	edgemq --version
 //	edgemq passwd [-bcrypt] FILE USER
 //	edgemq health [-addr URL]
+//	edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND (ctl.go)
+//	edgemq check [-c FILE]
+//	edgemq config [-c FILE]
 //
 // Without -c it runs with the built-in default configuration
 // (configs/edgemq.yaml). SIGINT or SIGTERM shuts it down gracefully.
@@ -45,10 +48,19 @@ func main() {
 // run is main without os.Exit: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
-		return runPasswd(args[1:], os.Stdin, stderr) // passwd.go
+		return runPasswd(args[1:], os.Stdin, stdout, stderr) // passwd.go
 	}
 	if len(args) > 0 && args[0] == "health" {
 		return runHealth(args[1:], stdout, stderr) // health.go
+	}
+	if len(args) > 0 && args[0] == "ctl" {
+		return runCtl(args[1:], os.Stdin, stdout, stderr) // ctl.go
+	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], stdout, stderr) // check.go
+	}
+	if len(args) > 0 && args[0] == "config" {
+		return runConfig(args[1:], stdout, stderr) // check.go
 	}
 	flags := flag.NewFlagSet("edgemq", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -57,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&configPath, "config", "", "same as -c `FILE`")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER\n       edgemq health [-addr URL]\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
+		fmt.Fprintf(flags.Output(), "Usage: edgemq [-c FILE] [--version]\n       edgemq passwd [-bcrypt] FILE USER (see edgemq passwd -h)\n       edgemq health [-addr URL]\n       edgemq ctl [--addr URL] [--token TOKEN] [--json] COMMAND\n       edgemq check [-c FILE]      validate; list every problem\n       edgemq config [-c FILE]     print the effective configuration\n\nedgemq is an MQTT 3.1, 3.1.1 and 5.0 edge gateway.\n\n")
 		flags.PrintDefaults()
 	}
 	if status, stop := parseArgs(flags, args, stderr); stop {
@@ -71,6 +83,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "edgemq: %v\n", err)
+		return 2
+	}
+	if cfg.Cluster.Enabled() {
+		// Refused rather than ignored: a node that silently ran alone
+		// would split the brokers its operator meant to join.
+		fmt.Fprintf(stderr, "edgemq: cluster.node is set, but this build does not run a cluster yet (issue 15): remove the cluster section\n")
 		return 2
 	}
 	logger, err := newLogger(cfg.Log)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -18,19 +19,45 @@ import (
 // line is refused, never cut.
 const maxStdinPassword = 4096
 
-// runPasswd is `edgemq passwd [-bcrypt] FILE USER`: it adds or updates
-// USER's entry in the password file FILE with an argon2id hash, or with
-// -bcrypt a bcrypt hash (a password over 72 bytes is refused: bcrypt
-// ignores the rest). On a terminal the password is asked twice without echo;
-// otherwise one line is read from stdin (its line ending removed; a line
-// over 4096 bytes is refused).
-func runPasswd(args []string, stdin *os.File, stderr io.Writer) int {
+const passwdUsage = `Usage: edgemq passwd [-bcrypt] FILE USER          add or update USER
+       edgemq passwd -b [-bcrypt] FILE USER PASSWORD  the same, PASSWORD given
+       edgemq passwd -D FILE USER                     delete USER
+       edgemq passwd -l FILE                          list the users
+       edgemq passwd --hash [-b PASSWORD]             print a hash for auth.users
+
+Adds or updates USER in the password file FILE (argon2id; bcrypt with
+-bcrypt), which the password_file backend reads. The password is asked
+twice on a terminal, else read as one line from stdin; -b takes it from
+the command line instead (batch use: other users of the machine may see
+it in the process list). -D removes every entry of USER, SCRAM entries
+included. -l prints each user with the kinds of its entries, not the
+hashes. --hash prints a bcrypt hash to paste as an auth.users
+password_hash in the configuration.
+Exit status: 0 done, 1 failed (a user -D does not find included), 2 bad usage.
+
+`
+
+// passwdMode is what one run of edgemq passwd does.
+type passwdMode int
+
+const (
+	passwdSet passwdMode = iota
+	passwdDelete
+	passwdList
+	passwdHash
+)
+
+// runPasswd is `edgemq passwd` (passwdUsage). It returns the exit status.
+func runPasswd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("edgemq passwd", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	useBcrypt := flags.Bool("bcrypt", false, "a bcrypt hash (cost 10) instead of argon2id: passwords over 72 bytes are refused")
+	batch := flags.Bool("b", false, "take the password from the command line")
+	del := flags.Bool("D", false, "delete USER from FILE")
+	list := flags.Bool("l", false, "list the users of FILE")
+	hash := flags.Bool("hash", false, "print a bcrypt hash for auth.users[].password_hash")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: edgemq passwd [-bcrypt] FILE USER\n\nAdds or updates USER in the password file FILE (argon2id).\n"+
-			"Asks for the password twice on a terminal, else reads one line from stdin.\n\n")
+		fmt.Fprint(flags.Output(), passwdUsage)
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
@@ -39,27 +66,118 @@ func runPasswd(args []string, stdin *os.File, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if flags.NArg() != 2 {
+	mode, nargs, err := passwdModeOf(*del, *list, *hash, *batch, *useBcrypt)
+	if err == nil && flags.NArg() != nargs {
+		err = fmt.Errorf("want %d arguments, got %d", nargs, flags.NArg())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "edgemq passwd: %v\n", err)
 		flags.Usage()
 		return 2
 	}
-	file, user := flags.Arg(0), flags.Arg(1)
-	var pw []byte
-	var err error
-	if fd := int(stdin.Fd()); term.IsTerminal(fd) {
-		pw, err = promptTwice(fd, stderr)
-	} else {
-		pw, err = readLine(stdin)
+	a := flags.Args()
+	switch mode {
+	case passwdDelete:
+		err = deleteUser(a[0], a[1], stdout)
+	case passwdList:
+		err = listUsers(a[0], stdout)
+	case passwdHash:
+		err = withPassword(stdin, stderr, *batch, a, func(pw []byte) error {
+			h, err := gateway.BcryptPassword(pw)
+			if err == nil {
+				_, err = fmt.Fprintln(stdout, h)
+			}
+			return err
+		})
+	default:
+		err = withPassword(stdin, stderr, *batch, a[2:], func(pw []byte) error {
+			return storePassword(a[0], a[1], pw, *useBcrypt)
+		})
 	}
-	if err == nil {
-		err = storePassword(file, user, pw, *useBcrypt)
-	}
-	clear(pw)
 	if err != nil {
 		fmt.Fprintf(stderr, "edgemq passwd: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// passwdModeOf checks the flags and returns the mode with the number of
+// arguments it takes.
+func passwdModeOf(del, list, hash, batch, useBcrypt bool) (passwdMode, int, error) {
+	n := 0
+	for _, b := range []bool{del, list, hash} {
+		if b {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return 0, 0, errors.New("-D, -l and --hash go alone")
+	case (del || list) && (batch || useBcrypt):
+		return 0, 0, errors.New("-b and -bcrypt are for setting a password")
+	case del:
+		return passwdDelete, 2, nil
+	case list:
+		return passwdList, 1, nil
+	case hash && batch:
+		return passwdHash, 1, nil
+	case hash:
+		return passwdHash, 0, nil
+	case batch:
+		return passwdSet, 3, nil
+	}
+	return passwdSet, 2, nil
+}
+
+// withPassword runs use with the password: given (the -b argument), else
+// asked twice on a terminal, else the first line of stdin. It is cleared
+// afterwards.
+func withPassword(stdin *os.File, stderr io.Writer, batch bool, given []string, use func([]byte) error) error {
+	var pw []byte
+	var err error
+	switch {
+	case batch:
+		if given[0] == "" {
+			return errors.New("empty password")
+		}
+		pw = []byte(given[0])
+	case term.IsTerminal(int(stdin.Fd())):
+		pw, err = promptTwice(int(stdin.Fd()), stderr)
+	default:
+		pw, err = readLine(stdin)
+	}
+	if err != nil {
+		return err
+	}
+	defer clear(pw)
+	return use(pw)
+}
+
+// deleteUser removes user from file; a user not there is an error.
+func deleteUser(file, user string, stdout io.Writer) error {
+	found, err := gateway.DeletePasswordUser(file, user)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%s has no user %q", file, user)
+	}
+	_, err = fmt.Fprintf(stdout, "deleted %s from %s\n", user, file)
+	return err
+}
+
+// listUsers prints "user<TAB>kinds" lines, in file order.
+func listUsers(file string, stdout io.Writer) error {
+	users, err := gateway.ListPasswordUsers(file)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if _, err := fmt.Fprintf(stdout, "%s\t%s\n", u.Name, strings.Join(u.Kinds, ",")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storePassword writes user's entry to file.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,14 +31,14 @@ func stdinWith(t *testing.T, content string) *os.File {
 func TestPasswdStdin(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "passwd")
 	var stderr bytes.Buffer
-	if code := runPasswd([]string{path, "alice"}, stdinWith(t, "s3cret\n"), &stderr); code != 0 {
+	if code := runPasswd([]string{path, "alice"}, stdinWith(t, "s3cret\n"), io.Discard, &stderr); code != 0 {
 		t.Fatalf("passwd alice: exit %d: %s", code, stderr.String())
 	}
-	if code := runPasswd([]string{path, "bob"}, stdinWith(t, "hunter2\r\n"), &stderr); code != 0 {
+	if code := runPasswd([]string{path, "bob"}, stdinWith(t, "hunter2\r\n"), io.Discard, &stderr); code != 0 {
 		t.Fatalf("passwd bob: exit %d: %s", code, stderr.String())
 	}
 	// Update alice: bob's entry is kept, alice has one entry.
-	if code := runPasswd([]string{path, "alice"}, stdinWith(t, "n3w"), &stderr); code != 0 {
+	if code := runPasswd([]string{path, "alice"}, stdinWith(t, "n3w"), io.Discard, &stderr); code != 0 {
 		t.Fatalf("passwd alice again: exit %d: %s", code, stderr.String())
 	}
 	data, err := os.ReadFile(path)
@@ -82,7 +83,7 @@ func TestPasswdErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			if code := runPasswd(tt.args, stdinWith(t, tt.stdin), &stderr); code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			if code := runPasswd(tt.args, stdinWith(t, tt.stdin), io.Discard, &stderr); code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
 			}
 		})
@@ -114,7 +115,7 @@ func TestPasswdLongPasswords(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "passwd")
 			var stderr bytes.Buffer
-			code := runPasswd(append(tt.args, path, "alice"), stdinWith(t, tt.password), &stderr)
+			code := runPasswd(append(tt.args, path, "alice"), stdinWith(t, tt.password), io.Discard, &stderr)
 			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
 			}

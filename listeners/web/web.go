@@ -59,14 +59,18 @@ var contentTypes = map[string]string{
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' ws: wss:; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// loadAssets reads and compresses the embedded files once.
-var loadAssets = sync.OnceValue(func() map[string]*asset {
+// loadAssets reads and compresses the page's embedded files once.
+var loadAssets = sync.OnceValue(func() map[string]*asset { return readAssets(files, routes) })
+
+// readAssets reads and compresses the files of fsys that routes names, by
+// request path.
+func readAssets(fsys fs.FS, routes map[string]string) map[string]*asset {
 	assets := make(map[string]*asset, len(routes))
 	byFile := map[string]*asset{}
 	for p, name := range routes {
 		a := byFile[name]
 		if a == nil {
-			body, err := fs.ReadFile(files, name)
+			body, err := fs.ReadFile(fsys, name)
 			if err != nil {
 				panic("web: embedded file missing: " + name) // caught by the package's tests
 			}
@@ -83,7 +87,7 @@ var loadAssets = sync.OnceValue(func() map[string]*asset {
 		assets[p] = a
 	}
 	return assets
-})
+}
 
 func etagOf(body []byte, suffix string) string {
 	sum := sha256.Sum256(body)
@@ -94,8 +98,11 @@ func etagOf(body []byte, suffix string) string {
 // HEAD for "/", "/index.html", "/app.js", "/style.css" and "/mqtt.min.js"
 // (gzip-encoded for clients that accept it), 404 for any other path and
 // 405 for other methods.
-func Handler() http.Handler {
-	assets := loadAssets()
+func Handler() http.Handler { return serveAssets(loadAssets(), csp) }
+
+// serveAssets serves assets by request path, HTML with the Content
+// Security Policy csp.
+func serveAssets(assets map[string]*asset, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := assets[r.URL.Path]
 		if a == nil {

@@ -39,8 +39,12 @@ var allowed = map[string][]string{
 	"gateway/broker/topictrie":   {"mqtt"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
-	"cmd/edgemq":                 {"configs", "gateway", "listeners/web"},
+	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "listeners/web"},
 	"cmd/edgemq-bench":           {"mqtt", "listeners"},
+
+	// Issue 15: several nodes as one broker over NATS.
+	"gateway/cluster":             {"mqtt", "configs", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/cluster/clustertest": {"configs", "gateway/cluster"},
 }
 
 // TestImportsPointOneWay fails when a package imports one of ours that the

@@ -2,7 +2,9 @@
 // loads the diagnostic page from a running gateway's wss listener and
 // uses it: a refused login, then connect with MQTT 5, check the CONNACK
 // table, subscribe, publish, and see the message arrive; again with MQTT
-// 3.1.1 and the token field. Driven by
+// 3.1.1 and the token field; a wrong path explained; a link that opens
+// the page connected with MQTT 3.1; a DISCONNECT from the server (session
+// taken over by a second tab) shown with its reason code. Driven by
 // TestBrowserPage (../e2e_test.go), which passes:
 //
 //   EDGEMQ_PAGE_URL         https://127.0.0.1:PORT/ (the wss listener)
@@ -79,10 +81,16 @@ try {
   await page.fill('#username', username);
   await page.fill('#password', password + '-wrong');
   await page.click('#connect');
-  await page.waitForSelector('#status[data-state="error"]');
+  await page.waitForSelector('#status[data-state="refused"]');
+  // The reason code and its name, in the status line and the CONNACK
+  // table (a refused CONNACK is shown, not "Waiting for CONNACK").
+  const statusLine = await page.textContent('#status-line');
+  if (!/0x86 Bad User Name or Password/.test(statusLine)) throw new Error(`status line does not show 0x86 Bad User Name or Password: ${statusLine}`);
+  const refusedCode = await page.textContent('#connack tr[data-prop="reasonCode"] td');
+  if (!/^0x86 Bad User Name or Password/.test(refusedCode)) throw new Error(`CONNACK table reason code ${JSON.stringify(refusedCode)}, want 0x86 Bad User Name or Password`);
   const refused = await page.textContent('#log');
-  if (!/0x86|Bad User Name or Password/i.test(refused)) throw new Error(`refusal not shown as 0x86; log: ${refused}`);
-  step('wrong password refused and shown');
+  if (!/0x86/i.test(refused)) throw new Error(`refusal not logged as 0x86; log: ${refused}`);
+  step(`wrong password refused: ${statusLine.replace(/\s+/g, ' ').trim()}`);
 
   await page.fill('#password', password);
   await page.click('#connect');
@@ -134,6 +142,47 @@ try {
   step('3.1.1 message arrived');
   await page.click('#disconnect');
   await page.waitForSelector('#status[data-state="disconnected"]');
+
+  // A wrong path: the close is explained, not just "connection closed".
+  await page.selectOption('#protocol', '5');
+  await page.fill('#url', expectedURL.replace(/\/mqtt$/, '/no-such-path'));
+  await page.click('#connect');
+  await page.waitForSelector('#status[data-state="closed"]');
+  await page.waitForFunction(() => /wrong path/.test(document.querySelector('#status-detail').textContent));
+  step(`wrong path explained: ${await page.textContent('#status-detail')}`);
+
+  // A link opens the page connected, here with MQTT 3.1; the secret
+  // travels after #.
+  const secret = `#password=${encodeURIComponent(password)}`;
+  const link = (q) => `${pageURL}?${new URLSearchParams({ username, connect: '1', ...q })}${secret}`;
+  await page.goto(link({ protocol: '3.1', clientid: 'linked-31' }));
+  await page.waitForFunction(() => document.querySelector('#status').textContent === 'connected');
+  const proto31 = (await page.textContent('#connack tr[data-prop="protocol"] td')).trim();
+  if (proto31 !== 'MQTT 3.1') throw new Error(`#connack protocol ${proto31}, want MQTT 3.1`);
+  if ((await page.inputValue('#clientid')) !== 'linked-31') throw new Error('the link did not set the client id');
+  step('a link opened the page connected with MQTT 3.1');
+
+  // A link naming another host fills the fields but does not connect.
+  const foreign = 'wss://192.0.2.1:8084/mqtt';
+  await page.goto(link({ protocol: '5', clientid: 'foreign', url: foreign }));
+  await page.waitForFunction(() => /not connecting by itself to another host/.test(document.querySelector('#log').textContent));
+  if ((await page.inputValue('#url')) !== foreign) throw new Error('the link did not set the URL');
+  if ((await page.textContent('#status')) !== 'disconnected') throw new Error(`a link to another host connected: ${await page.textContent('#status')}`);
+  step('a link to another host fills the fields and waits');
+
+  // A server DISCONNECT is shown with its reason code: a second tab with
+  // the same client id takes the session over [MQTT-3.1.4-3].
+  const takeover = link({ protocol: '5', clientid: 'taken-over' });
+  await page.goto(takeover);
+  await page.waitForFunction(() => document.querySelector('#status').textContent === 'connected');
+  const second = await context.newPage();
+  second.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await second.goto(takeover);
+  await second.waitForFunction(() => document.querySelector('#status').textContent === 'connected');
+  await page.waitForSelector('#status[data-state="closed"]');
+  await page.waitForFunction(() => /DISCONNECT 0x8E Session taken over/.test(document.querySelector('#status-detail').textContent));
+  step(`takeover shown: ${await page.textContent('#status-detail')}`);
+  await second.close();
   if (problems.length) throw new Error(problems.join('; '));
 } catch (err) {
   console.log(`FAIL ${err.message}`);

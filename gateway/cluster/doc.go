@@ -1,0 +1,27 @@
+// Package cluster is the foundation of several edgemq nodes acting as one
+// broker over NATS JetStream (issue 15): what the broker's cluster seams
+// are built on, without depending on them.
+//
+// It owns:
+//   - the reversible mapping between MQTT topics and NATS subjects, and
+//     from topic filters to the subjects to subscribe to (subject.go);
+//   - the embedded NATS server a node may run, clustered with the other
+//     nodes' through routes, with JetStream storage under the data dir
+//     (embedded.go), its logs sent through zap (natslog.go);
+//   - the node's client connection to NATS, with a short ping and
+//     unlimited reconnects, whose up/down state is observable (link.go);
+//   - the JetStream layout: the sessions and liveness KV buckets and the
+//     retained and messages streams, created idempotently (layout.go);
+//   - revision-checked records, the fencing of ownership (records.go),
+//     and the node's liveness record, renewed every heartbeat and lapsing
+//     after its TTL (liveness.go);
+//   - the node's membership as a whole, built from the configuration:
+//     StartNode, Run, Close (node.go).
+//
+// Test helpers that start real NATS clusters, cut links and wait for
+// interest live in gateway/cluster/clustertest.
+//
+// It may import, of ours: mqtt, configs, gateway/stats, gateway/logsafe
+// and gateway/internal/lockorder. It defines no lock classes and takes no
+// locks of its own: its state is immutable after construction or atomic.
+package cluster
