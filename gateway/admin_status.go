@@ -60,7 +60,7 @@ type clusterNodeStatus struct {
 func (s *Server) adminStatus(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now()
 	st := s.Stats()
-	retained, retainedBytes := s.eng.retained.size()
+	retained, retainedBytes := s.eng.broker.RetainedSize()
 	doc := statusDoc{
 		Version:       cmp.Or(s.sys.version, "dev"),
 		StartedAt:     s.startedAt.UTC(),
@@ -69,7 +69,7 @@ func (s *Server) adminStatus(w http.ResponseWriter, _ *http.Request) {
 		Listeners:     make([]listenerStatus, 0, len(s.lsts)),
 		Counts: statusCounts{
 			Connections: st.Connections, Sessions: st.Sessions,
-			Subscriptions: s.eng.sessions.subscriptionCount(),
+			Subscriptions: subscriptionCount(s),
 			Retained:      retained, RetainedBytes: retainedBytes,
 			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 		},
@@ -94,18 +94,18 @@ type sessionDetail struct {
 // adminGetSession shows one session, connected or not.
 func (s *Server) adminGetSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ss := s.eng.sessions.lookup(id)
+	ss := s.eng.broker.Lookup(id)
 	if ss == nil {
 		writeAdminError(w, http.StatusNotFound, "no session for client %q", id)
 		return
 	}
-	v := ss.view()
+	v := ss.View()
 	writeAdminJSON(w, http.StatusOK, sessionDetail{
 		sessionItem: sessionItem{
-			ClientID: id, Connected: v.connected, Expiry: v.expiry,
-			Subscriptions: len(v.subs), Inflight: v.inflight, Queued: v.queued,
-			Owner: ss.ownerIdentity(),
+			ClientID: id, Connected: v.Connected, Expiry: v.Expiry,
+			Subscriptions: len(v.Subs), Inflight: v.Inflight, Queued: v.Queued,
+			Owner: ss.OwnerIdentity(),
 		},
-		QueuedBytes: v.queuedBytes, Subscriptions: subscriptionDocs(v.subs),
+		QueuedBytes: v.QueuedBytes, Subscriptions: subscriptionDocs(v.Subs),
 	})
 }

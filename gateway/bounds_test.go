@@ -303,10 +303,3 @@ func TestSubscriptionsStoredAcrossRestart(t *testing.T) {
 		t.Errorf("restored %v, want %v", got, want)
 	}
 }
-
-// subscriptionCount returns the number of subscriptions of all of srv's
-// sessions.
-func subscriptionCount(srv *Server) int {
-	_, subs, _, _ := srv.eng.broker.Gauges()
-	return subs
-}

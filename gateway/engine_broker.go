@@ -51,3 +51,10 @@ func (e *engine) renewAuthorizer() {
 	e.acl.renew()
 	e.broker.Reads().Renew()
 }
+
+// subscriptionCount returns the number of subscriptions of all of srv's
+// sessions (broker.Broker.Gauges: approximate while they change).
+func subscriptionCount(srv *Server) int {
+	_, subs, _, _ := srv.eng.broker.Gauges()
+	return subs
+}
