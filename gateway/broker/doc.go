@@ -8,8 +8,9 @@
 // It may import mqtt, gateway/store, gateway/broker/..., gateway/stats,
 // gateway/logsafe and gateway/internal/lockorder; never the protocol
 // side (proto), auth or acl. What it needs of those it declares here
-// and they implement: Client (the connection that holds a session) and
-// ReadChecker (the owner's read permission).
+// and they implement: Client and Queue (the connection that holds a
+// session, client.go), ReadChecker (the owner's read permission,
+// owner.go) and Clock (the time of routing, clock.go).
 //
 // Seams (seams.go): the protocol side reaches broker state only through
 // Sessions (ownership), Publisher (routing with a store completion),
