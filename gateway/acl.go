@@ -441,7 +441,7 @@ func (ch *channel) authorizeConnect(c *mqtt.Connect, clientID, certID string) er
 	if certID == "" && ch.auth != nil {
 		// Not handed to authentication (identity_as none): the verified
 		// certificate's identity still matches rules' cert_identity.
-		certID = certs.Identity(ch.meta.TLS, ch.auth.identityField)
+		certID = certs.Identity(ch.meta.TLS, ch.auth.IdentityField())
 	}
 	ch.acl.view = aclView{
 		meta: ch.meta, version: c.Version, clientID: clientID, certID: certID,

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"edgemq/gateway/admin"
 	"edgemq/mqtt"
 )
 
@@ -18,10 +19,10 @@ func TestAdminStatus(t *testing.T) {
 
 	sub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V5, "status-sub", true, 600))
 	sub.subscribe(t, "status/#", 1, mqtt.GrantedQoS1)
-	adminDo[publishResult](t, a, "POST", "/api/v1/publish", publishRequest{Topic: "status/r", Payload: "x", Retain: true}, http.StatusOK)
+	adminDo[admin.PublishResult](t, a, "POST", "/api/v1/publish", admin.PublishRequest{Topic: "status/r", Payload: "x", Retain: true}, http.StatusOK)
 	waitConnections(t, ts, 1)
 
-	st := adminDo[statusDoc](t, a, "GET", "/api/v1/status", nil, http.StatusOK)
+	st := adminDo[admin.StatusDoc](t, a, "GET", "/api/v1/status", nil, http.StatusOK)
 	if st.Version != "v9.8.7-test" {
 		t.Errorf("version %q", st.Version)
 	}
@@ -45,7 +46,7 @@ func TestAdminStatus(t *testing.T) {
 	}
 
 	a.token = "wrong"
-	adminDo[adminError](t, a, "GET", "/api/v1/status", nil, http.StatusUnauthorized)
+	adminDo[admin.ErrorBody](t, a, "GET", "/api/v1/status", nil, http.StatusUnauthorized)
 }
 
 // TestAdminGetSession: GET /api/v1/sessions/{id} shows an offline
@@ -58,14 +59,14 @@ func TestAdminGetSession(t *testing.T) {
 	off.subscribe(t, "show/#", 1, mqtt.GrantedQoS1)
 	off.send(t, &mqtt.Disconnect{})
 	off.expectClosed(t)
-	adminDo[publishResult](t, a, "POST", "/api/v1/publish", publishRequest{Topic: "show/q", Payload: "queued", QoS: 1}, http.StatusOK)
+	adminDo[admin.PublishResult](t, a, "POST", "/api/v1/publish", admin.PublishRequest{Topic: "show/q", Payload: "queued", QoS: 1}, http.StatusOK)
 
-	got := adminDo[sessionDetail](t, a, "GET", "/api/v1/sessions/show-off", nil, http.StatusOK)
+	got := adminDo[admin.SessionDetail](t, a, "GET", "/api/v1/sessions/show-off", nil, http.StatusOK)
 	if got.ClientID != "show-off" || got.Connected || got.Expiry != 600 || got.Queued != 1 || got.QueuedBytes != 6 || got.Owner != "anonymous:tcp" {
 		t.Errorf("session %+v", got)
 	}
 	if len(got.Subscriptions) != 1 || got.Subscriptions[0].Filter != "show/#" || got.Subscriptions[0].QoS != 1 {
 		t.Errorf("subscriptions %+v", got.Subscriptions)
 	}
-	adminDo[adminError](t, a, "GET", "/api/v1/sessions/nobody", nil, http.StatusNotFound)
+	adminDo[admin.ErrorBody](t, a, "GET", "/api/v1/sessions/nobody", nil, http.StatusNotFound)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -121,7 +122,7 @@ func adminListAll[T any](tb testing.TB, a *adminClient, path string) [][]T {
 		if after != "" {
 			p += "&after=" + url.QueryEscape(after)
 		}
-		pg := adminDo[adminPage[T]](tb, a, "GET", p, nil, http.StatusOK)
+		pg := adminDo[admin.Page[T]](tb, a, "GET", p, nil, http.StatusOK)
 		pages = append(pages, pg.Items)
 		if pg.Next == "" {
 			return pages
@@ -153,7 +154,7 @@ func TestAdminAuthAndErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var e adminError
+			var e admin.ErrorBody
 			json.NewDecoder(resp.Body).Decode(&e)
 			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") || e.Error == "" {
 				t.Errorf("status %d, WWW-Authenticate %q, error %q; want 401, Bearer, a message", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), e.Error)
@@ -178,7 +179,7 @@ func TestAdminAuthAndErrors(t *testing.T) {
 		{"GET", "/api/v1/retained?filter=a/%23/b", http.StatusBadRequest, ""},
 	} {
 		resp, b := a.call(t, tc.method, tc.path, nil)
-		var e adminError
+		var e admin.ErrorBody
 		json.Unmarshal(b, &e)
 		if resp.StatusCode != tc.want || (tc.want != http.StatusOK && e.Error == "") {
 			t.Errorf("%s %s: status %d body %s, want %d with a JSON error", tc.method, tc.path, resp.StatusCode, b, tc.want)
@@ -188,7 +189,7 @@ func TestAdminAuthAndErrors(t *testing.T) {
 		}
 	}
 	// Bodies are bounded.
-	big := publishRequest{Topic: "big", Payload: strings.Repeat("x", adminMaxBody)}
+	big := admin.PublishRequest{Topic: "big", Payload: strings.Repeat("x", admin.MaxBody)}
 	if resp, b := a.call(t, "POST", "/api/v1/publish", big); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized publish: status %d %s, want 413", resp.StatusCode, b)
 	}
@@ -205,7 +206,7 @@ func TestAdminTokenFile(t *testing.T) {
 	cfg.Admin.Token, cfg.Admin.TokenFile = "", good
 	ts := startAdminServer(t, cfg)
 	a := newAdminClient(t, ts)
-	adminDo[adminPage[clientItem]](t, a, "GET", "/api/v1/clients", nil, http.StatusOK)
+	adminDo[admin.Page[admin.ClientItem]](t, a, "GET", "/api/v1/clients", nil, http.StatusOK)
 
 	for _, file := range []string{empty, filepath.Join(dir, "missing")} {
 		cfg := adminConfig(t)
@@ -246,7 +247,7 @@ func TestAdminListClientsPaged(t *testing.T) {
 	connectV5(t, ts, v5Connect("zz-other"), viaListener("other")).roundTrip(t)
 	waitConnections(t, ts, 8)
 
-	pages := adminListAll[clientItem](t, a, "/api/v1/clients?client_id=page-&limit=3")
+	pages := adminListAll[admin.ClientItem](t, a, "/api/v1/clients?client_id=page-&limit=3")
 	if len(pages) != 3 {
 		t.Errorf("%d pages of 3 for 7 clients, want 3", len(pages))
 	}
@@ -272,7 +273,7 @@ func TestAdminListClientsPaged(t *testing.T) {
 		{"transport=tcp&client_id=page-v3-1", []string{"page-v3-1"}},
 		{"transport=ws", nil},
 	} {
-		pg := adminDo[adminPage[clientItem]](t, a, "GET", "/api/v1/clients?"+tc.query, nil, http.StatusOK)
+		pg := adminDo[admin.Page[admin.ClientItem]](t, a, "GET", "/api/v1/clients?"+tc.query, nil, http.StatusOK)
 		var ids []string
 		for _, it := range pg.Items {
 			ids = append(ids, it.ClientID)
@@ -282,7 +283,7 @@ func TestAdminListClientsPaged(t *testing.T) {
 		}
 	}
 
-	pg := adminDo[adminPage[clientItem]](t, a, "GET", "/api/v1/clients?client_id=page-v5-2", nil, http.StatusOK)
+	pg := adminDo[admin.Page[admin.ClientItem]](t, a, "GET", "/api/v1/clients?client_id=page-v5-2", nil, http.StatusOK)
 	if len(pg.Items) != 1 {
 		t.Fatalf("page-v5-2: %+v", pg.Items)
 	}
@@ -325,9 +326,9 @@ func TestAdminClientDetail(t *testing.T) {
 					{Topic: "detail/b/#", QoS: 2, RetainAsPublished: true, RetainHandling: 2},
 				},
 			})
-			d := adminDo[clientDetail](t, a, "GET", "/api/v1/clients/"+id, nil, http.StatusOK)
+			d := adminDo[admin.ClientDetailDoc](t, a, "GET", "/api/v1/clients/"+id, nil, http.StatusOK)
 			if d.ClientID != id || d.Listener != tc.listener || d.Protocol != "5.0" {
-				t.Errorf("detail = %+v", d.clientItem)
+				t.Errorf("detail = %+v", d.ClientItem)
 			}
 			if n := d.Negotiated; n.ClientReceiveMaximum != 7 || n.OutboundInflight != min(7, cfg.MQTT.MaxInflight) ||
 				n.ServerReceiveMaximum != cfg.MQTT.ReceiveMaximum || !n.CleanStart || n.MaximumQoS != cfg.MQTT.MaximumQoS {
@@ -336,7 +337,7 @@ func TestAdminClientDetail(t *testing.T) {
 			if d.SessionExpiry != 120 {
 				t.Errorf("session_expiry = %d, want 120", d.SessionExpiry)
 			}
-			wantSubs := []subscriptionDoc{
+			wantSubs := []admin.Subscription{
 				{Filter: "detail/+/a", QoS: 1, NoLocal: true, Identifier: 42},
 				{Filter: "detail/b/#", QoS: 2, RetainAsPublished: true, RetainHandling: 2, Identifier: 42},
 			}
@@ -376,22 +377,22 @@ func TestAdminKick(t *testing.T) {
 			t.Errorf("reason %s: status %d %s, want 400", reason, resp.StatusCode, b)
 		}
 	}
-	res := adminDo[kickResult](t, a, "DELETE", "/api/v1/clients/kick-v5", nil, http.StatusOK)
+	res := adminDo[admin.KickResult](t, a, "DELETE", "/api/v1/clients/kick-v5", nil, http.StatusOK)
 	if res.ReasonCode != "0x98" {
 		t.Errorf("kick result %+v", res)
 	}
 	if d := v5.expectServerDisconnect(t); d.ReasonCode != byte(mqtt.AdministrativeAction) {
 		t.Errorf("v5 client got DISCONNECT 0x%02X, want 0x98", d.ReasonCode)
 	}
-	adminDo[kickResult](t, a, "DELETE", "/api/v1/clients/kick-v3?reason=0x8B", nil, http.StatusOK)
+	adminDo[admin.KickResult](t, a, "DELETE", "/api/v1/clients/kick-v3?reason=0x8B", nil, http.StatusOK)
 	v3.expectLost(t)
 	waitConnections(t, ts, 0)
 
-	adminDo[adminError](t, a, "DELETE", "/api/v1/clients/kick-v5", nil, http.StatusNotFound)
-	adminDo[adminError](t, a, "GET", "/api/v1/clients/kick-v5", nil, http.StatusNotFound)
+	adminDo[admin.ErrorBody](t, a, "DELETE", "/api/v1/clients/kick-v5", nil, http.StatusNotFound)
+	adminDo[admin.ErrorBody](t, a, "GET", "/api/v1/clients/kick-v5", nil, http.StatusNotFound)
 	// The v5 session stays for its expiry.
-	pg := adminDo[adminPage[sessionItem]](t, a, "GET", "/api/v1/sessions?client_id=kick-", nil, http.StatusOK)
-	if want := []sessionItem{{ClientID: "kick-v5", Expiry: 300, Subscriptions: 1, Owner: "anonymous:tcp"}}; !slices.Equal(pg.Items, want) {
+	pg := adminDo[admin.Page[admin.SessionItem]](t, a, "GET", "/api/v1/sessions?client_id=kick-", nil, http.StatusOK)
+	if want := []admin.SessionItem{{ClientID: "kick-v5", Expiry: 300, Subscriptions: 1, Owner: "anonymous:tcp"}}; !slices.Equal(pg.Items, want) {
 		t.Errorf("sessions after kick = %+v, want %+v", pg.Items, want)
 	}
 }
@@ -421,7 +422,7 @@ func TestAdminSessions(t *testing.T) {
 	online.publish(t, &paho.Publish{Topic: "sess/q", QoS: 1, Payload: []byte("queued")})
 	waitConnections(t, ts, 1)
 
-	pages := adminListAll[sessionItem](t, a, "/api/v1/sessions?client_id=sess-&limit=2")
+	pages := adminListAll[admin.SessionItem](t, a, "/api/v1/sessions?client_id=sess-&limit=2")
 	if len(pages) != 3 {
 		t.Errorf("%d pages of 2 for 6 sessions, want 3", len(pages))
 	}
@@ -433,20 +434,20 @@ func TestAdminSessions(t *testing.T) {
 	if want := []string{"sess-offline", "sess-online", "sess-x0", "sess-x1", "sess-x2", "sess-x3"}; !slices.Equal(ids, want) {
 		t.Fatalf("sessions %v, want %v", ids, want)
 	}
-	if got, want := all[0], (sessionItem{ClientID: "sess-offline", Expiry: 600, Subscriptions: 1, Queued: 1, Owner: "anonymous:tcp"}); got != want {
+	if got, want := all[0], (admin.SessionItem{ClientID: "sess-offline", Expiry: 600, Subscriptions: 1, Queued: 1, Owner: "anonymous:tcp"}); got != want {
 		t.Errorf("offline session %+v, want %+v", got, want)
 	}
 	if !all[1].Connected {
 		t.Errorf("online session %+v not connected", all[1])
 	}
-	pg := adminDo[adminPage[sessionItem]](t, a, "GET", "/api/v1/sessions?connected=true&client_id=sess-", nil, http.StatusOK)
+	pg := adminDo[admin.Page[admin.SessionItem]](t, a, "GET", "/api/v1/sessions?connected=true&client_id=sess-", nil, http.StatusOK)
 	if len(pg.Items) != 1 || pg.Items[0].ClientID != "sess-online" {
 		t.Errorf("connected sessions %+v", pg.Items)
 	}
 
 	// Deleting the offline session: a reconnect finds none.
-	adminDo[sessionDeleteResult](t, a, "DELETE", "/api/v1/sessions/sess-offline", nil, http.StatusOK)
-	adminDo[adminError](t, a, "DELETE", "/api/v1/sessions/sess-offline", nil, http.StatusNotFound)
+	adminDo[admin.SessionDeleteResult](t, a, "DELETE", "/api/v1/sessions/sess-offline", nil, http.StatusOK)
+	adminDo[admin.ErrorBody](t, a, "DELETE", "/api/v1/sessions/sess-offline", nil, http.StatusNotFound)
 	c, ack := dialSess(t, ts, "tcp", sessConnect(mqtt.V5, "sess-offline", false, 600))
 	if ack.SessionPresent {
 		t.Error("session present after the session was deleted")
@@ -455,14 +456,14 @@ func TestAdminSessions(t *testing.T) {
 	c.expectClosed(t)
 
 	// Deleting a connected client's session kicks it first.
-	res := adminDo[sessionDeleteResult](t, a, "DELETE", "/api/v1/sessions/sess-online", nil, http.StatusOK)
+	res := adminDo[admin.SessionDeleteResult](t, a, "DELETE", "/api/v1/sessions/sess-online", nil, http.StatusOK)
 	if !res.Kicked {
 		t.Errorf("delete of a connected session: %+v", res)
 	}
 	if d := online.expectServerDisconnect(t); d.ReasonCode != byte(mqtt.AdministrativeAction) {
 		t.Errorf("DISCONNECT 0x%02X, want 0x98", d.ReasonCode)
 	}
-	if items := adminDo[adminPage[sessionItem]](t, a, "GET", "/api/v1/sessions?client_id=sess-onl", nil, http.StatusOK).Items; len(items) > 0 {
+	if items := adminDo[admin.Page[admin.SessionItem]](t, a, "GET", "/api/v1/sessions?client_id=sess-onl", nil, http.StatusOK).Items; len(items) > 0 {
 		t.Errorf("deleted session still listed: %+v", items)
 	}
 }
@@ -480,7 +481,7 @@ func TestAdminRetained(t *testing.T) {
 	}
 
 	var topics []string
-	for _, p := range adminListAll[retainedItem](t, a, "/api/v1/retained?filter=ret/%23&limit=1") {
+	for _, p := range adminListAll[admin.RetainedItem](t, a, "/api/v1/retained?filter=ret/%23&limit=1") {
 		for _, it := range p {
 			topics = append(topics, it.Topic)
 			if it.Payload != "" {
@@ -491,23 +492,23 @@ func TestAdminRetained(t *testing.T) {
 	if want := []string{"ret/a", "ret/b", "ret/c/d"}; !slices.Equal(topics, want) {
 		t.Errorf("retained under ret/# %v, want %v", topics, want)
 	}
-	pg := adminDo[adminPage[retainedItem]](t, a, "GET", "/api/v1/retained?filter=ret/b&payload=true", nil, http.StatusOK)
+	pg := adminDo[admin.Page[admin.RetainedItem]](t, a, "GET", "/api/v1/retained?filter=ret/b&payload=true", nil, http.StatusOK)
 	if len(pg.Items) != 1 {
 		t.Fatalf("ret/b: %+v", pg.Items)
 	}
 	it := pg.Items[0]
 	p, _ := base64.StdEncoding.DecodeString(it.Payload)
 	if string(p) != "payload-1" || it.PayloadSize != 9 || it.QoS != 1 || it.Properties.ContentType != "text/plain" ||
-		!slices.Equal(it.Properties.UserProperties, []userPropertyDoc{{"k", "v"}}) {
+		!slices.Equal(it.Properties.UserProperties, []admin.UserProperty{{Key: "k", Value: "v"}}) {
 		t.Errorf("ret/b = %+v (payload %q)", it, p)
 	}
-	if n := len(adminDo[adminPage[retainedItem]](t, a, "GET", "/api/v1/retained", nil, http.StatusOK).Items); n != 4 {
+	if n := len(adminDo[admin.Page[admin.RetainedItem]](t, a, "GET", "/api/v1/retained", nil, http.StatusOK).Items); n != 4 {
 		t.Errorf("all retained: %d, want 4", n)
 	}
 
 	adminDo[map[string]string](t, a, "DELETE", "/api/v1/retained/ret/c/d", nil, http.StatusOK)
-	adminDo[adminError](t, a, "DELETE", "/api/v1/retained/ret/c/d", nil, http.StatusNotFound)
-	adminDo[adminError](t, a, "DELETE", "/api/v1/retained/ret/%2B", nil, http.StatusBadRequest)
+	adminDo[admin.ErrorBody](t, a, "DELETE", "/api/v1/retained/ret/c/d", nil, http.StatusNotFound)
+	adminDo[admin.ErrorBody](t, a, "DELETE", "/api/v1/retained/ret/%2B", nil, http.StatusBadRequest)
 	sub := connectV5(t, ts, v5Connect("ret-sub"))
 	sub.subscribe(t, "ret/c/#", 1)
 	sub.expectFence(t, pub, "ret/c/fence")
@@ -519,9 +520,9 @@ func TestAdminPublish(t *testing.T) {
 	sub := connectV5(t, ts, v5Connect("pub-sub"))
 	sub.subscribe(t, "cmd/#", 1)
 
-	res := adminDo[publishResult](t, a, "POST", "/api/v1/publish", publishRequest{
+	res := adminDo[admin.PublishResult](t, a, "POST", "/api/v1/publish", admin.PublishRequest{
 		Topic: "cmd/reboot", Payload: "now", QoS: 1, ContentType: "text/plain", MessageExpiry: 600,
-		UserProperties: []userPropertyDoc{{"a", "1"}, {"a", "2"}},
+		UserProperties: []admin.UserProperty{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}},
 	}, http.StatusOK)
 	if res.DeliveredTo != 1 || res.Retained {
 		t.Errorf("publish result %+v", res)
@@ -538,7 +539,7 @@ func TestAdminPublish(t *testing.T) {
 	// A retained publish in base64 is stored and sent to a later
 	// subscriber.
 	raw := []byte{0, 1, 2, 0xFF}
-	adminDo[publishResult](t, a, "POST", "/api/v1/publish", publishRequest{
+	adminDo[admin.PublishResult](t, a, "POST", "/api/v1/publish", admin.PublishRequest{
 		Topic: "cfg/dev1", Payload: base64.StdEncoding.EncodeToString(raw), PayloadEncoding: "base64", Retain: true,
 	}, http.StatusOK)
 	later := connectV5(t, ts, v5Connect("pub-later"))
@@ -547,7 +548,7 @@ func TestAdminPublish(t *testing.T) {
 		t.Errorf("retained %q on %q retain %v", m.Payload, m.Topic, m.Retain)
 	}
 
-	for _, bad := range []publishRequest{
+	for _, bad := range []admin.PublishRequest{
 		{Topic: "cmd/+"},
 		{Topic: ""},
 		{Topic: "$SYS/broker/uptime", Payload: "0"},
@@ -579,7 +580,7 @@ func TestAdminReload(t *testing.T) {
 		t.Errorf("unchanged config: %+v", res)
 	}
 	next.Log.Level = "loud"
-	e := adminDo[adminError](t, a, "POST", "/api/v1/reload", nil, http.StatusUnprocessableEntity)
+	e := adminDo[admin.ErrorBody](t, a, "POST", "/api/v1/reload", nil, http.StatusUnprocessableEntity)
 	if !strings.Contains(e.Error, "log.level") {
 		t.Errorf("refused reload error %q does not name log.level", e.Error)
 	}
@@ -591,7 +592,7 @@ func TestAdminDrain(t *testing.T) {
 	v5 := connectV5(t, ts, v5Connect("drain-admin"))
 	v5.roundTrip(t)
 
-	res := adminDo[drainResult](t, a, "POST", "/api/v1/drain", nil, http.StatusAccepted)
+	res := adminDo[admin.DrainResult](t, a, "POST", "/api/v1/drain", nil, http.StatusAccepted)
 	if !res.Draining {
 		t.Errorf("drain result %+v", res)
 	}

@@ -203,7 +203,7 @@ func TestConnectionRateStorm(t *testing.T) {
 			// The bucket is under test, not the caps on authentications
 			// in progress: with 16 per address by default, a slow run
 			// (the lockorder build, a loaded machine) answers part of
-			// the burst Server busy (auth_limit.go).
+			// the burst Server busy (auth.Gate).
 			cfg.Auth.Concurrency = configs.AuthConcurrency{}
 			reason := refusedGlobalRate
 			if perIP {

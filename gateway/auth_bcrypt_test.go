@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -51,7 +52,7 @@ func TestBcryptLongPasswordRefused(t *testing.T) {
 // naming the source and the users, not the argon2id ones.
 func TestBcryptEntriesWarnedAtLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "passwd")
-	argon, err := HashPassword([]byte("argon-pw"))
+	argon, err := passwd.HashPassword([]byte("argon-pw"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/mqtt"
 )
 
@@ -105,11 +106,11 @@ func TestWrongPasswordsBoundedMemory(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "passwd")
-			userHash, err := HashPassword([]byte("user-secret")) // argon2id, m=19456 (19 MiB)
+			userHash, err := passwd.HashPassword([]byte("user-secret")) // argon2id, m=19456 (19 MiB)
 			if err != nil {
 				t.Fatal(err)
 			}
-			bob, err := HashPassword([]byte("bob-secret"))
+			bob, err := passwd.HashPassword([]byte("bob-secret"))
 			if err != nil {
 				t.Fatal(err)
 			}

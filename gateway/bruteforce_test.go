@@ -121,27 +121,3 @@ func TestBruteForceOtherClientsNotBlocked(t *testing.T) {
 		t.Errorf("failed connect took %v, want at least 2s", d)
 	}
 }
-
-// TestBruteGuardBounded: the tables keep max_entries keys, and counts
-// reset after a quiet period.
-func TestBruteGuardBounded(t *testing.T) {
-	g := newBruteGuard(configs.BruteForce{Enabled: true, InitialDelay: time.Millisecond, MaxDelay: 8 * time.Millisecond, ResetAfter: time.Minute, MaxEntries: 3})
-	now := time.Now()
-	for i := range 10 {
-		g.fail(string(rune('a'+i)), "", now)
-	}
-	if g.ips.len() != 3 {
-		t.Errorf("%d addresses remembered, want 3", g.ips.len())
-	}
-	var d time.Duration
-	var n int
-	for range 6 {
-		d, n = g.fail("x", "u", now)
-	}
-	if n != 6 || d != 8*time.Millisecond {
-		t.Errorf("6th failure: count %d delay %v, want 6, capped 8ms", n, d)
-	}
-	if d, n = g.fail("x", "u", now.Add(2*time.Minute)); n != 1 || d != time.Millisecond {
-		t.Errorf("after a quiet period: count %d delay %v, want 1, 1ms", n, d)
-	}
-}

@@ -6,6 +6,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/bruteforce"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
@@ -42,10 +45,11 @@ type engine struct {
 	sessions broker.Sessions
 	pub      broker.Publisher
 	subs     broker.Subscriptions
-	acl      aclHolder     // the authorizer (acl.go)
-	enh      *enhancedAuth // enhanced authentication methods (enhauth.go)
-	guard    *bruteGuard   // brute-force delays, nil when off (bruteforce.go)
-	authLim  *authLimits   // authentication caps and hash pool (auth_limit.go)
+	acl      aclHolder         // the authorizer (acl.go)
+	enh      *enhancedAuth     // enhanced authentication methods (enhauth.go)
+	guard    *bruteforce.Guard // brute-force delays, nil when off
+	authLim  *auth.Limits      // authentication caps and hash pool
+	pwVerify *passwd.Verifier  // password hashes, in authLim's pool
 	stats    *engineStats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
@@ -62,8 +66,8 @@ type engine struct {
 // goroutines call into the channel too:
 //   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
 //     failed store commit (persist.go) and the credential expiry;
-//   - authExpired: the credential expiry timer (auth_chain.go), under
-//     credExp.mu;
+//   - authExpired: the credential expiry timer (channel_auth.go,
+//     auth.Expiry);
 //   - out (as broker.Link.Out) and the broker.Client methods: a
 //     publisher's route delivering to this channel's session
 //     (broker/delivery.go), under that session's lock;
@@ -76,7 +80,7 @@ type channel struct {
 	env  *engine
 	meta *listeners.Meta
 	prof *profile
-	auth *authChain
+	auth *auth.Chain
 	out  outbound
 	enc  *encoder
 	log  *zap.Logger
@@ -101,7 +105,7 @@ type channel struct {
 	acl chanACL
 	// authx is the enhanced authentication state (enhauth.go).
 	authx authFlow
-	// credExp is the credential's expiry and ACL claims (auth_chain.go).
+	// credExp is the credential's expiry and ACL claims (channel_auth.go).
 	credExp authExpiry
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string

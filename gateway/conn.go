@@ -103,7 +103,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		t.authenticated()
 	}
 	s.eng.stats.Connections.Add(1)
-	c.markConnected() // admin_clients.go
+	c.markConnected() // admin_source.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
 	c.lim = s.rlim.newLimiter(lst.cfg.Name, c.ch.prof.PublishRate, c.ch.credExp.rate)

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"edgemq/certs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
 
@@ -32,23 +33,22 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
 		return ch.startConnectAuth(ctx, c, certID, ack)
 	}
-	if err == nil && ch.auth.hasWork(c) {
-		// auth_limit.go: over a concurrency cap, 0x89 Server busy
+	if err == nil && ch.auth.HasWork(c) {
+		// auth.Gate: over a concurrency cap, 0x89 Server busy
 		var release func()
 		if release, err = ch.acquireAuth(c); err == nil {
 			defer release()
 		}
 	}
 	if err == nil {
-		view := &connView{meta: ch.meta, connect: c, clientID: n.ClientID,
-			certID: certID, certAsUser: certID != "" && ch.auth.identityAs == identityAsUsername}
-		var backend authBackend
-		if backend, err = ch.auth.authenticate(ctx, view); err == nil {
-			err = ch.applyGrant(c, &view.grant) // auth_chain.go
-			// bruteforce.go: the delay recent failures impose on any answer
+		view := auth.NewView(ch.meta, c, n.ClientID, certID, certID != "" && ch.auth.IdentityAs() == auth.IdentityAsUsername)
+		var backend auth.Kind
+		if backend, err = ch.auth.Authenticate(ctx, view); err == nil {
+			err = ch.applyGrant(c, view.Grant()) // channel_auth.go
+			// channel_auth.go: the delay recent failures impose on any answer
 			ch.authSucceeded(ctx, c.Username)
 		} else {
-			ch.authFailedBy(ctx, backend, c.Username, err) // bruteforce.go: count, log, delay
+			ch.authFailedBy(ctx, backend, c.Username, err) // channel_auth.go: count, log, delay
 		}
 	}
 	return ch.admit(c, certID, ack, err)
@@ -115,7 +115,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	}
 	ch.sess = s
 	claim.Bind(s)        // broker/quota.go
-	ch.startAuthExpiry() // auth_chain.go: disconnect when the credential expires
+	ch.startAuthExpiry() // channel_auth.go: disconnect when the credential expires
 	if prev != nil {
 		prev.Kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
@@ -135,17 +135,17 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 // Without such a certificate (client_auth.mode optional) nothing is
 // replaced. It returns the identity, "" when none was substituted.
 func (ch *channel) substituteCertIdentity(c *mqtt.Connect) string {
-	if ch.auth.identityAs == "" {
+	if ch.auth.IdentityAs() == "" {
 		return ""
 	}
-	id := certs.Identity(ch.meta.TLS, ch.auth.identityField)
+	id := certs.Identity(ch.meta.TLS, ch.auth.IdentityField())
 	if id == "" {
 		return ""
 	}
-	switch ch.auth.identityAs {
-	case identityAsUsername:
+	switch ch.auth.IdentityAs() {
+	case auth.IdentityAsUsername:
 		c.Username, c.UsernameFlag = id, true
-	case identityAsClientID:
+	case auth.IdentityAsClientID:
 		c.ClientID = id
 	}
 	return id

@@ -251,3 +251,17 @@ func (ch *channel) kickReason() mqtt.ReasonCode {
 	}
 	return mqtt.UnspecifiedError
 }
+
+// versionLabel is the protocol field of a connection log entry (the
+// protocol_version label of the metrics, package ops, spells it alike).
+func versionLabel(v mqtt.Version) string {
+	switch v {
+	case mqtt.V5:
+		return "5"
+	case mqtt.V311:
+		return "3.1.1"
+	case mqtt.V31:
+		return "3.1"
+	}
+	return "unknown"
+}

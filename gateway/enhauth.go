@@ -5,7 +5,7 @@ package gateway
 // drives it and owns no socket: conn.handshake reads the AUTH packets of
 // a pending CONNECT and hands them to continueConnectAuth; the read loop
 // hands those of a connected client to handleAuth. The per-method logic is
-// an authExchange (enhauth_scram.go for SCRAM).
+// an auth.Exchange of an auth.Method (gateway/auth/scram for SCRAM).
 
 import (
 	"context"
@@ -13,35 +13,22 @@ import (
 	"fmt"
 	"os"
 
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/bruteforce"
+	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/auth/scram"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
 )
 
-// enhancedMethod is an enhanced authentication method.
-type enhancedMethod interface {
-	// start begins one exchange.
-	start() authExchange
-}
-
-// authExchange is one run of a method, a step per client message.
-type authExchange interface {
-	// step takes the client's Authentication Data and returns the
-	// server's. done says the exchange is over: with err nil the client
-	// is authenticated and out is the final server data; err carries the
-	// refusal's reason code. Not done: out goes in AUTH 0x18.
-	step(data []byte) (out []byte, done bool, err error)
-	// username is the identity authenticated (valid once done).
-	username() string
-}
-
 // enhancedAuth holds the methods built in, by name.
 type enhancedAuth struct {
-	methods map[string]enhancedMethod
+	methods map[string]auth.Method
 }
 
-func (e *enhancedAuth) method(name string) enhancedMethod {
+func (e *enhancedAuth) method(name string) auth.Method {
 	if e == nil {
 		return nil
 	}
@@ -49,13 +36,13 @@ func (e *enhancedAuth) method(name string) enhancedMethod {
 }
 
 // newEnhancedAuth builds the methods a store allows; nil store: none.
-func newEnhancedAuth(store SCRAMStore) (*enhancedAuth, error) {
-	e := &enhancedAuth{methods: map[string]enhancedMethod{}}
+func newEnhancedAuth(store scram.Store) (*enhancedAuth, error) {
+	e := &enhancedAuth{methods: map[string]auth.Method{}}
 	if store == nil {
 		return e, nil
 	}
-	for _, name := range []string{MethodSCRAMSHA256, MethodSCRAMSHA512} {
-		m, err := newSCRAMMethod(name, store)
+	for _, name := range []string{scram.MethodSHA256, scram.MethodSHA512} {
+		m, err := scram.NewMethod(name, store)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +57,7 @@ type authFlow struct {
 	// did not use enhanced authentication.
 	method string
 	// ex is the exchange under way, nil when none.
-	ex authExchange
+	ex auth.Exchange
 	// pending is the CONNECT waiting for its exchange; nil once answered.
 	pending *pendingConnect
 }
@@ -92,11 +79,11 @@ func (ch *channel) startConnectAuth(ctx context.Context, c *mqtt.Connect, certID
 	m := ch.env.enh.method(name)
 	if m == nil {
 		err := mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", name)
-		ch.authFailed(ctx, c.Username, err) // bruteforce.go
+		ch.authFailed(ctx, c.Username, err) // channel_auth.go
 		ch.refuse(c, err)
 		return false
 	}
-	ch.authx = authFlow{method: name, ex: m.start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
+	ch.authx = authFlow{method: name, ex: m.Start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
 	return ch.connectAuthStep(ctx, c.Properties.AuthenticationData)
 }
 
@@ -142,7 +129,7 @@ func (ch *channel) continueConnectAuth(ctx context.Context, p mqtt.Packet, err e
 func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
 	pc := ch.authx.pending
 	c := pc.c
-	out, done, err := ch.authx.ex.step(data)
+	out, done, err := ch.authx.ex.Step(data)
 	if !done {
 		a := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
 		a.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
@@ -151,7 +138,7 @@ func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
 		ch.out.send(a)
 		return false
 	}
-	user := ch.authx.ex.username()
+	user := ch.authx.ex.Username()
 	ch.authx.ex, ch.authx.pending = nil, nil
 	if err == nil && c.UsernameFlag && c.Username != user {
 		err = mqtt.Errorf(mqtt.NotAuthorized, "", "user name %q differs from the authenticated %q", c.Username, user)
@@ -167,7 +154,7 @@ func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
 	// The authenticated identity is the client's user name, for the ACL
 	// (%u) and the logs.
 	c.Username, c.UsernameFlag = user, true
-	ch.authSucceeded(ctx, user) // bruteforce.go
+	ch.authSucceeded(ctx, user) // channel_auth.go
 	pc.ack.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
 	if len(out) > 0 {
 		pc.ack.Properties.SetBinary(mqtt.PropAuthenticationData, out)
@@ -190,12 +177,12 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	}
 	switch {
 	case a.ReasonCode == mqtt.ReAuthenticate && f.ex == nil:
-		f.ex = ch.env.enh.method(f.method).start()
+		f.ex = ch.env.enh.method(f.method).Start()
 	case a.ReasonCode == mqtt.ContinueAuthentication && f.ex != nil:
 	default:
 		return mqtt.Errorf(mqtt.ProtocolError, "4.12.1", "AUTH %v out of sequence", a.ReasonCode)
 	}
-	out, done, err := f.ex.step(a.Properties.AuthenticationData)
+	out, done, err := f.ex.Step(a.Properties.AuthenticationData)
 	if !done {
 		r := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
 		r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
@@ -203,7 +190,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 		ch.out.send(r)
 		return nil
 	}
-	user := f.ex.username()
+	user := f.ex.Username()
 	f.ex = nil
 	// The identity cannot change mid-session: the one re-authenticated
 	// must be the session's owner (owner.go).
@@ -221,7 +208,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 		return mqtt.Errorf(mqtt.NotAuthorized, "4.12.1", "re-authentication failed: %v", err)
 	}
 	// SCRAM credentials do not expire, so there is no credential deadline
-	// to move (ch.extendAuth, auth_chain.go): a method whose credential
+	// to move (ch.extendAuth, channel_auth.go): a method whose credential
 	// expires (a token) would call ch.extendAuth(newExpiry) here.
 	// The credential was replaced: read decisions are made again.
 	ch.sess.RenewOwner() // owner.go
@@ -239,9 +226,9 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 // brute-force guard of auth.brute_force, and the authentication caps and
 // hash pool of auth.concurrency and auth.hash_memory.
 func (s *Server) initEnhancedAuth() error {
-	var store SCRAMStore
+	var store scram.Store
 	if sc := s.config().Auth.SCRAM; sc.File != "" {
-		fs, err := NewFileSCRAMStore(sc.File, sc.ReloadInterval, s.log)
+		fs, err := scram.NewFileStore(sc.File, sc.ReloadInterval, s.log)
 		if err != nil {
 			return fmt.Errorf("auth.scram.file: %w", err)
 		}
@@ -252,8 +239,9 @@ func (s *Server) initEnhancedAuth() error {
 		return err
 	}
 	s.eng.enh = enh
-	s.eng.guard = newBruteGuard(s.config().Auth.BruteForce)
-	s.eng.authLim = newAuthLimits(s.config().Auth, s.log)         // auth_limit.go
-	s.metrics.reg.MustRegister(authLimitCollector{s.eng.authLim}) // auth_limit.go
+	s.eng.guard = bruteforce.New(s.config().Auth.BruteForce)
+	s.eng.authLim = auth.NewLimits(s.config().Auth)
+	s.eng.pwVerify = passwd.NewVerifier(s.eng.authLim.Pool(), s.log)
+	s.metrics.MustRegister(auth.LimitsCollector(s.eng.authLim))
 	return nil
 }

@@ -11,27 +11,28 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/scram"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
-	"github.com/xdg-go/scram"
-	"go.uber.org/zap/zaptest"
+	xscram "github.com/xdg-go/scram"
 )
 
 // scramAuther is the client side of SCRAM for paho.golang's AUTH support.
 type scramAuther struct {
 	method string
-	client *scram.Client
+	client *xscram.Client
 
 	mu   sync.Mutex
-	conv *scram.ClientConversation
+	conv *xscram.ClientConversation
 }
 
 func newSCRAMAuther(tb testing.TB, method, user, password string) *scramAuther {
 	tb.Helper()
-	h := scram.SHA256
-	if method == MethodSCRAMSHA512 {
-		h = scram.SHA512
+	h := xscram.SHA256
+	if method == scram.MethodSHA512 {
+		h = xscram.SHA512
 	}
 	c, err := h.NewClient(user, password, "")
 	if err != nil {
@@ -86,8 +87,8 @@ func writeSCRAMFile(tb testing.TB, users map[string]string) string {
 	var b strings.Builder
 	b.WriteString("# test users\nother:$2a$10$Bda/bkmatfHP2OQaIELnVuc3aYPTQcofV3vNUBvMlUVagSbBFwfke\n")
 	for u, pw := range users {
-		for _, m := range []string{MethodSCRAMSHA256, MethodSCRAMSHA512} {
-			e, err := SCRAMEntry(m, pw, 4096)
+		for _, m := range []string{scram.MethodSHA256, scram.MethodSHA512} {
+			e, err := scram.Entry(m, pw, 4096)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -122,7 +123,7 @@ func TestSCRAM(t *testing.T) {
 	cfg := scramConfig(t)
 	cfg.ACL = configs.ACL{Default: "deny", Rules: []configs.ACLRule{{Permission: "allow", Action: "all", Topic: "home/%u/#"}}}
 	ts := startServer(t, cfg)
-	for _, method := range []string{MethodSCRAMSHA256, MethodSCRAMSHA512} {
+	for _, method := range []string{scram.MethodSHA256, scram.MethodSHA512} {
 		t.Run(method, func(t *testing.T) {
 			a := newSCRAMAuther(t, method, "alice", "wonderland")
 			c, ack, err := dialV5(t, ts, scramConnect(t, "ok-"+method, a), withAuther(a))
@@ -160,7 +161,7 @@ func TestSCRAM(t *testing.T) {
 			t.Errorf("connect %v, connack %+v; want 0x8C", err, ack)
 		}
 	})
-	if n := ts.eng.stats.auth.failuresBy("bad_credentials"); n < 4 {
+	if n := ts.eng.stats.auth.Failures(auth.FailCredentials); n < 4 {
 		t.Errorf("bad_credentials failures counted: %d, want at least 4", n)
 	}
 }
@@ -168,7 +169,7 @@ func TestSCRAM(t *testing.T) {
 // TestSCRAMWithoutFile: SCRAM is not offered without auth.scram.file.
 func TestSCRAMWithoutFile(t *testing.T) {
 	ts := startServer(t, testConfig(t))
-	a := newSCRAMAuther(t, MethodSCRAMSHA256, "alice", "wonderland")
+	a := newSCRAMAuther(t, scram.MethodSHA256, "alice", "wonderland")
 	_, ack, err := dialV5(t, ts, scramConnect(t, "nofile", a), withAuther(a))
 	if err == nil || ack == nil || mqtt.ReasonCode(ack.ReasonCode) != mqtt.BadAuthenticationMethod {
 		t.Errorf("connect %v, connack %+v; want 0x8C", err, ack)
@@ -189,7 +190,7 @@ func reauth(tb testing.TB, c *v5Client, a *scramAuther) (*paho.AuthResponse, err
 // with DISCONNECT 0x87.
 func TestSCRAMReauthentication(t *testing.T) {
 	ts := startServer(t, scramConfig(t))
-	a := newSCRAMAuther(t, MethodSCRAMSHA256, "alice", "wonderland")
+	a := newSCRAMAuther(t, scram.MethodSHA256, "alice", "wonderland")
 	c := connectV5(t, ts, scramConnect(t, "reauth", a), withAuther(a))
 	c.subscribe(t, "news", 1)
 	pub := connectV5(t, ts, v5Connect("pub"))
@@ -206,7 +207,7 @@ func TestSCRAMReauthentication(t *testing.T) {
 			t.Fatalf("no AUTH 0x00 on the wire: %+v", auths)
 		}
 		last := auths[len(auths)-1]
-		if last.Properties.AuthenticationMethod != MethodSCRAMSHA256 {
+		if last.Properties.AuthenticationMethod != scram.MethodSHA256 {
 			t.Errorf("AUTH 0x00 method %q", last.Properties.AuthenticationMethod)
 		}
 		a.verify(t, last.Properties.AuthenticationData)
@@ -217,7 +218,7 @@ func TestSCRAMReauthentication(t *testing.T) {
 	}
 
 	// Wrong password: DISCONNECT 0x87.
-	a.client, _ = scram.SHA256.NewClient("alice", "guess", "")
+	a.client, _ = xscram.SHA256.NewClient("alice", "guess", "")
 	reauth(t, c, a)
 	if d := c.expectServerDisconnect(t); mqtt.ReasonCode(d.ReasonCode) != mqtt.NotAuthorized {
 		t.Fatalf("failed re-authentication: DISCONNECT %v, want 0x87", d.ReasonCode)
@@ -229,9 +230,9 @@ func TestSCRAMReauthentication(t *testing.T) {
 // that did not use enhanced authentication [MQTT-4.12.0-2].
 func TestReauthenticationOtherMethod(t *testing.T) {
 	ts := startServer(t, scramConfig(t))
-	a := newSCRAMAuther(t, MethodSCRAMSHA256, "bob", "builder")
+	a := newSCRAMAuther(t, scram.MethodSHA256, "bob", "builder")
 	c := connectV5(t, ts, scramConnect(t, "other-method", a), withAuther(a))
-	b := newSCRAMAuther(t, MethodSCRAMSHA512, "bob", "builder")
+	b := newSCRAMAuther(t, scram.MethodSHA512, "bob", "builder")
 	reauth(t, c, b)
 	if d := c.expectServerDisconnect(t); mqtt.ReasonCode(d.ReasonCode) != mqtt.ProtocolError {
 		t.Fatalf("re-authentication with another method: DISCONNECT %v, want 0x82", d.ReasonCode)
@@ -241,57 +242,6 @@ func TestReauthenticationOtherMethod(t *testing.T) {
 	reauth(t, plain, a)
 	if d := plain.expectServerDisconnect(t); mqtt.ReasonCode(d.ReasonCode) != mqtt.ProtocolError {
 		t.Fatalf("AUTH without enhanced authentication: DISCONNECT %v, want 0x82", d.ReasonCode)
-	}
-}
-
-// TestParseSCRAMEntry: entries round-trip; malformed ones are refused.
-func TestParseSCRAMEntry(t *testing.T) {
-	e, err := SCRAMEntry(MethodSCRAMSHA512, "pw", 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, c, err := ParseSCRAMEntry(e)
-	if err != nil || m != MethodSCRAMSHA512 || c.Iterations != 4096 || len(c.StoredKey) != 64 || len(c.ServerKey) != 64 || len(c.Salt) != 16 {
-		t.Fatalf("ParseSCRAMEntry(%q) = %q, %+v, %v", e, m, c, err)
-	}
-	for _, bad := range []string{
-		"SCRAM-SHA-1$4096:c2FsdA==$a:b",
-		"SCRAM-SHA-256$x:c2FsdA==$AAAA:AAAA",
-		"SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA", // keys too short
-		"SCRAM-SHA-256$4096:c2FsdA==",
-		"$argon2id$v=19$m=65536,t=3,p=4$abc$def",
-	} {
-		if _, _, err := ParseSCRAMEntry(bad); err == nil {
-			t.Errorf("ParseSCRAMEntry(%q) accepted", bad)
-		}
-	}
-	if _, err := SCRAMEntry(MethodSCRAMSHA256, "pw", 1000); err == nil {
-		t.Error("SCRAMEntry with 1000 iterations accepted")
-	}
-}
-
-// TestFileSCRAMStoreReload: a changed file is picked up.
-func TestFileSCRAMStoreReload(t *testing.T) {
-	path := writeSCRAMFile(t, map[string]string{"alice": "a"})
-	s, err := NewFileSCRAMStore(path, time.Nanosecond, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := s.Lookup(MethodSCRAMSHA256, "alice"); !ok {
-		t.Fatal("alice not found")
-	}
-	e, _ := SCRAMEntry(MethodSCRAMSHA256, "c", 4096)
-	if err := os.WriteFile(path, []byte("carol:"+e+"\n# a longer file than before\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := s.Lookup(MethodSCRAMSHA256, "carol"); !ok {
-		t.Fatal("carol not found after reload")
-	}
-	if _, ok := s.Lookup(MethodSCRAMSHA256, "alice"); ok {
-		t.Fatal("alice still found after reload")
-	}
-	if _, err := NewFileSCRAMStore(filepath.Join(t.TempDir(), "missing"), 0, zaptest.NewLogger(t)); err == nil {
-		t.Error("missing file accepted")
 	}
 }
 
@@ -306,7 +256,7 @@ func TestEnhancedAuthRawExchange(t *testing.T) {
 	start := func(t *testing.T) (net.Conn, *scramAuther) {
 		t.Helper()
 		nc := dial(t, ts, "tcp")
-		a := newSCRAMAuther(t, MethodSCRAMSHA256, "alice", "wonderland")
+		a := newSCRAMAuther(t, scram.MethodSHA256, "alice", "wonderland")
 		c := &mqtt.Connect{Version: mqtt.V5, ClientID: "raw", CleanStart: true, KeepAlive: 30, ProtocolName: "MQTT"}
 		c.Properties.SetString(mqtt.PropAuthenticationMethod, a.method)
 		c.Properties.SetBinary(mqtt.PropAuthenticationData, a.begin(t))
@@ -337,7 +287,7 @@ func TestEnhancedAuthRawExchange(t *testing.T) {
 	t.Run("other method", func(t *testing.T) {
 		nc, _ := start(t)
 		au := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
-		au.Properties.SetString(mqtt.PropAuthenticationMethod, MethodSCRAMSHA512)
+		au.Properties.SetString(mqtt.PropAuthenticationMethod, scram.MethodSHA512)
 		mqtt.WritePacket(nc, au, mqtt.V5)
 		expectConnack(t, nc, mqtt.ProtocolError)
 	})

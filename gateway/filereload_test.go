@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/auth/scram"
 	"edgemq/gateway/filewatch"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -88,7 +90,7 @@ func TestPasswordFileReloadFailureLogged(t *testing.T) {
 	for _, bad := range badFiles {
 		t.Run(bad.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "passwd")
-			hash, err := HashPassword([]byte("argon-pw"))
+			hash, err := passwd.HashPassword([]byte("argon-pw"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,11 +122,11 @@ func TestSCRAMFileReloadFailureLogged(t *testing.T) {
 		t.Run(bad.name, func(t *testing.T) {
 			path := writeSCRAMFile(t, map[string]string{"alice": "a"})
 			core, logs := observer.New(zapcore.DebugLevel)
-			s, err := NewFileSCRAMStore(path, time.Millisecond, zap.New(core))
+			s, err := scram.NewFileStore(path, time.Millisecond, zap.New(core))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := s.Lookup(MethodSCRAMSHA256, "alice"); !ok {
+			if _, ok := s.Lookup(scram.MethodSHA256, "alice"); !ok {
 				t.Fatal("alice not found")
 			}
 			wantErr, errText := bad.wantErr, bad.errText
@@ -138,7 +140,7 @@ func TestSCRAMFileReloadFailureLogged(t *testing.T) {
 			}
 			const msg = "scram file not reloaded: keeping the entries in force"
 			eventually(t, "the failed reload's log entry", func() bool {
-				if _, ok := s.Lookup(MethodSCRAMSHA256, "alice"); !ok {
+				if _, ok := s.Lookup(scram.MethodSHA256, "alice"); !ok {
 					t.Fatal("alice lost to a failed reload")
 				}
 				return logs.FilterMessage(msg).Len() > 0

@@ -53,8 +53,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 	}
 	for _, c := range []lockorder.Class{
 		writeQueueMu{},
-		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{}, authExpiryMu{},
-		authGateMu{}, bruteGuardMu{}, httpAuthMu{}, jwksFetchMu{}, jwksMu{}, passwordFileMu{}, scramStoreMu{},
+		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{},
 	} {
 		if !named[c.LockClass()] {
 			t.Errorf("lock class %s is not in lockorder.Order", c.LockClass())

@@ -2,13 +2,18 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"edgemq/gateway/ops"
 
 	"github.com/eclipse/paho.golang/paho"
 	dto "github.com/prometheus/client_model/go"
@@ -106,7 +111,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 	waitFor(t, "/readyz 200", func() bool { code, _ := httpGet(t, base+"/readyz"); return code == http.StatusOK })
 	_, body := httpGet(t, base+"/readyz")
-	var rd readiness
+	var rd ops.Readiness
 	if err := json.Unmarshal([]byte(body), &rd); err != nil || !rd.Ready {
 		t.Fatalf("/readyz body %q (%v)", body, err)
 	}
@@ -215,9 +220,9 @@ func TestReadyzNotReady(t *testing.T) {
 	base := "http://" + s.OpsAddr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	// Before Run nothing serves; check notReady directly.
-	if nr := s.notReady(); len(nr) != 1 || nr[0] != "listener tcp" {
-		t.Fatalf("notReady before Run = %v", nr)
+	// Before Run nothing serves; check the readiness of the server's health directly.
+	if nr := ops.NotReady(opsSource{s}.Health()); len(nr) != 1 || nr[0] != "listener tcp" {
+		t.Fatalf("NotReady before Run = %v", nr)
 	}
 	go func() { done <- s.Run(ctx) }()
 	waitFor(t, "/readyz 200", func() bool {
@@ -232,8 +237,8 @@ func TestReadyzNotReady(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if nr := s.notReady(); fmt.Sprint(nr) != "[listener tcp shutting down store]" {
-		t.Errorf("notReady after Run = %v", nr)
+	if nr := ops.NotReady(opsSource{s}.Health()); fmt.Sprint(nr) != "[listener tcp shutting down store]" {
+		t.Errorf("NotReady after Run = %v", nr)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Errorf("ops listener still serving after Run returned")
@@ -257,15 +262,34 @@ func TestMetricsTLS(t *testing.T) {
 	if got := metricValue(mfs, "edgemq_connections", "listener", "tls", "transport", "tls", "protocol_version", "5"); got != 2 {
 		t.Errorf("tls connections = %v, want 2", got)
 	}
-	leaf, err := leafFromFile(devCA(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf := firstCert(t, devCA(cfg))
 	if got := metricValue(mfs, "edgemq_certificate_expiry_timestamp_seconds", "source", "dev"); got != float64(leaf.NotAfter.Unix()) {
 		t.Errorf("certificate expiry = %v, want %v", got, leaf.NotAfter.Unix())
 	}
 	code, body := httpGet(t, "http://"+ts.OpsAddr().String()+"/readyz")
 	if code != http.StatusOK {
 		t.Errorf("/readyz: %d %s", code, body)
+	}
+}
+
+// firstCert parses the first certificate of the PEM file at path.
+func firstCert(tb testing.TB, path string) *x509.Certificate {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			tb.Fatalf("%s: no certificate", path)
+		}
+		if blk.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				tb.Fatalf("%s: %v", path, err)
+			}
+			return c
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/store"
 )
 
@@ -40,7 +41,7 @@ type extensions struct {
 //
 // a is asked about CONNECTs without an MQTT 5 Authentication Method
 // (those go to enhanced authentication, enhauth.go), once the client has
-// its place among the authentications in progress (auth_limit.go), so a
+// its place among the authentications in progress (auth.Gate), so a
 // slow a holds up no more clients than those limits allow. It can allow,
 // refuse or pass; it cannot rename the user or give the credential an
 // expiry, ACL claims or rate limits as the jwt and http backends do.
@@ -153,9 +154,11 @@ func (x *extensions) check(cfg *configs.Config) error {
 // authenticators returns a new map of the programmatic authentication
 // backends by name, for buildAuthChain to start from (it adds the
 // backends it builds).
-func (x *extensions) authenticators() map[string]Authenticator {
-	m := make(map[string]Authenticator, len(x.auth))
-	maps.Copy(m, x.auth)
+func (x *extensions) authenticators() map[string]auth.Backend {
+	m := make(map[string]auth.Backend, len(x.auth))
+	for name, a := range x.auth {
+		m[name] = auth.Backend{Authenticator: a, Kind: auth.KindPlugin}
+	}
 	return m
 }
 

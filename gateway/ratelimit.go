@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
@@ -16,96 +16,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
-
-// RateLimitClaims are a credential's own publish limits (a JWT's
-// rate_limit_claim, an HTTP hook's rate_limit answer). A nil field keeps
-// the listener's publish_rate value. Read-only once the client is
-// connected.
-type RateLimitClaims struct {
-	MessagesPerSecond *float64 `json:"messages_per_second"`
-	MessagesBurst     *int     `json:"messages_burst"`
-	BytesPerSecond    *float64 `json:"bytes_per_second"`
-	BytesBurst        *int64   `json:"bytes_burst"`
-}
-
-// apply returns base with the claims' set fields replacing base's.
-func (r *RateLimitClaims) apply(base configs.PublishRate) configs.PublishRate {
-	if r == nil {
-		return base
-	}
-	setIf(&base.MessagesPerSecond, r.MessagesPerSecond)
-	setIf(&base.MessagesBurst, r.MessagesBurst)
-	setIf(&base.BytesPerSecond, r.BytesPerSecond)
-	setIf(&base.BytesBurst, r.BytesBurst)
-	return base
-}
-
-// check refuses negative or non-finite values.
-func (r *RateLimitClaims) check() error {
-	if r == nil {
-		return nil
-	}
-	for _, f := range []*float64{r.MessagesPerSecond, r.BytesPerSecond} {
-		if f != nil && (*f < 0 || math.IsInf(*f, 0) || math.IsNaN(*f)) {
-			return errors.New("rates must be finite and not negative")
-		}
-	}
-	if (r.MessagesBurst != nil && *r.MessagesBurst < 0) || (r.BytesBurst != nil && *r.BytesBurst < 0) {
-		return errors.New("bursts must not be negative")
-	}
-	return nil
-}
-
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-// parseRateLimitClaim reads a JWT claim {messages_per_second,
-// messages_burst, bytes_per_second, bytes_burst} (numbers).
-func parseRateLimitClaim(v any) (*RateLimitClaims, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("want an object {messages_per_second, bytes_per_second, ...}")
-	}
-	num := func(k string) (*float64, error) {
-		raw, ok := m[k]
-		if !ok {
-			return nil, nil
-		}
-		f, ok := raw.(float64)
-		if !ok {
-			return nil, fmt.Errorf("%s: want a number", k)
-		}
-		return &f, nil
-	}
-	var r RateLimitClaims
-	var err error
-	if r.MessagesPerSecond, err = num("messages_per_second"); err != nil {
-		return nil, err
-	}
-	if r.BytesPerSecond, err = num("bytes_per_second"); err != nil {
-		return nil, err
-	}
-	mb, err := num("messages_burst")
-	if err != nil {
-		return nil, err
-	}
-	if mb != nil {
-		n := int(min(*mb, math.MaxInt32))
-		r.MessagesBurst = &n
-	}
-	bb, err := num("bytes_burst")
-	if err != nil {
-		return nil, err
-	}
-	if bb != nil {
-		n := int64(min(*bb, math.MaxInt64/2))
-		r.BytesBurst = &n
-	}
-	return &r, r.check()
-}
 
 // rateBucket is a token bucket that may go into debt: a cost is let
 // through once the bucket holds min(cost, burst) tokens, then taken
@@ -204,8 +114,8 @@ func (r *rateLimits) counters(listener string) *[rateActions]atomic.Int64 {
 // newLimiter returns the publish limiter of a connected client: the
 // listener profile's publish_rate with the credential's claims applied;
 // nil when neither bucket limits.
-func (r *rateLimits) newLimiter(listener string, prof configs.PublishRate, claims *RateLimitClaims) *pubLimiter {
-	pr := claims.apply(prof)
+func (r *rateLimits) newLimiter(listener string, prof configs.PublishRate, claims *auth.RateLimitClaims) *pubLimiter {
+	pr := claims.Apply(prof)
 	if !pr.Enabled() {
 		return nil
 	}

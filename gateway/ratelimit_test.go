@@ -234,37 +234,6 @@ func TestPublishRateBackpressureKeepsAlive(t *testing.T) {
 	c.ping(t)
 }
 
-func TestRateLimitClaimsParsed(t *testing.T) {
-	tests := []struct {
-		name    string
-		claim   any
-		wantErr bool
-		want    configs.PublishRate
-	}{
-		{"rates", map[string]any{"messages_per_second": 5.0, "bytes_per_second": 100.0}, false,
-			configs.PublishRate{MessagesPerSecond: 5, MessagesBurst: 9, BytesPerSecond: 100, BytesBurst: 7, Action: "disconnect"}},
-		{"bursts", map[string]any{"messages_burst": 3.0, "bytes_burst": 4.0}, false,
-			configs.PublishRate{MessagesPerSecond: 1, MessagesBurst: 3, BytesPerSecond: 2, BytesBurst: 4, Action: "disconnect"}},
-		{"not an object", "fast", true, configs.PublishRate{}},
-		{"not a number", map[string]any{"messages_per_second": "5"}, true, configs.PublishRate{}},
-		{"negative", map[string]any{"bytes_burst": -1.0}, true, configs.PublishRate{}},
-	}
-	base := configs.PublishRate{MessagesPerSecond: 1, MessagesBurst: 9, BytesPerSecond: 2, BytesBurst: 7, Action: "disconnect"}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := parseRateLimitClaim(tt.claim)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if err == nil {
-				if got := r.apply(base); got != tt.want {
-					t.Errorf("applied = %+v, want %+v", got, tt.want)
-				}
-			}
-		})
-	}
-}
-
 // A flood of throttled publishes logs a few lines per second, not one
 // per publish.
 func TestRateLimitLogSampled(t *testing.T) {

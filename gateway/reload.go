@@ -57,6 +57,8 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,7 +130,7 @@ func (s *Server) initReloader(cfg *configs.Config, o options, authHTTP *http.Cli
 	})
 	r.total.WithLabelValues("ok")
 	r.total.WithLabelValues("refused")
-	s.metrics.reg.MustRegister(r.total, r.last)
+	s.metrics.MustRegister(r.total, r.last)
 }
 
 // config returns the configuration in force.
@@ -266,7 +268,7 @@ type reloadPlan struct {
 type listenerPlan struct {
 	cfg  configs.Listener
 	prof *profile
-	auth *authChain
+	auth *auth.Chain
 	tls  *tls.Config
 	src  certs.Source
 }
@@ -313,8 +315,8 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 	}
 
 	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
-	auth := hasKey(changed, "auth") || hasKey(changed, "tls")
-	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
+	authChanged := hasKey(changed, "auth") || hasKey(changed, "tls")
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
 	backends := s.ext.authenticators() // shared by name, as at start
 	for _, l := range s.lsts {
 		i := slices.IndexFunc(cfg.Listeners, func(lc configs.Listener) bool { return lc.Name == l.cfg.Name })
@@ -331,12 +333,12 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			}
 			lp.prof = prof
 		}
-		if auth || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.authLim.verify, s.log) // auth_chain.go
+		if authChanged || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
+			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.pwVerify, s.log) // auth.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}
-			a := &authChain{backends: chain, allowAnonymous: lc.Anonymous()}
+			a := auth.NewChain(lc.Anonymous(), chain...)
 			if l.tls != nil {
 				setCertIdentity(a, cfg.TLS[lc.TLS])
 			}
@@ -424,14 +426,15 @@ func (s *Server) tlsSources() (map[string]certs.Source, map[string]configs.TLSSo
 
 // setCertIdentity sets how auth maps the client certificates of the tls
 // entry scfg (client_auth.identity and identity_as).
-func setCertIdentity(auth *authChain, scfg configs.TLSSource) {
+func setCertIdentity(chain *auth.Chain, scfg configs.TLSSource) {
+	as := ""
 	switch scfg.ClientAuth.IdentityAs {
-	case identityAsUsername, identityAsClientID:
-		auth.identityAs = scfg.ClientAuth.IdentityAs
+	case auth.IdentityAsUsername, auth.IdentityAsClientID:
+		as = scfg.ClientAuth.IdentityAs
 	}
 	// Also without identity_as, the identity is what ACL rules'
 	// cert_identity match (authorizeConnect).
-	auth.identityField = scfg.ClientAuth.Identity
+	chain.SetCertIdentity(as, scfg.ClientAuth.Identity)
 }
 
 // listenerTLS is the configuration a listener of type typ serves from

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/listeners"
 
 	"github.com/gorilla/websocket"
@@ -53,7 +54,7 @@ func TestSecurityAdminAPI(t *testing.T) {
 	connectV5(t, ts, v5Connect("a/b"))
 	bearer := http.Header{"Authorization": {"Bearer " + adminTestToken}}
 	big := func() []byte {
-		b, _ := json.Marshal(publishRequest{Topic: "big", Payload: strings.Repeat("x", adminMaxBody)})
+		b, _ := json.Marshal(admin.PublishRequest{Topic: "big", Payload: strings.Repeat("x", admin.MaxBody)})
 		return b
 	}
 	rows := []struct {
@@ -96,7 +97,7 @@ func TestSecurityAdminAPI(t *testing.T) {
 				t.Fatalf("%s %s: %d (Allow %q) %s; want %d (Allow %q)", tt.method, tt.path, status, allow, b, tt.want, tt.allow)
 			}
 			if status != http.StatusOK {
-				var e adminError
+				var e admin.ErrorBody
 				if err := json.Unmarshal(b, &e); err != nil || e.Error == "" {
 					t.Errorf("body %s is not a JSON error", b)
 				}
@@ -104,7 +105,7 @@ func TestSecurityAdminAPI(t *testing.T) {
 		})
 	}
 	// Nothing above kicked or published: the client is still there.
-	adminDo[clientItem](t, a, "GET", "/api/v1/clients/a%2Fb", nil, http.StatusOK)
+	adminDo[admin.ClientItem](t, a, "GET", "/api/v1/clients/a%2Fb", nil, http.StatusOK)
 }
 
 // TestSecurityUntrustedProxyHeaders: X-Forwarded-For, Forwarded and PROXY

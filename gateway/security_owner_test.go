@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth/scram"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
 
@@ -574,14 +575,14 @@ func TestReauthOtherIdentity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, scramConfig(t))
-			a := newSCRAMAuther(t, MethodSCRAMSHA256, "alice", "wonderland")
+			a := newSCRAMAuther(t, scram.MethodSHA256, "alice", "wonderland")
 			cp := scramConnect(t, "reauth-owner", a)
 			cp.Properties.SessionExpiryInterval = refOf[uint32](300)
 			c := connectV5(t, ts, cp, withAuther(a))
 			c.subscribe(t, "news", 1)
 			// The client's AUTH handler is a: it re-authenticates with the
 			// row's credentials.
-			a.client = newSCRAMAuther(t, MethodSCRAMSHA256, tt.user, tt.password).client
+			a.client = newSCRAMAuther(t, scram.MethodSHA256, tt.user, tt.password).client
 			resp, err := reauth(t, c, a)
 			if tt.want == mqtt.Success {
 				if err != nil || !resp.Success {
@@ -595,7 +596,7 @@ func TestReauthOtherIdentity(t *testing.T) {
 				t.Fatalf("re-authentication as %s: DISCONNECT %v, want %v", tt.user, d.ReasonCode, tt.want)
 			}
 			// bob cannot have alice's session by connecting either.
-			b := newSCRAMAuther(t, MethodSCRAMSHA256, "bob", "builder")
+			b := newSCRAMAuther(t, scram.MethodSHA256, "bob", "builder")
 			cp = scramConnect(t, "reauth-owner", b)
 			cp.CleanStart = false
 			_, ack, err := dialV5(t, ts, cp, withAuther(b))

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -254,7 +255,7 @@ func TestSecurityHostileNames(t *testing.T) {
 			}
 			// The admin API addresses exactly this client: an escaped
 			// slash, %, dots and controls are part of the id.
-			item := adminDo[clientItem](t, a, "GET", "/api/v1/clients/"+adminPathEscape(n), nil, http.StatusOK)
+			item := adminDo[admin.ClientItem](t, a, "GET", "/api/v1/clients/"+adminPathEscape(n), nil, http.StatusOK)
 			if item.ClientID != n || item.Username != "alice" {
 				t.Errorf("admin GET: client %q user %q, want %q alice", item.ClientID, item.Username, n)
 			}
@@ -267,7 +268,7 @@ func TestSecurityHostileNames(t *testing.T) {
 			t.Errorf("DELETE %q: %d %s, want 404", n, resp.StatusCode, b)
 		}
 	}
-	adminDo[clientItem](t, a, "GET", "/api/v1/clients/alice-1", nil, http.StatusOK)
+	adminDo[admin.ClientItem](t, a, "GET", "/api/v1/clients/alice-1", nil, http.StatusOK)
 
 	// The JSON log: one object per line, no raw separator or control
 	// character, every hostile name logged in its escaped form.

@@ -16,7 +16,11 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/admin"
+	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/ops"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -31,13 +35,13 @@ type listenerState struct {
 	ln   listeners.Listener
 	cfg  configs.Listener
 	prof atomic.Pointer[profile]
-	auth atomic.Pointer[authChain]
+	auth atomic.Pointer[auth.Chain]
 	// tls is the TLS configuration of tls and wss listeners, nil for
 	// others.
 	tls *tlsSwitch
 	// count is the number of tracked connections; Server.mu guards it.
 	count int
-	// up is set while the listener serves (readiness, ops.go).
+	// up is set while the listener serves (readiness, ops_source.go).
 	up atomic.Bool
 }
 
@@ -75,13 +79,13 @@ type Server struct {
 	// store is the persistence store, closed with the sources (persist.go).
 	store storeCloser
 
-	metrics     *metrics   // Prometheus metrics (metrics.go)
-	ops         *opsServer // ops HTTP listener, nil when disabled (ops.go)
+	metrics     *ops.Metrics // Prometheus metrics (package ops)
+	ops         *ops.Server  // ops HTTP listener, nil when disabled (ops_source.go)
 	storeClosed atomic.Bool
 
 	// admin is the admin API listener, nil when disabled; drainReq is
-	// closed, once, to ask Run to drain (admin.go).
-	admin     *adminServer
+	// closed, once, to ask Run to drain (admin_source.go).
+	admin     *admin.Server
 	drainReq  chan struct{}
 	drainOnce sync.Once
 
@@ -89,7 +93,7 @@ type Server struct {
 	// (options.go).
 	ext extensions
 
-	startedAt time.Time // when NewContext built it: uptime (admin_status.go)
+	startedAt time.Time // when NewContext built it: uptime (admin_source.go)
 }
 
 // Option adjusts a Server being built.
@@ -133,7 +137,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err := s.ext.check(cfg); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(s) // metrics.go
+	s.metrics = ops.NewMetrics(&st.Counters, opsSource{s}) // ops_source.go
 	// One client, so one connection pool, for the http backends and
 	// JWKS URLs of this server.
 	authHTTP := &http.Client{Timeout: 30 * time.Second}
@@ -141,12 +145,12 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.adm = newAdmission(cfg.Limits)
 	s.rlim = newRateLimits(log)                      // ratelimit.go
 	s.overload = newOverloadGuard(cfg.Overload, log) // overload.go
-	s.metrics.reg.MustRegister(limitCollector{s})    // overload.go
+	s.metrics.MustRegister(limitCollector{s})        // overload.go
 	s.eng = &engine{stats: st, log: log, clog: newConnLog(log)}
-	s.eng.setBroker(newBroker(cfg, st, log))                          // engine_broker.go
-	s.adm.log = s.eng.clog                                            // refusals are logged, sampled (connlog.go)
-	s.metrics.reg.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
-	s.metrics.reg.MustRegister(takeoverCollector{s})
+	s.eng.setBroker(newBroker(cfg, st, log))                      // engine_broker.go
+	s.adm.log = s.eng.clog                                        // refusals are logged, sampled (connlog.go)
+	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
+	s.metrics.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
 		return nil, err
@@ -156,7 +160,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
 		return nil, err
 	}
-	users := newStaticUsers(cfg.Auth.Users, s.eng.authLim.verify)
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
 	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
 		prof, err := newProfile(cfg.LimitsFor(lc))
@@ -164,14 +168,14 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.authLim.verify, log) // auth_chain.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.pwVerify, log) // auth.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		auth := &authChain{backends: backends, allowAnonymous: lc.Anonymous()}
-		ln, tsw, err := s.listen(ctx, lc, prof, auth, o)
+		chain := auth.NewChain(lc.Anonymous(), backends...)
+		ln, tsw, err := s.listen(ctx, lc, prof, chain, o)
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
@@ -179,7 +183,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		}
 		l := &listenerState{ln: ln, cfg: lc, tls: tsw}
 		l.prof.Store(prof)
-		l.auth.Store(auth)
+		l.auth.Store(chain)
 		s.lsts = append(s.lsts, l)
 	}
 	if err := s.openStore(ctx); err != nil { // persist.go
@@ -187,12 +191,12 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		s.closeSources()
 		return nil, err
 	}
-	if err := s.newOps(); err != nil { // ops.go: metrics, health
+	if err := s.newOps(); err != nil { // ops_source.go: metrics, health
 		s.closeListeners()
 		s.closeSources()
 		return nil, fmt.Errorf("starting ops listener: %w", err)
 	}
-	if err := s.newAdmin(); err != nil { // admin.go: the admin API
+	if err := s.newAdmin(); err != nil { // admin_source.go: the admin API
 		s.closeOps()
 		s.closeListeners()
 		s.closeSources()
@@ -206,7 +210,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 // use, and sets auth's certificate identity mapping. tls and wss
 // listeners also return the switch a reload replaces their TLS
 // configuration with (reload.go).
-func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, auth *authChain, o options) (listeners.Listener, *tlsSwitch, error) {
+func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, chain *auth.Chain, o options) (listeners.Listener, *tlsSwitch, error) {
 	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.gateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
 	var (
 		tsw *tlsSwitch
@@ -236,12 +240,12 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile,
 			// The listener times its handshakes: no per-handshake
 			// configuration clone.
 			lcfg.TLS = tsw.config()
-			lcfg.OnHandshake = s.metrics.handshakeObserver(lc.Name) // metrics.go
+			lcfg.OnHandshake = s.metrics.HandshakeObserver(lc.Name) // package ops
 		} else {
-			lcfg.TLS = s.metrics.timeHandshakes(lc.Name, tsw.config()) // metrics.go
+			lcfg.TLS = s.metrics.TimeHandshakes(lc.Name, tsw.config()) // package ops
 		}
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
-		setCertIdentity(auth, scfg) // reload.go
+		setCertIdentity(chain, scfg) // reload.go
 	}
 	if lcfg.HandshakeTimeout <= 0 {
 		// A plain ws upgrade request is bounded like CONNECT is.
@@ -315,7 +319,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
 	for _, l := range s.lsts {
-		s.log.Info("listening", append([]zap.Field{zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().allowAnonymous)}, s.listenerURLFields(l)...)...) // endpoints.go
+		s.log.Info("listening", append([]zap.Field{zap.String("listener", l.cfg.Name), zap.String("type", l.cfg.Type), zap.Stringer("address", l.ln.Addr()), zap.Bool("anonymous", l.auth.Load().AllowAnonymous())}, s.listenerURLFields(l)...)...) // endpoints.go
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()
@@ -327,15 +331,15 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	stopOps := s.startOps()              // ops.go: /metrics, /healthz, /readyz
-	stopAdmin := s.startAdmin()          // admin.go: /api/v1
+	stopOps := s.startOps()              // ops_source.go: /metrics, /healthz, /readyz
+	stopAdmin := s.startAdmin()          // admin_source.go: /api/v1
 	stopSys := s.startSys(ctx)           // sys.go
 	stopACL := s.watchACLFile(ctx)       // acl_file.go
 	stopOverload := s.startOverload(ctx) // overload.go
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case <-s.drainReq: // RequestDrain (admin.go)
+	case <-s.drainReq: // RequestDrain (admin_source.go)
 	case runErr = <-errc:
 		s.log.Error("listener failed", zap.Error(runErr))
 	}
@@ -517,7 +521,7 @@ func (s *Server) Stats() Stats {
 	for _, r := range stats.DropReasons() {
 		out.Dropped[r.String()] = st.Dropped(r)
 	}
-	st.auth.snapshot(&out) // bruteforce.go
+	out.AuthFailures, out.AuthDelayed = st.auth.FailuresByReason(), st.auth.Delayed()
 	s.adm.snapshot(&out)   // admission.go
 	s.limitsSnapshot(&out) // overload.go
 	return out

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -401,7 +402,9 @@ func TestSubstituteCertIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch := &channel{auth: &authChain{identityAs: tt.identityAs, identityField: "cn"}, meta: &listeners.Meta{TLS: tt.state}}
+			chain := auth.NewChain(false)
+			chain.SetCertIdentity(tt.identityAs, "cn")
+			ch := &channel{auth: chain, meta: &listeners.Meta{TLS: tt.state}}
 			c := &mqtt.Connect{ClientID: "sent-id", Username: "sent-user", UsernameFlag: true}
 			if id := ch.substituteCertIdentity(c); id != tt.wantID {
 				t.Errorf("identity = %q, want %q", id, tt.wantID)

@@ -290,8 +290,8 @@ func (q *writeQueue) flush() {
 
 // depth returns the number of queued packets and their payload bytes.
 // It takes writeQueue.mu, a leaf; safe from any goroutine.
-func (q *writeQueue) depth() queueDepth {
+func (q *writeQueue) depth() (items int, bytes int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return queueDepth{Items: len(q.items), Bytes: q.bytes}
+	return len(q.items), q.bytes
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"edgemq/gateway/auth/passwd"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,8 +12,6 @@ import (
 	"strings"
 
 	"golang.org/x/term"
-
-	"edgemq/gateway"
 )
 
 // maxStdinPassword is the longest password read from stdin; a longer
@@ -83,7 +82,7 @@ func runPasswd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		err = listUsers(a[0], stdout)
 	case passwdHash:
 		err = withPassword(stdin, stderr, *batch, a, func(pw []byte) error {
-			h, err := gateway.BcryptPassword(pw)
+			h, err := passwd.BcryptPassword(pw)
 			if err == nil {
 				_, err = fmt.Fprintln(stdout, h)
 			}
@@ -155,7 +154,7 @@ func withPassword(stdin *os.File, stderr io.Writer, batch bool, given []string, 
 
 // deleteUser removes user from file; a user not there is an error.
 func deleteUser(file, user string, stdout io.Writer) error {
-	found, err := gateway.DeletePasswordUser(file, user)
+	found, err := passwd.DeletePasswordUser(file, user)
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func deleteUser(file, user string, stdout io.Writer) error {
 
 // listUsers prints "user<TAB>kinds" lines, in file order.
 func listUsers(file string, stdout io.Writer) error {
-	users, err := gateway.ListPasswordUsers(file)
+	users, err := passwd.ListPasswordUsers(file)
 	if err != nil {
 		return err
 	}
@@ -183,13 +182,13 @@ func listUsers(file string, stdout io.Writer) error {
 // storePassword writes user's entry to file.
 func storePassword(file, user string, pw []byte, useBcrypt bool) error {
 	if !useBcrypt {
-		return gateway.SetPassword(file, user, pw)
+		return passwd.SetPassword(file, user, pw)
 	}
-	hash, err := gateway.BcryptPassword(pw)
+	hash, err := passwd.BcryptPassword(pw)
 	if err != nil {
 		return err
 	}
-	return gateway.SetPasswordEntries(file, user, hash)
+	return passwd.SetPasswordEntries(file, user, hash)
 }
 
 func promptTwice(fd int, stderr io.Writer) ([]byte, error) {

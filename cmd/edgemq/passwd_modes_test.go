@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"edgemq/configs"
-	"edgemq/gateway"
+	"edgemq/gateway/auth/passwd"
 )
 
-// passwd runs edgemq passwd with args and stdin content.
-func passwd(t *testing.T, stdin string, args ...string) (int, string, string) {
+// passwdCmd runs edgemq passwd with args and stdin content.
+func passwdCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := runPasswd(args, stdinWith(t, stdin), &stdout, &stderr)
@@ -45,17 +45,17 @@ func TestPasswdBatchListDelete(t *testing.T) {
 		{"two modes", []string{"-D", "-l", path}, 2, "", "go alone"},
 	}
 	for _, s := range steps {
-		code, stdout, stderr := passwd(t, "carol-pw\n", s.args...)
+		code, stdout, stderr := passwdCmd(t, "carol-pw\n", s.args...)
 		if code != s.code || stdout != s.stdout || !strings.Contains(stderr, s.stderr) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q, %q", s.name, code, stdout, stderr, s.code, s.stdout, s.stderr)
 		}
 	}
-	users, err := gateway.ReadPasswordFile(path)
+	users, err := passwd.ReadPasswordFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for user, pw := range map[string]string{"alice": "alice-pw", "carol": "carol-pw"} {
-		if ok, err := gateway.CheckPassword(users[user], []byte(pw)); !ok || err != nil {
+		if ok, err := passwd.CheckPassword(users[user], []byte(pw)); !ok || err != nil {
 			t.Errorf("%s's password does not check: %v, %v", user, ok, err)
 		}
 	}
@@ -80,7 +80,7 @@ func TestPasswdHash(t *testing.T) {
 		{"batch", "", []string{"--hash", "-b", "s3cret-pw"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := passwd(t, tc.stdin, tc.args...)
+			code, stdout, stderr := passwdCmd(t, tc.stdin, tc.args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -88,7 +88,7 @@ func TestPasswdHash(t *testing.T) {
 			if strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(hash, "$2") {
 				t.Fatalf("stdout %q, want one bcrypt hash line", stdout)
 			}
-			if ok, err := gateway.CheckPassword(hash, []byte("s3cret-pw")); !ok || err != nil {
+			if ok, err := passwd.CheckPassword(hash, []byte("s3cret-pw")); !ok || err != nil {
 				t.Errorf("the hash does not check: %v, %v", ok, err)
 			}
 			cfg, err := configs.Parse("users.yaml", []byte("auth:\n  users:\n    - username: alice\n      password_hash: '"+hash+"'\n"))
@@ -100,7 +100,7 @@ func TestPasswdHash(t *testing.T) {
 			}
 		})
 	}
-	if code, _, stderr := passwd(t, "", "--hash", "extra"); code != 2 || !strings.Contains(stderr, "want 0 arguments") {
+	if code, _, stderr := passwdCmd(t, "", "--hash", "extra"); code != 2 || !strings.Contains(stderr, "want 0 arguments") {
 		t.Errorf("--hash with an argument: exit %d, %q", code, stderr)
 	}
 }

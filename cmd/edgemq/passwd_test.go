@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
+	"edgemq/gateway/auth/passwd"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"edgemq/gateway"
 )
 
 // stdinWith returns a file (not a terminal) holding content.
@@ -54,16 +53,16 @@ func TestPasswdStdin(t *testing.T) {
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", st.Mode().Perm())
 	}
-	users, err := gateway.ReadPasswordFile(path)
+	users, err := passwd.ReadPasswordFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for user, pw := range map[string]string{"alice": "n3w", "bob": "hunter2"} {
-		if ok, err := gateway.CheckPassword(users[user], []byte(pw)); !ok || err != nil {
+		if ok, err := passwd.CheckPassword(users[user], []byte(pw)); !ok || err != nil {
 			t.Errorf("%s: password does not match (%v)", user, err)
 		}
 	}
-	if ok, _ := gateway.CheckPassword(users["alice"], []byte("s3cret")); ok {
+	if ok, _ := passwd.CheckPassword(users["alice"], []byte("s3cret")); ok {
 		t.Error("alice's old password still matches")
 	}
 }
@@ -125,7 +124,7 @@ func TestPasswdLongPasswords(t *testing.T) {
 				}
 				return
 			}
-			users, err := gateway.ReadPasswordFile(path)
+			users, err := passwd.ReadPasswordFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,13 +132,13 @@ func TestPasswdLongPasswords(t *testing.T) {
 				t.Fatalf("entry %q, want %s...", users["alice"], tt.hash)
 			}
 			pw := strings.TrimRight(tt.password, "\r\n")
-			if ok, err := gateway.CheckPassword(users["alice"], []byte(pw)); !ok || err != nil {
+			if ok, err := passwd.CheckPassword(users["alice"], []byte(pw)); !ok || err != nil {
 				t.Errorf("the whole password does not match (%v)", err)
 			}
-			if ok, _ := gateway.CheckPassword(users["alice"], []byte(pw[:len(pw)-1])); ok {
+			if ok, _ := passwd.CheckPassword(users["alice"], []byte(pw[:len(pw)-1])); ok {
 				t.Error("the password without its last byte matches")
 			}
-			if ok, _ := gateway.CheckPassword(users["alice"], []byte(pw+"x")); ok {
+			if ok, _ := passwd.CheckPassword(users["alice"], []byte(pw+"x")); ok {
 				t.Error("the password with one byte more matches")
 			}
 		})

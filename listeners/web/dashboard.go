@@ -7,11 +7,11 @@ import (
 )
 
 // The operator dashboard: a page the admin listener serves at
-// /dashboard/ (gateway/admin_dashboard.go). It asks for the admin token,
-// keeps it in memory and polls the admin API of the same origin with it:
-// GET /api/v1/overview (counters, gauges, listeners, top clients) and
-// /api/v1/clients, charting rates with uPlot (dist/uplot.min.js, built
-// by build/build.sh like the MQTT.js bundle).
+// /dashboard/ (gateway/admin, wired in gateway/admin_source.go). It asks
+// for the admin token, keeps it in memory and polls the admin API of the
+// same origin with it: GET /api/v1/overview (counters, gauges,
+// listeners, top clients) and /api/v1/clients, charting rates with uPlot
+// (dist/uplot.min.js, built by build/build.sh like the MQTT.js bundle).
 
 //go:embed dashboard/index.html dashboard/dashboard.js dashboard/dashboard.css dist/uplot.min.js dist/uplot.min.css
 var dashboardFiles embed.FS

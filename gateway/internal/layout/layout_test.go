@@ -35,16 +35,30 @@ var allowed = map[string][]string{
 	"gateway/internal/layout":    nil,
 	"gateway/store":              nil,
 	"gateway/stats":              {"mqtt"},
+	"gateway/admin":              {"mqtt", "configs", "gateway/stats", "gateway/broker", "gateway/logsafe"},
+	"gateway/ops":                {"mqtt", "configs", "gateway/stats", "gateway/logsafe"},
 	"gateway/broker":             {"mqtt", "gateway/store", "gateway/broker/...", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/broker/topictrie":   {"mqtt"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
-	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "listeners/web"},
+	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "gateway/auth/passwd", "listeners/web"},
 	"cmd/edgemq-bench":           {"mqtt", "listeners"},
 
 	// Issue 15: several nodes as one broker over NATS.
 	"gateway/cluster":             {"mqtt", "configs", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/cluster/clustertest": {"configs", "gateway/cluster"},
+
+	// Authentication: the seams, chain, caps, hash pool, expiry and
+	// failure counters, and its backends below it. The backends import
+	// auth (the seams), never the other way; cert and httphook read a
+	// certificate's identity with certs, a leaf below the engine.
+	"gateway/auth":            {"mqtt", "configs", "listeners", "gateway/stats", "gateway/filewatch", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/auth/passwd":     {"mqtt", "configs", "gateway/auth", "gateway/filewatch", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/auth/jwt":        {"mqtt", "configs", "gateway/auth", "gateway/internal/lockorder"},
+	"gateway/auth/httphook":   {"mqtt", "configs", "certs", "gateway/auth", "gateway/internal/lockorder"},
+	"gateway/auth/cert":       {"mqtt", "configs", "certs", "gateway/auth"},
+	"gateway/auth/scram":      {"mqtt", "gateway/auth", "gateway/filewatch", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/auth/bruteforce": {"configs", "gateway/internal/lockorder"},
 }
 
 // TestImportsPointOneWay fails when a package imports one of ours that the

@@ -1,0 +1,20 @@
+// Package admin is the admin HTTP API of edgemq: JSON over HTTP on a
+// listener of its own (admin.address, loopback by default), every request
+// authenticated with a bearer token. Routes are under /api/v1: clients
+// (list, show, kick), sessions (list, delete), retained messages (list,
+// delete), publish, reload and drain. Errors are {"error": "..."} with
+// 400 (bad input), 401 (no or wrong token, with WWW-Authenticate:
+// Bearer; a token in the query string or a path with dot segments is a
+// 400, guard.go), 404, 405 (with Allow), 409, 413 (body too large), 422
+// (refused reload) and 503.
+//
+// The API reads and acts on the server only through the narrow
+// interfaces it declares in source.go — Clients, Sessions, Retained,
+// Publisher and Control — which small adapters of the gateway root
+// implement. It never touches the server's connections, sessions or
+// registry, and takes none of their locks: the implementations take
+// theirs, each alone and briefly, and hand back copies.
+//
+// It may import the codec (mqtt), configs, gateway/stats, the view types
+// of gateway/broker and gateway/logsafe. It defines no lock class.
+package admin
