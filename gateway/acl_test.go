@@ -1,97 +1,30 @@
 package gateway
 
-// Tests of authorization (acl.go): filter coverage, the static rule list,
-// the per-connection cache, and the engine's answers to real paho.golang
-// (v5) and paho.mqtt.golang (3.1.1) clients.
+// Tests of authorization (acl.go): the channel's side of it, and the
+// engine's answers to real paho.golang (v5) and paho.mqtt.golang (3.1.1)
+// clients. The rules, the cache and filter coverage are tested in
+// gateway/acl.
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"unsafe"
 
 	"edgemq/configs"
+	"edgemq/gateway/acl"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	packets3 "github.com/eclipse/paho.mqtt.golang/packets"
+	"go.uber.org/zap"
 )
 
-func TestFilterCovers(t *testing.T) {
-	tests := []struct {
-		rule, sub string
-		want      bool
-	}{
-		{"sensors/#", "sensors/+/temp", true},
-		{"sensors/#", "sensors/a/temp", true},
-		{"sensors/#", "sensors/#", true},
-		{"sensors/#", "sensors", true}, // "sensors/#" matches its parent
-		{"sensors/#", "sensors/+", true},
-		{"sensors/#", "other/#", false},
-		{"sensors/#", "#", false},
-		{"sensors/+", "sensors/#", false},
-		{"sensors/+", "sensors/a", true},
-		{"sensors/+", "sensors/+", true},
-		{"sensors/+", "sensors", false},
-		{"sensors/+", "sensors/a/b", false},
-		{"sensors/+", "sensors/", true}, // an empty level is a level
-		{"sensors/a", "sensors/+", false},
-		{"sensors/a", "sensors/a", true},
-		{"sensors/a", "sensors/a/#", false},
-		{"sensors/a", "sensors/ab", false},
-		{"sensors/+/temp", "sensors/x/temp", true},
-		{"sensors/+/temp", "sensors/+/temp", true},
-		{"sensors/+/temp", "sensors/+/+", false},
-		{"sensors/+/#", "sensors/x", true}, // "+/#" matches the parent level too
-		{"sensors/+/#", "sensors/+", true},
-		{"sensors/+/#", "sensors/#", false}, // "sensors/#" matches "sensors"
-		{"sensors/+/#", "sensors", false},
-		{"+/+", "a/b", true},
-		{"+/+", "+/+", true},
-		{"+/+", "a/#", false},
-		{"+", "+", true},
-		{"+", "#", false},
-		{"#", "#", true},
-		{"#", "a/+/#", true},
-		{"#", "/", true},
-		{"a//b", "a//b", true},
-		{"a/+/b", "a//b", true},
-		// Wildcards at the first level do not match $ topics
-		// [MQTT-4.7.2-1]: they cover no filter for them.
-		{"#", "$SYS/#", false},
-		{"#", "$SYS/broker/uptime", false},
-		{"+/broker", "$SYS/broker", false},
-		{"$SYS/#", "$SYS/broker/+", true},
-		{"$SYS/+", "$SYS/#", false},
-		// A filter starting with a wildcard never matches $ topics, so
-		// "#" covers it whole.
-		{"#", "+/broker", true},
-		{"$SYS/#", "+/broker", false},
-	}
-	for _, tt := range tests {
-		if got := filterCovers(tt.rule, tt.sub); got != tt.want {
-			t.Errorf("filterCovers(%q, %q) = %v, want %v", tt.rule, tt.sub, got, tt.want)
-		}
-		// Coverage agrees with matching on topic names.
-		if !mqtt.HasWildcard(tt.sub) {
-			if got := mqtt.Match(tt.rule, tt.sub); got != tt.want {
-				t.Errorf("mqtt.Match(%q, %q) = %v, but filterCovers says %v", tt.rule, tt.sub, got, tt.want)
-			}
-		}
-	}
-}
-
-// view is a client for Authorize calls in unit tests.
-func view(clientID, username string) *aclView {
-	return &aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V5, clientID: clientID, username: username, hasUsername: username != ""}
-}
-
+// mustStaticACL builds the static ACL of acl or fails the test.
 func mustStaticACL(tb testing.TB, acl configs.ACL) Authorizer {
 	tb.Helper()
 	a, err := NewStaticACL(acl)
@@ -101,108 +34,20 @@ func mustStaticACL(tb testing.TB, acl configs.ACL) Authorizer {
 	return a
 }
 
-func TestStaticACL(t *testing.T) {
-	a := mustStaticACL(t, configs.ACL{Default: "deny", Rules: []configs.ACLRule{
-		{Permission: "deny", Action: "publish", Topic: "open/readonly"},
-		{Permission: "allow", Action: "all", Topic: "open/#"},
-		{Permission: "allow", Action: "subscribe", Topic: "feeds/#"},
-		{Permission: "allow", Action: "all", Topic: "users/%u/#"},
-		{Permission: "allow", Action: "all", Topic: "clients/%c/#"},
-		{Permission: "allow", Action: "publish", Topic: "mix/%u/%c/x%"},
-		{Permission: "allow", Action: "publish", Topic: "pct/%z/%u"},
-		{Permission: "allow", Action: "all", Topic: "admin/#", Username: "alice"},
-		{Permission: "allow", Action: "publish", Topic: "ctl/#", ClientID: "ctl-1"},
-		{Permission: "deny", Action: "all", Topic: "#", Username: "mallory"},
-		{Permission: "allow", Action: "subscribe", Topic: "+/public"},
-	}})
-	alice, bob, anon := view("alice-1", "alice"), view("bob-1", "bob"), view("anon-1", "")
-	tests := []struct {
-		c     *aclView
-		a     Action
-		topic string
-		want  bool
-	}{
-		// First match wins: the deny before the allow.
-		{anon, ActionPublish, "open/readonly", false},
-		{anon, ActionSubscribe, "open/readonly", true},
-		{anon, ActionPublish, "open/x", true},
-		{anon, ActionSubscribe, "open/+/x", true},
-		{anon, ActionSubscribe, "open/#", true},
-		{anon, ActionSubscribe, "#", false},
-		// Subscribe-only rule.
-		{anon, ActionPublish, "feeds/a", false},
-		{anon, ActionSubscribe, "feeds/a", true},
-		// Default deny.
-		{anon, ActionPublish, "elsewhere", false},
-		{anon, ActionSubscribe, "elsewhere/#", false},
-		// %u and %c.
-		{alice, ActionPublish, "users/alice/t", true},
-		{alice, ActionSubscribe, "users/alice/#", true},
-		{alice, ActionPublish, "users/bob/t", false},
-		{alice, ActionSubscribe, "users/+/t", false},
-		{bob, ActionPublish, "users/bob/t", true},
-		{anon, ActionPublish, "users//t", false}, // %u needs a username
-		{alice, ActionPublish, "clients/alice-1/t", true},
-		{alice, ActionPublish, "clients/bob-1/t", false},
-		{anon, ActionSubscribe, "clients/anon-1/#", true},
-		{alice, ActionPublish, "mix/alice/alice-1/x%", true},
-		{bob, ActionPublish, "mix/alice/alice-1/x%", false},
-		{alice, ActionPublish, "pct/%z/alice", true}, // only %u and %c are replaced
-		// Wildcard characters in a username or client id are literal: the
-		// rule covers nothing for them.
-		{view("c", "+"), ActionSubscribe, "users/+/#", false},
-		{view("c", "#"), ActionSubscribe, "users/#", false},
-		{view("+", "u"), ActionSubscribe, "clients/+/#", false},
-		// A '/' in a client id or user name would reach into the levels of
-		// another id ("clients/a/b/t" is client "a"'s): the rule covers
-		// nothing for it.
-		{view("a/b", "u"), ActionPublish, "clients/a/b/t", false},
-		{view("a/b", "u"), ActionPublish, "clients/a/t", false},
-		{view("c", "alice/x"), ActionPublish, "users/alice/x/t", false},
-		// Username and client id constraints.
-		{alice, ActionSubscribe, "admin/x", true},
-		{bob, ActionSubscribe, "admin/x", false},
-		{anon, ActionPublish, "admin/x", false},
-		{view("ctl-1", ""), ActionPublish, "ctl/x", true},
-		{view("ctl-2", ""), ActionPublish, "ctl/x", false},
-		{view("ctl-1", ""), ActionSubscribe, "ctl/x", false},
-		// A constrained deny before a general allow.
-		{view("m", "mallory"), ActionSubscribe, "a/public", false},
-		{bob, ActionSubscribe, "a/public", true},
-		// The $ rule: "+/public" does not cover a $ topic.
-		{bob, ActionSubscribe, "$SYS/public", false},
-	}
-	for _, tt := range tests {
-		if got := a.Authorize(tt.c, tt.a, tt.topic, 1, false); got != tt.want {
-			t.Errorf("%s (user %q, client %q) %s %q = %v, want %v", tt.a, tt.c.username, tt.c.clientID, tt.a, tt.topic, got, tt.want)
-		}
-	}
-
-	if _, ok := mustStaticACL(t, configs.ACL{Default: "allow"}).(AllowAll); !ok {
-		t.Errorf("no rules and default allow: not AllowAll")
-	}
-	all := mustStaticACL(t, configs.ACL{Default: "allow", Rules: []configs.ACLRule{{Permission: "deny", Action: "publish", Topic: "x"}}})
-	if all.Authorize(anon, ActionPublish, "x", 0, false) || !all.Authorize(anon, ActionPublish, "y", 0, false) {
-		t.Errorf("default allow with a deny rule: wrong decisions")
-	}
-	for _, bad := range []configs.ACL{
-		{Default: "maybe"},
-		{Default: "deny", Rules: []configs.ACLRule{{Permission: "permit", Action: "all", Topic: "#"}}},
-		{Default: "deny", Rules: []configs.ACLRule{{Permission: "allow", Action: "read", Topic: "#"}}},
-		{Default: "deny", Rules: []configs.ACLRule{{Permission: "allow", Action: "all", Topic: "a/#/b"}}},
-	} {
-		if _, err := NewStaticACL(bad); err == nil {
-			t.Errorf("NewStaticACL(%+v) succeeded, want an error", bad)
-		}
-	}
-}
-
 // aclChannel is a connected channel of clientID for username, socket
 // free, on an engine with authorizer a.
 func aclChannel(a Authorizer, clientID, username string) *channel {
 	eng := &engine{stats: &engineStats{}}
-	eng.acl.set(a)
-	return &channel{env: eng, acl: chanACL{view: *view(clientID, username)}}
+	eng.acl.Set(a)
+	ch := &channel{env: eng, log: zap.NewNop()}
+	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V5, clientID, username))
+	return ch
+}
+
+// testView is the ACL view of a client clientID of username ("" for
+// none) that connected with version on the connection of meta.
+func testView(meta *listeners.Meta, version mqtt.Version, clientID, username string) aclView {
+	return acl.NewView(meta, &mqtt.Connect{Version: version, Username: username, UsernameFlag: username != ""}, clientID, "")
 }
 
 // countingAuthorizer counts publish decisions and allows topics under
@@ -224,119 +69,41 @@ func (c *countingAuthorizer) Authorize(ci ConnInfo, a Action, topic string, _ by
 	return strings.HasPrefix(topic, c.allow)
 }
 
-func TestACLCache(t *testing.T) {
+// TestChannelACL: the channel's side of authorization (acl.go) over the
+// acl package: publish decisions are cached per connection (a cache hit
+// costs no allocation) and dropped when the authorizer is replaced, $SYS
+// and the credential's claims refuse before the authorizer, and the
+// authorizer sees the client's view.
+func TestChannelACL(t *testing.T) {
 	ca := &countingAuthorizer{allow: "ok/"}
-	ch := aclChannel(ca, "cache-1", "")
-	pub := func(topic string, qos byte, retain bool) bool {
-		return ch.mayPublish(&mqtt.Publish{Topic: topic, QoS: qos, Retain: retain})
-	}
-	if !pub("ok/a", 1, false) || !pub("ok/a", 1, false) || pub("no/a", 1, false) || pub("no/a", 1, false) {
-		t.Fatalf("wrong decisions")
+	ch := aclChannel(ca, "chan-1", "alice")
+	pub := func(topic string) bool { return ch.mayPublish(&mqtt.Publish{Topic: topic, QoS: 1}) }
+	if !pub("ok/a") || !pub("ok/a") || pub("no/a") || pub("$SYS/x") {
+		t.Fatal("wrong decisions")
 	}
 	if n := ca.publish.Load(); n != 2 {
-		t.Errorf("%d Authorize calls for 2 topics published twice, want 2", n)
+		t.Errorf("%d Authorize calls, want 2 (cached, $SYS refused before)", n)
 	}
-	// QoS and RETAIN are part of the decision.
-	pub("ok/a", 0, false)
-	pub("ok/a", 1, true)
-	pub("ok/a", 1, true)
-	if n := ca.publish.Load(); n != 4 {
-		t.Errorf("%d Authorize calls, want 4", n)
+	p := &mqtt.Publish{Topic: "ok/a", QoS: 1}
+	if n := testing.AllocsPerRun(100, func() { ch.mayPublish(p) }); n != 0 {
+		t.Errorf("%v allocations per cached publish decision", n)
 	}
-	// $SYS is refused before the authorizer.
-	if pub("$SYS/broker/uptime", 0, false) || pub("$SYS", 0, false) {
-		t.Errorf("$SYS publish allowed")
+	if v := ca.lastView; v.ClientID() != "chan-1" || v.Username() != "alice" || v.Listener() != "tcp" {
+		t.Errorf("view: client %q user %q listener %q", v.ClientID(), v.Username(), v.Listener())
 	}
-	for topic, want := range map[string]bool{"$SYS": true, "$SYS/x": true, "$SYSTEM/x": false, "$SYS2": false, "a/$SYS/x": false} {
-		if isSysTopic(topic) != want {
-			t.Errorf("isSysTopic(%q) = %v, want %v", topic, !want, want)
+	ch.credExp.acl = &ACLClaims{Pub: []string{"ok/b"}, Sub: []string{"ok/#"}}
+	if pub("ok/a") || !pub("ok/b") {
+		t.Error("the credential's claims do not narrow the publish decisions")
+	}
+	for filter, want := range map[string]bool{"ok/+": true, "$share/g/ok/#": true, "no/#": false, "#": false} {
+		if got := ch.maySubscribe(&mqtt.Subscription{Filter: filter, QoS: 1}); got != want {
+			t.Errorf("maySubscribe(%q) = %v, want %v", filter, got, want)
 		}
 	}
-	// The cache is bounded.
-	for i := range 3 * aclCacheSize {
-		pub(fmt.Sprintf("ok/%d", i), 1, false)
+	ch.env.acl.Set(&countingAuthorizer{allow: "nothing/"})
+	if pub("ok/b") {
+		t.Error("decision of the replaced authorizer still used")
 	}
-	if n := len(ch.acl.cache); n > aclCacheSize {
-		t.Errorf("cache holds %d topics, want at most %d", n, aclCacheSize)
-	}
-	// A cached topic does not keep the packet's memory: the key is a copy.
-	body := []byte("ok/copied and the payload")
-	p := &mqtt.Publish{Topic: unsafe.String(&body[0], len("ok/copied")), QoS: 1} // as the decoder makes it
-	ch.mayPublish(p)
-	found := false
-	for k := range ch.acl.cache {
-		if k == "ok/copied" {
-			found = true
-			if unsafe.StringData(k) == &body[0] {
-				t.Errorf("cache key shares the packet's memory")
-			}
-		}
-	}
-	if !found {
-		t.Errorf("ok/copied not cached")
-	}
-	// Replacing the authorizer drops the cached decisions.
-	deny := &countingAuthorizer{allow: "nothing/"}
-	ch.env.acl.set(deny)
-	if pub("ok/a", 1, false) {
-		t.Errorf("decision of the replaced authorizer still used")
-	}
-	if n := deny.publish.Load(); n != 1 {
-		t.Errorf("%d calls to the new authorizer, want 1", n)
-	}
-	// The view has the client, not the credentials.
-	v := deny.lastView
-	if v.ClientID() != "cache-1" || v.Password() != nil || v.AuthData() != nil || v.Listener() != "tcp" {
-		t.Errorf("view: client %q password %q listener %q", v.ClientID(), v.Password(), v.Listener())
-	}
-	// An engine without an authorizer allows everything.
-	bare := &channel{env: &engine{stats: &engineStats{}}}
-	if !bare.mayPublish(&mqtt.Publish{Topic: "x"}) {
-		t.Errorf("no authorizer: publish refused")
-	}
-}
-
-// BenchmarkAuthorizePublish measures the publish path's authorization:
-// a cache hit must cost no allocation.
-func BenchmarkAuthorizePublish(b *testing.B) {
-	acl := configs.ACL{Default: "deny", Rules: []configs.ACLRule{
-		{Permission: "deny", Action: "publish", Topic: "$internal/#"},
-		{Permission: "allow", Action: "subscribe", Topic: "feeds/#"},
-		{Permission: "allow", Action: "all", Topic: "admin/#", Username: "admin"},
-		{Permission: "allow", Action: "publish", Topic: "telemetry/+/temp"},
-		{Permission: "allow", Action: "all", Topic: "devices/%u/#"},
-	}}
-	static, err := NewStaticACL(acl)
-	if err != nil {
-		b.Fatal(err)
-	}
-	run := func(b *testing.B, a Authorizer, topic string) {
-		ch := aclChannel(a, "bench-1", "sensor")
-		p := &mqtt.Publish{Topic: topic, QoS: 1}
-		if !ch.mayPublish(p) {
-			b.Fatalf("%s refused", topic)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if !ch.mayPublish(p) {
-				b.Fatal("refused")
-			}
-		}
-	}
-	b.Run("cached", func(b *testing.B) { run(b, static, "devices/sensor/temp") })
-	b.Run("allow-all", func(b *testing.B) { run(b, AllowAll{}, "devices/sensor/temp") })
-	uncached := func(b *testing.B, topic string) {
-		v := view("bench-1", "sensor")
-		b.ReportAllocs()
-		for b.Loop() {
-			if !static.Authorize(v, ActionPublish, topic, 1, false) {
-				b.Fatal("refused")
-			}
-		}
-	}
-	b.Run("uncached", func(b *testing.B) { uncached(b, "telemetry/x/temp") })
-	b.Run("uncached-template", func(b *testing.B) { uncached(b, "devices/sensor/temp") })
 }
 
 // aclConfig has users alice, bob, "+" (all with password secret), an

@@ -98,7 +98,7 @@ type adminConn struct {
 
 // neg, username and sess read what CONNECT set (markConnected).
 func (ac adminConn) neg() *Negotiated      { return &ac.c.ch.neg }
-func (ac adminConn) username() string      { return ac.c.ch.acl.view.username }
+func (ac adminConn) username() string      { return ac.c.ch.acl.View().Username() }
 func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
 
 // connected returns the connected clients, by client id: those whose

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"edgemq/configs"
+	"edgemq/gateway/limits"
 )
 
 // listeners[].limits replaces the per-IP limits of the limits section for
@@ -39,7 +40,7 @@ func TestListenerAdmissionOverride(t *testing.T) {
 			}
 		})
 	}
-	if n := ts.Stats().AdmissionRefused[refusedPerIP]; n != 4 {
+	if n := ts.Stats().AdmissionRefused[limits.RefusedPerIP]; n != 4 {
 		t.Errorf("refused per_ip_connections = %d, want 4", n)
 	}
 }
@@ -61,7 +62,7 @@ func TestListenerAdmissionRateOverride(t *testing.T) {
 	if got != 2 {
 		t.Errorf("%d of 4 connections accepted, want the burst of 2", got)
 	}
-	if n := ts.Stats().AdmissionRefused[refusedPerIPRate]; n != 2 {
+	if n := ts.Stats().AdmissionRefused[limits.RefusedPerIPRate]; n != 2 {
 		t.Errorf("refused per_ip_rate = %d, want 2", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/limits"
 )
 
 // closedNoAnswer is rawConnect's result for a socket closed without a
@@ -169,7 +170,7 @@ func TestPerIPConnectionLimit(t *testing.T) {
 		t.Fatalf("11th connection from 127.0.0.1: answered %d, want a plain close", rc)
 	}
 	nc.Close()
-	if got := ts.Stats().AdmissionRefused[refusedPerIP]; got != 1 {
+	if got := ts.Stats().AdmissionRefused[limits.RefusedPerIP]; got != 1 {
 		t.Errorf("refused per_ip_connections = %d, want 1", got)
 	}
 	for i, src := range []string{"127.0.0.2", "127.0.0.3"} {
@@ -205,10 +206,10 @@ func TestConnectionRateStorm(t *testing.T) {
 			// (the lockorder build, a loaded machine) answers part of
 			// the burst Server busy (auth.Gate).
 			cfg.Auth.Concurrency = configs.AuthConcurrency{}
-			reason := refusedGlobalRate
+			reason := limits.RefusedGlobalRate
 			if perIP {
 				cfg.Limits.Rate.PerIP, cfg.Limits.Rate.PerIPBurst = rate, burst
-				reason = refusedPerIPRate
+				reason = limits.RefusedPerIPRate
 			} else {
 				cfg.Limits.Rate.Global, cfg.Limits.Rate.GlobalBurst = rate, burst
 			}
@@ -286,7 +287,7 @@ func TestUnauthenticatedCap(t *testing.T) {
 		t.Errorf("client past the cap: answered %d, want a plain close", rc)
 	}
 	nc.Close()
-	if got := ts.Stats().AdmissionRefused[refusedUnauthenticated]; got != 2 {
+	if got := ts.Stats().AdmissionRefused[limits.RefusedUnauthenticated]; got != 2 {
 		t.Errorf("refused max_unauthenticated = %d, want 2", got)
 	}
 	for _, nc := range silent {
@@ -336,7 +337,7 @@ func TestServerBusyUnderStorm(t *testing.T) {
 		t.Errorf("unexpected answers: v5 %v, 3.1.1 %v", counts[true], counts[false])
 	}
 	busy := int64(counts[true][0x89] + counts[false][3])
-	if got := ts.Stats().AdmissionRefused[refusedBusy]; got != busy {
+	if got := ts.Stats().AdmissionRefused[limits.RefusedBusy]; got != busy {
 		t.Errorf("refused server_busy = %d, want %d", got, busy)
 	}
 }
@@ -425,7 +426,7 @@ func TestPerIPLimitBehindProxy(t *testing.T) {
 			t.Errorf("client %d of 203.0.113.8: answered %d", i, rc)
 		}
 	}
-	if got := ts.Stats().AdmissionRefused[refusedPerIP]; got != 1 {
+	if got := ts.Stats().AdmissionRefused[limits.RefusedPerIP]; got != 1 {
 		t.Errorf("refused per_ip_connections = %d, want 1", got)
 	}
 }

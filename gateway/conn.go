@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/limits"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -40,7 +41,7 @@ type conn struct {
 	// publishes the client to the admin API (markConnected).
 	connectedAt atomic.Int64
 	// lim is the publish rate limit, nil without one (ratelimit.go).
-	lim *pubLimiter
+	lim *limits.PubLimiter
 	// msgsIn counts the PUBLISH packets read (read goroutine only; the
 	// connection-life log, connlog.go; bytes: rd.BytesRead).
 	msgsIn int64
@@ -81,7 +82,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	_, enc.writev = wc.(*net.TCPConn)
 	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
 	// overload.go: QoS 0 shed to a backlog while overloaded.
-	c.out.shed = &s.overload.active
+	c.out.shed = s.overload.Shedding()
 	// writequeue.go: output buffers lent per burst.
 	c.out.batches = &s.eng.batches
 	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
@@ -100,13 +101,13 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		return
 	}
 	if t := ticketOf(meta); t != nil {
-		t.authenticated()
+		t.Authenticated()
 	}
 	s.eng.stats.Connections.Add(1)
 	c.markConnected() // admin_source.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
-	c.lim = s.rlim.newLimiter(lst.cfg.Name, c.ch.prof.PublishRate, c.ch.credExp.rate)
+	c.lim = s.newLimiter(lst.cfg.Name, c.ch.prof.PublishRate, c.ch.credExp.rate)
 	go c.readLoop()
 }
 
@@ -285,7 +286,7 @@ func (c *conn) ended(end *connEnd) {
 	if end.initiator == "" {
 		*end = kickEnd(ch.kickReason()) // connlog.go
 	}
-	c.lim.stop()
+	c.lim.Stop()
 	c.rd.Release()
 	ch.closed()
 	c.finish()

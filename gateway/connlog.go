@@ -226,7 +226,7 @@ func (c *conn) logDisconnected(e connEnd) {
 	}
 	fields := make([]zap.Field, 0, 16)
 	fields = append(fields,
-		logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", ch.acl.view.username),
+		logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", ch.acl.View().Username()),
 		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
 		zap.String("protocol", versionLabel(ch.neg.Version)),

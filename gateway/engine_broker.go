@@ -40,15 +40,15 @@ func (e *engine) setBroker(b *broker.Broker) {
 // publish and subscribe decisions (acl.go) and, as a new read policy, for
 // the broker's read check of every delivery (broker/owner.go).
 func (e *engine) setAuthorizer(a Authorizer) {
-	e.acl.set(a)
-	st := e.acl.p.Load()
-	e.broker.Reads().Set(st.allowAll, st)
+	e.acl.Set(a)
+	st := e.acl.Load()
+	e.broker.Reads().Set(st.AllowsAll(), st)
 }
 
 // renewAuthorizer puts the authorizer in force again, so that every
 // cached decision is made again (RefreshAuthorizer).
 func (e *engine) renewAuthorizer() {
-	e.acl.renew()
+	e.acl.Renew()
 	e.broker.Reads().Renew()
 }
 

@@ -194,8 +194,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	f.ex = nil
 	// The identity cannot change mid-session: the one re-authenticated
 	// must be the session's owner (owner.go).
-	re := ch.acl.view
-	re.username, re.hasUsername = user, true
+	re := ch.acl.View().WithUsername(user)
 	if err == nil && !ch.sess.OwnedBy(identityOf(&re)) {
 		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, not the identity that owns the session", user)
 	}

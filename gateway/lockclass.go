@@ -10,13 +10,9 @@ type (
 	serverMu     struct{}
 	serverSrcMu  struct{}
 	reloaderMu   struct{}
-	admissionMu  struct{}
-	rateLimitsMu struct{}
 )
 
 func (writeQueueMu) LockClass() string { return "writeQueue.mu" }
 func (serverMu) LockClass() string     { return "Server.mu" }
 func (serverSrcMu) LockClass() string  { return "Server.srcMu" }
 func (reloaderMu) LockClass() string   { return "reloader.mu" }
-func (admissionMu) LockClass() string  { return "admission.mu" }
-func (rateLimitsMu) LockClass() string { return "rateLimits.mu" }

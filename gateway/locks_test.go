@@ -53,7 +53,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 	}
 	for _, c := range []lockorder.Class{
 		writeQueueMu{},
-		serverMu{}, serverSrcMu{}, reloaderMu{}, admissionMu{}, rateLimitsMu{},
+		serverMu{}, serverSrcMu{}, reloaderMu{},
 	} {
 		if !named[c.LockClass()] {
 			t.Errorf("lock class %s is not in lockorder.Order", c.LockClass())

@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"edgemq/configs"
+	"edgemq/gateway/acl"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/store"
 )
@@ -165,16 +166,7 @@ func (x *extensions) authenticators() map[string]auth.Backend {
 // authorizer returns the authorizer to put in force for the configured
 // one: configured itself without a programmatic authorizer, else both.
 func (x *extensions) authorizer(configured Authorizer) Authorizer {
-	if x.authz == nil {
-		return configured
-	}
-	if configured == nil {
-		return x.authz
-	}
-	if _, all := configured.(AllowAll); all {
-		return x.authz
-	}
-	return bothAuthorizers{first: configured, then: x.authz}
+	return acl.Both(configured, x.authz)
 }
 
 // closeUnused closes the programmatic store when New fails before
@@ -183,28 +175,6 @@ func (x *extensions) closeUnused(s *Server) {
 	if x.store != nil && s.store.st == nil {
 		_ = x.store.Close() // New's error is the one to report
 	}
-}
-
-// bothAuthorizers allows what both allow: the configured authorizer, then
-// the programmatic one (WithAuthorizer).
-type bothAuthorizers struct {
-	first, then Authorizer
-}
-
-// Authorize asks first, then then.
-func (b bothAuthorizers) Authorize(c ConnInfo, a Action, topic string, qos byte, retain bool) bool {
-	return b.first.Authorize(c, a, topic, qos, retain) && b.then.Authorize(c, a, topic, qos, retain)
-}
-
-// SubscribeMaxQoS grants the lower of the two authorizers' maximum QoS
-// (QoSLimiter).
-func (b bothAuthorizers) SubscribeMaxQoS(c ConnInfo, filter string, qos byte) byte {
-	for _, a := range []Authorizer{b.first, b.then} {
-		if l, ok := a.(QoSLimiter); ok {
-			qos = min(qos, l.SubscribeMaxQoS(c, filter, qos))
-		}
-	}
-	return qos
 }
 
 // pluginMissing is the error of a listener naming a plugin backend that

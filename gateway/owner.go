@@ -13,10 +13,9 @@ import (
 	"slices"
 	"sort"
 
+	"edgemq/gateway/acl"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/store"
-	"edgemq/listeners"
-	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -36,28 +35,22 @@ type ownerView struct {
 // certificate identity is not that certificate.
 func identityOf(v *aclView) string {
 	switch {
-	case v.hasUsername && v.username != "":
-		return "user:" + v.username
-	case v.certID != "":
-		return "cert:" + v.certID
+	case v.HasUsername() && v.Username() != "":
+		return "user:" + v.Username()
+	case v.CertIdentity() != "":
+		return "cert:" + v.CertIdentity()
 	}
-	listener := ""
-	if v.meta != nil {
-		listener = v.meta.Listener
-	}
-	return "anonymous:" + listener
+	return "anonymous:" + v.Listener()
 }
 
 // ownerOf returns the owner of the connection for the broker: its ACL
 // view (set by authorizeConnect), its credential's claims, and their
 // stored form.
 func (ch *channel) ownerOf() *broker.Owner {
-	v := &ownerView{aclView: ch.acl.view, claims: ch.credExp.acl}
+	v := &ownerView{aclView: *ch.acl.View(), claims: ch.credExp.acl}
 	id := identityOf(&v.aclView)
-	rec := store.Owner{Identity: id, Username: v.username, HasUsername: v.hasUsername, CertIdentity: v.certID}
-	if v.meta != nil {
-		rec.Listener = v.meta.Listener
-	}
+	rec := store.Owner{Identity: id, Username: v.Username(), HasUsername: v.HasUsername(),
+		CertIdentity: v.CertIdentity(), Listener: v.Listener()}
 	if cl := v.claims; cl != nil {
 		rec.Claims = &store.ACLClaims{Pub: cl.Pub, Sub: cl.Sub}
 	}
@@ -67,18 +60,9 @@ func (ch *channel) ownerOf() *broker.Owner {
 // mayRead asks, uncached, whether the owner may subscribe to filter (a
 // shared subscription's filter after "$share/{name}/") now: its
 // credential's claims, then the authorizer st, as SUBSCRIBE does
-// (maySubscribe).
+// (maySubscribe, acl.State.MayRead).
 func (v *ownerView) mayRead(st *aclState, filter string, qos byte) bool {
-	if _, f, shared, err := mqtt.ParseShared(filter); shared && err == nil {
-		filter = f
-	}
-	if cl := v.claims; cl != nil && !slices.ContainsFunc(cl.Sub, func(f string) bool { return filterCovers(f, filter) }) {
-		return false
-	}
-	if st == nil || st.allowAll {
-		return true
-	}
-	return st.a.Authorize(&v.aclView, ActionSubscribe, filter, qos, false)
+	return st.MayRead(&v.aclView, claimsOf(v.claims), filter, qos)
 }
 
 // ownerReads is the broker's read check (broker.ReadChecker) over the
@@ -104,10 +88,7 @@ func (ownerReads) MayRead(p *broker.Policy, o *broker.Owner, filter string, qos 
 // address, transport, TLS state and protocol version of a connection that
 // is gone are zero until the owner connects again.
 func (ownerReads) RestoredView(clientID string, o *store.Owner) any {
-	v := &ownerView{aclView: aclView{
-		meta: &listeners.Meta{Listener: o.Listener}, clientID: clientID,
-		username: o.Username, hasUsername: o.HasUsername, certID: o.CertIdentity,
-	}}
+	v := &ownerView{aclView: acl.StoredView(o.Listener, clientID, o.Username, o.HasUsername, o.CertIdentity)}
 	if cl := o.Claims; cl != nil {
 		v.claims = &ACLClaims{Pub: cl.Pub, Sub: cl.Sub}
 	}

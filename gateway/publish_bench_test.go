@@ -32,7 +32,7 @@ func benchQueueSession(tb testing.TB, e *engine, id string) *broker.Session {
 	ch := &channel{out: q, env: e}
 	ch.neg = Negotiated{Version: mqtt.V311, OutboundInflight: 32, MaximumQoS: 2}
 	// The client id is its user name too, for ACL %u rules.
-	ch.acl.view = aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V311, clientID: id, username: id, hasUsername: true}
+	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V311, id, id))
 	s, _, _ := e.broker.Open(broker.OpenRequest{ClientID: id, Clean: true, Client: ch, Owner: ch.ownerOf()}, func(*broker.Session, bool) {})
 	ch.sess = s
 	return s
@@ -65,7 +65,7 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 				pub := &channel{env: e, out: discardOut{}, prof: &profile{}}
 				pub.neg = Negotiated{Version: mqtt.V311, MaximumQoS: 2, ClientID: "pub"}
 				if acl != nil {
-					pub.acl.view = aclView{clientID: "pub", username: "pub", hasUsername: true}
+					pub.acl.SetView(testView(nil, 0, "pub", "pub"))
 				}
 				payload := make([]byte, 64)
 				b.ReportAllocs()

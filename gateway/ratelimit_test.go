@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/limits"
 	"edgemq/mqtt"
 
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 )
 
 // rateConfig returns a config with listener "tcp" on profile "slow"
@@ -234,31 +234,17 @@ func TestPublishRateBackpressureKeepsAlive(t *testing.T) {
 	c.ping(t)
 }
 
-// A flood of throttled publishes logs a few lines per second, not one
-// per publish.
-func TestRateLimitLogSampled(t *testing.T) {
-	core, logs := observer.New(zap.InfoLevel)
-	rl := newRateLimits(zap.New(core))
-	for range 1000 {
-		rl.log.Info("publish rate limited: not reading", zap.String("client_id", "c"))
-	}
-	// At most two sampling ticks are crossed.
-	if n := logs.Len(); n < 1 || n > 2*rateLogFirst {
-		t.Errorf("%d lines logged for 1000 throttled publishes, want 1 to %d", n, 2*rateLogFirst)
-	}
-}
-
 // BenchmarkPublishLimiter measures the limiter on a publish within the
 // rate (allocations should be 0), and the read path without one.
 func BenchmarkPublishLimiter(b *testing.B) {
-	rl := newRateLimits(zap.NewNop())
+	rl := limits.NewRateLimits(zap.NewNop())
 	pub := &mqtt.Publish{Topic: "t", Payload: make([]byte, 100)}
 	for _, bc := range []struct {
 		name string
-		lim  *pubLimiter
+		lim  *limits.PubLimiter
 	}{
-		{"within", rl.newLimiter("tcp", configs.PublishRate{MessagesPerSecond: 1e12, BytesPerSecond: 1e15}, nil)},
-		{"off", rl.newLimiter("tcp", configs.PublishRate{}, nil)},
+		{"within", rl.NewLimiter("tcp", configs.PublishRate{MessagesPerSecond: 1e12, BytesPerSecond: 1e15})},
+		{"off", rl.NewLimiter("tcp", configs.PublishRate{})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			c := &conn{lim: bc.lim}

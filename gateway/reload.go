@@ -53,7 +53,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"edgemq/certs"
 	"edgemq/configs"
@@ -391,7 +390,7 @@ func (s *Server) swapReload(cfg *configs.Config, changed []string, p *reloadPlan
 		}
 	}
 	if hasKey(changed, "limits") {
-		s.adm.setLimits(cfg.Limits)
+		s.adm.SetLimits(cfg.Limits)
 		// Listeners with partial per-IP overrides inherit the rest.
 		s.setListenerAdmission(cfg) // admission.go
 	}
@@ -485,33 +484,4 @@ func (w *tlsSwitch) config() *tls.Config {
 			return tc, nil
 		},
 	}
-}
-
-// setLimits installs the limits section of a reload. The caps and rates
-// apply at once; the counts (connections, unauthenticated sockets, per
-// address) are kept, and token buckets keep their tokens up to the new
-// burst. Listeners with per-IP limits of their own (listeners[].limits)
-// keep theirs.
-func (a *admission) setLimits(cfg configs.Admission) {
-	now := time.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.cfg = cfg
-	a.global.retune(cfg.Rate.Global, cfg.Rate.GlobalBurst, now)
-	a.ips.conns, a.ips.rate, a.ips.burst = cfg.PerIPConnections, cfg.Rate.PerIP, cfg.Rate.PerIPBurst
-	for _, st := range a.ips.perIP {
-		st.b.retune(cfg.Rate.PerIP, cfg.Rate.PerIPBurst, now)
-	}
-}
-
-// retune gives b a new rate and burst, keeping its tokens up to the new
-// burst (a bucket that had no rate starts full).
-func (b *bucket) retune(rate float64, burst int, now time.Time) {
-	b.refill(now)
-	if b.rate <= 0 {
-		b.tokens = float64(burst)
-	} else {
-		b.tokens = min(b.tokens, float64(burst))
-	}
-	b.rate, b.burst, b.last = rate, float64(burst), now
 }

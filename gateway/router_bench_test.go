@@ -32,7 +32,7 @@ func benchSession(tb testing.TB, e *engine, id string) *broker.Session {
 	ch := &channel{out: discardOut{}, env: e}
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
 	// The client id is its user name too, for ACL %u rules.
-	ch.acl.view = aclView{meta: &listeners.Meta{Listener: "tcp"}, version: mqtt.V5, clientID: id, username: id, hasUsername: true}
+	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V5, id, id))
 	s, _, _ := e.broker.Open(broker.OpenRequest{ClientID: id, Clean: true, Client: ch, Owner: ch.ownerOf()}, func(*broker.Session, bool) {})
 	ch.sess = s
 	return s

@@ -15,6 +15,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/admin"
+	"edgemq/gateway/limits"
 	"edgemq/listeners"
 
 	"github.com/gorilla/websocket"
@@ -180,14 +181,14 @@ func TestSecurityUntrustedProxyHeaders(t *testing.T) {
 				t.Fatalf("plain connection %d: return code %d", i, rc)
 			}
 		}
-		before := ts.Stats().AdmissionRefused[refusedPerIP]
+		before := ts.Stats().AdmissionRefused[limits.RefusedPerIP]
 		c := dialSrc(t, "127.0.0.1", ts.addr(t, "tcp"))
 		t.Cleanup(func() { c.Close() })
 		c.Write([]byte("PROXY TCP4 203.0.113.10 127.0.0.1 40000 1883\r\n"))
 		if rc := rawConnect(t, c, false, "proxied-2"); rc != closedNoAnswer {
 			t.Fatalf("third connection: return code %d, want the socket closed", rc)
 		}
-		if n := ts.Stats().AdmissionRefused[refusedPerIP]; n != before+1 {
+		if n := ts.Stats().AdmissionRefused[limits.RefusedPerIP]; n != before+1 {
 			t.Errorf("per_ip_connections refusals %d → %d, want one more", before, n)
 		}
 		for _, a := range remoteAddrs("tcp") {

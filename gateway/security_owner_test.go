@@ -487,9 +487,9 @@ func TestACLRevocation(t *testing.T) {
 			}
 
 			// Revoke: the file no longer grants users/%u/#.
-			before := ts.eng.acl.p.Load()
+			before := ts.eng.acl.Load()
 			replaceFile(t, aclFile, "rules: []\n")
-			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.p.Load() != before })
+			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.Load() != before })
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("after")})
 
 			if tt.offline {
@@ -511,9 +511,9 @@ func TestACLRevocation(t *testing.T) {
 			}
 
 			// Granted again: deliveries resume.
-			again := ts.eng.acl.p.Load()
+			again := ts.eng.acl.Load()
 			replaceFile(t, aclFile, granted+"# granted again\n")
-			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.p.Load() != again })
+			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.Load() != again })
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("regranted")})
 			if m := sub.expectMessage(t); string(m.Payload) != "regranted" {
 				t.Fatalf("got %q, want regranted", m.Payload)

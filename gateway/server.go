@@ -20,6 +20,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/limits"
 	"edgemq/gateway/ops"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
@@ -62,11 +63,11 @@ type Server struct {
 
 	sys sysState // the $SYS publisher (sys.go)
 
-	adm *admission // limits before authentication (admission.go)
+	adm *limits.Admission // limits before authentication (admission.go)
 	// rlim counts and logs publish rate limiting (ratelimit.go); overload
 	// is the overload protection, reloaded by setOverload (overload.go).
-	rlim     *rateLimits
-	overload *overloadGuard
+	rlim     *limits.RateLimits
+	overload *limits.Overload
 
 	// sources are the certificate sources by tls entry name, shared by
 	// the listeners that use them; closed when Run returns. A reload
@@ -142,13 +143,13 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	// JWKS URLs of this server.
 	authHTTP := &http.Client{Timeout: 30 * time.Second}
 	s.initReloader(cfg, o, authHTTP) // reload.go
-	s.adm = newAdmission(cfg.Limits)
-	s.rlim = newRateLimits(log)                      // ratelimit.go
-	s.overload = newOverloadGuard(cfg.Overload, log) // overload.go
-	s.metrics.MustRegister(limitCollector{s})        // overload.go
+	s.adm = limits.NewAdmission(cfg.Limits)
+	s.rlim = limits.NewRateLimits(log)                 // ratelimit.go
+	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
+	s.metrics.MustRegister(limitCollector{s})          // overload.go
 	s.eng = &engine{stats: st, log: log, clog: newConnLog(log)}
 	s.eng.setBroker(newBroker(cfg, st, log))                      // engine_broker.go
-	s.adm.log = s.eng.clog                                        // refusals are logged, sampled (connlog.go)
+	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
 	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
 	s.metrics.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
@@ -211,7 +212,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 // listeners also return the switch a reload replaces their TLS
 // configuration with (reload.go).
 func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, chain *auth.Chain, o options) (listeners.Listener, *tlsSwitch, error) {
-	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.gateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
+	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.GateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
 	var (
 		tsw *tlsSwitch
 		err error
@@ -522,7 +523,7 @@ func (s *Server) Stats() Stats {
 		out.Dropped[r.String()] = st.Dropped(r)
 	}
 	out.AuthFailures, out.AuthDelayed = st.auth.FailuresByReason(), st.auth.Delayed()
-	s.adm.snapshot(&out)   // admission.go
-	s.limitsSnapshot(&out) // overload.go
+	s.admissionSnapshot(&out) // admission.go
+	s.limitsSnapshot(&out)    // overload.go
 	return out
 }

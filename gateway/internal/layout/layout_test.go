@@ -35,6 +35,8 @@ var allowed = map[string][]string{
 	"gateway/internal/layout":    nil,
 	"gateway/store":              nil,
 	"gateway/stats":              {"mqtt"},
+	"gateway/acl":                {"mqtt", "configs", "listeners", "gateway/stats", "gateway/filewatch", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/limits":             {"mqtt", "configs", "listeners", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/admin":              {"mqtt", "configs", "gateway/stats", "gateway/broker", "gateway/logsafe"},
 	"gateway/ops":                {"mqtt", "configs", "gateway/stats", "gateway/logsafe"},
 	"gateway/broker":             {"mqtt", "gateway/store", "gateway/broker/...", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
