@@ -63,8 +63,8 @@ func TestPasswordFile(t *testing.T) {
 	// A credential that does not expire costs no timer.
 	for _, cn := range ts.connections() {
 		// The timer is only ever set under the expiry's lock, by a
-		// credential that expires: none here writes it.
-		if cn.ch.credExp.timer != nil || cn.ch.credExp.deadline.Expiring() {
+		// credential that expires (conn_timers.go): none here writes it.
+		if cn.authTimer != nil || cn.ch.credExp.deadline.Expiring() {
 			t.Error("a connection without an expiring credential has a timer")
 		}
 	}

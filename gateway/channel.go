@@ -56,18 +56,23 @@ type engine struct {
 	// batches lends the connections' writers their output buffers
 	// (writequeue.go).
 	batches batchPool
+	// clock is the time of packet handling (clock.go); nil: the wall
+	// clock. The broker reads the same (broker.Config.Clock).
+	clock Clock
 }
 
 // channel is the protocol state machine of one connection. It takes
 // decoded packets and answers through its outbound queue; it owns no
-// socket. Packet handling (connect, handle and what they call) runs on
+// socket, reads the time from the engine's Clock (clock.go), and neither
+// sleeps nor arms a timer: it asks its host for delays and timers, whose
+// ends come back as events (effects.go). Packet handling (connect, handle and what they call) runs on
 // the connection's read goroutine, one packet at a time, and the fields
 // without a lock or atomic of their own are that goroutine's. Other
 // goroutines call into the channel too:
 //   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
 //     failed store commit (persist.go) and the credential expiry;
-//   - authExpired: the credential expiry timer (channel_auth.go,
-//     auth.Expiry);
+//   - authExpired: the credential expiry timer its host armed
+//     (channel_auth.go, auth.Expiry, effects.go);
 //   - out (as broker.Link.Out) and the broker.Client methods: a
 //     publisher's route delivering to this channel's session
 //     (broker/delivery.go), under that session's lock;
@@ -84,6 +89,9 @@ type channel struct {
 	out  outbound
 	enc  *encoder
 	log  *zap.Logger
+	// timers arms the timers the channel asks for (effects.go): the
+	// connection, or a test's harness.
+	timers timerHost
 
 	// Set once by connect, read-only after.
 	neg       Negotiated
@@ -107,6 +115,11 @@ type channel struct {
 	authx authFlow
 	// credExp is the credential's expiry and ACL claims (channel_auth.go).
 	credExp authExpiry
+	// held is a CONNECT whose answer waits for a brute-force delay, and
+	// errDelay the delay before the error handle returned is acted on
+	// (effects.go).
+	held     *heldConnect
+	errDelay time.Duration
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
 	// relIn holds the inbound QoS 2 packet ids this connection received
@@ -224,7 +237,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 		ch.relIn[p.PacketID] = struct{}{}
 	}
 	pid, qos := p.PacketID, p.QoS
-	now := time.Now()
+	now := ch.now() // clock.go
 	msg := broker.NewMessage(p, n.ClientID, now)
 	delivered := ch.env.pub.RouteAt(msg, &ch.matches, now)
 	var code mqtt.ReasonCode

@@ -4,10 +4,11 @@ package gateway
 // progress, the grant of the backend that allowed the client, the
 // credential's expiry, and the accounting of failures (counters, log,
 // brute-force delay). The decisions are gateway/auth's; this file calls
-// them through its exported API.
+// them through its exported API. The channel reads the time from its
+// clock (clock.go), and neither waits out the brute-force delay nor arms
+// the expiry timer: it asks its host for both (effects.go).
 
 import (
-	"context"
 	"time"
 
 	"edgemq/gateway/auth"
@@ -17,10 +18,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// authExpiry is a connection's credential: its claims, its deadline
-// (auth.Expiry) and the timer that disconnects the client then. A timer
-// exists only for connections whose credential expires; idle connections
-// without one cost nothing.
+// authExpiry is a connection's credential: its claims and its deadline
+// (auth.Expiry). The timer that disconnects the client then is the
+// host's (timerHost, effects.go), asked for only for connections whose
+// credential expires; idle connections without one cost nothing.
 type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
 	acl *ACLClaims
@@ -29,9 +30,6 @@ type authExpiry struct {
 	rate *auth.RateLimitClaims
 	// deadline decides when the timer is armed and whether it expired.
 	deadline auth.Expiry
-	// timer is armed and stopped only by deadline's callbacks, under its
-	// lock.
-	timer *time.Timer
 }
 
 // ACLClaims returns the ACL claims of the credential the client connected
@@ -57,7 +55,7 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 	if g.Username != "" {
 		c.Username, c.UsernameFlag = g.Username, true
 	}
-	if !g.Expires.IsZero() && !time.Now().Before(g.Expires) {
+	if !g.Expires.IsZero() && !ch.now().Before(g.Expires) {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "credential expired")
 	}
 	ch.credExp.acl = g.ACL
@@ -66,43 +64,44 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 	return nil
 }
 
-// startAuthExpiry arms the expiry timer once the client is connected.
-func (ch *channel) startAuthExpiry() { ch.credExp.deadline.Arm(time.Now(), ch.armAuthTimer) }
+// startAuthExpiry asks for the expiry timer once the client is
+// connected.
+func (ch *channel) startAuthExpiry() { ch.credExp.deadline.Arm(ch.now(), ch.armAuthTimer) }
 
 // extendAuth moves the credential deadline to until (zero: no expiry),
 // e.g. after an MQTT 5 re-authentication (AUTH 0x19) succeeded. Safe from
 // any goroutine.
 func (ch *channel) extendAuth(until time.Time) {
-	ch.credExp.deadline.Extend(until, time.Now(), ch.armAuthTimer, ch.stopAuthTimer)
+	ch.credExp.deadline.Extend(until, ch.now(), ch.armAuthTimer, ch.stopAuthTimer)
 }
 
 // stopAuthExpiry releases the timer when the connection ends.
 func (ch *channel) stopAuthExpiry() { ch.credExp.deadline.Stop(ch.stopAuthTimer) }
 
-// armAuthTimer (re)arms the expiry timer to fire after d; under the
-// expiry's lock (auth.Expiry).
+// armAuthTimer asks the host to (re)arm the expiry timer to fire after
+// d; under the expiry's lock (auth.Expiry). A channel without a host (a
+// test's) asks nothing.
 func (ch *channel) armAuthTimer(d time.Duration) {
-	a := &ch.credExp
-	if a.timer != nil {
-		a.timer.Reset(d)
-		return
+	if ch.timers != nil {
+		ch.timers.armAuthExpiry(d) // effects.go
 	}
-	a.timer = time.AfterFunc(d, ch.authExpired)
 }
 
-// stopAuthTimer stops the expiry timer, if any; under the expiry's lock.
+// stopAuthTimer asks the host to stop the expiry timer; under the
+// expiry's lock.
 func (ch *channel) stopAuthTimer() {
-	if t := ch.credExp.timer; t != nil {
-		t.Stop()
+	if ch.timers != nil {
+		ch.timers.stopAuthExpiry()
 	}
 }
 
-// authExpired disconnects a client whose credential expired: v5 clients
-// get DISCONNECT Not Authorized (0x87), 3.x clients a close. It runs on
-// the expiry timer, and does nothing when the deadline moved or the
+// authExpired is the event that the expiry timer fired: it disconnects a
+// client whose credential expired by the channel's clock. v5 clients get
+// DISCONNECT Not Authorized (0x87), 3.x clients a close. It runs on the
+// host's timer, and does nothing when the deadline moved or the
 // connection ended meanwhile.
 func (ch *channel) authExpired() {
-	if !ch.credExp.deadline.Expired(time.Now()) {
+	if !ch.credExp.deadline.Expired(ch.now()) {
 		return
 	}
 	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
@@ -114,16 +113,17 @@ func (ch *channel) authExpired() {
 }
 
 // authFailed is authFailedBy for an enhanced authentication method.
-func (ch *channel) authFailed(ctx context.Context, user string, err error) {
-	ch.authFailedBy(ctx, auth.KindEnhanced, user, err)
+func (ch *channel) authFailed(user string, err error) time.Duration {
+	return ch.authFailedBy(auth.KindEnhanced, user, err)
 }
 
 // authFailedBy accounts for a failed authentication of user (the user
 // name, "" when none) with err's reason code, decided by backend: it is
 // counted, logged (the 1st, 2nd, 4th, 8th... failure of the count, through
-// the server's log sampler, connlog.go), and, with brute-force protection,
-// waited for on this goroutine until the delay or ctx ends.
-func (ch *channel) authFailedBy(ctx context.Context, backend auth.Kind, user string, err error) {
+// the server's log sampler, connlog.go). It returns the delay brute-force
+// protection holds the refusal back by, for the host to wait out
+// (effects.go); 0 without one.
+func (ch *channel) authFailedBy(backend auth.Kind, user string, err error) time.Duration {
 	code := mqtt.CodeOf(err)
 	st := ch.env.stats
 	st.auth.Fail(backend, code)
@@ -133,7 +133,7 @@ func (ch *channel) authFailedBy(ctx context.Context, backend auth.Kind, user str
 	// 0x89: no password was checked (the hash pool's wait ended with the
 	// connect deadline, auth.HashPool), so it is no guess to hold back.
 	if g := ch.env.guard; g != nil && code != mqtt.ServerBusy {
-		delay, n = g.Fail(ip, user, time.Now())
+		delay, n = g.Fail(ip, user, ch.now())
 	}
 	if n&(n-1) == 0 {
 		ch.logSampled(zap.InfoLevel, "authentication failed",
@@ -141,28 +141,15 @@ func (ch *channel) authFailedBy(ctx context.Context, backend auth.Kind, user str
 			zap.String("backend", backend.String()), logsafe.String("username", user), logsafe.Error(err),
 			zap.Int("failures", n), zap.Duration("delay", delay))
 	}
-	ch.bruteWait(ctx, delay)
+	return delay
 }
 
-// authSucceeded holds back the CONNACK (or AUTH 0x00) of a successful
-// authentication by the delay recent failures of the client's address or
-// user name impose (bruteforce.Guard.Pending).
-func (ch *channel) authSucceeded(ctx context.Context, user string) {
+// authSucceeded returns the delay by which the CONNACK (or AUTH 0x00) of
+// a successful authentication is held back: the one recent failures of
+// the client's address or user name impose (bruteforce.Guard.Pending).
+func (ch *channel) authSucceeded(user string) time.Duration {
 	if g := ch.env.guard; g != nil {
-		ch.bruteWait(ctx, g.Pending(auth.RemoteIP(ch.meta.RemoteAddr), user, time.Now()))
+		return g.Pending(auth.RemoteIP(ch.meta.RemoteAddr), user, ch.now())
 	}
-}
-
-// bruteWait waits delay or until ctx ends, on the calling goroutine.
-func (ch *channel) bruteWait(ctx context.Context, delay time.Duration) {
-	if delay <= 0 {
-		return
-	}
-	ch.env.stats.auth.Delay()
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +44,9 @@ type conn struct {
 	// msgsIn counts the PUBLISH packets read (read goroutine only; the
 	// connection-life log, connlog.go; bytes: rd.BytesRead).
 	msgsIn int64
+	// authTimer is the credential-expiry timer the channel asked for
+	// (conn_timers.go), nil before.
+	authTimer *time.Timer
 }
 
 // connHost is what a connection needs of the server that accepted it:
@@ -77,7 +79,7 @@ type connHost interface {
 // logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
 	c := &conn{nc: nc, host: s, stats: s.eng.stats, lst: lst, born: time.Now()}
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats}
+	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats, clock: s.eng.clock}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
 	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
@@ -86,7 +88,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	// writequeue.go: output buffers lent per burst.
 	c.out.batches = &s.eng.batches
 	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
-	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, enc: enc, log: s.log}
+	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, enc: enc, log: s.log, timers: c}
 	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !s.track(c) {
@@ -164,15 +166,25 @@ func (c *conn) handshake(ctx context.Context) bool {
 	c.stats.Pkt.CountIn(mqtt.CONNECT)
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	ok = ch.connect(actx, connect)
-	for ch.authPending() {
+	step := ch.connect(actx, connect)
+	for {
+		if step.delay > 0 {
+			// A brute-force delay the channel asked for (effects.go),
+			// within the same deadline; then its held answer.
+			waitDelay(actx, step.delay)
+			step = ch.delayElapsed()
+			continue
+		}
+		if !ch.authPending() {
+			break
+		}
 		// An enhanced authentication exchange (enhauth.go), within the
 		// same deadline.
 		p, err := c.rd.ReadPacket(mqtt.V5)
-		ok = ch.continueConnectAuth(actx, p, err)
+		step = ch.continueConnectAuth(p, err)
 	}
 	c.host.observeConnect(c.lst.cfg.Name, time.Since(t0)) // metrics.go
-	return ok
+	return step.connected
 }
 
 // readLoop reads and handles a connected client's packets until the
@@ -192,9 +204,7 @@ func (c *conn) readPackets(end *connEnd) {
 	ch := &c.ch
 	stats := c.stats
 	v := ch.neg.Version
-	// Keep Alive: one and a half times the value in force
-	// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0].
-	ka := time.Duration(ch.neg.KeepAlive) * 1500 * time.Millisecond
+	ka := ch.keepAliveTimeout() // channel_end.go
 	c.nc.SetReadDeadline(time.Time{})
 	idle, _ := c.nc.(listeners.IdleWaiter) // ws, tls: see readPacket
 	var dl lazyDeadline                    // never before Keep Alive allows
@@ -296,39 +306,16 @@ func (c *conn) ended(end *connEnd) {
 }
 
 // fail ends a connected client's connection for err (p is the packet
-// read, if any): v5 clients get DISCONNECT with its reason code when the
-// fault is theirs [MQTT-4.13.1-1]; a keep alive timeout is 0x8D. It
-// returns how the connection ended, for the log.
+// read, if any), after the brute-force delay the channel asked for, if
+// any (a failed re-authentication, effects.go), bounded by the connect
+// timeout. The channel answers (channel_end.go); fail returns how the
+// connection ended, for the log.
 func (c *conn) fail(p mqtt.Packet, err error) connEnd {
 	ch := &c.ch
-	var code mqtt.ReasonCode
-	switch {
-	case errors.Is(err, errClientDisconnected):
-		end := connEnd{initiator: endByClient}
-		if d, ok := p.(*mqtt.Disconnect); ok {
-			end.code, end.hasCode = d.ReasonCode, true
-		}
-		c.out.close(nil)
-		return end
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		code = mqtt.KeepAliveTimeout
-	case isPacketError(err):
-		code = mqtt.CodeOf(err)
-	default:
-		// The socket closed or failed.
-		c.out.close(nil)
-		return connEnd{initiator: endByNetwork, err: err}
+	if d := ch.takeErrorDelay(); d > 0 {
+		waitDelay(context.Background(), min(d, ch.prof.ConnectTimeout))
 	}
-	if ch.neg.Version == mqtt.V5 {
-		d := &mqtt.Disconnect{ReasonCode: code}
-		if ch.neg.ProblemInfo {
-			d.Properties.SetString(mqtt.PropReasonString, err.Error())
-		}
-		c.out.close(d)
-	} else {
-		c.out.close(nil)
-	}
-	return connEnd{initiator: endByServer, code: code, hasCode: true, err: err}
+	return ch.fail(p, err)
 }
 
 // finish waits for the last packets to be written, then makes sure the

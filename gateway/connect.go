@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"edgemq/certs"
 	"edgemq/gateway/auth"
@@ -17,11 +18,13 @@ import (
 // connect runs the CONNECT pipeline: validate → negotiate → authenticate
 // → authorize the will → open or take over the session → CONNACK. It
 // reports whether the client is connected; on refusal the CONNACK (or
-// nothing) is queued and the connection set to close. With an
-// Authentication Method it reports false while the AUTH exchange is
-// pending (authPending, enhauth.go): conn.handshake goes on with
-// continueConnectAuth.
-func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
+// nothing) is queued and the connection set to close. A brute-force delay
+// is not waited for: the step returned asks the host to wait it out and
+// call delayElapsed, which queues the answer (effects.go). With an
+// Authentication Method it reports not connected while the AUTH exchange
+// is pending (authPending, enhauth.go): conn.handshake goes on with
+// continueConnectAuth. ctx bounds the authenticators.
+func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
 	certID := ch.substituteCertIdentity(c)
@@ -31,27 +34,31 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) bool {
 	}
 	if err == nil && c.Properties.AuthenticationMethod != "" {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
-		return ch.startConnectAuth(ctx, c, certID, ack)
+		return ch.startConnectAuth(c, certID, ack)
 	}
+	var release func() // the place among the authentications in progress
 	if err == nil && ch.auth.HasWork(c) {
 		// auth.Gate: over a concurrency cap, 0x89 Server busy
-		var release func()
-		if release, err = ch.acquireAuth(c); err == nil {
-			defer release()
+		var rel func()
+		if rel, err = ch.acquireAuth(c); err == nil {
+			release = rel
 		}
 	}
+	var delay time.Duration // channel_auth.go: the brute-force delay
 	if err == nil {
 		view := auth.NewView(ch.meta, c, n.ClientID, certID, certID != "" && ch.auth.IdentityAs() == auth.IdentityAsUsername)
 		var backend auth.Kind
 		if backend, err = ch.auth.Authenticate(ctx, view); err == nil {
 			err = ch.applyGrant(c, view.Grant()) // channel_auth.go
 			// channel_auth.go: the delay recent failures impose on any answer
-			ch.authSucceeded(ctx, c.Username)
+			delay = ch.authSucceeded(c.Username)
 		} else {
-			ch.authFailedBy(ctx, backend, c.Username, err) // channel_auth.go: count, log, delay
+			delay = ch.authFailedBy(backend, c.Username, err) // channel_auth.go: count, log, delay
 		}
 	}
-	return ch.admit(c, certID, ack, err)
+	// effects.go: admit now, or after the delay; the place is released
+	// once answered, the delay included.
+	return ch.holdConnect(delay, c, certID, ack, err, release)
 }
 
 // admit ends the CONNECT pipeline once the client is authenticated (err

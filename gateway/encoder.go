@@ -18,6 +18,9 @@ type encoder struct {
 	maxSize     uint32 // the client's Maximum Packet Size; 0: none
 	problemInfo bool
 	stats       *engineStats
+	// clock is the time of the remaining Message Expiry Interval
+	// (clock.go); nil: the wall clock.
+	clock Clock
 	// aliases assigns outbound topic aliases; nil when the client allows
 	// none or the server uses none.
 	aliases *topicAliases
@@ -72,7 +75,7 @@ func (b *batch) buffers() net.Buffers {
 
 // encode adds items to b.
 func (e *encoder) encode(b *batch, items []outItem) {
-	now := time.Now()
+	now := e.now()
 	pubs, payload, wire := b.pubs, b.pubPayload, b.pubWire
 	for _, it := range items {
 		switch {

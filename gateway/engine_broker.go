@@ -9,8 +9,9 @@ import (
 
 // newBroker builds the broker state of a server from cfg: sessions,
 // routing, retained messages, quotas (gateway/broker). Its read check is
-// the server's authorizer (ownerReads, owner.go), set by setAuthorizer.
-func newBroker(cfg *configs.Config, st *engineStats, log *zap.Logger) *broker.Broker {
+// the server's authorizer (ownerReads, owner.go), set by setAuthorizer;
+// its time is the engine's clock.
+func newBroker(cfg *configs.Config, st *engineStats, clock Clock, log *zap.Logger) *broker.Broker {
 	return broker.New(broker.Config{
 		MaxPending:        cfg.Session.MaxOfflineMessages,
 		MaxPendingBytes:   cfg.Session.MaxOfflineBytes,
@@ -27,6 +28,7 @@ func newBroker(cfg *configs.Config, st *engineStats, log *zap.Logger) *broker.Br
 			MaxSessionsPerIP:     cfg.Session.MaxSessionsPerIP,
 			MaxSessionsPerUser:   cfg.Session.MaxSessionsPerUser,
 		},
+		Clock: clock, // clock.go
 	}, &st.Counters, ownerReads{}, log)
 }
 

@@ -8,7 +8,6 @@ package gateway
 // an auth.Exchange of an auth.Method (gateway/auth/scram for SCRAM).
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -74,24 +73,23 @@ func (ch *channel) authPending() bool { return ch.authx.pending != nil }
 // startConnectAuth begins the exchange of a CONNECT with an
 // Authentication Method: 0x8C when the method is not built in
 // [MQTT-4.12.0-1], else the first step on the CONNECT's data.
-func (ch *channel) startConnectAuth(ctx context.Context, c *mqtt.Connect, certID string, ack *mqtt.Connack) bool {
+func (ch *channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Connack) connectStep {
 	name := c.Properties.AuthenticationMethod
 	m := ch.env.enh.method(name)
 	if m == nil {
 		err := mqtt.Errorf(mqtt.BadAuthenticationMethod, "MQTT-4.12.0-1", "authentication method %q not supported", name)
-		ch.authFailed(ctx, c.Username, err) // channel_auth.go
-		ch.refuse(c, err)
-		return false
+		d := ch.authFailed(c.Username, err) // channel_auth.go
+		return ch.holdConnect(d, c, certID, ack, err, nil)
 	}
 	ch.authx = authFlow{method: name, ex: m.Start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
-	return ch.connectAuthStep(ctx, c.Properties.AuthenticationData)
+	return ch.connectAuthStep(c.Properties.AuthenticationData)
 }
 
 // continueConnectAuth takes the packet read after the server's AUTH
 // 0x18 to a pending CONNECT (or the read error): only AUTH 0x18 with the
 // same method continues [MQTT-4.12.0-3, MQTT-4.12.0-4]; a DISCONNECT or a
 // failed read abandons the CONNECT; anything else is a protocol error.
-func (ch *channel) continueConnectAuth(ctx context.Context, p mqtt.Packet, err error) bool {
+func (ch *channel) continueConnectAuth(p mqtt.Packet, err error) connectStep {
 	pc := ch.authx.pending
 	if err != nil {
 		ch.authx = authFlow{}
@@ -103,30 +101,31 @@ func (ch *channel) continueConnectAuth(ctx context.Context, p mqtt.Packet, err e
 			}
 			ch.out.close(nil)
 		}
-		return false
+		return connectStep{}
 	}
 	switch a := p.(type) {
 	case *mqtt.Auth:
 		if method := ch.authx.method; a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != method {
 			ch.authx = authFlow{}
 			ch.refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-4", "AUTH %v with method %q during authentication with %q", a.ReasonCode, a.Properties.AuthenticationMethod, method))
-			return false
+			return connectStep{}
 		}
-		return ch.connectAuthStep(ctx, a.Properties.AuthenticationData)
+		return ch.connectAuthStep(a.Properties.AuthenticationData)
 	case *mqtt.Disconnect:
 		ch.authx = authFlow{}
 		ch.out.close(nil)
-		return false
+		return connectStep{}
 	default:
 		ch.authx = authFlow{}
 		ch.refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-1", "%v before CONNACK", p.Type()))
-		return false
+		return connectStep{}
 	}
 }
 
 // connectAuthStep runs one step for the pending CONNECT: AUTH 0x18 when
-// the method wants more, else CONNACK.
-func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
+// the method wants more, else CONNACK (after the brute-force delay, for
+// the host to wait out: effects.go).
+func (ch *channel) connectAuthStep(data []byte) connectStep {
 	pc := ch.authx.pending
 	c := pc.c
 	out, done, err := ch.authx.ex.Step(data)
@@ -136,7 +135,7 @@ func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
 		a.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 		ch.enc.version = mqtt.V5
 		ch.out.send(a)
-		return false
+		return connectStep{}
 	}
 	user := ch.authx.ex.Username()
 	ch.authx.ex, ch.authx.pending = nil, nil
@@ -147,26 +146,24 @@ func (ch *channel) connectAuthStep(ctx context.Context, data []byte) bool {
 		if user == "" {
 			user = c.Username
 		}
-		ch.authFailed(ctx, user, err)
-		ch.refuse(c, err)
-		return false
+		return ch.holdConnect(ch.authFailed(user, err), c, pc.certID, pc.ack, err, nil)
 	}
 	// The authenticated identity is the client's user name, for the ACL
 	// (%u) and the logs.
 	c.Username, c.UsernameFlag = user, true
-	ch.authSucceeded(ctx, user) // channel_auth.go
 	pc.ack.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
 	if len(out) > 0 {
 		pc.ack.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 	}
-	return ch.admit(c, pc.certID, pc.ack, nil)
+	return ch.holdConnect(ch.authSucceeded(user), c, pc.certID, pc.ack, nil, nil) // channel_auth.go
 }
 
 // handleAuth handles AUTH from a connected client: re-authentication
 // (4.12.1). It starts with 0x19 and the method of CONNECT
 // [MQTT-4.12.1-1]; the exchange goes on with 0x18 and ends with AUTH
 // 0x00 and the final data. A failure ends the connection with 0x87
-// (DISCONNECT) after the brute-force delay; the session stays.
+// (DISCONNECT) after the brute-force delay, which the host waits out
+// (holdError, effects.go); the session stays.
 func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	f := &ch.authx
 	if ch.neg.Version != mqtt.V5 || f.method == "" {
@@ -199,9 +196,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, not the identity that owns the session", user)
 	}
 	if err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), ch.prof.ConnectTimeout)
-		ch.authFailed(ctx, user, err)
-		cancel()
+		ch.holdError(ch.authFailed(user, err)) // channel_auth.go, effects.go
 		// Whatever the step said, a failed re-authentication is Not
 		// Authorized (4.12.1).
 		return mqtt.Errorf(mqtt.NotAuthorized, "4.12.1", "re-authentication failed: %v", err)

@@ -16,9 +16,9 @@ import (
 
 // runFor starts a gateway on cfg and returns a stop func that shuts it
 // down gracefully.
-func runFor(t *testing.T, cfg *configs.Config) (*Server, func()) {
+func runFor(t *testing.T, cfg *configs.Config, opts ...Option) (*Server, func()) {
 	t.Helper()
-	srv, err := New(cfg, zaptest.NewLogger(t))
+	srv, err := New(cfg, zaptest.NewLogger(t), opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -61,10 +61,12 @@ func TestStoreRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop() // the will's client is disconnected by the shutdown: its delay starts
-	time.Sleep(1200 * time.Millisecond)
 
+	// The restarted server's clock (clock.go) reads 1.2 s later than the
+	// shutdown: the will's delay of 1 s has passed while it was down.
+	later := &manualClock{t: time.Now().Add(1200 * time.Millisecond)}
 	cfg.Listeners[0].Address = addr
-	srv, stop = runFor(t, cfg)
+	srv, stop = runFor(t, cfg, withClock(later))
 	defer stop()
 	if n := srv.Stats().Sessions; n != 2 {
 		t.Errorf("%d sessions restored, want 2 (rs-sub, rs-will)", n)

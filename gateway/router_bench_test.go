@@ -41,8 +41,8 @@ func benchSession(tb testing.TB, e *engine, id string) *broker.Session {
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
 	st := &engineStats{}
-	e := &engine{stats: st, log: zap.NewNop()}
-	e.setBroker(broker.New(broker.Config{MaxPending: 1000}, &st.Counters, ownerReads{}, zap.NewNop()))
+	e := &engine{stats: st, log: zap.NewNop(), clock: wallClock{}}
+	e.setBroker(broker.New(broker.Config{MaxPending: 1000, Clock: e.clock}, &st.Counters, ownerReads{}, zap.NewNop()))
 	e.setAuthorizer(nil) // engine_broker.go: allow all
 	return e
 }

@@ -104,6 +104,7 @@ type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
+	clock  Clock                           // withClock (clock.go); nil: the wall clock
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -147,8 +148,8 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.rlim = limits.NewRateLimits(log)                 // ratelimit.go
 	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
-	s.eng = &engine{stats: st, log: log, clog: newConnLog(log)}
-	s.eng.setBroker(newBroker(cfg, st, log))                      // engine_broker.go
+	s.eng = &engine{stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
+	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, log))         // engine_broker.go
 	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
 	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
 	s.metrics.MustRegister(takeoverCollector{s})

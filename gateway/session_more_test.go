@@ -16,6 +16,8 @@ import (
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // TestSessionMaximumQoSDowngrade checks that messages go at the lower of
@@ -92,7 +94,9 @@ func TestSessionMaximumQoSDowngrade(t *testing.T) {
 // [MQTT-3.3.2-6], and not sent once expired [MQTT-3.3.2-5], which counts
 // as dropped "expired"; a message without one is sent without one.
 func TestSessionMessageExpiry(t *testing.T) {
-	ts := startServer(t, testConfig(t))
+	// The server's clock (clock.go) moves only when the test moves it.
+	clock := &manualClock{t: time.Now()}
+	ts := startServerLog(t, testConfig(t), zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, withClock(clock))
 	pub := connectV5(t, ts, v5Connect("mx-pub"))
 	pub.roundTrip(t)
 	const id = "mx-sub"
@@ -107,9 +111,9 @@ func TestSessionMessageExpiry(t *testing.T) {
 	pub.publish(t, &paho.Publish{Topic: "mx/long", QoS: 1, Payload: []byte("long"), Properties: &paho.PublishProperties{MessageExpiry: refOf[uint32](10)}})
 	pub.publish(t, &paho.Publish{Topic: "mx/none", QoS: 1, Payload: []byte("none")})
 	before := ts.Stats().Dropped["expired"]
-	// Time must pass: past the short message's expiry, well within the
-	// long one's.
-	time.Sleep(2100 * time.Millisecond)
+	// Time passes: past the short message's expiry, well within the long
+	// one's.
+	clock.add(2100 * time.Millisecond)
 
 	sub, _ = dialSess(t, ts, "tcp", sessConnect(mqtt.V5, id, false, 60))
 	p := nextOf[*mqtt.Publish](t, sub)

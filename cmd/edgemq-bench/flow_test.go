@@ -114,7 +114,11 @@ func TestWindowAwaitWakes(t *testing.T) {
 		t.Fatal("window of one open with one message unreceived")
 	}
 	go func() {
-		time.Sleep(10 * time.Millisecond)
+		// Once await waits (polled, with a deadline): then the kick is
+		// what wakes it.
+		for deadline := time.Now().Add(10 * time.Second); !w.waiting.Load() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		tr.seen.Store(1)
 		tr.win.kick()
 	}()

@@ -1,0 +1,56 @@
+package gateway
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"edgemq/mqtt"
+)
+
+// keepAliveTimeout is how long the connection may stay silent before the
+// server ends it: one and a half times the Keep Alive in force
+// [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0]; 0 for none (Keep Alive 0
+// turns the mechanism off, 3.1.2.10). The host sets its read deadline
+// from it and reports the deadline passing to fail as
+// os.ErrDeadlineExceeded.
+func (ch *channel) keepAliveTimeout() time.Duration {
+	return time.Duration(ch.neg.KeepAlive) * 1500 * time.Millisecond
+}
+
+// fail ends a connected client's connection for err (p is the packet
+// read, if any): v5 clients get DISCONNECT with its reason code when the
+// fault is theirs [MQTT-4.13.1-1]; a keep alive timeout
+// (os.ErrDeadlineExceeded) is 0x8D. The client's own DISCONNECT
+// (errClientDisconnected) and a failed socket end it without an answer.
+// It returns how the connection ended, for the log.
+func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
+	var code mqtt.ReasonCode
+	switch {
+	case errors.Is(err, errClientDisconnected):
+		end := connEnd{initiator: endByClient}
+		if d, ok := p.(*mqtt.Disconnect); ok {
+			end.code, end.hasCode = d.ReasonCode, true
+		}
+		ch.out.close(nil)
+		return end
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		code = mqtt.KeepAliveTimeout
+	case isPacketError(err):
+		code = mqtt.CodeOf(err)
+	default:
+		// The socket closed or failed.
+		ch.out.close(nil)
+		return connEnd{initiator: endByNetwork, err: err}
+	}
+	if ch.neg.Version == mqtt.V5 {
+		d := &mqtt.Disconnect{ReasonCode: code}
+		if ch.neg.ProblemInfo {
+			d.Properties.SetString(mqtt.PropReasonString, err.Error())
+		}
+		ch.out.close(d)
+	} else {
+		ch.out.close(nil)
+	}
+	return connEnd{initiator: endByServer, code: code, hasCode: true, err: err}
+}

@@ -1,0 +1,24 @@
+package gateway
+
+import "time"
+
+// The connection is its channel's timerHost (effects.go): it arms the
+// timers the channel asks for with the runtime's timers. authTimer is
+// guarded by the lock of the channel's credential expiry (auth.Expiry,
+// authExpiry.mu), under which the channel calls these.
+
+// armAuthExpiry arms the credential-expiry timer: authExpired after d.
+func (c *conn) armAuthExpiry(d time.Duration) {
+	if c.authTimer != nil {
+		c.authTimer.Reset(d)
+		return
+	}
+	c.authTimer = time.AfterFunc(d, c.ch.authExpired)
+}
+
+// stopAuthExpiry stops the credential-expiry timer, if any.
+func (c *conn) stopAuthExpiry() {
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+}
