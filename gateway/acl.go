@@ -65,7 +65,7 @@ type (
 // authorizer of the embedding program (WithAuthorizer) stays in force
 // behind a.
 func (s *Server) SetAuthorizer(a Authorizer) {
-	s.eng.acl.Set(s.ext.authorizer(a))
+	s.eng.setAuthorizer(s.ext.authorizer(a)) // engine_broker.go
 }
 
 // claimsOf returns the credential's ACL claims as the acl package's

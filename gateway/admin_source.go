@@ -21,6 +21,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/admin"
+	"edgemq/gateway/broker"
 	"edgemq/listeners/web"
 	"edgemq/mqtt"
 
@@ -96,9 +97,9 @@ type adminConn struct {
 }
 
 // neg, username and sess read what CONNECT set (markConnected).
-func (ac adminConn) neg() *Negotiated { return &ac.c.ch.neg }
-func (ac adminConn) username() string { return ac.c.ch.acl.View().Username() }
-func (ac adminConn) sess() *session   { return ac.c.ch.sess }
+func (ac adminConn) neg() *Negotiated      { return &ac.c.ch.neg }
+func (ac adminConn) username() string      { return ac.c.ch.acl.View().Username() }
+func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
 
 // connected returns the connected clients, by client id: those whose
 // connection holds their session (not one taken over or detaching).
@@ -107,7 +108,7 @@ func (ac adminConn) sess() *session   { return ac.c.ch.sess }
 func (a adminSource) connected() []adminConn {
 	var out []adminConn
 	for _, c := range a.s.connections() {
-		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.heldBy(&c.ch) {
+		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.HeldBy(&c.ch) {
 			out = append(out, adminConn{c, time.Unix(0, at)})
 		}
 	}
@@ -180,18 +181,18 @@ func negotiatedOf(n *Negotiated) admin.Negotiated {
 	}
 }
 
-// sessionOf copies ss under its lock (session.view).
-func sessionOf(ss *session) admin.Session {
-	v := ss.view()
+// sessionOf copies ss under its lock (broker.Session.View).
+func sessionOf(ss *broker.Session) admin.Session {
+	v := ss.View()
 	out := admin.Session{
-		ClientID: ss.st.clientID, Connected: v.connected, Expiry: v.expiry,
-		Inflight: v.inflight, Queued: v.queued, QueuedBytes: v.queuedBytes, Owner: ss.ownerIdentity(),
-		Subscriptions: make([]admin.Subscription, len(v.subs)),
+		ClientID: ss.ClientID(), Connected: v.Connected, Expiry: v.Expiry,
+		Inflight: v.Inflight, Queued: v.Queued, QueuedBytes: v.QueuedBytes, Owner: ss.OwnerIdentity(),
+		Subscriptions: make([]admin.Subscription, len(v.Subs)),
 	}
-	for i, sub := range v.subs {
+	for i, sub := range v.Subs {
 		out.Subscriptions[i] = admin.Subscription{
-			Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal, RetainAsPublished: sub.retainAsPublished,
-			RetainHandling: sub.retainHandling, Identifier: sub.id,
+			Filter: sub.Filter, QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+			RetainHandling: sub.RetainHandling, Identifier: sub.ID,
 		}
 	}
 	return out
@@ -200,8 +201,8 @@ func sessionOf(ss *session) admin.Session {
 // Sessions implements admin.Sessions.
 func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 	return func(yield func(admin.Session) bool) {
-		for _, ss := range a.s.eng.sessions.snapshot() {
-			if id := ss.st.clientID; !strings.HasPrefix(id, prefix) || after != "" && id <= after {
+		for _, ss := range a.s.eng.broker.Sessions() {
+			if id := ss.ClientID(); !strings.HasPrefix(id, prefix) || after != "" && id <= after {
 				continue
 			}
 			if !yield(sessionOf(ss)) {
@@ -213,7 +214,7 @@ func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 
 // Session implements admin.Sessions.
 func (a adminSource) Session(id string) (admin.Session, bool) {
-	ss := a.s.eng.sessions.lookup(id)
+	ss := a.s.eng.broker.Lookup(id)
 	if ss == nil {
 		return admin.Session{}, false
 	}
@@ -228,7 +229,7 @@ const detachWait = closeGrace + time.Second
 // (0x98), waits for its connection to release the session, and ends the
 // session as its expiry would (registry.discard).
 func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool, err error) {
-	ss := a.s.eng.sessions.lookup(id)
+	ss := a.s.eng.broker.Lookup(id)
 	for _, ac := range a.connected() {
 		if ac.neg().ClientID == id {
 			ac.c.ch.kick(mqtt.AdministrativeAction)
@@ -241,11 +242,11 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 	if ss != nil && kicked {
 		ctx, cancel := context.WithTimeout(ctx, detachWait)
 		defer cancel()
-		if !ss.awaitDetached(ctx) {
+		if !ss.AwaitDetached(ctx) {
 			return kicked, admin.ErrStillHeld
 		}
 	}
-	if _, busy := a.s.eng.sessions.discard(id); busy {
+	if _, busy := a.s.eng.broker.Discard(id); busy {
 		return kicked, admin.ErrReconnected
 	}
 	return kicked, nil
@@ -253,21 +254,21 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 
 // Retained implements admin.Retained.
 func (a adminSource) Retained(filter string, now time.Time) []admin.RetainedMessage {
-	msgs := a.s.eng.retained.match(filter, now)
+	msgs := a.s.eng.broker.RetainedMatch(filter, now)
 	out := make([]admin.RetainedMessage, len(msgs))
 	for i, m := range msgs {
-		out[i] = admin.RetainedMessage{Publish: m.pub, Expires: m.expires}
+		out[i] = admin.RetainedMessage{Publish: m.Publish(), Expires: m.Expires()}
 	}
 	return out
 }
 
 // RemoveRetained implements admin.Retained.
-func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.retained.remove(topic) }
+func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.broker.RemoveRetained(topic) }
 
 // Publish implements admin.Publisher.
 func (a adminSource) Publish(from string, pub *mqtt.Publish) int {
-	var buf []match
-	return a.s.eng.route(newMessage(pub, from, time.Now()), &buf)
+	var buf []broker.Match
+	return a.s.eng.broker.Route(broker.NewMessage(pub, from, time.Now()), &buf)
 }
 
 // Config implements admin.Control.
@@ -299,10 +300,10 @@ func (a adminSource) Status() admin.ServerStatus {
 	st := s.Stats()
 	out := admin.ServerStatus{
 		Version: a.version(), StartedAt: s.startedAt, Draining: s.isDraining(), Listeners: a.listeners(),
-		Connections: st.Connections, Sessions: st.Sessions, Subscriptions: s.eng.sessions.subscriptionCount(),
+		Connections: st.Connections, Sessions: st.Sessions, Subscriptions: subscriptionCount(s),
 		MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 	}
-	out.Retained, out.RetainedBytes = s.eng.retained.size()
+	out.Retained, out.RetainedBytes = s.eng.broker.RetainedSize()
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"slices"
@@ -18,8 +19,11 @@ import (
 	"time"
 
 	"edgemq/gateway/store"
+	"edgemq/gateway/store/bolt"
 
 	"github.com/eclipse/paho.golang/paho"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // heapPeak samples the live heap every few milliseconds until stop is
@@ -152,7 +156,7 @@ func TestSubscribeManyFiltersBounded(t *testing.T) {
 	if p > base+heapBound {
 		t.Fatalf("heap peaked %d MB above the start, over the %d MB bound", (p-base)>>20, heapBound>>20)
 	}
-	if n := srv.eng.sessions.subscriptionCount(); n != manyFilters {
+	if n := subscriptionCount(srv); n != manyFilters {
 		t.Fatalf("%d subscriptions, want %d", n, manyFilters)
 	}
 	c.Disconnect(&paho.Disconnect{})
@@ -161,7 +165,7 @@ func TestSubscribeManyFiltersBounded(t *testing.T) {
 	cfg.Listeners[0].Address = addr
 	srv, stop = runFor(t, cfg)
 	defer stop()
-	if n := srv.eng.sessions.subscriptionCount(); n != manyFilters {
+	if n := subscriptionCount(srv); n != manyFilters {
 		t.Fatalf("%d subscriptions restored, want %d", n, manyFilters)
 	}
 	got := make(chan string, 1)
@@ -214,12 +218,12 @@ func (c *countingStore) take() (map[store.OpKind]int, int) {
 func TestSubscribeOneStoreWrite(t *testing.T) {
 	const n = 500
 	cfg := testConfig(t)
-	var cs *countingStore
-	ts := startServerWith(t, cfg, func(s *Server) {
-		p := s.eng.sessions.p
-		cs = &countingStore{Store: p.st, kinds: make(map[store.OpKind]int)}
-		p.st = cs
-	})
+	db, err := bolt.Open(filepath.Join(cfg.DataDir, StoreFile), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: db, kinds: make(map[store.OpKind]int)}
+	ts := startServerLog(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, WithStore(cs))
 	cp := v5Connect("one-write")
 	cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(3600))}
 	c := connectV5(t, ts, cp)
@@ -289,16 +293,11 @@ func TestSubscriptionsStoredAcrossRestart(t *testing.T) {
 	srv, stop = runFor(t, cfg)
 	defer stop()
 	var got []string
-	r := srv.eng.sessions
-	r.mu.Lock()
-	for id, s := range r.sessions {
-		s.mu.Lock()
-		for _, sub := range s.st.subsInOrder() {
-			got = append(got, id+":"+sub.filter)
+	for _, s := range srv.eng.broker.Sessions() {
+		for _, sub := range s.View().Subs {
+			got = append(got, s.ClientID()+":"+sub.Filter)
 		}
-		s.mu.Unlock()
 	}
-	r.mu.Unlock()
 	slices.Sort(got)
 	if want := []string{"st-a:a/1", "st-a:a/3", "st-b:b/new", "st-c:c/1", "st-c:c/2"}; !slices.Equal(got, want) {
 		t.Errorf("restored %v, want %v", got, want)

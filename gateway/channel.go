@@ -9,7 +9,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/bruteforce"
 	"edgemq/gateway/auth/passwd"
-	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/broker"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -22,41 +22,42 @@ import (
 type outbound interface {
 	// send queues a control packet.
 	send(p mqtt.Packet) bool
-	// deliver queues a PUBLISH; QoS 0 may be dropped when the queue is full.
-	deliver(d *delivery) bool
+	// Deliver queues a PUBLISH; QoS 0 may be dropped when the queue is
+	// full (broker.Queue: the broker's sessions call it directly).
+	Deliver(d *broker.Delivery) bool
 	// ack queues a PUBACK, PUBREC, PUBREL or PUBCOMP without properties.
 	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
 	// close queues last (nil: nothing) and closes the connection after it.
 	close(last mqtt.Packet)
 	// room returns what paced deliveries may still queue, and setRefill
 	// what to call when the queue drains (writequeue_pace.go).
-	room() queueRoom
+	room() broker.QueueRoom
 	setRefill(fn func())
 }
 
 // engine is what all channels share.
 type engine struct {
-	router   *router
+	// broker is the broker state: sessions, routing, retained messages,
+	// quotas, the store (gateway/broker). The channel reaches it through
+	// its seams: sessions, pub and subs (the in-process implementation
+	// is the broker itself), and the session handle's methods.
+	broker   *broker.Broker
+	sessions broker.Sessions
+	pub      broker.Publisher
+	subs     broker.Subscriptions
 	acl      aclHolder         // the authorizer (acl.go)
 	enh      *enhancedAuth     // enhanced authentication methods (enhauth.go)
 	guard    *bruteforce.Guard // brute-force delays, nil when off
 	authLim  *auth.Limits      // authentication caps and hash pool
 	pwVerify *passwd.Verifier  // password hashes, in authLim's pool
-	retained *retainedStore
-	sessions *registry
-	quota    *quotas // per-client bounds, nil: none (quota.go)
 	stats    *engineStats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
 	// batches lends the connections' writers their output buffers
 	// (writequeue.go).
 	batches batchPool
-	// order is held shared by route and exclusively by subscribe (see
-	// there). Only a store group (bolt.DB.gate) may be held when it is
-	// taken: LOCKS.md.
-	order lockorder.RWMutex[engineOrder]
-	// clock is the time of packet handling and routing (clock.go); nil:
-	// the wall clock.
+	// clock is the time of packet handling (clock.go); nil: the wall
+	// clock. The broker reads the same (broker.Config.Clock).
 	clock Clock
 }
 
@@ -72,8 +73,9 @@ type engine struct {
 //     failed store commit (persist.go) and the credential expiry;
 //   - authExpired: the credential expiry timer its host armed
 //     (channel_auth.go, auth.Expiry, effects.go);
-//   - fits and out: a publisher's route delivering to this channel's
-//     session (delivery.go), under that session's lock;
+//   - out (as broker.Link.Out) and the broker.Client methods: a
+//     publisher's route delivering to this channel's session
+//     (broker/delivery.go), under that session's lock;
 //   - the store's commit callbacks, which count acksOut down (persist.go).
 //
 // What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
@@ -94,7 +96,7 @@ type channel struct {
 	// Set once by connect, read-only after.
 	neg       Negotiated
 	connected bool
-	sess      *session
+	sess      *broker.Session
 	// kickVersion is the protocol version once connected (0 before), for
 	// kick, which runs on other goroutines.
 	kickVersion atomic.Uint32
@@ -133,7 +135,7 @@ type channel struct {
 	// (persist_qos2.go).
 	outWaiting atomic.Int32
 
-	matches []match
+	matches []broker.Match
 }
 
 // logAt logs msg with the connection's listener and remote address, once
@@ -158,11 +160,11 @@ func (ch *channel) handle(p mqtt.Packet) (err error) {
 	case *mqtt.Publish:
 		return ch.publish(p)
 	case *mqtt.Puback:
-		ch.sess.acked(mqtt.PUBACK, p.PacketID, p.ReasonCode, ch)
+		ch.sess.Acked(mqtt.PUBACK, p.PacketID, p.ReasonCode, ch)
 	case *mqtt.Pubrec:
-		ch.sess.acked(mqtt.PUBREC, p.PacketID, p.ReasonCode, ch)
+		ch.sess.Acked(mqtt.PUBREC, p.PacketID, p.ReasonCode, ch)
 	case *mqtt.Pubcomp:
-		ch.sess.acked(mqtt.PUBCOMP, p.PacketID, p.ReasonCode, ch)
+		ch.sess.Acked(mqtt.PUBCOMP, p.PacketID, p.ReasonCode, ch)
 	case *mqtt.Pubrel:
 		ch.pubrel(p)
 	case *mqtt.Subscribe:
@@ -216,19 +218,12 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	}
 	defer ch.storeGroup()() // persist.go: one commit for the id and the routing
 	if p.QoS == 2 {
-		s := ch.sess
-		s.mu.Lock()
-		_, dup := s.st.awaitingRel[p.PacketID]
-		if !dup && len(ch.relIn) >= int(n.ServerReceiveMaximum) {
-			s.mu.Unlock()
+		// broker/inbound.go: the id is stored with the routing (one group)
+		dup, refused := ch.sess.ReceiveQoS2(p.PacketID, len(ch.relIn) >= int(n.ServerReceiveMaximum))
+		if refused {
 			// The client's limit is [MQTT-3.3.4-7]; 0x93 per 3.3.4.
 			return mqtt.Errorf(mqtt.ReceiveMaximumExceeded, "MQTT-3.3.4-7", "more than %d unacknowledged QoS 2 publishes", n.ServerReceiveMaximum)
 		}
-		if !dup {
-			s.st.awaitingRel[p.PacketID] = struct{}{}
-			s.relLocked(p.PacketID, true) // persist.go
-		}
-		s.mu.Unlock()
 		if dup {
 			// Delivered already: acknowledge again, don't route twice
 			// [MQTT-4.3.3-10].
@@ -243,8 +238,8 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 	}
 	pid, qos := p.PacketID, p.QoS
 	now := ch.now() // clock.go
-	msg := newMessage(p, n.ClientID, now)
-	delivered := ch.env.routeAt(msg, &ch.matches, now)
+	msg := broker.NewMessage(p, n.ClientID, now)
+	delivered := ch.env.pub.RouteAt(msg, &ch.matches, now)
 	var code mqtt.ReasonCode
 	if delivered == 0 && n.Version == mqtt.V5 {
 		code = mqtt.NoMatchingSubscribers
@@ -263,7 +258,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 // ackAfterStored queues an acknowledgement once what its message changed
 // is stored; at once, and without a closure, in memory mode.
 func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
-	if ch.env.sessions.p == nil {
+	if !ch.env.pub.Durable() {
 		ch.out.ack(t, pid, code)
 		return
 	}
@@ -310,15 +305,7 @@ func (ch *channel) resolveAlias(p *mqtt.Publish) error {
 
 // pubrel completes an inbound QoS 2 exchange [MQTT-4.3.3-11].
 func (ch *channel) pubrel(p *mqtt.Pubrel) {
-	s := ch.sess
-	s.mu.Lock()
-	_, ok := s.st.awaitingRel[p.PacketID]
-	delete(s.st.awaitingRel, p.PacketID)
-	stored := ok && s.p != nil
-	if ok {
-		s.relLocked(p.PacketID, false) // persist.go
-	}
-	s.mu.Unlock()
+	ok, stored := ch.sess.Release(p.PacketID) // broker/inbound.go
 	delete(ch.relIn, p.PacketID)
 	code := mqtt.Success
 	if !ok {
@@ -346,61 +333,53 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 		subID = ids[0]
 	}
 	ack := &mqtt.Suback{PacketID: p.PacketID, ReasonCodes: make([]mqtt.ReasonCode, len(p.Subscriptions))}
-	var wantRetained []*subscription
+	b := ch.env.subs
 	// Registering the filters, reading their retained messages and
 	// queueing SUBACK and those happen while no message is routed, so that
 	// a message published meanwhile arrives once, either as retained or
 	// live, and after the older retained ones.
-	ch.env.order.Lock()
-	defer ch.env.order.Unlock()
-	var added []*subscription // stored in one write (persist_subs.go)
-	for i, req := range p.Subscriptions {
-		shared := strings.HasPrefix(req.Filter, mqtt.SharePrefix)
-		if shared && req.NoLocal {
-			// The decoder refuses it already.
-			return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.8.3-4", "no local on shared subscription %q", req.Filter)
+	return b.Subscribing(func() error {
+		var wantRetained []*broker.Subscription
+		var added []*broker.Subscription // stored in one write (persist_subs.go)
+		for i, req := range p.Subscriptions {
+			shared := strings.HasPrefix(req.Filter, mqtt.SharePrefix)
+			if shared && req.NoLocal {
+				// The decoder refuses it already.
+				return mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.8.3-4", "no local on shared subscription %q", req.Filter)
+			}
+			code := ch.checkFilter(req)
+			if !code.IsError() && !ch.maySubscribe(&req) { // may lower req.QoS
+				code = mqtt.NotAuthorized // acl.go
+			}
+			if code.IsError() {
+				ack.ReasonCodes[i] = code
+				continue
+			}
+			sub := broker.NewSubscription(broker.SubOptions{
+				Filter: req.Filter, QoS: min(req.QoS, n.MaximumQoS), NoLocal: req.NoLocal,
+				RetainAsPublished: req.RetainAsPublished, RetainHandling: req.RetainHandling, ID: subID,
+			})
+			// A subscription to the same filter replaces the old one
+			// [MQTT-3.8.4-3].
+			existed, full := b.Subscribe(ch.sess, sub) // broker/quota.go
+			if full {
+				// 0x97 per 3.9.3 (3.x: 0x80 Failure, [MQTT-3.9.3-2]).
+				ack.ReasonCodes[i] = mqtt.QuotaExceeded
+				continue
+			}
+			added = append(added, sub)
+			ack.ReasonCodes[i] = mqtt.ReasonCode(sub.QoS()) // [MQTT-3.8.4-6 granted QoS]
+			// Retained messages are sent on new non-shared subscriptions only
+			// (3.3.1.3, 4.8.2).
+			if !shared && (req.RetainHandling == 0 || (req.RetainHandling == 1 && !existed)) {
+				wantRetained = append(wantRetained, sub)
+			}
 		}
-		code := ch.checkFilter(req)
-		if !code.IsError() && !ch.maySubscribe(&req) { // may lower req.QoS
-			code = mqtt.NotAuthorized // acl.go
-		}
-		if code.IsError() {
-			ack.ReasonCodes[i] = code
-			continue
-		}
-		sub := &subscription{
-			filter: req.Filter, qos: min(req.QoS, n.MaximumQoS), noLocal: req.NoLocal,
-			retainAsPublished: req.RetainAsPublished, retainHandling: req.RetainHandling, id: subID,
-		}
-		s := ch.sess
-		s.mu.Lock()
-		_, existed := s.st.subs[req.Filter]
-		if !existed && ch.env.quota.subscriptionsFull(&s.st, req.Filter) { // quota.go
-			s.mu.Unlock()
-			// 0x97 per 3.9.3 (3.x: 0x80 Failure, [MQTT-3.9.3-2]).
-			ack.ReasonCodes[i] = mqtt.QuotaExceeded
-			continue
-		}
-		s.st.putSub(sub)
-		// A retained delivery under way takes the new options
-		// (retained_feed.go).
-		s.retargetRetainedLocked(sub)
-		s.mu.Unlock()
-		added = append(added, sub)
-		// A subscription to the same filter replaces the old one
-		// [MQTT-3.8.4-3].
-		ch.env.router.subscribe(s, sub)
-		ack.ReasonCodes[i] = mqtt.ReasonCode(sub.qos) // [MQTT-3.8.4-6 granted QoS]
-		// Retained messages are sent on new non-shared subscriptions only
-		// (3.3.1.3, 4.8.2).
-		if !shared && (req.RetainHandling == 0 || (req.RetainHandling == 1 && !existed)) {
-			wantRetained = append(wantRetained, sub)
-		}
-	}
-	persistent := ch.sess.putSubs(added) // persist_subs.go
-	// [MQTT-3.8.4-1], once stored; then the retained messages.
-	ch.subacked(ack, wantRetained, ch.env.retained.lastSeq(), persistent)
-	return nil
+		persistent := ch.sess.PutSubs(added) // broker/persist_subs.go
+		// [MQTT-3.8.4-1], once stored; then the retained messages.
+		ch.subacked(ack, wantRetained, b.RetainedSeq(), persistent)
+		return nil
+	})
 }
 
 // checkFilter checks one requested filter against the rules and the
@@ -430,40 +409,26 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 	s := ch.sess
 	var removed []string // stored in one write (persist_subs.go)
 	for _, f := range p.Filters {
-		s.mu.Lock()
-		existed := s.st.dropSub(f) // quota.go
-		s.stopRetainedLocked(f)    // retained_feed.go
-		s.mu.Unlock()
 		code := mqtt.Success
-		if !existed {
+		if !ch.env.subs.Unsubscribe(s, f) {
 			code = mqtt.NoSubscriptionExisted
 		} else {
 			removed = append(removed, f)
-			ch.env.router.unsubscribe(s, f)
 		}
 		if ch.neg.Version == mqtt.V5 {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
-	persistent := s.deleteSubs(removed)  // persist_subs.go
+	persistent := s.DeleteSubs(removed)  // broker/persist_subs.go
 	ch.subacked(ack, nil, 0, persistent) // [MQTT-3.10.4-4], once stored
 }
 
 // disconnect handles the client's DISCONNECT.
 func (ch *channel) disconnect(p *mqtt.Disconnect) error {
 	if ch.neg.Version == mqtt.V5 && p.Properties.Has(mqtt.PropSessionExpiryInterval) {
-		v := p.Properties.SessionExpiryInterval
-		s := ch.sess
-		s.mu.Lock()
-		if s.st.connectExpiry == 0 && v != 0 {
-			s.mu.Unlock()
+		if !ch.sess.SetDisconnectExpiry(p.Properties.SessionExpiryInterval, ch.maxSessionExpiry()) {
 			return mqtt.Errorf(mqtt.ProtocolError, "3.14.2.2.2", "session expiry set on DISCONNECT after 0 on CONNECT")
 		}
-		if max := ch.maxSessionExpiry(); v > max {
-			v = max
-		}
-		s.st.expiry = v
-		s.mu.Unlock()
 	}
 	if p.ReasonCode != mqtt.DisconnectWithWillMessage {
 		ch.will = nil // [MQTT-3.14.4-3, MQTT-3.1.2-10]
@@ -500,33 +465,6 @@ func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 	ch.out.close(nil)
 }
 
-// fits reports whether d may go to this client: not expired and within
-// its Maximum Packet Size [MQTT-3.1.2-25]. It counts the drop otherwise.
-func (ch *channel) fits(d *delivery, now time.Time) bool {
-	if d.msg.expired(now) {
-		ch.env.stats.Drop(stats.DropExpired)
-		return false
-	}
-	return ch.fitsSize(d, now)
-}
-
-// fitsSize reports whether d is within the client's Maximum Packet Size
-// [MQTT-3.1.2-25], and counts the drop otherwise.
-func (ch *channel) fitsSize(d *delivery, now time.Time) bool {
-	if max := ch.neg.ClientMaxPacketSize; max > 0 {
-		var pub mqtt.Publish
-		publishFor(&pub, d, ch.neg.Version, now)
-		if pub.PacketID == 0 && pub.QoS > 0 {
-			pub.PacketID = 1 // the size is the same for every id
-		}
-		if uint32(mqtt.PublishSize(&pub, ch.neg.Version)) > max {
-			ch.env.stats.Drop(stats.DropTooLarge)
-			return false
-		}
-	}
-	return true
-}
-
 // closed ends the channel after the connection is gone: the session is
 // released, and the will handled [MQTT-3.1.2-8].
 func (ch *channel) closed() {
@@ -534,5 +472,5 @@ func (ch *channel) closed() {
 	if !ch.connected {
 		return
 	}
-	ch.env.sessions.detach(ch.sess, ch, ch.will)
+	ch.env.sessions.Detach(ch.sess, ch, ch.will)
 }

@@ -108,7 +108,7 @@ func (ch *channel) authExpired() {
 	// Read decisions made for the expired credential are made again
 	// (owner.go); the session keeps its owner and the claims until its
 	// owner connects with a new credential.
-	ch.sess.renewOwner(&ch.env.acl)
+	ch.sess.RenewOwner()
 	ch.kick(mqtt.NotAuthorized)
 }
 

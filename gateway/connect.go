@@ -7,6 +7,7 @@ import (
 
 	"edgemq/certs"
 	"edgemq/gateway/auth"
+	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
 
 	"edgemq/mqtt"
@@ -71,11 +72,12 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err == nil {
 		err = ch.admitWill(c) // retained_quota.go: its retained topic's length
 	}
-	var claim *sessionClaim
+	b := ch.env.broker
+	var claim *broker.SessionClaim
 	if err == nil {
-		claim, err = ch.env.quota.admitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // quota.go
+		claim, err = b.Quotas().AdmitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // broker/quota.go
 	}
-	defer claim.drop() // a no-op once bound
+	defer claim.Drop() // a no-op once bound
 	if err != nil {
 		ch.refuse(c, err)
 		return false
@@ -93,37 +95,36 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	ch.enc.problemInfo = n.ProblemInfo
 	ch.enc.aliases = newTopicAliases(n.OutboundTopicAliases)
 
-	s, prev, err := ch.env.sessions.open(n.ClientID, c.CleanStart, ch, ch.ownerViewOf(), func(s *session, present bool) {
+	req := broker.OpenRequest{ClientID: n.ClientID, Clean: c.CleanStart, Expiry: n.SessionExpiry,
+		Client: ch, Owner: ch.ownerOf(), Will: ch.will} // owner.go
+	s, prev, err := ch.env.sessions.Open(req, func(s *broker.Session, present bool) {
 		// Connected from here: kick (other goroutines) needs the version
 		// once the session names this connection.
 		ch.connected = true
 		ch.kickVersion.Store(uint32(c.Version))
-		st := &s.st
-		// Runs under the session lock, before any delivery can reach this
-		// connection, so CONNACK is the first packet out.
-		st.expiry, st.connectExpiry = n.SessionExpiry, n.SessionExpiry
+		// Runs under the session lock, with the expiry set, before any
+		// delivery can reach this connection, so CONNACK is the first
+		// packet out; a resumed session's deliveries in flight go next
+		// (broker/delivery.go resendLocked).
 		n.SessionPresent = present
 		// Session Present is 0 for a clean start [MQTT-3.2.2-2] and says
 		// whether a session was resumed [MQTT-3.2.2-3].
 		ack.SessionPresent = present
 		ch.out.send(ack)
-		if present {
-			s.resendLocked(ch)
-		}
 	})
 	if err != nil {
-		// A session of another identity (owner.go): refused, Not
+		// A session of another identity (broker/owner.go): refused, Not
 		// Authorized (v5 0x87, 3.x return code 5) [MQTT-3.1.4-2]; the
 		// session and its client are left alone.
-		ch.env.stats.takeover.add(ch.meta.Listener)
+		b.Takeovers().Add(ch.meta.Listener)
 		ch.refuse(c, err) // logged through the sampler (connlog.go)
 		return false
 	}
 	ch.sess = s
-	claim.bind(s)        // quota.go
+	claim.Bind(s)        // broker/quota.go
 	ch.startAuthExpiry() // channel_auth.go: disconnect when the credential expires
 	if prev != nil {
-		prev.kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
+		prev.Kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
 	ch.logConnected(c.Username) // connlog.go
 	ch.logAt(zap.DebugLevel, "negotiated", logsafe.String("client_id", n.ClientID), zap.Object("negotiated", n))

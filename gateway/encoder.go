@@ -4,6 +4,7 @@ import (
 	"net"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -93,33 +94,13 @@ func (e *encoder) encode(b *batch, items []outItem) {
 	}
 }
 
-// publishFor builds the PUBLISH of a delivery: the shared message with
-// this subscriber's QoS, packet id, flags, Subscription Identifiers and
-// remaining Message Expiry Interval [MQTT-3.3.2-6].
-// It fills pub, which the caller zeroed: a 3.x PUBLISH has no properties,
-// and copying them (most of the struct) per delivery is what this avoids.
-func publishFor(pub *mqtt.Publish, d *delivery, v mqtt.Version, now time.Time) {
-	m := d.msg
-	pub.Dup, pub.QoS, pub.Retain = d.dup, d.qos, d.retain
-	pub.Topic, pub.PacketID, pub.Payload = m.pub.Topic, d.pid, m.pub.Payload
-	if v == mqtt.V5 {
-		pub.Properties = m.pub.Properties
-		pub.Properties.SubscriptionIdentifiers = d.subIDs
-		if !m.expires.IsZero() {
-			left := m.expires.Sub(now)
-			secs := uint32((left + time.Second - 1) / time.Second)
-			pub.Properties.SetUint32(mqtt.PropMessageExpiryInterval, max(secs, 1))
-		}
-	}
-}
-
-func (e *encoder) appendDelivery(b *batch, d *delivery, now time.Time) {
-	if d.qos == 0 && d.msg.expired(now) {
+func (e *encoder) appendDelivery(b *batch, d *broker.Delivery, now time.Time) {
+	if d.QoS() == 0 && d.Expired(now) {
 		e.stats.Drop(stats.DropExpired)
 		return
 	}
 	var pub mqtt.Publish
-	publishFor(&pub, d, e.version, now)
+	broker.PublishFor(&pub, d, e.version, now)
 	if e.aliases != nil {
 		e.aliases.apply(&pub)
 	}

@@ -192,7 +192,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	// The identity cannot change mid-session: the one re-authenticated
 	// must be the session's owner (owner.go).
 	re := ch.acl.View().WithUsername(user)
-	if err == nil && !ch.sess.ownedBy(identityOf(&re)) {
+	if err == nil && !ch.sess.OwnedBy(identityOf(&re)) {
 		err = mqtt.Errorf(mqtt.NotAuthorized, "", "re-authenticated as %q, not the identity that owns the session", user)
 	}
 	if err != nil {
@@ -205,7 +205,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	// to move (ch.extendAuth, channel_auth.go): a method whose credential
 	// expires (a token) would call ch.extendAuth(newExpiry) here.
 	// The credential was replaced: read decisions are made again.
-	ch.sess.renewOwner(&ch.env.acl) // owner.go
+	ch.sess.RenewOwner() // owner.go
 	ch.logAt(zap.DebugLevel, "client re-authenticated", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", user))
 	r := &mqtt.Auth{ReasonCode: mqtt.Success}
 	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/mqtt"
 )
 
@@ -91,8 +92,8 @@ func TestMosquittoClients(t *testing.T) {
 			// The subscription is in the router before SUBACK goes out, so
 			// once it shows there one publish reaches the subscriber.
 			deadline := time.Now().Add(mosqTimeout / 2)
-			var subs []match
-			for subs = ts.eng.router.matches(nil, topic); len(subs) == 0; subs = ts.eng.router.matches(nil, topic) {
+			var subs []broker.Match
+			for subs = ts.eng.broker.Matches(nil, topic); len(subs) == 0; subs = ts.eng.broker.Matches(nil, topic) {
 				select {
 				case err := <-subDone:
 					t.Fatalf("mosquitto_sub -V %s ended before subscribing: %v\nstdout: %s\nstderr: %s", tc.subV, err, subOut.String(), subErr.String())
@@ -105,10 +106,7 @@ func TestMosquittoClients(t *testing.T) {
 			}
 
 			// The subscriber connected in the version asked for.
-			s := subs[0].s
-			s.mu.Lock()
-			owner := s.owner
-			s.mu.Unlock()
+			owner, _ := subs[0].Key.Holder().(*channel)
 			switch {
 			case owner == nil:
 				t.Fatalf("the session subscribed to %s has no connection", topic)

@@ -89,8 +89,8 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	}
 	snap.AuthDelayed = st.auth.Delayed()
 	snap.LogSampled = s.eng.clog.droppedEntries() // connlog.go
-	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.sessions.gauges()
-	snap.Retained, snap.RetainedBytes = s.eng.retained.size()
+	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.broker.Gauges()
+	snap.Retained, snap.RetainedBytes = s.eng.broker.RetainedSize()
 	return snap
 }
 

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,10 +55,14 @@ func TestStoreStartupTime(t *testing.T) {
 		}
 	}
 	payload := make([]byte, 64)
-	var ids atomic.Uint64
 	for i := range nRet {
-		m := &message{pub: &mqtt.Publish{QoS: 1, Retain: true, Topic: fmt.Sprintf("devices/%07d/state/%d", i/10, i%10), Payload: payload}}
-		ops = append(ops, retainedOp(m, false, &ids))
+		// The stored form of a retained message (broker/persist.go).
+		pub := &mqtt.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: fmt.Sprintf("devices/%07d/state/%d", i/10, i%10), Payload: payload}
+		enc, err := mqtt.AppendPublish(nil, pub, mqtt.V5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, store.Op{Kind: store.PutRetained, Topic: pub.Topic, Retained: &store.Message{Packet: enc}})
 		if len(ops) == batch {
 			flush()
 		}
@@ -78,7 +81,7 @@ func TestStoreStartupTime(t *testing.T) {
 	if n := srv.Stats().Sessions; n != nSess {
 		t.Errorf("%d sessions restored, want %d", n, nSess)
 	}
-	if n, _ := srv.eng.retained.size(); n != nRet {
+	if n, _ := srv.eng.broker.RetainedSize(); n != nRet {
 		t.Errorf("%d retained restored, want %d", n, nRet)
 	}
 	t.Logf("startup with %d sessions and %d retained messages: %v", nSess, nRet, took.Round(time.Millisecond))

@@ -1,71 +1,12 @@
 package gateway
 
-// The subscriptions of a persistent session are stored one by one (a
-// store key each): a SUBSCRIBE or UNSUBSCRIBE queues one store operation
-// holding its own filters, however many the session holds, so the work
-// and memory of a packet are bounded by the packet (issue 18). Also: the
-// log of a change the store refused (one client's bad write no longer
-// fails the others').
+// The channel side of storing subscriptions (broker/persist_subs.go): a
+// SUBACK or UNSUBACK waits for the packet's one store write.
 
 import (
-	"cmp"
-	"errors"
-	"slices"
-
-	"edgemq/gateway/store"
+	"edgemq/gateway/broker"
 	"edgemq/mqtt"
-
-	"go.uber.org/zap"
 )
-
-// logLeftOut logs a change the store refused as too large: it is left
-// out, the other changes of its commit are stored (store.Store). The
-// engine checks the limits before, so this is a defect to report.
-func (p *persister) logLeftOut(err error) {
-	if err != nil && errors.Is(err, store.ErrTooLarge) {
-		p.log.Error("store refused a change; it is left out, the others are stored", zap.Error(err))
-	}
-}
-
-// putSubs stores subs, which one SUBSCRIBE added or replaced; those
-// that another connection of the session changed meanwhile (a takeover)
-// are left to that connection's own write. It reports whether the
-// session is persistent: its SUBACK then waits for the write (subacked).
-func (s *session) putSubs(subs []*subscription) (persistent bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	subs = slices.DeleteFunc(subs, func(sub *subscription) bool { return s.st.subs[sub.filter] != sub })
-	s.putSubsLocked(subs)
-	return s.p != nil
-}
-
-// putSubsLocked stores subs in one operation. s.mu held: the operation
-// is queued in change order, and not for a session the store forgot
-// (s.p nil: ended, or taken over with a clean start).
-func (s *session) putSubsLocked(subs []*subscription) {
-	if s.p == nil || len(subs) == 0 {
-		return
-	}
-	out := make([]store.Subscription, len(subs))
-	for i, sub := range subs {
-		out[i] = store.Subscription{Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal,
-			RetainAsPublished: sub.retainAsPublished, RetainHandling: sub.retainHandling, ID: sub.id}
-	}
-	s.p.apply(store.Op{Kind: store.PutSubscriptions, ClientID: s.st.clientID, Subs: out})
-}
-
-// deleteSubs forgets filters, which one UNSUBSCRIBE removed, in one
-// operation. It reports whether the session is persistent: its UNSUBACK
-// then waits for the write.
-func (s *session) deleteSubs(filters []string) (persistent bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	filters = slices.DeleteFunc(filters, func(f string) bool { _, back := s.st.subs[f]; return back })
-	if s.p != nil && len(filters) > 0 {
-		s.p.apply(store.Op{Kind: store.DeleteSubscriptions, ClientID: s.st.clientID, Filters: filters})
-	}
-	return s.p != nil
-}
 
 // subacked queues ack, the SUBACK or UNSUBACK of a packet, then starts
 // the retained delivery of want (SUBSCRIBE) from the store's sequence
@@ -78,7 +19,7 @@ func (s *session) deleteSubs(filters []string) (persistent bool) {
 // allows ("permitted to start sending PUBLISH packets matching the
 // Subscription before the Server sends the SUBACK"). A store failure
 // closes the connection without SUBACK (afterStored).
-func (ch *channel) subacked(ack mqtt.Packet, want []*subscription, since uint64, persistent bool) {
+func (ch *channel) subacked(ack mqtt.Packet, want []*broker.Subscription, since uint64, persistent bool) {
 	send := func() {
 		ch.out.send(ack) // [MQTT-3.8.4-1, MQTT-3.10.4-4]
 		if len(want) > 0 {
@@ -86,7 +27,7 @@ func (ch *channel) subacked(ack mqtt.Packet, want []*subscription, since uint64,
 			// stored from now on is routed live to the new
 			// subscriptions. Each message is checked against the
 			// owner's read permission as it is handed over (owner.go).
-			ch.sess.startRetained(ch, want, since)
+			ch.sess.StartRetained(ch, want, since) // broker/retained_feed.go
 		}
 	}
 	if !persistent {
@@ -94,14 +35,4 @@ func (ch *channel) subacked(ack mqtt.Packet, want []*subscription, since uint64,
 		return
 	}
 	ch.afterStoredOut(send) // persist_qos2.go
-}
-
-// subsInOrder returns the subscriptions sorted by filter.
-func (st *sessionState) subsInOrder() []*subscription {
-	out := make([]*subscription, 0, len(st.subs))
-	for _, sub := range st.subs {
-		out = append(out, sub)
-	}
-	slices.SortFunc(out, func(a, b *subscription) int { return cmp.Compare(a.filter, b.filter) })
-	return out
 }

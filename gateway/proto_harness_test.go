@@ -22,6 +22,7 @@ import (
 	"edgemq/configs"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/broker"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -60,8 +61,8 @@ type recordingOut struct {
 	closed bool
 }
 
-func (o *recordingOut) send(p mqtt.Packet) bool  { return o.push(outItem{pkt: p}) }
-func (o *recordingOut) deliver(d *delivery) bool { return o.push(outItem{d: d}) }
+func (o *recordingOut) send(p mqtt.Packet) bool         { return o.push(outItem{pkt: p}) }
+func (o *recordingOut) Deliver(d *broker.Delivery) bool { return o.push(outItem{d: d}) }
 func (o *recordingOut) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return o.push(outItem{ack: ackItem{t: t, code: code, pid: pid}})
 }
@@ -75,8 +76,8 @@ func (o *recordingOut) close(last mqtt.Packet) {
 	o.mu.Unlock()
 }
 
-func (o *recordingOut) room() queueRoom  { return queueRoom{items: 1 << 10, empty: true} }
-func (o *recordingOut) setRefill(func()) {}
+func (o *recordingOut) room() broker.QueueRoom { return broker.QueueRoom{Items: 1 << 10, Empty: true} }
+func (o *recordingOut) setRefill(func())       {}
 
 func (o *recordingOut) push(it outItem) bool {
 	o.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/broker"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 )
@@ -23,7 +24,7 @@ func (discardConn) Close() error                     { return nil }
 
 // benchQueueSession makes a connected 3.1.1 session whose channel writes
 // through a real write queue (batch pool included) to a discardConn.
-func benchQueueSession(tb testing.TB, e *engine, id string) *session {
+func benchQueueSession(tb testing.TB, e *engine, id string) *broker.Session {
 	tb.Helper()
 	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: e.stats}
 	q := newWriteQueue(discardConn{}, enc, queueLimits{items: 1000}, time.Minute, e.stats)
@@ -32,7 +33,7 @@ func benchQueueSession(tb testing.TB, e *engine, id string) *session {
 	ch.neg = Negotiated{Version: mqtt.V311, OutboundInflight: 32, MaximumQoS: 2}
 	// The client id is its user name too, for ACL %u rules.
 	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V311, id, id))
-	s, _, _ := e.sessions.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
+	s, _, _ := e.broker.Open(broker.OpenRequest{ClientID: id, Clean: true, Client: ch, Owner: ch.ownerOf()}, func(*broker.Session, bool) {})
 	ch.sess = s
 	return s
 }
@@ -53,13 +54,13 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 			b.Run(fmt.Sprintf("qos%d/subscribers=%d", qos, k), func(b *testing.B) {
 				e := benchEngine(b)
 				if acl != nil {
-					e.acl.Set(mustStaticACL(b, *acl))
+					e.setAuthorizer(mustStaticACL(b, *acl))
 				}
 				for i := range k {
 					s := benchQueueSession(b, e, fmt.Sprintf("c%d", i))
 					// QoS 0 subscriptions: the subscribers need no acks
 					// to stay in a steady state.
-					e.router.subscribe(s, &subscription{filter: "bench/+/data", qos: 0})
+					e.broker.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "bench/+/data"}))
 				}
 				pub := &channel{env: e, out: discardOut{}, prof: &profile{}}
 				pub.neg = Negotiated{Version: mqtt.V311, MaximumQoS: 2, ClientID: "pub"}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/broker"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
 
@@ -114,10 +115,10 @@ func TestSessionQuota(t *testing.T) {
 		name string
 		set  func(*configs.Config)
 		user string
-		kind quotaKind
+		kind broker.QuotaKind
 	}{
-		{"per ip", func(c *configs.Config) { c.Session.MaxSessionsPerIP = 2 }, "", quotaSessionsPerIP},
-		{"per user", func(c *configs.Config) { c.Session.MaxSessionsPerUser = 2 }, "alice", quotaSessionsPerUser},
+		{"per ip", func(c *configs.Config) { c.Session.MaxSessionsPerIP = 2 }, "", broker.QuotaSessionsPerIP},
+		{"per user", func(c *configs.Config) { c.Session.MaxSessionsPerUser = 2 }, "alice", broker.QuotaSessionsPerUser},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t)
@@ -169,10 +170,10 @@ func TestSessionQuota(t *testing.T) {
 			if tc.user != "" {
 				left++ // ses-anon
 			}
-			eventually(t, "the short session to end", func() bool { return ts.eng.sessions.count() == left })
+			eventually(t, "the short session to end", func() bool { return ts.eng.broker.SessionCount() == left })
 			third := connectV5(t, ts, cp("ses-third", 0, true))
 			third.roundTrip(t)
-			if n := ts.eng.quota.refused[tc.kind].Load(); n != 2 {
+			if n := ts.eng.broker.Quotas().Refused(tc.kind); n != 2 {
 				t.Errorf("%d refusals counted, want 2", n)
 			}
 		})
@@ -245,10 +246,10 @@ func TestRetainedQuota(t *testing.T) {
 		v3.publish(t, topic, 1, true, "x") // all acknowledged [MQTT-3.3.5-2]
 	}
 	v3.roundTrip(t) // still connected
-	if got, want := retainedTopics(ts.eng.retained.match("#", time.Now())), []string{"rq/1", "rq/3", "rq/other", "rq3/1", "rq3/2"}; !slices.Equal(got, want) {
+	if got, want := retainedTopics(ts.eng.broker.RetainedMatch("#", time.Now())), []string{"rq/1", "rq/3", "rq/other", "rq3/1", "rq3/2"}; !slices.Equal(got, want) {
 		t.Errorf("retained topics %v, want %v", got, want)
 	}
-	if n := ts.eng.quota.refused[quotaRetainedPerClient].Load(); n != 3 {
+	if n := ts.eng.broker.Quotas().Refused(broker.QuotaRetainedPerClient); n != 3 {
 		t.Errorf("%d refusals counted, want 3", n)
 	}
 }
@@ -310,7 +311,7 @@ func TestRetainedTopicTooLong(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := ts.eng.quota.refused[quotaRetainedTopic].Load(); n != 6 {
+	if n := ts.eng.broker.Quotas().Refused(broker.QuotaRetainedTopic); n != 6 {
 		t.Errorf("%d refusals counted, want 6", n)
 	}
 	bad.roundTrip(t) // still connected
@@ -319,7 +320,17 @@ func TestRetainedTopicTooLong(t *testing.T) {
 	cfg.Listeners[0].Address = addr
 	srv, stop = runFor(t, cfg)
 	defer stop()
-	if n := len(srv.eng.retained.match("good/#", time.Now())); n != publishers*each {
+	if n := len(srv.eng.broker.RetainedMatch("good/#", time.Now())); n != publishers*each {
 		t.Errorf("%d retained messages after the restart, want the %d acknowledged", n, publishers*each)
 	}
+}
+
+// retainedTopics returns the topics of ms, sorted.
+func retainedTopics(ms []*broker.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Publish().Topic)
+	}
+	slices.Sort(out)
+	return out
 }

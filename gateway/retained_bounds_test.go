@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
 
@@ -31,7 +32,7 @@ func TestRetainedBoundsRefused(t *testing.T) {
 		name          string
 		maxMessages   int
 		maxBytes      int64
-		kind          quotaKind
+		kind          broker.QuotaKind
 		pubs          []pub
 		wantRetained  []string
 		v3Topic       string // a 3.1.1 retained publish over the bound
@@ -39,7 +40,7 @@ func TestRetainedBoundsRefused(t *testing.T) {
 		wantLiveCount int
 	}{
 		{
-			name: "max_messages", maxMessages: 2, kind: quotaRetainedMessages,
+			name: "max_messages", maxMessages: 2, kind: broker.QuotaRetainedMessages,
 			pubs: []pub{
 				{"rb/1", "a", 1, 0},
 				{"rb/2", "b", 1, 0},
@@ -53,7 +54,7 @@ func TestRetainedBoundsRefused(t *testing.T) {
 		},
 		{
 			// 4 bytes of topic plus the payload each.
-			name: "max_bytes", maxBytes: 20, kind: quotaRetainedBytes,
+			name: "max_bytes", maxBytes: 20, kind: broker.QuotaRetainedBytes,
 			pubs: []pub{
 				{"rb/1", "aaaaa", 1, 0},           // 9
 				{"rb/2", "bbbbb", 1, 0},           // 18
@@ -100,11 +101,11 @@ func TestRetainedBoundsRefused(t *testing.T) {
 				t.Errorf("live subscriber got %v, want %v", got, accepted)
 			}
 			live.expectFence(t, p, "rb/fence")
-			if got := retainedTopics(ts.eng.retained.match("#", time.Now())); !slices.Equal(got, tt.wantRetained) {
+			if got := retainedTopics(ts.eng.broker.RetainedMatch("#", time.Now())); !slices.Equal(got, tt.wantRetained) {
 				t.Errorf("retained topics %v, want %v", got, tt.wantRetained)
 			}
-			if n := ts.eng.quota.refused[tt.kind].Load(); n != tt.wantRefusals {
-				t.Errorf("%d %s refusals counted, want %d", n, quotaNames[tt.kind], tt.wantRefusals)
+			if n := ts.eng.broker.Quotas().Refused(tt.kind); n != tt.wantRefusals {
+				t.Errorf("%d %s refusals counted, want %d", n, tt.kind, tt.wantRefusals)
 			}
 		})
 	}
@@ -145,7 +146,7 @@ func TestWillRetainedTopicTooLong(t *testing.T) {
 				refused++
 				c.expectClosed(t)
 			}
-			if n := ts.eng.quota.refused[quotaRetainedTopic].Load(); n != refused {
+			if n := ts.eng.broker.Quotas().Refused(broker.QuotaRetainedTopic); n != refused {
 				t.Errorf("%d retained_topic_length refusals counted, want %d", n, refused)
 			}
 		})

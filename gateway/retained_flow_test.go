@@ -26,7 +26,7 @@ import (
 func storeRetained(tb testing.TB, ts *testServer, prefix string, n, size int, qos byte) {
 	tb.Helper()
 	pub, _ := dialSess(tb, ts, "tcp", sessConnect(mqtt.V5, "store-"+prefix, true, 0))
-	before, _ := ts.eng.retained.size()
+	before, _ := ts.eng.broker.RetainedSize()
 	const chunk = 500
 	payload := make([]byte, size)
 	var buf []byte
@@ -66,7 +66,7 @@ func storeRetained(tb testing.TB, ts *testServer, prefix string, n, size int, qo
 		}
 	}
 	eventually(tb, fmt.Sprintf("%d retained messages stored", n), func() bool {
-		c, _ := ts.eng.retained.size()
+		c, _ := ts.eng.broker.RetainedSize()
 		return c-before >= n
 	})
 	pub.nc.Close()
@@ -251,16 +251,12 @@ func TestRetainedFlood(t *testing.T) {
 // way.
 func feedPosition(tb testing.TB, ts *testServer, clientID string) (string, bool) {
 	tb.Helper()
-	s := ts.eng.sessions.lookup(clientID)
+	s := ts.eng.broker.Lookup(clientID)
 	if s == nil {
 		tb.Fatalf("no session %q", clientID)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.feed) == 0 {
-		return "", false
-	}
-	return s.feed[0].after, true
+	v := s.View()
+	return v.RetainedAfter, v.RetainedJobs > 0
 }
 
 // TestRetainedSlowReader: a subscriber that reads nothing while its
@@ -494,7 +490,7 @@ func TestRetainedStopped(t *testing.T) {
 			t.Fatal("the retained delivery ended: the test needs it under way")
 		}
 		sub.nc.Close()
-		eventually(t, "the session to end", func() bool { return ts.eng.sessions.lookup("stop-gone") == nil })
+		eventually(t, "the session to end", func() bool { return ts.eng.broker.Lookup("stop-gone") == nil })
 		eventually(t, "the connection's goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 	})
 
@@ -506,10 +502,8 @@ func TestRetainedStopped(t *testing.T) {
 		first := readSome(t, newRetainedReader(sub), 100)
 		sub.nc.Close()
 		eventually(t, "the connection to end", func() bool {
-			s := ts.eng.sessions.lookup("stop-resume")
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return s.owner == nil
+			s := ts.eng.broker.Lookup("stop-resume")
+			return !s.View().Connected
 		})
 		cp = sessConnect(mqtt.V5, "stop-resume", false, 600)
 		cp.Properties.SetUint16(mqtt.PropReceiveMaximum, 3)
@@ -558,10 +552,8 @@ func TestResumedSessionQueuePaced(t *testing.T) {
 	sub.subscribe(t, "away/#", 1, mqtt.GrantedQoS1)
 	sub.nc.Close()
 	eventually(t, "the connection to end", func() bool {
-		s := ts.eng.sessions.lookup("away")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.owner == nil
+		s := ts.eng.broker.Lookup("away")
+		return !s.View().Connected
 	})
 	dropsBefore := ts.Stats().Dropped["queue_full"]
 	pub, _ := dialSess(t, ts, "tcp", sessConnect(mqtt.V5, "away-pub", true, 0))
@@ -639,10 +631,9 @@ func TestRetainedQoS2(t *testing.T) {
 				sub.send(t, &mqtt.Pubcomp{PacketID: rel.PacketID})
 			}
 			sub.ping(t)
-			s := ts.eng.sessions.lookup(id)
-			s.mu.Lock()
-			inflight, jobs := len(s.st.inflight), len(s.feed)
-			s.mu.Unlock()
+			s := ts.eng.broker.Lookup(id)
+			v := s.View()
+			inflight, jobs := v.Inflight, v.RetainedJobs
 			if inflight != 0 || jobs != 0 {
 				t.Errorf("%d in flight, %d retained jobs after all", inflight, jobs)
 			}

@@ -14,98 +14,11 @@ package gateway
 // PUBLISH (wills, restore).
 
 import (
+	"edgemq/gateway/broker"
 	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
 )
-
-// retainedOwners counts the retained topics by the client id that
-// published their message. Guarded by retainedStore.mu.
-type retainedOwners struct {
-	max   int // 0: no bound
-	count map[string]int
-}
-
-// limitPerClient sets retained.max_per_client; before any message is
-// stored.
-func (r *retainedStore) limitPerClient(n int) {
-	r.mu.Lock()
-	r.owners.max = n
-	r.mu.Unlock()
-}
-
-// full reports whether from may not make a new retained topic.
-func (o *retainedOwners) full(from string) bool {
-	return o.max > 0 && o.count[from] >= o.max
-}
-
-// add counts m's topic for its publisher (only with a bound: the count
-// is not kept otherwise, and the bound is set before any message).
-func (o *retainedOwners) add(m *message) {
-	if o.max == 0 {
-		return
-	}
-	if o.count == nil {
-		o.count = make(map[string]int)
-	}
-	o.count[m.from]++
-}
-
-// remove uncounts m's topic.
-func (o *retainedOwners) remove(m *message) {
-	if o.max == 0 {
-		return
-	}
-	if o.count[m.from]--; o.count[m.from] <= 0 {
-		delete(o.count, m.from)
-	}
-}
-
-// retainedRefusal returns why the retained store refuses m as a new
-// topic (found: whether the topic holds a message), or -1. r.mu held.
-func (r *retainedStore) retainedRefusal(m *message, found bool) quotaKind {
-	if len(m.pub.Topic) > store.MaxRetainedTopic {
-		return quotaRetainedTopic
-	}
-	if !found && r.owners.full(m.from) {
-		return quotaRetainedPerClient
-	}
-	return -1
-}
-
-// admit reports why a retained PUBLISH of topic with a payload of
-// payload bytes by the client id from would be refused, or -1 when it
-// would not: the topic length, then for a new topic the per-client quota
-// and retained.max_messages, then retained.max_bytes (a replacement
-// counts the size it adds). The store checks the bounds again when it
-// stores (store): a message that passed here while others filled the
-// store meanwhile is delivered and not retained.
-func (r *retainedStore) admit(topic, from string, payload int) quotaKind {
-	if len(topic) > store.MaxRetainedTopic {
-		return quotaRetainedTopic
-	}
-	if r.owners.max == 0 && r.maxCount == 0 && r.maxBytes == 0 {
-		return -1 // set before any message (limitPerClient, newRetainedStore)
-	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	old := r.lookupLocked(topic)
-	var oldSize int64
-	if old != nil {
-		oldSize = retainedSize(old)
-	} else {
-		if r.owners.full(from) {
-			return quotaRetainedPerClient
-		}
-		if r.maxCount > 0 && r.count >= r.maxCount {
-			return quotaRetainedMessages
-		}
-	}
-	if r.maxBytes > 0 && r.bytes-oldSize+int64(len(topic)+payload) > r.maxBytes {
-		return quotaRetainedBytes
-	}
-	return -1
-}
 
 // admitRetained refuses a retained PUBLISH that would exceed a retained
 // quota or bound: 0x97 Quota exceeded in PUBACK or PUBREC to an MQTT 5
@@ -118,11 +31,11 @@ func (ch *channel) admitRetained(p *mqtt.Publish) bool {
 	if !p.Retain || len(p.Payload) == 0 {
 		return true // deleting a retained message always works
 	}
-	k := ch.env.retained.admit(p.Topic, ch.neg.ClientID, len(p.Payload))
+	k := ch.env.pub.AdmitRetained(p.Topic, ch.neg.ClientID, len(p.Payload))
 	if k < 0 {
 		return true
 	}
-	ch.env.quota.refuse(k)
+	ch.env.broker.Quotas().Refuse(k)
 	ch.refusePublish(p, mqtt.QuotaExceeded, stats.DropRetainedFull)
 	return false
 }
@@ -146,6 +59,6 @@ func (ch *channel) admitWill(c *mqtt.Connect) error {
 	if c.Version != mqtt.V5 && !ch.neg.RetainAvailable {
 		return nil
 	}
-	ch.env.quota.refuse(quotaRetainedTopic)
+	ch.env.broker.Quotas().Refuse(broker.QuotaRetainedTopic)
 	return mqtt.Errorf(mqtt.QuotaExceeded, "3.2.2.2", "retained will topic of %d bytes over the limit of %d", len(w.Topic), store.MaxRetainedTopic)
 }

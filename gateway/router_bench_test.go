@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/broker"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -18,21 +19,21 @@ import (
 type discardOut struct{}
 
 func (discardOut) send(mqtt.Packet) bool                       { return true }
-func (discardOut) deliver(*delivery) bool                      { return true }
+func (discardOut) Deliver(*broker.Delivery) bool               { return true }
 func (discardOut) ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
 func (discardOut) close(mqtt.Packet)                           {}
-func (discardOut) room() queueRoom                             { return queueRoom{items: 1 << 20} }
+func (discardOut) room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }
 func (discardOut) setRefill(func())                            {}
 
 // benchSession makes a connected session whose channel discards its
 // packets.
-func benchSession(tb testing.TB, reg *registry, id string) *session {
+func benchSession(tb testing.TB, e *engine, id string) *broker.Session {
 	tb.Helper()
-	ch := &channel{out: discardOut{}, env: &engine{stats: reg.stats}}
+	ch := &channel{out: discardOut{}, env: e}
 	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 65535, ClientReceiveMaximum: 65535}
 	// The client id is its user name too, for ACL %u rules.
 	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V5, id, id))
-	s, _, _ := reg.open(id, true, ch, ch.ownerViewOf(), func(*session, bool) {})
+	s, _, _ := e.broker.Open(broker.OpenRequest{ClientID: id, Clean: true, Client: ch, Owner: ch.ownerOf()}, func(*broker.Session, bool) {})
 	ch.sess = s
 	return s
 }
@@ -40,9 +41,9 @@ func benchSession(tb testing.TB, reg *registry, id string) *session {
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
 	st := &engineStats{}
-	e := &engine{router: newRouter(), retained: newRetainedStore(0, 0, st), stats: st, log: zap.NewNop(), clock: wallClock{}}
-	e.sessions = newRegistry(1000, 0, st, e.endSession, e.publishWill)
-	e.sessions.acl = &e.acl
+	e := &engine{stats: st, log: zap.NewNop(), clock: wallClock{}}
+	e.setBroker(broker.New(broker.Config{MaxPending: 1000, Clock: e.clock}, &st.Counters, ownerReads{}, zap.NewNop()))
+	e.setAuthorizer(nil) // engine_broker.go: allow all
 	return e
 }
 
@@ -54,7 +55,7 @@ func BenchmarkMatch1M(b *testing.B) {
 	e := benchEngine(b)
 	const sessions, perSession = 1000, 1000
 	for i := range sessions {
-		s := benchSession(b, e.sessions, fmt.Sprintf("c%d", i))
+		s := benchSession(b, e, fmt.Sprintf("c%d", i))
 		for j := range perSession {
 			var f string
 			switch j % 4 {
@@ -67,7 +68,7 @@ func BenchmarkMatch1M(b *testing.B) {
 			default:
 				f = fmt.Sprintf("site/%d/device/%d/temp", i, j)
 			}
-			e.router.subscribe(s, &subscription{filter: f, qos: 1})
+			e.broker.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: f, QoS: 1}))
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -75,12 +76,12 @@ func BenchmarkMatch1M(b *testing.B) {
 	for i := range topics {
 		topics[i] = fmt.Sprintf("site/%d/device/%d/temp", rng.IntN(sessions), rng.IntN(perSession))
 	}
-	var buf []match
+	var buf []broker.Match
 	b.ReportAllocs()
 	b.ResetTimer()
 	found := 0
 	for i := 0; b.Loop(); i++ {
-		buf = e.router.matches(buf[:0], topics[i%len(topics)])
+		buf = e.broker.Matches(buf[:0], topics[i%len(topics)])
 		found += len(buf)
 	}
 	b.ReportMetric(float64(found)/float64(b.N), "matches/op")
@@ -97,18 +98,18 @@ func benchRouteFanout(b *testing.B, acl *configs.ACL) {
 		b.Run(fmt.Sprintf("subscribers=%d", k), func(b *testing.B) {
 			e := benchEngine(b)
 			if acl != nil {
-				e.acl.Set(mustStaticACL(b, *acl))
+				e.setAuthorizer(mustStaticACL(b, *acl))
 			}
 			for i := range k {
-				s := benchSession(b, e.sessions, fmt.Sprintf("c%d", i))
-				e.router.subscribe(s, &subscription{filter: "fan/+/out", qos: 0})
+				s := benchSession(b, e, fmt.Sprintf("c%d", i))
+				e.broker.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "fan/+/out"}))
 			}
 			payload := make([]byte, 64)
-			var buf []match
+			var buf []broker.Match
 			b.ReportAllocs()
 			for b.Loop() {
-				m := newMessage(&mqtt.Publish{Topic: "fan/x/out", Payload: payload}, "pub", time.Now())
-				if got := e.route(m, &buf); got != k {
+				m := broker.NewMessage(&mqtt.Publish{Topic: "fan/x/out", Payload: payload}, "pub", time.Now())
+				if got := e.broker.Route(m, &buf); got != k {
 					b.Fatalf("routed to %d, want %d", got, k)
 				}
 			}
@@ -128,8 +129,8 @@ func BenchmarkDeliveryEncode(b *testing.B) {
 	}{{mqtt.V311, 64, 0}, {mqtt.V5, 64, 1}, {mqtt.V5, 4096, 1}} {
 		b.Run(fmt.Sprintf("v%d/%dB/qos%d", tc.v, tc.size, tc.qos), func(b *testing.B) {
 			enc := &encoder{version: tc.v, problemInfo: true, stats: &engineStats{}, writev: true}
-			m := &message{pub: &mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}}
-			items := []outItem{{d: &delivery{msg: m, qos: tc.qos, pid: 7}}}
+			m := broker.NewMessage(&mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}, "", time.Now())
+			items := []outItem{{d: m.DeliveryFor(tc.qos, false, nil)}}
 			var bt batch
 			b.SetBytes(int64(tc.size))
 			b.ReportAllocs()

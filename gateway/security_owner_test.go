@@ -240,8 +240,8 @@ func TestSessionOwnerBinding(t *testing.T) {
 				}
 				// Acknowledged: a takeover has nothing to redeliver.
 				eventually(t, "the owner's PUBACK", func() bool {
-					s := ts.eng.sessions.lookup(id)
-					return s != nil && s.view().inflight == 0
+					s := ts.eng.broker.Lookup(id)
+					return s != nil && s.View().Inflight == 0
 				})
 			}
 
@@ -384,8 +384,8 @@ func TestSessionOwnerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the session to go offline", func() bool {
-		s := srv.eng.sessions.lookup("restart-1")
-		return s != nil && !s.view().connected
+		s := srv.eng.broker.Lookup("restart-1")
+		return s != nil && !s.View().Connected
 	})
 	stop()
 

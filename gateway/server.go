@@ -148,18 +148,10 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.rlim = limits.NewRateLimits(log)                 // ratelimit.go
 	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
-	rt := newRouter()
-	rt.sharedRandom = cfg.Session.SharedSubscriptionStrategy == "random"
-	s.eng = &engine{router: rt, retained: newRetainedStore(cfg.Retained.MaxMessages, cfg.Retained.MaxBytes, st), stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
-	s.adm.SetLog(admissionLog{s.eng.clog}) // refusals are logged, sampled (connlog.go)
-	s.eng.sessions = newRegistry(cfg.Session.MaxOfflineMessages, cfg.Session.MaxOfflineBytes, st, s.eng.endSession, s.eng.publishWill)
-	s.eng.quota = newQuotas(cfg)                             // quota.go
-	s.eng.retained.limitPerClient(cfg.Retained.MaxPerClient) // retained_quota.go
-	s.metrics.MustRegister(quotaCollector{s.eng.quota})      // quota.go
-	// owner.go: sessions belong to their owner; the ACL judges their
-	// deliveries.
-	s.eng.sessions.strictOwner = cfg.Session.OwnerBinding != "any"
-	s.eng.sessions.acl = &s.eng.acl
+	s.eng = &engine{stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
+	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, log))         // engine_broker.go
+	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
+	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
 	s.metrics.MustRegister(takeoverCollector{s})
 	authz, err := NewStaticACL(cfg.ACL)
 	if err != nil {
@@ -439,7 +431,7 @@ func (s *Server) shutdown() {
 		s.mu.Unlock()
 		<-done
 	}
-	s.eng.sessions.closeAll()
+	s.eng.broker.CloseAll()
 	s.log.Info("stopped")
 }
 
@@ -523,7 +515,7 @@ func (s *Server) Stats() Stats {
 	st := s.eng.stats
 	out := Stats{
 		Connections: st.Connections.Load(),
-		Sessions:    s.eng.sessions.count(),
+		Sessions:    s.eng.broker.SessionCount(),
 		MessagesIn:  st.MsgsIn.Load(),
 		MessagesOut: st.MsgsOut.Load(),
 		Dropped:     make(map[string]int64),

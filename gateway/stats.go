@@ -7,12 +7,9 @@ import (
 
 // engineStats is what the engine counts: the shared hot-path counters
 // (package stats) and the counters of the concerns that still live in
-// this package.
+// this package (takeovers are the broker's, broker.Takeovers).
 type engineStats struct {
 	stats.Counters
 	// auth counts failed authentications (gateway/auth).
 	auth auth.Stats
-	// takeover counts CONNECTs refused for a session of another identity
-	// (owner.go).
-	takeover takeoverStats
 }

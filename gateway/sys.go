@@ -22,14 +22,8 @@ package gateway
 import (
 	"cmp"
 	"context"
-	"strconv"
 	"time"
-
-	"edgemq/mqtt"
 )
-
-// sysClientID is the publisher of the $SYS messages, for No Local.
-const sysClientID = "$SYS"
 
 // sysState is the $SYS publisher's configuration beyond sys.interval.
 type sysState struct {
@@ -55,75 +49,10 @@ func (s *Server) startSys(ctx context.Context) (stop func()) {
 	started := time.Now()
 	go func() {
 		defer close(done)
-		s.eng.runSys(ctx, interval, version, started)
+		s.eng.broker.RunSys(ctx, interval, version, started) // broker/sys.go
 	}()
 	return func() {
 		cancel()
 		<-done
 	}
-}
-
-// runSys publishes the $SYS messages at once and then every interval
-// until ctx is done.
-func (e *engine) runSys(ctx context.Context, interval time.Duration, version string, started time.Time) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var buf []match
-	for {
-		e.publishSys(version, started, time.Now(), &buf)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// The $SYS topics, in publishing order.
-const (
-	sysVersion       = "$SYS/broker/version"
-	sysUptime        = "$SYS/broker/uptime"
-	sysClients       = "$SYS/broker/clients/connected"
-	sysMsgsReceived  = "$SYS/broker/messages/received"
-	sysMsgsSent      = "$SYS/broker/messages/sent"
-	sysBytesReceived = "$SYS/broker/bytes/received"
-	sysBytesSent     = "$SYS/broker/bytes/sent"
-	sysSubscriptions = "$SYS/broker/subscriptions/count"
-	sysRetained      = "$SYS/broker/retained/count"
-	sysSessions      = "$SYS/broker/sessions/count"
-)
-
-// publishSys publishes one round of $SYS messages. The values are read
-// first, so they do not count this round. The round's own messages are
-// not counted in messages/received (edgemq_messages_received_total),
-// which counts what clients publish: they are marked sys, and route skips
-// the count for them, so the counter never goes down.
-func (e *engine) publishSys(version string, started, now time.Time, buf *[]match) {
-	st := e.stats
-	retained, _ := e.retained.size()
-	counters := [...]struct {
-		topic string
-		v     int64
-	}{
-		{sysUptime, int64(now.Sub(started) / time.Second)},
-		{sysClients, st.Connections.Load()},
-		{sysMsgsReceived, st.MsgsIn.Load()},
-		{sysMsgsSent, st.MsgsOut.Load()},
-		{sysBytesReceived, st.BytesIn.Load()},
-		{sysBytesSent, st.BytesOut.Load()},
-		{sysSubscriptions, int64(e.sessions.subscriptionCount())},
-		{sysRetained, int64(retained)},
-		{sysSessions, int64(e.sessions.count())},
-	}
-	e.publishSysValue(sysVersion, []byte(version), now, buf)
-	for _, c := range counters {
-		e.publishSysValue(c.topic, strconv.AppendInt(nil, c.v, 10), now, buf)
-	}
-}
-
-func (e *engine) publishSysValue(topic string, payload []byte, now time.Time, buf *[]match) {
-	pub := &mqtt.Publish{Topic: topic, Payload: payload, Retain: true}
-	m := newMessage(pub, sysClientID, now)
-	m.sys = true
-	e.route(m, buf)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -33,17 +34,17 @@ func TestSys(t *testing.T) {
 	// each, the one message of 100 bytes received, and its own 10
 	// retained messages.
 	exact := map[string]string{
-		sysVersion:       "v9.9.9-test",
-		sysClients:       "3",
-		sysSessions:      "3",
-		sysSubscriptions: "3",
-		sysMsgsReceived:  "1",
-		sysBytesReceived: "100",
-		sysRetained:      "10",
+		broker.SysVersion:       "v9.9.9-test",
+		broker.SysClients:       "3",
+		broker.SysSessions:      "3",
+		broker.SysSubscriptions: "3",
+		broker.SysMsgsReceived:  "1",
+		broker.SysBytesReceived: "100",
+		broker.SysRetained:      "10",
 	}
 	// Uptime counts seconds; messages and bytes sent grow as the $SYS
 	// messages go to sub.
-	atLeast := map[string]int64{sysUptime: 0, sysMsgsSent: 1, sysBytesSent: 1}
+	atLeast := map[string]int64{broker.SysUptime: 0, broker.SysMsgsSent: 1, broker.SysBytesSent: 1}
 	latest := map[string]string{}
 	deadline := time.After(eventTimeout)
 	for done := false; !done; {
@@ -66,7 +67,7 @@ func TestSys(t *testing.T) {
 		}
 	}
 
-	if up, _ := strconv.ParseInt(latest[sysUptime], 10, 64); time.Duration(up)*time.Second > time.Since(began) {
+	if up, _ := strconv.ParseInt(latest[broker.SysUptime], 10, 64); time.Duration(up)*time.Second > time.Since(began) {
 		t.Errorf("uptime %ds, but the server started %s ago", up, time.Since(began))
 	}
 
@@ -86,10 +87,10 @@ func TestSys(t *testing.T) {
 	hash := connectV5(t, ts, v5Connect("sys-hash"))
 	hash.subscribe(t, "#", 0)
 	waitConnections(t, ts, 4)
-	waitSysValue(t, sub, sysClients, "4")
+	waitSysValue(t, sub, broker.SysClients, "4")
 	a.Disconnect(100)
 	waitConnections(t, ts, 3)
-	waitSysValue(t, sub, sysClients, "3")
+	waitSysValue(t, sub, broker.SysClients, "3")
 	hash.expectFence(t, b, "fence/sys")
 }
 
@@ -127,10 +128,8 @@ func TestSysPublishRefused(t *testing.T) {
 	late.subscribe(t, "$SYS/#", 1)
 	late.subscribe(t, "fence/sys", 1)
 	late.expectFence(t, c, "fence/sys") // nothing retained under $SYS
-	if got := ts.eng.retained; got != nil {
-		if n, _ := got.size(); n != 0 {
-			t.Errorf("%d retained messages with sys.interval 0", n)
-		}
+	if n, _ := ts.eng.broker.RetainedSize(); n != 0 {
+		t.Errorf("%d retained messages with sys.interval 0", n)
 	}
 }
 
@@ -151,14 +150,14 @@ func TestSysCounterNeverGoesDown(t *testing.T) {
 	var rounds atomic.Int64
 	go func() {
 		defer close(done)
-		var buf []match
+		var buf []broker.Match
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			ts.eng.publishSys("test", time.Now(), time.Now(), &buf)
+			ts.eng.broker.PublishSys("test", time.Now(), time.Now(), &buf)
 			rounds.Add(1)
 		}
 	}()

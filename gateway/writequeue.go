@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
@@ -16,7 +17,7 @@ import (
 // properties, which is made only when encoded.
 type outItem struct {
 	pkt mqtt.Packet
-	d   *delivery
+	d   *broker.Delivery
 	ack ackItem
 }
 
@@ -122,17 +123,17 @@ func (q *writeQueue) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return q.push(outItem{ack: ackItem{t: t, code: code, pid: pid}}, false)
 }
 
-// deliver queues a delivery. QoS 0 deliveries beyond the queue bound are
-// dropped; QoS 1/2 are bounded by the inflight window instead, and paced
-// ones by their sender (retained_feed.go).
-func (q *writeQueue) deliver(d *delivery) bool {
-	return q.push(outItem{d: d}, d.qos == 0 && !d.paced)
+// Deliver queues a delivery (broker.Queue). QoS 0 deliveries beyond the
+// queue bound are dropped; QoS 1/2 are bounded by the inflight window
+// instead, and paced ones by their sender (broker/retained_feed.go).
+func (q *writeQueue) Deliver(d *broker.Delivery) bool {
+	return q.push(outItem{d: d}, d.QoS() == 0 && !d.Paced())
 }
 
 func (q *writeQueue) push(it outItem, droppable bool) bool {
 	var size int64
 	if it.d != nil {
-		size = int64(len(it.d.msg.pub.Payload))
+		size = int64(it.d.PayloadLen())
 	}
 	q.mu.Lock()
 	if q.closing {

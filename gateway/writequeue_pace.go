@@ -1,30 +1,19 @@
 package gateway
 
-// queueRoom is what paced deliveries (retained_feed.go) may still add to
-// a write queue.
-type queueRoom struct {
-	items int
-	// bytes is the payload bytes left when bounded is set.
-	bytes   int64
-	bounded bool
-	// empty is set when the queue holds no payload: then one delivery of
-	// any size may go, so that a message over the bytes left is not held
-	// forever.
-	empty bool
-}
+import "edgemq/gateway/broker"
 
 // room returns what paced deliveries may still add: half the queue's
 // bounds, the other half being kept for live traffic, less what the queue
 // holds. Nothing once the queue is closing.
-func (q *writeQueue) room() queueRoom {
+func (q *writeQueue) room() broker.QueueRoom {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
-		return queueRoom{}
+		return broker.QueueRoom{}
 	}
-	r := queueRoom{items: max(q.limits.items/2, 1) - len(q.items), empty: q.bytes == 0}
+	r := broker.QueueRoom{Items: max(q.limits.items/2, 1) - len(q.items), Empty: q.bytes == 0}
 	if q.limits.bytes > 0 {
-		r.bytes, r.bounded = q.limits.bytes/2-q.bytes, true
+		r.Bytes, r.Bounded = q.limits.bytes/2-q.bytes, true
 	}
 	return r
 }

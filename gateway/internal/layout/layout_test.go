@@ -39,6 +39,8 @@ var allowed = map[string][]string{
 	"gateway/limits":             {"mqtt", "configs", "listeners", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/admin":              {"mqtt", "configs", "gateway/stats", "gateway/broker", "gateway/logsafe"},
 	"gateway/ops":                {"mqtt", "configs", "gateway/stats", "gateway/logsafe"},
+	"gateway/broker":             {"mqtt", "gateway/store", "gateway/broker/...", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/broker/topictrie":   {"mqtt"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
 	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "gateway/auth/passwd", "listeners/web"},

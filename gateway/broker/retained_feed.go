@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"time"
@@ -26,7 +26,7 @@ import (
 
 // retainedJob is the retained delivery still owed to one subscription.
 type retainedJob struct {
-	sub *subscription
+	sub *Subscription
 	// since is the store's sequence number at the SUBSCRIBE: messages
 	// stored later went to the subscription live.
 	since uint64
@@ -35,14 +35,14 @@ type retainedJob struct {
 	resumed bool
 }
 
-// startRetained queues the retained delivery of subs, in order, and makes
+// StartRetained queues the retained delivery of subs, in order, and makes
 // the first step. since is the retained store's sequence number read
 // while the subscriptions were registered and no message was routed. A
 // job for the same filter (a resubscription) restarts. It may run after
 // the SUBSCRIBE was stored (persist_subs.go, subacked): a filter
 // unsubscribed meanwhile gets no job, and one subscribed again takes its
 // new options.
-func (s *session) startRetained(ch *channel, subs []*subscription, since uint64) {
+func (s *Session) StartRetained(ch Client, subs []*Subscription, since uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -55,13 +55,13 @@ func (s *session) startRetained(ch *channel, subs []*subscription, since uint64)
 		s.stopRetainedLocked(sub.filter)
 		s.feed = append(s.feed, &retainedJob{sub: sub, since: since})
 	}
-	s.feedLocked(ch, ch.now())
+	s.feedLocked(ch, s.now())
 }
 
 // retargetRetainedLocked makes a retained delivery under way for sub's
 // filter go on with sub, which replaced its subscription: its granted QoS
 // and Subscription Identifier apply from now on.
-func (s *session) retargetRetainedLocked(sub *subscription) {
+func (s *Session) retargetRetainedLocked(sub *Subscription) {
 	for _, j := range s.feed {
 		if j.sub.filter == sub.filter {
 			j.sub = sub
@@ -70,7 +70,7 @@ func (s *session) retargetRetainedLocked(sub *subscription) {
 }
 
 // stopRetainedLocked ends the retained delivery of filter, if any.
-func (s *session) stopRetainedLocked(filter string) {
+func (s *Session) stopRetainedLocked(filter string) {
 	for i, j := range s.feed {
 		if j.sub.filter == filter {
 			s.feed[i] = nil
@@ -85,27 +85,27 @@ func (s *session) stopRetainedLocked(filter string) {
 }
 
 // stopAllRetainedLocked ends every retained delivery (the session ended).
-func (s *session) stopAllRetainedLocked() {
+func (s *Session) stopAllRetainedLocked() {
 	s.feed = nil
 	s.feeding.Store(false)
 }
 
 // refillRetained makes a step for ch from the writer's goroutine, after
 // it took a batch out of the queue.
-func (s *session) refillRetained(ch *channel) {
+func (s *Session) refillRetained(ch Client) {
 	if !s.feeding.Load() {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ended {
-		s.feedLocked(ch, ch.now())
+		s.feedLocked(ch, s.now())
 	}
 }
 
 // feedLocked delivers retained messages to ch, the session's connection,
 // as far as the queue and the inflight window allow.
-func (s *session) feedLocked(ch *channel, now time.Time) {
+func (s *Session) feedLocked(ch Client, now time.Time) {
 	if len(s.feed) == 0 || s.owner != ch || s.ended {
 		return
 	}
@@ -115,16 +115,16 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 	s.feeding.Store(true)
 	if s.pumpFor != ch {
 		s.pumpFor = ch
-		ch.out.setRefill(func() { s.refillRetained(ch) })
+		ch.SetRefill(func() { s.refillRetained(ch) })
 	}
-	room := ch.out.room()
-	window := int(ch.neg.OutboundInflight)
+	room := ch.Room()
+	window := s.link.Window
 	inflight := len(s.st.inflight)
-	var batch []*delivery
+	var batch []*Delivery
 	took := 0
-	acl := ch.env.acl.Load() // the owner's read check (owner.go)
-	checkReads := ch.env.acl.ChecksReads(acl)
-	for len(s.feed) > 0 && room.items > 0 {
+	acl := s.reads.load() // the owner's read check (owner.go)
+	checkReads := s.reads.checks(acl)
+	for len(s.feed) > 0 && room.Items > 0 {
 		j := s.feed[0]
 		if checkReads && !s.mayRead(j.sub, acl) {
 			// The owner may no longer read what this subscription
@@ -134,9 +134,9 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 			s.feed = s.feed[1:]
 			continue
 		}
-		done := ch.env.retained.scan(j.sub.filter, j.after, j.resumed, j.since, now, func(m *message) bool {
+		done := s.retained.scan(j.sub.filter, j.after, j.resumed, j.since, now, func(m *Message) bool {
 			size := int64(len(m.pub.Payload))
-			if room.items <= 0 || (room.bounded && size > room.bytes && !(room.empty && took == 0)) {
+			if room.Items <= 0 || (room.Bounded && size > room.Bytes && !(room.Empty && took == 0)) {
 				return false
 			}
 			qos := min(m.pub.QoS, j.sub.qos)
@@ -147,18 +147,18 @@ func (s *session) feedLocked(ch *channel, now time.Time) {
 				}
 				inflight++
 			}
-			room.items--
-			room.bytes -= size
+			room.Items--
+			room.Bytes -= size
 			took++
 			// The retained flag is set [MQTT-3.3.1-9 (3.1.1 MQTT-3.3.1-8)].
-			d := &delivery{msg: m, qos: qos, retain: true, paced: true}
+			d := &Delivery{msg: m, qos: qos, retain: true, paced: true}
 			if j.sub.id != 0 {
 				d.subIDs = []uint32{j.sub.id}
 			}
 			batch = append(batch, d)
 			j.after, j.resumed = m.pub.Topic, true
 			return true
-		}, func(m *message) { j.after, j.resumed = m.pub.Topic, true })
+		}, func(m *Message) { j.after, j.resumed = m.pub.Topic, true })
 		// Handed over outside the store's lock.
 		for i, d := range batch {
 			s.deliverLocked(d, now)

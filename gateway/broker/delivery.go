@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"time"
@@ -10,7 +10,7 @@ import (
 // deliver hands d to the session: to its connection at once when the
 // inflight window allows, into the pending queue otherwise (QoS 1/2), or
 // nowhere (QoS 0 while offline). It is called from publishers' goroutines.
-func (s *session) deliver(d *delivery, now time.Time) {
+func (s *Session) deliver(d *Delivery, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -20,19 +20,19 @@ func (s *session) deliver(d *delivery, now time.Time) {
 }
 
 // deliverLocked is deliver with s.mu held and s not ended.
-func (s *session) deliverLocked(d *delivery, now time.Time) {
+func (s *Session) deliverLocked(d *Delivery, now time.Time) {
 	ch := s.owner
 	if d.qos == 0 {
 		if ch == nil {
 			s.stats.Drop(stats.DropOffline)
 			return
 		}
-		if ch.fits(d, now) {
-			ch.out.deliver(d)
+		if s.fits(d, now) {
+			s.link.Out.Deliver(d)
 		}
 		return
 	}
-	if ch == nil || len(s.st.inflight) >= int(ch.neg.OutboundInflight) || len(s.st.pending) > 0 {
+	if ch == nil || len(s.st.inflight) >= s.link.Window || len(s.st.pending) > 0 {
 		s.queueLocked(d)
 		return
 	}
@@ -41,7 +41,7 @@ func (s *session) deliverLocked(d *delivery, now time.Time) {
 
 // queueLocked appends d to the pending queue, bounded by
 // session.max_offline_messages and max_offline_bytes.
-func (s *session) queueLocked(d *delivery) {
+func (s *Session) queueLocked(d *Delivery) {
 	size := int64(len(d.msg.pub.Payload))
 	if len(s.st.pending) >= s.maxPending || (s.maxPendingBytes > 0 && s.st.pendingBytes+size > s.maxPendingBytes) {
 		// Overflow policy: the newest message is dropped; what is queued
@@ -55,8 +55,8 @@ func (s *session) queueLocked(d *delivery) {
 }
 
 // sendLocked puts a QoS 1/2 delivery in flight on ch.
-func (s *session) sendLocked(d *delivery, ch *channel, now time.Time) {
-	if !ch.fits(d, now) {
+func (s *Session) sendLocked(d *Delivery, ch Client, now time.Time) {
+	if !s.fits(d, now) {
 		s.deleteDeliveryLocked(d)
 		return
 	}
@@ -67,8 +67,8 @@ func (s *session) sendLocked(d *delivery, ch *channel, now time.Time) {
 
 // fillLocked moves deliveries into the inflight window: first those held
 // since an earlier connection, in their order, then pending ones.
-func (s *session) fillLocked(ch *channel, now time.Time) {
-	window := int(ch.neg.OutboundInflight)
+func (s *Session) fillLocked(ch Client, now time.Time) {
+	window := s.link.Window
 	for i := 0; s.st.held > 0 && len(s.st.inflight)-s.st.held < window && i < len(s.st.order); i++ {
 		if d := s.st.inflight[s.st.order[i]]; d.held {
 			d.held = false
@@ -81,12 +81,12 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 		d := s.st.pending[n]
 		n++
 		s.st.pendingBytes -= int64(len(d.msg.pub.Payload))
-		if d.msg.expired(now) {
+		if d.msg.Expired(now) {
 			s.stats.Drop(stats.DropExpired)
 			s.deleteDeliveryLocked(d)
 			continue
 		}
-		if !s.mayReadQueuedLocked(d, &ch.env.acl) { // owner.go: counted there
+		if !s.mayReadQueuedLocked(d) { // owner.go: counted there
 			s.deleteDeliveryLocked(d)
 			continue
 		}
@@ -106,9 +106,9 @@ func (s *session) fillLocked(ch *channel, now time.Time) {
 // window counts them all [MQTT-3.3.4-9]: a PUBLISH beyond it is held, with
 // its packet id, until acknowledgements make room (fillLocked). Then the
 // window fills from the pending queue.
-func (s *session) resendLocked(ch *channel) {
-	now := ch.now()
-	window := int(ch.neg.OutboundInflight)
+func (s *Session) resendLocked(ch Client) {
+	now := s.now() // clock.go
+	window := s.link.Window
 	sent := 0
 	s.st.held = 0
 	for _, d := range s.st.inflightInOrder() {
@@ -119,7 +119,7 @@ func (s *session) resendLocked(ch *channel) {
 		}
 		// Expired or not, it is sent again: onward delivery has started
 		// [MQTT-3.3.2-5, MQTT-4.3.3-7] (resend.go).
-		if !ch.fitsSize(d, now) || !s.mayReadQueuedLocked(d, &ch.env.acl) {
+		if !s.fitsSize(d, now) || !s.mayReadQueuedLocked(d) {
 			// Over the new connection's Maximum Packet Size
 			// [MQTT-3.1.2-25], counted by fitsSize; or the owner may no
 			// longer read it (owner.go): not sent again (resend.go).
@@ -142,12 +142,12 @@ func (s *session) resendLocked(ch *channel) {
 	s.fillLocked(ch, now)
 }
 
-// acked handles PUBACK, PUBREC and PUBCOMP from the client for an
+// Acked handles PUBACK, PUBREC and PUBCOMP from the client for an
 // outbound delivery. It returns nothing: after a PUBREC it queues the
-// PUBREL on ch.out itself (and answers a PUBREC of an unknown packet id
+// PUBREL on ch itself (and answers a PUBREC of an unknown packet id
 // with PUBREL 0x92), and after a final ack it fills the freed slot from
 // the session's queue.
-func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *channel) {
+func (s *Session) Acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.st.inflight[pid]
@@ -192,6 +192,34 @@ func (s *session) acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch *chann
 		s.deleteDeliveryLocked(d)
 	}
 	if !s.ended && s.owner == ch {
-		s.fillLocked(ch, ch.now())
+		s.fillLocked(ch, s.now())
 	}
+}
+
+// fits reports whether d may go to the session's client: not expired and
+// within its Maximum Packet Size [MQTT-3.1.2-25]. It counts the drop
+// otherwise. s.mu held, with a client (s.link set).
+func (s *Session) fits(d *Delivery, now time.Time) bool {
+	if d.msg.Expired(now) {
+		s.stats.Drop(stats.DropExpired)
+		return false
+	}
+	return s.fitsSize(d, now)
+}
+
+// fitsSize reports whether d is within the client's Maximum Packet Size
+// [MQTT-3.1.2-25], and counts the drop otherwise.
+func (s *Session) fitsSize(d *Delivery, now time.Time) bool {
+	if max := s.link.MaxPacketSize; max > 0 {
+		var pub mqtt.Publish
+		PublishFor(&pub, d, s.link.Version, now)
+		if pub.PacketID == 0 && pub.QoS > 0 {
+			pub.PacketID = 1 // the size is the same for every id
+		}
+		if uint32(mqtt.PublishSize(&pub, s.link.Version)) > max {
+			s.stats.Drop(stats.DropTooLarge)
+			return false
+		}
+	}
+	return true
 }

@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"slices"
@@ -106,9 +106,9 @@ const maxExpiredPerScan = 256
 type retainedScan struct {
 	upTo    uint64 // messages stored later are skipped
 	now     time.Time
-	fn      func(*message) bool
-	skip    func(*message)
-	expired []*message
+	fn      func(*Message) bool
+	skip    func(*Message)
+	expired []*Message
 }
 
 // scan calls fn, in cursor order, with the unexpired retained messages
@@ -120,7 +120,7 @@ type retainedScan struct {
 // and must take no other lock. A filter starting with a
 // wildcard does not match topics starting with '$' [MQTT-4.7.2-1]. Expired
 // messages found on the way are deleted.
-func (r *retainedStore) scan(filter, after string, resume bool, upTo uint64, now time.Time, fn func(*message) bool, skip func(*message)) bool {
+func (r *retainedStore) scan(filter, after string, resume bool, upTo uint64, now time.Time, fn func(*Message) bool, skip func(*Message)) bool {
 	sc := retainedScan{upTo: upTo, now: now, fn: fn, skip: skip}
 	var al []string
 	if resume {
@@ -204,7 +204,7 @@ func (sc *retainedScan) visit(n *retainedNode) bool {
 		sc.skip(n.msg) // routed live to the subscription
 		return true
 	}
-	if n.msg.expired(sc.now) {
+	if n.msg.Expired(sc.now) {
 		if len(sc.expired) < maxExpiredPerScan {
 			sc.expired = append(sc.expired, n.msg)
 		}

@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"cmp"
@@ -10,11 +10,11 @@ import (
 	"edgemq/mqtt"
 )
 
-// newMessage makes a routed message of an inbound PUBLISH, taking it
+// NewMessage makes a routed message of an inbound PUBLISH, taking it
 // over: the packet id and DUP belong to the publisher's exchange only.
-func newMessage(p *mqtt.Publish, from string, now time.Time) *message {
+func NewMessage(p *mqtt.Publish, from string, now time.Time) *Message {
 	p.PacketID, p.Dup = 0, false
-	m := &message{pub: p, from: from}
+	m := &Message{pub: p, from: from}
 	m.plain.msg = m
 	if p.Properties.Has(mqtt.PropMessageExpiryInterval) {
 		m.expires = now.Add(time.Duration(p.Properties.MessageExpiryInterval) * time.Second)
@@ -22,19 +22,19 @@ func newMessage(p *mqtt.Publish, from string, now time.Time) *message {
 	return m
 }
 
-// route stores m when retained and delivers it to every matching session.
+// Route stores m when retained and delivers it to every matching session.
 // Overlapping subscriptions of one session give one copy, at the highest
 // granted QoS, carrying every matching Subscription Identifier
 // [MQTT-3.3.4-2..5]. Each matching shared subscription group gets its own
 // copy, to one member (shared.go). buf is scratch space reused between
 // calls. It returns the number of sessions the message went to.
-func (e *engine) route(m *message, buf *[]match) int {
-	return e.routeAt(m, buf, e.now())
+func (e *Broker) Route(m *Message, buf *[]Match) int {
+	return e.RouteAt(m, buf, e.now())
 }
 
-// routeAt is route at time now, for a caller that has just read the
+// RouteAt is Route at time now, for a caller that has just read the
 // clock (one reading per message on the publish path).
-func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
+func (e *Broker) RouteAt(m *Message, buf *[]Match, now time.Time) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
 	if !m.sys {
@@ -53,16 +53,16 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 	}
 	sent := 0
 	i := 0
-	acl := e.acl.Load() // the owners' read check (owner.go)
-	checkReads := e.acl.ChecksReads(acl)
-	for i < len(ms) && ms[i].group == nil {
-		s := ms[i].s
+	acl := e.reads.load() // the owners' read check (owner.go)
+	checkReads := e.reads.checks(acl)
+	for i < len(ms) && ms[i].Group == nil {
+		s := ms[i].Key
 		j := i
 		var qos byte
 		var retain, any, denied bool
 		var ids []uint32
-		for ; j < len(ms) && ms[j].s == s; j++ {
-			sub := ms[j].sub
+		for ; j < len(ms) && ms[j].Key == s; j++ {
+			sub := ms[j].Sub
 			if sub.noLocal && s.st.clientID == m.from {
 				continue // [MQTT-3.8.3-3]
 			}
@@ -87,14 +87,14 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 			}
 			continue
 		}
-		s.deliver(m.deliveryFor(min(qos, m.pub.QoS), retain, ids), now)
+		s.deliver(m.DeliveryFor(min(qos, m.pub.QoS), retain, ids), now)
 		sent++
 	}
 	// Shared subscription groups sort last. The one-copy rule is for
 	// non-shared subscriptions: a session subscribed both ways, or to
 	// several groups, gets a copy for each [4.8.2].
 	for _, g := range ms[i:] {
-		if e.deliverShared(g.group, m, now) {
+		if e.deliverShared(g.Group, m, now) {
 			sent++
 		}
 	}
@@ -104,26 +104,26 @@ func (e *engine) routeAt(m *message, buf *[]match, now time.Time) int {
 
 // compareMatches orders matches by session, in creation order, so that a
 // session's matches are adjacent, and shared subscription groups last.
-func compareMatches(a, b match) int {
-	if a.group != nil || b.group != nil {
-		return cmp.Compare(boolByte(a.group != nil), boolByte(b.group != nil))
+func compareMatches(a, b Match) int {
+	if a.Group != nil || b.Group != nil {
+		return cmp.Compare(boolByte(a.Group != nil), boolByte(b.Group != nil))
 	}
-	return cmp.Compare(a.s.seq, b.s.seq)
+	return cmp.Compare(a.Key.seq, b.Key.seq)
 }
 
 // publishWill publishes a will message as the client's PUBLISH
 // [MQTT-3.1.2-8].
-func (e *engine) publishWill(clientID string, w *mqtt.Will) {
+func (e *Broker) publishWill(clientID string, w *mqtt.Will) {
 	pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 	pub.Properties.Clear(mqtt.PropWillDelayInterval)
 	e.log.Debug("publishing will", logsafe.String("client_id", clientID), logsafe.String("topic", w.Topic))
-	var buf []match
-	e.route(newMessage(pub, clientID, e.now()), &buf)
+	var buf []Match
+	e.Route(NewMessage(pub, clientID, e.now()), &buf)
 }
 
 // endSession drops the subscriptions of a session that ended, and hands
 // its unacknowledged shared subscription deliveries to other members.
-func (e *engine) endSession(s *session) {
+func (e *Broker) endSession(s *Session) {
 	e.quota.releaseSession(s) // quota.go
 	s.mu.Lock()
 	filters := make([]string, 0, len(s.st.subs))

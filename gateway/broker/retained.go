@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"strings"
@@ -22,9 +22,9 @@ type retainedStore struct {
 	bytes    int64
 	maxCount int   // 0: no bound
 	maxBytes int64 // 0: no bound
-	stats    *engineStats
+	stats    *stats.Counters
 	// persist, when set, is called with each change, under mu (persist.go).
-	persist func(m *message, deleted bool)
+	persist func(m *Message, deleted bool)
 	// owners counts topics per publisher (retained_quota.go).
 	owners retainedOwners
 	// seq numbers the messages stored, in store order (retained_cursor.go).
@@ -33,24 +33,24 @@ type retainedStore struct {
 
 type retainedNode struct {
 	children map[string]*retainedNode
-	msg      *message
+	msg      *Message
 	// seq is msg's store sequence number; order keeps the children's
 	// names sorted for cursors (retained_cursor.go).
 	seq   uint64
 	order childOrder
 }
 
-func newRetainedStore(maxCount int, maxBytes int64, st *engineStats) *retainedStore {
+func newRetainedStore(maxCount int, maxBytes int64, st *stats.Counters) *retainedStore {
 	return &retainedStore{maxCount: maxCount, maxBytes: maxBytes, stats: st}
 }
 
-func retainedSize(m *message) int64 { return int64(len(m.pub.Topic) + len(m.pub.Payload)) }
+func retainedSize(m *Message) int64 { return int64(len(m.pub.Topic) + len(m.pub.Payload)) }
 
 // store makes m the retained message of its topic, replacing the previous
 // one [MQTT-3.3.1-5], or deletes the topic's retained message when the
 // payload is empty [MQTT-3.3.1-6, MQTT-3.3.1-7]. It reports false when m
 // was refused by the bounds.
-func (r *retainedStore) store(m *message) bool {
+func (r *retainedStore) store(m *Message) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(m.pub.Payload) == 0 {
@@ -114,7 +114,7 @@ func (r *retainedStore) store(m *message) bool {
 
 // deleteLocked removes the retained message of topic; when only is set,
 // only if it is still that message.
-func (r *retainedStore) deleteLocked(topic string, only *message) {
+func (r *retainedStore) deleteLocked(topic string, only *Message) {
 	n := &r.root
 	for level := range strings.SplitSeq(topic, "/") {
 		if n = n.children[level]; n == nil {
@@ -156,11 +156,11 @@ func (r *retainedStore) pruneLocked(topic string) {
 // match returns the unexpired retained messages matching filter. A filter
 // starting with a wildcard does not match topics starting with '$'
 // [MQTT-4.7.2-1]. Expired messages found on the way are deleted.
-func (r *retainedStore) match(filter string, now time.Time) []*message {
-	var out, expired []*message
+func (r *retainedStore) match(filter string, now time.Time) []*Message {
+	var out, expired []*Message
 	r.mu.RLock()
-	collect := func(m *message) {
-		if m.expired(now) {
+	collect := func(m *Message) {
+		if m.Expired(now) {
 			expired = append(expired, m)
 		} else {
 			out = append(out, m)
@@ -181,7 +181,7 @@ func (r *retainedStore) match(filter string, now time.Time) []*message {
 	return out
 }
 
-func matchRetained(n *retainedNode, filter string, first bool, fn func(*message)) {
+func matchRetained(n *retainedNode, filter string, first bool, fn func(*Message)) {
 	level, rest, more := cut(filter)
 	switch level {
 	case "#":
@@ -209,7 +209,7 @@ func matchRetained(n *retainedNode, filter string, first bool, fn func(*message)
 	}
 }
 
-func matchChild(c *retainedNode, rest string, more bool, fn func(*message)) {
+func matchChild(c *retainedNode, rest string, more bool, fn func(*Message)) {
 	if more {
 		matchRetained(c, rest, false, fn)
 	} else if c.msg != nil {
@@ -217,7 +217,7 @@ func matchChild(c *retainedNode, rest string, more bool, fn func(*message)) {
 	}
 }
 
-func subtree(n *retainedNode, fn func(*message)) {
+func subtree(n *retainedNode, fn func(*Message)) {
 	if n.msg != nil {
 		fn(n.msg)
 	}
@@ -234,7 +234,7 @@ func (r *retainedStore) size() (int, int64) {
 }
 
 // lookupLocked returns topic's retained message, or nil.
-func (r *retainedStore) lookupLocked(topic string) *message {
+func (r *retainedStore) lookupLocked(topic string) *Message {
 	n := &r.root
 	for level := range strings.SplitSeq(topic, "/") {
 		if n = n.children[level]; n == nil {

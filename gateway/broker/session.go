@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"sync"
@@ -8,10 +8,10 @@ import (
 	"edgemq/mqtt"
 )
 
-// message is a routed application message. It is shared, read-only, by
+// Message is a routed application Message. It is shared, read-only, by
 // every subscriber it goes to: the payload is never copied or re-encoded
 // per subscriber.
-type message struct {
+type Message struct {
 	pub  *mqtt.Publish // topic resolved, topic alias and packet id removed
 	from string        // publisher's client id, for No Local
 	// sys marks the server's own $SYS messages (sys.go): routed like any
@@ -27,28 +27,28 @@ type message struct {
 	// plain is the delivery every subscriber that gets the message at
 	// QoS 0 with no flags of its own shares (deliveryFor); plain.msg is
 	// set by newMessage.
-	plain delivery
+	plain Delivery
 }
 
-// deliveryFor returns a delivery of m at qos with the retain flag and
+// DeliveryFor returns a delivery of m at qos with the retain flag and
 // Subscription Identifiers of one subscriber. A QoS 0 delivery with
 // neither is never changed once made (it is not stored, has no packet id
 // and is not redelivered), so those share m.plain instead of allocating
 // one per subscriber.
-func (m *message) deliveryFor(qos byte, retain bool, subIDs []uint32) *delivery {
+func (m *Message) DeliveryFor(qos byte, retain bool, subIDs []uint32) *Delivery {
 	if qos == 0 && !retain && subIDs == nil && m.plain.msg == m {
 		return &m.plain
 	}
-	return &delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs}
+	return &Delivery{msg: m, qos: qos, retain: retain, subIDs: subIDs}
 }
 
-// expired reports whether the message expired by now.
-func (m *message) expired(now time.Time) bool {
+// Expired reports whether the message Expired by now.
+func (m *Message) Expired(now time.Time) bool {
 	return !m.expires.IsZero() && !now.Before(m.expires)
 }
 
-// subscription is one filter of a session, with its options.
-type subscription struct {
+// Subscription is one filter of a session, with its options.
+type Subscription struct {
 	filter            string
 	qos               byte
 	noLocal           bool
@@ -70,9 +70,9 @@ const (
 	awaitingPubcomp                     // QoS 2 PUBREL sent
 )
 
-// delivery is one message on its way to one session.
-type delivery struct {
-	msg    *message
+// Delivery is one message on its way to one session.
+type Delivery struct {
+	msg    *Message
 	qos    byte
 	retain bool
 	subIDs []uint32
@@ -100,7 +100,7 @@ type delivery struct {
 // session) guards it.
 type sessionState struct {
 	clientID string
-	subs     map[string]*subscription
+	subs     map[string]*Subscription
 	subBytes int // filter bytes in subs (putSub, dropSub in quota.go)
 	// expiry is the Session Expiry Interval in force, in seconds.
 	expiry uint32
@@ -109,14 +109,14 @@ type sessionState struct {
 	connectExpiry uint32
 	// inflight holds outbound QoS 1/2 deliveries by packet id; order keeps
 	// their send order for redelivery [MQTT-4.6.0-5, MQTT-4.6.0-6].
-	inflight map[uint16]*delivery
+	inflight map[uint16]*Delivery
 	order    []uint16
 	// held counts the deliveries in inflight with held set: the ones sent
 	// on this connection are len(inflight) - held.
 	held int
 	// pending holds QoS 1/2 deliveries waiting for the inflight window or
 	// for a connection.
-	pending      []*delivery
+	pending      []*Delivery
 	pendingBytes int64 // payload bytes in pending
 	// awaitingRel holds inbound QoS 2 packet ids between PUBREC and
 	// PUBREL, kept across reconnects [MQTT-4.3.3].
@@ -128,8 +128,8 @@ type sessionState struct {
 func newSessionState(clientID string) sessionState {
 	return sessionState{
 		clientID:    clientID,
-		subs:        make(map[string]*subscription),
-		inflight:    make(map[uint16]*delivery),
+		subs:        make(map[string]*Subscription),
+		inflight:    make(map[uint16]*Delivery),
 		awaitingRel: make(map[uint16]struct{}),
 	}
 }
@@ -149,7 +149,7 @@ func (s *sessionState) allocPID() uint16 {
 }
 
 // addInflight records d as sent.
-func (s *sessionState) addInflight(d *delivery) {
+func (s *sessionState) addInflight(d *Delivery) {
 	d.pid = s.allocPID()
 	if d.qos == 1 {
 		d.state = awaitingPuback
@@ -181,8 +181,8 @@ func (s *sessionState) removeInflight(pid uint16) {
 
 // inflightInOrder lists the deliveries in flight in the order they were
 // first sent.
-func (s *sessionState) inflightInOrder() []*delivery {
-	out := make([]*delivery, 0, len(s.order))
+func (s *sessionState) inflightInOrder() []*Delivery {
+	out := make([]*Delivery, 0, len(s.order))
 	for _, pid := range s.order {
 		out = append(out, s.inflight[pid])
 	}

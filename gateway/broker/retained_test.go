@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"fmt"
@@ -10,11 +10,11 @@ import (
 	"edgemq/mqtt"
 )
 
-func retainedMsg(topic, payload string) *message {
-	return &message{pub: &mqtt.Publish{Topic: topic, Payload: []byte(payload), Retain: true}}
+func retainedMsg(topic, payload string) *Message {
+	return &Message{pub: &mqtt.Publish{Topic: topic, Payload: []byte(payload), Retain: true}}
 }
 
-func retainedTopics(ms []*message) []string {
+func retainedTopics(ms []*Message) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.pub.Topic)
@@ -25,7 +25,7 @@ func retainedTopics(ms []*message) []string {
 
 // TestRetainedMatch checks which retained messages a filter finds.
 func TestRetainedMatch(t *testing.T) {
-	r := newRetainedStore(0, 0, &engineStats{})
+	r := newRetainedStore(0, 0, &stats.Counters{})
 	for _, topic := range []string{"a", "a/b", "a/b/c", "a/c", "b", "/x", "$SYS/up", "$SYS/a/b", "a//b"} {
 		r.store(retainedMsg(topic, "p"))
 	}
@@ -57,7 +57,7 @@ func TestRetainedMatch(t *testing.T) {
 // TestRetainedStore checks replacement, deletion by an empty payload,
 // expiry and the bounds.
 func TestRetainedStore(t *testing.T) {
-	st := &engineStats{}
+	st := &stats.Counters{}
 	r := newRetainedStore(3, 0, st)
 	for i := range 3 {
 		if !r.store(retainedMsg(fmt.Sprintf("t/%d", i), "1234")) {

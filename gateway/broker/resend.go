@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 // Resuming a session: what happens to a delivery in flight (sent on an
 // earlier connection, not acknowledged) that cannot be sent again as it
@@ -42,7 +42,7 @@ import "edgemq/mqtt"
 // whether a PUBREL was queued on ch: for QoS 2 past the PUBLISH, the
 // release step is stored and PUBREL goes; otherwise d is forgotten and
 // its id freed. s.mu held.
-func (s *session) endUnsentLocked(ch *channel, d *delivery) bool {
+func (s *Session) endUnsentLocked(ch Client, d *Delivery) bool {
 	if d.qos != 2 || d.state != awaitingPubrec {
 		d.held = false // s.st.held restarts from 0 in resendLocked
 		s.st.removeInflight(d.pid)

@@ -1,10 +1,10 @@
-package gateway
+package broker
 
 // Shared subscriptions: "$share/{ShareName}/{filter}" (MQTT 5.0 4.8.2),
 // also accepted from 3.x clients.
 //
 // Data: the router keeps each group in the topic trie at the node of its
-// filter, in trieNode.shared by share name, so a topic matches a group at
+// filter, by share name (topictrie.Group), so a topic matches a group at
 // most once. A group's members are a copy-on-write slice behind an atomic
 // pointer: join and leave replace it while holding router.mu (write), and
 // readers load it with no lock. A match carries the group only; the
@@ -27,7 +27,7 @@ package gateway
 //
 // Redelivery: deliveries through a group are marked with it
 // (delivery.share). When a member's session ends (registry onEnd →
-// engine.endSession), its marked deliveries the client did not
+// Broker.endSession), its marked deliveries the client did not
 // acknowledge (in flight before PUBACK or PUBREC, or pending) go, as new
 // deliveries with a new packet id and DUP 0, to another member of the
 // group (4.8.2: "If the Client's Session terminates before the Client
@@ -35,92 +35,17 @@ package gateway
 // Client that is subscribed to the same Shared Subscription").
 
 import (
-	"edgemq/gateway/stats"
 	"math/rand/v2"
-	"slices"
-	"sync/atomic"
 	"time"
+
+	"edgemq/gateway/stats"
 )
 
-// shareMember is one session's subscription in a shared subscription
-// group.
-type shareMember struct {
-	s   *session
-	sub *subscription
-}
-
-// shareGroup is a shared subscription group: the sessions subscribed to
-// "$share/{name}/{filter}".
-type shareGroup struct {
-	name   string // share name
-	filter string // topic filter, without "$share/{name}/"
-	// members, in the order they joined; copy-on-write: replaced under
-	// router.mu, never modified once stored.
-	members atomic.Pointer[[]shareMember]
-	// next is the round robin cursor.
-	next atomic.Uint64
-}
-
-// list returns the current members; the slice must not be modified.
-func (g *shareGroup) list() []shareMember {
-	if p := g.members.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// join adds s to the group name of node n (filter is the node's topic
-// filter), or replaces its subscription. It reports whether s was a
-// member. router.mu must be held for writing.
-func (n *trieNode) join(name, filter string, s *session, sub *subscription) (existed bool) {
-	if n.shared == nil {
-		n.shared = make(map[string]*shareGroup)
-	}
-	g := n.shared[name]
-	if g == nil {
-		g = &shareGroup{name: name, filter: filter}
-		n.shared[name] = g
-	}
-	old := g.list()
-	ms := make([]shareMember, len(old), len(old)+1)
-	copy(ms, old)
-	if i := slices.IndexFunc(ms, func(m shareMember) bool { return m.s == s }); i >= 0 {
-		ms[i].sub = sub // [MQTT-3.8.4-3]
-		existed = true
-	} else {
-		ms = append(ms, shareMember{s, sub})
-	}
-	g.members.Store(&ms)
-	return existed
-}
-
-// leave removes s from the group name of node n, dropping the group once
-// empty. It reports whether s was a member. router.mu must be held for
-// writing.
-func (n *trieNode) leave(name string, s *session) bool {
-	g := n.shared[name]
-	if g == nil {
-		return false
-	}
-	old := g.list()
-	i := slices.IndexFunc(old, func(m shareMember) bool { return m.s == s })
-	if i < 0 {
-		return false
-	}
-	ms := make([]shareMember, 0, len(old)-1)
-	ms = append(append(ms, old[:i]...), old[i+1:]...)
-	g.members.Store(&ms)
-	if len(ms) == 0 {
-		delete(n.shared, name)
-	}
-	return true
-}
-
 // sharedDelivery is m as member sub of group g receives it.
-func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
+func sharedDelivery(g *shareGroup, sub *Subscription, m *Message) *Delivery {
 	// No Local is refused on shared subscriptions [MQTT-3.8.3-4]; Retain
 	// As Published and Subscription Identifiers apply as usual.
-	d := &delivery{msg: m, qos: min(sub.qos, m.pub.QoS), retain: sub.retainAsPublished && m.pub.Retain, share: g}
+	d := &Delivery{msg: m, qos: min(sub.qos, m.pub.QoS), retain: sub.retainAsPublished && m.pub.Retain, share: g}
 	if sub.id != 0 {
 		d.subIDs = []uint32{sub.id}
 	}
@@ -131,8 +56,8 @@ func sharedDelivery(g *shareGroup, sub *subscription, m *message) *delivery {
 // when there is one, otherwise to one without (queued for QoS 1/2,
 // dropped and counted for QoS 0). It reports whether a member took it; it
 // is false only when the group has no member whose session is live.
-func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
-	members := g.list()
+func (e *Broker) deliverShared(g *shareGroup, m *Message, now time.Time) bool {
+	members := g.Members()
 	n := len(members)
 	if n == 0 {
 		return false
@@ -141,19 +66,19 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 	if e.router.sharedRandom {
 		start = rand.IntN(n)
 	} else {
-		start = int((g.next.Add(1) - 1) % uint64(n))
+		start = int(g.Next() % uint64(n))
 	}
-	acl := e.acl.Load()
-	checkReads := e.acl.ChecksReads(acl)
+	acl := e.reads.load()
+	checkReads := e.reads.checks(acl)
 	denied := false
 	for _, online := range []bool{true, false} {
 		for i := range n {
 			mb := members[(start+i)%n]
-			if checkReads && !mb.s.mayRead(mb.sub, acl) {
+			if checkReads && !mb.Key.mayRead(mb.Sub, acl) {
 				denied = true // owner.go: another member may read it
 				continue
 			}
-			if mb.s.offer(sharedDelivery(g, mb.sub, m), now, online) {
+			if mb.Key.offer(sharedDelivery(g, mb.Sub, m), now, online) {
 				return true
 			}
 		}
@@ -166,7 +91,7 @@ func (e *engine) deliverShared(g *shareGroup, m *message, now time.Time) bool {
 
 // offer hands d to s unless s ended, or, with online, has no connection.
 // It reports whether s took d.
-func (s *session) offer(d *delivery, now time.Time, online bool) bool {
+func (s *Session) offer(d *Delivery, now time.Time, online bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || (online && s.owner == nil) {
@@ -181,8 +106,8 @@ func (s *session) offer(d *delivery, now time.Time, online bool) bool {
 // PUBACK or PUBREC, then pending. A QoS 2 delivery past PUBREC was
 // received, and stays. The pending queue is left to the caller. s.mu must
 // be held.
-func (st *sessionState) takeShared() []*delivery {
-	var out []*delivery
+func (st *sessionState) takeShared() []*Delivery {
+	var out []*Delivery
 	for _, d := range st.inflightInOrder() {
 		if d.share != nil && d.state != awaitingPubcomp {
 			out = append(out, d)
@@ -200,10 +125,10 @@ func (st *sessionState) takeShared() []*delivery {
 // redeliverShared sends the shared deliveries an ended session did not
 // complete to other members of their groups, as new messages. The ended
 // session has left the groups already.
-func (e *engine) redeliverShared(ds []*delivery) {
+func (e *Broker) redeliverShared(ds []*Delivery) {
 	now := time.Now()
 	for _, d := range ds {
-		if d.msg.expired(now) {
+		if d.msg.Expired(now) {
 			e.stats.Drop(stats.DropExpired)
 			continue
 		}

@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"edgemq/mqtt"
@@ -9,17 +9,17 @@ import (
 // testSession returns a session of clientID with the subscriptions of
 // filters, inflight deliveries and queued ones, as the registry holds
 // them.
-func testSession(tb testing.TB, clientID string, filters []string, inflight, queued int) *session {
+func testSession(tb testing.TB, clientID string, filters []string, inflight, queued int) *Session {
 	tb.Helper()
-	s := &session{st: newSessionState(clientID)}
+	s := &Session{st: newSessionState(clientID)}
 	for i, f := range filters {
-		s.st.subs[f] = &subscription{filter: f, qos: byte(i % 3), id: uint32(i + 1)}
+		s.st.subs[f] = &Subscription{filter: f, qos: byte(i % 3), id: uint32(i + 1)}
 	}
 	for i := range inflight {
-		s.st.inflight[uint16(i+1)] = &delivery{}
+		s.st.inflight[uint16(i+1)] = &Delivery{}
 	}
 	for range queued {
-		s.st.pending = append(s.st.pending, &delivery{})
+		s.st.pending = append(s.st.pending, &Delivery{})
 	}
 	return s
 }
@@ -27,9 +27,9 @@ func testSession(tb testing.TB, clientID string, filters []string, inflight, que
 // TestRegistryGaugesAndViews: the read-only methods the admin API,
 // metrics and $SYS use count and copy what the sessions hold.
 func TestRegistryGaugesAndViews(t *testing.T) {
-	r := newRegistry(0, 0, nil, func(*session) {}, nil)
-	ch := &channel{}
-	sessions := []*session{
+	r := newRegistry(0, 0, nil, func(*Session) {}, nil)
+	ch := &testClient{}
+	sessions := []*Session{
 		testSession(t, "b", []string{"z/#", "a/+", "m"}, 2, 1),
 		testSession(t, "a", nil, 0, 4),
 		testSession(t, "c", []string{"x"}, 1, 0),
@@ -58,18 +58,18 @@ func TestRegistryGaugesAndViews(t *testing.T) {
 		t.Error("lookup does not return the session of the client id, or nil")
 	}
 
-	v := sessions[0].view()
+	v := sessions[0].View()
 	var filters []string
-	for _, sub := range v.subs {
-		filters = append(filters, sub.filter)
+	for _, sub := range v.Subs {
+		filters = append(filters, sub.Filter)
 	}
 	if !slices.Equal(filters, []string{"a/+", "m", "z/#"}) {
 		t.Errorf("view subscriptions = %v, want by filter", filters)
 	}
-	if v.inflight != 2 || v.queued != 1 || !v.connected {
+	if v.Inflight != 2 || v.Queued != 1 || !v.Connected {
 		t.Errorf("view = %+v, want 2 inflight, 1 queued, connected", v)
 	}
-	if !sessions[0].heldBy(ch) || sessions[1].heldBy(ch) || sessions[0].heldBy(&channel{}) {
+	if !sessions[0].HeldBy(ch) || sessions[1].HeldBy(ch) || sessions[0].HeldBy(&testClient{}) {
 		t.Error("heldBy does not report the owner")
 	}
 }
@@ -108,11 +108,11 @@ func TestRegistryEndOffline(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var ev event
 			r := newRegistry(0, 0, nil,
-				func(s *session) { ev.ends = append(ev.ends, s.st.clientID) },
+				func(s *Session) { ev.ends = append(ev.ends, s.st.clientID) },
 				func(id string, _ *mqtt.Will) { ev.wills = append(ev.wills, id) })
 			s := testSession(t, "c1", nil, 0, 0)
 			if tc.held {
-				s.owner = &channel{}
+				s.owner = &testClient{}
 			}
 			s.ended = tc.ended
 			if tc.will {

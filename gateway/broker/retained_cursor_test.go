@@ -1,12 +1,11 @@
-package gateway
+package broker
 
 import (
+	"edgemq/gateway/stats"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
-
-	"edgemq/mqtt"
 )
 
 // scanAll walks filter's retained messages step by step, step messages at
@@ -18,7 +17,7 @@ func scanAll(tb testing.TB, r *retainedStore, filter string, upTo uint64, step i
 	after, resumed := "", false
 	for range 10000 {
 		k := 0
-		done := r.scan(filter, after, resumed, upTo, time.Now(), func(m *message) bool {
+		done := r.scan(filter, after, resumed, upTo, time.Now(), func(m *Message) bool {
 			if k == step {
 				return false
 			}
@@ -26,7 +25,7 @@ func scanAll(tb testing.TB, r *retainedStore, filter string, upTo uint64, step i
 			out = append(out, m.pub.Topic)
 			after, resumed = m.pub.Topic, true
 			return true
-		}, func(m *message) { after, resumed = m.pub.Topic, true })
+		}, func(m *Message) { after, resumed = m.pub.Topic, true })
 		if done {
 			return out
 		}
@@ -43,7 +42,7 @@ func scanAll(tb testing.TB, r *retainedStore, filter string, upTo uint64, step i
 // topic once whatever the step, and no '$' topic for a filter starting
 // with a wildcard [MQTT-4.7.2-1].
 func TestRetainedCursorOrder(t *testing.T) {
-	r := newRetainedStore(0, 0, &engineStats{})
+	r := newRetainedStore(0, 0, &stats.Counters{})
 	topics := []string{"a", "a/b", "a/b/c", "a/c", "a-b", "b/x", "$SYS/x", "a/b/d", "/lead", "a//e", "c", "b/y/z"}
 	for _, topic := range topics {
 		r.store(retainedMsg(topic, "p"))
@@ -79,7 +78,7 @@ func TestRetainedCursorOrder(t *testing.T) {
 // is skipped, topics behind it are not visited again, and expired ones are
 // deleted, not delivered.
 func TestRetainedCursorChanges(t *testing.T) {
-	r := newRetainedStore(0, 0, &engineStats{})
+	r := newRetainedStore(0, 0, &stats.Counters{})
 	for i := range 20 {
 		r.store(retainedMsg(fmt.Sprintf("t/%02d", i), "old"))
 	}
@@ -121,7 +120,7 @@ func TestRetainedCursorChanges(t *testing.T) {
 // cursor builds costs bounded memory under churn: distinct topics added
 // and deleted forever keep at most about twice the live children.
 func TestRetainedChildOrderBounded(t *testing.T) {
-	r := newRetainedStore(0, 0, &engineStats{})
+	r := newRetainedStore(0, 0, &stats.Counters{})
 	for i := range 10 {
 		r.store(retainedMsg(fmt.Sprintf("c/%d", i), "p"))
 	}
@@ -141,49 +140,47 @@ func TestRetainedChildOrderBounded(t *testing.T) {
 	}
 }
 
-// orderOut is an outbound that records, for each delivery queued,
-// whether the writer's callback was set and the session marked feeding
-// by then: a delivery queued before would let the writer drain the queue
-// with no one to call back (a lost wake-up). It has room for items
-// deliveries.
+// orderOut is a Client that records, for each delivery queued, whether
+// the writer's callback was set and the session marked feeding by then: a
+// delivery queued before would let the writer drain the queue with no one
+// to call back (a lost wake-up). It has room for items deliveries.
 type orderOut struct {
-	discardOut
-	s         *session
+	testClient
+	s         *Session
 	items     int
 	refillSet bool
 	early     int // deliveries queued before the callback was set
 	queued    int
 }
 
-func (o *orderOut) deliver(*delivery) bool {
+func (o *orderOut) Link() Link { return Link{Out: o, Window: o.window} }
+func (o *orderOut) Deliver(*Delivery) bool {
 	if !o.refillSet || !o.s.feeding.Load() {
 		o.early++
 	}
 	o.queued++
 	return true
 }
-func (o *orderOut) room() queueRoom     { return queueRoom{items: o.items} }
-func (o *orderOut) setRefill(fn func()) { o.refillSet = fn != nil }
+func (o *orderOut) Room() QueueRoom     { return QueueRoom{Items: o.items} }
+func (o *orderOut) SetRefill(fn func()) { o.refillSet = fn != nil }
 
 // TestRetainedFeedWakeupOrder checks that a retained delivery sets the
 // writer's callback, and marks the session feeding, before it queues
 // anything: the writer may take and write a batch at once, and would not
 // come back for more otherwise.
 func TestRetainedFeedWakeupOrder(t *testing.T) {
-	e := benchEngine(t)
+	e := testBroker()
 	for i := range 10 {
 		e.retained.store(retainedMsg(fmt.Sprintf("w/%d", i), "p"))
 	}
-	out := &orderOut{items: 4}
-	ch := &channel{out: out, env: e, prof: &profile{}}
-	ch.neg = Negotiated{Version: mqtt.V5, OutboundInflight: 10, ClientReceiveMaximum: 10}
-	s, _, _ := e.sessions.open("w", true, ch, ch.ownerViewOf(), func(*session, bool) {})
-	ch.sess, out.s = s, s
-	sub := &subscription{filter: "w/#"}
+	out := &orderOut{items: 4, testClient: testClient{window: 10}}
+	s, _, _ := e.Open(OpenRequest{ClientID: "w", Clean: true, Client: out, Owner: &Owner{}}, func(*Session, bool) {})
+	out.s = s
+	sub := &Subscription{filter: "w/#"}
 	s.mu.Lock()
-	s.st.putSub(sub) // startRetained serves the session's subscriptions only
+	s.st.putSub(sub) // StartRetained serves the session's subscriptions only
 	s.mu.Unlock()
-	s.startRetained(ch, []*subscription{sub}, e.retained.lastSeq())
+	s.StartRetained(out, []*Subscription{sub}, e.retained.lastSeq())
 	if out.queued != 4 || out.early != 0 {
 		t.Errorf("%d queued, %d of them before the writer's callback was set", out.queued, out.early)
 	}

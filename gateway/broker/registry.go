@@ -1,4 +1,4 @@
-package gateway
+package broker
 
 import (
 	"cmp"
@@ -9,23 +9,27 @@ import (
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
 // The lock order of registry.mu, session.mu and every other mutex of
 // the gateway is written in LOCKS.md (checked with -tags lockorder).
 
-// session is a live MQTT session: its plain state, the channel that
-// owns it while connected, and its timers.
-type session struct {
+// Session is a live MQTT session: its plain state, the connection (Client)
+// that owns it while connected, and its timers.
+type Session struct {
 	mu    lockorder.Mutex[sessionMu]
 	st    sessionState
-	owner *channel // nil while no connection holds the session
+	owner Client // nil while no connection holds the session
+	// link is what deliveries read of owner (client.go): zero with no
+	// owner.
+	link Link
 
-	// ownerGen is the id of the owner view (ownerv) shifted left by one,
+	// ownerGen is the id of the owner (ownerv) shifted left by one,
 	// with bit 0 set when it carries ACL claims; 0 for no owner. Next to
-	// owner and ended: the delivery path reads it with the line deliver
-	// reads next (owner.go).
+	// owner, link and ended: the delivery path reads it with the lines
+	// deliver reads next (owner.go).
 	ownerGen atomic.Uint64
 	// ended is set once the session is discarded or expired; late
 	// deliveries to it are dropped.
@@ -35,7 +39,7 @@ type session struct {
 	// (session.max_offline_messages and max_offline_bytes).
 	maxPending      int
 	maxPendingBytes int64
-	stats           *engineStats
+	stats           *stats.Counters
 	// seq orders sessions; fixed at creation.
 	seq uint64
 	// will waits for its Will Delay Interval while willTimer runs.
@@ -50,69 +54,90 @@ type session struct {
 	pwDeadline time.Time
 	// ownerv is who the session belongs to, nil for a session restored
 	// from a record without one (owner.go).
-	ownerv atomic.Pointer[ownerView]
+	ownerv atomic.Pointer[Owner]
 	// feed holds the retained deliveries still owed (retained_feed.go);
 	// feeding says whether it holds any, read by the writer without the
 	// lock; pumpFor is the connection whose writer refills it.
 	feed    []*retainedJob
 	feeding atomic.Bool
-	pumpFor *channel
+	pumpFor Client
+	// reads is the read policy (owner.go), retained the store the feed
+	// reads and clock the time (clock.go): the broker's, fixed at
+	// creation.
+	reads    *Reads
+	retained *retainedStore
+	clock    Clock
 }
 
 // registry maps client ids to sessions and performs takeover.
 type registry struct {
 	mu       lockorder.Mutex[registryMu]
-	sessions map[string]*session
+	sessions map[string]*Session
 	// onEnd is called, without locks held, for each session that ends, to
 	// drop its subscriptions.
-	onEnd func(*session)
+	onEnd func(*Session)
 	// onWill publishes a will, without locks held.
 	onWill func(clientID string, w *mqtt.Will)
 
 	maxPending      int
 	maxPendingBytes int64
-	stats           *engineStats
+	stats           *stats.Counters
 	nextSeq         uint64
 	p               *persister // nil: memory mode
 	// strictOwner refuses a connection of another identity than the
-	// session's owner (session.owner_binding strict, owner.go); acl is
-	// the server's authorizer (never nil), whose counter numbers the owner
-	// views.
+	// session's owner (session.owner_binding strict, owner.go); reads is
+	// the read policy (never nil), whose counter numbers the owners.
 	strictOwner bool
-	acl         *aclHolder
+	reads       *Reads
+	// retained is where the sessions' retained feeds read
+	// (retained_feed.go); clock their time (clock.go).
+	retained *retainedStore
+	clock    Clock
 }
 
-func newRegistry(maxPending int, maxPendingBytes int64, st *engineStats, onEnd func(*session), onWill func(string, *mqtt.Will)) *registry {
-	return &registry{sessions: make(map[string]*session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill,
-		acl: &aclHolder{}}
+func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEnd func(*Session), onWill func(string, *mqtt.Will)) *registry {
+	return &registry{sessions: make(map[string]*Session), maxPending: maxPending, maxPendingBytes: maxPendingBytes, stats: st, onEnd: onEnd, onWill: onWill,
+		reads: &Reads{}}
 }
 
-// open attaches owner, whose identity and permissions are view, to the
-// session of clientID, creating it, or replacing it when clean is set
-// [MQTT-3.1.2-4, MQTT-3.1.2-5]. attach runs under the session's lock with
+// newSession makes a session of the registry's settings; not yet shared.
+func (r *registry) newSession(clientID string) *Session {
+	r.nextSeq++
+	return &Session{st: newSessionState(clientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq,
+		reads: r.reads, retained: r.retained, clock: r.clock}
+}
+
+// open attaches req.Client, whose identity and permissions are
+// req.Owner, to the session of req.ClientID, creating it, or replacing it
+// when req.Clean is set [MQTT-3.1.2-4, MQTT-3.1.2-5], with the Session
+// Expiry Interval req.Expiry. attach runs under the session's lock with
 // whether an existing session was resumed (Session Present), before any
-// delivery can reach owner. open returns the channel that held the session
-// before, which the caller must disconnect with Session Taken Over
-// [MQTT-3.1.4-3]. A new connection cancels a will still waiting for its
-// delay. With strictOwner, a session of another identity is neither
+// delivery can reach the client; then a resumed session's deliveries in
+// flight are sent again (resendLocked). open returns the client that held
+// the session before, which the caller must disconnect with Session Taken
+// Over [MQTT-3.1.4-3]. A new connection cancels a will still waiting for
+// its delay. With strictOwner, a session of another identity is neither
 // resumed, taken over nor replaced: open returns errSessionOwned and
 // changes nothing (owner.go).
-func (r *registry) open(clientID string, clean bool, owner *channel, view *ownerView, attach func(s *session, present bool)) (s *session, prev *channel, err error) {
+func (r *registry) open(req OpenRequest, attach func(s *Session, present bool)) (s *Session, prev Client, err error) {
+	clientID, owner, view := req.ClientID, req.Client, req.Owner
 	r.mu.Lock()
 	old := r.sessions[clientID]
-	if old != nil && !r.mayTake(old, view.identity) {
+	if old != nil && !r.mayTake(old, view.Identity) {
 		r.mu.Unlock()
 		return nil, nil, errSessionOwned
 	}
-	view.id = r.acl.NextID() // owner.go
-	if old != nil && !clean {
+	view.id = r.reads.ids.Add(1) // owner.go
+	if old != nil && !req.Clean {
 		old.mu.Lock()
 		prev = old.owner
-		old.owner = owner
-		old.setOwner(view, r.acl)
+		old.owner, old.link = owner, owner.Link()
+		old.setOwner(view, r.reads)
 		old.stopTimers()
+		old.st.expiry, old.st.connectExpiry = req.Expiry, req.Expiry
 		attach(old, true)
-		r.persistOpenLocked(old, owner.will)
+		old.resendLocked(owner) // delivery.go
+		r.persistOpenLocked(old, req.Will)
 		old.mu.Unlock()
 		r.mu.Unlock()
 		return old, prev, nil
@@ -122,19 +147,20 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 		old.forgetLocked()
 		old.mu.Unlock()
 	}
-	r.nextSeq++
-	s = &session{st: newSessionState(clientID), owner: owner, maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq}
-	s.setOwner(view, r.acl)
+	s = r.newSession(clientID)
+	s.owner, s.link = owner, owner.Link()
+	s.setOwner(view, r.reads)
 	s.mu.Lock()
 	r.sessions[clientID] = s
+	s.st.expiry, s.st.connectExpiry = req.Expiry, req.Expiry
 	attach(s, false)
-	r.persistOpenLocked(s, owner.will)
+	r.persistOpenLocked(s, req.Will)
 	s.mu.Unlock()
 	r.mu.Unlock()
 	if old != nil {
 		old.mu.Lock()
 		prev = old.owner
-		old.owner = nil
+		old.owner, old.link = nil, Link{}
 		old.ended = true
 		old.stopTimers()
 		old.mu.Unlock()
@@ -151,7 +177,7 @@ func (r *registry) open(clientID string, clean bool, owner *channel, view *owner
 // its Will Delay Interval, unless a new connection for the client id comes
 // first, or at once if the session ends first [MQTT-3.1.3-9]. A session
 // already taken over is left alone, but a will without delay still goes.
-func (r *registry) detach(s *session, owner *channel, will *mqtt.Will) {
+func (r *registry) detach(s *Session, owner Client, will *mqtt.Will) {
 	var publishNow *mqtt.Will
 	defer func() {
 		if publishNow != nil {
@@ -168,7 +194,7 @@ func (r *registry) detach(s *session, owner *channel, will *mqtt.Will) {
 		}
 		return
 	}
-	s.owner = nil
+	s.owner, s.link = nil, Link{}
 	expiry := s.st.expiry
 	if expiry == 0 {
 		s.ended = true
@@ -209,7 +235,7 @@ func (r *registry) detach(s *session, owner *channel, will *mqtt.Will) {
 }
 
 // willDue publishes a delayed will whose delay passed.
-func (r *registry) willDue(s *session) {
+func (r *registry) willDue(s *Session) {
 	s.mu.Lock()
 	w := s.will
 	s.will, s.willTimer = nil, nil
@@ -226,7 +252,7 @@ func (r *registry) willDue(s *session) {
 // expire ends a session whose expiry interval passed with no connection,
 // publishing a will still waiting for its delay [MQTT-3.1.3-9]. A session
 // a connection holds again, or that already ended, is left alone.
-func (r *registry) expire(s *session) {
+func (r *registry) expire(s *Session) {
 	r.endOffline(s.st.clientID, s)
 }
 
@@ -239,7 +265,7 @@ func (r *registry) expire(s *session) {
 // onWill and onEnd after releasing them: the caller holds none of our
 // locks. Expiry timers and the admin API's discard both end sessions
 // here.
-func (r *registry) endOffline(clientID string, s *session) (found, busy bool) {
+func (r *registry) endOffline(clientID string, s *Session) (found, busy bool) {
 	r.mu.Lock()
 	if s == nil {
 		if s = r.sessions[clientID]; s == nil {
@@ -282,20 +308,20 @@ func (r *registry) count() int {
 // and no session's lock is taken, so the caller may lock each session
 // (through its methods) afterwards. A session may end or a new one start
 // right after the copy.
-func (r *registry) snapshot() []*session {
+func (r *registry) snapshot() []*Session {
 	r.mu.Lock()
-	out := make([]*session, 0, len(r.sessions))
+	out := make([]*Session, 0, len(r.sessions))
 	for _, s := range r.sessions {
 		out = append(out, s)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b *session) int { return cmp.Compare(a.st.clientID, b.st.clientID) })
+	slices.SortFunc(out, func(a, b *Session) int { return cmp.Compare(a.st.clientID, b.st.clientID) })
 	return out
 }
 
 // lookup returns the session of clientID, or nil. It takes registry.mu
 // alone; the session may end right after.
-func (r *registry) lookup(clientID string) *session {
+func (r *registry) lookup(clientID string) *Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.sessions[clientID]
@@ -307,7 +333,7 @@ func (r *registry) lookup(clientID string) *session {
 // totals are approximate (metrics, $SYS).
 func (r *registry) gauges() (sessions, subs, inflight, queued int) {
 	r.mu.Lock()
-	list := make([]*session, 0, len(r.sessions))
+	list := make([]*Session, 0, len(r.sessions))
 	for _, s := range r.sessions {
 		list = append(list, s)
 	}
@@ -340,7 +366,7 @@ func (r *registry) closeAll() {
 	}
 }
 
-func (s *session) stopTimers() {
+func (s *Session) stopTimers() {
 	if s.expiryTimer != nil {
 		s.expiryTimer.Stop()
 		s.expiryTimer = nil
@@ -361,58 +387,75 @@ func (r *registry) discard(clientID string) (found, busy bool) {
 	return r.endOffline(clientID, nil)
 }
 
-// sessionView is a copy of a session's counts and subscriptions, taken
-// under its lock (view).
-type sessionView struct {
-	subs        []subscriptionView // by filter
-	inflight    int
-	queued      int
-	queuedBytes int64
-	expiry      uint32
-	connected   bool
+// SessionView is a copy of a session's counts and subscriptions, taken
+// under its lock (View).
+type SessionView struct {
+	Subs        []SubscriptionView // by filter
+	Inflight    int
+	Queued      int
+	QueuedBytes int64
+	Expiry      uint32
+	Connected   bool
+	// RetainedJobs is the number of subscriptions whose retained
+	// messages are still being delivered, RetainedAfter the topic the
+	// first of them delivered last (retained_feed.go).
+	RetainedJobs  int
+	RetainedAfter string
 }
 
-// subscriptionView is a subscription's filter and options, copied.
-type subscriptionView struct {
-	filter            string
-	qos               byte
-	noLocal           bool
-	retainAsPublished bool
-	retainHandling    byte
-	id                uint32 // Subscription Identifier; 0: none
+// SubscriptionView is a subscription's filter and options, copied.
+type SubscriptionView struct {
+	Filter            string
+	QoS               byte
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    byte
+	ID                uint32 // Subscription Identifier; 0: none
 }
 
-// view copies what the admin API shows of s. It takes session.mu alone
+// View copies what the admin API shows of s. It takes session.mu alone
 // and nothing under it: the caller holds none of our locks.
-func (s *session) view() sessionView {
+func (s *Session) View() SessionView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := sessionView{
-		inflight: len(s.st.inflight), queued: len(s.st.pending), queuedBytes: s.st.pendingBytes,
-		expiry: s.st.expiry, connected: s.owner != nil,
-		subs: make([]subscriptionView, 0, len(s.st.subs)),
+	v := SessionView{
+		Inflight: len(s.st.inflight), Queued: len(s.st.pending), QueuedBytes: s.st.pendingBytes,
+		Expiry: s.st.expiry, Connected: s.owner != nil,
+		Subs:         make([]SubscriptionView, 0, len(s.st.subs)),
+		RetainedJobs: len(s.feed),
+	}
+	if len(s.feed) > 0 {
+		v.RetainedAfter = s.feed[0].after
 	}
 	for _, sub := range s.st.subs {
-		v.subs = append(v.subs, subscriptionView{
-			filter: sub.filter, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished,
-			retainHandling: sub.retainHandling, id: sub.id,
+		v.Subs = append(v.Subs, SubscriptionView{
+			Filter: sub.filter, QoS: sub.qos, NoLocal: sub.noLocal, RetainAsPublished: sub.retainAsPublished,
+			RetainHandling: sub.retainHandling, ID: sub.id,
 		})
 	}
-	slices.SortFunc(v.subs, func(a, b subscriptionView) int { return cmp.Compare(a.filter, b.filter) })
+	slices.SortFunc(v.Subs, func(a, b SubscriptionView) int { return cmp.Compare(a.Filter, b.Filter) })
 	return v
 }
 
-// heldBy reports whether ch is the connection holding s now. It takes
+// HeldBy reports whether ch is the connection holding s now. It takes
 // session.mu alone; ownership may change right after.
-func (s *session) heldBy(ch *channel) bool {
+func (s *Session) HeldBy(ch Client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.owner == ch
 }
 
-// awaitDetached waits until no connection holds s, or it ended. It
+// Holder returns the connection holding s now, nil for none. It takes
+// session.mu alone; ownership may change right after.
+func (s *Session) Holder() Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owner
+}
+
+// AwaitDetached waits until no connection holds s, or it ended. It
 // reports false when ctx ends first.
-func (s *session) awaitDetached(ctx context.Context) bool {
+func (s *Session) AwaitDetached(ctx context.Context) bool {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {

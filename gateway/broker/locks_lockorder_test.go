@@ -1,6 +1,6 @@
 //go:build lockorder
 
-package gateway
+package broker
 
 import (
 	"os"
@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// TestLockOrderRefusesAnInversion: under -tags lockorder the gateway's
-// own locks are checked. Taking registry.mu while holding a session's
+// TestLockOrderRefusesAnInversion: under -tags lockorder the broker's
+// locks are checked. Taking registry.mu while holding a session's
 // lock (the reverse of registry.open) or engine.order under a session's
 // lock panics, naming both locks, before anything blocks.
 func TestLockOrderRefusesAnInversion(t *testing.T) {
@@ -18,17 +18,17 @@ func TestLockOrderRefusesAnInversion(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		take func(e *engine)
+		take func(e *Broker)
 		want string
 	}{
-		{"registry under session", func(e *engine) { e.sessions.mu.Lock(); e.sessions.mu.Unlock() }, "registry.mu taken while holding session.mu"},
-		{"order under session", func(e *engine) { e.order.RLock(); e.order.RUnlock() }, "engine.order taken while holding session.mu"},
-		{"second session", func(*engine) { var s2 session; s2.mu.Lock(); s2.mu.Unlock() }, "session.mu taken while holding session.mu"},
+		{"registry under session", func(e *Broker) { e.sessions.mu.Lock(); e.sessions.mu.Unlock() }, "registry.mu taken while holding session.mu"},
+		{"order under session", func(e *Broker) { e.order.RLock(); e.order.RUnlock() }, "engine.order taken while holding session.mu"},
+		{"second session", func(*Broker) { var s2 Session; s2.mu.Lock(); s2.mu.Unlock() }, "session.mu taken while holding session.mu"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &engine{sessions: newRegistry(0, 0, &engineStats{}, nil, nil)}
-			var s session
+			e := testBroker()
+			var s Session
 			msg := func() (msg string) {
 				defer func() { msg, _ = recover().(string) }()
 				s.mu.Lock()

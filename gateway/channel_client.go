@@ -1,0 +1,41 @@
+package gateway
+
+import (
+	"edgemq/gateway/broker"
+	"edgemq/mqtt"
+)
+
+// The channel as the broker sees it: broker.Client, the connection that
+// holds a session. The broker calls these from publishers' goroutines and
+// store callbacks, under the session's lock: each only queues on the
+// write queue (writeQueue.mu) or reads what connect set before the
+// session could deliver.
+
+var _ broker.Client = (*channel)(nil)
+
+// Link implements broker.Client: the write queue and the limits CONNECT
+// negotiated, fixed from then on.
+func (ch *channel) Link() broker.Link {
+	return broker.Link{Out: ch.out, MaxPacketSize: ch.neg.ClientMaxPacketSize, Version: ch.neg.Version, Window: int(ch.neg.OutboundInflight)}
+}
+
+// Pubrel implements broker.Client.
+func (ch *channel) Pubrel(pid uint16, code mqtt.ReasonCode) bool {
+	return ch.out.ack(mqtt.PUBREL, pid, code)
+}
+
+// Room implements broker.Client (writequeue_pace.go).
+func (ch *channel) Room() broker.QueueRoom { return ch.out.room() }
+
+// SetRefill implements broker.Client (writequeue_pace.go).
+func (ch *channel) SetRefill(fn func()) { ch.out.setRefill(fn) }
+
+// AfterStoredOut implements broker.Client (persist_qos2.go).
+func (ch *channel) AfterStoredOut(fn func()) { ch.afterStoredOut(fn) }
+
+// OutWaiting implements broker.Client: an outbound packet waits for the
+// store (persist_qos2.go).
+func (ch *channel) OutWaiting() bool { return ch.outWaiting.Load() > 0 }
+
+// Kick implements broker.Client (kick).
+func (ch *channel) Kick(code mqtt.ReasonCode) { ch.kick(code) }
