@@ -10,6 +10,7 @@ import (
 	"edgemq/gateway/auth/bruteforce"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -34,6 +35,10 @@ type outbound interface {
 	room() broker.QueueRoom
 	setRefill(fn func())
 }
+
+// Negotiated is what one connection agreed in CONNECT/CONNACK
+// (proto.Negotiated): metrics and the admin API read it.
+type Negotiated = proto.Negotiated
 
 // engine is what all channels share.
 type engine struct {
@@ -84,7 +89,7 @@ type engine struct {
 type channel struct {
 	env  *engine
 	meta *listeners.Meta
-	prof *profile
+	prof *proto.Profile
 	auth *auth.Chain
 	out  outbound
 	enc  *encoder

@@ -9,6 +9,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
+	"edgemq/gateway/proto"
 
 	"edgemq/mqtt"
 
@@ -28,9 +29,9 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
 	certID := ch.substituteCertIdentity(c)
-	err := validateConnect(c, ch.prof, n)
+	err := proto.ValidateConnect(c, ch.prof, n)
 	if err == nil {
-		err = negotiate(c, ch.prof, n, &ack.Properties)
+		err = proto.Negotiate(c, ch.prof, n, &ack.Properties)
 	}
 	if err == nil && c.Properties.AuthenticationMethod != "" {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
@@ -93,7 +94,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	ch.enc.version = c.Version
 	ch.enc.maxSize = n.ClientMaxPacketSize
 	ch.enc.problemInfo = n.ProblemInfo
-	ch.enc.aliases = newTopicAliases(n.OutboundTopicAliases)
+	ch.enc.aliases = proto.NewTopicAliases(n.OutboundTopicAliases)
 
 	req := broker.OpenRequest{ClientID: n.ClientID, Clean: c.CleanStart, Expiry: n.SessionExpiry,
 		Client: ch, Owner: ch.ownerOf(), Will: ch.will} // owner.go

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -23,7 +24,7 @@ type encoder struct {
 	clock Clock
 	// aliases assigns outbound topic aliases; nil when the client allows
 	// none or the server uses none.
-	aliases *topicAliases
+	aliases *proto.TopicAliases
 	// writev: the socket takes several buffers in one system call, so
 	// large payloads are referenced rather than copied.
 	writev bool
@@ -102,7 +103,7 @@ func (e *encoder) appendDelivery(b *batch, d *broker.Delivery, now time.Time) {
 	var pub mqtt.Publish
 	broker.PublishFor(&pub, d, e.version, now)
 	if e.aliases != nil {
-		e.aliases.apply(&pub)
+		e.aliases.Apply(&pub)
 	}
 	n := len(b.buf)
 	out, err := mqtt.AppendPublishHeader(b.buf, &pub, e.version)

@@ -23,6 +23,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -191,7 +192,7 @@ type protoHost struct {
 	st    *heldStore
 	clock *manualClock
 	eng   *engine
-	prof  *profile
+	prof  *proto.Profile
 	auth  *auth.Chain
 	bufs  mqtt.BufferPool
 	conns []*protoConn
@@ -218,7 +219,7 @@ func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost 
 	}
 	e := s.eng
 	lc := cfg.Listeners[0]
-	prof, err := newProfile(cfg.LimitsFor(lc))
+	prof, err := proto.NewProfile(cfg.LimitsFor(lc))
 	if err != nil {
 		tb.Fatalf("profile: %v", err)
 	}

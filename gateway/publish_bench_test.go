@@ -8,6 +8,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 )
@@ -62,7 +63,7 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 					// to stay in a steady state.
 					e.broker.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "bench/+/data"}))
 				}
-				pub := &channel{env: e, out: discardOut{}, prof: &profile{}}
+				pub := &channel{env: e, out: discardOut{}, prof: &proto.Profile{}}
 				pub.neg = Negotiated{Version: mqtt.V311, MaximumQoS: 2, ClientID: "pub"}
 				if acl != nil {
 					pub.acl.SetView(testView(nil, 0, "pub", "pub"))

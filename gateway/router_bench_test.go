@@ -8,6 +8,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -149,7 +150,7 @@ func BenchmarkConnectPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := newProfile(cfg.MQTT)
+	p, err := proto.NewProfile(cfg.MQTT)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,10 +161,10 @@ func BenchmarkConnectPipeline(b *testing.B) {
 	for b.Loop() {
 		var n Negotiated
 		var ack mqtt.Properties
-		if err := validateConnect(c, p, &n); err != nil {
+		if err := proto.ValidateConnect(c, p, &n); err != nil {
 			b.Fatal(err)
 		}
-		if err := negotiate(c, p, &n, &ack); err != nil {
+		if err := proto.Negotiate(c, p, &n, &ack); err != nil {
 			b.Fatal(err)
 		}
 	}
