@@ -63,7 +63,7 @@ type engine struct {
 	batches batchPool
 	// clock is the time of packet handling (clock.go); nil: the wall
 	// clock. The broker reads the same (broker.Config.Clock).
-	clock Clock
+	clock proto.Clock
 }
 
 // channel is the protocol state machine of one connection. It takes

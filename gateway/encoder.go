@@ -21,7 +21,7 @@ type encoder struct {
 	stats       *engineStats
 	// clock is the time of the remaining Message Expiry Interval
 	// (clock.go); nil: the wall clock.
-	clock Clock
+	clock proto.Clock
 	// aliases assigns outbound topic aliases; nil when the client allows
 	// none or the server uses none.
 	aliases *proto.TopicAliases

@@ -42,7 +42,7 @@ func benchSession(tb testing.TB, e *engine, id string) *broker.Session {
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
 	st := &engineStats{}
-	e := &engine{stats: st, log: zap.NewNop(), clock: wallClock{}}
+	e := &engine{stats: st, log: zap.NewNop(), clock: proto.WallClock{}}
 	e.setBroker(broker.New(broker.Config{MaxPending: 1000, Clock: e.clock}, &st.Counters, ownerReads{}, zap.NewNop()))
 	e.setAuthorizer(nil) // engine_broker.go: allow all
 	return e

@@ -105,7 +105,7 @@ type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
-	clock  Clock                           // withClock (clock.go); nil: the wall clock
+	clock  proto.Clock                     // withClock (clock.go); nil: the wall clock
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
