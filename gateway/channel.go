@@ -19,23 +19,6 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// outbound is where a channel's packets go: the connection's write queue.
-type outbound interface {
-	// send queues a control packet.
-	send(p mqtt.Packet) bool
-	// Deliver queues a PUBLISH; QoS 0 may be dropped when the queue is
-	// full (broker.Queue: the broker's sessions call it directly).
-	Deliver(d *broker.Delivery) bool
-	// ack queues a PUBACK, PUBREC, PUBREL or PUBCOMP without properties.
-	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
-	// close queues last (nil: nothing) and closes the connection after it.
-	close(last mqtt.Packet)
-	// room returns what paced deliveries may still queue, and setRefill
-	// what to call when the queue drains (writequeue_pace.go).
-	room() broker.QueueRoom
-	setRefill(fn func())
-}
-
 // Negotiated is what one connection agreed in CONNECT/CONNACK
 // (proto.Negotiated): metrics and the admin API read it.
 type Negotiated = proto.Negotiated
@@ -91,7 +74,7 @@ type channel struct {
 	meta *listeners.Meta
 	prof *proto.Profile
 	auth *auth.Chain
-	out  outbound
+	out  proto.Outbound
 	enc  *encoder
 	log  *zap.Logger
 	// timers arms the timers the channel asks for (effects.go): the
@@ -177,7 +160,7 @@ func (ch *channel) handle(p mqtt.Packet) (err error) {
 	case *mqtt.Unsubscribe:
 		ch.unsubscribe(p)
 	case *mqtt.Pingreq:
-		ch.out.send(&mqtt.Pingresp{}) // [MQTT-3.12.4-1]
+		ch.out.Send(&mqtt.Pingresp{}) // [MQTT-3.12.4-1]
 	case *mqtt.Disconnect:
 		return ch.disconnect(p)
 	case *mqtt.Connect:
@@ -233,7 +216,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 			// Delivered already: acknowledge again, don't route twice
 			// [MQTT-4.3.3-10].
 			rec := &mqtt.Pubrec{PacketID: p.PacketID}
-			ch.afterStored(func() { ch.out.send(rec) })
+			ch.afterStored(func() { ch.out.Send(rec) })
 			return nil
 		}
 		if ch.relIn == nil {
@@ -264,10 +247,10 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 // is stored; at once, and without a closure, in memory mode.
 func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
 	if !ch.env.pub.Durable() {
-		ch.out.ack(t, pid, code)
+		ch.out.Ack(t, pid, code)
 		return
 	}
-	ch.afterStored(func() { ch.out.ack(t, pid, code) }) // persist.go
+	ch.afterStored(func() { ch.out.Ack(t, pid, code) }) // persist.go
 }
 
 // refusePublish answers a PUBLISH that is not routed: QoS 1 gets PUBACK
@@ -277,9 +260,9 @@ func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why stat
 	ch.env.stats.Drop(why)
 	switch p.QoS {
 	case 1:
-		ch.out.send(&mqtt.Puback{PacketID: p.PacketID, ReasonCode: code})
+		ch.out.Send(&mqtt.Puback{PacketID: p.PacketID, ReasonCode: code})
 	case 2:
-		ch.out.send(&mqtt.Pubrec{PacketID: p.PacketID, ReasonCode: code})
+		ch.out.Send(&mqtt.Pubrec{PacketID: p.PacketID, ReasonCode: code})
 	}
 }
 
@@ -323,7 +306,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 		ch.ackAfterStored(mqtt.PUBCOMP, p.PacketID, code)
 		return
 	}
-	ch.out.ack(mqtt.PUBCOMP, p.PacketID, code)
+	ch.out.Ack(mqtt.PUBCOMP, p.PacketID, code)
 }
 
 // subscribe handles SUBSCRIBE: one reason code per filter, then the
@@ -464,10 +447,10 @@ func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 		if ref != "" {
 			d.Properties.SetString(mqtt.PropServerReference, ref)
 		}
-		ch.out.close(d)
+		ch.out.Close(d)
 		return
 	}
-	ch.out.close(nil)
+	ch.out.Close(nil)
 }
 
 // closed ends the channel after the connection is gone: the session is

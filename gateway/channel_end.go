@@ -32,7 +32,7 @@ func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
 		if d, ok := p.(*mqtt.Disconnect); ok {
 			end.code, end.hasCode = d.ReasonCode, true
 		}
-		ch.out.close(nil)
+		ch.out.Close(nil)
 		return end
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		code = mqtt.KeepAliveTimeout
@@ -40,7 +40,7 @@ func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
 		code = mqtt.CodeOf(err)
 	default:
 		// The socket closed or failed.
-		ch.out.close(nil)
+		ch.out.Close(nil)
 		return connEnd{initiator: endByNetwork, err: err}
 	}
 	if ch.neg.Version == mqtt.V5 {
@@ -48,9 +48,9 @@ func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
 		if ch.neg.ProblemInfo {
 			d.Properties.SetString(mqtt.PropReasonString, err.Error())
 		}
-		ch.out.close(d)
+		ch.out.Close(d)
 	} else {
-		ch.out.close(nil)
+		ch.out.Close(nil)
 	}
 	return connEnd{initiator: endByServer, code: code, hasCode: true, err: err}
 }

@@ -146,7 +146,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 	connect, ok := p.(*mqtt.Connect)
 	if !ok {
 		ch.logAt(zap.DebugLevel, "first packet is not connect", zap.Stringer("type", p.Type()))
-		ch.out.close(nil)
+		ch.out.Close(nil)
 		return false
 	}
 	if ticketOf(ch.meta) != nil && c.host.admissionBusy() {
@@ -321,7 +321,7 @@ func (c *conn) fail(p mqtt.Packet, err error) connEnd {
 // finish waits for the last packets to be written, then makes sure the
 // socket is closed.
 func (c *conn) finish() {
-	c.out.close(nil)
+	c.out.Close(nil)
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {

@@ -111,7 +111,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		// Session Present is 0 for a clean start [MQTT-3.2.2-2] and says
 		// whether a session was resumed [MQTT-3.2.2-3].
 		ack.SessionPresent = present
-		ch.out.send(ack)
+		ch.out.Send(ack)
 	})
 	if err != nil {
 		// A session of another identity (broker/owner.go): refused, Not
@@ -182,7 +182,7 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 	}
 	// connlog.go: sampled
 	ch.logRefused(c, code, err)
-	ch.out.close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
+	ch.out.Close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
 }
 
 // refuseMalformed answers a CONNECT that failed to decode. Its version is
@@ -202,19 +202,19 @@ func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
 	}
 	switch {
 	case c == nil:
-		ch.out.close(nil)
+		ch.out.Close(nil)
 	case code == mqtt.UnsupportedProtocolVersion:
 		v := mqtt.V311
 		if c.Version >= mqtt.V5 {
 			v = mqtt.V5
 		}
 		ch.enc.version, ch.enc.problemInfo = v, false
-		ch.out.close(&mqtt.Connack{ReasonCode: code})
+		ch.out.Close(&mqtt.Connack{ReasonCode: code})
 	case c.Version == mqtt.V5:
 		ch.enc.version, ch.enc.problemInfo = mqtt.V5, false
-		ch.out.close(&mqtt.Connack{ReasonCode: code})
+		ch.out.Close(&mqtt.Connack{ReasonCode: code})
 	default:
-		ch.out.close(nil)
+		ch.out.Close(nil)
 	}
 }
 

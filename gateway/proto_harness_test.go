@@ -62,13 +62,13 @@ type recordingOut struct {
 	closed bool
 }
 
-func (o *recordingOut) send(p mqtt.Packet) bool         { return o.push(outItem{pkt: p}) }
+func (o *recordingOut) Send(p mqtt.Packet) bool         { return o.push(outItem{pkt: p}) }
 func (o *recordingOut) Deliver(d *broker.Delivery) bool { return o.push(outItem{d: d}) }
-func (o *recordingOut) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
+func (o *recordingOut) Ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return o.push(outItem{ack: ackItem{t: t, code: code, pid: pid}})
 }
 
-func (o *recordingOut) close(last mqtt.Packet) {
+func (o *recordingOut) Close(last mqtt.Packet) {
 	if last != nil {
 		o.push(outItem{pkt: last})
 	}
@@ -77,8 +77,8 @@ func (o *recordingOut) close(last mqtt.Packet) {
 	o.mu.Unlock()
 }
 
-func (o *recordingOut) room() broker.QueueRoom { return broker.QueueRoom{Items: 1 << 10, Empty: true} }
-func (o *recordingOut) setRefill(func())       {}
+func (o *recordingOut) Room() broker.QueueRoom { return broker.QueueRoom{Items: 1 << 10, Empty: true} }
+func (o *recordingOut) SetRefill(func())       {}
 
 func (o *recordingOut) push(it outItem) bool {
 	o.mu.Lock()
@@ -301,7 +301,7 @@ func (c *protoConn) feed(tb testing.TB, raw []byte) {
 		}
 		cp, ok := p.(*mqtt.Connect)
 		if !ok {
-			ch.out.close(nil) // [MQTT-3.1.0-1]
+			ch.out.Close(nil) // [MQTT-3.1.0-1]
 			break
 		}
 		queued := c.out.count()

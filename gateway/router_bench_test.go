@@ -19,12 +19,12 @@ import (
 // benchmarks measure the engine and not a socket.
 type discardOut struct{}
 
-func (discardOut) send(mqtt.Packet) bool                       { return true }
+func (discardOut) Send(mqtt.Packet) bool                       { return true }
 func (discardOut) Deliver(*broker.Delivery) bool               { return true }
-func (discardOut) ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
-func (discardOut) close(mqtt.Packet)                           {}
-func (discardOut) room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }
-func (discardOut) setRefill(func())                            {}
+func (discardOut) Ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
+func (discardOut) Close(mqtt.Packet)                           {}
+func (discardOut) Room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }
+func (discardOut) SetRefill(func())                            {}
 
 // benchSession makes a connected session whose channel discards its
 // packets.

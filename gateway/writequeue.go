@@ -111,15 +111,15 @@ func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout t
 	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
 }
 
-// send queues a control packet. It reports false once the queue is
+// Send queues a control packet. It reports false once the queue is
 // closing.
-func (q *writeQueue) send(p mqtt.Packet) bool {
+func (q *writeQueue) Send(p mqtt.Packet) bool {
 	return q.push(outItem{pkt: p}, false)
 }
 
-// ack queues an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) with
+// Ack queues an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) with
 // no properties. It reports false once the queue is closing.
-func (q *writeQueue) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
+func (q *writeQueue) Ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return q.push(outItem{ack: ackItem{t: t, code: code, pid: pid}}, false)
 }
 
@@ -162,9 +162,9 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 	return true
 }
 
-// close queues last (may be nil) as the final packet, then closes the
+// Close queues last (may be nil) as the final packet, then closes the
 // socket once everything queued is written. It does not wait.
-func (q *writeQueue) close(last mqtt.Packet) {
+func (q *writeQueue) Close(last mqtt.Packet) {
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
