@@ -75,7 +75,7 @@ type channel struct {
 	prof *proto.Profile
 	auth *auth.Chain
 	out  proto.Outbound
-	enc  *encoder
+	wire *proto.Wire // the encoder's settings (encoder.go)
 	log  *zap.Logger
 	// timers arms the timers the channel asks for (effects.go): the
 	// connection, or a test's harness.

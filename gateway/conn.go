@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"edgemq/gateway/limits"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -79,7 +80,7 @@ type connHost interface {
 // logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
 	c := &conn{nc: nc, host: s, stats: s.eng.stats, lst: lst, born: time.Now()}
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats, clock: s.eng.clock}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: s.eng.stats, clock: s.eng.clock}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
 	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
@@ -88,7 +89,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	// writequeue.go: output buffers lent per burst.
 	c.out.batches = &s.eng.batches
 	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
-	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, enc: enc, log: s.log, timers: c}
+	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, wire: &enc.Wire, log: s.log, timers: c}
 	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !s.track(c) {

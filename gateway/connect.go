@@ -91,10 +91,10 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		w.QoS = min(w.QoS, n.MaximumQoS)
 		w.Retain = w.Retain && n.RetainAvailable
 	}
-	ch.enc.version = c.Version
-	ch.enc.maxSize = n.ClientMaxPacketSize
-	ch.enc.problemInfo = n.ProblemInfo
-	ch.enc.aliases = proto.NewTopicAliases(n.OutboundTopicAliases)
+	ch.wire.Version = c.Version
+	ch.wire.MaxSize = n.ClientMaxPacketSize
+	ch.wire.ProblemInfo = n.ProblemInfo
+	ch.wire.Aliases = proto.NewTopicAliases(n.OutboundTopicAliases)
 
 	req := broker.OpenRequest{ClientID: n.ClientID, Clean: c.CleanStart, Expiry: n.SessionExpiry,
 		Client: ch, Owner: ch.ownerOf(), Will: ch.will} // owner.go
@@ -173,12 +173,12 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 			ack.Properties.SetString(mqtt.PropReasonString, err.Error())
 		}
 	}
-	ch.enc.version = c.Version
-	ch.enc.problemInfo = wantsProblemInfo(c)
+	ch.wire.Version = c.Version
+	ch.wire.ProblemInfo = wantsProblemInfo(c)
 	if c.Version == mqtt.V5 && c.Properties.Has(mqtt.PropMaximumPacketSize) {
 		// The refusal keeps the client's limit too: the Reason String goes
 		// when the CONNACK would not fit [MQTT-3.2.2-19, MQTT-3.1.2-24].
-		ch.enc.maxSize = c.Properties.MaximumPacketSize
+		ch.wire.MaxSize = c.Properties.MaximumPacketSize
 	}
 	// connlog.go: sampled
 	ch.logRefused(c, code, err)
@@ -208,10 +208,10 @@ func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
 		if c.Version >= mqtt.V5 {
 			v = mqtt.V5
 		}
-		ch.enc.version, ch.enc.problemInfo = v, false
+		ch.wire.Version, ch.wire.ProblemInfo = v, false
 		ch.out.Close(&mqtt.Connack{ReasonCode: code})
 	case c.Version == mqtt.V5:
-		ch.enc.version, ch.enc.problemInfo = mqtt.V5, false
+		ch.wire.Version, ch.wire.ProblemInfo = mqtt.V5, false
 		ch.out.Close(&mqtt.Connack{ReasonCode: code})
 	default:
 		ch.out.Close(nil)

@@ -133,7 +133,7 @@ func (ch *channel) connectAuthStep(data []byte) connectStep {
 		a := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
 		a.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
 		a.Properties.SetBinary(mqtt.PropAuthenticationData, out)
-		ch.enc.version = mqtt.V5
+		ch.wire.Version = mqtt.V5
 		ch.out.Send(a)
 		return connectStep{}
 	}

@@ -260,10 +260,10 @@ func (h *protoHost) dial(tb testing.TB, remote string) *protoConn {
 	if err != nil {
 		tb.Fatalf("address %q: %v", remote, err)
 	}
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: h.eng.stats, clock: h.clock}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: h.eng.stats, clock: h.clock}
 	c := &protoConn{h: h, out: &recordingOut{enc: enc}, timers: &manualTimers{clock: h.clock}, lastRead: h.clock.Now()}
 	c.ch = &channel{env: h.eng, meta: &listeners.Meta{Listener: "tcp", RemoteAddr: addr}, prof: h.prof, auth: h.auth,
-		out: c.out, enc: enc, log: zap.NewNop(), timers: c.timers}
+		out: c.out, wire: &enc.Wire, log: zap.NewNop(), timers: c.timers}
 	h.conns = append(h.conns, c)
 	return c
 }

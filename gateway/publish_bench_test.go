@@ -27,7 +27,7 @@ func (discardConn) Close() error                     { return nil }
 // through a real write queue (batch pool included) to a discardConn.
 func benchQueueSession(tb testing.TB, e *engine, id string) *broker.Session {
 	tb.Helper()
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: e.stats}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: e.stats}
 	q := newWriteQueue(discardConn{}, enc, queueLimits{items: 1000}, time.Minute, e.stats)
 	q.batches = &e.batches
 	ch := &channel{out: q, env: e}

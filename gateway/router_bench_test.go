@@ -129,7 +129,7 @@ func BenchmarkDeliveryEncode(b *testing.B) {
 		qos  byte
 	}{{mqtt.V311, 64, 0}, {mqtt.V5, 64, 1}, {mqtt.V5, 4096, 1}} {
 		b.Run(fmt.Sprintf("v%d/%dB/qos%d", tc.v, tc.size, tc.qos), func(b *testing.B) {
-			enc := &encoder{version: tc.v, problemInfo: true, stats: &engineStats{}, writev: true}
+			enc := &encoder{Wire: proto.Wire{Version: tc.v, ProblemInfo: true}, stats: &engineStats{}, writev: true}
 			m := broker.NewMessage(&mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}, "", time.Now())
 			items := []outItem{{d: m.DeliveryFor(tc.qos, false, nil)}}
 			var bt batch
