@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 )
 
@@ -24,13 +25,13 @@ func (ch *channel) keepAliveTimeout() time.Duration {
 // (os.ErrDeadlineExceeded) is 0x8D. The client's own DISCONNECT
 // (errClientDisconnected) and a failed socket end it without an answer.
 // It returns how the connection ended, for the log.
-func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
+func (ch *channel) fail(p mqtt.Packet, err error) proto.End {
 	var code mqtt.ReasonCode
 	switch {
 	case errors.Is(err, errClientDisconnected):
-		end := connEnd{initiator: endByClient}
+		end := proto.End{Initiator: proto.EndByClient}
 		if d, ok := p.(*mqtt.Disconnect); ok {
-			end.code, end.hasCode = d.ReasonCode, true
+			end.Code, end.HasCode = d.ReasonCode, true
 		}
 		ch.out.Close(nil)
 		return end
@@ -41,7 +42,7 @@ func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
 	default:
 		// The socket closed or failed.
 		ch.out.Close(nil)
-		return connEnd{initiator: endByNetwork, err: err}
+		return proto.End{Initiator: proto.EndByNetwork, Err: err}
 	}
 	if ch.neg.Version == mqtt.V5 {
 		d := &mqtt.Disconnect{ReasonCode: code}
@@ -52,5 +53,5 @@ func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
 	} else {
 		ch.out.Close(nil)
 	}
-	return connEnd{initiator: endByServer, code: code, hasCode: true, err: err}
+	return proto.End{Initiator: proto.EndByServer, Code: code, HasCode: true, Err: err}
 }

@@ -194,14 +194,14 @@ func (c *conn) handshake(ctx context.Context) bool {
 // end of the connection is in ended, not inlined, so that an idle stack
 // stays under a quarter of 4 KB and the GC shrinks it back to 2 KB.
 func (c *conn) readLoop() {
-	var end connEnd
+	var end proto.End
 	c.readPackets(&end)
 	c.ended(&end)
 }
 
 // readPackets is readLoop's loop: it sets end to how the connection
 // ended, or leaves it zero when the server kicked it.
-func (c *conn) readPackets(end *connEnd) {
+func (c *conn) readPackets(end *proto.End) {
 	ch := &c.ch
 	stats := c.stats
 	v := ch.neg.Version
@@ -292,10 +292,10 @@ func (c *conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
 // ended closes a connection whose read loop ended as end says.
 //
 //go:noinline
-func (c *conn) ended(end *connEnd) {
+func (c *conn) ended(end *proto.End) {
 	ch := &c.ch
-	if end.initiator == "" {
-		*end = kickEnd(ch.kickReason()) // connlog.go
+	if end.Initiator == "" {
+		*end = proto.KickEnd(ch.kickReason()) // proto/end.go
 	}
 	c.lim.Stop()
 	c.rd.Release()
@@ -311,7 +311,7 @@ func (c *conn) ended(end *connEnd) {
 // any (a failed re-authentication, effects.go), bounded by the connect
 // timeout. The channel answers (channel_end.go); fail returns how the
 // connection ended, for the log.
-func (c *conn) fail(p mqtt.Packet, err error) connEnd {
+func (c *conn) fail(p mqtt.Packet, err error) proto.End {
 	ch := &c.ch
 	if d := ch.takeErrorDelay(); d > 0 {
 		waitDelay(context.Background(), min(d, ch.prof.ConnectTimeout))

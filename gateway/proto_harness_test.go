@@ -250,7 +250,7 @@ type protoConn struct {
 	holdDelays bool
 	waiting    time.Duration
 	// end is how the connection ended, when the host ended it.
-	end connEnd
+	end proto.End
 }
 
 // dial makes a channel as conn.serve does, on a connection from remote.
