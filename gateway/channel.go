@@ -38,7 +38,7 @@ type engine struct {
 	guard    *bruteforce.Guard // brute-force delays, nil when off
 	authLim  *auth.Limits      // authentication caps and hash pool
 	pwVerify *passwd.Verifier  // password hashes, in authLim's pool
-	stats    *engineStats
+	stats    *proto.Stats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
 	// batches lends the connections' writers their output buffers

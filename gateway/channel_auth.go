@@ -126,7 +126,7 @@ func (ch *channel) authFailed(user string, err error) time.Duration {
 func (ch *channel) authFailedBy(backend auth.Kind, user string, err error) time.Duration {
 	code := mqtt.CodeOf(err)
 	st := ch.env.stats
-	st.auth.Fail(backend, code)
+	st.Auth.Fail(backend, code)
 	ip := auth.RemoteIP(ch.meta.RemoteAddr)
 	var delay time.Duration
 	n := 1

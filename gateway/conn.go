@@ -34,7 +34,7 @@ type conn struct {
 	// host is the server that accepted the connection, as the connection
 	// sees it; stats its counters.
 	host  connHost
-	stats *engineStats
+	stats *proto.Stats
 	lst   *listenerState
 	born  time.Time
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It

@@ -53,7 +53,7 @@ func (ch *channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, 
 		}
 		return connectStep{connected: connected}
 	}
-	ch.env.stats.auth.Delay()
+	ch.env.stats.Auth.Delay()
 	ch.held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err, release: release}
 	return connectStep{delay: d}
 }
@@ -78,7 +78,7 @@ func (ch *channel) delayElapsed() connectStep {
 // returns next (a failed re-authentication's DISCONNECT, enhauth.go).
 func (ch *channel) holdError(d time.Duration) {
 	if d > 0 {
-		ch.env.stats.auth.Delay()
+		ch.env.stats.Auth.Delay()
 		ch.errDelay = d
 	}
 }

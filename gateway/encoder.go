@@ -18,7 +18,7 @@ type encoder struct {
 	// Wire is the version and the client's limits (Maximum Packet Size,
 	// Request Problem Information, topic aliases), set by the channel.
 	proto.Wire
-	stats *engineStats
+	stats *proto.Stats
 	// clock is the time of the remaining Message Expiry Interval
 	// (clock.go); nil: the wall clock.
 	clock proto.Clock

@@ -12,7 +12,7 @@ import (
 // routing, retained messages, quotas (gateway/broker). Its read check is
 // the server's authorizer (ownerReads, owner.go), set by setAuthorizer;
 // its time is the engine's clock.
-func newBroker(cfg *configs.Config, st *engineStats, clock proto.Clock, log *zap.Logger) *broker.Broker {
+func newBroker(cfg *configs.Config, st *proto.Stats, clock proto.Clock, log *zap.Logger) *broker.Broker {
 	return broker.New(broker.Config{
 		MaxPending:        cfg.Session.MaxOfflineMessages,
 		MaxPendingBytes:   cfg.Session.MaxOfflineBytes,

@@ -41,7 +41,7 @@ func benchSession(tb testing.TB, e *engine, id string) *broker.Session {
 
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
-	st := &engineStats{}
+	st := &proto.Stats{}
 	e := &engine{stats: st, log: zap.NewNop(), clock: proto.WallClock{}}
 	e.setBroker(broker.New(broker.Config{MaxPending: 1000, Clock: e.clock}, &st.Counters, ownerReads{}, zap.NewNop()))
 	e.setAuthorizer(nil) // engine_broker.go: allow all
@@ -129,7 +129,7 @@ func BenchmarkDeliveryEncode(b *testing.B) {
 		qos  byte
 	}{{mqtt.V311, 64, 0}, {mqtt.V5, 64, 1}, {mqtt.V5, 4096, 1}} {
 		b.Run(fmt.Sprintf("v%d/%dB/qos%d", tc.v, tc.size, tc.qos), func(b *testing.B) {
-			enc := &encoder{Wire: proto.Wire{Version: tc.v, ProblemInfo: true}, stats: &engineStats{}, writev: true}
+			enc := &encoder{Wire: proto.Wire{Version: tc.v, ProblemInfo: true}, stats: &proto.Stats{}, writev: true}
 			m := broker.NewMessage(&mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}, "", time.Now())
 			items := []outItem{{d: m.DeliveryFor(tc.qos, false, nil)}}
 			var bt batch

@@ -129,7 +129,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st := &engineStats{}
+	st := &proto.Stats{}
 	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
 	started := false
 	defer func() {
@@ -524,7 +524,7 @@ func (s *Server) Stats() Stats {
 	for _, r := range stats.DropReasons() {
 		out.Dropped[r.String()] = st.Dropped(r)
 	}
-	out.AuthFailures, out.AuthDelayed = st.auth.FailuresByReason(), st.auth.Delayed()
+	out.AuthFailures, out.AuthDelayed = st.Auth.FailuresByReason(), st.Auth.Delayed()
 	s.admissionSnapshot(&out) // admission.go
 	s.limitsSnapshot(&out)    // overload.go
 	return out

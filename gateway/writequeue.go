@@ -8,6 +8,7 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -53,7 +54,7 @@ type writeQueue struct {
 	writeTimeout time.Duration
 	// deadline is the write deadline in force (writer only).
 	deadline lazyDeadline
-	stats    *engineStats
+	stats    *proto.Stats
 	// shed, when set and true (the server is overloaded, overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
 	shed *atomic.Bool
@@ -107,7 +108,7 @@ type queueLimits struct {
 	bytes int64
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *engineStats) *writeQueue {
+func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *proto.Stats) *writeQueue {
 	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
 }
 
