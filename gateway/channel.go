@@ -41,9 +41,6 @@ type engine struct {
 	stats    *proto.Stats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
-	// batches lends the connections' writers their output buffers
-	// (writequeue.go).
-	batches batchPool
 	// clock is the time of packet handling (clock.go); nil: the wall
 	// clock. The broker reads the same (broker.Config.Clock).
 	clock proto.Clock

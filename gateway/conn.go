@@ -87,7 +87,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	// overload.go: QoS 0 shed to a backlog while overloaded.
 	c.out.shed = s.overload.Shedding()
 	// writequeue.go: output buffers lent per burst.
-	c.out.batches = &s.eng.batches
+	c.out.batches = &s.batches
 	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
 	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, wire: &enc.Wire, log: s.log, timers: c}
 	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)

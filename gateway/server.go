@@ -55,7 +55,10 @@ type Server struct {
 	log  *zap.Logger
 	eng  *engine
 	bufs mqtt.BufferPool
-	lsts []*listenerState
+	// batches lends the connections' writers their output buffers
+	// (writequeue.go).
+	batches batchPool
+	lsts    []*listenerState
 
 	mu       lockorder.Mutex[serverMu]
 	conns    map[*conn]struct{}
