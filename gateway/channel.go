@@ -76,7 +76,7 @@ type channel struct {
 	log  *zap.Logger
 	// timers arms the timers the channel asks for (effects.go): the
 	// connection, or a test's harness.
-	timers timerHost
+	timers proto.TimerHost
 
 	// Set once by connect, read-only after.
 	neg       Negotiated

@@ -115,7 +115,7 @@ func (o *recordingOut) take() ([][]byte, bool) {
 	return p, o.closed
 }
 
-// manualTimers is a channel's timerHost: it remembers when the timer the
+// manualTimers is a channel's proto.TimerHost: it remembers when the timer the
 // channel asked for is due, by the manual clock; the host fires it when
 // the test moves the clock past that.
 type manualTimers struct {
@@ -127,14 +127,14 @@ type manualTimers struct {
 	arms  int // how many times the channel asked for the timer
 }
 
-func (m *manualTimers) armAuthExpiry(d time.Duration) {
+func (m *manualTimers) ArmAuthExpiry(d time.Duration) {
 	m.mu.Lock()
 	m.due, m.armed = m.clock.Now().Add(d), true
 	m.arms++
 	m.mu.Unlock()
 }
 
-func (m *manualTimers) stopAuthExpiry() {
+func (m *manualTimers) StopAuthExpiry() {
 	m.mu.Lock()
 	m.armed = false
 	m.mu.Unlock()
