@@ -15,6 +15,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/acl"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -37,7 +38,7 @@ func mustStaticACL(tb testing.TB, acl configs.ACL) Authorizer {
 // aclChannel is a connected channel of clientID for username, socket
 // free, on an engine with authorizer a.
 func aclChannel(a Authorizer, clientID, username string) *channel {
-	eng := &engine{stats: &engineStats{}}
+	eng := &engine{stats: &proto.Stats{}}
 	eng.acl.Set(a)
 	ch := &channel{env: eng, log: zap.NewNop()}
 	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V5, clientID, username))

@@ -10,6 +10,7 @@ import (
 	"edgemq/gateway/auth/bruteforce"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -18,22 +19,9 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// outbound is where a channel's packets go: the connection's write queue.
-type outbound interface {
-	// send queues a control packet.
-	send(p mqtt.Packet) bool
-	// Deliver queues a PUBLISH; QoS 0 may be dropped when the queue is
-	// full (broker.Queue: the broker's sessions call it directly).
-	Deliver(d *broker.Delivery) bool
-	// ack queues a PUBACK, PUBREC, PUBREL or PUBCOMP without properties.
-	ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool
-	// close queues last (nil: nothing) and closes the connection after it.
-	close(last mqtt.Packet)
-	// room returns what paced deliveries may still queue, and setRefill
-	// what to call when the queue drains (writequeue_pace.go).
-	room() broker.QueueRoom
-	setRefill(fn func())
-}
+// Negotiated is what one connection agreed in CONNECT/CONNACK
+// (proto.Negotiated): metrics and the admin API read it.
+type Negotiated = proto.Negotiated
 
 // engine is what all channels share.
 type engine struct {
@@ -50,15 +38,12 @@ type engine struct {
 	guard    *bruteforce.Guard // brute-force delays, nil when off
 	authLim  *auth.Limits      // authentication caps and hash pool
 	pwVerify *passwd.Verifier  // password hashes, in authLim's pool
-	stats    *engineStats
+	stats    *proto.Stats
 	log      *zap.Logger
 	clog     *connLog // connection-life logs (connlog.go)
-	// batches lends the connections' writers their output buffers
-	// (writequeue.go).
-	batches batchPool
 	// clock is the time of packet handling (clock.go); nil: the wall
 	// clock. The broker reads the same (broker.Config.Clock).
-	clock Clock
+	clock proto.Clock
 }
 
 // channel is the protocol state machine of one connection. It takes
@@ -84,14 +69,14 @@ type engine struct {
 type channel struct {
 	env  *engine
 	meta *listeners.Meta
-	prof *profile
+	prof *proto.Profile
 	auth *auth.Chain
-	out  outbound
-	enc  *encoder
+	out  proto.Outbound
+	wire *proto.Wire // the encoder's settings (encoder.go)
 	log  *zap.Logger
 	// timers arms the timers the channel asks for (effects.go): the
 	// connection, or a test's harness.
-	timers timerHost
+	timers proto.TimerHost
 
 	// Set once by connect, read-only after.
 	neg       Negotiated
@@ -172,7 +157,7 @@ func (ch *channel) handle(p mqtt.Packet) (err error) {
 	case *mqtt.Unsubscribe:
 		ch.unsubscribe(p)
 	case *mqtt.Pingreq:
-		ch.out.send(&mqtt.Pingresp{}) // [MQTT-3.12.4-1]
+		ch.out.Send(&mqtt.Pingresp{}) // [MQTT-3.12.4-1]
 	case *mqtt.Disconnect:
 		return ch.disconnect(p)
 	case *mqtt.Connect:
@@ -228,7 +213,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 			// Delivered already: acknowledge again, don't route twice
 			// [MQTT-4.3.3-10].
 			rec := &mqtt.Pubrec{PacketID: p.PacketID}
-			ch.afterStored(func() { ch.out.send(rec) })
+			ch.afterStored(func() { ch.out.Send(rec) })
 			return nil
 		}
 		if ch.relIn == nil {
@@ -259,10 +244,10 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 // is stored; at once, and without a closure, in memory mode.
 func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
 	if !ch.env.pub.Durable() {
-		ch.out.ack(t, pid, code)
+		ch.out.Ack(t, pid, code)
 		return
 	}
-	ch.afterStored(func() { ch.out.ack(t, pid, code) }) // persist.go
+	ch.afterStored(func() { ch.out.Ack(t, pid, code) }) // persist.go
 }
 
 // refusePublish answers a PUBLISH that is not routed: QoS 1 gets PUBACK
@@ -272,9 +257,9 @@ func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why stat
 	ch.env.stats.Drop(why)
 	switch p.QoS {
 	case 1:
-		ch.out.send(&mqtt.Puback{PacketID: p.PacketID, ReasonCode: code})
+		ch.out.Send(&mqtt.Puback{PacketID: p.PacketID, ReasonCode: code})
 	case 2:
-		ch.out.send(&mqtt.Pubrec{PacketID: p.PacketID, ReasonCode: code})
+		ch.out.Send(&mqtt.Pubrec{PacketID: p.PacketID, ReasonCode: code})
 	}
 }
 
@@ -318,7 +303,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 		ch.ackAfterStored(mqtt.PUBCOMP, p.PacketID, code)
 		return
 	}
-	ch.out.ack(mqtt.PUBCOMP, p.PacketID, code)
+	ch.out.Ack(mqtt.PUBCOMP, p.PacketID, code)
 }
 
 // subscribe handles SUBSCRIBE: one reason code per filter, then the
@@ -459,10 +444,10 @@ func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 		if ref != "" {
 			d.Properties.SetString(mqtt.PropServerReference, ref)
 		}
-		ch.out.close(d)
+		ch.out.Close(d)
 		return
 	}
-	ch.out.close(nil)
+	ch.out.Close(nil)
 }
 
 // closed ends the channel after the connection is gone: the session is

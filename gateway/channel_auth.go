@@ -20,7 +20,7 @@ import (
 
 // authExpiry is a connection's credential: its claims and its deadline
 // (auth.Expiry). The timer that disconnects the client then is the
-// host's (timerHost, effects.go), asked for only for connections whose
+// host's (proto.TimerHost), asked for only for connections whose
 // credential expires; idle connections without one cost nothing.
 type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
@@ -83,7 +83,7 @@ func (ch *channel) stopAuthExpiry() { ch.credExp.deadline.Stop(ch.stopAuthTimer)
 // test's) asks nothing.
 func (ch *channel) armAuthTimer(d time.Duration) {
 	if ch.timers != nil {
-		ch.timers.armAuthExpiry(d) // effects.go
+		ch.timers.ArmAuthExpiry(d) // effects.go
 	}
 }
 
@@ -91,7 +91,7 @@ func (ch *channel) armAuthTimer(d time.Duration) {
 // expiry's lock.
 func (ch *channel) stopAuthTimer() {
 	if ch.timers != nil {
-		ch.timers.stopAuthExpiry()
+		ch.timers.StopAuthExpiry()
 	}
 }
 
@@ -126,7 +126,7 @@ func (ch *channel) authFailed(user string, err error) time.Duration {
 func (ch *channel) authFailedBy(backend auth.Kind, user string, err error) time.Duration {
 	code := mqtt.CodeOf(err)
 	st := ch.env.stats
-	st.auth.Fail(backend, code)
+	st.Auth.Fail(backend, code)
 	ip := auth.RemoteIP(ch.meta.RemoteAddr)
 	var delay time.Duration
 	n := 1

@@ -21,14 +21,14 @@ func (ch *channel) Link() broker.Link {
 
 // Pubrel implements broker.Client.
 func (ch *channel) Pubrel(pid uint16, code mqtt.ReasonCode) bool {
-	return ch.out.ack(mqtt.PUBREL, pid, code)
+	return ch.out.Ack(mqtt.PUBREL, pid, code)
 }
 
 // Room implements broker.Client (writequeue_pace.go).
-func (ch *channel) Room() broker.QueueRoom { return ch.out.room() }
+func (ch *channel) Room() broker.QueueRoom { return ch.out.Room() }
 
 // SetRefill implements broker.Client (writequeue_pace.go).
-func (ch *channel) SetRefill(fn func()) { ch.out.setRefill(fn) }
+func (ch *channel) SetRefill(fn func()) { ch.out.SetRefill(fn) }
 
 // AfterStoredOut implements broker.Client (persist_qos2.go).
 func (ch *channel) AfterStoredOut(fn func()) { ch.afterStoredOut(fn) }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 )
 
@@ -24,15 +25,15 @@ func (ch *channel) keepAliveTimeout() time.Duration {
 // (os.ErrDeadlineExceeded) is 0x8D. The client's own DISCONNECT
 // (errClientDisconnected) and a failed socket end it without an answer.
 // It returns how the connection ended, for the log.
-func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
+func (ch *channel) fail(p mqtt.Packet, err error) proto.End {
 	var code mqtt.ReasonCode
 	switch {
 	case errors.Is(err, errClientDisconnected):
-		end := connEnd{initiator: endByClient}
+		end := proto.End{Initiator: proto.EndByClient}
 		if d, ok := p.(*mqtt.Disconnect); ok {
-			end.code, end.hasCode = d.ReasonCode, true
+			end.Code, end.HasCode = d.ReasonCode, true
 		}
-		ch.out.close(nil)
+		ch.out.Close(nil)
 		return end
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		code = mqtt.KeepAliveTimeout
@@ -40,17 +41,17 @@ func (ch *channel) fail(p mqtt.Packet, err error) connEnd {
 		code = mqtt.CodeOf(err)
 	default:
 		// The socket closed or failed.
-		ch.out.close(nil)
-		return connEnd{initiator: endByNetwork, err: err}
+		ch.out.Close(nil)
+		return proto.End{Initiator: proto.EndByNetwork, Err: err}
 	}
 	if ch.neg.Version == mqtt.V5 {
 		d := &mqtt.Disconnect{ReasonCode: code}
 		if ch.neg.ProblemInfo {
 			d.Properties.SetString(mqtt.PropReasonString, err.Error())
 		}
-		ch.out.close(d)
+		ch.out.Close(d)
 	} else {
-		ch.out.close(nil)
+		ch.out.Close(nil)
 	}
-	return connEnd{initiator: endByServer, code: code, hasCode: true, err: err}
+	return proto.End{Initiator: proto.EndByServer, Code: code, HasCode: true, Err: err}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"edgemq/gateway/proto"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func BenchmarkClock(b *testing.B) {
 		}
 	})
 	b.Run("engine.now", func(b *testing.B) {
-		e := &engine{clock: wallClock{}}
+		e := &engine{clock: proto.WallClock{}}
 		for b.Loop() {
 			sink = e.now()
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"edgemq/gateway/limits"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -33,7 +34,7 @@ type conn struct {
 	// host is the server that accepted the connection, as the connection
 	// sees it; stats its counters.
 	host  connHost
-	stats *engineStats
+	stats *proto.Stats
 	lst   *listenerState
 	born  time.Time
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
@@ -79,16 +80,16 @@ type connHost interface {
 // logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
 	c := &conn{nc: nc, host: s, stats: s.eng.stats, lst: lst, born: time.Now()}
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: s.eng.stats, clock: s.eng.clock}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: s.eng.stats, clock: s.eng.clock}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
 	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
 	// overload.go: QoS 0 shed to a backlog while overloaded.
 	c.out.shed = s.overload.Shedding()
 	// writequeue.go: output buffers lent per burst.
-	c.out.batches = &s.eng.batches
+	c.out.batches = &s.batches
 	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
-	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, enc: enc, log: s.log, timers: c}
+	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, wire: &enc.Wire, log: s.log, timers: c}
 	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !s.track(c) {
@@ -146,7 +147,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 	connect, ok := p.(*mqtt.Connect)
 	if !ok {
 		ch.logAt(zap.DebugLevel, "first packet is not connect", zap.Stringer("type", p.Type()))
-		ch.out.close(nil)
+		ch.out.Close(nil)
 		return false
 	}
 	if ticketOf(ch.meta) != nil && c.host.admissionBusy() {
@@ -193,14 +194,14 @@ func (c *conn) handshake(ctx context.Context) bool {
 // end of the connection is in ended, not inlined, so that an idle stack
 // stays under a quarter of 4 KB and the GC shrinks it back to 2 KB.
 func (c *conn) readLoop() {
-	var end connEnd
+	var end proto.End
 	c.readPackets(&end)
 	c.ended(&end)
 }
 
 // readPackets is readLoop's loop: it sets end to how the connection
 // ended, or leaves it zero when the server kicked it.
-func (c *conn) readPackets(end *connEnd) {
+func (c *conn) readPackets(end *proto.End) {
 	ch := &c.ch
 	stats := c.stats
 	v := ch.neg.Version
@@ -291,10 +292,10 @@ func (c *conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
 // ended closes a connection whose read loop ended as end says.
 //
 //go:noinline
-func (c *conn) ended(end *connEnd) {
+func (c *conn) ended(end *proto.End) {
 	ch := &c.ch
-	if end.initiator == "" {
-		*end = kickEnd(ch.kickReason()) // connlog.go
+	if end.Initiator == "" {
+		*end = proto.KickEnd(ch.kickReason()) // proto/end.go
 	}
 	c.lim.Stop()
 	c.rd.Release()
@@ -310,7 +311,7 @@ func (c *conn) ended(end *connEnd) {
 // any (a failed re-authentication, effects.go), bounded by the connect
 // timeout. The channel answers (channel_end.go); fail returns how the
 // connection ended, for the log.
-func (c *conn) fail(p mqtt.Packet, err error) connEnd {
+func (c *conn) fail(p mqtt.Packet, err error) proto.End {
 	ch := &c.ch
 	if d := ch.takeErrorDelay(); d > 0 {
 		waitDelay(context.Background(), min(d, ch.prof.ConnectTimeout))
@@ -321,7 +322,7 @@ func (c *conn) fail(p mqtt.Packet, err error) connEnd {
 // finish waits for the last packets to be written, then makes sure the
 // socket is closed.
 func (c *conn) finish() {
-	c.out.close(nil)
+	c.out.Close(nil)
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {

@@ -2,13 +2,13 @@ package gateway
 
 import "time"
 
-// The connection is its channel's timerHost (effects.go): it arms the
+// The connection is its channel's proto.TimerHost (proto/timers.go): it arms the
 // timers the channel asks for with the runtime's timers. authTimer is
 // guarded by the lock of the channel's credential expiry (auth.Expiry,
 // authExpiry.mu), under which the channel calls these.
 
-// armAuthExpiry arms the credential-expiry timer: authExpired after d.
-func (c *conn) armAuthExpiry(d time.Duration) {
+// ArmAuthExpiry arms the credential-expiry timer: authExpired after d.
+func (c *conn) ArmAuthExpiry(d time.Duration) {
 	if c.authTimer != nil {
 		c.authTimer.Reset(d)
 		return
@@ -16,8 +16,8 @@ func (c *conn) armAuthExpiry(d time.Duration) {
 	c.authTimer = time.AfterFunc(d, c.ch.authExpired)
 }
 
-// stopAuthExpiry stops the credential-expiry timer, if any.
-func (c *conn) stopAuthExpiry() {
+// StopAuthExpiry stops the credential-expiry timer, if any.
+func (c *conn) StopAuthExpiry() {
 	if c.authTimer != nil {
 		c.authTimer.Stop()
 	}

@@ -9,6 +9,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/logsafe"
+	"edgemq/gateway/proto"
 
 	"edgemq/mqtt"
 
@@ -28,9 +29,9 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
 	certID := ch.substituteCertIdentity(c)
-	err := validateConnect(c, ch.prof, n)
+	err := proto.ValidateConnect(c, ch.prof, n)
 	if err == nil {
-		err = negotiate(c, ch.prof, n, &ack.Properties)
+		err = proto.Negotiate(c, ch.prof, n, &ack.Properties)
 	}
 	if err == nil && c.Properties.AuthenticationMethod != "" {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
@@ -90,10 +91,10 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		w.QoS = min(w.QoS, n.MaximumQoS)
 		w.Retain = w.Retain && n.RetainAvailable
 	}
-	ch.enc.version = c.Version
-	ch.enc.maxSize = n.ClientMaxPacketSize
-	ch.enc.problemInfo = n.ProblemInfo
-	ch.enc.aliases = newTopicAliases(n.OutboundTopicAliases)
+	ch.wire.Version = c.Version
+	ch.wire.MaxSize = n.ClientMaxPacketSize
+	ch.wire.ProblemInfo = n.ProblemInfo
+	ch.wire.Aliases = proto.NewTopicAliases(n.OutboundTopicAliases)
 
 	req := broker.OpenRequest{ClientID: n.ClientID, Clean: c.CleanStart, Expiry: n.SessionExpiry,
 		Client: ch, Owner: ch.ownerOf(), Will: ch.will} // owner.go
@@ -110,7 +111,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		// Session Present is 0 for a clean start [MQTT-3.2.2-2] and says
 		// whether a session was resumed [MQTT-3.2.2-3].
 		ack.SessionPresent = present
-		ch.out.send(ack)
+		ch.out.Send(ack)
 	})
 	if err != nil {
 		// A session of another identity (broker/owner.go): refused, Not
@@ -172,16 +173,16 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 			ack.Properties.SetString(mqtt.PropReasonString, err.Error())
 		}
 	}
-	ch.enc.version = c.Version
-	ch.enc.problemInfo = wantsProblemInfo(c)
+	ch.wire.Version = c.Version
+	ch.wire.ProblemInfo = wantsProblemInfo(c)
 	if c.Version == mqtt.V5 && c.Properties.Has(mqtt.PropMaximumPacketSize) {
 		// The refusal keeps the client's limit too: the Reason String goes
 		// when the CONNACK would not fit [MQTT-3.2.2-19, MQTT-3.1.2-24].
-		ch.enc.maxSize = c.Properties.MaximumPacketSize
+		ch.wire.MaxSize = c.Properties.MaximumPacketSize
 	}
 	// connlog.go: sampled
 	ch.logRefused(c, code, err)
-	ch.out.close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
+	ch.out.Close(ack) // [MQTT-3.2.2-7 (3.1.1 MQTT-3.2.2-5)]: close after a refusal
 }
 
 // refuseMalformed answers a CONNECT that failed to decode. Its version is
@@ -201,19 +202,19 @@ func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
 	}
 	switch {
 	case c == nil:
-		ch.out.close(nil)
+		ch.out.Close(nil)
 	case code == mqtt.UnsupportedProtocolVersion:
 		v := mqtt.V311
 		if c.Version >= mqtt.V5 {
 			v = mqtt.V5
 		}
-		ch.enc.version, ch.enc.problemInfo = v, false
-		ch.out.close(&mqtt.Connack{ReasonCode: code})
+		ch.wire.Version, ch.wire.ProblemInfo = v, false
+		ch.out.Close(&mqtt.Connack{ReasonCode: code})
 	case c.Version == mqtt.V5:
-		ch.enc.version, ch.enc.problemInfo = mqtt.V5, false
-		ch.out.close(&mqtt.Connack{ReasonCode: code})
+		ch.wire.Version, ch.wire.ProblemInfo = mqtt.V5, false
+		ch.out.Close(&mqtt.Connack{ReasonCode: code})
 	default:
-		ch.out.close(nil)
+		ch.out.Close(nil)
 	}
 }
 

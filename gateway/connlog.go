@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"edgemq/gateway/logsafe"
+	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 
 	"go.uber.org/zap"
@@ -185,40 +186,8 @@ func (ch *channel) logConnected(username string) {
 	)
 }
 
-// Who ended a connection.
-const (
-	endByClient   = "client"   // DISCONNECT from the client
-	endByServer   = "server"   // a protocol fault, keep alive, an expired credential
-	endByNetwork  = "network"  // the socket closed or failed without DISCONNECT
-	endByTakeover = "takeover" // another connection took the session over
-	endByKick     = "kick"     // an administrative action
-	endByDrain    = "drain"    // the server shutting down or redirecting
-)
-
-// connEnd is how a connected client's connection ended.
-type connEnd struct {
-	initiator string
-	code      mqtt.ReasonCode
-	hasCode   bool
-	err       error
-}
-
-// kickEnd classifies a server-side disconnection by its reason code.
-func kickEnd(code mqtt.ReasonCode) connEnd {
-	e := connEnd{initiator: endByServer, code: code, hasCode: true}
-	switch code {
-	case mqtt.SessionTakenOver:
-		e.initiator = endByTakeover
-	case mqtt.ServerShuttingDown, mqtt.UseAnotherServer, mqtt.ServerMoved:
-		e.initiator = endByDrain
-	case mqtt.AdministrativeAction:
-		e.initiator = endByKick
-	}
-	return e
-}
-
 // logDisconnected logs the end of a connected client (info).
-func (c *conn) logDisconnected(e connEnd) {
+func (c *conn) logDisconnected(e proto.End) {
 	ch := &c.ch
 	ce := ch.log.Check(zap.InfoLevel, "client disconnected")
 	if ce == nil {
@@ -230,15 +199,15 @@ func (c *conn) logDisconnected(e connEnd) {
 		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
 		zap.String("protocol", versionLabel(ch.neg.Version)),
-		zap.String("initiator", e.initiator))
-	if e.hasCode {
-		fields = append(fields, zap.Uint8("reason_code", byte(e.code)), zap.String("reason", e.code.String()))
+		zap.String("initiator", e.Initiator))
+	if e.HasCode {
+		fields = append(fields, zap.Uint8("reason_code", byte(e.Code)), zap.String("reason", e.Code.String()))
 	}
 	fields = append(fields, zap.Duration("duration", time.Since(c.born)),
 		zap.Int64("bytes_in", c.rd.BytesRead()), zap.Int64("bytes_out", c.out.sentBytes.Load()),
 		zap.Int64("messages_in", c.msgsIn), zap.Int64("messages_out", c.out.sentMsgs.Load()))
-	if e.err != nil {
-		fields = append(fields, logsafe.Error(e.err))
+	if e.Err != nil {
+		fields = append(fields, logsafe.Error(e.Err))
 	}
 	ce.Write(fields...)
 }

@@ -4,7 +4,7 @@ package gateway
 // machine of one connection (channel.go): it sleeps on no timer and arms
 // none. A delay (brute-force protection, channel_auth.go) is returned for
 // the host to wait out; a timer (the credential's expiry, channel_auth.go)
-// is asked of the host through timerHost, and comes back as an event
+// is asked of the host through proto.TimerHost, and comes back as an event
 // method of the channel when it fires. The host is the connection
 // (conn.go, conn_timers.go) in a running server, and a test's harness
 // with a manual Clock (proto_harness_test.go).
@@ -53,7 +53,7 @@ func (ch *channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, 
 		}
 		return connectStep{connected: connected}
 	}
-	ch.env.stats.auth.Delay()
+	ch.env.stats.Auth.Delay()
 	ch.held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err, release: release}
 	return connectStep{delay: d}
 }
@@ -78,7 +78,7 @@ func (ch *channel) delayElapsed() connectStep {
 // returns next (a failed re-authentication's DISCONNECT, enhauth.go).
 func (ch *channel) holdError(d time.Duration) {
 	if d > 0 {
-		ch.env.stats.auth.Delay()
+		ch.env.stats.Auth.Delay()
 		ch.errDelay = d
 	}
 }
@@ -103,18 +103,4 @@ func waitDelay(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// timerHost arms the timers a channel asks for. When a timer fires, the
-// host calls the channel's event method for it, on any goroutine:
-// authExpired for the credential expiry. The channel calls these methods
-// under its credExp.mu, so one at a time; they must not block or call
-// back into the channel before they return.
-type timerHost interface {
-	// armAuthExpiry arms the credential-expiry timer to fire after d,
-	// replacing the one armed before, if any.
-	armAuthExpiry(d time.Duration)
-	// stopAuthExpiry stops it. An expiry already firing may still call
-	// authExpired, which then finds the credential stopped or extended.
-	stopAuthExpiry()
 }

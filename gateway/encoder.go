@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -14,16 +15,13 @@ import (
 // Information and Topic Alias Maximum. It runs on the connection's writer
 // only.
 type encoder struct {
-	version     mqtt.Version
-	maxSize     uint32 // the client's Maximum Packet Size; 0: none
-	problemInfo bool
-	stats       *engineStats
+	// Wire is the version and the client's limits (Maximum Packet Size,
+	// Request Problem Information, topic aliases), set by the channel.
+	proto.Wire
+	stats *proto.Stats
 	// clock is the time of the remaining Message Expiry Interval
 	// (clock.go); nil: the wall clock.
-	clock Clock
-	// aliases assigns outbound topic aliases; nil when the client allows
-	// none or the server uses none.
-	aliases *topicAliases
+	clock proto.Clock
 	// writev: the socket takes several buffers in one system call, so
 	// large payloads are referenced rather than copied.
 	writev bool
@@ -100,17 +98,17 @@ func (e *encoder) appendDelivery(b *batch, d *broker.Delivery, now time.Time) {
 		return
 	}
 	var pub mqtt.Publish
-	broker.PublishFor(&pub, d, e.version, now)
-	if e.aliases != nil {
-		e.aliases.apply(&pub)
+	broker.PublishFor(&pub, d, e.Version, now)
+	if e.Aliases != nil {
+		e.Aliases.Apply(&pub)
 	}
 	n := len(b.buf)
-	out, err := mqtt.AppendPublishHeader(b.buf, &pub, e.version)
+	out, err := mqtt.AppendPublishHeader(b.buf, &pub, e.Version)
 	if err != nil {
 		e.stats.Drop(stats.DropEncoding)
 		return
 	}
-	if e.maxSize > 0 && uint32(len(out)-n+len(pub.Payload)) > e.maxSize {
+	if e.MaxSize > 0 && uint32(len(out)-n+len(pub.Payload)) > e.MaxSize {
 		// Sessions check the size before queueing; this only catches a
 		// grown Message Expiry field. [MQTT-3.1.2-25]
 		e.stats.Drop(stats.DropTooLarge)
@@ -134,23 +132,23 @@ func (e *encoder) appendDelivery(b *batch, d *broker.Delivery, now time.Time) {
 // [MQTT-3.1.2-24].
 func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
 	props := propertiesOf(p)
-	if props != nil && !e.problemInfo {
+	if props != nil && !e.ProblemInfo {
 		props.Clear(mqtt.PropReasonString)
 		props.UserProperties = nil
 	}
-	out, err := mqtt.Append(buf, p, e.version)
+	out, err := mqtt.Append(buf, p, e.Version)
 	if err != nil {
 		e.stats.Drop(stats.DropEncoding)
 		return buf
 	}
-	if e.maxSize == 0 || uint32(len(out)-len(buf)) <= e.maxSize {
+	if e.MaxSize == 0 || uint32(len(out)-len(buf)) <= e.MaxSize {
 		e.stats.Pkt.Sent(p, len(out)-len(buf)) // metrics.go
 		return out
 	}
 	if props != nil {
 		props.Clear(mqtt.PropReasonString)
 		props.UserProperties = nil
-		if out, err = mqtt.Append(buf, p, e.version); err == nil && uint32(len(out)-len(buf)) <= e.maxSize {
+		if out, err = mqtt.Append(buf, p, e.Version); err == nil && uint32(len(out)-len(buf)) <= e.MaxSize {
 			e.stats.Pkt.Sent(p, len(out)-len(buf))
 			return out
 		}
@@ -162,12 +160,12 @@ func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
 // appendAck encodes an acknowledgement without properties; one over the
 // client's Maximum Packet Size is dropped [MQTT-3.1.2-24].
 func (e *encoder) appendAck(buf []byte, a ackItem) []byte {
-	out, err := mqtt.AppendAck(buf, a.t, a.pid, a.code, e.version)
+	out, err := mqtt.AppendAck(buf, a.t, a.pid, a.code, e.Version)
 	if err != nil {
 		e.stats.Drop(stats.DropEncoding)
 		return buf
 	}
-	if e.maxSize > 0 && uint32(len(out)-len(buf)) > e.maxSize {
+	if e.MaxSize > 0 && uint32(len(out)-len(buf)) > e.MaxSize {
 		e.stats.Drop(stats.DropTooLarge)
 		return buf
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"edgemq/configs"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 
 	"go.uber.org/zap"
 )
@@ -11,7 +12,7 @@ import (
 // routing, retained messages, quotas (gateway/broker). Its read check is
 // the server's authorizer (ownerReads, owner.go), set by setAuthorizer;
 // its time is the engine's clock.
-func newBroker(cfg *configs.Config, st *engineStats, clock Clock, log *zap.Logger) *broker.Broker {
+func newBroker(cfg *configs.Config, st *proto.Stats, clock proto.Clock, log *zap.Logger) *broker.Broker {
 	return broker.New(broker.Config{
 		MaxPending:        cfg.Session.MaxOfflineMessages,
 		MaxPendingBytes:   cfg.Session.MaxOfflineBytes,

@@ -99,7 +99,7 @@ func (ch *channel) continueConnectAuth(p mqtt.Packet, err error) connectStep {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				ch.logAt(zap.InfoLevel, "enhanced authentication timed out", logsafe.String("client_id", pc.c.ClientID))
 			}
-			ch.out.close(nil)
+			ch.out.Close(nil)
 		}
 		return connectStep{}
 	}
@@ -113,7 +113,7 @@ func (ch *channel) continueConnectAuth(p mqtt.Packet, err error) connectStep {
 		return ch.connectAuthStep(a.Properties.AuthenticationData)
 	case *mqtt.Disconnect:
 		ch.authx = authFlow{}
-		ch.out.close(nil)
+		ch.out.Close(nil)
 		return connectStep{}
 	default:
 		ch.authx = authFlow{}
@@ -133,8 +133,8 @@ func (ch *channel) connectAuthStep(data []byte) connectStep {
 		a := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
 		a.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
 		a.Properties.SetBinary(mqtt.PropAuthenticationData, out)
-		ch.enc.version = mqtt.V5
-		ch.out.send(a)
+		ch.wire.Version = mqtt.V5
+		ch.out.Send(a)
 		return connectStep{}
 	}
 	user := ch.authx.ex.Username()
@@ -184,7 +184,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 		r := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
 		r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
 		r.Properties.SetBinary(mqtt.PropAuthenticationData, out)
-		ch.out.send(r)
+		ch.out.Send(r)
 		return nil
 	}
 	user := f.ex.Username()
@@ -212,7 +212,7 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 	if len(out) > 0 {
 		r.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 	}
-	ch.out.send(r)
+	ch.out.Send(r)
 	return nil
 }
 

@@ -80,14 +80,14 @@ func (o opsSource) Snapshot() ops.Snapshot {
 		snap.Connections[ops.ConnLabels{Listener: cn.lst.cfg.Name, Transport: string(cn.ch.meta.Transport), Version: v}]++
 	}
 	for r := range auth.FailReasons {
-		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: r.String(), N: st.auth.Failures(r)})
+		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: r.String(), N: st.Auth.Failures(r)})
 	}
 	for b := range auth.Kinds {
 		for r := range auth.FailReasons {
-			snap.AuthBackendFailures = append(snap.AuthBackendFailures, ops.BackendCount{Backend: b.String(), Reason: r.String(), N: st.auth.FailuresBy(b, r)})
+			snap.AuthBackendFailures = append(snap.AuthBackendFailures, ops.BackendCount{Backend: b.String(), Reason: r.String(), N: st.Auth.FailuresBy(b, r)})
 		}
 	}
-	snap.AuthDelayed = st.auth.Delayed()
+	snap.AuthDelayed = st.Auth.Delayed()
 	snap.LogSampled = s.eng.clog.droppedEntries() // connlog.go
 	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.broker.Gauges()
 	snap.Retained, snap.RetainedBytes = s.eng.broker.RetainedSize()

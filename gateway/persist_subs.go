@@ -21,7 +21,7 @@ import (
 // closes the connection without SUBACK (afterStored).
 func (ch *channel) subacked(ack mqtt.Packet, want []*broker.Subscription, since uint64, persistent bool) {
 	send := func() {
-		ch.out.send(ack) // [MQTT-3.8.4-1, MQTT-3.10.4-4]
+		ch.out.Send(ack) // [MQTT-3.8.4-1, MQTT-3.10.4-4]
 		if len(want) > 0 {
 			// Paced by the connection (retained_feed.go); what is
 			// stored from now on is routed live to the new

@@ -23,6 +23,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -61,13 +62,13 @@ type recordingOut struct {
 	closed bool
 }
 
-func (o *recordingOut) send(p mqtt.Packet) bool         { return o.push(outItem{pkt: p}) }
+func (o *recordingOut) Send(p mqtt.Packet) bool         { return o.push(outItem{pkt: p}) }
 func (o *recordingOut) Deliver(d *broker.Delivery) bool { return o.push(outItem{d: d}) }
-func (o *recordingOut) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
+func (o *recordingOut) Ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return o.push(outItem{ack: ackItem{t: t, code: code, pid: pid}})
 }
 
-func (o *recordingOut) close(last mqtt.Packet) {
+func (o *recordingOut) Close(last mqtt.Packet) {
 	if last != nil {
 		o.push(outItem{pkt: last})
 	}
@@ -76,8 +77,8 @@ func (o *recordingOut) close(last mqtt.Packet) {
 	o.mu.Unlock()
 }
 
-func (o *recordingOut) room() broker.QueueRoom { return broker.QueueRoom{Items: 1 << 10, Empty: true} }
-func (o *recordingOut) setRefill(func())       {}
+func (o *recordingOut) Room() broker.QueueRoom { return broker.QueueRoom{Items: 1 << 10, Empty: true} }
+func (o *recordingOut) SetRefill(func())       {}
 
 func (o *recordingOut) push(it outItem) bool {
 	o.mu.Lock()
@@ -114,7 +115,7 @@ func (o *recordingOut) take() ([][]byte, bool) {
 	return p, o.closed
 }
 
-// manualTimers is a channel's timerHost: it remembers when the timer the
+// manualTimers is a channel's proto.TimerHost: it remembers when the timer the
 // channel asked for is due, by the manual clock; the host fires it when
 // the test moves the clock past that.
 type manualTimers struct {
@@ -126,14 +127,14 @@ type manualTimers struct {
 	arms  int // how many times the channel asked for the timer
 }
 
-func (m *manualTimers) armAuthExpiry(d time.Duration) {
+func (m *manualTimers) ArmAuthExpiry(d time.Duration) {
 	m.mu.Lock()
 	m.due, m.armed = m.clock.Now().Add(d), true
 	m.arms++
 	m.mu.Unlock()
 }
 
-func (m *manualTimers) stopAuthExpiry() {
+func (m *manualTimers) StopAuthExpiry() {
 	m.mu.Lock()
 	m.armed = false
 	m.mu.Unlock()
@@ -191,7 +192,7 @@ type protoHost struct {
 	st    *heldStore
 	clock *manualClock
 	eng   *engine
-	prof  *profile
+	prof  *proto.Profile
 	auth  *auth.Chain
 	bufs  mqtt.BufferPool
 	conns []*protoConn
@@ -218,7 +219,7 @@ func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost 
 	}
 	e := s.eng
 	lc := cfg.Listeners[0]
-	prof, err := newProfile(cfg.LimitsFor(lc))
+	prof, err := proto.NewProfile(cfg.LimitsFor(lc))
 	if err != nil {
 		tb.Fatalf("profile: %v", err)
 	}
@@ -249,7 +250,7 @@ type protoConn struct {
 	holdDelays bool
 	waiting    time.Duration
 	// end is how the connection ended, when the host ended it.
-	end connEnd
+	end proto.End
 }
 
 // dial makes a channel as conn.serve does, on a connection from remote.
@@ -259,10 +260,10 @@ func (h *protoHost) dial(tb testing.TB, remote string) *protoConn {
 	if err != nil {
 		tb.Fatalf("address %q: %v", remote, err)
 	}
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: h.eng.stats, clock: h.clock}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: h.eng.stats, clock: h.clock}
 	c := &protoConn{h: h, out: &recordingOut{enc: enc}, timers: &manualTimers{clock: h.clock}, lastRead: h.clock.Now()}
 	c.ch = &channel{env: h.eng, meta: &listeners.Meta{Listener: "tcp", RemoteAddr: addr}, prof: h.prof, auth: h.auth,
-		out: c.out, enc: enc, log: zap.NewNop(), timers: c.timers}
+		out: c.out, wire: &enc.Wire, log: zap.NewNop(), timers: c.timers}
 	h.conns = append(h.conns, c)
 	return c
 }
@@ -300,7 +301,7 @@ func (c *protoConn) feed(tb testing.TB, raw []byte) {
 		}
 		cp, ok := p.(*mqtt.Connect)
 		if !ok {
-			ch.out.close(nil) // [MQTT-3.1.0-1]
+			ch.out.Close(nil) // [MQTT-3.1.0-1]
 			break
 		}
 		queued := c.out.count()

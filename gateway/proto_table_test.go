@@ -658,7 +658,7 @@ func TestProtoBruteForceDelays(t *testing.T) {
 			t.Errorf("%s: delays %v, want %v", a.name, c.delays, want)
 		}
 	}
-	if got := h.eng.stats.auth.Delayed(); got != int64(len(attempts)) {
+	if got := h.eng.stats.Auth.Delayed(); got != int64(len(attempts)) {
 		t.Errorf("%d answers counted as delayed, want %d", got, len(attempts))
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 )
@@ -23,12 +24,13 @@ func (discardConn) SetReadDeadline(time.Time) error  { return nil }
 func (discardConn) Close() error                     { return nil }
 
 // benchQueueSession makes a connected 3.1.1 session whose channel writes
-// through a real write queue (batch pool included) to a discardConn.
-func benchQueueSession(tb testing.TB, e *engine, id string) *broker.Session {
+// through a real write queue (batch pool included: pool, shared by the
+// sessions of a run as a server's are) to a discardConn.
+func benchQueueSession(tb testing.TB, e *engine, pool *batchPool, id string) *broker.Session {
 	tb.Helper()
-	enc := &encoder{version: mqtt.V311, problemInfo: true, stats: e.stats}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: e.stats}
 	q := newWriteQueue(discardConn{}, enc, queueLimits{items: 1000}, time.Minute, e.stats)
-	q.batches = &e.batches
+	q.batches = pool
 	ch := &channel{out: q, env: e}
 	ch.neg = Negotiated{Version: mqtt.V311, OutboundInflight: 32, MaximumQoS: 2}
 	// The client id is its user name too, for ACL %u rules.
@@ -53,16 +55,17 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 		for _, k := range []int{1, 100} {
 			b.Run(fmt.Sprintf("qos%d/subscribers=%d", qos, k), func(b *testing.B) {
 				e := benchEngine(b)
+				var pool batchPool
 				if acl != nil {
 					e.setAuthorizer(mustStaticACL(b, *acl))
 				}
 				for i := range k {
-					s := benchQueueSession(b, e, fmt.Sprintf("c%d", i))
+					s := benchQueueSession(b, e, &pool, fmt.Sprintf("c%d", i))
 					// QoS 0 subscriptions: the subscribers need no acks
 					// to stay in a steady state.
 					e.broker.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "bench/+/data"}))
 				}
-				pub := &channel{env: e, out: discardOut{}, prof: &profile{}}
+				pub := &channel{env: e, out: discardOut{}, prof: &proto.Profile{}}
 				pub.neg = Negotiated{Version: mqtt.V311, MaximumQoS: 2, ClientID: "pub"}
 				if acl != nil {
 					pub.acl.SetView(testView(nil, 0, "pub", "pub"))

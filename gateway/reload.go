@@ -59,6 +59,7 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/proto"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -266,7 +267,7 @@ type reloadPlan struct {
 // unchanged.
 type listenerPlan struct {
 	cfg  configs.Listener
-	prof *profile
+	prof *proto.Profile
 	auth *auth.Chain
 	tls  *tls.Config
 	src  certs.Source
@@ -326,7 +327,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		key := "listeners[" + lc.Name + "]"
 		lp := listenerPlan{cfg: lc}
 		if profiles || hasKey(changed, key+".profile") {
-			prof, err := newProfile(cfg.LimitsFor(lc))
+			prof, err := proto.NewProfile(cfg.LimitsFor(lc))
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}

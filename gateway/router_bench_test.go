@@ -8,6 +8,7 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -18,12 +19,12 @@ import (
 // benchmarks measure the engine and not a socket.
 type discardOut struct{}
 
-func (discardOut) send(mqtt.Packet) bool                       { return true }
+func (discardOut) Send(mqtt.Packet) bool                       { return true }
 func (discardOut) Deliver(*broker.Delivery) bool               { return true }
-func (discardOut) ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
-func (discardOut) close(mqtt.Packet)                           {}
-func (discardOut) room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }
-func (discardOut) setRefill(func())                            {}
+func (discardOut) Ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
+func (discardOut) Close(mqtt.Packet)                           {}
+func (discardOut) Room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }
+func (discardOut) SetRefill(func())                            {}
 
 // benchSession makes a connected session whose channel discards its
 // packets.
@@ -40,8 +41,8 @@ func benchSession(tb testing.TB, e *engine, id string) *broker.Session {
 
 func benchEngine(tb testing.TB) *engine {
 	tb.Helper()
-	st := &engineStats{}
-	e := &engine{stats: st, log: zap.NewNop(), clock: wallClock{}}
+	st := &proto.Stats{}
+	e := &engine{stats: st, log: zap.NewNop(), clock: proto.WallClock{}}
 	e.setBroker(broker.New(broker.Config{MaxPending: 1000, Clock: e.clock}, &st.Counters, ownerReads{}, zap.NewNop()))
 	e.setAuthorizer(nil) // engine_broker.go: allow all
 	return e
@@ -128,7 +129,7 @@ func BenchmarkDeliveryEncode(b *testing.B) {
 		qos  byte
 	}{{mqtt.V311, 64, 0}, {mqtt.V5, 64, 1}, {mqtt.V5, 4096, 1}} {
 		b.Run(fmt.Sprintf("v%d/%dB/qos%d", tc.v, tc.size, tc.qos), func(b *testing.B) {
-			enc := &encoder{version: tc.v, problemInfo: true, stats: &engineStats{}, writev: true}
+			enc := &encoder{Wire: proto.Wire{Version: tc.v, ProblemInfo: true}, stats: &proto.Stats{}, writev: true}
 			m := broker.NewMessage(&mqtt.Publish{Topic: "sensors/site-1/device-42/temp", Payload: make([]byte, tc.size), QoS: tc.qos}, "", time.Now())
 			items := []outItem{{d: m.DeliveryFor(tc.qos, false, nil)}}
 			var bt batch
@@ -149,7 +150,7 @@ func BenchmarkConnectPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := newProfile(cfg.MQTT)
+	p, err := proto.NewProfile(cfg.MQTT)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,10 +161,10 @@ func BenchmarkConnectPipeline(b *testing.B) {
 	for b.Loop() {
 		var n Negotiated
 		var ack mqtt.Properties
-		if err := validateConnect(c, p, &n); err != nil {
+		if err := proto.ValidateConnect(c, p, &n); err != nil {
 			b.Fatal(err)
 		}
-		if err := negotiate(c, p, &n, &ack); err != nil {
+		if err := proto.Negotiate(c, p, &n, &ack); err != nil {
 			b.Fatal(err)
 		}
 	}

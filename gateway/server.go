@@ -1,6 +1,6 @@
 // Package gateway is the edgemq engine: connection I/O (conn, writeQueue),
 // a socket-free protocol state machine (channel, with the CONNECT
-// pipeline in connect.go and negotiate.go), session state (sessionState,
+// pipeline in connect.go and gateway/proto), session state (sessionState,
 // registry) and the router (topic trie and retained messages).
 package gateway
 
@@ -22,6 +22,7 @@ import (
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/limits"
 	"edgemq/gateway/ops"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -35,7 +36,7 @@ import (
 type listenerState struct {
 	ln   listeners.Listener
 	cfg  configs.Listener
-	prof atomic.Pointer[profile]
+	prof atomic.Pointer[proto.Profile]
 	auth atomic.Pointer[auth.Chain]
 	// tls is the TLS configuration of tls and wss listeners, nil for
 	// others.
@@ -54,7 +55,10 @@ type Server struct {
 	log  *zap.Logger
 	eng  *engine
 	bufs mqtt.BufferPool
-	lsts []*listenerState
+	// batches lends the connections' writers their output buffers
+	// (writequeue.go).
+	batches batchPool
+	lsts    []*listenerState
 
 	mu       lockorder.Mutex[serverMu]
 	conns    map[*conn]struct{}
@@ -104,7 +108,7 @@ type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
-	clock  Clock                           // withClock (clock.go); nil: the wall clock
+	clock  proto.Clock                     // withClock (clock.go); nil: the wall clock
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -128,7 +132,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st := &engineStats{}
+	st := &proto.Stats{}
 	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
 	started := false
 	defer func() {
@@ -165,7 +169,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
 	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
-		prof, err := newProfile(cfg.LimitsFor(lc))
+		prof, err := proto.NewProfile(cfg.LimitsFor(lc))
 		if err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
@@ -212,7 +216,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 // use, and sets auth's certificate identity mapping. tls and wss
 // listeners also return the switch a reload replaces their TLS
 // configuration with (reload.go).
-func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *profile, chain *auth.Chain, o options) (listeners.Listener, *tlsSwitch, error) {
+func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *proto.Profile, chain *auth.Chain, o options) (listeners.Listener, *tlsSwitch, error) {
 	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.GateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
 	var (
 		tsw *tlsSwitch
@@ -523,7 +527,7 @@ func (s *Server) Stats() Stats {
 	for _, r := range stats.DropReasons() {
 		out.Dropped[r.String()] = st.Dropped(r)
 	}
-	out.AuthFailures, out.AuthDelayed = st.auth.FailuresByReason(), st.auth.Delayed()
+	out.AuthFailures, out.AuthDelayed = st.Auth.FailuresByReason(), st.Auth.Delayed()
 	s.admissionSnapshot(&out) // admission.go
 	s.limitsSnapshot(&out)    // overload.go
 	return out

@@ -8,6 +8,7 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -53,7 +54,7 @@ type writeQueue struct {
 	writeTimeout time.Duration
 	// deadline is the write deadline in force (writer only).
 	deadline lazyDeadline
-	stats    *engineStats
+	stats    *proto.Stats
 	// shed, when set and true (the server is overloaded, overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
 	shed *atomic.Bool
@@ -107,19 +108,19 @@ type queueLimits struct {
 	bytes int64
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *engineStats) *writeQueue {
+func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *proto.Stats) *writeQueue {
 	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
 }
 
-// send queues a control packet. It reports false once the queue is
+// Send queues a control packet. It reports false once the queue is
 // closing.
-func (q *writeQueue) send(p mqtt.Packet) bool {
+func (q *writeQueue) Send(p mqtt.Packet) bool {
 	return q.push(outItem{pkt: p}, false)
 }
 
-// ack queues an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) with
+// Ack queues an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) with
 // no properties. It reports false once the queue is closing.
-func (q *writeQueue) ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
+func (q *writeQueue) Ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
 	return q.push(outItem{ack: ackItem{t: t, code: code, pid: pid}}, false)
 }
 
@@ -162,9 +163,9 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 	return true
 }
 
-// close queues last (may be nil) as the final packet, then closes the
+// Close queues last (may be nil) as the final packet, then closes the
 // socket once everything queued is written. It does not wait.
-func (q *writeQueue) close(last mqtt.Packet) {
+func (q *writeQueue) Close(last mqtt.Packet) {
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()

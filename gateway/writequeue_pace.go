@@ -2,10 +2,10 @@ package gateway
 
 import "edgemq/gateway/broker"
 
-// room returns what paced deliveries may still add: half the queue's
+// Room returns what paced deliveries may still add: half the queue's
 // bounds, the other half being kept for live traffic, less what the queue
 // holds. Nothing once the queue is closing.
-func (q *writeQueue) room() broker.QueueRoom {
+func (q *writeQueue) Room() broker.QueueRoom {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
@@ -18,10 +18,10 @@ func (q *writeQueue) room() broker.QueueRoom {
 	return r
 }
 
-// setRefill sets fn to be called, without the queue's lock, each time the
+// SetRefill sets fn to be called, without the queue's lock, each time the
 // writer takes a batch out of the queue, so that paced deliveries refill
 // it. It replaces the previous one.
-func (q *writeQueue) setRefill(fn func()) {
+func (q *writeQueue) SetRefill(fn func()) {
 	q.mu.Lock()
 	q.refill = fn
 	q.mu.Unlock()

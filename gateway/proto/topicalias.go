@@ -1,15 +1,15 @@
-package gateway
+package proto
 
 import "edgemq/mqtt"
 
-// topicAliases assigns outbound Topic Aliases to one v5 client that
+// TopicAliases assigns outbound Topic Aliases to one v5 client that
 // allows them (3.3.2.3.4). Policy: a topic gets an alias the second time it
 // is sent, so that topics sent once do not push out useful aliases; when
 // every alias is taken, the least recently used one is reassigned. The
 // first PUBLISH with a new alias carries the topic too; later ones carry
 // only the alias. Aliases live as long as the connection [MQTT-3.3.2-7].
 // It is used by the connection's writer only.
-type topicAliases struct {
+type TopicAliases struct {
 	max     uint16
 	byTopic map[string]*aliasSlot
 	slots   []*aliasSlot // by alias-1
@@ -29,16 +29,18 @@ type aliasSlot struct {
 // itself takes three bytes.
 const minAliasedTopic = 4
 
-func newTopicAliases(max uint16) *topicAliases {
+// NewTopicAliases returns the aliases of a client that allows max of
+// them; nil (no aliases) when max is 0.
+func NewTopicAliases(max uint16) *TopicAliases {
 	if max == 0 {
 		return nil
 	}
-	return &topicAliases{max: max}
+	return &TopicAliases{max: max}
 }
 
-// apply sets p's Topic Alias, and clears its topic when the client
+// Apply sets p's Topic Alias, and clears its topic when the client
 // already knows the alias.
-func (a *topicAliases) apply(p *mqtt.Publish) {
+func (a *TopicAliases) Apply(p *mqtt.Publish) {
 	if len(p.Topic) < minAliasedTopic {
 		return
 	}

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 import (
 	"crypto/rand"
@@ -17,15 +17,17 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// profile is a listener's effective limits, prepared for the hot path.
-type profile struct {
+// Profile is a listener's effective limits, prepared for the hot path.
+type Profile struct {
 	configs.Limits
 	clientIDPattern *regexp.Regexp
 	userProps       []mqtt.UserProperty // CONNACK User Properties
 }
 
-func newProfile(l configs.Limits) (*profile, error) {
-	p := &profile{Limits: l, userProps: connackUserProperties(l.ConnackUserProperties)}
+// NewProfile prepares the limits l of a listener: it compiles the client
+// identifier pattern and converts the CONNACK User Properties.
+func NewProfile(l configs.Limits) (*Profile, error) {
+	p := &Profile{Limits: l, userProps: connackUserProperties(l.ConnackUserProperties)}
 	if l.ClientID.Pattern != "" {
 		// The whole id must match, anchored or not.
 		re, err := regexp.Compile(`^(?:` + l.ClientID.Pattern + `)$`)
@@ -108,10 +110,10 @@ func (n *Negotiated) MarshalLogObject(e zapcore.ObjectEncoder) error {
 	return nil
 }
 
-// validateConnect applies the CONNECT rules that do not depend on
+// ValidateConnect applies the CONNECT rules that do not depend on
 // negotiation, and fills the client identifier. It returns a reason code
 // error on refusal.
-func validateConnect(c *mqtt.Connect, p *profile, n *Negotiated) error {
+func ValidateConnect(c *mqtt.Connect, p *Profile, n *Negotiated) error {
 	n.Version = c.Version
 	n.CleanStart = c.CleanStart
 	n.ClientID = c.ClientID
@@ -166,11 +168,11 @@ func validateConnect(c *mqtt.Connect, p *profile, n *Negotiated) error {
 	return nil
 }
 
-// negotiate settles the limits of both sides from CONNECT and the
+// Negotiate settles the limits of both sides from CONNECT and the
 // profile, and fills the CONNACK properties that announce the server's.
 // It refuses a 3.x keep alive outside the bounds, since 3.x has no way
 // to tell the client a new value.
-func negotiate(c *mqtt.Connect, p *profile, n *Negotiated, ack *mqtt.Properties) error {
+func Negotiate(c *mqtt.Connect, p *Profile, n *Negotiated, ack *mqtt.Properties) error {
 	// Keep alive [MQTT-3.1.2-22, MQTT-3.2.2-21].
 	n.KeepAlive = c.KeepAlive
 	minKA, maxKA := durationSeconds16(p.KeepAlive.Min), durationSeconds16(p.KeepAlive.Max)

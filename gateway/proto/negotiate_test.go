@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 import (
 	"slices"
@@ -10,7 +10,7 @@ import (
 	"edgemq/mqtt"
 )
 
-func testProfile(tb testing.TB, change func(*configs.Limits)) *profile {
+func testProfile(tb testing.TB, change func(*configs.Limits)) *Profile {
 	tb.Helper()
 	cfg, err := configs.Default()
 	if err != nil {
@@ -20,7 +20,7 @@ func testProfile(tb testing.TB, change func(*configs.Limits)) *profile {
 	if change != nil {
 		change(&l)
 	}
-	p, err := newProfile(l)
+	p, err := NewProfile(l)
 	if err != nil {
 		tb.Fatalf("making profile: %v", err)
 	}
@@ -222,9 +222,9 @@ func TestNegotiate(t *testing.T) {
 			p := testProfile(t, tt.limits)
 			var n Negotiated
 			var ack mqtt.Properties
-			err := validateConnect(tt.connect, p, &n)
+			err := ValidateConnect(tt.connect, p, &n)
 			if err == nil {
-				err = negotiate(tt.connect, p, &n, &ack)
+				err = Negotiate(tt.connect, p, &n, &ack)
 			}
 			if tt.code != 0 {
 				if mqtt.CodeOf(err) != tt.code {
@@ -268,7 +268,7 @@ func TestValidateClientID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var n Negotiated
-			err := validateConnect(&tt.connect, testProfile(t, tt.limits), &n)
+			err := ValidateConnect(&tt.connect, testProfile(t, tt.limits), &n)
 			if got := mqtt.CodeOf(err); err != nil && got != tt.code || err == nil && tt.code != 0 {
 				t.Fatalf("got %v, want code %v", err, tt.code)
 			}
