@@ -410,8 +410,19 @@ func TestLiveness(t *testing.T) {
 			t.Fatalf("event %+v", ev)
 		}
 	}
-	if _, err := l.Nodes.Get(ctx, cluster.NodeKey("node-a")); !errors.Is(err, jetstream.ErrKeyNotFound) {
-		t.Errorf("lapsed record still readable: %v", err)
+	// A read may be served by a replica that has not applied the lapse
+	// yet: poll, with a deadline.
+	lapseSeen := time.Now().Add(10 * time.Second)
+	for {
+		_, err := l.Nodes.Get(ctx, cluster.NodeKey("node-a"))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			break
+		}
+		if time.Now().After(lapseSeen) {
+			t.Errorf("lapsed record still readable: %v", err)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	// Now the second process acquires, and a foreign write fences it.
