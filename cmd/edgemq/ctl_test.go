@@ -316,6 +316,17 @@ func TestCtl(t *testing.T) {
 	}
 	// The default reason, in table form: 0x98 Administrative action.
 	two := connectV5(t, g.tcp, "ctl-two")
+	// CONNACK goes out a moment before the gateway lists the client.
+	listed := time.Now().Add(10 * time.Second)
+	for {
+		if code, _, _ := g.ctl(t, "clients", "show", "ctl-two"); code == 0 {
+			break
+		}
+		if time.Now().After(listed) {
+			t.Fatal("ctl-two was never listed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if code, out, _ = g.ctl(t, "clients", "kick", "ctl-two"); code != 0 || out != "kicked ctl-two: sent DISCONNECT 0x98 (administrative action)\n" {
 		t.Errorf("kick: exit %d, %q", code, out)
 	}
