@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"edgemq/gateway/logsafe"
+	"edgemq/gateway/ops"
 	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 
@@ -147,7 +148,7 @@ func (ch *channel) logRefused(c *mqtt.Connect, code mqtt.ReasonCode, err error) 
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
 		zap.Uint8("reason_code", byte(code)), zap.String("reason", code.String()))
 	if c != nil {
-		fields = append(fields, zap.String("protocol", versionLabel(c.Version)))
+		fields = append(fields, zap.String("protocol", ops.VersionLabel(c.Version)))
 		if c.Version != mqtt.V5 {
 			fields = append(fields, zap.Uint8("return_code", code.V3(mqtt.CONNACK)))
 		}
@@ -173,7 +174,7 @@ func (ch *channel) logConnected(username string) {
 		logsafe.String("client_id", n.ClientID), logsafe.String("username", username),
 		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
-		zap.String("protocol", versionLabel(n.Version)),
+		zap.String("protocol", ops.VersionLabel(n.Version)),
 		zap.Uint16("keep_alive", n.KeepAlive),
 		zap.Bool("clean_start", n.CleanStart), zap.Bool("session_present", n.SessionPresent),
 		zap.Uint32("session_expiry", n.SessionExpiry),
@@ -198,7 +199,7 @@ func (c *conn) logDisconnected(e proto.End) {
 		logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", ch.acl.View().Username()),
 		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
 		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
-		zap.String("protocol", versionLabel(ch.neg.Version)),
+		zap.String("protocol", ops.VersionLabel(ch.neg.Version)),
 		zap.String("initiator", e.Initiator))
 	if e.HasCode {
 		fields = append(fields, zap.Uint8("reason_code", byte(e.Code)), zap.String("reason", e.Code.String()))
@@ -219,18 +220,4 @@ func (ch *channel) kickReason() mqtt.ReasonCode {
 		return mqtt.ReasonCode(v & 0xFF)
 	}
 	return mqtt.UnspecifiedError
-}
-
-// versionLabel is the protocol field of a connection log entry (the
-// protocol_version label of the metrics, package ops, spells it alike).
-func versionLabel(v mqtt.Version) string {
-	switch v {
-	case mqtt.V5:
-		return "5"
-	case mqtt.V311:
-		return "3.1.1"
-	case mqtt.V31:
-		return "3.1"
-	}
-	return "unknown"
 }

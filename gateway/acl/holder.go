@@ -13,16 +13,6 @@ import (
 type State struct {
 	a        Authorizer
 	allowAll bool
-	// id orders authorizer states and session owner views (Holder).
-	id uint64
-}
-
-// ID is the state's generation (Holder.NextID's numbering); 0 for nil.
-func (st *State) ID() uint64 {
-	if st == nil {
-		return 0
-	}
-	return st.id
 }
 
 // AllowsAll reports whether the state allows everything without asking
@@ -75,18 +65,11 @@ func (st *State) MayRead(c ConnInfo, claims *Claims, filter string, qos byte) bo
 }
 
 // Holder holds the server's authorizer in force; the zero value allows
-// all. One counter numbers the authorizer states and the session owner
-// views together, in the order they are made (NextID), so that the larger
-// of the two ids in force names the pair and grows whenever either is
-// replaced: a read decision cached under that generation is made again
-// after any change. All its methods are safe for concurrent use; it takes
+// all. The generation of cached read decisions is the broker's
+// (broker.Reads). All its methods are safe for concurrent use; it takes
 // no locks.
 type Holder struct {
-	p   atomic.Pointer[State]
-	ids atomic.Uint64
-	// claims is set once a session owner with ACL claims was seen: from
-	// then on deliveries are checked also under AllowAll.
-	claims atomic.Bool
+	p atomic.Pointer[State]
 }
 
 // Set puts a in force as a new state; nil allows everything.
@@ -95,7 +78,7 @@ func (h *Holder) Set(a Authorizer) {
 		a = AllowAll{}
 	}
 	_, all := a.(AllowAll)
-	h.p.Store(&State{a: a, allowAll: all, id: h.ids.Add(1)})
+	h.p.Store(&State{a: a, allowAll: all})
 }
 
 // Renew puts the authorizer in force again as a new state, so that every
@@ -107,7 +90,7 @@ func (h *Holder) Renew() {
 		if old == nil {
 			return
 		}
-		next := &State{a: old.a, allowAll: old.allowAll, id: h.ids.Add(1)}
+		next := &State{a: old.a, allowAll: old.allowAll}
 		if h.p.CompareAndSwap(old, next) {
 			return
 		}
@@ -121,19 +104,4 @@ func (h *Holder) Load() *State {
 		return nil
 	}
 	return h.p.Load()
-}
-
-// NextID returns a new generation from the counter the states are
-// numbered by, for a session owner view.
-func (h *Holder) NextID() uint64 { return h.ids.Add(1) }
-
-// NoteClaims records that a session owner with ACL claims exists: from
-// then on ChecksReads is true.
-func (h *Holder) NoteClaims() { h.claims.Store(true) }
-
-// ChecksReads reports whether deliveries need the read check under st:
-// not while everything is allowed and no owner has ACL claims, so that a
-// gateway without an ACL pays one test per message, not per delivery.
-func (h *Holder) ChecksReads(st *State) bool {
-	return !st.AllowsAll() || h.claims.Load()
 }

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
+	"edgemq/gateway/acl"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
@@ -58,18 +58,12 @@ func (a *Server) publish(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, PublishResult{DeliveredTo: delivered, Retained: pub.Retain})
 }
 
-// sysTopic reports whether topic is under $SYS, which only the server
-// publishes to.
-func sysTopic(topic string) bool {
-	return strings.HasPrefix(topic, "$SYS") && (len(topic) == 4 || topic[4] == '/')
-}
-
 // message checks a publish request and makes its PUBLISH.
 func (a *Server) message(req *PublishRequest) (*mqtt.Publish, error) {
 	if err := mqtt.ValidTopicName(req.Topic); err != nil {
 		return nil, fmt.Errorf("topic: %w", err)
 	}
-	if sysTopic(req.Topic) {
+	if acl.IsSysTopic(req.Topic) {
 		return nil, fmt.Errorf("topic %q: $SYS topics are the server's own", req.Topic)
 	}
 	if req.QoS > 2 {

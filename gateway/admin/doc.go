@@ -16,5 +16,6 @@
 // theirs, each alone and briefly, and hand back copies.
 //
 // It may import the codec (mqtt), configs, gateway/stats, the view types
-// of gateway/broker and gateway/logsafe. It defines no lock class.
+// of gateway/broker, gateway/logsafe and gateway/acl (what a $SYS topic
+// is). It defines no lock class.
 package admin

@@ -63,7 +63,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for k, n := range snap.Connections {
-		gauge(descConns, float64(n), k.Listener, k.Transport, versionLabel(k.Version))
+		gauge(descConns, float64(n), k.Listener, k.Transport, VersionLabel(k.Version))
 	}
 	for i := range 256 {
 		if n := st.Pkt.Connack(mqtt.ReasonCode(i)); n > 0 {
@@ -101,8 +101,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// versionLabel is the protocol_version label of a protocol version.
-func versionLabel(v mqtt.Version) string {
+// VersionLabel is the protocol_version label of a protocol version (the
+// connection log's protocol field spells it alike).
+func VersionLabel(v mqtt.Version) string {
 	switch v {
 	case mqtt.V5:
 		return "5"

@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"gateway/stats":              {"mqtt"},
 	"gateway/acl":                {"mqtt", "configs", "listeners", "gateway/stats", "gateway/filewatch", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/limits":             {"mqtt", "configs", "listeners", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
-	"gateway/admin":              {"mqtt", "configs", "gateway/stats", "gateway/broker", "gateway/logsafe"},
+	"gateway/admin":              {"mqtt", "configs", "gateway/stats", "gateway/broker", "gateway/logsafe", "gateway/acl"},
 	"gateway/ops":                {"mqtt", "configs", "gateway/stats", "gateway/logsafe"},
 	"gateway/broker":             {"mqtt", "gateway/store", "gateway/broker/...", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/broker/topictrie":   {"mqtt"},
