@@ -235,7 +235,10 @@ func TestRetainedMirrorAcrossACut(t *testing.T) {
 	st := newMirrorState()
 	runMirror(t, newJS(t, nc), st)
 	clustertest.Eventually(t, func() bool { got, _, _ := st.snapshot(); return len(got) == 10 },
-		func() string { got, _, _ := st.snapshot(); return fmt.Sprintf("mirror holds %d topics before the cut, want 10", len(got)) })
+		func() string {
+			got, _, _ := st.snapshot()
+			return fmt.Sprintf("mirror holds %d topics before the cut, want 10", len(got))
+		})
 
 	proxy.Cut()
 	select {
