@@ -39,3 +39,11 @@ func (r *retainedStore) topics() []string {
 	}
 	return out
 }
+
+// RetainedLookup returns topic's retained message, or nil, expired or
+// not. It takes retainedStore.mu shared.
+func (e *Broker) RetainedLookup(topic string) *Message {
+	e.retained.mu.RLock()
+	defer e.retained.mu.RUnlock()
+	return e.retained.lookupLocked(topic)
+}

@@ -32,6 +32,10 @@ func Order() [][]string {
 		{"session.mu", "bolt.DB.mu"},
 		{"retainedStore.mu", "bolt.DB.mu"},
 		{"bolt.DB.gate", "bolt.DB.mu"},
+		// A cluster's retained messages (cluster/backend/retained.go):
+		// the stream publishes are ordered under pubMu, taken by RouteAt
+		// inside the publisher's store group.
+		{"bolt.DB.gate", "clusterRetained.pubMu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.
@@ -44,6 +48,7 @@ func Order() [][]string {
 		{"FileSCRAMStore.mu"},
 		{"takeoverStats.mu"},
 		{"quotas.mu"},
+		{"clusterRetained.waitMu"},
 	}
 }
 
