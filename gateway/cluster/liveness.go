@@ -27,6 +27,9 @@ type NodeRecord struct {
 	Since time.Time `json:"since"`
 	// Incarnation tells this incarnation's writes from any other's.
 	Incarnation string `json:"incarnation"`
+	// MQTT is the host:port at which clients reach the node
+	// (cluster.advertise); empty: not handed out.
+	MQTT string `json:"mqtt,omitempty"`
 }
 
 // Liveness keeps one node's record in the nodes bucket: written with a
@@ -45,6 +48,8 @@ type Liveness struct {
 	rev atomic.Uint64
 	// value is the record's encoded value, fixed at Acquire.
 	value atomic.Pointer[[]byte]
+	// advertise is the record's MQTT address (SetAdvertise).
+	advertise atomic.Pointer[string]
 }
 
 // NewLiveness returns the liveness of node in bucket nodes (the Nodes of
@@ -62,7 +67,11 @@ func (l *Liveness) Revision() uint64 { return l.rev.Load() }
 // previous incarnation that crashed, or another process with the same
 // name) it waits for it to lapse first, until ctx ends.
 func (l *Liveness) Acquire(ctx context.Context) error {
-	v, err := json.Marshal(NodeRecord{Node: l.node, Since: time.Now().UTC(), Incarnation: nuid.Next()})
+	rec := NodeRecord{Node: l.node, Since: time.Now().UTC(), Incarnation: nuid.Next()}
+	if a := l.advertise.Load(); a != nil {
+		rec.MQTT = *a
+	}
+	v, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encoding liveness record: %w", err)
 	}

@@ -19,3 +19,8 @@ func (l *Liveness) Heartbeat() (heartbeat, ttl time.Duration) { return l.heartbe
 // Liveness returns the node's liveness record, for a caller that renews
 // it itself (Check) instead of calling Run.
 func (n *Node) Liveness() *Liveness { return n.live }
+
+// SetAdvertise sets the MQTT address the record carries from the next
+// Acquire on (cluster.advertise), which the other nodes hand to clients
+// as a Server Reference (Peers).
+func (l *Liveness) SetAdvertise(addr string) { l.advertise.Store(&addr) }
