@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestClusterExamples: the three nodes of configs/examples/cluster use
+// TestClusterExamplePorts: the three nodes of configs/examples/cluster use
 // the ports the README names (MQTT tcp 1891-1893, ws 8091-8093, ops
 // 9191-9193, NATS clients 4231-4233, routes 6231-6233), data in
 // ./data-nodeN, one routes list, and each advertises its own tcp address.
-func TestClusterExamples(t *testing.T) {
+func TestClusterExamplePorts(t *testing.T) {
 	var routes []string
 	for i := 1; i <= 3; i++ {
 		f := fmt.Sprintf("examples/cluster/node%d.yaml", i)
