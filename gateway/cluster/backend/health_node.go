@@ -82,6 +82,12 @@ func (o *Operations) Publisher(next broker.Publisher) broker.Publisher {
 	return GuardPublisher(WithRetained(next, o.retained), o.health)
 }
 
+// Subscriptions wraps next: a SUBSCRIBE first waits for the retained
+// mirror to catch up with the cluster.
+func (o *Operations) Subscriptions(next broker.Subscriptions) broker.Subscriptions {
+	return WithMirroredRetained(next, o.retained)
+}
+
 // Run runs the health (renewing the liveness record), the retained
 // mirror and the peers' watch until ctx ends; it returns nil then.
 func (o *Operations) Run(ctx context.Context) error {

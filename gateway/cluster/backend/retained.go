@@ -80,6 +80,8 @@ type Retained struct {
 	// handed over; synced is set once it has read the whole stream.
 	mirrored atomic.Uint64
 	synced   atomic.Bool
+	// moved is closed, and replaced, each time mirrored moves on.
+	moved atomic.Pointer[chan struct{}]
 
 	// Counters for the metrics.
 	stored, applied, failed atomic.Int64
@@ -118,8 +120,11 @@ func NewRetained(nc *nats.Conn, node string, b RetainedStore, log *zap.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("starting the retained messages: %w", err)
 	}
-	return &Retained{js: js, node: node, b: b, log: log, pending: map[string]uint64{},
-		acks: make(chan retainedAck, 4096), seen: map[string]struct{}{}}, nil
+	r := &Retained{js: js, node: node, b: b, log: log, pending: map[string]uint64{},
+		acks: make(chan retainedAck, 4096), seen: map[string]struct{}{}}
+	moved := make(chan struct{})
+	r.moved.Store(&moved)
+	return r, nil
 }
 
 // Run mirrors the stream into the broker and completes the publishes'
@@ -244,7 +249,7 @@ func (h mirrorHandler) Synced()                       { h.r.reconcile() }
 // entry applies the topic's latest
 // state to the broker.
 func (r *Retained) entry(e cluster.RetainedEntry) {
-	r.mirrored.Store(e.Sequence)
+	defer r.advance(e.Sequence)
 	if e.Origin == r.node {
 		r.pubMu.Lock()
 		latest, ok := r.pending[e.Topic]
@@ -288,6 +293,37 @@ func (r *Retained) entry(e cluster.RetainedEntry) {
 	}
 	if r.b.StoreRetained(broker.NewMessage(pub, from, now)) {
 		r.applied.Add(1)
+	}
+}
+
+// advance records that the mirror handed over stream sequence seq, once
+// applied, and wakes WaitMirrored.
+func (r *Retained) advance(seq uint64) {
+	r.mirrored.Store(seq)
+	next := make(chan struct{})
+	close(*r.moved.Swap(&next))
+}
+
+// WaitMirrored waits until the mirror has applied every message the
+// retained stream held when it was called, or ctx ends: a subscription
+// made then finds in the local store every retained message stored
+// before it, whichever node stored it.
+func (r *Retained) WaitMirrored(ctx context.Context) error {
+	s, err := r.js.Stream(ctx, cluster.RetainedStream)
+	if err != nil {
+		return fmt.Errorf("waiting for the retained mirror: %w", err)
+	}
+	last := s.CachedInfo().State.LastSeq
+	for {
+		moved := *r.moved.Load()
+		if r.mirrored.Load() >= last {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the retained mirror at %d of %d: %w", r.mirrored.Load(), last, ctx.Err())
+		}
 	}
 }
 
@@ -395,4 +431,32 @@ func (p retainedPublisher) AfterCommit(done func(error)) bool {
 	}
 	p.r.after(part)
 	return true
+}
+
+// mirroredWait bounds how long a SUBSCRIBE waits for the retained mirror
+// to catch up; past it the subscription proceeds with what the node has.
+const mirroredWait = time.Second
+
+// retainedSubscriptions makes a subscription wait for the mirror.
+type retainedSubscriptions struct {
+	broker.Subscriptions
+	r *Retained
+}
+
+// WithMirroredRetained returns next, whose Subscribing first waits (up to
+// a second) for the retained mirror to hold every retained message the
+// cluster stored before it: a retained message set on another node just
+// before a SUBSCRIBE here is delivered as retained.
+func WithMirroredRetained(next broker.Subscriptions, r *Retained) broker.Subscriptions {
+	return retainedSubscriptions{Subscriptions: next, r: r}
+}
+
+// Subscribing implements broker.Subscriptions.
+func (s retainedSubscriptions) Subscribing(fn func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), mirroredWait)
+	if err := s.r.WaitMirrored(ctx); err != nil {
+		s.r.log.Debug("subscribing before the retained mirror caught up", zap.Error(err))
+	}
+	cancel()
+	return s.Subscriptions.Subscribing(fn)
 }

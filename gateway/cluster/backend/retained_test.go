@@ -235,3 +235,31 @@ func TestRetainedExpiryRunsFromStorage(t *testing.T) {
 		t.Errorf("an expired retained message was mirrored, expiring at %v", m.Expires())
 	}
 }
+
+// TestWaitMirrored: once WaitMirrored returns, every retained message the
+// cluster acknowledged before the call is in the node's own store, with
+// no polling (what a SUBSCRIBE relies on).
+func TestWaitMirrored(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	ensureLayout(t, c)
+	n1 := startRetained(t, c, 0, "n1", newBroker())
+	n3 := startRetained(t, c, 2, "n3", newBroker())
+	for round := range 3 {
+		for i := range 100 {
+			end := n1.pub.Begin()
+			var buf []broker.Match
+			p := &mqtt.Publish{Topic: fmt.Sprintf("w/%d/%d", round, i), Payload: []byte("x"), Retain: true}
+			n1.pub.RouteAt(broker.NewMessage(p, "c", time.Now()), &buf, time.Now())
+			end()
+		}
+		n1.retain(t, fmt.Sprintf("w/%d/last", round), "x")
+		ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+		if err := n3.r.WaitMirrored(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if got := len(n3.b.RetainedMatch(fmt.Sprintf("w/%d/+", round), time.Now())); got != 101 {
+			t.Fatalf("round %d: after WaitMirrored node 3 holds %d of 101", round, got)
+		}
+	}
+}
