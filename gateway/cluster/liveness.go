@@ -125,6 +125,13 @@ func (l *Liveness) recheck(ctx context.Context, v []byte) error {
 		return fmt.Errorf("renewing liveness of %s: rereading the record: %w", l.node, err)
 	case !bytes.Equal(e.Value(), v):
 		return fmt.Errorf("renewing liveness of %s: written by another at %d: %w", l.node, e.Revision(), ErrFenced)
+	case e.Revision() <= l.rev.Load():
+		// Not a renewal acknowledged late: the read (a replica's, which
+		// answers without a quorum) shows no write after the node's own,
+		// yet the stream refused the revision. JetStream cannot commit
+		// now (no quorum: the renewal it holds may never land); the record
+		// is not renewed.
+		return fmt.Errorf("renewing liveness of %s: refused at revision %d with no later write readable", l.node, e.Revision())
 	}
 	l.log.Info("liveness renewal acknowledged late, adopting its revision",
 		zap.String("node", l.node), zap.Uint64("revision", e.Revision()), zap.Uint64("expected", l.rev.Load()))

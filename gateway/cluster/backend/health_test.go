@@ -262,12 +262,13 @@ func TestHealthStopsWhenJetStreamIsLost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	lost := time.Now()
 	select {
 	case <-closed:
 		if h.Serving() {
 			t.Error("serving after closing its clients")
 		}
-	case <-ctx.Done():
-		t.Fatal("the node kept serving without JetStream")
+	case <-time.After(clustertest.Timeout):
+		t.Fatalf("the node kept serving %v after JetStream lost its quorum (state %v, stats %+v)", time.Since(lost), h.State(), h.Stats())
 	}
 }
