@@ -187,7 +187,7 @@ func (s *Server) reload(ctx context.Context, cfg *configs.Config) (ReloadResult,
 		return ReloadResult{}, fmt.Errorf("validating configuration: %w", err)
 	}
 	old := s.config()
-	res := ReloadResult{Changed: diffConfig(old, cfg)}
+	res := ReloadResult{Changed: configs.Diff(old, cfg)}
 	if len(res.Changed) == 0 {
 		return res, nil
 	}
@@ -222,7 +222,7 @@ func restartKeys(changed []string, old, cfg *configs.Config) []string {
 // liveKey reports whether a change of key k can be applied to a running
 // server.
 func liveKey(k string, old, cfg *configs.Config) bool {
-	if _, rest, ok := listenerKey(k); ok {
+	if _, rest, ok := configs.ListenerKey(k); ok {
 		switch rest {
 		case "profile", "auth", "allow_anonymous", "max_connections", "tls":
 			return true
@@ -244,7 +244,7 @@ func liveKey(k string, old, cfg *configs.Config) bool {
 		return true
 	}
 	for _, live := range []string{"mqtt", "profiles", "auth.users", "auth.backends", "acl", "limits", "overload", "drain", "shutdown_timeout"} {
-		if underKey(k, live) {
+		if configs.UnderKey(k, live) {
 			return true
 		}
 	}
@@ -297,7 +297,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		if _, done := p.sources[name]; done {
 			continue
 		}
-		if src, ok := cur[name]; ok && !hasKey(changed, "tls."+name) {
+		if src, ok := cur[name]; ok && !configs.HasKey(changed, "tls."+name) {
 			p.sources[name] = src
 			continue
 		}
@@ -314,8 +314,8 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		}
 	}
 
-	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
-	authChanged := hasKey(changed, "auth") || hasKey(changed, "tls")
+	profiles := configs.HasKey(changed, "mqtt") || configs.HasKey(changed, "profiles")
+	authChanged := configs.HasKey(changed, "auth") || configs.HasKey(changed, "tls")
 	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
 	backends := s.ext.authenticators() // shared by name, as at start
 	for _, l := range s.lsts {
@@ -326,14 +326,14 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		lc := cfg.Listeners[i]
 		key := "listeners[" + lc.Name + "]"
 		lp := listenerPlan{cfg: lc}
-		if profiles || hasKey(changed, key+".profile") {
+		if profiles || configs.HasKey(changed, key+".profile") {
 			prof, err := proto.NewProfile(cfg.LimitsFor(lc))
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}
 			lp.prof = prof
 		}
-		if authChanged || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
+		if authChanged || configs.HasKey(changed, key+".auth") || configs.HasKey(changed, key+".allow_anonymous") || configs.HasKey(changed, key+".tls") {
 			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.pwVerify, s.log) // auth.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
@@ -351,7 +351,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		p.lsts = append(p.lsts, lp)
 	}
 
-	if hasKey(changed, "acl") {
+	if configs.HasKey(changed, "acl") {
 		a, err := NewStaticACL(cfg.ACL)
 		if err != nil {
 			return p, fmt.Errorf("building acl: %w", err)
@@ -384,18 +384,18 @@ func (s *Server) swapReload(cfg *configs.Config, changed []string, p *reloadPlan
 			l.tls.src = lp.src
 			l.tls.cur.Store(lp.tls)
 		}
-		if hasKey(changed, "listeners["+lp.cfg.Name+"].max_connections") {
+		if configs.HasKey(changed, "listeners["+lp.cfg.Name+"].max_connections") {
 			s.mu.Lock()
 			l.cfg.MaxConnections = lp.cfg.MaxConnections // track reads it under s.mu
 			s.mu.Unlock()
 		}
 	}
-	if hasKey(changed, "limits") {
+	if configs.HasKey(changed, "limits") {
 		s.adm.SetLimits(cfg.Limits)
 		// Listeners with partial per-IP overrides inherit the rest.
 		s.setListenerAdmission(cfg) // admission.go
 	}
-	if hasKey(changed, "overload") {
+	if configs.HasKey(changed, "overload") {
 		s.setOverload(cfg) // overload.go
 	}
 	if p.acl != nil {
