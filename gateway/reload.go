@@ -40,7 +40,7 @@ package gateway
 //     max_connections, drain and shutdown_timeout.
 //
 // Locks: reloader.mu serialises reloads; the acl file watcher
-// (acl_file.go) takes it too, so that it never installs rules built from
+// (assemble.go) takes it too, so that it never installs rules built from
 // a replaced configuration. What it is held around: LOCKS.md.
 
 import (
@@ -57,6 +57,7 @@ import (
 	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/jwt"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/proto"
@@ -105,6 +106,8 @@ type reloader struct {
 	load func() (*configs.Config, error)
 	// authHTTP is the server's client of http backends and JWKS URLs.
 	authHTTP *http.Client
+	// clock is the JWKS caches' clock (withClock); nil: the wall clock.
+	clock jwt.Clock
 	// aclWake tells the acl file watcher that the acl section changed.
 	aclWake chan struct{}
 
@@ -119,6 +122,7 @@ func (s *Server) initReloader(cfg *configs.Config, o options, authHTTP *http.Cli
 	r.cur.Store(cfg)
 	r.load = o.loader
 	r.authHTTP = authHTTP
+	r.clock = o.clock
 	r.aclWake = make(chan struct{}, 1)
 	r.total = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgemq_config_reloads_total",
@@ -334,13 +338,13 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			lp.prof = prof
 		}
 		if authChanged || configs.HasKey(changed, key+".auth") || configs.HasKey(changed, key+".allow_anonymous") || configs.HasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.pwVerify, s.log) // auth.go
+			chain, err := s.buildAuthChain(cfg, lc, users, backends) // assemble.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}
 			a := auth.NewChain(lc.Anonymous(), chain...)
 			if l.tls != nil {
-				setCertIdentity(a, cfg.TLS[lc.TLS])
+				a.SetCertIdentityOf(cfg.TLS[lc.TLS].ClientAuth)
 			}
 			lp.auth = a
 		}
@@ -393,10 +397,10 @@ func (s *Server) swapReload(cfg *configs.Config, changed []string, p *reloadPlan
 	if configs.HasKey(changed, "limits") {
 		s.adm.SetLimits(cfg.Limits)
 		// Listeners with partial per-IP overrides inherit the rest.
-		s.setListenerAdmission(cfg) // admission.go
+		s.setListenerAdmission(cfg) // assemble.go
 	}
 	if configs.HasKey(changed, "overload") {
-		s.setOverload(cfg) // overload.go
+		s.setOverload(cfg) // assemble.go
 	}
 	if p.acl != nil {
 		s.SetAuthorizer(p.acl) // connections drop their cached decisions
@@ -422,19 +426,6 @@ func (s *Server) tlsSources() (map[string]certs.Source, map[string]configs.TLSSo
 	s.srcMu.Lock()
 	defer s.srcMu.Unlock()
 	return maps.Clone(s.sources), s.config().TLS
-}
-
-// setCertIdentity sets how auth maps the client certificates of the tls
-// entry scfg (client_auth.identity and identity_as).
-func setCertIdentity(chain *auth.Chain, scfg configs.TLSSource) {
-	as := ""
-	switch scfg.ClientAuth.IdentityAs {
-	case auth.IdentityAsUsername, auth.IdentityAsClientID:
-		as = scfg.ClientAuth.IdentityAs
-	}
-	// Also without identity_as, the identity is what ACL rules'
-	// cert_identity match (authorizeConnect).
-	chain.SetCertIdentity(as, scfg.ClientAuth.Identity)
 }
 
 // listenerTLS is the configuration a listener of type typ serves from

@@ -174,7 +174,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.pwVerify, log) // auth.go
+		backends, err := s.buildAuthChain(cfg, lc, users, built) // assemble.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
@@ -251,7 +251,7 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *proto.Pr
 			lcfg.TLS = s.metrics.TimeHandshakes(lc.Name, tsw.config()) // package ops
 		}
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
-		setCertIdentity(chain, scfg) // reload.go
+		chain.SetCertIdentityOf(scfg.ClientAuth)
 	}
 	if lcfg.HandshakeTimeout <= 0 {
 		// A plain ws upgrade request is bounded like CONNECT is.

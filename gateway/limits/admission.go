@@ -384,6 +384,20 @@ func (a *Admission) OverHighWater() float64 {
 	return min(1, (u-hw)/(1-hw))
 }
 
+// ConnectTimeout is the time a new socket has to send CONNECT: profile
+// (the listener profile's connect_timeout), or busy_connect_timeout when
+// that is shorter and the unauthenticated sockets are above the busy
+// high-water mark (OverHighWater).
+func (a *Admission) ConnectTimeout(profile time.Duration) time.Duration {
+	a.mu.Lock() // a reload replaces cfg (SetLimits)
+	bt := a.cfg.BusyConnectTimeout
+	a.mu.Unlock()
+	if bt > 0 && bt < profile && a.OverHighWater() > 0 {
+		return bt
+	}
+	return profile
+}
+
 // Busy decides whether a new client's CONNECT is answered "server busy":
 // with the probability OverHighWater. A refusal is counted (server_busy).
 func (a *Admission) Busy() bool {
