@@ -1,7 +1,3 @@
-// Package gateway is the edgemq engine: connection I/O (conn, writeQueue),
-// a socket-free protocol state machine (channel, with the CONNECT
-// pipeline in connect.go and gateway/proto), session state (sessionState,
-// registry) and the router (topic trie and retained messages).
 package gateway
 
 import (
