@@ -2,7 +2,8 @@ package gateway
 
 // Extension points for a Go program that embeds edgemq: its own
 // authentication backends, authorizer and store, handed to New as
-// options, and the names of the seams they implement (gateway/auth's). The configuration still decides where each applies: a
+// options, and the names of the authentication seams they implement
+// (gateway/auth's). The configuration still decides where each applies: a
 // listener names a programmatic authentication backend in its auth list
 // like any other (a backend of type plugin under auth.backends); the
 // programmatic authorizer narrows the acl section; the programmatic store
