@@ -95,6 +95,8 @@ type Server struct {
 	ext extensions
 
 	startedAt time.Time // when NewContext built it: uptime (admin_source.go)
+
+	cluster *clusterState // nil without a cluster section (cluster.go)
 }
 
 // Option adjusts a Server being built.
@@ -149,7 +151,19 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
 	s.eng = &engine{stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
-	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, log))         // engine_broker.go
+	interest, err := s.joinCluster(ctx, cfg, st) // cluster.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !started {
+			s.closeCluster()
+		}
+	}()
+	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, interest, log)) // engine_broker.go
+	if err := s.attachCluster(); err != nil {
+		return nil, err
+	}
 	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
 	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
 	s.metrics.MustRegister(takeoverCollector{s})
@@ -333,6 +347,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	stopCluster := s.runCluster(ctx)     // cluster.go
 	stopOps := s.startOps()              // ops_source.go: /metrics, /healthz, /readyz
 	stopAdmin := s.startAdmin()          // admin_source.go: /api/v1
 	stopSys := s.startSys(ctx)           // sys.go
@@ -351,6 +366,7 @@ func (s *Server) Run(ctx context.Context) error {
 	stopACL()
 	stopOverload()
 	s.shutdown()
+	stopCluster()
 	s.closeSources()
 	s.storeClosed.Store(true)
 	stopAdmin()
