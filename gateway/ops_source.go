@@ -98,6 +98,7 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	snap.LogSampled = s.eng.clog.droppedEntries() // connlog.go
 	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.broker.Gauges()
 	snap.Retained, snap.RetainedBytes = s.eng.broker.RetainedSize()
+	snap.Cluster = s.clusterOps() // cluster_ops.go
 	return snap
 }
 
@@ -114,6 +115,7 @@ func (o opsSource) Health() ops.Health {
 	}
 	h.StoreClosed = s.storeClosed.Load()
 	h.Draining = s.isDraining()
+	h.Cluster = s.clusterOps() // cluster_ops.go
 	return h
 }
 

@@ -416,7 +416,7 @@ func (s *Server) shutdown() {
 	go func() { s.wg.Wait(); close(done) }()
 	if period <= 0 || len(conns) <= 1 {
 		for _, c := range conns {
-			c.ch.kickRef(code, ref)
+			c.ch.kickRef(s.clusterKick(code, ref)) // cluster_ops.go: another node's address
 		}
 	} else {
 		// The i-th client goes at i*period/(n-1): the first at once, the
@@ -432,7 +432,7 @@ func (s *Server) shutdown() {
 					t.Stop()
 				}
 			}
-			c.ch.kickRef(code, ref)
+			c.ch.kickRef(s.clusterKick(code, ref)) // cluster_ops.go: another node's address
 		}
 	}
 	t := time.NewTimer(cfg.ShutdownTimeout)
