@@ -115,27 +115,27 @@ func (l *Liveness) renew(ctx context.Context) error {
 // record is still this incarnation's: a renewal whose acknowledgement was
 // lost (the link dropped, the stream changed leader) moved the revision
 // on without the node learning it. The record holds this incarnation's
-// own value then, and its revision is adopted; otherwise it is fenced.
+// own value at a later revision then, and that revision is adopted; a
+// record of another value is fenced. The record is read from the stream's
+// leader (leaderRecord): a replica may lag behind a renewal that landed,
+// or answer while the stream has no quorum.
 func (l *Liveness) recheck(ctx context.Context, v []byte) error {
-	e, err := l.kv.Get(ctx, l.key)
+	value, rev, err := l.leaderRecord(ctx)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return fmt.Errorf("renewing liveness of %s: lapsed: %w", l.node, ErrFenced)
 	case err != nil:
 		return fmt.Errorf("renewing liveness of %s: rereading the record: %w", l.node, err)
-	case !bytes.Equal(e.Value(), v):
-		return fmt.Errorf("renewing liveness of %s: written by another at %d: %w", l.node, e.Revision(), ErrFenced)
-	case e.Revision() <= l.rev.Load():
-		// Not a renewal acknowledged late: the read (a replica's, which
-		// answers without a quorum) shows no write after the node's own,
-		// yet the stream refused the revision. JetStream cannot commit
-		// now (no quorum: the renewal it holds may never land); the record
-		// is not renewed.
-		return fmt.Errorf("renewing liveness of %s: refused at revision %d with no later write readable", l.node, e.Revision())
+	case !bytes.Equal(value, v):
+		return fmt.Errorf("renewing liveness of %s: written by another at %d: %w", l.node, rev, ErrFenced)
+	case rev <= l.rev.Load():
+		// The leader shows no write after the node's own, yet refused
+		// the revision: not a late acknowledgement; not renewed.
+		return fmt.Errorf("renewing liveness of %s: refused at revision %d with no later write", l.node, rev)
 	}
 	l.log.Info("liveness renewal acknowledged late, adopting its revision",
-		zap.String("node", l.node), zap.Uint64("revision", e.Revision()), zap.Uint64("expected", l.rev.Load()))
-	l.rev.Store(e.Revision())
+		zap.String("node", l.node), zap.Uint64("revision", rev), zap.Uint64("expected", l.rev.Load()))
+	l.rev.Store(rev)
 	return nil
 }
 

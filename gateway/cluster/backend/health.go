@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,7 +85,7 @@ type HealthHooks struct {
 //
 // Concurrency: Serving, State and the link events are safe from any
 // goroutine and never block (atomics only); the hooks run on Run's
-// goroutine. Health has no lock.
+// goroutines (CloseClients once per outage). Health has no lock.
 type Health struct {
 	live  Liveness
 	hooks HealthHooks
@@ -93,11 +94,12 @@ type Health struct {
 	state atomic.Int32
 	// linkUp is the link's state as its last event said.
 	linkUp atomic.Bool
-	// wake asks Run to look at the state now (capacity 1: coalesced).
-	wake chan struct{}
-	// closed is set when the clients were closed for this outage; only
-	// Run's goroutine reads and writes it.
-	closed bool
+	// wake asks Run's renewal loop to look at the state now, down its
+	// link watcher (capacity 1 each: coalesced).
+	wake, down chan struct{}
+	// closed is set when the clients were closed for this outage, and
+	// cleared when the node serves again.
+	closed atomic.Bool
 	// lastRenew is when the record was last renewed (Run's goroutine).
 	lastRenew time.Time
 
@@ -108,7 +110,7 @@ type Health struct {
 // NewHealth returns the health of a node whose record live was acquired
 // and whose link is up now; it serves from the start.
 func NewHealth(live Liveness, hooks HealthHooks, log *zap.Logger) *Health {
-	h := &Health{live: live, hooks: hooks, log: log, wake: make(chan struct{}, 1), lastRenew: time.Now()}
+	h := &Health{live: live, hooks: hooks, log: log, wake: make(chan struct{}, 1), down: make(chan struct{}, 1), lastRenew: time.Now()}
 	h.linkUp.Store(true)
 	return h
 }
@@ -133,12 +135,14 @@ func (h *Health) LinkDown() {
 	if h.state.Swap(int32(Down)) != int32(Down) {
 		h.linkDowns.Add(1)
 	}
-	h.poke()
+	signal(h.down)
 }
 
-func (h *Health) poke() {
+func (h *Health) poke() { signal(h.wake) }
+
+func signal(ch chan struct{}) {
 	select {
-	case h.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -161,8 +165,24 @@ func (h *Health) Stats() HealthStats {
 
 // Run renews the liveness record every heartbeat and acts on the link's
 // events until ctx ends; it returns nil then. The caller then releases
-// the record (Node.Close).
+// the record (Node.Close). A lost link closes the clients at once, on a
+// goroutine of its own: a renewal under way may block on the client's
+// reconnection meanwhile.
 func (h *Health) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.down:
+			}
+			if !h.linkUp.Load() {
+				h.stopServing("nats link down")
+			}
+		}
+	})
 	heartbeat, _ := h.live.Heartbeat()
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
@@ -214,10 +234,9 @@ func (h *Health) step(ctx context.Context) {
 // outage.
 func (h *Health) stopServing(why string) {
 	h.state.Store(int32(Down))
-	if h.closed {
+	if !h.closed.CompareAndSwap(false, true) {
 		return
 	}
-	h.closed = true
 	h.closings.Add(1)
 	h.log.Warn("node not serving, closing its clients", zap.String("reason", why))
 	if h.hooks.CloseClients != nil {
@@ -251,7 +270,7 @@ func (h *Health) recheck(ctx context.Context, heartbeat, ttl time.Duration) {
 		return
 	}
 	h.lastRenew = time.Now()
-	h.closed = false
+	h.closed.Store(false)
 	if h.state.CompareAndSwap(int32(Rechecking), int32(Serving)) {
 		h.log.Info("node serving again", zap.Bool("record_reacquired", fenced))
 	}
