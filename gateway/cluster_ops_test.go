@@ -284,7 +284,10 @@ func TestClusterPartition(t *testing.T) {
 
 	c.proxies[0].Heal()
 	clustertest.Eventually(t, func() bool { code, _ := readyz(t, c.nodes[0]); return code == http.StatusOK },
-		func() string { code, nr := readyz(t, c.nodes[0]); return fmt.Sprintf("node 1 after healing: %d %s", code, nr) })
+		func() string {
+			code, nr := readyz(t, c.nodes[0])
+			return fmt.Sprintf("node 1 after healing: %d %s", code, nr)
+		})
 	// It accepts clients again [MQTT-3.2.2-1 CONNACK 0x00].
 	back := connectV5(t, c.nodes[0], v5Connect("part-back"))
 	back.roundTrip(t)
@@ -339,4 +342,3 @@ func expectUnavailable(t *testing.T, ts *testServer) {
 		t.Errorf("3.1.1 CONNECT to a cut node: %v, return code %d; want 3", err, tok.ReturnCode())
 	}
 }
-
