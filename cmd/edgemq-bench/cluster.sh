@@ -12,7 +12,8 @@
 # (-pub-addr, -sub-addr). The single node listens on 127.0.0.1:11890 with
 # the default store (durability sync: QoS 1/2 acknowledged once on disk).
 # Every node gets the bench's admission settings (no connection-rate
-# limits) and warn-level logs. The brokers share the CPUs listed in
+# limits; 16 connections opened at a time, auth.concurrency.per_ip) and
+# warn-level logs. The brokers share the CPUs listed in
 # BROKER_CPUS (default 0,1) and the load tool runs on BENCH_CPU (default
 # 1): on a 2-core machine everything shares both cores.
 #
@@ -106,7 +107,7 @@ run() {
 	local name=$1
 	shift
 	log "$name: edgemq-bench $*"
-	taskset -c "$BENCH_CPU" "$work/edgemq-bench" -json -duration "$DURATION" -warmup "$WARMUP" "$@" >"$work/$name.json"
+	taskset -c "$BENCH_CPU" "$work/edgemq-bench" -json -c 16 -duration "$DURATION" -warmup "$WARMUP" "$@" >"$work/$name.json"
 }
 
 scenarios=(
