@@ -342,3 +342,55 @@ func expectUnavailable(t *testing.T, ts *testServer) {
 		t.Errorf("3.1.1 CONNECT to a cut node: %v, return code %d; want 3", err, tok.ReturnCode())
 	}
 }
+
+// TestClusterPartitionClientsMove: the persistent MQTT 5 subscriber of a
+// node cut from NATS is sent to a live node (DISCONNECT 0x9C with its
+// address), resumes its session there (Clean Start 0: Session Present
+// [MQTT-3.2.2-3]) and receives, once each and in order, every QoS 1
+// message a third node acknowledged meanwhile: nothing acknowledged is
+// lost [MQTT-4.3.2-2].
+func TestClusterPartitionClientsMove(t *testing.T) {
+	addrs := clustertest.FreeAddrs(t, 3)
+	c := startProxiedCluster(t, 3, advertised(addrs))
+	waitPeers(t, c.nodes[0], []string{addrs[1], addrs[2]})
+	expiry := uint32(300)
+	connect := func(clean bool) *paho.Connect {
+		return &paho.Connect{ClientID: "mover", CleanStart: clean, KeepAlive: 60,
+			Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}
+	}
+	sub := connectV5(t, c.nodes[0], connect(true))
+	sub.subscribe(t, "move/t", 1)
+	c.waitInterest(t, "move/t")
+	pub := connectV5(t, c.nodes[2], v5Connect("move-pub"))
+	pub.publish(t, &paho.Publish{Topic: "move/t", QoS: 1, Payload: []byte("before")})
+	if m := sub.expectMessage(t); string(m.Payload) != "before" {
+		t.Fatalf("before the cut: %q", m.Payload)
+	}
+
+	c.proxies[0].Cut()
+	d := sub.expectServerDisconnect(t)
+	ref := d.Properties.ServerReference
+	target := slices.Index(addrs, ref)
+	if d.ReasonCode != byte(mqtt.UseAnotherServer) || target < 1 {
+		t.Fatalf("DISCONNECT %#x with Server Reference %q; want 0x9C and one of %q", d.ReasonCode, ref, addrs[1:])
+	}
+	const n = 20
+	for i := range n {
+		pub.publish(t, &paho.Publish{Topic: "move/t", QoS: 1, Payload: []byte(fmt.Sprintf("during %d", i))})
+	}
+	moved, ack, err := dialV5(t, c.nodes[target], connect(false))
+	if err != nil {
+		t.Fatalf("reconnecting to %s: %v (%v)", ref, err, ack)
+	}
+	if !ack.SessionPresent {
+		t.Errorf("the session did not follow the client to %s: Session Present 0", ref)
+	}
+	for i := range n {
+		m := moved.expectMessage(t)
+		if want := fmt.Sprintf("during %d", i); string(m.Payload) != want {
+			t.Fatalf("message %d on the new node: %q, want %q", i, m.Payload, want)
+		}
+	}
+	moved.expectFence(t, pub, "move/t")
+	c.proxies[0].Heal()
+}
