@@ -18,7 +18,9 @@
 # 1): on a 2-core machine everything shares both cores.
 #
 # Environment: QUICK=1, DURATION (default 10s), BROKER_CPUS, BENCH_CPU,
-# KEEP=1 (keep the work directory).
+# SYNC (the nodes' cluster.sync_interval, default always), ONLY (one
+# scenario: fanout0, pairs0, pairs1 or pairs1rate), KEEP=1 (keep the
+# work directory).
 set -euo pipefail
 
 out=""
@@ -40,6 +42,8 @@ WARMUP=2s
 if [[ "$QUICK" == 1 ]]; then DURATION=2s WARMUP=500ms; fi
 BROKER_CPUS=${BROKER_CPUS:-0,1}
 BENCH_CPU=${BENCH_CPU:-1}
+SYNC=${SYNC:-always}
+ONLY=${ONLY:-}
 pids=()
 
 log() { echo "cluster: $*" >&2; }
@@ -93,7 +97,7 @@ EOF
 start_cluster() {
 	for i in 1 2 3; do
 		{
-			cat "$root/configs/examples/cluster/node$i.yaml"
+			sed "s/^  replicas: 3$/  replicas: 3\n  sync_interval: $SYNC/" "$root/configs/examples/cluster/node$i.yaml"
 			echo "$bench_settings"
 		} >"$work/node$i.yaml"
 		(cd "$work" && exec taskset -c "$BROKER_CPUS" ./edgemq -c "node$i.yaml") &
@@ -110,12 +114,16 @@ run() {
 	taskset -c "$BENCH_CPU" "$work/edgemq-bench" -json -c 16 -duration "$DURATION" -warmup "$WARMUP" "$@" >"$work/$name.json"
 }
 
-scenarios=(
+all=(
 	"fanout0|fanout -k 100 -qos 0"
 	"pairs0|pairs -k 200 -qos 0"
 	"pairs1|pairs -k 200 -qos 1"
 	"pairs1rate|pairs -k 200 -qos 1 -rate 5000"
 )
+scenarios=()
+for s in "${all[@]}"; do
+	if [[ -z "$ONLY" || "${s%%|*}" == "$ONLY" ]]; then scenarios+=("$s"); fi
+done
 
 start_single
 for s in "${scenarios[@]}"; do
@@ -135,6 +143,7 @@ field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 	echo "| scenario | metric | single node | cluster, across nodes | ratio |"
 	echo "|---|---|---|---|---|"
 	row() { # name label metric
+		[[ -f "$work/single-$1.json" ]] || return 0
 		local a b
 		a=$(field "single-$1" "$3")
 		b=$(field "cluster-$1" "$3")
