@@ -38,9 +38,11 @@ func Order() [][]string {
 		{"router.mu", "clusterInterest.mu"},
 		{"bolt.DB.gate", "clusterAcks.mu"},
 		// A cluster's retained messages (cluster/backend/retained.go):
-		// the stream publishes are ordered under pubMu, taken by RouteAt
+		// the stream publishes are ordered under pubMu (RouteAt), their
+		// completions' waiters kept under waitMu (AfterCommit), both
 		// inside the publisher's store group.
 		{"bolt.DB.gate", "clusterRetained.pubMu"},
+		{"bolt.DB.gate", "clusterRetained.waitMu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.
@@ -53,7 +55,6 @@ func Order() [][]string {
 		{"FileSCRAMStore.mu"},
 		{"takeoverStats.mu"},
 		{"quotas.mu"},
-		{"clusterRetained.waitMu"},
 	}
 }
 
