@@ -22,6 +22,7 @@ import (
 	"edgemq/configs"
 	"edgemq/gateway/admin"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/listeners/web"
 	"edgemq/mqtt"
 
@@ -97,9 +98,9 @@ type adminConn struct {
 }
 
 // neg, username and sess read what CONNECT set (markConnected).
-func (ac adminConn) neg() *Negotiated      { return &ac.c.ch.neg }
-func (ac adminConn) username() string      { return ac.c.ch.acl.View().Username() }
-func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
+func (ac adminConn) neg() *proto.Negotiated { return ac.c.ch.Negotiated() }
+func (ac adminConn) username() string       { return ac.c.ch.Username() }
+func (ac adminConn) sess() *broker.Session  { return ac.c.ch.Session() }
 
 // connected returns the connected clients, by client id: those whose
 // connection holds their session (not one taken over or detaching).
@@ -108,7 +109,7 @@ func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
 func (a adminSource) connected() []adminConn {
 	var out []adminConn
 	for _, c := range a.s.connections() {
-		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.HeldBy(&c.ch) {
+		if at := c.connectedAt.Load(); at != 0 && !c.ch.Kicked() && c.ch.Session().HeldBy(&c.ch) {
 			out = append(out, adminConn{c, time.Unix(0, at)})
 		}
 	}
@@ -127,7 +128,7 @@ func (a adminSource) find(id string) (adminConn, bool) {
 }
 
 func (ac adminConn) client() admin.Client {
-	m := ac.c.ch.meta
+	m := ac.c.ch.Meta()
 	n := ac.neg()
 	return admin.Client{
 		ClientID: n.ClientID, Username: ac.username(), Listener: m.Listener, Transport: string(m.Transport),
@@ -152,7 +153,7 @@ func (a adminSource) Client(id string) (admin.ClientDetail, bool) {
 	if !ok {
 		return admin.ClientDetail{}, false
 	}
-	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.ch.meta.TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
+	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.ch.Meta().TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
 	d.OutboundItems, d.OutboundBytes = ac.c.out.depth()
 	return d, true
 }
@@ -163,11 +164,11 @@ func (a adminSource) Kick(id string, code mqtt.ReasonCode) (admin.Client, bool) 
 	if !ok {
 		return admin.Client{}, false
 	}
-	ac.c.ch.kick(code)
+	ac.c.ch.Kick(code)
 	return ac.client(), true
 }
 
-func negotiatedOf(n *Negotiated) admin.Negotiated {
+func negotiatedOf(n *proto.Negotiated) admin.Negotiated {
 	return admin.Negotiated{
 		AssignedClientID: n.AssignedClientID, CleanStart: n.CleanStart, SessionPresent: n.SessionPresent,
 		ServerKeepAlive: n.ServerKeepAlive, SessionExpiryCapped: n.SessionExpiryCapped,
@@ -201,7 +202,7 @@ func sessionOf(ss *broker.Session) admin.Session {
 // Sessions implements admin.Sessions.
 func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 	return func(yield func(admin.Session) bool) {
-		for _, ss := range a.s.eng.broker.Sessions() {
+		for _, ss := range a.s.eng.Broker().Sessions() {
 			if id := ss.ClientID(); !strings.HasPrefix(id, prefix) || after != "" && id <= after {
 				continue
 			}
@@ -214,7 +215,7 @@ func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 
 // Session implements admin.Sessions.
 func (a adminSource) Session(id string) (admin.Session, bool) {
-	ss := a.s.eng.broker.Lookup(id)
+	ss := a.s.eng.Broker().Lookup(id)
 	if ss == nil {
 		return admin.Session{}, false
 	}
@@ -229,10 +230,10 @@ const detachWait = closeGrace + time.Second
 // (0x98), waits for its connection to release the session, and ends the
 // session as its expiry would (registry.discard).
 func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool, err error) {
-	ss := a.s.eng.broker.Lookup(id)
+	ss := a.s.eng.Broker().Lookup(id)
 	for _, ac := range a.connected() {
 		if ac.neg().ClientID == id {
-			ac.c.ch.kick(mqtt.AdministrativeAction)
+			ac.c.ch.Kick(mqtt.AdministrativeAction)
 			kicked = true
 		}
 	}
@@ -246,7 +247,7 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 			return kicked, admin.ErrStillHeld
 		}
 	}
-	if _, busy := a.s.eng.broker.Discard(id); busy {
+	if _, busy := a.s.eng.Broker().Discard(id); busy {
 		return kicked, admin.ErrReconnected
 	}
 	return kicked, nil
@@ -254,7 +255,7 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 
 // Retained implements admin.Retained.
 func (a adminSource) Retained(filter string, now time.Time) []admin.RetainedMessage {
-	msgs := a.s.eng.broker.RetainedMatch(filter, now)
+	msgs := a.s.eng.Broker().RetainedMatch(filter, now)
 	out := make([]admin.RetainedMessage, len(msgs))
 	for i, m := range msgs {
 		out[i] = admin.RetainedMessage{Publish: m.Publish(), Expires: m.Expires()}
@@ -263,12 +264,12 @@ func (a adminSource) Retained(filter string, now time.Time) []admin.RetainedMess
 }
 
 // RemoveRetained implements admin.Retained.
-func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.broker.RemoveRetained(topic) }
+func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.Broker().RemoveRetained(topic) }
 
 // Publish implements admin.Publisher.
 func (a adminSource) Publish(from string, pub *mqtt.Publish) int {
 	var buf []broker.Match
-	return a.s.eng.broker.Route(broker.NewMessage(pub, from, time.Now()), &buf)
+	return a.s.eng.Broker().Route(broker.NewMessage(pub, from, time.Now()), &buf)
 }
 
 // Config implements admin.Control.
@@ -303,8 +304,15 @@ func (a adminSource) Status() admin.ServerStatus {
 		Connections: st.Connections, Sessions: st.Sessions, Subscriptions: subscriptionCount(s),
 		MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 	}
-	out.Retained, out.RetainedBytes = s.eng.broker.RetainedSize()
+	out.Retained, out.RetainedBytes = s.eng.Broker().RetainedSize()
 	return out
+}
+
+// subscriptionCount returns the number of subscriptions of all of srv's
+// sessions (broker.Broker.Gauges: approximate while they change).
+func subscriptionCount(srv *Server) int {
+	_, subs, _, _ := srv.eng.Broker().Gauges()
+	return subs
 }
 
 // Overview implements admin.Status.

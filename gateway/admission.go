@@ -10,16 +10,17 @@ import (
 
 	"edgemq/configs"
 	"edgemq/gateway/limits"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 )
 
 // admissionLog logs admission refusals to the connection-life log
-// (connlog.go, sampled: it takes none of the limits' locks).
-type admissionLog struct{ cl *connLog }
+// (proto/connlog.go, sampled: it takes none of the limits' locks).
+type admissionLog struct{ cl *proto.ConnLog }
 
 // AdmissionRefused implements limits.RefusalLog.
 func (l admissionLog) AdmissionRefused(listener, reason string, remote net.Addr) {
-	l.cl.admissionRefused(listener, reason, remote)
+	l.cl.AdmissionRefused(listener, reason, remote)
 }
 
 // setListenerAdmission installs the per-IP overrides of cfg's listeners

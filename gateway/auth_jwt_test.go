@@ -410,7 +410,7 @@ func TestExtendAuth(t *testing.T) {
 	ts := startServer(t, cfg)
 	c := connectV5(t, ts, tokenConnect("ext", k.sign(t, jwt.MapClaims{"sub": "a", "exp": time.Now().Add(time.Second).Unix()})))
 	for _, cn := range ts.connections() {
-		cn.ch.extendAuth(time.Now().Add(time.Hour))
+		cn.ch.ExtendAuth(time.Now().Add(time.Hour))
 	}
 	c.expectNoMessageFor(t, 2*time.Second)
 	c.roundTrip(t)
@@ -431,7 +431,7 @@ func TestJWTACLClaims(t *testing.T) {
 	for cn := range ts.conns {
 		// kickVersion is stored once connect is done: reading it orders
 		// this after the fields connect set.
-		if cn.ch.kickVersion.Load() == 0 || cn.ch.neg.ClientID != "acl" {
+		if cn.ch.Version() == 0 || cn.ch.Negotiated().ClientID != "acl" {
 			continue
 		}
 		found = true

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -30,7 +29,8 @@ type conn struct {
 	nc  net.Conn
 	rd  mqtt.Reader
 	out *writeQueue
-	ch  channel
+	ch  proto.Channel
+	log *zap.Logger
 	// host is the server that accepted the connection, as the connection
 	// sees it; stats its counters.
 	host  connHost
@@ -79,17 +79,18 @@ type connHost interface {
 // read loop on a new one: the handshake's deep stack (authentication,
 // logging) is not kept by an idle connection.
 func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
-	c := &conn{nc: nc, host: s, stats: s.eng.stats, lst: lst, born: time.Now()}
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: s.eng.stats, clock: s.eng.clock}
+	st := s.eng.Stats()
+	c := &conn{nc: nc, host: s, stats: st, lst: lst, born: time.Now(), log: s.log}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: s.eng.Clock()}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
-	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, s.eng.stats)
+	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, st)
 	// overload.go: QoS 0 shed to a backlog while overloaded.
 	c.out.shed = s.overload.Shedding()
 	// writequeue.go: output buffers lent per burst.
 	c.out.batches = &s.batches
 	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
-	c.ch = channel{env: s.eng, meta: meta, prof: prof, auth: lst.auth.Load(), out: c.out, wire: &enc.Wire, log: s.log, timers: c}
+	c.ch.Init(s.eng, proto.ChannelConfig{Meta: meta, Profile: prof, Auth: lst.auth.Load(), Out: c.out, Wire: &enc.Wire, Log: s.log, Timers: c})
 	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !s.track(c) {
@@ -106,11 +107,11 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 	if t := ticketOf(meta); t != nil {
 		t.Authenticated()
 	}
-	s.eng.stats.Connections.Add(1)
+	st.Connections.Add(1)
 	c.markConnected() // admin_source.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
-	c.lim = s.newLimiter(lst.cfg.Name, c.ch.prof.PublishRate, c.ch.credExp.rate)
+	c.lim = s.newLimiter(lst.cfg.Name, prof.PublishRate, c.ch.RateClaims())
 	go c.readLoop()
 }
 
@@ -133,59 +134,59 @@ func (c *conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
-	deadline := c.born.Add(c.host.connectTimeout(ch.prof.ConnectTimeout))
+	deadline := c.born.Add(c.host.connectTimeout(ch.Profile().ConnectTimeout))
 	c.nc.SetReadDeadline(deadline)
 	p, err := c.rd.ReadPacket(0)
 	if err != nil {
 		cp, _ := p.(*mqtt.Connect)
-		if cp == nil && isPacketError(err) {
-			ch.logAt(zap.DebugLevel, "bad first packet", zap.Error(err))
+		if cp == nil && proto.IsPacketError(err) {
+			ch.LogAt(zap.DebugLevel, "bad first packet", zap.Error(err))
 		}
-		ch.refuseMalformed(cp, err)
+		ch.RefuseMalformed(cp, err)
 		return false
 	}
 	connect, ok := p.(*mqtt.Connect)
 	if !ok {
-		ch.logAt(zap.DebugLevel, "first packet is not connect", zap.Stringer("type", p.Type()))
-		ch.out.Close(nil)
+		ch.LogAt(zap.DebugLevel, "first packet is not connect", zap.Stringer("type", p.Type()))
+		c.out.Close(nil)
 		return false
 	}
-	if ticketOf(ch.meta) != nil && c.host.admissionBusy() {
+	if ticketOf(ch.Meta()) != nil && c.host.admissionBusy() {
 		// A reconnect storm: some clients are told to come back later
 		// (admission.go).
-		ch.refuse(connect, mqtt.ServerBusy)
+		ch.Refuse(connect, mqtt.ServerBusy)
 		return false
 	}
 	if c.host.refuseOverloaded() {
 		// Overloaded (overload.go): v5 CONNACK 0x89 Server busy, 3.x
 		// return code 3 Server unavailable [MQTT-3.2.2-6 (3.1.1
 		// MQTT-3.2.2-5)]; the client may retry later.
-		ch.refuse(connect, mqtt.Errorf(mqtt.ServerBusy, "", "server overloaded"))
+		ch.Refuse(connect, mqtt.Errorf(mqtt.ServerBusy, "", "server overloaded"))
 		return false
 	}
 	t0 := time.Now()
 	c.stats.Pkt.CountIn(mqtt.CONNECT)
 	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	step := ch.connect(actx, connect)
+	step := ch.Connect(actx, connect)
 	for {
-		if step.delay > 0 {
-			// A brute-force delay the channel asked for (effects.go),
+		if step.Delay > 0 {
+			// A brute-force delay the channel asked for (proto/effects.go),
 			// within the same deadline; then its held answer.
-			waitDelay(actx, step.delay)
-			step = ch.delayElapsed()
+			waitDelay(actx, step.Delay)
+			step = ch.DelayElapsed()
 			continue
 		}
-		if !ch.authPending() {
+		if !ch.AuthPending() {
 			break
 		}
 		// An enhanced authentication exchange (enhauth.go), within the
 		// same deadline.
 		p, err := c.rd.ReadPacket(mqtt.V5)
-		step = ch.continueConnectAuth(p, err)
+		step = ch.ContinueConnectAuth(p, err)
 	}
 	c.host.observeConnect(c.lst.cfg.Name, time.Since(t0)) // metrics.go
-	return step.connected
+	return step.Connected
 }
 
 // readLoop reads and handles a connected client's packets until the
@@ -204,8 +205,8 @@ func (c *conn) readLoop() {
 func (c *conn) readPackets(end *proto.End) {
 	ch := &c.ch
 	stats := c.stats
-	v := ch.neg.Version
-	ka := ch.keepAliveTimeout() // channel_end.go
+	v := ch.Negotiated().Version
+	ka := ch.KeepAliveTimeout() // proto/channel_end.go
 	c.nc.SetReadDeadline(time.Time{})
 	idle, _ := c.nc.(listeners.IdleWaiter) // ws, tls: see readPacket
 	var dl lazyDeadline                    // never before Keep Alive allows
@@ -226,7 +227,7 @@ func (c *conn) readPackets(end *proto.End) {
 		if err == nil {
 			p, err = c.rd.ReadPacket(v)
 		}
-		if ch.kicked.Load() {
+		if ch.Kicked() {
 			// Disconnected by the server (takeover, shutdown): nothing
 			// read after that is acted on.
 			return
@@ -241,14 +242,14 @@ func (c *conn) readPackets(end *proto.End) {
 					// next read, so keep alive does not run out while we
 					// wait.
 					err = c.throttle(pub)
-					if ch.kicked.Load() {
+					if ch.Kicked() {
 						return
 					}
 				}
 			}
 		}
 		if err == nil {
-			err = ch.handle(p)
+			err = ch.Handle(p)
 		}
 		if err != nil {
 			*end = c.fail(p, err)
@@ -295,11 +296,11 @@ func (c *conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
 func (c *conn) ended(end *proto.End) {
 	ch := &c.ch
 	if end.Initiator == "" {
-		*end = proto.KickEnd(ch.kickReason()) // proto/end.go
+		*end = proto.KickEnd(ch.KickReason()) // proto/end.go
 	}
 	c.lim.Stop()
 	c.rd.Release()
-	ch.closed()
+	ch.Closed()
 	c.finish()
 	c.logDisconnected(*end) // connlog.go
 	c.stats.Connections.Add(-1)
@@ -313,10 +314,10 @@ func (c *conn) ended(end *proto.End) {
 // connection ended, for the log.
 func (c *conn) fail(p mqtt.Packet, err error) proto.End {
 	ch := &c.ch
-	if d := ch.takeErrorDelay(); d > 0 {
-		waitDelay(context.Background(), min(d, ch.prof.ConnectTimeout))
+	if d := ch.TakeErrorDelay(); d > 0 {
+		waitDelay(context.Background(), min(d, ch.Profile().ConnectTimeout))
 	}
-	return ch.fail(p, err)
+	return ch.Fail(p, err)
 }
 
 // finish waits for the last packets to be written, then makes sure the
@@ -345,10 +346,16 @@ func (c *conn) finish() {
 // lingerTime bounds the time it takes.
 const drainLimit = 1<<20 + 64<<10
 
-// isPacketError reports whether err is a protocol fault of the peer (as
-// opposed to I/O).
-func isPacketError(err error) bool {
-	var e *mqtt.Error
-	var rc mqtt.ReasonCode
-	return errors.As(err, &e) || errors.As(err, &rc)
+// waitDelay waits d, or until ctx ends, on the calling goroutine: how a
+// connection performs the delays its channel asks for (proto/effects.go).
+func waitDelay(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

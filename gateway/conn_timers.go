@@ -13,7 +13,7 @@ func (c *conn) ArmAuthExpiry(d time.Duration) {
 		c.authTimer.Reset(d)
 		return
 	}
-	c.authTimer = time.AfterFunc(d, c.ch.authExpired)
+	c.authTimer = time.AfterFunc(d, c.ch.AuthExpired)
 }
 
 // StopAuthExpiry stops the credential-expiry timer, if any.

@@ -1,205 +1,49 @@
 package gateway
 
-// Connection-life logs. Every connection leaves, at most:
-//
-//   - "connection accepted" (debug): listener, transport, remote_addr (the
-//     real client after PROXY protocol or a trusted X-Forwarded-For) and
-//     peer_addr when the socket's peer differs (the proxy);
-//   - "connection refused" (info, sampled): admission limits (stage
-//     admission: per_ip_connections, per_ip_rate, global_rate,
-//     max_connections, max_unauthenticated, listener_max_connections) or a
-//     refused CONNECT (stage connect: reason_code, reason, protocol,
-//     return_code for 3.x, client_id and username when known);
-//   - "client connected" (info): the negotiated summary;
-//   - "client disconnected" (info): reason_code and reason (none when the
-//     network ended it), initiator (client, server, network, takeover,
-//     kick, drain), duration, bytes and messages in and out.
-//
-// "connection refused" and "authentication failed" go through a sampler
-// built once per server: per second, the first logSampleFirst entries of
-// each message, then one in logSampleThereafter; what it drops is counted
-// in edgemq_log_sampled_total. A flood of refused clients cannot flood
-// the log. Fields are built only when the level is enabled.
+// The connection's side of the connection-life logs (proto/connlog.go
+// has the list of entries, the sampler and the channel's entries).
 
 import (
+	"edgemq/gateway/logsafe"
+	"edgemq/gateway/proto"
+	"edgemq/gateway/stats"
 	"net"
-	"sync/atomic"
 	"time"
 
-	"edgemq/gateway/logsafe"
-	"edgemq/gateway/ops"
-	"edgemq/gateway/proto"
-	"edgemq/mqtt"
-
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
-
-// Sampling of refusals and authentication failures, per message.
-const (
-	logSampleTick       = time.Second
-	logSampleFirst      = 20
-	logSampleThereafter = 100
-)
-
-// connLog is a server's connection-life logging: the server's logger,
-// and a sampled one for what clients can provoke at will. Safe for
-// concurrent use; a nil *connLog logs nothing.
-type connLog struct {
-	log     *zap.Logger
-	sampled *zap.Logger
-	// dropped counts the entries the sampler dropped.
-	dropped atomic.Int64
-}
-
-func newConnLog(log *zap.Logger) *connLog {
-	cl := &connLog{log: log}
-	cl.sampled = cl.sampler(logSampleTick, logSampleFirst, logSampleThereafter)
-	return cl
-}
-
-// sampler returns the server's logger behind a sampler of its own that
-// counts what it drops in cl.dropped.
-func (cl *connLog) sampler(tick time.Duration, first, thereafter int) *zap.Logger {
-	hook := zapcore.SamplerHook(func(_ zapcore.Entry, d zapcore.SamplingDecision) {
-		if d&zapcore.LogDropped != 0 {
-			cl.dropped.Add(1)
-		}
-	})
-	return cl.log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(c, tick, first, thereafter, hook)
-	}))
-}
-
-// sampledCheck is the sampled logger's Check; nil when nothing is to be
-// logged.
-func (cl *connLog) sampledCheck(lvl zapcore.Level, msg string) *zapcore.CheckedEntry {
-	if cl == nil {
-		return nil
-	}
-	return cl.sampled.Check(lvl, msg)
-}
-
-// droppedEntries is what the sampler dropped so far.
-func (cl *connLog) droppedEntries() int64 {
-	if cl == nil {
-		return 0
-	}
-	return cl.dropped.Load()
-}
-
-// admissionRefused logs a socket the admission limits closed (sampled);
-// listener is "" when not known (the gateway-wide limits).
-func (cl *connLog) admissionRefused(listener, reason string, remote net.Addr) {
-	ce := cl.sampledCheck(zap.InfoLevel, "connection refused")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{zap.String("stage", "admission"), zap.String("reason", reason),
-		zap.String("remote_addr", addrString(remote))}
-	if listener != "" {
-		fields = append(fields, zap.String("listener", listener))
-	}
-	ce.Write(fields...)
-}
-
-func addrString(a net.Addr) string {
-	if a == nil {
-		return ""
-	}
-	return a.String()
-}
-
-// logSampled is logAt through the sampled logger.
-func (ch *channel) logSampled(lvl zapcore.Level, msg string, fields ...zap.Field) {
-	if ce := ch.env.clog.sampledCheck(lvl, msg); ce != nil {
-		ce.Write(append(fields, zap.String("listener", ch.meta.Listener), zap.String("remote_addr", addrString(ch.meta.RemoteAddr)))...)
-	}
-}
 
 // logAccepted logs a new connection (debug); peer is the socket's remote
 // address, logged when a proxy stands between (remote_addr is then the
 // client's).
 func (c *conn) logAccepted(peer net.Addr) {
 	ch := &c.ch
-	ce := ch.log.Check(zap.DebugLevel, "connection accepted")
+	ce := c.log.Check(zap.DebugLevel, "connection accepted")
 	if ce == nil {
 		return
 	}
-	remote := addrString(ch.meta.RemoteAddr)
-	fields := []zap.Field{zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
+	remote := proto.AddrString(ch.Meta().RemoteAddr)
+	fields := []zap.Field{zap.String("listener", ch.Meta().Listener), zap.String("transport", string(ch.Meta().Transport)),
 		zap.String("remote_addr", remote)}
-	if p := addrString(peer); p != remote {
+	if p := proto.AddrString(peer); p != remote {
 		fields = append(fields, zap.String("peer_addr", p))
 	}
 	ce.Write(fields...)
 }
 
-// logRefused logs a refused CONNECT (sampled), with its reason code; a
-// 3.x client's return code too.
-func (ch *channel) logRefused(c *mqtt.Connect, code mqtt.ReasonCode, err error) {
-	ce := ch.env.clog.sampledCheck(zap.InfoLevel, "connection refused")
-	if ce == nil {
-		return
-	}
-	fields := make([]zap.Field, 0, 12)
-	fields = append(fields, zap.String("stage", "connect"),
-		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
-		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
-		zap.Uint8("reason_code", byte(code)), zap.String("reason", code.String()))
-	if c != nil {
-		fields = append(fields, zap.String("protocol", ops.VersionLabel(c.Version)))
-		if c.Version != mqtt.V5 {
-			fields = append(fields, zap.Uint8("return_code", code.V3(mqtt.CONNACK)))
-		}
-		if c.ClientID != "" {
-			fields = append(fields, logsafe.String("client_id", c.ClientID))
-		}
-		if c.Username != "" {
-			fields = append(fields, logsafe.String("username", c.Username))
-		}
-	}
-	ce.Write(append(fields, logsafe.Error(err))...)
-}
-
-// logConnected logs the negotiated summary of a client once CONNACK is
-// queued (info).
-func (ch *channel) logConnected(username string) {
-	ce := ch.log.Check(zap.InfoLevel, "client connected")
-	if ce == nil {
-		return
-	}
-	n := &ch.neg
-	ce.Write(
-		logsafe.String("client_id", n.ClientID), logsafe.String("username", username),
-		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
-		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
-		zap.String("protocol", ops.VersionLabel(n.Version)),
-		zap.Uint16("keep_alive", n.KeepAlive),
-		zap.Bool("clean_start", n.CleanStart), zap.Bool("session_present", n.SessionPresent),
-		zap.Uint32("session_expiry", n.SessionExpiry),
-		zap.Uint16("receive_maximum_client", n.ClientReceiveMaximum),
-		zap.Uint16("receive_maximum_server", n.ServerReceiveMaximum),
-		zap.Uint32("max_packet_size_client", n.ClientMaxPacketSize),
-		zap.Uint32("max_packet_size_server", n.ServerMaxPacketSize),
-		zap.Uint16("topic_alias_max_client", n.ClientTopicAliasMaximum),
-		zap.Uint16("topic_alias_max_server", n.ServerTopicAliasMaximum),
-	)
-}
-
 // logDisconnected logs the end of a connected client (info).
 func (c *conn) logDisconnected(e proto.End) {
 	ch := &c.ch
-	ce := ch.log.Check(zap.InfoLevel, "client disconnected")
+	ce := c.log.Check(zap.InfoLevel, "client disconnected")
 	if ce == nil {
 		return
 	}
 	fields := make([]zap.Field, 0, 16)
 	fields = append(fields,
-		logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", ch.acl.View().Username()),
-		zap.String("listener", ch.meta.Listener), zap.String("transport", string(ch.meta.Transport)),
-		zap.String("remote_addr", addrString(ch.meta.RemoteAddr)),
-		zap.String("protocol", ops.VersionLabel(ch.neg.Version)),
+		logsafe.String("client_id", ch.Negotiated().ClientID), logsafe.String("username", ch.Username()),
+		zap.String("listener", ch.Meta().Listener), zap.String("transport", string(ch.Meta().Transport)),
+		zap.String("remote_addr", proto.AddrString(ch.Meta().RemoteAddr)),
+		zap.String("protocol", stats.VersionLabel(ch.Negotiated().Version)),
 		zap.String("initiator", e.Initiator))
 	if e.HasCode {
 		fields = append(fields, zap.Uint8("reason_code", byte(e.Code)), zap.String("reason", e.Code.String()))
@@ -211,13 +55,4 @@ func (c *conn) logDisconnected(e proto.End) {
 		fields = append(fields, logsafe.Error(e.Err))
 	}
 	ce.Write(fields...)
-}
-
-// kickReason is the reason code the server kicked the client with
-// (kickRef); Unspecified error when it did not.
-func (ch *channel) kickReason() mqtt.ReasonCode {
-	if v := ch.kickCode.Load(); v != 0 {
-		return mqtt.ReasonCode(v & 0xFF)
-	}
-	return mqtt.UnspecifiedError
 }

@@ -6,7 +6,6 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/proto"
-	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
 
@@ -80,9 +79,9 @@ func (e *encoder) encode(b *batch, items []outItem) {
 		case it.d != nil:
 			e.appendDelivery(b, it.d, now)
 		case it.ack.t != 0:
-			b.buf = e.appendAck(b.buf, it.ack)
+			b.buf = e.Wire.AppendAck(b.buf, it.ack.t, it.ack.pid, it.ack.code, e.stats)
 		default:
-			b.buf = e.appendControl(b.buf, it.pkt)
+			b.buf = e.Wire.AppendControl(b.buf, it.pkt, e.stats)
 		}
 	}
 	if n := b.pubs - pubs; n > 0 {
@@ -92,109 +91,30 @@ func (e *encoder) encode(b *batch, items []outItem) {
 	}
 }
 
+// appendDelivery adds delivery d to b (proto.Wire.AppendPublish): its
+// payload is referenced from refPayload bytes on when the socket takes
+// several buffers, copied otherwise.
 func (e *encoder) appendDelivery(b *batch, d *broker.Delivery, now time.Time) {
-	if d.QoS() == 0 && d.Expired(now) {
-		e.stats.Drop(stats.DropExpired)
-		return
-	}
-	var pub mqtt.Publish
-	broker.PublishFor(&pub, d, e.Version, now)
-	if e.Aliases != nil {
-		e.Aliases.Apply(&pub)
-	}
 	n := len(b.buf)
-	out, err := mqtt.AppendPublishHeader(b.buf, &pub, e.Version)
-	if err != nil {
-		e.stats.Drop(stats.DropEncoding)
-		return
-	}
-	if e.MaxSize > 0 && uint32(len(out)-n+len(pub.Payload)) > e.MaxSize {
-		// Sessions check the size before queueing; this only catches a
-		// grown Message Expiry field. [MQTT-3.1.2-25]
-		e.stats.Drop(stats.DropTooLarge)
+	out, payload, ok := e.Wire.AppendPublish(b.buf, d, now, e.stats)
+	if !ok {
 		return
 	}
 	b.buf = out
 	b.pubs++
-	b.pubPayload += int64(len(pub.Payload))
-	b.pubWire += int64(len(out) - n + len(pub.Payload)) // counted by encode
-	if e.writev && len(pub.Payload) >= refPayload {
-		b.ref(pub.Payload)
+	b.pubPayload += int64(len(payload))
+	b.pubWire += int64(len(out) - n + len(payload)) // counted by encode
+	if e.writev && len(payload) >= refPayload {
+		b.ref(payload)
 		return
 	}
-	b.buf = append(b.buf, pub.Payload...)
+	b.buf = append(b.buf, payload...)
 }
 
-// appendControl encodes a control packet. Without Request Problem
-// Information, Reason String and User Property are left out
-// [MQTT-3.1.2-29]; a packet over the client's Maximum Packet Size loses
-// them too [MQTT-3.4.2-2 and the like], and is dropped if still too large
-// [MQTT-3.1.2-24].
-func (e *encoder) appendControl(buf []byte, p mqtt.Packet) []byte {
-	props := propertiesOf(p)
-	if props != nil && !e.ProblemInfo {
-		props.Clear(mqtt.PropReasonString)
-		props.UserProperties = nil
+// now returns the encoder's time (one reading per batch).
+func (e *encoder) now() time.Time {
+	if e.clock == nil {
+		return time.Now()
 	}
-	out, err := mqtt.Append(buf, p, e.Version)
-	if err != nil {
-		e.stats.Drop(stats.DropEncoding)
-		return buf
-	}
-	if e.MaxSize == 0 || uint32(len(out)-len(buf)) <= e.MaxSize {
-		e.stats.Pkt.Sent(p, len(out)-len(buf)) // metrics.go
-		return out
-	}
-	if props != nil {
-		props.Clear(mqtt.PropReasonString)
-		props.UserProperties = nil
-		if out, err = mqtt.Append(buf, p, e.Version); err == nil && uint32(len(out)-len(buf)) <= e.MaxSize {
-			e.stats.Pkt.Sent(p, len(out)-len(buf))
-			return out
-		}
-	}
-	e.stats.Drop(stats.DropTooLarge)
-	return buf
-}
-
-// appendAck encodes an acknowledgement without properties; one over the
-// client's Maximum Packet Size is dropped [MQTT-3.1.2-24].
-func (e *encoder) appendAck(buf []byte, a ackItem) []byte {
-	out, err := mqtt.AppendAck(buf, a.t, a.pid, a.code, e.Version)
-	if err != nil {
-		e.stats.Drop(stats.DropEncoding)
-		return buf
-	}
-	if e.MaxSize > 0 && uint32(len(out)-len(buf)) > e.MaxSize {
-		e.stats.Drop(stats.DropTooLarge)
-		return buf
-	}
-	e.stats.Pkt.CountOut(a.t, len(out)-len(buf)) // metrics.go
-	return out
-}
-
-// propertiesOf returns the properties of a packet the server sends, for
-// trimming.
-func propertiesOf(p mqtt.Packet) *mqtt.Properties {
-	switch p := p.(type) {
-	case *mqtt.Connack:
-		return &p.Properties
-	case *mqtt.Puback:
-		return &p.Properties
-	case *mqtt.Pubrec:
-		return &p.Properties
-	case *mqtt.Pubrel:
-		return &p.Properties
-	case *mqtt.Pubcomp:
-		return &p.Properties
-	case *mqtt.Suback:
-		return &p.Properties
-	case *mqtt.Unsuback:
-		return &p.Properties
-	case *mqtt.Disconnect:
-		return &p.Properties
-	case *mqtt.Auth:
-		return &p.Properties
-	}
-	return nil
+	return e.clock.Now()
 }

@@ -13,7 +13,6 @@ import (
 
 	"edgemq/gateway/auth"
 	"edgemq/gateway/ops"
-	"edgemq/mqtt"
 )
 
 // newOps binds the ops listener when ops.address is set.
@@ -65,7 +64,7 @@ type opsSource struct{ s *Server }
 // Snapshot implements ops.Source.
 func (o opsSource) Snapshot() ops.Snapshot {
 	s := o.s
-	st := s.eng.stats
+	st := s.eng.Stats()
 	snap := ops.Snapshot{
 		Connections:         map[ops.ConnLabels]int{},
 		AuthFailures:        make([]ops.ReasonCount, 0, int(auth.FailReasons)),
@@ -73,11 +72,11 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	}
 	// Connections: every listener × transport × version seen.
 	for _, cn := range s.connections() {
-		v := mqtt.Version(cn.ch.kickVersion.Load()) // 0 until connected
+		v := cn.ch.Version() // 0 until connected
 		if v == 0 {
 			continue
 		}
-		snap.Connections[ops.ConnLabels{Listener: cn.lst.cfg.Name, Transport: string(cn.ch.meta.Transport), Version: v}]++
+		snap.Connections[ops.ConnLabels{Listener: cn.lst.cfg.Name, Transport: string(cn.ch.Meta().Transport), Version: v}]++
 	}
 	for r := range auth.FailReasons {
 		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: r.String(), N: st.Auth.Failures(r)})
@@ -88,9 +87,9 @@ func (o opsSource) Snapshot() ops.Snapshot {
 		}
 	}
 	snap.AuthDelayed = st.Auth.Delayed()
-	snap.LogSampled = s.eng.clog.droppedEntries() // connlog.go
-	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.broker.Gauges()
-	snap.Retained, snap.RetainedBytes = s.eng.broker.RetainedSize()
+	snap.LogSampled = s.eng.ConnLog().Dropped() // proto/connlog.go
+	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.Broker().Gauges()
+	snap.Retained, snap.RetainedBytes = s.eng.Broker().RetainedSize()
 	return snap
 }
 

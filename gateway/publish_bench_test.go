@@ -1,16 +1,20 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"testing"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/proto"
 	"edgemq/listeners"
 	"edgemq/mqtt"
+
+	"go.uber.org/zap"
 )
 
 // discardConn is a connection whose writes all succeed and go nowhere,
@@ -23,21 +27,52 @@ func (discardConn) SetWriteDeadline(time.Time) error { return nil }
 func (discardConn) SetReadDeadline(time.Time) error  { return nil }
 func (discardConn) Close() error                     { return nil }
 
+// benchEngine is the engine of the default configuration, with a broker
+// of at most 1000 pending messages per session, allowing all.
+func benchEngine(tb testing.TB) *proto.Engine {
+	tb.Helper()
+	cfg, err := configs.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st := &proto.Stats{}
+	b := broker.New(broker.Config{MaxPending: 1000, Clock: proto.WallClock{}}, &st.Counters, proto.OwnerReads{}, zap.NewNop())
+	e, err := proto.NewEngine(cfg, proto.EngineConfig{Broker: b, Stats: st, Log: zap.NewNop()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.SetAuthorizer(nil) // allow all
+	return e
+}
+
+// benchChannel connects a 3.1.1 client id on a channel of e whose
+// packets go to out, as the connection's handshake does: its user name is
+// id too, for ACL %u rules.
+func benchChannel(tb testing.TB, e *proto.Engine, out proto.Outbound, wire *proto.Wire, id string) *proto.Channel {
+	tb.Helper()
+	prof, err := proto.NewProfile(mustDefault(tb).MQTT)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ch := &proto.Channel{}
+	ch.Init(e, proto.ChannelConfig{Meta: &listeners.Meta{Listener: "tcp"}, Profile: prof, Auth: auth.NewChain(true),
+		Out: out, Wire: wire, Log: zap.NewNop()})
+	c := &mqtt.Connect{Version: mqtt.V311, ClientID: id, CleanStart: true, KeepAlive: 60, UsernameFlag: true, Username: id}
+	if step := ch.Connect(context.Background(), c); !step.Connected {
+		tb.Fatalf("%s not connected", id)
+	}
+	return ch
+}
+
 // benchQueueSession makes a connected 3.1.1 session whose channel writes
 // through a real write queue (batch pool included: pool, shared by the
 // sessions of a run as a server's are) to a discardConn.
-func benchQueueSession(tb testing.TB, e *engine, pool *batchPool, id string) *broker.Session {
+func benchQueueSession(tb testing.TB, e *proto.Engine, pool *batchPool, id string) *broker.Session {
 	tb.Helper()
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: e.stats}
-	q := newWriteQueue(discardConn{}, enc, queueLimits{items: 1000}, time.Minute, e.stats)
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: e.Stats()}
+	q := newWriteQueue(discardConn{}, enc, queueLimits{items: 1000}, time.Minute, e.Stats())
 	q.batches = pool
-	ch := &channel{out: q, env: e}
-	ch.neg = Negotiated{Version: mqtt.V311, OutboundInflight: 32, MaximumQoS: 2}
-	// The client id is its user name too, for ACL %u rules.
-	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V311, id, id))
-	s, _, _ := e.broker.Open(broker.OpenRequest{ClientID: id, Clean: true, Client: ch, Owner: ch.ownerOf()}, func(*broker.Session, bool) {})
-	ch.sess = s
-	return s
+	return benchChannel(tb, e, q, &enc.Wire, id).Session()
 }
 
 // BenchmarkPublishPath is the inbound PUBLISH path after decoding: the
@@ -57,19 +92,15 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 				e := benchEngine(b)
 				var pool batchPool
 				if acl != nil {
-					e.setAuthorizer(mustStaticACL(b, *acl))
+					e.SetAuthorizer(mustStaticACL(b, *acl))
 				}
 				for i := range k {
 					s := benchQueueSession(b, e, &pool, fmt.Sprintf("c%d", i))
 					// QoS 0 subscriptions: the subscribers need no acks
 					// to stay in a steady state.
-					e.broker.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "bench/+/data"}))
+					e.Broker().Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "bench/+/data"}))
 				}
-				pub := &channel{env: e, out: discardOut{}, prof: &proto.Profile{}}
-				pub.neg = Negotiated{Version: mqtt.V311, MaximumQoS: 2, ClientID: "pub"}
-				if acl != nil {
-					pub.acl.SetView(testView(nil, 0, "pub", "pub"))
-				}
+				pub := benchChannel(b, e, discardOut{}, &proto.Wire{}, "pub")
 				payload := make([]byte, 64)
 				b.ReportAllocs()
 				for i := 0; b.Loop(); i++ {
@@ -77,7 +108,7 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 					if qos > 0 {
 						p.PacketID = uint16(i%65535) + 1
 					}
-					if err := pub.publish(p); err != nil {
+					if err := pub.Handle(p); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -85,4 +116,25 @@ func benchPublishPath(b *testing.B, acl *configs.ACL) {
 			})
 		}
 	}
+}
+
+// discardOut is an outbound that accepts and drops everything, so that
+// benchmarks measure the engine and not a socket.
+type discardOut struct{}
+
+func (discardOut) Send(mqtt.Packet) bool                       { return true }
+func (discardOut) Deliver(*broker.Delivery) bool               { return true }
+func (discardOut) Ack(mqtt.Type, uint16, mqtt.ReasonCode) bool { return true }
+func (discardOut) Close(mqtt.Packet)                           {}
+func (discardOut) Room() broker.QueueRoom                      { return broker.QueueRoom{Items: 1 << 20} }
+func (discardOut) SetRefill(func())                            {}
+
+// mustDefault is the default configuration.
+func mustDefault(tb testing.TB) *configs.Config {
+	tb.Helper()
+	cfg, err := configs.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
 }

@@ -33,7 +33,7 @@ func (c *conn) throttle(p *mqtt.Publish) error {
 		return nil
 	}
 	ch := &c.ch
-	l.LogLimited(ch.meta.Listener, ch.neg.ClientID, ch.meta.RemoteAddr, wait)
+	l.LogLimited(ch.Meta().Listener, ch.Negotiated().ClientID, ch.Meta().RemoteAddr, wait)
 	if l.Disconnects() {
 		msgs, bytes := l.Rates()
 		// 0x96 Message rate too high is a DISCONNECT reason code of the

@@ -316,7 +316,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 
 	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
 	authChanged := hasKey(changed, "auth") || hasKey(changed, "tls")
-	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.PasswordVerifier())
 	backends := s.ext.authenticators() // shared by name, as at start
 	for _, l := range s.lsts {
 		i := slices.IndexFunc(cfg.Listeners, func(lc configs.Listener) bool { return lc.Name == l.cfg.Name })
@@ -334,7 +334,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 			lp.prof = prof
 		}
 		if authChanged || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.pwVerify, s.log) // auth.go
+			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.PasswordVerifier(), s.log) // auth.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}

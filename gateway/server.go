@@ -53,7 +53,7 @@ type Server struct {
 	// (s.config(), reload.go): Server keeps no copy that a reload would
 	// leave stale.
 	log  *zap.Logger
-	eng  *engine
+	eng  *proto.Engine
 	bufs mqtt.BufferPool
 	// batches lends the connections' writers their output buffers
 	// (writequeue.go).
@@ -152,21 +152,15 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.rlim = limits.NewRateLimits(log)                 // ratelimit.go
 	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
-	s.eng = &engine{stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
-	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, log))         // engine_broker.go
-	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
-	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
-	s.metrics.MustRegister(takeoverCollector{s})
-	authz, err := NewStaticACL(cfg.ACL)
-	if err != nil {
+
+	// engine.go: the broker, the protocol engine (SCRAM, brute-force
+	// guard, authentication caps), the authorizer.
+	if err := s.newEngine(cfg, st, o); err != nil {
 		return nil, err
 	}
-	// With the embedding program's authorizer (options.go).
-	s.SetAuthorizer(authz)
-	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
-		return nil, err
-	}
-	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
+	s.adm.SetLog(admissionLog{s.eng.ConnLog()})                     // refusals are logged, sampled (proto/connlog.go)
+	s.metrics.MustRegister(quotaCollector{s.eng.Broker().Quotas()}) // quota.go
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.PasswordVerifier())
 	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
 		prof, err := proto.NewProfile(cfg.LimitsFor(lc))
@@ -174,7 +168,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.pwVerify, log) // auth.go
+		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.PasswordVerifier(), log) // auth.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
@@ -404,7 +398,7 @@ func (s *Server) shutdown() {
 	go func() { s.wg.Wait(); close(done) }()
 	if period <= 0 || len(conns) <= 1 {
 		for _, c := range conns {
-			c.ch.kickRef(code, ref)
+			c.ch.KickRef(code, ref)
 		}
 	} else {
 		// The i-th client goes at i*period/(n-1): the first at once, the
@@ -420,7 +414,7 @@ func (s *Server) shutdown() {
 					t.Stop()
 				}
 			}
-			c.ch.kickRef(code, ref)
+			c.ch.KickRef(code, ref)
 		}
 	}
 	t := time.NewTimer(cfg.ShutdownTimeout)
@@ -435,7 +429,7 @@ func (s *Server) shutdown() {
 		s.mu.Unlock()
 		<-done
 	}
-	s.eng.broker.CloseAll()
+	s.eng.Broker().CloseAll()
 	s.log.Info("stopped")
 }
 
@@ -448,7 +442,7 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	if max := c.lst.cfg.MaxConnections; max > 0 && c.lst.count >= max {
-		s.eng.clog.admissionRefused(c.lst.cfg.Name, "listener_max_connections", c.ch.meta.RemoteAddr) // connlog.go
+		s.eng.ConnLog().AdmissionRefused(c.lst.cfg.Name, "listener_max_connections", c.ch.Meta().RemoteAddr) // proto/connlog.go
 		return false
 	}
 	c.lst.count++
@@ -462,7 +456,7 @@ func (s *Server) untrack(c *conn) {
 	delete(s.conns, c)
 	c.lst.count--
 	s.mu.Unlock()
-	releaseTicket(c.ch.meta) // admission.go
+	releaseTicket(c.ch.Meta()) // admission.go
 	s.wg.Done()
 }
 
@@ -516,10 +510,10 @@ type Stats struct {
 
 // Stats returns a snapshot of the engine's counters.
 func (s *Server) Stats() Stats {
-	st := s.eng.stats
+	st := s.eng.Stats()
 	out := Stats{
 		Connections: st.Connections.Load(),
-		Sessions:    s.eng.broker.SessionCount(),
+		Sessions:    s.eng.Broker().SessionCount(),
 		MessagesIn:  st.MsgsIn.Load(),
 		MessagesOut: st.MsgsOut.Load(),
 		Dropped:     make(map[string]int64),

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 // Table-driven tests of the protocol state machine without sockets
 // (proto_harness_test.go): golden packets of mqtt/mqtttest in, the exact
@@ -253,7 +253,7 @@ func TestProtoSession(t *testing.T) {
 	// The JWT cases' key: set by jwtProtoConfig, signing for jwtToken.
 	var key *testKey
 	jwtProtoConfig := func(t *testing.T, cfg *configs.Config) {
-		key = newTestKey(t, "HS256", "")
+		key = newTestKey(t)
 		jwtConfig(cfg, configs.JWTAuth{SecretFile: key.keyFile(t), Token: configs.JWTTokenSource{Password: true}})
 	}
 	// jwtToken sets a token valid for d by h's clock as the password.
@@ -463,7 +463,7 @@ func TestProtoSession(t *testing.T) {
 				// Drain's redirect: DISCONNECT 0x9C Use another server with
 				// the Server Reference (4.11), then close; the other
 				// client stays.
-				{event: func(h *protoHost) { h.conns[0].ch.kickRef(mqtt.UseAnotherServer, "host:88") },
+				{event: func(h *protoHost) { h.conns[0].ch.KickRef(mqtt.UseAnotherServer, "host:88") },
 					out: map[int][][]byte{0: {golden(t, "DISCONNECT 5.0 server, use another server")}}, closed: []int{0}},
 				{conn: 1, in: golden(t, "PINGREQ 5.0"), out: map[int][][]byte{1: {golden(t, "PINGRESP 5.0")}}},
 			}
@@ -472,7 +472,7 @@ func TestProtoSession(t *testing.T) {
 			return []protoStep{
 				{conn: 0, in: connect311(t, "dev", nil), out: map[int][][]byte{0: {accepted}}},
 				// 3.x has no DISCONNECT from the server: a close.
-				{event: func(h *protoHost) { h.conns[0].ch.kick(mqtt.AdministrativeAction) }, closed: []int{0}},
+				{event: func(h *protoHost) { h.conns[0].ch.Kick(mqtt.AdministrativeAction) }, closed: []int{0}},
 			}
 		}},
 		{name: "keep alive, 5.0", conns: 1, steps: func(t *testing.T, h *protoHost) []protoStep {
@@ -658,7 +658,7 @@ func TestProtoBruteForceDelays(t *testing.T) {
 			t.Errorf("%s: delays %v, want %v", a.name, c.delays, want)
 		}
 	}
-	if got := h.eng.stats.Auth.Delayed(); got != int64(len(attempts)) {
+	if got := h.eng.Stats().Auth.Delayed(); got != int64(len(attempts)) {
 		t.Errorf("%d answers counted as delayed, want %d", got, len(attempts))
 	}
 }

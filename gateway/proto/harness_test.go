@@ -1,11 +1,11 @@
-package gateway
+package proto
 
 // A host for channels with no sockets: the protocol state machine
 // (channel.go) driven packet by packet and event by event, on the test's
 // goroutine, over a real in-memory engine (router, registry, retained
 // store, ACL, authenticators), with a clock the test moves by hand. What
-// a channel queues is encoded by its own encoder, as the connection's
-// writer would, and recorded as wire bytes. Delays and timers the channel
+// a channel queues is encoded by the rules of its Wire (encode.go), as
+// the connection's writer encodes it, and recorded as wire bytes. Delays and timers the channel
 // asks for (effects.go) are performed by moving the clock.
 
 import (
@@ -13,17 +13,15 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/acl"
 	"edgemq/gateway/auth"
-	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
-	"edgemq/gateway/proto"
 	"edgemq/gateway/store"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -51,26 +49,37 @@ func (c *manualClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// recordingOut is a channel's outbound that encodes each packet with the
-// channel's encoder when it is queued and records its bytes. Like the
-// write queue, it takes nothing after close.
+// recordingOut is a channel's outbound that encodes each packet by its
+// channel's Wire when it is queued, as the connection's encoder does, and
+// records its bytes. Like the write queue, it takes nothing after close.
 type recordingOut struct {
-	enc *encoder
+	wire  Wire
+	stats *Stats
+	clock Clock
 
 	mu     sync.Mutex
 	pkts   [][]byte
 	closed bool
 }
 
-func (o *recordingOut) Send(p mqtt.Packet) bool         { return o.push(outItem{pkt: p}) }
-func (o *recordingOut) Deliver(d *broker.Delivery) bool { return o.push(outItem{d: d}) }
+func (o *recordingOut) Send(p mqtt.Packet) bool {
+	return o.push(func() []byte { return o.wire.AppendControl(nil, p, o.stats) })
+}
+
+func (o *recordingOut) Deliver(d *broker.Delivery) bool {
+	return o.push(func() []byte {
+		out, payload, _ := o.wire.AppendPublish(nil, d, o.clock.Now(), o.stats)
+		return append(out, payload...)
+	})
+}
+
 func (o *recordingOut) Ack(t mqtt.Type, pid uint16, code mqtt.ReasonCode) bool {
-	return o.push(outItem{ack: ackItem{t: t, code: code, pid: pid}})
+	return o.push(func() []byte { return o.wire.AppendAck(nil, t, pid, code, o.stats) })
 }
 
 func (o *recordingOut) Close(last mqtt.Packet) {
 	if last != nil {
-		o.push(outItem{pkt: last})
+		o.Send(last)
 	}
 	o.mu.Lock()
 	o.closed = true
@@ -80,19 +89,15 @@ func (o *recordingOut) Close(last mqtt.Packet) {
 func (o *recordingOut) Room() broker.QueueRoom { return broker.QueueRoom{Items: 1 << 10, Empty: true} }
 func (o *recordingOut) SetRefill(func())       {}
 
-func (o *recordingOut) push(it outItem) bool {
+// push records the bytes encode returns, nothing for a packet the rules
+// dropped.
+func (o *recordingOut) push(encode func() []byte) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return false
 	}
-	var b batch
-	o.enc.encode(&b, []outItem{it})
-	var wire []byte
-	for _, seg := range b.buffers() {
-		wire = append(wire, seg...)
-	}
-	if len(wire) > 0 {
+	if wire := encode(); len(wire) > 0 {
 		o.pkts = append(o.pkts, wire)
 	}
 	return true
@@ -115,7 +120,7 @@ func (o *recordingOut) take() ([][]byte, bool) {
 	return p, o.closed
 }
 
-// manualTimers is a channel's proto.TimerHost: it remembers when the timer the
+// manualTimers is a channel's TimerHost: it remembers when the timer the
 // channel asked for is due, by the manual clock; the host fires it when
 // the test moves the clock past that.
 type manualTimers struct {
@@ -191,50 +196,51 @@ type protoHost struct {
 	// st is the store when the host was built with one.
 	st    *heldStore
 	clock *manualClock
-	eng   *engine
-	prof  *proto.Profile
+	eng   *Engine
+	prof  *Profile
 	auth  *auth.Chain
 	bufs  mqtt.BufferPool
 	conns []*protoConn
 }
 
-// newProtoHost builds an engine from cfg as a server does (New, with a
-// manual clock), without binding its listeners or serving anything; the
-// channels are on the first listener of cfg, with its profile and
-// authentication chain. st, when set, is its store; none otherwise.
+// newProtoHost builds an engine from cfg as a server does (NewBroker,
+// NewEngine, the configured authorizer, with a manual clock), without
+// binding its listeners or serving anything; the channels are on the
+// first listener of cfg, with its profile and authentication chain. st,
+// when set, is its store, restored as the server restores its own; none
+// otherwise.
 func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost {
 	tb.Helper()
 	log := zap.NewNop()
 	clock := &manualClock{t: time.Now().Truncate(time.Second)}
-	bare := *cfg
-	bare.Listeners = nil             // no sockets
-	bare.Store.Durability = "memory" // no store of the configuration's
-	opts := []Option{withClock(clock)}
-	if st != nil {
-		opts = append(opts, WithStore(st))
-	}
-	s, err := New(&bare, log, opts...)
+	stats := &Stats{}
+	b := NewBroker(cfg, stats, clock, log)
+	e, err := NewEngine(cfg, EngineConfig{Broker: b, Stats: stats, Clock: clock, Log: log})
 	if err != nil {
 		tb.Fatalf("building the engine: %v", err)
 	}
-	e := s.eng
+	authz, err := acl.NewStatic(cfg.ACL)
+	if err != nil {
+		tb.Fatalf("acl: %v", err)
+	}
+	e.SetAuthorizer(authz)
+	if st != nil {
+		if err := b.Restore(context.Background(), st, st, ""); err != nil {
+			tb.Fatalf("restoring the store: %v", err)
+		}
+	}
 	lc := cfg.Listeners[0]
-	prof, err := proto.NewProfile(cfg.LimitsFor(lc))
+	prof, err := NewProfile(cfg.LimitsFor(lc))
 	if err != nil {
 		tb.Fatalf("profile: %v", err)
 	}
-	users := passwd.NewStaticUsers(cfg.Auth.Users, e.pwVerify)
-	backends, err := buildAuthChain(cfg, lc, users, map[string]auth.Backend{}, &http.Client{Timeout: time.Second}, e.pwVerify, log)
-	if err != nil {
-		tb.Fatalf("auth chain: %v", err)
-	}
-	return &protoHost{st: st, clock: clock, eng: e, prof: prof, auth: auth.NewChain(lc.Anonymous(), backends...)}
+	return &protoHost{st: st, clock: clock, eng: e, prof: prof, auth: testChain(tb, cfg, lc, e)}
 }
 
 // protoConn is one connection's channel and what its host keeps for it.
 type protoConn struct {
 	h      *protoHost
-	ch     *channel
+	ch     *Channel
 	out    *recordingOut
 	timers *manualTimers
 	// lastRead is when the host last read a packet, by the manual clock:
@@ -250,7 +256,7 @@ type protoConn struct {
 	holdDelays bool
 	waiting    time.Duration
 	// end is how the connection ended, when the host ended it.
-	end proto.End
+	end End
 }
 
 // dial makes a channel as conn.serve does, on a connection from remote.
@@ -260,10 +266,11 @@ func (h *protoHost) dial(tb testing.TB, remote string) *protoConn {
 	if err != nil {
 		tb.Fatalf("address %q: %v", remote, err)
 	}
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: h.eng.stats, clock: h.clock}
-	c := &protoConn{h: h, out: &recordingOut{enc: enc}, timers: &manualTimers{clock: h.clock}, lastRead: h.clock.Now()}
-	c.ch = &channel{env: h.eng, meta: &listeners.Meta{Listener: "tcp", RemoteAddr: addr}, prof: h.prof, auth: h.auth,
-		out: c.out, wire: &enc.Wire, log: zap.NewNop(), timers: c.timers}
+	out := &recordingOut{wire: Wire{Version: mqtt.V311, ProblemInfo: true}, stats: h.eng.Stats(), clock: h.clock}
+	c := &protoConn{h: h, out: out, timers: &manualTimers{clock: h.clock}, lastRead: h.clock.Now()}
+	c.ch = &Channel{}
+	c.ch.Init(h.eng, ChannelConfig{Meta: &listeners.Meta{Listener: "tcp", RemoteAddr: addr}, Profile: h.prof, Auth: h.auth,
+		Out: out, Wire: &out.wire, Log: zap.NewNop(), Timers: c.timers})
 	h.conns = append(h.conns, c)
 	return c
 }
@@ -277,35 +284,35 @@ func (c *protoConn) feed(tb testing.TB, raw []byte) {
 		tb.Fatalf("packet fed to an ended connection")
 	}
 	c.lastRead = c.h.clock.Now()
-	rd := mqtt.NewReader(bytes.NewReader(raw), c.ch.prof.MaxPacketSize, &c.h.bufs)
+	rd := mqtt.NewReader(bytes.NewReader(raw), c.ch.Profile().MaxPacketSize, &c.h.bufs)
 	defer rd.Release()
 	ch := c.ch
 	switch {
 	case c.connected:
-		p, err := rd.ReadPacket(ch.neg.Version)
+		p, err := rd.ReadPacket(ch.Negotiated().Version)
 		if err == nil {
-			err = ch.handle(p)
+			err = ch.Handle(p)
 		}
 		if err != nil {
 			c.fail(tb, p, err)
 		}
-	case ch.authPending():
+	case ch.AuthPending():
 		p, err := rd.ReadPacket(mqtt.V5)
-		c.step(tb, ch.continueConnectAuth(p, err), c.out.count())
+		c.step(tb, ch.ContinueConnectAuth(p, err), c.out.count())
 	default:
 		p, err := rd.ReadPacket(0)
 		if err != nil {
 			cp, _ := p.(*mqtt.Connect)
-			ch.refuseMalformed(cp, err)
+			ch.RefuseMalformed(cp, err)
 			break
 		}
 		cp, ok := p.(*mqtt.Connect)
 		if !ok {
-			ch.out.Close(nil) // [MQTT-3.1.0-1]
+			c.out.Close(nil) // [MQTT-3.1.0-1]
 			break
 		}
 		queued := c.out.count()
-		c.step(tb, ch.connect(context.Background(), cp), queued)
+		c.step(tb, ch.Connect(context.Background(), cp), queued)
 	}
 	c.h.settle(tb)
 }
@@ -313,21 +320,21 @@ func (c *protoConn) feed(tb testing.TB, raw []byte) {
 // step performs a handshake step: a requested delay is waited out by
 // moving the clock, and nothing may be queued before it is over (queued
 // is how many packets were recorded before the step).
-func (c *protoConn) step(tb testing.TB, s connectStep, queued int) {
+func (c *protoConn) step(tb testing.TB, s Step, queued int) {
 	tb.Helper()
-	for s.delay > 0 {
-		c.delays = append(c.delays, s.delay)
+	for s.Delay > 0 {
+		c.delays = append(c.delays, s.Delay)
 		if n := c.out.count(); n != queued {
-			tb.Errorf("%d packets queued before the delay of %v the channel asked for", n-queued, s.delay)
+			tb.Errorf("%d packets queued before the delay of %v the channel asked for", n-queued, s.Delay)
 		}
 		if c.holdDelays {
-			c.waiting = s.delay
+			c.waiting = s.Delay
 			return
 		}
-		c.h.clock.add(s.delay)
-		s = c.ch.delayElapsed()
+		c.h.clock.add(s.Delay)
+		s = c.ch.DelayElapsed()
 	}
-	c.connected = s.connected
+	c.connected = s.Connected
 }
 
 // elapse ends the delay the host stopped at (holdDelays): the clock
@@ -339,7 +346,7 @@ func (c *protoConn) elapse(tb testing.TB) {
 	}
 	c.h.clock.add(c.waiting)
 	c.waiting = 0
-	c.step(tb, c.ch.delayElapsed(), c.out.count())
+	c.step(tb, c.ch.DelayElapsed(), c.out.count())
 	c.h.settle(tb)
 }
 
@@ -347,11 +354,11 @@ func (c *protoConn) elapse(tb testing.TB) {
 // the channel asked for, if any.
 func (c *protoConn) fail(tb testing.TB, p mqtt.Packet, err error) {
 	tb.Helper()
-	if d := c.ch.takeErrorDelay(); d > 0 {
+	if d := c.ch.TakeErrorDelay(); d > 0 {
 		c.delays = append(c.delays, d)
 		c.h.clock.add(d)
 	}
-	c.end = c.ch.fail(p, err)
+	c.end = c.ch.Fail(p, err)
 	c.close()
 }
 
@@ -359,7 +366,7 @@ func (c *protoConn) fail(tb testing.TB, p mqtt.Packet, err error) {
 func (c *protoConn) close() {
 	if !c.ended {
 		c.ended = true
-		c.ch.closed()
+		c.ch.Closed()
 	}
 }
 
@@ -378,7 +385,7 @@ func (h *protoHost) settle(tb testing.TB) {
 }
 
 // advance moves the clock by d and delivers the events that come due:
-// the credential-expiry timers the channels asked for (authExpired), and
+// the credential-expiry timers the channels asked for (AuthExpired), and
 // the keep alive of connections silent for longer than it allows (the
 // read deadline, os.ErrDeadlineExceeded into fail).
 func (h *protoHost) advance(tb testing.TB, d time.Duration) {
@@ -390,9 +397,9 @@ func (h *protoHost) advance(tb testing.TB, d time.Duration) {
 			continue
 		}
 		if c.timers.fired() {
-			c.ch.authExpired()
+			c.ch.AuthExpired()
 		}
-		if ka := c.ch.keepAliveTimeout(); ka > 0 && !c.ended && now.Sub(c.lastRead) >= ka {
+		if ka := c.ch.KeepAliveTimeout(); ka > 0 && !c.ended && now.Sub(c.lastRead) >= ka {
 			c.fail(tb, nil, os.ErrDeadlineExceeded)
 		}
 	}

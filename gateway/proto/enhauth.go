@@ -1,20 +1,17 @@
-package gateway
+package proto
 
 // MQTT 5 enhanced authentication (4.12): the AUTH exchange in the CONNECT
 // pipeline and re-authentication of a connected client. The channel
 // drives it and owns no socket: conn.handshake reads the AUTH packets of
-// a pending CONNECT and hands them to continueConnectAuth; the read loop
+// a pending CONNECT and hands them to ContinueConnectAuth; the read loop
 // hands those of a connected client to handleAuth. The per-method logic is
 // an auth.Exchange of an auth.Method (gateway/auth/scram for SCRAM).
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"edgemq/gateway/auth"
-	"edgemq/gateway/auth/bruteforce"
-	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/auth/scram"
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
@@ -67,13 +64,13 @@ type pendingConnect struct {
 	ack    *mqtt.Connack
 }
 
-// authPending reports whether a CONNECT waits for the client's next AUTH.
-func (ch *channel) authPending() bool { return ch.authx.pending != nil }
+// AuthPending reports whether a CONNECT waits for the client's next AUTH.
+func (ch *Channel) AuthPending() bool { return ch.authx.pending != nil }
 
 // startConnectAuth begins the exchange of a CONNECT with an
 // Authentication Method: 0x8C when the method is not built in
 // [MQTT-4.12.0-1], else the first step on the CONNECT's data.
-func (ch *channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Connack) connectStep {
+func (ch *Channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Connack) Step {
 	name := c.Properties.AuthenticationMethod
 	m := ch.env.enh.method(name)
 	if m == nil {
@@ -85,47 +82,47 @@ func (ch *channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Co
 	return ch.connectAuthStep(c.Properties.AuthenticationData)
 }
 
-// continueConnectAuth takes the packet read after the server's AUTH
+// ContinueConnectAuth takes the packet read after the server's AUTH
 // 0x18 to a pending CONNECT (or the read error): only AUTH 0x18 with the
 // same method continues [MQTT-4.12.0-3, MQTT-4.12.0-4]; a DISCONNECT or a
 // failed read abandons the CONNECT; anything else is a protocol error.
-func (ch *channel) continueConnectAuth(p mqtt.Packet, err error) connectStep {
+func (ch *Channel) ContinueConnectAuth(p mqtt.Packet, err error) Step {
 	pc := ch.authx.pending
 	if err != nil {
 		ch.authx = authFlow{}
-		if isPacketError(err) {
-			ch.refuse(pc.c, err)
+		if IsPacketError(err) {
+			ch.Refuse(pc.c, err)
 		} else {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				ch.logAt(zap.InfoLevel, "enhanced authentication timed out", logsafe.String("client_id", pc.c.ClientID))
+				ch.LogAt(zap.InfoLevel, "enhanced authentication timed out", logsafe.String("client_id", pc.c.ClientID))
 			}
 			ch.out.Close(nil)
 		}
-		return connectStep{}
+		return Step{}
 	}
 	switch a := p.(type) {
 	case *mqtt.Auth:
 		if method := ch.authx.method; a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != method {
 			ch.authx = authFlow{}
-			ch.refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-4", "AUTH %v with method %q during authentication with %q", a.ReasonCode, a.Properties.AuthenticationMethod, method))
-			return connectStep{}
+			ch.Refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-4", "AUTH %v with method %q during authentication with %q", a.ReasonCode, a.Properties.AuthenticationMethod, method))
+			return Step{}
 		}
 		return ch.connectAuthStep(a.Properties.AuthenticationData)
 	case *mqtt.Disconnect:
 		ch.authx = authFlow{}
 		ch.out.Close(nil)
-		return connectStep{}
+		return Step{}
 	default:
 		ch.authx = authFlow{}
-		ch.refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-1", "%v before CONNACK", p.Type()))
-		return connectStep{}
+		ch.Refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-1", "%v before CONNACK", p.Type()))
+		return Step{}
 	}
 }
 
 // connectAuthStep runs one step for the pending CONNECT: AUTH 0x18 when
 // the method wants more, else CONNACK (after the brute-force delay, for
 // the host to wait out: effects.go).
-func (ch *channel) connectAuthStep(data []byte) connectStep {
+func (ch *Channel) connectAuthStep(data []byte) Step {
 	pc := ch.authx.pending
 	c := pc.c
 	out, done, err := ch.authx.ex.Step(data)
@@ -135,7 +132,7 @@ func (ch *channel) connectAuthStep(data []byte) connectStep {
 		a.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 		ch.wire.Version = mqtt.V5
 		ch.out.Send(a)
-		return connectStep{}
+		return Step{}
 	}
 	user := ch.authx.ex.Username()
 	ch.authx.ex, ch.authx.pending = nil, nil
@@ -164,7 +161,7 @@ func (ch *channel) connectAuthStep(data []byte) connectStep {
 // 0x00 and the final data. A failure ends the connection with 0x87
 // (DISCONNECT) after the brute-force delay, which the host waits out
 // (holdError, effects.go); the session stays.
-func (ch *channel) handleAuth(a *mqtt.Auth) error {
+func (ch *Channel) handleAuth(a *mqtt.Auth) error {
 	f := &ch.authx
 	if ch.neg.Version != mqtt.V5 || f.method == "" {
 		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-2", "AUTH without enhanced authentication")
@@ -202,40 +199,16 @@ func (ch *channel) handleAuth(a *mqtt.Auth) error {
 		return mqtt.Errorf(mqtt.NotAuthorized, "4.12.1", "re-authentication failed: %v", err)
 	}
 	// SCRAM credentials do not expire, so there is no credential deadline
-	// to move (ch.extendAuth, channel_auth.go): a method whose credential
-	// expires (a token) would call ch.extendAuth(newExpiry) here.
+	// to move (ch.ExtendAuth, channel_auth.go): a method whose credential
+	// expires (a token) would call ch.ExtendAuth(newExpiry) here.
 	// The credential was replaced: read decisions are made again.
 	ch.sess.RenewOwner() // owner.go
-	ch.logAt(zap.DebugLevel, "client re-authenticated", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", user))
+	ch.LogAt(zap.DebugLevel, "client re-authenticated", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("username", user))
 	r := &mqtt.Auth{ReasonCode: mqtt.Success}
 	r.Properties.SetString(mqtt.PropAuthenticationMethod, f.method)
 	if len(out) > 0 {
 		r.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 	}
 	ch.out.Send(r)
-	return nil
-}
-
-// initEnhancedAuth builds the SCRAM methods over auth.scram.file, the
-// brute-force guard of auth.brute_force, and the authentication caps and
-// hash pool of auth.concurrency and auth.hash_memory.
-func (s *Server) initEnhancedAuth() error {
-	var store scram.Store
-	if sc := s.config().Auth.SCRAM; sc.File != "" {
-		fs, err := scram.NewFileStore(sc.File, sc.ReloadInterval, s.log)
-		if err != nil {
-			return fmt.Errorf("auth.scram.file: %w", err)
-		}
-		store = fs
-	}
-	enh, err := newEnhancedAuth(store)
-	if err != nil {
-		return err
-	}
-	s.eng.enh = enh
-	s.eng.guard = bruteforce.New(s.config().Auth.BruteForce)
-	s.eng.authLim = auth.NewLimits(s.config().Auth)
-	s.eng.pwVerify = passwd.NewVerifier(s.eng.authLim.Pool(), s.log)
-	s.metrics.MustRegister(auth.LimitsCollector(s.eng.authLim))
 	return nil
 }

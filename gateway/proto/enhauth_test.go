@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 // Enhanced authentication (4.12) without sockets: the AUTH exchange of
 // CONNECT and a re-authentication, and the brute-force delay the channel

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 // The channel side of exactly once across a crash (broker/persist_qos2.go
 // has the rules): outbound packets that wait for the store commit, in
@@ -9,7 +9,7 @@ package gateway
 // queued the packet, so that a packet queued directly cannot overtake it.
 // A store failure closes the connection (afterStored) and leaves
 // outWaiting raised: nothing more is sent on it.
-func (ch *channel) afterStoredOut(fn func()) {
+func (ch *Channel) afterStoredOut(fn func()) {
 	ch.outWaiting.Add(1)
 	ch.afterStored(func() { // persist.go
 		fn()

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 // Retained quotas (issue 18): how many retained topics one client id's
 // messages may hold (retained.max_per_client), the store's bounds
@@ -27,7 +27,7 @@ import (
 // message [MQTT-3.3.5-2]; QoS 0 is dropped). The message is neither
 // stored nor delivered: a v5 publisher told 0x97 knows it was not
 // accepted. It reports whether p may go on.
-func (ch *channel) admitRetained(p *mqtt.Publish) bool {
+func (ch *Channel) admitRetained(p *mqtt.Publish) bool {
 	if !p.Retain || len(p.Payload) == 0 {
 		return true // deleting a retained message always works
 	}
@@ -51,7 +51,7 @@ func (ch *channel) admitRetained(p *mqtt.Publish) bool {
 // without the retain flag. A will that is not retained (a 3.x one is not
 // when retain is unavailable, connect.go) or that deletes (empty payload)
 // is admitted.
-func (ch *channel) admitWill(c *mqtt.Connect) error {
+func (ch *Channel) admitWill(c *mqtt.Connect) error {
 	w := c.Will
 	if w == nil || !w.Retain || len(w.Payload) == 0 || len(w.Topic) <= store.MaxRetainedTopic {
 		return nil

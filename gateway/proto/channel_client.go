@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 import (
 	"edgemq/gateway/broker"
@@ -11,31 +11,31 @@ import (
 // write queue (writeQueue.mu) or reads what connect set before the
 // session could deliver.
 
-var _ broker.Client = (*channel)(nil)
+var _ broker.Client = (*Channel)(nil)
 
 // Link implements broker.Client: the write queue and the limits CONNECT
 // negotiated, fixed from then on.
-func (ch *channel) Link() broker.Link {
+func (ch *Channel) Link() broker.Link {
 	return broker.Link{Out: ch.out, MaxPacketSize: ch.neg.ClientMaxPacketSize, Version: ch.neg.Version, Window: int(ch.neg.OutboundInflight)}
 }
 
 // Pubrel implements broker.Client.
-func (ch *channel) Pubrel(pid uint16, code mqtt.ReasonCode) bool {
+func (ch *Channel) Pubrel(pid uint16, code mqtt.ReasonCode) bool {
 	return ch.out.Ack(mqtt.PUBREL, pid, code)
 }
 
 // Room implements broker.Client (writequeue_pace.go).
-func (ch *channel) Room() broker.QueueRoom { return ch.out.Room() }
+func (ch *Channel) Room() broker.QueueRoom { return ch.out.Room() }
 
 // SetRefill implements broker.Client (writequeue_pace.go).
-func (ch *channel) SetRefill(fn func()) { ch.out.SetRefill(fn) }
+func (ch *Channel) SetRefill(fn func()) { ch.out.SetRefill(fn) }
 
 // AfterStoredOut implements broker.Client (persist_qos2.go).
-func (ch *channel) AfterStoredOut(fn func()) { ch.afterStoredOut(fn) }
+func (ch *Channel) AfterStoredOut(fn func()) { ch.afterStoredOut(fn) }
 
 // OutWaiting implements broker.Client: an outbound packet waits for the
 // store (persist_qos2.go).
-func (ch *channel) OutWaiting() bool { return ch.outWaiting.Load() > 0 }
+func (ch *Channel) OutWaiting() bool { return ch.outWaiting.Load() > 0 }
 
 // Kick implements broker.Client (kick).
-func (ch *channel) Kick(code mqtt.ReasonCode) { ch.kick(code) }
+func (ch *Channel) Kick(code mqtt.ReasonCode) { ch.kick(code) }

@@ -1,21 +1,20 @@
-package gateway
+package proto
 
 import (
 	"errors"
 	"os"
 	"time"
 
-	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 )
 
-// keepAliveTimeout is how long the connection may stay silent before the
+// KeepAliveTimeout is how long the connection may stay silent before the
 // server ends it: one and a half times the Keep Alive in force
 // [MQTT-3.1.2-24 of 3.1.1, MQTT-3.1.2-22 of 5.0]; 0 for none (Keep Alive 0
 // turns the mechanism off, 3.1.2.10). The host sets its read deadline
 // from it and reports the deadline passing to fail as
 // os.ErrDeadlineExceeded.
-func (ch *channel) keepAliveTimeout() time.Duration {
+func (ch *Channel) KeepAliveTimeout() time.Duration {
 	return time.Duration(ch.neg.KeepAlive) * 1500 * time.Millisecond
 }
 
@@ -25,11 +24,11 @@ func (ch *channel) keepAliveTimeout() time.Duration {
 // (os.ErrDeadlineExceeded) is 0x8D. The client's own DISCONNECT
 // (errClientDisconnected) and a failed socket end it without an answer.
 // It returns how the connection ended, for the log.
-func (ch *channel) fail(p mqtt.Packet, err error) proto.End {
+func (ch *Channel) Fail(p mqtt.Packet, err error) End {
 	var code mqtt.ReasonCode
 	switch {
 	case errors.Is(err, errClientDisconnected):
-		end := proto.End{Initiator: proto.EndByClient}
+		end := End{Initiator: EndByClient}
 		if d, ok := p.(*mqtt.Disconnect); ok {
 			end.Code, end.HasCode = d.ReasonCode, true
 		}
@@ -37,12 +36,12 @@ func (ch *channel) fail(p mqtt.Packet, err error) proto.End {
 		return end
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		code = mqtt.KeepAliveTimeout
-	case isPacketError(err):
+	case IsPacketError(err):
 		code = mqtt.CodeOf(err)
 	default:
 		// The socket closed or failed.
 		ch.out.Close(nil)
-		return proto.End{Initiator: proto.EndByNetwork, Err: err}
+		return End{Initiator: EndByNetwork, Err: err}
 	}
 	if ch.neg.Version == mqtt.V5 {
 		d := &mqtt.Disconnect{ReasonCode: code}
@@ -53,5 +52,5 @@ func (ch *channel) fail(p mqtt.Packet, err error) proto.End {
 	} else {
 		ch.out.Close(nil)
 	}
-	return proto.End{Initiator: proto.EndByServer, Code: code, HasCode: true, Err: err}
+	return End{Initiator: EndByServer, Code: code, HasCode: true, Err: err}
 }

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 // The channel's side of authentication: the caps on authentications in
 // progress, the grant of the backend that allowed the client, the
@@ -20,11 +20,11 @@ import (
 
 // authExpiry is a connection's credential: its claims and its deadline
 // (auth.Expiry). The timer that disconnects the client then is the
-// host's (proto.TimerHost), asked for only for connections whose
+// host's (TimerHost), asked for only for connections whose
 // credential expires; idle connections without one cost nothing.
 type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
-	acl *ACLClaims
+	acl *auth.ACLClaims
 	// rate is set by connect and read-only after: the credential's
 	// publish limits (ratelimit.go).
 	rate *auth.RateLimitClaims
@@ -34,11 +34,11 @@ type authExpiry struct {
 
 // ACLClaims returns the ACL claims of the credential the client connected
 // with (a JWT's acl_claim), nil when it carried none. For the authorizer.
-func (ch *channel) ACLClaims() *ACLClaims { return ch.credExp.acl }
+func (ch *Channel) ACLClaims() *auth.ACLClaims { return ch.credExp.acl }
 
 // acquireAuth takes the client's place among the authentications in
 // progress (connect.go): its address and, when c has one, its user name.
-func (ch *channel) acquireAuth(c *mqtt.Connect) (func(), error) {
+func (ch *Channel) acquireAuth(c *mqtt.Connect) (func(), error) {
 	user := ""
 	if c.UsernameFlag {
 		user = c.Username
@@ -51,7 +51,7 @@ func (ch *channel) acquireAuth(c *mqtt.Connect) (func(), error) {
 // on: the user name it names replaces the CONNECT one (so ACL %u, logs and
 // the will see it), and its ACL claims and expiry go to the channel. A
 // credential that already expired refuses the client.
-func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
+func (ch *Channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 	if g.Username != "" {
 		c.Username, c.UsernameFlag = g.Username, true
 	}
@@ -66,22 +66,22 @@ func (ch *channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 
 // startAuthExpiry asks for the expiry timer once the client is
 // connected.
-func (ch *channel) startAuthExpiry() { ch.credExp.deadline.Arm(ch.now(), ch.armAuthTimer) }
+func (ch *Channel) startAuthExpiry() { ch.credExp.deadline.Arm(ch.now(), ch.armAuthTimer) }
 
-// extendAuth moves the credential deadline to until (zero: no expiry),
+// ExtendAuth moves the credential deadline to until (zero: no expiry),
 // e.g. after an MQTT 5 re-authentication (AUTH 0x19) succeeded. Safe from
 // any goroutine.
-func (ch *channel) extendAuth(until time.Time) {
+func (ch *Channel) ExtendAuth(until time.Time) {
 	ch.credExp.deadline.Extend(until, ch.now(), ch.armAuthTimer, ch.stopAuthTimer)
 }
 
 // stopAuthExpiry releases the timer when the connection ends.
-func (ch *channel) stopAuthExpiry() { ch.credExp.deadline.Stop(ch.stopAuthTimer) }
+func (ch *Channel) stopAuthExpiry() { ch.credExp.deadline.Stop(ch.stopAuthTimer) }
 
 // armAuthTimer asks the host to (re)arm the expiry timer to fire after
 // d; under the expiry's lock (auth.Expiry). A channel without a host (a
 // test's) asks nothing.
-func (ch *channel) armAuthTimer(d time.Duration) {
+func (ch *Channel) armAuthTimer(d time.Duration) {
 	if ch.timers != nil {
 		ch.timers.ArmAuthExpiry(d) // effects.go
 	}
@@ -89,22 +89,22 @@ func (ch *channel) armAuthTimer(d time.Duration) {
 
 // stopAuthTimer asks the host to stop the expiry timer; under the
 // expiry's lock.
-func (ch *channel) stopAuthTimer() {
+func (ch *Channel) stopAuthTimer() {
 	if ch.timers != nil {
 		ch.timers.StopAuthExpiry()
 	}
 }
 
-// authExpired is the event that the expiry timer fired: it disconnects a
+// AuthExpired is the event that the expiry timer fired: it disconnects a
 // client whose credential expired by the channel's clock. v5 clients get
 // DISCONNECT Not Authorized (0x87), 3.x clients a close. It runs on the
 // host's timer, and does nothing when the deadline moved or the
 // connection ended meanwhile.
-func (ch *channel) authExpired() {
+func (ch *Channel) AuthExpired() {
 	if !ch.credExp.deadline.Expired(ch.now()) {
 		return
 	}
-	ch.logAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
+	ch.LogAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))
 	// Read decisions made for the expired credential are made again
 	// (owner.go); the session keeps its owner and the claims until its
 	// owner connects with a new credential.
@@ -113,7 +113,7 @@ func (ch *channel) authExpired() {
 }
 
 // authFailed is authFailedBy for an enhanced authentication method.
-func (ch *channel) authFailed(user string, err error) time.Duration {
+func (ch *Channel) authFailed(user string, err error) time.Duration {
 	return ch.authFailedBy(auth.KindEnhanced, user, err)
 }
 
@@ -123,7 +123,7 @@ func (ch *channel) authFailed(user string, err error) time.Duration {
 // the server's log sampler, connlog.go). It returns the delay brute-force
 // protection holds the refusal back by, for the host to wait out
 // (effects.go); 0 without one.
-func (ch *channel) authFailedBy(backend auth.Kind, user string, err error) time.Duration {
+func (ch *Channel) authFailedBy(backend auth.Kind, user string, err error) time.Duration {
 	code := mqtt.CodeOf(err)
 	st := ch.env.stats
 	st.Auth.Fail(backend, code)
@@ -147,7 +147,7 @@ func (ch *channel) authFailedBy(backend auth.Kind, user string, err error) time.
 // authSucceeded returns the delay by which the CONNACK (or AUTH 0x00) of
 // a successful authentication is held back: the one recent failures of
 // the client's address or user name impose (bruteforce.Guard.Pending).
-func (ch *channel) authSucceeded(user string) time.Duration {
+func (ch *Channel) authSucceeded(user string) time.Duration {
 	if g := ch.env.guard; g != nil {
 		return g.Pending(auth.RemoteIP(ch.meta.RemoteAddr), user, ch.now())
 	}

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 import (
 	"strings"
@@ -6,11 +6,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"edgemq/gateway/acl"
 	"edgemq/gateway/auth"
-	"edgemq/gateway/auth/bruteforce"
-	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/broker"
-	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/listeners"
 	"edgemq/mqtt"
@@ -19,34 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Negotiated is what one connection agreed in CONNECT/CONNACK
-// (proto.Negotiated): metrics and the admin API read it.
-type Negotiated = proto.Negotiated
-
-// engine is what all channels share.
-type engine struct {
-	// broker is the broker state: sessions, routing, retained messages,
-	// quotas, the store (gateway/broker). The channel reaches it through
-	// its seams: sessions, pub and subs (the in-process implementation
-	// is the broker itself), and the session handle's methods.
-	broker   *broker.Broker
-	sessions broker.Sessions
-	pub      broker.Publisher
-	subs     broker.Subscriptions
-	acl      aclHolder         // the authorizer (acl.go)
-	enh      *enhancedAuth     // enhanced authentication methods (enhauth.go)
-	guard    *bruteforce.Guard // brute-force delays, nil when off
-	authLim  *auth.Limits      // authentication caps and hash pool
-	pwVerify *passwd.Verifier  // password hashes, in authLim's pool
-	stats    *proto.Stats
-	log      *zap.Logger
-	clog     *connLog // connection-life logs (connlog.go)
-	// clock is the time of packet handling (clock.go); nil: the wall
-	// clock. The broker reads the same (broker.Config.Clock).
-	clock proto.Clock
-}
-
-// channel is the protocol state machine of one connection. It takes
+// Channel is the protocol state machine of one connection. It takes
 // decoded packets and answers through its outbound queue; it owns no
 // socket, reads the time from the engine's Clock (clock.go), and neither
 // sleeps nor arms a timer: it asks its host for delays and timers, whose
@@ -54,9 +25,9 @@ type engine struct {
 // the connection's read goroutine, one packet at a time, and the fields
 // without a lock or atomic of their own are that goroutine's. Other
 // goroutines call into the channel too:
-//   - kick and kickRef: a takeover (connect.go), the admin API, drain, a
+//   - kick and KickRef: a takeover (connect.go), the admin API, drain, a
 //     failed store commit (persist.go) and the credential expiry;
-//   - authExpired: the credential expiry timer its host armed
+//   - AuthExpired: the credential expiry timer its host armed
 //     (channel_auth.go, auth.Expiry, effects.go);
 //   - out (as broker.Link.Out) and the broker.Client methods: a
 //     publisher's route delivering to this channel's session
@@ -66,17 +37,17 @@ type engine struct {
 // What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
 // locked (credExp), safe for concurrent use (out), or set by connect
 // before the session can deliver and read-only after (neg, sess).
-type channel struct {
-	env  *engine
+type Channel struct {
+	env  *Engine
 	meta *listeners.Meta
-	prof *proto.Profile
+	prof *Profile
 	auth *auth.Chain
-	out  proto.Outbound
-	wire *proto.Wire // the encoder's settings (encoder.go)
+	out  Outbound
+	wire *Wire // the encoder's settings (encoder.go)
 	log  *zap.Logger
 	// timers arms the timers the channel asks for (effects.go): the
 	// connection, or a test's harness.
-	timers proto.TimerHost
+	timers TimerHost
 
 	// Set once by connect, read-only after.
 	neg       Negotiated
@@ -95,7 +66,7 @@ type channel struct {
 	// will is this connection's will; DISCONNECT 0x00 discards it.
 	will *mqtt.Will
 	// acl is the client's authorization state (acl.go).
-	acl chanACL
+	acl acl.Client
 	// authx is the enhanced authentication state (enhauth.go).
 	authx authFlow
 	// credExp is the credential's expiry and ACL claims (channel_auth.go).
@@ -126,7 +97,7 @@ type channel struct {
 // logAt logs msg with the connection's listener and remote address, once
 // the level is known to be enabled: an idle connection keeps no logger of
 // its own.
-func (ch *channel) logAt(lvl zapcore.Level, msg string, fields ...zap.Field) {
+func (ch *Channel) LogAt(lvl zapcore.Level, msg string, fields ...zap.Field) {
 	if ce := ch.log.Check(lvl, msg); ce != nil {
 		ce.Write(append(fields, zap.String("listener", ch.meta.Listener), zap.Stringer("remote_addr", ch.meta.RemoteAddr))...)
 	}
@@ -135,7 +106,7 @@ func (ch *channel) logAt(lvl zapcore.Level, msg string, fields ...zap.Field) {
 // handle processes one packet of a connected client. A returned error
 // ends the connection; its reason code (mqtt.CodeOf) goes in DISCONNECT to
 // a v5 client.
-func (ch *channel) handle(p mqtt.Packet) (err error) {
+func (ch *Channel) Handle(p mqtt.Packet) (err error) {
 	defer func() {
 		if err != nil {
 			ch.flushAcks() // persist.go
@@ -171,7 +142,7 @@ func (ch *channel) handle(p mqtt.Packet) (err error) {
 }
 
 // publish handles an inbound PUBLISH.
-func (ch *channel) publish(p *mqtt.Publish) error {
+func (ch *Channel) publish(p *mqtt.Publish) error {
 	n := &ch.neg
 	ch.env.stats.BytesIn.Add(int64(len(p.Payload)))
 	if n.Version == mqtt.V5 {
@@ -242,7 +213,7 @@ func (ch *channel) publish(p *mqtt.Publish) error {
 
 // ackAfterStored queues an acknowledgement once what its message changed
 // is stored; at once, and without a closure, in memory mode.
-func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
+func (ch *Channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode) {
 	if !ch.env.pub.Durable() {
 		ch.out.Ack(t, pid, code)
 		return
@@ -253,7 +224,7 @@ func (ch *channel) ackAfterStored(t mqtt.Type, pid uint16, code mqtt.ReasonCode)
 // refusePublish answers a PUBLISH that is not routed: QoS 1 gets PUBACK
 // and QoS 2 PUBREC with code (v5; a 3.x client gets the plain ack, having
 // no codes), which ends the exchange; QoS 0 is dropped. All are counted.
-func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why stats.DropReason) {
+func (ch *Channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why stats.DropReason) {
 	ch.env.stats.Drop(why)
 	switch p.QoS {
 	case 1:
@@ -264,7 +235,7 @@ func (ch *channel) refusePublish(p *mqtt.Publish, code mqtt.ReasonCode, why stat
 }
 
 // resolveAlias applies an inbound Topic Alias [MQTT-3.3.2-9..12].
-func (ch *channel) resolveAlias(p *mqtt.Publish) error {
+func (ch *Channel) resolveAlias(p *mqtt.Publish) error {
 	if !p.Properties.Has(mqtt.PropTopicAlias) {
 		return nil
 	}
@@ -289,7 +260,7 @@ func (ch *channel) resolveAlias(p *mqtt.Publish) error {
 }
 
 // pubrel completes an inbound QoS 2 exchange [MQTT-4.3.3-11].
-func (ch *channel) pubrel(p *mqtt.Pubrel) {
+func (ch *Channel) pubrel(p *mqtt.Pubrel) {
 	ok, stored := ch.sess.Release(p.PacketID) // broker/inbound.go
 	delete(ch.relIn, p.PacketID)
 	code := mqtt.Success
@@ -308,7 +279,7 @@ func (ch *channel) pubrel(p *mqtt.Pubrel) {
 
 // subscribe handles SUBSCRIBE: one reason code per filter, then the
 // retained messages the Retain Handling option asks for.
-func (ch *channel) subscribe(p *mqtt.Subscribe) error {
+func (ch *Channel) subscribe(p *mqtt.Subscribe) error {
 	n := &ch.neg
 	var subID uint32
 	if ids := p.Properties.SubscriptionIdentifiers; len(ids) > 0 {
@@ -369,7 +340,7 @@ func (ch *channel) subscribe(p *mqtt.Subscribe) error {
 
 // checkFilter checks one requested filter against the rules and the
 // features advertised in CONNACK.
-func (ch *channel) checkFilter(req mqtt.Subscription) mqtt.ReasonCode {
+func (ch *Channel) checkFilter(req mqtt.Subscription) mqtt.ReasonCode {
 	filter := req.Filter
 	_, _, shared, err := mqtt.ParseShared(filter)
 	if shared {
@@ -389,7 +360,7 @@ func (ch *channel) checkFilter(req mqtt.Subscription) mqtt.ReasonCode {
 }
 
 // unsubscribe handles UNSUBSCRIBE, with a reason code per filter.
-func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
+func (ch *Channel) unsubscribe(p *mqtt.Unsubscribe) {
 	ack := &mqtt.Unsuback{PacketID: p.PacketID}
 	s := ch.sess
 	var removed []string // stored in one write (persist_subs.go)
@@ -409,7 +380,7 @@ func (ch *channel) unsubscribe(p *mqtt.Unsubscribe) {
 }
 
 // disconnect handles the client's DISCONNECT.
-func (ch *channel) disconnect(p *mqtt.Disconnect) error {
+func (ch *Channel) disconnect(p *mqtt.Disconnect) error {
 	if ch.neg.Version == mqtt.V5 && p.Properties.Has(mqtt.PropSessionExpiryInterval) {
 		if !ch.sess.SetDisconnectExpiry(p.Properties.SessionExpiryInterval, ch.maxSessionExpiry()) {
 			return mqtt.Errorf(mqtt.ProtocolError, "3.14.2.2.2", "session expiry set on DISCONNECT after 0 on CONNECT")
@@ -421,7 +392,7 @@ func (ch *channel) disconnect(p *mqtt.Disconnect) error {
 	return errClientDisconnected
 }
 
-func (ch *channel) maxSessionExpiry() uint32 {
+func (ch *Channel) maxSessionExpiry() uint32 {
 	if s := ch.prof.MaxSessionExpiry / time.Second; s < 1<<32-1 {
 		return uint32(s)
 	}
@@ -430,13 +401,13 @@ func (ch *channel) maxSessionExpiry() uint32 {
 
 // kick disconnects the client from another goroutine: v5 clients get
 // DISCONNECT with code, 3.x clients a close.
-func (ch *channel) kick(code mqtt.ReasonCode) {
-	ch.kickRef(code, "")
+func (ch *Channel) kick(code mqtt.ReasonCode) {
+	ch.KickRef(code, "")
 }
 
-// kickRef is kick with a Server Reference property on the v5 DISCONNECT
+// KickRef is kick with a Server Reference property on the v5 DISCONNECT
 // when ref is set (0x9C Use another server, 0x9D Server moved).
-func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
+func (ch *Channel) KickRef(code mqtt.ReasonCode, ref string) {
 	ch.kickCode.CompareAndSwap(0, 1<<8|uint32(code))
 	ch.kicked.Store(true)
 	if mqtt.Version(ch.kickVersion.Load()) == mqtt.V5 {
@@ -452,7 +423,7 @@ func (ch *channel) kickRef(code mqtt.ReasonCode, ref string) {
 
 // closed ends the channel after the connection is gone: the session is
 // released, and the will handled [MQTT-3.1.2-8].
-func (ch *channel) closed() {
+func (ch *Channel) Closed() {
 	ch.stopAuthExpiry()
 	if !ch.connected {
 		return

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"edgemq/certs"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/limits"
 	"edgemq/gateway/logsafe"
-	"edgemq/gateway/proto"
 
 	"edgemq/mqtt"
 
@@ -21,17 +21,17 @@ import (
 // reports whether the client is connected; on refusal the CONNACK (or
 // nothing) is queued and the connection set to close. A brute-force delay
 // is not waited for: the step returned asks the host to wait it out and
-// call delayElapsed, which queues the answer (effects.go). With an
+// call DelayElapsed, which queues the answer (effects.go). With an
 // Authentication Method it reports not connected while the AUTH exchange
-// is pending (authPending, enhauth.go): conn.handshake goes on with
-// continueConnectAuth. ctx bounds the authenticators.
-func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
+// is pending (AuthPending, enhauth.go): conn.handshake goes on with
+// ContinueConnectAuth. ctx bounds the authenticators.
+func (ch *Channel) Connect(ctx context.Context, c *mqtt.Connect) Step {
 	n := &ch.neg
 	ack := &mqtt.Connack{}
 	certID := ch.substituteCertIdentity(c)
-	err := proto.ValidateConnect(c, ch.prof, n)
+	err := ValidateConnect(c, ch.prof, n)
 	if err == nil {
-		err = proto.Negotiate(c, ch.prof, n, &ack.Properties)
+		err = Negotiate(c, ch.prof, n, &ack.Properties)
 	}
 	if err == nil && c.Properties.AuthenticationMethod != "" {
 		// Enhanced authentication (enhauth.go): AUTH packets until CONNACK.
@@ -65,7 +65,7 @@ func (ch *channel) connect(ctx context.Context, c *mqtt.Connect) connectStep {
 // admit ends the CONNECT pipeline once the client is authenticated (err
 // nil) or refused (err): authorize the will, open or take over the
 // session, CONNACK.
-func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err error) bool {
+func (ch *Channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err error) bool {
 	n := &ch.neg
 	if err == nil {
 		err = ch.authorizeConnect(c, n.ClientID, certID) // acl.go: the will
@@ -76,11 +76,11 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	b := ch.env.broker
 	var claim *broker.SessionClaim
 	if err == nil {
-		claim, err = b.Quotas().AdmitSession(n.ClientID, ipOf(ch.meta.RemoteAddr), c.Username) // broker/quota.go
+		claim, err = b.Quotas().AdmitSession(n.ClientID, limits.IPOf(ch.meta.RemoteAddr), c.Username) // broker/quota.go
 	}
 	defer claim.Drop() // a no-op once bound
 	if err != nil {
-		ch.refuse(c, err)
+		ch.Refuse(c, err)
 		return false
 	}
 
@@ -94,7 +94,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	ch.wire.Version = c.Version
 	ch.wire.MaxSize = n.ClientMaxPacketSize
 	ch.wire.ProblemInfo = n.ProblemInfo
-	ch.wire.Aliases = proto.NewTopicAliases(n.OutboundTopicAliases)
+	ch.wire.Aliases = NewTopicAliases(n.OutboundTopicAliases)
 
 	req := broker.OpenRequest{ClientID: n.ClientID, Clean: c.CleanStart, Expiry: n.SessionExpiry,
 		Client: ch, Owner: ch.ownerOf(), Will: ch.will} // owner.go
@@ -118,7 +118,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		// Authorized (v5 0x87, 3.x return code 5) [MQTT-3.1.4-2]; the
 		// session and its client are left alone.
 		b.Takeovers().Add(ch.meta.Listener)
-		ch.refuse(c, err) // logged through the sampler (connlog.go)
+		ch.Refuse(c, err) // logged through the sampler (connlog.go)
 		return false
 	}
 	ch.sess = s
@@ -128,7 +128,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 		prev.Kick(mqtt.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
 	ch.logConnected(c.Username) // connlog.go
-	ch.logAt(zap.DebugLevel, "negotiated", logsafe.String("client_id", n.ClientID), zap.Object("negotiated", n))
+	ch.LogAt(zap.DebugLevel, "negotiated", logsafe.String("client_id", n.ClientID), zap.Object("negotiated", n))
 	return true
 }
 
@@ -142,7 +142,7 @@ func (ch *channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 // authenticators, ACL %u/%c, the session — sees the substituted value.
 // Without such a certificate (client_auth.mode optional) nothing is
 // replaced. It returns the identity, "" when none was substituted.
-func (ch *channel) substituteCertIdentity(c *mqtt.Connect) string {
+func (ch *Channel) substituteCertIdentity(c *mqtt.Connect) string {
 	if ch.auth.IdentityAs() == "" {
 		return ""
 	}
@@ -162,7 +162,7 @@ func (ch *channel) substituteCertIdentity(c *mqtt.Connect) string {
 // refuse answers a refused CONNECT: a v5 client gets CONNACK with the
 // reason code (and the Server Reference of a redirect), a 3.x client the
 // mapped return code. Session Present is 0 [MQTT-3.2.2-4, MQTT-3.2.2-6].
-func (ch *channel) refuse(c *mqtt.Connect, err error) {
+func (ch *Channel) Refuse(c *mqtt.Connect, err error) {
 	code := mqtt.CodeOf(err)
 	ack := &mqtt.Connack{ReasonCode: code}
 	if c.Version == mqtt.V5 {
@@ -191,12 +191,12 @@ func (ch *channel) refuse(c *mqtt.Connect, err error) {
 // v5 client gets CONNACK with the reason code of any other error
 // [MQTT-4.13.1-1]; anything else is closed without an answer, as a wrong
 // protocol name is [MQTT-3.1.2-1].
-func (ch *channel) refuseMalformed(c *mqtt.Connect, err error) {
+func (ch *Channel) RefuseMalformed(c *mqtt.Connect, err error) {
 	code := mqtt.CodeOf(err)
-	if c == nil && !isPacketError(err) {
+	if c == nil && !IsPacketError(err) {
 		// Closed or silent before CONNECT (a TCP probe, a timeout): not a
 		// refusal.
-		ch.logAt(zap.DebugLevel, "connection closed before connect", zap.Error(err))
+		ch.LogAt(zap.DebugLevel, "connection closed before connect", zap.Error(err))
 	} else {
 		ch.logRefused(c, code, err) // connlog.go: sampled
 	}

@@ -1,4 +1,4 @@
-package gateway
+package proto
 
 // The channel side of storing subscriptions (broker/persist_subs.go): a
 // SUBACK or UNSUBACK waits for the packet's one store write.
@@ -19,7 +19,7 @@ import (
 // allows ("permitted to start sending PUBLISH packets matching the
 // Subscription before the Server sends the SUBACK"). A store failure
 // closes the connection without SUBACK (afterStored).
-func (ch *channel) subacked(ack mqtt.Packet, want []*broker.Subscription, since uint64, persistent bool) {
+func (ch *Channel) subacked(ack mqtt.Packet, want []*broker.Subscription, since uint64, persistent bool) {
 	send := func() {
 		ch.out.Send(ack) // [MQTT-3.8.4-1, MQTT-3.10.4-4]
 		if len(want) > 0 {
