@@ -22,6 +22,7 @@ import (
 	"edgemq/configs"
 	"edgemq/gateway/admin"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/conn"
 	"edgemq/gateway/proto"
 	"edgemq/listeners/web"
 	"edgemq/mqtt"
@@ -81,26 +82,20 @@ func (s *Server) RequestDrain() {
 	s.drainOnce.Do(func() { close(s.drainReq) })
 }
 
-// markConnected publishes the connection to the admin API. It runs on the
-// connection's goroutine once the handshake succeeded: what CONNECT set
-// (channel.neg, its username, its session) is never written again, so
-// another goroutine that loads a non-zero conn.connectedAt may read them.
-func (c *conn) markConnected() { c.connectedAt.Store(time.Now().UnixNano()) }
-
 // adminSource implements admin's Clients, Sessions, Retained, Publisher
 // and Control over s.
 type adminSource struct{ s *Server }
 
 // adminConn is a connected client found for the admin API.
 type adminConn struct {
-	c  *conn
+	c  *conn.Conn
 	at time.Time // when it connected
 }
 
 // neg, username and sess read what CONNECT set (markConnected).
-func (ac adminConn) neg() *proto.Negotiated { return ac.c.ch.Negotiated() }
-func (ac adminConn) username() string       { return ac.c.ch.Username() }
-func (ac adminConn) sess() *broker.Session  { return ac.c.ch.Session() }
+func (ac adminConn) neg() *proto.Negotiated { return ac.c.Channel().Negotiated() }
+func (ac adminConn) username() string       { return ac.c.Channel().Username() }
+func (ac adminConn) sess() *broker.Session  { return ac.c.Channel().Session() }
 
 // connected returns the connected clients, by client id: those whose
 // connection holds their session (not one taken over or detaching).
@@ -109,8 +104,8 @@ func (ac adminConn) sess() *broker.Session  { return ac.c.ch.Session() }
 func (a adminSource) connected() []adminConn {
 	var out []adminConn
 	for _, c := range a.s.connections() {
-		if at := c.connectedAt.Load(); at != 0 && !c.ch.Kicked() && c.ch.Session().HeldBy(&c.ch) {
-			out = append(out, adminConn{c, time.Unix(0, at)})
+		if at, ok := c.ConnectedAt(); ok && !c.Channel().Kicked() && c.Channel().Session().HeldBy(c.Channel()) {
+			out = append(out, adminConn{c, at})
 		}
 	}
 	slices.SortFunc(out, func(x, y adminConn) int { return cmp.Compare(x.neg().ClientID, y.neg().ClientID) })
@@ -128,13 +123,14 @@ func (a adminSource) find(id string) (adminConn, bool) {
 }
 
 func (ac adminConn) client() admin.Client {
-	m := ac.c.ch.Meta()
+	m := ac.c.Channel().Meta()
 	n := ac.neg()
-	return admin.Client{
+	out := admin.Client{
 		ClientID: n.ClientID, Username: ac.username(), Listener: m.Listener, Transport: string(m.Transport),
 		RemoteAddr: m.RemoteAddr, Version: n.Version, ConnectedAt: ac.at, KeepAlive: n.KeepAlive,
-		MessagesOut: ac.c.out.sentMsgs.Load(), BytesOut: ac.c.out.sentBytes.Load(),
 	}
+	out.MessagesOut, out.BytesOut = ac.c.Sent()
+	return out
 }
 
 // Clients implements admin.Clients.
@@ -153,8 +149,8 @@ func (a adminSource) Client(id string) (admin.ClientDetail, bool) {
 	if !ok {
 		return admin.ClientDetail{}, false
 	}
-	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.ch.Meta().TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
-	d.OutboundItems, d.OutboundBytes = ac.c.out.depth()
+	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.Channel().Meta().TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
+	d.OutboundItems, d.OutboundBytes = ac.c.QueueDepth()
 	return d, true
 }
 
@@ -164,7 +160,7 @@ func (a adminSource) Kick(id string, code mqtt.ReasonCode) (admin.Client, bool) 
 	if !ok {
 		return admin.Client{}, false
 	}
-	ac.c.ch.Kick(code)
+	ac.c.Channel().Kick(code)
 	return ac.client(), true
 }
 
@@ -224,7 +220,7 @@ func (a adminSource) Session(id string) (admin.Session, bool) {
 
 // detachWait bounds how long DeleteSession waits for a kicked client's
 // connection to release the session.
-const detachWait = closeGrace + time.Second
+const detachWait = conn.CloseGrace + time.Second
 
 // DeleteSession implements admin.Sessions: it kicks the connected client
 // (0x98), waits for its connection to release the session, and ends the
@@ -233,7 +229,7 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 	ss := a.s.eng.Broker().Lookup(id)
 	for _, ac := range a.connected() {
 		if ac.neg().ClientID == id {
-			ac.c.ch.Kick(mqtt.AdministrativeAction)
+			ac.c.Channel().Kick(mqtt.AdministrativeAction)
 			kicked = true
 		}
 	}

@@ -11,6 +11,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +23,11 @@ import (
 	"edgemq/gateway/acl"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/conn"
 	"edgemq/gateway/proto"
 	"edgemq/gateway/store"
 	"edgemq/gateway/store/bolt"
+	"edgemq/listeners"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -191,4 +194,47 @@ func (c takeoverCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range names {
 		ch <- prometheus.MustNewConstMetric(descTakeoverRefused, prometheus.CounterValue, float64(t.Count(l)), l)
 	}
+}
+
+// serve hands a new socket of listener l to the connection layer
+// (gateway/conn), with the listener's profile and authentication in
+// force now, which stay the connection's (reload.go).
+func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l *listenerState) {
+	sc := s.config().Session
+	conn.Serve(ctx, nc, conn.Config{
+		Channel:    proto.ChannelConfig{Meta: meta, Profile: l.prof.Load(), Auth: l.auth.Load(), Log: s.log},
+		Engine:     s.eng,
+		Host:       l,
+		Queue:      conn.QueueLimits{Items: sc.MaxOutboundQueue, Bytes: sc.MaxOutboundBytes},
+		Shed:       s.overload.Shedding(), // overload.go: QoS 0 shed to a backlog while overloaded
+		Batches:    &s.batches,
+		Bufs:       &s.bufs,
+		RateLimits: s.rlim,
+	})
+}
+
+// A listener is the conn.Host of its connections: the server's checks
+// and tracking, with the listener's connection count.
+var _ conn.Host = (*listenerState)(nil)
+
+// Track implements conn.Host (Server.track).
+func (l *listenerState) Track(c *conn.Conn) bool { return l.srv.track(c, l) }
+
+// Untrack implements conn.Host (Server.untrack).
+func (l *listenerState) Untrack(c *conn.Conn) { l.srv.untrack(c) }
+
+// ConnectTimeout implements conn.Host (admission.go).
+func (l *listenerState) ConnectTimeout(profile time.Duration) time.Duration {
+	return l.srv.connectTimeout(profile)
+}
+
+// AdmissionBusy implements conn.Host (admission.go).
+func (l *listenerState) AdmissionBusy() bool { return l.srv.admissionBusy() }
+
+// RefuseOverloaded implements conn.Host (overload.go).
+func (l *listenerState) RefuseOverloaded() bool { return l.srv.refuseOverloaded() }
+
+// ObserveConnect implements conn.Host (ops_source.go).
+func (l *listenerState) ObserveConnect(listener string, d time.Duration) {
+	l.srv.observeConnect(listener, d)
 }

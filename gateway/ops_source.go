@@ -72,11 +72,13 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	}
 	// Connections: every listener × transport × version seen.
 	for _, cn := range s.connections() {
-		v := cn.ch.Version() // 0 until connected
+		ch := cn.Channel()
+		v := ch.Version() // 0 until connected
 		if v == 0 {
 			continue
 		}
-		snap.Connections[ops.ConnLabels{Listener: cn.lst.cfg.Name, Transport: string(cn.ch.Meta().Transport), Version: v}]++
+		m := ch.Meta()
+		snap.Connections[ops.ConnLabels{Listener: m.Listener, Transport: string(m.Transport), Version: v}]++
 	}
 	for r := range auth.FailReasons {
 		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: r.String(), N: st.Auth.Failures(r)})

@@ -1,7 +1,8 @@
-// Package gateway is the edgemq engine: connection I/O (conn, writeQueue),
-// a socket-free protocol state machine (channel, with the CONNECT
-// pipeline in connect.go and gateway/proto), session state (sessionState,
-// registry) and the router (topic trie and retained messages).
+// Package gateway is the edgemq server: it assembles, from the
+// configuration, the listeners, the connection layer (gateway/conn), the
+// protocol engine (gateway/proto), the broker (gateway/broker), the
+// authentication, authorization and limits, and the admin and ops APIs;
+// it runs, reloads and drains them.
 package gateway
 
 import (
@@ -19,6 +20,7 @@ import (
 	"edgemq/gateway/admin"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/conn"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/limits"
 	"edgemq/gateway/ops"
@@ -45,6 +47,8 @@ type listenerState struct {
 	count int
 	// up is set while the listener serves (readiness, ops_source.go).
 	up atomic.Bool
+	// srv is the server, for the connections' Host (engine.go).
+	srv *Server
 }
 
 // Server is the running gateway.
@@ -56,12 +60,12 @@ type Server struct {
 	eng  *proto.Engine
 	bufs mqtt.BufferPool
 	// batches lends the connections' writers their output buffers
-	// (writequeue.go).
-	batches batchPool
+	// (conn/writequeue.go).
+	batches conn.BatchPool
 	lsts    []*listenerState
 
 	mu       lockorder.Mutex[serverMu]
-	conns    map[*conn]struct{}
+	conns    map[*conn.Conn]*listenerState
 	draining bool
 	wg       sync.WaitGroup
 
@@ -133,7 +137,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		opt(&o)
 	}
 	st := &proto.Stats{}
-	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
+	s := &Server{log: log, conns: make(map[*conn.Conn]*listenerState), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
 	started := false
 	defer func() {
 		if !started {
@@ -181,7 +185,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeSources()
 			return nil, fmt.Errorf("starting listener %q: %w", lc.Name, err)
 		}
-		l := &listenerState{ln: ln, cfg: lc, tls: tsw}
+		l := &listenerState{ln: ln, cfg: lc, tls: tsw, srv: s}
 		l.prof.Store(prof)
 		l.auth.Store(chain)
 		s.lsts = append(s.lsts, l)
@@ -382,7 +386,7 @@ func (s *Server) closeSources() {
 func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.draining = true
-	conns := make([]*conn, 0, len(s.conns))
+	conns := make([]*conn.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
@@ -398,7 +402,7 @@ func (s *Server) shutdown() {
 	go func() { s.wg.Wait(); close(done) }()
 	if period <= 0 || len(conns) <= 1 {
 		for _, c := range conns {
-			c.ch.KickRef(code, ref)
+			c.Channel().KickRef(code, ref)
 		}
 	} else {
 		// The i-th client goes at i*period/(n-1): the first at once, the
@@ -414,7 +418,7 @@ func (s *Server) shutdown() {
 					t.Stop()
 				}
 			}
-			c.ch.KickRef(code, ref)
+			c.Channel().KickRef(code, ref)
 		}
 	}
 	t := time.NewTimer(cfg.ShutdownTimeout)
@@ -424,7 +428,7 @@ func (s *Server) shutdown() {
 	case <-t.C:
 		s.mu.Lock()
 		for c := range s.conns {
-			c.out.abort()
+			c.Abort()
 		}
 		s.mu.Unlock()
 		<-done
@@ -433,30 +437,32 @@ func (s *Server) shutdown() {
 	s.log.Info("stopped")
 }
 
-// track registers a connection; it refuses once shutdown began or the
-// listener is full.
-func (s *Server) track(c *conn) bool {
+// track registers a connection of listener l; it refuses once shutdown
+// began or the listener is full.
+func (s *Server) track(c *conn.Conn, l *listenerState) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
 		return false
 	}
-	if max := c.lst.cfg.MaxConnections; max > 0 && c.lst.count >= max {
-		s.eng.ConnLog().AdmissionRefused(c.lst.cfg.Name, "listener_max_connections", c.ch.Meta().RemoteAddr) // proto/connlog.go
+	if max := l.cfg.MaxConnections; max > 0 && l.count >= max {
+		s.eng.ConnLog().AdmissionRefused(l.cfg.Name, "listener_max_connections", c.Channel().Meta().RemoteAddr) // proto/connlog.go
 		return false
 	}
-	c.lst.count++
-	s.conns[c] = struct{}{}
+	l.count++
+	s.conns[c] = l
 	s.wg.Add(1)
 	return true
 }
 
-func (s *Server) untrack(c *conn) {
+func (s *Server) untrack(c *conn.Conn) {
 	s.mu.Lock()
+	if l := s.conns[c]; l != nil {
+		l.count--
+	}
 	delete(s.conns, c)
-	c.lst.count--
 	s.mu.Unlock()
-	releaseTicket(c.ch.Meta()) // admission.go
+	releaseTicket(c.Channel().Meta()) // admission.go
 	s.wg.Done()
 }
 
@@ -465,10 +471,10 @@ func (s *Server) untrack(c *conn) {
 // the set and nothing is taken under it, so the caller may take a
 // connection's or session's lock afterwards. A connection may end right
 // after the copy.
-func (s *Server) connections() []*conn {
+func (s *Server) connections() []*conn.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*conn, 0, len(s.conns))
+	out := make([]*conn.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		out = append(out, c)
 	}

@@ -452,7 +452,7 @@ func expectAcceptedFrom(tb testing.TB, ts *testServer, nc net.Conn, want string)
 	ts.mu.Lock()
 	var addrs []string
 	for c := range ts.conns {
-		addrs = append(addrs, c.ch.Meta().RemoteAddr.String())
+		addrs = append(addrs, c.Channel().Meta().RemoteAddr.String())
 	}
 	ts.mu.Unlock()
 	if len(addrs) != 1 || addrs[0] != want {

@@ -43,7 +43,7 @@ type Channel struct {
 	prof *Profile
 	auth *auth.Chain
 	out  Outbound
-	wire *Wire // the encoder's settings (encoder.go)
+	wire *Wire // the encoder's settings (wire.go; gateway/conn/encoder.go)
 	log  *zap.Logger
 	// timers arms the timers the channel asks for (effects.go): the
 	// connection, or a test's harness.

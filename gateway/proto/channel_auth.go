@@ -26,7 +26,7 @@ type authExpiry struct {
 	// acl is set by connect and read-only after: ACLClaims.
 	acl *auth.ACLClaims
 	// rate is set by connect and read-only after: the credential's
-	// publish limits (ratelimit.go).
+	// publish limits (gateway/conn/ratelimit.go).
 	rate *auth.RateLimitClaims
 	// deadline decides when the timer is armed and whether it expired.
 	deadline auth.Expiry

@@ -24,10 +24,10 @@ func (ch *Channel) Pubrel(pid uint16, code mqtt.ReasonCode) bool {
 	return ch.out.Ack(mqtt.PUBREL, pid, code)
 }
 
-// Room implements broker.Client (writequeue_pace.go).
+// Room implements broker.Client (gateway/conn/writequeue_pace.go).
 func (ch *Channel) Room() broker.QueueRoom { return ch.out.Room() }
 
-// SetRefill implements broker.Client (writequeue_pace.go).
+// SetRefill implements broker.Client (gateway/conn/writequeue_pace.go).
 func (ch *Channel) SetRefill(fn func()) { ch.out.SetRefill(fn) }
 
 // AfterStoredOut implements broker.Client (persist_qos2.go).

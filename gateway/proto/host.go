@@ -8,6 +8,7 @@ package proto
 import (
 	"errors"
 
+	"edgemq/configs"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
 	"edgemq/listeners"
@@ -71,6 +72,13 @@ func (ch *Channel) Session() *broker.Session { return ch.sess }
 // RateClaims returns the publish limits the client's credential carries,
 // nil for none. Read-only once connected.
 func (ch *Channel) RateClaims() *auth.RateLimitClaims { return ch.credExp.rate }
+
+// PublishRate returns the client's publish limits: the listener
+// profile's publish_rate with the credential's claims applied
+// (auth.RateLimitClaims.Apply). Read-only once connected.
+func (ch *Channel) PublishRate() configs.PublishRate {
+	return ch.credExp.rate.Apply(ch.prof.PublishRate)
+}
 
 // Version returns the protocol version once the client is connected, 0
 // before. Safe from any goroutine.

@@ -1,4 +1,4 @@
-package gateway
+package conn
 
 import (
 	"net"
@@ -19,7 +19,7 @@ type encoder struct {
 	proto.Wire
 	stats *proto.Stats
 	// clock is the time of the remaining Message Expiry Interval
-	// (clock.go); nil: the wall clock.
+	// (proto/clock.go); nil: the wall clock.
 	clock proto.Clock
 	// writev: the socket takes several buffers in one system call, so
 	// large payloads are referenced rather than copied.
@@ -85,7 +85,7 @@ func (e *encoder) encode(b *batch, items []outItem) {
 		}
 	}
 	if n := b.pubs - pubs; n > 0 {
-		// One add per batch rather than per packet (metrics.go).
+		// One add per batch rather than per packet (the ops metrics).
 		e.stats.BytesOut.Add(b.pubPayload - payload)
 		e.stats.Pkt.CountOutN(mqtt.PUBLISH, int64(n), b.pubWire-wire)
 	}

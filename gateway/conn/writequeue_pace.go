@@ -1,4 +1,4 @@
-package gateway
+package conn
 
 import "edgemq/gateway/broker"
 
@@ -11,9 +11,9 @@ func (q *writeQueue) Room() broker.QueueRoom {
 	if q.closing {
 		return broker.QueueRoom{}
 	}
-	r := broker.QueueRoom{Items: max(q.limits.items/2, 1) - len(q.items), Empty: q.bytes == 0}
-	if q.limits.bytes > 0 {
-		r.Bytes, r.Bounded = q.limits.bytes/2-q.bytes, true
+	r := broker.QueueRoom{Items: max(q.limits.Items/2, 1) - len(q.items), Empty: q.bytes == 0}
+	if q.limits.Bytes > 0 {
+		r.Bytes, r.Bounded = q.limits.Bytes/2-q.bytes, true
 	}
 	return r
 }

@@ -1,4 +1,4 @@
-package gateway
+package conn
 
 import (
 	"context"
@@ -19,13 +19,14 @@ import (
 // for this long is disconnected.
 const writeTimeout = 30 * time.Second
 
-// closeGrace bounds how long a closing connection may take to flush its
+// CloseGrace bounds how long a closing connection may take to flush its
 // last packets.
-const closeGrace = 5 * time.Second
+const CloseGrace = 5 * time.Second
 
-// conn is the I/O of one client connection: the read loop with its
-// deadlines, and the write queue. The protocol lives in channel.
-type conn struct {
+// Conn is the I/O of one client connection: the read loop with its
+// deadlines, and the write queue. The protocol lives in its channel
+// (proto.Channel).
+type Conn struct {
 	nc  net.Conn
 	rd  mqtt.Reader
 	out *writeQueue
@@ -33,10 +34,11 @@ type conn struct {
 	log *zap.Logger
 	// host is the server that accepted the connection, as the connection
 	// sees it; stats its counters.
-	host  connHost
+	host  Host
 	stats *proto.Stats
-	lst   *listenerState
-	born  time.Time
+	// listener is the name of the listener that accepted it.
+	listener string
+	born     time.Time
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
 	// publishes the client to the admin API (markConnected).
 	connectedAt atomic.Int64
@@ -50,68 +52,100 @@ type conn struct {
 	authTimer *time.Timer
 }
 
-// connHost is what a connection needs of the server that accepted it:
-// the checks before CONNECT is handled, the connect latency metric, and
-// the end of the connection. *Server implements it. A connection calls
-// it from its own goroutine with none of our locks held; no method blocks
-// or calls back into the connection.
-type connHost interface {
-	// connectTimeout returns how long a new socket has to send CONNECT
+// Host is what a connection needs of the server that accepted it: its
+// tracking, the checks before CONNECT is handled, the connect latency
+// metric, and the end of the connection. The gateway root implements it
+// per listener. A connection calls it from its own goroutine with none
+// of our locks held; no method blocks or calls back into the connection.
+type Host interface {
+	// Track registers a new connection; false refuses it (the server is
+	// shutting down, or the listener is full), and the connection is
+	// closed without a word. It takes Server.mu alone.
+	Track(c *Conn) bool
+	// ConnectTimeout returns how long a new socket has to send CONNECT
 	// (and finish any enhanced authentication), given its listener
-	// profile's connect timeout (admission.go). It takes no lock.
-	connectTimeout(profile time.Duration) time.Duration
-	// admissionBusy reports whether a reconnect storm refuses this
-	// CONNECT with Server busy, counting the refusal (admission.go). It
+	// profile's connect timeout (admission). It takes no lock.
+	ConnectTimeout(profile time.Duration) time.Duration
+	// AdmissionBusy reports whether a reconnect storm refuses this
+	// CONNECT with Server busy, counting the refusal (admission). It
 	// takes admission.mu alone.
-	admissionBusy() bool
-	// refuseOverloaded reports whether the gateway is overloaded now, and
-	// then counts the refused CONNECT (overload.go). Atomics only.
-	refuseOverloaded() bool
-	// observeConnect records how long a CONNECT on listener took to
-	// answer (metrics.go). It takes none of our locks.
-	observeConnect(listener string, d time.Duration)
-	// untrack forgets a connection that ended, once for each connection
-	// the server tracked (server.go). It takes Server.mu alone.
-	untrack(c *conn)
+	AdmissionBusy() bool
+	// RefuseOverloaded reports whether the gateway is overloaded now, and
+	// then counts the refused CONNECT (overload). Atomics only.
+	RefuseOverloaded() bool
+	// ObserveConnect records how long a CONNECT on listener took to
+	// answer (metrics). It takes none of our locks.
+	ObserveConnect(listener string, d time.Duration)
+	// Untrack forgets a connection that ended, once for each connection
+	// Track accepted. It takes Server.mu alone.
+	Untrack(c *Conn)
 }
 
-// serve runs a connection's handshake on the calling goroutine, then its
+// Config is what a connection is made of: its channel's settings (the
+// listener's metadata, profile, authentication chain and logger; its
+// outbound, wire and timers are the connection's own), the engine, the
+// host, and what the server shares between its connections.
+type Config struct {
+	// Channel is the channel's configuration; Out, Wire and Timers are
+	// set by Serve.
+	Channel proto.ChannelConfig
+	Engine  *proto.Engine
+	Host    Host
+	// Queue bounds the outbound queue (session.max_outbound_queue,
+	// max_outbound_bytes).
+	Queue QueueLimits
+	// Shed, when set and true (the server is overloaded), makes the
+	// write queue drop QoS 0 deliveries to a backlog.
+	Shed *atomic.Bool
+	// Batches lends the writer its output buffers; Bufs the reader its
+	// packet buffers. Both are the server's, shared by its connections.
+	Batches *BatchPool
+	Bufs    *mqtt.BufferPool
+	// RateLimits makes the publish limiter of a connected client (the
+	// profile's publish_rate, narrowed by the credential's claims).
+	RateLimits *limits.RateLimits
+}
+
+// Serve runs a connection's handshake on the calling goroutine, then its
 // read loop on a new one: the handshake's deep stack (authentication,
-// logging) is not kept by an idle connection.
-func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, lst *listenerState) {
-	st := s.eng.Stats()
-	c := &conn{nc: nc, host: s, stats: st, lst: lst, born: time.Now(), log: s.log}
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: s.eng.Clock()}
+// logging) is not kept by an idle connection. It owns nc from then on.
+// ctx bounds the authenticators of the handshake.
+func Serve(ctx context.Context, nc net.Conn, cfg Config) {
+	st := cfg.Engine.Stats()
+	meta := cfg.Channel.Meta
+	c := &Conn{nc: nc, host: cfg.Host, stats: st, listener: meta.Listener, born: time.Now(), log: cfg.Channel.Log}
+	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: cfg.Engine.Clock()}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
-	c.out = newWriteQueue(wc, enc, queueLimits{s.config().Session.MaxOutboundQueue, s.config().Session.MaxOutboundBytes}, writeTimeout, st)
-	// overload.go: QoS 0 shed to a backlog while overloaded.
-	c.out.shed = s.overload.Shedding()
+	c.out = newWriteQueue(wc, enc, cfg.Queue, writeTimeout, st)
+	// QoS 0 shed to a backlog while overloaded.
+	c.out.shed = cfg.Shed
 	// writequeue.go: output buffers lent per burst.
-	c.out.batches = &s.batches
-	prof := lst.prof.Load() // the profile in force now stays the connection's (reload.go)
-	c.ch.Init(s.eng, proto.ChannelConfig{Meta: meta, Profile: prof, Auth: lst.auth.Load(), Out: c.out, Wire: &enc.Wire, Log: s.log, Timers: c})
-	c.rd.Reset(nc, prof.MaxPacketSize, &s.bufs)
+	c.out.batches = cfg.Batches
+	chc := cfg.Channel
+	chc.Out, chc.Wire, chc.Timers = c.out, &enc.Wire, c
+	c.ch.Init(cfg.Engine, chc)
+	c.rd.Reset(nc, chc.Profile.MaxPacketSize, cfg.Bufs)
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
-	if !s.track(c) {
-		releaseTicket(meta)
+	if !c.host.Track(c) {
+		limits.Release(meta)
 		nc.Close()
 		return
 	}
 	if !c.handshake(ctx) {
 		c.rd.Release()
 		c.finish()
-		s.untrack(c)
+		c.host.Untrack(c)
 		return
 	}
-	if t := ticketOf(meta); t != nil {
+	if t := limits.TicketOf(meta); t != nil {
 		t.Authenticated()
 	}
 	st.Connections.Add(1)
-	c.markConnected() // admin_source.go
+	c.markConnected() // view.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
-	c.lim = s.newLimiter(lst.cfg.Name, prof.PublishRate, c.ch.RateClaims())
+	c.lim = cfg.RateLimits.NewLimiter(c.listener, c.ch.PublishRate())
 	go c.readLoop()
 }
 
@@ -130,11 +164,11 @@ func writeConn(nc net.Conn) net.Conn {
 
 // handshake reads and answers CONNECT. It reports whether the client is
 // connected; if not, the answer (if any) is queued and the queue closing.
-func (c *conn) handshake(ctx context.Context) bool {
+func (c *Conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
-	deadline := c.born.Add(c.host.connectTimeout(ch.Profile().ConnectTimeout))
+	deadline := c.born.Add(c.host.ConnectTimeout(ch.Profile().ConnectTimeout))
 	c.nc.SetReadDeadline(deadline)
 	p, err := c.rd.ReadPacket(0)
 	if err != nil {
@@ -151,14 +185,14 @@ func (c *conn) handshake(ctx context.Context) bool {
 		c.out.Close(nil)
 		return false
 	}
-	if ticketOf(ch.Meta()) != nil && c.host.admissionBusy() {
+	if limits.TicketOf(ch.Meta()) != nil && c.host.AdmissionBusy() {
 		// A reconnect storm: some clients are told to come back later
-		// (admission.go).
+		// (limits/admission.go).
 		ch.Refuse(connect, mqtt.ServerBusy)
 		return false
 	}
-	if c.host.refuseOverloaded() {
-		// Overloaded (overload.go): v5 CONNACK 0x89 Server busy, 3.x
+	if c.host.RefuseOverloaded() {
+		// Overloaded (limits/overload.go): v5 CONNACK 0x89 Server busy, 3.x
 		// return code 3 Server unavailable [MQTT-3.2.2-6 (3.1.1
 		// MQTT-3.2.2-5)]; the client may retry later.
 		ch.Refuse(connect, mqtt.Errorf(mqtt.ServerBusy, "", "server overloaded"))
@@ -180,12 +214,12 @@ func (c *conn) handshake(ctx context.Context) bool {
 		if !ch.AuthPending() {
 			break
 		}
-		// An enhanced authentication exchange (enhauth.go), within the
+		// An enhanced authentication exchange (proto/enhauth.go), within the
 		// same deadline.
 		p, err := c.rd.ReadPacket(mqtt.V5)
 		step = ch.ContinueConnectAuth(p, err)
 	}
-	c.host.observeConnect(c.lst.cfg.Name, time.Since(t0)) // metrics.go
+	c.host.ObserveConnect(c.listener, time.Since(t0)) // ops metrics
 	return step.Connected
 }
 
@@ -194,7 +228,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 // frame and readPackets' stay on the stack of every idle connection: the
 // end of the connection is in ended, not inlined, so that an idle stack
 // stays under a quarter of 4 KB and the GC shrinks it back to 2 KB.
-func (c *conn) readLoop() {
+func (c *Conn) readLoop() {
 	var end proto.End
 	c.readPackets(&end)
 	c.ended(&end)
@@ -202,7 +236,7 @@ func (c *conn) readLoop() {
 
 // readPackets is readLoop's loop: it sets end to how the connection
 // ended, or leaves it zero when the server kicked it.
-func (c *conn) readPackets(end *proto.End) {
+func (c *Conn) readPackets(end *proto.End) {
 	ch := &c.ch
 	stats := c.stats
 	v := ch.Negotiated().Version
@@ -233,7 +267,7 @@ func (c *conn) readPackets(end *proto.End) {
 			return
 		}
 		if err == nil {
-			stats.Pkt.CountIn(p.Type()) // metrics.go
+			stats.Pkt.CountIn(p.Type()) // the ops metrics
 			if pub, ok := p.(*mqtt.Publish); ok {
 				c.msgsIn++
 				if c.lim != nil {
@@ -284,7 +318,7 @@ func (d *lazyDeadline) next(timeout time.Duration) (time.Time, bool) {
 // readPackets.
 //
 //go:noinline
-func (c *conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
+func (c *Conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
 	if t, ok := dl.next(ka); ok {
 		c.nc.SetReadDeadline(t)
 	}
@@ -293,7 +327,7 @@ func (c *conn) extendReadDeadline(dl *lazyDeadline, ka time.Duration) {
 // ended closes a connection whose read loop ended as end says.
 //
 //go:noinline
-func (c *conn) ended(end *proto.End) {
+func (c *Conn) ended(end *proto.End) {
 	ch := &c.ch
 	if end.Initiator == "" {
 		*end = proto.KickEnd(ch.KickReason()) // proto/end.go
@@ -304,7 +338,7 @@ func (c *conn) ended(end *proto.End) {
 	c.finish()
 	c.logDisconnected(*end) // connlog.go
 	c.stats.Connections.Add(-1)
-	c.host.untrack(c)
+	c.host.Untrack(c)
 }
 
 // fail ends a connected client's connection for err (p is the packet
@@ -312,7 +346,7 @@ func (c *conn) ended(end *proto.End) {
 // any (a failed re-authentication, effects.go), bounded by the connect
 // timeout. The channel answers (channel_end.go); fail returns how the
 // connection ended, for the log.
-func (c *conn) fail(p mqtt.Packet, err error) proto.End {
+func (c *Conn) fail(p mqtt.Packet, err error) proto.End {
 	ch := &c.ch
 	if d := ch.TakeErrorDelay(); d > 0 {
 		waitDelay(context.Background(), min(d, ch.Profile().ConnectTimeout))
@@ -322,9 +356,9 @@ func (c *conn) fail(p mqtt.Packet, err error) proto.End {
 
 // finish waits for the last packets to be written, then makes sure the
 // socket is closed.
-func (c *conn) finish() {
+func (c *Conn) finish() {
 	c.out.Close(nil)
-	t := time.NewTimer(closeGrace)
+	t := time.NewTimer(CloseGrace)
 	defer t.Stop()
 	select {
 	case <-c.out.closed():

@@ -1,4 +1,4 @@
-package gateway
+package conn
 
 import (
 	"net"
@@ -50,12 +50,12 @@ type writeQueue struct {
 
 	nc           net.Conn
 	enc          *encoder
-	limits       queueLimits
+	limits       QueueLimits
 	writeTimeout time.Duration
 	// deadline is the write deadline in force (writer only).
 	deadline lazyDeadline
 	stats    *proto.Stats
-	// shed, when set and true (the server is overloaded, overload.go),
+	// shed, when set and true (the server is overloaded, limits/overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
 	shed *atomic.Bool
 	// sentBytes and sentMsgs count what was written: bytes, and PUBLISH
@@ -64,17 +64,17 @@ type writeQueue struct {
 	// batches, when set, lends the writer its output buffers, so that a
 	// burst does not grow a fresh buffer from nothing and an idle
 	// connection keeps none.
-	batches *batchPool
+	batches *BatchPool
 	// refill, when set, is called by the writer each time it takes a
 	// batch, so that paced deliveries refill the queue
 	// (writequeue_pace.go).
 	refill func()
 }
 
-// batchPool lends batches to writers: one pool serves all the
+// BatchPool lends batches to writers: one pool serves all the
 // connections of a server. It is safe for concurrent use; the zero value
 // is ready.
-type batchPool struct {
+type BatchPool struct {
 	p sync.Pool
 }
 
@@ -82,7 +82,7 @@ type batchPool struct {
 // large burst's buffer is left to the collector.
 const maxPooledBatch = 64 << 10
 
-func (bp *batchPool) get() *batch {
+func (bp *BatchPool) get() *batch {
 	if bp != nil {
 		if b, ok := bp.p.Get().(*batch); ok {
 			return b
@@ -91,7 +91,7 @@ func (bp *batchPool) get() *batch {
 	return &batch{}
 }
 
-func (bp *batchPool) put(b *batch) {
+func (bp *BatchPool) put(b *batch) {
 	if bp == nil || cap(b.buf) > maxPooledBatch {
 		return
 	}
@@ -99,16 +99,16 @@ func (bp *batchPool) put(b *batch) {
 	bp.p.Put(b)
 }
 
-// queueLimits bound what a connection's queue holds before QoS 0
-// deliveries are dropped: items (session.max_outbound_queue) and payload
-// bytes (session.max_outbound_bytes; 0: no bound). The batch being
+// QueueLimits bound what a connection's queue holds before QoS 0
+// deliveries are dropped: Items (session.max_outbound_queue) and payload
+// Bytes (session.max_outbound_bytes; 0: no bound). The batch being
 // written is not counted, so at most twice the bounds are held.
-type queueLimits struct {
-	items int
-	bytes int64
+type QueueLimits struct {
+	Items int
+	Bytes int64
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, limits queueLimits, writeTimeout time.Duration, st *proto.Stats) *writeQueue {
+func newWriteQueue(nc net.Conn, enc *encoder, limits QueueLimits, writeTimeout time.Duration, st *proto.Stats) *writeQueue {
 	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
 }
 
@@ -141,7 +141,7 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 		q.mu.Unlock()
 		return false
 	}
-	if droppable && (len(q.items) >= q.limits.items || (q.limits.bytes > 0 && q.bytes+size > q.limits.bytes)) {
+	if droppable && (len(q.items) >= q.limits.Items || (q.limits.Bytes > 0 && q.bytes+size > q.limits.Bytes)) {
 		q.mu.Unlock()
 		q.stats.Drop(stats.DropQueueFull)
 		return false

@@ -1,4 +1,4 @@
-package gateway
+package conn
 
 import "time"
 
@@ -8,7 +8,7 @@ import "time"
 // authExpiry.mu), under which the channel calls these.
 
 // ArmAuthExpiry arms the credential-expiry timer: authExpired after d.
-func (c *conn) ArmAuthExpiry(d time.Duration) {
+func (c *Conn) ArmAuthExpiry(d time.Duration) {
 	if c.authTimer != nil {
 		c.authTimer.Reset(d)
 		return
@@ -17,7 +17,7 @@ func (c *conn) ArmAuthExpiry(d time.Duration) {
 }
 
 // StopAuthExpiry stops the credential-expiry timer, if any.
-func (c *conn) StopAuthExpiry() {
+func (c *Conn) StopAuthExpiry() {
 	if c.authTimer != nil {
 		c.authTimer.Stop()
 	}

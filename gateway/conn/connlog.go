@@ -1,4 +1,4 @@
-package gateway
+package conn
 
 // The connection's side of the connection-life logs (proto/connlog.go
 // has the list of entries, the sampler and the channel's entries).
@@ -16,7 +16,7 @@ import (
 // logAccepted logs a new connection (debug); peer is the socket's remote
 // address, logged when a proxy stands between (remote_addr is then the
 // client's).
-func (c *conn) logAccepted(peer net.Addr) {
+func (c *Conn) logAccepted(peer net.Addr) {
 	ch := &c.ch
 	ce := c.log.Check(zap.DebugLevel, "connection accepted")
 	if ce == nil {
@@ -32,7 +32,7 @@ func (c *conn) logAccepted(peer net.Addr) {
 }
 
 // logDisconnected logs the end of a connected client (info).
-func (c *conn) logDisconnected(e proto.End) {
+func (c *Conn) logDisconnected(e proto.End) {
 	ch := &c.ch
 	ce := c.log.Check(zap.InfoLevel, "client disconnected")
 	if ce == nil {

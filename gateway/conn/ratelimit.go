@@ -1,32 +1,23 @@
-package gateway
+package conn
 
 // Publish rate limits are gateway/limits' (a credential's own limits,
 // auth.RateLimitClaims, are gateway/auth's); this is the connection's
-// side of them.
+// side of them: the limiter a connected client gets (Serve, from
+// proto.Channel.PublishRate) and the throttle of its read loop.
 
 import (
 	"errors"
 	"time"
 
-	"edgemq/configs"
-	"edgemq/gateway/auth"
-	"edgemq/gateway/limits"
 	"edgemq/mqtt"
 )
-
-// newLimiter returns the publish limiter of a client connected on
-// listener: the listener profile's publish_rate with the credential's
-// claims applied; nil when neither bucket limits.
-func (s *Server) newLimiter(listener string, prof configs.PublishRate, claims *auth.RateLimitClaims) *limits.PubLimiter {
-	return s.rlim.NewLimiter(listener, claims.Apply(prof))
-}
 
 // throttle applies the limiter to an inbound PUBLISH before it is
 // handled. With backpressure it waits, reading nothing meanwhile, until
 // the buckets allow p (TCP flow control then pushes back on the client);
 // the wait ends early when the connection is closed. With disconnect it
 // returns 0x96 Message rate too high.
-func (c *conn) throttle(p *mqtt.Publish) error {
+func (c *Conn) throttle(p *mqtt.Publish) error {
 	l := c.lim
 	wait := l.Reserve(time.Now(), len(p.Payload))
 	if wait <= 0 {
