@@ -3,6 +3,7 @@ package proto
 // Tests of the channel's side of authorization (acl.go).
 
 import (
+	"edgemq/configs"
 	"edgemq/gateway/acl"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
@@ -95,5 +96,39 @@ func TestChannelACL(t *testing.T) {
 	ch.env.SetAuthorizer(&countingAuthorizer{allow: "nothing/"})
 	if pub("ok/b") {
 		t.Error("decision of the replaced authorizer still used")
+	}
+}
+
+// TestEngineAuthorizerOneHolder: the authorizer in force is held once,
+// by the broker's read policy: the channel's decisions and the broker's
+// read check see the same state, a new one after SetAuthorizer and after
+// RenewAuthorizer (so that both drop what they cached), of the same
+// authorizer after a renewal.
+func TestEngineAuthorizerOneHolder(t *testing.T) {
+	e := testEngine()
+	held := func() *acl.State {
+		t.Helper()
+		st, ok := e.Broker().Reads().Policy().State.(*acl.State)
+		if !ok {
+			t.Fatalf("the read policy's state is %T, want *acl.State", e.Broker().Reads().Policy().State)
+		}
+		if st != e.Authorizer() {
+			t.Fatalf("the channel's authorizer state %p is not the read policy's %p", e.Authorizer(), st)
+		}
+		return st
+	}
+	if !held().AllowsAll() {
+		t.Fatal("testEngine's authorizer does not allow all")
+	}
+	deny := mustStaticACL(t, configs.ACL{Default: "deny"})
+	e.SetAuthorizer(deny)
+	first := held()
+	if first.AllowsAll() || first.Authorizer() != deny {
+		t.Fatalf("after SetAuthorizer: allows all %v, authorizer %v", first.AllowsAll(), first.Authorizer())
+	}
+	e.RenewAuthorizer()
+	renewed := held()
+	if renewed == first || renewed.Authorizer() != deny {
+		t.Errorf("after RenewAuthorizer: same state %v, authorizer %v", renewed == first, renewed.Authorizer())
 	}
 }

@@ -23,7 +23,7 @@ import (
 // is not waited for: the step returned asks the host to wait it out and
 // call DelayElapsed, which queues the answer (effects.go). With an
 // Authentication Method it reports not connected while the AUTH exchange
-// is pending (AuthPending, enhauth.go): conn.handshake goes on with
+// is pending (AuthPending, enhauth.go): gateway/conn's Conn.handshake goes on with
 // ContinueConnectAuth. ctx bounds the authenticators.
 func (ch *Channel) Connect(ctx context.Context, c *mqtt.Connect) Step {
 	n := &ch.neg

@@ -112,6 +112,8 @@ func (cl *ConnLog) AdmissionRefused(listener, reason string, remote net.Addr) {
 	ce.Write(fields...)
 }
 
+// AddrString returns a.String(), "" for nil: the log field of an address
+// that may be unknown.
 func AddrString(a net.Addr) string {
 	if a == nil {
 		return ""

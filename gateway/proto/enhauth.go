@@ -2,7 +2,7 @@ package proto
 
 // MQTT 5 enhanced authentication (4.12): the AUTH exchange in the CONNECT
 // pipeline and re-authentication of a connected client. The channel
-// drives it and owns no socket: conn.handshake reads the AUTH packets of
+// drives it and owns no socket: the connection's handshake (gateway/conn) reads the AUTH packets of
 // a pending CONNECT and hands them to ContinueConnectAuth; the read loop
 // hands those of a connected client to handleAuth. The per-method logic is
 // an auth.Exchange of an auth.Method (gateway/auth/scram for SCRAM).

@@ -259,7 +259,7 @@ type protoConn struct {
 	end End
 }
 
-// dial makes a channel as conn.serve does, on a connection from remote.
+// dial makes a channel as conn.Serve does (gateway/conn), on a connection from remote.
 func (h *protoHost) dial(tb testing.TB, remote string) *protoConn {
 	tb.Helper()
 	addr, err := net.ResolveTCPAddr("tcp", remote)
@@ -277,7 +277,7 @@ func (h *protoHost) dial(tb testing.TB, remote string) *protoConn {
 
 // feed hands the channel the packet in raw, decoded as the connection's
 // reader decodes it, and performs what the channel asks: the handshake of
-// conn.handshake before CONNACK, handle and conn.fail after.
+// Conn.handshake before CONNACK, Handle and Conn.fail after.
 func (c *protoConn) feed(tb testing.TB, raw []byte) {
 	tb.Helper()
 	if c.ended {
@@ -350,7 +350,7 @@ func (c *protoConn) elapse(tb testing.TB) {
 	c.h.settle(tb)
 }
 
-// fail ends the connection for err as conn.fail does, after the delay
+// fail ends the connection for err as Conn.fail does, after the delay
 // the channel asked for, if any.
 func (c *protoConn) fail(tb testing.TB, p mqtt.Packet, err error) {
 	tb.Helper()
@@ -362,7 +362,7 @@ func (c *protoConn) fail(tb testing.TB, p mqtt.Packet, err error) {
 	c.close()
 }
 
-// close runs what conn.ended does for the channel.
+// close runs what Conn.ended does for the channel.
 func (c *protoConn) close() {
 	if !c.ended {
 		c.ended = true
