@@ -36,10 +36,12 @@ import (
 // newEngine builds the server's broker and engine from cfg (the clock of
 // o, the counters st), registers their collectors, and puts the
 // configured authorizer in force, with the embedding program's
-// (options.go).
+// (options.go). The broker's Interest (nil here) and the engine's
+// proto.EngineConfig.Seams (zero here: the broker's own) are where a
+// cluster backend plugs in.
 func (s *Server) newEngine(cfg *configs.Config, st *proto.Stats, o options) error {
 	clock := o.clockOrWall()
-	b := proto.NewBroker(cfg, st, clock, s.log)
+	b := proto.NewBroker(cfg, st, clock, nil, s.log)
 	eng, err := proto.NewEngine(cfg, proto.EngineConfig{Broker: b, Stats: st, Clock: clock, Log: s.log})
 	if err != nil {
 		return err

@@ -1,8 +1,7 @@
-// Package gateway is the edgemq server: it assembles, from the
-// configuration, the listeners, the connection layer (gateway/conn), the
-// protocol engine (gateway/proto), the broker (gateway/broker), the
-// authentication, authorization and limits, and the admin and ops APIs;
-// it runs, reloads and drains them.
+// Package gateway is the edgemq engine: connection I/O (conn, writeQueue),
+// a socket-free protocol state machine (channel, with the CONNECT
+// pipeline in connect.go and gateway/proto), session state (sessionState,
+// registry) and the router (topic trie and retained messages).
 package gateway
 
 import (

@@ -111,8 +111,9 @@ func NewEngine(cfg *configs.Config, ec EngineConfig) (*Engine, error) {
 // NewBroker builds the broker state of a server from cfg: sessions,
 // routing, retained messages, quotas (gateway/broker). Its read check is
 // the authorizer the engine puts in force (OwnerReads, owner.go); its
-// time is clock (nil: the wall clock), the engine's.
-func NewBroker(cfg *configs.Config, st *Stats, clock Clock, log *zap.Logger) *broker.Broker {
+// time is clock (nil: the wall clock), the engine's; interest hears of
+// the filters it needs (a cluster backend's; nil: nothing to tell).
+func NewBroker(cfg *configs.Config, st *Stats, clock Clock, interest broker.Interest, log *zap.Logger) *broker.Broker {
 	return broker.New(broker.Config{
 		MaxPending:        cfg.Session.MaxOfflineMessages,
 		MaxPendingBytes:   cfg.Session.MaxOfflineBytes,
@@ -129,7 +130,8 @@ func NewBroker(cfg *configs.Config, st *Stats, clock Clock, log *zap.Logger) *br
 			MaxSessionsPerIP:     cfg.Session.MaxSessionsPerIP,
 			MaxSessionsPerUser:   cfg.Session.MaxSessionsPerUser,
 		},
-		Clock: clock, // clock.go
+		Clock:    clock, // clock.go
+		Interest: interest,
 	}, &st.Counters, OwnerReads{}, log)
 }
 

@@ -214,7 +214,7 @@ func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost 
 	log := zap.NewNop()
 	clock := &manualClock{t: time.Now().Truncate(time.Second)}
 	stats := &Stats{}
-	b := NewBroker(cfg, stats, clock, log)
+	b := NewBroker(cfg, stats, clock, nil, log)
 	e, err := NewEngine(cfg, EngineConfig{Broker: b, Stats: stats, Clock: clock, Log: log})
 	if err != nil {
 		tb.Fatalf("building the engine: %v", err)
