@@ -89,8 +89,10 @@ type Config struct {
 	// Channel is the channel's configuration; Out, Wire and Timers are
 	// set by Serve.
 	Channel proto.ChannelConfig
-	Engine  *proto.Engine
-	Host    Host
+	// Engine is the protocol engine the channel runs on.
+	Engine *proto.Engine
+	// Host is the server, as the connection sees it.
+	Host Host
 	// Queue bounds the outbound queue (session.max_outbound_queue,
 	// max_outbound_bytes).
 	Queue QueueLimits
