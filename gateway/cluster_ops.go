@@ -9,11 +9,14 @@ package gateway
 // drain's Server Reference, the cluster's metrics and readiness.
 
 import (
+	"fmt"
 	"sync/atomic"
 
+	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
 	"edgemq/gateway/cluster/backend"
 	"edgemq/gateway/ops"
+	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 )
 
@@ -35,18 +38,20 @@ func clusterLinkHooks(h *atomic.Pointer[backend.Health]) cluster.NodeHooks {
 	}
 }
 
-// attachOperations builds the node's operations over the broker and
-// wraps the engine's seams with them.
-func (s *Server) attachOperations(c *clusterState) error {
-	o, err := backend.NewOperations(c.node, s.eng.broker, backend.HealthHooks{CloseClients: s.closeForCluster}, s.log.Named("cluster"))
+// attachOperations builds the node's operations over the broker b and
+// returns the backend's seams wrapped with them.
+func (s *Server) attachOperations(c *clusterState, b *broker.Broker, seams proto.Seams) (proto.Seams, error) {
+	o, err := backend.NewOperations(c.node, b, backend.HealthHooks{CloseClients: s.closeForCluster}, s.log.Named("cluster"))
 	if err != nil {
-		return err
+		return proto.Seams{}, fmt.Errorf("joining the cluster: %w", err)
 	}
 	c.ops = o
 	c.health.Store(o.Health())
-	e := s.eng
-	e.sessions, e.pub, e.subs = o.Sessions(e.sessions), o.Publisher(e.pub), o.Subscriptions(e.subs)
-	return nil
+	return proto.Seams{
+		Sessions:      o.Sessions(seams.Sessions),
+		Publisher:     o.Publisher(seams.Publisher),
+		Subscriptions: o.Subscriptions(seams.Subscriptions),
+	}, nil
 }
 
 // closeForCluster closes every client of a node that stopped serving, so
@@ -55,7 +60,7 @@ func (s *Server) attachOperations(c *clusterState) error {
 // with another live node's address when one is known.
 func (s *Server) closeForCluster() {
 	for _, c := range s.connections() {
-		c.ch.kickRef(s.clusterKick(mqtt.UseAnotherServer, ""))
+		c.Channel().KickRef(s.clusterKick(mqtt.UseAnotherServer, ""))
 	}
 }
 

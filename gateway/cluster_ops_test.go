@@ -120,7 +120,7 @@ func TestClusterRetainedAcrossNodes(t *testing.T) {
 	del.publish(t, &paho.Publish{Topic: "ret/7/t", QoS: 1, Retain: true})
 	for node := range 3 {
 		clustertest.Eventually(t, func() bool {
-			return c.nodes[node].eng.broker.RetainedLookup("ret/7/t") == nil
+			return c.nodes[node].eng.Broker().RetainedLookup("ret/7/t") == nil
 		}, func() string { return fmt.Sprintf("node %d still holds the deleted topic", node+1) })
 		sub := connectCounter(t, c.nodes[node], fmt.Sprintf("ret-after-%d", node))
 		if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "ret/+/t", QoS: 0}}}); err != nil {
