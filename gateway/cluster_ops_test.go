@@ -292,7 +292,7 @@ func TestClusterPartition(t *testing.T) {
 	back := connectV5(t, c.nodes[0], v5Connect("part-back"))
 	back.roundTrip(t)
 	snap := c.nodes[0].clusterOps()
-	if snap == nil || !snap.LinkUp || !snap.Serving || snap.LinkLosses != 1 {
+	if snap == nil || !snap.LinkUp || !snap.Serving || snap.LinkLosses != 1 || snap.MessagesOut < 1 {
 		t.Errorf("node 1's cluster metrics after healing: %+v", snap)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
@@ -26,8 +27,9 @@ type Operations struct {
 // Counters are the cluster counters the backend's parts add to, read by
 // the metrics (edgemq_cluster_*). Safe from any goroutine.
 type Counters struct {
-	// MessagesIn and MessagesOut count the messages received from and
-	// sent to other nodes.
+	// MessagesIn counts the messages received from other nodes;
+	// MessagesOut those this node's clients published, each of which
+	// the backend sends to the cluster.
 	MessagesIn, MessagesOut atomic.Int64
 	// TakeoversLocal and TakeoversRemote count sessions taken over by a
 	// connection of this node from one of this node and from another.
@@ -77,9 +79,23 @@ func (o *Operations) Sessions(next broker.Sessions) broker.Sessions {
 }
 
 // Publisher wraps next: retained messages go to the cluster's stream too,
-// and nothing is acknowledged while the node does not serve.
+// nothing is acknowledged while the node does not serve, and each
+// message routed (which the backend sends to the cluster) is counted
+// (Counters.MessagesOut).
 func (o *Operations) Publisher(next broker.Publisher) broker.Publisher {
-	return GuardPublisher(WithRetained(next, o.retained), o.health)
+	return countingPublisher{Publisher: GuardPublisher(WithRetained(next, o.retained), o.health), out: &o.counters.MessagesOut}
+}
+
+// countingPublisher counts the messages routed through it.
+type countingPublisher struct {
+	broker.Publisher
+	out *atomic.Int64
+}
+
+// RouteAt implements broker.Publisher.
+func (p countingPublisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
+	p.out.Add(1)
+	return p.Publisher.RouteAt(m, buf, now)
 }
 
 // Subscriptions wraps next: a SUBSCRIBE first waits for the retained
