@@ -27,18 +27,14 @@ type Operations struct {
 // Counters are the cluster counters the backend's parts add to, read by
 // the metrics (edgemq_cluster_*). Safe from any goroutine.
 type Counters struct {
-	// MessagesIn counts the messages received from other nodes;
-	// MessagesOut those this node's clients published, each of which
-	// the backend sends to the cluster.
-	MessagesIn, MessagesOut atomic.Int64
+	// MessagesOut counts the messages this node's clients published,
+	// each of which the backend sends to the cluster.
+	MessagesOut atomic.Int64
 	// TakeoversLocal and TakeoversRemote count sessions taken over by a
 	// connection of this node from one of this node and from another.
 	TakeoversLocal, TakeoversRemote atomic.Int64
 	// RemoteWills counts wills published for clients of failed nodes.
 	RemoteWills atomic.Int64
-	// ReplayLag is the number of stored messages resumed sessions still
-	// have to replay (a gauge).
-	ReplayLag atomic.Int64
 }
 
 // NewOperations builds the operations of node over its broker b. hooks
