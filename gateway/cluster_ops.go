@@ -87,9 +87,9 @@ func (s *Server) clusterOps() *ops.Cluster {
 	h, r, n := o.Health().Stats(), o.Retained().Stats(), o.Counters()
 	return &ops.Cluster{
 		LinkUp: h.LinkUp, Serving: h.State == backend.Serving, LinkLosses: h.Closings,
-		MessagesOut: n.MessagesOut.Load(),
+		MessagesOut:    n.MessagesOut.Load(),
 		TakeoversLocal: n.TakeoversLocal.Load(), TakeoversRemote: n.TakeoversRemote.Load(),
-		RemoteWills: n.RemoteWills.Load(),
+		RemoteWills:    n.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
 	}
 }
