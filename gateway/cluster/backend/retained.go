@@ -83,6 +83,8 @@ type Retained struct {
 	synced   atomic.Bool
 	// moved is closed, and replaced, each time mirrored moves on.
 	moved atomic.Pointer[chan struct{}]
+	// lastSeqs carries WaitMirrored's asks to lastSeqLoop.
+	lastSeqs chan lastSeqAsk
 
 	// Counters for the metrics.
 	stored, applied, failed atomic.Int64
@@ -122,7 +124,7 @@ func NewRetained(nc *nats.Conn, node string, b RetainedStore, log *zap.Logger) (
 		return nil, fmt.Errorf("starting the retained messages: %w", err)
 	}
 	r := &Retained{js: js, node: node, b: b, log: log, pending: map[string]uint64{},
-		acks: make(chan retainedAck, 4096), seen: map[string]struct{}{}}
+		acks: make(chan retainedAck, 4096), seen: map[string]struct{}{}, lastSeqs: make(chan lastSeqAsk)}
 	moved := make(chan struct{})
 	r.moved.Store(&moved)
 	return r, nil
@@ -132,6 +134,7 @@ func NewRetained(nc *nats.Conn, node string, b RetainedStore, log *zap.Logger) (
 // completions until ctx ends; it returns nil then.
 func (r *Retained) Run(ctx context.Context) error {
 	go r.ackLoop(ctx)
+	go r.lastSeqLoop(ctx)
 	return cluster.NewRetainedMirror(r.js, mirrorHandler{r}, r.log).Run(ctx)
 }
 
@@ -310,11 +313,22 @@ func (r *Retained) advance(seq uint64) {
 // made then finds in the local store every retained message stored
 // before it, whichever node stored it.
 func (r *Retained) WaitMirrored(ctx context.Context) error {
-	s, err := r.js.Stream(ctx, cluster.RetainedStream)
-	if err != nil {
-		return fmt.Errorf("waiting for the retained mirror: %w", err)
+	ask := lastSeqAsk{answer: make(chan lastSeqAnswer, 1)}
+	var a lastSeqAnswer
+	select {
+	case r.lastSeqs <- ask:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the retained mirror: %w", ctx.Err())
 	}
-	last := s.CachedInfo().State.LastSeq
+	select {
+	case a = <-ask.answer:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the retained mirror: %w", ctx.Err())
+	}
+	if a.err != nil {
+		return fmt.Errorf("waiting for the retained mirror: %w", a.err)
+	}
+	last := a.seq
 	for {
 		moved := *r.moved.Load()
 		if r.mirrored.Load() >= last {
@@ -324,6 +338,51 @@ func (r *Retained) WaitMirrored(ctx context.Context) error {
 		case <-moved:
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the retained mirror at %d of %d: %w", r.mirrored.Load(), last, ctx.Err())
+		}
+	}
+}
+
+// lastSeqAsk asks lastSeqLoop for the stream's last sequence, read after
+// the ask arrived.
+type lastSeqAsk struct {
+	answer chan lastSeqAnswer
+}
+
+type lastSeqAnswer struct {
+	seq uint64
+	err error
+}
+
+// lastSeqLoop answers WaitMirrored's asks, all those waiting with one
+// stream read made after they arrived: a storm of SUBSCRIBEs costs one
+// JetStream request at a time, not one each.
+func (r *Retained) lastSeqLoop(ctx context.Context) {
+	for {
+		var asks []lastSeqAsk
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-r.lastSeqs:
+			asks = append(asks, a)
+		}
+		for more := true; more; {
+			select {
+			case a := <-r.lastSeqs:
+				asks = append(asks, a)
+			default:
+				more = false
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, mirroredWait)
+		var ans lastSeqAnswer
+		if s, err := r.js.Stream(rctx, cluster.RetainedStream); err != nil {
+			ans.err = err
+		} else {
+			ans.seq = s.CachedInfo().State.LastSeq
+		}
+		cancel()
+		for _, a := range asks {
+			a.answer <- ans
 		}
 	}
 }

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,13 +254,21 @@ func TestWaitMirrored(t *testing.T) {
 			end()
 		}
 		n1.retain(t, fmt.Sprintf("w/%d/last", round), "x")
-		ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
-		if err := n3.r.WaitMirrored(ctx); err != nil {
-			t.Fatal(err)
+		// As many SUBSCRIBEs at once would (their asks share reads).
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+				defer cancel()
+				if err := n3.r.WaitMirrored(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				if got := len(n3.b.RetainedMatch(fmt.Sprintf("w/%d/+", round), time.Now())); got != 101 {
+					t.Errorf("round %d: after WaitMirrored node 3 holds %d of 101", round, got)
+				}
+			})
 		}
-		cancel()
-		if got := len(n3.b.RetainedMatch(fmt.Sprintf("w/%d/+", round), time.Now())); got != 101 {
-			t.Fatalf("round %d: after WaitMirrored node 3 holds %d of 101", round, got)
-		}
+		wg.Wait()
 	}
 }
