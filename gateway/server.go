@@ -84,7 +84,7 @@ type Server struct {
 	sourcesClosed bool // set by closeSources: a reload swaps no more
 
 	reloads reloader // configuration reload (reload.go)
-	// store is the persistence store, closed with the sources (persist.go).
+	// store is the persistence store, closed with the sources (engine.go).
 	store storeCloser
 
 	metrics     *ops.Metrics // Prometheus metrics (package ops)
