@@ -36,13 +36,17 @@ import (
 // newEngine builds the server's broker and engine from cfg (the clock of
 // o, the counters st), registers their collectors, and puts the
 // configured authorizer in force, with the embedding program's
-// (options.go). The broker's Interest (nil here) and the engine's
-// proto.EngineConfig.Seams (zero here: the broker's own) are where a
-// cluster backend plugs in.
-func (s *Server) newEngine(cfg *configs.Config, st *proto.Stats, o options) error {
+// (options.go). A cluster backend plugs in at the broker's Interest and
+// the engine's proto.EngineConfig.Seams (cluster.go); on a single node
+// they are the broker's own.
+func (s *Server) newEngine(cfg *configs.Config, st *proto.Stats, o options, interest broker.Interest) error {
 	clock := o.clockOrWall()
-	b := proto.NewBroker(cfg, st, clock, nil, s.log)
-	eng, err := proto.NewEngine(cfg, proto.EngineConfig{Broker: b, Stats: st, Clock: clock, Log: s.log})
+	b := proto.NewBroker(cfg, st, clock, interest, s.log)
+	seams, err := s.attachCluster(b) // cluster.go
+	if err != nil {
+		return err
+	}
+	eng, err := proto.NewEngine(cfg, proto.EngineConfig{Broker: b, Seams: seams, Stats: st, Clock: clock, Log: s.log})
 	if err != nil {
 		return err
 	}
