@@ -182,3 +182,29 @@ func TestClusterOncePerSession(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterWillAcrossNodes: the will of a client whose connection ends
+// without DISCONNECT on one node [MQTT-3.1.2-8] reaches a subscriber on
+// another, at QoS 1, once; a normal DISCONNECT sends none
+// [MQTT-3.1.2-10].
+func TestClusterWillAcrossNodes(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	watcher := connectV5(t, c.nodes[1], v5Connect("will-watcher"))
+	watcher.subscribe(t, "will/#", 1)
+	c.waitInterest(t, "will/x")
+	dying := connectV5(t, c.nodes[0], willConnect("dying", "will/dying", 0, 0))
+	dying.roundTrip(t)
+	dying.raw.Close()
+	m := watcher.expectMessage(t)
+	if m.Topic != "will/dying" || string(m.Payload) != "gone: dying" || m.QoS != 1 {
+		t.Fatalf("got %q on %q at qos %d, want the will of dying at qos 1", m.Payload, m.Topic, m.QoS)
+	}
+	clean := connectV5(t, c.nodes[0], willConnect("clean", "will/clean", 0, 0))
+	clean.roundTrip(t)
+	if err := clean.Disconnect(&paho.Disconnect{ReasonCode: 0}); err != nil {
+		t.Fatal(err)
+	}
+	waitConnections(t, c.nodes[0], 0) // the will would be routed before this
+	fence := connectV5(t, c.nodes[0], v5Connect("fence"))
+	watcher.expectFence(t, fence, "will/fence")
+}

@@ -52,3 +52,10 @@ func (m *Message) InboundID() uint16 { return m.inPID }
 
 // Sys reports whether m is one of the server's own $SYS messages.
 func (m *Message) Sys() bool { return m.sys }
+
+// SetWillRoute makes route the routing of the wills this broker's
+// sessions leave (instead of RouteAt): a cluster backend's, which also
+// sends them to the other nodes. Call it before any session opens.
+func (e *Broker) SetWillRoute(route func(m *Message, buf *[]Match, now time.Time) int) {
+	e.willRoute = route
+}

@@ -62,6 +62,7 @@ func (be *Backend) Attach(b *broker.Broker) error {
 		return fmt.Errorf("attaching the broker: %w", err)
 	}
 	be.pub = pub
+	b.SetWillRoute(pub.routeWill)
 	be.subs = &subscriptions{b: b, in: be.in}
 	return nil
 }

@@ -112,8 +112,13 @@ func (in *interest) queue(ev interestEvent) {
 
 // wait waits, at most interestWait, until every event queued so far is
 // applied and flushed to the node's NATS server. It reports whether it
-// was; at once when nothing is outstanding.
+// was; at once when nothing is outstanding or the link is down.
 func (in *interest) wait() bool {
+	if !in.nc.IsConnected() {
+		// Nothing to wait for: routing on the node would stop for
+		// nothing. nats.go makes the subscriptions on reconnecting.
+		return false
+	}
 	in.mu.Lock()
 	target := in.queued
 	in.mu.Unlock()

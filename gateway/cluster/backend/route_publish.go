@@ -93,6 +93,16 @@ func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Tim
 	return n
 }
 
+// routeWill routes a will of a local session (broker.SetWillRoute): as
+// a client's message, but nobody waits for its acknowledgement.
+func (p *publisher) routeWill(m *broker.Message, buf *[]broker.Match, now time.Time) int {
+	n := p.b.RouteOwn(m, buf, now)
+	if err := p.send(m, now); err != nil {
+		p.log.Warn("sending a will to the cluster failed", zap.Error(err))
+	}
+	return n
+}
+
 // reachesOthers reports whether the node's NATS server knows of a
 // subscriber of m's topic elsewhere (or this node's shared groups).
 func (p *publisher) reachesOthers(m *broker.Message) bool {
@@ -118,7 +128,11 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 		}
 		return nil
 	}
-	h[nats.MsgIdHdr] = []string{msgID(m.From(), m.InboundID(), data)}
+	if pid := m.InboundID(); pid != 0 {
+		// A client's PUBLISH: its retransmission has the same id. (A
+		// will has none: the same will twice is two messages.)
+		h[nats.MsgIdHdr] = []string{msgID(m.From(), pid, data)}
+	}
 	n := p.acks.add(now)
 	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
