@@ -98,6 +98,9 @@ func TestClusterNoInterestNoTraffic(t *testing.T) {
 	if got := liveMsgs(t, c.nats.Servers[2], "e3"); got != 0 {
 		t.Fatalf("the bystander node's subscriptions received %d messages, want 0", got)
 	}
+	if got := c.nodes[2].cluster.be.Counters().Received.Load(); got != 0 {
+		t.Fatalf("the bystander node routed %d messages from the cluster, want 0", got)
+	}
 	if got := liveMsgs(t, c.nats.Servers[1], "e2"); got != n {
 		t.Fatalf("the subscriber's node received %d messages, want %d", got, n)
 	}
@@ -169,6 +172,11 @@ func TestClusterOncePerSession(t *testing.T) {
 		if p.Topic == "s/t" {
 			got = append(got, p)
 		}
+	}
+	// Each arrived on the node once per NATS subscription matching it:
+	// the copies were dropped there.
+	if got := c.nodes[1].cluster.be.Counters().Copies.Load(); got == 0 {
+		t.Error("no copy dropped on the subscriber's node: the test did not send one message to several subscriptions")
 	}
 	// Two messages and two fences, once each.
 	if len(got) != 4 {

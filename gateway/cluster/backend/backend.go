@@ -36,7 +36,8 @@ type Backend struct {
 	subs *subscriptions
 	ing  *ingress
 
-	wg sync.WaitGroup
+	counters Counters
+	wg       sync.WaitGroup
 }
 
 // New returns the backend of node, counting into st. Attach must give it

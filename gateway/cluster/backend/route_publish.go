@@ -56,14 +56,13 @@ type publisher struct {
 	// no local session takes has a subscriber elsewhere; nil with
 	// external servers (then it is assumed to have one).
 	embedded *cluster.Embedded
-	failed   atomic.Int64
 	log      *zap.Logger
 }
 
 var errFailed = errors.New("the messages stream did not store a message")
 
 func newPublisher(be *Backend) (*publisher, error) {
-	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(), embedded: be.node.Embedded(), log: be.log}
+	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(&be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
 	p.ackPrefix = be.nc.NewRespInbox() + "."
 	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
 	if err != nil {
@@ -124,8 +123,10 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 	h := headers(p.be.origin, p.seq.Add(1), m.From())
 	if pub.QoS == 0 {
 		if err := p.nc.PublishMsg(&nats.Msg{Subject: cluster.TopicSubject(pub.Topic), Header: h, Data: data}); err != nil {
+			p.be.counters.SendFailed.Add(1)
 			return fmt.Errorf("publishing to nats: %w", err)
 		}
+		p.be.counters.SentCore.Add(1)
 		return nil
 	}
 	if pid := m.InboundID(); pid != 0 {
@@ -136,9 +137,11 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 	n := p.acks.add(now)
 	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
+		p.be.counters.SendFailed.Add(1)
 		p.acks.complete(n, err)
 		return fmt.Errorf("publishing to the messages stream: %w", err)
 	}
+	p.be.counters.SentStream.Add(1)
 	return nil
 }
 
@@ -238,7 +241,6 @@ func (p *publisher) Durable() bool { return true }
 // CommitFailed implements broker.Publisher.
 func (p *publisher) CommitFailed(err error) {
 	if errors.Is(err, errFailed) {
-		p.failed.Add(1)
 		p.log.Warn("a qos 1/2 message was not stored by the cluster: its publisher is disconnected unacknowledged", zap.Error(err))
 		return
 	}
