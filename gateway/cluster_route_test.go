@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -215,4 +216,25 @@ func TestClusterWillAcrossNodes(t *testing.T) {
 	waitConnections(t, c.nodes[0], 0) // the will would be routed before this
 	fence := connectV5(t, c.nodes[0], v5Connect("fence"))
 	watcher.expectFence(t, fence, "will/fence")
+}
+
+// TestClusterLargeMessage: a message as large as the default
+// mqtt.max_packet_size allows crosses to another node, QoS 0 and 1 (the
+// NATS servers carry more than their 1 MiB default, which the message's
+// headers would exceed).
+func TestClusterLargeMessage(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	sub := connectV5(t, c.nodes[1], v5Connect("large-sub"))
+	sub.subscribe(t, "large", 1)
+	c.waitInterest(t, "large")
+	pub := connectV5(t, c.nodes[0], v5Connect("large-pub"))
+	// The largest PUBLISH of 1 MiB: fixed header 5, topic 7, packet id
+	// 2, properties length 1.
+	payload := bytes.Repeat([]byte("L"), int(c.nodes[0].config().MQTT.MaxPacketSize)-15)
+	for _, qos := range []byte{0, 1} {
+		pub.publish(t, &paho.Publish{Topic: "large", QoS: qos, Payload: payload})
+		if m := sub.expectMessage(t); !bytes.Equal(m.Payload, payload) {
+			t.Fatalf("qos %d: got %d bytes, want %d", qos, len(m.Payload), len(payload))
+		}
+	}
 }
