@@ -175,7 +175,7 @@ func TestClusterSharedGroupAcrossNodes(t *testing.T) {
 	}
 	c.waitInterest(t, "work/x")
 	c.waitInterest(t, "fence/all")
-	const n = 30
+	const n = 20
 	seen := map[string]int{}
 	for p, node := range []int{0, 1, 2} {
 		pub := connectV5(t, c.nodes[node], v5Connect(fmt.Sprintf("pub%d", p)))
