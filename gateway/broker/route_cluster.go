@@ -59,3 +59,13 @@ func (m *Message) Sys() bool { return m.sys }
 func (e *Broker) SetWillRoute(route func(m *Message, buf *[]Match, now time.Time) int) {
 	e.willRoute = route
 }
+
+// SetSharedOrphan makes fn the taker of a message that came through the
+// shared subscription group share on filter to a session that ended
+// without acknowledging it, when no other member of the group here takes
+// it (4.8.2): a cluster backend's, which hands it to a member on another
+// node. fn is called with no lock held and must not block. Call it before
+// any session opens.
+func (e *Broker) SetSharedOrphan(fn func(share, filter string, m *Message)) {
+	e.sharedOrphan = fn
+}

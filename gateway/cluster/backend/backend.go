@@ -64,6 +64,7 @@ func (be *Backend) Attach(b *broker.Broker) error {
 	}
 	be.pub = pub
 	b.SetWillRoute(pub.routeWill)
+	b.SetSharedOrphan(be.orphan) // shared.go
 	be.subs = &subscriptions{b: b, in: be.in}
 	return nil
 }

@@ -40,10 +40,13 @@ const interestWait = 5 * time.Second
 const flushRetry = 100 * time.Millisecond
 
 // interestEvent is one change the broker told of: a filter's plain
-// subscriptions (share empty) or a shared group's members.
+// subscriptions (share empty) or a shared group's members; or (orphan
+// set) a message for a shared group to hand to a member elsewhere, once
+// the changes before it are flushed (shared.go).
 type interestEvent struct {
 	added         bool
 	share, filter string
+	orphan        *nats.Msg
 }
 
 // interest implements broker.Interest over NATS subscriptions.
@@ -156,7 +159,12 @@ func (in *interest) run(ctx context.Context) {
 		evs, target := in.events, in.queued
 		in.events = nil
 		in.mu.Unlock()
+		var orphans []*nats.Msg
 		for _, ev := range evs {
+			if ev.orphan != nil {
+				orphans = append(orphans, ev.orphan)
+				continue
+			}
 			if err := in.apply(ev); err != nil {
 				in.log.Error("changing a nats subscription failed", zap.String("filter", ev.filter), zap.String("share", ev.share), zap.Error(err))
 			}
@@ -164,6 +172,7 @@ func (in *interest) run(ctx context.Context) {
 		if !in.flush(ctx) {
 			return
 		}
+		in.sendOrphans(orphans)
 		in.mu.Lock()
 		in.applied = target
 		close(in.changed)
@@ -243,8 +252,8 @@ func (in *interest) applyGroup(ev interestEvent, subjects []string) error {
 		return errors.Join(errs...)
 	}
 	in.ing.groups.Store(q, k)
-	subs := make([]*nats.Subscription, 0, len(subjects))
-	for _, subj := range subjects {
+	subs := make([]*nats.Subscription, 0, len(subjects)+1)
+	for _, subj := range append(subjects, groupSubject(q)) {
 		sub, err := in.nc.ChanQueueSubscribe(subj, q, in.ing.ch)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("subscribing group %s to %s: %w", q, subj, err))
