@@ -32,9 +32,11 @@ import (
 // goes to one member in the whole cluster (shared.go).
 
 // interestWait bounds how long a SUBSCRIBE waits for its interest to
-// reach the node's NATS server: beyond, with NATS unreachable, SUBACK
-// goes anyway (nats.go subscribes again when it reconnects).
-const interestWait = 5 * time.Second
+// reach the node's NATS server (a flush takes well under a millisecond on
+// a healthy link); beyond, SUBACK goes anyway: the node's routing is
+// stopped while it waits, and nats.go makes the subscriptions again
+// when it reconnects.
+const interestWait = 2 * time.Second
 
 // flushRetry is the pause between flushes while the link is down.
 const flushRetry = 100 * time.Millisecond
