@@ -45,7 +45,7 @@ type Backend struct {
 func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 	be := &Backend{node: node, nc: node.Link().Conn(), stats: st, log: log, origin: newOrigin(node.Name())}
 	be.ing = newIngress(be)
-	be.in = newInterest(be.nc, be.ing, log)
+	be.in = newInterest(be.nc, be.ing, &be.counters, log)
 	return be
 }
 

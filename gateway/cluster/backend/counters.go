@@ -19,6 +19,9 @@ type Counters struct {
 	// dropped; Unroutable messages dropped because they were no MQTT
 	// message or their group had left the node.
 	Received, Copies, Echoes, Unroutable atomic.Int64
+	// Overflowed counts messages the NATS client dropped because the
+	// node's ingress fell behind (counted every few seconds).
+	Overflowed atomic.Int64
 }
 
 // Counters returns the node's cross-node traffic counters.

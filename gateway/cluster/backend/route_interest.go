@@ -41,6 +41,10 @@ const interestWait = 2 * time.Second
 // flushRetry is the pause between flushes while the link is down.
 const flushRetry = 100 * time.Millisecond
 
+// dropCheck is how often the applier reads how many messages the NATS
+// client dropped because ingress fell behind (Counters.Overflowed).
+const dropCheck = 5 * time.Second
+
 // interestEvent is one change the broker told of: a filter's plain
 // subscriptions (share empty) or a shared group's members; or (orphan
 // set) a message for a shared group to hand to a member elsewhere, once
@@ -53,9 +57,10 @@ type interestEvent struct {
 
 // interest implements broker.Interest over NATS subscriptions.
 type interest struct {
-	nc  *nats.Conn
-	ing *ingress
-	log *zap.Logger
+	nc       *nats.Conn
+	ing      *ingress
+	log      *zap.Logger
+	counters *Counters
 
 	mu lockorder.Mutex[interestMu]
 	// events wait for the applier; queued counts every event ever
@@ -71,6 +76,9 @@ type interest struct {
 	// The applier's own (run, close after run ended).
 	plain  map[string]*subRef                // subject → its subscription
 	groups map[groupKey][]*nats.Subscription // group → its queue subscriptions
+	// dropped is how many messages the NATS client dropped for the
+	// subscriptions dropped since, and counted is how many were counted.
+	dropped, counted int64
 }
 
 // subRef is a NATS subscription with the number of filters needing it.
@@ -82,8 +90,8 @@ type subRef struct {
 // groupKey is a shared subscription group: its share name and filter.
 type groupKey struct{ share, filter string }
 
-func newInterest(nc *nats.Conn, ing *ingress, log *zap.Logger) *interest {
-	return &interest{nc: nc, ing: ing, log: log, changed: make(chan struct{}), wake: make(chan struct{}, 1),
+func newInterest(nc *nats.Conn, ing *ingress, counters *Counters, log *zap.Logger) *interest {
+	return &interest{nc: nc, ing: ing, log: log, counters: counters, changed: make(chan struct{}), wake: make(chan struct{}, 1),
 		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}}
 }
 
@@ -151,10 +159,15 @@ func (in *interest) wait() bool {
 
 // run applies the queued events until ctx ends.
 func (in *interest) run(ctx context.Context) {
+	tick := time.NewTicker(dropCheck)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			in.countDropped()
+			continue
 		case <-in.wake:
 		}
 		in.mu.Lock()
@@ -230,6 +243,7 @@ func (in *interest) apply(ev interestEvent) error {
 				continue
 			}
 			delete(in.plain, subj)
+			in.dropped += droppedBy(ref.sub)
 			if err := ref.sub.Unsubscribe(); err != nil {
 				errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
 			}
@@ -245,6 +259,7 @@ func (in *interest) applyGroup(ev interestEvent, subjects []string) error {
 	var errs []error
 	if !ev.added {
 		for _, sub := range in.groups[k] {
+			in.dropped += droppedBy(sub)
 			if err := sub.Unsubscribe(); err != nil {
 				errs = append(errs, fmt.Errorf("unsubscribing group %s from %s: %w", q, sub.Subject, err))
 			}
@@ -302,4 +317,32 @@ func (in *interest) close() error {
 	clear(in.plain)
 	clear(in.groups)
 	return errors.Join(errs...)
+}
+
+// countDropped adds to Counters.Overflowed what the NATS client dropped
+// since the last count, because ingress fell behind (a slow consumer).
+func (in *interest) countDropped() {
+	total := in.dropped
+	for _, ref := range in.plain {
+		total += droppedBy(ref.sub)
+	}
+	for _, subs := range in.groups {
+		for _, sub := range subs {
+			total += droppedBy(sub)
+		}
+	}
+	if d := total - in.counted; d > 0 {
+		in.counters.Overflowed.Add(d)
+		in.log.Warn("nats messages dropped: the node's ingress fell behind", zap.Int64("dropped", d))
+	}
+	in.counted = total
+}
+
+// droppedBy returns how many messages the NATS client dropped for sub.
+func droppedBy(sub *nats.Subscription) int64 {
+	n, err := sub.Dropped()
+	if err != nil {
+		return 0
+	}
+	return int64(n)
 }
