@@ -74,7 +74,6 @@ func (ig *ingress) run(ctx context.Context) {
 
 // handle routes one NATS message.
 func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
-	origin := msg.Header.Get(hdrOrigin)
 	if q := msg.Sub.Queue; q != "" {
 		g, ok := ig.groups.Load(q)
 		if !ok {
@@ -94,6 +93,7 @@ func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
 		ig.be.counters.Received.Add(1)
 		return
 	}
+	origin := msg.Header.Get(hdrOrigin)
 	if origin == ig.be.origin {
 		ig.be.counters.Echoes.Add(1)
 		return // routed here when it was published
