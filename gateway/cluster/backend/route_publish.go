@@ -15,6 +15,7 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
+	"edgemq/mqtt"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
@@ -56,7 +57,9 @@ type publisher struct {
 	// no local session takes has a subscriber elsewhere; nil with
 	// external servers (then it is assumed to have one).
 	embedded *cluster.Embedded
-	log      *zap.Logger
+	// failing is set from a failed send to the next that succeeds.
+	failing atomic.Bool
+	log     *zap.Logger
 }
 
 var errFailed = errors.New("the messages stream did not store a message")
@@ -81,9 +84,7 @@ func (p *publisher) Begin() (end func()) { return p.b.Begin() }
 // RouteAt implements broker.Publisher.
 func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
-	if err := p.send(m, now); err != nil {
-		p.log.Warn("sending a message to the cluster failed", zap.Error(err))
-	}
+	p.sent(p.send(m, now))
 	if n == 0 && p.reachesOthers(m) {
 		// Another node's session or a group may take it: not "no
 		// matching subscribers".
@@ -96,10 +97,19 @@ func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Tim
 // a client's message, but nobody waits for its acknowledgement.
 func (p *publisher) routeWill(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
-	if err := p.send(m, now); err != nil {
-		p.log.Warn("sending a will to the cluster failed", zap.Error(err))
-	}
+	p.sent(p.send(m, now))
 	return n
+}
+
+// sent logs the first of a run of failed sends (each is counted), and
+// the first success after them.
+func (p *publisher) sent(err error) {
+	switch {
+	case err != nil && !p.failing.Swap(true):
+		p.log.Warn("sending messages to the cluster fails", zap.Error(err))
+	case err == nil && p.failing.Load() && p.failing.Swap(false):
+		p.log.Info("sending messages to the cluster again")
+	}
 }
 
 // reachesOthers reports whether the node's NATS server knows of a
@@ -132,7 +142,11 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 	if pid := m.InboundID(); pid != 0 {
 		// A client's PUBLISH: its retransmission has the same id. (A
 		// will has none: the same will twice is two messages.)
-		h[nats.MsgIdHdr] = []string{msgID(m.From(), pid, data)}
+		id, err := msgID(m, pid, data)
+		if err != nil {
+			return err
+		}
+		h[nats.MsgIdHdr] = []string{id}
 	}
 	n := p.acks.add(now)
 	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
@@ -145,8 +159,21 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 	return nil
 }
 
-// msgID returns the Nats-Msg-Id of a QoS 1/2 publish (see publisher).
-func msgID(from string, pid uint16, data []byte) string {
+// msgID returns the Nats-Msg-Id of m, a QoS 1/2 publish its client sent
+// with packet id pid, whose NATS encoding is data (see publisher): a
+// digest of the client id, pid and the PUBLISH as the client sent it.
+// data is that PUBLISH unless m has a Message Expiry Interval, which
+// data gives as left at sending, different for a retransmission.
+func msgID(m *broker.Message, pid uint16, data []byte) (string, error) {
+	if !m.Expires().IsZero() {
+		pub := *m.Publish()
+		pub.PacketID = 1
+		var err error
+		if data, err = mqtt.AppendPublish(nil, &pub, mqtt.V5); err != nil {
+			return "", fmt.Errorf("encoding publish: %w", err)
+		}
+	}
+	from := m.From()
 	h := sha256.New()
 	var b [10]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(len(from)))
@@ -154,7 +181,7 @@ func msgID(from string, pid uint16, data []byte) string {
 	h.Write(b[:])
 	h.Write([]byte(from))
 	h.Write(data)
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]), nil
 }
 
 // pubAck is the messages stream's answer to a publish.
