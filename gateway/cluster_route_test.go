@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -235,6 +236,49 @@ func TestClusterLargeMessage(t *testing.T) {
 		pub.publish(t, &paho.Publish{Topic: "large", QoS: qos, Payload: payload})
 		if m := sub.expectMessage(t); !bytes.Equal(m.Payload, payload) {
 			t.Fatalf("qos %d: got %d bytes, want %d", qos, len(m.Payload), len(payload))
+		}
+	}
+}
+
+// TestClusterInterestFollowsSessions: a node keeps its NATS interest in a
+// filter while a session holds it, connected or not: a persistent
+// session's subscription keeps bringing messages to its node while its
+// client is away, and they are delivered when it comes back
+// [MQTT-3.1.2-5]; a session that ends takes the interest with it, on
+// every server.
+func TestClusterInterestFollowsSessions(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cp := v5Connect("away")
+	cp.CleanStart = true
+	cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(60))}
+	away := connectV5(t, c.nodes[1], cp)
+	away.subscribe(t, "kept/x", 1)
+	gone := connectV5(t, c.nodes[1], v5Connect("gone"))
+	gone.subscribe(t, "dropped/x", 1)
+	c.waitInterest(t, "kept/x")
+	c.waitInterest(t, "dropped/x")
+	if err := away.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.nats.Servers {
+		clustertest.WaitNoInterest(t, s, cluster.TopicSubject("dropped/x"))
+	}
+	c.waitInterest(t, "kept/x") // still
+	pub := connectV5(t, c.nodes[0], v5Connect("pub"))
+	for i := range 3 {
+		pub.publish(t, &paho.Publish{Topic: "kept/x", QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)})
+	}
+	cp.CleanStart = false
+	back := connectV5(t, c.nodes[1], cp)
+	if !back.connack.SessionPresent {
+		t.Fatal("the session was not resumed")
+	}
+	for i := range 3 {
+		if m := back.expectMessage(t); string(m.Payload) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("got %q, want m%d", m.Payload, i)
 		}
 	}
 }
