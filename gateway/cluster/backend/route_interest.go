@@ -74,14 +74,18 @@ type interest struct {
 	wake    chan struct{} // one token: events are waiting
 
 	// The applier's own (run, close after run ended).
-	plain  map[string]*subRef                // subject → its subscription
+	plain  map[string]*subRef                // subject → its subscription (route_cover.go)
 	groups map[groupKey][]*nats.Subscription // group → its queue subscriptions
+	// wild holds the subscribed subjects with a wildcard (route_cover.go).
+	wild map[string]struct{}
 	// dropped is how many messages the NATS client dropped for the
 	// subscriptions dropped since, and counted is how many were counted.
 	dropped, counted int64
 }
 
-// subRef is a NATS subscription with the number of filters needing it.
+// subRef is a subject with the number of filters needing it, and its NATS
+// subscription: nil while another subscribed subject covers it
+// (route_cover.go).
 type subRef struct {
 	sub  *nats.Subscription
 	refs int
@@ -92,7 +96,7 @@ type groupKey struct{ share, filter string }
 
 func newInterest(nc *nats.Conn, ing *ingress, counters *Counters, log *zap.Logger) *interest {
 	return &interest{nc: nc, ing: ing, log: log, counters: counters, changed: make(chan struct{}), wake: make(chan struct{}, 1),
-		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}}
+		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}, wild: map[string]struct{}{}}
 }
 
 // FilterAdded implements broker.Interest.
@@ -227,26 +231,14 @@ func (in *interest) apply(ev interestEvent) error {
 	}
 	var errs []error
 	for _, subj := range subjects {
-		ref := in.plain[subj]
-		switch {
-		case ev.added && ref != nil:
-			ref.refs++
-		case ev.added:
-			sub, err := in.nc.ChanSubscribe(subj, in.ing.ch)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("subscribing to %s: %w", subj, err))
-				continue
-			}
-			in.plain[subj] = &subRef{sub: sub, refs: 1}
-		case ref != nil:
-			if ref.refs--; ref.refs > 0 {
-				continue
-			}
-			delete(in.plain, subj)
-			in.dropped += droppedBy(ref.sub)
-			if err := ref.sub.Unsubscribe(); err != nil {
-				errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
-			}
+		var err error
+		if ev.added {
+			err = in.addPlain(subj)
+		} else {
+			err = in.removePlain(subj)
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -303,6 +295,9 @@ func (in *interest) close() error {
 	in.mu.Unlock()
 	var errs []error
 	for subj, ref := range in.plain {
+		if ref.sub == nil {
+			continue
+		}
 		if err := ref.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
 		}
@@ -316,6 +311,7 @@ func (in *interest) close() error {
 	}
 	clear(in.plain)
 	clear(in.groups)
+	clear(in.wild)
 	return errors.Join(errs...)
 }
 
@@ -340,6 +336,9 @@ func (in *interest) countDropped() {
 
 // droppedBy returns how many messages the NATS client dropped for sub.
 func droppedBy(sub *nats.Subscription) int64 {
+	if sub == nil {
+		return 0
+	}
 	n, err := sub.Dropped()
 	if err != nil {
 		return 0

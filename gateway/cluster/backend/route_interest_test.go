@@ -43,7 +43,8 @@ func natsSubs(tb testing.TB, e *cluster.Embedded, node string) []string {
 // TestInterestFollowsFilters: a node holds one NATS subscription per
 // subject its sessions' filters need, counted over sessions and filters
 // (a/# and a both need "a"), made before SUBACK and dropped with the last
-// filter needing it; a shared group holds a queue subscription of its
+// filter needing it, none for a subject another subscribed one covers
+// (# covers all); a shared group holds a queue subscription of its
 // own, not a plain one, until its last member leaves. The other servers
 // see the interest come and go.
 func TestInterestFollowsFilters(t *testing.T) {
@@ -72,6 +73,11 @@ func TestInterestFollowsFilters(t *testing.T) {
 			n.be.Subscriptions().Unsubscribe(s1, "$share/g/q/+")
 			n.be.Subscriptions().Unsubscribe(s2, "$share/g/q/+")
 		}, []string{"emq.t.a", "emq.t.q.*"}},
+		// # covers them: one subscription brings all (route_cover.go).
+		{"everything", func() { n.subscribe(t, s1, "#", 0) }, []string{"emq.t.>"}},
+		{"under everything", func() { n.subscribe(t, s1, "z/+", 0) }, []string{"emq.t.>"}},
+		{"everything gone", func() { n.be.Subscriptions().Unsubscribe(s1, "#") }, []string{"emq.t.a", "emq.t.q.*", "emq.t.z.*"}},
+		{"z/+ gone", func() { n.be.Subscriptions().Unsubscribe(s1, "z/+") }, []string{"emq.t.a", "emq.t.q.*"}},
 		{"all gone", func() {
 			n.be.Subscriptions().Unsubscribe(s2, "q/+")
 			n.be.Subscriptions().Unsubscribe(s2, "a")
@@ -93,7 +99,39 @@ func TestInterestFollowsFilters(t *testing.T) {
 			clustertest.WaitInterest(t, remote, subj)
 		}
 	}
-	for _, subj := range []string{"emq.t.a", "emq.t.a.>", "emq.t.q.*"} {
+	for _, subj := range []string{"emq.t.a", "emq.t.a.>", "emq.t.q.*", "emq.t.>", "emq.t.z.*"} {
 		clustertest.WaitNoInterest(t, remote, subj)
+	}
+}
+
+// TestCovers: a subject covers another when it matches every subject the
+// other matches.
+func TestCovers(t *testing.T) {
+	tests := []struct {
+		w, s string
+		want bool
+	}{
+		{"emq.t.>", "emq.t.a", true},
+		{"emq.t.>", "emq.t.a.b.c", true},
+		{"emq.t.>", "emq.t.*", true},
+		{"emq.t.>", "emq.t.>", true},
+		{"emq.t.>", "emq.t", false},
+		{"emq.t.>", "emq.d.a", false},
+		{"emq.t.a.>", "emq.t.a", false},
+		{"emq.t.a.>", "emq.t.a.*.c", true},
+		{"emq.t.*", "emq.t.a", true},
+		{"emq.t.*", "emq.t.*", true},
+		{"emq.t.*", "emq.t.>", false},
+		{"emq.t.*", "emq.t.a.b", false},
+		{"emq.t.*.b", "emq.t.a.b", true},
+		{"emq.t.*.b", "emq.t.a.c", false},
+		{"emq.t.a", "emq.t.a", true},
+		{"emq.t.a", "emq.t.*", false},
+		{"emq.t.%2A", "emq.t.a", false},
+	}
+	for _, tc := range tests {
+		if got := covers(tc.w, tc.s); got != tc.want {
+			t.Errorf("covers(%q, %q) = %v, want %v", tc.w, tc.s, got, tc.want)
+		}
 	}
 }
