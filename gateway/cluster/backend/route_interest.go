@@ -76,8 +76,8 @@ type interest struct {
 	// The applier's own (run, close after run ended).
 	plain  map[string]*subRef                // subject → its subscription (route_cover.go)
 	groups map[groupKey][]*nats.Subscription // group → its queue subscriptions
-	// wild holds the subscribed subjects with a wildcard (route_cover.go).
-	wild map[string]struct{}
+	// tree holds plain's subjects by token (route_cover.go).
+	tree subjTree
 	// dropped is how many messages the NATS client dropped for the
 	// subscriptions dropped since, and counted is how many were counted.
 	dropped, counted int64
@@ -96,7 +96,7 @@ type groupKey struct{ share, filter string }
 
 func newInterest(nc *nats.Conn, ing *ingress, counters *Counters, log *zap.Logger) *interest {
 	return &interest{nc: nc, ing: ing, log: log, counters: counters, changed: make(chan struct{}), wake: make(chan struct{}, 1),
-		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}, wild: map[string]struct{}{}}
+		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}}
 }
 
 // FilterAdded implements broker.Interest.
@@ -311,7 +311,7 @@ func (in *interest) close() error {
 	}
 	clear(in.plain)
 	clear(in.groups)
-	clear(in.wild)
+	in.tree = subjTree{}
 	return errors.Join(errs...)
 }
 

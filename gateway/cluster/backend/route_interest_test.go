@@ -2,6 +2,8 @@ package backend
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"edgemq/gateway/cluster/clustertest"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // natsSubs returns the subscriptions of node's connection on its NATS
@@ -132,6 +135,84 @@ func TestCovers(t *testing.T) {
 	for _, tc := range tests {
 		if got := covers(tc.w, tc.s); got != tc.want {
 			t.Errorf("covers(%q, %q) = %v, want %v", tc.w, tc.s, got, tc.want)
+		}
+	}
+}
+
+// covers is the plain definition the tree answers for: whether every
+// subject s matches is one w matches, token by token.
+func covers(w, s string) bool {
+	wt, st := strings.Split(w, "."), strings.Split(s, ".")
+	for i, tok := range wt {
+		if tok == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || st[i] == ">" {
+			return false
+		}
+		if tok != "*" && tok != st[i] {
+			return false
+		}
+	}
+	return len(st) == len(wt)
+}
+
+// TestSubjTree: the token tree finds what covers a subject and what a
+// subject covers as the plain definition does, over random sets of
+// subjects with wildcards.
+func TestSubjTree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	toks := []string{"a", "b", "*", ">"}
+	for round := range 200 {
+		var tree subjTree
+		set := map[string]bool{}
+		for range 1 + rng.IntN(12) {
+			parts := []string{"emq", "t"}
+			for j := range 1 + rng.IntN(3) {
+				tok := toks[rng.IntN(len(toks))]
+				if tok == ">" && j < 2 && rng.IntN(2) == 0 {
+					tok = "a"
+				}
+				parts = append(parts, tok)
+				if tok == ">" {
+					break
+				}
+			}
+			subj := strings.Join(parts, ".")
+			if !set[subj] {
+				set[subj] = true
+				tree.put(subj, &subRef{sub: &nats.Subscription{}, refs: 1})
+			}
+		}
+		for s := range set {
+			want := false
+			for w := range set {
+				if w != s && covers(w, s) {
+					want = true
+				}
+			}
+			if got := tree.coveredBy(strings.Split(s, "."), 0, s); got != want {
+				t.Fatalf("round %d: %q covered by another of %v: %v, want %v", round, s, slices.Sorted(maps.Keys(set)), got, want)
+			}
+			var got []string
+			tree.covered(strings.Split(s, "."), func(n *subjTree) { got = append(got, n.subj) })
+			var wantCov []string
+			for o := range set {
+				if covers(s, o) {
+					wantCov = append(wantCov, o)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(wantCov)
+			if !slices.Equal(got, wantCov) {
+				t.Fatalf("round %d: %q covers %q, want %q", round, s, got, wantCov)
+			}
+		}
+		for s := range set {
+			tree.remove(strings.Split(s, "."))
+		}
+		if len(tree.kids) != 0 {
+			t.Fatalf("round %d: the tree keeps %d nodes after every subject went", round, len(tree.kids))
 		}
 	}
 }
