@@ -36,7 +36,8 @@ type Backend struct {
 	subs *subscriptions
 	ing  *ingress
 
-	wg sync.WaitGroup
+	counters Counters
+	wg       sync.WaitGroup
 }
 
 // New returns the backend of node, counting into st. Attach must give it
@@ -44,7 +45,7 @@ type Backend struct {
 func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 	be := &Backend{node: node, nc: node.Link().Conn(), stats: st, log: log, origin: newOrigin(node.Name())}
 	be.ing = newIngress(be)
-	be.in = newInterest(be.nc, be.ing, log)
+	be.in = newInterest(be.nc, be.ing, &be.counters, log)
 	return be
 }
 
@@ -62,6 +63,8 @@ func (be *Backend) Attach(b *broker.Broker) error {
 		return fmt.Errorf("attaching the broker: %w", err)
 	}
 	be.pub = pub
+	b.SetWillRoute(pub.routeWill)
+	b.SetSharedOrphan(be.orphan) // shared.go
 	be.subs = &subscriptions{b: b, in: be.in}
 	return nil
 }
