@@ -99,8 +99,18 @@ func (c *wsConn) Read(b []byte) (int, error) {
 // frame's payload, the next bytes can only come from the socket, so it
 // waits on the socket itself.
 func (c *wsConn) WaitReadable() error {
-	if c.raw == nil || c.rerr != nil {
+	if !c.quiet() {
 		return nil
+	}
+	return waitReadable(c.raw)
+}
+
+// quiet reports whether the next bytes can only come from the socket:
+// nothing in the read buffer, and the current message either finished or
+// waiting for the rest of its frame's payload. Reader only.
+func (c *wsConn) quiet() bool {
+	if c.raw == nil || c.rerr != nil {
+		return false
 	}
 	if c.r != nil {
 		// A zero-length read ends a finished message without I/O
@@ -110,13 +120,10 @@ func (c *wsConn) WaitReadable() error {
 		if errors.Is(err, io.EOF) {
 			c.r = nil
 		} else if err != nil {
-			return nil // Read reports it
+			return false // Read reports it
 		}
 	}
-	if c.br.Buffered() > 0 {
-		return nil
-	}
-	return waitReadable(c.raw)
+	return c.br.Buffered() == 0
 }
 
 // fail makes err sticky. gorilla has sent a close frame for a protocol
