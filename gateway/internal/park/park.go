@@ -42,8 +42,9 @@ type Handle struct {
 	// before (owner only, and the poller under Poller.mu).
 	fd int32
 	// timer wakes the handle at the deadline given to Park; made on the
-	// first Park with a deadline.
+	// first Park with a deadline (owner only). due is set when it fires.
 	timer *time.Timer
+	due   atomic.Bool
 }
 
 // Handle registers a connection whose socket is rc. resume runs on a new
@@ -91,21 +92,37 @@ func (h *Handle) EndWait() (nudgedWait bool) {
 // meanwhile); then Park takes the connection back and reports false, as
 // it does when the socket cannot be watched: the caller reads on.
 func (h *Handle) Park(deadline time.Time, recheck func() bool) bool {
-	if !h.p.arm(h) {
-		return false
-	}
 	if !deadline.IsZero() {
+		// The timer is set before the socket is armed: after that the
+		// handle may be another goroutine's at once.
 		d := time.Until(deadline)
+		if d <= 0 {
+			return false // due already: the owner's read reports it
+		}
+		h.due.Store(false)
 		if h.timer == nil {
-			h.timer = time.AfterFunc(d, func() { h.Wake() })
+			h.timer = time.AfterFunc(d, h.expire)
 		} else {
 			h.timer.Reset(d)
 		}
 	}
-	if recheck != nil && recheck() && h.reclaim() {
+	if !h.p.arm(h) {
 		return false
 	}
+	// A deadline that passed before the socket was armed found the
+	// handle running: its owner takes it back and reads.
+	if (recheck != nil && recheck()) || h.due.Load() {
+		if h.reclaim() {
+			return false
+		}
+	}
 	return true
+}
+
+// expire wakes the handle at the deadline of its Park.
+func (h *Handle) expire() {
+	h.due.Store(true)
+	h.Wake()
 }
 
 // reclaim takes a parked handle back for the goroutine that parked it;

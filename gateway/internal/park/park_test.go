@@ -386,3 +386,17 @@ func TestCloseWakesParked(t *testing.T) {
 func recvPeek(fd int, b []byte) (int, unix.Sockaddr, error) {
 	return unix.Recvfrom(fd, b, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 }
+
+// TestParkDeadlinePassed: a deadline already passed is not parked on;
+// the owner reads on and its read reports the deadline.
+func TestParkDeadlinePassed(t *testing.T) {
+	p := newPoller(t, 0)
+	s, _ := pair(t)
+	r := newReader(t, p, s)
+	if r.h.Park(time.Now().Add(-time.Millisecond), nil) {
+		t.Fatal("Park took a connection whose deadline has passed")
+	}
+	if r.h.Parked() {
+		t.Fatal("handle parked")
+	}
+}
