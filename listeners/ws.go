@@ -31,8 +31,9 @@ const (
 	// kept for the connection's life: it holds frame headers and control
 	// frames (at most 14 + 125 bytes); a read at least this large (the
 	// MQTT reader's chunk) bypasses it. gorilla would otherwise keep
-	// net/http's 4 KiB one; it takes a hijacked reader over 256 bytes.
-	wsReadBufferSize = 512
+	// net/http's 4 KiB one; it takes a hijacked reader over 256 bytes,
+	// and 288 is the allocation size class above that.
+	wsReadBufferSize = 288
 )
 
 // DefaultSubprotocols are the accepted subprotocols when none are
@@ -230,7 +231,7 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	ws.SetReadLimit(l.readLimit)
 	nc := ws.NetConn()
 	nc.SetDeadline(time.Time{})
-	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: keptRequest(r)}
+	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: keepRequest(r)}
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		if tc, ok := c.(*tls.Conn); ok {
 			c = tc.NetConn()
@@ -281,19 +282,6 @@ func (w *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap gives http.ResponseController the net/http ResponseWriter.
 func (w *wsHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// keptRequest is what an idle connection keeps of its upgrade request
-// (Meta.Request): method, URL, protocol, header, host, remote address and
-// TLS state, with no body and no context (Context is Background), so that
-// net/http's per-request state, its context chain and the request
-// struct it parsed into are not held for the connection's life.
-func keptRequest(r *http.Request) *http.Request {
-	return &http.Request{
-		Method: r.Method, URL: r.URL, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
-		Header: r.Header, Body: http.NoBody, Host: r.Host, RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI, TLS: r.TLS,
-	}
-}
 
 // chooseSubprotocol returns the first of want (the server's preference
 // order) that the client offered in its Sec-WebSocket-Protocol headers,
