@@ -25,12 +25,21 @@ const (
 // ErrClosed is returned by Park once the Poller is closed.
 var ErrClosed = errors.New("park: poller closed")
 
+// Owner is the connection a Handle parks.
+type Owner interface {
+	// Resume runs on a new goroutine each time the parked Handle wakes;
+	// it owns the connection.
+	Resume()
+	// Nudge interrupts the owner's wait (BeginWait): it sets the
+	// connection's read deadline in the past. It takes no lock of ours.
+	Nudge()
+}
+
 // Handle is one connection's registration with a Poller.
 type Handle struct {
-	p      *Poller
-	rc     syscall.RawConn
-	resume func()
-	nudge  func()
+	p  *Poller
+	rc syscall.RawConn
+	o  Owner
 	// st is the state (low stateBits) and the count of waits begun.
 	st atomic.Uint64
 	// nmu is held by the sweeper around a nudge, so that an owner that
@@ -47,13 +56,10 @@ type Handle struct {
 	due   atomic.Bool
 }
 
-// Handle registers a connection whose socket is rc. resume runs on a new
-// goroutine each time the parked Handle wakes; it owns the connection.
-// nudge interrupts the owner's wait (BeginWait): it sets the
-// connection's read deadline in the past, and takes no lock of ours. The
-// calling goroutine owns the connection.
-func (p *Poller) Handle(rc syscall.RawConn, resume, nudge func()) *Handle {
-	h := &Handle{p: p, rc: rc, resume: resume, nudge: nudge, fd: -1}
+// Handle registers the connection o whose socket is rc. The calling
+// goroutine owns the connection.
+func (p *Poller) Handle(rc syscall.RawConn, o Owner) *Handle {
+	h := &Handle{p: p, rc: rc, o: o, fd: -1}
 	p.unparked(h)
 	return h
 }
@@ -145,7 +151,7 @@ func (h *Handle) Wake() bool {
 		return false
 	}
 	h.p.unparked(h)
-	go h.resume()
+	go h.o.Resume()
 	return true
 }
 

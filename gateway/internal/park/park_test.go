@@ -68,11 +68,13 @@ func newReader(tb testing.TB, p *Poller, nc *net.TCPConn) *reader {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r.h = p.Handle(rc, r.resume, func() { nc.SetReadDeadline(time.Unix(1, 0)) })
+	r.h = p.Handle(rc, r)
 	return r
 }
 
-func (r *reader) resume() {
+func (r *reader) Nudge() { r.nc.SetReadDeadline(time.Unix(1, 0)) }
+
+func (r *reader) Resume() {
 	r.resumed.Add(1)
 	r.run()
 }
@@ -269,6 +271,12 @@ func TestSweeperParksIdle(t *testing.T) {
 	waitFor(t, "the connection to park again", r.h.Parked)
 }
 
+// counter is an Owner that counts nudges.
+type counter struct{ nudges atomic.Int32 }
+
+func (c *counter) Resume() {}
+func (c *counter) Nudge()  { c.nudges.Add(1) }
+
 // TestSweepInterruptsLongWaits: a sweep interrupts only a wait that was
 // already under way at the sweep before; a wait that ended and began
 // again since is spared, as is a handle outside a wait.
@@ -279,8 +287,8 @@ func TestSweepInterruptsLongWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nudges atomic.Int32
-	h := p.Handle(rc, func() {}, func() { nudges.Add(1) })
+	o := &counter{}
+	h := p.Handle(rc, o)
 	steps := []struct {
 		name   string
 		act    func()
@@ -295,7 +303,7 @@ func TestSweepInterruptsLongWaits(t *testing.T) {
 	for _, st := range steps {
 		st.act()
 		p.sweepOnce(nil)
-		if n := nudges.Load(); n != st.nudged {
+		if n := o.nudges.Load(); n != st.nudged {
 			t.Fatalf("%s: %d nudges, want %d", st.name, n, st.nudged)
 		}
 	}

@@ -249,6 +249,6 @@ func (h *Handle) interrupt() {
 	defer h.nmu.Unlock()
 	v := h.st.Load()
 	if v&stateMask == waiting && v>>stateBits == h.seen && h.st.CompareAndSwap(v, v&^stateMask|nudged) {
-		h.nudge()
+		h.o.Nudge()
 	}
 }
