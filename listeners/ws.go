@@ -115,7 +115,7 @@ func ListenWS(cfg Config) (*WSListener, error) {
 	l := &WSListener{name: cfg.Name, transport: WS, raw: s.raw, ln: s.ln, cfg: cfg.WebSocket, timeout: s.hsTimeout, log: s.log}
 	if cfg.TLS != nil {
 		l.transport = WSS
-		l.ln = tls.NewListener(l.ln, cfg.TLS)
+		l.ln = &wssListener{Listener: l.ln, cfg: cfg.TLS}
 	}
 	if l.cfg.Path == "" {
 		l.cfg.Path = DefaultWSPath
@@ -202,6 +202,12 @@ func (l *WSListener) Serve(ctx context.Context, h Handler) error {
 
 // upgrade checks and upgrades one request, then hands the connection over.
 func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) {
+	if wc, ok := r.Context().Value(connKey{}).(*wssConn); ok && r.TLS == nil {
+		// net/http served it as a plain connection (wss.go): the
+		// request's TLS state is taken now that the handshake is done.
+		st := wc.c.ConnectionState()
+		r.TLS = &st
+	}
 	if l.cfg.CheckOrigin && !l.origins.allows(r) {
 		// Browsers send Origin; refusing foreign ones stops other sites'
 		// pages from using a visitor's browser (RFC 6455 10.2).
@@ -232,7 +238,12 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	nc := ws.NetConn()
 	nc.SetDeadline(time.Time{})
 	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: keepRequest(r)}
+	var under *tlsIdleConn // wss read one record at a time (wss.go)
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		if wc, ok := c.(*wssConn); ok {
+			under = wc.c
+			c = under.rc.Conn
+		}
 		if tc, ok := c.(*tls.Conn); ok {
 			c = tc.NetConn()
 		}
@@ -257,6 +268,9 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	wc := &wsConn{ws: ws, remote: meta.RemoteAddr}
 	if hw.br != nil && !l.up.EnableCompression {
 		wc.br, wc.raw = hw.br, rawConnOf(nc)
+		if under != nil {
+			wc.tls, wc.raw = under, under.raw
+		}
 	}
 	h(wc, meta)
 }

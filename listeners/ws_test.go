@@ -264,7 +264,7 @@ func TestWSS(t *testing.T) {
 	readBinary(t, ws, 2)
 	m := next(t, got).meta
 	if m.Transport != WSS || m.TLS == nil || m.TLS.ServerName != "localhost" {
-		t.Errorf("meta = %+v, want wss with the tls state", m)
+		t.Errorf("meta = %+v (tls %+v), want wss with the tls state", m, m.TLS)
 	}
 }
 

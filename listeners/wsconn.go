@@ -38,8 +38,11 @@ type wsConn struct {
 	// br is the read buffer ws reads frames through, and raw the socket
 	// under it, for WaitReadable; raw is nil when unknown, not a plain
 	// socket, or when compression may buffer inside messages.
-	br   *bufio.Reader
-	raw  syscall.RawConn
+	br  *bufio.Reader
+	raw syscall.RawConn
+	// tls is the TLS connection under a wss connection read one record
+	// at a time (wss.go); nil otherwise.
+	tls  *tlsIdleConn
 	r    io.Reader // the current message; reader goroutine only
 	rerr error     // sticky read error; reader goroutine only
 	// drained: the socket was drained after rerr; reader goroutine only.
@@ -123,7 +126,7 @@ func (c *wsConn) quiet() bool {
 			return false // Read reports it
 		}
 	}
-	return c.br.Buffered() == 0
+	return c.br.Buffered() == 0 && (c.tls == nil || c.tls.quiet())
 }
 
 // fail makes err sticky. gorilla has sent a close frame for a protocol
