@@ -408,3 +408,22 @@ func TestParkDeadlinePassed(t *testing.T) {
 		t.Fatal("handle parked")
 	}
 }
+
+// BenchmarkWaitBracket is what a busy reader pays per packet for being
+// parkable: BeginWait and EndWait around its read.
+func BenchmarkWaitBracket(b *testing.B) {
+	p := newPoller(b, 0)
+	s, _ := pair(b)
+	rc, err := s.SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := p.Handle(rc, &counter{})
+	b.ReportAllocs()
+	for b.Loop() {
+		h.BeginWait()
+		if h.EndWait() {
+			b.Fatal("nudged")
+		}
+	}
+}
