@@ -378,3 +378,21 @@ func TestWSProxyProtocol(t *testing.T) {
 		})
 	}
 }
+
+// TestWSSPlainHTTP: a client that speaks plain HTTP to a wss listener is
+// told so (400), as net/http tells it on TLS connections.
+func TestWSSPlainHTTP(t *testing.T) {
+	pki := newPKI(t)
+	cfg := testConfig(t)
+	cfg.TLS = pki.serverConfig(false)
+	ln, _ := startWS(t, cfg)
+	c := dialTCP(t, ln.Addr().String())
+	c.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.WriteString(c, "GET /mqtt HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(got), "HTTP/1.0 400 ") {
+		t.Errorf("answer %q, want a 400", got)
+	}
+}

@@ -2,6 +2,8 @@ package listeners
 
 import (
 	"crypto/tls"
+	"errors"
+	"io"
 	"net"
 	"time"
 )
@@ -40,7 +42,28 @@ func (l *wssListener) Accept() (net.Conn, error) {
 // (wssListener).
 type wssConn struct{ c *tlsIdleConn }
 
-func (w *wssConn) Read(b []byte) (int, error)         { return w.c.Read(b) }
+// Read reads the connection. A client that spoke plain HTTP instead of
+// TLS is answered 400 on the socket, as net/http answers on its TLS
+// connections.
+func (w *wssConn) Read(b []byte) (int, error) {
+	n, err := w.c.Read(b)
+	var re tls.RecordHeaderError
+	if err != nil && errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+		io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+	}
+	return n, err
+}
+
+// looksLikeHTTP reports whether a TLS record header is the start of an
+// HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
 func (w *wssConn) Write(b []byte) (int, error)        { return w.c.Write(b) }
 func (w *wssConn) Close() error                       { return w.c.Close() }
 func (w *wssConn) CloseWrite() error                  { return w.c.CloseWrite() }
