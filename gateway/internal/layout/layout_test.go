@@ -43,7 +43,7 @@ var allowed = map[string][]string{
 	"gateway/broker":             {"mqtt", "gateway/store", "gateway/broker/...", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/broker/topictrie":   {"mqtt"},
 	"gateway/proto":              {"mqtt", "configs", "listeners", "certs", "gateway/broker/...", "gateway/store", "gateway/auth/...", "gateway/acl", "gateway/limits", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
-	"gateway/conn":               {"mqtt", "listeners", "gateway/proto", "gateway/broker", "gateway/limits", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
+	"gateway/conn":               {"mqtt", "listeners", "gateway/proto", "gateway/broker", "gateway/limits", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder", "gateway/internal/park"},
 	"gateway/store/bolt":         {"gateway/store", "gateway/internal/lockorder"},
 	"gateway":                    {"mqtt/...", "configs", "listeners/...", "certs", "gateway/..."},
 	"cmd/edgemq":                 {"mqtt", "configs", "gateway", "gateway/auth/passwd", "listeners/web"},
