@@ -17,6 +17,7 @@ import (
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/conn"
 	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/internal/park"
 	"edgemq/gateway/limits"
 	"edgemq/gateway/ops"
 	"edgemq/gateway/proto"
@@ -54,6 +55,13 @@ type Server struct {
 	log  *zap.Logger
 	eng  *proto.Engine
 	bufs mqtt.BufferPool
+	// parker watches the sockets of idle connections, which then hold no
+	// goroutine (gateway/conn/park.go); nil where connections cannot
+	// park. Set by Run before any connection is served.
+	parker *park.Poller
+	// parkIdle is how long a connection waits for bytes before it parks
+	// (conn.ParkIdle); tests shorten it before Run.
+	parkIdle time.Duration
 	// batches lends the connections' writers their output buffers
 	// (conn/writequeue.go).
 	batches conn.BatchPool
@@ -327,6 +335,7 @@ func (s *Server) Addr(listener string) net.Addr {
 // closed — and waits for connections to end, at most shutdown_timeout
 // after the drain period. It returns nil after a graceful shutdown.
 func (s *Server) Run(ctx context.Context) error {
+	s.startParking()
 	errc := make(chan error, len(s.lsts))
 	var lwg sync.WaitGroup
 	for _, l := range s.lsts {
@@ -362,6 +371,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stopOverload()
 	s.shutdown()
 	stopCluster()
+	if s.parker != nil {
+		s.parker.Close() // every connection ended: nothing is parked
+	}
 	s.closeSources()
 	s.storeClosed.Store(true)
 	stopAdmin()
@@ -373,6 +385,23 @@ func (s *Server) closeListeners() {
 	for _, l := range s.lsts {
 		l.ln.Close()
 	}
+}
+
+// startParking starts the poller that idle connections park on
+// (gateway/internal/park), where the system has one.
+func (s *Server) startParking() {
+	if !park.Supported() {
+		return
+	}
+	if s.parkIdle == 0 {
+		s.parkIdle = conn.ParkIdle
+	}
+	p, err := park.New(s.parkIdle)
+	if err != nil {
+		s.log.Warn("idle connections keep their goroutines", zap.Error(err))
+		return
+	}
+	s.parker = p
 }
 
 // closeSources closes the certificate sources (idempotent).

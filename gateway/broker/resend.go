@@ -52,7 +52,7 @@ func (s *Session) endUnsentLocked(ch Client, d *Delivery) bool {
 	// A copy: the old connection's writer may still read d.
 	rel := *d
 	rel.held, rel.state = false, awaitingPubcomp
-	s.st.inflight[d.pid] = &rel
+	s.st.setInflight(d.pid, &rel)
 	s.putDeliveryLocked(&rel)
 	s.pubrelLocked(ch, rel.pid, mqtt.Success) // persist_qos2.go
 	return true
