@@ -12,7 +12,7 @@ import (
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
 
-		"go.uber.org/zap"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
 
