@@ -232,9 +232,15 @@ func (s SessionStore) Claim(ctx context.Context, clientID string, next func(old 
 }
 
 // OwnedBy returns the client ids and revisions of the records whose
-// owner is node. It reads every record: it is for the rare event of a
-// node's lapse.
+// owner is node.
 func (s SessionStore) OwnedBy(ctx context.Context, node string) (map[string]uint64, error) {
+	return s.Select(ctx, func(rec *SessionRecord) bool { return rec.Owner == node })
+}
+
+// Select returns the client ids and revisions of the records keep
+// reports true for. It reads every record: it is for the rare event of a
+// node's lapse.
+func (s SessionStore) Select(ctx context.Context, keep func(*SessionRecord) bool) (map[string]uint64, error) {
 	lister, err := s.kv.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing sessions: %w", err)
@@ -251,9 +257,9 @@ func (s SessionStore) OwnedBy(ctx context.Context, node string) (map[string]uint
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("listing sessions of %s: %w", node, err)
+			return nil, fmt.Errorf("listing sessions: %w", err)
 		}
-		if rec.Owner == node {
+		if keep(rec) {
 			out[id] = rev
 		}
 	}

@@ -1,0 +1,233 @@
+package backend
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"edgemq/gateway/broker"
+	"edgemq/gateway/cluster/clustertest"
+	"edgemq/mqtt"
+)
+
+// routeLive routes a stored message on nd as its ingress does: with its
+// sequence in the messages stream.
+func routeLive(nd *sessNode, topic, payload string, seq uint64) {
+	m := broker.NewMessage(&mqtt.Publish{QoS: 1, Topic: topic, Payload: []byte(payload)}, "publisher", time.Now())
+	m.SetSeq(seq)
+	var buf []broker.Match
+	nd.b.Route(m, &buf)
+}
+
+// TestTakeoverAcrossNodes: a client holding a persistent session on
+// node a, with QoS 1 messages delivered there and not all acknowledged,
+// connects on node b. b takes the session over: Session Present, its
+// subscriptions from the record, the old client closed with 0x8E
+// [MQTT-3.1.4-3] and no will, a's copy gone, and exactly the messages a
+// did not get acknowledged, and those stored since, delivered on b in
+// order, once (replay from the cursor meets live delivery with no gap
+// and no duplicate).
+func TestTakeoverAcrossNodes(t *testing.T) {
+	_, nodes := sessCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	will := &mqtt.Will{QoS: 1, Topic: "will/dev1", Payload: []byte("gone")}
+	c1 := newTestClient()
+	s1, present := open(t, a, c1, "dev1", true, 300, will)
+	if present {
+		t.Fatal("Session Present on a new session [MQTT-3.2.2-2]")
+	}
+	subscribe(t, a, s1, "q/#", 1)
+	// Five stored messages reach a live; its client acknowledges two.
+	var seqs []uint64
+	for i := 1; i <= 5; i++ {
+		seq := storeMsg(t, a.js, "q/x", fmt.Sprintf("m%d", i), 1)
+		seqs = append(seqs, seq)
+		routeLive(a, "q/x", fmt.Sprintf("m%d", i), seq)
+	}
+	if got := receive(t, c1, s1, 2); !slices.Equal(got, []string{"m1", "m2"}) {
+		t.Fatalf("a delivered %q", got)
+	}
+	// Two more are stored while a's client holds the session; a does
+	// not get them (as if in flight on the network).
+	for i := 6; i <= 7; i++ {
+		seqs = append(seqs, storeMsg(t, a.js, "q/x", fmt.Sprintf("m%d", i), 1))
+	}
+	clustertest.Eventually(t, func() bool { return len(record(t, a, "dev1").Subs) == 1 },
+		func() string { return fmt.Sprintf("record %+v lacks the subscription", record(t, a, "dev1")) })
+
+	c2 := newTestClient()
+	s2, present := open(t, b, c2, "dev1", false, 300, nil)
+	if !present {
+		t.Fatal("Session Present is 0 for a session taken over from another node [MQTT-3.2.2-3]")
+	}
+	select {
+	case code := <-c1.kicked:
+		if code != mqtt.SessionTakenOver {
+			t.Fatalf("old client kicked with %v, want 0x8E [MQTT-3.1.4-3]", code)
+		}
+	default:
+		t.Fatal("the old client was not closed before CONNACK")
+	}
+	<-c1.gone // the old connection closed, its session detached with its will
+	if n := len(a.wills) + len(b.wills); n != 0 {
+		t.Fatalf("%d wills after a takeover, want none", n)
+	}
+	if a.b.Lookup("dev1") != nil {
+		t.Fatal("a still holds a copy of the session")
+	}
+	if v := s2.View(); len(v.Subs) != 1 || v.Subs[0].Filter != "q/#" || v.Subs[0].QoS != 1 {
+		t.Fatalf("subscriptions on b: %+v", v.Subs)
+	}
+	// m3..m7 once, in order; then a live message, and no duplicate
+	// before it.
+	seq8 := storeMsg(t, b.js, "q/x", "m8", 1)
+	routeLive(b, "q/x", "m8", seq8)
+	routeLive(b, "q/x", "m5", seqs[4]) // a late live copy of a replayed one
+	if got, want := receive(t, c2, s2, 6), []string{"m3", "m4", "m5", "m6", "m7", "m8"}; !slices.Equal(got, want) {
+		t.Fatalf("b delivered %q, want %q", got, want)
+	}
+	seq9 := storeMsg(t, b.js, "q/x", "m9", 1)
+	routeLive(b, "q/x", "m9", seq9)
+	if got := receive(t, c2, s2, 1); got[0] != "m9" {
+		t.Fatalf("after m8: %q, want m9 (a duplicate came first)", got)
+	}
+	if rec := record(t, b, "dev1"); rec.Owner != "b" || !rec.Connected || rec.Epoch != 2 {
+		t.Fatalf("record %+v, want owner b, connected, epoch 2", rec)
+	}
+}
+
+// TestSimultaneousConnects: two CONNECTs with one client id on two nodes
+// at once, round after round, leave exactly one connected, on the node
+// the record names; the other is closed with 0x8E.
+func TestSimultaneousConnects(t *testing.T) {
+	_, nodes := sessCluster(t, 2)
+	for round := range 8 {
+		id := fmt.Sprintf("twin%d", round)
+		ca, cb := newTestClient(), newTestClient()
+		var sa, sb *broker.Session
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; sa, _ = open(t, nodes[0], ca, id, false, 60, nil) })
+		wg.Go(func() { <-start; sb, _ = open(t, nodes[1], cb, id, false, 60, nil) })
+		close(start)
+		wg.Wait()
+		// The kicked one closes.
+		select {
+		case <-ca.gone:
+		case <-cb.gone:
+		case <-time.After(clustertest.Timeout):
+			t.Fatalf("round %d: neither client closed", round)
+		}
+		heldA, heldB := sa.HeldBy(ca), sb.HeldBy(cb)
+		kickedA, kickedB := len(ca.kicked) == 1, len(cb.kicked) == 1
+		if heldA == heldB || heldA == kickedA || heldB == kickedB {
+			t.Fatalf("round %d: held on a %v (kicked %v), on b %v (kicked %v): want exactly one", round, heldA, kickedA, heldB, kickedB)
+		}
+		winner := "a"
+		if heldB {
+			winner = "b"
+		}
+		if rec := record(t, nodes[0], id); rec.Owner != winner || !rec.Connected {
+			t.Fatalf("round %d: record %+v, want owner %s", round, rec, winner)
+		}
+	}
+}
+
+// TestOpenFailsWhileNATSIsDown: without the NATS link a CONNECT is
+// refused with 0x88 Server unavailable [MQTT-3.2.2-6 (return code 3)].
+func TestOpenFailsWhileNATSIsDown(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	nd := nodes[0]
+	o := nd.s.o
+	o.Up = func() bool { return false }
+	s := NewSessions(o)
+	_, _, err := s.Open(broker.OpenRequest{ClientID: "x", Client: newTestClient(), Owner: &broker.Owner{}}, func(*broker.Session, bool) {})
+	if code := mqtt.CodeOf(err); code != mqtt.ServerUnavailable {
+		t.Fatalf("open with the link down: %v (code %v), want 0x88", err, code)
+	}
+	if nd.b.Lookup("x") != nil {
+		t.Fatal("a refused CONNECT made a session")
+	}
+}
+
+// TestWillsAfterNodeLapse: node c dies (its liveness lapses, nothing
+// released) holding sessions; the survivors a and b claim each once and
+// publish each due will exactly once: the will of a session that ends
+// with its connection at once, the delayed one not before its delay
+// counted from the death [MQTT-3.1.3-9]; none for a session that
+// disconnected cleanly or was taken over in time.
+func TestWillsAfterNodeLapse(t *testing.T) {
+	_, nodes := sessCluster(t, 3)
+	a, c := nodes[0], nodes[2]
+	willOf := func(topic string, delay uint32) *mqtt.Will {
+		w := &mqtt.Will{QoS: 1, Topic: topic, Payload: []byte(topic)}
+		if delay > 0 {
+			w.Properties.SetUint32(mqtt.PropWillDelayInterval, delay)
+		}
+		return w
+	}
+	open(t, c, newTestClient(), "now", true, 0, willOf("will/now", 0))
+	sd, _ := open(t, c, newTestClient(), "delay", true, 60, willOf("will/delay", 1))
+	subscribe(t, c, sd, "keep/#", 1)
+	clean := newTestClient()
+	sc, _ := open(t, c, clean, "clean", true, 60, willOf("will/clean", 0))
+	c.s.Detach(sc, clean, nil) // DISCONNECT 0x00 discards the will [MQTT-3.1.2-10]
+	taken := newTestClient()
+	open(t, c, taken, "taken", true, 60, willOf("will/taken", 2))
+	open(t, a, newTestClient(), "taken", false, 60, nil)
+	<-taken.gone
+	clustertest.Eventually(t, func() bool { return len(record(t, c, "delay").Subs) == 1 },
+		func() string { return "the delayed session's subscription is not in its record" })
+
+	died := time.Now()
+	c.kill(t)
+	seen := map[string][]willSeen{}
+	for len(seen["will/now"]) == 0 || len(seen["will/delay"]) == 0 {
+		select {
+		case w := <-a.wills:
+			seen[w.topic] = append(seen[w.topic], w)
+		case w := <-nodes[1].wills:
+			seen[w.topic] = append(seen[w.topic], w)
+		case <-time.After(clustertest.Timeout):
+			t.Fatalf("wills seen %v", seen)
+		}
+	}
+	if at := seen["will/delay"][0].at; at.Sub(died) < time.Second {
+		t.Fatalf("delayed will published %v after the node died, before its 1s delay", at.Sub(died))
+	}
+	// Every claim is settled: the records say so.
+	clustertest.Eventually(t, func() bool {
+		d := record(t, a, "delay")
+		cl := record(t, a, "clean")
+		return d.Owner != "c" && d.Will == nil && cl.Owner != "c"
+	}, func() string { return "the gone node's sessions are not all claimed" })
+	if _, _, err := a.s.store.Get(t.Context(), "now"); err == nil {
+		t.Fatal("the record of a session that ended with its node is still there")
+	}
+	for len(a.wills)+len(nodes[1].wills) > 0 {
+		select {
+		case w := <-a.wills:
+			seen[w.topic] = append(seen[w.topic], w)
+		case w := <-nodes[1].wills:
+			seen[w.topic] = append(seen[w.topic], w)
+		}
+	}
+	for topic, ws := range seen {
+		if topic != "will/now" && topic != "will/delay" || len(ws) != 1 {
+			t.Fatalf("will %s published %d times, want once (and only will/now, will/delay)", topic, len(ws))
+		}
+	}
+	// The delayed session lives on, offline, on the node that won it,
+	// with its subscription.
+	owner := record(t, a, "delay").Owner
+	win := nodes[0]
+	if owner == "b" {
+		win = nodes[1]
+	}
+	s := win.b.Lookup("delay")
+	if s == nil || len(s.View().Subs) != 1 {
+		t.Fatalf("node %s does not carry the session on", owner)
+	}
+}
