@@ -281,6 +281,12 @@ func (s *Sessions) Detach(sess *broker.Session, c broker.Client, will *mqtt.Will
 	s.mu.Unlock()
 	heldBy := sess.HeldBy(c)
 	s.o.Broker.Detach(sess, c, nil)
+	if mine && !s.o.Up() {
+		// Cut off from the cluster, this node decides nothing: the
+		// record still says connected, with the will, and the node that
+		// claims the session after this one's lapse publishes it.
+		return
+	}
 	if !mine {
 		// Taken over by another node (takeover.go), or never recorded:
 		// no will, no record.
