@@ -68,6 +68,24 @@ func (s *Sessions) lastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// replayInactive is how long the server keeps a replay's consumer
+// that was not deleted (its node died while replaying).
+const replayInactive = 10 * time.Second
+
+// dropConsumer deletes a replay's consumer, so that none outlives its
+// replay (no consumer per session piles up).
+func (s *Sessions) dropConsumer(cons jetstream.Consumer) {
+	ci := cons.CachedInfo()
+	if ci == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.KickWait)
+	defer cancel()
+	if err := s.o.Layout.Messages.DeleteConsumer(ctx, ci.Name); err != nil {
+		s.o.Log.Debug("deleting a replay consumer failed; it lapses on its own", zap.String("consumer", ci.Name), zap.Error(err))
+	}
+}
+
 // replayBatch is the number of messages one fetch of the replay asks
 // for.
 const replayBatch = 256
@@ -114,13 +132,15 @@ func (s *Sessions) replayUpTo(ctx context.Context, sess *broker.Session, subs []
 	}
 	start := max(cursor+1, info.State.FirstSeq)
 	cons, err := s.o.Layout.Messages.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: subjects,
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start,
+		FilterSubjects:    subjects,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       start,
+		InactiveThreshold: replayInactive,
 	})
 	if err != nil {
 		return cursor, 0, fmt.Errorf("replaying from %d: %w", start, err)
 	}
+	defer s.dropConsumer(cons)
 	if ci := cons.CachedInfo(); ci != nil && ci.NumPending == 0 {
 		return last, 0, nil // nothing on the session's subjects
 	}

@@ -96,6 +96,14 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	if rec := record(t, b, "dev1"); rec.Owner != "b" || !rec.Connected || rec.Epoch != 2 {
 		t.Fatalf("record %+v, want owner b, connected, epoch 2", rec)
 	}
+	// The replay's consumer is gone with it: none per session.
+	info, err := b.layout.Messages.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Fatalf("%d consumers on the messages stream after the replay, want 0", info.State.Consumers)
+	}
 }
 
 // TestSimultaneousConnects: two CONNECTs with one client id on two nodes
