@@ -5,9 +5,10 @@ package backend
 // cursor changed, one revision-checked record (batched: many changes of
 // one session between two checkpoints make one write). A write that
 // fails on its revision means another node claimed the session without
-// this node letting it go (a kick that did not arrive in time): the
-// session is dropped here and its client closed with 0x8E, so that one
-// node holds it. A session that ended here (expired) loses its record.
+// this node letting it go: normally its kick follows at once; if none
+// came within twice KickWait (it timed out on the way), the session is
+// dropped here and its client closed with 0x8E, so that one node holds
+// it. A session that ended here (expired) loses its record.
 
 import (
 	"context"
@@ -77,7 +78,19 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	rev, err := s.store.Put(cctx, id, &rec, o.rev)
 	switch {
 	case errors.Is(err, cluster.ErrStale):
-		s.fenced(id, o)
+		// Another node claimed the session: its kick is on its way, and
+		// answers with this node's cursor. Only a kick that never comes
+		// (it timed out on the way) leaves the session fenced here.
+		now := time.Now()
+		s.mu.Lock()
+		if o.stale.IsZero() {
+			o.stale = now
+		}
+		lost := now.Sub(o.stale) > 2*s.o.KickWait
+		s.mu.Unlock()
+		if lost {
+			s.fenced(id, o)
+		}
 	case err != nil:
 		s.o.Log.Debug("writing a session record failed; again at the next checkpoint", logsafe.String("client_id", id), zap.Error(err))
 	default:

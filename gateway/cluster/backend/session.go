@@ -94,6 +94,9 @@ type owned struct {
 	rev  uint64
 	// will is the timer of a will waiting for its delay; nil for none.
 	will *time.Timer
+	// stale is when a write of the record first failed on its
+	// revision (checkpoint.go); zero while none did.
+	stale time.Time
 }
 
 var _ broker.Sessions = (*Sessions)(nil)
@@ -261,6 +264,9 @@ func (s *Sessions) adopt(ctx context.Context, id string, rec *cluster.SessionRec
 		for _, o := range subs {
 			s.o.Subs.Subscribe(sess, broker.NewSubscription(o))
 		}
+		// As a SUBSCRIBE does before its SUBACK: a backend waits here
+		// until the node's NATS server has the interest.
+		s.o.Subs.RetainedSeq()
 		return nil
 	})
 	if err != nil {

@@ -54,10 +54,10 @@ func (p willPub) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) 
 	return p.Broker.RouteAt(m, buf, now)
 }
 
-type allowReads struct{}
+type sessReads struct{}
 
-func (allowReads) MayRead(*broker.Policy, *broker.Owner, string, byte) bool { return true }
-func (allowReads) RestoredView(string, *store.Owner) any                    { return nil }
+func (sessReads) MayRead(*broker.Policy, *broker.Owner, string, byte) bool { return true }
+func (sessReads) RestoredView(string, *store.Owner) any                    { return nil }
 
 // sessCluster starts a 3-server NATS cluster with the layout, and n
 // nodes on it (node i on server i%3), each running.
@@ -77,7 +77,7 @@ func sessCluster(t *testing.T, n int) (*clustertest.Cluster, []*sessNode) {
 			t.Fatal(err)
 		}
 		log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(nd.name)
-		nd.b = broker.New(broker.Config{MaxPending: 1000}, &stats.Counters{}, allowReads{}, log)
+		nd.b = broker.New(broker.Config{MaxPending: 1000}, &stats.Counters{}, sessReads{}, log)
 		nd.s = NewSessions(SessionsOptions{Node: nd.name, Conn: nd.nc, JS: nd.js, Layout: nd.layout, Up: func() bool { return nd.nc.IsConnected() },
 			Broker: nd.b, Pub: willPub{Broker: nd.b, seen: nd.wills}, StrictOwner: true, KickWait: 2 * time.Second,
 			Checkpoint: 20 * time.Millisecond, Log: log})
@@ -111,10 +111,10 @@ func (nd *sessNode) kill(t *testing.T) {
 	<-nd.done
 }
 
-// testClient is a connection as the broker sees it: what it is sent is
+// sessClient is a connection as the broker sees it: what it is sent is
 // in out, its kick in kicked. Kicked, it closes as a connection does:
 // its session is detached with its will (gone is closed then).
-type testClient struct {
+type sessClient struct {
 	out    chan *broker.Delivery
 	kicked chan mqtt.ReasonCode
 	gone   chan struct{}
@@ -125,20 +125,20 @@ type testClient struct {
 	will *mqtt.Will
 }
 
-func newTestClient() *testClient {
-	return &testClient{out: make(chan *broker.Delivery, 1000), kicked: make(chan mqtt.ReasonCode, 1), gone: make(chan struct{})}
+func newSessClient() *sessClient {
+	return &sessClient{out: make(chan *broker.Delivery, 1000), kicked: make(chan mqtt.ReasonCode, 1), gone: make(chan struct{})}
 }
 
-func (c *testClient) Link() broker.Link {
+func (c *sessClient) Link() broker.Link {
 	return broker.Link{Out: c, Window: 1000, Version: mqtt.V5}
 }
-func (c *testClient) Deliver(d *broker.Delivery) bool     { c.out <- d; return true }
-func (c *testClient) Pubrel(uint16, mqtt.ReasonCode) bool { return true }
-func (c *testClient) Room() broker.QueueRoom              { return broker.QueueRoom{Items: 1000} }
-func (c *testClient) SetRefill(func())                    {}
-func (c *testClient) AfterStoredOut(fn func())            { fn() }
-func (c *testClient) OutWaiting() bool                    { return false }
-func (c *testClient) Kick(code mqtt.ReasonCode) {
+func (c *sessClient) Deliver(d *broker.Delivery) bool     { c.out <- d; return true }
+func (c *sessClient) Pubrel(uint16, mqtt.ReasonCode) bool { return true }
+func (c *sessClient) Room() broker.QueueRoom              { return broker.QueueRoom{Items: 1000} }
+func (c *sessClient) SetRefill(func())                    {}
+func (c *sessClient) AfterStoredOut(fn func())            { fn() }
+func (c *sessClient) OutWaiting() bool                    { return false }
+func (c *sessClient) Kick(code mqtt.ReasonCode) {
 	select {
 	case c.kicked <- code:
 	default:
@@ -148,7 +148,7 @@ func (c *testClient) Kick(code mqtt.ReasonCode) {
 }
 
 // close detaches the client's session with its will, once it has one.
-func (c *testClient) close() {
+func (c *sessClient) close() {
 	for {
 		c.mu.Lock()
 		nd, sess, will := c.nd, c.sess, c.will
@@ -162,9 +162,9 @@ func (c *testClient) close() {
 	}
 }
 
-// open opens id's session on nd for c, as a CONNECT would, and returns
+// sessOpen opens id's session on nd for c, as a CONNECT would, and returns
 // the session and Session Present.
-func open(t *testing.T, nd *sessNode, c *testClient, id string, clean bool, expiry uint32, will *mqtt.Will) (*broker.Session, bool) {
+func sessOpen(t *testing.T, nd *sessNode, c *sessClient, id string, clean bool, expiry uint32, will *mqtt.Will) (*broker.Session, bool) {
 	t.Helper()
 	var present bool
 	sess, prev, err := nd.s.Open(broker.OpenRequest{ClientID: id, Clean: clean, Expiry: expiry, Client: c,
@@ -182,8 +182,8 @@ func open(t *testing.T, nd *sessNode, c *testClient, id string, clean bool, expi
 	return sess, present
 }
 
-// subscribe subscribes sess to filter at qos on nd.
-func subscribe(t *testing.T, nd *sessNode, sess *broker.Session, filter string, qos byte) {
+// sessSubscribe subscribes sess to filter at qos on nd.
+func sessSubscribe(t *testing.T, nd *sessNode, sess *broker.Session, filter string, qos byte) {
 	t.Helper()
 	_ = nd.b.Subscribing(func() error {
 		nd.b.Subscribe(sess, broker.NewSubscription(broker.SubOptions{Filter: filter, QoS: qos}))
@@ -214,7 +214,7 @@ func storeMsg(t *testing.T, js jetstream.JetStream, topic, payload string, qos b
 
 // receive reads n deliveries of c, acknowledging each on sess, and
 // returns their payloads.
-func receive(t *testing.T, c *testClient, sess *broker.Session, n int) []string {
+func receive(t *testing.T, c *sessClient, sess *broker.Session, n int) []string {
 	t.Helper()
 	var got []string
 	deadline := time.After(clustertest.Timeout)

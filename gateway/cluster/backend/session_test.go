@@ -33,12 +33,12 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	_, nodes := sessCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	will := &mqtt.Will{QoS: 1, Topic: "will/dev1", Payload: []byte("gone")}
-	c1 := newTestClient()
-	s1, present := open(t, a, c1, "dev1", true, 300, will)
+	c1 := newSessClient()
+	s1, present := sessOpen(t, a, c1, "dev1", true, 300, will)
 	if present {
 		t.Fatal("Session Present on a new session [MQTT-3.2.2-2]")
 	}
-	subscribe(t, a, s1, "q/#", 1)
+	sessSubscribe(t, a, s1, "q/#", 1)
 	// Five stored messages reach a live; its client acknowledges two.
 	var seqs []uint64
 	for i := 1; i <= 5; i++ {
@@ -57,8 +57,8 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	clustertest.Eventually(t, func() bool { return len(record(t, a, "dev1").Subs) == 1 },
 		func() string { return fmt.Sprintf("record %+v lacks the subscription", record(t, a, "dev1")) })
 
-	c2 := newTestClient()
-	s2, present := open(t, b, c2, "dev1", false, 300, nil)
+	c2 := newSessClient()
+	s2, present := sessOpen(t, b, c2, "dev1", false, 300, nil)
 	if !present {
 		t.Fatal("Session Present is 0 for a session taken over from another node [MQTT-3.2.2-3]")
 	}
@@ -113,12 +113,12 @@ func TestSimultaneousConnects(t *testing.T) {
 	_, nodes := sessCluster(t, 2)
 	for round := range 8 {
 		id := fmt.Sprintf("twin%d", round)
-		ca, cb := newTestClient(), newTestClient()
+		ca, cb := newSessClient(), newSessClient()
 		var sa, sb *broker.Session
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		wg.Go(func() { <-start; sa, _ = open(t, nodes[0], ca, id, false, 60, nil) })
-		wg.Go(func() { <-start; sb, _ = open(t, nodes[1], cb, id, false, 60, nil) })
+		wg.Go(func() { <-start; sa, _ = sessOpen(t, nodes[0], ca, id, false, 60, nil) })
+		wg.Go(func() { <-start; sb, _ = sessOpen(t, nodes[1], cb, id, false, 60, nil) })
 		close(start)
 		wg.Wait()
 		// The kicked one closes.
@@ -151,7 +151,7 @@ func TestOpenFailsWhileNATSIsDown(t *testing.T) {
 	o := nd.s.o
 	o.Up = func() bool { return false }
 	s := NewSessions(o)
-	_, _, err := s.Open(broker.OpenRequest{ClientID: "x", Client: newTestClient(), Owner: &broker.Owner{}}, func(*broker.Session, bool) {})
+	_, _, err := s.Open(broker.OpenRequest{ClientID: "x", Client: newSessClient(), Owner: &broker.Owner{}}, func(*broker.Session, bool) {})
 	if code := mqtt.CodeOf(err); code != mqtt.ServerUnavailable {
 		t.Fatalf("open with the link down: %v (code %v), want 0x88", err, code)
 	}
@@ -176,15 +176,15 @@ func TestWillsAfterNodeLapse(t *testing.T) {
 		}
 		return w
 	}
-	open(t, c, newTestClient(), "now", true, 0, willOf("will/now", 0))
-	sd, _ := open(t, c, newTestClient(), "delay", true, 60, willOf("will/delay", 1))
-	subscribe(t, c, sd, "keep/#", 1)
-	clean := newTestClient()
-	sc, _ := open(t, c, clean, "clean", true, 60, willOf("will/clean", 0))
+	sessOpen(t, c, newSessClient(), "now", true, 0, willOf("will/now", 0))
+	sd, _ := sessOpen(t, c, newSessClient(), "delay", true, 60, willOf("will/delay", 1))
+	sessSubscribe(t, c, sd, "keep/#", 1)
+	clean := newSessClient()
+	sc, _ := sessOpen(t, c, clean, "clean", true, 60, willOf("will/clean", 0))
 	c.s.Detach(sc, clean, nil) // DISCONNECT 0x00 discards the will [MQTT-3.1.2-10]
-	taken := newTestClient()
-	open(t, c, taken, "taken", true, 60, willOf("will/taken", 2))
-	open(t, a, newTestClient(), "taken", false, 60, nil)
+	taken := newSessClient()
+	sessOpen(t, c, taken, "taken", true, 60, willOf("will/taken", 2))
+	sessOpen(t, a, newSessClient(), "taken", false, 60, nil)
 	<-taken.gone
 	clustertest.Eventually(t, func() bool { return len(record(t, c, "delay").Subs) == 1 },
 		func() string { return "the delayed session's subscription is not in its record" })
