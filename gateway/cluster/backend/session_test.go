@@ -2,6 +2,8 @@ package backend
 
 import (
 	"fmt"
+
+	"edgemq/gateway/cluster"
 	"slices"
 	"sync"
 	"testing"
@@ -237,5 +239,113 @@ func TestWillsAfterNodeLapse(t *testing.T) {
 	s := win.b.Lookup("delay")
 	if s == nil || len(s.View().Subs) != 1 {
 		t.Fatalf("node %s does not carry the session on", owner)
+	}
+}
+
+// TestTakeoverPastASlowOwner: the node holding a session does not
+// answer the kick in time (its gate is held): the claiming node proceeds
+// after KickWait, and the slow node, when it gets to the kick, still
+// closes its client with 0x8E and drops its copy: one node holds the
+// session.
+func TestTakeoverPastASlowOwner(t *testing.T) {
+	_, nodes := sessCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	c1 := newSessClient()
+	s1, _ := sessOpen(t, a, c1, "quiet", true, 60, nil)
+	sessSubscribe(t, a, s1, "q/#", 1)
+	clustertest.Eventually(t, func() bool { return len(record(t, a, "quiet").Subs) == 1 },
+		func() string { return "the subscription is not in the record" })
+	unlock, err := a.s.gates.lock(t.Context(), "quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c2 := newSessClient()
+	s2, present := sessOpen(t, b, c2, "quiet", false, 60, nil)
+	if waited := time.Since(start); waited < b.s.o.KickWait {
+		t.Fatalf("b proceeded after %v, before KickWait %v without an answer", waited, b.s.o.KickWait)
+	}
+	if !present || len(s2.View().Subs) != 1 {
+		t.Fatalf("present %v, subscriptions %+v: the session did not come from the record", present, s2.View().Subs)
+	}
+	if len(c1.kicked) != 0 {
+		t.Fatal("a answered while silent")
+	}
+	unlock()
+	select {
+	case code := <-c1.kicked:
+		if code != mqtt.SessionTakenOver {
+			t.Fatalf("fenced client closed with %v, want 0x8E", code)
+		}
+	case <-time.After(clustertest.Timeout):
+		t.Fatal("the silent node's client was never closed")
+	}
+	<-c1.gone
+	clustertest.Eventually(t, func() bool { return a.b.Lookup("quiet") == nil },
+		func() string { return "a still holds a copy" })
+	if !s2.HeldBy(c2) {
+		t.Fatal("b lost the session")
+	}
+	if rec := record(t, b, "quiet"); rec.Owner != "b" {
+		t.Fatalf("record owner %s, want b", rec.Owner)
+	}
+}
+
+// TestFencedOwnerLetsGo: a claim whose kick never reached the holding
+// node (a partition) is found by that node's own next write of the
+// record, refused on its revision (after a grace for the kick), and by
+// Recheck after the link heals: either way the client is closed with
+// 0x8E and the copy dropped.
+func TestFencedOwnerLetsGo(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	a := nodes[0]
+	// claimElsewhere moves id's record on as a claim by node z would,
+	// without a kick.
+	claimElsewhere := func(id string) {
+		_, _, err := a.s.store.Claim(t.Context(), id, func(old *cluster.SessionRecord) *cluster.SessionRecord {
+			rec := *old
+			rec.Owner, rec.Epoch = "z", old.Epoch+1
+			return &rec
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name  string
+		fence func(t *testing.T, id string, s *broker.Session)
+	}{
+		{"own write refused", func(t *testing.T, id string, s *broker.Session) {
+			sessSubscribe(t, a, s, "changed/#", 1) // the next checkpoint writes
+		}},
+		{"recheck", func(t *testing.T, id string, s *broker.Session) {
+			n, err := a.s.Recheck(t.Context())
+			if err != nil || n != 1 {
+				t.Fatalf("Recheck dropped %d (%v), want 1", n, err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "fenced-" + tc.name
+			c := newSessClient()
+			s, _ := sessOpen(t, a, c, id, true, 60, nil)
+			claimElsewhere(id)
+			tc.fence(t, id, s)
+			select {
+			case code := <-c.kicked:
+				if code != mqtt.SessionTakenOver {
+					t.Fatalf("fenced client closed with %v, want 0x8E", code)
+				}
+			case <-time.After(clustertest.Timeout):
+				t.Fatal("the fenced client was never closed")
+			}
+			<-c.gone
+			clustertest.Eventually(t, func() bool { return a.b.Lookup(id) == nil },
+				func() string { return "the fenced node still holds a copy" })
+			if rec := record(t, a, id); rec.Owner != "z" {
+				t.Fatalf("record owner %s, want z: the fenced node wrote it", rec.Owner)
+			}
+		})
 	}
 }

@@ -45,6 +45,10 @@ func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (cur
 // onKick answers a kick request: another node claimed the session of
 // req.ClientID at req.Epoch.
 func (s *Sessions) onKick(ctx context.Context, req cluster.KickRequest) cluster.KickReply {
+	// The kick is carried out even when the asking node stops waiting
+	// for the answer: its claim stands, and this node must let go.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.OpenTimeout)
+	defer cancel()
 	id := req.ClientID
 	unlock, err := s.gates.lock(ctx, id)
 	if err != nil {
@@ -85,4 +89,36 @@ func (s *Sessions) onKick(ctx context.Context, req cluster.KickRequest) cluster.
 	s.o.Log.Debug("session taken over by another node", logsafe.String("client_id", id), zap.String("by", req.By),
 		zap.Uint64("epoch", req.Epoch))
 	return cluster.KickReply{Held: true, Cursor: cursor}
+}
+
+// Recheck reads the record of every session this node holds and drops
+// (closing its client with 0x8E) each that another node claimed
+// meanwhile: after the NATS link heals, before the node serves again, as
+// a kick sent while it was cut off never arrived. It returns the number
+// dropped, and the first error reading a record (those sessions are left
+// as they are).
+func (s *Sessions) Recheck(ctx context.Context) (int, error) {
+	var firstErr error
+	dropped := 0
+	for _, id := range s.Owned() {
+		unlock, err := s.gates.lock(ctx, id)
+		if err != nil {
+			return dropped, err
+		}
+		s.mu.Lock()
+		o := s.owned[id]
+		s.mu.Unlock()
+		if o != nil {
+			_, rev, err := s.store.Get(ctx, id)
+			switch {
+			case errors.Is(err, cluster.ErrNoRecord) || (err == nil && rev != o.rev):
+				s.fenced(id, o)
+				dropped++
+			case err != nil && firstErr == nil:
+				firstErr = err
+			}
+		}
+		unlock()
+	}
+	return dropped, firstErr
 }
