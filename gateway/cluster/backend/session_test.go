@@ -2,14 +2,13 @@ package backend
 
 import (
 	"fmt"
-
-	"edgemq/gateway/cluster"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"edgemq/gateway/broker"
+	"edgemq/gateway/cluster"
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
 )
