@@ -105,6 +105,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 // is held.
 func (s *Sessions) fenced(id string, o *owned) {
 	s.o.Log.Warn("session claimed by another node; dropped here", logsafe.String("client_id", id))
+	s.counts.Fenced.Add(1)
 	s.drop(id, o)
 	if c := o.sess.Holder(); c != nil {
 		c.Kick(mqtt.SessionTakenOver)

@@ -113,10 +113,11 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, rev uint64) bool 
 		s.o.Log.Warn("claiming a gone node's session failed", logsafe.String("client_id", id), zap.Error(err))
 		return false
 	}
+	s.counts.Claimed.Add(1)
 	ended := next.Expiry == 0 || (!next.Deadline.IsZero() && !now.Before(next.Deadline))
 	if ended {
 		// The session ends now, and its will goes [MQTT-3.1.3-9].
-		o := &owned{rec: next, rev: newRev}
+		o := &owned{rec: next, rev: newRev, claimed: true}
 		if next.Will != nil {
 			s.mu.Lock()
 			s.owned[id] = o
@@ -137,7 +138,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, rev uint64) bool 
 		return true
 	}
 	s.replay(cctx, sess, next.Subs, next.Cursor) // replay.go
-	o := &owned{sess: sess, rec: next, rev: newRev}
+	o := &owned{sess: sess, rec: next, rev: newRev, claimed: true}
 	s.mu.Lock()
 	s.owned[id] = o
 	s.mu.Unlock()

@@ -26,6 +26,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgemq/gateway/broker"
@@ -85,7 +86,27 @@ type Sessions struct {
 
 	mu    sync.Mutex // guards owned; a leaf
 	owned map[string]*owned
+
+	counts SessionCounts
 }
+
+// SessionCounts count what Sessions did (for metrics); atomics.
+type SessionCounts struct {
+	// TakeoversRemote counts CONNECTs that took a session over from
+	// another node; TakeoversLocal those of a session this node held.
+	TakeoversRemote, TakeoversLocal atomic.Int64
+	// Claimed counts the sessions claimed from nodes that were gone.
+	Claimed atomic.Int64
+	// Wills counts the wills published, RemoteWills those of sessions
+	// claimed from a node that was gone.
+	Wills, RemoteWills atomic.Int64
+	// Fenced counts the sessions dropped here because another node
+	// claimed them without this node letting go first.
+	Fenced atomic.Int64
+}
+
+// Counts returns the counters of s.
+func (s *Sessions) Counts() *SessionCounts { return &s.counts }
 
 // owned is a session this node holds, as its record was last written.
 type owned struct {
@@ -97,6 +118,9 @@ type owned struct {
 	// stale is when a write of the record first failed on its
 	// revision (checkpoint.go); zero while none did.
 	stale time.Time
+	// claimed: this node claimed the session from a node that was gone
+	// (lapse.go).
+	claimed bool
 }
 
 var _ broker.Sessions = (*Sessions)(nil)
@@ -230,6 +254,12 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	s.mu.Lock()
 	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev}
 	s.mu.Unlock()
+	switch {
+	case prev != nil && prev.Owner != s.o.Node:
+		s.counts.TakeoversRemote.Add(1)
+	case prevClient != nil:
+		s.counts.TakeoversLocal.Add(1)
+	}
 	s.o.Log.Debug("session claimed", logsafe.String("client_id", id), zap.Uint64("epoch", rec.Epoch),
 		zap.Bool("from_other_node", prev != nil && prev.Owner != s.o.Node))
 	return sess, prevClient, nil

@@ -94,6 +94,9 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	if got := receive(t, c2, s2, 1); got[0] != "m9" {
 		t.Fatalf("after m8: %q, want m9 (a duplicate came first)", got)
 	}
+	if n := b.s.Counts().TakeoversRemote.Load(); n != 1 {
+		t.Fatalf("%d remote takeovers counted on b, want 1", n)
+	}
 	if rec := record(t, b, "dev1"); rec.Owner != "b" || !rec.Connected || rec.Epoch != 2 {
 		t.Fatalf("record %+v, want owner b, connected, epoch 2", rec)
 	}
@@ -238,6 +241,13 @@ func TestWillsAfterNodeLapse(t *testing.T) {
 	s := win.b.Lookup("delay")
 	if s == nil || len(s.View().Subs) != 1 {
 		t.Fatalf("node %s does not carry the session on", owner)
+	}
+	b := nodes[1]
+	if n := a.s.Counts().Claimed.Load() + b.s.Counts().Claimed.Load(); n != 3 {
+		t.Fatalf("%d sessions claimed, want 3 (now, delay, clean)", n)
+	}
+	if n := a.s.Counts().RemoteWills.Load() + b.s.Counts().RemoteWills.Load(); n != 2 {
+		t.Fatalf("%d remote wills counted, want 2", n)
 	}
 }
 

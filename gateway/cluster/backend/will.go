@@ -38,6 +38,7 @@ func (s *Sessions) publish(id string, pub *mqtt.Publish) {
 	var buf []broker.Match
 	p.RouteAt(broker.NewMessage(pub, id, now), &buf, now)
 	end()
+	s.counts.Wills.Add(1)
 	s.o.Log.Debug("will published", logsafe.String("client_id", id), logsafe.String("topic", pub.Topic))
 }
 
@@ -123,6 +124,9 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 		s.mu.Lock()
 		o.rec, o.rev = rec, rev
 		s.mu.Unlock()
+	}
+	if o.claimed {
+		s.counts.RemoteWills.Add(1)
 	}
 	s.publish(id, pub)
 }
