@@ -42,6 +42,14 @@ type clusterState struct {
 	// replaying holds live deliveries in held until EndReplay.
 	replaying bool
 	held      []*Delivery
+	// floors holds, for each QoS 1/2 message given to the session
+	// without its sequence (published on this node: routed before the
+	// stream numbered it), high when it came: its sequence is above.
+	// Pruned to what is owed by Cursor.
+	floors map[*Message]uint64
+	// base is the cursor the session started from here (StartCursor):
+	// the floor of an owed message whose floor is unknown.
+	base uint64
 }
 
 // take is called by deliver with s.mu held: it reports whether d is
@@ -62,8 +70,28 @@ func (s *Session) take(d *Delivery) bool {
 			return true
 		}
 		c.high = max(c.high, seq)
+	} else if d.qos > 0 {
+		if c.floors == nil {
+			c.floors = make(map[*Message]uint64)
+		}
+		if _, ok := c.floors[d.msg]; !ok {
+			c.floors[d.msg] = c.high
+		}
 	}
 	return false
+}
+
+// StartCursor tells s the cursor it starts from on this node (its
+// record's): what it is given later is above it. It takes session.mu
+// alone.
+func (s *Session) StartCursor(v uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl == nil {
+		return
+	}
+	s.cl.base = max(s.cl.base, v)
+	s.cl.high = max(s.cl.high, v)
 }
 
 // TrackClusterSeqs makes every session created from now on keep cluster
@@ -212,30 +240,49 @@ func (s *Session) EndReplay(through uint64) {
 	}
 }
 
-// Cursor returns the session's cursor in the messages stream: one below
-// the lowest sequence it still owes its client (queued or in flight),
-// or else the highest it was given. It takes session.mu alone.
+// Cursor returns the session's cursor in the messages stream: below
+// every message it still owes its client (queued or in flight: one below
+// its sequence, or its floor for one published on this node), or else
+// the highest sequence it was given. It takes session.mu alone.
 func (s *Session) Cursor() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cl == nil {
+	c := s.cl
+	if c == nil {
 		return 0
 	}
-	low := uint64(0)
-	for _, d := range s.st.inflight {
-		if seq := d.msg.seq; seq != 0 && (low == 0 || seq < low) {
-			low = seq
+	cur, owed := c.high, false
+	var keep map[*Message]uint64
+	owe := func(d *Delivery) {
+		var v uint64
+		switch {
+		case d.msg.seq != 0:
+			v = d.msg.seq - 1
+		case d.qos > 0:
+			f, ok := c.floors[d.msg]
+			if !ok {
+				f = c.base
+			}
+			if keep == nil {
+				keep = make(map[*Message]uint64)
+			}
+			keep[d.msg] = f
+			v = f
+		default:
+			return
 		}
+		if !owed || v < cur {
+			cur, owed = v, true
+		}
+	}
+	for _, d := range s.st.inflight {
+		owe(d)
 	}
 	for _, d := range s.st.pending {
-		if seq := d.msg.seq; seq != 0 && (low == 0 || seq < low) {
-			low = seq
-		}
+		owe(d)
 	}
-	if low != 0 {
-		return low - 1
-	}
-	return s.cl.high
+	c.floors = keep
+	return cur
 }
 
 // Rels returns the inbound QoS 2 packet ids awaiting PUBREL. It takes

@@ -120,3 +120,47 @@ func TestNoClusterState(t *testing.T) {
 		t.Fatalf("cursor %d", c)
 	}
 }
+
+// TestCursorFloorOfLocalMessages: a QoS 1 message published on this node
+// reaches the session before the stream numbers it: while it is owed,
+// the cursor stays at the highest sequence seen when it came (its own
+// is above), not past it.
+func TestCursorFloorOfLocalMessages(t *testing.T) {
+	b := testBroker()
+	b.TrackClusterSeqs()
+	c := &testClient{window: 100, room: 100}
+	s, _, err := b.Open(OpenRequest{ClientID: "c", Expiry: 60, Client: c, Owner: &Owner{}}, func(*Session, bool) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Subscribing(func() error {
+		b.Subscribe(s, NewSubscription(SubOptions{Filter: "t", QoS: 1}))
+		return nil
+	})
+	s.StartCursor(10)
+	var buf []Match
+	pidOf := func() uint16 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.st.order[len(s.st.order)-1]
+	}
+	steps := []struct {
+		name string
+		do   func()
+		want uint64
+	}{
+		{"start", func() {}, 10},
+		{"remote 12 owed", func() { b.Route(seqMessage("t", 12), &buf) }, 11},
+		{"remote 12 acknowledged", func() { s.Acked(mqtt.PUBACK, pidOf(), 0, c) }, 12},
+		{"local message owed", func() { b.Route(seqMessage("t", 0), &buf) }, 12},
+		{"remote 14 owed too", func() { b.Route(seqMessage("t", 14), &buf) }, 12},
+		{"remote 14 acknowledged", func() { s.Acked(mqtt.PUBACK, pidOf(), 0, c) }, 12},
+		{"local acknowledged", func() { s.Acked(mqtt.PUBACK, pidOf(), 0, c) }, 14},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := s.Cursor(); got != st.want {
+			t.Fatalf("%s: cursor %d, want %d", st.name, got, st.want)
+		}
+	}
+}

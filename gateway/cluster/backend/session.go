@@ -251,6 +251,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		return nil, nil, err
 	}
 	rec.Cursor = cursor
+	sess.StartCursor(cursor) // broker/cluster.go: what it gets from here on is above
 	s.mu.Lock()
 	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev}
 	s.mu.Unlock()
@@ -290,6 +291,7 @@ func (s *Sessions) adopt(ctx context.Context, id string, rec *cluster.SessionRec
 	if sess == nil {
 		return nil
 	}
+	sess.StartCursor(rec.Cursor)
 	err := s.o.Subs.Subscribing(func() error {
 		for _, o := range subs {
 			s.o.Subs.Subscribe(sess, broker.NewSubscription(o))
