@@ -308,3 +308,8 @@ func (s *Session) Ended() bool {
 	defer s.mu.Unlock()
 	return s.ended
 }
+
+// StrictOwner reports whether a session is bound to its owner's identity
+// (Config.StrictOwner), for a backend that refuses a CONNECT on another
+// node's session as Open does here.
+func (e *Broker) StrictOwner() bool { return e.sessions.strictOwner }
