@@ -63,7 +63,8 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.mu.Unlock()
 		return
 	}
-	rec, willArmed := o.rec, o.will != nil
+	rec, rev, willArmed := o.rec, o.rev, o.will != nil
+	last := o.rec
 	s.mu.Unlock()
 	if o.sess == nil || o.sess.Ended() {
 		if !willArmed {
@@ -72,10 +73,10 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		return
 	}
 	s.snapshot(&rec, o.sess)
-	if rec.Cursor == o.rec.Cursor && slices.Equal(rec.Subs, o.rec.Subs) && slices.Equal(rec.Rels, o.rec.Rels) {
+	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) {
 		return
 	}
-	rev, err := s.store.Put(cctx, id, &rec, o.rev)
+	newRev, err := s.store.Put(cctx, id, &rec, rev)
 	switch {
 	case errors.Is(err, cluster.ErrStale):
 		// Another node claimed the session: its kick is on its way, and
@@ -95,7 +96,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.o.Log.Debug("writing a session record failed; again at the next checkpoint", logsafe.String("client_id", id), zap.Error(err))
 	default:
 		s.mu.Lock()
-		o.rec, o.rev = rec, rev
+		o.rec, o.rev, o.stale = rec, newRev, time.Time{}
 		s.mu.Unlock()
 	}
 }

@@ -368,7 +368,9 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		s.forget(ctx, id, o)
 		return
 	}
-	rec := o.rec
+	s.mu.Lock()
+	rec, oldRev := o.rec, o.rev
+	s.mu.Unlock()
 	rec.Connected, rec.Will = false, nil
 	if rec.Expiry != math.MaxUint32 {
 		rec.Deadline = now.Add(time.Duration(rec.Expiry) * time.Second)
@@ -388,7 +390,7 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 			}
 		}
 	}
-	rev, err := s.store.Put(ctx, id, &rec, o.rev)
+	rev, err := s.store.Put(ctx, id, &rec, oldRev)
 	if err != nil {
 		// Fenced (another node claimed it) or unreachable: without the
 		// record this node keeps nothing of the session's will.
@@ -397,12 +399,14 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 			s.drop(id, o)
 			return
 		}
+		s.mu.Lock()
+		o.rec = rec
+		s.mu.Unlock()
 	} else {
-		o.rev = rev
+		s.mu.Lock()
+		o.rec, o.rev = rec, rev
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	o.rec = rec
-	s.mu.Unlock()
 	if rec.Will != nil {
 		s.armWill(id, o, due) // will.go
 	}
@@ -432,7 +436,10 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 // forget deletes the record of a session that ended here. The gate of
 // id is held.
 func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
-	if err := s.store.Delete(ctx, id, o.rev); err != nil && !errors.Is(err, cluster.ErrStale) {
+	s.mu.Lock()
+	rev := o.rev
+	s.mu.Unlock()
+	if err := s.store.Delete(ctx, id, rev); err != nil && !errors.Is(err, cluster.ErrStale) {
 		s.o.Log.Warn("deleting an ended session's record failed", logsafe.String("client_id", id), zap.Error(err))
 	}
 	s.drop(id, o)

@@ -182,11 +182,14 @@ func sessOpen(t *testing.T, nd *sessNode, c *sessClient, id string, clean bool, 
 	return sess, present
 }
 
-// sessSubscribe subscribes sess to filter at qos on nd.
+// sessSubscribe subscribes sess to filter at qos on nd, as a SUBSCRIBE
+// does through the node's Subscriptions seam, up to its SUBACK.
 func sessSubscribe(t *testing.T, nd *sessNode, sess *broker.Session, filter string, qos byte) {
 	t.Helper()
-	_ = nd.b.Subscribing(func() error {
-		nd.b.Subscribe(sess, broker.NewSubscription(broker.SubOptions{Filter: filter, QoS: qos}))
+	subs := nd.s.Subscriptions()
+	_ = subs.Subscribing(func() error {
+		subs.Subscribe(sess, broker.NewSubscription(broker.SubOptions{Filter: filter, QoS: qos}))
+		subs.RetainedSeq() // read last, before SUBACK
 		return nil
 	})
 }

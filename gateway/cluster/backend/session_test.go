@@ -40,6 +40,10 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 		t.Fatal("Session Present on a new session [MQTT-3.2.2-2]")
 	}
 	sessSubscribe(t, a, s1, "q/#", 1)
+	// In the record before SUBACK.
+	if subs := record(t, a, "dev1").Subs; len(subs) != 1 || subs[0].Filter != "q/#" || subs[0].QoS != 1 {
+		t.Fatalf("record's subscriptions at SUBACK: %+v", subs)
+	}
 	// Five stored messages reach a live; its client acknowledges two.
 	var seqs []uint64
 	for i := 1; i <= 5; i++ {
@@ -55,8 +59,6 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	for i := 6; i <= 7; i++ {
 		seqs = append(seqs, storeMsg(t, a.js, "q/x", fmt.Sprintf("m%d", i), 1))
 	}
-	clustertest.Eventually(t, func() bool { return len(record(t, a, "dev1").Subs) == 1 },
-		func() string { return fmt.Sprintf("record %+v lacks the subscription", record(t, a, "dev1")) })
 
 	c2 := newSessClient()
 	s2, present := sessOpen(t, b, c2, "dev1", false, 300, nil)

@@ -107,11 +107,15 @@ func (s *Sessions) Recheck(ctx context.Context) (int, error) {
 		}
 		s.mu.Lock()
 		o := s.owned[id]
+		var mine uint64
+		if o != nil {
+			mine = o.rev
+		}
 		s.mu.Unlock()
 		if o != nil {
 			_, rev, err := s.store.Get(ctx, id)
 			switch {
-			case errors.Is(err, cluster.ErrNoRecord) || (err == nil && rev != o.rev):
+			case errors.Is(err, cluster.ErrNoRecord) || (err == nil && rev != mine):
 				s.fenced(id, o)
 				dropped++
 			case err != nil && firstErr == nil:

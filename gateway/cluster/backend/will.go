@@ -94,7 +94,7 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 		return // reconnected, or published
 	}
 	o.will = nil
-	rec := o.rec
+	rec, oldRev := o.rec, o.rev
 	s.mu.Unlock()
 	w := rec.Will
 	rec.Will = nil
@@ -102,9 +102,9 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 	var rev uint64
 	var err error
 	if ended {
-		err = s.store.Delete(ctx, id, o.rev)
+		err = s.store.Delete(ctx, id, oldRev)
 	} else {
-		rev, err = s.store.Put(ctx, id, &rec, o.rev)
+		rev, err = s.store.Put(ctx, id, &rec, oldRev)
 	}
 	if err != nil {
 		// Lost to another node's write (it holds the session now, and
