@@ -22,6 +22,7 @@ package backend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,6 +63,9 @@ func DecodeStored(msg jetstream.Msg) (*broker.Message, error) {
 // leader.
 func (s *Sessions) lastSeq(ctx context.Context) (uint64, error) {
 	info, err := s.o.Layout.Messages.Info(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil // no stream, nothing stored before
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading the messages stream: %w", err)
 	}
