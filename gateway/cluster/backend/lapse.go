@@ -14,7 +14,6 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"math"
 	"time"
 
@@ -40,7 +39,7 @@ func (h lapseHandler) Current(live map[string]bool) {
 		s.o.Log.Warn("listing the sessions of absent nodes failed", zap.Error(err))
 		return
 	}
-	s.claimAll(h.ctx, orphans, "")
+	s.claimAll(h.ctx, orphans, "", func(owner string) bool { return !live[owner] })
 }
 
 // Lapsed claims the sessions of node.
@@ -51,17 +50,18 @@ func (h lapseHandler) Lapsed(node string) {
 		s.o.Log.Warn("listing a lapsed node's sessions failed", zap.String("node", node), zap.Error(err))
 		return
 	}
-	s.claimAll(h.ctx, orphans, node)
+	s.claimAll(h.ctx, orphans, node, func(owner string) bool { return owner == node })
 }
 
-// claimAll claims each of orphans (client id → revision read).
-func (s *Sessions) claimAll(ctx context.Context, orphans map[string]uint64, node string) {
+// claimAll claims each of orphans (client id → revision read) whose
+// owner is still one gone says it is.
+func (s *Sessions) claimAll(ctx context.Context, orphans map[string]uint64, node string, gone func(owner string) bool) {
 	won := 0
-	for id, rev := range orphans {
+	for id := range orphans {
 		if ctx.Err() != nil {
 			return
 		}
-		if s.claimOrphan(ctx, id, rev) {
+		if s.claimOrphan(ctx, id, gone) {
 			won++
 		}
 	}
@@ -70,9 +70,9 @@ func (s *Sessions) claimAll(ctx context.Context, orphans map[string]uint64, node
 	}
 }
 
-// claimOrphan claims id's session, whose record was read at rev, held by
-// a node that is gone. It reports whether this node won it.
-func (s *Sessions) claimOrphan(ctx context.Context, id string, rev uint64) bool {
+// claimOrphan claims id's session while its record names an owner that
+// gone says is gone. It reports whether this node won it.
+func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(owner string) bool) bool {
 	cctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
 	defer cancel()
 	unlock, err := s.gates.lock(cctx, id)
@@ -86,28 +86,33 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, rev uint64) bool 
 	if mine {
 		return false
 	}
-	rec, cur, err := s.store.Get(cctx, id)
-	if err != nil || cur != rev {
-		return false // gone, or moved on (claimed, reconnected)
-	}
 	now := time.Now()
-	next := *rec
-	next.Owner, next.Epoch, next.Connected = s.o.Node, rec.Epoch+1, false
-	if rec.Connected {
-		// Its connection ended with its node: the expiry and the will's
-		// delay count from now [MQTT-3.1.2-23, MQTT-3.1.3-9].
-		if rec.Expiry != math.MaxUint32 {
-			next.Deadline = now.Add(time.Duration(rec.Expiry) * time.Second)
+	var next cluster.SessionRecord
+	// Revision-checked, read again after a lost round (the read may come
+	// from a replica a write has not reached yet): of the nodes claiming,
+	// exactly one wins; the others then read a live owner and give up.
+	_, newRev, err := s.store.Claim(cctx, id, func(rec *cluster.SessionRecord) *cluster.SessionRecord {
+		if rec == nil || !gone(rec.Owner) {
+			return nil // ended, or moved on (claimed, reconnected)
 		}
-		if rec.Will != nil {
-			w := *rec.Will
-			w.Due = now.Add(time.Duration(min(w.Delay, rec.Expiry)) * time.Second)
-			next.Will = &w
+		next = *rec
+		next.Owner, next.Epoch, next.Connected = s.o.Node, rec.Epoch+1, false
+		if rec.Connected {
+			// Its connection ended with its node: the expiry and the
+			// will's delay count from now [MQTT-3.1.2-23, MQTT-3.1.3-9].
+			if rec.Expiry != math.MaxUint32 {
+				next.Deadline = now.Add(time.Duration(rec.Expiry) * time.Second)
+			}
+			if rec.Will != nil {
+				w := *rec.Will
+				w.Due = now.Add(time.Duration(min(w.Delay, rec.Expiry)) * time.Second)
+				next.Will = &w
+			}
 		}
-	}
-	newRev, err := s.store.Put(cctx, id, &next, rev)
-	if errors.Is(err, cluster.ErrStale) {
-		return false // another node won it
+		return &next
+	})
+	if err == nil && newRev == 0 {
+		return false
 	}
 	if err != nil {
 		s.o.Log.Warn("claiming a gone node's session failed", logsafe.String("client_id", id), zap.Error(err))

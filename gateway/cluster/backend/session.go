@@ -31,6 +31,7 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
@@ -84,7 +85,7 @@ type Sessions struct {
 	store cluster.SessionStore
 	gates gates
 
-	mu    sync.Mutex // guards owned; a leaf
+	mu    lockorder.Mutex[sessionsMu] // guards owned; nothing is taken under it
 	owned map[string]*owned
 
 	counts SessionCounts

@@ -3,7 +3,8 @@ package backend
 import (
 	"context"
 	"fmt"
-	"sync"
+
+	"edgemq/gateway/internal/lockorder"
 )
 
 // gates serialise, per client id, what this node does to a session's
@@ -13,7 +14,7 @@ import (
 // do NATS I/O and call the broker (registry.mu, session.mu are taken
 // under it); nothing holding a broker lock takes a gate.
 type gates struct {
-	mu sync.Mutex // guards m; taken alone
+	mu lockorder.Mutex[gatesMu] // guards m; a leaf
 	m  map[string]*gate
 }
 
@@ -54,3 +55,14 @@ func (g *gates) release(id string, gt *gate) {
 		delete(g.m, id)
 	}
 }
+
+// Lock classes of the sessions (gateway/LOCKS.md).
+type (
+	sessionsMu struct{}
+	subsMu     struct{}
+	gatesMu    struct{}
+)
+
+func (sessionsMu) LockClass() string { return "clusterSessions.mu" }
+func (subsMu) LockClass() string     { return "clusterSubs.mu" }
+func (gatesMu) LockClass() string    { return "sessionGates.mu" }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -237,14 +238,29 @@ func receive(t *testing.T, c *sessClient, sess *broker.Session, n int) []string 
 	return got
 }
 
-// record reads id's record.
+// record reads id's record: at least at the revision nd last wrote, if
+// nd holds the session (a read may come from a replica a write has not
+// reached yet).
 func record(t *testing.T, nd *sessNode, id string) *cluster.SessionRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
 	defer cancel()
-	rec, _, err := nd.s.store.Get(ctx, id)
-	if err != nil {
-		t.Fatalf("record of %s: %v", id, err)
+	nd.s.mu.Lock()
+	var want uint64
+	if o := nd.s.owned[id]; o != nil {
+		want = o.rev
 	}
-	return rec
+	nd.s.mu.Unlock()
+	for {
+		rec, rev, err := nd.s.store.Get(ctx, id)
+		switch {
+		case err == nil && rev >= want:
+			return rec
+		case err != nil && !errors.Is(err, cluster.ErrNoRecord):
+			t.Fatalf("record of %s: %v", id, err)
+		case ctx.Err() != nil:
+			t.Fatalf("record of %s: not at revision %d: %v", id, want, ctx.Err())
+		}
+		time.Sleep(time.Millisecond) // polling a replica that lags
+	}
 }

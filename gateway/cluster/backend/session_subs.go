@@ -16,11 +16,11 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/logsafe"
 
 	"go.uber.org/zap"
@@ -31,7 +31,7 @@ type recordedSubs struct {
 	broker.Subscriptions
 	s *Sessions
 
-	mu      sync.Mutex // guards touched; a leaf
+	mu      lockorder.Mutex[subsMu] // guards touched; nothing is taken under it
 	touched []*broker.Session
 }
 

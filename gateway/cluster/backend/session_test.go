@@ -314,6 +314,11 @@ func TestFencedOwnerLetsGo(t *testing.T) {
 	// without a kick.
 	claimElsewhere := func(id string) {
 		_, _, err := a.s.store.Claim(t.Context(), id, func(old *cluster.SessionRecord) *cluster.SessionRecord {
+			if old == nil {
+				// Read from a replica the write has not reached: a
+				// create, which fails, and Claim reads again.
+				return &cluster.SessionRecord{Owner: "z"}
+			}
 			rec := *old
 			rec.Owner, rec.Epoch = "z", old.Epoch+1
 			return &rec

@@ -107,18 +107,28 @@ func (s *Sessions) Recheck(ctx context.Context) (int, error) {
 		}
 		s.mu.Lock()
 		o := s.owned[id]
+		var rec cluster.SessionRecord
 		var mine uint64
 		if o != nil {
-			mine = o.rev
+			rec, mine = o.rec, o.rev
 		}
 		s.mu.Unlock()
 		if o != nil {
-			_, rev, err := s.store.Get(ctx, id)
+			// A write of the record as this node last wrote it, at its
+			// revision: it lands only if nobody else wrote since (a read
+			// could come from a replica behind).
+			rev, err := s.store.Put(ctx, id, &rec, mine)
 			switch {
-			case errors.Is(err, cluster.ErrNoRecord) || (err == nil && rev != mine):
+			case err == nil:
+				s.mu.Lock()
+				if o.rev == mine {
+					o.rev = rev
+				}
+				s.mu.Unlock()
+			case errors.Is(err, cluster.ErrStale):
 				s.fenced(id, o)
 				dropped++
-			case err != nil && firstErr == nil:
+			case firstErr == nil:
 				firstErr = err
 			}
 		}

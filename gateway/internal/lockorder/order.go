@@ -22,6 +22,10 @@ func Order() [][]string {
 		{"bolt.DB.gate", "engine.order", "session.mu", "writeQueue.mu"},
 		{"engine.order", "router.mu"},
 		{"engine.order", "retainedStore.mu"},
+		// A cluster node's SUBSCRIBE writes its session records inside
+		// Subscribing (gateway/cluster/backend session_subs.go).
+		{"engine.order", "clusterSubs.mu"},
+		{"engine.order", "clusterSessions.mu"},
 		// A retained cursor step (retained_feed.go) reads the store
 		// under the session's lock.
 		{"session.mu", "retainedStore.mu"},
@@ -44,6 +48,7 @@ func Order() [][]string {
 		{"FileSCRAMStore.mu"},
 		{"takeoverStats.mu"},
 		{"quotas.mu"},
+		{"sessionGates.mu"},
 	}
 }
 
