@@ -35,6 +35,8 @@ import (
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // testKey is a signing key made in the test with its verification side.
@@ -252,7 +254,8 @@ func TestJWTClaimsRefused(t *testing.T) {
 }
 
 // A JWKS served over HTTP: keys by kid, and a rotation: a token with an
-// unknown kid fetches the set again.
+// unknown kid fetches the set again. The server's clock (withClock, which
+// the JWKS cache reads) is moved by hand past jwks_min_interval.
 func TestJWKSRotation(t *testing.T) {
 	k1 := newTestKey(t, "RS256", "k1")
 	k2 := newTestKey(t, "EdDSA", "k2")
@@ -270,19 +273,23 @@ func TestJWKSRotation(t *testing.T) {
 	cfg := testConfig(t)
 	jwtConfig(cfg, configs.JWTAuth{JWKSURL: srv.URL, JWKSRefresh: time.Hour, JWKSMinInterval: 500 * time.Millisecond,
 		Token: configs.JWTTokenSource{Password: true}})
-	ts := startServer(t, cfg)
+	clock := &manualClock{t: time.Now()}
+	ts := startServerLog(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, withClock(clock))
 	connectV5(t, ts, tokenConnect("a", k1.sign(t, jwt.MapClaims{"sub": "a"})))
 	connectV5(t, ts, tokenConnect("b", k1.sign(t, jwt.MapClaims{"sub": "b"})))
 	if n := fetches.Load(); n != 1 {
 		t.Errorf("%d fetches for two tokens of a known kid, want 1", n)
 	}
 	// k2 is not published yet.
-	time.Sleep(600 * time.Millisecond)
+	clock.add(600 * time.Millisecond)
 	expectRefused(t, ts, tokenConnect("c", k2.sign(t, jwt.MapClaims{"sub": "c"})), mqtt.BadUserNameOrPassword)
 	mu.Lock()
 	set = jwksJSON(k1, k2)
 	mu.Unlock()
-	time.Sleep(600 * time.Millisecond) // past jwks_min_interval
+	if n := fetches.Load(); n != 2 {
+		t.Errorf("%d fetches after an unknown kid past jwks_min_interval, want 2", n)
+	}
+	clock.add(600 * time.Millisecond) // past jwks_min_interval
 	connectV5(t, ts, tokenConnect("d", k2.sign(t, jwt.MapClaims{"sub": "d"})))
 	before := fetches.Load()
 	// Unknown kids right after: rate-limited, no new fetch.
@@ -446,7 +453,9 @@ func TestJWTACLClaims(t *testing.T) {
 }
 
 // A JWKS server that fails: the keys loaded before stay in use, and a
-// stale set is asked for at most once per jwks_min_interval.
+// stale set is asked for at most once per jwks_min_interval. The
+// server's clock (withClock, which the JWKS cache reads) is moved by
+// hand.
 func TestJWKSServerDown(t *testing.T) {
 	k := newTestKey(t, "ES256", "k")
 	var down atomic.Bool
@@ -463,9 +472,10 @@ func TestJWKSServerDown(t *testing.T) {
 	cfg := testConfig(t)
 	jwtConfig(cfg, configs.JWTAuth{JWKSURL: srv.URL, JWKSRefresh: 100 * time.Millisecond, JWKSMinInterval: 300 * time.Millisecond,
 		Token: configs.JWTTokenSource{Password: true}})
-	ts := startServer(t, cfg)
+	clock := &manualClock{t: time.Now()}
+	ts := startServerLog(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, withClock(clock))
 	down.Store(true)
-	time.Sleep(350 * time.Millisecond) // stale, and past the interval
+	clock.add(350 * time.Millisecond) // stale, and past the interval
 	before := fetches.Load()
 	for i := range 3 {
 		connectV5(t, ts, tokenConnect("c"+string(rune('0'+i)), k.sign(t, jwt.MapClaims{"sub": "a"})))

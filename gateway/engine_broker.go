@@ -11,8 +11,9 @@ import (
 // newBroker builds the broker state of a server from cfg: sessions,
 // routing, retained messages, quotas (gateway/broker). Its read check is
 // the server's authorizer (ownerReads, owner.go), set by setAuthorizer;
-// its time is the engine's clock.
-func newBroker(cfg *configs.Config, st *proto.Stats, clock proto.Clock, log *zap.Logger) *broker.Broker {
+// its time is the engine's clock; interest hears of the filters it needs
+// (a cluster's, cluster.go).
+func newBroker(cfg *configs.Config, st *proto.Stats, clock proto.Clock, interest broker.Interest, log *zap.Logger) *broker.Broker {
 	return broker.New(broker.Config{
 		MaxPending:        cfg.Session.MaxOfflineMessages,
 		MaxPendingBytes:   cfg.Session.MaxOfflineBytes,
@@ -29,7 +30,8 @@ func newBroker(cfg *configs.Config, st *proto.Stats, clock proto.Clock, log *zap
 			MaxSessionsPerIP:     cfg.Session.MaxSessionsPerIP,
 			MaxSessionsPerUser:   cfg.Session.MaxSessionsPerUser,
 		},
-		Clock: clock, // clock.go
+		Clock:    clock, // clock.go
+		Interest: interest,
 	}, &st.Counters, ownerReads{}, log)
 }
 

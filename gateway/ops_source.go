@@ -1,7 +1,11 @@
 package gateway
 
 // The ops endpoints and metrics (package ops) over this server: the ops
-// listener's life, and opsSource, the adapter implementing ops.Source.
+// listener's life; opsSource, the adapter implementing ops.Source; and
+// the collectors of the concerns' own counters (quota refusals, publish
+// rate limiting, overload), registered next to package ops' collector.
+// (The session takeover refusals' collector is takeoverCollector, with
+// the owner binding in owner.go.)
 // The adapter takes each lock alone, briefly, and copies out: Server.mu
 // to list the connections, registry.mu then each session.mu in turn
 // (registry.gauges), retainedStore.mu, Server.srcMu for the certificate
@@ -12,8 +16,11 @@ import (
 	"time"
 
 	"edgemq/gateway/auth"
+	"edgemq/gateway/broker"
 	"edgemq/gateway/ops"
 	"edgemq/mqtt"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // newOps binds the ops listener when ops.address is set.
@@ -108,4 +115,52 @@ func (o opsSource) Health() ops.Health {
 	h.StoreClosed = s.storeClosed.Load()
 	h.Draining = s.isDraining()
 	return h
+}
+
+var descQuotaRefused = prometheus.NewDesc("edgemq_quota_refused_total",
+	"Requests refused by a quota: subscriptions, subscription_bytes, sessions_per_ip, sessions_per_user, retained_per_client, retained_topic_length, retained_messages, retained_bytes.",
+	[]string{"quota"}, nil)
+
+// quotaCollector exports the quota refusals; the quotas themselves are
+// the broker's (broker/quota.go, broker/retained_quota.go).
+type quotaCollector struct{ q *broker.Quotas }
+
+func (c quotaCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descQuotaRefused }
+
+func (c quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	for k := range broker.QuotaKinds {
+		ch <- prometheus.MustNewConstMetric(descQuotaRefused, prometheus.CounterValue, float64(c.q.Refused(k)), k.String())
+	}
+}
+
+var (
+	descOverloaded      = prometheus.NewDesc("edgemq_overloaded", "1 while the gateway is overloaded (overload section), else 0.", nil, nil)
+	descOverloadRefused = prometheus.NewDesc("edgemq_overload_refused_total", "Clients refused server busy after CONNECT while overloaded.", nil, nil)
+)
+
+var descRateLimited = prometheus.NewDesc("edgemq_rate_limited_total",
+	"PUBLISH packets over a client's publish_rate, by listener and action (backpressure: delayed; disconnect: the client was disconnected).",
+	[]string{"listener", "action"}, nil)
+
+// limitCollector exports the rate limiting and overload metrics
+// (gateway/limits' counters).
+type limitCollector struct{ s *Server }
+
+func (c limitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRateLimited
+	ch <- descOverloaded
+	ch <- descOverloadRefused
+}
+
+func (c limitCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.rlim.EachLimited(func(listener, action string, n int64) {
+		ch <- prometheus.MustNewConstMetric(descRateLimited, prometheus.CounterValue, float64(n), listener, action)
+	})
+	g := c.s.overload
+	v := 0.0
+	if g.Active() {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descOverloaded, prometheus.GaugeValue, v)
+	ch <- prometheus.MustNewConstMetric(descOverloadRefused, prometheus.CounterValue, float64(g.Refused()))
 }

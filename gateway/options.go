@@ -2,7 +2,8 @@ package gateway
 
 // Extension points for a Go program that embeds edgemq: its own
 // authentication backends, authorizer and store, handed to New as
-// options. The configuration still decides where each applies: a
+// options, and the names of the authentication seams they implement
+// (gateway/auth's). The configuration still decides where each applies: a
 // listener names a programmatic authentication backend in its auth list
 // like any other (a backend of type plugin under auth.backends); the
 // programmatic authorizer narrows the acl section; the programmatic store
@@ -19,6 +20,26 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/store"
 )
+
+// ConnInfo is the read-only view of a connecting client handed to
+// authentication and authorization plugins: auth.ConnInfo.
+type ConnInfo = auth.ConnInfo
+
+// Authenticator decides whether a client may connect: auth.Authenticator,
+// whose doc comment is its contract.
+type Authenticator = auth.Authenticator
+
+// RequestInfo is implemented by the ConnInfo handed to authenticators:
+// the WebSocket upgrade request (auth.RequestInfo).
+type RequestInfo = auth.RequestInfo
+
+// ACLClaims are topic filters a credential (a JWT's acl claim) carries
+// (auth.ACLClaims).
+type ACLClaims = auth.ACLClaims
+
+// ErrNotMine is returned by an Authenticator that does not handle a
+// client, so that the next one in the chain decides (auth.ErrNotMine).
+var ErrNotMine = auth.ErrNotMine
 
 // extensions are what the embedding program supplied (WithAuthenticator,
 // WithAuthorizer, WithStore). Set by New, read-only after.

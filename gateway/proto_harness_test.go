@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -224,7 +223,7 @@ func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost 
 		tb.Fatalf("profile: %v", err)
 	}
 	users := passwd.NewStaticUsers(cfg.Auth.Users, e.pwVerify)
-	backends, err := buildAuthChain(cfg, lc, users, map[string]auth.Backend{}, &http.Client{Timeout: time.Second}, e.pwVerify, log)
+	backends, err := s.buildAuthChain(cfg, lc, users, map[string]auth.Backend{})
 	if err != nil {
 		tb.Fatalf("auth chain: %v", err)
 	}

@@ -40,7 +40,7 @@ package gateway
 //     max_connections, drain and shutdown_timeout.
 //
 // Locks: reloader.mu serialises reloads; the acl file watcher
-// (acl_file.go) takes it too, so that it never installs rules built from
+// (assemble.go) takes it too, so that it never installs rules built from
 // a replaced configuration. What it is held around: LOCKS.md.
 
 import (
@@ -57,6 +57,7 @@ import (
 	"edgemq/certs"
 	"edgemq/configs"
 	"edgemq/gateway/auth"
+	"edgemq/gateway/auth/jwt"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/proto"
@@ -105,6 +106,8 @@ type reloader struct {
 	load func() (*configs.Config, error)
 	// authHTTP is the server's client of http backends and JWKS URLs.
 	authHTTP *http.Client
+	// clock is the JWKS caches' clock (withClock); nil: the wall clock.
+	clock jwt.Clock
 	// aclWake tells the acl file watcher that the acl section changed.
 	aclWake chan struct{}
 
@@ -119,6 +122,7 @@ func (s *Server) initReloader(cfg *configs.Config, o options, authHTTP *http.Cli
 	r.cur.Store(cfg)
 	r.load = o.loader
 	r.authHTTP = authHTTP
+	r.clock = o.clock
 	r.aclWake = make(chan struct{}, 1)
 	r.total = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgemq_config_reloads_total",
@@ -187,7 +191,7 @@ func (s *Server) reload(ctx context.Context, cfg *configs.Config) (ReloadResult,
 		return ReloadResult{}, fmt.Errorf("validating configuration: %w", err)
 	}
 	old := s.config()
-	res := ReloadResult{Changed: diffConfig(old, cfg)}
+	res := ReloadResult{Changed: configs.Diff(old, cfg)}
 	if len(res.Changed) == 0 {
 		return res, nil
 	}
@@ -222,7 +226,7 @@ func restartKeys(changed []string, old, cfg *configs.Config) []string {
 // liveKey reports whether a change of key k can be applied to a running
 // server.
 func liveKey(k string, old, cfg *configs.Config) bool {
-	if _, rest, ok := listenerKey(k); ok {
+	if _, rest, ok := configs.ListenerKey(k); ok {
 		switch rest {
 		case "profile", "auth", "allow_anonymous", "max_connections", "tls":
 			return true
@@ -244,7 +248,7 @@ func liveKey(k string, old, cfg *configs.Config) bool {
 		return true
 	}
 	for _, live := range []string{"mqtt", "profiles", "auth.users", "auth.backends", "acl", "limits", "overload", "drain", "shutdown_timeout"} {
-		if underKey(k, live) {
+		if configs.UnderKey(k, live) {
 			return true
 		}
 	}
@@ -297,7 +301,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		if _, done := p.sources[name]; done {
 			continue
 		}
-		if src, ok := cur[name]; ok && !hasKey(changed, "tls."+name) {
+		if src, ok := cur[name]; ok && !configs.HasKey(changed, "tls."+name) {
 			p.sources[name] = src
 			continue
 		}
@@ -314,8 +318,8 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		}
 	}
 
-	profiles := hasKey(changed, "mqtt") || hasKey(changed, "profiles")
-	authChanged := hasKey(changed, "auth") || hasKey(changed, "tls")
+	profiles := configs.HasKey(changed, "mqtt") || configs.HasKey(changed, "profiles")
+	authChanged := configs.HasKey(changed, "auth") || configs.HasKey(changed, "tls")
 	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
 	backends := s.ext.authenticators() // shared by name, as at start
 	for _, l := range s.lsts {
@@ -326,21 +330,21 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		lc := cfg.Listeners[i]
 		key := "listeners[" + lc.Name + "]"
 		lp := listenerPlan{cfg: lc}
-		if profiles || hasKey(changed, key+".profile") {
+		if profiles || configs.HasKey(changed, key+".profile") {
 			prof, err := proto.NewProfile(cfg.LimitsFor(lc))
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}
 			lp.prof = prof
 		}
-		if authChanged || hasKey(changed, key+".auth") || hasKey(changed, key+".allow_anonymous") || hasKey(changed, key+".tls") {
-			chain, err := buildAuthChain(cfg, lc, users, backends, s.reloads.authHTTP, s.eng.pwVerify, s.log) // auth.go
+		if authChanged || configs.HasKey(changed, key+".auth") || configs.HasKey(changed, key+".allow_anonymous") || configs.HasKey(changed, key+".tls") {
+			chain, err := s.buildAuthChain(cfg, lc, users, backends) // assemble.go
 			if err != nil {
 				return p, fmt.Errorf("listener %q: %w", lc.Name, err)
 			}
 			a := auth.NewChain(lc.Anonymous(), chain...)
 			if l.tls != nil {
-				setCertIdentity(a, cfg.TLS[lc.TLS])
+				a.SetCertIdentityOf(cfg.TLS[lc.TLS].ClientAuth)
 			}
 			lp.auth = a
 		}
@@ -351,7 +355,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 		p.lsts = append(p.lsts, lp)
 	}
 
-	if hasKey(changed, "acl") {
+	if configs.HasKey(changed, "acl") {
 		a, err := NewStaticACL(cfg.ACL)
 		if err != nil {
 			return p, fmt.Errorf("building acl: %w", err)
@@ -384,19 +388,19 @@ func (s *Server) swapReload(cfg *configs.Config, changed []string, p *reloadPlan
 			l.tls.src = lp.src
 			l.tls.cur.Store(lp.tls)
 		}
-		if hasKey(changed, "listeners["+lp.cfg.Name+"].max_connections") {
+		if configs.HasKey(changed, "listeners["+lp.cfg.Name+"].max_connections") {
 			s.mu.Lock()
 			l.cfg.MaxConnections = lp.cfg.MaxConnections // track reads it under s.mu
 			s.mu.Unlock()
 		}
 	}
-	if hasKey(changed, "limits") {
+	if configs.HasKey(changed, "limits") {
 		s.adm.SetLimits(cfg.Limits)
 		// Listeners with partial per-IP overrides inherit the rest.
-		s.setListenerAdmission(cfg) // admission.go
+		s.setListenerAdmission(cfg) // assemble.go
 	}
-	if hasKey(changed, "overload") {
-		s.setOverload(cfg) // overload.go
+	if configs.HasKey(changed, "overload") {
+		s.setOverload(cfg) // assemble.go
 	}
 	if p.acl != nil {
 		s.SetAuthorizer(p.acl) // connections drop their cached decisions
@@ -422,19 +426,6 @@ func (s *Server) tlsSources() (map[string]certs.Source, map[string]configs.TLSSo
 	s.srcMu.Lock()
 	defer s.srcMu.Unlock()
 	return maps.Clone(s.sources), s.config().TLS
-}
-
-// setCertIdentity sets how auth maps the client certificates of the tls
-// entry scfg (client_auth.identity and identity_as).
-func setCertIdentity(chain *auth.Chain, scfg configs.TLSSource) {
-	as := ""
-	switch scfg.ClientAuth.IdentityAs {
-	case auth.IdentityAsUsername, auth.IdentityAsClientID:
-		as = scfg.ClientAuth.IdentityAs
-	}
-	// Also without identity_as, the identity is what ACL rules'
-	// cert_identity match (authorizeConnect).
-	chain.SetCertIdentity(as, scfg.ClientAuth.Identity)
 }
 
 // listenerTLS is the configuration a listener of type typ serves from

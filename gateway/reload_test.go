@@ -332,46 +332,6 @@ func TestReloadRefused(t *testing.T) {
 	}
 }
 
-// TestDiffConfig checks the key paths a reload reports.
-func TestDiffConfig(t *testing.T) {
-	rows := []struct {
-		name   string
-		change func(*configs.Config)
-		want   []string
-	}{
-		{"nothing", func(*configs.Config) {}, nil},
-		{"profile", func(c *configs.Config) { c.Listeners[0].Profile = "small" }, []string{"listeners[tcp].profile"}},
-		{"password is a path only", func(c *configs.Config) { c.Auth.Users[0].PasswordHash = "$2a$other" }, []string{"auth.users[alice].password_hash"}},
-		{"user added", func(c *configs.Config) {
-			c.Auth.Users = append(c.Auth.Users, configs.User{Username: "bob", PasswordHash: "$2a$x"})
-		}, []string{"auth.users[bob]"}},
-		{"tls entry", func(c *configs.Config) { c.TLS["main"] = configs.TLSSource{Source: "files", MinVersion: "1.3"} }, []string{"tls.main.min_version"}},
-		{"tls entry added", func(c *configs.Config) { c.TLS["other"] = configs.TLSSource{} }, []string{"tls.other"}},
-		{"profile field", func(c *configs.Config) { c.Profiles["small"] = configs.Profile{ReceiveMaximum: refOf[uint16](2)} }, []string{"profiles.small.receive_maximum"}},
-		{"rules", func(c *configs.Config) { c.ACL.Rules = nil }, []string{"acl.rules"}},
-		{"listener order", func(c *configs.Config) { slices.Reverse(c.Listeners) }, nil},
-	}
-	base := func() *configs.Config {
-		c := testConfig(t)
-		c.DataDir = "/data"
-		c.Auth.Users = []configs.User{{Username: "alice", PasswordHash: "$2a$one"}}
-		c.TLS = map[string]configs.TLSSource{"main": {Source: "files"}}
-		c.Profiles = map[string]configs.Profile{"small": {}}
-		c.Listeners = append(c.Listeners, configs.Listener{Name: "tls", Type: "tls", TLS: "main"})
-		c.ACL.Rules = []configs.ACLRule{{Permission: "allow", Action: "all", Topic: "#"}}
-		return c
-	}
-	for _, row := range rows {
-		t.Run(row.name, func(t *testing.T) {
-			cfg := base()
-			row.change(cfg)
-			if got := diffConfig(base(), cfg); !slices.Equal(got, row.want) {
-				t.Fatalf("diff %q, want %q", got, row.want)
-			}
-		})
-	}
-}
-
 // handshake dials addr with TLS offering ALPN offer and returns the
 // serial number of the server's certificate and the negotiated protocol.
 func handshake(tb testing.TB, addr string, offer []string) (int64, string) {

@@ -1,7 +1,3 @@
-// Package gateway is the edgemq engine: connection I/O (conn, writeQueue),
-// a socket-free protocol state machine (channel, with the CONNECT
-// pipeline in connect.go and gateway/proto), session state (sessionState,
-// registry) and the router (topic trie and retained messages).
 package gateway
 
 import (
@@ -99,6 +95,8 @@ type Server struct {
 	ext extensions
 
 	startedAt time.Time // when NewContext built it: uptime (admin_source.go)
+
+	cluster *clusterState // nil without a cluster section (cluster.go)
 }
 
 // Option adjusts a Server being built.
@@ -153,7 +151,19 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
 	s.eng = &engine{stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
-	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, log))         // engine_broker.go
+	interest, err := s.joinCluster(ctx, cfg, st) // cluster.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !started {
+			s.closeCluster()
+		}
+	}()
+	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, interest, log)) // engine_broker.go
+	if err := s.attachCluster(); err != nil {
+		return nil, err
+	}
 	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
 	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
 	s.metrics.MustRegister(takeoverCollector{s})
@@ -174,7 +184,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeListeners()
 			return nil, fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		backends, err := buildAuthChain(cfg, lc, users, built, authHTTP, s.eng.pwVerify, log) // auth.go
+		backends, err := s.buildAuthChain(cfg, lc, users, built) // assemble.go
 		if err != nil {
 			s.closeListeners()
 			s.closeSources()
@@ -251,7 +261,7 @@ func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *proto.Pr
 			lcfg.TLS = s.metrics.TimeHandshakes(lc.Name, tsw.config()) // package ops
 		}
 		lcfg.HandshakeTimeout = certs.HandshakeTimeout(scfg)
-		setCertIdentity(chain, scfg) // reload.go
+		chain.SetCertIdentityOf(scfg.ClientAuth)
 	}
 	if lcfg.HandshakeTimeout <= 0 {
 		// A plain ws upgrade request is bounded like CONNECT is.
@@ -337,6 +347,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	stopCluster := s.runCluster(ctx)     // cluster.go
 	stopOps := s.startOps()              // ops_source.go: /metrics, /healthz, /readyz
 	stopAdmin := s.startAdmin()          // admin_source.go: /api/v1
 	stopSys := s.startSys(ctx)           // sys.go
@@ -355,6 +366,7 @@ func (s *Server) Run(ctx context.Context) error {
 	stopACL()
 	stopOverload()
 	s.shutdown()
+	stopCluster()
 	s.closeSources()
 	s.storeClosed.Store(true)
 	stopAdmin()

@@ -85,12 +85,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edgemq: %v\n", err)
 		return 2
 	}
-	if cfg.Cluster.Enabled() {
-		// Refused rather than ignored: a node that silently ran alone
-		// would split the brokers its operator meant to join.
-		fmt.Fprintf(stderr, "edgemq: cluster.node is set, but this build does not run a cluster yet (issue 15): remove the cluster section\n")
-		return 2
-	}
 	logger, err := newLogger(cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "edgemq: %v\n", err)

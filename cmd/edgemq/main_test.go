@@ -45,7 +45,7 @@ func writeFile(t testing.TB, name, content string) string {
 func TestRunWithoutServing(t *testing.T) {
 	bad := writeFile(t, "bad.yaml", "mqtt:\n  recieve_maximum: 1\n")
 	open := writeFile(t, "open.yaml", "listeners:\n  - {name: tcp, type: tcp, address: '0.0.0.0:1883'}\n")
-	clustered := writeFile(t, "cluster.yaml", "cluster:\n  node: n1\n  replicas: 1\n")
+	clustered := writeFile(t, "cluster.yaml", "cluster:\n  node: n1\n  replicas: 7\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -57,8 +57,8 @@ func TestRunWithoutServing(t *testing.T) {
 		{name: "help", args: []string{"-h"}, code: 0, stderrHave: []string{"Usage: edgemq", "-config FILE", "-version"}},
 		{name: "unknown flag", args: []string{"--frobnicate"}, code: 2, stderrHave: []string{"flag provided but not defined"}},
 		{name: "stray argument", args: []string{"serve"}, code: 2, stderrHave: []string{`unexpected argument "serve"`}},
-		{name: "cluster not served yet", args: []string{"-c", clustered}, code: 2,
-			stderrHave: []string{"cluster.node is set, but this build does not run a cluster yet"}},
+		{name: "bad cluster", args: []string{"-c", clustered}, code: 2,
+			stderrHave: []string{"cluster.replicas: 7 is not 1 to 5"}},
 		{name: "missing file", args: []string{"-c", filepath.Join(t.TempDir(), "none.yaml")}, code: 2,
 			stderrHave: []string{"edgemq: reading config:", "none.yaml"}},
 		{name: "unknown key", args: []string{"--config", bad}, code: 2,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"edgemq/configs"
 	"edgemq/mqtt"
 )
 
@@ -72,6 +73,20 @@ func NewChain(allowAnonymous bool, backends ...Backend) *Chain {
 // built, before it is in use.
 func (a *Chain) SetCertIdentity(as, field string) {
 	a.identityAs, a.identityField = as, field
+}
+
+// SetCertIdentityOf maps the client certificates as the client_auth
+// section ca of the listener's tls entry says: identity_as username or
+// client_id replaces that with the certificate's identity field; any
+// other value (none, "") replaces nothing, and the field is still what
+// ACL rules' cert_identity match. Called while the chain is built.
+func (a *Chain) SetCertIdentityOf(ca configs.ClientAuth) {
+	as := ""
+	switch ca.IdentityAs {
+	case IdentityAsUsername, IdentityAsClientID:
+		as = ca.IdentityAs
+	}
+	a.SetCertIdentity(as, ca.Identity)
 }
 
 // AllowAnonymous reports whether clients without credentials may connect.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"testing"
 
+	"edgemq/configs"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 )
@@ -160,5 +161,28 @@ func TestStats(t *testing.T) {
 	}
 	if s.Delayed() != 1 {
 		t.Errorf("delayed = %d, want 1", s.Delayed())
+	}
+}
+
+// TestSetCertIdentityOf: identity_as username or client_id maps the
+// certificate's identity field; none or unset maps nothing, and the field
+// is kept for ACL rules' cert_identity.
+func TestSetCertIdentityOf(t *testing.T) {
+	tests := []struct {
+		ca        configs.ClientAuth
+		wantAs    string
+		wantField string
+	}{
+		{configs.ClientAuth{IdentityAs: "username", Identity: "cn"}, IdentityAsUsername, "cn"},
+		{configs.ClientAuth{IdentityAs: "client_id", Identity: "san_dns"}, IdentityAsClientID, "san_dns"},
+		{configs.ClientAuth{IdentityAs: "none", Identity: "san_uri"}, "", "san_uri"},
+		{configs.ClientAuth{Identity: "cn"}, "", "cn"},
+	}
+	for _, tt := range tests {
+		c := NewChain(false)
+		c.SetCertIdentityOf(tt.ca)
+		if c.IdentityAs() != tt.wantAs || c.IdentityField() != tt.wantField {
+			t.Errorf("%+v: identity as %q field %q, want %q %q", tt.ca, c.IdentityAs(), c.IdentityField(), tt.wantAs, tt.wantField)
+		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 // NewMessage makes a routed message of an inbound PUBLISH, taking it
 // over: the packet id and DUP belong to the publisher's exchange only.
 func NewMessage(p *mqtt.Publish, from string, now time.Time) *Message {
+	m := &Message{pub: p, from: from, inPID: p.PacketID}
 	p.PacketID, p.Dup = 0, false
-	m := &Message{pub: p, from: from}
 	m.plain.msg = m
 	if p.Properties.Has(mqtt.PropMessageExpiryInterval) {
 		m.expires = now.Add(time.Duration(p.Properties.MessageExpiryInterval) * time.Second)
@@ -35,14 +35,36 @@ func (e *Broker) Route(m *Message, buf *[]Match) int {
 // RouteAt is Route at time now, for a caller that has just read the
 // clock (one reading per message on the publish path).
 func (e *Broker) RouteAt(m *Message, buf *[]Match, now time.Time) int {
+	return e.route(m, buf, now, routeAll)
+}
+
+// routeMode says what route does besides delivering to the matching
+// non-shared subscriptions (route_cluster.go).
+type routeMode uint8
+
+const (
+	// routeInbound: m is a local client's (or the server's own): counted
+	// as received unless sys, and stored when retained.
+	routeInbound routeMode = 1 << iota
+	// routeGroups: the matching shared subscription groups get a copy,
+	// to one local member each.
+	routeGroups
+	// routeAll is the single-node routing of RouteAt.
+	routeAll = routeInbound | routeGroups
+)
+
+// route is RouteAt with mode.
+func (e *Broker) route(m *Message, buf *[]Match, now time.Time, mode routeMode) int {
 	e.order.RLock()
 	defer e.order.RUnlock()
-	if !m.sys {
-		e.stats.MsgsIn.Add(1)
-	}
-	if m.pub.Retain {
-		// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
-		e.retained.store(m)
+	if mode&routeInbound != 0 {
+		if !m.sys {
+			e.stats.MsgsIn.Add(1)
+		}
+		if m.pub.Retain {
+			// [MQTT-3.3.1-5]: store it, replacing the topic's previous one.
+			e.retained.store(m)
+		}
 	}
 	ms, nodes := e.router.collect((*buf)[:0], m.pub.Topic)
 	defer func() { clear(ms); *buf = ms[:0] }()
@@ -93,9 +115,11 @@ func (e *Broker) RouteAt(m *Message, buf *[]Match, now time.Time) int {
 	// Shared subscription groups sort last. The one-copy rule is for
 	// non-shared subscriptions: a session subscribed both ways, or to
 	// several groups, gets a copy for each [4.8.2].
-	for _, g := range ms[i:] {
-		if e.deliverShared(g.Group, m, now) {
-			sent++
+	if mode&routeGroups != 0 {
+		for _, g := range ms[i:] {
+			if e.deliverShared(g.Group, m, now) {
+				sent++
+			}
 		}
 	}
 	e.stats.MsgsOut.Add(int64(sent))

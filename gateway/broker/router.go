@@ -41,9 +41,25 @@ func (r *router) subscribe(s *Session, sub *Subscription) (existed bool) {
 	defer r.mu.Unlock()
 	existed, first := r.trie.Subscribe(s, sub.filter, sub)
 	if first && r.interest != nil {
-		r.interest.FilterAdded(sub.topicFilter())
+		tellInterest(r.interest, sub.filter, true)
 	}
 	return existed
+}
+
+// tellInterest tells in of filter's first subscription (added) or last
+// one gone: the plain filter, or the shared subscription group.
+func tellInterest(in Interest, filter string, added bool) {
+	share, f, shared, err := mqtt.ParseShared(filter)
+	switch {
+	case shared && err == nil && added:
+		in.GroupAdded(share, f)
+	case shared && err == nil:
+		in.GroupRemoved(share, f)
+	case added:
+		in.FilterAdded(filter)
+	default:
+		in.FilterRemoved(filter)
+	}
 }
 
 // unsubscribe removes the subscription of s to filter (for a shared
@@ -54,22 +70,10 @@ func (r *router) unsubscribe(s *Session, filter string) bool {
 	defer r.mu.Unlock()
 	found, last := r.trie.Unsubscribe(s, filter)
 	if last && r.interest != nil {
-		r.interest.FilterRemoved(topicFilter(filter))
+		tellInterest(r.interest, filter, false)
 	}
 	return found
 }
-
-// topicFilter returns the topic filter of a subscription's filter: for a
-// shared subscription, without "$share/{name}/".
-func topicFilter(filter string) string {
-	if _, f, shared, err := mqtt.ParseShared(filter); shared && err == nil {
-		return f
-	}
-	return filter
-}
-
-// topicFilter returns the topic filter of sub (topicFilter).
-func (sub *Subscription) topicFilter() string { return topicFilter(sub.filter) }
 
 // matches appends to dst every subscription matching topic. A filter
 // starting with a wildcard does not match a topic starting with '$'

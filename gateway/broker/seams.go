@@ -103,20 +103,24 @@ type Subscriptions interface {
 }
 
 // Interest hears which topic filters this broker needs: FilterAdded when
-// a filter gets its first subscription (plain or shared; the filter
-// without "$share/{name}/"), FilterRemoved when its last one goes
-// (UNSUBSCRIBE, a session's end), so that a remote backend can follow
-// which messages to bring to this node.
+// a filter gets its first non-shared subscription, FilterRemoved when its
+// last one goes (UNSUBSCRIBE, a session's end); GroupAdded when the
+// shared subscription group share on filter (without "$share/{share}/")
+// gets its first member, GroupRemoved when its last one goes. So a
+// remote backend can follow which messages to bring to this node, and
+// which groups this node has members of.
 //
 // Concurrency: called with router.mu held, one call at a time, in the
 // order the trie changed: it must not block, must not call into the
 // broker, and takes none of the gateway's locks (queue the event
-// instead). ctx: none. Not found: never called for a filter that did not
-// change. Ordering: for one filter, Added and Removed alternate, Added
-// first.
+// instead). ctx: none. Not found: never called for a filter or group that
+// did not change. Ordering: for one filter, and for one group, Added and
+// Removed alternate, Added first.
 type Interest interface {
 	FilterAdded(filter string)
 	FilterRemoved(filter string)
+	GroupAdded(share, filter string)
+	GroupRemoved(share, filter string)
 }
 
 // NoInterest is the in-process Interest: one node needs nothing from
@@ -128,6 +132,12 @@ func (NoInterest) FilterAdded(string) {}
 
 // FilterRemoved implements Interest.
 func (NoInterest) FilterRemoved(string) {}
+
+// GroupAdded implements Interest.
+func (NoInterest) GroupAdded(string, string) {}
+
+// GroupRemoved implements Interest.
+func (NoInterest) GroupRemoved(string, string) {}
 
 // SessionStore is what the broker uses of a store.Store for sessions:
 // Load at startup (Restore), Apply for every change (queued in change

@@ -18,8 +18,10 @@ type interestLog struct {
 	events []string
 }
 
-func (l *interestLog) FilterAdded(f string)   { l.add("+" + f) }
-func (l *interestLog) FilterRemoved(f string) { l.add("-" + f) }
+func (l *interestLog) FilterAdded(f string)     { l.add("+" + f) }
+func (l *interestLog) FilterRemoved(f string)   { l.add("-" + f) }
+func (l *interestLog) GroupAdded(g, f string)   { l.add("+" + g + ":" + f) }
+func (l *interestLog) GroupRemoved(g, f string) { l.add("-" + g + ":" + f) }
 func (l *interestLog) add(e string) {
 	l.mu.Lock()
 	l.events = append(l.events, e)
@@ -36,8 +38,8 @@ func (l *interestLog) take() []string {
 
 // TestInterest: the broker tells its Interest of a filter's first
 // subscription and of its last going, through SUBSCRIBE, UNSUBSCRIBE and
-// a session's end, plain and shared subscriptions of one filter counting
-// together.
+// a session's end, and of a shared group's first and last member apart
+// from the filter's plain subscriptions.
 func TestInterest(t *testing.T) {
 	log := &interestLog{}
 	b := New(Config{MaxPending: 10, Interest: log}, &stats.Counters{}, allowReads{}, zap.NewNop())
@@ -70,11 +72,13 @@ func TestInterest(t *testing.T) {
 		{func() { subscribe(a, "x/+") }, []string{"+x/+"}},
 		{func() { subscribe(c, "x/+") }, nil},
 		{func() { subscribe(a, "x/+") }, nil}, // a replacement [MQTT-3.8.4-3]
-		{func() { subscribe(c, "$share/g/x/+") }, nil},
-		{func() { subscribe(c, "$share/g/y") }, []string{"+y"}},
+		{func() { subscribe(c, "$share/g/x/+") }, []string{"+g:x/+"}},
+		{func() { subscribe(a, "$share/g/x/+") }, nil}, // a second member
+		{func() { subscribe(c, "$share/g/y") }, []string{"+g:y"}},
 		{func() { b.Unsubscribe(a, "x/+") }, nil},
-		{func() { b.Unsubscribe(c, "x/+") }, nil}, // the group still needs it
-		{func() { b.Unsubscribe(c, "$share/g/x/+") }, []string{"-x/+"}},
+		{func() { b.Unsubscribe(c, "x/+") }, []string{"-x/+"}}, // the group is apart
+		{func() { b.Unsubscribe(c, "$share/g/x/+") }, nil},
+		{func() { b.Unsubscribe(a, "$share/g/x/+") }, []string{"-g:x/+"}},
 		{func() { b.Unsubscribe(c, "nothing") }, nil},
 		{func() { subscribe(a, "z/#") }, []string{"+z/#"}},
 		// a ends (expiry 0): its filters go with it.

@@ -17,6 +17,9 @@ type Message struct {
 	// sys marks the server's own $SYS messages (sys.go): routed like any
 	// other but not counted as messages received.
 	sys bool
+	// inPID is the packet id the publisher sent it with (0 for QoS 0):
+	// with from, what tells a retransmission (InboundID, route_cluster.go).
+	inPID uint16
 	// expires is when the Message Expiry Interval runs out; zero: never.
 	expires time.Time
 	// id and enc are the message's store identity and encoding, made once

@@ -104,6 +104,9 @@ type Admission struct {
 	gates map[string]*listenerGate
 
 	refused [len(admissionReasons)]atomic.Int64 // by admissionReasons index
+	// busyTimeout is cfg.BusyConnectTimeout, read without admission.mu
+	// (ConnectTimeout, once per connection).
+	busyTimeout atomic.Int64
 }
 
 // ipTable is a set of per-IP limits and the addresses they count;
@@ -123,8 +126,10 @@ func newIPTable(a configs.Admission) ipTable {
 
 // NewAdmission returns the admission limits of cfg.
 func NewAdmission(cfg configs.Admission) *Admission {
-	return &Admission{cfg: cfg, ips: newIPTable(cfg),
+	a := &Admission{cfg: cfg, ips: newIPTable(cfg),
 		global: newBucket(cfg.Rate.Global, cfg.Rate.GlobalBurst, time.Now())}
+	a.busyTimeout.Store(int64(cfg.BusyConnectTimeout))
+	return a
 }
 
 // SetLog makes l the refusals' log. Call it before the listeners start.
@@ -151,6 +156,7 @@ func (a *Admission) SetLimits(cfg configs.Admission) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.cfg = cfg
+	a.busyTimeout.Store(int64(cfg.BusyConnectTimeout))
 	a.global.retune(cfg.Rate.Global, cfg.Rate.GlobalBurst, now)
 	a.ips.conns, a.ips.rate, a.ips.burst = cfg.PerIPConnections, cfg.Rate.PerIP, cfg.Rate.PerIPBurst
 	for _, st := range a.ips.perIP {
@@ -382,6 +388,18 @@ func (a *Admission) OverHighWater() float64 {
 		return 0
 	}
 	return min(1, (u-hw)/(1-hw))
+}
+
+// ConnectTimeout is the time a new socket has to send CONNECT: profile
+// (the listener profile's connect_timeout), or busy_connect_timeout when
+// that is shorter and the unauthenticated sockets are above the busy
+// high-water mark (OverHighWater). It takes admission.mu alone, and only
+// when busy_connect_timeout is shorter than profile.
+func (a *Admission) ConnectTimeout(profile time.Duration) time.Duration {
+	if bt := time.Duration(a.busyTimeout.Load()); bt > 0 && bt < profile && a.OverHighWater() > 0 {
+		return bt
+	}
+	return profile
 }
 
 // Busy decides whether a new client's CONNECT is answered "server busy":

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"edgemq/configs"
 	"edgemq/listeners"
@@ -151,5 +152,46 @@ func TestAdmissionBusy(t *testing.T) {
 	}
 	if a.OverHighWater() != 0 || a.Busy() {
 		t.Error("busy with no unauthenticated sockets")
+	}
+}
+
+// TestAdmissionConnectTimeout: busy_connect_timeout replaces a longer
+// profile connect_timeout only while the unauthenticated sockets are past
+// the busy high-water mark, and a reload's value applies at once.
+func TestAdmissionConnectTimeout(t *testing.T) {
+	const profile = 10 * time.Second
+	a := NewAdmission(configs.Admission{MaxUnauthenticated: 2, BusyHighWater: 0.5, BusyConnectTimeout: time.Second})
+	if got := a.ConnectTimeout(profile); got != profile {
+		t.Errorf("idle: %s, want the profile's %s", got, profile)
+	}
+	var tickets []listeners.Ticket
+	for range 2 {
+		tk, ok := a.Admit(nil, false)
+		if !ok {
+			t.Fatal("socket refused")
+		}
+		tickets = append(tickets, tk)
+	}
+	tests := []struct {
+		name       string
+		busy, prof time.Duration
+		want       time.Duration
+	}{
+		{"busy and shorter", time.Second, profile, time.Second},
+		{"busy but longer", time.Minute, profile, profile},
+		{"unset", 0, profile, profile},
+	}
+	for _, tt := range tests {
+		a.SetLimits(configs.Admission{MaxUnauthenticated: 2, BusyHighWater: 0.5, BusyConnectTimeout: tt.busy})
+		if got := a.ConnectTimeout(tt.prof); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	for _, tk := range tickets {
+		tk.Release()
+	}
+	a.SetLimits(configs.Admission{MaxUnauthenticated: 2, BusyHighWater: 0.5, BusyConnectTimeout: time.Second})
+	if got := a.ConnectTimeout(profile); got != profile {
+		t.Errorf("after release: %s, want the profile's %s", got, profile)
 	}
 }

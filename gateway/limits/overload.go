@@ -114,6 +114,18 @@ func (g *Overload) Run(ctx context.Context) {
 	}
 }
 
+// Start runs Run on a goroutine of its own until ctx ends or the
+// returned stop is called; stop waits for it to return.
+func (g *Overload) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // sample measures and enters or leaves the overload state.
 func (g *Overload) sample(cfg *configs.Overload, samples []rtmetrics.Sample) {
 	rtmetrics.Read(samples)

@@ -32,10 +32,8 @@ func TestOverload(t *testing.T) {
 	if g.Refuse() || g.Active() {
 		t.Fatal("overloaded before sampling")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := g.Start(context.Background()) // Run on its own goroutine
+	defer stop()
 
 	g.Set(configs.Overload{MemoryHighWater: 1, CheckInterval: 10 * time.Millisecond})
 	waitFor(t, "the overload state", g.Active)

@@ -37,6 +37,7 @@ type jwksCache struct {
 	refresh     time.Duration
 	minInterval time.Duration
 	client      *http.Client
+	clock       Clock // nil: the wall clock (now)
 
 	fetchMu lockorder.Mutex[jwksFetchMu] // one load at a time
 	mu      lockorder.Mutex[jwksMu]
@@ -52,14 +53,22 @@ type jwkKey struct {
 	key any    // []byte, *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey
 }
 
-func newJWKSCache(file, url string, refresh, minInterval time.Duration, client *http.Client) *jwksCache {
+func newJWKSCache(file, url string, refresh, minInterval time.Duration, client *http.Client, clock Clock) *jwksCache {
 	if refresh <= 0 {
 		refresh = defaultJWKSRefresh
 	}
 	if minInterval <= 0 {
 		minInterval = defaultJWKSMinInterval
 	}
-	return &jwksCache{file: file, url: url, refresh: refresh, minInterval: minInterval, client: client}
+	return &jwksCache{file: file, url: url, refresh: refresh, minInterval: minInterval, client: client, clock: clock}
+}
+
+// now is the cache's time: its clock's, the wall clock's without one.
+func (c *jwksCache) now() time.Time {
+	if c.clock == nil {
+		return time.Now()
+	}
+	return c.clock.Now()
 }
 
 // lookup returns the keys for a token's kid (every key fitting alg when
@@ -70,7 +79,7 @@ func newJWKSCache(file, url string, refresh, minInterval time.Duration, client *
 func (c *jwksCache) lookup(ctx context.Context, kid, alg string) ([]any, error) {
 	keys, stale, tried := c.snapshot()
 	found := matchJWK(keys, kid, alg)
-	if (len(found) == 0 || stale) && time.Since(tried) >= c.minInterval {
+	if (len(found) == 0 || stale) && c.now().Sub(tried) >= c.minInterval {
 		locked := true
 		if len(found) > 0 {
 			locked = c.fetchMu.TryLock()
@@ -81,7 +90,7 @@ func (c *jwksCache) lookup(ctx context.Context, kid, alg string) ([]any, error) 
 			// Another caller may have loaded meanwhile.
 			keys, stale, tried = c.snapshot()
 			found = matchJWK(keys, kid, alg)
-			if (len(found) == 0 || stale) && time.Since(tried) >= c.minInterval {
+			if (len(found) == 0 || stale) && c.now().Sub(tried) >= c.minInterval {
 				_ = c.load(ctx)
 				keys, _, _ = c.snapshot()
 				found = matchJWK(keys, kid, alg)
@@ -98,7 +107,7 @@ func (c *jwksCache) lookup(ctx context.Context, kid, alg string) ([]any, error) 
 func (c *jwksCache) snapshot() (keys []jwkKey, stale bool, tried time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.keys, time.Since(c.loaded) >= c.refresh, c.tried
+	return c.keys, c.now().Sub(c.loaded) >= c.refresh, c.tried
 }
 
 func matchJWK(keys []jwkKey, kid, alg string) []any {
@@ -117,7 +126,7 @@ func matchJWK(keys []jwkKey, kid, alg string) []any {
 // load reads the set from the file or URL.
 func (c *jwksCache) load(ctx context.Context) error {
 	c.mu.Lock()
-	c.tried = time.Now()
+	c.tried = c.now()
 	c.mu.Unlock()
 	var data []byte
 	var err error
@@ -134,7 +143,7 @@ func (c *jwksCache) load(ctx context.Context) error {
 		return fmt.Errorf("loading JWKS: %w", err)
 	}
 	c.mu.Lock()
-	c.keys, c.loaded = keys, time.Now()
+	c.keys, c.loaded = keys, c.now()
 	c.mu.Unlock()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"edgemq/configs"
 	"edgemq/gateway/auth"
@@ -41,9 +42,34 @@ type Auth struct {
 	jwks   *jwksCache
 }
 
+// Option adjusts an Auth being built (New).
+type Option func(*options)
+
+type options struct {
+	clock Clock // nil: the wall clock
+}
+
+// Clock is where the JWKS cache reads the time when it decides whether
+// its key set is stale (jwks_refresh) and whether it may ask again
+// (jwks_min_interval). Now must be safe for concurrent use and must not
+// block: it is called from every authenticating connection's goroutine.
+// It is not used to check a token's exp, nbf or iat claims.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+}
+
+// WithClock makes the JWKS cache read the time from c (a nil c: the wall
+// clock): a server under test moves it by hand.
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
 // New builds the backend of cfg; client fetches its JWKS URL. A JWKS
 // file must load; a JWKS URL may be down at start-up.
-func New(cfg configs.JWTAuth, client *http.Client) (*Auth, error) {
+func New(cfg configs.JWTAuth, client *http.Client, with ...Option) (*Auth, error) {
+	var o options
+	for _, opt := range with {
+		opt(&o)
+	}
 	j := &Auth{cfg: cfg}
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
@@ -75,7 +101,7 @@ func New(cfg configs.JWTAuth, client *http.Client) (*Auth, error) {
 		j.pub = k
 	}
 	if cfg.JWKSFile != "" || cfg.JWKSURL != "" {
-		j.jwks = newJWKSCache(cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSMinInterval, client)
+		j.jwks = newJWKSCache(cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSMinInterval, client, o.clock)
 		if err := j.jwks.load(context.Background()); err != nil && cfg.JWKSURL == "" {
 			// A file must load; a URL may be down at start-up and is
 			// fetched again on first use.

@@ -2,6 +2,7 @@ package topictrie
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -81,4 +82,16 @@ func (n *node[K, V]) leave(name string, k K) bool {
 		delete(n.shared, name)
 	}
 	return true
+}
+
+// Group returns the shared subscription group name on filter (without
+// "$share/{name}/"), or nil when it has no member.
+func (t *Trie[K, V]) Group(name, filter string) *Group[K, V] {
+	n := t.root
+	for level := range strings.SplitSeq(filter, "/") {
+		if n = n.children[level]; n == nil {
+			return nil
+		}
+	}
+	return n.shared[name]
 }

@@ -57,9 +57,10 @@ const IndexFrom = 8
 
 // Subscribe adds or replaces the subscription of k to filter; a shared
 // subscription ("$share/{name}/{filter}", valid) joins its group at the
-// node of its filter. It reports whether one existed, and first when the
-// node of the filter (without "$share/{name}/") held no subscription and
-// no group before: the filter is new to the trie. filter is valid.
+// node of its filter. It reports whether one existed, and first when it
+// is the first of its kind at the node of its filter: the first non-shared
+// subscription of the filter, or the first member of the group (each
+// kind is what a cluster subscribes to NATS for). filter is valid.
 func (t *Trie[K, V]) Subscribe(k K, filter string, sub V) (existed, first bool) {
 	share, f, shared, _ := mqtt.ParseShared(filter)
 	if shared {
@@ -77,10 +78,11 @@ func (t *Trie[K, V]) Subscribe(k K, filter string, sub V) (existed, first bool) 
 		}
 		n = c
 	}
-	first = len(n.subs) == 0 && len(n.shared) == 0
 	if shared {
+		first = n.shared[share] == nil
 		return n.join(share, filter, k, sub), first
 	}
+	first = len(n.subs) == 0
 	if i := n.indexOf(k); i >= 0 {
 		n.subs[i].Sub = sub
 		return true, false
@@ -139,9 +141,9 @@ func (n *node[K, V]) removeSub(k K) bool {
 
 // Unsubscribe removes the subscription of k to filter (for a shared
 // subscription, k's membership of that group only), pruning empty nodes.
-// It reports whether one existed, and last when it was the last
-// subscription or group of its node: the filter (without
-// "$share/{name}/") is gone from the trie.
+// It reports whether one existed, and last when it was the last of its
+// kind at the node of its filter: the last non-shared subscription of the
+// filter, or the group's last member (see Subscribe).
 func (t *Trie[K, V]) Unsubscribe(k K, filter string) (found, last bool) {
 	share, f, shared, err := mqtt.ParseShared(filter)
 	if err != nil {
@@ -166,10 +168,10 @@ func (t *Trie[K, V]) remove(n *node[K, V], filter, share string, k K) (found, la
 		found, last = t.remove(c, rest, share, k)
 	case share != "":
 		found = c.leave(share, k)
-		last = found && len(c.subs) == 0 && len(c.shared) == 0
+		last = found && c.shared[share] == nil
 	default:
 		found = c.removeSub(k)
-		last = found && len(c.subs) == 0 && len(c.shared) == 0
+		last = found && len(c.subs) == 0
 	}
 	if len(c.subs) == 0 && len(c.children) == 0 && len(c.shared) == 0 {
 		n.setChild(level, nil)

@@ -165,8 +165,8 @@ func TestGroups(t *testing.T) {
 }
 
 // TestFirstAndLast: Subscribe reports the first subscription of a filter
-// and Unsubscribe the last, counting plain subscriptions and shared groups
-// of the filter together, whatever the order.
+// and Unsubscribe the last, counting plain subscriptions of the filter,
+// and each shared group's members, apart, whatever the order.
 func TestFirstAndLast(t *testing.T) {
 	type step struct {
 		unsub       bool
@@ -182,10 +182,12 @@ func TestFirstAndLast(t *testing.T) {
 		{"two", []step{{false, 1, "a/+", true, false}, {false, 2, "a/+", false, false},
 			{true, 1, "a/+", false, false}, {true, 2, "a/+", false, true}}},
 		{"replace", []step{{false, 1, "a", true, false}, {false, 1, "a", false, false}, {true, 1, "a", false, true}}},
-		{"shared and plain", []step{{false, 1, "$share/g/x/#", true, false}, {false, 2, "x/#", false, false},
-			{true, 1, "$share/g/x/#", false, false}, {true, 2, "x/#", false, true}}},
-		{"two groups", []step{{false, 1, "$share/g/x", true, false}, {false, 1, "$share/h/x", false, false},
-			{true, 1, "$share/g/x", false, false}, {true, 1, "$share/h/x", false, true}}},
+		{"shared and plain", []step{{false, 1, "$share/g/x/#", true, false}, {false, 2, "x/#", true, false},
+			{true, 1, "$share/g/x/#", false, true}, {true, 2, "x/#", false, true}}},
+		{"two groups", []step{{false, 1, "$share/g/x", true, false}, {false, 1, "$share/h/x", true, false},
+			{true, 1, "$share/g/x", false, true}, {true, 1, "$share/h/x", false, true}}},
+		{"two members", []step{{false, 1, "$share/g/x", true, false}, {false, 2, "$share/g/x", false, false},
+			{false, 2, "$share/g/x", false, false}, {true, 1, "$share/g/x", false, false}, {true, 2, "$share/g/x", false, true}}},
 		{"nested", []step{{false, 1, "a", true, false}, {false, 1, "a/b", true, false},
 			{true, 1, "a", false, true}, {true, 1, "a/b", false, true}}},
 		{"absent", []step{{true, 1, "a", false, false}}},

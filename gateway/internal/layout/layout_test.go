@@ -50,6 +50,10 @@ var allowed = map[string][]string{
 	// Issue 15: several nodes as one broker over NATS.
 	"gateway/cluster":             {"mqtt", "configs", "gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 	"gateway/cluster/clustertest": {"configs", "gateway/cluster"},
+	// The broker's seams over NATS: below the root, beside the protocol
+	// side, never importing it.
+	"gateway/cluster/backend": {"mqtt", "configs", "gateway/broker", "gateway/broker/...", "gateway/store", "gateway/cluster",
+		"gateway/stats", "gateway/logsafe", "gateway/internal/lockorder"},
 
 	// Authentication: the seams, chain, caps, hash pool, expiry and
 	// failure counters, and its backends below it. The backends import

@@ -36,6 +36,11 @@ func Order() [][]string {
 		{"session.mu", "bolt.DB.mu"},
 		{"retainedStore.mu", "bolt.DB.mu"},
 		{"bolt.DB.gate", "bolt.DB.mu"},
+		// A cluster node (gateway/cluster/backend): the broker queues
+		// interest changes under router.mu; a stream publish and its
+		// completion are numbered inside the publisher's store group.
+		{"router.mu", "clusterInterest.mu"},
+		{"bolt.DB.gate", "clusterAcks.mu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.

@@ -1,25 +1,24 @@
-package gateway
+package configs
 
 // The difference between two configurations, as the YAML key paths that
-// differ (reload.go). Only paths are ever reported, never values, so the
-// log of a reload cannot leak a password hash, a token or a key.
+// differ: what a configuration reload reports and decides on (the
+// gateway's reload.go). Only paths are ever reported, never values, so
+// the log of a reload cannot leak a password hash, a token or a key.
 
 import (
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-
-	"edgemq/configs"
 )
 
-// diffConfig returns the sorted key paths whose values differ between a
+// Diff returns the sorted key paths whose values differ between a
 // and b, e.g. "tls.main.files", "acl.rules", "listeners[ws].profile".
 // Maps (tls, profiles, auth.backends) are compared entry by entry, as are
 // lists whose elements have a name or username (listeners[NAME],
 // auth.users[NAME]): an entry present on one side only is reported as
 // its own path. Other lists (acl.rules, files) are compared whole.
-func diffConfig(a, b *configs.Config) []string {
+func Diff(a, b *Config) []string {
 	var out []string
 	diffValue("", reflect.ValueOf(*a), reflect.ValueOf(*b), &out)
 	sort.Strings(out)
@@ -36,7 +35,7 @@ func diffValue(path string, a, b reflect.Value, out *[]string) {
 			if name == "" {
 				continue
 			}
-			diffValue(joinKey(path, name), a.Field(i), b.Field(i), out)
+			diffValue(join(path, name), a.Field(i), b.Field(i), out)
 		}
 	case reflect.Map:
 		keys := map[string]bool{}
@@ -50,10 +49,10 @@ func diffValue(path string, a, b reflect.Value, out *[]string) {
 			kv := reflect.ValueOf(k).Convert(a.Type().Key())
 			av, bv := a.MapIndex(kv), b.MapIndex(kv)
 			if !av.IsValid() || !bv.IsValid() {
-				*out = append(*out, joinKey(path, k))
+				*out = append(*out, join(path, k))
 				continue
 			}
-			diffValue(joinKey(path, k), av, bv, out)
+			diffValue(join(path, k), av, bv, out)
 		}
 	case reflect.Pointer:
 		if a.IsNil() || b.IsNil() {
@@ -133,20 +132,17 @@ func yamlName(f reflect.StructField) string {
 	return name
 }
 
-func joinKey(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+// HasKey reports whether one of keys (paths of Diff) is prefix or lies
+// under it ("tls.main" covers "tls.main.files"; "listeners[" any
+// listener).
+func HasKey(keys []string, prefix string) bool {
+	return slices.ContainsFunc(keys, func(k string) bool { return UnderKey(k, prefix) })
 }
 
-// hasKey reports whether one of keys is prefix or lies under it
-// ("tls.main" covers "tls.main.files"; "listeners[" any listener).
-func hasKey(keys []string, prefix string) bool {
-	return slices.ContainsFunc(keys, func(k string) bool { return underKey(k, prefix) })
-}
-
-func underKey(k, prefix string) bool {
+// UnderKey reports whether the key path k is prefix or lies under it:
+// "acl" covers "acl.rules" but not "acl_x"; a prefix ending in "[" or
+// "." covers whatever follows it.
+func UnderKey(k, prefix string) bool {
 	if !strings.HasPrefix(k, prefix) {
 		return false
 	}
@@ -160,9 +156,10 @@ func underKey(k, prefix string) bool {
 	return false
 }
 
-// listenerKey splits "listeners[NAME].rest" into NAME and rest ("" when
-// the key is the whole listener); ok is false for other keys.
-func listenerKey(k string) (name, rest string, ok bool) {
+// ListenerKey splits the key path "listeners[NAME].rest" into NAME and
+// rest ("" when the key is the whole listener); ok is false for other
+// keys.
+func ListenerKey(k string) (name, rest string, ok bool) {
 	after, found := strings.CutPrefix(k, "listeners[")
 	if !found {
 		return "", "", false

@@ -1,0 +1,54 @@
+package broker
+
+// Routing for a cluster backend (gateway/cluster/backend), which spreads
+// a message over several nodes: each node delivers to its own sessions,
+// and a shared subscription group, which spans the nodes, is handed a
+// message by the backend (a NATS queue group picks the node) rather than
+// by the node where it was published. The single-node path (RouteAt) is
+// route with every mode.
+
+import "time"
+
+// RouteOwn routes a message of a local client in a cluster: stored when
+// retained and counted as received, as RouteAt does, but delivered to the
+// matching non-shared subscriptions only; the backend hands it to the
+// shared subscription groups (RouteGroup on the node the group's NATS
+// queue picks). It returns the number of sessions it went to.
+func (e *Broker) RouteOwn(m *Message, buf *[]Match, now time.Time) int {
+	return e.route(m, buf, now, routeInbound)
+}
+
+// RouteRemote routes a message that came from another node to the
+// matching non-shared subscriptions of this one: not stored (the
+// retained stream is the cluster's store) and not counted as received.
+// It returns the number of sessions it went to.
+func (e *Broker) RouteRemote(m *Message, buf *[]Match, now time.Time) int {
+	return e.route(m, buf, now, 0)
+}
+
+// RouteGroup hands m to one local member of the shared subscription group
+// share on filter (without "$share/{share}/"), as RouteAt does for each
+// matching group. It reports whether a member took it: false when the
+// group has no member here any more (it left while the message
+// travelled) or none whose session is live.
+func (e *Broker) RouteGroup(share, filter string, m *Message, now time.Time) bool {
+	e.order.RLock()
+	defer e.order.RUnlock()
+	e.router.mu.RLock()
+	g := e.router.trie.Group(share, filter)
+	e.router.mu.RUnlock()
+	if g == nil || !e.deliverShared(g, m, now) {
+		return false
+	}
+	e.stats.MsgsOut.Add(1)
+	return true
+}
+
+// InboundID returns the packet id the publisher sent m with (0 for QoS 0
+// and for messages not of a client): with From, a client's QoS 1 or 2
+// retransmission (DUP) has the same, which is how a backend stores it
+// once.
+func (m *Message) InboundID() uint16 { return m.inPID }
+
+// Sys reports whether m is one of the server's own $SYS messages.
+func (m *Message) Sys() bool { return m.sys }

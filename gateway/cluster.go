@@ -1,0 +1,117 @@
+package gateway
+
+// A server that is one node of a cluster (issue 15): when the
+// configuration has a cluster section, the server joins it
+// (gateway/cluster: the embedded NATS server, the link, the JetStream
+// layout, the liveness record) and builds the backend
+// (gateway/cluster/backend) around its broker, whose seams the engine
+// then uses in place of the broker's own. Without a cluster section
+// nothing here runs and the broker is the engine's seams, as on a single
+// node.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"edgemq/configs"
+	"edgemq/gateway/broker"
+	"edgemq/gateway/cluster"
+	"edgemq/gateway/cluster/backend"
+	"edgemq/gateway/proto"
+
+	"go.uber.org/zap"
+)
+
+// clusterCloseTimeout bounds leaving the cluster at shutdown: the
+// stream's last acknowledgements, the liveness record's deletion, the
+// embedded server's stop.
+const clusterCloseTimeout = 10 * time.Second
+
+// clusterState is the server's membership of its cluster.
+type clusterState struct {
+	node *cluster.Node
+	be   *backend.Backend
+	// stop ends Run's goroutines; closeOnce leaves the cluster once.
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// joinCluster joins the configured cluster, within ctx, and returns the
+// Interest the broker is to be built with: broker.NoInterest without a
+// cluster section.
+func (s *Server) joinCluster(ctx context.Context, cfg *configs.Config, st *proto.Stats) (broker.Interest, error) {
+	if !cfg.Cluster.Enabled() {
+		return broker.NoInterest{}, nil
+	}
+	log := s.log.Named("cluster")
+	node, err := cluster.StartNode(ctx, cfg.Cluster, cfg.DataDir, log, cluster.NodeHooks{})
+	if err != nil {
+		return nil, fmt.Errorf("joining the cluster: %w", err)
+	}
+	s.cluster = &clusterState{node: node, be: backend.New(node, &st.Counters, log)}
+	return s.cluster.be.Interest(), nil
+}
+
+// attachCluster attaches the broker to the backend and gives the engine
+// the backend's seams. Nothing without a cluster.
+func (s *Server) attachCluster() error {
+	c := s.cluster
+	if c == nil {
+		return nil
+	}
+	if err := c.be.Attach(s.eng.broker); err != nil {
+		return fmt.Errorf("joining the cluster: %w", err)
+	}
+	e := s.eng
+	e.sessions, e.pub, e.subs = c.be.Sessions(), c.be.Publisher(), c.be.Subscriptions()
+	return nil
+}
+
+// runCluster runs the node's liveness and the backend until ctx ends or
+// the returned stop is called, which then leaves the cluster. Nothing
+// without a cluster.
+func (s *Server) runCluster(ctx context.Context) (stop func()) {
+	c := s.cluster
+	if c == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c.wg.Go(func() {
+		if err := c.node.Run(ctx); err != nil {
+			// The record lapsed or was taken: the other nodes own this
+			// node's sessions now.
+			s.log.Error("cluster liveness lost", zap.Error(err))
+		}
+	})
+	c.wg.Go(func() {
+		if err := c.be.Run(ctx); err != nil {
+			s.log.Error("cluster backend failed", zap.Error(err))
+		}
+	})
+	return func() {
+		cancel()
+		c.wg.Wait()
+		s.closeCluster()
+	}
+}
+
+// closeCluster leaves the cluster (once): the backend's subscriptions and
+// last acknowledgements, then the node. Run's goroutines must have ended
+// (or never started).
+func (s *Server) closeCluster() {
+	c := s.cluster
+	if c == nil {
+		return
+	}
+	c.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), clusterCloseTimeout)
+		defer cancel()
+		err := errors.Join(c.be.Close(ctx), c.node.Close(ctx))
+		if err != nil {
+			s.log.Warn("leaving the cluster failed", zap.Error(err))
+		}
+	})
+}

@@ -1,0 +1,26 @@
+// Package backend is the broker's seams (gateway/broker/seams.go) over
+// NATS (issue 15): what makes several edgemq nodes one broker. The root
+// builds it when the configuration has a cluster section, around the
+// node (gateway/cluster) and the broker, and gives the engine its
+// Sessions, Publisher and Subscriptions in place of the broker's own.
+//
+// It owns:
+//   - the Backend and its life (backend.go);
+//   - interest-based routing: the NATS subscriptions that follow the
+//     filters this node's sessions hold, reference-counted, applied by
+//     one goroutine, and the wait for them before SUBACK (route*.go);
+//   - the Publisher: a client's message routed locally and sent to
+//     NATS, QoS 0 on core NATS, QoS 1 and 2 through the messages stream,
+//     acknowledged once the stream stored it (route_publish.go);
+//   - ingress: messages of other nodes routed to this node's sessions,
+//     once per session (route_ingress.go);
+//   - shared subscriptions as NATS queue groups (shared*.go);
+//   - sessions, takeover and wills across nodes (session*.go,
+//     takeover*.go, will*.go) and retained messages and health
+//     (retained*.go, health*.go).
+//
+// It may import, of ours: mqtt, configs, gateway/broker (and below),
+// gateway/store, gateway/cluster, gateway/stats, gateway/logsafe and
+// gateway/internal/lockorder; never the protocol side, auth, acl, the
+// connection layer, admin, ops or the root.
+package backend

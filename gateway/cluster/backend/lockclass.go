@@ -1,0 +1,18 @@
+package backend
+
+// Lock classes of the backend (gateway/internal/lockorder; the order is
+// gateway/LOCKS.md):
+//   - clusterInterest.mu guards the interest events queued for the
+//     applier and how far it got; the broker takes it under router.mu
+//     (Interest's calls), a SUBSCRIBE's wait under engine.order.
+//   - clusterAcks.mu guards the QoS 1/2 publishes awaiting the stream's
+//     acknowledgement and their waiters; taken inside a publisher's store
+//     group (bolt.DB.gate) and alone.
+
+type (
+	interestMu struct{}
+	acksMu     struct{}
+)
+
+func (interestMu) LockClass() string { return "clusterInterest.mu" }
+func (acksMu) LockClass() string     { return "clusterAcks.mu" }

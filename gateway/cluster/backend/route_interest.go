@@ -1,0 +1,289 @@
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"edgemq/gateway/cluster"
+	"edgemq/gateway/internal/lockorder"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// Interest-based routing: the node subscribes to the NATS subjects of the
+// filters its sessions hold (cluster.FilterSubjects), and only those, so
+// that a message crosses to a node only when one of its sessions may
+// want it; NATS spreads the interest between its servers.
+//
+// The broker tells of each filter's first subscription and its last
+// going (broker.Interest) under router.mu: the calls only queue an event.
+// One goroutine (run) applies the events in order: a subject's NATS
+// subscription is reference-counted over the filters that map to it (a/#
+// and a both need "a"), made on the first and dropped on the last, then
+// the connection is flushed, so that the node's own NATS server has the
+// interest: only then is a SUBACK sent (subscriptions.RetainedSeq waits
+// for it). A shared subscription group has its own queue subscriptions,
+// one NATS queue group per (share name, filter), so that each message
+// goes to one member in the whole cluster (shared.go).
+
+// interestWait bounds how long a SUBSCRIBE waits for its interest to
+// reach the node's NATS server: beyond, with NATS unreachable, SUBACK
+// goes anyway (nats.go subscribes again when it reconnects).
+const interestWait = 5 * time.Second
+
+// flushRetry is the pause between flushes while the link is down.
+const flushRetry = 100 * time.Millisecond
+
+// interestEvent is one change the broker told of: a filter's plain
+// subscriptions (share empty) or a shared group's members.
+type interestEvent struct {
+	added         bool
+	share, filter string
+}
+
+// interest implements broker.Interest over NATS subscriptions.
+type interest struct {
+	nc  *nats.Conn
+	ing *ingress
+	log *zap.Logger
+
+	mu lockorder.Mutex[interestMu]
+	// events wait for the applier; queued counts every event ever
+	// queued, applied those applied and flushed; changed is closed (and
+	// replaced) whenever applied grows; closed stops new subscriptions.
+	events  []interestEvent
+	queued  uint64
+	applied uint64
+	changed chan struct{}
+	closed  bool
+	wake    chan struct{} // one token: events are waiting
+
+	// The applier's own (run, close after run ended).
+	plain  map[string]*subRef                // subject → its subscription
+	groups map[groupKey][]*nats.Subscription // group → its queue subscriptions
+}
+
+// subRef is a NATS subscription with the number of filters needing it.
+type subRef struct {
+	sub  *nats.Subscription
+	refs int
+}
+
+// groupKey is a shared subscription group: its share name and filter.
+type groupKey struct{ share, filter string }
+
+func newInterest(nc *nats.Conn, ing *ingress, log *zap.Logger) *interest {
+	return &interest{nc: nc, ing: ing, log: log, changed: make(chan struct{}), wake: make(chan struct{}, 1),
+		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}}
+}
+
+// FilterAdded implements broker.Interest.
+func (in *interest) FilterAdded(filter string) { in.queue(interestEvent{added: true, filter: filter}) }
+
+// FilterRemoved implements broker.Interest.
+func (in *interest) FilterRemoved(filter string) { in.queue(interestEvent{filter: filter}) }
+
+// GroupAdded implements broker.Interest.
+func (in *interest) GroupAdded(share, filter string) {
+	in.queue(interestEvent{added: true, share: share, filter: filter})
+}
+
+// GroupRemoved implements broker.Interest.
+func (in *interest) GroupRemoved(share, filter string) {
+	in.queue(interestEvent{share: share, filter: filter})
+}
+
+// queue hands ev to the applier; it never blocks.
+func (in *interest) queue(ev interestEvent) {
+	in.mu.Lock()
+	in.events = append(in.events, ev)
+	in.queued++
+	in.mu.Unlock()
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits, at most interestWait, until every event queued so far is
+// applied and flushed to the node's NATS server. It reports whether it
+// was; at once when nothing is outstanding.
+func (in *interest) wait() bool {
+	in.mu.Lock()
+	target := in.queued
+	in.mu.Unlock()
+	var timeout <-chan time.Time
+	for {
+		in.mu.Lock()
+		done, changed, closed := in.applied >= target, in.changed, in.closed
+		in.mu.Unlock()
+		if done || closed {
+			return done
+		}
+		if timeout == nil {
+			t := time.NewTimer(interestWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			in.log.Warn("subscription interest not confirmed by nats in time", zap.Duration("waited", interestWait))
+			return false
+		}
+	}
+}
+
+// run applies the queued events until ctx ends.
+func (in *interest) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.wake:
+		}
+		in.mu.Lock()
+		evs, target := in.events, in.queued
+		in.events = nil
+		in.mu.Unlock()
+		for _, ev := range evs {
+			if err := in.apply(ev); err != nil {
+				in.log.Error("changing a nats subscription failed", zap.String("filter", ev.filter), zap.String("share", ev.share), zap.Error(err))
+			}
+		}
+		if !in.flush(ctx) {
+			return
+		}
+		in.mu.Lock()
+		in.applied = target
+		close(in.changed)
+		in.changed = make(chan struct{})
+		in.mu.Unlock()
+	}
+}
+
+// flush waits until the node's NATS server has processed the
+// subscriptions made so far, retrying while the link is down; false when
+// ctx ended first.
+func (in *interest) flush(ctx context.Context) bool {
+	for {
+		fctx, cancel := context.WithTimeout(ctx, interestWait)
+		err := in.nc.FlushWithContext(fctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		in.log.Warn("flushing nats subscriptions failed, retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(flushRetry):
+		}
+	}
+}
+
+// apply makes or drops the NATS subscriptions of one event.
+func (in *interest) apply(ev interestEvent) error {
+	subjects := cluster.FilterSubjects(ev.filter)
+	if ev.share != "" {
+		return in.applyGroup(ev, subjects)
+	}
+	var errs []error
+	for _, subj := range subjects {
+		ref := in.plain[subj]
+		switch {
+		case ev.added && ref != nil:
+			ref.refs++
+		case ev.added:
+			sub, err := in.nc.ChanSubscribe(subj, in.ing.ch)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("subscribing to %s: %w", subj, err))
+				continue
+			}
+			in.plain[subj] = &subRef{sub: sub, refs: 1}
+		case ref != nil:
+			if ref.refs--; ref.refs > 0 {
+				continue
+			}
+			delete(in.plain, subj)
+			if err := ref.sub.Unsubscribe(); err != nil {
+				errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applyGroup makes or drops the queue subscriptions of a shared group.
+func (in *interest) applyGroup(ev interestEvent, subjects []string) error {
+	k := groupKey{ev.share, ev.filter}
+	q := queueName(ev.share, ev.filter)
+	var errs []error
+	if !ev.added {
+		for _, sub := range in.groups[k] {
+			if err := sub.Unsubscribe(); err != nil {
+				errs = append(errs, fmt.Errorf("unsubscribing group %s from %s: %w", q, sub.Subject, err))
+			}
+		}
+		delete(in.groups, k)
+		in.ing.groups.Delete(q)
+		return errors.Join(errs...)
+	}
+	in.ing.groups.Store(q, k)
+	subs := make([]*nats.Subscription, 0, len(subjects))
+	for _, subj := range subjects {
+		sub, err := in.nc.ChanQueueSubscribe(subj, q, in.ing.ch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("subscribing group %s to %s: %w", q, subj, err))
+			continue
+		}
+		subs = append(subs, sub)
+	}
+	in.groups[k] = subs
+	return errors.Join(errs...)
+}
+
+// queueName returns the NATS queue group of a shared subscription group:
+// a digest of its share name and filter, since a queue name is one token
+// and the two may hold any character.
+func queueName(share, filter string) string {
+	h := sha256.New()
+	h.Write([]byte(share))
+	h.Write([]byte{0})
+	h.Write([]byte(filter))
+	return "emq_g_" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// close drops every subscription, once run has returned, and releases
+// the waiters.
+func (in *interest) close() error {
+	in.mu.Lock()
+	in.closed = true
+	close(in.changed)
+	in.changed = make(chan struct{})
+	in.mu.Unlock()
+	var errs []error
+	for subj, ref := range in.plain {
+		if err := ref.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
+		}
+	}
+	for _, subs := range in.groups {
+		for _, sub := range subs {
+			if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				errs = append(errs, fmt.Errorf("unsubscribing group from %s: %w", sub.Subject, err))
+			}
+		}
+	}
+	clear(in.plain)
+	clear(in.groups)
+	return errors.Join(errs...)
+}

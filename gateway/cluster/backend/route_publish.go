@@ -1,0 +1,272 @@
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"edgemq/gateway/broker"
+	"edgemq/gateway/cluster"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// The Publisher of a cluster node: a local client's message goes to the
+// node's own sessions (broker.RouteOwn) and to NATS, for the other nodes'
+// sessions and for every shared subscription group (whose NATS queue
+// group picks the member, on whichever node):
+//   - QoS 0 on core NATS, on the topic's live subject;
+//   - QoS 1 and 2 to the messages stream (cluster.DurableSubject), which
+//     stores it and republishes it to the live subject with its stream
+//     sequence. It is acknowledged to the publisher only once the stream
+//     answered that it stored it: AfterCommit waits for that (acks.go)
+//     as well as for the local store, when there is one. Durable is
+//     always true.
+//
+// Retransmissions: each stream publish carries Nats-Msg-Id, a digest of
+// the publisher's client id, the packet id it sent the PUBLISH with and
+// the PUBLISH itself (topic, QoS, retain, properties, payload), so that a
+// DUP retransmission, on this node or another, within the stream's
+// duplicate window (2 minutes) is stored once. Limits: beyond the window
+// it is stored again (as MQTT allows for QoS 1); and within it, a new
+// PUBLISH by the same client reusing the packet id with the very same
+// topic, properties and payload is taken for a retransmission and stored
+// once.
+type publisher struct {
+	be   *Backend
+	b    *broker.Broker
+	nc   *nats.Conn
+	acks *acks
+	// seq numbers the node's messages (hdrSeq).
+	seq atomic.Uint64
+	// ackPrefix is the subject prefix the stream answers on; ackSub
+	// receives the answers.
+	ackPrefix string
+	ackSub    *nats.Subscription
+	// embedded is the node's NATS server, asked whether a message that
+	// no local session takes has a subscriber elsewhere; nil with
+	// external servers (then it is assumed to have one).
+	embedded *cluster.Embedded
+	failed   atomic.Int64
+	log      *zap.Logger
+}
+
+var errFailed = errors.New("the messages stream did not store a message")
+
+func newPublisher(be *Backend) (*publisher, error) {
+	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(), embedded: be.node.Embedded(), log: be.log}
+	p.ackPrefix = be.nc.NewRespInbox() + "."
+	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to stream acknowledgements: %w", err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return nil, fmt.Errorf("subscribing to stream acknowledgements: %w", err)
+	}
+	p.ackSub = sub
+	return p, nil
+}
+
+// Begin implements broker.Publisher: the local store's group.
+func (p *publisher) Begin() (end func()) { return p.b.Begin() }
+
+// RouteAt implements broker.Publisher.
+func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
+	n := p.b.RouteOwn(m, buf, now)
+	if err := p.send(m, now); err != nil {
+		p.log.Warn("sending a message to the cluster failed", zap.Error(err))
+	}
+	if n == 0 && p.reachesOthers(m) {
+		// Another node's session or a group may take it: not "no
+		// matching subscribers".
+		n = 1
+	}
+	return n
+}
+
+// reachesOthers reports whether the node's NATS server knows of a
+// subscriber of m's topic elsewhere (or this node's shared groups).
+func (p *publisher) reachesOthers(m *broker.Message) bool {
+	if p.embedded == nil {
+		return true
+	}
+	return p.embedded.Interest(cluster.TopicSubject(m.Publish().Topic)) > 0
+}
+
+// send publishes m to NATS: core NATS for QoS 0, the messages stream for
+// QoS 1 and 2 (numbered for AfterCommit; a publish that fails at once is
+// answered as failed).
+func (p *publisher) send(m *broker.Message, now time.Time) error {
+	data, err := encodeMessage(m, now)
+	if err != nil {
+		return err
+	}
+	pub := m.Publish()
+	h := headers(p.be.origin, p.seq.Add(1), m.From())
+	if pub.QoS == 0 {
+		if err := p.nc.PublishMsg(&nats.Msg{Subject: cluster.TopicSubject(pub.Topic), Header: h, Data: data}); err != nil {
+			return fmt.Errorf("publishing to nats: %w", err)
+		}
+		return nil
+	}
+	h[nats.MsgIdHdr] = []string{msgID(m.From(), m.InboundID(), data)}
+	n := p.acks.add(now)
+	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
+	if err != nil {
+		p.acks.complete(n, err)
+		return fmt.Errorf("publishing to the messages stream: %w", err)
+	}
+	return nil
+}
+
+// msgID returns the Nats-Msg-Id of a QoS 1/2 publish (see publisher).
+func msgID(from string, pid uint16, data []byte) string {
+	h := sha256.New()
+	var b [10]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(len(from)))
+	binary.BigEndian.PutUint16(b[8:], pid)
+	h.Write(b[:])
+	h.Write([]byte(from))
+	h.Write(data)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// pubAck is the messages stream's answer to a publish.
+type pubAck struct {
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
+	Error  *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// answer handles an answer of the stream (on the NATS client's goroutine
+// of ackSub).
+func (p *publisher) answer(msg *nats.Msg) {
+	tail := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
+	n, err := strconv.ParseUint(tail, 10, 64)
+	if err != nil {
+		return
+	}
+	p.acks.complete(n, parseAck(msg))
+}
+
+// parseAck returns nil when msg says the stream stored the publish.
+func parseAck(msg *nats.Msg) error {
+	if st := msg.Header.Get("Status"); st != "" {
+		// 503: no stream listens on the subject (no responders).
+		return fmt.Errorf("%w: status %s %s", errFailed, st, msg.Header.Get("Description"))
+	}
+	var a pubAck
+	if err := json.Unmarshal(msg.Data, &a); err != nil {
+		return fmt.Errorf("%w: reading the acknowledgement: %w", errFailed, err)
+	}
+	if a.Error != nil {
+		return fmt.Errorf("%w: %s (%d)", errFailed, a.Error.Description, a.Error.ErrCode)
+	}
+	if a.Stream != cluster.MessagesStream || a.Seq == 0 {
+		return fmt.Errorf("%w: acknowledged by stream %q", errFailed, a.Stream)
+	}
+	return nil
+}
+
+// AfterCommit implements broker.Publisher: done runs once the local store
+// committed what was queued so far (when there is one) and the stream
+// answered every publish made so far, with the first error.
+func (p *publisher) AfterCommit(done func(error)) bool {
+	if !p.b.Durable() {
+		p.acks.wait(done)
+		return true
+	}
+	j := &join{done: done}
+	j.left.Store(2)
+	p.b.AfterCommit(j.one)
+	p.acks.wait(j.one)
+	return true
+}
+
+// join completes done once both of two completions came, with the first
+// error.
+type join struct {
+	left atomic.Int32
+	err  atomic.Pointer[error]
+	done func(error)
+}
+
+func (j *join) one(err error) {
+	if err != nil {
+		j.err.CompareAndSwap(nil, &err)
+	}
+	if j.left.Add(-1) == 0 {
+		var e error
+		if p := j.err.Load(); p != nil {
+			e = *p
+		}
+		j.done(e)
+	}
+}
+
+// Durable implements broker.Publisher: acknowledgements wait for the
+// stream.
+func (p *publisher) Durable() bool { return true }
+
+// CommitFailed implements broker.Publisher.
+func (p *publisher) CommitFailed(err error) {
+	if errors.Is(err, errFailed) {
+		p.failed.Add(1)
+		p.log.Warn("a qos 1/2 message was not stored by the cluster: its publisher is disconnected unacknowledged", zap.Error(err))
+		return
+	}
+	p.b.CommitFailed(err)
+}
+
+// AdmitRetained implements broker.Publisher.
+func (p *publisher) AdmitRetained(topic, from string, payload int) broker.QuotaKind {
+	return p.b.AdmitRetained(topic, from, payload)
+}
+
+// run fails the publishes the stream does not answer in time, until ctx
+// ends.
+func (p *publisher) run(ctx context.Context) {
+	t := time.NewTicker(ackTimeout / 10)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			p.acks.expire(now.Add(-ackTimeout))
+		}
+	}
+}
+
+// close waits, within ctx, for the stream's answers to what was
+// published, then stops listening for them.
+func (p *publisher) close(ctx context.Context) error {
+	answered := make(chan struct{})
+	p.acks.wait(func(error) { close(answered) })
+	var err error
+	select {
+	case <-answered:
+	case <-ctx.Done():
+		// What is still unanswered fails: its publishers are not
+		// acknowledged.
+		p.acks.expire(time.Now().Add(time.Hour))
+		err = fmt.Errorf("waiting for the stream's acknowledgements: %w", ctx.Err())
+	}
+	if uerr := p.ackSub.Unsubscribe(); uerr != nil && !errors.Is(uerr, nats.ErrConnectionClosed) {
+		err = errors.Join(err, fmt.Errorf("unsubscribing from stream acknowledgements: %w", uerr))
+	}
+	return err
+}
