@@ -20,10 +20,10 @@ package backend
 // arrivals too: no gap, no duplicate.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"edgemq/gateway/broker"
@@ -31,32 +31,35 @@ import (
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
-// FromHeader is the header of a stored message naming its publisher's
-// client id (No Local).
-const FromHeader = "Emq-From"
-
-// DecodeStored decodes a message of the messages stream: its data is an
-// MQTT 5 PUBLISH (the mqtt codec's encoding), its publisher in
-// FromHeader; the Message Expiry Interval counts from when it was
-// stored.
-func DecodeStored(msg jetstream.Msg) (*broker.Message, error) {
-	p, err := mqtt.ReadPacket(bytes.NewReader(msg.Data()), mqtt.V5, 0)
-	if err != nil {
-		return nil, fmt.Errorf("decoding stored message: %w", err)
-	}
-	pub, ok := p.(*mqtt.Publish)
-	if !ok {
-		return nil, fmt.Errorf("decoding stored message: a %v, not a PUBLISH", p.Type())
-	}
+// decodeStored decodes a message of the messages stream as ingress
+// does a live one (route_codec.go), its Message Expiry Interval counted
+// from when it was stored.
+func decodeStored(msg jetstream.Msg) (*broker.Message, error) {
 	stored := time.Now()
 	if md, err := msg.Metadata(); err == nil {
 		stored = md.Timestamp
 	}
-	return broker.NewMessage(pub, msg.Headers().Get(FromHeader), stored), nil
+	return decodeMessage(&nats.Msg{Subject: msg.Subject(), Data: msg.Data(), Header: msg.Headers()}, stored)
+}
+
+// streamSeq returns the sequence in the messages stream of a message the
+// stream republished (Nats-Sequence), 0 for one that did not come
+// through it.
+func streamSeq(msg *nats.Msg) uint64 {
+	v := msg.Header.Get(hdrStreamSeq)
+	if v == "" {
+		return 0
+	}
+	seq, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return seq
 }
 
 // lastSeq returns the messages stream's last sequence, read from its

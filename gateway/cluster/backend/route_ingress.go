@@ -86,6 +86,7 @@ func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
 			ig.log.Debug("dropping a nats message that is no mqtt message", zap.String("subject", msg.Subject), zap.Error(err))
 			return
 		}
+		m.SetSeq(streamSeq(msg)) // session.go: cursors
 		ig.b.RouteGroup(k.share, k.filter, m, now)
 		return
 	}
@@ -103,5 +104,6 @@ func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
 		ig.log.Debug("dropping a nats message that is no mqtt message", zap.String("subject", msg.Subject), zap.Error(err))
 		return
 	}
+	m.SetSeq(streamSeq(msg)) // session.go: cursors, replay meeting live delivery
 	ig.b.RouteRemote(m, &ig.buf, now)
 }

@@ -62,7 +62,7 @@ type SessionsOptions struct {
 	// Pub publishes wills (cluster-wide); nil: Broker (this node only).
 	Pub broker.Publisher
 	// Decode turns a stored message of the messages stream back into a
-	// message; nil: DecodeStored.
+	// message; nil: decodeStored (replay.go).
 	Decode func(jetstream.Msg) (*broker.Message, error)
 	// StrictOwner refuses a CONNECT of another identity than a session's
 	// owner (session.owner_binding strict).
@@ -135,7 +135,7 @@ func NewSessions(o SessionsOptions) *Sessions {
 		o.Pub = o.Broker
 	}
 	if o.Decode == nil {
-		o.Decode = DecodeStored
+		o.Decode = decodeStored
 	}
 	if o.KickWait == 0 {
 		o.KickWait = 2 * time.Second

@@ -206,7 +206,7 @@ func storeMsg(t *testing.T, js jetstream.JetStream, topic, payload string, qos b
 	}
 	m := nats.NewMsg(cluster.DurableSubject(topic))
 	m.Data = b
-	m.Header.Set(FromHeader, "publisher")
+	m.Header.Set(hdrFrom, "publisher")
 	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
 	defer cancel()
 	ack, err := js.PublishMsg(ctx, m)
