@@ -14,15 +14,11 @@ import (
 	"testing"
 
 	"edgemq/configs"
-	"edgemq/gateway/acl"
-	"edgemq/gateway/proto"
-	"edgemq/listeners"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	packets3 "github.com/eclipse/paho.mqtt.golang/packets"
-	"go.uber.org/zap"
 )
 
 // mustStaticACL builds the static ACL of acl or fails the test.
@@ -33,22 +29,6 @@ func mustStaticACL(tb testing.TB, acl configs.ACL) Authorizer {
 		tb.Fatalf("NewStaticACL: %v", err)
 	}
 	return a
-}
-
-// aclChannel is a connected channel of clientID for username, socket
-// free, on an engine with authorizer a.
-func aclChannel(a Authorizer, clientID, username string) *channel {
-	eng := &engine{stats: &proto.Stats{}}
-	eng.acl.Set(a)
-	ch := &channel{env: eng, log: zap.NewNop()}
-	ch.acl.SetView(testView(&listeners.Meta{Listener: "tcp"}, mqtt.V5, clientID, username))
-	return ch
-}
-
-// testView is the ACL view of a client clientID of username ("" for
-// none) that connected with version on the connection of meta.
-func testView(meta *listeners.Meta, version mqtt.Version, clientID, username string) aclView {
-	return acl.NewView(meta, &mqtt.Connect{Version: version, Username: username, UsernameFlag: username != ""}, clientID, "")
 }
 
 // countingAuthorizer counts publish decisions and allows topics under
@@ -68,43 +48,6 @@ func (c *countingAuthorizer) Authorize(ci ConnInfo, a Action, topic string, _ by
 	c.lastView = ci
 	c.mu.Unlock()
 	return strings.HasPrefix(topic, c.allow)
-}
-
-// TestChannelACL: the channel's side of authorization (acl.go) over the
-// acl package: publish decisions are cached per connection (a cache hit
-// costs no allocation) and dropped when the authorizer is replaced, $SYS
-// and the credential's claims refuse before the authorizer, and the
-// authorizer sees the client's view.
-func TestChannelACL(t *testing.T) {
-	ca := &countingAuthorizer{allow: "ok/"}
-	ch := aclChannel(ca, "chan-1", "alice")
-	pub := func(topic string) bool { return ch.mayPublish(&mqtt.Publish{Topic: topic, QoS: 1}) }
-	if !pub("ok/a") || !pub("ok/a") || pub("no/a") || pub("$SYS/x") {
-		t.Fatal("wrong decisions")
-	}
-	if n := ca.publish.Load(); n != 2 {
-		t.Errorf("%d Authorize calls, want 2 (cached, $SYS refused before)", n)
-	}
-	p := &mqtt.Publish{Topic: "ok/a", QoS: 1}
-	if n := testing.AllocsPerRun(100, func() { ch.mayPublish(p) }); n != 0 {
-		t.Errorf("%v allocations per cached publish decision", n)
-	}
-	if v := ca.lastView; v.ClientID() != "chan-1" || v.Username() != "alice" || v.Listener() != "tcp" {
-		t.Errorf("view: client %q user %q listener %q", v.ClientID(), v.Username(), v.Listener())
-	}
-	ch.credExp.acl = &ACLClaims{Pub: []string{"ok/b"}, Sub: []string{"ok/#"}}
-	if pub("ok/a") || !pub("ok/b") {
-		t.Error("the credential's claims do not narrow the publish decisions")
-	}
-	for filter, want := range map[string]bool{"ok/+": true, "$share/g/ok/#": true, "no/#": false, "#": false} {
-		if got := ch.maySubscribe(&mqtt.Subscription{Filter: filter, QoS: 1}); got != want {
-			t.Errorf("maySubscribe(%q) = %v, want %v", filter, got, want)
-		}
-	}
-	ch.env.acl.Set(&countingAuthorizer{allow: "nothing/"})
-	if pub("ok/b") {
-		t.Error("decision of the replaced authorizer still used")
-	}
 }
 
 // aclConfig has users alice, bob, "+" (all with password secret), an

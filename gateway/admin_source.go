@@ -22,6 +22,8 @@ import (
 	"edgemq/configs"
 	"edgemq/gateway/admin"
 	"edgemq/gateway/broker"
+	"edgemq/gateway/conn"
+	"edgemq/gateway/proto"
 	"edgemq/listeners/web"
 	"edgemq/mqtt"
 
@@ -80,26 +82,20 @@ func (s *Server) RequestDrain() {
 	s.drainOnce.Do(func() { close(s.drainReq) })
 }
 
-// markConnected publishes the connection to the admin API. It runs on the
-// connection's goroutine once the handshake succeeded: what CONNECT set
-// (channel.neg, its username, its session) is never written again, so
-// another goroutine that loads a non-zero conn.connectedAt may read them.
-func (c *conn) markConnected() { c.connectedAt.Store(time.Now().UnixNano()) }
-
 // adminSource implements admin's Clients, Sessions, Retained, Publisher
 // and Control over s.
 type adminSource struct{ s *Server }
 
 // adminConn is a connected client found for the admin API.
 type adminConn struct {
-	c  *conn
+	c  *conn.Conn
 	at time.Time // when it connected
 }
 
 // neg, username and sess read what CONNECT set (markConnected).
-func (ac adminConn) neg() *Negotiated      { return &ac.c.ch.neg }
-func (ac adminConn) username() string      { return ac.c.ch.acl.View().Username() }
-func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
+func (ac adminConn) neg() *proto.Negotiated { return ac.c.Channel().Negotiated() }
+func (ac adminConn) username() string       { return ac.c.Channel().Username() }
+func (ac adminConn) sess() *broker.Session  { return ac.c.Channel().Session() }
 
 // connected returns the connected clients, by client id: those whose
 // connection holds their session (not one taken over or detaching).
@@ -108,8 +104,8 @@ func (ac adminConn) sess() *broker.Session { return ac.c.ch.sess }
 func (a adminSource) connected() []adminConn {
 	var out []adminConn
 	for _, c := range a.s.connections() {
-		if at := c.connectedAt.Load(); at != 0 && !c.ch.kicked.Load() && c.ch.sess.HeldBy(&c.ch) {
-			out = append(out, adminConn{c, time.Unix(0, at)})
+		if at, ok := c.ConnectedAt(); ok && !c.Channel().Kicked() && c.Channel().Session().HeldBy(c.Channel()) {
+			out = append(out, adminConn{c, at})
 		}
 	}
 	slices.SortFunc(out, func(x, y adminConn) int { return cmp.Compare(x.neg().ClientID, y.neg().ClientID) })
@@ -127,13 +123,14 @@ func (a adminSource) find(id string) (adminConn, bool) {
 }
 
 func (ac adminConn) client() admin.Client {
-	m := ac.c.ch.meta
+	m := ac.c.Channel().Meta()
 	n := ac.neg()
-	return admin.Client{
+	out := admin.Client{
 		ClientID: n.ClientID, Username: ac.username(), Listener: m.Listener, Transport: string(m.Transport),
 		RemoteAddr: m.RemoteAddr, Version: n.Version, ConnectedAt: ac.at, KeepAlive: n.KeepAlive,
-		MessagesOut: ac.c.out.sentMsgs.Load(), BytesOut: ac.c.out.sentBytes.Load(),
 	}
+	out.MessagesOut, out.BytesOut = ac.c.Sent()
+	return out
 }
 
 // Clients implements admin.Clients.
@@ -152,8 +149,8 @@ func (a adminSource) Client(id string) (admin.ClientDetail, bool) {
 	if !ok {
 		return admin.ClientDetail{}, false
 	}
-	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.ch.meta.TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
-	d.OutboundItems, d.OutboundBytes = ac.c.out.depth()
+	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.Channel().Meta().TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
+	d.OutboundItems, d.OutboundBytes = ac.c.QueueDepth()
 	return d, true
 }
 
@@ -163,11 +160,11 @@ func (a adminSource) Kick(id string, code mqtt.ReasonCode) (admin.Client, bool) 
 	if !ok {
 		return admin.Client{}, false
 	}
-	ac.c.ch.kick(code)
+	ac.c.Channel().Kick(code)
 	return ac.client(), true
 }
 
-func negotiatedOf(n *Negotiated) admin.Negotiated {
+func negotiatedOf(n *proto.Negotiated) admin.Negotiated {
 	return admin.Negotiated{
 		AssignedClientID: n.AssignedClientID, CleanStart: n.CleanStart, SessionPresent: n.SessionPresent,
 		ServerKeepAlive: n.ServerKeepAlive, SessionExpiryCapped: n.SessionExpiryCapped,
@@ -201,7 +198,7 @@ func sessionOf(ss *broker.Session) admin.Session {
 // Sessions implements admin.Sessions.
 func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 	return func(yield func(admin.Session) bool) {
-		for _, ss := range a.s.eng.broker.Sessions() {
+		for _, ss := range a.s.eng.Broker().Sessions() {
 			if id := ss.ClientID(); !strings.HasPrefix(id, prefix) || after != "" && id <= after {
 				continue
 			}
@@ -214,7 +211,7 @@ func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 
 // Session implements admin.Sessions.
 func (a adminSource) Session(id string) (admin.Session, bool) {
-	ss := a.s.eng.broker.Lookup(id)
+	ss := a.s.eng.Broker().Lookup(id)
 	if ss == nil {
 		return admin.Session{}, false
 	}
@@ -223,16 +220,16 @@ func (a adminSource) Session(id string) (admin.Session, bool) {
 
 // detachWait bounds how long DeleteSession waits for a kicked client's
 // connection to release the session.
-const detachWait = closeGrace + time.Second
+const detachWait = conn.CloseGrace + time.Second
 
 // DeleteSession implements admin.Sessions: it kicks the connected client
 // (0x98), waits for its connection to release the session, and ends the
 // session as its expiry would (registry.discard).
 func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool, err error) {
-	ss := a.s.eng.broker.Lookup(id)
+	ss := a.s.eng.Broker().Lookup(id)
 	for _, ac := range a.connected() {
 		if ac.neg().ClientID == id {
-			ac.c.ch.kick(mqtt.AdministrativeAction)
+			ac.c.Channel().Kick(mqtt.AdministrativeAction)
 			kicked = true
 		}
 	}
@@ -246,7 +243,7 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 			return kicked, admin.ErrStillHeld
 		}
 	}
-	if _, busy := a.s.eng.broker.Discard(id); busy {
+	if _, busy := a.s.eng.Broker().Discard(id); busy {
 		return kicked, admin.ErrReconnected
 	}
 	return kicked, nil
@@ -254,7 +251,7 @@ func (a adminSource) DeleteSession(ctx context.Context, id string) (kicked bool,
 
 // Retained implements admin.Retained.
 func (a adminSource) Retained(filter string, now time.Time) []admin.RetainedMessage {
-	msgs := a.s.eng.broker.RetainedMatch(filter, now)
+	msgs := a.s.eng.Broker().RetainedMatch(filter, now)
 	out := make([]admin.RetainedMessage, len(msgs))
 	for i, m := range msgs {
 		out[i] = admin.RetainedMessage{Publish: m.Publish(), Expires: m.Expires()}
@@ -263,12 +260,12 @@ func (a adminSource) Retained(filter string, now time.Time) []admin.RetainedMess
 }
 
 // RemoveRetained implements admin.Retained.
-func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.broker.RemoveRetained(topic) }
+func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.Broker().RemoveRetained(topic) }
 
 // Publish implements admin.Publisher.
 func (a adminSource) Publish(from string, pub *mqtt.Publish) int {
 	var buf []broker.Match
-	return a.s.eng.broker.Route(broker.NewMessage(pub, from, time.Now()), &buf)
+	return a.s.eng.Broker().Route(broker.NewMessage(pub, from, time.Now()), &buf)
 }
 
 // Config implements admin.Control.
@@ -303,8 +300,15 @@ func (a adminSource) Status() admin.ServerStatus {
 		Connections: st.Connections, Sessions: st.Sessions, Subscriptions: subscriptionCount(s),
 		MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 	}
-	out.Retained, out.RetainedBytes = s.eng.broker.RetainedSize()
+	out.Retained, out.RetainedBytes = s.eng.Broker().RetainedSize()
 	return out
+}
+
+// subscriptionCount returns the number of subscriptions of all of srv's
+// sessions (broker.Broker.Gauges: approximate while they change).
+func subscriptionCount(srv *Server) int {
+	_, subs, _, _ := srv.eng.Broker().Gauges()
+	return subs
 }
 
 // Overview implements admin.Status.

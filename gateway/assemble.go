@@ -24,6 +24,7 @@ import (
 	"edgemq/gateway/auth/jwt"
 	"edgemq/gateway/auth/passwd"
 	"edgemq/gateway/limits"
+	"edgemq/gateway/proto"
 	"edgemq/listeners"
 
 	"go.uber.org/zap"
@@ -64,7 +65,7 @@ func (s *Server) buildAuthChain(cfg *configs.Config, lc configs.Listener, users 
 		switch bc.Type {
 		case configs.BackendPasswordFile:
 			b.Kind = auth.KindPasswd
-			b.Authenticator, err = passwd.NewFileAuth(bc.PasswordFile, s.eng.pwVerify, s.log)
+			b.Authenticator, err = passwd.NewFileAuth(bc.PasswordFile, s.eng.PasswordVerifier(), s.log)
 		case configs.BackendJWT:
 			b.Kind = auth.KindJWT
 			b.Authenticator, err = jwt.New(bc.JWT, s.reloads.authHTTP, jwt.WithClock(s.reloads.clock))
@@ -121,12 +122,12 @@ func (s *Server) reloadACLFile() {
 }
 
 // admissionLog logs admission refusals to the connection-life log
-// (connlog.go, sampled: it takes none of the limits' locks).
-type admissionLog struct{ cl *connLog }
+// (proto/connlog.go, sampled: it takes none of the limits' locks).
+type admissionLog struct{ cl *proto.ConnLog }
 
 // AdmissionRefused implements limits.RefusalLog.
 func (l admissionLog) AdmissionRefused(listener, reason string, remote net.Addr) {
-	l.cl.admissionRefused(listener, reason, remote)
+	l.cl.AdmissionRefused(listener, reason, remote)
 }
 
 // setListenerAdmission installs the per-IP overrides of cfg's listeners

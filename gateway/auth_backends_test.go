@@ -64,7 +64,7 @@ func TestPasswordFile(t *testing.T) {
 	for _, cn := range ts.connections() {
 		// The timer is only ever set under the expiry's lock, by a
 		// credential that expires (conn_timers.go): none here writes it.
-		if cn.authTimer != nil || cn.ch.credExp.deadline.Expiring() {
+		if cn.HasAuthTimer() || cn.Channel().AuthExpiring() {
 			t.Error("a connection without an expiring credential has a timer")
 		}
 	}

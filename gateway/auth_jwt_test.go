@@ -417,7 +417,7 @@ func TestExtendAuth(t *testing.T) {
 	ts := startServer(t, cfg)
 	c := connectV5(t, ts, tokenConnect("ext", k.sign(t, jwt.MapClaims{"sub": "a", "exp": time.Now().Add(time.Second).Unix()})))
 	for _, cn := range ts.connections() {
-		cn.ch.extendAuth(time.Now().Add(time.Hour))
+		cn.Channel().ExtendAuth(time.Now().Add(time.Hour))
 	}
 	c.expectNoMessageFor(t, 2*time.Second)
 	c.roundTrip(t)
@@ -438,11 +438,11 @@ func TestJWTACLClaims(t *testing.T) {
 	for cn := range ts.conns {
 		// kickVersion is stored once connect is done: reading it orders
 		// this after the fields connect set.
-		if cn.ch.kickVersion.Load() == 0 || cn.ch.neg.ClientID != "acl" {
+		if cn.Channel().Version() == 0 || cn.Channel().Negotiated().ClientID != "acl" {
 			continue
 		}
 		found = true
-		a := cn.ch.ACLClaims()
+		a := cn.Channel().ACLClaims()
 		if a == nil || strings.Join(a.Pub, ",") != "a/#" || strings.Join(a.Sub, ",") != "b/+,c" {
 			t.Errorf("ACL claims %+v", a)
 		}

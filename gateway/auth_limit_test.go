@@ -80,7 +80,7 @@ func TestAuthConcurrencyCaps(t *testing.T) {
 			if err != nil || code != tt.want {
 				t.Errorf("over the %s cap: CONNACK %v (%v), want %v", tt.cap, code, err, tt.want)
 			}
-			if n := ts.eng.authLim.Gate().Refused(tt.cap); n != 1 {
+			if n := ts.eng.AuthLimits().Gate().Refused(tt.cap); n != 1 {
 				t.Errorf("%s refusals counted: %d, want 1", tt.cap, n)
 			}
 			if tt.other.user != "" {
@@ -98,7 +98,7 @@ func TestAuthConcurrencyCaps(t *testing.T) {
 			if code, err := rawConnectFrom(addr, tt.over.ip, tt.version, "over-again", tt.over.user, "pw"); err != nil || code != mqtt.Success {
 				t.Errorf("after the held ones were answered: CONNACK %v (%v), want 0x00", code, err)
 			}
-			eventually(t, "no authentication in progress", func() bool { return ts.eng.authLim.Gate().InProgress() == 0 })
+			eventually(t, "no authentication in progress", func() bool { return ts.eng.AuthLimits().Gate().InProgress() == 0 })
 		})
 	}
 }
@@ -120,7 +120,7 @@ func TestHashWaitEndsWithConnectTimeout(t *testing.T) {
 	chainOn(cfg, "file")
 	ts := startServer(t, cfg)
 	// The one worker is busy until the test lets go.
-	p := ts.eng.authLim.Pool()
+	p := ts.eng.AuthLimits().Pool()
 	busy, free := make(chan struct{}), make(chan struct{})
 	go p.Run(context.Background(), 1, func() { close(busy); <-free })
 	<-busy

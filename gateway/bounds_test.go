@@ -293,7 +293,7 @@ func TestSubscriptionsStoredAcrossRestart(t *testing.T) {
 	srv, stop = runFor(t, cfg)
 	defer stop()
 	var got []string
-	for _, s := range srv.eng.broker.Sessions() {
+	for _, s := range srv.eng.Broker().Sessions() {
 		for _, sub := range s.View().Subs {
 			got = append(got, s.ClientID()+":"+sub.Filter)
 		}

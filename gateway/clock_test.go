@@ -1,46 +1,25 @@
 package gateway
 
 import (
-	"edgemq/gateway/proto"
-	"testing"
+	"sync"
 	"time"
 )
 
-// BenchmarkClock is the cost of reading the time through the engine's
-// Clock (one indirect call on the publish path) against time.Now itself.
-func BenchmarkClock(b *testing.B) {
-	var sink time.Time
-	b.Run("time.Now", func(b *testing.B) {
-		for b.Loop() {
-			sink = time.Now()
-		}
-	})
-	b.Run("engine.now", func(b *testing.B) {
-		e := &engine{clock: proto.WallClock{}}
-		for b.Loop() {
-			sink = e.now()
-		}
-	})
-	_ = sink
+// manualClock is a Clock that moves only when the test moves it.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
-// The engine reads the clock it was given; without one, the wall clock.
-func TestEngineClock(t *testing.T) {
-	c := &manualClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	e := &engine{clock: c}
-	ch := &channel{env: e}
-	enc := &encoder{clock: c}
-	for _, got := range []time.Time{e.now(), ch.now(), enc.now()} {
-		if !got.Equal(c.t) {
-			t.Errorf("now %v, want the manual clock's %v", got, c.t)
-		}
-	}
-	c.add(time.Minute)
-	if got := ch.now(); !got.Equal(c.t) {
-		t.Errorf("now %v after the clock moved, want %v", got, c.t)
-	}
-	before := time.Now()
-	if got := (&engine{}).now(); got.Before(before) {
-		t.Errorf("engine without a clock: %v, before the wall clock's %v", got, before)
-	}
+// Now returns the clock's time.
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }

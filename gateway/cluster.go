@@ -55,19 +55,18 @@ func (s *Server) joinCluster(ctx context.Context, cfg *configs.Config, st *proto
 	return s.cluster.be.Interest(), nil
 }
 
-// attachCluster attaches the broker to the backend and gives the engine
-// the backend's seams. Nothing without a cluster.
-func (s *Server) attachCluster() error {
+// attachCluster attaches the broker to the backend and returns the
+// backend's seams, which the engine uses in place of the broker's own.
+// The zero Seams (the broker's) without a cluster.
+func (s *Server) attachCluster(b *broker.Broker) (proto.Seams, error) {
 	c := s.cluster
 	if c == nil {
-		return nil
+		return proto.Seams{}, nil
 	}
-	if err := c.be.Attach(s.eng.broker); err != nil {
-		return fmt.Errorf("joining the cluster: %w", err)
+	if err := c.be.Attach(b); err != nil {
+		return proto.Seams{}, fmt.Errorf("joining the cluster: %w", err)
 	}
-	e := s.eng
-	e.sessions, e.pub, e.subs = c.be.Sessions(), c.be.Publisher(), c.be.Subscriptions()
-	return nil
+	return proto.Seams{Sessions: c.be.Sessions(), Publisher: c.be.Publisher(), Subscriptions: c.be.Subscriptions()}, nil
 }
 
 // runCluster runs the node's liveness and the backend until ctx ends or

@@ -174,7 +174,7 @@ func TestConnLogRefusalsSampled(t *testing.T) {
 	ts, logs := startObserved(t, cfg, func(s *Server) {
 		// One window for the whole test: the quota does not depend on
 		// how long the burst takes.
-		s.eng.clog.sampled = s.eng.clog.sampler(time.Hour, quota, 0)
+		s.eng.ConnLog().SetSampling(time.Hour, quota, 0)
 	})
 	for i := range burst {
 		nc := dial(t, ts, "closed")

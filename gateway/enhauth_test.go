@@ -161,7 +161,7 @@ func TestSCRAM(t *testing.T) {
 			t.Errorf("connect %v, connack %+v; want 0x8C", err, ack)
 		}
 	})
-	if n := ts.eng.stats.Auth.Failures(auth.FailCredentials); n < 4 {
+	if n := ts.eng.Stats().Auth.Failures(auth.FailCredentials); n < 4 {
 		t.Errorf("bad_credentials failures counted: %d, want at least 4", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"edgemq/gateway/broker"
+	"edgemq/gateway/proto"
 	"edgemq/mqtt"
 )
 
@@ -93,7 +94,7 @@ func TestMosquittoClients(t *testing.T) {
 			// once it shows there one publish reaches the subscriber.
 			deadline := time.Now().Add(mosqTimeout / 2)
 			var subs []broker.Match
-			for subs = ts.eng.broker.Matches(nil, topic); len(subs) == 0; subs = ts.eng.broker.Matches(nil, topic) {
+			for subs = ts.eng.Broker().Matches(nil, topic); len(subs) == 0; subs = ts.eng.Broker().Matches(nil, topic) {
 				select {
 				case err := <-subDone:
 					t.Fatalf("mosquitto_sub -V %s ended before subscribing: %v\nstdout: %s\nstderr: %s", tc.subV, err, subOut.String(), subErr.String())
@@ -106,14 +107,14 @@ func TestMosquittoClients(t *testing.T) {
 			}
 
 			// The subscriber connected in the version asked for.
-			owner, _ := subs[0].Key.Holder().(*channel)
+			owner, _ := subs[0].Key.Holder().(*proto.Channel)
 			switch {
 			case owner == nil:
 				t.Fatalf("the session subscribed to %s has no connection", topic)
-			case owner.neg.ClientID != subID:
-				t.Fatalf("%s is subscribed by %q, want %q", topic, owner.neg.ClientID, subID)
-			case owner.neg.Version != mosqVersions[tc.subV]:
-				t.Fatalf("mosquitto_sub -V %s connected in %v", tc.subV, owner.neg.Version)
+			case owner.Negotiated().ClientID != subID:
+				t.Fatalf("%s is subscribed by %q, want %q", topic, owner.Negotiated().ClientID, subID)
+			case owner.Negotiated().Version != mosqVersions[tc.subV]:
+				t.Fatalf("mosquitto_sub -V %s connected in %v", tc.subV, owner.Negotiated().Version)
 			}
 
 			pub := exec.CommandContext(ctx, pubBin, "-h", host, "-p", port, "-V", tc.pubV, "-i", pubID,

@@ -41,7 +41,8 @@ func TestLocksDocMatchesOrder(t *testing.T) {
 }
 
 // TestLockClassesAreInTheOrder: every lock class of the gateway package
-// (the broker's: broker/locks_test.go) is named
+// (the broker's: broker/locks_test.go; the connection's:
+// conn/locks_test.go) is named
 // in the order, so that a renamed or new lock cannot slip out of it (a
 // class missing from the order would be a leaf by default).
 func TestLockClassesAreInTheOrder(t *testing.T) {
@@ -52,7 +53,6 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 		}
 	}
 	for _, c := range []lockorder.Class{
-		writeQueueMu{},
 		serverMu{}, serverSrcMu{}, reloaderMu{},
 	} {
 		if !named[c.LockClass()] {

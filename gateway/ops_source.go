@@ -18,7 +18,6 @@ import (
 	"edgemq/gateway/auth"
 	"edgemq/gateway/broker"
 	"edgemq/gateway/ops"
-	"edgemq/mqtt"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -72,7 +71,7 @@ type opsSource struct{ s *Server }
 // Snapshot implements ops.Source.
 func (o opsSource) Snapshot() ops.Snapshot {
 	s := o.s
-	st := s.eng.stats
+	st := s.eng.Stats()
 	snap := ops.Snapshot{
 		Connections:         map[ops.ConnLabels]int{},
 		AuthFailures:        make([]ops.ReasonCount, 0, int(auth.FailReasons)),
@@ -80,11 +79,13 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	}
 	// Connections: every listener × transport × version seen.
 	for _, cn := range s.connections() {
-		v := mqtt.Version(cn.ch.kickVersion.Load()) // 0 until connected
+		ch := cn.Channel()
+		v := ch.Version() // 0 until connected
 		if v == 0 {
 			continue
 		}
-		snap.Connections[ops.ConnLabels{Listener: cn.lst.cfg.Name, Transport: string(cn.ch.meta.Transport), Version: v}]++
+		m := ch.Meta()
+		snap.Connections[ops.ConnLabels{Listener: m.Listener, Transport: string(m.Transport), Version: v}]++
 	}
 	for r := range auth.FailReasons {
 		snap.AuthFailures = append(snap.AuthFailures, ops.ReasonCount{Reason: r.String(), N: st.Auth.Failures(r)})
@@ -95,9 +96,9 @@ func (o opsSource) Snapshot() ops.Snapshot {
 		}
 	}
 	snap.AuthDelayed = st.Auth.Delayed()
-	snap.LogSampled = s.eng.clog.droppedEntries() // connlog.go
-	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.broker.Gauges()
-	snap.Retained, snap.RetainedBytes = s.eng.broker.RetainedSize()
+	snap.LogSampled = s.eng.ConnLog().Dropped() // proto/connlog.go
+	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.Broker().Gauges()
+	snap.Retained, snap.RetainedBytes = s.eng.Broker().RetainedSize()
 	return snap
 }
 

@@ -154,7 +154,7 @@ func WithStore(st store.Store) Option {
 // a subscription now refused receives nothing more. Safe while the server
 // runs; a no-op before New returns.
 func (s *Server) RefreshAuthorizer() {
-	s.eng.renewAuthorizer() // engine_broker.go
+	s.eng.RenewAuthorizer() // proto/engine.go
 }
 
 // check reports the options' mistakes against cfg: a programmatic

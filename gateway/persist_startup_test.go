@@ -81,7 +81,7 @@ func TestStoreStartupTime(t *testing.T) {
 	if n := srv.Stats().Sessions; n != nSess {
 		t.Errorf("%d sessions restored, want %d", n, nSess)
 	}
-	if n, _ := srv.eng.broker.RetainedSize(); n != nRet {
+	if n, _ := srv.eng.Broker().RetainedSize(); n != nRet {
 		t.Errorf("%d retained restored, want %d", n, nRet)
 	}
 	t.Logf("startup with %d sessions and %d retained messages: %v", nSess, nRet, took.Round(time.Millisecond))

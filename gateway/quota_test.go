@@ -170,10 +170,10 @@ func TestSessionQuota(t *testing.T) {
 			if tc.user != "" {
 				left++ // ses-anon
 			}
-			eventually(t, "the short session to end", func() bool { return ts.eng.broker.SessionCount() == left })
+			eventually(t, "the short session to end", func() bool { return ts.eng.Broker().SessionCount() == left })
 			third := connectV5(t, ts, cp("ses-third", 0, true))
 			third.roundTrip(t)
-			if n := ts.eng.broker.Quotas().Refused(tc.kind); n != 2 {
+			if n := ts.eng.Broker().Quotas().Refused(tc.kind); n != 2 {
 				t.Errorf("%d refusals counted, want 2", n)
 			}
 		})
@@ -246,10 +246,10 @@ func TestRetainedQuota(t *testing.T) {
 		v3.publish(t, topic, 1, true, "x") // all acknowledged [MQTT-3.3.5-2]
 	}
 	v3.roundTrip(t) // still connected
-	if got, want := retainedTopics(ts.eng.broker.RetainedMatch("#", time.Now())), []string{"rq/1", "rq/3", "rq/other", "rq3/1", "rq3/2"}; !slices.Equal(got, want) {
+	if got, want := retainedTopics(ts.eng.Broker().RetainedMatch("#", time.Now())), []string{"rq/1", "rq/3", "rq/other", "rq3/1", "rq3/2"}; !slices.Equal(got, want) {
 		t.Errorf("retained topics %v, want %v", got, want)
 	}
-	if n := ts.eng.broker.Quotas().Refused(broker.QuotaRetainedPerClient); n != 3 {
+	if n := ts.eng.Broker().Quotas().Refused(broker.QuotaRetainedPerClient); n != 3 {
 		t.Errorf("%d refusals counted, want 3", n)
 	}
 }
@@ -311,7 +311,7 @@ func TestRetainedTopicTooLong(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := ts.eng.broker.Quotas().Refused(broker.QuotaRetainedTopic); n != 6 {
+	if n := ts.eng.Broker().Quotas().Refused(broker.QuotaRetainedTopic); n != 6 {
 		t.Errorf("%d refusals counted, want 6", n)
 	}
 	bad.roundTrip(t) // still connected
@@ -320,7 +320,7 @@ func TestRetainedTopicTooLong(t *testing.T) {
 	cfg.Listeners[0].Address = addr
 	srv, stop = runFor(t, cfg)
 	defer stop()
-	if n := len(srv.eng.broker.RetainedMatch("good/#", time.Now())); n != publishers*each {
+	if n := len(srv.eng.Broker().RetainedMatch("good/#", time.Now())); n != publishers*each {
 		t.Errorf("%d retained messages after the restart, want the %d acknowledged", n, publishers*each)
 	}
 }

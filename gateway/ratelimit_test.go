@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"edgemq/configs"
-	"edgemq/gateway/limits"
 	"edgemq/mqtt"
 
 	"github.com/golang-jwt/jwt/v5"
-	"go.uber.org/zap"
 )
 
 // rateConfig returns a config with listener "tcp" on profile "slow"
@@ -232,30 +230,4 @@ func TestPublishRateBackpressureKeepsAlive(t *testing.T) {
 		nextOf[*mqtt.Puback](t, c)
 	}
 	c.ping(t)
-}
-
-// BenchmarkPublishLimiter measures the limiter on a publish within the
-// rate (allocations should be 0), and the read path without one.
-func BenchmarkPublishLimiter(b *testing.B) {
-	rl := limits.NewRateLimits(zap.NewNop())
-	pub := &mqtt.Publish{Topic: "t", Payload: make([]byte, 100)}
-	for _, bc := range []struct {
-		name string
-		lim  *limits.PubLimiter
-	}{
-		{"within", rl.NewLimiter("tcp", configs.PublishRate{MessagesPerSecond: 1e12, BytesPerSecond: 1e15})},
-		{"off", rl.NewLimiter("tcp", configs.PublishRate{})},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			c := &conn{lim: bc.lim}
-			b.ReportAllocs()
-			for b.Loop() {
-				if c.lim != nil {
-					if err := c.throttle(pub); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-		})
-	}
 }

@@ -320,7 +320,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 
 	profiles := configs.HasKey(changed, "mqtt") || configs.HasKey(changed, "profiles")
 	authChanged := configs.HasKey(changed, "auth") || configs.HasKey(changed, "tls")
-	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.PasswordVerifier())
 	backends := s.ext.authenticators() // shared by name, as at start
 	for _, l := range s.lsts {
 		i := slices.IndexFunc(cfg.Listeners, func(lc configs.Listener) bool { return lc.Name == l.cfg.Name })

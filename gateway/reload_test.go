@@ -250,7 +250,7 @@ func TestReloadProfile(t *testing.T) {
 	var got []uint16
 	ts.mu.Lock()
 	for c := range ts.conns {
-		got = append(got, c.ch.prof.ReceiveMaximum)
+		got = append(got, c.Channel().Profile().ReceiveMaximum)
 	}
 	ts.mu.Unlock()
 	slices.Sort(got)

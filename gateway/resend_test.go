@@ -67,9 +67,9 @@ func TestResendInFlightQoS2(t *testing.T) {
 				eventually(t, "the message expiry", func() bool { return time.Now().After(expires) })
 			}
 			if tt.revoke {
-				before := ts.eng.acl.Load()
+				before := ts.eng.Authorizer()
 				replaceFile(t, aclFile, "rules: []\n")
-				eventually(t, "the acl file reload", func() bool { return ts.eng.acl.Load() != before })
+				eventually(t, "the acl file reload", func() bool { return ts.eng.Authorizer() != before })
 			}
 			cp := sessConnect(mqtt.V5, "rs-sub", false, 300)
 			if tt.maxSize > 0 {

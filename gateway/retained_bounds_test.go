@@ -101,10 +101,10 @@ func TestRetainedBoundsRefused(t *testing.T) {
 				t.Errorf("live subscriber got %v, want %v", got, accepted)
 			}
 			live.expectFence(t, p, "rb/fence")
-			if got := retainedTopics(ts.eng.broker.RetainedMatch("#", time.Now())); !slices.Equal(got, tt.wantRetained) {
+			if got := retainedTopics(ts.eng.Broker().RetainedMatch("#", time.Now())); !slices.Equal(got, tt.wantRetained) {
 				t.Errorf("retained topics %v, want %v", got, tt.wantRetained)
 			}
-			if n := ts.eng.broker.Quotas().Refused(tt.kind); n != tt.wantRefusals {
+			if n := ts.eng.Broker().Quotas().Refused(tt.kind); n != tt.wantRefusals {
 				t.Errorf("%d %s refusals counted, want %d", n, tt.kind, tt.wantRefusals)
 			}
 		})
@@ -146,7 +146,7 @@ func TestWillRetainedTopicTooLong(t *testing.T) {
 				refused++
 				c.expectClosed(t)
 			}
-			if n := ts.eng.broker.Quotas().Refused(broker.QuotaRetainedTopic); n != refused {
+			if n := ts.eng.Broker().Quotas().Refused(broker.QuotaRetainedTopic); n != refused {
 				t.Errorf("%d retained_topic_length refusals counted, want %d", n, refused)
 			}
 		})

@@ -141,8 +141,8 @@ func TestSecurityUntrustedProxyHeaders(t *testing.T) {
 		defer ts.mu.Unlock()
 		var out []string
 		for c := range ts.conns {
-			if c.ch.meta.Listener == listener {
-				out = append(out, c.ch.meta.RemoteAddr.String())
+			if c.Channel().Meta().Listener == listener {
+				out = append(out, c.Channel().Meta().RemoteAddr.String())
 			}
 		}
 		return out

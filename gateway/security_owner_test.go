@@ -240,7 +240,7 @@ func TestSessionOwnerBinding(t *testing.T) {
 				}
 				// Acknowledged: a takeover has nothing to redeliver.
 				eventually(t, "the owner's PUBACK", func() bool {
-					s := ts.eng.broker.Lookup(id)
+					s := ts.eng.Broker().Lookup(id)
 					return s != nil && s.View().Inflight == 0
 				})
 			}
@@ -351,7 +351,7 @@ func (o *ownerServer) checkAllowed(t *testing.T, binding string, attacker, owner
 		// nor a new one is its to read.
 		pub.publish(t, &paho.Publish{Topic: topicOf(owner) + "/later", QoS: 1, Payload: []byte("secret-2")})
 		att.expectFence(t, pub, fence)
-		if n := o.ts.eng.stats.DroppedBy("read_denied"); n < 1 {
+		if n := o.ts.eng.Stats().DroppedBy("read_denied"); n < 1 {
 			t.Errorf("read_denied drops: %d, want at least 1", n)
 		}
 		return
@@ -384,7 +384,7 @@ func TestSessionOwnerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the session to go offline", func() bool {
-		s := srv.eng.broker.Lookup("restart-1")
+		s := srv.eng.Broker().Lookup("restart-1")
 		return s != nil && !s.View().Connected
 	})
 	stop()
@@ -487,9 +487,9 @@ func TestACLRevocation(t *testing.T) {
 			}
 
 			// Revoke: the file no longer grants users/%u/#.
-			before := ts.eng.acl.Load()
+			before := ts.eng.Authorizer()
 			replaceFile(t, aclFile, "rules: []\n")
-			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.Load() != before })
+			eventually(t, "the acl file reload", func() bool { return ts.eng.Authorizer() != before })
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("after")})
 
 			if tt.offline {
@@ -502,7 +502,7 @@ func TestACLRevocation(t *testing.T) {
 			// Nothing from users/alice: the next message is the fence on
 			// the topic still allowed.
 			sub.expectFence(t, pub, "public/alice")
-			if n := ts.eng.stats.DroppedBy("read_denied"); n != tt.wantDrops {
+			if n := ts.eng.Stats().DroppedBy("read_denied"); n != tt.wantDrops {
 				t.Errorf("read_denied drops: %d, want %d", n, tt.wantDrops)
 			}
 			// New subscriptions follow the new rules too.
@@ -511,9 +511,9 @@ func TestACLRevocation(t *testing.T) {
 			}
 
 			// Granted again: deliveries resume.
-			again := ts.eng.acl.Load()
+			again := ts.eng.Authorizer()
 			replaceFile(t, aclFile, granted+"# granted again\n")
-			eventually(t, "the acl file reload", func() bool { return ts.eng.acl.Load() != again })
+			eventually(t, "the acl file reload", func() bool { return ts.eng.Authorizer() != again })
 			pub.publish(t, &paho.Publish{Topic: "users/alice/in", QoS: 1, Payload: []byte("regranted")})
 			if m := sub.expectMessage(t); string(m.Payload) != "regranted" {
 				t.Fatalf("got %q, want regranted", m.Payload)
@@ -555,7 +555,7 @@ func TestJWTClaimsAtDelivery(t *testing.T) {
 	c.expectFence(t, pub, "public/dev-a")
 	pub.publish(t, &paho.Publish{Topic: "users/dev-a/in", QoS: 1, Payload: []byte("live")})
 	c.expectFence(t, pub, "public/dev-a")
-	if n := ts.eng.stats.DroppedBy("read_denied"); n != 2 {
+	if n := ts.eng.Stats().DroppedBy("read_denied"); n != 2 {
 		t.Errorf("read_denied drops: %d, want 2", n)
 	}
 }

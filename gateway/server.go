@@ -15,6 +15,7 @@ import (
 	"edgemq/gateway/admin"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/conn"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/limits"
 	"edgemq/gateway/ops"
@@ -41,6 +42,8 @@ type listenerState struct {
 	count int
 	// up is set while the listener serves (readiness, ops_source.go).
 	up atomic.Bool
+	// srv is the server, for the connections' Host (engine.go).
+	srv *Server
 }
 
 // Server is the running gateway.
@@ -49,15 +52,15 @@ type Server struct {
 	// (s.config(), reload.go): Server keeps no copy that a reload would
 	// leave stale.
 	log  *zap.Logger
-	eng  *engine
+	eng  *proto.Engine
 	bufs mqtt.BufferPool
 	// batches lends the connections' writers their output buffers
-	// (writequeue.go).
-	batches batchPool
+	// (conn/writequeue.go).
+	batches conn.BatchPool
 	lsts    []*listenerState
 
 	mu       lockorder.Mutex[serverMu]
-	conns    map[*conn]struct{}
+	conns    map[*conn.Conn]*listenerState
 	draining bool
 	wg       sync.WaitGroup
 
@@ -131,7 +134,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		opt(&o)
 	}
 	st := &proto.Stats{}
-	s := &Server{log: log, conns: make(map[*conn]struct{}), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
+	s := &Server{log: log, conns: make(map[*conn.Conn]*listenerState), sources: make(map[string]certs.Source), drainReq: make(chan struct{}), ext: o.ext, startedAt: time.Now()}
 	started := false
 	defer func() {
 		if !started {
@@ -150,8 +153,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.rlim = limits.NewRateLimits(log)                 // ratelimit.go
 	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
 	s.metrics.MustRegister(limitCollector{s})          // overload.go
-	s.eng = &engine{stats: st, log: log, clog: newConnLog(log), clock: o.clockOrWall()}
-	interest, err := s.joinCluster(ctx, cfg, st) // cluster.go
+	interest, err := s.joinCluster(ctx, cfg, st)       // cluster.go
 	if err != nil {
 		return nil, err
 	}
@@ -160,23 +162,16 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeCluster()
 		}
 	}()
-	s.eng.setBroker(newBroker(cfg, st, s.eng.clock, interest, log)) // engine_broker.go
-	if err := s.attachCluster(); err != nil {
+
+	// engine.go: the broker, the protocol engine (SCRAM, brute-force
+	// guard, authentication caps), the authorizer; a cluster backend's
+	// seams (cluster.go).
+	if err := s.newEngine(cfg, st, o, interest); err != nil {
 		return nil, err
 	}
-	s.adm.SetLog(admissionLog{s.eng.clog})                        // refusals are logged, sampled (connlog.go)
-	s.metrics.MustRegister(quotaCollector{s.eng.broker.Quotas()}) // quota.go
-	s.metrics.MustRegister(takeoverCollector{s})
-	authz, err := NewStaticACL(cfg.ACL)
-	if err != nil {
-		return nil, err
-	}
-	// With the embedding program's authorizer (options.go).
-	s.SetAuthorizer(authz)
-	if err := s.initEnhancedAuth(); err != nil { // enhauth.go: SCRAM, brute-force guard
-		return nil, err
-	}
-	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.pwVerify)
+	s.adm.SetLog(admissionLog{s.eng.ConnLog()})                     // refusals are logged, sampled (proto/connlog.go)
+	s.metrics.MustRegister(quotaCollector{s.eng.Broker().Quotas()}) // quota.go
+	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.PasswordVerifier())
 	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
 		prof, err := proto.NewProfile(cfg.LimitsFor(lc))
@@ -197,7 +192,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 			s.closeSources()
 			return nil, fmt.Errorf("starting listener %q: %w", lc.Name, err)
 		}
-		l := &listenerState{ln: ln, cfg: lc, tls: tsw}
+		l := &listenerState{ln: ln, cfg: lc, tls: tsw, srv: s}
 		l.prof.Store(prof)
 		l.auth.Store(chain)
 		s.lsts = append(s.lsts, l)
@@ -400,7 +395,7 @@ func (s *Server) closeSources() {
 func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.draining = true
-	conns := make([]*conn, 0, len(s.conns))
+	conns := make([]*conn.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
@@ -416,7 +411,7 @@ func (s *Server) shutdown() {
 	go func() { s.wg.Wait(); close(done) }()
 	if period <= 0 || len(conns) <= 1 {
 		for _, c := range conns {
-			c.ch.kickRef(code, ref)
+			c.Channel().KickRef(code, ref)
 		}
 	} else {
 		// The i-th client goes at i*period/(n-1): the first at once, the
@@ -432,7 +427,7 @@ func (s *Server) shutdown() {
 					t.Stop()
 				}
 			}
-			c.ch.kickRef(code, ref)
+			c.Channel().KickRef(code, ref)
 		}
 	}
 	t := time.NewTimer(cfg.ShutdownTimeout)
@@ -442,39 +437,41 @@ func (s *Server) shutdown() {
 	case <-t.C:
 		s.mu.Lock()
 		for c := range s.conns {
-			c.out.abort()
+			c.Abort()
 		}
 		s.mu.Unlock()
 		<-done
 	}
-	s.eng.broker.CloseAll()
+	s.eng.Broker().CloseAll()
 	s.log.Info("stopped")
 }
 
-// track registers a connection; it refuses once shutdown began or the
-// listener is full.
-func (s *Server) track(c *conn) bool {
+// track registers a connection of listener l; it refuses once shutdown
+// began or the listener is full.
+func (s *Server) track(c *conn.Conn, l *listenerState) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
 		return false
 	}
-	if max := c.lst.cfg.MaxConnections; max > 0 && c.lst.count >= max {
-		s.eng.clog.admissionRefused(c.lst.cfg.Name, "listener_max_connections", c.ch.meta.RemoteAddr) // connlog.go
+	if max := l.cfg.MaxConnections; max > 0 && l.count >= max {
+		s.eng.ConnLog().AdmissionRefused(l.cfg.Name, "listener_max_connections", c.Channel().Meta().RemoteAddr) // proto/connlog.go
 		return false
 	}
-	c.lst.count++
-	s.conns[c] = struct{}{}
+	l.count++
+	s.conns[c] = l
 	s.wg.Add(1)
 	return true
 }
 
-func (s *Server) untrack(c *conn) {
+func (s *Server) untrack(c *conn.Conn) {
 	s.mu.Lock()
+	if l := s.conns[c]; l != nil {
+		l.count--
+	}
 	delete(s.conns, c)
-	c.lst.count--
 	s.mu.Unlock()
-	releaseTicket(c.ch.meta) // admission.go
+	releaseTicket(c.Channel().Meta()) // admission.go
 	s.wg.Done()
 }
 
@@ -483,10 +480,10 @@ func (s *Server) untrack(c *conn) {
 // the set and nothing is taken under it, so the caller may take a
 // connection's or session's lock afterwards. A connection may end right
 // after the copy.
-func (s *Server) connections() []*conn {
+func (s *Server) connections() []*conn.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*conn, 0, len(s.conns))
+	out := make([]*conn.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		out = append(out, c)
 	}
@@ -528,10 +525,10 @@ type Stats struct {
 
 // Stats returns a snapshot of the engine's counters.
 func (s *Server) Stats() Stats {
-	st := s.eng.stats
+	st := s.eng.Stats()
 	out := Stats{
 		Connections: st.Connections.Load(),
-		Sessions:    s.eng.broker.SessionCount(),
+		Sessions:    s.eng.Broker().SessionCount(),
 		MessagesIn:  st.MsgsIn.Load(),
 		MessagesOut: st.MsgsOut.Load(),
 		Dropped:     make(map[string]int64),

@@ -49,7 +49,7 @@ func (s *Server) startSys(ctx context.Context) (stop func()) {
 	started := time.Now()
 	go func() {
 		defer close(done)
-		s.eng.broker.RunSys(ctx, interval, version, started) // broker/sys.go
+		s.eng.Broker().RunSys(ctx, interval, version, started) // broker/sys.go
 	}()
 	return func() {
 		cancel()

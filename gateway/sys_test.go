@@ -128,7 +128,7 @@ func TestSysPublishRefused(t *testing.T) {
 	late.subscribe(t, "$SYS/#", 1)
 	late.subscribe(t, "fence/sys", 1)
 	late.expectFence(t, c, "fence/sys") // nothing retained under $SYS
-	if n, _ := ts.eng.broker.RetainedSize(); n != 0 {
+	if n, _ := ts.eng.Broker().RetainedSize(); n != 0 {
 		t.Errorf("%d retained messages with sys.interval 0", n)
 	}
 }
@@ -157,7 +157,7 @@ func TestSysCounterNeverGoesDown(t *testing.T) {
 				return
 			default:
 			}
-			ts.eng.broker.PublishSys("test", time.Now(), time.Now(), &buf)
+			ts.eng.Broker().PublishSys("test", time.Now(), time.Now(), &buf)
 			rounds.Add(1)
 		}
 	}()

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"edgemq/configs"
-	"edgemq/gateway/auth"
 	"edgemq/listeners"
 	"edgemq/mqtt"
 
@@ -377,45 +376,6 @@ func TestProxyProtocolWiring(t *testing.T) {
 	expectAcceptedFrom(t, ts, nc, "203.0.113.7:4711")
 }
 
-func TestSubstituteCertIdentity(t *testing.T) {
-	ca := newTestCA(t)
-	leaf := ca.issue(t, "dev-42")
-	cert, err := x509.ParseCertificate(leaf.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	verified := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}, VerifiedChains: [][]*x509.Certificate{{cert, ca.cert}}}
-	unverified := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
-	tests := []struct {
-		name       string
-		identityAs string
-		state      *tls.ConnectionState
-		wantID     string
-		wantUser   string
-		wantClient string
-	}{
-		{"username", "username", verified, "dev-42", "dev-42", "sent-id"},
-		{"client id", "client_id", verified, "dev-42", "sent-user", "dev-42"},
-		{"none", "", verified, "", "sent-user", "sent-id"},
-		{"unverified certificate", "username", unverified, "", "sent-user", "sent-id"},
-		{"no tls", "username", nil, "", "sent-user", "sent-id"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			chain := auth.NewChain(false)
-			chain.SetCertIdentity(tt.identityAs, "cn")
-			ch := &channel{auth: chain, meta: &listeners.Meta{TLS: tt.state}}
-			c := &mqtt.Connect{ClientID: "sent-id", Username: "sent-user", UsernameFlag: true}
-			if id := ch.substituteCertIdentity(c); id != tt.wantID {
-				t.Errorf("identity = %q, want %q", id, tt.wantID)
-			}
-			if c.Username != tt.wantUser || !c.UsernameFlag || c.ClientID != tt.wantClient {
-				t.Errorf("connect user %q (flag %v) client id %q, want %q, %q", c.Username, c.UsernameFlag, c.ClientID, tt.wantUser, tt.wantClient)
-			}
-		})
-	}
-}
-
 // TestWSSBrowserALPN: a browser offers ALPN h2 and http/1.1, not mqtt;
 // the wss listener must still complete the handshake (RFC 7301 3.2 would
 // otherwise refuse it) and speak HTTP/1.1.
@@ -492,7 +452,7 @@ func expectAcceptedFrom(tb testing.TB, ts *testServer, nc net.Conn, want string)
 	ts.mu.Lock()
 	var addrs []string
 	for c := range ts.conns {
-		addrs = append(addrs, c.ch.meta.RemoteAddr.String())
+		addrs = append(addrs, c.Channel().Meta().RemoteAddr.String())
 	}
 	ts.mu.Unlock()
 	if len(addrs) != 1 || addrs[0] != want {

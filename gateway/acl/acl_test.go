@@ -194,8 +194,8 @@ func TestStaticACL(t *testing.T) {
 
 // aclClient is the authorization state of a connected client clientID
 // of username, with a holder whose authorizer is a.
-func aclClient(a Authorizer, clientID, username string) (*Client, *Holder) {
-	h := &Holder{}
+func aclClient(a Authorizer, clientID, username string) (*Client, *testHolder) {
+	h := &testHolder{}
 	h.Set(a)
 	c := &Client{}
 	c.SetView(*view(clientID, username))
@@ -288,7 +288,7 @@ func TestClientCache(t *testing.T) {
 	}
 	// Without an authorizer everything is allowed.
 	var bare Client
-	if !bare.MayPublish((*Holder)(nil).Load(), nil, &mqtt.Publish{Topic: "x"}) {
+	if !bare.MayPublish((*testHolder)(nil).Load(), nil, &mqtt.Publish{Topic: "x"}) {
 		t.Errorf("no authorizer: publish refused")
 	}
 }
@@ -325,10 +325,24 @@ func TestClaims(t *testing.T) {
 	}
 }
 
-// TestHolder: Renew makes a new state of the same authorizer (so that
-// connections drop their cached decisions), Set nil allows all.
-func TestHolder(t *testing.T) {
-	var h Holder
+// testHolder holds the state in force as the server's one holder (the
+// broker's read policy, broker.Reads) does: NewState on Set, Renewed on
+// Renew.
+type testHolder struct{ st *State }
+
+func (h *testHolder) Set(a Authorizer) { h.st = NewState(a) }
+func (h *testHolder) Renew()           { h.st = h.st.Renewed() }
+func (h *testHolder) Load() *State {
+	if h == nil {
+		return nil
+	}
+	return h.st
+}
+
+// TestState: Renewed makes a new state of the same authorizer (so that
+// connections drop their cached decisions), NewState(nil) allows all.
+func TestState(t *testing.T) {
+	var h testHolder
 	if st := h.Load(); st != nil || !st.AllowsAll() {
 		t.Fatalf("zero holder: %+v", st)
 	}

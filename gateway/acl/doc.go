@@ -2,8 +2,9 @@
 // subscribe to. It owns the Authorizer seam and its ConnInfo, the static
 // rule list of the acl section and of acl.file (NewStatic, LoadFile,
 // WatchFile), the pairing of the configured authorizer with an embedding
-// program's (Both), the authorizer in force (Holder, State: one generation
-// counter numbering authorizer states and session owner views, so that
+// program's (Both), an authorizer in force (State: a new one for each
+// change, held by the broker's read policy, broker.Reads, whose one
+// counter numbers authorizer states and session owner views, so that
 // cached read decisions are made again when either is replaced), the
 // per-client view authorizers get (View), and one connection's cache of
 // publish decisions (Client).

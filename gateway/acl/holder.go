@@ -1,13 +1,11 @@
 package acl
 
 import (
-	"sync/atomic"
-
 	"edgemq/mqtt"
 )
 
-// State is an authorizer in force. Each Holder.Set or Holder.Renew makes
-// a new one, never modified after: a connection compares the pointer to
+// State is an authorizer in force. NewState and Renewed make a new one
+// each time, never modified after: a connection compares the pointer to
 // drop the decisions it cached under a replaced one. The methods of a nil
 // *State allow everything (no authorizer was ever set).
 type State struct {
@@ -64,44 +62,22 @@ func (st *State) MayRead(c ConnInfo, claims *Claims, filter string, qos byte) bo
 	return st.Authorize(c, ActionSubscribe, filter, qos, false)
 }
 
-// Holder holds the server's authorizer in force; the zero value allows
-// all. The generation of cached read decisions is the broker's
-// (broker.Reads). All its methods are safe for concurrent use; it takes
-// no locks.
-type Holder struct {
-	p atomic.Pointer[State]
-}
-
-// Set puts a in force as a new state; nil allows everything.
-func (h *Holder) Set(a Authorizer) {
+// NewState returns the state of authorizer a; nil allows everything.
+// The server holds one state in force at a time (the broker's read
+// policy, broker.Reads, is the one holder).
+func NewState(a Authorizer) *State {
 	if a == nil {
 		a = AllowAll{}
 	}
 	_, all := a.(AllowAll)
-	h.p.Store(&State{a: a, allowAll: all})
+	return &State{a: a, allowAll: all}
 }
 
-// Renew puts the authorizer in force again as a new state, so that every
-// cached decision is made again (Server.RefreshAuthorizer). A Set
-// meanwhile wins; with no authorizer ever set it does nothing.
-func (h *Holder) Renew() {
-	for {
-		old := h.p.Load()
-		if old == nil {
-			return
-		}
-		next := &State{a: old.a, allowAll: old.allowAll}
-		if h.p.CompareAndSwap(old, next) {
-			return
-		}
-	}
-}
-
-// Load returns the state in force; nil (allow all) for a nil holder or
-// one never set.
-func (h *Holder) Load() *State {
-	if h == nil {
+// Renewed returns a new state of st's authorizer, so that every decision
+// cached under st is made again (Server.RefreshAuthorizer); nil for nil.
+func (st *State) Renewed() *State {
+	if st == nil {
 		return nil
 	}
-	return h.p.Load()
+	return &State{a: st.a, allowAll: st.allowAll}
 }

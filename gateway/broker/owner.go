@@ -126,21 +126,28 @@ func (h *Reads) Set(allowAll bool, state any) {
 	h.p.Store(&Policy{id: h.ids.Add(1), allowAll: allowAll, State: state})
 }
 
-// Renew puts the policy in force again as a new one, so that every
-// cached decision is made again (RefreshAuthorizer). A Set meanwhile
-// wins.
-func (h *Reads) Renew() {
+// Renew puts the policy in force again as a new one, its state renew
+// gives for the old one's, so that every cached decision is made again
+// (RefreshAuthorizer); the acl side renews its state so that the
+// decisions it caches itself are made again too. A Set meanwhile wins;
+// with no policy set it does nothing.
+func (h *Reads) Renew(renew func(state any) any) {
 	for {
 		old := h.p.Load()
 		if old == nil {
 			return
 		}
-		next := &Policy{id: h.ids.Add(1), allowAll: old.allowAll, State: old.State}
+		next := &Policy{id: h.ids.Add(1), allowAll: old.allowAll, State: renew(old.State)}
 		if h.p.CompareAndSwap(old, next) {
 			return
 		}
 	}
 }
+
+// Policy returns the policy in force; nil before the first Set. The
+// server's authorizer is held here alone: the channel reads its state
+// from it (Policy.State).
+func (h *Reads) Policy() *Policy { return h.p.Load() }
 
 // load returns the policy in force; nil (allow all) for none.
 func (h *Reads) load() *Policy { return h.p.Load() }

@@ -63,7 +63,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for k, n := range snap.Connections {
-		gauge(descConns, float64(n), k.Listener, k.Transport, VersionLabel(k.Version))
+		gauge(descConns, float64(n), k.Listener, k.Transport, stats.VersionLabel(k.Version))
 	}
 	for i := range 256 {
 		if n := st.Pkt.Connack(mqtt.ReasonCode(i)); n > 0 {
@@ -99,18 +99,4 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, e := range certExpiries(c.src.Health().TLS) {
 		gauge(descCertExp, float64(e.notAfter.Unix()), e.source, e.name)
 	}
-}
-
-// VersionLabel is the protocol_version label of a protocol version (the
-// connection log's protocol field spells it alike).
-func VersionLabel(v mqtt.Version) string {
-	switch v {
-	case mqtt.V5:
-		return "5"
-	case mqtt.V311:
-		return "3.1.1"
-	case mqtt.V31:
-		return "3.1"
-	}
-	return "unknown"
 }
