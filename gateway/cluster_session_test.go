@@ -37,7 +37,7 @@ func persistent(id string, clean bool, expiry uint32) *paho.Connect {
 // sessionState returns whether node ts holds a session of id, and its
 // queued messages and connection.
 func sessionState(ts *testServer, id string) (held bool, queued int, connected bool) {
-	s := ts.eng.broker.Lookup(id)
+	s := ts.eng.Broker().Lookup(id)
 	if s == nil {
 		return false, 0, false
 	}
