@@ -14,6 +14,7 @@ import (
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 )
 
 // fastLiveness makes a node's liveness lapse a second after it stops
@@ -257,4 +258,51 @@ func BenchmarkClusterTakeover(b *testing.B) {
 	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// TestClusterTakeoverV3: the same across nodes for MQTT 3.1.1 clients
+// (paho.mqtt.golang): a persistent session left on node 1 with a QoS 1
+// message queued is resumed on node 2 (Session Present [MQTT-3.2.2-2],
+// the message delivered [MQTT-3.1.2-4]); a second connection with the
+// id on node 3 closes the one on node 2 [MQTT-3.1.4-2] and keeps the
+// subscription.
+func TestClusterTakeoverV3(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	persistent := func(o *mqtt3.ClientOptions) { o.SetCleanSession(false) }
+	sub := connectV3(t, c.nodes[0], "v3-mover", persistent)
+	sub.subscribe(t, "v3m/#", 1)
+	c.waitInterest(t, "v3m/a")
+	sub.Disconnect(250)
+	clustertest.Eventually(t, func() bool { held, _, conn := sessionState(c.nodes[0], "v3-mover"); return held && !conn },
+		func() string { return "node 1 does not hold the session offline" })
+	pub := connectV3(t, c.nodes[2], "v3-mover-pub", nil)
+	pub.publish(t, "v3m/a", 1, false, "while away")
+	clustertest.Eventually(t, func() bool { _, q, _ := sessionState(c.nodes[0], "v3-mover"); return q == 1 },
+		func() string { return "the message is not queued on node 1" })
+
+	moved, ct, err := dialV3(t, c.nodes[1], "v3-mover", persistent)
+	if err != nil {
+		t.Fatalf("reconnect on node 2: %v", err)
+	}
+	if !ct.SessionPresent() {
+		t.Fatal("Session Present 0 on resuming a session on another node [MQTT-3.2.2-2]")
+	}
+	if m := moved.expectMessage(t); m.Topic() != "v3m/a" || string(m.Payload()) != "while away" || m.Qos() != 1 {
+		t.Fatalf("got %q on %q at qos %d, want the queued message", m.Payload(), m.Topic(), m.Qos())
+	}
+	twin := connectV3(t, c.nodes[2], "v3-mover", persistent)
+	twin.roundTrip(t)
+	moved.expectLost(t)
+	pub.publish(t, "v3m/b", 1, false, "to the twin")
+	for {
+		m := twin.expectMessage(t)
+		if m.Topic() == "v3m/b" {
+			break
+		}
+		// v3m/a again if node 2's client had not acknowledged it yet:
+		// resent with DUP [MQTT-4.4.0-1].
+		if m.Topic() != "v3m/a" || !m.Duplicate() {
+			t.Fatalf("twin got %q on %q", m.Payload(), m.Topic())
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -363,5 +364,44 @@ func TestFencedOwnerLetsGo(t *testing.T) {
 				t.Fatalf("record owner %s, want z: the fenced node wrote it", rec.Owner)
 			}
 		})
+	}
+}
+
+// TestOfflineSessionExpires: a session whose client left expires on its
+// node after its Session Expiry Interval: the will, delayed beyond it,
+// goes when the session ends [MQTT-3.1.3-9], once, and the record is
+// deleted [MQTT-3.1.2-23].
+func TestOfflineSessionExpires(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	a := nodes[0]
+	will := &mqtt.Will{QoS: 1, Topic: "will/short", Payload: []byte("x")}
+	will.Properties.SetUint32(mqtt.PropWillDelayInterval, 30)
+	c := newSessClient()
+	sess, _ := sessOpen(t, a, c, "short", true, 1, will)
+	left := time.Now()
+	a.s.Detach(sess, c, will) // the connection ends without DISCONNECT
+	if rec := record(t, a, "short"); rec.Connected || rec.Will == nil || rec.Deadline.IsZero() {
+		t.Fatalf("record after the connection ended: %+v", rec)
+	}
+	select {
+	case w := <-a.wills:
+		if w.topic != "will/short" {
+			t.Fatalf("will on %s", w.topic)
+		}
+		if d := w.at.Sub(left); d < time.Second {
+			t.Fatalf("will published %v after the connection ended, before the 1s expiry", d)
+		}
+	case <-time.After(clustertest.Timeout):
+		t.Fatal("no will when the session expired")
+	}
+	clustertest.Eventually(t, func() bool {
+		_, _, err := a.s.store.Get(t.Context(), "short")
+		return errors.Is(err, cluster.ErrNoRecord)
+	}, func() string { return "the expired session's record is still there" })
+	if a.b.Lookup("short") != nil {
+		t.Fatal("the session is still there")
+	}
+	if n := len(a.wills); n != 0 {
+		t.Fatalf("%d more wills", n)
 	}
 }
