@@ -41,6 +41,9 @@ func Order() [][]string {
 		// completion are numbered inside the publisher's store group.
 		{"router.mu", "clusterInterest.mu"},
 		{"bolt.DB.gate", "clusterAcks.mu"},
+		// A persistent session's SUBACK waits for the stream's
+		// acknowledgements (AfterCommit) inside Subscribing.
+		{"engine.order", "clusterAcks.mu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.
