@@ -65,7 +65,17 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	}
 	rec, rev, willArmed := o.rec, o.rev, o.will != nil
 	last := o.rec
+	gone := o.left
+	if gone != nil && s.o.Up() {
+		o.left = nil
+	}
 	s.mu.Unlock()
+	if gone != nil {
+		if s.o.Up() {
+			s.detached(cctx, id, o.sess, gone.will) // session.go
+		}
+		return
+	}
 	if o.sess == nil || o.sess.Ended() {
 		if !willArmed {
 			s.forget(cctx, id, o)

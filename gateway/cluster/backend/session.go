@@ -122,7 +122,13 @@ type owned struct {
 	// claimed: this node claimed the session from a node that was gone
 	// (lapse.go).
 	claimed bool
+	// left is the end of the session's connection, with its will, not
+	// yet recorded: the NATS link was down (checkpoint.go).
+	left *left
 }
+
+// left is a connection's end waiting for the link.
+type left struct{ will *mqtt.Will }
 
 var _ broker.Sessions = (*Sessions)(nil)
 
@@ -321,9 +327,15 @@ func (s *Sessions) Detach(sess *broker.Session, c broker.Client, will *mqtt.Will
 	heldBy := sess.HeldBy(c)
 	s.o.Broker.Detach(sess, c, nil)
 	if mine && !s.o.Up() {
-		// Cut off from the cluster, this node decides nothing: the
-		// record still says connected, with the will, and the node that
-		// claims the session after this one's lapse publishes it.
+		// Cut off from the cluster: the connection's end (and its will)
+		// is recorded by the first checkpoint with the link up; if this
+		// node lapses first, the node that claims the session publishes
+		// the will the record holds.
+		s.mu.Lock()
+		if s.owned[id] == o {
+			o.left = &left{will: will}
+		}
+		s.mu.Unlock()
 		return
 	}
 	if !mine {

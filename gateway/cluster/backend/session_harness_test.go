@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ type sessNode struct {
 	// record: the node is gone, as after kill -9.
 	stop context.CancelFunc
 	done chan struct{}
+	// down makes Up report the link down.
+	down atomic.Bool
 }
 
 type willSeen struct {
@@ -79,7 +82,7 @@ func sessCluster(t *testing.T, n int) (*clustertest.Cluster, []*sessNode) {
 		}
 		log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(nd.name)
 		nd.b = broker.New(broker.Config{MaxPending: 1000}, &stats.Counters{}, sessReads{}, log)
-		nd.s = NewSessions(SessionsOptions{Node: nd.name, Conn: nd.nc, JS: nd.js, Layout: nd.layout, Up: func() bool { return nd.nc.IsConnected() },
+		nd.s = NewSessions(SessionsOptions{Node: nd.name, Conn: nd.nc, JS: nd.js, Layout: nd.layout, Up: func() bool { return !nd.down.Load() && nd.nc.IsConnected() },
 			Broker: nd.b, Pub: willPub{Broker: nd.b, seen: nd.wills}, StrictOwner: true, KickWait: 2 * time.Second,
 			Checkpoint: 20 * time.Millisecond, Log: log})
 		nd.live = cluster.NewLiveness(nd.js, nd.layout.Nodes, nd.name, 100*time.Millisecond, time.Second, log)

@@ -405,3 +405,43 @@ func TestOfflineSessionExpires(t *testing.T) {
 		t.Fatalf("%d more wills", n)
 	}
 }
+
+// TestConnectionEndWhileCutOff: a connection that ends while the node's
+// NATS link is down is recorded once the link is back: its will (none
+// after a clean DISCONNECT) published then, once, and the record saying
+// the session is offline.
+func TestConnectionEndWhileCutOff(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	a := nodes[0]
+	cases := []struct {
+		id   string
+		will *mqtt.Will // at the connection's end; nil: clean DISCONNECT
+	}{
+		{"cut-will", &mqtt.Will{QoS: 1, Topic: "will/cut", Payload: []byte("x")}},
+		{"cut-clean", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.id, func(t *testing.T) {
+			c := newSessClient()
+			sess, _ := sessOpen(t, a, c, tc.id, true, 60, &mqtt.Will{QoS: 1, Topic: "will/cut", Payload: []byte("x")})
+			a.down.Store(true)
+			a.s.Detach(sess, c, tc.will)
+			if rec := record(t, a, tc.id); !rec.Connected || len(a.wills) != 0 {
+				t.Fatalf("decided while cut off: record %+v, %d wills", rec, len(a.wills))
+			}
+			a.down.Store(false)
+			clustertest.Eventually(t, func() bool { rec := record(t, a, tc.id); return !rec.Connected && rec.Will == nil },
+				func() string { return fmt.Sprintf("record %+v after the link came back", record(t, a, tc.id)) })
+			want := 0
+			if tc.will != nil {
+				want = 1
+			}
+			if n := len(a.wills); n != want {
+				t.Fatalf("%d wills, want %d", n, want)
+			}
+			for range want {
+				<-a.wills
+			}
+		})
+	}
+}
