@@ -86,6 +86,7 @@ func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
 			ig.undecodable(msg, err)
 			return
 		}
+		m.SetSeq(streamSeq(msg)) // session.go: cursors
 		if !ig.b.RouteGroup(k.share, k.filter, m, now) {
 			ig.be.counters.Unroutable.Add(1)
 			return
@@ -111,6 +112,7 @@ func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
 		return
 	}
 	ig.be.counters.Received.Add(1)
+	m.SetSeq(streamSeq(msg)) // session.go: cursors, replay meeting live delivery
 	ig.b.RouteRemote(m, &ig.buf, now)
 }
 
