@@ -9,6 +9,7 @@ package gateway
 // drain's Server Reference, the cluster's metrics and readiness.
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 
@@ -41,7 +42,15 @@ func clusterLinkHooks(h *atomic.Pointer[backend.Health]) cluster.NodeHooks {
 // attachOperations builds the node's operations over the broker b and
 // returns the backend's seams wrapped with them.
 func (s *Server) attachOperations(c *clusterState, b *broker.Broker, seams proto.Seams) (proto.Seams, error) {
-	o, err := backend.NewOperations(c.node, b, backend.HealthHooks{CloseClients: s.closeForCluster}, s.log.Named("cluster"))
+	o, err := backend.NewOperations(c.node, b, backend.HealthHooks{
+		CloseClients: s.closeForCluster,
+		// After an outage the sessions another node claimed meanwhile are
+		// dropped here before the node serves again (backend/takeover.go).
+		Recheck: func(ctx context.Context, _ bool) error {
+			_, err := c.be.ClusterSessions().Recheck(ctx)
+			return err
+		},
+	}, s.log.Named("cluster"))
 	if err != nil {
 		return proto.Seams{}, fmt.Errorf("joining the cluster: %w", err)
 	}
@@ -83,13 +92,14 @@ func (s *Server) clusterOps() *ops.Cluster {
 	if s.cluster == nil || s.cluster.ops == nil {
 		return nil
 	}
-	o := s.cluster.ops
-	h, r, n := o.Health().Stats(), o.Retained().Stats(), o.Counters()
+	c := s.cluster
+	h, r := c.ops.Health().Stats(), c.ops.Retained().Stats()
+	n, sc := c.be.Counters(), c.be.ClusterSessions().Counts()
 	return &ops.Cluster{
 		LinkUp: h.LinkUp, Serving: h.State == backend.Serving, LinkLosses: h.Closings,
-		MessagesOut:    n.MessagesOut.Load(),
-		TakeoversLocal: n.TakeoversLocal.Load(), TakeoversRemote: n.TakeoversRemote.Load(),
-		RemoteWills:    n.RemoteWills.Load(),
+		MessagesIn: n.Received.Load(), MessagesOut: n.SentCore.Load() + n.SentStream.Load(),
+		TakeoversLocal: sc.TakeoversLocal.Load(), TakeoversRemote: sc.TakeoversRemote.Load(),
+		RemoteWills:    sc.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
 	}
 }

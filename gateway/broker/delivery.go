@@ -16,6 +16,9 @@ func (s *Session) deliver(d *Delivery, now time.Time) {
 	if s.ended {
 		return
 	}
+	if s.cl != nil && s.take(d) { // cluster.go: held while replaying
+		return
+	}
 	s.deliverLocked(d, now)
 }
 
@@ -131,7 +134,7 @@ func (s *Session) resendLocked(ch Client) {
 		// A copy: the old connection's writer may still read d.
 		re := *d
 		re.dup, re.held = true, sent >= window
-		s.st.inflight[d.pid] = &re
+		s.st.setInflight(d.pid, &re)
 		if re.held {
 			s.st.held++
 			continue

@@ -12,9 +12,9 @@ type Cluster struct {
 	// LinkLosses counts losses of the link (or of the liveness record's
 	// renewal) that stopped the node serving.
 	LinkLosses int64
-	// MessagesOut counts the messages this node's clients published,
-	// each sent to the cluster.
-	MessagesOut int64
+	// MessagesIn counts the messages received from other nodes and
+	// routed here; MessagesOut the messages sent to the cluster.
+	MessagesIn, MessagesOut int64
 	// TakeoversLocal counts sessions taken over from a connection of this
 	// node by one of its own; TakeoversRemote those taken over from
 	// another node.
@@ -32,7 +32,7 @@ var (
 	descClusterLink      = prometheus.NewDesc("edgemq_cluster_link_up", "1 while the node's link to NATS is up.", nil, nil)
 	descClusterServing   = prometheus.NewDesc("edgemq_cluster_serving", "1 while the node serves: link up, liveness renewed, ownership rechecked.", nil, nil)
 	descClusterLosses    = prometheus.NewDesc("edgemq_cluster_link_losses_total", "Times the node stopped serving for its link to NATS or its liveness record.", nil, nil)
-	descClusterMsgs      = prometheus.NewDesc("edgemq_cluster_messages_total", "Messages this node sent to the cluster (direction out: its clients' publishes).", []string{"direction"}, nil)
+	descClusterMsgs      = prometheus.NewDesc("edgemq_cluster_messages_total", "Messages crossing between this node and the cluster, by direction (in: received from other nodes and routed here; out: sent to the cluster).", []string{"direction"}, nil)
 	descClusterTakeovers = prometheus.NewDesc("edgemq_cluster_takeovers_total", "Sessions taken over by a connection of this node, by where the session was (local: this node, remote: another).", []string{"from"}, nil)
 	descClusterWills     = prometheus.NewDesc("edgemq_cluster_remote_wills_total", "Wills published for clients of failed nodes.", nil, nil)
 	descClusterRetained  = prometheus.NewDesc("edgemq_cluster_retained_total", "Retained messages: stored (this node's, acknowledged by the cluster) and applied (other nodes' changes mirrored here).", []string{"op"}, nil)
@@ -55,6 +55,7 @@ func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
 	gauge(descClusterLink, b2f(c.LinkUp))
 	gauge(descClusterServing, b2f(c.Serving))
 	counter(descClusterLosses, c.LinkLosses)
+	counter(descClusterMsgs, c.MessagesIn, "in")
 	counter(descClusterMsgs, c.MessagesOut, "out")
 	counter(descClusterTakeovers, c.TakeoversLocal, "local")
 	counter(descClusterTakeovers, c.TakeoversRemote, "remote")

@@ -11,7 +11,7 @@ import (
 // TestClusterMetrics: a cluster node exports its link, serving state and
 // cross-node counters; a single node exports none of them.
 func TestClusterMetrics(t *testing.T) {
-	c := &Cluster{LinkUp: true, Serving: false, LinkLosses: 2, MessagesOut: 4, TakeoversLocal: 5,
+	c := &Cluster{LinkUp: true, Serving: false, LinkLosses: 2, MessagesIn: 3, MessagesOut: 4, TakeoversLocal: 5,
 		TakeoversRemote: 6, RemoteWills: 7, RetainedStored: 9, RetainedApplied: 10}
 	m := NewMetrics(&stats.Counters{}, snapshotSource{snap: Snapshot{Cluster: c}})
 	for _, tt := range []struct {
@@ -22,6 +22,7 @@ func TestClusterMetrics(t *testing.T) {
 		{"edgemq_cluster_link_up", nil, 1},
 		{"edgemq_cluster_serving", nil, 0},
 		{"edgemq_cluster_link_losses_total", nil, 2},
+		{"edgemq_cluster_messages_total", []string{"in"}, 3},
 		{"edgemq_cluster_messages_total", []string{"out"}, 4},
 		{"edgemq_cluster_takeovers_total", []string{"local"}, 5},
 		{"edgemq_cluster_takeovers_total", []string{"remote"}, 6},

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
@@ -21,20 +19,6 @@ type Operations struct {
 	health   *Health
 	retained *Retained
 	peers    *cluster.Peers
-	counters *Counters
-}
-
-// Counters are the cluster counters the backend's parts add to, read by
-// the metrics (edgemq_cluster_*). Safe from any goroutine.
-type Counters struct {
-	// MessagesOut counts the messages this node's clients published,
-	// each of which the backend sends to the cluster.
-	MessagesOut atomic.Int64
-	// TakeoversLocal and TakeoversRemote count sessions taken over by a
-	// connection of this node from one of this node and from another.
-	TakeoversLocal, TakeoversRemote atomic.Int64
-	// RemoteWills counts wills published for clients of failed nodes.
-	RemoteWills atomic.Int64
 }
 
 // NewOperations builds the operations of node over its broker b. hooks
@@ -48,7 +32,6 @@ func NewOperations(node *cluster.Node, b RetainedStore, hooks HealthHooks, log *
 		health:   NewHealth(node.Liveness(), hooks, log.Named("health")),
 		retained: r,
 		peers:    cluster.NewPeers(node.Layout().Nodes, node.Name(), log.Named("peers")),
-		counters: &Counters{},
 	}
 	if !node.Link().Up() {
 		o.health.LinkDown()
@@ -66,32 +49,15 @@ func (o *Operations) Retained() *Retained { return o.retained }
 // Peers returns the other nodes' addresses.
 func (o *Operations) Peers() *cluster.Peers { return o.peers }
 
-// Counters returns the cluster counters.
-func (o *Operations) Counters() *Counters { return o.counters }
-
 // Sessions wraps next: no session opens while the node does not serve.
 func (o *Operations) Sessions(next broker.Sessions) broker.Sessions {
 	return GuardSessions(next, o.health)
 }
 
 // Publisher wraps next: retained messages go to the cluster's stream too,
-// nothing is acknowledged while the node does not serve, and each
-// message routed (which the backend sends to the cluster) is counted
-// (Counters.MessagesOut).
+// and nothing is acknowledged while the node does not serve.
 func (o *Operations) Publisher(next broker.Publisher) broker.Publisher {
-	return countingPublisher{Publisher: GuardPublisher(WithRetained(next, o.retained), o.health), out: &o.counters.MessagesOut}
-}
-
-// countingPublisher counts the messages routed through it.
-type countingPublisher struct {
-	broker.Publisher
-	out *atomic.Int64
-}
-
-// RouteAt implements broker.Publisher.
-func (p countingPublisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
-	p.out.Add(1)
-	return p.Publisher.RouteAt(m, buf, now)
+	return GuardPublisher(WithRetained(next, o.retained), o.health)
 }
 
 // Subscriptions wraps next: a SUBSCRIBE first waits for the retained

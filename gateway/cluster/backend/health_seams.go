@@ -9,7 +9,7 @@ import (
 // 0x88 Server unavailable (v5) or return code 3 (3.x)
 // [MQTT-3.2.2-6: the server closes the connection after a CONNACK with
 // a non-zero code].
-var errUnavailable = mqtt.Errorf(mqtt.ServerUnavailable, "", "this node has lost its link to the cluster; try another node")
+var errNotServing = mqtt.Errorf(mqtt.ServerUnavailable, "", "this node has lost its link to the cluster; try another node")
 
 // servingSessions refuses new sessions while the node does not serve.
 type servingSessions struct {
@@ -27,7 +27,7 @@ func GuardSessions(next broker.Sessions, h *Health) broker.Sessions {
 // Open implements broker.Sessions.
 func (s servingSessions) Open(req broker.OpenRequest, attach func(*broker.Session, bool)) (*broker.Session, broker.Client, error) {
 	if !s.h.Serving() {
-		return nil, nil, errUnavailable
+		return nil, nil, errNotServing
 	}
 	return s.Sessions.Open(req, attach)
 }
