@@ -118,7 +118,12 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 		}
 		return nil
 	}
-	h[nats.MsgIdHdr] = []string{msgID(m.From(), m.InboundID(), data)}
+	if pid := m.InboundID(); pid != 0 {
+		// A client's PUBLISH: its retransmission (DUP) is stored once.
+		// A message of the server's own (a will) has no packet id and is
+		// no retransmission: a second identical will is a second will.
+		h[nats.MsgIdHdr] = []string{msgID(m.From(), pid, data)}
+	}
 	n := p.acks.add(now)
 	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
