@@ -216,6 +216,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		Batches:    &s.batches,
 		Bufs:       &s.bufs,
 		RateLimits: s.rlim,
+		Park:       s.parker,
 	})
 }
 

@@ -106,6 +106,9 @@ func ticketOfConn(c net.Conn) Ticket {
 	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
 		c = tc.NetConn()
 	}
+	if rc, ok := c.(*recordConn); ok {
+		c = rc.Conn
+	}
 	if pc, ok := c.(*proxyproto.Conn); ok {
 		c = pc.Raw()
 	}

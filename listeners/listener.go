@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"net/http"
 )
 
 // Transport names how a client reached the gateway.
@@ -37,11 +36,9 @@ type Meta struct {
 	// TLS is the TLS state once the handshake is done; nil for plain
 	// transports.
 	TLS *tls.ConnectionState
-	// Request is the HTTP upgrade request of a WebSocket connection; nil
-	// otherwise. Only its method, URL, protocol, header, host, remote
-	// address and TLS state are kept: its body is empty and its Context
-	// is Background.
-	Request *http.Request
+	// Request is what a WebSocket connection keeps of its HTTP upgrade
+	// request: its headers and query (UpgradeRequest); nil otherwise.
+	Request *UpgradeRequest
 	// ProxyTLS is what a TLS-terminating proxy reported in its PROXY v2
 	// header; nil when there was no such header.
 	ProxyTLS *ProxyTLS

@@ -105,8 +105,12 @@ func (c *tlsIdleConn) Read(b []byte) (int, error) {
 
 // WaitReadable implements IdleWaiter.
 func (c *tlsIdleConn) WaitReadable() error {
-	if !c.drained || !c.rc.idle() {
+	if !c.quiet() {
 		return nil
 	}
 	return waitReadable(c.raw)
 }
+
+// quiet reports whether crypto/tls holds no byte, decrypted or raw, so
+// that every byte still to come is on the socket. Reader only.
+func (c *tlsIdleConn) quiet() bool { return c.drained && c.rc.idle() }

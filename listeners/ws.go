@@ -31,8 +31,9 @@ const (
 	// kept for the connection's life: it holds frame headers and control
 	// frames (at most 14 + 125 bytes); a read at least this large (the
 	// MQTT reader's chunk) bypasses it. gorilla would otherwise keep
-	// net/http's 4 KiB one; it takes a hijacked reader over 256 bytes.
-	wsReadBufferSize = 512
+	// net/http's 4 KiB one; it takes a hijacked reader over 256 bytes,
+	// and 288 is the allocation size class above that.
+	wsReadBufferSize = 288
 )
 
 // DefaultSubprotocols are the accepted subprotocols when none are
@@ -114,7 +115,7 @@ func ListenWS(cfg Config) (*WSListener, error) {
 	l := &WSListener{name: cfg.Name, transport: WS, raw: s.raw, ln: s.ln, cfg: cfg.WebSocket, timeout: s.hsTimeout, log: s.log}
 	if cfg.TLS != nil {
 		l.transport = WSS
-		l.ln = tls.NewListener(l.ln, cfg.TLS)
+		l.ln = &wssListener{Listener: l.ln, cfg: cfg.TLS}
 	}
 	if l.cfg.Path == "" {
 		l.cfg.Path = DefaultWSPath
@@ -201,6 +202,12 @@ func (l *WSListener) Serve(ctx context.Context, h Handler) error {
 
 // upgrade checks and upgrades one request, then hands the connection over.
 func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) {
+	if wc, ok := r.Context().Value(connKey{}).(*wssConn); ok && r.TLS == nil {
+		// net/http served it as a plain connection (wss.go): the
+		// request's TLS state is taken now that the handshake is done.
+		st := wc.c.ConnectionState()
+		r.TLS = &st
+	}
 	if l.cfg.CheckOrigin && !l.origins.allows(r) {
 		// Browsers send Origin; refusing foreign ones stops other sites'
 		// pages from using a visitor's browser (RFC 6455 10.2).
@@ -230,8 +237,13 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	ws.SetReadLimit(l.readLimit)
 	nc := ws.NetConn()
 	nc.SetDeadline(time.Time{})
-	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: keptRequest(r)}
+	meta := &Meta{Listener: l.name, Transport: l.transport, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Request: keepRequest(r)}
+	var under *tlsIdleConn // wss read one record at a time (wss.go)
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		if wc, ok := c.(*wssConn); ok {
+			under = wc.c
+			c = under.rc.Conn
+		}
 		if tc, ok := c.(*tls.Conn); ok {
 			c = tc.NetConn()
 		}
@@ -256,6 +268,9 @@ func (l *WSListener) upgrade(w http.ResponseWriter, r *http.Request, h Handler) 
 	wc := &wsConn{ws: ws, remote: meta.RemoteAddr}
 	if hw.br != nil && !l.up.EnableCompression {
 		wc.br, wc.raw = hw.br, rawConnOf(nc)
+		if under != nil {
+			wc.tls, wc.raw = under, under.raw
+		}
 	}
 	h(wc, meta)
 }
@@ -281,19 +296,6 @@ func (w *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap gives http.ResponseController the net/http ResponseWriter.
 func (w *wsHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// keptRequest is what an idle connection keeps of its upgrade request
-// (Meta.Request): method, URL, protocol, header, host, remote address and
-// TLS state, with no body and no context (Context is Background), so that
-// net/http's per-request state, its context chain and the request
-// struct it parsed into are not held for the connection's life.
-func keptRequest(r *http.Request) *http.Request {
-	return &http.Request{
-		Method: r.Method, URL: r.URL, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
-		Header: r.Header, Body: http.NoBody, Host: r.Host, RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI, TLS: r.TLS,
-	}
-}
 
 // chooseSubprotocol returns the first of want (the server's preference
 // order) that the client offered in its Sec-WebSocket-Protocol headers,

@@ -38,8 +38,11 @@ type wsConn struct {
 	// br is the read buffer ws reads frames through, and raw the socket
 	// under it, for WaitReadable; raw is nil when unknown, not a plain
 	// socket, or when compression may buffer inside messages.
-	br   *bufio.Reader
-	raw  syscall.RawConn
+	br  *bufio.Reader
+	raw syscall.RawConn
+	// tls is the TLS connection under a wss connection read one record
+	// at a time (wss.go); nil otherwise.
+	tls  *tlsIdleConn
 	r    io.Reader // the current message; reader goroutine only
 	rerr error     // sticky read error; reader goroutine only
 	// drained: the socket was drained after rerr; reader goroutine only.
@@ -99,8 +102,18 @@ func (c *wsConn) Read(b []byte) (int, error) {
 // frame's payload, the next bytes can only come from the socket, so it
 // waits on the socket itself.
 func (c *wsConn) WaitReadable() error {
-	if c.raw == nil || c.rerr != nil {
+	if !c.quiet() {
 		return nil
+	}
+	return waitReadable(c.raw)
+}
+
+// quiet reports whether the next bytes can only come from the socket:
+// nothing in the read buffer, and the current message either finished or
+// waiting for the rest of its frame's payload. Reader only.
+func (c *wsConn) quiet() bool {
+	if c.raw == nil || c.rerr != nil {
+		return false
 	}
 	if c.r != nil {
 		// A zero-length read ends a finished message without I/O
@@ -110,13 +123,10 @@ func (c *wsConn) WaitReadable() error {
 		if errors.Is(err, io.EOF) {
 			c.r = nil
 		} else if err != nil {
-			return nil // Read reports it
+			return false // Read reports it
 		}
 	}
-	if c.br.Buffered() > 0 {
-		return nil
-	}
-	return waitReadable(c.raw)
+	return c.br.Buffered() == 0 && (c.tls == nil || c.tls.quiet())
 }
 
 // fail makes err sticky. gorilla has sent a close frame for a protocol

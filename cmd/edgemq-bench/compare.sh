@@ -7,6 +7,8 @@
 #   ONLY=retained cmd/edgemq-bench/compare.sh  # the retained runs alone
 #   ONLY=flow ACL=1 cmd/edgemq-bench/compare.sh  # saturated fan-out and
 #                                   pairs, both brokers behind an ACL
+#   ONLY=density cmd/edgemq-bench/compare.sh   # idle memory per connection
+#   ONLY=latency cmd/edgemq-bench/compare.sh   # p99 at 20,000 deliveries/s
 #
 # Both brokers get equivalent configurations: anonymous access, one tcp,
 # tls, ws and wss listener each (ports distinct per broker), the same
@@ -17,11 +19,17 @@
 # started: it runs from our configuration only).
 #
 # Environment: QUICK=1 (smoke run), ONLY=retained (only the retained
-# runs) or ONLY=flow (only the saturated fan-out and pairs runs), ACL=1
+# runs), ONLY=flow (only the saturated fan-out and pairs runs),
+# ONLY=density (only the connect runs: idle RSS growth per connection,
+# CONNS tcp and TLS_CONNS tls, ws and wss connections) or ONLY=latency
+# (only the fixed-rate runs), REPEAT=N (every run N times against a fresh
+# broker, each figure the median), ACL=1
 # (both brokers check every publish and delivery against an ACL with
 # %u and %c rules ahead of the one that allows the bench topics), V (MQTT
 # level of the pub/sub runs, default 4 = 3.1.1),
-# RETAINED (retained messages stored, default 100000), BROKER_CPU /
+# RETAINED (retained messages stored, default 100000), CONNS / TLS_CONNS
+# (connections of the tcp / tls, ws and wss connect runs, default 19000 /
+# 5000: the open file limit is 20000), BROKER_CPU /
 # BENCH_CPU (default 0 / 1), KEEP=1 (keep the work directory).
 set -euo pipefail
 
@@ -29,7 +37,7 @@ out=""
 case "${1:-}" in
 -o) out="${2:?-o needs a file}" ;;
 -h | --help)
-	sed -n '2,26p' "$0"
+	sed -n '2,33p' "$0"
 	exit 0
 	;;
 "") ;;
@@ -61,13 +69,17 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ "$QUICK" == 1 ]]; then
-	CONNS=2000 HOLD=1s DURATION=2s WARMUP=500ms
+	CONNS=${CONNS:-2000} TLS_CONNS=${TLS_CONNS:-1000} HOLD=1s DURATION=2s WARMUP=500ms
 	RETAINED=${RETAINED:-10000}
 else
-	CONNS=19000 HOLD=5s DURATION=10s WARMUP=2s
+	CONNS=${CONNS:-19000} TLS_CONNS=${TLS_CONNS:-5000} HOLD=5s DURATION=10s WARMUP=2s
 	RETAINED=${RETAINED:-100000}
 fi
-[[ -z "$ONLY" || "$ONLY" == retained || "$ONLY" == flow ]] || die "ONLY=$ONLY: want retained or flow"
+REPEAT=${REPEAT:-1}
+case "$ONLY" in
+"" | retained | flow | density | latency) ;;
+*) die "ONLY=$ONLY: want retained, flow, density or latency" ;;
+esac
 ACL=${ACL:-0}
 
 # --- Mosquitto, from Debian, never as the system service ---------------
@@ -257,54 +269,83 @@ run() {
 }
 
 flow_common=(-V "$V" -size 64 -duration "$DURATION" -warmup "$WARMUP")
-for broker in mosquitto edgemq; do
-	: >"$work/$broker.jsonl"
-	# Retained messages on SUBSCRIBE: $RETAINED stored (at QoS 1, 20
-	# unacknowledged at most), then one new subscriber to prefix/#, timed
-	# until it has them all; 120 s at most.
-	for q in 0 1; do
-		[[ "$ONLY" == flow ]] && break
-		run "$broker" "retained qos$q" tcp -V "$V" -size 64 -qos $q -n "$RETAINED" -window 20 -duration 120s retained
+# connect_runs BROKER: the connect storms, each held idle for the memory
+# figure (tcp: CONNS connections, the others TLS_CONNS).
+connect_runs() {
+	local n
+	for t in tcp tls ws wss; do
+		n=$TLS_CONNS
+		[[ $t == tcp ]] && n=$CONNS
+		run "$1" "connect $t" "$t" -n "$n" -c 64 -hold "$HOLD" connect
 	done
-	[[ "$ONLY" == retained ]] && continue
-	if [[ "$ONLY" == flow ]]; then
+}
+# rate_runs BROKER Q: the runs at 20,000 deliveries/s.
+rate_runs() {
+	local q=$2 w=1000
+	[[ $q == 1 ]] && w=20
+	run "$1" "fanin 4→1 qos$q 20k/s" tcp "${flow_common[@]}" -qos $q -window $w -p 4 -rate 20000 fanin
+	run "$1" "fanout 1→100 qos$q 20k/s" tcp "${flow_common[@]}" -qos $q -window $w -k 100 -rate 200 fanout
+	run "$1" "pairs 200 qos$q 20k/s" tcp "${flow_common[@]}" -qos $q -window $w -k 200 -rate 20000 pairs
+}
+: >"$work/mosquitto.jsonl"
+: >"$work/edgemq.jsonl"
+# With REPEAT, the brokers take turns, one whole pass each, so that a
+# change in the machine's load falls on both.
+for rep in $(seq "$REPEAT"); do
+	for broker in mosquitto edgemq; do
+		[[ "$REPEAT" == 1 ]] || log "pass $rep of $REPEAT"
+		case "$ONLY" in
+		density)
+			connect_runs "$broker"
+			continue
+			;;
+		latency)
+			rate_runs "$broker" 0
+			rate_runs "$broker" 1
+			continue
+			;;
+		esac
+		# Retained messages on SUBSCRIBE: $RETAINED stored (at QoS 1, 20
+		# unacknowledged at most), then one new subscriber to prefix/#,
+		# timed until it has them all; 120 s at most.
 		for q in 0 1; do
+			[[ "$ONLY" == flow ]] && break
+			run "$broker" "retained qos$q" tcp -V "$V" -size 64 -qos $q -n "$RETAINED" -window 20 -duration 120s retained
+		done
+		[[ "$ONLY" == retained ]] && continue
+		if [[ "$ONLY" == flow ]]; then
+			for q in 0 1; do
+				w=250
+				[[ $q == 1 ]] && w=20
+				run "$broker" "fanout 1→100 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 100 fanout
+				run "$broker" "pairs 200 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 200 pairs
+			done
+			continue
+		fi
+		connect_runs "$broker"
+		for q in 0 1; do
+			# Saturation: QoS 0 keeps at most 250 messages per publisher
+			# on their way (fanin: 1000 for its one subscriber, the queue
+			# bound); QoS 1 at most 20 unacknowledged per publisher, the
+			# brokers' in-flight limit (a 3.1.1 client is not told it, and
+			# Mosquitto drops what goes beyond).
 			w=250
 			[[ $q == 1 ]] && w=20
+			run "$broker" "fanin 4→1 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -p 4 fanin
 			run "$broker" "fanout 1→100 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 100 fanout
 			run "$broker" "pairs 200 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 200 pairs
+			rate_runs "$broker" $q
 		done
-		continue
-	fi
-	for t in tcp tls ws wss; do
-		run "$broker" "connect $t" "$t" -n "$CONNS" -c 64 -hold "$HOLD" connect
-	done
-	for q in 0 1; do
-		# Saturation: QoS 0 keeps at most 250 messages per publisher on
-		# their way (fanin: 1000 for its one subscriber, the queue bound);
-		# QoS 1 at most 20 unacknowledged per publisher, the brokers'
-		# in-flight limit (a 3.1.1 client is not told it, and Mosquitto
-		# drops what goes beyond).
-		w=250
-		[[ $q == 1 ]] && w=20
-		run "$broker" "fanin 4→1 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -p 4 fanin
-		run "$broker" "fanout 1→100 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 100 fanout
-		run "$broker" "pairs 200 qos$q sat" tcp "${flow_common[@]}" -qos $q -window $w -k 200 pairs
-		# 20,000 deliveries/s.
-		w=1000
-		[[ $q == 1 ]] && w=20
-		run "$broker" "fanin 4→1 qos$q 20k/s" tcp "${flow_common[@]}" -qos $q -window $w -p 4 -rate 20000 fanin
-		run "$broker" "fanout 1→100 qos$q 20k/s" tcp "${flow_common[@]}" -qos $q -window $w -k 100 -rate 200 fanout
-		run "$broker" "pairs 200 qos$q 20k/s" tcp "${flow_common[@]}" -qos $q -window $w -k 200 -rate 20000 pairs
 	done
 done
 
 # --- the table ---------------------------------------------------------
-# field LABEL BROKER KEY: a number from that run's JSON line.
+# field LABEL BROKER KEY: a number from that run's JSON line; with
+# REPEAT, the median of the runs' (the lower middle one of an even count).
 field() {
-	local line
-	line=$(awk -F'\t' -v l="$1" '$1 == l {print $2}' "$work/$2.jsonl")
-	echo "$line" | grep -o "\"$3\":[-0-9.e+]*" | head -1 | cut -d: -f2 || true
+	awk -F'\t' -v l="$1" '$1 == l {print $2}' "$work/$2.jsonl" |
+		{ grep -o "\"$3\":[-0-9.e+]*" || true; } | cut -d: -f2 | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
 
 row() { # LABEL METRIC KEY FORMAT
@@ -327,7 +368,11 @@ table() {
 	echo "- $mosq_version"
 	echo "- $edgemq_version"
 	echo "- $go_version"
-	echo "- pub/sub runs: MQTT level $V, 64-byte payloads, $DURATION measured after $WARMUP warm-up; connect storms: $CONNS connections; retained: $RETAINED messages of 64 bytes"
+	echo "- pub/sub runs: MQTT level $V, 64-byte payloads, $DURATION measured after $WARMUP warm-up; connect storms: $CONNS tcp and $TLS_CONNS tls, ws and wss connections; retained: $RETAINED messages of 64 bytes"
+	echo
+	[[ "$REPEAT" == 1 ]] || echo "Each figure is the median of $REPEAT runs, the brokers taking turns."
+	[[ "$REPEAT" == 1 ]] || echo
+	echo "Load average when the sitting ended: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo "Ratio is edgemq / Mosquitto. Throughput and connects/s: higher is better; latency, KB and CPU: lower is better."
 	echo
@@ -346,7 +391,7 @@ table() {
 	echo '```'
 	echo "taskset -c $BROKER_CPU mosquitto -c \$WORK/mosquitto.conf"
 	echo "taskset -c $BROKER_CPU edgemq -c \$WORK/edgemq.yaml"
-	cat "$commands"
+	awk '!seen[$0]++' "$commands"
 	echo '```'
 	echo
 	echo "<details><summary>Configurations</summary>"

@@ -132,6 +132,7 @@ func serve(cfg *configs.Config, logger *zap.Logger, configPath string) error {
 		return fmt.Errorf("starting gateway: %w", err)
 	}
 	srv.SetVersion(buildVersion())
+	go tuneGC(ctx, cfg, logger) // gctune.go
 	stopReload := reloadOnHangup(ctx, srv, logger)
 	defer stopReload()
 	if err := srv.Run(ctx); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"testing"
 
 	"edgemq/configs"
@@ -109,7 +108,7 @@ func TestChainHasWork(t *testing.T) {
 // no grant.
 func TestView(t *testing.T) {
 	c := &mqtt.Connect{Version: mqtt.V311, Username: "dev", UsernameFlag: true, Password: []byte("pw"), PasswordFlag: true}
-	req := &http.Request{Header: http.Header{"Authorization": {"Bearer x"}, "Cookie": {"t=abc"}}, URL: &url.URL{RawQuery: "token=q"}}
+	req := listeners.NewUpgradeRequest(http.Header{"Authorization": {"Bearer x"}, "Cookie": {"t=abc"}}, "token=q")
 	meta := &listeners.Meta{Listener: "ws", Transport: listeners.WS, RemoteAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 4000}, Request: req}
 	v := NewView(meta, c, "cid", "dev", true)
 	if v.Listener() != "ws" || v.Transport() != listeners.WS || v.ClientID() != "cid" || v.Username() != "dev" || !v.HasUsername() ||

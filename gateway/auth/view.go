@@ -73,30 +73,13 @@ func (v *View) AuthData() []byte { return v.connect.Properties.AuthenticationDat
 func (v *View) CertIdentity() string { return v.certID }
 
 // Header implements RequestInfo.
-func (v *View) Header(name string) string {
-	if r := v.meta.Request; r != nil {
-		return r.Header.Get(name)
-	}
-	return ""
-}
+func (v *View) Header(name string) string { return v.meta.Request.Header(name) }
 
 // Cookie implements RequestInfo.
-func (v *View) Cookie(name string) string {
-	if r := v.meta.Request; r != nil {
-		if c, err := r.Cookie(name); err == nil {
-			return c.Value
-		}
-	}
-	return ""
-}
+func (v *View) Cookie(name string) string { return v.meta.Request.Cookie(name) }
 
 // Query implements RequestInfo.
-func (v *View) Query(name string) string {
-	if r := v.meta.Request; r != nil && r.URL != nil {
-		return r.URL.Query().Get(name)
-	}
-	return ""
-}
+func (v *View) Query(name string) string { return v.meta.Request.Query(name) }
 
 // String names the client for logs: client id@address.
 func (v *View) String() string {

@@ -134,7 +134,7 @@ func (s *Session) resendLocked(ch Client) {
 		// A copy: the old connection's writer may still read d.
 		re := *d
 		re.dup, re.held = true, sent >= window
-		s.st.inflight[d.pid] = &re
+		s.st.setInflight(d.pid, &re)
 		if re.held {
 			s.st.held++
 			continue

@@ -24,7 +24,7 @@ func (s *Session) ReceiveQoS2(pid uint16, full bool) (dup, refused bool) {
 	if full {
 		return false, true
 	}
-	s.st.awaitingRel[pid] = struct{}{}
+	s.st.addRel(pid)
 	s.relLocked(pid, true) // persist.go
 	return false, false
 }

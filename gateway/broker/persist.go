@@ -272,7 +272,7 @@ func (e *Broker) Restore(ctx context.Context, st SessionStore, rs RetainedStore,
 				retainAsPublished: sub.RetainAsPublished, retainHandling: sub.RetainHandling, id: sub.ID}) // quota.go
 		}
 		for _, pid := range rec.Rels {
-			s.st.awaitingRel[pid] = struct{}{}
+			s.st.addRel(pid)
 		}
 		slices.SortFunc(rec.Deliveries, func(a, b store.Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
 		msgs := make(map[uint64]*Message)
@@ -296,7 +296,7 @@ func (e *Broker) Restore(ctx context.Context, st SessionStore, rs RetainedStore,
 			d.pid = sd.PID
 			d.state = outState(sd.State)
 			d.dup = true
-			s.st.inflight[d.pid] = d
+			s.st.setInflight(d.pid, d)
 			s.st.order = append(s.st.order, d.pid)
 		}
 		s.st.nextPID = restoredNextPID(&s.st, rec.NextPID) // persist_qos2.go

@@ -122,6 +122,9 @@ func (st *sessionState) putSub(sub *Subscription) {
 	if _, ok := st.subs[sub.filter]; !ok {
 		st.subBytes += len(sub.filter)
 	}
+	if st.subs == nil {
+		st.subs = make(map[string]*Subscription)
+	}
 	st.subs[sub.filter] = sub
 }
 

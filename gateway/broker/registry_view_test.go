@@ -13,10 +13,10 @@ func testSession(tb testing.TB, clientID string, filters []string, inflight, que
 	tb.Helper()
 	s := &Session{st: newSessionState(clientID)}
 	for i, f := range filters {
-		s.st.subs[f] = &Subscription{filter: f, qos: byte(i % 3), id: uint32(i + 1)}
+		s.st.putSub(&Subscription{filter: f, qos: byte(i % 3), id: uint32(i + 1)})
 	}
 	for i := range inflight {
-		s.st.inflight[uint16(i+1)] = &Delivery{}
+		s.st.setInflight(uint16(i+1), &Delivery{})
 	}
 	for range queued {
 		s.st.pending = append(s.st.pending, &Delivery{})

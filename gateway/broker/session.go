@@ -131,13 +131,29 @@ type sessionState struct {
 	nextDSeq    uint64 // last delivery store id (persist.go)
 }
 
+// newSessionState returns the state of a new session. Its maps start nil
+// and are made on first use (putSub, setInflight, addRel): most sessions
+// of an edge gateway are idle devices that never subscribe or use QoS 2,
+// and an empty map still costs its header.
 func newSessionState(clientID string) sessionState {
-	return sessionState{
-		clientID:    clientID,
-		subs:        make(map[string]*Subscription),
-		inflight:    make(map[uint16]*Delivery),
-		awaitingRel: make(map[uint16]struct{}),
+	return sessionState{clientID: clientID}
+}
+
+// setInflight records d in flight under pid, making the map on first use.
+func (s *sessionState) setInflight(pid uint16, d *Delivery) {
+	if s.inflight == nil {
+		s.inflight = make(map[uint16]*Delivery)
 	}
+	s.inflight[pid] = d
+}
+
+// addRel records an inbound QoS 2 packet id awaiting PUBREL, making the
+// set on first use.
+func (s *sessionState) addRel(pid uint16) {
+	if s.awaitingRel == nil {
+		s.awaitingRel = make(map[uint16]struct{})
+	}
+	s.awaitingRel[pid] = struct{}{}
 }
 
 // allocPID returns a packet id not in flight [MQTT-2.2.1-3]. The caller
@@ -162,7 +178,7 @@ func (s *sessionState) addInflight(d *Delivery) {
 	} else {
 		d.state = awaitingPubrec
 	}
-	s.inflight[d.pid] = d
+	s.setInflight(d.pid, d)
 	s.order = append(s.order, d.pid)
 }
 

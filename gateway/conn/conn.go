@@ -2,11 +2,14 @@ package conn
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
+	"edgemq/gateway/internal/park"
 	"edgemq/gateway/limits"
 	"edgemq/gateway/proto"
 	"edgemq/listeners"
@@ -50,6 +53,12 @@ type Conn struct {
 	// authTimer is the credential-expiry timer the channel asked for
 	// (conn_timers.go), nil before.
 	authTimer *time.Timer
+	// dl is the read deadline the read loop keeps (keep alive), kept
+	// across parks; park and src are the connection's part in parking
+	// (park.go).
+	dl   lazyDeadline
+	park connPark
+	src  parkSrc
 }
 
 // Host is what a connection needs of the server that accepted it: its
@@ -106,11 +115,15 @@ type Config struct {
 	// RateLimits makes the publish limiter of a connected client (the
 	// profile's publish_rate, narrowed by the credential's claims).
 	RateLimits *limits.RateLimits
+	// Park, when set, parks the connection while it is idle: no
+	// goroutine reads it (park.go).
+	Park *park.Poller
 }
 
 // Serve runs a connection's handshake on the calling goroutine, then its
-// read loop on a new one: the handshake's deep stack (authentication,
-// logging) is not kept by an idle connection. It owns nc from then on.
+// read loop on a new one, or parks it (park.go): the handshake's deep
+// stack (authentication, logging) is not kept by an idle connection. It
+// owns nc from then on.
 // ctx bounds the authenticators of the handshake.
 func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	st := cfg.Engine.Stats()
@@ -127,7 +140,8 @@ func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	chc := cfg.Channel
 	chc.Out, chc.Wire, chc.Timers = c.out, &enc.Wire, c
 	c.ch.Init(cfg.Engine, chc)
-	c.rd.Reset(nc, chc.Profile.MaxPacketSize, cfg.Bufs)
+	c.rd.Reset(c.initPark(cfg.Park), chc.Profile.MaxPacketSize, cfg.Bufs) // park.go
+	c.out.onShut = c.wakeForClose
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !c.host.Track(c) {
 		limits.Release(meta)
@@ -148,7 +162,10 @@ func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
 	c.lim = cfg.RateLimits.NewLimiter(c.listener, c.ch.PublishRate())
-	go c.readLoop()
+	if c.parkAfterHandshake() { // park.go
+		return
+	}
+	go c.readLoop(false)
 }
 
 // writeConn is the connection the write queue writes to: the socket
@@ -230,43 +247,79 @@ func (c *Conn) handshake(ctx context.Context) bool {
 // frame and readPackets' stay on the stack of every idle connection: the
 // end of the connection is in ended, not inlined, so that an idle stack
 // stays under a quarter of 4 KB and the GC shrinks it back to 2 KB.
-func (c *Conn) readLoop() {
+//
+// resumed is set when it starts again after a park (park.go): the read
+// deadline is the one in force then, not moved before a packet.
+func (c *Conn) readLoop(resumed bool) {
 	var end proto.End
-	c.readPackets(&end)
+	if c.readPackets(&end, resumed) {
+		return // parked
+	}
 	c.ended(&end)
 }
 
 // readPackets is readLoop's loop: it sets end to how the connection
-// ended, or leaves it zero when the server kicked it.
-func (c *Conn) readPackets(end *proto.End) {
+// ended, or leaves it zero when the server kicked it. It reports true
+// when the connection parked instead (park.go).
+func (c *Conn) readPackets(end *proto.End, resumed bool) (parked bool) {
 	ch := &c.ch
 	stats := c.stats
 	v := ch.Negotiated().Version
 	ka := ch.KeepAliveTimeout() // proto/channel_end.go
-	c.nc.SetReadDeadline(time.Time{})
+	if !resumed {
+		c.nc.SetReadDeadline(time.Time{})
+	}
 	idle, _ := c.nc.(listeners.IdleWaiter) // ws, tls: see readPacket
-	var dl lazyDeadline                    // never before Keep Alive allows
+	h := c.park.h
+	// c.dl: never before Keep Alive allows; moved after each packet.
+	extend := !resumed
 	for {
-		if ka > 0 {
-			c.extendReadDeadline(&dl, ka)
+		if ka > 0 && extend {
+			c.extendReadDeadline(&c.dl, ka)
 		}
+		extend = true
 		var p mqtt.Packet
 		var err error
-		if idle != nil && c.rd.Buffered() == 0 {
-			// A connection whose reads block deep in a protocol stack
-			// (ws, tls) first waits for bytes on this shallow stack, so
-			// that an idle connection's goroutine keeps the smallest
-			// stack; the wait fails as the read would (deadline, closed
-			// socket).
-			err = idle.WaitReadable()
+		if c.rd.Buffered() == 0 {
+			if idle != nil {
+				// A connection whose reads block deep in a protocol
+				// stack (ws, tls) first waits for bytes on this shallow
+				// stack, so that an idle connection's goroutine keeps
+				// the smallest stack; the wait fails as the read would
+				// (deadline, closed socket). A wait idle for long is
+				// interrupted, and the connection parks (park.go).
+				if h != nil {
+					h.BeginWait()
+				}
+				err = idle.WaitReadable()
+				if h != nil && h.EndWait() {
+					if errors.Is(err, os.ErrDeadlineExceeded) && c.tryPark() {
+						return true
+					}
+					c.restoreDeadline()
+					extend = false
+					continue
+				}
+			} else if h != nil {
+				c.src.first = true // parkSrc: a wait that may park
+			}
 		}
 		if err == nil {
 			p, err = c.rd.ReadPacket(v)
+			c.src.first = false
+			if errors.Is(err, errParkNow) {
+				if c.tryPark() {
+					return true
+				}
+				c.restoreDeadline()
+				extend = false
+				continue
+			}
 		}
 		if ch.Kicked() {
 			// Disconnected by the server (takeover, shutdown): nothing
 			// read after that is acted on.
-			return
+			return false
 		}
 		if err == nil {
 			stats.Pkt.CountIn(p.Type()) // the ops metrics
@@ -279,7 +332,7 @@ func (c *Conn) readPackets(end *proto.End) {
 					// wait.
 					err = c.throttle(pub)
 					if ch.Kicked() {
-						return
+						return false
 					}
 				}
 			}
@@ -289,7 +342,7 @@ func (c *Conn) readPackets(end *proto.End) {
 		}
 		if err != nil {
 			*end = c.fail(p, err)
-			return
+			return false
 		}
 		// The channel keeps no acknowledgement it handled: its packet
 		// goes back to the pool (mqtt.Reader.Recycle).
@@ -335,6 +388,9 @@ func (c *Conn) ended(end *proto.End) {
 		*end = proto.KickEnd(ch.KickReason()) // proto/end.go
 	}
 	c.lim.Stop()
+	if c.park.h != nil {
+		c.park.h.Close()
+	}
 	c.rd.Release()
 	ch.Closed()
 	c.finish()

@@ -15,14 +15,19 @@
 //   - its side of the connection-life logs (connlog.go: accepted,
 //     disconnected) and of publish rate limits (ratelimit.go: throttle);
 //   - what the server reads of a connection (view.go: read-only, for the
-//     admin API, the metrics and the drain).
+//     admin API, the metrics and the drain);
+//   - parking (park.go): an idle connection holds no goroutine; its
+//     socket waits on the server's gateway/internal/park poller, and
+//     bytes, its keep-alive deadline or a close from another goroutine
+//     start its read loop again.
 //
 // The server it runs under is its Host, which the gateway root
 // implements per listener; nothing here reaches the server otherwise.
 //
 // It may import mqtt, listeners, gateway/proto, gateway/broker,
-// gateway/limits, gateway/stats, gateway/logsafe and
-// gateway/internal/lockorder; never the gateway root, gateway/admin or
+// gateway/limits, gateway/stats, gateway/logsafe,
+// gateway/internal/lockorder and gateway/internal/park; never the
+// gateway root, gateway/admin or
 // gateway/ops. Nothing but the root imports it.
 //
 // Lock classes (lockclass.go): writeQueue.mu, a leaf taken under

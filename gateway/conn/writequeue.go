@@ -69,6 +69,9 @@ type writeQueue struct {
 	// batch, so that paced deliveries refill the queue
 	// (writequeue_pace.go).
 	refill func()
+	// onShut, when set, is called before the socket is shut: a parked
+	// reader is started again to see it (park.go).
+	onShut func()
 }
 
 // BatchPool lends batches to writers: one pool serves all the
@@ -211,6 +214,9 @@ func (q *writeQueue) shutdown(linger bool) {
 		close(q.waiters)
 	}
 	q.mu.Unlock()
+	if q.onShut != nil {
+		q.onShut()
+	}
 	if hc, ok := q.nc.(interface{ CloseWrite() error }); linger && ok {
 		if hc.CloseWrite() == nil {
 			q.nc.SetReadDeadline(time.Now().Add(lingerTime))

@@ -36,7 +36,7 @@ func view(password string, header http.Header) *auth.View {
 	c := &mqtt.Connect{Version: mqtt.V5, Username: "ignored", UsernameFlag: true, Password: []byte(password), PasswordFlag: password != ""}
 	meta := &listeners.Meta{Listener: "l", Transport: listeners.TCP, RemoteAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}}
 	if header != nil {
-		meta.Transport, meta.Request = listeners.WS, &http.Request{Header: header}
+		meta.Transport, meta.Request = listeners.WS, listeners.NewUpgradeRequest(header, "")
 	}
 	return auth.NewView(meta, c, "c", "", false)
 }

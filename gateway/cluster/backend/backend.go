@@ -37,7 +37,8 @@ type Backend struct {
 	ing  *ingress
 	sess *Sessions // session.go
 
-	wg sync.WaitGroup
+	counters Counters
+	wg       sync.WaitGroup
 }
 
 // New returns the backend of node, counting into st. Attach must give it
@@ -45,7 +46,7 @@ type Backend struct {
 func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 	be := &Backend{node: node, nc: node.Link().Conn(), stats: st, log: log, origin: newOrigin(node.Name())}
 	be.ing = newIngress(be)
-	be.in = newInterest(be.nc, be.ing, log)
+	be.in = newInterest(be.nc, be.ing, &be.counters, log)
 	return be
 }
 
@@ -63,6 +64,8 @@ func (be *Backend) Attach(b *broker.Broker) error {
 		return fmt.Errorf("attaching the broker: %w", err)
 	}
 	be.pub = pub
+	b.SetWillRoute(pub.routeWill)
+	b.SetSharedOrphan(be.orphan) // shared.go
 	be.subs = &subscriptions{b: b, in: be.in}
 	n := be.node
 	be.sess = NewSessions(SessionsOptions{Node: n.Name(), Conn: be.nc, JS: n.JetStream(), Layout: n.Layout(), Up: n.Link().Up,
