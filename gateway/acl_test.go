@@ -1,6 +1,6 @@
 package gateway
 
-// Tests of authorization (acl.go): the channel's side of it, and the
+// Tests of authorization (proto/acl.go): the channel's side of it, and the
 // engine's answers to real paho.golang (v5) and paho.mqtt.golang (3.1.1)
 // clients. The rules, the cache and filter coverage are tested in
 // gateway/acl.

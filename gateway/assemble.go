@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -135,12 +134,6 @@ func (l admissionLog) AdmissionRefused(listener, reason string, remote net.Addr)
 // after the gateway-wide limits are set (limits.Admission.SetLimits).
 // Connections are not touched. Safe from any goroutine.
 func (s *Server) setListenerAdmission(cfg *configs.Config) { s.adm.SetListeners(cfg) }
-
-// ticketOf returns the connection's admission ticket, or nil.
-func ticketOf(m *listeners.Meta) *limits.Ticket { return limits.TicketOf(m) }
-
-// ipOf returns the IP address of a socket's address (limits.IPOf).
-func ipOf(addr net.Addr) netip.Addr { return limits.IPOf(addr) }
 
 // releaseTicket releases the connection's ticket, if any.
 func releaseTicket(m *listeners.Meta) { limits.Release(m) }

@@ -66,7 +66,27 @@ func (s *Server) attachCluster(b *broker.Broker) (proto.Seams, error) {
 	if err := c.be.Attach(b); err != nil {
 		return proto.Seams{}, fmt.Errorf("joining the cluster: %w", err)
 	}
+	s.checkPayload()
 	return proto.Seams{Sessions: c.be.Sessions(), Publisher: c.be.Publisher(), Subscriptions: c.be.Subscriptions()}, nil
+}
+
+// natsOverhead is what a message on NATS adds to its MQTT packet: the
+// headers (backend/route_codec.go), a client id included, with room.
+const natsOverhead = 4 << 10
+
+// checkPayload warns when a listener accepts MQTT packets larger than
+// the NATS servers carry: such a message would reach no other node (and
+// a QoS 1/2 one would not be acknowledged).
+func (s *Server) checkPayload() {
+	cfg := s.config()
+	largest := int64(cfg.MQTT.MaxPacketSize)
+	for _, lc := range cfg.Listeners {
+		largest = max(largest, int64(cfg.LimitsFor(lc).MaxPacketSize))
+	}
+	if most := s.cluster.node.Link().Conn().MaxPayload(); largest+natsOverhead > most {
+		s.log.Warn("mqtt packets may be larger than the nats servers carry: lower mqtt.max_packet_size or raise the servers' max_payload",
+			zap.Int64("max_packet_size", largest), zap.Int64("nats_max_payload", most))
+	}
 }
 
 // runCluster runs the node's liveness and the backend until ctx ends or

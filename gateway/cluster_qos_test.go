@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/cluster/backend"
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
 
@@ -175,7 +176,7 @@ func TestClusterSharedGroupAcrossNodes(t *testing.T) {
 	}
 	c.waitInterest(t, "work/x")
 	c.waitInterest(t, "fence/all")
-	const n = 30
+	const n = 20
 	seen := map[string]int{}
 	for p, node := range []int{0, 1, 2} {
 		pub := connectV5(t, c.nodes[node], v5Connect(fmt.Sprintf("pub%d", p)))
@@ -204,5 +205,39 @@ func TestClusterSharedGroupAcrossNodes(t *testing.T) {
 	}
 	if len(seen) != 3*n {
 		t.Errorf("the group got %d distinct messages, want %d", len(seen), 3*n)
+	}
+}
+
+// TestClusterSharedRedeliveryAcrossNodes: a QoS 1 message a shared group
+// gave a member that ends its session without acknowledging it goes to
+// another member of the group, on another node, when none is left on the
+// first (4.8.2: "the Server SHOULD send the Application Message to another
+// Client that is subscribed to the same Shared Subscription").
+func TestClusterSharedRedeliveryAcrossNodes(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	first := dialRawV5(t, c.nodes[0], "first-member")
+	first.send(t, &mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: "$share/h/job", QoS: 1}}})
+	if p := first.read(t); p == nil || p.Type() != mqtt.SUBACK {
+		t.Fatalf("got %v, want SUBACK", p)
+	}
+	c.waitInterest(t, "job")
+	pub := connectV5(t, c.nodes[2], v5Connect("job-pub"))
+	pub.publish(t, &paho.Publish{Topic: "job", QoS: 1, Payload: []byte("task")})
+	p, ok := first.read(t).(*mqtt.Publish)
+	if !ok || string(p.Payload) != "task" || p.QoS != 1 {
+		t.Fatalf("the only member got %+v, want the task at qos 1", p)
+	}
+	second := connectV5(t, c.nodes[1], v5Connect("second-member"))
+	second.subscribe(t, "$share/h/job", 1)
+	// The first member's server knows of the second member's queue.
+	subject := backend.GroupSubject("h", "job")
+	clustertest.Eventually(t, func() bool { return c.nats.Servers[0].Interest(subject) >= 2 },
+		func() string { return "the first node's server does not see the second member" })
+	// The first member goes without acknowledging the task; its session
+	// ends with its connection (no Session Expiry Interval).
+	first.conn.Close()
+	m := second.expectMessage(t)
+	if m.Topic != "job" || string(m.Payload) != "task" || m.QoS != 1 {
+		t.Fatalf("the second member got %q on %q at qos %d, want the task", m.Payload, m.Topic, m.QoS)
 	}
 }

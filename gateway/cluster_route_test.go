@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -98,6 +100,9 @@ func TestClusterNoInterestNoTraffic(t *testing.T) {
 	if got := liveMsgs(t, c.nats.Servers[2], "e3"); got != 0 {
 		t.Fatalf("the bystander node's subscriptions received %d messages, want 0", got)
 	}
+	if got := c.nodes[2].cluster.be.Counters().Received.Load(); got != 0 {
+		t.Fatalf("the bystander node routed %d messages from the cluster, want 0", got)
+	}
 	if got := liveMsgs(t, c.nats.Servers[1], "e2"); got != n {
 		t.Fatalf("the subscriber's node received %d messages, want %d", got, n)
 	}
@@ -147,7 +152,7 @@ func TestClusterOncePerSession(t *testing.T) {
 	filters := []struct {
 		filter string
 		qos    byte
-	}{{"s/+", 0}, {"s/#", 1}, {"+/t", 0}, {"s/t", 1}, {"#", 0}}
+	}{{"s/+", 0}, {"s/#", 1}, {"+/t", 0}, {"s/t", 1}, {"+/+", 0}}
 	for i, f := range filters {
 		sub.subscribeWith(t, &paho.Subscribe{
 			Properties:    &paho.SubscribeProperties{SubscriptionIdentifier: refOf(i + 1)},
@@ -170,6 +175,12 @@ func TestClusterOncePerSession(t *testing.T) {
 			got = append(got, p)
 		}
 	}
+	// Each arrived on the node once per NATS subscription matching it
+	// (s.> and *.* cover the others, route_cover.go): the copy was
+	// dropped there.
+	if got := c.nodes[1].cluster.be.Counters().Copies.Load(); got == 0 {
+		t.Error("no copy dropped on the subscriber's node: the test did not send one message to several subscriptions")
+	}
 	// Two messages and two fences, once each.
 	if len(got) != 4 {
 		t.Fatalf("the session received %d PUBLISH packets on s/t, want 4 (once each)", len(got))
@@ -179,6 +190,96 @@ func TestClusterOncePerSession(t *testing.T) {
 		wantQoS := []byte{0, 1, 1, 1}[i]
 		if !slices.Equal(ids, []uint32{1, 2, 3, 4, 5}) || p.QoS != wantQoS {
 			t.Errorf("message %d: ids %v qos %d, want 1..5 and qos %d", i, ids, p.QoS, wantQoS)
+		}
+	}
+}
+
+// TestClusterWillAcrossNodes: the will of a client whose connection ends
+// without DISCONNECT on one node [MQTT-3.1.2-8] reaches a subscriber on
+// another, at QoS 1, once; a normal DISCONNECT sends none
+// [MQTT-3.1.2-10].
+func TestClusterWillAcrossNodes(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	watcher := connectV5(t, c.nodes[1], v5Connect("will-watcher"))
+	watcher.subscribe(t, "will/#", 1)
+	c.waitInterest(t, "will/x")
+	dying := connectV5(t, c.nodes[0], willConnect("dying", "will/dying", 0, 0))
+	dying.roundTrip(t)
+	dying.raw.Close()
+	m := watcher.expectMessage(t)
+	if m.Topic != "will/dying" || string(m.Payload) != "gone: dying" || m.QoS != 1 {
+		t.Fatalf("got %q on %q at qos %d, want the will of dying at qos 1", m.Payload, m.Topic, m.QoS)
+	}
+	clean := connectV5(t, c.nodes[0], willConnect("clean", "will/clean", 0, 0))
+	clean.roundTrip(t)
+	if err := clean.Disconnect(&paho.Disconnect{ReasonCode: 0}); err != nil {
+		t.Fatal(err)
+	}
+	waitConnections(t, c.nodes[0], 0) // the will would be routed before this
+	fence := connectV5(t, c.nodes[0], v5Connect("fence"))
+	watcher.expectFence(t, fence, "will/fence")
+}
+
+// TestClusterLargeMessage: a message as large as the default
+// mqtt.max_packet_size allows crosses to another node, QoS 0 and 1 (the
+// NATS servers carry more than their 1 MiB default, which the message's
+// headers would exceed).
+func TestClusterLargeMessage(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	sub := connectV5(t, c.nodes[1], v5Connect("large-sub"))
+	sub.subscribe(t, "large", 1)
+	c.waitInterest(t, "large")
+	pub := connectV5(t, c.nodes[0], v5Connect("large-pub"))
+	// The largest PUBLISH of 1 MiB: fixed header 5, topic 7, packet id
+	// 2, properties length 1.
+	payload := bytes.Repeat([]byte("L"), int(c.nodes[0].config().MQTT.MaxPacketSize)-15)
+	for _, qos := range []byte{0, 1} {
+		pub.publish(t, &paho.Publish{Topic: "large", QoS: qos, Payload: payload})
+		if m := sub.expectMessage(t); !bytes.Equal(m.Payload, payload) {
+			t.Fatalf("qos %d: got %d bytes, want %d", qos, len(m.Payload), len(payload))
+		}
+	}
+}
+
+// TestClusterInterestFollowsSessions: a node keeps its NATS interest in a
+// filter while a session holds it, connected or not: a persistent
+// session's subscription keeps bringing messages to its node while its
+// client is away, and they are delivered when it comes back
+// [MQTT-3.1.2-5]; a session that ends takes the interest with it, on
+// every server.
+func TestClusterInterestFollowsSessions(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cp := v5Connect("away")
+	cp.CleanStart = true
+	cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(60))}
+	away := connectV5(t, c.nodes[1], cp)
+	away.subscribe(t, "kept/x", 1)
+	gone := connectV5(t, c.nodes[1], v5Connect("gone"))
+	gone.subscribe(t, "dropped/x", 1)
+	c.waitInterest(t, "kept/x")
+	c.waitInterest(t, "dropped/x")
+	if err := away.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.nats.Servers {
+		clustertest.WaitNoInterest(t, s, cluster.TopicSubject("dropped/x"))
+	}
+	c.waitInterest(t, "kept/x") // still
+	pub := connectV5(t, c.nodes[0], v5Connect("pub"))
+	for i := range 3 {
+		pub.publish(t, &paho.Publish{Topic: "kept/x", QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)})
+	}
+	cp.CleanStart = false
+	back := connectV5(t, c.nodes[1], cp)
+	if !back.connack.SessionPresent {
+		t.Fatal("the session was not resumed")
+	}
+	for i := range 3 {
+		if m := back.expectMessage(t); string(m.Payload) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("got %q, want m%d", m.Payload, i)
 		}
 	}
 }

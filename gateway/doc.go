@@ -6,6 +6,12 @@
 //
 //   - server.go: building a Server from the configuration, binding the
 //     listeners, serving connections, drain and shutdown;
+//   - engine.go: the broker and the protocol engine (gateway/proto) built
+//     from the configuration, the store opened and restored, the
+//     authorizer in force; the server as the connections' conn.Host;
+//   - cluster.go: joining a cluster (gateway/cluster) when the
+//     configuration has a cluster section, its backend in place of the
+//     broker's own seams;
 //   - assemble.go: each listener's authentication chain (gateway/auth and
 //     its backends), the ACL file watch (gateway/acl), the admission
 //     limits and overload protection (gateway/limits), and their glue to
@@ -18,10 +24,6 @@
 //   - sys.go: the $SYS publisher's start (the publishing is the broker's);
 //   - endpoints.go: the URLs the start-up log lines carry;
 //   - lockclass.go: the lock classes of the root's own mutexes.
-//
-// The protocol side (gateway/proto) and the connection layer
-// (gateway/conn) are being moved out of this package (issue 14); what of
-// them is still here goes with them.
 //
 // It may import every package of the module but the commands: mqtt/...,
 // configs, listeners/..., certs and gateway/...; only cmd/ imports it

@@ -39,7 +39,7 @@ func heapInUse() int64 {
 //
 // The heap bound: what the slow subscriber holds is its write queue, at
 // most maxQueue deliveries, plus the batch its writer took out of the
-// queue and is stuck writing, at most as many again (writequeue.go). Each
+// queue and is stuck writing, at most as many again (conn/writequeue.go). Each
 // delivery keeps its message alive: the payload (msgSize) and less than
 // 512 bytes of message, PUBLISH and delivery structs, topic and encoded
 // header. So it holds less than 2 × maxQueue × (msgSize + 512) bytes,

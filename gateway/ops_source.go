@@ -5,7 +5,7 @@ package gateway
 // the collectors of the concerns' own counters (quota refusals, publish
 // rate limiting, overload), registered next to package ops' collector.
 // (The session takeover refusals' collector is takeoverCollector, with
-// the owner binding in owner.go.)
+// the engine's assembly in engine.go.)
 // The adapter takes each lock alone, briefly, and copies out: Server.mu
 // to list the connections, registry.mu then each session.mu in turn
 // (registry.gauges), retainedStore.mu, Server.srcMu for the certificate

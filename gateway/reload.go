@@ -33,7 +33,7 @@ package gateway
 //     listener's frame limit and upgrade timeout stay the max_packet_size
 //     and connect_timeout it started with), acl (live clients are checked
 //     against the new rules on their next PUBLISH or SUBSCRIBE, and every
-//     session's deliveries at once (owner.go); it replaces an authorizer installed with
+//     session's deliveries at once (proto/owner.go); it replaces an authorizer installed with
 //     SetAuthorizer), limits (per-IP and gateway counts are kept; a
 //     listener with per-IP limits of its own keeps them, and a change of
 //     listeners[].limits needs a restart), overload, a listener's

@@ -74,9 +74,9 @@ type Server struct {
 
 	sys sysState // the $SYS publisher (sys.go)
 
-	adm *limits.Admission // limits before authentication (admission.go)
+	adm *limits.Admission // limits before authentication (assemble.go)
 	// rlim counts and logs publish rate limiting (ratelimit.go); overload
-	// is the overload protection, reloaded by setOverload (overload.go).
+	// is the overload protection, reloaded by setOverload (assemble.go).
 	rlim     *limits.RateLimits
 	overload *limits.Overload
 
@@ -88,7 +88,7 @@ type Server struct {
 	sourcesClosed bool // set by closeSources: a reload swaps no more
 
 	reloads reloader // configuration reload (reload.go)
-	// store is the persistence store, closed with the sources (persist.go).
+	// store is the persistence store, closed with the sources (engine.go).
 	store storeCloser
 
 	metrics     *ops.Metrics // Prometheus metrics (package ops)
@@ -117,7 +117,7 @@ type options struct {
 	page   http.Handler
 	loader func() (*configs.Config, error) // WithConfigLoader (reload.go)
 	ext    extensions                      // WithAuthenticator, WithAuthorizer, WithStore (options.go)
-	clock  proto.Clock                     // withClock (clock.go); nil: the wall clock
+	clock  proto.Clock                     // withClock (engine.go); nil: the wall clock
 }
 
 // WithPage serves h at "/" of the ws and wss listeners that set
@@ -159,8 +159,8 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 	s.initReloader(cfg, o, authHTTP) // reload.go
 	s.adm = limits.NewAdmission(cfg.Limits)
 	s.rlim = limits.NewRateLimits(log)                 // ratelimit.go
-	s.overload = limits.NewOverload(cfg.Overload, log) // overload.go
-	s.metrics.MustRegister(limitCollector{s})          // overload.go
+	s.overload = limits.NewOverload(cfg.Overload, log) // assemble.go
+	s.metrics.MustRegister(limitCollector{s})          // ops_source.go
 	interest, err := s.joinCluster(ctx, cfg, st)       // cluster.go
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 		return nil, err
 	}
 	s.adm.SetLog(admissionLog{s.eng.ConnLog()})                     // refusals are logged, sampled (proto/connlog.go)
-	s.metrics.MustRegister(quotaCollector{s.eng.Broker().Quotas()}) // quota.go
+	s.metrics.MustRegister(quotaCollector{s.eng.Broker().Quotas()}) // ops_source.go
 	users := passwd.NewStaticUsers(cfg.Auth.Users, s.eng.PasswordVerifier())
 	built := s.ext.authenticators() // auth backends by name, from the embedding program's (options.go)
 	for _, lc := range cfg.Listeners {
@@ -230,7 +230,7 @@ func NewContext(ctx context.Context, cfg *configs.Config, log *zap.Logger, opts 
 // listeners also return the switch a reload replaces their TLS
 // configuration with (reload.go).
 func (s *Server) listen(ctx context.Context, lc configs.Listener, prof *proto.Profile, chain *auth.Chain, o options) (listeners.Listener, *tlsSwitch, error) {
-	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.GateFor(lc.Name, s.config().AdmissionFor(lc))} // admission.go
+	lcfg := listeners.Config{Name: lc.Name, Address: lc.Address, Log: s.log, Gate: s.adm.GateFor(lc.Name, s.config().AdmissionFor(lc))} // assemble.go
 	var (
 		tsw *tlsSwitch
 		err error
@@ -355,8 +355,8 @@ func (s *Server) Run(ctx context.Context) error {
 	stopOps := s.startOps()              // ops_source.go: /metrics, /healthz, /readyz
 	stopAdmin := s.startAdmin()          // admin_source.go: /api/v1
 	stopSys := s.startSys(ctx)           // sys.go
-	stopACL := s.watchACLFile(ctx)       // acl_file.go
-	stopOverload := s.startOverload(ctx) // overload.go
+	stopACL := s.watchACLFile(ctx)       // assemble.go
+	stopOverload := s.startOverload(ctx) // assemble.go
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -500,7 +500,7 @@ func (s *Server) untrack(c *conn.Conn) {
 	}
 	delete(s.conns, c)
 	s.mu.Unlock()
-	releaseTicket(c.Channel().Meta()) // admission.go
+	releaseTicket(c.Channel().Meta()) // assemble.go
 	s.wg.Done()
 }
 
@@ -539,14 +539,14 @@ type Stats struct {
 	AuthFailures map[string]int64
 	AuthDelayed  int64
 	// AdmissionRefused counts sockets refused before authentication by
-	// reason (admission.go); Unauthenticated is the number of sockets not
+	// reason (limits/admission.go); Unauthenticated is the number of sockets not
 	// yet through CONNACK.
 	AdmissionRefused map[string]int64
 	Unauthenticated  int
 	// RateLimited counts PUBLISH packets over a client's publish_rate by
 	// action (backpressure, disconnect); Overloaded says whether the
 	// overload state is on, OverloadRefused counts the clients refused
-	// in it (ratelimit.go, overload.go).
+	// in it (limits/ratelimit.go, limits/overload.go).
 	RateLimited     map[string]int64
 	Overloaded      bool
 	OverloadRefused int64
@@ -566,7 +566,7 @@ func (s *Server) Stats() Stats {
 		out.Dropped[r.String()] = st.Dropped(r)
 	}
 	out.AuthFailures, out.AuthDelayed = st.Auth.FailuresByReason(), st.Auth.Delayed()
-	s.admissionSnapshot(&out) // admission.go
-	s.limitsSnapshot(&out)    // overload.go
+	s.admissionSnapshot(&out) // assemble.go
+	s.limitsSnapshot(&out)    // assemble.go
 	return out
 }

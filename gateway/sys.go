@@ -17,7 +17,7 @@ package gateway
 //	$SYS/broker/sessions/count       sessions, connected or not
 //
 // Clients may not publish under $SYS: such a PUBLISH is refused as not
-// authorized (acl.go, isSysTopic), whatever the authorizer says.
+// authorized (engine.go, isSysTopic), whatever the authorizer says.
 
 import (
 	"cmp"

@@ -31,6 +31,12 @@ type Broker struct {
 	// (see there). Only a store group (bolt.DB.gate) may be held when it
 	// is taken: LOCKS.md.
 	order lockorder.RWMutex[engineOrder]
+	// willRoute routes the wills of this broker's sessions instead of
+	// RouteAt when set (SetWillRoute, route_cluster.go); set before use.
+	willRoute func(m *Message, buf *[]Match, now time.Time) int
+	// sharedOrphan takes a shared delivery no member here took when its
+	// session ended (SetSharedOrphan, route_cluster.go); set before use.
+	sharedOrphan func(share, filter string, m *Message)
 }
 
 // Config is what a Broker is built from; zero values bound nothing.

@@ -16,6 +16,9 @@ func (s *Session) deliver(d *Delivery, now time.Time) {
 	if s.ended {
 		return
 	}
+	if s.cl != nil && s.take(d) { // cluster.go: held while replaying
+		return
+	}
 	s.deliverLocked(d, now)
 }
 

@@ -67,6 +67,9 @@ type Session struct {
 	reads    *Reads
 	retained *retainedStore
 	clock    Clock
+	// cl is the session's cluster bookkeeping, nil on a single node
+	// (cluster.go).
+	cl *clusterState
 }
 
 // registry maps client ids to sessions and performs takeover.
@@ -93,6 +96,8 @@ type registry struct {
 	// (retained_feed.go); clock their time (clock.go).
 	retained *retainedStore
 	clock    Clock
+	// cluster gives new sessions cluster state (cluster.go).
+	cluster bool
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEnd func(*Session), onWill func(string, *mqtt.Will)) *registry {
@@ -103,8 +108,12 @@ func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEn
 // newSession makes a session of the registry's settings; not yet shared.
 func (r *registry) newSession(clientID string) *Session {
 	r.nextSeq++
-	return &Session{st: newSessionState(clientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq,
+	s := &Session{st: newSessionState(clientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq,
 		reads: r.reads, retained: r.retained, clock: r.clock}
+	if r.cluster {
+		s.cl = &clusterState{} // cluster.go
+	}
+	return s
 }
 
 // open attaches req.Client, whose identity and permissions are

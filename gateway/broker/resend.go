@@ -8,7 +8,7 @@ package broker
 //     delivery has started [MQTT-3.3.2-5], and a sender "MUST NOT apply
 //     Message expiry if a PUBLISH packet has been sent" [MQTT-4.3.3-7];
 //     unacknowledged PUBLISH packets are re-sent on resumption
-//     [MQTT-4.4.0-1]. Its Message Expiry Interval is then 1 (encoder.go).
+//     [MQTT-4.4.0-1]. Its Message Expiry Interval is then 1 (gateway/proto/encode.go).
 //   - Over the new connection's Maximum Packet Size: the server "MUST NOT
 //     send packets exceeding Maximum Packet Size" [MQTT-3.1.2-24]; it
 //     discards the message "and then behave[s] as if it had completed

@@ -15,7 +15,7 @@ import (
 // number of matching messages.
 //
 // Pacing: QoS 0 deliveries fill at most half the write queue's bounds
-// (writequeue_pace.go), so that live traffic keeps the other half; QoS 1
+// (gateway/conn/writequeue_pace.go), so that live traffic keeps the other half; QoS 1
 // and 2 deliveries also wait for room in the inflight window (the
 // client's Receive Maximum [MQTT-3.3.4-9]) and go after the live ones
 // waiting in the pending queue. A job steps when the writer takes a batch

@@ -142,7 +142,13 @@ func (e *Broker) publishWill(clientID string, w *mqtt.Will) {
 	pub.Properties.Clear(mqtt.PropWillDelayInterval)
 	e.log.Debug("publishing will", logsafe.String("client_id", clientID), logsafe.String("topic", w.Topic))
 	var buf []Match
-	e.Route(NewMessage(pub, clientID, e.now()), &buf)
+	now := e.now()
+	m := NewMessage(pub, clientID, now)
+	if e.willRoute != nil {
+		e.willRoute(m, &buf, now) // a cluster's (route_cluster.go)
+		return
+	}
+	e.RouteAt(m, &buf, now)
 }
 
 // endSession drops the subscriptions of a session that ended, and hands

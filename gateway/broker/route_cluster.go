@@ -52,3 +52,20 @@ func (m *Message) InboundID() uint16 { return m.inPID }
 
 // Sys reports whether m is one of the server's own $SYS messages.
 func (m *Message) Sys() bool { return m.sys }
+
+// SetWillRoute makes route the routing of the wills this broker's
+// sessions leave (instead of RouteAt): a cluster backend's, which also
+// sends them to the other nodes. Call it before any session opens.
+func (e *Broker) SetWillRoute(route func(m *Message, buf *[]Match, now time.Time) int) {
+	e.willRoute = route
+}
+
+// SetSharedOrphan makes fn the taker of a message that came through the
+// shared subscription group share on filter to a session that ended
+// without acknowledging it, when no other member of the group here takes
+// it (4.8.2): a cluster backend's, which hands it to a member on another
+// node. fn is called with no lock held and must not block. Call it before
+// any session opens.
+func (e *Broker) SetSharedOrphan(fn func(share, filter string, m *Message)) {
+	e.sharedOrphan = fn
+}

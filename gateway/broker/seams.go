@@ -93,7 +93,10 @@ type Publisher interface {
 // inside Subscribing, which stops routing meanwhile; Unsubscribe runs
 // outside it. ctx: none. Ordering: a message routed before Subscribing
 // returns arrives through the subscription live or as retained, once.
-// Not found: Unsubscribe of a filter the session does not hold reports
+// A SUBSCRIBE reads RetainedSeq once, after its last Subscribe and before
+// it queues SUBACK: a backend whose subscriptions must reach elsewhere
+// before SUBACK (a cluster's NATS interest) waits there, bounded. Not
+// found: Unsubscribe of a filter the session does not hold reports
 // false.
 type Subscriptions interface {
 	Subscribing(fn func() error) error

@@ -27,6 +27,9 @@ type Message struct {
 	encOnce sync.Once
 	id      uint64
 	enc     []byte
+	// seq is the message's sequence in the cluster's messages stream, 0
+	// for none (cluster.go).
+	seq uint64
 	// plain is the delivery every subscriber that gets the message at
 	// QoS 0 with no flags of its own shares (deliveryFor); plain.msg is
 	// set by newMessage.

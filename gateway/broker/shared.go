@@ -132,8 +132,11 @@ func (e *Broker) redeliverShared(ds []*Delivery) {
 			e.stats.Drop(stats.DropExpired)
 			continue
 		}
-		// A group with no member left loses the message, as a
-		// non-shared subscription's ended session does.
-		e.deliverShared(d.share, d.msg, now)
+		// A group with no member left here loses the message, as a
+		// non-shared subscription's ended session does; in a cluster
+		// the group's members on other nodes may take it.
+		if !e.deliverShared(d.share, d.msg, now) && e.sharedOrphan != nil {
+			e.sharedOrphan(d.share.Name(), d.share.Filter(), d.msg)
+		}
 	}
 }

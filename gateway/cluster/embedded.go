@@ -93,6 +93,7 @@ func (o EmbeddedOptions) natsOptions() (*server.Options, error) {
 		Port:           port,
 		NoSigs:         true,
 		MaxControlLine: maxControlLine,
+		MaxPayload:     MaxPayload,
 		JetStream:      true,
 		StoreDir:       o.StoreDir,
 		SyncAlways:     o.SyncAlways,
@@ -121,6 +122,12 @@ func (o EmbeddedOptions) natsOptions() (*server.Options, error) {
 	}
 	return opts, nil
 }
+
+// MaxPayload is the embedded server's largest message (NATS's default is
+// 1 MiB, the size of the largest MQTT packet edgemq accepts by default,
+// which its headers would push over): 8 MiB, what NATS advises as the
+// most.
+const MaxPayload = 8 << 20
 
 // StartEmbedded starts an embedded NATS server and returns once it accepts
 // clients, or with the error that stopped it, or ctx's. Its log lines go

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
@@ -181,6 +182,10 @@ func (l *Liveness) Release(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("releasing liveness of %s: %w (last error: %w)", l.node, ctx.Err(), err)
+		}
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			// No retry can succeed: the record lapses after its TTL.
+			return fmt.Errorf("releasing liveness of %s: %w", l.node, err)
 		}
 		l.log.Debug("releasing liveness, retrying", zap.String("node", l.node), zap.Error(err))
 	}

@@ -35,8 +35,10 @@ type Backend struct {
 	pub  *publisher
 	subs *subscriptions
 	ing  *ingress
+	sess *Sessions // session.go
 
-	wg sync.WaitGroup
+	counters Counters
+	wg       sync.WaitGroup
 }
 
 // New returns the backend of node, counting into st. Attach must give it
@@ -44,7 +46,7 @@ type Backend struct {
 func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 	be := &Backend{node: node, nc: node.Link().Conn(), stats: st, log: log, origin: newOrigin(node.Name())}
 	be.ing = newIngress(be)
-	be.in = newInterest(be.nc, be.ing, log)
+	be.in = newInterest(be.nc, be.ing, &be.counters, log)
 	return be
 }
 
@@ -62,19 +64,28 @@ func (be *Backend) Attach(b *broker.Broker) error {
 		return fmt.Errorf("attaching the broker: %w", err)
 	}
 	be.pub = pub
+	b.SetWillRoute(pub.routeWill)
+	b.SetSharedOrphan(be.orphan) // shared.go
 	be.subs = &subscriptions{b: b, in: be.in}
+	n := be.node
+	be.sess = NewSessions(SessionsOptions{Node: n.Name(), Conn: be.nc, JS: n.JetStream(), Layout: n.Layout(), Up: n.Link().Up,
+		Broker: b, Subs: be.subs, Pub: be.pub, StrictOwner: b.StrictOwner(), Log: be.log}) // session.go
 	return nil
 }
 
 // Sessions returns the session ownership seam.
-func (be *Backend) Sessions() broker.Sessions { return be.b }
+func (be *Backend) Sessions() broker.Sessions { return be.sess }
+
+// ClusterSessions returns the node's sessions across the cluster
+// (session.go): takeover, node failure, wills, and their counts.
+func (be *Backend) ClusterSessions() *Sessions { return be.sess }
 
 // Publisher returns the routing seam: local sessions and the cluster.
 func (be *Backend) Publisher() broker.Publisher { return be.pub }
 
 // Subscriptions returns the subscription seam, whose SUBACK waits for the
 // node's NATS server to have the interest.
-func (be *Backend) Subscriptions() broker.Subscriptions { return be.subs }
+func (be *Backend) Subscriptions() broker.Subscriptions { return be.sess.Subscriptions() }
 
 // Node returns the cluster node.
 func (be *Backend) Node() *cluster.Node { return be.node }
@@ -88,6 +99,11 @@ func (be *Backend) Run(ctx context.Context) error {
 	be.wg.Go(func() { be.in.run(ctx) })
 	be.wg.Go(func() { be.ing.run(ctx) })
 	be.wg.Go(func() { be.pub.run(ctx) })
+	be.wg.Go(func() {
+		if err := be.sess.Run(ctx); err != nil {
+			be.log.Error("cluster sessions failed", zap.Error(err))
+		}
+	})
 	<-ctx.Done()
 	be.wg.Wait()
 	return nil
@@ -97,6 +113,9 @@ func (be *Backend) Run(ctx context.Context) error {
 // the acknowledgements of what it published. Run must have returned.
 func (be *Backend) Close(ctx context.Context) error {
 	var errs []error
+	if be.sess != nil {
+		be.sess.Close()
+	}
 	if err := be.in.close(); err != nil {
 		errs = append(errs, err)
 	}

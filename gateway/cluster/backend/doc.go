@@ -15,9 +15,13 @@
 //   - ingress: messages of other nodes routed to this node's sessions,
 //     once per session (route_ingress.go);
 //   - shared subscriptions as NATS queue groups (shared*.go);
-//   - sessions, takeover and wills across nodes (session*.go,
-//     takeover*.go, will*.go) and retained messages and health
-//     (retained*.go, health*.go).
+//   - sessions across nodes (session*.go, takeover.go, replay.go,
+//     will.go, checkpoint.go, lapse.go): a record per client id claimed
+//     by each CONNECT, the previous owner node asked to close its client
+//     (0x8E, no will), the session carried on from the record with its
+//     offline queue replayed from its cursor, wills published once
+//     cluster-wide, a gone node's sessions claimed by exactly one other;
+//   - retained messages and health (retained*.go, health*.go).
 //
 // It may import, of ours: mqtt, configs, gateway/broker (and below),
 // gateway/store, gateway/cluster, gateway/stats, gateway/logsafe and

@@ -7,7 +7,9 @@ package backend
 //     (Interest's calls), a SUBSCRIBE's wait under engine.order.
 //   - clusterAcks.mu guards the QoS 1/2 publishes awaiting the stream's
 //     acknowledgement and their waiters; taken inside a publisher's store
-//     group (bolt.DB.gate) and alone.
+//     group (bolt.DB.gate), under engine.order (a persistent session's
+//     SUBACK waits for the acknowledgements inside Subscribing) and
+//     alone.
 
 type (
 	interestMu struct{}

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
@@ -43,6 +44,8 @@ type acks struct {
 	failed []uint64
 	// waiters, in the order they came, so by number.
 	waiters []ackWaiter
+	// failures counts the failed publishes (Counters.StreamFailed).
+	failures *atomic.Int64
 }
 
 type ackWaiter struct {
@@ -50,7 +53,9 @@ type ackWaiter struct {
 	done       func(error)
 }
 
-func newAcks() *acks { return &acks{pending: map[uint64]time.Time{}} }
+func newAcks(failures *atomic.Int64) *acks {
+	return &acks{pending: map[uint64]time.Time{}, failures: failures}
+}
 
 // add numbers a publish sent at now.
 func (a *acks) add(now time.Time) uint64 {
@@ -91,8 +96,7 @@ func (a *acks) complete(n uint64, err error) {
 	}
 	delete(a.pending, n)
 	if err != nil {
-		i, _ := slices.BinarySearch(a.failed, n)
-		a.failed = slices.Insert(a.failed, i, n)
+		a.failLocked(n)
 	}
 	ready := a.advanceLocked()
 	a.mu.Unlock()
@@ -108,8 +112,7 @@ func (a *acks) expire(deadline time.Time) {
 	for n, sent := range a.pending {
 		if sent.Before(deadline) {
 			delete(a.pending, n)
-			i, _ := slices.BinarySearch(a.failed, n)
-			a.failed = slices.Insert(a.failed, i, n)
+			a.failLocked(n)
 			expired = true
 		}
 	}
@@ -121,6 +124,13 @@ func (a *acks) expire(deadline time.Time) {
 	for _, r := range ready {
 		r.fn(r.err)
 	}
+}
+
+// failLocked records the failure of publish n.
+func (a *acks) failLocked(n uint64) {
+	i, _ := slices.BinarySearch(a.failed, n)
+	a.failed = slices.Insert(a.failed, i, n)
+	a.failures.Add(1)
 }
 
 type readyWaiter struct {

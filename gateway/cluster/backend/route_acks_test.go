@@ -2,6 +2,7 @@ package backend
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -23,8 +24,9 @@ func TestAcks(t *testing.T) {
 		return r
 	}
 	boom := errors.New("boom")
+	var failures atomic.Int64
 	t.Run("in order", func(t *testing.T) {
-		a := newAcks()
+		a := newAcks(&failures)
 		n1, n2 := a.add(now), a.add(now)
 		w := waiter(a)
 		a.complete(n2, nil)
@@ -40,7 +42,7 @@ func TestAcks(t *testing.T) {
 		}
 	})
 	t.Run("failure waited for", func(t *testing.T) {
-		a := newAcks()
+		a := newAcks(&failures)
 		n1, n2 := a.add(now), a.add(now)
 		w := waiter(a)
 		a.complete(n1, boom)
@@ -50,7 +52,7 @@ func TestAcks(t *testing.T) {
 		}
 	})
 	t.Run("failure after", func(t *testing.T) {
-		a := newAcks()
+		a := newAcks(&failures)
 		n1 := a.add(now)
 		w := waiter(a)
 		n2 := a.add(now)
@@ -63,7 +65,7 @@ func TestAcks(t *testing.T) {
 	t.Run("failed before waiting", func(t *testing.T) {
 		// The publish failed at once (RouteAt), before its publisher
 		// asked: the watermark passed it already.
-		a := newAcks()
+		a := newAcks(&failures)
 		a.complete(a.add(now), boom)
 		if w := waiter(a); !w.done || !errors.Is(w.err, errFailed) {
 			t.Fatalf("got %+v, want errFailed", w)
@@ -76,7 +78,7 @@ func TestAcks(t *testing.T) {
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
-		a := newAcks()
+		a := newAcks(&failures)
 		a.add(now)
 		n2 := a.add(now.Add(time.Second))
 		w := waiter(a)
@@ -93,4 +95,7 @@ func TestAcks(t *testing.T) {
 			t.Fatal("publishes still pending")
 		}
 	})
+	if got := failures.Load(); got != 4 {
+		t.Errorf("%d failures counted, want 4", got)
+	}
 }

@@ -74,34 +74,51 @@ func (ig *ingress) run(ctx context.Context) {
 
 // handle routes one NATS message.
 func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
-	origin := msg.Header.Get(hdrOrigin)
 	if q := msg.Sub.Queue; q != "" {
 		g, ok := ig.groups.Load(q)
 		if !ok {
+			ig.be.counters.Unroutable.Add(1)
 			return // the group left this node meanwhile
 		}
 		k := g.(groupKey)
 		m, err := decodeMessage(msg, now)
 		if err != nil {
-			ig.log.Debug("dropping a nats message that is no mqtt message", zap.String("subject", msg.Subject), zap.Error(err))
+			ig.undecodable(msg, err)
 			return
 		}
-		ig.b.RouteGroup(k.share, k.filter, m, now)
+		m.SetSeq(streamSeq(msg)) // session.go: cursors
+		if !ig.b.RouteGroup(k.share, k.filter, m, now) {
+			ig.be.counters.Unroutable.Add(1)
+			return
+		}
+		ig.be.counters.Received.Add(1)
 		return
 	}
+	origin := msg.Header.Get(hdrOrigin)
 	if origin == ig.be.origin {
+		ig.be.counters.Echoes.Add(1)
 		return // routed here when it was published
 	}
 	key := pathKey{origin: origin, stream: msg.Header.Get(hdrStreamSeq) != ""}
 	seq := msg.Header.Get(hdrSeq)
 	if last, ok := ig.last[key]; ok && last == seq && seq != "" {
+		ig.be.counters.Copies.Add(1)
 		return // a copy, through another subscription
 	}
 	ig.last[key] = seq
 	m, err := decodeMessage(msg, now)
 	if err != nil {
-		ig.log.Debug("dropping a nats message that is no mqtt message", zap.String("subject", msg.Subject), zap.Error(err))
+		ig.undecodable(msg, err)
 		return
 	}
+	ig.be.counters.Received.Add(1)
+	m.SetSeq(streamSeq(msg)) // session.go: cursors, replay meeting live delivery
 	ig.b.RouteRemote(m, &ig.buf, now)
+}
+
+// undecodable drops a message that is no MQTT message (another NATS
+// client's on an edgemq subject).
+func (ig *ingress) undecodable(msg *nats.Msg, err error) {
+	ig.be.counters.Unroutable.Add(1)
+	ig.log.Debug("dropping a nats message that is no mqtt message", zap.String("subject", msg.Subject), zap.Error(err))
 }

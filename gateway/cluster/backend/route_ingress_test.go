@@ -3,9 +3,14 @@ package backend
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"edgemq/gateway/broker"
 
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
+
+	"github.com/nats-io/nats.go"
 )
 
 // TestIngressOncePerSession: a message from another node matching several
@@ -45,5 +50,47 @@ func TestIngressOncePerSession(t *testing.T) {
 		if p := c2.next(t); p.Topic != "fence" {
 			t.Fatalf("qos %d: second session got %q before the fence", qos, p.Topic)
 		}
+	}
+}
+
+// TestIngressDropsForeignMessages: what another NATS client publishes on
+// a live subject that is no edgemq message (not an MQTT PUBLISH, a
+// truncated one, a bad From header) is dropped and counted, and the
+// node's sessions go on receiving the cluster's messages.
+func TestIngressDropsForeignMessages(t *testing.T) {
+	nc, nodes := startNodes(t, 2)
+	b := nodes[1]
+	s, c := b.open(t, "victim")
+	b.subscribe(t, s, "x", 0)
+	clustertest.WaitInterest(t, nc.Servers[0], "emq.t.x")
+	good, err := encodeMessage(broker.NewMessage(&mqtt.Publish{Topic: "x", Payload: []byte("real")}, "p", time.Now()), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := []*nats.Msg{
+		{Data: []byte("hello")},
+		{Data: good[:len(good)-1]},
+		{Data: []byte{0x20, 0x02, 0, 0}}, // a CONNACK
+		{Data: good, Header: nats.Header{hdrFrom: {"%zz"}}},
+		{Data: nil},
+	}
+	// Then, from the same connection, so that it arrives after them, an
+	// edgemq message as a node sends it.
+	real := &nats.Msg{Data: good, Header: headers("elsewhere/1", 1, "p")}
+	conn := nc.Connect(t, 0)
+	for _, m := range append(foreign, real) {
+		m.Subject = "emq.t.x"
+		if err := conn.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.next(t); string(p.Payload) != "real" {
+		t.Fatalf("got %q, want the real message first", p.Payload)
+	}
+	if got := b.be.Counters().Unroutable.Load(); got != int64(len(foreign)) {
+		t.Fatalf("%d foreign messages counted, want %d", got, len(foreign))
 	}
 }

@@ -32,25 +32,35 @@ import (
 // goes to one member in the whole cluster (shared.go).
 
 // interestWait bounds how long a SUBSCRIBE waits for its interest to
-// reach the node's NATS server: beyond, with NATS unreachable, SUBACK
-// goes anyway (nats.go subscribes again when it reconnects).
-const interestWait = 5 * time.Second
+// reach the node's NATS server (a flush takes well under a millisecond on
+// a healthy link); beyond, SUBACK goes anyway: the node's routing is
+// stopped while it waits, and nats.go makes the subscriptions again
+// when it reconnects.
+const interestWait = 2 * time.Second
 
 // flushRetry is the pause between flushes while the link is down.
 const flushRetry = 100 * time.Millisecond
 
+// dropCheck is how often the applier reads how many messages the NATS
+// client dropped because ingress fell behind (Counters.Overflowed).
+const dropCheck = 5 * time.Second
+
 // interestEvent is one change the broker told of: a filter's plain
-// subscriptions (share empty) or a shared group's members.
+// subscriptions (share empty) or a shared group's members; or (orphan
+// set) a message for a shared group to hand to a member elsewhere, once
+// the changes before it are flushed (shared.go).
 type interestEvent struct {
 	added         bool
 	share, filter string
+	orphan        *nats.Msg
 }
 
 // interest implements broker.Interest over NATS subscriptions.
 type interest struct {
-	nc  *nats.Conn
-	ing *ingress
-	log *zap.Logger
+	nc       *nats.Conn
+	ing      *ingress
+	log      *zap.Logger
+	counters *Counters
 
 	mu lockorder.Mutex[interestMu]
 	// events wait for the applier; queued counts every event ever
@@ -64,11 +74,18 @@ type interest struct {
 	wake    chan struct{} // one token: events are waiting
 
 	// The applier's own (run, close after run ended).
-	plain  map[string]*subRef                // subject → its subscription
+	plain  map[string]*subRef                // subject → its subscription (route_cover.go)
 	groups map[groupKey][]*nats.Subscription // group → its queue subscriptions
+	// tree holds plain's subjects by token (route_cover.go).
+	tree subjTree
+	// dropped is how many messages the NATS client dropped for the
+	// subscriptions dropped since, and counted is how many were counted.
+	dropped, counted int64
 }
 
-// subRef is a NATS subscription with the number of filters needing it.
+// subRef is a subject with the number of filters needing it, and its NATS
+// subscription: nil while another subscribed subject covers it
+// (route_cover.go).
 type subRef struct {
 	sub  *nats.Subscription
 	refs int
@@ -77,8 +94,8 @@ type subRef struct {
 // groupKey is a shared subscription group: its share name and filter.
 type groupKey struct{ share, filter string }
 
-func newInterest(nc *nats.Conn, ing *ingress, log *zap.Logger) *interest {
-	return &interest{nc: nc, ing: ing, log: log, changed: make(chan struct{}), wake: make(chan struct{}, 1),
+func newInterest(nc *nats.Conn, ing *ingress, counters *Counters, log *zap.Logger) *interest {
+	return &interest{nc: nc, ing: ing, log: log, counters: counters, changed: make(chan struct{}), wake: make(chan struct{}, 1),
 		plain: map[string]*subRef{}, groups: map[groupKey][]*nats.Subscription{}}
 }
 
@@ -112,8 +129,13 @@ func (in *interest) queue(ev interestEvent) {
 
 // wait waits, at most interestWait, until every event queued so far is
 // applied and flushed to the node's NATS server. It reports whether it
-// was; at once when nothing is outstanding.
+// was; at once when nothing is outstanding or the link is down.
 func (in *interest) wait() bool {
+	if !in.nc.IsConnected() {
+		// Nothing to wait for: routing on the node would stop for
+		// nothing. nats.go makes the subscriptions on reconnecting.
+		return false
+	}
 	in.mu.Lock()
 	target := in.queued
 	in.mu.Unlock()
@@ -141,17 +163,27 @@ func (in *interest) wait() bool {
 
 // run applies the queued events until ctx ends.
 func (in *interest) run(ctx context.Context) {
+	tick := time.NewTicker(dropCheck)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			in.countDropped()
+			continue
 		case <-in.wake:
 		}
 		in.mu.Lock()
 		evs, target := in.events, in.queued
 		in.events = nil
 		in.mu.Unlock()
+		var orphans []*nats.Msg
 		for _, ev := range evs {
+			if ev.orphan != nil {
+				orphans = append(orphans, ev.orphan)
+				continue
+			}
 			if err := in.apply(ev); err != nil {
 				in.log.Error("changing a nats subscription failed", zap.String("filter", ev.filter), zap.String("share", ev.share), zap.Error(err))
 			}
@@ -159,6 +191,7 @@ func (in *interest) run(ctx context.Context) {
 		if !in.flush(ctx) {
 			return
 		}
+		in.sendOrphans(orphans)
 		in.mu.Lock()
 		in.applied = target
 		close(in.changed)
@@ -198,25 +231,14 @@ func (in *interest) apply(ev interestEvent) error {
 	}
 	var errs []error
 	for _, subj := range subjects {
-		ref := in.plain[subj]
-		switch {
-		case ev.added && ref != nil:
-			ref.refs++
-		case ev.added:
-			sub, err := in.nc.ChanSubscribe(subj, in.ing.ch)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("subscribing to %s: %w", subj, err))
-				continue
-			}
-			in.plain[subj] = &subRef{sub: sub, refs: 1}
-		case ref != nil:
-			if ref.refs--; ref.refs > 0 {
-				continue
-			}
-			delete(in.plain, subj)
-			if err := ref.sub.Unsubscribe(); err != nil {
-				errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
-			}
+		var err error
+		if ev.added {
+			err = in.addPlain(subj)
+		} else {
+			err = in.removePlain(subj)
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -229,6 +251,7 @@ func (in *interest) applyGroup(ev interestEvent, subjects []string) error {
 	var errs []error
 	if !ev.added {
 		for _, sub := range in.groups[k] {
+			in.dropped += droppedBy(sub)
 			if err := sub.Unsubscribe(); err != nil {
 				errs = append(errs, fmt.Errorf("unsubscribing group %s from %s: %w", q, sub.Subject, err))
 			}
@@ -238,8 +261,8 @@ func (in *interest) applyGroup(ev interestEvent, subjects []string) error {
 		return errors.Join(errs...)
 	}
 	in.ing.groups.Store(q, k)
-	subs := make([]*nats.Subscription, 0, len(subjects))
-	for _, subj := range subjects {
+	subs := make([]*nats.Subscription, 0, len(subjects)+1)
+	for _, subj := range append(subjects, groupSubject(q)) {
 		sub, err := in.nc.ChanQueueSubscribe(subj, q, in.ing.ch)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("subscribing group %s to %s: %w", q, subj, err))
@@ -272,6 +295,9 @@ func (in *interest) close() error {
 	in.mu.Unlock()
 	var errs []error
 	for subj, ref := range in.plain {
+		if ref.sub == nil {
+			continue
+		}
 		if err := ref.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			errs = append(errs, fmt.Errorf("unsubscribing from %s: %w", subj, err))
 		}
@@ -285,5 +311,37 @@ func (in *interest) close() error {
 	}
 	clear(in.plain)
 	clear(in.groups)
+	in.tree = subjTree{}
 	return errors.Join(errs...)
+}
+
+// countDropped adds to Counters.Overflowed what the NATS client dropped
+// since the last count, because ingress fell behind (a slow consumer).
+func (in *interest) countDropped() {
+	total := in.dropped
+	for _, ref := range in.plain {
+		total += droppedBy(ref.sub)
+	}
+	for _, subs := range in.groups {
+		for _, sub := range subs {
+			total += droppedBy(sub)
+		}
+	}
+	if d := total - in.counted; d > 0 {
+		in.counters.Overflowed.Add(d)
+		in.log.Warn("nats messages dropped: the node's ingress fell behind", zap.Int64("dropped", d))
+	}
+	in.counted = total
+}
+
+// droppedBy returns how many messages the NATS client dropped for sub.
+func droppedBy(sub *nats.Subscription) int64 {
+	if sub == nil {
+		return 0
+	}
+	n, err := sub.Dropped()
+	if err != nil {
+		return 0
+	}
+	return int64(n)
 }

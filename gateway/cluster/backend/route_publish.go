@@ -15,6 +15,7 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
+	"edgemq/mqtt"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
@@ -56,14 +57,15 @@ type publisher struct {
 	// no local session takes has a subscriber elsewhere; nil with
 	// external servers (then it is assumed to have one).
 	embedded *cluster.Embedded
-	failed   atomic.Int64
-	log      *zap.Logger
+	// failing is set from a failed send to the next that succeeds.
+	failing atomic.Bool
+	log     *zap.Logger
 }
 
 var errFailed = errors.New("the messages stream did not store a message")
 
 func newPublisher(be *Backend) (*publisher, error) {
-	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(), embedded: be.node.Embedded(), log: be.log}
+	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(&be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
 	p.ackPrefix = be.nc.NewRespInbox() + "."
 	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
 	if err != nil {
@@ -82,15 +84,32 @@ func (p *publisher) Begin() (end func()) { return p.b.Begin() }
 // RouteAt implements broker.Publisher.
 func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
-	if err := p.send(m, now); err != nil {
-		p.log.Warn("sending a message to the cluster failed", zap.Error(err))
-	}
+	p.sent(p.send(m, now))
 	if n == 0 && p.reachesOthers(m) {
 		// Another node's session or a group may take it: not "no
 		// matching subscribers".
 		n = 1
 	}
 	return n
+}
+
+// routeWill routes a will of a local session (broker.SetWillRoute): as
+// a client's message, but nobody waits for its acknowledgement.
+func (p *publisher) routeWill(m *broker.Message, buf *[]broker.Match, now time.Time) int {
+	n := p.b.RouteOwn(m, buf, now)
+	p.sent(p.send(m, now))
+	return n
+}
+
+// sent logs the first of a run of failed sends (each is counted), and
+// the first success after them.
+func (p *publisher) sent(err error) {
+	switch {
+	case err != nil && !p.failing.Swap(true):
+		p.log.Warn("sending messages to the cluster fails", zap.Error(err))
+	case err == nil && p.failing.Load() && p.failing.Swap(false):
+		p.log.Info("sending messages to the cluster again")
+	}
 }
 
 // reachesOthers reports whether the node's NATS server knows of a
@@ -114,22 +133,47 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 	h := headers(p.be.origin, p.seq.Add(1), m.From())
 	if pub.QoS == 0 {
 		if err := p.nc.PublishMsg(&nats.Msg{Subject: cluster.TopicSubject(pub.Topic), Header: h, Data: data}); err != nil {
+			p.be.counters.SendFailed.Add(1)
 			return fmt.Errorf("publishing to nats: %w", err)
 		}
+		p.be.counters.SentCore.Add(1)
 		return nil
 	}
-	h[nats.MsgIdHdr] = []string{msgID(m.From(), m.InboundID(), data)}
+	if pid := m.InboundID(); pid != 0 {
+		// A client's PUBLISH: its retransmission has the same id. (A
+		// will has none: the same will twice is two messages.)
+		id, err := msgID(m, pid, data)
+		if err != nil {
+			return err
+		}
+		h[nats.MsgIdHdr] = []string{id}
+	}
 	n := p.acks.add(now)
 	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
+		p.be.counters.SendFailed.Add(1)
 		p.acks.complete(n, err)
 		return fmt.Errorf("publishing to the messages stream: %w", err)
 	}
+	p.be.counters.SentStream.Add(1)
 	return nil
 }
 
-// msgID returns the Nats-Msg-Id of a QoS 1/2 publish (see publisher).
-func msgID(from string, pid uint16, data []byte) string {
+// msgID returns the Nats-Msg-Id of m, a QoS 1/2 publish its client sent
+// with packet id pid, whose NATS encoding is data (see publisher): a
+// digest of the client id, pid and the PUBLISH as the client sent it.
+// data is that PUBLISH unless m has a Message Expiry Interval, which
+// data gives as left at sending, different for a retransmission.
+func msgID(m *broker.Message, pid uint16, data []byte) (string, error) {
+	if !m.Expires().IsZero() {
+		pub := *m.Publish()
+		pub.PacketID = 1
+		var err error
+		if data, err = mqtt.AppendPublish(nil, &pub, mqtt.V5); err != nil {
+			return "", fmt.Errorf("encoding publish: %w", err)
+		}
+	}
+	from := m.From()
 	h := sha256.New()
 	var b [10]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(len(from)))
@@ -137,7 +181,7 @@ func msgID(from string, pid uint16, data []byte) string {
 	h.Write(b[:])
 	h.Write([]byte(from))
 	h.Write(data)
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]), nil
 }
 
 // pubAck is the messages stream's answer to a publish.
@@ -224,7 +268,6 @@ func (p *publisher) Durable() bool { return true }
 // CommitFailed implements broker.Publisher.
 func (p *publisher) CommitFailed(err error) {
 	if errors.Is(err, errFailed) {
-		p.failed.Add(1)
 		p.log.Warn("a qos 1/2 message was not stored by the cluster: its publisher is disconnected unacknowledged", zap.Error(err))
 		return
 	}

@@ -22,6 +22,10 @@ func Order() [][]string {
 		{"bolt.DB.gate", "engine.order", "session.mu", "writeQueue.mu"},
 		{"engine.order", "router.mu"},
 		{"engine.order", "retainedStore.mu"},
+		// A cluster node's SUBSCRIBE writes its session records inside
+		// Subscribing (gateway/cluster/backend session_subs.go).
+		{"engine.order", "clusterSubs.mu"},
+		{"engine.order", "clusterSessions.mu"},
 		// A retained cursor step (retained_feed.go) reads the store
 		// under the session's lock.
 		{"session.mu", "retainedStore.mu"},
@@ -37,6 +41,9 @@ func Order() [][]string {
 		// completion are numbered inside the publisher's store group.
 		{"router.mu", "clusterInterest.mu"},
 		{"bolt.DB.gate", "clusterAcks.mu"},
+		// A persistent session's SUBACK waits for the stream's
+		// acknowledgements (AfterCommit) inside Subscribing.
+		{"engine.order", "clusterAcks.mu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.
@@ -49,6 +56,7 @@ func Order() [][]string {
 		{"FileSCRAMStore.mu"},
 		{"takeoverStats.mu"},
 		{"quotas.mu"},
+		{"sessionGates.mu"},
 	}
 }
 

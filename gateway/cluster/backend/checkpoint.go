@@ -1,0 +1,133 @@
+package backend
+
+// The owning node keeps its sessions' records current: every Checkpoint
+// it writes, for each session whose subscriptions, inbound QoS 2 ids or
+// cursor changed, one revision-checked record (batched: many changes of
+// one session between two checkpoints make one write). A write that
+// fails on its revision means another node claimed the session without
+// this node letting it go: normally its kick follows at once; if none
+// came within twice KickWait (it timed out on the way), the session is
+// dropped here and its client closed with 0x8E, so that one node holds
+// it. A session that ended here (expired) loses its record.
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"edgemq/gateway/cluster"
+	"edgemq/gateway/logsafe"
+	"edgemq/mqtt"
+
+	"go.uber.org/zap"
+)
+
+// checkpoints writes the owned sessions' changes until ctx ends.
+func (s *Sessions) checkpoints(ctx context.Context) {
+	t := time.NewTicker(s.o.Checkpoint)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		ids := make([]string, 0, len(s.owned))
+		for id := range s.owned {
+			ids = append(ids, id)
+		}
+		s.mu.Unlock()
+		for _, id := range ids {
+			if ctx.Err() != nil {
+				return
+			}
+			s.checkpoint(ctx, id)
+		}
+	}
+}
+
+// checkpoint writes what changed of id's session, if this node holds it.
+func (s *Sessions) checkpoint(ctx context.Context, id string) {
+	cctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+	defer cancel()
+	unlock, err := s.gates.lock(cctx, id)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	s.mu.Lock()
+	o := s.owned[id]
+	if o == nil {
+		s.mu.Unlock()
+		return
+	}
+	rec, rev, willArmed := o.rec, o.rev, o.will != nil
+	last := o.rec
+	gone := o.left
+	if gone != nil && s.o.Up() {
+		o.left = nil
+	}
+	s.mu.Unlock()
+	if gone != nil {
+		if s.o.Up() {
+			s.detached(cctx, id, o.sess, gone.will) // session.go
+		}
+		return
+	}
+	if o.sess == nil || o.sess.Ended() {
+		if !willArmed {
+			s.forget(cctx, id, o)
+		}
+		return
+	}
+	s.snapshot(&rec, o.sess)
+	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) {
+		return
+	}
+	newRev, err := s.store.Put(cctx, id, &rec, rev)
+	switch {
+	case errors.Is(err, cluster.ErrStale):
+		// Another node claimed the session: its kick is on its way, and
+		// answers with this node's cursor. Only a kick that never comes
+		// (it timed out on the way) leaves the session fenced here.
+		now := time.Now()
+		s.mu.Lock()
+		if o.stale.IsZero() {
+			o.stale = now
+		}
+		lost := now.Sub(o.stale) > 2*s.o.KickWait
+		s.mu.Unlock()
+		if lost {
+			s.fenced(id, o)
+		}
+	case err != nil:
+		s.o.Log.Debug("writing a session record failed; again at the next checkpoint", logsafe.String("client_id", id), zap.Error(err))
+	default:
+		s.mu.Lock()
+		o.rec, o.rev, o.stale = rec, newRev, time.Time{}
+		s.mu.Unlock()
+	}
+}
+
+// fenced drops a session another node claimed while this one held it:
+// its client is closed with 0x8E [MQTT-3.1.4-3], no will. The gate of id
+// is held.
+func (s *Sessions) fenced(id string, o *owned) {
+	s.o.Log.Warn("session claimed by another node; dropped here", logsafe.String("client_id", id))
+	s.counts.Fenced.Add(1)
+	s.drop(id, o)
+	if c := o.sess.Holder(); c != nil {
+		c.Kick(mqtt.SessionTakenOver)
+		// Its Detach finds nothing owned here; then the copy goes.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.o.KickWait)
+			defer cancel()
+			o.sess.AwaitDetached(ctx)
+			s.o.Broker.Discard(id)
+		}()
+		return
+	}
+	s.o.Broker.Discard(id)
+}

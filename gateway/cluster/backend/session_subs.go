@@ -1,0 +1,117 @@
+package backend
+
+// A persistent session's subscriptions are in its record before its
+// SUBACK goes: Subscriptions wraps the node's Subscriptions seam and, at
+// the end of a SUBSCRIBE (RetainedSeq, which the channel reads last,
+// before queueing SUBACK), writes the record of each persistent session
+// it changed. A node killed right after SUBACK then leaves the
+// subscriptions to whichever node claims the session. The write runs
+// under engine.order (routing on this node waits for it, as for the
+// interest flush before it) and takes only Sessions.mu and, under it,
+// nothing; UNSUBSCRIBE's removals are written at the next checkpoint (a
+// crash before it leaves a subscription the client dropped: extra
+// messages, none lost).
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"edgemq/gateway/broker"
+	"edgemq/gateway/cluster"
+	"edgemq/gateway/internal/lockorder"
+	"edgemq/gateway/logsafe"
+
+	"go.uber.org/zap"
+)
+
+// recordedSubs is the Subscriptions seam that writes the records.
+type recordedSubs struct {
+	broker.Subscriptions
+	s *Sessions
+
+	mu      lockorder.Mutex[subsMu] // guards touched; nothing is taken under it
+	touched []*broker.Session
+}
+
+// Subscriptions returns the node's Subscriptions seam (SessionsOptions.Subs)
+// writing each SUBSCRIBE's changes to the session records before SUBACK.
+func (s *Sessions) Subscriptions() broker.Subscriptions {
+	return &recordedSubs{Subscriptions: s.o.Subs, s: s}
+}
+
+// Subscribe implements broker.Subscriptions.
+func (r *recordedSubs) Subscribe(sess *broker.Session, sub *broker.Subscription) (existed, full bool) {
+	existed, full = r.Subscriptions.Subscribe(sess, sub)
+	if !full {
+		r.mu.Lock()
+		if !slices.Contains(r.touched, sess) {
+			r.touched = append(r.touched, sess)
+		}
+		r.mu.Unlock()
+	}
+	return existed, full
+}
+
+// RetainedSeq implements broker.Subscriptions: the wrapped seam's (a
+// backend waits for the interest there), then the records of the
+// sessions the SUBSCRIBE changed.
+func (r *recordedSubs) RetainedSeq() uint64 {
+	seq := r.Subscriptions.RetainedSeq()
+	r.mu.Lock()
+	touched := r.touched
+	r.touched = nil
+	r.mu.Unlock()
+	for _, sess := range touched {
+		r.s.writeSubs(sess)
+	}
+	return seq
+}
+
+// subsWrite bounds the record write of one SUBSCRIBE.
+const subsWrite = 2 * time.Second
+
+// writeSubs writes sess's subscriptions into its record now, if this
+// node holds it and it is persistent. A write that loses to a
+// checkpoint of this node is made again on top of it; one that loses to
+// another node is left (the session is being taken over).
+func (s *Sessions) writeSubs(sess *broker.Session) {
+	id := sess.ClientID()
+	ctx, cancel := context.WithTimeout(context.Background(), subsWrite)
+	defer cancel()
+	for range 3 {
+		s.mu.Lock()
+		o := s.owned[id]
+		if o == nil || o.sess != sess || o.rec.Expiry == 0 {
+			s.mu.Unlock()
+			return
+		}
+		rec, rev := o.rec, o.rev
+		s.mu.Unlock()
+		s.snapshot(&rec, sess)
+		if slices.Equal(rec.Subs, o.rec.Subs) {
+			return
+		}
+		newRev, err := s.store.Put(ctx, id, &rec, rev)
+		if err == nil {
+			s.mu.Lock()
+			if o.rev == rev {
+				o.rec, o.rev, o.stale = rec, newRev, time.Time{}
+			}
+			s.mu.Unlock()
+			return
+		}
+		if !errors.Is(err, cluster.ErrStale) {
+			s.o.Log.Warn("writing a session's subscriptions failed; the next checkpoint tries again",
+				logsafe.String("client_id", id), zap.Error(err))
+			return
+		}
+		s.mu.Lock()
+		moved := o.rev != rev // this node's checkpoint wrote meanwhile
+		s.mu.Unlock()
+		if !moved {
+			return
+		}
+	}
+}

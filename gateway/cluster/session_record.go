@@ -1,0 +1,267 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"edgemq/mqtt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SessionRecord is the value of a session's record in the sessions
+// bucket: which node holds the session, and what another node needs to
+// carry it on (its subscriptions, will, expiry, inbound QoS 2 state and
+// the cursor into the messages stream its offline queue replays from).
+type SessionRecord struct {
+	// Owner is the node that holds the session: its client is connected
+	// there (Connected), or it waits there offline.
+	Owner string `json:"owner"`
+	// Epoch grows by one with each claim of the session, by any node.
+	Epoch uint64 `json:"epoch"`
+	// Connected says a client holds the session on Owner.
+	Connected bool `json:"connected"`
+	// Expiry is the Session Expiry Interval in seconds (0xFFFFFFFF:
+	// never).
+	Expiry uint32 `json:"expiry"`
+	// Deadline is when an offline session ends; zero while connected
+	// (the interval counts from the connection's end) or never.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Subs are the session's subscriptions, by filter.
+	Subs []RecordSub `json:"subs,omitempty"`
+	// Will is the will waiting for its delay, nil for none.
+	Will *RecordWill `json:"will,omitempty"`
+	// Rels are the inbound QoS 2 packet ids awaiting PUBREL.
+	Rels []uint16 `json:"rels,omitempty"`
+	// Cursor is a sequence of the messages stream: every message of the
+	// session up to it was acknowledged by its client (or never was the
+	// session's); the offline queue replays from Cursor+1.
+	Cursor uint64 `json:"cursor"`
+	// Identity is the broker's record of the session's owner identity,
+	// opaque here.
+	Identity json.RawMessage `json:"identity,omitempty"`
+}
+
+// RecordSub is one subscription of a session record.
+type RecordSub struct {
+	Filter            string `json:"f"`
+	QoS               byte   `json:"q,omitempty"`
+	NoLocal           bool   `json:"nl,omitempty"`
+	RetainAsPublished bool   `json:"rap,omitempty"`
+	RetainHandling    byte   `json:"rh,omitempty"`
+	ID                uint32 `json:"id,omitempty"`
+}
+
+// RecordWill is a will in a session record: the will as an MQTT 5
+// PUBLISH (the mqtt codec's encoding), its Will Delay Interval, and when
+// it is due once the session's connection ended (zero while connected).
+type RecordWill struct {
+	Packet []byte    `json:"packet"`
+	Delay  uint32    `json:"delay,omitempty"`
+	Due    time.Time `json:"due,omitzero"`
+}
+
+// sessionRecordVersion is the first byte of an encoded record, so that
+// a later layout can be told apart.
+const sessionRecordVersion = 1
+
+// EncodeSession returns the bucket value of r.
+func EncodeSession(r *SessionRecord) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding session record: %w", err)
+	}
+	return append([]byte{sessionRecordVersion}, b...), nil
+}
+
+// DecodeSession is the inverse of EncodeSession.
+func DecodeSession(b []byte) (*SessionRecord, error) {
+	if len(b) == 0 || b[0] != sessionRecordVersion {
+		return nil, errors.New("decoding session record: unknown version")
+	}
+	var r SessionRecord
+	d := json.NewDecoder(bytes.NewReader(b[1:]))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding session record: %w", err)
+	}
+	return &r, nil
+}
+
+// NewRecordWill returns w as a record's will (its delay kept aside, not
+// in the packet), due at due (zero: while connected).
+func NewRecordWill(w *mqtt.Will, due time.Time) (*RecordWill, error) {
+	pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
+	pub.Properties.Clear(mqtt.PropWillDelayInterval)
+	if pub.QoS > 0 {
+		pub.PacketID = 1 // the codec needs one; meaningless here
+	}
+	b, err := mqtt.AppendPublish(nil, pub, mqtt.V5)
+	if err != nil {
+		return nil, fmt.Errorf("encoding will: %w", err)
+	}
+	return &RecordWill{Packet: b, Delay: w.Properties.WillDelayInterval, Due: due}, nil
+}
+
+// Publish decodes the will as the PUBLISH it becomes (no Will Delay
+// Interval, no packet id).
+func (w *RecordWill) Publish() (*mqtt.Publish, error) {
+	p, err := mqtt.ReadPacket(bytes.NewReader(w.Packet), mqtt.V5, 0)
+	if err != nil {
+		return nil, fmt.Errorf("decoding will: %w", err)
+	}
+	pub, ok := p.(*mqtt.Publish)
+	if !ok {
+		return nil, fmt.Errorf("decoding will: a %v, not a PUBLISH", p.Type())
+	}
+	pub.PacketID, pub.Dup = 0, false
+	return pub, nil
+}
+
+// Will decodes the will as a client sent it, its delay restored.
+func (w *RecordWill) Will() (*mqtt.Will, error) {
+	p, err := w.Publish()
+	if err != nil {
+		return nil, err
+	}
+	will := &mqtt.Will{QoS: p.QoS, Retain: p.Retain, Topic: p.Topic, Payload: p.Payload, Properties: p.Properties}
+	if w.Delay > 0 {
+		will.Properties.SetUint32(mqtt.PropWillDelayInterval, w.Delay)
+	}
+	return will, nil
+}
+
+// SessionStore reads and writes session records, revision-checked
+// (Records): a write that names a revision someone else moved on from
+// fails with ErrStale, which fences a node that lost a session. Safe for
+// concurrent use.
+type SessionStore struct {
+	recs Records
+	kv   jetstream.KeyValue
+}
+
+// NewSessionStore returns the session records of bucket kv (the
+// Sessions of a Layout).
+func NewSessionStore(kv jetstream.KeyValue) SessionStore {
+	return SessionStore{recs: NewRecords(kv), kv: kv}
+}
+
+// Get returns clientID's record and its revision, or ErrNoRecord.
+func (s SessionStore) Get(ctx context.Context, clientID string) (*SessionRecord, uint64, error) {
+	r, err := s.recs.Get(ctx, SessionKey(clientID))
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := DecodeSession(r.Value)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading session %q: %w", clientID, err)
+	}
+	return rec, r.Revision, nil
+}
+
+// Put writes rec as clientID's record if it is still at rev (0: there is
+// none) and returns the new revision; ErrStale otherwise.
+func (s SessionStore) Put(ctx context.Context, clientID string, rec *SessionRecord, rev uint64) (uint64, error) {
+	v, err := EncodeSession(rec)
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return s.recs.Create(ctx, SessionKey(clientID), v)
+	}
+	return s.recs.Update(ctx, SessionKey(clientID), v, rev)
+}
+
+// Delete removes clientID's record if it is still at rev; ErrStale
+// otherwise.
+func (s SessionStore) Delete(ctx context.Context, clientID string, rev uint64) error {
+	return s.recs.Delete(ctx, SessionKey(clientID), rev)
+}
+
+// maxClaimRounds bounds the rounds of Claim: each lost round means
+// another writer moved the record on meanwhile (or the read came from a
+// replica that had not seen the last write yet: reads are direct gets).
+const maxClaimRounds = 32
+
+// claimPause is the pause after a lost round, times a random factor in
+// [1, 2) and the round number: writers that keep colliding spread out.
+const claimPause = 2 * time.Millisecond
+
+// Claim reads clientID's record (nil when there is none), asks next for
+// the record to write in its place and writes it, revision-checked,
+// reading again and asking again when another writer came first. It
+// returns the record it replaced (nil: none), the new revision, and
+// ErrStale after maxClaimRounds lost rounds. next returning nil gives
+// up: Claim returns the record read and revision 0, no error.
+func (s SessionStore) Claim(ctx context.Context, clientID string, next func(old *SessionRecord) *SessionRecord) (prev *SessionRecord, rev uint64, err error) {
+	for round := range maxClaimRounds {
+		if round > 0 {
+			pause := time.Duration(float64(claimPause) * float64(round) * (1 + rand.Float64()))
+			select {
+			case <-ctx.Done():
+				return nil, 0, fmt.Errorf("claiming session %q: %w", clientID, ctx.Err())
+			case <-time.After(pause):
+			}
+		}
+		old, oldRev, err := s.Get(ctx, clientID)
+		if errors.Is(err, ErrNoRecord) {
+			old, oldRev, err = nil, 0, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("claiming session %q: %w", clientID, err)
+		}
+		rec := next(old)
+		if rec == nil {
+			return old, 0, nil
+		}
+		rev, err := s.Put(ctx, clientID, rec, oldRev)
+		if errors.Is(err, ErrStale) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("claiming session %q: %w", clientID, err)
+		}
+		return old, rev, nil
+	}
+	return nil, 0, fmt.Errorf("claiming session %q: %d rounds lost: %w", clientID, maxClaimRounds, ErrStale)
+}
+
+// OwnedBy returns the client ids and revisions of the records whose
+// owner is node.
+func (s SessionStore) OwnedBy(ctx context.Context, node string) (map[string]uint64, error) {
+	return s.Select(ctx, func(rec *SessionRecord) bool { return rec.Owner == node })
+}
+
+// Select returns the client ids and revisions of the records keep
+// reports true for. It reads every record: it is for the rare event of a
+// node's lapse.
+func (s SessionStore) Select(ctx context.Context, keep func(*SessionRecord) bool) (map[string]uint64, error) {
+	lister, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	out := make(map[string]uint64)
+	for key := range lister.Keys() {
+		id, err := KeyName(key)
+		if err != nil {
+			continue
+		}
+		rec, rev, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNoRecord) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing sessions: %w", err)
+		}
+		if keep(rec) {
+			out[id] = rev
+		}
+	}
+	return out, nil
+}
