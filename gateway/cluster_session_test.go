@@ -306,3 +306,22 @@ func TestClusterTakeoverV3(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterRepeatedWills: a client whose connection drops twice, with
+// the same will, has it published twice: a subscriber on another node
+// gets both (a will is no retransmission of the one before).
+func TestClusterRepeatedWills(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	watch := connectV5(t, c.nodes[0], v5Connect("rw-watch"))
+	watch.subscribe(t, "rw/#", 1)
+	c.waitInterest(t, "rw/will")
+	for i := range 2 {
+		cp := v5Connect("rw-client")
+		cp.WillMessage = &paho.WillMessage{Topic: "rw/will", QoS: 1, Payload: []byte("gone")}
+		cl := connectV5(t, c.nodes[2], cp)
+		cl.raw.Close() // no DISCONNECT: the will goes [MQTT-3.1.2-8]
+		if m := watch.expectMessage(t); m.Topic != "rw/will" || string(m.Payload) != "gone" {
+			t.Fatalf("drop %d: got %q on %q, want the will", i+1, m.Payload, m.Topic)
+		}
+	}
+}

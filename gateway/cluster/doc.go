@@ -16,7 +16,12 @@
 //     and the node's liveness record, renewed every heartbeat and lapsing
 //     after its TTL (liveness.go);
 //   - the node's membership as a whole, built from the configuration:
-//     StartNode, Run, Close (node.go).
+//     StartNode, Run, Close (node.go);
+//   - the retained stream's value codec (mirror_codec.go) and its mirror:
+//     one ordered consumer per node handing every topic's last retained
+//     message, then each change, to a callback (mirror.go);
+//   - the other live nodes' advertised MQTT addresses, read from their
+//     liveness records, handed out as Server References (peers.go).
 //
 // Test helpers that start real NATS clusters, cut links and wait for
 // interest live in gateway/cluster/clustertest.

@@ -23,15 +23,32 @@ import (
 	"go.uber.org/zap"
 )
 
-// checkpoints writes the owned sessions' changes until ctx ends.
+// checkpoints writes the owned sessions' changes until ctx ends. While
+// the NATS link is down it writes nothing; when it is back, it first
+// rechecks which sessions are still this node's (Recheck): a kick sent
+// meanwhile never arrived.
 func (s *Sessions) checkpoints(ctx context.Context) {
 	t := time.NewTicker(s.o.Checkpoint)
 	defer t.Stop()
+	wasUp := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		up := s.o.Up()
+		healed := up && !wasUp
+		wasUp = up
+		s.down.Store(!up)
+		if !up {
+			continue
+		}
+		if healed {
+			rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+			n, err := s.Recheck(rctx) // takeover.go
+			cancel()
+			s.o.Log.Info("nats link back: sessions rechecked", zap.Int("dropped", n), zap.Error(err))
 		}
 		s.mu.Lock()
 		ids := make([]string, 0, len(s.owned))

@@ -89,6 +89,8 @@ type Sessions struct {
 	owned map[string]*owned
 
 	counts SessionCounts
+	// down is set while the checkpoints see the NATS link down.
+	down atomic.Bool
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.

@@ -341,6 +341,16 @@ func TestFencedOwnerLetsGo(t *testing.T) {
 				t.Fatalf("Recheck dropped %d (%v), want 1", n, err)
 			}
 		}},
+		{"link back", func(t *testing.T, id string, s *broker.Session) {
+			// The claim came while the link was down; the node rechecks
+			// when it is back.
+			a.down.Store(true)
+			before := a.s.Counts().Fenced.Load()
+			clustertest.Eventually(t, a.s.down.Load, func() string { return "the checkpoints never saw the link down" })
+			a.down.Store(false)
+			clustertest.Eventually(t, func() bool { return a.s.Counts().Fenced.Load() > before },
+				func() string { return "no session dropped after the link came back" })
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
