@@ -212,7 +212,7 @@ func (s *Server) serve(ctx context.Context, nc net.Conn, meta *listeners.Meta, l
 		Engine:     s.eng,
 		Host:       l,
 		Queue:      conn.QueueLimits{Items: sc.MaxOutboundQueue, Bytes: sc.MaxOutboundBytes},
-		Shed:       s.overload.Shedding(), // overload.go: QoS 0 shed to a backlog while overloaded
+		Shed:       s.overload.Shedding(), // limits/overload.go: QoS 0 shed to a backlog while overloaded
 		Batches:    &s.batches,
 		Bufs:       &s.bufs,
 		RateLimits: s.rlim,
@@ -230,15 +230,15 @@ func (l *listenerState) Track(c *conn.Conn) bool { return l.srv.track(c, l) }
 // Untrack implements conn.Host (Server.untrack).
 func (l *listenerState) Untrack(c *conn.Conn) { l.srv.untrack(c) }
 
-// ConnectTimeout implements conn.Host (admission.go).
+// ConnectTimeout implements conn.Host (limits/admission.go).
 func (l *listenerState) ConnectTimeout(profile time.Duration) time.Duration {
 	return l.srv.connectTimeout(profile)
 }
 
-// AdmissionBusy implements conn.Host (admission.go).
+// AdmissionBusy implements conn.Host (limits/admission.go).
 func (l *listenerState) AdmissionBusy() bool { return l.srv.admissionBusy() }
 
-// RefuseOverloaded implements conn.Host (overload.go).
+// RefuseOverloaded implements conn.Host (limits/overload.go).
 func (l *listenerState) RefuseOverloaded() bool { return l.srv.refuseOverloaded() }
 
 // ObserveConnect implements conn.Host (ops_source.go).

@@ -73,7 +73,9 @@ type Host interface {
 	Track(c *Conn) bool
 	// ConnectTimeout returns how long a new socket has to send CONNECT
 	// (and finish any enhanced authentication), given its listener
-	// profile's connect timeout (admission). It takes no lock.
+	// profile's connect timeout (admission). It takes admission.mu
+	// alone, only while a reconnect storm shortens the timeout
+	// (busy_connect_timeout), and no lock otherwise.
 	ConnectTimeout(profile time.Duration) time.Duration
 	// AdmissionBusy reports whether a reconnect storm refuses this
 	// CONNECT with Server busy, counting the refusal (admission). It

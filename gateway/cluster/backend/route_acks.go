@@ -19,11 +19,13 @@ import (
 // commits do: which of them was the caller's is unknown, so a waiter
 // fails when a publish failed among those it waited for (above the
 // watermark when it started waiting) or among the last failWindow
-// before its number (its own publish, numbered a moment before it asked,
-// may have failed and been passed by the watermark already). A failure
-// thus fails its own waiter for sure, and a few others at most, which
-// only makes their publishers send again (and the stream's Msg-Id stores
-// a retransmission once).
+// before its number that were sent within ackTimeout of the last publish
+// (its own publish, numbered and sent a moment before it asked, may have
+// failed and been passed by the watermark already). A failure thus fails
+// its own waiter for sure, and a few others at most, which only makes
+// their publishers send again (and the stream's Msg-Id stores a
+// retransmission once); a failure long past (a publish during a
+// partition) fails no waiter that did not wait for it.
 
 // failWindow is how many publishes before a waiter's number a failure
 // fails it.
@@ -39,9 +41,11 @@ type acks struct {
 	// answer; pending holds the others, with when each was sent.
 	next, done uint64
 	pending    map[uint64]time.Time
-	// failed lists the numbers of failed publishes that a waiter may
-	// still need, ascending.
-	failed []uint64
+	// lastSent is when publish next was sent.
+	lastSent time.Time
+	// failed lists the failed publishes that a waiter may still need,
+	// by number.
+	failed []failedPub
 	// waiters, in the order they came, so by number.
 	waiters []ackWaiter
 	// failures counts the failed publishes (Counters.StreamFailed).
@@ -49,8 +53,17 @@ type acks struct {
 }
 
 type ackWaiter struct {
-	from, upto uint64 // fails on a failure in (from, upto]
-	done       func(error)
+	// from, upto: fails on a failure in (from, upto] that was awaited
+	// (above awaited) or sent after recent.
+	from, awaited, upto uint64
+	recent              time.Time
+	done                func(error)
+}
+
+// failedPub is a publish the stream did not store, and when it was sent.
+type failedPub struct {
+	n    uint64
+	sent time.Time
 }
 
 func newAcks(failures *atomic.Int64) *acks {
@@ -63,6 +76,7 @@ func (a *acks) add(now time.Time) uint64 {
 	a.next++
 	n := a.next
 	a.pending[n] = now
+	a.lastSent = now
 	a.mu.Unlock()
 	return n
 }
@@ -74,7 +88,8 @@ func (a *acks) add(now time.Time) uint64 {
 func (a *acks) wait(done func(error)) {
 	a.mu.Lock()
 	upto := a.next
-	w := ackWaiter{from: min(a.done, upto-min(upto, failWindow)), upto: upto, done: done}
+	w := ackWaiter{from: min(a.done, upto-min(upto, failWindow)), awaited: a.done, upto: upto,
+		recent: a.lastSent.Add(-ackTimeout), done: done}
 	if a.done < upto {
 		a.waiters = append(a.waiters, w)
 		a.mu.Unlock()
@@ -90,13 +105,14 @@ func (a *acks) wait(done func(error)) {
 // nothing.
 func (a *acks) complete(n uint64, err error) {
 	a.mu.Lock()
-	if _, ok := a.pending[n]; !ok {
+	sent, ok := a.pending[n]
+	if !ok {
 		a.mu.Unlock()
 		return
 	}
 	delete(a.pending, n)
 	if err != nil {
-		a.failLocked(n)
+		a.failLocked(n, sent)
 	}
 	ready := a.advanceLocked()
 	a.mu.Unlock()
@@ -112,7 +128,7 @@ func (a *acks) expire(deadline time.Time) {
 	for n, sent := range a.pending {
 		if sent.Before(deadline) {
 			delete(a.pending, n)
-			a.failLocked(n)
+			a.failLocked(n, sent)
 			expired = true
 		}
 	}
@@ -126,10 +142,10 @@ func (a *acks) expire(deadline time.Time) {
 	}
 }
 
-// failLocked records the failure of publish n.
-func (a *acks) failLocked(n uint64) {
-	i, _ := slices.BinarySearch(a.failed, n)
-	a.failed = slices.Insert(a.failed, i, n)
+// failLocked records the failure of publish n, sent at sent.
+func (a *acks) failLocked(n uint64, sent time.Time) {
+	i, _ := slices.BinarySearchFunc(a.failed, n, compareFailed)
+	a.failed = slices.Insert(a.failed, i, failedPub{n: n, sent: sent})
 	a.failures.Add(1)
 }
 
@@ -162,16 +178,33 @@ func (a *acks) advanceLocked() []readyWaiter {
 	if len(a.waiters) > 0 {
 		keep = min(keep, a.waiters[0].from)
 	}
-	j, _ := slices.BinarySearch(a.failed, keep+1)
+	j, _ := slices.BinarySearchFunc(a.failed, keep+1, compareFailed)
 	a.failed = a.failed[j:]
 	return ready
 }
 
-// errLocked returns the result of w, whose publishes were all answered.
+func compareFailed(f failedPub, n uint64) int {
+	switch {
+	case f.n < n:
+		return -1
+	case f.n > n:
+		return 1
+	}
+	return 0
+}
+
+// errLocked returns the result of w, whose publishes were all answered:
+// errFailed for a failure it waited for, or for a recent one of the
+// window before (its own, maybe).
 func (a *acks) errLocked(w ackWaiter) error {
-	i, _ := slices.BinarySearch(a.failed, w.from+1)
-	if i < len(a.failed) && a.failed[i] <= w.upto {
-		return errFailed
+	i, _ := slices.BinarySearchFunc(a.failed, w.from+1, compareFailed)
+	for _, f := range a.failed[i:] {
+		if f.n > w.upto {
+			break
+		}
+		if f.n > w.awaited || !f.sent.Before(w.recent) {
+			return errFailed
+		}
 	}
 	return nil
 }

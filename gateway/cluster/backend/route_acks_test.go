@@ -8,8 +8,9 @@ import (
 )
 
 // TestAcks: a waiter completes once every stream publish numbered before
-// it was answered, with an error when one of those failed (or one of the
-// failWindow before its number: its own may have been passed already),
+// it was answered, with an error when one of those failed (or a recent
+// one of the failWindow before its number: its own may have been passed
+// already),
 // and never for a failure after it; unanswered publishes fail at their
 // deadline.
 func TestAcks(t *testing.T) {
@@ -77,6 +78,24 @@ func TestAcks(t *testing.T) {
 			t.Fatalf("a window later: got %+v, want done without error", w)
 		}
 	})
+	t.Run("failure long before waiting", func(t *testing.T) {
+		// A publish failed during a partition; the next one, sent after
+		// the heal (more than ackTimeout later) and stored, is
+		// acknowledged: the old failure cannot be its own.
+		a := newAcks(&failures)
+		a.complete(a.add(now), boom)
+		a.complete(a.add(now.Add(ackTimeout+time.Second)), nil)
+		if w := waiter(a); !w.done || w.err != nil {
+			t.Fatalf("got %+v, want done without error", w)
+		}
+		// A failure it waited for still fails it, however old.
+		n := a.add(now.Add(ackTimeout + 2*time.Second))
+		w := waiter(a)
+		a.complete(n, boom)
+		if !w.done || !errors.Is(w.err, errFailed) {
+			t.Fatalf("got %+v, want errFailed", w)
+		}
+	})
 	t.Run("deadline", func(t *testing.T) {
 		a := newAcks(&failures)
 		a.add(now)
@@ -95,7 +114,7 @@ func TestAcks(t *testing.T) {
 			t.Fatal("publishes still pending")
 		}
 	})
-	if got := failures.Load(); got != 4 {
-		t.Errorf("%d failures counted, want 4", got)
+	if got := failures.Load(); got != 6 {
+		t.Errorf("%d failures counted, want 6", got)
 	}
 }

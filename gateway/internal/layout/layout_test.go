@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"gateway/filewatch":          nil,
 	"gateway/logsafe":            nil,
 	"gateway/internal/lockorder": nil,
-	"gateway/internal/park":      nil,
+	"gateway/internal/park":      {"gateway/internal/lockorder"},
 	"gateway/internal/layout":    nil,
 	"gateway/store":              nil,
 	"gateway/stats":              {"mqtt"},

@@ -66,6 +66,8 @@ func Order() [][]string {
 		{"takeoverStats.mu"},
 		{"quotas.mu"},
 		{"sessionGates.mu"},
+		{"parkPoller.mu"},
+		{"parkHandle.nmu"},
 	}
 }
 

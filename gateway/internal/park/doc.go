@@ -26,7 +26,8 @@
 // Linux only: elsewhere Park refuses, and connections keep their reader
 // goroutines as before.
 //
-// It imports nothing of ours. It defines no lock class of the lock-order
-// checker: Poller.mu is a leaf taken alone, and a Handle's nudge mutex is
-// held only around the nudge function, which must take no lock of ours.
+// It imports, of ours, only gateway/internal/lockorder. Its lock classes
+// (lockclass.go) are leaves: Poller.mu (parkPoller.mu) is taken alone,
+// and a Handle's nudge mutex (parkHandle.nmu) is held only around the
+// nudge function, which must take no lock of ours.
 package park

@@ -1,8 +1,8 @@
 package park
 
 import (
+	"edgemq/gateway/internal/lockorder"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,7 +44,7 @@ type Handle struct {
 	st atomic.Uint64
 	// nmu is held by the sweeper around a nudge, so that an owner that
 	// finds its wait nudged knows the nudge is over once it holds it.
-	nmu sync.Mutex
+	nmu lockorder.Mutex[nudgeMu]
 	// seen is the wait count the sweeper saw last (sweeper only).
 	seen uint64
 	// fd is the socket's descriptor once it is in the epoll set, -1

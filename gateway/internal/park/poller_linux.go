@@ -1,6 +1,7 @@
 package park
 
 import (
+	"edgemq/gateway/internal/lockorder"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +25,7 @@ type Poller struct {
 
 	// mu guards the maps and closed. A leaf: nothing else is taken
 	// under it.
-	mu sync.Mutex
+	mu lockorder.Mutex[pollerMu]
 	// byFD maps the descriptors in the epoll set to their handles.
 	byFD map[int32]*Handle
 	// running holds the handles with an owner goroutine, for the

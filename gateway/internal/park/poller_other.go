@@ -3,14 +3,14 @@
 package park
 
 import (
-	"sync"
+	"edgemq/gateway/internal/lockorder"
 	"time"
 )
 
 // Poller is a stand-in where there is no epoll: nothing parks, and
 // connections keep their reader goroutines.
 type Poller struct {
-	mu      sync.Mutex
+	mu      lockorder.Mutex[pollerMu]
 	running map[*Handle]struct{}
 }
 
