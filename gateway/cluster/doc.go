@@ -16,7 +16,13 @@
 //     and the node's liveness record, renewed every heartbeat and lapsing
 //     after its TTL (liveness.go);
 //   - the node's membership as a whole, built from the configuration:
-//     StartNode, Run, Close (node.go).
+//     StartNode, Run, Close (node.go);
+//   - the session record of a client id (owner node, epoch,
+//     subscriptions, will, QoS 2 ids, cursor), its codec and its
+//     revision-checked claim (session_record.go);
+//   - the kick request/reply a node answers on its own subject when
+//     another claimed one of its sessions (kick.go), and the watch of
+//     the other nodes' lapses (lapse.go).
 //
 // Test helpers that start real NATS clusters, cut links and wait for
 // interest live in gateway/cluster/clustertest.
