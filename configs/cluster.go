@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Cluster makes this node one of several edgemq nodes acting as one
@@ -32,6 +34,11 @@ type Cluster struct {
 	// LivenessTTL is how long the liveness record outlives its last
 	// renewal; after it the other nodes take this node's sessions over.
 	LivenessTTL time.Duration `yaml:"liveness_ttl"`
+	// Advertise is the host:port at which MQTT clients reach this node,
+	// as the other nodes hand it out: the Server Reference of the v5
+	// DISCONNECT 0x9C (Use another server) a draining or cut-off node
+	// sends. Empty: this node is never handed out.
+	Advertise string `yaml:"advertise"`
 }
 
 // Enabled reports whether the cluster section is in use.
@@ -145,6 +152,9 @@ func (c *Config) validateCluster(ps *problems) {
 		ps.add("cluster.liveness_ttl", "%s is below 1s, the finest TTL JetStream keeps", cl.LivenessTTL)
 	case cl.HeartbeatInterval > 0 && cl.LivenessTTL < 3*cl.HeartbeatInterval:
 		ps.add("cluster.liveness_ttl", "%s must be at least 3 heartbeat_interval (%s), so that one late renewal does not lapse the record", cl.LivenessTTL, 3*cl.HeartbeatInterval)
+	}
+	if cl.Advertise != "" && (!hostPort(cl.Advertise) || strings.ContainsFunc(cl.Advertise, unicode.IsSpace)) {
+		ps.add("cluster.advertise", "%q is not host:port", cl.Advertise)
 	}
 	n := cl.NATS
 	switch {

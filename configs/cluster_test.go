@@ -104,6 +104,8 @@ func TestClusterProblems(t *testing.T) {
 			[]string{"cluster.nats: set at most one of credentials_file, nkey_seed_file, token and token_file"}},
 		{"embedded with urls", "cluster:\n  node: n\n  nats:\n    urls: [nats://n1:4222]\n    embedded:\n      routes: [a:1]\n",
 			[]string{"cluster.nats.embedded: is for the embedded server"}},
+		{"bad advertise", "cluster:\n  node: n\n  replicas: 1\n  advertise: mqtt1.example.com\n",
+			[]string{"test.yaml:4: cluster.advertise: \"mqtt1.example.com\" is not host:port"}},
 		{"several at once", "cluster:\n  node: n\n  replicas: 0\n  sync_interval: never\n",
 			[]string{"2 problems", "cluster.replicas: 0 is not 1 to 5", "cluster.sync_interval"}},
 	} {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgemq/configs"
@@ -34,6 +35,10 @@ const clusterCloseTimeout = 10 * time.Second
 type clusterState struct {
 	node *cluster.Node
 	be   *backend.Backend
+	// ops is the node's health, retained messages and peers; health its
+	// health for the link's callbacks (cluster_ops.go).
+	ops    *backend.Operations
+	health atomic.Pointer[backend.Health]
 	// stop ends Run's goroutines; closeOnce leaves the cluster once.
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -47,11 +52,13 @@ func (s *Server) joinCluster(ctx context.Context, cfg *configs.Config, st *proto
 		return broker.NoInterest{}, nil
 	}
 	log := s.log.Named("cluster")
-	node, err := cluster.StartNode(ctx, cfg.Cluster, cfg.DataDir, log, cluster.NodeHooks{})
+	c := &clusterState{}
+	node, err := cluster.StartNode(ctx, cfg.Cluster, cfg.DataDir, log, clusterLinkHooks(&c.health)) // cluster_ops.go
 	if err != nil {
 		return nil, fmt.Errorf("joining the cluster: %w", err)
 	}
-	s.cluster = &clusterState{node: node, be: backend.New(node, &st.Counters, log)}
+	c.node, c.be = node, backend.New(node, &st.Counters, log)
+	s.cluster = c
 	return s.cluster.be.Interest(), nil
 }
 
@@ -67,7 +74,8 @@ func (s *Server) attachCluster(b *broker.Broker) (proto.Seams, error) {
 		return proto.Seams{}, fmt.Errorf("joining the cluster: %w", err)
 	}
 	s.checkPayload()
-	return proto.Seams{Sessions: c.be.Sessions(), Publisher: c.be.Publisher(), Subscriptions: c.be.Subscriptions()}, nil
+	seams := proto.Seams{Sessions: c.be.Sessions(), Publisher: c.be.Publisher(), Subscriptions: c.be.Subscriptions()}
+	return s.attachOperations(c, b, seams) // cluster_ops.go
 }
 
 // natsOverhead is what a message on NATS adds to its MQTT packet: the
@@ -99,10 +107,10 @@ func (s *Server) runCluster(ctx context.Context) (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	c.wg.Go(func() {
-		if err := c.node.Run(ctx); err != nil {
-			// The record lapsed or was taken: the other nodes own this
-			// node's sessions now.
-			s.log.Error("cluster liveness lost", zap.Error(err))
+		// The operations renew the liveness record (Node.Run's work) and
+		// stop the node serving when it lapses (cluster_ops.go).
+		if err := c.ops.Run(ctx); err != nil {
+			s.log.Error("cluster operations failed", zap.Error(err))
 		}
 	})
 	c.wg.Go(func() {

@@ -283,3 +283,33 @@ func TestClusterInterestFollowsSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterOneCopyPerNode: a node whose sessions hold overlapping
+// filters (#, cover/+, cover/x) receives each message from NATS once,
+// not once per filter (its NATS subscriptions cover each other: the
+// NATS server's per-subscription counters), and each session gets it.
+func TestClusterOneCopyPerNode(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	var subs []*v5Client
+	for i, f := range []string{"#", "cover/+", "cover/x"} {
+		s := connectV5(t, c.nodes[1], v5Connect(fmt.Sprintf("cover%d", i)))
+		s.subscribe(t, f, 0)
+		subs = append(subs, s)
+	}
+	c.waitInterest(t, "cover/x")
+	pub := connectV5(t, c.nodes[0], v5Connect("cover-pub"))
+	const n = 20
+	for range n {
+		pub.publish(t, &paho.Publish{Topic: "cover/x", QoS: 1, Payload: []byte("m")})
+	}
+	for _, s := range subs {
+		for range n {
+			if m := s.expectMessage(t); m.Topic != "cover/x" {
+				t.Fatalf("got a message on %q", m.Topic)
+			}
+		}
+	}
+	if got := liveMsgs(t, c.nats.Servers[1], "e2"); got != n {
+		t.Fatalf("the node received %d messages from NATS, want %d (one each)", got, n)
+	}
+}

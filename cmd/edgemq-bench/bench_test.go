@@ -78,7 +78,7 @@ func testOptions(transport, addr string) options {
 var flowKeys = []string{"scenario", "transport", "version", "qos", "size", "publishers", "subscribers", "rate",
 	"window", "seconds", "sent", "expected", "received", "lost", "loss_pct", "sent_per_sec", "throughput",
 	"latency_count", "latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_p999_us", "latency_max_us",
-	"latency_mean_us", "broker_cpu_pct", "broker_rss_kb", "stalls", "unacked", "gaps", "foreign", "errors", "first_error"}
+	"latency_mean_us", "ack_count", "ack_p50_us", "ack_p99_us", "ack_max_us", "pub_addr", "sub_addr", "broker_cpu_pct", "broker_rss_kb", "stalls", "unacked", "gaps", "foreign", "errors", "first_error"}
 
 func TestFlowScenarios(t *testing.T) {
 	addrs := startGateway(t)

@@ -14,6 +14,10 @@
 //   - retained: store N retained messages under a fresh prefix, then time
 //     a new subscriber to prefix/# until it has all N (retained.go).
 //
+// -pub-addr and -sub-addr send the publishers and the subscribers to
+// different brokers (nodes of one cluster), so that every message
+// crosses from one node to another.
+//
 // The publish/subscribe scenarios publish at -rate messages per second in
 // total, or as fast as a bounded window allows with -rate 0, for -duration
 // after -warmup, and report loss, throughput and end-to-end latency (each
@@ -41,20 +45,23 @@ import (
 )
 
 type options struct {
-	addr      string
-	transport string
-	path      string
-	caFile    string
-	insecure  bool
-	curves    string
-	tlsConfig *tls.Config
-	n, c      int
-	version   int
-	hold      time.Duration
-	pid       int
-	sources   int
-	jsonOut   bool
-	idPrefix  string
+	addr string
+	// pubAddr and subAddr, when set, send the publishers and the
+	// subscribers to other brokers than addr: the nodes of a cluster.
+	pubAddr, subAddr string
+	transport        string
+	path             string
+	caFile           string
+	insecure         bool
+	curves           string
+	tlsConfig        *tls.Config
+	n, c             int
+	version          int
+	hold             time.Duration
+	pid              int
+	sources          int
+	jsonOut          bool
+	idPrefix         string
 
 	// The publish/subscribe scenarios.
 	qos      int
@@ -85,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("edgemq-bench", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.addr, "addr", "127.0.0.1:1883", "broker host:port")
+	flags.StringVar(&o.pubAddr, "pub-addr", "", "publishers' broker host:port (fanin, fanout, pairs, retained), e.g. one node of a cluster; empty: -addr")
+	flags.StringVar(&o.subAddr, "sub-addr", "", "subscribers' broker host:port (fanin, fanout, pairs, retained), e.g. another node of a cluster; empty: -addr")
 	flags.StringVar(&o.transport, "transport", "tcp", "tcp, tls, ws or wss")
 	flags.StringVar(&o.path, "path", "/mqtt", "WebSocket path (ws, wss)")
 	flags.StringVar(&o.caFile, "cafile", "", "PEM file of CAs to trust (tls, wss)")

@@ -41,6 +41,14 @@ type flowResult struct {
 	LatencyP999  float64 `json:"latency_p999_us"`
 	LatencyMax   float64 `json:"latency_max_us"`
 	LatencyMean  float64 `json:"latency_mean_us"`
+	// The publishers' wait from writing a QoS 1/2 PUBLISH to its PUBACK
+	// (QoS 1) or PUBCOMP (QoS 2), for the messages of the measured window.
+	AckCount     int64   `json:"ack_count"`
+	AckP50       float64 `json:"ack_p50_us"`
+	AckP99       float64 `json:"ack_p99_us"`
+	AckMax       float64 `json:"ack_max_us"`
+	PubAddr      string  `json:"pub_addr"`       // -pub-addr, when set
+	SubAddr      string  `json:"sub_addr"`       // -sub-addr, when set
 	BrokerCPUPct float64 `json:"broker_cpu_pct"` // of one core, over the measured window; needs -pid
 	BrokerRSSKB  int64   `json:"broker_rss_kb"`  // at the end of the measured window; needs -pid
 	Stalls       int64   `json:"stalls"`         // windows given up on (lost QoS 0 tails)
@@ -61,7 +69,11 @@ func newFlowResult(o options, spec flowSpec, pubs []*publisher, subs []*subscrib
 		r.Foreign += s.foreign.Load()
 		r.Gaps += s.gaps.Load()
 	}
+	acks := hdrhistogram.New(1, histMaxUS, histSigFigs)
 	for _, p := range pubs {
+		if p.ackHist != nil {
+			acks.Merge(p.ackHist)
+		}
 		r.Sent += p.sent.Load()
 		r.Stalls += p.stalls.Load()
 		r.Unacked += p.win.unacked.Load()
@@ -80,6 +92,12 @@ func newFlowResult(o options, spec flowSpec, pubs []*publisher, subs []*subscrib
 		r.LatencyMax = float64(h.Max())
 		r.LatencyMean = h.Mean()
 	}
+	if r.AckCount = acks.TotalCount(); r.AckCount > 0 {
+		r.AckP50 = float64(acks.ValueAtQuantile(50))
+		r.AckP99 = float64(acks.ValueAtQuantile(99))
+		r.AckMax = float64(acks.Max())
+	}
+	r.PubAddr, r.SubAddr = o.pubAddr, o.subAddr
 	return r
 }
 
@@ -106,6 +124,12 @@ func (r *flowResult) print(w io.Writer, asJSON bool) error {
 	fmt.Fprintf(&b, "  throughput %.0f deliveries/s\n", r.Throughput)
 	fmt.Fprintf(&b, "  latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  (mean %.1f, n=%d)\n",
 		r.LatencyP50, r.LatencyP90, r.LatencyP99, r.LatencyP999, r.LatencyMax, r.LatencyMean, r.LatencyCount)
+	if r.AckCount > 0 {
+		fmt.Fprintf(&b, "  publish to ack us: p50 %.0f  p99 %.0f  max %.0f  (n=%d)\n", r.AckP50, r.AckP99, r.AckMax, r.AckCount)
+	}
+	if r.PubAddr != "" || r.SubAddr != "" {
+		fmt.Fprintf(&b, "  publishers at %s, subscribers at %s\n", orAddr(r.PubAddr), orAddr(r.SubAddr))
+	}
 	if r.BrokerRSSKB > 0 {
 		fmt.Fprintf(&b, "  broker: cpu %.1f%% of one core, rss %d KB\n", r.BrokerCPUPct, r.BrokerRSSKB)
 	}
@@ -117,6 +141,13 @@ func (r *flowResult) print(w io.Writer, asJSON bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func orAddr(a string) string {
+	if a == "" {
+		return "-addr"
+	}
+	return a
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times;

@@ -65,7 +65,7 @@ func runRetained(ctx context.Context, o options, out io.Writer) (*retainedResult
 		}
 		res.RSSBeforeKB = rss
 	}
-	c, err := dialMQTT(ctx, o, o.idPrefix+"-retained-sub-"+runID(), 0)
+	c, err := dialMQTT(ctx, o.at(o.subAddr), o.idPrefix+"-retained-sub-"+runID(), 0)
 	if err != nil {
 		return nil, fmt.Errorf("connecting the subscriber: %w", err)
 	}
@@ -115,7 +115,7 @@ func runRetained(ctx context.Context, o options, out io.Writer) (*retainedResult
 // unacknowledged. Each payload
 // starts with its index.
 func storeRetained(ctx context.Context, o options, prefix string) error {
-	c, err := dialMQTT(ctx, o, o.idPrefix+"-retained-pub-"+runID(), 0)
+	c, err := dialMQTT(ctx, o.at(o.pubAddr), o.idPrefix+"-retained-pub-"+runID(), 0)
 	if err != nil {
 		return fmt.Errorf("connecting the publisher: %w", err)
 	}

@@ -49,7 +49,7 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 	qos := byte(o.qos)
 
 	subs := make([]*subscriber, spec.subs)
-	subConns, err := connectAll(ctx, o, spec.subs, func(i int) string { return fmt.Sprintf("%s-%s-s%d", o.idPrefix, run, i) },
+	subConns, err := connectAll(ctx, o.at(o.subAddr), spec.subs, func(i int) string { return fmt.Sprintf("%s-%s-s%d", o.idPrefix, run, i) },
 		func(i int, c *conn) error {
 			subs[i] = &subscriber{c: c, clk: clk, tracks: make([]*track, spec.pubs),
 				hist: hdrhistogram.New(1, histMaxUS, histSigFigs)}
@@ -59,7 +59,7 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 		return nil, fmt.Errorf("connecting subscribers: %w", err)
 	}
 	pubs := make([]*publisher, spec.pubs)
-	pubConns, err := connectAll(ctx, o, spec.pubs, func(i int) string { return fmt.Sprintf("%s-%s-p%d", o.idPrefix, run, i) },
+	pubConns, err := connectAll(ctx, o.at(o.pubAddr), spec.pubs, func(i int) string { return fmt.Sprintf("%s-%s-p%d", o.idPrefix, run, i) },
 		func(i int, c *conn) error {
 			acks := 0
 			if qos > 0 {
@@ -68,9 +68,11 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 					acks = min(acks, c.recvMax) // [MQTT-3.3.4-9]
 				}
 			}
-			pubs[i] = &publisher{c: c, idx: uint32(i), topic: spec.topic(i), qos: qos, win: newWindow(o.window, acks)}
+			pubs[i] = &publisher{c: c, idx: uint32(i), topic: spec.topic(i), qos: qos, win: newWindow(o.window, acks), clk: clk}
 			if qos > 0 {
 				pubs[i].inUse = make([]atomic.Uint64, 65536/64)
+				pubs[i].sentAt = make([]atomic.Int64, 65536)
+				pubs[i].ackHist = hdrhistogram.New(1, histMaxUS, histSigFigs)
 			}
 			return nil
 		})
@@ -92,6 +94,9 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 	plan.t1 = plan.t0 + o.duration
 	for _, s := range subs {
 		s.t0 = plan.t0
+	}
+	for _, p := range pubs {
+		p.t0 = plan.t0
 	}
 
 	var errs firstError
@@ -154,6 +159,14 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 		res.FirstError = errs.err.Error()
 	}
 	return res, res.print(out, o.jsonOut)
+}
+
+// at returns o aimed at addr instead of o.addr when addr is set.
+func (o options) at(addr string) options {
+	if addr != "" {
+		o.addr = addr
+	}
+	return o
 }
 
 // checkFlowOptions validates the flags of the publish/subscribe scenarios.

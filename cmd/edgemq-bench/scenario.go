@@ -121,6 +121,13 @@ type publisher struct {
 	win    *window
 	inUse  []atomic.Uint64 // packet identifiers awaiting their ack (QoS 1/2)
 	nextID uint16          // publisher-owned
+	// sentAt is when each packet identifier's PUBLISH was written, on
+	// clk (QoS 1/2); ackHist the times to its PUBACK or PUBCOMP, in
+	// microseconds, of the messages written from t0 on (the reader's).
+	clk     clock
+	t0      time.Duration
+	sentAt  []atomic.Int64
+	ackHist *hdrhistogram.Histogram
 
 	sent   atomic.Int64 // measured messages sent
 	stalls atomic.Int64 // times the window was given up on
@@ -133,6 +140,10 @@ func (p *publisher) released(id uint16) {
 		return // not ours: ignore
 	}
 	word.And(^bit)
+	if sent := time.Duration(p.sentAt[id].Load()); sent >= p.t0 {
+		us := min(max(int64((p.clk.now()-sent)/time.Microsecond), 0), histMaxUS)
+		p.ackHist.RecordValue(us) //nolint:errcheck // clamped into range
+	}
 	p.win.release()
 }
 
@@ -219,6 +230,7 @@ func (p *publisher) run(ctx context.Context, plan pubPlan) error {
 			binary.BigEndian.PutUint32(payload[12:], seq)
 			if p.qos > 0 {
 				pub.PacketID = p.takeID()
+				p.sentAt[pub.PacketID].Store(int64(plan.clk.now()))
 				p.win.sent()
 			}
 			if err := p.c.writePublish(&pub); err != nil {

@@ -50,9 +50,6 @@ func (e *Broker) RouteGroup(share, filter string, m *Message, now time.Time) boo
 // once.
 func (m *Message) InboundID() uint16 { return m.inPID }
 
-// Sys reports whether m is one of the server's own $SYS messages.
-func (m *Message) Sys() bool { return m.sys }
-
 // SetWillRoute makes route the routing of the wills this broker's
 // sessions leave (instead of RouteAt): a cluster backend's, which also
 // sends them to the other nodes. Call it before any session opens.

@@ -22,7 +22,12 @@
 //     revision-checked claim (session_record.go);
 //   - the kick request/reply a node answers on its own subject when
 //     another claimed one of its sessions (kick.go), and the watch of
-//     the other nodes' lapses (lapse.go).
+//     the other nodes' lapses (lapse.go);
+//   - the retained stream's value codec (mirror_codec.go) and its mirror:
+//     one ordered consumer per node handing every topic's last retained
+//     message, then each change, to a callback (mirror.go);
+//   - the other live nodes' advertised MQTT addresses, read from their
+//     liveness records, handed out as Server References (peers.go).
 //
 // Test helpers that start real NATS clusters, cut links and wait for
 // interest live in gateway/cluster/clustertest.

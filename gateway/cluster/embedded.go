@@ -43,6 +43,10 @@ type EmbeddedOptions struct {
 	// otherwise every SyncInterval.
 	SyncAlways   bool
 	SyncInterval time.Duration
+	// NoAdvertise keeps the server from telling its clients the other
+	// servers' addresses, so that a client reconnects only to the URLs it
+	// was given (a test's proxy).
+	NoAdvertise bool
 }
 
 // EmbeddedOptionsFrom returns the options of the configured embedded
@@ -112,7 +116,7 @@ func (o EmbeddedOptions) natsOptions() (*server.Options, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing cluster listen %q: %w", o.ClusterListen, err)
 	}
-	opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: chost, Port: cport}
+	opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: chost, Port: cport, NoAdvertise: o.NoAdvertise}
 	for _, r := range o.Routes {
 		u, err := url.Parse("nats-route://" + r)
 		if err != nil {

@@ -28,6 +28,9 @@ type NodeRecord struct {
 	Since time.Time `json:"since"`
 	// Incarnation tells this incarnation's writes from any other's.
 	Incarnation string `json:"incarnation"`
+	// MQTT is the host:port at which clients reach the node
+	// (cluster.advertise); empty: not handed out.
+	MQTT string `json:"mqtt,omitempty"`
 }
 
 // Liveness keeps one node's record in the nodes bucket: written with a
@@ -46,6 +49,8 @@ type Liveness struct {
 	rev atomic.Uint64
 	// value is the record's encoded value, fixed at Acquire.
 	value atomic.Pointer[[]byte]
+	// advertise is the record's MQTT address (SetAdvertise).
+	advertise atomic.Pointer[string]
 }
 
 // NewLiveness returns the liveness of node in bucket nodes (the Nodes of
@@ -63,7 +68,11 @@ func (l *Liveness) Revision() uint64 { return l.rev.Load() }
 // previous incarnation that crashed, or another process with the same
 // name) it waits for it to lapse first, until ctx ends.
 func (l *Liveness) Acquire(ctx context.Context) error {
-	v, err := json.Marshal(NodeRecord{Node: l.node, Since: time.Now().UTC(), Incarnation: nuid.Next()})
+	rec := NodeRecord{Node: l.node, Since: time.Now().UTC(), Incarnation: nuid.Next()}
+	if a := l.advertise.Load(); a != nil {
+		rec.MQTT = *a
+	}
+	v, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encoding liveness record: %w", err)
 	}
@@ -107,20 +116,27 @@ func (l *Liveness) renew(ctx context.Context) error {
 // record is still this incarnation's: a renewal whose acknowledgement was
 // lost (the link dropped, the stream changed leader) moved the revision
 // on without the node learning it. The record holds this incarnation's
-// own value then, and its revision is adopted; otherwise it is fenced.
+// own value at a later revision then, and that revision is adopted; a
+// record of another value is fenced. The record is read from the stream's
+// leader (leaderRecord): a replica may lag behind a renewal that landed,
+// or answer while the stream has no quorum.
 func (l *Liveness) recheck(ctx context.Context, v []byte) error {
-	e, err := l.kv.Get(ctx, l.key)
+	value, rev, err := l.leaderRecord(ctx)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return fmt.Errorf("renewing liveness of %s: lapsed: %w", l.node, ErrFenced)
 	case err != nil:
 		return fmt.Errorf("renewing liveness of %s: rereading the record: %w", l.node, err)
-	case !bytes.Equal(e.Value(), v):
-		return fmt.Errorf("renewing liveness of %s: written by another at %d: %w", l.node, e.Revision(), ErrFenced)
+	case !bytes.Equal(value, v):
+		return fmt.Errorf("renewing liveness of %s: written by another at %d: %w", l.node, rev, ErrFenced)
+	case rev <= l.rev.Load():
+		// The leader shows no write after the node's own, yet refused
+		// the revision: not a late acknowledgement; not renewed.
+		return fmt.Errorf("renewing liveness of %s: refused at revision %d with no later write", l.node, rev)
 	}
 	l.log.Info("liveness renewal acknowledged late, adopting its revision",
-		zap.String("node", l.node), zap.Uint64("revision", e.Revision()), zap.Uint64("expected", l.rev.Load()))
-	l.rev.Store(e.Revision())
+		zap.String("node", l.node), zap.Uint64("revision", rev), zap.Uint64("expected", l.rev.Load()))
+	l.rev.Store(rev)
 	return nil
 }
 

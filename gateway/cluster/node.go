@@ -70,6 +70,7 @@ func StartNode(ctx context.Context, c configs.Cluster, dataDir string, log *zap.
 		return nil, fmt.Errorf("starting node %s: %w", c.Node, err)
 	}
 	n.live = NewLiveness(n.js, n.layout.Nodes, c.Node, c.HeartbeatInterval, c.LivenessTTL, log)
+	n.live.SetAdvertise(c.Advertise)
 	if err := n.live.Acquire(ctx); err != nil {
 		return nil, fmt.Errorf("starting node %s: %w", c.Node, err)
 	}

@@ -137,7 +137,11 @@ func (c *Conn) parkAfterHandshake() bool {
 		// The deadline the read loop would set first.
 		c.dl.next(ka)
 	}
-	return c.tryPark()
+	if c.tryPark() {
+		return true // the connection may be another goroutine's already
+	}
+	c.dl = 0 // the read loop sets the socket's deadline afresh
+	return false
 }
 
 // resume runs the read loop again after a park.

@@ -49,6 +49,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descMsgsIn, descMsgsOut, descDropped, descSessions, descSubs, descInflight, descQueued, descRetained, descRetBytes, descCertExp} {
 		ch <- d
 	}
+	for _, d := range clusterDescs {
+		ch <- d
+	}
 }
 
 // Collect reads the counters and the source, once per scrape
@@ -96,6 +99,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descQueued, float64(snap.Queued))
 	gauge(descRetained, float64(snap.Retained))
 	gauge(descRetBytes, float64(snap.RetainedBytes))
+	collectCluster(ch, snap.Cluster) // cluster.go
 	for _, e := range certExpiries(c.src.Health().TLS) {
 		gauge(descCertExp, float64(e.notAfter.Unix()), e.source, e.name)
 	}

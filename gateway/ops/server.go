@@ -79,7 +79,9 @@ type Readiness struct {
 // ready: listeners not serving ("listener NAME"), certificate sources
 // without a certificate ("tls NAME"; ACME sources are not asked, as
 // asking may start an issuance), a closed store ("store"), a shutdown in
-// progress ("shutting down").
+// progress ("shutting down"), a cluster node whose NATS link is down
+// ("cluster link") or that rechecks its ownership before serving again
+// ("cluster rechecking").
 func NotReady(h Health) []string {
 	var out []string
 	for _, l := range h.Listeners {
@@ -98,6 +100,7 @@ func NotReady(h Health) []string {
 	if h.Draining {
 		out = append(out, "shutting down")
 	}
+	out = append(out, clusterNotReady(h.Cluster)...) // cluster.go
 	sort.Strings(out)
 	return out
 }

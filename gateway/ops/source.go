@@ -46,6 +46,9 @@ type Snapshot struct {
 	// Retained messages and their payload bytes.
 	Retained      int
 	RetainedBytes int64
+	// Cluster is the node's cluster state and counters (cluster.go);
+	// nil for a single node.
+	Cluster *Cluster
 }
 
 // ConnLabels are the labels of a connection count.
@@ -77,6 +80,9 @@ type Health struct {
 	StoreClosed bool
 	// Draining says shutdown began.
 	Draining bool
+	// Cluster is the node's cluster state (cluster.go): not ready while
+	// its NATS link is down or it rechecks; nil for a single node.
+	Cluster *Cluster
 }
 
 // Listener is a listener and whether it serves.

@@ -116,8 +116,12 @@ func (ch *Channel) admit(c *mqtt.Connect, certID string, ack *mqtt.Connack, err 
 	if err != nil {
 		// A session of another identity (broker/owner.go): refused, Not
 		// Authorized (v5 0x87, 3.x return code 5) [MQTT-3.1.4-2]; the
-		// session and its client are left alone.
-		b.Takeovers().Add(ch.meta.Listener)
+		// session and its client are left alone. A cluster node that
+		// does not serve refuses with 0x88 (cluster/backend): not a
+		// takeover refusal.
+		if mqtt.CodeOf(err) == mqtt.NotAuthorized {
+			b.Takeovers().Add(ch.meta.Listener)
+		}
 		ch.Refuse(c, err) // logged through the sampler (connlog.go)
 		return false
 	}

@@ -28,7 +28,7 @@ type Backend struct {
 	// deduplicate by and this node recognises its echoes by.
 	origin string
 	b      *broker.Broker
-	stats  *stats.Counters
+	stats  *stats.Counters // the node's, which its broker counts into
 	log    *zap.Logger
 
 	in   *interest

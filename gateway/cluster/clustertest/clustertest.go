@@ -60,6 +60,14 @@ func FreeAddrs(tb testing.TB, n int) []string {
 // meta leader seeing all n, and shuts them down when the test ends.
 func Start(tb testing.TB, n int) *Cluster {
 	tb.Helper()
+	return StartWith(tb, n, nil)
+}
+
+// StartWith is Start with setup, when not nil, changing server i's
+// options first (e.g. NoAdvertise, so that a client linked through a
+// Proxy cannot reconnect around it).
+func StartWith(tb testing.TB, n int, setup func(i int, o *cluster.EmbeddedOptions)) *Cluster {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	var routes []string
@@ -77,6 +85,9 @@ func Start(tb testing.TB, n int) *Cluster {
 		}
 		if n > 1 {
 			o.ClusterListen, o.Routes = routes[i], routes
+		}
+		if setup != nil {
+			setup(i, &o)
 		}
 		log := zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel)).Named(o.Name)
 		s, err := cluster.StartEmbedded(ctx, o, log)

@@ -44,6 +44,12 @@ func Order() [][]string {
 		// A persistent session's SUBACK waits for the stream's
 		// acknowledgements (AfterCommit) inside Subscribing.
 		{"engine.order", "clusterAcks.mu"},
+		// A cluster's retained messages (cluster/backend/retained.go):
+		// the stream publishes are ordered under pubMu (RouteAt), their
+		// completions' waiters kept under waitMu (AfterCommit), both
+		// inside the publisher's store group.
+		{"bolt.DB.gate", "clusterRetained.pubMu"},
+		{"bolt.DB.gate", "clusterRetained.waitMu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.

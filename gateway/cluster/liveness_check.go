@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Check renews the record once now, revision-checked: nil when it is
+// still this incarnation's (a renewal acknowledged late is adopted),
+// ErrFenced when it lapsed or another wrote it, another error when
+// JetStream could not be asked. It is what Run does each heartbeat, for
+// a caller that runs its own loop (the node's health, which also decides
+// when to stop serving); it must not run alongside Run.
+func (l *Liveness) Check(ctx context.Context) error { return l.renew(ctx) }
+
+// Heartbeat returns the renewal interval, TTL the record's time to live.
+func (l *Liveness) Heartbeat() (heartbeat, ttl time.Duration) { return l.heartbeat, l.ttl }
+
+// Liveness returns the node's liveness record, for a caller that renews
+// it itself (Check) instead of calling Run.
+func (n *Node) Liveness() *Liveness { return n.live }
+
+// SetAdvertise sets the MQTT address the record carries from the next
+// Acquire on (cluster.advertise), which the other nodes hand to clients
+// as a Server Reference (Peers).
+func (l *Liveness) SetAdvertise(addr string) { l.advertise.Store(&addr) }
+
+// leaderRecord reads the node's record from the nodes stream's leader
+// (the stream message API, not a direct get, which any replica answers,
+// possibly behind or without a quorum). A record deleted or lapsed (a
+// KV delete or purge marker, or a TTL marker) is jetstream.ErrKeyNotFound.
+func (l *Liveness) leaderRecord(ctx context.Context) (value []byte, rev uint64, err error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + NodesBucket + "." + l.key})
+	if err != nil {
+		return nil, 0, err
+	}
+	msg, err := l.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+NodesBucket, req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the record from the leader: %w", err)
+	}
+	var resp struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Data []byte `json:"data"`
+			Hdrs []byte `json:"hdrs"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("reading the record from the leader: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
+		return nil, 0, jetstream.ErrKeyNotFound
+	case resp.Error != nil:
+		return nil, 0, fmt.Errorf("reading the record from the leader: %s (%d)", resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return nil, 0, errors.New("reading the record from the leader: empty answer")
+	}
+	if len(resp.Message.Hdrs) > 0 {
+		h, err := nats.DecodeHeadersMsg(resp.Message.Hdrs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("reading the record from the leader: %w", err)
+		}
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" || h.Get("Nats-Marker-Reason") != "" {
+			return nil, resp.Message.Seq, jetstream.ErrKeyNotFound
+		}
+	}
+	return resp.Message.Data, resp.Message.Seq, nil
+}
