@@ -18,9 +18,10 @@ type HealthState int32
 const (
 	// Serving: the link to NATS is up and the liveness record renewed.
 	Serving HealthState = iota
-	// Down: the link is down, or the record could not be renewed for half
-	// its TTL, or it lapsed. Nothing is acknowledged and no CONNECT is
-	// accepted; the node's clients were closed.
+	// Down: the link is down, or the record could not be renewed until a
+	// heartbeat before it would lapse, or it lapsed. Nothing is
+	// acknowledged and no CONNECT is accepted; the node's clients were
+	// closed.
 	Down
 	// Rechecking: the link is back; the record and the sessions' ownership
 	// are being checked before the node serves again.
@@ -78,9 +79,9 @@ type HealthHooks struct {
 // down events (LinkUp, LinkDown, from the link's callbacks) and renews
 // the liveness record every heartbeat (in place of Liveness.Run). The
 // node stops serving at once when the link goes down, when the record
-// cannot be renewed for half its TTL (the link is up but JetStream has no
-// quorum: NATS itself is partitioned), or when it lapsed; then it closes
-// its clients. When the link is back it rechecks the record (acquiring a
+// could not be renewed until a heartbeat before it would lapse (the link
+// is up but JetStream has no quorum: NATS itself is partitioned;
+// staleAfter), or when it lapsed; then it closes its clients. When the link is back it rechecks the record (acquiring a
 // new one if it lapsed) and the hooks' ownership before serving again.
 //
 // Concurrency: Serving, State and the link events are safe from any
@@ -216,8 +217,8 @@ func (h *Health) step(ctx context.Context) {
 			h.fenced.Add(1)
 			h.log.Warn("liveness record lapsed or taken: the node stops serving", zap.Error(err))
 			h.stopServing("liveness record lapsed")
-		case time.Since(h.lastRenew) > ttl/2:
-			h.log.Warn("liveness not renewed for half its ttl: the node stops serving", zap.Error(err), zap.Duration("since", time.Since(h.lastRenew)))
+		case time.Since(h.lastRenew) > staleAfter(heartbeat, ttl):
+			h.log.Warn("liveness not renewed in time: the node stops serving", zap.Error(err), zap.Duration("since", time.Since(h.lastRenew)))
 			h.stopServing("liveness not renewed")
 			return
 		default:
@@ -228,6 +229,15 @@ func (h *Health) step(ctx context.Context) {
 		}
 	}
 	h.recheck(ctx, heartbeat, ttl)
+}
+
+// staleAfter is how long after its last renewal the node stops serving
+// when renewals fail: a heartbeat before the record would lapse (the
+// server counts the TTL from its write, a little before the node saw
+// the acknowledgement), at least half the TTL, so that its clients are
+// closed before its sessions can be claimed elsewhere.
+func staleAfter(heartbeat, ttl time.Duration) time.Duration {
+	return max(ttl/2, ttl-heartbeat)
 }
 
 // stopServing marks the node down and closes its clients, once per

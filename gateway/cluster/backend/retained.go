@@ -48,7 +48,8 @@ var _ RetainedStore = (*broker.Broker)(nil)
 // entries on its goroutine (Run's). Locks: clusterRetained.pubMu
 // orders the stream publishes (taken under the publisher's store group,
 // bolt.DB.gate, and nothing under it); clusterRetained.waitMu guards
-// the completions' waiters (AfterCommit, also inside the store group).
+// the completions' waiters (AfterCommit, also inside the store group,
+// or under engine.order for a SUBACK).
 // Neither is held while calling the
 // broker or a completion.
 type Retained struct {

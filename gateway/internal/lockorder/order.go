@@ -50,6 +50,9 @@ func Order() [][]string {
 		// inside the publisher's store group.
 		{"bolt.DB.gate", "clusterRetained.pubMu"},
 		{"bolt.DB.gate", "clusterRetained.waitMu"},
+		// ... and a persistent session's SUBACK waits for them too
+		// (AfterCommit inside Subscribing).
+		{"engine.order", "clusterRetained.waitMu"},
 		// JWKS: one fetch at a time, the key set replaced under mu.
 		{"jwksCache.fetchMu", "jwksCache.mu"},
 		// Leaves.
