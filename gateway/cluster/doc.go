@@ -17,6 +17,12 @@
 //     after its TTL (liveness.go);
 //   - the node's membership as a whole, built from the configuration:
 //     StartNode, Run, Close (node.go);
+//   - the session record of a client id (owner node, epoch,
+//     subscriptions, will, QoS 2 ids, cursor), its codec and its
+//     revision-checked claim (session_record.go);
+//   - the kick request/reply a node answers on its own subject when
+//     another claimed one of its sessions (kick.go), and the watch of
+//     the other nodes' lapses (lapse.go);
 //   - the retained stream's value codec (mirror_codec.go) and its mirror:
 //     one ordered consumer per node handing every topic's last retained
 //     message, then each change, to a callback (mirror.go);
