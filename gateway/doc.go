@@ -9,7 +9,7 @@
 //   - engine.go: the broker and the protocol engine (gateway/proto) built
 //     from the configuration, the store opened and restored, the
 //     authorizer in force; the server as the connections' conn.Host;
-//   - cluster.go, cluster_ops.go: joining a cluster (gateway/cluster)
+//   - cluster.go: joining a cluster (gateway/cluster)
 //     when the configuration has a cluster section, its backend in place
 //     of the broker's own seams, and the node's operations (health,
 //     readiness, metrics, the drain's Server Reference);

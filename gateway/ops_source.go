@@ -99,7 +99,7 @@ func (o opsSource) Snapshot() ops.Snapshot {
 	snap.LogSampled = s.eng.ConnLog().Dropped() // proto/connlog.go
 	snap.Sessions, snap.Subscriptions, snap.Inflight, snap.Queued = s.eng.Broker().Gauges()
 	snap.Retained, snap.RetainedBytes = s.eng.Broker().RetainedSize()
-	snap.Cluster = s.clusterOps() // cluster_ops.go
+	snap.Cluster = s.clusterOps() // cluster.go
 	return snap
 }
 
@@ -116,7 +116,7 @@ func (o opsSource) Health() ops.Health {
 	}
 	h.StoreClosed = s.storeClosed.Load()
 	h.Draining = s.isDraining()
-	h.Cluster = s.clusterOps() // cluster_ops.go
+	h.Cluster = s.clusterOps() // cluster.go
 	return h
 }
 

@@ -440,7 +440,7 @@ func (s *Server) shutdown() {
 	go func() { s.wg.Wait(); close(done) }()
 	if period <= 0 || len(conns) <= 1 {
 		for _, c := range conns {
-			c.Channel().KickRef(s.clusterKick(code, ref)) // cluster_ops.go: another node's address
+			c.Channel().KickRef(s.clusterKick(code, ref)) // cluster.go: another node's address
 		}
 	} else {
 		// The i-th client goes at i*period/(n-1): the first at once, the
@@ -456,7 +456,7 @@ func (s *Server) shutdown() {
 					t.Stop()
 				}
 			}
-			c.Channel().KickRef(s.clusterKick(code, ref)) // cluster_ops.go: another node's address
+			c.Channel().KickRef(s.clusterKick(code, ref)) // cluster.go: another node's address
 		}
 	}
 	t := time.NewTimer(cfg.ShutdownTimeout)

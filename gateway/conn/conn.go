@@ -340,7 +340,11 @@ func (c *Conn) readPackets(end *proto.End, resumed bool) (parked bool) {
 			}
 		}
 		if err == nil {
-			err = ch.Handle(p)
+			if err = ch.Handle(p); err != nil {
+				// What the store holds is acknowledged before the
+				// connection closes (proto/persist.go).
+				<-ch.AcksFlushed()
+			}
 		}
 		if err != nil {
 			*end = c.fail(p, err)

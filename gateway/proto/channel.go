@@ -103,15 +103,13 @@ func (ch *Channel) LogAt(lvl zapcore.Level, msg string, fields ...zap.Field) {
 	}
 }
 
-// handle processes one packet of a connected client. A returned error
+// Handle processes one packet of a connected client. A returned error
 // ends the connection; its reason code (mqtt.CodeOf) goes in DISCONNECT to
 // a v5 client.
+//
+// After an error the host waits for AcksFlushed before it closes the
+// connection (persist.go).
 func (ch *Channel) Handle(p mqtt.Packet) (err error) {
-	defer func() {
-		if err != nil {
-			ch.flushAcks() // persist.go
-		}
-	}()
 	switch p := p.(type) {
 	case *mqtt.Publish:
 		return ch.publish(p)

@@ -291,7 +291,9 @@ func (c *protoConn) feed(tb testing.TB, raw []byte) {
 	case c.connected:
 		p, err := rd.ReadPacket(ch.Negotiated().Version)
 		if err == nil {
-			err = ch.Handle(p)
+			if err = ch.Handle(p); err != nil {
+				<-ch.AcksFlushed() // as the connection layer does
+			}
 		}
 		if err != nil {
 			c.fail(tb, p, err)

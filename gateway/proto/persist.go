@@ -3,7 +3,8 @@ package proto
 // The channel side of persistence (the broker side, what is stored and
 // the restore, is broker/persist.go; opening the store, the root's
 // engine.go): an acknowledgement that waits for the store, the group of
-// one inbound PUBLISH, and the flush before a connection closes.
+// one inbound PUBLISH, and what the host waits for before a connection
+// closes (AcksFlushed).
 
 import (
 	"edgemq/mqtt"
@@ -38,14 +39,17 @@ func (ch *Channel) storeGroup() func() {
 	return ch.env.pub.Begin() // broker.Publisher
 }
 
-// flushAcks waits until the acknowledgements queued behind the store are
-// sent, before the connection closes (an error, or DISCONNECT). It holds
-// no lock.
-func (ch *Channel) flushAcks() {
-	if !ch.env.pub.Durable() || ch.acksOut.Load() == 0 {
-		return
-	}
+// AcksFlushed returns a channel closed once the acknowledgements queued
+// behind the store so far are sent: the host waits for it after Handle
+// returned an error (a DISCONNECT included) and before it closes the
+// connection, so that what was stored is acknowledged first. The channel
+// itself never waits for the store. It is closed at once in memory mode
+// or when no acknowledgement waits.
+func (ch *Channel) AcksFlushed() <-chan struct{} {
 	done := make(chan struct{})
-	ch.env.pub.AfterCommit(func(error) { close(done) })
-	<-done
+	pub := ch.env.pub
+	if !pub.Durable() || ch.acksOut.Load() == 0 || !pub.AfterCommit(func(error) { close(done) }) {
+		close(done)
+	}
+	return done
 }
