@@ -187,6 +187,9 @@ func (s *Server) attachOperations(c *clusterState, b *broker.Broker, seams proto
 		return proto.Seams{}, fmt.Errorf("joining the cluster: %w", err)
 	}
 	c.ops = o
+	// A retained will is the cluster's retained message too (no guard:
+	// nobody waits for a will's acknowledgement).
+	c.be.ClusterSessions().SetWillPublisher(backend.WithRetained(c.be.Publisher(), o.Retained()))
 	c.health.Store(o.Health())
 	return proto.Seams{
 		Sessions:      o.Sessions(seams.Sessions),

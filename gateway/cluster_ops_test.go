@@ -411,3 +411,25 @@ func TestClusterPartitionClientsMove(t *testing.T) {
 	}
 	c.proxies[0].Heal()
 }
+
+// TestClusterRetainedWill: a retained will is a retained message of the
+// whole cluster [MQTT-3.1.2-17]: published by the node of a client that
+// went away without DISCONNECT, it is delivered as retained to a client
+// that subscribes on another node afterwards.
+func TestClusterRetainedWill(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	cp := willConnect("retained-dying", "will/retained", 0, 0)
+	cp.WillMessage.Retain = true
+	dying := connectV5(t, c.nodes[0], cp)
+	dying.roundTrip(t)
+	dying.raw.Close()
+	eventually(t, "the will in node 2's retained store", func() bool {
+		return len(c.nodes[1].eng.Broker().RetainedMatch("will/retained", time.Now())) == 1
+	})
+	late := connectV5(t, c.nodes[1], v5Connect("retained-late"))
+	late.subscribe(t, "will/#", 1)
+	m := late.expectMessage(t)
+	if m.Topic != "will/retained" || string(m.Payload) != "gone: retained-dying" || !m.Retain {
+		t.Fatalf("got %q on %q (retain %v), want the retained will", m.Payload, m.Topic, m.Retain)
+	}
+}

@@ -158,6 +158,12 @@ func NewSessions(o SessionsOptions) *Sessions {
 	return &Sessions{o: o, store: cluster.NewSessionStore(o.Layout.Sessions), owned: make(map[string]*owned)}
 }
 
+// SetWillPublisher makes p the Publisher that publishes the wills (in
+// place of SessionsOptions.Pub): the node's operations give it one that
+// stores a retained will in the cluster's retained stream too. Call it
+// before Run, from the goroutine that built s.
+func (s *Sessions) SetWillPublisher(p broker.Publisher) { s.o.Pub = p }
+
 // errUnavailable refuses a CONNECT while the cluster cannot be reached:
 // 0x88 Server unavailable, return code 3 for 3.x [MQTT-3.2.2-6].
 func errUnavailable(err error) error {
