@@ -496,7 +496,11 @@ func (p retainedPublisher) AfterCommit(done func(error)) bool {
 
 // mirroredWait bounds how long a SUBSCRIBE waits for the retained mirror
 // to catch up; past it the subscription proceeds with what the node has.
-const mirroredWait = time.Second
+// The mirror is usually milliseconds behind; a second was too short on a
+// loaded 2-core machine just after the cluster formed (the stream read
+// alone took longer), and the wait delays only this client's SUBACK
+// (it runs before Subscribing, with no lock held and routing going on).
+const mirroredWait = 5 * time.Second
 
 // retainedSubscriptions makes a subscription wait for the mirror.
 type retainedSubscriptions struct {
@@ -505,7 +509,7 @@ type retainedSubscriptions struct {
 }
 
 // WithMirroredRetained returns next, whose Subscribing first waits (up to
-// a second) for the retained mirror to hold every retained message the
+// mirroredWait) for the retained mirror to hold every retained message the
 // cluster stored before it: a retained message set on another node just
 // before a SUBSCRIBE here is delivered as retained.
 func WithMirroredRetained(next broker.Subscriptions, r *Retained) broker.Subscriptions {
