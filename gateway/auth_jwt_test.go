@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"edgemq/gateway/internal/testclock"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -273,7 +274,7 @@ func TestJWKSRotation(t *testing.T) {
 	cfg := testConfig(t)
 	jwtConfig(cfg, configs.JWTAuth{JWKSURL: srv.URL, JWKSRefresh: time.Hour, JWKSMinInterval: 500 * time.Millisecond,
 		Token: configs.JWTTokenSource{Password: true}})
-	clock := &manualClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	ts := startServerLog(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, withClock(clock))
 	connectV5(t, ts, tokenConnect("a", k1.sign(t, jwt.MapClaims{"sub": "a"})))
 	connectV5(t, ts, tokenConnect("b", k1.sign(t, jwt.MapClaims{"sub": "b"})))
@@ -281,7 +282,7 @@ func TestJWKSRotation(t *testing.T) {
 		t.Errorf("%d fetches for two tokens of a known kid, want 1", n)
 	}
 	// k2 is not published yet.
-	clock.add(600 * time.Millisecond)
+	clock.Add(600 * time.Millisecond)
 	expectRefused(t, ts, tokenConnect("c", k2.sign(t, jwt.MapClaims{"sub": "c"})), mqtt.BadUserNameOrPassword)
 	mu.Lock()
 	set = jwksJSON(k1, k2)
@@ -289,7 +290,7 @@ func TestJWKSRotation(t *testing.T) {
 	if n := fetches.Load(); n != 2 {
 		t.Errorf("%d fetches after an unknown kid past jwks_min_interval, want 2", n)
 	}
-	clock.add(600 * time.Millisecond) // past jwks_min_interval
+	clock.Add(600 * time.Millisecond) // past jwks_min_interval
 	connectV5(t, ts, tokenConnect("d", k2.sign(t, jwt.MapClaims{"sub": "d"})))
 	before := fetches.Load()
 	// Unknown kids right after: rate-limited, no new fetch.
@@ -472,10 +473,10 @@ func TestJWKSServerDown(t *testing.T) {
 	cfg := testConfig(t)
 	jwtConfig(cfg, configs.JWTAuth{JWKSURL: srv.URL, JWKSRefresh: 100 * time.Millisecond, JWKSMinInterval: 300 * time.Millisecond,
 		Token: configs.JWTTokenSource{Password: true}})
-	clock := &manualClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	ts := startServerLog(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, withClock(clock))
 	down.Store(true)
-	clock.add(350 * time.Millisecond) // stale, and past the interval
+	clock.Add(350 * time.Millisecond) // stale, and past the interval
 	before := fetches.Load()
 	for i := range 3 {
 		connectV5(t, ts, tokenConnect("c"+string(rune('0'+i)), k.sign(t, jwt.MapClaims{"sub": "a"})))

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"edgemq/gateway/internal/testclock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,7 @@ func TestStoreRestart(t *testing.T) {
 
 	// The restarted server's clock (clock.go) reads 1.2 s later than the
 	// shutdown: the will's delay of 1 s has passed while it was down.
-	later := &manualClock{t: time.Now().Add(1200 * time.Millisecond)}
+	later := testclock.New(time.Now().Add(1200 * time.Millisecond))
 	cfg.Listeners[0].Address = addr
 	srv, stop = runFor(t, cfg, withClock(later))
 	defer stop()

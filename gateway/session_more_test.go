@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"bytes"
+	"edgemq/gateway/internal/testclock"
 	"fmt"
 	"slices"
 	"strings"
@@ -95,7 +96,7 @@ func TestSessionMaximumQoSDowngrade(t *testing.T) {
 // as dropped "expired"; a message without one is sent without one.
 func TestSessionMessageExpiry(t *testing.T) {
 	// The server's clock (clock.go) moves only when the test moves it.
-	clock := &manualClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	ts := startServerLog(t, testConfig(t), zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), func(*Server) {}, withClock(clock))
 	pub := connectV5(t, ts, v5Connect("mx-pub"))
 	pub.roundTrip(t)
@@ -113,7 +114,7 @@ func TestSessionMessageExpiry(t *testing.T) {
 	before := ts.Stats().Dropped["expired"]
 	// Time passes: past the short message's expiry, well within the long
 	// one's.
-	clock.add(2100 * time.Millisecond)
+	clock.Add(2100 * time.Millisecond)
 
 	sub, _ = dialSess(t, ts, "tcp", sessConnect(mqtt.V5, id, false, 60))
 	p := nextOf[*mqtt.Publish](t, sub)

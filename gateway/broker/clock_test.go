@@ -1,7 +1,7 @@
 package broker
 
 import (
-	"sync/atomic"
+	"edgemq/gateway/internal/testclock"
 	"testing"
 	"time"
 
@@ -10,13 +10,6 @@ import (
 
 	"go.uber.org/zap"
 )
-
-// handClock is a Clock a test moves by hand.
-type handClock struct{ ns atomic.Int64 }
-
-func (c *handClock) Now() time.Time       { return time.Unix(0, c.ns.Load()) }
-func (c *handClock) add(d time.Duration)  { c.ns.Add(int64(d)) }
-func newHandClock(t time.Time) *handClock { c := &handClock{}; c.ns.Store(t.UnixNano()); return c }
 
 // TestBrokerClock: the broker judges message expiry by its clock. A QoS 1
 // message queued for an offline session with a Message Expiry Interval
@@ -29,7 +22,7 @@ func TestBrokerClock(t *testing.T) {
 		delivered bool
 	}{{4 * time.Second, true}, {6 * time.Second, false}} {
 		t.Run(tc.moved.String(), func(t *testing.T) {
-			clock := newHandClock(time.Now())
+			clock := testclock.New(time.Now())
 			st := &stats.Counters{}
 			b := New(Config{MaxPending: 10, Clock: clock}, st, allowReads{}, zap.NewNop())
 			c := &testClient{window: 10, room: 10}
@@ -43,7 +36,7 @@ func TestBrokerClock(t *testing.T) {
 			if v := s.View(); v.Queued != 1 {
 				t.Fatalf("%d queued offline, want 1", v.Queued)
 			}
-			clock.add(tc.moved)
+			clock.Add(tc.moved)
 			b.Open(OpenRequest{ClientID: "s", Expiry: 60, Client: c, Owner: &Owner{}}, func(*Session, bool) {})
 			v := s.View()
 			if got := v.Inflight == 1; got != tc.delivered {

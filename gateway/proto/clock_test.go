@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"edgemq/gateway/internal/testclock"
 	"testing"
 	"time"
 )
@@ -26,17 +27,17 @@ func BenchmarkClock(b *testing.B) {
 // The engine reads the clock it was given; without one, the wall clock.
 // The encoder's reading is gateway/conn's test.
 func TestEngineClock(t *testing.T) {
-	c := &manualClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	e := &Engine{clock: c}
 	ch := &Channel{env: e}
 	for _, got := range []time.Time{e.now(), ch.now()} {
-		if !got.Equal(c.t) {
-			t.Errorf("now %v, want the manual clock's %v", got, c.t)
+		if !got.Equal(c.Now()) {
+			t.Errorf("now %v, want the manual clock's %v", got, c.Now())
 		}
 	}
-	c.add(time.Minute)
-	if got := ch.now(); !got.Equal(c.t) {
-		t.Errorf("now %v after the clock moved, want %v", got, c.t)
+	c.Add(time.Minute)
+	if got := ch.now(); !got.Equal(c.Now()) {
+		t.Errorf("now %v after the clock moved, want %v", got, c.Now())
 	}
 	before := time.Now()
 	if got := (&Engine{}).now(); got.Before(before) {

@@ -11,6 +11,7 @@ package proto
 import (
 	"bytes"
 	"context"
+	"edgemq/gateway/internal/testclock"
 	"fmt"
 	"net"
 	"os"
@@ -29,25 +30,6 @@ import (
 
 	"go.uber.org/zap"
 )
-
-// manualClock is a Clock that moves only when the test moves it.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // recordingOut is a channel's outbound that encodes each packet by its
 // channel's Wire when it is queued, as the connection's encoder does, and
@@ -124,7 +106,7 @@ func (o *recordingOut) take() ([][]byte, bool) {
 // channel asked for is due, by the manual clock; the host fires it when
 // the test moves the clock past that.
 type manualTimers struct {
-	clock *manualClock
+	clock *testclock.Clock
 
 	mu    sync.Mutex
 	due   time.Time
@@ -195,7 +177,7 @@ func (s *heldStore) commit() int {
 type protoHost struct {
 	// st is the store when the host was built with one.
 	st    *heldStore
-	clock *manualClock
+	clock *testclock.Clock
 	eng   *Engine
 	prof  *Profile
 	auth  *auth.Chain
@@ -212,7 +194,7 @@ type protoHost struct {
 func newProtoHost(tb testing.TB, cfg *configs.Config, st *heldStore) *protoHost {
 	tb.Helper()
 	log := zap.NewNop()
-	clock := &manualClock{t: time.Now().Truncate(time.Second)}
+	clock := testclock.New(time.Now().Truncate(time.Second))
 	stats := &Stats{}
 	b := NewBroker(cfg, stats, clock, nil, log)
 	e, err := NewEngine(cfg, EngineConfig{Broker: b, Stats: stats, Clock: clock, Log: log})
@@ -333,7 +315,7 @@ func (c *protoConn) step(tb testing.TB, s Step, queued int) {
 			c.waiting = s.Delay
 			return
 		}
-		c.h.clock.add(s.Delay)
+		c.h.clock.Add(s.Delay)
 		s = c.ch.DelayElapsed()
 	}
 	c.connected = s.Connected
@@ -346,7 +328,7 @@ func (c *protoConn) elapse(tb testing.TB) {
 	if c.waiting == 0 {
 		tb.Fatal("no delay to end")
 	}
-	c.h.clock.add(c.waiting)
+	c.h.clock.Add(c.waiting)
 	c.waiting = 0
 	c.step(tb, c.ch.DelayElapsed(), c.out.count())
 	c.h.settle(tb)
@@ -358,7 +340,7 @@ func (c *protoConn) fail(tb testing.TB, p mqtt.Packet, err error) {
 	tb.Helper()
 	if d := c.ch.TakeErrorDelay(); d > 0 {
 		c.delays = append(c.delays, d)
-		c.h.clock.add(d)
+		c.h.clock.Add(d)
 	}
 	c.end = c.ch.Fail(p, err)
 	c.close()
@@ -392,7 +374,7 @@ func (h *protoHost) settle(tb testing.TB) {
 // read deadline, os.ErrDeadlineExceeded into fail).
 func (h *protoHost) advance(tb testing.TB, d time.Duration) {
 	tb.Helper()
-	h.clock.add(d)
+	h.clock.Add(d)
 	now := h.clock.Now()
 	for _, c := range h.conns {
 		if c.ended || !c.connected {

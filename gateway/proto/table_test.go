@@ -644,7 +644,7 @@ func TestProtoBruteForceDelays(t *testing.T) {
 		{name: "forgotten after reset_after", remote: "192.0.2.1:4", password: "wrong", before: time.Hour + time.Second, want: refused, delay: time.Second},
 	}
 	for i, a := range attempts {
-		h.clock.add(a.before)
+		h.clock.Add(a.before)
 		c := h.dial(t, a.remote)
 		c.feed(t, connect311(t, fmt.Sprintf("c%d", i), func(cp *mqtt.Connect) {
 			cp.UsernameFlag, cp.Username, cp.PasswordFlag, cp.Password = true, "user", true, []byte(a.password)

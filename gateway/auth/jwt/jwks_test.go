@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"context"
+	"edgemq/gateway/internal/testclock"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -11,24 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// manualClock is a Clock a test moves by hand.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // octSet is a JWKS of HS256 (oct) keys, one per kid.
 func octSet(kids ...string) []byte {
@@ -63,7 +46,7 @@ func TestJWKSCacheClock(t *testing.T) {
 		w.Write(set)
 	}))
 	defer srv.Close()
-	clock := &manualClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	c := newJWKSCache("", srv.URL, time.Minute, 10*time.Second, srv.Client(), clock)
 	if err := c.load(context.Background()); err != nil {
 		t.Fatalf("first load: %v", err)
@@ -88,7 +71,7 @@ func TestJWKSCacheClock(t *testing.T) {
 		{"rotated out", 0, nil, false, "k1", false, 5},
 	}
 	for _, st := range steps {
-		clock.add(st.advance)
+		clock.Add(st.advance)
 		if st.publish != nil {
 			mu.Lock()
 			set = octSet(st.publish...)

@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"gateway/logsafe":            nil,
 	"gateway/internal/lockorder": nil,
 	"gateway/internal/park":      {"gateway/internal/lockorder"},
+	"gateway/internal/testclock": nil,
 	"gateway/internal/layout":    nil,
 	"gateway/store":              nil,
 	"gateway/stats":              {"mqtt"},
