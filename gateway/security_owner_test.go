@@ -479,6 +479,13 @@ func TestACLRevocation(t *testing.T) {
 				t.Fatalf("got %q, want before", m.Payload)
 			}
 			if tt.offline {
+				// paho acknowledges after its handler returned: wait for the
+				// PUBACK, or "before" stays in flight, is resent on resume
+				// and counts as a third read_denied drop.
+				eventually(t, "the PUBACK of before", func() bool {
+					s := ts.eng.Broker().Lookup("alice-1")
+					return s != nil && s.View().Inflight == 0
+				})
 				if err := sub.Disconnect(&paho.Disconnect{ReasonCode: 0}); err != nil {
 					t.Fatal(err)
 				}
