@@ -385,8 +385,9 @@ func (e *Broker) Begin() (end func()) {
 func (e *Broker) Durable() bool { return e.sessions.p != nil }
 
 // AfterCommit implements Publisher: an Apply of no operations, whose
-// done runs once everything queued before is stored.
-func (e *Broker) AfterCommit(done func(error)) bool {
+// done runs once everything queued before is stored (of every client:
+// the store commits in one order).
+func (e *Broker) AfterCommit(_ string, done func(error)) bool {
 	p := e.sessions.p
 	if p == nil {
 		return false
