@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
@@ -217,6 +218,20 @@ func (d *DB) flush() {
 	d.mu.Unlock()
 	d.gate.Unlock()
 	if len(q) == 0 {
+		return
+	}
+	if !slices.ContainsFunc(q, func(e entry) bool { return len(e.ops) > 0 }) {
+		// Only waits (Apply of no operations, an acknowledgement's
+		// AfterCommit): what was queued before them was committed by
+		// an earlier flush, as flushes run one at a time. An empty
+		// commit would still write the meta page and sync twice, which
+		// every QoS 1 PUBACK whose message stored nothing here would
+		// wait for.
+		for _, e := range q {
+			if e.done != nil {
+				e.done(nil)
+			}
+		}
 		return
 	}
 	var left map[int]error // entries left out, with their error
