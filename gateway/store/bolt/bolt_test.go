@@ -250,8 +250,9 @@ func TestSessionWithoutOwner(t *testing.T) {
 
 // TestWaitCommitsNothing: an Apply of no operations (an acknowledgement
 // waiting for what was queued before it) completes without a commit of
-// its own once what came before is committed; an Apply with operations
-// still commits.
+// its own once what came before is committed, and without waiting for
+// the groups in progress (a wait-only batch is cut without the gate);
+// an Apply with operations still commits.
 func TestWaitCommitsNothing(t *testing.T) {
 	d := open(t, filepath.Join(t.TempDir(), "edgemq.db"))
 	defer d.Close()
@@ -292,5 +293,18 @@ func TestWaitCommitsNothing(t *testing.T) {
 		if got := txid() - before; got != tc.commits {
 			t.Errorf("%s: %d commits, want %d", tc.name, got, tc.commits)
 		}
+	}
+	// A publisher's group in progress does not hold up a wait.
+	end := d.Group()
+	defer end()
+	done := make(chan error, 1)
+	d.Apply(nil, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a wait waited for a group in progress")
 	}
 }
