@@ -142,7 +142,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(owner s
 		s.o.Log.Warn("a gone node's session could not be carried on here", logsafe.String("client_id", id))
 		return true
 	}
-	s.replay(cctx, sess, next.Subs, next.Cursor) // replay.go
+	s.replay(cctx, sess, next.Subs, next.Cursor, next.Out, next.Done) // replay.go
 	o := &owned{sess: sess, rec: next, rev: newRev, claimed: true}
 	s.mu.Lock()
 	s.owned[id] = o

@@ -91,6 +91,9 @@ type Sessions struct {
 	counts SessionCounts
 	// down is set while the checkpoints see the NATS link down.
 	down atomic.Bool
+	// outDue holds the client ids whose record write for their gated
+	// packets is due and not started (outflight.go).
+	outDue sync.Map
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.
@@ -206,6 +209,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		}
 		if old != nil && !req.Clean && alive(old, now) {
 			rec.Subs, rec.Rels, rec.Cursor = old.Subs, old.Rels, old.Cursor
+			rec.Out, rec.Done = old.Out, old.Done
 		} else {
 			// A new session's cursor is the stream's end: what was
 			// stored before it is not its.
@@ -233,12 +237,16 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		return nil, nil, errUnavailable(err)
 	}
 	cursor := rec.Cursor
+	// carry is what the session carries on from: the record, or the
+	// previous owner's newer state (outflight.go).
+	carry := *rec
 	if prev != nil && prev.Owner != s.o.Node {
 		// takeover.go: the previous owner closes its client (0x8E, no
 		// will) and drops its copy; a node that does not answer in time
 		// is fenced by the revision this claim moved on.
-		if c, ok := s.kick(ctx, prev.Owner, id, rec.Epoch); ok {
-			cursor = max(cursor, c)
+		if r, ok := s.kick(ctx, prev.Owner, id, rec.Epoch); ok {
+			cursor = max(cursor, r.Cursor)
+			carry.Out, carry.Done, carry.Rels = r.Out, r.Done, r.Rels
 		}
 	}
 	s.stopWill(id) // a new connection before the will's delay: no will [MQTT-3.1.3-9]
@@ -250,8 +258,8 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		local = nil
 	}
 	if local == nil && prev != nil && !req.Clean && alive(prev, now) {
-		if sess := s.adopt(ctx, id, rec, now); sess != nil {
-			s.replay(ctx, sess, rec.Subs, cursor) // replay.go
+		if sess := s.adopt(ctx, id, &carry, now); sess != nil {
+			s.replay(ctx, sess, rec.Subs, cursor, carry.Out, carry.Done) // replay.go
 		}
 	}
 	sess, prevClient, err := b.Open(req, attach)
@@ -267,9 +275,11 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	}
 	rec.Cursor = cursor
 	sess.StartCursor(cursor) // broker/cluster.go: what it gets from here on is above
+	sess.GateOut(s.gateOut(id))
 	s.mu.Lock()
 	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev}
 	s.mu.Unlock()
+	s.gateOut(id)() // outflight.go: what was gated before it was owned
 	switch {
 	case prev != nil && prev.Owner != s.o.Node:
 		s.counts.TakeoversRemote.Add(1)
@@ -307,6 +317,10 @@ func (s *Sessions) adopt(ctx context.Context, id string, rec *cluster.SessionRec
 		return nil
 	}
 	sess.StartCursor(rec.Cursor)
+	// outflight.go: its deliveries in flight, before the replay; its
+	// QoS 2 packets wait for its record.
+	sess.Carry(carried(rec.Out), doneOf(rec.Done))
+	sess.GateOut(s.gateOut(id))
 	err := s.o.Subs.Subscribing(func() error {
 		for _, o := range subs {
 			s.o.Subs.Subscribe(sess, broker.NewSubscription(o))
@@ -434,7 +448,7 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 }
 
 // snapshot copies into rec what sess holds now: its subscriptions, its
-// inbound QoS 2 ids, its cursor.
+// inbound QoS 2 ids, its cursor, its deliveries in flight.
 func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 	v := sess.View()
 	rec.Subs = rec.Subs[:0:0]
@@ -452,6 +466,8 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 		rec.Subs = nil
 	}
 	rec.Cursor = max(rec.Cursor, sess.Cursor())
+	rec.Out = outRecord(sess) // outflight.go
+	rec.Done = doneRecord(sess.Done(rec.Cursor))
 }
 
 // forget deletes the record of a session that ended here. The gate of
