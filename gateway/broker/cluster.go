@@ -54,9 +54,11 @@ type clusterState struct {
 	// session's record.
 	carried carryState
 	gate    outGate
-	// done are the messages above the cursor the session is done with
-	// (cluster_out.go).
+	// done are the messages above the cursor the session is done with;
+	// rels the inbound ids awaiting PUBREL carried from another node's
+	// record (cluster_out.go).
 	done []Done
+	rels map[uint16]struct{}
 }
 
 // take is called by deliver with s.mu held: it reports whether d is

@@ -165,7 +165,7 @@ type gatedOut struct {
 
 // Carry puts the deliveries of list in flight in s, in their order, an
 // adopted session (Broker.Adopt) whose offline queue is about to be
-// replayed: each waits for its message from the replay (ReplayCarried),
+// replayed, with done, what the previous node was done with (Done): each waits for its message from the replay (ReplayCarried),
 // but for a released one, which needs none (its PUBREL is sent on
 // resume). Ids in flight already, and QoS 0, are skipped. It takes
 // session.mu alone.
@@ -178,6 +178,14 @@ func (s *Session) Carry(list []Carried, done []Done) {
 	// What the previous node was done with stays known here until the
 	// cursor passes it.
 	s.cl.done = append(s.cl.done, done...)
+	// The inbound ids awaiting PUBREL came from the record too
+	// (FreshQoS2).
+	for pid := range s.st.awaitingRel {
+		if s.cl.rels == nil {
+			s.cl.rels = make(map[uint16]struct{})
+		}
+		s.cl.rels[pid] = struct{}{}
+	}
 	for _, c := range list {
 		if c.PID == 0 || c.QoS == 0 || c.QoS > 2 || s.st.inflight[c.PID] != nil {
 			continue
@@ -202,6 +210,29 @@ func (s *Session) Carry(list []Carried, done []Done) {
 			s.cl.carried[c.PID] = struct{}{}
 		}
 	}
+}
+
+// FreshQoS2 tells s that its client sent a QoS 2 PUBLISH of packet id
+// pid without DUP: a new message, as a re-sent one has DUP set
+// [MQTT-3.3.1-1]. If pid awaits PUBREL only because the record of the
+// node that held the session before said so (Carry), that node ended
+// the exchange (PUBCOMP) after its last write of the record, and the
+// client reused the id: pid is released, so that the new message is
+// routed rather than taken for a repeat and lost. A node's own ids
+// awaiting PUBREL are left alone: an id's removal there goes before
+// PUBCOMP. Call it before ReceiveQoS2. It takes session.mu alone.
+func (s *Session) FreshQoS2(pid uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl == nil {
+		return
+	}
+	if _, ok := s.cl.rels[pid]; !ok {
+		return
+	}
+	delete(s.cl.rels, pid)
+	delete(s.st.awaitingRel, pid)
+	s.relLocked(pid, false) // persist.go
 }
 
 // ReplayCarried gives m, a stored message of s's (its sequence set), to

@@ -174,14 +174,17 @@ func TestInflightAcrossNodes(t *testing.T) {
 				}
 			}
 			s1.Acked(mqtt.PUBCOMP, pids["m3"], mqtt.Success, c1)
-			// The client's own QoS 2 PUBLISH, id 77, got PUBREC.
-			if dup, refused := s1.ReceiveQoS2(77, false); dup || refused {
-				t.Fatal("inbound id 77 not recorded")
+			// The client's own QoS 2 PUBLISH packets, ids 77 and 78, got
+			// PUBREC.
+			for _, pid := range []uint16{77, 78} {
+				if dup, refused := s1.ReceiveQoS2(pid, false); dup || refused {
+					t.Fatalf("inbound id %d not recorded", pid)
+				}
 			}
 			if tc.crash {
 				clustertest.Eventually(t, func() bool {
 					rec := record(t, from, id)
-					return len(rec.Out) == 4 && len(rec.Done) == 1 && slices.Equal(rec.Rels, []uint16{77})
+					return len(rec.Out) == 4 && len(rec.Done) == 1 && slices.Equal(rec.Rels, []uint16{77, 78})
 				}, func() string { return fmt.Sprintf("record %+v", record(t, from, id)) })
 				from.kill(t)
 				// A survivor claims it (lapse.go) before the client is
@@ -212,8 +215,21 @@ func TestInflightAcrossNodes(t *testing.T) {
 			if e.rel || e.payload != "m6" || e.dup || slices.Contains([]uint16{pids["m1"], pids["m2"], pids["m4"], pids["m5"]}, e.pid) {
 				t.Fatalf("after the resent ones: %v, want a new PUBLISH m6 on a free id", e)
 			}
+			// 77 re-sent (DUP): acknowledged, not routed again
+			// [MQTT-4.3.3-10]; its PUBREL then finds it (PUBCOMP, not 0x92)
+			// [MQTT-4.3.3-11].
+			if dup, _ := s2.ReceiveQoS2(77, false); !dup {
+				t.Fatal("the re-sent PUBLISH 77 is taken for a new message on the new node: routed twice")
+			}
 			if found, _ := s2.Release(77); !found {
 				t.Fatal("the client's PUBREL of id 77 finds no id on the new node: PUBCOMP 0x92 [MQTT-4.3.3-11]")
+			}
+			// 78 in a new PUBLISH (no DUP [MQTT-3.3.1-1]): the client
+			// completed 78 where the record did not see it, and reused
+			// the id: a new message, routed.
+			s2.FreshQoS2(78)
+			if dup, _ := s2.ReceiveQoS2(78, false); dup {
+				t.Fatal("a new PUBLISH reusing id 78 is taken for a repeat: lost")
 			}
 			if !tc.crash {
 				select {
