@@ -205,7 +205,9 @@ func TestNATSServerKilledUnderLoad(t *testing.T) {
 	waitCounts := func(n int64) {
 		t.Helper()
 		clustertest.Eventually(t, func() bool { return counts[0].Load() >= n && counts[1].Load() >= n },
-			func() string { return fmt.Sprintf("acknowledged %d and %d, want %d each", counts[0].Load(), counts[1].Load(), n) })
+			func() string {
+				return fmt.Sprintf("acknowledged %d and %d, want %d each", counts[0].Load(), counts[1].Load(), n)
+			})
 	}
 	waitCounts(200)
 	kctx, kcancel := context.WithTimeout(context.Background(), clustertest.Timeout)
@@ -215,7 +217,9 @@ func TestNATSServerKilledUnderLoad(t *testing.T) {
 	kcancel()
 	before := counts[0].Load()
 	clustertest.Eventually(t, func() bool { return counts[0].Load() >= before+300 && counts[1].Load() >= before+300 },
-		func() string { return fmt.Sprintf("acknowledged %d and %d after the kill", counts[0].Load(), counts[1].Load()) })
+		func() string {
+			return fmt.Sprintf("acknowledged %d and %d after the kill", counts[0].Load(), counts[1].Load())
+		})
 	close(stop)
 	wg.Wait()
 
