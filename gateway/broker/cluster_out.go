@@ -50,18 +50,49 @@ type Outbound struct {
 }
 
 // Inflight returns s's outbound deliveries in flight, in the order they
-// were first sent, but those that came through a shared subscription
-// (which go to another member of their group when the session leaves,
-// shared.go). It takes session.mu alone.
+// were first sent, but those that came through a shared subscription and
+// are not past PUBREC (SharedOwed: they go to another member of their
+// group when the session leaves, shared.go). It takes session.mu alone.
 func (s *Session) Inflight() []Outbound {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Outbound
 	for _, d := range s.st.inflightInOrder() {
-		if d.share != nil {
+		if d.share != nil && d.state != awaitingPubcomp {
 			continue
 		}
 		out = append(out, Outbound{PID: d.pid, QoS: d.qos, Released: d.state == awaitingPubcomp, Msg: d.msg})
+	}
+	return out
+}
+
+// SharedOwed is a message s owes through the shared subscription group
+// Share on Filter.
+type SharedOwed struct {
+	Share, Filter string
+	Msg           *Message
+}
+
+// SharedOwed returns what s owes through shared subscriptions and would
+// hand to other members of their groups if it ended (takeShared): in
+// flight before PUBACK or PUBREC, in send order, then queued. It takes
+// session.mu alone.
+func (s *Session) SharedOwed() []SharedOwed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SharedOwed
+	add := func(d *Delivery) {
+		if d.share != nil && d.qos > 0 {
+			out = append(out, SharedOwed{Share: d.share.Name(), Filter: d.share.Filter(), Msg: d.msg})
+		}
+	}
+	for _, d := range s.st.inflightInOrder() {
+		if d.state != awaitingPubcomp {
+			add(d)
+		}
+	}
+	for _, d := range s.st.pending {
+		add(d)
 	}
 	return out
 }

@@ -47,6 +47,12 @@ type SessionRecord struct {
 	// the inflight window, so the cursor could not pass them; the replay
 	// skips them, so that a completed QoS 2 message is not sent again.
 	Done []RecordDone `json:"done,omitempty"`
+	// Shared are the QoS 1/2 messages that came to the session through
+	// a shared subscription and that its client has not received (in
+	// flight before PUBACK or PUBREC, or queued): when the node holding
+	// the session dies, the node that claims it hands them to another
+	// member of their group.
+	Shared []RecordShared `json:"shared,omitempty"`
 	// Cursor is a sequence of the messages stream: every message of the
 	// session up to it was acknowledged by its client (or never was the
 	// session's); the offline queue replays from Cursor+1.
@@ -87,6 +93,15 @@ type RecordOut struct {
 type RecordDone struct {
 	Seq uint64 `json:"s,omitempty"`
 	ID  string `json:"id,omitempty"`
+}
+
+// RecordShared is a message a session owes through a shared
+// subscription: the message of sequence Seq of the messages stream,
+// through the group Share on Filter ("$share/{Share}/{Filter}").
+type RecordShared struct {
+	Share  string `json:"g"`
+	Filter string `json:"f"`
+	Seq    uint64 `json:"s"`
 }
 
 // RecordWill is a will in a session record: the will as an MQTT 5

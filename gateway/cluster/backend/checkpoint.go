@@ -101,7 +101,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	}
 	s.snapshot(&rec, o.sess)
 	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) &&
-		slices.Equal(rec.Out, last.Out) && slices.Equal(rec.Done, last.Done) {
+		sameQoS(&rec, &last) { // outflight.go
 		return
 	}
 	newRev, err := s.store.Put(cctx, id, &rec, rev)

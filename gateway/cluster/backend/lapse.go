@@ -119,6 +119,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(owner s
 		return false
 	}
 	s.counts.Claimed.Add(1)
+	s.handOverShared(cctx, id, next.Shared) // shared.go: before its subscriptions are here
 	ended := next.Expiry == 0 || (!next.Deadline.IsZero() && !now.Before(next.Deadline))
 	if ended {
 		// The session ends now, and its will goes [MQTT-3.1.3-9].

@@ -19,13 +19,21 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
+// runningNode is a node of startNodesOn; kill stops it as kill -9
+// would: no more answers or renewals, its NATS connection closed, its
+// liveness record left to lapse.
+type runningNode struct {
+	*testNode
+	kill func()
+}
+
 // startNodesOn starts a node b1, b2, ... on each of the servers of nc
 // named by on (indices), each linked to its own server only, with
-// replicas copies of every stream and bucket, its backend running until
-// the test ends.
-func startNodesOn(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int) []*testNode {
+// replicas copies of every stream and bucket, its backend running and its
+// liveness renewed until the test ends (or it is killed).
+func startNodesOn(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int) []runningNode {
 	tb.Helper()
-	var nodes []*testNode
+	var nodes []runningNode
 	for _, i := range on {
 		ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
 		name := fmt.Sprintf("b%d", i+1)
@@ -43,19 +51,24 @@ func startNodesOn(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int
 		}
 		tn := &testNode{node: node, b: b, be: be}
 		runCtx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- be.Run(runCtx) }()
-		tb.Cleanup(func() {
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = be.Run(runCtx) })
+		wg.Go(func() { _ = node.Run(runCtx) })
+		halt := sync.OnceFunc(func() {
 			stop()
-			if err := <-done; err != nil {
-				tb.Errorf("backend run: %v", err)
-			}
+			wg.Wait()
+		})
+		tb.Cleanup(func() {
+			halt()
 			ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
 			defer cancel()
 			_ = be.Close(ctx)
 			_ = node.Close(ctx)
 		})
-		nodes = append(nodes, tn)
+		nodes = append(nodes, runningNode{testNode: tn, kill: func() {
+			halt()
+			node.Link().Conn().Close()
+		}})
 	}
 	return nodes
 }
@@ -145,7 +158,7 @@ func TestNATSServerKilledUnderLoad(t *testing.T) {
 	if victim < 0 {
 		t.Fatalf("no leader of the messages stream among the servers: %+v", st.CachedInfo().Cluster)
 	}
-	var nodes []*testNode
+	var nodes []runningNode
 	for i, n := range all3 {
 		if i != victim {
 			nodes = append(nodes, n)
@@ -215,8 +228,8 @@ func TestNATSServerKilledUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	kcancel()
-	before := counts[0].Load()
-	clustertest.Eventually(t, func() bool { return counts[0].Load() >= before+300 && counts[1].Load() >= before+300 },
+	before0, before1 := counts[0].Load(), counts[1].Load()
+	clustertest.Eventually(t, func() bool { return counts[0].Load() >= before0+300 && counts[1].Load() >= before1+300 },
 		func() string {
 			return fmt.Sprintf("acknowledged %d and %d after the kill", counts[0].Load(), counts[1].Load())
 		})

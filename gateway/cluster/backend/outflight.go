@@ -48,6 +48,12 @@ import (
 	"go.uber.org/zap"
 )
 
+// sameQoS reports whether a and b hold the same QoS state: in flight,
+// done above the cursor, owed through shared subscriptions.
+func sameQoS(a, b *cluster.SessionRecord) bool {
+	return slices.Equal(a.Out, b.Out) && slices.Equal(a.Done, b.Done) && slices.Equal(a.Shared, b.Shared)
+}
+
 // outRecord returns the record form of what sess has in flight.
 func outRecord(sess *broker.Session) []cluster.RecordOut {
 	list := sess.Inflight()
@@ -228,8 +234,7 @@ func (s *Sessions) writeOut(id string) {
 	mark := o.sess.OutMark()
 	last := rec
 	s.snapshot(&rec, o.sess) // session.go
-	if rec.Cursor == last.Cursor && slices.Equal(rec.Out, last.Out) && slices.Equal(rec.Done, last.Done) &&
-		slices.Equal(rec.Rels, last.Rels) && slices.Equal(rec.Subs, last.Subs) {
+	if rec.Cursor == last.Cursor && sameQoS(&rec, &last) && slices.Equal(rec.Rels, last.Rels) && slices.Equal(rec.Subs, last.Subs) {
 		o.sess.ReleaseOut(mark)
 		return
 	}

@@ -244,9 +244,13 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		// takeover.go: the previous owner closes its client (0x8E, no
 		// will) and drops its copy; a node that does not answer in time
 		// is fenced by the revision this claim moved on.
-		if r, ok := s.kick(ctx, prev.Owner, id, rec.Epoch); ok {
+		switch r, held, gone := s.kick(ctx, prev.Owner, id, rec.Epoch); {
+		case held:
 			cursor = max(cursor, r.Cursor)
 			carry.Out, carry.Done, carry.Rels = r.Out, r.Done, r.Rels
+		case gone:
+			// As when a node claims a gone node's session (lapse.go).
+			s.handOverShared(ctx, id, prev.Shared) // shared.go
 		}
 	}
 	s.stopWill(id) // a new connection before the will's delay: no will [MQTT-3.1.3-9]
@@ -448,7 +452,8 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 }
 
 // snapshot copies into rec what sess holds now: its subscriptions, its
-// inbound QoS 2 ids, its cursor, its deliveries in flight.
+// inbound QoS 2 ids, its cursor, its deliveries in flight, what it owes
+// through shared subscriptions.
 func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 	v := sess.View()
 	rec.Subs = rec.Subs[:0:0]
@@ -468,6 +473,7 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 	rec.Cursor = max(rec.Cursor, sess.Cursor())
 	rec.Out = outRecord(sess) // outflight.go
 	rec.Done = doneRecord(sess.Done(rec.Cursor))
+	rec.Shared = sharedRecord(sess) // shared.go
 }
 
 // forget deletes the record of a session that ended here. The gate of

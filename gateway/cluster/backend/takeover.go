@@ -24,9 +24,10 @@ import (
 )
 
 // kick asks node to let the session of id go, for the claim of epoch. It
-// returns node's answer (the session's cursor and QoS state there) and
-// whether node answered that it held it.
-func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (reply cluster.KickReply, held bool) {
+// returns node's answer (the session's cursor and QoS state there),
+// whether node answered that it held it, and whether node is gone (no
+// node answers on its subject).
+func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (reply cluster.KickReply, held, gone bool) {
 	kctx, cancel := context.WithTimeout(ctx, s.o.KickWait)
 	defer cancel()
 	r, err := cluster.Kick(kctx, s.o.Conn, node, cluster.KickRequest{ClientID: id, Epoch: epoch, By: s.o.Node})
@@ -34,13 +35,13 @@ func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (rep
 	case errors.Is(err, cluster.ErrNoKickServer):
 		// The node is gone: its lapse makes no difference now, the claim
 		// has the session.
-		return cluster.KickReply{}, false
+		return cluster.KickReply{}, false, true
 	case err != nil:
 		s.o.Log.Warn("previous owner did not let the session go in time; it is fenced",
 			logsafe.String("client_id", id), zap.String("node", node), zap.Error(err))
-		return cluster.KickReply{}, false
+		return cluster.KickReply{}, false, false
 	}
-	return r, r.Held
+	return r, r.Held, false
 }
 
 // onKick answers a kick request: another node claimed the session of
