@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,6 +113,16 @@ type RecordWill struct {
 	Packet []byte    `json:"packet"`
 	Delay  uint32    `json:"delay,omitempty"`
 	Due    time.Time `json:"due,omitzero"`
+	// ID names the will of one connection (NewWillID), so that the
+	// nodes that may publish it store it once.
+	ID string `json:"id,omitempty"`
+}
+
+// NewWillID returns a new, unique, RecordWill.ID.
+func NewWillID() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // sessionRecordVersion is the first byte of an encoded record, so that

@@ -94,6 +94,9 @@ type Sessions struct {
 	// outDue holds the client ids whose record write for their gated
 	// packets is due and not started (outflight.go).
 	outDue sync.Map
+	// willSent, when set (tests), is called between a will's publish
+	// and its removal from the record (will.go).
+	willSent func(id string)
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.
@@ -195,6 +198,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	now := time.Now()
 	identity := identityOf(req.Owner)
 	refused := false
+	willOf := cluster.NewWillID()
 	var last uint64
 	var lastErr error
 	var rec *cluster.SessionRecord
@@ -223,6 +227,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		}
 		if req.Will != nil {
 			if w, err := cluster.NewRecordWill(req.Will, time.Time{}); err == nil {
+				w.ID = willOf // will_send.go
 				rec.Will = w
 			}
 		}
@@ -373,7 +378,7 @@ func (s *Sessions) Detach(sess *broker.Session, c broker.Client, will *mqtt.Will
 		// Taken over by another connection of this node: the will goes
 		// now only without a delay, as on a single node.
 		if will != nil && will.Properties.WillDelayInterval == 0 {
-			s.publishWill(id, will)
+			s.publishWill(context.Background(), id, will, "") // in no record
 		}
 		return
 	}
@@ -402,11 +407,12 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		// Expiry 0: the session ends with its connection, and the will
 		// goes now [MQTT-3.1.2-23, MQTT-3.1.3-9].
 		if will != nil {
-			s.publishWill(id, will)
+			s.publishWill(ctx, id, will, recordedWill(o))
 		}
 		s.forget(ctx, id, o)
 		return
 	}
+	wid := recordedWill(o)
 	s.mu.Lock()
 	rec, oldRev := o.rec, o.rev
 	s.mu.Unlock()
@@ -419,12 +425,13 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 	if will != nil {
 		delay := will.Properties.WillDelayInterval
 		if delay == 0 {
-			s.publishWill(id, will)
+			s.publishWill(ctx, id, will, wid)
 		} else {
 			// The will goes after its delay, or when the session ends
 			// if that comes first [MQTT-3.1.3-9].
 			due = time.Duration(min(delay, rec.Expiry)) * time.Second
 			if w, err := cluster.NewRecordWill(will, now.Add(due)); err == nil {
+				w.ID = wid // the will the record held: will_send.go
 				rec.Will = w
 			}
 		}
