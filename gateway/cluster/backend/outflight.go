@@ -238,6 +238,7 @@ func (s *Sessions) writeOut(id string) {
 		o.sess.ReleaseOut(mark)
 		return
 	}
+	s.outWrites.Add(1)
 	newRev, err := s.store.Put(ctx, id, &rec, rev)
 	switch {
 	case errors.Is(err, cluster.ErrStale):

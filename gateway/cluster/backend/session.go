@@ -97,6 +97,9 @@ type Sessions struct {
 	// willSent, when set (tests), is called between a will's publish
 	// and its removal from the record (will.go).
 	willSent func(id string)
+	// outWrites counts the record writes for gated packets
+	// (outflight.go).
+	outWrites atomic.Int64
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.
