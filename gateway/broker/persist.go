@@ -102,8 +102,11 @@ func (s *Session) putDeliveryLocked(d *Delivery) {
 	s.p.apply(store.Op{Kind: store.PutDelivery, ClientID: s.st.clientID, Delivery: sd})
 }
 
-// deleteDeliveryLocked forgets d. s.mu held.
+// deleteDeliveryLocked forgets d, which s is done with. s.mu held.
 func (s *Session) deleteDeliveryLocked(d *Delivery) {
+	if s.cl != nil {
+		s.doneLocked(d) // cluster_out.go
+	}
 	if s.p == nil || d.dseq == 0 {
 		return
 	}

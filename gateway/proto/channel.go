@@ -172,6 +172,9 @@ func (ch *Channel) publish(p *mqtt.Publish) error {
 	}
 	defer ch.storeGroup()() // persist.go: one commit for the id and the routing
 	if p.QoS == 2 {
+		if !p.Dup {
+			ch.sess.FreshQoS2(p.PacketID) // broker/cluster_out.go: a new message [MQTT-3.3.1-1]
+		}
 		// broker/inbound.go: the id is stored with the routing (one group)
 		dup, refused := ch.sess.ReceiveQoS2(p.PacketID, len(ch.relIn) >= int(n.ServerReceiveMaximum))
 		if refused {
