@@ -34,14 +34,13 @@ type Conn struct {
 	rd  mqtt.Reader
 	out *writeQueue
 	ch  proto.Channel
-	log *zap.Logger
 	// host is the server that accepted the connection, as the connection
-	// sees it; stats its counters.
+	// sees it; stats its counters. The listener's name and the logger
+	// are the channel's (Meta, Log).
 	host  Host
 	stats *proto.Stats
-	// listener is the name of the listener that accepted it.
-	listener string
-	born     time.Time
+	// born is when it was accepted, Unix ns.
+	born int64
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
 	// publishes the client to the admin API (markConnected).
 	connectedAt atomic.Int64
@@ -130,7 +129,7 @@ type Config struct {
 func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	st := cfg.Engine.Stats()
 	meta := cfg.Channel.Meta
-	c := &Conn{nc: nc, host: cfg.Host, stats: st, listener: meta.Listener, born: time.Now(), log: cfg.Channel.Log}
+	c := &Conn{nc: nc, host: cfg.Host, stats: st, born: time.Now().UnixNano()}
 	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: cfg.Engine.Clock()}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
@@ -143,7 +142,7 @@ func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	chc.Out, chc.Wire, chc.Timers = c.out, &enc.Wire, c
 	c.ch.Init(cfg.Engine, chc)
 	c.rd.Reset(c.initPark(cfg.Park), chc.Profile.MaxPacketSize, cfg.Bufs) // park.go
-	c.out.onShut = c.wakeForClose
+	c.out.onShut = c
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !c.host.Track(c) {
 		limits.Release(meta)
@@ -163,7 +162,7 @@ func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	c.markConnected() // view.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
-	c.lim = cfg.RateLimits.NewLimiter(c.listener, c.ch.PublishRate())
+	c.lim = cfg.RateLimits.NewLimiter(meta.Listener, c.ch.PublishRate())
 	if c.parkAfterHandshake() { // park.go
 		return
 	}
@@ -189,7 +188,7 @@ func (c *Conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
-	deadline := c.born.Add(c.host.ConnectTimeout(ch.Profile().ConnectTimeout))
+	deadline := time.Unix(0, c.born).Add(c.host.ConnectTimeout(ch.Profile().ConnectTimeout))
 	c.nc.SetReadDeadline(deadline)
 	p, err := c.rd.ReadPacket(0)
 	if err != nil {
@@ -221,7 +220,7 @@ func (c *Conn) handshake(ctx context.Context) bool {
 	}
 	t0 := time.Now()
 	c.stats.Pkt.CountIn(mqtt.CONNECT)
-	actx, cancel := context.WithDeadline(ctx, deadline)
+	actx, cancel := withConnectDeadline(ctx, deadline) // connectctx.go: no timer unless waited on
 	defer cancel()
 	step := ch.Connect(actx, connect)
 	for {
@@ -240,7 +239,7 @@ func (c *Conn) handshake(ctx context.Context) bool {
 		p, err := c.rd.ReadPacket(mqtt.V5)
 		step = ch.ContinueConnectAuth(p, err)
 	}
-	c.host.ObserveConnect(c.listener, time.Since(t0)) // ops metrics
+	c.host.ObserveConnect(ch.Meta().Listener, time.Since(t0)) // ops metrics
 	return step.Connected
 }
 

@@ -124,6 +124,7 @@ func (c *Conn) tryPark() bool {
 	if c.dl != 0 {
 		deadline = time.Unix(0, int64(c.dl))
 	}
+	c.out.trimIdle() // writequeue.go: an idle connection keeps no slice
 	return c.park.h.Park(deadline, c.mustRun)
 }
 

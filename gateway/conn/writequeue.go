@@ -38,6 +38,9 @@ type writeQueue struct {
 	items    []outItem
 	spare    []outItem
 	flushing bool
+	// trim asks the writer to let go of its item slices when it finds the
+	// queue empty: the reader parked while it was writing (trimIdle).
+	trim bool
 	// closing: accept nothing more; close the socket once drained.
 	closing bool
 	// shut is set once the socket is closed; waiters, made only when
@@ -69,9 +72,11 @@ type writeQueue struct {
 	// batch, so that paced deliveries refill the queue
 	// (writequeue_pace.go).
 	refill func()
-	// onShut, when set, is called before the socket is shut: a parked
-	// reader is started again to see it (park.go).
-	onShut func()
+	// onShut, when set, is told before the socket is shut: a parked
+	// reader is started again to see it (Conn.wakeForClose, park.go). The
+	// connection rather than a func value: a method value would be one
+	// more allocation per connection.
+	onShut *Conn
 }
 
 // BatchPool lends batches to writers: one pool serves all the
@@ -215,7 +220,7 @@ func (q *writeQueue) shutdown(linger bool) {
 	}
 	q.mu.Unlock()
 	if q.onShut != nil {
-		q.onShut()
+		q.onShut.wakeForClose()
 	}
 	if hc, ok := q.nc.(interface{ CloseWrite() error }); linger && ok {
 		if hc.CloseWrite() == nil {
@@ -249,6 +254,9 @@ func (q *writeQueue) flush() {
 		items := q.items
 		if len(items) == 0 {
 			q.flushing = false
+			if q.trim {
+				q.items, q.spare, q.trim = nil, nil, false
+			}
 			closing := q.closing
 			q.mu.Unlock()
 			if closing {
@@ -279,7 +287,7 @@ func (q *writeQueue) flush() {
 		if t, ok := q.deadline.next(q.writeTimeout); ok {
 			q.nc.SetWriteDeadline(t) // not one timer update per batch
 		}
-		n, err := bufs.WriteTo(q.nc)
+		n, err := q.write(bufs)
 		q.sentBytes.Add(n)
 		if err != nil {
 			q.mu.Lock()
@@ -292,6 +300,35 @@ func (q *writeQueue) flush() {
 		if cap(b.buf) > maxPooledBatch {
 			b.buf = nil // don't keep a large buffer past a burst
 		}
+	}
+}
+
+// write writes bufs: one buffer with Write, several with writev
+// (WriteTo). A single buffer through writev would make the socket keep
+// an iovec array for the rest of its life (internal/poll caches it), which
+// an idle connection that only ever got CONNACK would hold for nothing.
+func (q *writeQueue) write(bufs *net.Buffers) (int64, error) {
+	if len(*bufs) == 1 {
+		n, err := q.nc.Write((*bufs)[0])
+		*bufs = (*bufs)[:0]
+		return int64(n), err
+	}
+	return bufs.WriteTo(q.nc)
+}
+
+// trimIdle lets go of the queue's item slices, the spare one kept between
+// bursts included, when nothing is queued: the reader calls it as it
+// parks (park.go), so an idle connection holds no slice. A writer still
+// running lets go of them when it finds the queue empty.
+func (q *writeQueue) trimIdle() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.flushing {
+		q.trim = true
+		return
+	}
+	if len(q.items) == 0 {
+		q.items, q.spare = nil, nil
 	}
 }
 
