@@ -122,8 +122,8 @@ func (s *Session) feedLocked(ch Client, now time.Time) {
 	inflight := len(s.st.inflight)
 	var batch []*Delivery
 	took := 0
-	acl := s.reads.load() // the owner's read check (owner.go)
-	checkReads := s.reads.checks(acl)
+	acl := s.env.reads.load() // the owner's read check (owner.go)
+	checkReads := s.env.reads.checks(acl)
 	for len(s.feed) > 0 && room.Items > 0 {
 		j := s.feed[0]
 		if checkReads && !s.mayRead(j.sub, acl) {
@@ -134,7 +134,7 @@ func (s *Session) feedLocked(ch Client, now time.Time) {
 			s.feed = s.feed[1:]
 			continue
 		}
-		done := s.retained.scan(j.sub.filter, j.after, j.resumed, j.since, now, func(m *Message) bool {
+		done := s.env.retained.scan(j.sub.filter, j.after, j.resumed, j.since, now, func(m *Message) bool {
 			size := int64(len(m.pub.Payload))
 			if room.Items <= 0 || (room.Bounded && size > room.Bytes && !(room.Empty && took == 0)) {
 				return false
