@@ -47,12 +47,11 @@ type Session struct {
 	// ownerv is who the session belongs to, nil for a session restored
 	// from a record without one (owner.go).
 	ownerv atomic.Pointer[Owner]
-	// feed holds the retained deliveries still owed (retained_feed.go);
-	// feeding says whether it holds any, read by the writer without the
-	// lock; pumpFor is the connection whose writer refills it.
-	feed    []*retainedJob
+	// feed holds the retained deliveries still owed (retained_feed.go),
+	// nil when none; feeding says whether it holds any, read by the
+	// writer without the lock.
+	feed    *retainedFeed
 	feeding atomic.Bool
-	pumpFor Client
 	// cl is the session's cluster bookkeeping, nil on a single node
 	// (cluster.go).
 	cl *clusterState
@@ -436,10 +435,10 @@ func (s *Session) View() SessionView {
 		Inflight: len(s.st.inflight), Queued: len(s.st.pending), QueuedBytes: s.st.pendingBytes,
 		Expiry: s.st.expiry, Connected: s.owner != nil,
 		Subs:         make([]SubscriptionView, 0, len(s.st.subs)),
-		RetainedJobs: len(s.feed),
+		RetainedJobs: len(s.feed.queued()),
 	}
-	if len(s.feed) > 0 {
-		v.RetainedAfter = s.feed[0].after
+	if jobs := s.feed.queued(); len(jobs) > 0 {
+		v.RetainedAfter = jobs[0].after
 	}
 	for _, sub := range s.st.subs {
 		v.Subs = append(v.Subs, SubscriptionView{

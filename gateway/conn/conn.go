@@ -35,10 +35,9 @@ type Conn struct {
 	out *writeQueue
 	ch  proto.Channel
 	// host is the server that accepted the connection, as the connection
-	// sees it; stats its counters. The listener's name and the logger
-	// are the channel's (Meta, Log).
-	host  Host
-	stats *proto.Stats
+	// sees it. The listener's name, the logger and the counters are the
+	// channel's (Meta, Log, Stats).
+	host Host
 	// born is when it was accepted, Unix ns.
 	born int64
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
@@ -53,11 +52,9 @@ type Conn struct {
 	// (conn_timers.go), nil before.
 	authTimer *time.Timer
 	// dl is the read deadline the read loop keeps (keep alive), kept
-	// across parks; park and src are the connection's part in parking
-	// (park.go).
+	// across parks; park is the connection's part in parking (park.go).
 	dl   lazyDeadline
 	park connPark
-	src  parkSrc
 }
 
 // Host is what a connection needs of the server that accepted it: its
@@ -129,17 +126,17 @@ type Config struct {
 func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	st := cfg.Engine.Stats()
 	meta := cfg.Channel.Meta
-	c := &Conn{nc: nc, host: cfg.Host, stats: st, born: time.Now().UnixNano()}
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: cfg.Engine.Clock()}
+	c := &Conn{nc: nc, host: cfg.Host, born: time.Now().UnixNano()}
+	enc := encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: cfg.Engine.Clock()}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
-	c.out = newWriteQueue(wc, enc, cfg.Queue, writeTimeout, st)
+	c.out = newWriteQueue(wc, enc, cfg.Queue)
 	// QoS 0 shed to a backlog while overloaded.
 	c.out.shed = cfg.Shed
 	// writequeue.go: output buffers lent per burst.
 	c.out.batches = cfg.Batches
 	chc := cfg.Channel
-	chc.Out, chc.Wire, chc.Timers = c.out, &enc.Wire, c
+	chc.Out, chc.Wire, chc.Timers = c.out, &c.out.enc.Wire, c
 	c.ch.Init(cfg.Engine, chc)
 	c.rd.Reset(c.initPark(cfg.Park), chc.Profile.MaxPacketSize, cfg.Bufs) // park.go
 	c.out.onShut = c
@@ -219,7 +216,7 @@ func (c *Conn) handshake(ctx context.Context) bool {
 		return false
 	}
 	t0 := time.Now()
-	c.stats.Pkt.CountIn(mqtt.CONNECT)
+	ch.Stats().Pkt.CountIn(mqtt.CONNECT)
 	actx, cancel := withConnectDeadline(ctx, deadline) // connectctx.go: no timer unless waited on
 	defer cancel()
 	step := ch.Connect(actx, connect)
@@ -264,7 +261,7 @@ func (c *Conn) readLoop(resumed bool) {
 // when the connection parked instead (park.go).
 func (c *Conn) readPackets(end *proto.End, resumed bool) (parked bool) {
 	ch := &c.ch
-	stats := c.stats
+	stats := ch.Stats()
 	v := ch.Negotiated().Version
 	ka := ch.KeepAliveTimeout() // proto/channel_end.go
 	if !resumed {
@@ -302,12 +299,12 @@ func (c *Conn) readPackets(end *proto.End, resumed bool) (parked bool) {
 					continue
 				}
 			} else if h != nil {
-				c.src.first = true // parkSrc: a wait that may park
+				c.park.first = true // parkSrc: a wait that may park
 			}
 		}
 		if err == nil {
 			p, err = c.rd.ReadPacket(v)
-			c.src.first = false
+			c.park.first = false
 			if errors.Is(err, errParkNow) {
 				if c.tryPark() {
 					return true
@@ -400,7 +397,7 @@ func (c *Conn) ended(end *proto.End) {
 	ch.Closed()
 	c.finish()
 	c.logDisconnected(*end) // connlog.go
-	c.stats.Connections.Add(-1)
+	c.ch.Stats().Connections.Add(-1)
 	c.host.Untrack(c)
 }
 

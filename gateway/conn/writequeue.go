@@ -8,7 +8,6 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/internal/lockorder"
-	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -51,13 +50,14 @@ type writeQueue struct {
 	// bytes counts the payload bytes of the queued deliveries.
 	bytes int64
 
-	nc           net.Conn
-	enc          *encoder
-	limits       QueueLimits
-	writeTimeout time.Duration
-	// deadline is the write deadline in force (writer only).
+	nc net.Conn
+	// enc is the connection's encoder, inline: one allocation less per
+	// connection; its stats are the queue's too.
+	enc    encoder
+	limits QueueLimits
+	// deadline is the write deadline in force (writer only), writeTimeout
+	// (conn.go) ahead.
 	deadline lazyDeadline
-	stats    *proto.Stats
 	// shed, when set and true (the server is overloaded, limits/overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
 	shed *atomic.Bool
@@ -116,8 +116,10 @@ type QueueLimits struct {
 	Bytes int64
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, limits QueueLimits, writeTimeout time.Duration, st *proto.Stats) *writeQueue {
-	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
+// newWriteQueue returns the queue of nc with a copy of enc, whose Wire
+// the channel then sets through &q.enc.Wire.
+func newWriteQueue(nc net.Conn, enc encoder, limits QueueLimits) *writeQueue {
+	return &writeQueue{nc: nc, enc: enc, limits: limits}
 }
 
 // Send queues a control packet. It reports false once the queue is
@@ -151,13 +153,13 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 	}
 	if droppable && (len(q.items) >= q.limits.Items || (q.limits.Bytes > 0 && q.bytes+size > q.limits.Bytes)) {
 		q.mu.Unlock()
-		q.stats.Drop(stats.DropQueueFull)
+		q.enc.stats.Drop(stats.DropQueueFull)
 		return false
 	}
 	if droppable && len(q.items) > 0 && q.shed != nil && q.shed.Load() {
 		// Overloaded: a subscriber with a backlog loses its QoS 0.
 		q.mu.Unlock()
-		q.stats.Drop(stats.DropOverload)
+		q.enc.stats.Drop(stats.DropOverload)
 		return false
 	}
 	q.items = append(q.items, it)
@@ -255,7 +257,7 @@ func (q *writeQueue) flush() {
 		if len(items) == 0 {
 			q.flushing = false
 			if q.trim {
-				q.items, q.spare, q.trim = nil, nil, false
+				q.trimLocked()
 			}
 			closing := q.closing
 			q.mu.Unlock()
@@ -284,7 +286,7 @@ func (q *writeQueue) flush() {
 		if len(*bufs) == 0 {
 			continue
 		}
-		if t, ok := q.deadline.next(q.writeTimeout); ok {
+		if t, ok := q.deadline.next(writeTimeout); ok {
 			q.nc.SetWriteDeadline(t) // not one timer update per batch
 		}
 		n, err := q.write(bufs)
@@ -316,10 +318,12 @@ func (q *writeQueue) write(bufs *net.Buffers) (int64, error) {
 	return bufs.WriteTo(q.nc)
 }
 
-// trimIdle lets go of the queue's item slices, the spare one kept between
-// bursts included, when nothing is queued: the reader calls it as it
-// parks (park.go), so an idle connection holds no slice. A writer still
-// running lets go of them when it finds the queue empty.
+// trimIdle lets go of what the queue keeps between bursts when nothing
+// is queued: its item slices, the spare one included, and its write
+// deadline (a timer in the runtime's heap until it passes, writeTimeout
+// after the last write). The reader calls it as it parks (park.go), so an
+// idle connection holds neither. A writer still running does it when it
+// finds the queue empty.
 func (q *writeQueue) trimIdle() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -328,7 +332,17 @@ func (q *writeQueue) trimIdle() {
 		return
 	}
 	if len(q.items) == 0 {
-		q.items, q.spare = nil, nil
+		q.trimLocked()
+	}
+}
+
+// trimLocked does trimIdle's work; q.mu held, no writer running (the
+// next one sets a deadline afresh: lazyDeadline 0).
+func (q *writeQueue) trimLocked() {
+	q.items, q.spare, q.trim = nil, nil, false
+	if q.deadline != 0 {
+		q.deadline = 0
+		q.nc.SetWriteDeadline(time.Time{})
 	}
 }
 

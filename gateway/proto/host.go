@@ -50,6 +50,9 @@ func (ch *Channel) Init(e *Engine, c ChannelConfig) {
 // Meta returns the connection's metadata (ChannelConfig.Meta).
 func (ch *Channel) Meta() *listeners.Meta { return ch.meta }
 
+// Stats returns the counters of the channel's engine (Engine.Stats).
+func (ch *Channel) Stats() *Stats { return ch.env.stats }
+
 // Log returns the logger the channel was made with (ChannelConfig.Log),
 // for its host's entries; never nil once Init ran.
 func (ch *Channel) Log() *zap.Logger { return ch.log }
