@@ -15,9 +15,12 @@ import (
 // passes: the connect timeout's worth of connections would each hold one
 // after the handshake. Err and Deadline need no timer.
 //
-// Safe for concurrent use, as a context must be; mu is private and no
-// other lock is taken under it (context.AfterFunc's registration with the
-// parent takes only the context package's).
+// Safe for concurrent use, as a context must be. mu is a plain
+// sync.Mutex, outside the lock order (LOCKS.md): like the context
+// package's own lock it is taken under whatever lock an authenticator
+// holds when it asks for Done or Err, and no lock of ours is taken under
+// it (context.AfterFunc's registration with the parent takes only the
+// context package's).
 type connectCtx struct {
 	parent   context.Context
 	deadline time.Time
