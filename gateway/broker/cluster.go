@@ -67,8 +67,8 @@ type clusterState struct {
 func (s *Session) take(d *Delivery) bool {
 	c := s.cl
 	if c.replaying {
-		if s.maxPending > 0 && len(c.held) >= s.maxPending {
-			s.stats.Drop(stats.DropQueueFull)
+		if s.env.maxPending > 0 && len(c.held) >= s.env.maxPending {
+			s.env.stats.Drop(stats.DropQueueFull)
 			return true
 		}
 		c.held = append(c.held, d)
@@ -159,7 +159,7 @@ func (e *Broker) Adopt(a Adoption) *Session {
 		if !a.Deadline.IsZero() {
 			left = a.Deadline.Sub(e.now())
 		}
-		s.expiryTimer = time.AfterFunc(max(left, 0), func() { r.expire(s) })
+		s.offOrNew().expiryTimer = time.AfterFunc(max(left, 0), func() { r.expire(s) })
 	}
 	r.sessions[a.ClientID] = s
 	return s

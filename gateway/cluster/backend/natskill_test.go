@@ -202,7 +202,7 @@ func TestNATSServerKilledUnderLoad(t *testing.T) {
 				pub.RouteAt(broker.NewMessage(&mqtt.Publish{QoS: 1, PacketID: uint16(k%65535 + 1), Topic: "load/x", Payload: []byte(p)},
 					fmt.Sprintf("pub%d", i), now), &buf, now)
 				done := make(chan error, 1)
-				pub.AfterCommit(func(err error) { done <- err })
+				pub.AfterCommit(fmt.Sprintf("pub%d", i), func(err error) { done <- err })
 				end()
 				if err := <-done; err != nil {
 					failed.Add(1)
