@@ -291,7 +291,9 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	s.mu.Lock()
 	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev}
 	s.mu.Unlock()
-	s.gateOut(id)() // outflight.go: what was gated before it was owned
+	if sess.GatedOut() {
+		s.gateOut(id)() // outflight.go: what was gated before it was owned
+	}
 	switch {
 	case prev != nil && prev.Owner != s.o.Node:
 		s.counts.TakeoversRemote.Add(1)
