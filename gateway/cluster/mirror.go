@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -35,17 +37,21 @@ func (e RetainedEntry) Deleted() bool { return len(e.Value) == 0 }
 
 // MirrorHandler receives what a RetainedMirror reads.
 //
-// Concurrency: both methods are called on the mirror's goroutine (Run's),
+// Concurrency: every method is called on the mirror's goroutine (Run's),
 // one call at a time: they may block briefly (applying to a local store)
-// but every stream message waits for them. ctx: none. Ordering: Entry is
-// called in stream order, first with the last message of every topic the
-// stream holds when the mirror starts, then with each new one; Synced is
-// called once, after the last of those first messages (at once for an
-// empty stream). After the link to NATS is lost and repaired the mirror
-// resumes after the last message it handed on, so a topic's last Entry is
-// always its current state. Not found: a stream message that is not a
-// retained subject is skipped (logged).
+// but every stream message waits for them. ctx: none. Ordering: a full
+// read starts with Reading, then Entry is called in stream order with
+// the last message of every topic the stream holds, and Synced after the
+// last of those (at once for an empty stream); then Entry with each new
+// message. The mirror makes a full read when it starts and again each
+// time the link to NATS comes back after a loss: a deletion whose
+// message expired from the stream while the node was cut off (deletions
+// are kept for a while only, backend/retained.go) is then known by the
+// topic's absence, which the handler reconciles at Synced. A topic's last
+// Entry is always its current state. Not found: a stream message that is
+// not a retained subject is skipped (logged).
 type MirrorHandler interface {
+	Reading()
 	Entry(e RetainedEntry)
 	Synced()
 }
@@ -60,6 +66,9 @@ type RetainedMirror struct {
 	js  jetstream.JetStream
 	h   MirrorHandler
 	log *zap.Logger
+	// cons is the consumer of the read under way (Position), nil before
+	// the first is created.
+	cons atomic.Pointer[jetstream.Consumer]
 }
 
 // NewRetainedMirror returns a mirror of the retained stream reached
@@ -74,10 +83,34 @@ const mirrorRetry = 250 * time.Millisecond
 
 // Run creates the consumer (retrying until ctx ends while JetStream
 // cannot be reached) and hands every message to the handler until ctx
-// ends; it returns nil then. The consumer is recreated by the client
-// after a lost link or a missed heartbeat, resuming after the last
-// message handed on.
+// ends; it returns nil then. The client recreates the consumer after a
+// missed heartbeat, resuming after the last message handed on; after a
+// lost link Run makes a full read again (MirrorHandler).
 func (m *RetainedMirror) Run(ctx context.Context) error {
+	back := make(chan nats.Status, 1)
+	nc := m.js.Conn()
+	sc := nc.StatusChanged(nats.CONNECTED)
+	defer nc.RemoveStatusListener(sc)
+	go func() {
+		for range sc {
+			select {
+			case back <- nats.CONNECTED:
+			default:
+			}
+		}
+	}()
+	for {
+		again, err := m.read(ctx, back)
+		if err != nil || !again {
+			return err
+		}
+		m.log.Info("the link to nats came back: reading the retained stream again")
+	}
+}
+
+// read makes one full read, then follows the stream until ctx ends
+// (again false) or the link came back after a loss (again true).
+func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (again bool, _ error) {
 	var cons jetstream.Consumer
 	for {
 		var err error
@@ -89,15 +122,22 @@ func (m *RetainedMirror) Run(ctx context.Context) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return nil
+			return false, nil
 		}
 		m.log.Warn("creating the retained mirror's consumer failed, retrying", zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return nil
+			return false, nil
 		case <-time.After(mirrorRetry):
 		}
 	}
+	// A CONNECTED from before this read is no news.
+	select {
+	case <-back:
+	default:
+	}
+	m.cons.Store(&cons)
+	m.h.Reading()
 	synced := false
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		m.h.Synced()
@@ -105,17 +145,33 @@ func (m *RetainedMirror) Run(ctx context.Context) error {
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("reading the retained stream: %w", err)
+		return false, fmt.Errorf("reading the retained stream: %w", err)
 	}
 	defer it.Stop()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reread := make(chan struct{})
+	go func() {
+		select {
+		case <-back:
+			close(reread)
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := it.Next(jetstream.NextContext(rctx))
 		if err != nil {
+			select {
+			case <-reread:
+				return true, nil
+			default:
+			}
 			if ctx.Err() != nil {
-				return nil
+				return false, nil
 			}
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return fmt.Errorf("reading the retained stream: %w", err)
+				return false, fmt.Errorf("reading the retained stream: %w", err)
 			}
 			m.log.Debug("reading the retained stream", zap.Error(err))
 			continue
@@ -133,6 +189,22 @@ func (m *RetainedMirror) Run(ctx context.Context) error {
 			synced = true
 		}
 	}
+}
+
+// Position asks the server how far the mirror's consumer got: the
+// stream sequence of the last message it delivered, and how many
+// matching messages it has still to deliver. With pending 0, every
+// retained message stored before the call is at or below delivered.
+func (m *RetainedMirror) Position(ctx context.Context) (delivered, pending uint64, err error) {
+	c := m.cons.Load()
+	if c == nil {
+		return 0, 0, errors.New("reading the retained mirror's position: no consumer yet")
+	}
+	info, err := (*c).Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the retained mirror's position: %w", err)
+	}
+	return info.Delivered.Stream, info.NumPending, nil
 }
 
 // entry reads one stream message.

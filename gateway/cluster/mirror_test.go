@@ -29,6 +29,7 @@ type mirrorState struct {
 	synced  int
 	atSync  map[string]string
 	entries int
+	reads   int
 	origins map[string]int
 }
 
@@ -51,6 +52,14 @@ func (s *mirrorState) Entry(e cluster.RetainedEntry) {
 		return
 	}
 	s.topics[e.Topic] = string(p.Payload)
+}
+
+// Reading counts the full reads; the topics are kept (a full read
+// brings every current one again).
+func (s *mirrorState) Reading() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
 }
 
 func (s *mirrorState) Synced() {
