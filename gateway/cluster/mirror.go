@@ -42,8 +42,9 @@ func (e RetainedEntry) Deleted() bool { return len(e.Value) == 0 }
 // but every stream message waits for them. ctx: none. Ordering: a full
 // read starts with Reading, then Entry is called in stream order with
 // the last message of every topic the stream holds, and Synced after the
-// last of those (at once for an empty stream); then Entry with each new
-// message. The mirror makes a full read when it starts and again each
+// last of those (at once for an empty stream), with the stream sequence
+// up to which every message was handed over or is gone; then Entry with
+// each new message. The mirror makes a full read when it starts and again each
 // time the link to NATS comes back after a loss: a deletion whose
 // message expired from the stream while the node was cut off (deletions
 // are kept for a while only, backend/retained.go) is then known by the
@@ -53,7 +54,7 @@ func (e RetainedEntry) Deleted() bool { return len(e.Value) == 0 }
 type MirrorHandler interface {
 	Reading()
 	Entry(e RetainedEntry)
-	Synced()
+	Synced(at uint64)
 }
 
 // RetainedMirror follows the retained stream with one ordered consumer:
@@ -140,7 +141,9 @@ func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (aga
 	m.h.Reading()
 	synced := false
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		m.h.Synced()
+		// Nothing to read: the consumer starts past the stream's last
+		// sequence.
+		m.h.Synced(info.Delivered.Stream)
 		synced = true
 	}
 	it, err := cons.Messages()
@@ -185,7 +188,7 @@ func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (aga
 			m.h.Entry(e)
 		}
 		if !synced && meta.NumPending == 0 {
-			m.h.Synced()
+			m.h.Synced(meta.Sequence.Stream)
 			synced = true
 		}
 	}

@@ -62,7 +62,7 @@ func (s *mirrorState) Reading() {
 	s.reads++
 }
 
-func (s *mirrorState) Synced() {
+func (s *mirrorState) Synced(uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.synced++

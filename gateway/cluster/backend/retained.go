@@ -291,7 +291,7 @@ type mirrorHandler struct{ r *Retained }
 
 func (h mirrorHandler) Reading()                      { h.r.seen = map[string]struct{}{} }
 func (h mirrorHandler) Entry(e cluster.RetainedEntry) { h.r.entry(e) }
-func (h mirrorHandler) Synced()                       { h.r.reconcile() }
+func (h mirrorHandler) Synced(at uint64)              { h.r.reconcile(); h.r.advance(at) }
 
 // entry applies the topic's latest
 // state to the broker.
