@@ -21,6 +21,8 @@ type StatusDoc struct {
 	Draining      bool             `json:"draining"`
 	Listeners     []ListenerStatus `json:"listeners"`
 	Counts        StatusCounts     `json:"counts"`
+	// Node is this node's name (cluster.node); absent on a single node.
+	Node string `json:"node,omitempty"`
 	// Cluster lists the cluster's nodes; empty while edgemq runs as a
 	// single node.
 	Cluster []ClusterNodeStatus `json:"cluster"`
@@ -70,6 +72,7 @@ func (a *Server) status(w http.ResponseWriter, _ *http.Request) {
 			Retained: st.Retained, RetainedBytes: st.RetainedBytes,
 			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 		},
+		Node:    st.Node,
 		Cluster: make([]ClusterNodeStatus, 0, len(st.Cluster)),
 	}
 	for _, l := range st.Listeners {
