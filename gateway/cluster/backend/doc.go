@@ -21,7 +21,9 @@
 //     (0x8E, no will), the session carried on from the record with its
 //     offline queue replayed from its cursor, wills published once
 //     cluster-wide, a gone node's sessions claimed by exactly one other;
-//   - retained messages and health (retained*.go, health*.go).
+//   - retained messages and health (retained*.go, health*.go): a
+//     SUBSCRIBE waits for the retained mirror (retained_wait.go), the
+//     admin API deletes cluster-wide (retained_remove.go).
 //
 // It may import, of ours: mqtt, configs, gateway/broker (and below),
 // gateway/store, gateway/cluster, gateway/stats, gateway/logsafe and
