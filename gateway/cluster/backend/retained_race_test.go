@@ -25,18 +25,26 @@ type mirrorHold struct {
 	armed   atomic.Bool
 	held    chan struct{} // an entry is being held
 	release chan struct{}
+	stop    chan struct{} // closed when the test ends: nothing is held
 }
 
 func newMirrorHold(topic string) *mirrorHold {
-	return &mirrorHold{topic: topic, held: make(chan struct{}, 1), release: make(chan struct{})}
+	return &mirrorHold{topic: topic, held: make(chan struct{}, 1), release: make(chan struct{}), stop: make(chan struct{})}
 }
 
 func (h *mirrorHold) hook(e cluster.RetainedEntry) {
 	if e.Topic != h.topic || !h.armed.Load() {
 		return
 	}
-	h.held <- struct{}{}
-	<-h.release
+	select {
+	case h.held <- struct{}{}:
+	case <-h.stop:
+		return
+	}
+	select {
+	case <-h.release:
+	case <-h.stop:
+	}
 }
 
 // retainedOn is a backend node with its cluster-wide retained messages,
@@ -141,6 +149,9 @@ func TestRetainedMirrorRace(t *testing.T) {
 			}
 		}
 	})
+	// Registered after n3's, so run before it: a test failing while the
+	// mirror is held lets it go, and n3 stops.
+	t.Cleanup(func() { close(hold.stop) })
 	clustertest.Eventually(t, n3.r.Caught, func() string { return "node 3's mirror never read the stream" })
 
 	t.Run("waits for the mirror", func(t *testing.T) {
