@@ -81,6 +81,11 @@ type Retained struct {
 	// between them), for the reconciliation at its end; only the
 	// mirror's goroutine uses it.
 	seen map[string]struct{}
+	// readTo is the stream sequence a full read got to: the position
+	// moves there only at its end, once the topics it did not bring
+	// are dropped (a SUBSCRIBE must not see one the cluster deleted).
+	// The mirror's goroutine's own.
+	readTo uint64
 	// mirrored is the stream sequence of the last entry the mirror
 	// handed over; synced is set once it has read the whole stream.
 	mirrored atomic.Uint64
@@ -291,7 +296,21 @@ type mirrorHandler struct{ r *Retained }
 
 func (h mirrorHandler) Reading()                      { h.r.seen = map[string]struct{}{} }
 func (h mirrorHandler) Entry(e cluster.RetainedEntry) { h.r.entry(e) }
-func (h mirrorHandler) Synced(at uint64)              { h.r.reconcile(); h.r.advance(at) }
+func (h mirrorHandler) Synced(at uint64) {
+	to := max(at, h.r.readTo)
+	h.r.reconcile()
+	h.r.advance(to)
+}
+
+// handed records that the mirror applied stream sequence seq: the
+// position moves now, or at the end of a full read under way.
+func (r *Retained) handed(seq uint64) {
+	if r.seen != nil {
+		r.readTo = max(r.readTo, seq)
+		return
+	}
+	r.advance(seq)
+}
 
 // entry applies the topic's latest
 // state to the broker.
@@ -299,7 +318,7 @@ func (r *Retained) entry(e cluster.RetainedEntry) {
 	if r.hold != nil {
 		r.hold(e)
 	}
-	defer r.advance(e.Sequence)
+	defer r.handed(e.Sequence)
 	if e.Origin == r.node {
 		r.pubMu.Lock()
 		latest, ok := r.pending[e.Topic]
@@ -367,7 +386,7 @@ func same(cur *broker.Message, pub *mqtt.Publish, from string) bool {
 // write of it is on its way.
 func (r *Retained) reconcile() {
 	seen := r.seen
-	r.seen = nil
+	r.seen, r.readTo = nil, 0
 	r.synced.Store(true)
 	var stale []string
 	topics := r.b.RetainedTopics()
