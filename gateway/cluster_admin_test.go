@@ -94,3 +94,19 @@ func TestClusterAdmin(t *testing.T) {
 		adminDo[admin.ErrorBody](t, apis[1], "GET", "/api/v1/clients?scope=galaxy", nil, http.StatusBadRequest)
 	})
 }
+
+// TestAdminClientsScopeSingleNode: on a single node scope=cluster is the
+// node's own clients, with no node named and none missing; the status
+// names no node.
+func TestAdminClientsScopeSingleNode(t *testing.T) {
+	ts := startAdminServer(t, adminConfig(t))
+	a := newAdminClient(t, ts)
+	connectV5(t, ts, v5Connect("solo-1"))
+	pg := adminDo[admin.ClusterPage](t, a, "GET", "/api/v1/clients?scope=cluster&client_id=solo-", nil, http.StatusOK)
+	if len(pg.Items) != 1 || pg.Items[0].ClientID != "solo-1" || pg.Items[0].Node != "" || pg.MissingNodes == nil || len(pg.MissingNodes) != 0 {
+		t.Errorf("scope cluster on a single node: %+v", pg)
+	}
+	if st := adminDo[admin.StatusDoc](t, a, "GET", "/api/v1/status", nil, http.StatusOK); st.Node != "" || len(st.Cluster) != 0 {
+		t.Errorf("single node status: node %q, cluster %v", st.Node, st.Cluster)
+	}
+}
