@@ -202,3 +202,23 @@ func TestRetainedMirrorRace(t *testing.T) {
 		expect(t, c, "race/end", "fence", false)
 	})
 }
+
+// BenchmarkWaitMirrored is what a SUBSCRIBE pays for the retained
+// mirror when it is caught up: the stream's state read (shared by the
+// SUBSCRIBEs waiting at once, as in the parallel run).
+func BenchmarkWaitMirrored(b *testing.B) {
+	_, nodes := startNodes(b, 3)
+	n1 := withRetained(b, nodes[0], nil)
+	n3 := withRetained(b, nodes[2], nil)
+	n1.retain(b, "bench/x", "v")
+	clustertest.Eventually(b, func() bool { return n3.b.RetainedLookup("bench/x") != nil }, func() string { return "never mirrored" })
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+			if err := n3.r.WaitMirrored(ctx); err != nil {
+				b.Error(err)
+			}
+			cancel()
+		}
+	})
+}
