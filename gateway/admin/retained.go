@@ -5,6 +5,7 @@ package admin
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"net/http"
 	"slices"
@@ -107,6 +108,10 @@ func (a *Server) listRetained(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// retainedDeleteTimeout bounds the wait for a cluster to store a
+// deletion.
+const retainedDeleteTimeout = 10 * time.Second
+
 // deleteRetained deletes one topic's retained message (the topic is the
 // rest of the path; an empty level is written %2F), on every node of a
 // cluster; 503 when the cluster did not store the deletion.
@@ -116,7 +121,9 @@ func (a *Server) deleteRetained(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "topic: %v", err)
 		return
 	}
-	found, err := a.b.Retained.RemoveRetained(r.Context(), topic)
+	ctx, cancel := context.WithTimeout(r.Context(), retainedDeleteTimeout)
+	defer cancel()
+	found, err := a.b.Retained.RemoveRetained(ctx, topic)
 	if err != nil {
 		a.log.Warn("admin retained delete failed", logsafe.String("topic", topic), zap.Error(err))
 		writeError(w, http.StatusServiceUnavailable, "%v", err)
