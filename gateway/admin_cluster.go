@@ -102,8 +102,8 @@ func (s *Server) answerClusterAdmin(ctx context.Context) {
 	_ = sub.Unsubscribe()
 }
 
-// clusterNodes returns the cluster's live nodes for the status, this one
-// included; none without a cluster.
+// clusterNodes returns the cluster's live nodes for the status and the
+// dashboard's overview, this one included; none without a cluster.
 func (s *Server) clusterNodes() []admin.ClusterNode {
 	if s.cluster == nil {
 		return nil
@@ -120,7 +120,7 @@ func (s *Server) clusterNodes() []admin.ClusterNode {
 	}
 	out := make([]admin.ClusterNode, len(names))
 	for i, n := range names {
-		out[i] = admin.ClusterNode{Name: n, Up: true}
+		out[i] = admin.ClusterNode{Name: n, Up: true, Self: n == s.cluster.node.Name()}
 	}
 	return out
 }

@@ -322,7 +322,8 @@ func subscriptionCount(srv *Server) int {
 
 // Overview implements admin.Status.
 func (a adminSource) Overview() admin.ServerOverview {
-	return admin.ServerOverview{Version: a.version(), Listeners: a.listeners(), AdmissionRefused: a.s.Stats().AdmissionRefused}
+	return admin.ServerOverview{Version: a.version(), Listeners: a.listeners(), AdmissionRefused: a.s.Stats().AdmissionRefused,
+		Cluster: a.s.clusterNodes()} // admin_cluster.go
 }
 
 // Metrics implements admin.Status.

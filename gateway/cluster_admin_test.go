@@ -38,6 +38,17 @@ func TestClusterAdmin(t *testing.T) {
 			if want := fmt.Sprintf("e%d", i+1); st.Node != want || !slices.Equal(names, []string{"e1", "e2", "e3"}) {
 				t.Errorf("node %d status: node %q, cluster %v; want %q of e1 e2 e3", i+1, st.Node, names, want)
 			}
+			// The dashboard's overview shows the nodes, this one marked.
+			ov := adminDo[admin.OverviewDoc](t, a, "GET", "/api/v1/overview", nil, http.StatusOK)
+			var self []string
+			for _, n := range ov.ClusterNodes {
+				if n.Self {
+					self = append(self, n.Name)
+				}
+			}
+			if len(ov.ClusterNodes) != 3 || !slices.Equal(self, []string{st.Node}) {
+				t.Errorf("node %d overview: %+v", i+1, ov.ClusterNodes)
+			}
 		}
 	})
 
@@ -108,5 +119,8 @@ func TestAdminClientsScopeSingleNode(t *testing.T) {
 	}
 	if st := adminDo[admin.StatusDoc](t, a, "GET", "/api/v1/status", nil, http.StatusOK); st.Node != "" || len(st.Cluster) != 0 {
 		t.Errorf("single node status: node %q, cluster %v", st.Node, st.Cluster)
+	}
+	if ov := adminDo[admin.OverviewDoc](t, a, "GET", "/api/v1/overview", nil, http.StatusOK); ov.ClusterNodes != nil {
+		t.Errorf("single node overview: cluster nodes %+v", ov.ClusterNodes)
 	}
 }

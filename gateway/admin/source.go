@@ -283,6 +283,8 @@ type ServerStatus struct {
 type ClusterNode struct {
 	Name string
 	Up   bool
+	// Self marks this node.
+	Self bool
 }
 
 // ServerOverview is the server's version, listeners and the sockets
@@ -291,6 +293,8 @@ type ServerOverview struct {
 	Version          string
 	Listeners        []Listener
 	AdmissionRefused map[string]int64
+	// Cluster are the nodes of the cluster; none on a single node.
+	Cluster []ClusterNode
 }
 
 // ClusterClients lists the connected clients of a whole cluster. Safe
