@@ -2,10 +2,10 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -67,9 +67,6 @@ type RetainedMirror struct {
 	js  jetstream.JetStream
 	h   MirrorHandler
 	log *zap.Logger
-	// cons is the consumer of the read under way (Position), nil before
-	// the first is created.
-	cons atomic.Pointer[jetstream.Consumer]
 }
 
 // NewRetainedMirror returns a mirror of the retained stream reached
@@ -137,7 +134,6 @@ func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (aga
 	case <-back:
 	default:
 	}
-	m.cons.Store(&cons)
 	m.h.Reading()
 	synced := false
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
@@ -194,21 +190,48 @@ func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (aga
 	}
 }
 
-// Position asks the server how far the mirror's consumer got: the
-// stream sequence of the last message it delivered, and how many
-// matching messages it has still to deliver. With pending 0, every
-// retained message stored before the call is at or below delivered.
-func (m *RetainedMirror) Position(ctx context.Context) (delivered, pending uint64, err error) {
-	c := m.cons.Load()
-	if c == nil {
-		return 0, 0, errors.New("reading the retained mirror's position: no consumer yet")
-	}
-	info, err := (*c).Info(ctx)
+// LastRetainedSeq returns the stream sequence of the newest message the
+// retained stream holds (0: none), asked of the stream's leader (not a
+// replica, which may be behind, as a direct get could be). Unlike the
+// stream's last sequence, it is never that of a message gone since (a
+// deletion whose TTL ran out).
+func LastRetainedSeq(ctx context.Context, nc *nats.Conn) (uint64, error) {
+	req, err := json.Marshal(struct {
+		LastBySubject string `json:"last_by_subj"`
+	}{RetainedPrefix + ">"})
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading the retained mirror's position: %w", err)
+		return 0, fmt.Errorf("reading the last retained message: %w", err)
 	}
-	return info.Delivered.Stream, info.NumPending, nil
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+RetainedStream, req)
+	if err != nil {
+		return 0, fmt.Errorf("reading the last retained message: %w", err)
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *struct {
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("reading the last retained message: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == jsNoMessageFound:
+		return 0, nil
+	case resp.Error != nil:
+		return 0, fmt.Errorf("reading the last retained message: %s (%d)", resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return 0, errors.New("reading the last retained message: an empty answer")
+	}
+	return resp.Message.Seq, nil
 }
+
+// jsNoMessageFound is JetStream's error code for a get that found no
+// message.
+const jsNoMessageFound = 10037
 
 // entry reads one stream message.
 func (m *RetainedMirror) entry(msg jetstream.Msg, meta *jetstream.MsgMetadata) (RetainedEntry, bool) {

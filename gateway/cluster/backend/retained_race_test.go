@@ -47,6 +47,26 @@ func (h *mirrorHold) hook(e cluster.RetainedEntry) {
 	}
 }
 
+// keepAlive renews the nodes' liveness records until the test ends (the
+// harness does not, so that a test running longer than their TTL, under
+// load, would find them lapsed when it closes the nodes).
+func keepAlive(tb testing.TB, nodes []*testNode) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, len(nodes))
+	for _, tn := range nodes {
+		go func() { ran <- tn.node.Run(ctx) }()
+	}
+	tb.Cleanup(func() {
+		cancel()
+		for range nodes {
+			if err := <-ran; err != nil {
+				tb.Logf("renewing a node's liveness: %v", err)
+			}
+		}
+	})
+}
+
 // retainedOn is a backend node with its cluster-wide retained messages,
 // wired as the server wires them (Operations): publisher and
 // subscriptions wrapped.
@@ -137,6 +157,7 @@ func expect(tb testing.TB, c *testClient, topic, payload string, retained bool) 
 // once the mirror moves, the message is there.
 func TestRetainedMirrorRace(t *testing.T) {
 	nc, nodes := startNodes(t, 3)
+	keepAlive(t, nodes)
 	hold := newMirrorHold("race/x")
 	targeted := make(chan uint64, 16)
 	n1 := withRetained(t, nodes[0], nil)
@@ -208,6 +229,7 @@ func TestRetainedMirrorRace(t *testing.T) {
 // SUBSCRIBEs waiting at once, as in the parallel run).
 func BenchmarkWaitMirrored(b *testing.B) {
 	_, nodes := startNodes(b, 3)
+	keepAlive(b, nodes)
 	n1 := withRetained(b, nodes[0], nil)
 	n3 := withRetained(b, nodes[2], nil)
 	n1.retain(b, "bench/x", "v")

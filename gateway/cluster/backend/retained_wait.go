@@ -18,10 +18,10 @@ package backend
 // retained messages the cluster has: the client comes back, to this node
 // or another.
 //
-// The target is the stream's last sequence, unless the message there is
-// gone (a deletion whose time ran out, backend/retained.go): then the
-// mirror's consumer, asked after, has nothing pending, and what it
-// delivered is the target.
+// The target is the newest message the stream holds, read from its
+// leader: not the stream's last sequence, whose message may be gone (a
+// deletion whose time ran out, backend/retained.go), nor a replica's or
+// the mirror's consumer's view, which may be behind.
 //
 // What is left: a retained message another node stores while the
 // SUBSCRIBE is under way (after the target was read, before the new
@@ -147,23 +147,18 @@ func (r *Retained) lastSeqLoop(ctx context.Context) {
 }
 
 // target returns the stream sequence the mirror must reach to hold every
-// retained message stored before the call.
+// retained message stored before the call: the stream's last sequence
+// when the mirror is there already (the usual case: one request, no
+// message body), else the newest message the stream still holds.
 func (r *Retained) target(ctx context.Context) (uint64, error) {
 	s, err := r.js.Stream(ctx, cluster.RetainedStream)
 	if err != nil {
 		return 0, fmt.Errorf("reading the retained stream's state: %w", err)
 	}
-	last := s.CachedInfo().State.LastSeq
-	if r.mirrored.Load() >= last {
+	if last := s.CachedInfo().State.LastSeq; r.mirrored.Load() >= last {
 		return last, nil
 	}
-	// Behind, or the last message is gone: the consumer's view tells
-	// (none yet, or not answering: the last sequence, and the wait's
-	// bound, stand).
-	if delivered, pending, err := r.mirror.Position(ctx); err == nil && pending == 0 {
-		return min(last, delivered), nil
-	}
-	return last, nil
+	return cluster.LastRetainedSeq(ctx, r.js.Conn())
 }
 
 // mirroredWait bounds how long a SUBSCRIBE waits for the retained mirror
