@@ -246,5 +246,6 @@ func (s *Server) clusterOps() *ops.Cluster {
 		TakeoversLocal: sc.TakeoversLocal.Load(), TakeoversRemote: sc.TakeoversRemote.Load(),
 		RemoteWills:    sc.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
+		RetainedRefused: r.Refused,
 	}
 }
