@@ -21,7 +21,6 @@ import (
 
 	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
-	"edgemq/mqtt"
 )
 
 // SetSeq sets m's sequence in the cluster's messages stream (0: none, a
@@ -50,6 +49,16 @@ type clusterState struct {
 	// base is the cursor the session started from here (StartCursor):
 	// the floor of an owed message whose floor is unknown.
 	base uint64
+	// carried are the deliveries carried in flight from another node
+	// waiting for their message; gate the packets waiting for the
+	// session's record.
+	carried carryState
+	gate    outGate
+	// done are the messages above the cursor the session is done with;
+	// rels the inbound ids awaiting PUBREL carried from another node's
+	// record (cluster_out.go).
+	done []Done
+	rels map[uint16]struct{}
 }
 
 // take is called by deliver with s.mu held: it reports whether d is
@@ -58,8 +67,8 @@ type clusterState struct {
 func (s *Session) take(d *Delivery) bool {
 	c := s.cl
 	if c.replaying {
-		if s.maxPending > 0 && len(c.held) >= s.maxPending {
-			s.stats.Drop(stats.DropQueueFull)
+		if s.env.maxPending > 0 && len(c.held) >= s.env.maxPending {
+			s.env.stats.Drop(stats.DropQueueFull)
 			return true
 		}
 		c.held = append(c.held, d)
@@ -143,14 +152,14 @@ func (e *Broker) Adopt(a Adoption) *Session {
 		s.st.putSub(NewSubscription(o)) // quota.go
 	}
 	for _, pid := range a.Rels {
-		s.st.awaitingRel[pid] = struct{}{}
+		s.st.addRel(pid)
 	}
 	if a.Expiry != math.MaxUint32 {
 		left := time.Duration(a.Expiry) * time.Second
 		if !a.Deadline.IsZero() {
 			left = a.Deadline.Sub(e.now())
 		}
-		s.expiryTimer = time.AfterFunc(max(left, 0), func() { r.expire(s) })
+		s.offOrNew().expiryTimer = time.AfterFunc(max(left, 0), func() { r.expire(s) })
 	}
 	r.sessions[a.ClientID] = s
 	return s
@@ -181,27 +190,7 @@ func (e *Broker) ReplayTo(s *Session, m *Message) bool {
 	if s.ended {
 		return false
 	}
-	var qos byte
-	var retain, any bool
-	var ids []uint32
-	for _, sub := range s.st.subs {
-		f := sub.filter
-		if _, _, shared, _ := mqtt.ParseShared(f); shared {
-			continue
-		}
-		if !mqtt.Match(f, m.pub.Topic) {
-			continue
-		}
-		if sub.noLocal && s.st.clientID == m.from {
-			continue // [MQTT-3.8.3-3]
-		}
-		any = true
-		qos = max(qos, sub.qos)
-		retain = retain || (sub.retainAsPublished && m.pub.Retain)
-		if sub.id != 0 {
-			ids = append(ids, sub.id)
-		}
-	}
+	qos, retain, ids, any := s.matchLocked(m) // cluster_out.go
 	if !any {
 		return false
 	}

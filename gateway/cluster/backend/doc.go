@@ -16,11 +16,14 @@
 //     once per session (route_ingress.go);
 //   - shared subscriptions as NATS queue groups (shared*.go);
 //   - sessions across nodes (session*.go, takeover.go, replay.go,
-//     will.go, checkpoint.go, lapse.go): a record per client id claimed
-//     by each CONNECT, the previous owner node asked to close its client
-//     (0x8E, no will), the session carried on from the record with its
-//     offline queue replayed from its cursor, wills published once
-//     cluster-wide, a gone node's sessions claimed by exactly one other;
+//     outflight.go, will*.go, checkpoint.go, lapse.go): a record per
+//     client id claimed by each CONNECT, the previous owner node asked to
+//     close its client (0x8E, no will), the session carried on from the
+//     record with its offline queue replayed from its cursor and its
+//     deliveries in flight resumed as they stood (QoS 2 exactly once),
+//     wills published once cluster-wide, a gone node's sessions claimed
+//     by exactly one other, and what its shared subscription members
+//     owed handed to other members (shared.go);
 //   - retained messages and health (retained*.go, health*.go): a
 //     SUBSCRIBE waits for the retained mirror (retained_wait.go), the
 //     admin API deletes cluster-wide (retained_remove.go).

@@ -119,6 +119,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(owner s
 		return false
 	}
 	s.counts.Claimed.Add(1)
+	s.handOverShared(cctx, id, next.Shared) // shared.go: before its subscriptions are here
 	ended := next.Expiry == 0 || (!next.Deadline.IsZero() && !now.Before(next.Deadline))
 	if ended {
 		// The session ends now, and its will goes [MQTT-3.1.3-9].
@@ -142,7 +143,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(owner s
 		s.o.Log.Warn("a gone node's session could not be carried on here", logsafe.String("client_id", id))
 		return true
 	}
-	s.replay(cctx, sess, next.Subs, next.Cursor) // replay.go
+	s.replay(cctx, sess, next.Subs, next.Cursor, next.Out, next.Done) // replay.go
 	o := &owned{sess: sess, rec: next, rev: newRev, claimed: true}
 	s.mu.Lock()
 	s.owned[id] = o

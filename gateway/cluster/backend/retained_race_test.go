@@ -109,7 +109,7 @@ func (n *retainedOn) retain(tb testing.TB, topic, payload string) {
 	now := time.Now()
 	n.pub.RouteAt(broker.NewMessage(&mqtt.Publish{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: true, PacketID: 7}, "pub", now), &buf, now)
 	done := make(chan error, 1)
-	if !n.pub.AfterCommit(func(err error) { done <- err }) {
+	if !n.pub.AfterCommit("pub", func(err error) { done <- err }) {
 		tb.Fatal("a retained publish completed without the cluster")
 	}
 	end()
