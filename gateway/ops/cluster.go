@@ -26,6 +26,9 @@ type Cluster struct {
 	// cluster stored; RetainedApplied the changes other nodes' retained
 	// messages made to this node's copy.
 	RetainedStored, RetainedApplied int64
+	// RetainedRefused counts the SUBSCRIBEs refused because the retained
+	// mirror was behind the cluster (backend/retained_wait.go).
+	RetainedRefused int64
 }
 
 var (
@@ -35,7 +38,7 @@ var (
 	descClusterMsgs      = prometheus.NewDesc("edgemq_cluster_messages_total", "Messages crossing between this node and the cluster, by direction (in: received from other nodes and routed here; out: sent to the cluster).", []string{"direction"}, nil)
 	descClusterTakeovers = prometheus.NewDesc("edgemq_cluster_takeovers_total", "Sessions taken over by a connection of this node, by where the session was (local: this node, remote: another).", []string{"from"}, nil)
 	descClusterWills     = prometheus.NewDesc("edgemq_cluster_remote_wills_total", "Wills published for clients of failed nodes.", nil, nil)
-	descClusterRetained  = prometheus.NewDesc("edgemq_cluster_retained_total", "Retained messages: stored (this node's, acknowledged by the cluster) and applied (other nodes' changes mirrored here).", []string{"op"}, nil)
+	descClusterRetained  = prometheus.NewDesc("edgemq_cluster_retained_total", "Retained messages: stored (this node's, acknowledged by the cluster), applied (other nodes' changes mirrored here) and subscribe_refused (SUBSCRIBEs refused while the mirror was behind).", []string{"op"}, nil)
 )
 
 var clusterDescs = []*prometheus.Desc{descClusterLink, descClusterServing, descClusterLosses, descClusterMsgs,
@@ -62,6 +65,7 @@ func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
 	counter(descClusterWills, c.RemoteWills)
 	counter(descClusterRetained, c.RetainedStored, "stored")
 	counter(descClusterRetained, c.RetainedApplied, "applied")
+	counter(descClusterRetained, c.RetainedRefused, "subscribe_refused")
 }
 
 func b2f(b bool) float64 {

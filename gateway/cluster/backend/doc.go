@@ -24,7 +24,9 @@
 //     wills published once cluster-wide, a gone node's sessions claimed
 //     by exactly one other, and what its shared subscription members
 //     owed handed to other members (shared.go);
-//   - retained messages and health (retained*.go, health*.go).
+//   - retained messages and health (retained*.go, health*.go): a
+//     SUBSCRIBE waits for the retained mirror (retained_wait.go), the
+//     admin API deletes cluster-wide (retained_remove.go).
 //
 // It may import, of ours: mqtt, configs, gateway/broker (and below),
 // gateway/store, gateway/cluster, gateway/stats, gateway/logsafe and
