@@ -104,6 +104,7 @@ func (s *Session) putDeliveryLocked(d *Delivery) {
 
 // deleteDeliveryLocked forgets d. s.mu held.
 func (s *Session) deleteDeliveryLocked(d *Delivery) {
+	s.clusterChangedLocked() // cluster.go: the cursor may move on
 	if s.p == nil || d.dseq == 0 {
 		return
 	}
@@ -112,6 +113,7 @@ func (s *Session) deleteDeliveryLocked(d *Delivery) {
 
 // relLocked records or forgets an inbound QoS 2 id. s.mu held.
 func (s *Session) relLocked(pid uint16, put bool) {
+	s.clusterChangedLocked() // cluster.go
 	if s.p == nil {
 		return
 	}
@@ -176,6 +178,7 @@ func (r *registry) persistOpenLocked(s *Session, will *mqtt.Will) {
 
 // forgetLocked removes a session from the store. s.mu held.
 func (s *Session) forgetLocked() {
+	s.clusterChangedLocked() // cluster.go: the session ended
 	if s.p != nil {
 		s.p.apply(store.Op{Kind: store.DeleteSession, ClientID: s.st.clientID})
 		s.p = nil

@@ -96,8 +96,10 @@ type registry struct {
 	// (retained_feed.go); clock their time (clock.go).
 	retained *retainedStore
 	clock    Clock
-	// cluster gives new sessions cluster state (cluster.go).
-	cluster bool
+	// cluster gives new sessions cluster state (cluster.go), and
+	// clusterChange hears of their changes (OnClusterChange).
+	cluster       bool
+	clusterChange func(*Session)
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEnd func(*Session), onWill func(string, *mqtt.Will)) *registry {
@@ -111,7 +113,7 @@ func (r *registry) newSession(clientID string) *Session {
 	s := &Session{st: newSessionState(clientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq,
 		reads: r.reads, retained: r.retained, clock: r.clock}
 	if r.cluster {
-		s.cl = &clusterState{} // cluster.go
+		s.cl = &clusterState{notify: r.clusterChange} // cluster.go
 	}
 	return s
 }

@@ -3,7 +3,11 @@ package backend
 // The owning node keeps its sessions' records current: every Checkpoint
 // it writes, for each session whose subscriptions, inbound QoS 2 ids or
 // cursor changed, one revision-checked record (batched: many changes of
-// one session between two checkpoints make one write). A write that
+// one session between two checkpoints make one write). Only the sessions
+// marked changed are visited: the broker tells of a session's first
+// change since its last checkpoint (broker.OnClusterChange, a delivery,
+// an acknowledgement, a QoS 2 id, its end), and so do this package's own
+// changes (markDirty); an idle session costs nothing. A write that
 // fails on its revision means another node claimed the session without
 // this node letting it go: normally its kick follows at once; if none
 // came within twice KickWait (it timed out on the way), the session is
@@ -50,13 +54,7 @@ func (s *Sessions) checkpoints(ctx context.Context) {
 			cancel()
 			s.o.Log.Info("nats link back: sessions rechecked", zap.Int("dropped", n), zap.Error(err))
 		}
-		s.mu.Lock()
-		ids := make([]string, 0, len(s.owned))
-		for id := range s.owned {
-			ids = append(ids, id)
-		}
-		s.mu.Unlock()
-		for _, id := range ids {
+		for _, id := range s.dirty.take() {
 			if ctx.Err() != nil {
 				return
 			}
@@ -71,6 +69,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	defer cancel()
 	unlock, err := s.gates.lock(cctx, id)
 	if err != nil {
+		s.markDirty(id)
 		return
 	}
 	defer unlock()
@@ -90,6 +89,8 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	if gone != nil {
 		if s.o.Up() {
 			s.detached(cctx, id, o.sess, gone.will) // session.go
+		} else {
+			s.markDirty(id)
 		}
 		return
 	}
@@ -99,6 +100,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		}
 		return
 	}
+	o.sess.ClusterSeen() // a change from here on marks it again
 	s.snapshot(&rec, o.sess)
 	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) {
 		return
@@ -118,9 +120,12 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.mu.Unlock()
 		if lost {
 			s.fenced(id, o)
+		} else {
+			s.markDirty(id)
 		}
 	case err != nil:
 		s.o.Log.Debug("writing a session record failed; again at the next checkpoint", logsafe.String("client_id", id), zap.Error(err))
+		s.markDirty(id)
 	default:
 		s.mu.Lock()
 		o.rec, o.rev, o.stale = rec, newRev, time.Time{}

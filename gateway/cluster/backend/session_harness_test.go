@@ -84,7 +84,7 @@ func sessCluster(t *testing.T, n int) (*clustertest.Cluster, []*sessNode) {
 		nd.b = broker.New(broker.Config{MaxPending: 1000}, &stats.Counters{}, sessReads{}, log)
 		nd.s = NewSessions(SessionsOptions{Node: nd.name, Conn: nd.nc, JS: nd.js, Layout: nd.layout, Up: func() bool { return !nd.down.Load() && nd.nc.IsConnected() },
 			Broker: nd.b, Pub: willPub{Broker: nd.b, seen: nd.wills}, StrictOwner: true, KickWait: 2 * time.Second,
-			Checkpoint: 20 * time.Millisecond, Log: log})
+			Checkpoint: 20 * time.Millisecond, Incarnation: func() string { return nd.live.Incarnation() }, Log: log})
 		nd.live = cluster.NewLiveness(nd.js, nd.layout.Nodes, nd.name, 100*time.Millisecond, time.Second, log)
 		if err := nd.live.Acquire(ctx); err != nil {
 			t.Fatal(err)
