@@ -204,7 +204,7 @@ type lapses struct {
 }
 
 func (l lapses) Current(live map[string]string) { l.current <- live }
-func (l lapses) Lapsed(node, _ string)         { l.lapsed <- node }
+func (l lapses) Lapsed(node, _ string)          { l.lapsed <- node }
 
 // TestWatchLapses: a watcher sees the live nodes, then the lapse of a
 // node that stops renewing, and the delete of one that stops cleanly;
