@@ -79,6 +79,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.mu.Unlock()
 		return
 	}
+	s.counts.Checkpointed.Add(1)
 	rec, rev, willArmed := o.rec, o.rev, o.will != nil
 	last := o.rec
 	gone := o.left

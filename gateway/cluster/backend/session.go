@@ -119,6 +119,9 @@ type SessionCounts struct {
 	// Fenced counts the sessions dropped here because another node
 	// claimed them without this node letting go first.
 	Fenced atomic.Int64
+	// Checkpointed counts the sessions the checkpoints looked at (those
+	// marked changed, checkpoint.go).
+	Checkpointed atomic.Int64
 }
 
 // Counts returns the counters of s.
