@@ -229,12 +229,14 @@ func (s *Server) clusterOps() *ops.Cluster {
 	}
 	c := s.cluster
 	h, r := c.ops.Health().Stats(), c.ops.Retained().Stats()
-	n, sc := c.be.Counters(), c.be.ClusterSessions().Counts()
+	n, sc, rp := c.be.Counters(), c.be.ClusterSessions().Counts(), c.be.ClusterSessions().Replays()
 	return &ops.Cluster{
 		LinkUp: h.LinkUp, Serving: h.State == backend.Serving, LinkLosses: h.Closings,
 		MessagesIn: n.Received.Load(), MessagesOut: n.SentCore.Load() + n.SentStream.Load(),
 		TakeoversLocal: sc.TakeoversLocal.Load(), TakeoversRemote: sc.TakeoversRemote.Load(),
 		RemoteWills:    sc.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
+		Claimed:   sc.Claimed.Load(),
+		ReplayLag: rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
 	}
 }

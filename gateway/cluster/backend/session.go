@@ -104,6 +104,8 @@ type Sessions struct {
 	// dirty are the sessions whose record may need writing
 	// (checkpoint.go).
 	dirty keyQueue
+	// replays counts the offline queues replayed (replay_lag.go).
+	replays ReplayStats
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.
