@@ -36,6 +36,7 @@ import (
 type sessionsResult struct {
 	Scenario       string         `json:"scenario"`
 	Version        int            `json:"version"`
+	Prefix         string         `json:"prefix"` // session i's client id is prefix-i
 	Sessions       int            `json:"sessions"`
 	Failed         int64          `json:"failed"`
 	ExpirySeconds  int            `json:"session_expiry"`
@@ -71,6 +72,7 @@ func runSessions(ctx context.Context, o options, out, stderr io.Writer) (*sessio
 	}
 	res := &sessionsResult{Scenario: "sessions", Version: o.version, ExpirySeconds: o.sessionExpiry, PerBroker: map[string]int{}}
 	prefix := o.idPrefix + "-" + runID()
+	res.Prefix = prefix
 	var next, failed atomic.Int64
 	var firstErr firstError
 	per := make([]atomic.Int64, len(addrs))
@@ -100,7 +102,7 @@ func runSessions(ctx context.Context, o options, out, stderr io.Writer) (*sessio
 	res.Seconds = elapsed.Seconds()
 	res.SessionsPerSec = float64(res.Sessions) / elapsed.Seconds()
 	for i, a := range addrs {
-		res.PerBroker[a] = int(per[i].Load())
+		res.PerBroker[a] += int(per[i].Load())
 	}
 	if err := firstErr.err; err != nil {
 		fmt.Fprintln(stderr, "edgemq-bench: first failure:", err)
