@@ -20,7 +20,10 @@
 //     by each CONNECT, the previous owner node asked to close its client
 //     (0x8E, no will), the session carried on from the record with its
 //     offline queue replayed from its cursor, wills published once
-//     cluster-wide, a gone node's sessions claimed by exactly one other;
+//     cluster-wide, a gone node's sessions claimed by exactly one other,
+//     found through the owner index (owner_index.go), the records written
+//     for the sessions that changed only, the replays' lag counted
+//     (replay_lag.go);
 //   - retained messages and health (retained*.go, health*.go).
 //
 // It may import, of ours: mqtt, configs, gateway/broker (and below),
