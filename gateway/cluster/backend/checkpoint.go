@@ -87,6 +87,9 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		o.left = nil
 	}
 	s.mu.Unlock()
+	if o.sess != nil {
+		o.sess.ClusterSeen() // a change from here on marks it again
+	}
 	if gone != nil {
 		if s.o.Up() {
 			s.detached(cctx, id, o.sess, gone.will) // session.go
@@ -101,7 +104,6 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		}
 		return
 	}
-	o.sess.ClusterSeen() // a change from here on marks it again
 	s.snapshot(&rec, o.sess)
 	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) {
 		return
