@@ -177,9 +177,9 @@ func (s *Server) attachOperations(c *clusterState, b *broker.Broker, seams proto
 	o, err := backend.NewOperations(c.node, b, backend.HealthHooks{
 		CloseClients: s.closeForCluster,
 		// After an outage the sessions another node claimed meanwhile are
-		// dropped here before the node serves again (backend/takeover.go).
+		// dropped here before the node serves again (backend/recheck.go).
 		Recheck: func(ctx context.Context, _ bool) error {
-			_, err := c.be.ClusterSessions().Recheck(ctx)
+			_, err := c.be.ClusterSessions().RecheckChanged(ctx) // backend/recheck.go
 			return err
 		},
 	}, s.log.Named("cluster"))

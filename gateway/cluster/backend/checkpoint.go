@@ -35,6 +35,7 @@ func (s *Sessions) checkpoints(ctx context.Context) {
 	t := time.NewTicker(s.o.Checkpoint)
 	defer t.Stop()
 	wasUp := true
+	var pointRead time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,13 +47,19 @@ func (s *Sessions) checkpoints(ctx context.Context) {
 		wasUp = up
 		s.down.Store(!up)
 		if !up {
+			now := time.Now()
+			s.lostAt.CompareAndSwap(nil, &now) // recheck.go: the outage's start
 			continue
 		}
 		if healed {
 			rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
-			n, err := s.Recheck(rctx) // takeover.go
+			n, err := s.RecheckChanged(rctx) // recheck.go
 			cancel()
 			s.o.Log.Info("nats link back: sessions rechecked", zap.Int("dropped", n), zap.Error(err))
+		}
+		if now := time.Now(); now.Sub(pointRead) >= recheckEvery {
+			pointRead = now
+			s.readRecheckPoint(ctx) // recheck.go
 		}
 		for _, id := range s.dirty.take() {
 			if ctx.Err() != nil {

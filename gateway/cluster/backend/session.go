@@ -106,6 +106,11 @@ type Sessions struct {
 	dirty keyQueue
 	// replays counts the offline queues replayed (replay_lag.go).
 	replays ReplayStats
+	// points are where RecheckChanged starts from, lostAt when the
+	// checkpoints first saw the link down since the last one succeeded
+	// (recheck.go).
+	points recheckPoints
+	lostAt atomic.Pointer[time.Time]
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.
@@ -122,8 +127,10 @@ type SessionCounts struct {
 	// claimed them without this node letting go first.
 	Fenced atomic.Int64
 	// Checkpointed counts the sessions the checkpoints looked at (those
-	// marked changed, checkpoint.go).
-	Checkpointed atomic.Int64
+	// marked changed, checkpoint.go); Rechecked the records rewritten
+	// after an outage to find the sessions claimed elsewhere meanwhile
+	// (recheck.go).
+	Checkpointed, Rechecked atomic.Int64
 }
 
 // Counts returns the counters of s.
