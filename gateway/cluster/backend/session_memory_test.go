@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -27,6 +28,13 @@ func TestSessionMemoryProfile(t *testing.T) {
 		t.Skip("a measurement: set EDGEMQ_SESSION_PROFILE=N")
 	}
 	_, nodes := startNodes(t, 3)
+	// A measurement outlives the liveness TTL: the nodes renew theirs.
+	ctx, cancel := context.WithCancel(context.Background())
+	var live sync.WaitGroup
+	for _, tn := range nodes {
+		live.Go(func() { _ = tn.node.Run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); live.Wait() })
 	b1 := nodes[0]
 	heap := func() uint64 {
 		runtime.GC()
