@@ -9,6 +9,8 @@ import (
 
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestRecheckPoints: the point a recheck starts from is the newest read
@@ -64,8 +66,15 @@ func TestRecheckChangedAfterOutage(t *testing.T) {
 		sessOpen(t, a, c, fmt.Sprintf("rc-%d", i), true, 300, nil)
 		clients = append(clients, c)
 	}
-	clustertest.Eventually(t, func() bool { return a.s.points.before(time.Now(), a.s.recheckMargin()) != 0 },
-		func() string { return "a never read a recheck point" })
+	// A point after the sessions' records, read a margin before the
+	// outage.
+	st, err := a.layout.Sessions.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := st.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
+	clustertest.Eventually(t, func() bool { return a.s.points.before(time.Now(), a.s.recheckMargin()) >= written },
+		func() string { return "a never read a recheck point after the sessions were written" })
 	a.down.Store(true)
 	clustertest.Eventually(t, func() bool { return a.s.lostAt.Load() != nil },
 		func() string { return "a's checkpoints never saw the link down" })

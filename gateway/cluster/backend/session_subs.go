@@ -123,6 +123,9 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		moved := o.rev != rev // this node's checkpoint wrote meanwhile
 		s.mu.Unlock()
 		if !moved {
+			// Another node claimed it: the checkpoint writes again, and
+			// drops the session if no kick comes (checkpoint.go).
+			s.markDirty(id)
 			return
 		}
 	}
