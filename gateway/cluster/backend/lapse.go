@@ -32,7 +32,7 @@ import (
 
 // lapseWorkers is how many of a lapsed node's sessions a node claims at
 // a time: each claim waits on NATS round trips, not on the CPU.
-const lapseWorkers = 16
+const lapseWorkers = 32
 
 // lapseRounds bounds the rounds over the claims that failed (NATS did
 // not answer in time): the index of a lapsed incarnation is removed only
@@ -187,7 +187,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(*cluste
 	}
 	// A read first: the other survivors won most of what this one did
 	// not, and a session moved on costs no index entry.
-	rec, _, err := s.store.Get(cctx, id)
+	rec, rev, err := s.store.Get(cctx, id)
 	switch {
 	case errors.Is(err, cluster.ErrNoRecord):
 		return false, nil
@@ -203,10 +203,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(*cluste
 	}
 	now := time.Now()
 	var next cluster.SessionRecord
-	// Revision-checked, read again after a lost round (the read may come
-	// from a replica a write has not reached yet): of the nodes claiming,
-	// exactly one wins; the others then read a live owner and give up.
-	_, newRev, err := s.store.Claim(cctx, id, func(rec *cluster.SessionRecord) *cluster.SessionRecord {
+	claim := func(rec *cluster.SessionRecord) *cluster.SessionRecord {
 		if rec == nil || !gone(rec) {
 			return nil // ended, or moved on (claimed, reconnected)
 		}
@@ -225,7 +222,15 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(*cluste
 			}
 		}
 		return &next
-	})
+	}
+	// Revision-checked, at the revision read above first, then read
+	// again after a lost round (the read may come from a replica a write
+	// has not reached yet): of the nodes claiming, exactly one wins; the
+	// others then read a live owner and give up.
+	newRev, err := s.store.Put(cctx, id, claim(rec), rev)
+	if errors.Is(err, cluster.ErrStale) {
+		_, newRev, err = s.store.Claim(cctx, id, claim)
+	}
 	if err != nil || newRev == 0 {
 		s.unindex(ixKey)
 		if err != nil {

@@ -314,7 +314,7 @@ func jsConsumers(t *testing.T, nd *sessNode) (messages, buckets int) {
 	return messages, buckets
 }
 
-// TestConsumersDoNotGrowWithSessions: 500 persistent sessions over
+// TestConsumersDoNotGrowWithSessions: 300 persistent sessions over
 // three nodes, each subscribed and disconnected, a third of them then
 // resumed on another node (a replay each), leave no JetStream consumer
 // per session or subscription (issue 15): the messages stream has none
@@ -323,7 +323,7 @@ func jsConsumers(t *testing.T, nd *sessNode) (messages, buckets int) {
 // at most).
 func TestConsumersDoNotGrowWithSessions(t *testing.T) {
 	_, nodes := sessCluster(t, 3)
-	const n = 500
+	const n = 300
 	open := func(i int, nd *sessNode) {
 		id := fmt.Sprintf("many-%d", i)
 		cl := newSessClient()
@@ -334,7 +334,7 @@ func TestConsumersDoNotGrowWithSessions(t *testing.T) {
 	each := func(ids []int, fn func(i int)) {
 		var wg sync.WaitGroup
 		work := make(chan int)
-		for range 16 {
+		for range 48 {
 			wg.Go(func() {
 				for i := range work {
 					fn(i)
