@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"edgemq/gateway/cluster/clustertest"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session/state"
 )
 
 // crashNode is one edgemq binary of a cluster, a node on an external
@@ -82,6 +84,34 @@ func (n *crashNode) start() {
 	})
 }
 
+// crashSessionClient connects as crashClient does, with the client's
+// session state ss (paho's own QoS 2 bookkeeping), which a later
+// connection of the same client may use.
+func crashSessionClient(t *testing.T, addr string, cp *paho.Connect, ss *state.State, onMsg func(*paho.Publish)) *paho.Client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: nc, Session: ss,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			onMsg(pr.Packet)
+			return true, nil
+		}},
+		OnClientError: func(error) {},
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	ack, err := c.Connect(ctx, cp)
+	if err != nil {
+		nc.Close()
+		t.Fatalf("connect %q: %v", cp.ClientID, err)
+	}
+	lastConnack.Store(c, ack)
+	t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}) })
+	return c
+}
+
 // kill sends SIGKILL and reaps the process.
 func (n *crashNode) kill() {
 	if n.proc != nil && n.proc.ProcessState == nil {
@@ -91,12 +121,16 @@ func (n *crashNode) kill() {
 }
 
 // TestClusterKill9 kills the edgemq binary holding a persistent session
-// and three clients with wills, with SIGKILL, while a publisher on
-// another node sends QoS 1 messages: the session's client, reconnecting
-// on a third node, finds its session (Session Present) and every
-// acknowledged message, in order; the due wills are published once
-// each, the delayed one not before its delay [MQTT-3.1.3-9], none for
-// the client that disconnected cleanly [MQTT-3.1.2-10].
+// and three clients with wills, with SIGKILL, while publishers on the
+// two other nodes send QoS 1 and QoS 2 messages: the session's client,
+// reconnecting on another node with its own session state kept, finds
+// its session (Session Present) and every acknowledged message, in each
+// publisher's order, the QoS 1 ones at least once, the QoS 2 ones
+// exactly once (the new node resends what was in flight with DUP and
+// its packet id, or its PUBREL [MQTT-4.4.0-1]); the due wills are
+// published once each, the delayed one not before its delay
+// [MQTT-3.1.3-9], none for the client that disconnected cleanly
+// [MQTT-3.1.2-10].
 func TestClusterKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the edgemq binary")
@@ -111,13 +145,17 @@ func TestClusterKill9(t *testing.T) {
 	}
 	sessProps := &paho.ConnectProperties{SessionExpiryInterval: refOf(uint32(300))}
 	got := make(chan string, 4096)
-	sub, _ := crashClient(t, nodes[2].addr, &paho.Connect{ClientID: "k9-sub", CleanStart: true, KeepAlive: 60, Properties: sessProps},
-		func(p *paho.Publish) { got <- string(p.Payload) })
-	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "k9/q", QoS: 1}}}); err != nil {
+	// The subscriber's own session state (the QoS 2 ids it sent PUBREC
+	// for) outlives its connection, as a client's must for exactly once.
+	subState := state.NewInMemory()
+	t.Cleanup(func() { subState.Close() })
+	sub := crashSessionClient(t, nodes[2].addr, &paho.Connect{ClientID: "k9-sub", CleanStart: true, KeepAlive: 60, Properties: sessProps},
+		subState, func(p *paho.Publish) { got <- string(p.Payload) })
+	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "k9/q", QoS: 1}, {Topic: "k9/q2", QoS: 2}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range nc.Servers {
-		clustertest.WaitInterest(t, s, cluster.TopicSubject("will/x"), cluster.TopicSubject("k9/q"))
+		clustertest.WaitInterest(t, s, cluster.TopicSubject("will/x"), cluster.TopicSubject("k9/q"), cluster.TopicSubject("k9/q2"))
 	}
 	withWill := func(id string, expiry, delay uint32) *paho.Connect {
 		cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 60,
@@ -133,18 +171,28 @@ func TestClusterKill9(t *testing.T) {
 	clean, _ := crashClient(t, nodes[2].addr, withWill("k9-clean", 60, 0), nil)
 	clean.Disconnect(&paho.Disconnect{})
 
+	// Publishers on the nodes that live: QoS 1 ("m…") on one, QoS 2
+	// ("n…") on the other.
 	pub, _ := crashClient(t, nodes[0].addr, &paho.Connect{ClientID: "k9-pub", CleanStart: true, KeepAlive: 60}, nil)
+	pub2, _ := crashClient(t, nodes[1].addr, &paho.Connect{ClientID: "k9-pub2", CleanStart: true, KeepAlive: 60}, nil)
 	var acked []string
 	publish := func(n int) {
 		for range n {
-			p := fmt.Sprintf("m%04d", len(acked))
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			_, err := pub.Publish(pctx, &paho.Publish{Topic: "k9/q", QoS: 1, Payload: []byte(p)})
-			cancel()
-			if err != nil {
-				t.Fatalf("publish %s: %v", p, err)
+			k := len(acked) / 2
+			for _, m := range []struct {
+				c     *paho.Client
+				topic string
+				qos   byte
+				p     string
+			}{{pub, "k9/q", 1, fmt.Sprintf("m%04d", k)}, {pub2, "k9/q2", 2, fmt.Sprintf("n%04d", k)}} {
+				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				_, err := m.c.Publish(pctx, &paho.Publish{Topic: m.topic, QoS: m.qos, Payload: []byte(m.p)})
+				cancel()
+				if err != nil {
+					t.Fatalf("publish %s: %v", m.p, err)
+				}
+				acked = append(acked, m.p)
 			}
-			acked = append(acked, p)
 		}
 	}
 	publish(50)
@@ -175,25 +223,45 @@ func TestClusterKill9(t *testing.T) {
 	if d := at.Sub(died); d < 2*time.Second {
 		t.Fatalf("delayed will published %v after the kill, before its 2s delay", d)
 	}
-	// The session on another node: everything acknowledged, in order
-	// (once each but for a redelivery of what was in flight at the kill).
-	sub2, ack := crashClient(t, nodes[1].addr, &paho.Connect{ClientID: "k9-sub", KeepAlive: 60, Properties: sessProps},
-		func(p *paho.Publish) { got <- string(p.Payload) })
-	if !ack.SessionPresent {
+	// The session on another node: everything acknowledged, in each
+	// publisher's order: QoS 1 once each but for a redelivery of what
+	// was in flight at the kill, QoS 2 exactly once.
+	sub2 := crashSessionClient(t, nodes[1].addr, &paho.Connect{ClientID: "k9-sub", KeepAlive: 60, Properties: sessProps},
+		subState, func(p *paho.Publish) { got <- string(p.Payload) })
+	if ack, _ := lastConnack.Load(sub2); !ack.(*paho.Connack).SessionPresent {
 		t.Fatal("Session Present 0 after the node holding the session died [MQTT-3.2.2-3]")
 	}
-	_ = sub2
 	have := map[string]bool{}
-	last := ""
+	last := map[byte]string{}
+	receive := func(p string) {
+		t.Helper()
+		k := p[0]
+		switch {
+		case k == 'n' && have[p]:
+			t.Fatalf("QoS 2 message %s received twice", p)
+		case p < last[k] && !have[p]:
+			t.Fatalf("%s after %s: out of order", p, last[k])
+		}
+		have[p], last[k] = true, max(last[k], p)
+	}
 	for len(have) < len(acked) {
 		select {
 		case p := <-got:
-			if p < last && !have[p] {
-				t.Fatalf("%s after %s: out of order", p, last)
-			}
-			have[p], last = true, max(last, p)
+			receive(p)
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%d of %d acknowledged messages received", len(have), len(acked))
+		}
+	}
+	// Nothing more of QoS 2 before a last one.
+	if _, err := pub2.Publish(ctx, &paho.Publish{Topic: "k9/q2", QoS: 2, Payload: []byte("nfence")}); err != nil {
+		t.Fatal(err)
+	}
+	for !have["nfence"] {
+		select {
+		case p := <-got:
+			receive(p)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no nfence")
 		}
 	}
 	// No third will (the clean one): the fence comes next.

@@ -7,6 +7,12 @@
 #   cmd/edgemq-bench/cluster.sh [-o results.md | results.md]
 #   QUICK=1 cmd/edgemq-bench/cluster.sh   # smoke run: short runs
 #
+# With the cluster up, streamprobe (cmd/edgemq-bench/streamprobe) then
+# times publishes to the messages stream alone, through node 1's NATS
+# server at 5,000/s with no MQTT in the path: the floor under the
+# cluster's PUBACK latency in the same sitting (row "messages stream
+# alone").
+#
 # Cluster runs put the publishers on node 1 (127.0.0.1:1891) and the
 # subscribers on node 2 (127.0.0.1:1892): every message crosses nodes
 # (-pub-addr, -sub-addr). The single node listens on 127.0.0.1:11890 with
@@ -19,15 +25,15 @@
 #
 # Environment: QUICK=1, DURATION (default 10s), BROKER_CPUS, BENCH_CPU,
 # SYNC (the nodes' cluster.sync_interval, default always), ONLY (one
-# scenario: fanout0, pairs0, pairs1 or pairs1rate), KEEP=1 (keep the
-# work directory).
+# scenario: fanout0, pairs0, pairs1, pairs1rate or stream), KEEP=1 (keep
+# the work directory).
 set -euo pipefail
 
 out=""
 case "${1:-}" in
 -o) out="${2:?-o needs a file}" ;;
 -h | --help)
-	sed -n '2,20p' "$0"
+	sed -n '2,26p' "$0"
 	exit 0
 	;;
 "") ;;
@@ -63,7 +69,8 @@ cleanup() {
 trap cleanup EXIT
 
 log "building into $work"
-(cd "$root" && go build -o "$work/edgemq" ./cmd/edgemq && go build -o "$work/edgemq-bench" ./cmd/edgemq-bench)
+(cd "$root" && go build -o "$work/edgemq" ./cmd/edgemq && go build -o "$work/edgemq-bench" ./cmd/edgemq-bench &&
+	go build -o "$work/streamprobe" ./cmd/edgemq-bench/streamprobe)
 
 bench_settings='log: {level: warn}
 limits:
@@ -125,16 +132,22 @@ for s in "${all[@]}"; do
 	if [[ -z "$ONLY" || "${s%%|*}" == "$ONLY" ]]; then scenarios+=("$s"); fi
 done
 
-start_single
-for s in "${scenarios[@]}"; do
-	run "single-${s%%|*}" -addr 127.0.0.1:11890 ${s#*|}
-done
-stop_all
+if [[ ${#scenarios[@]} -gt 0 ]]; then
+	start_single
+	for s in "${scenarios[@]}"; do
+		run "single-${s%%|*}" -addr 127.0.0.1:11890 ${s#*|}
+	done
+	stop_all
+fi
 
 start_cluster
 for s in "${scenarios[@]}"; do
 	run "cluster-${s%%|*}" -pub-addr 127.0.0.1:1891 -sub-addr 127.0.0.1:1892 ${s#*|}
 done
+if [[ -z "$ONLY" || "$ONLY" == stream ]]; then
+	log "stream: streamprobe -rate 5000 -duration $DURATION"
+	taskset -c "$BENCH_CPU" "$work/streamprobe" -nats nats://127.0.0.1:4231 -rate 5000 -duration "$DURATION" >"$work/cluster-stream.json"
+fi
 stop_all
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/$1.json" "$2"; }
@@ -158,6 +171,10 @@ field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 	row pairs1rate "200 pairs QoS 1 at 5,000/s" throughput
 	row pairs1rate "200 pairs QoS 1 at 5,000/s" ack_p99_us
 	row pairs1rate "200 pairs QoS 1 at 5,000/s" lost
+	if [[ -f "$work/cluster-stream.json" ]]; then
+		echo "| messages stream alone at 5,000/s (no MQTT) | stream_p50_us | - | $(printf %.0f "$(field cluster-stream stream_p50_us)") | - |"
+		echo "| messages stream alone at 5,000/s (no MQTT) | stream_p99_us | - | $(printf %.0f "$(field cluster-stream stream_p99_us)") | - |"
+	fi
 } >"$work/table.md"
 if [[ -n "$out" ]]; then cp "$work/table.md" "$out"; fi
 cat "$work/table.md"

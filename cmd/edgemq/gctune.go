@@ -29,8 +29,11 @@ import (
 // so that the collector works harder before the gateway is overloaded
 // and refuses clients.
 //
+// Once idle after a burst, the command returns the burst's garbage to
+// the system (gcidle.go).
+//
 // An operator's GOGC or GOMEMLIMIT in the environment wins: then the
-// command changes neither.
+// command changes neither, and returns nothing early.
 const (
 	gcHeadroom   = 16 << 20
 	gcMinPercent = 25
@@ -63,8 +66,9 @@ func tuneGC(ctx context.Context, cfg *configs.Config, log *zap.Logger) {
 		debug.SetMemoryLimit(limit)
 		log.Info("go memory limit set below the overload mark", zap.Int64("memory_limit", limit))
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}
 	last := 100
+	var idle idleRelease // gcidle.go
 	t := time.NewTicker(gcTuneEvery)
 	defer t.Stop()
 	for {
@@ -74,6 +78,9 @@ func tuneGC(ctx context.Context, cfg *configs.Config, log *zap.Logger) {
 				debug.SetGCPercent(p)
 				last = p
 			}
+		}
+		if sample[1].Value.Kind() == metrics.KindUint64 && idle.due(sample[1].Value.Uint64(), time.Now()) {
+			debug.FreeOSMemory()
 		}
 		select {
 		case <-ctx.Done():

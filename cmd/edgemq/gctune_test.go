@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestGCPercentFor: the headroom stays near 16 MiB within [25, 400]
 // percent of the live heap.
@@ -33,5 +36,55 @@ func TestMemoryLimitFor(t *testing.T) {
 		if got := memoryLimitFor(tt.mark); got != tt.want {
 			t.Errorf("memoryLimitFor(%d) = %d, want %d", tt.mark, got, tt.want)
 		}
+	}
+}
+
+// TestIdleRelease: memory goes back once allocation stayed quiet for
+// gcIdleAfter after at least gcHeadroom was allocated, once per such
+// burst; never while busy.
+func TestIdleRelease(t *testing.T) {
+	const mib = 1 << 20
+	tick := gcTuneEvery
+	type step struct {
+		alloc uint64 // allocated during the tick
+		want  bool
+	}
+	quiet := func(n int) []step {
+		s := make([]step, n)
+		for i := range s {
+			s[i] = step{alloc: 1 << 10}
+		}
+		return s
+	}
+	ticksIdle := int(gcIdleAfter / tick)
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a burst then quiet: once", append(append([]step{{alloc: 40 * mib}}, quiet(ticksIdle-1)...),
+			step{alloc: 1 << 10, want: true}, step{alloc: 1 << 10}, step{alloc: 1 << 10})},
+		{"a small burst: never", append([]step{{alloc: 4 * mib}}, quiet(3*ticksIdle)...)},
+		{"busy: never", func() []step {
+			s := make([]step, 3*ticksIdle)
+			for i := range s {
+				s[i] = step{alloc: gcIdleRate + 1}
+			}
+			return s
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r idleRelease
+			now := time.Unix(1000, 0)
+			var total uint64 = 10 * mib // the start's
+			r.due(total, now)
+			for i, s := range tt.steps {
+				now = now.Add(tick)
+				total += s.alloc
+				if got := r.due(total, now); got != s.want {
+					t.Errorf("tick %d: due = %v, want %v", i, got, s.want)
+				}
+			}
+		})
 	}
 }

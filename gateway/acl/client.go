@@ -106,18 +106,31 @@ type bits uint16
 // cache of publish decisions. The zero value has an empty view. Not safe
 // for concurrent use: only the connection's read goroutine uses it.
 type Client struct {
-	view View
+	// view is nil until SetView or ShareView. A pointer, so that the
+	// connection's view and the session owner's (gateway/proto/owner.go)
+	// are one copy.
+	view *View
 	// from is the authorizer state the cache was filled from.
 	from  *State
 	cache map[string]bits
 }
 
 // SetView makes v the client's view (once authenticated).
-func (c *Client) SetView(v View) { c.view = v }
+func (c *Client) SetView(v View) { c.view = &v }
 
-// View returns the client's view, as ConnInfo for authorizers. It stays
-// the client's: copy it (*View) to keep it.
-func (c *Client) View() *View { return &c.view }
+// ShareView makes *v the client's view without copying it: v must not
+// change while the client uses it (the connection's view, shared with
+// its session's owner).
+func (c *Client) ShareView(v *View) { c.view = v }
+
+// View returns the client's view, as ConnInfo for authorizers; an empty
+// one before SetView. Do not change it: copy it (*View) to make another.
+func (c *Client) View() *View {
+	if c.view == nil {
+		return &View{}
+	}
+	return c.view
+}
 
 // Authorized asks st whether the client may do a with topic, without the
 // cache. $SYS topics are the server's own: a client may not publish there.
@@ -125,7 +138,7 @@ func (c *Client) Authorized(st *State, a Action, topic string, qos byte, retain 
 	if a == ActionPublish && IsSysTopic(topic) {
 		return false
 	}
-	return st.Authorize(&c.view, a, topic, qos, retain)
+	return st.Authorize(c.View(), a, topic, qos, retain)
 }
 
 // MayPublish reports whether the client, with the credential claims, may
@@ -152,7 +165,7 @@ func (c *Client) MayPublish(st *State, claims *Claims, p *mqtt.Publish) bool {
 	if got&bit != 0 {
 		return got&(bit<<8) != 0
 	}
-	ok := st.a.Authorize(&c.view, ActionPublish, p.Topic, p.QoS, p.Retain)
+	ok := st.a.Authorize(c.View(), ActionPublish, p.Topic, p.QoS, p.Retain)
 	got |= bit
 	if ok {
 		got |= bit << 8

@@ -24,8 +24,8 @@ func (e *Broker) now() time.Time {
 
 // now returns the time by the session's broker's clock.
 func (s *Session) now() time.Time {
-	if s.clock == nil {
+	if s.env.clock == nil {
 		return time.Now()
 	}
-	return s.clock.Now()
+	return s.env.clock.Now()
 }

@@ -21,7 +21,6 @@ import (
 
 	"edgemq/gateway/stats"
 	"edgemq/gateway/store"
-	"edgemq/mqtt"
 )
 
 // SetSeq sets m's sequence in the cluster's messages stream (0: none, a
@@ -50,9 +49,20 @@ type clusterState struct {
 	// base is the cursor the session started from here (StartCursor):
 	// the floor of an owed message whose floor is unknown.
 	base uint64
+	// carried are the deliveries carried in flight from another node
+	// waiting for their message; gate the packets waiting for the
+	// session's record.
+	carried carryState
+	gate    outGate
+	// done are the messages above the cursor the session is done with;
+	// rels the inbound ids awaiting PUBREL carried from another node's
+	// record (cluster_out.go).
+	done []Done
+	rels map[uint16]struct{}
 	// changed: what a backend records of the session (its cursor, its
-	// inbound QoS 2 ids, its end) may have changed since the backend
-	// last looked (ClusterSeen); notify heard of it, once.
+	// deliveries in flight and done, its inbound QoS 2 ids, its end) may
+	// have changed since the backend last looked (ClusterSeen); notify
+	// heard of it, once.
 	changed bool
 	notify  func(*Session)
 }
@@ -78,8 +88,9 @@ func (s *Session) ClusterSeen() {
 	}
 }
 
-// OnClusterChange makes fn hear of each session whose cursor, inbound
-// QoS 2 ids or end changed since the backend last called its
+// OnClusterChange makes fn hear of each session whose cursor, deliveries
+// in flight or done, inbound QoS 2 ids or end changed since the backend
+// last called its
 // ClusterSeen, once until then, so that a backend writes the records of
 // the sessions that changed only. fn runs under the session's lock (and
 // possibly engine.order, registry.mu): it must not block nor take a
@@ -96,8 +107,8 @@ func (e *Broker) OnClusterChange(fn func(*Session)) {
 func (s *Session) take(d *Delivery) bool {
 	c := s.cl
 	if c.replaying {
-		if s.maxPending > 0 && len(c.held) >= s.maxPending {
-			s.stats.Drop(stats.DropQueueFull)
+		if s.env.maxPending > 0 && len(c.held) >= s.env.maxPending {
+			s.env.stats.Drop(stats.DropQueueFull)
 			return true
 		}
 		c.held = append(c.held, d)
@@ -183,14 +194,14 @@ func (e *Broker) Adopt(a Adoption) *Session {
 		s.st.putSub(NewSubscription(o)) // quota.go
 	}
 	for _, pid := range a.Rels {
-		s.st.awaitingRel[pid] = struct{}{}
+		s.st.addRel(pid)
 	}
 	if a.Expiry != math.MaxUint32 {
 		left := time.Duration(a.Expiry) * time.Second
 		if !a.Deadline.IsZero() {
 			left = a.Deadline.Sub(e.now())
 		}
-		s.expiryTimer = time.AfterFunc(max(left, 0), func() { r.expire(s) })
+		s.offOrNew().expiryTimer = time.AfterFunc(max(left, 0), func() { r.expire(s) })
 	}
 	r.sessions[a.ClientID] = s
 	return s
@@ -221,27 +232,7 @@ func (e *Broker) ReplayTo(s *Session, m *Message) bool {
 	if s.ended {
 		return false
 	}
-	var qos byte
-	var retain, any bool
-	var ids []uint32
-	for _, sub := range s.st.subs {
-		f := sub.filter
-		if _, _, shared, _ := mqtt.ParseShared(f); shared {
-			continue
-		}
-		if !mqtt.Match(f, m.pub.Topic) {
-			continue
-		}
-		if sub.noLocal && s.st.clientID == m.from {
-			continue // [MQTT-3.8.3-3]
-		}
-		any = true
-		qos = max(qos, sub.qos)
-		retain = retain || (sub.retainAsPublished && m.pub.Retain)
-		if sub.id != 0 {
-			ids = append(ids, sub.id)
-		}
-	}
+	qos, retain, ids, any := s.matchLocked(m) // cluster_out.go
 	if !any {
 		return false
 	}

@@ -27,7 +27,7 @@ func (s *Session) deliverLocked(d *Delivery, now time.Time) {
 	ch := s.owner
 	if d.qos == 0 {
 		if ch == nil {
-			s.stats.Drop(stats.DropOffline)
+			s.env.stats.Drop(stats.DropOffline)
 			return
 		}
 		if s.fits(d, now) {
@@ -46,10 +46,10 @@ func (s *Session) deliverLocked(d *Delivery, now time.Time) {
 // session.max_offline_messages and max_offline_bytes.
 func (s *Session) queueLocked(d *Delivery) {
 	size := int64(len(d.msg.pub.Payload))
-	if len(s.st.pending) >= s.maxPending || (s.maxPendingBytes > 0 && s.st.pendingBytes+size > s.maxPendingBytes) {
+	if len(s.st.pending) >= s.env.maxPending || (s.env.maxPendingBytes > 0 && s.st.pendingBytes+size > s.env.maxPendingBytes) {
 		// Overflow policy: the newest message is dropped; what is queued
 		// keeps its order.
-		s.stats.Drop(stats.DropQueueFull)
+		s.env.stats.Drop(stats.DropQueueFull)
 		return
 	}
 	s.st.pending = append(s.st.pending, d)
@@ -85,7 +85,7 @@ func (s *Session) fillLocked(ch Client, now time.Time) {
 		n++
 		s.st.pendingBytes -= int64(len(d.msg.pub.Payload))
 		if d.msg.Expired(now) {
-			s.stats.Drop(stats.DropExpired)
+			s.env.stats.Drop(stats.DropExpired)
 			s.deleteDeliveryLocked(d)
 			continue
 		}
@@ -204,7 +204,7 @@ func (s *Session) Acked(t mqtt.Type, pid uint16, code mqtt.ReasonCode, ch Client
 // otherwise. s.mu held, with a client (s.link set).
 func (s *Session) fits(d *Delivery, now time.Time) bool {
 	if d.msg.Expired(now) {
-		s.stats.Drop(stats.DropExpired)
+		s.env.stats.Drop(stats.DropExpired)
 		return false
 	}
 	return s.fitsSize(d, now)
@@ -220,7 +220,7 @@ func (s *Session) fitsSize(d *Delivery, now time.Time) bool {
 			pub.PacketID = 1 // the size is the same for every id
 		}
 		if uint32(mqtt.PublishSize(&pub, s.link.Version)) > max {
-			s.stats.Drop(stats.DropTooLarge)
+			s.env.stats.Drop(stats.DropTooLarge)
 			return false
 		}
 	}

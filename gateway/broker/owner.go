@@ -199,7 +199,7 @@ func (s *Session) RenewOwner() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v := s.ownerv.Load(); v != nil {
-		s.setOwner(v.renewed(s.reads.ids.Add(1)), s.reads)
+		s.setOwner(v.renewed(s.env.reads.ids.Add(1)), s.env.reads)
 	}
 }
 
@@ -235,7 +235,7 @@ func (s *Session) mayRead(sub *Subscription, st *Policy) bool {
 	}
 	// The owner is stored before its generation (setOwner): it is the
 	// one g names or a newer one, never an older one.
-	ok := s.reads.check.MayRead(st, s.ownerv.Load(), sub.filter, sub.qos)
+	ok := s.env.reads.check.MayRead(st, s.ownerv.Load(), sub.filter, sub.qos)
 	d := gen << 1
 	if ok {
 		d |= 1
@@ -251,7 +251,7 @@ func (s *Session) mayRead(sub *Subscription, st *Policy) bool {
 // matches any more (unsubscribed meanwhile), by the topic itself. It
 // counts a refusal as dropped (read_denied). s.mu held.
 func (s *Session) mayReadQueuedLocked(d *Delivery) bool {
-	st := s.reads.load()
+	st := s.env.reads.load()
 	if g := s.ownerGen.Load(); g == 0 || (g&1 == 0 && (st == nil || st.allowAll)) {
 		return true
 	}
@@ -271,10 +271,10 @@ func (s *Session) mayReadQueuedLocked(d *Delivery) bool {
 		}
 		matched = true
 	}
-	if !matched && s.reads.check.MayRead(st, v, topic, d.qos) {
+	if !matched && s.env.reads.check.MayRead(st, v, topic, d.qos) {
 		return true
 	}
-	s.stats.Drop(stats.DropReadDenied)
+	s.env.stats.Drop(stats.DropReadDenied)
 	return false
 }
 

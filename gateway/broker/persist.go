@@ -88,6 +88,9 @@ var deliveryStates = [...]byte{0: store.Pending, awaitingPuback: store.AwaitingP
 // putDeliveryLocked stores d (pending or in flight) of a persistent
 // session. s.mu held.
 func (s *Session) putDeliveryLocked(d *Delivery) {
+	if d.qos > 0 {
+		s.clusterChangedLocked() // cluster.go: its deliveries in flight
+	}
 	if s.p == nil || d.qos == 0 {
 		return
 	}
@@ -102,9 +105,12 @@ func (s *Session) putDeliveryLocked(d *Delivery) {
 	s.p.apply(store.Op{Kind: store.PutDelivery, ClientID: s.st.clientID, Delivery: sd})
 }
 
-// deleteDeliveryLocked forgets d. s.mu held.
+// deleteDeliveryLocked forgets d, which s is done with. s.mu held.
 func (s *Session) deleteDeliveryLocked(d *Delivery) {
 	s.clusterChangedLocked() // cluster.go: the cursor may move on
+	if s.cl != nil {
+		s.doneLocked(d) // cluster_out.go
+	}
 	if s.p == nil || d.dseq == 0 {
 		return
 	}
@@ -130,13 +136,17 @@ func (s *Session) saveLocked() {
 	if s.p == nil {
 		return
 	}
-	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: s.deadline, NextPID: s.st.nextPID,
+	o := s.off
+	if o == nil {
+		o = &sessionOff{} // a record with no deadline and no will (session_off.go)
+	}
+	rec := &store.Session{ClientID: s.st.clientID, Expiry: s.st.expiry, Deadline: o.deadline, NextPID: s.st.nextPID,
 		Owner: s.ownerRecord()} // owner.go
-	if w := s.pw; w != nil {
+	if w := o.pw; w != nil {
 		pub := &mqtt.Publish{QoS: w.QoS, Retain: w.Retain, Topic: w.Topic, Payload: w.Payload, Properties: w.Properties}
 		pub.Properties.Clear(mqtt.PropWillDelayInterval)
 		m := (&Message{pub: pub}).stored(&s.p.msgIDs)
-		rec.Will, rec.WillDelay, rec.WillDeadline = &m, w.Properties.WillDelayInterval, s.pwDeadline
+		rec.Will, rec.WillDelay, rec.WillDeadline = &m, w.Properties.WillDelayInterval, o.pwDeadline
 	}
 	s.p.apply(store.Op{Kind: store.PutSession, Session: rec})
 }
@@ -158,7 +168,10 @@ func (r *registry) persistOpenLocked(s *Session, will *mqtt.Will) {
 	}
 	fresh := s.p == nil
 	s.p = r.p
-	s.deadline, s.pw, s.pwDeadline = time.Time{}, will, time.Time{}
+	if will != nil || s.off != nil {
+		o := s.offOrNew()
+		o.deadline, o.pw, o.pwDeadline = time.Time{}, will, time.Time{}
+	}
 	s.saveLocked()
 	if fresh {
 		// A session that was not persistent (expiry 0 until now) stores
@@ -316,12 +329,14 @@ func (e *Broker) Restore(ctx context.Context, st SessionStore, rs RetainedStore,
 			if !rec.Deadline.IsZero() {
 				left = rec.Deadline.Sub(now)
 			} else {
-				s.deadline = now.Add(left)
+				s.offOrNew().deadline = now.Add(left)
 				changed = true
 			}
-			s.expiryTimer = time.AfterFunc(left, func() { r.expire(s) })
+			s.offOrNew().expiryTimer = time.AfterFunc(left, func() { r.expire(s) })
 		}
-		s.deadline = cmp.Or(rec.Deadline, s.deadline)
+		if !rec.Deadline.IsZero() {
+			s.offOrNew().deadline = rec.Deadline
+		}
 		if will != nil {
 			due := rec.WillDeadline
 			if due.IsZero() {
@@ -332,8 +347,9 @@ func (e *Broker) Restore(ctx context.Context, st SessionStore, rs RetainedStore,
 				changed = true
 			} else {
 				changed = changed || rec.WillDeadline.IsZero()
-				s.will, s.pw, s.pwDeadline = will, will, due
-				s.willTimer = time.AfterFunc(due.Sub(now), func() { r.willDue(s) })
+				o := s.offOrNew()
+				o.will, o.pw, o.pwDeadline = will, will, due
+				o.willTimer = time.AfterFunc(due.Sub(now), func() { r.willDue(s) })
 			}
 		}
 		if changed {
@@ -388,8 +404,9 @@ func (e *Broker) Begin() (end func()) {
 func (e *Broker) Durable() bool { return e.sessions.p != nil }
 
 // AfterCommit implements Publisher: an Apply of no operations, whose
-// done runs once everything queued before is stored.
-func (e *Broker) AfterCommit(done func(error)) bool {
+// done runs once everything queued before is stored (of every client:
+// the store commits in one order).
+func (e *Broker) AfterCommit(_ string, done func(error)) bool {
 	p := e.sessions.p
 	if p == nil {
 		return false

@@ -44,6 +44,14 @@ import "edgemq/mqtt"
 // a topic's messages keep their order [MQTT-4.6.0-6], and re-sent ones
 // theirs [MQTT-4.6.0-1]. s.mu held.
 func (s *Session) outLocked(ch Client, d *Delivery) {
+	if s.cl != nil && s.gateLocked(ch, d.qos == 2, func() { s.outStoredLocked(ch, d) }) {
+		return // cluster_out.go: once the cluster's record holds it
+	}
+	s.outStoredLocked(ch, d)
+}
+
+// outStoredLocked is outLocked past the cluster's gate. s.mu held.
+func (s *Session) outStoredLocked(ch Client, d *Delivery) {
 	out := s.link.Out // ch's: ch holds s
 	if s.p != nil && (d.qos == 2 || ch.OutWaiting()) {
 		ch.AfterStoredOut(func() { out.Deliver(d) })
@@ -56,6 +64,14 @@ func (s *Session) outLocked(ch Client, d *Delivery) {
 // ch; for a persistent session once the store holds its PUBREL step, in
 // the order of the PUBRECs [MQTT-4.6.0-4]. s.mu held.
 func (s *Session) pubrelLocked(ch Client, pid uint16, code mqtt.ReasonCode) {
+	if s.cl != nil && code == mqtt.Success && s.gateLocked(ch, true, func() { s.pubrelStoredLocked(ch, pid, code) }) {
+		return // cluster_out.go: once the cluster's record holds the step
+	}
+	s.pubrelStoredLocked(ch, pid, code)
+}
+
+// pubrelStoredLocked is pubrelLocked past the cluster's gate. s.mu held.
+func (s *Session) pubrelStoredLocked(ch Client, pid uint16, code mqtt.ReasonCode) {
 	if s.p != nil {
 		ch.AfterStoredOut(func() { ch.Pubrel(pid, code) })
 		return

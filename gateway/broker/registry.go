@@ -33,40 +33,25 @@ type Session struct {
 	ownerGen atomic.Uint64
 	// ended is set once the session is discarded or expired; late
 	// deliveries to it are dropped.
-	ended       bool
-	expiryTimer *time.Timer
-	// maxPending and maxPendingBytes bound the pending queue
-	// (session.max_offline_messages and max_offline_bytes).
-	maxPending      int
-	maxPendingBytes int64
-	stats           *stats.Counters
+	ended bool
+	// env is the broker's settings every session shares (session_off.go).
+	env *sessionEnv
 	// seq orders sessions; fixed at creation.
 	seq uint64
-	// will waits for its Will Delay Interval while willTimer runs.
-	will      *mqtt.Will
-	willTimer *time.Timer
+	// off is the expiry and will of a session offline, or persistent,
+	// nil until one is needed (session_off.go).
+	off *sessionOff
 	// p stores the session's changes, nil when it is not persistent
-	// (persist.go); deadline, pw and pwDeadline are what the stored record
-	// says of its expiry and will.
-	p          *persister
-	deadline   time.Time
-	pw         *mqtt.Will
-	pwDeadline time.Time
+	// (persist.go).
+	p *persister
 	// ownerv is who the session belongs to, nil for a session restored
 	// from a record without one (owner.go).
 	ownerv atomic.Pointer[Owner]
-	// feed holds the retained deliveries still owed (retained_feed.go);
-	// feeding says whether it holds any, read by the writer without the
-	// lock; pumpFor is the connection whose writer refills it.
-	feed    []*retainedJob
+	// feed holds the retained deliveries still owed (retained_feed.go),
+	// nil when none; feeding says whether it holds any, read by the
+	// writer without the lock.
+	feed    *retainedFeed
 	feeding atomic.Bool
-	pumpFor Client
-	// reads is the read policy (owner.go), retained the store the feed
-	// reads and clock the time (clock.go): the broker's, fixed at
-	// creation.
-	reads    *Reads
-	retained *retainedStore
-	clock    Clock
 	// cl is the session's cluster bookkeeping, nil on a single node
 	// (cluster.go).
 	cl *clusterState
@@ -100,6 +85,8 @@ type registry struct {
 	// clusterChange hears of their changes (OnClusterChange).
 	cluster       bool
 	clusterChange func(*Session)
+	// env is what newSession gives every session, made by the first.
+	env *sessionEnv
 }
 
 func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEnd func(*Session), onWill func(string, *mqtt.Will)) *registry {
@@ -110,8 +97,13 @@ func newRegistry(maxPending int, maxPendingBytes int64, st *stats.Counters, onEn
 // newSession makes a session of the registry's settings; not yet shared.
 func (r *registry) newSession(clientID string) *Session {
 	r.nextSeq++
-	s := &Session{st: newSessionState(clientID), maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats, seq: r.nextSeq,
-		reads: r.reads, retained: r.retained, clock: r.clock}
+	if r.env == nil {
+		// Once: the registry's settings are fixed before its first
+		// session (New).
+		r.env = &sessionEnv{maxPending: r.maxPending, maxPendingBytes: r.maxPendingBytes, stats: r.stats,
+			reads: r.reads, retained: r.retained, clock: r.clock}
+	}
+	s := &Session{st: newSessionState(clientID), env: r.env, seq: r.nextSeq}
 	if r.cluster {
 		s.cl = &clusterState{notify: r.clusterChange} // cluster.go
 	}
@@ -222,22 +214,24 @@ func (r *registry) detach(s *Session, owner Client, will *mqtt.Will) {
 		if delay := will.Properties.WillDelayInterval; delay == 0 {
 			publishNow = will
 		} else {
-			s.will = will
-			s.willTimer = time.AfterFunc(time.Duration(delay)*time.Second, func() { r.willDue(s) })
+			o := s.offOrNew()
+			o.will = will
+			o.willTimer = time.AfterFunc(time.Duration(delay)*time.Second, func() { r.willDue(s) })
 		}
 	}
 	if expiry != math.MaxUint32 {
 		// 0xFFFFFFFF never expires (3.1.2.11.2).
-		s.expiryTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { r.expire(s) })
+		s.offOrNew().expiryTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() { r.expire(s) })
 	}
 	if s.p != nil {
 		now := time.Now()
-		s.deadline, s.pw, s.pwDeadline = time.Time{}, s.will, time.Time{}
+		o := s.offOrNew()
+		o.deadline, o.pw, o.pwDeadline = time.Time{}, o.will, time.Time{}
 		if expiry != math.MaxUint32 {
-			s.deadline = now.Add(time.Duration(expiry) * time.Second)
+			o.deadline = now.Add(time.Duration(expiry) * time.Second)
 		}
-		if s.will != nil {
-			s.pwDeadline = now.Add(time.Duration(s.will.Properties.WillDelayInterval) * time.Second)
+		if o.will != nil {
+			o.pwDeadline = now.Add(time.Duration(o.will.Properties.WillDelayInterval) * time.Second)
 		}
 		s.saveLocked()
 	}
@@ -248,11 +242,14 @@ func (r *registry) detach(s *Session, owner Client, will *mqtt.Will) {
 // willDue publishes a delayed will whose delay passed.
 func (r *registry) willDue(s *Session) {
 	s.mu.Lock()
-	w := s.will
-	s.will, s.willTimer = nil, nil
-	if w != nil && s.p != nil && !s.ended {
-		s.pw = nil
-		s.saveLocked()
+	var w *mqtt.Will
+	if o := s.off; o != nil {
+		w = o.will
+		o.will, o.willTimer = nil, nil
+		if w != nil && s.p != nil && !s.ended {
+			o.pw = nil
+			s.saveLocked()
+		}
 	}
 	s.mu.Unlock()
 	if w != nil {
@@ -292,7 +289,7 @@ func (r *registry) endOffline(clientID string, s *Session) (found, busy bool) {
 		return true, busy
 	}
 	s.ended = true
-	w := s.will
+	w := s.offWill()
 	s.stopTimers()
 	if r.sessions[s.st.clientID] == s {
 		delete(r.sessions, s.st.clientID)
@@ -378,15 +375,22 @@ func (r *registry) closeAll() {
 }
 
 func (s *Session) stopTimers() {
-	if s.expiryTimer != nil {
-		s.expiryTimer.Stop()
-		s.expiryTimer = nil
+	o := s.off
+	if o == nil {
+		return
 	}
-	if s.willTimer != nil {
-		s.willTimer.Stop()
-		s.willTimer = nil
+	if o.expiryTimer != nil {
+		o.expiryTimer.Stop()
+		o.expiryTimer = nil
 	}
-	s.will = nil
+	if o.willTimer != nil {
+		o.willTimer.Stop()
+		o.willTimer = nil
+	}
+	o.will = nil
+	if s.p == nil {
+		s.off = nil // nothing stored to describe: connected, it needs none
+	}
 }
 
 // discard ends the offline session of clientID as its expiry would
@@ -433,10 +437,10 @@ func (s *Session) View() SessionView {
 		Inflight: len(s.st.inflight), Queued: len(s.st.pending), QueuedBytes: s.st.pendingBytes,
 		Expiry: s.st.expiry, Connected: s.owner != nil,
 		Subs:         make([]SubscriptionView, 0, len(s.st.subs)),
-		RetainedJobs: len(s.feed),
+		RetainedJobs: len(s.feed.queued()),
 	}
-	if len(s.feed) > 0 {
-		v.RetainedAfter = s.feed[0].after
+	if jobs := s.feed.queued(); len(jobs) > 0 {
+		v.RetainedAfter = jobs[0].after
 	}
 	for _, sub := range s.st.subs {
 		v.Subs = append(v.Subs, SubscriptionView{

@@ -116,7 +116,7 @@ func TestRegistryEndOffline(t *testing.T) {
 			}
 			s.ended = tc.ended
 			if tc.will {
-				s.will = &mqtt.Will{Topic: "w"}
+				s.offOrNew().will = &mqtt.Will{Topic: "w"}
 			}
 			other := testSession(t, "c1", nil, 0, 0)
 			switch {

@@ -35,6 +35,23 @@ type retainedJob struct {
 	resumed bool
 }
 
+// retainedFeed is a session's retained jobs, in order, and the
+// connection whose writer refills them (pumpFor). A side structure of
+// the session, made by the first job and dropped with the last: most
+// sessions have none most of the time (issue 17).
+type retainedFeed struct {
+	jobs    []*retainedJob
+	pumpFor Client
+}
+
+// queued returns the jobs; none for a nil feed.
+func (f *retainedFeed) queued() []*retainedJob {
+	if f == nil {
+		return nil
+	}
+	return f.jobs
+}
+
 // StartRetained queues the retained delivery of subs, in order, and makes
 // the first step. since is the retained store's sequence number read
 // while the subscriptions were registered and no message was routed. A
@@ -53,7 +70,10 @@ func (s *Session) StartRetained(ch Client, subs []*Subscription, since uint64) {
 			continue
 		}
 		s.stopRetainedLocked(sub.filter)
-		s.feed = append(s.feed, &retainedJob{sub: sub, since: since})
+		if s.feed == nil {
+			s.feed = &retainedFeed{}
+		}
+		s.feed.jobs = append(s.feed.jobs, &retainedJob{sub: sub, since: since})
 	}
 	s.feedLocked(ch, s.now())
 }
@@ -62,7 +82,7 @@ func (s *Session) StartRetained(ch Client, subs []*Subscription, since uint64) {
 // filter go on with sub, which replaced its subscription: its granted QoS
 // and Subscription Identifier apply from now on.
 func (s *Session) retargetRetainedLocked(sub *Subscription) {
-	for _, j := range s.feed {
+	for _, j := range s.feed.queued() {
 		if j.sub.filter == sub.filter {
 			j.sub = sub
 		}
@@ -71,14 +91,18 @@ func (s *Session) retargetRetainedLocked(sub *Subscription) {
 
 // stopRetainedLocked ends the retained delivery of filter, if any.
 func (s *Session) stopRetainedLocked(filter string) {
-	for i, j := range s.feed {
+	f := s.feed
+	if f == nil {
+		return
+	}
+	for i, j := range f.jobs {
 		if j.sub.filter == filter {
-			s.feed[i] = nil
-			s.feed = append(s.feed[:i], s.feed[i+1:]...)
+			f.jobs[i] = nil
+			f.jobs = append(f.jobs[:i], f.jobs[i+1:]...)
 			break
 		}
 	}
-	if len(s.feed) == 0 {
+	if len(f.jobs) == 0 {
 		s.feed = nil
 		s.feeding.Store(false)
 	}
@@ -106,15 +130,16 @@ func (s *Session) refillRetained(ch Client) {
 // feedLocked delivers retained messages to ch, the session's connection,
 // as far as the queue and the inflight window allow.
 func (s *Session) feedLocked(ch Client, now time.Time) {
-	if len(s.feed) == 0 || s.owner != ch || s.ended {
+	f := s.feed
+	if len(f.queued()) == 0 || s.owner != ch || s.ended {
 		return
 	}
 	// The writer must call back for every batch it takes from now on, so
 	// both are set before anything is queued: a batch taken before
 	// would wake no one.
 	s.feeding.Store(true)
-	if s.pumpFor != ch {
-		s.pumpFor = ch
+	if f.pumpFor != ch {
+		f.pumpFor = ch
 		ch.SetRefill(func() { s.refillRetained(ch) })
 	}
 	room := ch.Room()
@@ -122,19 +147,19 @@ func (s *Session) feedLocked(ch Client, now time.Time) {
 	inflight := len(s.st.inflight)
 	var batch []*Delivery
 	took := 0
-	acl := s.reads.load() // the owner's read check (owner.go)
-	checkReads := s.reads.checks(acl)
-	for len(s.feed) > 0 && room.Items > 0 {
-		j := s.feed[0]
+	acl := s.env.reads.load() // the owner's read check (owner.go)
+	checkReads := s.env.reads.checks(acl)
+	for len(f.jobs) > 0 && room.Items > 0 {
+		j := f.jobs[0]
 		if checkReads && !s.mayRead(j.sub, acl) {
 			// The owner may no longer read what this subscription
 			// brings: its retained delivery ends here, as live ones
 			// through it stop (owner.go).
-			s.feed[0] = nil
-			s.feed = s.feed[1:]
+			f.jobs[0] = nil
+			f.jobs = f.jobs[1:]
 			continue
 		}
-		done := s.retained.scan(j.sub.filter, j.after, j.resumed, j.since, now, func(m *Message) bool {
+		done := s.env.retained.scan(j.sub.filter, j.after, j.resumed, j.since, now, func(m *Message) bool {
 			size := int64(len(m.pub.Payload))
 			if room.Items <= 0 || (room.Bounded && size > room.Bytes && !(room.Empty && took == 0)) {
 				return false
@@ -168,10 +193,10 @@ func (s *Session) feedLocked(ch Client, now time.Time) {
 		if !done {
 			break
 		}
-		s.feed[0] = nil
-		s.feed = s.feed[1:]
+		f.jobs[0] = nil
+		f.jobs = f.jobs[1:]
 	}
-	if len(s.feed) == 0 {
+	if len(f.jobs) == 0 {
 		s.feed = nil
 		s.feeding.Store(false)
 	}

@@ -70,12 +70,17 @@ type Publisher interface {
 	RouteAt(m *Message, buf *[]Match, now time.Time) int
 	// AfterCommit runs done once what was queued to the store so far is
 	// committed: then a QoS 1 or 2 message routed before may be
-	// acknowledged [MQTT-4.3.2-2, MQTT-4.3.3-8]. done gets the store's
-	// error (nil: committed) on the store's goroutine or, for a store that
-	// answers at once, the caller's; it must not block. It reports false,
-	// calling nothing, when nothing waits for a store (memory mode): the
-	// caller acknowledges at once.
-	AfterCommit(done func(error)) bool
+	// acknowledged [MQTT-4.3.2-2, MQTT-4.3.3-8]. client is the client id
+	// whose acknowledgement waits: a backend that tells its clients'
+	// messages apart (a cluster's stream) may wait only for the messages
+	// of client routed so far, not for other clients'; "" waits for
+	// every one. The completions of one client run in the order
+	// AfterCommit was called [MQTT-4.6.0-2, MQTT-4.6.0-3]. done gets the
+	// store's error (nil: committed) on the store's goroutine or, for a
+	// store that answers at once, the caller's; it must not block. It
+	// reports false, calling nothing, when nothing waits for a store
+	// (memory mode): the caller acknowledges at once.
+	AfterCommit(client string, done func(error)) bool
 	// Durable reports whether AfterCommit waits for a store: a caller
 	// checks it first so that memory mode makes no completion.
 	Durable() bool

@@ -62,7 +62,7 @@ func TestDurablePublisher(t *testing.T) {
 	}
 	end()
 	done := make(chan error, 1)
-	if !pub.AfterCommit(func(err error) { done <- err }) {
+	if !pub.AfterCommit("", func(err error) { done <- err }) {
 		t.Fatal("a durable publisher made no completion")
 	}
 	select {

@@ -115,7 +115,7 @@ func TestInProcessSeams(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("routed to %d sessions, want 1", n)
 	}
-	if pub.Durable() || pub.AfterCommit(func(error) { t.Error("a completion in memory mode") }) {
+	if pub.Durable() || pub.AfterCommit("", func(error) { t.Error("a completion in memory mode") }) {
 		t.Error("memory mode waits for a store")
 	}
 	if v := s.View(); v.Inflight != 1 {

@@ -29,11 +29,17 @@ type KickRequest struct {
 
 // KickReply is the answer: Held says the node held the session (its
 // connection is closed now, or it was offline there) and has let it
-// go; Cursor is the session's cursor when it let it go (0: unknown).
+// go; Cursor is the session's cursor when it let it go (0: unknown);
+// Out, Done and Rels its QoS state then, as a session record holds them
+// (SessionRecord.Out, Done, Rels): newer than the record's, which the holding
+// node wrote last before the client let go.
 type KickReply struct {
-	Held   bool   `json:"held"`
-	Cursor uint64 `json:"cursor,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Held   bool         `json:"held"`
+	Cursor uint64       `json:"cursor,omitempty"`
+	Out    []RecordOut  `json:"out,omitempty"`
+	Done   []RecordDone `json:"done,omitempty"`
+	Rels   []uint16     `json:"rels,omitempty"`
+	Error  string       `json:"error,omitempty"`
 }
 
 // KickHandler answers one kick request; ctx ends when the asking node

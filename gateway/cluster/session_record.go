@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +45,21 @@ type SessionRecord struct {
 	Will *RecordWill `json:"will,omitempty"`
 	// Rels are the inbound QoS 2 packet ids awaiting PUBREL.
 	Rels []uint16 `json:"rels,omitempty"`
+	// Out are the outbound QoS 1/2 deliveries in flight, in the order
+	// they were first sent (RecordOut): the node that carries the
+	// session on sends them again as they stood [MQTT-4.4.0-1].
+	Out []RecordOut `json:"out,omitempty"`
+	// Done are the messages above Cursor the session is done with
+	// (acknowledged, PUBCOMP received, or dropped): out of order within
+	// the inflight window, so the cursor could not pass them; the replay
+	// skips them, so that a completed QoS 2 message is not sent again.
+	Done []RecordDone `json:"done,omitempty"`
+	// Shared are the QoS 1/2 messages that came to the session through
+	// a shared subscription and that its client has not received (in
+	// flight before PUBACK or PUBREC, or queued): when the node holding
+	// the session dies, the node that claims it hands them to another
+	// member of their group.
+	Shared []RecordShared `json:"shared,omitempty"`
 	// Cursor is a sequence of the messages stream: every message of the
 	// session up to it was acknowledged by its client (or never was the
 	// session's); the offline queue replays from Cursor+1.
@@ -62,6 +79,38 @@ type RecordSub struct {
 	ID                uint32 `json:"id,omitempty"`
 }
 
+// RecordOut is an outbound QoS 1/2 delivery in flight in a session
+// record: its packet id, and whether it is past PUBREC (Rel: PUBREL
+// sent; a QoS 2 PUBLISH that must never be sent again [MQTT-4.3.3-4]).
+// Its message is the one of sequence Seq in the messages stream, or,
+// when the holding node never learnt the sequence (the message was
+// published on it and routed before the stream numbered it), the one
+// whose Nats-Msg-Id is ID. Neither: only a Rel delivery, which needs no
+// message.
+type RecordOut struct {
+	PID uint16 `json:"p"`
+	QoS byte   `json:"q"`
+	Rel bool   `json:"r,omitempty"`
+	Seq uint64 `json:"s,omitempty"`
+	ID  string `json:"id,omitempty"`
+}
+
+// RecordDone is a message of the messages stream a session is done
+// with: by sequence, or by Nats-Msg-Id as in RecordOut.
+type RecordDone struct {
+	Seq uint64 `json:"s,omitempty"`
+	ID  string `json:"id,omitempty"`
+}
+
+// RecordShared is a message a session owes through a shared
+// subscription: the message of sequence Seq of the messages stream,
+// through the group Share on Filter ("$share/{Share}/{Filter}").
+type RecordShared struct {
+	Share  string `json:"g"`
+	Filter string `json:"f"`
+	Seq    uint64 `json:"s"`
+}
+
 // RecordWill is a will in a session record: the will as an MQTT 5
 // PUBLISH (the mqtt codec's encoding), its Will Delay Interval, and when
 // it is due once the session's connection ended (zero while connected).
@@ -69,6 +118,16 @@ type RecordWill struct {
 	Packet []byte    `json:"packet"`
 	Delay  uint32    `json:"delay,omitempty"`
 	Due    time.Time `json:"due,omitzero"`
+	// ID names the will of one connection (NewWillID), so that the
+	// nodes that may publish it store it once.
+	ID string `json:"id,omitempty"`
+}
+
+// NewWillID returns a new, unique, RecordWill.ID.
+func NewWillID() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // sessionRecordVersion is the first byte of an encoded record, so that

@@ -79,10 +79,10 @@ func (allowAuth) Authenticate(context.Context, auth.ConnInfo) error { return nil
 // sessions of a run as a server's are) to a discardConn.
 func benchQueueSession(tb testing.TB, e *proto.Engine, pool *BatchPool, id string) *broker.Session {
 	tb.Helper()
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: e.Stats()}
-	q := newWriteQueue(discardConn{}, enc, QueueLimits{Items: 1000}, time.Minute, e.Stats())
+	enc := encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: e.Stats()}
+	q := newWriteQueue(discardConn{}, enc, QueueLimits{Items: 1000})
 	q.batches = pool
-	return benchChannel(tb, e, q, &enc.Wire, id).Session()
+	return benchChannel(tb, e, q, &q.enc.Wire, id).Session()
 }
 
 // BenchmarkPublishPath is the inbound PUBLISH path after decoding: the

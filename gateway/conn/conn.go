@@ -34,14 +34,12 @@ type Conn struct {
 	rd  mqtt.Reader
 	out *writeQueue
 	ch  proto.Channel
-	log *zap.Logger
 	// host is the server that accepted the connection, as the connection
-	// sees it; stats its counters.
-	host  Host
-	stats *proto.Stats
-	// listener is the name of the listener that accepted it.
-	listener string
-	born     time.Time
+	// sees it. The listener's name, the logger and the counters are the
+	// channel's (Meta, Log, Stats).
+	host Host
+	// born is when it was accepted, Unix ns.
+	born int64
 	// connectedAt is when the handshake succeeded, Unix ns; 0 before. It
 	// publishes the client to the admin API (markConnected).
 	connectedAt atomic.Int64
@@ -54,11 +52,9 @@ type Conn struct {
 	// (conn_timers.go), nil before.
 	authTimer *time.Timer
 	// dl is the read deadline the read loop keeps (keep alive), kept
-	// across parks; park and src are the connection's part in parking
-	// (park.go).
+	// across parks; park is the connection's part in parking (park.go).
 	dl   lazyDeadline
 	park connPark
-	src  parkSrc
 }
 
 // Host is what a connection needs of the server that accepted it: its
@@ -130,20 +126,20 @@ type Config struct {
 func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	st := cfg.Engine.Stats()
 	meta := cfg.Channel.Meta
-	c := &Conn{nc: nc, host: cfg.Host, stats: st, listener: meta.Listener, born: time.Now(), log: cfg.Channel.Log}
-	enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: cfg.Engine.Clock()}
+	c := &Conn{nc: nc, host: cfg.Host, born: time.Now().UnixNano()}
+	enc := encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st, clock: cfg.Engine.Clock()}
 	wc := writeConn(nc)
 	_, enc.writev = wc.(*net.TCPConn)
-	c.out = newWriteQueue(wc, enc, cfg.Queue, writeTimeout, st)
+	c.out = newWriteQueue(wc, enc, cfg.Queue)
 	// QoS 0 shed to a backlog while overloaded.
 	c.out.shed = cfg.Shed
 	// writequeue.go: output buffers lent per burst.
 	c.out.batches = cfg.Batches
 	chc := cfg.Channel
-	chc.Out, chc.Wire, chc.Timers = c.out, &enc.Wire, c
+	chc.Out, chc.Wire, chc.Timers = c.out, &c.out.enc.Wire, c
 	c.ch.Init(cfg.Engine, chc)
 	c.rd.Reset(c.initPark(cfg.Park), chc.Profile.MaxPacketSize, cfg.Bufs) // park.go
-	c.out.onShut = c.wakeForClose
+	c.out.onShut = c
 	c.logAccepted(wc.RemoteAddr()) // connlog.go
 	if !c.host.Track(c) {
 		limits.Release(meta)
@@ -163,7 +159,7 @@ func Serve(ctx context.Context, nc net.Conn, cfg Config) {
 	c.markConnected() // view.go
 	// ratelimit.go: the listener profile's publish_rate, overridden by
 	// the credential's.
-	c.lim = cfg.RateLimits.NewLimiter(c.listener, c.ch.PublishRate())
+	c.lim = cfg.RateLimits.NewLimiter(meta.Listener, c.ch.PublishRate())
 	if c.parkAfterHandshake() { // park.go
 		return
 	}
@@ -189,7 +185,7 @@ func (c *Conn) handshake(ctx context.Context) bool {
 	ch := &c.ch
 	// The first packet must be CONNECT [MQTT-3.1.0-1], within the
 	// connect timeout.
-	deadline := c.born.Add(c.host.ConnectTimeout(ch.Profile().ConnectTimeout))
+	deadline := time.Unix(0, c.born).Add(c.host.ConnectTimeout(ch.Profile().ConnectTimeout))
 	c.nc.SetReadDeadline(deadline)
 	p, err := c.rd.ReadPacket(0)
 	if err != nil {
@@ -220,8 +216,8 @@ func (c *Conn) handshake(ctx context.Context) bool {
 		return false
 	}
 	t0 := time.Now()
-	c.stats.Pkt.CountIn(mqtt.CONNECT)
-	actx, cancel := context.WithDeadline(ctx, deadline)
+	ch.Stats().Pkt.CountIn(mqtt.CONNECT)
+	actx, cancel := withConnectDeadline(ctx, deadline) // connectctx.go: no timer unless waited on
 	defer cancel()
 	step := ch.Connect(actx, connect)
 	for {
@@ -240,7 +236,7 @@ func (c *Conn) handshake(ctx context.Context) bool {
 		p, err := c.rd.ReadPacket(mqtt.V5)
 		step = ch.ContinueConnectAuth(p, err)
 	}
-	c.host.ObserveConnect(c.listener, time.Since(t0)) // ops metrics
+	c.host.ObserveConnect(ch.Meta().Listener, time.Since(t0)) // ops metrics
 	return step.Connected
 }
 
@@ -265,7 +261,7 @@ func (c *Conn) readLoop(resumed bool) {
 // when the connection parked instead (park.go).
 func (c *Conn) readPackets(end *proto.End, resumed bool) (parked bool) {
 	ch := &c.ch
-	stats := c.stats
+	stats := ch.Stats()
 	v := ch.Negotiated().Version
 	ka := ch.KeepAliveTimeout() // proto/channel_end.go
 	if !resumed {
@@ -303,12 +299,12 @@ func (c *Conn) readPackets(end *proto.End, resumed bool) (parked bool) {
 					continue
 				}
 			} else if h != nil {
-				c.src.first = true // parkSrc: a wait that may park
+				c.park.first = true // parkSrc: a wait that may park
 			}
 		}
 		if err == nil {
 			p, err = c.rd.ReadPacket(v)
-			c.src.first = false
+			c.park.first = false
 			if errors.Is(err, errParkNow) {
 				if c.tryPark() {
 					return true
@@ -401,7 +397,7 @@ func (c *Conn) ended(end *proto.End) {
 	ch.Closed()
 	c.finish()
 	c.logDisconnected(*end) // connlog.go
-	c.stats.Connections.Add(-1)
+	c.ch.Stats().Connections.Add(-1)
 	c.host.Untrack(c)
 }
 

@@ -18,7 +18,7 @@ import (
 // client's).
 func (c *Conn) logAccepted(peer net.Addr) {
 	ch := &c.ch
-	ce := c.log.Check(zap.DebugLevel, "connection accepted")
+	ce := c.ch.Log().Check(zap.DebugLevel, "connection accepted")
 	if ce == nil {
 		return
 	}
@@ -34,7 +34,7 @@ func (c *Conn) logAccepted(peer net.Addr) {
 // logDisconnected logs the end of a connected client (info).
 func (c *Conn) logDisconnected(e proto.End) {
 	ch := &c.ch
-	ce := c.log.Check(zap.InfoLevel, "client disconnected")
+	ce := c.ch.Log().Check(zap.InfoLevel, "client disconnected")
 	if ce == nil {
 		return
 	}
@@ -48,7 +48,7 @@ func (c *Conn) logDisconnected(e proto.End) {
 	if e.HasCode {
 		fields = append(fields, zap.Uint8("reason_code", byte(e.Code)), zap.String("reason", e.Code.String()))
 	}
-	fields = append(fields, zap.Duration("duration", time.Since(c.born)),
+	fields = append(fields, zap.Duration("duration", time.Since(time.Unix(0, c.born))),
 		zap.Int64("bytes_in", c.rd.BytesRead()), zap.Int64("bytes_out", c.out.sentBytes.Load()),
 		zap.Int64("messages_in", c.msgsIn), zap.Int64("messages_out", c.out.sentMsgs.Load()))
 	if e.Err != nil {

@@ -42,24 +42,25 @@ type connPark struct {
 	// closing is set by wakeForClose: the reader must not park again,
 	// nor set a read deadline of its own over the one shutdown set.
 	closing atomic.Bool
+	// first is set before a packet is read with nothing buffered, on tcp
+	// (parkSrc; reader goroutine only).
+	first bool
 }
 
 // parkSrc is the reader's byte source on tcp: the socket, whose first
 // Read of a packet is a wait the poller may interrupt.
-type parkSrc struct {
-	c *Conn
-	// first is set before a packet is read with nothing buffered
-	// (reader goroutine only).
-	first bool
-}
+// The connection itself, as another type: a struct pointing back to it
+// would cost every connection 16 bytes.
+type parkSrc Conn
 
 func (s *parkSrc) Read(b []byte) (int, error) {
-	nc := s.c.nc
-	if !s.first {
+	c := (*Conn)(s)
+	nc := c.nc
+	if !c.park.first {
 		return nc.Read(b)
 	}
-	s.first = false
-	h := s.c.park.h
+	c.park.first = false
+	h := c.park.h
 	h.BeginWait()
 	n, err := nc.Read(b)
 	if h.EndWait() {
@@ -68,7 +69,7 @@ func (s *parkSrc) Read(b []byte) (int, error) {
 		}
 		// Bytes came as the wait was interrupted: the rest of the
 		// packet is read under the deadline in force before.
-		s.c.restoreDeadline()
+		c.restoreDeadline()
 	}
 	return n, err
 }
@@ -87,8 +88,7 @@ func (c *Conn) initPark(p *park.Poller) io.Reader {
 	if _, ok := c.nc.(listeners.IdleWaiter); ok {
 		return c.nc
 	}
-	c.src = parkSrc{c: c}
-	return &c.src
+	return (*parkSrc)(c)
 }
 
 // parkOwner is the connection as its park.Handle's Owner.
@@ -124,6 +124,7 @@ func (c *Conn) tryPark() bool {
 	if c.dl != 0 {
 		deadline = time.Unix(0, int64(c.dl))
 	}
+	c.out.trimIdle() // writequeue.go: an idle connection keeps no slice
 	return c.park.h.Park(deadline, c.mustRun)
 }
 
@@ -137,6 +138,10 @@ func (c *Conn) parkAfterHandshake() bool {
 		// The deadline the read loop would set first.
 		c.dl.next(ka)
 	}
+	// The connect deadline is no longer the socket's: parked, the poller
+	// keeps the deadline, and resume sets it on the socket again. Left
+	// set, it would be a timer in the runtime's heap until it passed.
+	c.nc.SetReadDeadline(time.Time{})
 	if c.tryPark() {
 		return true // the connection may be another goroutine's already
 	}

@@ -8,7 +8,6 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/internal/lockorder"
-	"edgemq/gateway/proto"
 	"edgemq/gateway/stats"
 	"edgemq/mqtt"
 )
@@ -38,6 +37,9 @@ type writeQueue struct {
 	items    []outItem
 	spare    []outItem
 	flushing bool
+	// trim asks the writer to let go of its item slices when it finds the
+	// queue empty: the reader parked while it was writing (trimIdle).
+	trim bool
 	// closing: accept nothing more; close the socket once drained.
 	closing bool
 	// shut is set once the socket is closed; waiters, made only when
@@ -48,13 +50,14 @@ type writeQueue struct {
 	// bytes counts the payload bytes of the queued deliveries.
 	bytes int64
 
-	nc           net.Conn
-	enc          *encoder
-	limits       QueueLimits
-	writeTimeout time.Duration
-	// deadline is the write deadline in force (writer only).
+	nc net.Conn
+	// enc is the connection's encoder, inline: one allocation less per
+	// connection; its stats are the queue's too.
+	enc    encoder
+	limits QueueLimits
+	// deadline is the write deadline in force (writer only), writeTimeout
+	// (conn.go) ahead.
 	deadline lazyDeadline
-	stats    *proto.Stats
 	// shed, when set and true (the server is overloaded, limits/overload.go),
 	// drops QoS 0 deliveries while the queue already holds data.
 	shed *atomic.Bool
@@ -69,9 +72,11 @@ type writeQueue struct {
 	// batch, so that paced deliveries refill the queue
 	// (writequeue_pace.go).
 	refill func()
-	// onShut, when set, is called before the socket is shut: a parked
-	// reader is started again to see it (park.go).
-	onShut func()
+	// onShut, when set, is told before the socket is shut: a parked
+	// reader is started again to see it (Conn.wakeForClose, park.go). The
+	// connection rather than a func value: a method value would be one
+	// more allocation per connection.
+	onShut *Conn
 }
 
 // BatchPool lends batches to writers: one pool serves all the
@@ -111,8 +116,10 @@ type QueueLimits struct {
 	Bytes int64
 }
 
-func newWriteQueue(nc net.Conn, enc *encoder, limits QueueLimits, writeTimeout time.Duration, st *proto.Stats) *writeQueue {
-	return &writeQueue{nc: nc, enc: enc, limits: limits, writeTimeout: writeTimeout, stats: st}
+// newWriteQueue returns the queue of nc with a copy of enc, whose Wire
+// the channel then sets through &q.enc.Wire.
+func newWriteQueue(nc net.Conn, enc encoder, limits QueueLimits) *writeQueue {
+	return &writeQueue{nc: nc, enc: enc, limits: limits}
 }
 
 // Send queues a control packet. It reports false once the queue is
@@ -146,13 +153,13 @@ func (q *writeQueue) push(it outItem, droppable bool) bool {
 	}
 	if droppable && (len(q.items) >= q.limits.Items || (q.limits.Bytes > 0 && q.bytes+size > q.limits.Bytes)) {
 		q.mu.Unlock()
-		q.stats.Drop(stats.DropQueueFull)
+		q.enc.stats.Drop(stats.DropQueueFull)
 		return false
 	}
 	if droppable && len(q.items) > 0 && q.shed != nil && q.shed.Load() {
 		// Overloaded: a subscriber with a backlog loses its QoS 0.
 		q.mu.Unlock()
-		q.stats.Drop(stats.DropOverload)
+		q.enc.stats.Drop(stats.DropOverload)
 		return false
 	}
 	q.items = append(q.items, it)
@@ -215,7 +222,7 @@ func (q *writeQueue) shutdown(linger bool) {
 	}
 	q.mu.Unlock()
 	if q.onShut != nil {
-		q.onShut()
+		q.onShut.wakeForClose()
 	}
 	if hc, ok := q.nc.(interface{ CloseWrite() error }); linger && ok {
 		if hc.CloseWrite() == nil {
@@ -249,6 +256,9 @@ func (q *writeQueue) flush() {
 		items := q.items
 		if len(items) == 0 {
 			q.flushing = false
+			if q.trim {
+				q.trimLocked()
+			}
 			closing := q.closing
 			q.mu.Unlock()
 			if closing {
@@ -276,10 +286,10 @@ func (q *writeQueue) flush() {
 		if len(*bufs) == 0 {
 			continue
 		}
-		if t, ok := q.deadline.next(q.writeTimeout); ok {
+		if t, ok := q.deadline.next(writeTimeout); ok {
 			q.nc.SetWriteDeadline(t) // not one timer update per batch
 		}
-		n, err := bufs.WriteTo(q.nc)
+		n, err := q.write(bufs)
 		q.sentBytes.Add(n)
 		if err != nil {
 			q.mu.Lock()
@@ -292,6 +302,47 @@ func (q *writeQueue) flush() {
 		if cap(b.buf) > maxPooledBatch {
 			b.buf = nil // don't keep a large buffer past a burst
 		}
+	}
+}
+
+// write writes bufs: one buffer with Write, several with writev
+// (WriteTo). A single buffer through writev would make the socket keep
+// an iovec array for the rest of its life (internal/poll caches it), which
+// an idle connection that only ever got CONNACK would hold for nothing.
+func (q *writeQueue) write(bufs *net.Buffers) (int64, error) {
+	if len(*bufs) == 1 {
+		n, err := q.nc.Write((*bufs)[0])
+		*bufs = (*bufs)[:0]
+		return int64(n), err
+	}
+	return bufs.WriteTo(q.nc)
+}
+
+// trimIdle lets go of what the queue keeps between bursts when nothing
+// is queued: its item slices, the spare one included, and its write
+// deadline (a timer in the runtime's heap until it passes, writeTimeout
+// after the last write). The reader calls it as it parks (park.go), so an
+// idle connection holds neither. A writer still running does it when it
+// finds the queue empty.
+func (q *writeQueue) trimIdle() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.flushing {
+		q.trim = true
+		return
+	}
+	if len(q.items) == 0 {
+		q.trimLocked()
+	}
+}
+
+// trimLocked does trimIdle's work; q.mu held, no writer running (the
+// next one sets a deadline afresh: lazyDeadline 0).
+func (q *writeQueue) trimLocked() {
+	q.items, q.spare, q.trim = nil, nil, false
+	if q.deadline != 0 {
+		q.deadline = 0
+		q.nc.SetWriteDeadline(time.Time{})
 	}
 }
 

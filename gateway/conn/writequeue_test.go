@@ -70,8 +70,8 @@ func TestWriteQueueBounds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &proto.Stats{}
 			nc := &heldConn{entered: make(chan struct{}), release: make(chan struct{})}
-			enc := &encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st}
-			q := newWriteQueue(nc, enc, tt.limits, time.Minute, st)
+			enc := encoder{Wire: proto.Wire{Version: mqtt.V311, ProblemInfo: true}, stats: st}
+			q := newWriteQueue(nc, enc, tt.limits)
 			var shed atomic.Bool
 			shed.Store(tt.shed)
 			q.shed = &shed

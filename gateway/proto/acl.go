@@ -29,7 +29,10 @@ func (ch *Channel) authorizeConnect(c *mqtt.Connect, clientID, certID string) er
 		// certificate's identity still matches rules' cert_identity.
 		certID = certs.Identity(ch.meta.TLS, ch.auth.IdentityField())
 	}
-	ch.acl.SetView(acl.NewView(ch.meta, c, clientID, certID))
+	// One copy of the view, the channel's and its session owner's
+	// (owner.go): never changed once made.
+	ch.owner = &ownerView{View: acl.NewView(ch.meta, c, clientID, certID), claims: ch.aclClaims()}
+	ch.acl.ShareView(&ch.owner.View)
 	if w := c.Will; w != nil && !ch.authorized(acl.ActionPublish, w.Topic, w.QoS, w.Retain) {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "not authorized to publish the will to %q", w.Topic)
 	}
@@ -45,7 +48,7 @@ func (ch *Channel) authorized(a acl.Action, topic string, qos byte, retain bool)
 // mayPublish reports whether the client may publish p, from the
 // connection's cache when it can: a cache hit costs no allocation.
 func (ch *Channel) mayPublish(p *mqtt.Publish) bool {
-	return ch.acl.MayPublish(ch.env.Authorizer(), claimsOf(ch.credExp.acl), p)
+	return ch.acl.MayPublish(ch.env.Authorizer(), claimsOf(ch.aclClaims()), p)
 }
 
 // maySubscribe reports whether the client may subscribe to the filter of
@@ -56,7 +59,7 @@ func (ch *Channel) maySubscribe(req *mqtt.Subscription) bool {
 	if _, f, shared, err := mqtt.ParseShared(filter); shared && err == nil {
 		filter = f
 	}
-	if !claimsOf(ch.credExp.acl).AllowsSubscribe(filter) {
+	if !claimsOf(ch.aclClaims()).AllowsSubscribe(filter) {
 		ch.LogAt(zap.DebugLevel, "subscribe outside the credential's acl claims", logsafe.String("client_id", ch.neg.ClientID), logsafe.String("filter", req.Filter))
 		return false
 	}

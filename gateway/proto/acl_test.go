@@ -84,7 +84,7 @@ func TestChannelACL(t *testing.T) {
 	if v := ca.lastView; v.ClientID() != "chan-1" || v.Username() != "alice" || v.Listener() != "tcp" {
 		t.Errorf("view: client %q user %q listener %q", v.ClientID(), v.Username(), v.Listener())
 	}
-	ch.credExp.acl = &auth.ACLClaims{Pub: []string{"ok/b"}, Sub: []string{"ok/#"}}
+	ch.credOrNew().acl = &auth.ACLClaims{Pub: []string{"ok/b"}, Sub: []string{"ok/#"}}
 	if pub("ok/a") || !pub("ok/b") {
 		t.Error("the credential's claims do not narrow the publish decisions")
 	}

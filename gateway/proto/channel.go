@@ -35,7 +35,7 @@ import (
 //   - the store's commit callbacks, which count acksOut down (persist.go).
 //
 // What those touch is atomic (kickVersion, kicked, kickCode, acksOut),
-// locked (credExp), safe for concurrent use (out), or set by connect
+// locked (credp), safe for concurrent use (out), or set by connect
 // before the session can deliver and read-only after (neg, sess).
 type Channel struct {
 	env  *Engine
@@ -63,19 +63,24 @@ type Channel struct {
 	// before (the connection-life log, connlog.go).
 	kickCode atomic.Uint32
 
+	// credEnded is set when the connection ended, before its credential's
+	// expiry is stopped (channel_auth.go): a credential state ExtendAuth
+	// makes afterwards is stopped at once.
+	credEnded atomic.Bool
+
 	// will is this connection's will; DISCONNECT 0x00 discards it.
 	will *mqtt.Will
-	// acl is the client's authorization state (acl.go).
-	acl acl.Client
-	// authx is the enhanced authentication state (enhauth.go).
-	authx authFlow
-	// credExp is the credential's expiry and ACL claims (channel_auth.go).
-	credExp authExpiry
-	// held is a CONNECT whose answer waits for a brute-force delay, and
-	// errDelay the delay before the error handle returned is acted on
-	// (effects.go).
-	held     *heldConnect
-	errDelay time.Duration
+	// acl is the client's authorization state (acl.go); its view is
+	// owner's, shared with the session (owner.go), set by
+	// authorizeConnect and never changed after.
+	acl   acl.Client
+	owner *ownerView
+	// credp is the credential's expiry and claims (channel_auth.go), nil
+	// for a credential with neither; rare is the enhanced
+	// authentication and brute-force delay state, nil until used
+	// (channel_rare.go).
+	credp atomic.Pointer[authExpiry]
+	rare  *rareState
 	// aliases are the inbound topic aliases [MQTT-3.3.2-12].
 	aliases map[uint16]string
 	// relIn holds the inbound QoS 2 packet ids this connection received
@@ -172,6 +177,9 @@ func (ch *Channel) publish(p *mqtt.Publish) error {
 	}
 	defer ch.storeGroup()() // persist.go: one commit for the id and the routing
 	if p.QoS == 2 {
+		if !p.Dup {
+			ch.sess.FreshQoS2(p.PacketID) // broker/cluster_out.go: a new message [MQTT-3.3.1-1]
+		}
 		// broker/inbound.go: the id is stored with the routing (one group)
 		dup, refused := ch.sess.ReceiveQoS2(p.PacketID, len(ch.relIn) >= int(n.ServerReceiveMaximum))
 		if refused {

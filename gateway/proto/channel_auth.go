@@ -34,7 +34,7 @@ type authExpiry struct {
 
 // ACLClaims returns the ACL claims of the credential the client connected
 // with (a JWT's acl_claim), nil when it carried none. For the authorizer.
-func (ch *Channel) ACLClaims() *auth.ACLClaims { return ch.credExp.acl }
+func (ch *Channel) ACLClaims() *auth.ACLClaims { return ch.aclClaims() }
 
 // acquireAuth takes the client's place among the authentications in
 // progress (connect.go): its address and, when c has one, its user name.
@@ -58,25 +58,49 @@ func (ch *Channel) applyGrant(c *mqtt.Connect, g *auth.Grant) error {
 	if !g.Expires.IsZero() && !ch.now().Before(g.Expires) {
 		return mqtt.Errorf(mqtt.NotAuthorized, "", "credential expired")
 	}
-	ch.credExp.acl = g.ACL
-	ch.credExp.rate = g.Rate
-	ch.credExp.deadline.Set(g.Expires)
+	if g.ACL == nil && g.Rate == nil && g.Expires.IsZero() {
+		return nil // most credentials: no state kept (channel_rare.go)
+	}
+	cr := ch.credOrNew()
+	cr.acl, cr.rate = g.ACL, g.Rate
+	cr.deadline.Set(g.Expires)
 	return nil
 }
 
 // startAuthExpiry asks for the expiry timer once the client is
 // connected.
-func (ch *Channel) startAuthExpiry() { ch.credExp.deadline.Arm(ch.now(), ch.armAuthTimer) }
+func (ch *Channel) startAuthExpiry() {
+	if c := ch.cred(); c != nil {
+		c.deadline.Arm(ch.now(), ch.armAuthTimer)
+	}
+}
 
 // ExtendAuth moves the credential deadline to until (zero: no expiry),
 // e.g. after an MQTT 5 re-authentication (AUTH 0x19) succeeded. Safe from
 // any goroutine.
 func (ch *Channel) ExtendAuth(until time.Time) {
-	ch.credExp.deadline.Extend(until, ch.now(), ch.armAuthTimer, ch.stopAuthTimer)
+	c := ch.cred()
+	if c == nil {
+		if until.IsZero() {
+			return // it never expired
+		}
+		c = ch.credOrNew()
+	}
+	c.deadline.Extend(until, ch.now(), ch.armAuthTimer, ch.stopAuthTimer)
+	if ch.credEnded.Load() {
+		// The connection ended meanwhile: stopAuthExpiry may have seen
+		// no credential state yet.
+		c.deadline.Stop(ch.stopAuthTimer)
+	}
 }
 
 // stopAuthExpiry releases the timer when the connection ends.
-func (ch *Channel) stopAuthExpiry() { ch.credExp.deadline.Stop(ch.stopAuthTimer) }
+func (ch *Channel) stopAuthExpiry() {
+	ch.credEnded.Store(true) // before the load: see ExtendAuth
+	if c := ch.cred(); c != nil {
+		c.deadline.Stop(ch.stopAuthTimer)
+	}
+}
 
 // armAuthTimer asks the host to (re)arm the expiry timer to fire after
 // d; under the expiry's lock (auth.Expiry). A channel without a host (a
@@ -101,7 +125,7 @@ func (ch *Channel) stopAuthTimer() {
 // host's timer, and does nothing when the deadline moved or the
 // connection ended meanwhile.
 func (ch *Channel) AuthExpired() {
-	if !ch.credExp.deadline.Expired(ch.now()) {
+	if c := ch.cred(); c == nil || !c.deadline.Expired(ch.now()) {
 		return
 	}
 	ch.LogAt(zap.InfoLevel, "credential expired: disconnecting", logsafe.String("client_id", ch.neg.ClientID))

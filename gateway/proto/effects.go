@@ -53,7 +53,7 @@ func (ch *Channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, 
 		return Step{Connected: connected}
 	}
 	ch.env.stats.Auth.Delay()
-	ch.held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err, release: release}
+	ch.rareOrNew().held = &heldConnect{pendingConnect: pendingConnect{c: c, certID: certID, ack: ack}, err: err, release: release}
 	return Step{Delay: d}
 }
 
@@ -61,11 +61,11 @@ func (ch *Channel) holdConnect(d time.Duration, c *mqtt.Connect, certID string, 
 // over (or the connect deadline came first): the held answer is queued.
 // The host calls it on the connection's goroutine.
 func (ch *Channel) DelayElapsed() Step {
-	h := ch.held
-	if h == nil {
+	if ch.rare == nil || ch.rare.held == nil {
 		return Step{}
 	}
-	ch.held = nil
+	h := ch.rare.held
+	ch.rare.held = nil
 	connected := ch.admit(h.c, h.certID, h.ack, h.err)
 	if h.release != nil {
 		h.release()
@@ -78,14 +78,17 @@ func (ch *Channel) DelayElapsed() Step {
 func (ch *Channel) holdError(d time.Duration) {
 	if d > 0 {
 		ch.env.stats.Auth.Delay()
-		ch.errDelay = d
+		ch.rareOrNew().errDelay = d
 	}
 }
 
 // TakeErrorDelay returns, and forgets, the delay holdError asked for; 0
 // for none. The host calls it before it acts on an error of handle.
 func (ch *Channel) TakeErrorDelay() time.Duration {
-	d := ch.errDelay
-	ch.errDelay = 0
+	if ch.rare == nil {
+		return 0
+	}
+	d := ch.rare.errDelay
+	ch.rare.errDelay = 0
 	return d
 }

@@ -65,7 +65,7 @@ type pendingConnect struct {
 }
 
 // AuthPending reports whether a CONNECT waits for the client's next AUTH.
-func (ch *Channel) AuthPending() bool { return ch.authx.pending != nil }
+func (ch *Channel) AuthPending() bool { return ch.authFlowOf().pending != nil }
 
 // startConnectAuth begins the exchange of a CONNECT with an
 // Authentication Method: 0x8C when the method is not built in
@@ -78,7 +78,7 @@ func (ch *Channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Co
 		d := ch.authFailed(c.Username, err) // channel_auth.go
 		return ch.holdConnect(d, c, certID, ack, err, nil)
 	}
-	ch.authx = authFlow{method: name, ex: m.Start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
+	ch.rareOrNew().authx = authFlow{method: name, ex: m.Start(), pending: &pendingConnect{c: c, certID: certID, ack: ack}}
 	return ch.connectAuthStep(c.Properties.AuthenticationData)
 }
 
@@ -87,9 +87,9 @@ func (ch *Channel) startConnectAuth(c *mqtt.Connect, certID string, ack *mqtt.Co
 // same method continues [MQTT-4.12.0-3, MQTT-4.12.0-4]; a DISCONNECT or a
 // failed read abandons the CONNECT; anything else is a protocol error.
 func (ch *Channel) ContinueConnectAuth(p mqtt.Packet, err error) Step {
-	pc := ch.authx.pending
+	pc := ch.rare.authx.pending
 	if err != nil {
-		ch.authx = authFlow{}
+		ch.rare.authx = authFlow{}
 		if IsPacketError(err) {
 			ch.Refuse(pc.c, err)
 		} else {
@@ -102,18 +102,18 @@ func (ch *Channel) ContinueConnectAuth(p mqtt.Packet, err error) Step {
 	}
 	switch a := p.(type) {
 	case *mqtt.Auth:
-		if method := ch.authx.method; a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != method {
-			ch.authx = authFlow{}
+		if method := ch.rare.authx.method; a.ReasonCode != mqtt.ContinueAuthentication || a.Properties.AuthenticationMethod != method {
+			ch.rare.authx = authFlow{}
 			ch.Refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-4", "AUTH %v with method %q during authentication with %q", a.ReasonCode, a.Properties.AuthenticationMethod, method))
 			return Step{}
 		}
 		return ch.connectAuthStep(a.Properties.AuthenticationData)
 	case *mqtt.Disconnect:
-		ch.authx = authFlow{}
+		ch.rare.authx = authFlow{}
 		ch.out.Close(nil)
 		return Step{}
 	default:
-		ch.authx = authFlow{}
+		ch.rare.authx = authFlow{}
 		ch.Refuse(pc.c, mqtt.Errorf(mqtt.ProtocolError, "MQTT-3.1.0-1", "%v before CONNACK", p.Type()))
 		return Step{}
 	}
@@ -123,19 +123,19 @@ func (ch *Channel) ContinueConnectAuth(p mqtt.Packet, err error) Step {
 // the method wants more, else CONNACK (after the brute-force delay, for
 // the host to wait out: effects.go).
 func (ch *Channel) connectAuthStep(data []byte) Step {
-	pc := ch.authx.pending
+	pc := ch.rare.authx.pending
 	c := pc.c
-	out, done, err := ch.authx.ex.Step(data)
+	out, done, err := ch.rare.authx.ex.Step(data)
 	if !done {
 		a := &mqtt.Auth{ReasonCode: mqtt.ContinueAuthentication}
-		a.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
+		a.Properties.SetString(mqtt.PropAuthenticationMethod, ch.rare.authx.method)
 		a.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 		ch.wire.Version = mqtt.V5
 		ch.out.Send(a)
 		return Step{}
 	}
-	user := ch.authx.ex.Username()
-	ch.authx.ex, ch.authx.pending = nil, nil
+	user := ch.rare.authx.ex.Username()
+	ch.rare.authx.ex, ch.rare.authx.pending = nil, nil
 	if err == nil && c.UsernameFlag && c.Username != user {
 		err = mqtt.Errorf(mqtt.NotAuthorized, "", "user name %q differs from the authenticated %q", c.Username, user)
 	}
@@ -148,7 +148,7 @@ func (ch *Channel) connectAuthStep(data []byte) Step {
 	// The authenticated identity is the client's user name, for the ACL
 	// (%u) and the logs.
 	c.Username, c.UsernameFlag = user, true
-	pc.ack.Properties.SetString(mqtt.PropAuthenticationMethod, ch.authx.method)
+	pc.ack.Properties.SetString(mqtt.PropAuthenticationMethod, ch.rare.authx.method)
 	if len(out) > 0 {
 		pc.ack.Properties.SetBinary(mqtt.PropAuthenticationData, out)
 	}
@@ -162,10 +162,10 @@ func (ch *Channel) connectAuthStep(data []byte) Step {
 // (DISCONNECT) after the brute-force delay, which the host waits out
 // (holdError, effects.go); the session stays.
 func (ch *Channel) handleAuth(a *mqtt.Auth) error {
-	f := &ch.authx
-	if ch.neg.Version != mqtt.V5 || f.method == "" {
+	if ch.neg.Version != mqtt.V5 || ch.authFlowOf().method == "" {
 		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.0-2", "AUTH without enhanced authentication")
 	}
+	f := &ch.rare.authx
 	if a.Properties.AuthenticationMethod != f.method {
 		return mqtt.Errorf(mqtt.ProtocolError, "MQTT-4.12.1-1", "re-authentication with method %q, not %q", a.Properties.AuthenticationMethod, f.method)
 	}

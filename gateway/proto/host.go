@@ -50,6 +50,13 @@ func (ch *Channel) Init(e *Engine, c ChannelConfig) {
 // Meta returns the connection's metadata (ChannelConfig.Meta).
 func (ch *Channel) Meta() *listeners.Meta { return ch.meta }
 
+// Stats returns the counters of the channel's engine (Engine.Stats).
+func (ch *Channel) Stats() *Stats { return ch.env.stats }
+
+// Log returns the logger the channel was made with (ChannelConfig.Log),
+// for its host's entries; never nil once Init ran.
+func (ch *Channel) Log() *zap.Logger { return ch.log }
+
 // Profile returns the listener profile of the connection.
 func (ch *Channel) Profile() *Profile { return ch.prof }
 
@@ -71,13 +78,18 @@ func (ch *Channel) Session() *broker.Session { return ch.sess }
 
 // RateClaims returns the publish limits the client's credential carries,
 // nil for none. Read-only once connected.
-func (ch *Channel) RateClaims() *auth.RateLimitClaims { return ch.credExp.rate }
+func (ch *Channel) RateClaims() *auth.RateLimitClaims {
+	if c := ch.cred(); c != nil {
+		return c.rate
+	}
+	return nil
+}
 
 // PublishRate returns the client's publish limits: the listener
 // profile's publish_rate with the credential's claims applied
 // (auth.RateLimitClaims.Apply). Read-only once connected.
 func (ch *Channel) PublishRate() configs.PublishRate {
-	return ch.credExp.rate.Apply(ch.prof.PublishRate)
+	return ch.RateClaims().Apply(ch.prof.PublishRate)
 }
 
 // Version returns the protocol version once the client is connected, 0
@@ -91,7 +103,10 @@ func (ch *Channel) Kicked() bool { return ch.kicked.Load() }
 
 // AuthExpiring reports whether the client's credential has an expiry
 // deadline (auth.Expiry.Expiring). Safe from any goroutine.
-func (ch *Channel) AuthExpiring() bool { return ch.credExp.deadline.Expiring() }
+func (ch *Channel) AuthExpiring() bool {
+	c := ch.cred()
+	return c != nil && c.deadline.Expiring()
+}
 
 // IsPacketError reports whether err is a protocol fault of the peer (as
 // opposed to I/O).

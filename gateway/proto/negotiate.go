@@ -43,10 +43,11 @@ func NewProfile(l configs.Limits) (*Profile, error) {
 // each side keeps. It is fixed once CONNACK is sent; metrics and the admin
 // API read it.
 type Negotiated struct {
-	Version mqtt.Version
 	// ClientID is the identifier in force; AssignedClientID says the
-	// server made it.
+	// server made it. (The fields are ordered so that none is padded:
+	// every connection holds one.)
 	ClientID         string
+	Version          mqtt.Version
 	AssignedClientID bool
 	CleanStart       bool
 	SessionPresent   bool
@@ -56,8 +57,8 @@ type Negotiated struct {
 	ServerKeepAlive bool
 	// SessionExpiry is the Session Expiry Interval in force, in seconds;
 	// SessionExpiryCapped says the server lowered the client's.
-	SessionExpiry       uint32
 	SessionExpiryCapped bool
+	SessionExpiry       uint32
 
 	// Limits the server enforces on the client's packets.
 	ServerMaxPacketSize     uint32
@@ -68,6 +69,10 @@ type Negotiated struct {
 	WildcardAvailable       bool
 	SubIDsAvailable         bool
 	SharedAvailable         bool
+	// ProblemInfo is false when the client set Request Problem
+	// Information to 0: no Reason String or User Property then
+	// [MQTT-3.1.2-29].
+	ProblemInfo bool
 
 	// Limits the client asked the server to keep.
 	ClientMaxPacketSize     uint32 // 0: none beyond the protocol's
@@ -79,11 +84,7 @@ type Negotiated struct {
 	OutboundTopicAliases uint16
 	// OutboundInflight is the outbound QoS 1/2 window: the client's
 	// Receive Maximum capped by the server's max_inflight.
-	OutboundInflight uint16
-	// ProblemInfo is false when the client set Request Problem
-	// Information to 0: no Reason String or User Property then
-	// [MQTT-3.1.2-29].
-	ProblemInfo         bool
+	OutboundInflight    uint16
 	ResponseInformation string
 }
 

@@ -18,7 +18,8 @@ import (
 
 // ownerView is a session owner as authorizers see it (broker.Owner.View):
 // the acl.View of its last connection and that credential's claims. Never
-// modified once made.
+// modified once made: the connection reads its view through it too
+// (Channel.acl, one copy per connection).
 type ownerView struct {
 	acl.View
 	// claims are the credential's ACL claims, nil for none.
@@ -43,7 +44,11 @@ func identityOf(v *acl.View) string {
 // view (set by authorizeConnect), its credential's claims, and their
 // stored form.
 func (ch *Channel) ownerOf() *broker.Owner {
-	v := &ownerView{View: *ch.acl.View(), claims: ch.credExp.acl}
+	v := ch.owner // the channel's own, shared (acl.go)
+	if v == nil {
+		// A view set without authorizeConnect (tests).
+		v = &ownerView{View: *ch.acl.View(), claims: ch.aclClaims()}
+	}
 	id := identityOf(&v.View)
 	rec := store.Owner{Identity: id, Username: v.Username(), HasUsername: v.HasUsername(),
 		CertIdentity: v.CertIdentity(), Listener: v.Listener()}

@@ -20,7 +20,7 @@ func (ch *Channel) afterStored(fn func()) {
 		return
 	}
 	ch.acksOut.Add(1)
-	pub.AfterCommit(func(err error) { // broker.Publisher
+	pub.AfterCommit(ch.neg.ClientID, func(err error) { // broker.Publisher
 		defer ch.acksOut.Add(-1)
 		if err != nil {
 			pub.CommitFailed(err) // counted, logged
@@ -48,7 +48,7 @@ func (ch *Channel) storeGroup() func() {
 func (ch *Channel) AcksFlushed() <-chan struct{} {
 	done := make(chan struct{})
 	pub := ch.env.pub
-	if !pub.Durable() || ch.acksOut.Load() == 0 || !pub.AfterCommit(func(error) { close(done) }) {
+	if !pub.Durable() || ch.acksOut.Load() == 0 || !pub.AfterCommit(ch.neg.ClientID, func(error) { close(done) }) {
 		close(done)
 	}
 	return done

@@ -112,7 +112,8 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		return
 	}
 	s.snapshot(&rec, o.sess)
-	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) {
+	if rec.Cursor == last.Cursor && slices.Equal(rec.Subs, last.Subs) && slices.Equal(rec.Rels, last.Rels) &&
+		sameQoS(&rec, &last) { // outflight.go
 		return
 	}
 	newRev, err := s.store.Put(cctx, id, &rec, rev)

@@ -16,13 +16,17 @@
 //     once per session (route_ingress.go);
 //   - shared subscriptions as NATS queue groups (shared*.go);
 //   - sessions across nodes (session*.go, takeover.go, replay.go,
-//     will.go, checkpoint.go, lapse.go): a record per client id claimed
-//     by each CONNECT, the previous owner node asked to close its client
-//     (0x8E, no will), the session carried on from the record with its
-//     offline queue replayed from its cursor, wills published once
-//     cluster-wide, a gone node's sessions claimed by exactly one other,
-//     found through the owner index (owner_index.go), the records written
-//     for the sessions that changed only, the replays' lag counted
+//     outflight.go, will*.go, checkpoint.go, lapse.go): a record per
+//     client id claimed by each CONNECT, the previous owner node asked to
+//     close its client (0x8E, no will), the session carried on from the
+//     record with its offline queue replayed from its cursor and its
+//     deliveries in flight resumed as they stood (QoS 2 exactly once),
+//     wills published once cluster-wide, a gone node's sessions claimed
+//     by exactly one other, found through the owner index
+//     (owner_index.go), and what its shared subscription members owed
+//     handed to other members (shared.go); the records written for the
+//     sessions that changed only, rechecked after an outage for those
+//     that changed meanwhile (recheck.go); the replays' lag counted
 //     (replay_lag.go);
 //   - retained messages and health (retained*.go, health*.go).
 //

@@ -193,7 +193,7 @@ func (n *testNode) publish(tb testing.TB, from string, p *mqtt.Publish) int {
 	sent := pub.RouteAt(broker.NewMessage(p, from, now), &buf, now)
 	acked := make(chan error, 1)
 	if p.QoS > 0 && pub.Durable() {
-		pub.AfterCommit(func(err error) { acked <- err })
+		pub.AfterCommit(from, func(err error) { acked <- err })
 	} else {
 		acked <- nil
 	}

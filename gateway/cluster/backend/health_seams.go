@@ -53,7 +53,7 @@ func GuardPublisher(next broker.Publisher, h *Health) broker.Publisher {
 func (p servingPublisher) Durable() bool { return true }
 
 // AfterCommit implements broker.Publisher.
-func (p servingPublisher) AfterCommit(done func(error)) bool {
+func (p servingPublisher) AfterCommit(client string, done func(error)) bool {
 	if !p.h.Serving() {
 		done(ErrNotServing)
 		return true
@@ -64,7 +64,7 @@ func (p servingPublisher) AfterCommit(done func(error)) bool {
 		}
 		done(err)
 	}
-	if !p.Publisher.Durable() || !p.Publisher.AfterCommit(guarded) {
+	if !p.Publisher.Durable() || !p.Publisher.AfterCommit(client, guarded) {
 		guarded(nil)
 	}
 	return true

@@ -141,7 +141,7 @@ func guards(t *testing.T, h *backend.Health, serving bool) {
 	b := broker.New(broker.Config{}, nil, nil, zap.NewNop())
 	var done error = errors.New("not called")
 	pub := backend.GuardPublisher(b, h)
-	if !pub.Durable() || !pub.AfterCommit(func(e error) { done = e }) {
+	if !pub.Durable() || !pub.AfterCommit("", func(e error) { done = e }) {
 		t.Error("the guarded publisher does not wait for its completions")
 	}
 	if serving {

@@ -239,6 +239,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(*cluste
 		return false, err
 	}
 	s.counts.Claimed.Add(1)
+	s.handOverShared(cctx, id, next.Shared) // shared.go: before its subscriptions are here
 	ended := next.Expiry == 0 || (!next.Deadline.IsZero() && !now.Before(next.Deadline))
 	if ended {
 		// The session ends now, and its will goes [MQTT-3.1.3-9].
@@ -262,7 +263,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(*cluste
 		s.o.Log.Warn("a gone node's session could not be carried on here", logsafe.String("client_id", id))
 		return true, nil
 	}
-	s.replay(cctx, sess, next.Subs, next.Cursor) // replay.go
+	s.replay(cctx, sess, next.Subs, next.Cursor, next.Out, next.Done) // replay.go
 	o := &owned{sess: sess, rec: next, rev: newRev, claimed: true, index: ixKey}
 	s.mu.Lock()
 	s.owned[id] = o

@@ -98,10 +98,17 @@ func (s *Sessions) dropConsumer(cons jetstream.Consumer) {
 const replayBatch = 256
 
 // replay delivers to sess, replaying since Adopt, its stored messages
-// after cursor on the subjects of subs, then ends the replay. Errors are
-// logged: the session then misses what was not replayed, and says so.
-func (s *Sessions) replay(ctx context.Context, sess *broker.Session, subs []cluster.RecordSub, cursor uint64) {
-	through, n, err := s.replayUpTo(ctx, sess, subs, cursor)
+// after cursor on the subjects of subs, but for those carried in flight
+// (out, put in flight by adopt: outflight.go), which get their message
+// and are not delivered anew, and those it is done with (done); then
+// ends the replay. Errors are logged:
+// the session then misses what was not replayed, and says so.
+func (s *Sessions) replay(ctx context.Context, sess *broker.Session, subs []cluster.RecordSub, cursor uint64, out []cluster.RecordOut, done []cluster.RecordDone) {
+	through, n, err := s.replayUpTo(ctx, sess, subs, cursor, newCarryKeys(out, done))
+	if lost := sess.SettleCarried(); lost > 0 {
+		s.o.Log.Warn("messages in flight on the previous node are no longer stored; their qos 2 ids are released",
+			logsafe.String("client_id", sess.ClientID()), zap.Int("messages", lost))
+	}
 	sess.EndReplay(through)
 	if err != nil {
 		s.o.Log.Warn("replaying a session's offline queue failed; messages after the cursor may be missing",
@@ -116,7 +123,7 @@ func (s *Sessions) replay(ctx context.Context, sess *broker.Session, subs []clus
 
 // replayUpTo replays and returns the sequence replayed through and the
 // number of messages delivered.
-func (s *Sessions) replayUpTo(ctx context.Context, sess *broker.Session, subs []cluster.RecordSub, cursor uint64) (uint64, int, error) {
+func (s *Sessions) replayUpTo(ctx context.Context, sess *broker.Session, subs []cluster.RecordSub, cursor uint64, keys carryKeys) (uint64, int, error) {
 	var subjects []string
 	for _, sub := range subs {
 		if _, _, shared, _ := mqtt.ParseShared(sub.Filter); shared {
@@ -179,7 +186,14 @@ func (s *Sessions) replayUpTo(ctx context.Context, sess *broker.Session, subs []
 				s.o.Log.Warn("skipping a stored message that cannot be read", zap.Uint64("seq", seq), zap.Error(err))
 			} else {
 				m.SetSeq(seq)
-				if s.o.Broker.ReplayTo(sess, m) {
+				id := msg.Headers().Get(nats.MsgIdHdr)
+				if keys.done(seq, id) {
+					// completed on the previous node, out of order
+				} else if pids := keys.pids(seq, id); pids != nil {
+					for _, pid := range pids {
+						s.o.Broker.ReplayCarried(sess, pid, m) // in flight: DUP, same id
+					}
+				} else if s.o.Broker.ReplayTo(sess, m) {
 					n++
 				}
 			}

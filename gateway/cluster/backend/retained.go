@@ -467,7 +467,7 @@ func (p retainedPublisher) Durable() bool { return true }
 
 // AfterCommit implements broker.Publisher: done runs when both the
 // stream and next have committed, with the first error.
-func (p retainedPublisher) AfterCommit(done func(error)) bool {
+func (p retainedPublisher) AfterCommit(client string, done func(error)) bool {
 	if !p.Publisher.Durable() {
 		p.r.after(done)
 		return true
@@ -487,7 +487,7 @@ func (p retainedPublisher) AfterCommit(done func(error)) bool {
 			done(err)
 		}
 	}
-	if !p.Publisher.AfterCommit(part) {
+	if !p.Publisher.AfterCommit(client, part) {
 		part(nil)
 	}
 	p.r.after(part)

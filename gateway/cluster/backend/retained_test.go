@@ -74,7 +74,7 @@ func (n *retainedNode) retain(t *testing.T, topic, payload string) {
 	n.pub.RouteAt(broker.NewMessage(p, "pub-"+topic, time.Now()), &buf, time.Now())
 	end()
 	done := make(chan error, 1)
-	if !n.pub.Durable() || !n.pub.AfterCommit(func(err error) { done <- err }) {
+	if !n.pub.Durable() || !n.pub.AfterCommit("pub-"+topic, func(err error) { done <- err }) {
 		t.Fatal("a retained PUBLISH completes without waiting for the cluster")
 	}
 	select {
@@ -221,7 +221,7 @@ func TestRetainedExpiryRunsFromStorage(t *testing.T) {
 	n1.pub.RouteAt(broker.NewMessage(p, "c", stored), &buf, stored)
 	end()
 	done := make(chan error, 1)
-	n1.pub.AfterCommit(func(err error) { done <- err })
+	n1.pub.AfterCommit("c", func(err error) { done <- err })
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

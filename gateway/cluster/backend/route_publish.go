@@ -29,7 +29,7 @@ import (
 //   - QoS 1 and 2 to the messages stream (cluster.DurableSubject), which
 //     stores it and republishes it to the live subject with its stream
 //     sequence. It is acknowledged to the publisher only once the stream
-//     answered that it stored it: AfterCommit waits for that (acks.go)
+//     answered that it stored it: AfterCommit waits for that (route_acks.go)
 //     as well as for the local store, when there is one. Durable is
 //     always true.
 //
@@ -84,7 +84,7 @@ func (p *publisher) Begin() (end func()) { return p.b.Begin() }
 // RouteAt implements broker.Publisher.
 func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
-	p.sent(p.send(m, now))
+	p.sent(p.send(m, now, m.From()))
 	if n == 0 && p.reachesOthers(m) {
 		// Another node's session or a group may take it: not "no
 		// matching subscribers".
@@ -97,7 +97,7 @@ func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Tim
 // a client's message, but nobody waits for its acknowledgement.
 func (p *publisher) routeWill(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
-	p.sent(p.send(m, now))
+	p.sent(p.send(m, now, ""))
 	return n
 }
 
@@ -122,14 +122,17 @@ func (p *publisher) reachesOthers(m *broker.Message) bool {
 }
 
 // send publishes m to NATS: core NATS for QoS 0, the messages stream for
-// QoS 1 and 2 (numbered for AfterCommit; a publish that fails at once is
-// answered as failed).
-func (p *publisher) send(m *broker.Message, now time.Time) error {
+// QoS 1 and 2 (numbered for the AfterCommit of client, its client id, ""
+// for a will; a publish that fails at once is answered as failed).
+func (p *publisher) send(m *broker.Message, now time.Time, client string) error {
+	pub := m.Publish()
 	data, err := encodeMessage(m, now)
 	if err != nil {
+		if pub.QoS > 0 {
+			p.acks.failed(client, now, err)
+		}
 		return err
 	}
-	pub := m.Publish()
 	h := headers(p.be.origin, p.seq.Add(1), m.From())
 	if pub.QoS == 0 {
 		if err := p.nc.PublishMsg(&nats.Msg{Subject: cluster.TopicSubject(pub.Topic), Header: h, Data: data}); err != nil {
@@ -144,11 +147,12 @@ func (p *publisher) send(m *broker.Message, now time.Time) error {
 		// will has none: the same will twice is two messages.)
 		id, err := msgID(m, pid, data)
 		if err != nil {
+			p.acks.failed(client, now, err)
 			return err
 		}
 		h[nats.MsgIdHdr] = []string{id}
 	}
-	n := p.acks.add(now)
+	n := p.acks.add(client, now)
 	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
 		p.be.counters.SendFailed.Add(1)
@@ -227,16 +231,18 @@ func parseAck(msg *nats.Msg) error {
 
 // AfterCommit implements broker.Publisher: done runs once the local store
 // committed what was queued so far (when there is one) and the stream
-// answered every publish made so far, with the first error.
-func (p *publisher) AfterCommit(done func(error)) bool {
+// answered every publish client made so far (route_acks.go: after
+// client's earlier completions, and with no wait for other clients'
+// publishes), with the first error.
+func (p *publisher) AfterCommit(client string, done func(error)) bool {
 	if !p.b.Durable() {
-		p.acks.wait(done)
+		p.acks.wait(client, done)
 		return true
 	}
 	j := &join{done: done}
 	j.left.Store(2)
-	p.b.AfterCommit(j.one)
-	p.acks.wait(j.one)
+	p.b.AfterCommit(client, j.one)
+	p.acks.wait(client, j.one)
 	return true
 }
 
@@ -298,7 +304,7 @@ func (p *publisher) run(ctx context.Context) {
 // published, then stops listening for them.
 func (p *publisher) close(ctx context.Context) error {
 	answered := make(chan struct{})
-	p.acks.wait(func(error) { close(answered) })
+	p.acks.wait("", func(error) { close(answered) })
 	var err error
 	select {
 	case <-answered:

@@ -111,6 +111,15 @@ type Sessions struct {
 	// (recheck.go).
 	points recheckPoints
 	lostAt atomic.Pointer[time.Time]
+	// outDue holds the client ids whose record write for their gated
+	// packets is due and not started (outflight.go).
+	outDue sync.Map
+	// willSent, when set (tests), is called between a will's publish
+	// and its removal from the record (will.go).
+	willSent func(id string)
+	// outWrites counts the record writes for gated packets
+	// (outflight.go).
+	outWrites atomic.Int64
 }
 
 // SessionCounts count what Sessions did (for metrics); atomics.
@@ -238,6 +247,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	now := time.Now()
 	identity := identityOf(req.Owner)
 	refused := false
+	willOf := cluster.NewWillID()
 	var last uint64
 	var lastErr error
 	var rec *cluster.SessionRecord
@@ -252,6 +262,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		}
 		if old != nil && !req.Clean && alive(old, now) {
 			rec.Subs, rec.Rels, rec.Cursor = old.Subs, old.Rels, old.Cursor
+			rec.Out, rec.Done = old.Out, old.Done
 		} else {
 			// A new session's cursor is the stream's end: what was
 			// stored before it is not its.
@@ -265,6 +276,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		}
 		if req.Will != nil {
 			if w, err := cluster.NewRecordWill(req.Will, time.Time{}); err == nil {
+				w.ID = willOf // will_send.go
 				rec.Will = w
 			}
 		}
@@ -279,12 +291,20 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		return nil, nil, errUnavailable(err)
 	}
 	cursor := rec.Cursor
+	// carry is what the session carries on from: the record, or the
+	// previous owner's newer state (outflight.go).
+	carry := *rec
 	if prev != nil && prev.Owner != s.o.Node {
 		// takeover.go: the previous owner closes its client (0x8E, no
 		// will) and drops its copy; a node that does not answer in time
 		// is fenced by the revision this claim moved on.
-		if c, ok := s.kick(ctx, prev.Owner, id, rec.Epoch); ok {
-			cursor = max(cursor, c)
+		switch r, held, gone := s.kick(ctx, prev.Owner, id, rec.Epoch); {
+		case held:
+			cursor = max(cursor, r.Cursor)
+			carry.Out, carry.Done, carry.Rels = r.Out, r.Done, r.Rels
+		case gone:
+			// As when a node claims a gone node's session (lapse.go).
+			s.handOverShared(ctx, id, prev.Shared) // shared.go
 		}
 	}
 	s.stopWill(id) // a new connection before the will's delay: no will [MQTT-3.1.3-9]
@@ -296,8 +316,8 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		local = nil
 	}
 	if local == nil && prev != nil && !req.Clean && alive(prev, now) {
-		if sess := s.adopt(ctx, id, rec, now); sess != nil {
-			s.replay(ctx, sess, rec.Subs, cursor) // replay.go
+		if sess := s.adopt(ctx, id, &carry, now); sess != nil {
+			s.replay(ctx, sess, rec.Subs, cursor, carry.Out, carry.Done) // replay.go
 		}
 	}
 	sess, prevClient, err := b.Open(req, attach)
@@ -314,6 +334,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	rec.Cursor = cursor
 	sess.StartCursor(cursor) // broker/cluster.go: what it gets from here on is above
 	claimed = true
+	sess.GateOut(s.gateOut(id))
 	s.mu.Lock()
 	old := s.owned[id]
 	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev, index: ixKey}
@@ -322,6 +343,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		s.unindex(old.index) // of an earlier incarnation of this node
 	}
 	s.markDirty(id) // what the replay moved
+	s.gateOut(id)() // outflight.go: what was gated before it was owned
 	switch {
 	case prev != nil && prev.Owner != s.o.Node:
 		s.counts.TakeoversRemote.Add(1)
@@ -359,6 +381,10 @@ func (s *Sessions) adopt(ctx context.Context, id string, rec *cluster.SessionRec
 		return nil
 	}
 	sess.StartCursor(rec.Cursor)
+	// outflight.go: its deliveries in flight, before the replay; its
+	// QoS 2 packets wait for its record.
+	sess.Carry(carried(rec.Out), doneOf(rec.Done))
+	sess.GateOut(s.gateOut(id))
 	err := s.o.Subs.Subscribing(func() error {
 		for _, o := range subs {
 			s.o.Subs.Subscribe(sess, broker.NewSubscription(o))
@@ -408,7 +434,7 @@ func (s *Sessions) Detach(sess *broker.Session, c broker.Client, will *mqtt.Will
 		// Taken over by another connection of this node: the will goes
 		// now only without a delay, as on a single node.
 		if will != nil && will.Properties.WillDelayInterval == 0 {
-			s.publishWill(id, will)
+			s.publishWill(context.Background(), id, will, "") // in no record
 		}
 		return
 	}
@@ -437,11 +463,12 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		// Expiry 0: the session ends with its connection, and the will
 		// goes now [MQTT-3.1.2-23, MQTT-3.1.3-9].
 		if will != nil {
-			s.publishWill(id, will)
+			s.publishWill(ctx, id, will, recordedWill(o))
 		}
 		s.forget(ctx, id, o)
 		return
 	}
+	wid := recordedWill(o)
 	s.mu.Lock()
 	rec, oldRev := o.rec, o.rev
 	s.mu.Unlock()
@@ -454,12 +481,13 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 	if will != nil {
 		delay := will.Properties.WillDelayInterval
 		if delay == 0 {
-			s.publishWill(id, will)
+			s.publishWill(ctx, id, will, wid)
 		} else {
 			// The will goes after its delay, or when the session ends
 			// if that comes first [MQTT-3.1.3-9].
 			due = time.Duration(min(delay, rec.Expiry)) * time.Second
 			if w, err := cluster.NewRecordWill(will, now.Add(due)); err == nil {
+				w.ID = wid // the will the record held: will_send.go
 				rec.Will = w
 			}
 		}
@@ -487,7 +515,8 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 }
 
 // snapshot copies into rec what sess holds now: its subscriptions, its
-// inbound QoS 2 ids, its cursor.
+// inbound QoS 2 ids, its cursor, its deliveries in flight, what it owes
+// through shared subscriptions.
 func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 	v := sess.View()
 	rec.Subs = rec.Subs[:0:0]
@@ -505,6 +534,9 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 		rec.Subs = nil
 	}
 	rec.Cursor = max(rec.Cursor, sess.Cursor())
+	rec.Out = outRecord(sess) // outflight.go
+	rec.Done = doneRecord(sess.Done(rec.Cursor))
+	rec.Shared = sharedRecord(sess) // shared.go
 }
 
 // forget deletes the record of a session that ended here. The gate of

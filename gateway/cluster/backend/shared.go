@@ -1,9 +1,12 @@
 package backend
 
 import (
+	"context"
 	"time"
 
 	"edgemq/gateway/broker"
+	"edgemq/gateway/cluster"
+	"edgemq/gateway/logsafe"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
@@ -63,4 +66,69 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 			in.log.Warn("handing a shared subscription's message to another node failed", zap.String("subject", msg.Subject), zap.Error(err))
 		}
 	}
+}
+
+// A member whose node dies: its session's record lists what it owes
+// through its groups (cluster.SessionRecord.Shared, written at each
+// checkpoint: sharedRecord), and the node that claims the session
+// (lapse.go), or a CONNECT finding its previous node gone (session.go),
+// hands each of those messages, read back from the messages stream, to
+// another member of its group (handOverShared), as the broker does for
+// a session that ends (4.8.2): before the claimed session's own
+// subscriptions are registered here, so that NATS does not hand them
+// back to it. What the member got after the last checkpoint before its
+// node died is not listed, and is lost with the node; a claiming node
+// that dies before its own next checkpoint leaves the list to the next
+// one, which hands it over again (at least once).
+
+// sharedRecord returns the record form of what sess owes through its
+// shared subscriptions, those of a known sequence.
+func sharedRecord(sess *broker.Session) []cluster.RecordShared {
+	list := sess.SharedOwed()
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]cluster.RecordShared, 0, len(list))
+	for _, o := range list {
+		if seq := o.Msg.Seq(); seq != 0 {
+			out = append(out, cluster.RecordShared{Share: o.Share, Filter: o.Filter, Seq: seq})
+		}
+	}
+	return out
+}
+
+// handOverShared sends each message of owed, read back from the
+// messages stream, to another member of its group, on the group's own
+// subject, and flushes. A message no longer stored is lost (logged).
+func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster.RecordShared) {
+	if len(owed) == 0 {
+		return
+	}
+	sent := 0
+	for _, o := range owed {
+		raw, err := s.o.Layout.Messages.GetMsg(ctx, o.Seq)
+		if err != nil {
+			s.o.Log.Warn("a shared subscription's message owed by a gone node's session cannot be read back",
+				logsafe.String("client_id", id), zap.Uint64("seq", o.Seq), zap.Error(err))
+			continue
+		}
+		// Its headers as stored (publisher, origin), without the
+		// stream's: the member that takes it numbers it as new.
+		h := nats.Header{}
+		for _, k := range []string{hdrOrigin, hdrSeq, hdrFrom} {
+			if v := raw.Header.Get(k); v != "" {
+				h.Set(k, v)
+			}
+		}
+		msg := &nats.Msg{Subject: groupSubject(queueName(o.Share, o.Filter)), Header: h, Data: raw.Data}
+		if err := s.o.Conn.PublishMsg(msg); err != nil {
+			s.o.Log.Warn("handing a gone member's message to its group failed", logsafe.String("client_id", id), zap.Error(err))
+			continue
+		}
+		sent++
+	}
+	if err := s.o.Conn.FlushWithContext(ctx); err != nil {
+		s.o.Log.Warn("handing a gone member's messages to its group failed", logsafe.String("client_id", id), zap.Error(err))
+	}
+	s.o.Log.Debug("a gone member's shared messages handed to their groups", logsafe.String("client_id", id), zap.Int("messages", sent))
 }

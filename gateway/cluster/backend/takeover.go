@@ -14,6 +14,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"edgemq/gateway/cluster"
 	"edgemq/gateway/logsafe"
@@ -23,9 +24,10 @@ import (
 )
 
 // kick asks node to let the session of id go, for the claim of epoch. It
-// reports the session's cursor there and whether node answered that it
-// held it.
-func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (cursor uint64, held bool) {
+// returns node's answer (the session's cursor and QoS state there),
+// whether node answered that it held it, and whether node is gone (no
+// node answers on its subject).
+func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (reply cluster.KickReply, held, gone bool) {
 	kctx, cancel := context.WithTimeout(ctx, s.o.KickWait)
 	defer cancel()
 	r, err := cluster.Kick(kctx, s.o.Conn, node, cluster.KickRequest{ClientID: id, Epoch: epoch, By: s.o.Node})
@@ -33,13 +35,13 @@ func (s *Sessions) kick(ctx context.Context, node, id string, epoch uint64) (cur
 	case errors.Is(err, cluster.ErrNoKickServer):
 		// The node is gone: its lapse makes no difference now, the claim
 		// has the session.
-		return 0, false
+		return cluster.KickReply{}, false, true
 	case err != nil:
 		s.o.Log.Warn("previous owner did not let the session go in time; it is fenced",
 			logsafe.String("client_id", id), zap.String("node", node), zap.Error(err))
-		return 0, false
+		return cluster.KickReply{}, false, false
 	}
-	return r.Cursor, r.Held
+	return r, r.Held, false
 }
 
 // onKick answers a kick request: another node claimed the session of
@@ -85,13 +87,17 @@ func (s *Sessions) onKick(ctx context.Context, req cluster.KickRequest) cluster.
 			s.o.Log.Warn("kicked client did not let go in time", logsafe.String("client_id", id))
 		}
 	}
+	// With no client holding it, its state stands still: the claiming
+	// node carries it on (outflight.go).
 	cursor := sess.Cursor()
+	out, done, rels := outRecord(sess), doneRecord(sess.Done(cursor)), sess.Rels()
+	slices.Sort(rels)
 	if _, busy := b.Discard(id); busy {
 		s.o.Log.Warn("kicked session still held; dropped later", logsafe.String("client_id", id))
 	}
 	s.o.Log.Debug("session taken over by another node", logsafe.String("client_id", id), zap.String("by", req.By),
 		zap.Uint64("epoch", req.Epoch))
-	return cluster.KickReply{Held: true, Cursor: cursor}
+	return cluster.KickReply{Held: true, Cursor: cursor, Out: out, Done: done, Rels: rels}
 }
 
 // Recheck reads the record of every session this node holds and drops

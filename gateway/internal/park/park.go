@@ -51,9 +51,10 @@ type Handle struct {
 	// before (owner only, and the poller under Poller.mu).
 	fd int32
 	// timer wakes the handle at the deadline given to Park; made on the
-	// first Park with a deadline (owner only). due is set when it fires.
-	timer *time.Timer
+	// first Park with a deadline (owner only). due is set when it fires;
+	// next to fd, so that a Handle fits the 80-byte size class.
 	due   atomic.Bool
+	timer *time.Timer
 }
 
 // Handle registers the connection o whose socket is rc. The calling

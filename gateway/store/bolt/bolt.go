@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"edgemq/gateway/internal/lockorder"
@@ -210,13 +211,21 @@ func (d *DB) run() {
 // store cannot hold (isolated) leaves its Apply call out: the batch is
 // committed again without it, and only that call's done gets the error.
 func (d *DB) flush() {
-	d.gate.Lock()
-	d.mu.Lock()
-	q := d.queue
-	d.queue = nil
-	d.mu.Unlock()
-	d.gate.Unlock()
+	q := d.cut()
 	if len(q) == 0 {
+		return
+	}
+	if !slices.ContainsFunc(q, hasOps) {
+		// Only waits: what was queued before them was committed by an
+		// earlier flush, as flushes run one at a time. An empty commit
+		// would still write the meta page and sync twice, which every
+		// QoS 1 PUBACK whose message stored nothing here would wait
+		// for.
+		for _, e := range q {
+			if e.done != nil {
+				e.done(nil)
+			}
+		}
 		return
 	}
 	var left map[int]error // entries left out, with their error
@@ -269,6 +278,31 @@ func (d *DB) flush() {
 		}
 	}
 }
+
+// cut takes the queue: under the gate when it holds changes, so that a
+// group's changes are never split between two batches; without it when
+// it holds waits only (Apply of no operations: an acknowledgement's
+// AfterCommit), which have no changes to keep together, so that
+// publishers are not held up while the writer cuts them.
+func (d *DB) cut() []entry {
+	d.mu.Lock()
+	if !slices.ContainsFunc(d.queue, hasOps) {
+		q := d.queue
+		d.queue = nil
+		d.mu.Unlock()
+		return q
+	}
+	d.mu.Unlock()
+	d.gate.Lock()
+	defer d.gate.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q := d.queue
+	d.queue = nil
+	return q
+}
+
+func hasOps(e entry) bool { return len(e.ops) > 0 }
 
 // isolated reports whether err belongs to one operation (its key or
 // value) rather than to the transaction: that operation's call can be

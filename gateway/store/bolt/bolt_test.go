@@ -247,3 +247,64 @@ func TestSessionWithoutOwner(t *testing.T) {
 		t.Errorf("owner of an old record: %+v, want nil", o)
 	}
 }
+
+// TestWaitCommitsNothing: an Apply of no operations (an acknowledgement
+// waiting for what was queued before it) completes without a commit of
+// its own once what came before is committed, and without waiting for
+// the groups in progress (a wait-only batch is cut without the gate);
+// an Apply with operations still commits.
+func TestWaitCommitsNothing(t *testing.T) {
+	d := open(t, filepath.Join(t.TempDir(), "edgemq.db"))
+	defer d.Close()
+	txid := func() int {
+		t.Helper()
+		var id int
+		if err := d.db.View(func(tx *bbolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	msg := store.Message{ID: 1, Packet: []byte("p")}
+	put := store.Op{Kind: store.PutDelivery, ClientID: "a", Delivery: &store.Delivery{Seq: 1, Msg: msg, QoS: 1}}
+	for _, tc := range []struct {
+		name string
+		// write queues a write in the same batch, before the Apply.
+		write   bool
+		ops     []store.Op
+		commits int
+	}{
+		{"a write", false, []store.Op{put}, 1},
+		{"a wait", false, nil, 0},
+		{"a wait behind a write", true, nil, 1},
+	} {
+		before := txid()
+		if tc.write {
+			d.gate.Lock() // hold the writer: one batch
+			d.Apply([]store.Op{put}, nil)
+		}
+		done := make(chan error, 1)
+		d.Apply(tc.ops, func(err error) { done <- err })
+		if tc.write {
+			d.gate.Unlock()
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := txid() - before; got != tc.commits {
+			t.Errorf("%s: %d commits, want %d", tc.name, got, tc.commits)
+		}
+	}
+	// A publisher's group in progress does not hold up a wait.
+	end := d.Group()
+	defer end()
+	done := make(chan error, 1)
+	d.Apply(nil, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a wait waited for a group in progress")
+	}
+}
