@@ -178,9 +178,9 @@ func (s *Server) attachOperations(c *clusterState, b *broker.Broker, seams proto
 	o, err := backend.NewOperations(c.node, b, backend.HealthHooks{
 		CloseClients: s.closeForCluster,
 		// After an outage the sessions another node claimed meanwhile are
-		// dropped here before the node serves again (backend/takeover.go).
+		// dropped here before the node serves again (backend/recheck.go).
 		Recheck: func(ctx context.Context, _ bool) error {
-			_, err := c.be.ClusterSessions().Recheck(ctx)
+			_, err := c.be.ClusterSessions().RecheckChanged(ctx) // backend/recheck.go
 			return err
 		},
 	}, s.log.Named("cluster"))
@@ -239,7 +239,7 @@ func (s *Server) clusterOps() *ops.Cluster {
 	}
 	c := s.cluster
 	h, r := c.ops.Health().Stats(), c.ops.Retained().Stats()
-	n, sc := c.be.Counters(), c.be.ClusterSessions().Counts()
+	n, sc, rp := c.be.Counters(), c.be.ClusterSessions().Counts(), c.be.ClusterSessions().Replays()
 	return &ops.Cluster{
 		LinkUp: h.LinkUp, Serving: h.State == backend.Serving, LinkLosses: h.Closings,
 		MessagesIn: n.Received.Load(), MessagesOut: n.SentCore.Load() + n.SentStream.Load(),
@@ -247,5 +247,7 @@ func (s *Server) clusterOps() *ops.Cluster {
 		RemoteWills:    sc.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
 		RetainedRefused: r.Refused,
+		Claimed:   sc.Claimed.Load(),
+		ReplayLag: rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
 	}
 }

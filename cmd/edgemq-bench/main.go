@@ -13,6 +13,9 @@
 //   - pairs: K publisher/subscriber pairs, each on its own topic.
 //   - retained: store N retained messages under a fresh prefix, then time
 //     a new subscriber to prefix/# until it has all N (retained.go).
+//   - sessions: N persistent sessions, each connected with a session
+//     expiry, subscribed and disconnected, spread over the brokers of
+//     -addrs (a cluster's nodes), with JetStream's sizes (sessions.go).
 //
 // -pub-addr and -sub-addr send the publishers and the subscribers to
 // different brokers (nodes of one cluster), so that every message
@@ -62,6 +65,10 @@ type options struct {
 	sources          int
 	jsonOut          bool
 	idPrefix         string
+	// addrs, natsURL and sessionExpiry are the sessions scenario's.
+	addrs         string
+	natsURL       string
+	sessionExpiry int
 
 	// The publish/subscribe scenarios.
 	qos      int
@@ -78,7 +85,7 @@ func main() {
 }
 
 // usageText heads the usage message.
-const usageText = `usage: edgemq-bench [flags] connect|fanin|fanout|pairs|retained [flags]
+const usageText = `usage: edgemq-bench [flags] connect|fanin|fanout|pairs|retained|sessions [flags]
 
 A scenario is required. Exit status: 0 after a run, 1 when the run failed
 (every connection failed, or a scenario could not connect), 2 for bad
@@ -107,6 +114,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.IntVar(&o.sources, "sources", 1, "spread connections over this many source addresses 127.0.0.1, .2, ... (beats ephemeral port limits)")
 	flags.BoolVar(&o.jsonOut, "json", false, "print one JSON line per scenario")
 	flags.StringVar(&o.idPrefix, "id", "bench", "client id prefix")
+	flags.StringVar(&o.addrs, "addrs", "", "brokers host:port, comma separated, the sessions are spread over (sessions), e.g. a cluster's nodes; empty: -addr")
+	flags.StringVar(&o.natsURL, "nats", "", "a cluster's NATS server URL, to report JetStream's stream and bucket sizes (sessions)")
+	flags.IntVar(&o.sessionExpiry, "session-expiry", 3600, "Session Expiry Interval of the sessions, seconds (sessions; -V 5)")
 	flags.IntVar(&o.qos, "qos", 0, "QoS of publish and subscribe: 0, 1 or 2")
 	flags.IntVar(&o.size, "size", 64, "payload bytes, at least 16 (send time and sequence number)")
 	flags.IntVar(&o.p, "p", 4, "publishers of fanin")
@@ -139,7 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	switch scenario {
-	case "connect", "fanin", "fanout", "pairs", "retained":
+	case "connect", "fanin", "fanout", "pairs", "retained", "sessions":
 	default:
 		fmt.Fprintf(stderr, "edgemq-bench: unknown scenario %q\n", scenario)
 		flags.Usage()
@@ -160,6 +170,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, err = runFlow(ctx, o, scenario, stdout)
 	case "retained":
 		_, err = runRetained(ctx, o, stdout)
+	case "sessions":
+		_, err = runSessions(ctx, o, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "edgemq-bench:", err)

@@ -25,7 +25,7 @@ func TestUsageWithoutScenario(t *testing.T) {
 			if got := run(tc.args, &stdout, &stderr); got != 2 {
 				t.Fatalf("exit status %d, want 2; stderr:\n%s", got, stderr.String())
 			}
-			for _, want := range []string{tc.want, "usage: edgemq-bench", "connect|fanin|fanout|pairs|retained", "-addr"} {
+			for _, want := range []string{tc.want, "usage: edgemq-bench", "connect|fanin|fanout|pairs|retained|sessions", "-addr"} {
 				if !strings.Contains(stderr.String(), want) {
 					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 				}

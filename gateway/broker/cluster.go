@@ -59,6 +59,46 @@ type clusterState struct {
 	// record (cluster_out.go).
 	done []Done
 	rels map[uint16]struct{}
+	// changed: what a backend records of the session (its cursor, its
+	// deliveries in flight and done, its inbound QoS 2 ids, its end) may
+	// have changed since the backend last looked (ClusterSeen); notify
+	// heard of it, once.
+	changed bool
+	notify  func(*Session)
+}
+
+// clusterChangedLocked marks what a backend records of s as changed,
+// telling the backend (OnClusterChange) at the first change since it
+// last looked. s.mu held.
+func (s *Session) clusterChangedLocked() {
+	if c := s.cl; c != nil && !c.changed && c.notify != nil {
+		c.changed = true
+		c.notify(s)
+	}
+}
+
+// ClusterSeen clears the mark of OnClusterChange: the next change is told
+// again. A backend calls it before it reads the session's state. It
+// takes session.mu alone.
+func (s *Session) ClusterSeen() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl != nil {
+		s.cl.changed = false
+	}
+}
+
+// OnClusterChange makes fn hear of each session whose cursor, deliveries
+// in flight or done, inbound QoS 2 ids or end changed since the backend
+// last called its
+// ClusterSeen, once until then, so that a backend writes the records of
+// the sessions that changed only. fn runs under the session's lock (and
+// possibly engine.order, registry.mu): it must not block nor take a
+// lock. Call it before the broker is used, with TrackClusterSeqs.
+func (e *Broker) OnClusterChange(fn func(*Session)) {
+	e.sessions.mu.Lock()
+	e.sessions.clusterChange = fn
+	e.sessions.mu.Unlock()
 }
 
 // take is called by deliver with s.mu held: it reports whether d is
@@ -79,6 +119,7 @@ func (s *Session) take(d *Delivery) bool {
 			return true
 		}
 		c.high = max(c.high, seq)
+		s.clusterChangedLocked()
 	} else if d.qos > 0 {
 		if c.floors == nil {
 			c.floors = make(map[*Message]uint64)
@@ -86,6 +127,7 @@ func (s *Session) take(d *Delivery) bool {
 		if _, ok := c.floors[d.msg]; !ok {
 			c.floors[d.msg] = c.high
 		}
+		s.clusterChangedLocked()
 	}
 	return false
 }
@@ -196,6 +238,7 @@ func (e *Broker) ReplayTo(s *Session, m *Message) bool {
 	}
 	if s.cl != nil {
 		s.cl.high = max(s.cl.high, m.seq)
+		s.clusterChangedLocked()
 	}
 	s.deliverLocked(m.DeliveryFor(min(qos, m.pub.QoS), retain, ids), now)
 	e.stats.MsgsOut.Add(1)
@@ -216,6 +259,7 @@ func (s *Session) EndReplay(through uint64) {
 	c.replaying = false
 	c.skip = max(c.skip, through)
 	c.high = max(c.high, through)
+	s.clusterChangedLocked()
 	held := c.held
 	c.held = nil
 	if s.ended {

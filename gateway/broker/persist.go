@@ -88,6 +88,9 @@ var deliveryStates = [...]byte{0: store.Pending, awaitingPuback: store.AwaitingP
 // putDeliveryLocked stores d (pending or in flight) of a persistent
 // session. s.mu held.
 func (s *Session) putDeliveryLocked(d *Delivery) {
+	if d.qos > 0 {
+		s.clusterChangedLocked() // cluster.go: its deliveries in flight
+	}
 	if s.p == nil || d.qos == 0 {
 		return
 	}
@@ -104,6 +107,7 @@ func (s *Session) putDeliveryLocked(d *Delivery) {
 
 // deleteDeliveryLocked forgets d, which s is done with. s.mu held.
 func (s *Session) deleteDeliveryLocked(d *Delivery) {
+	s.clusterChangedLocked() // cluster.go: the cursor may move on
 	if s.cl != nil {
 		s.doneLocked(d) // cluster_out.go
 	}
@@ -115,6 +119,7 @@ func (s *Session) deleteDeliveryLocked(d *Delivery) {
 
 // relLocked records or forgets an inbound QoS 2 id. s.mu held.
 func (s *Session) relLocked(pid uint16, put bool) {
+	s.clusterChangedLocked() // cluster.go
 	if s.p == nil {
 		return
 	}
@@ -186,6 +191,7 @@ func (r *registry) persistOpenLocked(s *Session, will *mqtt.Will) {
 
 // forgetLocked removes a session from the store. s.mu held.
 func (s *Session) forgetLocked() {
+	s.clusterChangedLocked() // cluster.go: the session ended
 	if s.p != nil {
 		s.p.apply(store.Op{Kind: store.DeleteSession, ClientID: s.st.clientID})
 		s.p = nil

@@ -81,8 +81,10 @@ type registry struct {
 	// (retained_feed.go); clock their time (clock.go).
 	retained *retainedStore
 	clock    Clock
-	// cluster gives new sessions cluster state (cluster.go).
-	cluster bool
+	// cluster gives new sessions cluster state (cluster.go), and
+	// clusterChange hears of their changes (OnClusterChange).
+	cluster       bool
+	clusterChange func(*Session)
 	// env is what newSession gives every session, made by the first.
 	env *sessionEnv
 }
@@ -103,7 +105,7 @@ func (r *registry) newSession(clientID string) *Session {
 	}
 	s := &Session{st: newSessionState(clientID), env: r.env, seq: r.nextSeq}
 	if r.cluster {
-		s.cl = &clusterState{} // cluster.go
+		s.cl = &clusterState{notify: r.clusterChange} // cluster.go
 	}
 	return s
 }

@@ -17,11 +17,13 @@
 //     after its TTL (liveness.go);
 //   - the node's membership as a whole, built from the configuration:
 //     StartNode, Run, Close (node.go);
-//   - the session record of a client id (owner node, epoch,
-//     subscriptions, will, cursor, and its QoS state: inbound QoS 2 ids,
-//     outbound deliveries in flight, messages done above the cursor,
-//     messages owed through shared subscriptions), its codec and its
-//     revision-checked claim (session_record.go);
+//   - the session record of a client id (owner node and incarnation,
+//     epoch, subscriptions, will, cursor, and its QoS state: inbound QoS
+//     2 ids, outbound deliveries in flight, messages done above the
+//     cursor, messages owed through shared subscriptions), its codec and
+//     its revision-checked claim (session_record.go), and the owner index
+//     that lists a node incarnation's sessions without reading every
+//     record (owner_index.go);
 //   - the kick request/reply a node answers on its own subject when
 //     another claimed one of its sessions (kick.go), and the watch of
 //     the other nodes' lapses (lapse.go);

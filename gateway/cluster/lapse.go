@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,12 +12,14 @@ import (
 // goroutine, in order; it may block (the watch waits).
 type LapseHandler interface {
 	// Current is called once, with the nodes whose records are live when
-	// the watch starts (self excluded): the nodes missing from it hold
-	// no session any more.
-	Current(live map[string]bool)
+	// the watch starts (self excluded), each with its incarnation: the
+	// node incarnations missing from it hold no session any more.
+	Current(live map[string]string)
 	// Lapsed is called when node's record lapses (its TTL ran out) or is
-	// deleted (a clean stop), after Current.
-	Lapsed(node string)
+	// deleted (a clean stop), after Current, with the incarnation the
+	// record last named ("" when the watch never saw it written: any
+	// incarnation but a live one).
+	Lapsed(node, incarnation string)
 }
 
 // WatchLapses watches the nodes bucket until ctx ends (it returns nil
@@ -28,7 +31,10 @@ func WatchLapses(ctx context.Context, nodes jetstream.KeyValue, self string, h L
 		return fmt.Errorf("watching nodes: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
-	live := make(map[string]bool)
+	// live holds each live node's incarnation; last the incarnation each
+	// node's record named when it was last written (lapsed ones too).
+	live := make(map[string]string)
+	last := make(map[string]string)
 	current := false
 	for {
 		select {
@@ -45,6 +51,7 @@ func WatchLapses(ctx context.Context, nodes jetstream.KeyValue, self string, h L
 				if !current {
 					current = true
 					h.Current(live)
+					live = nil
 				}
 				continue
 			}
@@ -53,17 +60,30 @@ func WatchLapses(ctx context.Context, nodes jetstream.KeyValue, self string, h L
 				continue
 			}
 			up := e.Operation() == jetstream.KeyValuePut
+			if up {
+				last[node] = incarnationOf(e.Value())
+			}
 			if !current {
 				if up {
-					live[node] = true
+					live[node] = last[node]
 				} else {
 					delete(live, node)
 				}
 				continue
 			}
 			if !up {
-				h.Lapsed(node)
+				h.Lapsed(node, last[node])
 			}
 		}
 	}
+}
+
+// incarnationOf returns the incarnation a liveness record's value names,
+// "" when it cannot be read.
+func incarnationOf(v []byte) string {
+	var rec NodeRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return ""
+	}
+	return rec.Incarnation
 }

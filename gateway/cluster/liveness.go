@@ -51,6 +51,8 @@ type Liveness struct {
 	value atomic.Pointer[[]byte]
 	// advertise is the record's MQTT address (SetAdvertise).
 	advertise atomic.Pointer[string]
+	// incarnation is the record's incarnation, new at each Acquire.
+	incarnation atomic.Pointer[string]
 }
 
 // NewLiveness returns the liveness of node in bucket nodes (the Nodes of
@@ -77,6 +79,7 @@ func (l *Liveness) Acquire(ctx context.Context) error {
 		return fmt.Errorf("encoding liveness record: %w", err)
 	}
 	l.value.Store(&v)
+	l.incarnation.Store(&rec.Incarnation)
 	for {
 		rev, err := l.kv.Create(ctx, l.key, v, jetstream.KeyTTL(l.ttl))
 		if err == nil {

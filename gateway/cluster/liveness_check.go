@@ -78,3 +78,14 @@ func (l *Liveness) leaderRecord(ctx context.Context) (value []byte, rev uint64, 
 	}
 	return resp.Message.Data, resp.Message.Seq, nil
 }
+
+// Incarnation returns the incarnation the node's record names: new at
+// each Acquire (a restart, or a record acquired anew after it lapsed),
+// "" before the first. A session record names it with its owner, so
+// that the lapse of one incarnation is never taken for another's.
+func (l *Liveness) Incarnation() string {
+	if p := l.incarnation.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

@@ -24,6 +24,11 @@ type SessionRecord struct {
 	// Owner is the node that holds the session: its client is connected
 	// there (Connected), or it waits there offline.
 	Owner string `json:"owner"`
+	// Incarnation is the incarnation of Owner that claimed the session
+	// (its liveness record's): a survivor of that incarnation's lapse
+	// claims the session only while the record names it, never from a
+	// later incarnation of the same node name (OwnerIndex).
+	Incarnation string `json:"inc,omitempty"`
 	// Epoch grows by one with each claim of the session, by any node.
 	Epoch uint64 `json:"epoch"`
 	// Connected says a client holds the session on Owner.

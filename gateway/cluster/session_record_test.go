@@ -199,12 +199,12 @@ func TestKickAcrossServers(t *testing.T) {
 }
 
 type lapses struct {
-	current chan map[string]bool
+	current chan map[string]string
 	lapsed  chan string
 }
 
-func (l lapses) Current(live map[string]bool) { l.current <- live }
-func (l lapses) Lapsed(node string)           { l.lapsed <- node }
+func (l lapses) Current(live map[string]string) { l.current <- live }
+func (l lapses) Lapsed(node, _ string)          { l.lapsed <- node }
 
 // TestWatchLapses: a watcher sees the live nodes, then the lapse of a
 // node that stops renewing, and the delete of one that stops cleanly;
@@ -232,16 +232,16 @@ func TestWatchLapses(t *testing.T) {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	go func() { _ = lives[0].Run(runCtx) }()
-	h := lapses{current: make(chan map[string]bool, 1), lapsed: make(chan string, 4)}
+	h := lapses{current: make(chan map[string]string, 1), lapsed: make(chan string, 4)}
 	watched := make(chan error, 1)
 	go func() { watched <- cluster.WatchLapses(runCtx, l.Nodes, "w", h) }()
-	var live map[string]bool
+	var live map[string]string
 	select {
 	case live = <-h.current:
 	case <-ctx.Done():
 		t.Fatal("no current set")
 	}
-	if want := map[string]bool{"crash": true, "clean": true}; !reflect.DeepEqual(live, want) {
+	if want := map[string]string{"crash": lives[1].Incarnation(), "clean": lives[2].Incarnation()}; !reflect.DeepEqual(live, want) {
 		t.Fatalf("current %v, want %v", live, want)
 	}
 	if err := lives[2].Release(ctx); err != nil {

@@ -29,6 +29,14 @@ type Cluster struct {
 	// RetainedRefused counts the SUBSCRIBEs refused because the retained
 	// mirror was behind the cluster (backend/retained_wait.go).
 	RetainedRefused int64
+	// Claimed counts the sessions this node claimed from failed nodes.
+	Claimed int64
+	// ReplayLag is the number of stored messages the offline queues
+	// being replayed here have yet to deliver; Replays counts the
+	// replays that ended, ReplaySeconds their total duration.
+	ReplayLag     int64
+	Replays       int64
+	ReplaySeconds float64
 }
 
 var (
@@ -39,10 +47,14 @@ var (
 	descClusterTakeovers = prometheus.NewDesc("edgemq_cluster_takeovers_total", "Sessions taken over by a connection of this node, by where the session was (local: this node, remote: another).", []string{"from"}, nil)
 	descClusterWills     = prometheus.NewDesc("edgemq_cluster_remote_wills_total", "Wills published for clients of failed nodes.", nil, nil)
 	descClusterRetained  = prometheus.NewDesc("edgemq_cluster_retained_total", "Retained messages: stored (this node's, acknowledged by the cluster), applied (other nodes' changes mirrored here) and subscribe_refused (SUBSCRIBEs refused while the mirror was behind).", []string{"op"}, nil)
+	descClusterClaimed   = prometheus.NewDesc("edgemq_cluster_sessions_claimed_total", "Sessions this node claimed from failed nodes.", nil, nil)
+	descClusterLag       = prometheus.NewDesc("edgemq_cluster_replay_lag_messages", "Stored messages the offline queues being replayed on this node have yet to deliver.", nil, nil)
+	descClusterReplays   = prometheus.NewDesc("edgemq_cluster_replays_total", "Offline queue replays that ended on this node.", nil, nil)
+	descClusterReplaySec = prometheus.NewDesc("edgemq_cluster_replay_seconds_total", "Time the replays that ended on this node took, in total.", nil, nil)
 )
 
 var clusterDescs = []*prometheus.Desc{descClusterLink, descClusterServing, descClusterLosses, descClusterMsgs,
-	descClusterTakeovers, descClusterWills, descClusterRetained}
+	descClusterTakeovers, descClusterWills, descClusterRetained, descClusterClaimed, descClusterLag, descClusterReplays, descClusterReplaySec}
 
 // collectCluster sends the cluster metrics of c.
 func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
@@ -66,6 +78,10 @@ func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
 	counter(descClusterRetained, c.RetainedStored, "stored")
 	counter(descClusterRetained, c.RetainedApplied, "applied")
 	counter(descClusterRetained, c.RetainedRefused, "subscribe_refused")
+	counter(descClusterClaimed, c.Claimed)
+	gauge(descClusterLag, float64(c.ReplayLag))
+	counter(descClusterReplays, c.Replays)
+	ch <- prometheus.MustNewConstMetric(descClusterReplaySec, prometheus.CounterValue, c.ReplaySeconds)
 }
 
 func b2f(b bool) float64 {

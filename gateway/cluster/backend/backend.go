@@ -69,7 +69,7 @@ func (be *Backend) Attach(b *broker.Broker) error {
 	be.subs = &subscriptions{b: b, in: be.in}
 	n := be.node
 	be.sess = NewSessions(SessionsOptions{Node: n.Name(), Conn: be.nc, JS: n.JetStream(), Layout: n.Layout(), Up: n.Link().Up,
-		Broker: b, Subs: be.subs, Pub: be.pub, StrictOwner: b.StrictOwner(), Log: be.log}) // session.go
+		Broker: b, Subs: be.subs, Pub: be.pub, StrictOwner: b.StrictOwner(), Incarnation: n.Liveness().Incarnation, Log: be.log}) // session.go
 	return nil
 }
 

@@ -3,7 +3,11 @@ package backend
 // The owning node keeps its sessions' records current: every Checkpoint
 // it writes, for each session whose subscriptions, inbound QoS 2 ids or
 // cursor changed, one revision-checked record (batched: many changes of
-// one session between two checkpoints make one write). A write that
+// one session between two checkpoints make one write). Only the sessions
+// marked changed are visited: the broker tells of a session's first
+// change since its last checkpoint (broker.OnClusterChange, a delivery,
+// an acknowledgement, a QoS 2 id, its end), and so do this package's own
+// changes (markDirty); an idle session costs nothing. A write that
 // fails on its revision means another node claimed the session without
 // this node letting it go: normally its kick follows at once; if none
 // came within twice KickWait (it timed out on the way), the session is
@@ -31,6 +35,7 @@ func (s *Sessions) checkpoints(ctx context.Context) {
 	t := time.NewTicker(s.o.Checkpoint)
 	defer t.Stop()
 	wasUp := true
+	var pointRead time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -42,21 +47,21 @@ func (s *Sessions) checkpoints(ctx context.Context) {
 		wasUp = up
 		s.down.Store(!up)
 		if !up {
+			now := time.Now()
+			s.lostAt.CompareAndSwap(nil, &now) // recheck.go: the outage's start
 			continue
 		}
 		if healed {
 			rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
-			n, err := s.Recheck(rctx) // takeover.go
+			n, err := s.RecheckChanged(rctx) // recheck.go
 			cancel()
 			s.o.Log.Info("nats link back: sessions rechecked", zap.Int("dropped", n), zap.Error(err))
 		}
-		s.mu.Lock()
-		ids := make([]string, 0, len(s.owned))
-		for id := range s.owned {
-			ids = append(ids, id)
+		if now := time.Now(); now.Sub(pointRead) >= recheckEvery {
+			pointRead = now
+			s.readRecheckPoint(ctx) // recheck.go
 		}
-		s.mu.Unlock()
-		for _, id := range ids {
+		for _, id := range s.dirty.take() {
 			if ctx.Err() != nil {
 				return
 			}
@@ -71,6 +76,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	defer cancel()
 	unlock, err := s.gates.lock(cctx, id)
 	if err != nil {
+		s.markDirty(id)
 		return
 	}
 	defer unlock()
@@ -80,6 +86,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.mu.Unlock()
 		return
 	}
+	s.counts.Checkpointed.Add(1)
 	rec, rev, willArmed := o.rec, o.rev, o.will != nil
 	last := o.rec
 	gone := o.left
@@ -87,9 +94,14 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		o.left = nil
 	}
 	s.mu.Unlock()
+	if o.sess != nil {
+		o.sess.ClusterSeen() // a change from here on marks it again
+	}
 	if gone != nil {
 		if s.o.Up() {
 			s.detached(cctx, id, o.sess, gone.will) // session.go
+		} else {
+			s.markDirty(id)
 		}
 		return
 	}
@@ -119,9 +131,12 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.mu.Unlock()
 		if lost {
 			s.fenced(id, o)
+		} else {
+			s.markDirty(id)
 		}
 	case err != nil:
 		s.o.Log.Debug("writing a session record failed; again at the next checkpoint", logsafe.String("client_id", id), zap.Error(err))
+		s.markDirty(id)
 	default:
 		s.mu.Lock()
 		o.rec, o.rev, o.stale = rec, newRev, time.Time{}

@@ -22,8 +22,12 @@
 //     record with its offline queue replayed from its cursor and its
 //     deliveries in flight resumed as they stood (QoS 2 exactly once),
 //     wills published once cluster-wide, a gone node's sessions claimed
-//     by exactly one other, and what its shared subscription members
-//     owed handed to other members (shared.go);
+//     by exactly one other, found through the owner index
+//     (owner_index.go), and what its shared subscription members owed
+//     handed to other members (shared.go); the records written for the
+//     sessions that changed only, rechecked after an outage for those
+//     that changed meanwhile (recheck.go); the replays' lag counted
+//     (replay_lag.go);
 //   - retained messages and health (retained*.go, health*.go): a
 //     SUBSCRIBE waits for the retained mirror (retained_wait.go), the
 //     admin API deletes cluster-wide (retained_remove.go).

@@ -182,6 +182,11 @@ func (s *Sessions) replayUpTo(ctx context.Context, sess *broker.Session, subs []
 		return last, 0, nil // nothing on the session's subjects
 	}
 	through, n := cursor, 0
+	lag := s.startReplay() // replay_lag.go
+	defer func() { lag.end(n) }()
+	if ci := cons.CachedInfo(); ci != nil {
+		lag.pending(ci.NumPending)
+	}
 	for {
 		batch, err := cons.Fetch(replayBatch, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -195,6 +200,7 @@ func (s *Sessions) replayUpTo(ctx context.Context, sess *broker.Session, subs []
 				return through, n, fmt.Errorf("replaying after %d: %w", through, err)
 			}
 			seq := md.Sequence.Stream
+			lag.pending(md.NumPending)
 			if seq > last {
 				return last, n, nil
 			}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 )
 
@@ -75,7 +76,11 @@ type SessionsOptions struct {
 	// Checkpoint is how often the owning node writes what changed of its
 	// sessions (subscriptions, cursor); 0: 200ms.
 	Checkpoint time.Duration
-	Log        *zap.Logger
+	// Incarnation returns the incarnation of the node's liveness record
+	// (cluster.Liveness.Incarnation), which its session records name
+	// with it; nil: one fixed at NewSessions.
+	Incarnation func() string
+	Log         *zap.Logger
 }
 
 // Sessions implements broker.Sessions over the cluster's session records.
@@ -91,6 +96,21 @@ type Sessions struct {
 	counts SessionCounts
 	// down is set while the checkpoints see the NATS link down.
 	down atomic.Bool
+
+	// index is the owner index (cluster.OwnerIndex); unindexed its
+	// entries this node let go of, removed by unindexing (owner_index.go).
+	index     *cluster.OwnerIndex
+	unindexed keyQueue
+	// dirty are the sessions whose record may need writing
+	// (checkpoint.go).
+	dirty keyQueue
+	// replays counts the offline queues replayed (replay_lag.go).
+	replays ReplayStats
+	// points are where RecheckChanged starts from, lostAt when the
+	// checkpoints first saw the link down since the last one succeeded
+	// (recheck.go).
+	points recheckPoints
+	lostAt atomic.Pointer[time.Time]
 	// outDue holds the client ids whose record write for their gated
 	// packets is due and not started (outflight.go).
 	outDue sync.Map
@@ -115,6 +135,11 @@ type SessionCounts struct {
 	// Fenced counts the sessions dropped here because another node
 	// claimed them without this node letting go first.
 	Fenced atomic.Int64
+	// Checkpointed counts the sessions the checkpoints looked at (those
+	// marked changed, checkpoint.go); Rechecked the records rewritten
+	// after an outage to find the sessions claimed elsewhere meanwhile
+	// (recheck.go).
+	Checkpointed, Rechecked atomic.Int64
 }
 
 // Counts returns the counters of s.
@@ -136,6 +161,9 @@ type owned struct {
 	// left is the end of the session's connection, with its will, not
 	// yet recorded: the NATS link was down (checkpoint.go).
 	left *left
+	// index is the key of this node's owner index entry of the session
+	// (owner_index.go), written before the claim.
+	index string
 }
 
 // left is a connection's end waiting for the link.
@@ -163,8 +191,15 @@ func NewSessions(o SessionsOptions) *Sessions {
 	if o.Checkpoint == 0 {
 		o.Checkpoint = 200 * time.Millisecond
 	}
+	if o.Incarnation == nil {
+		inc := nuid.Next()
+		o.Incarnation = func() string { return inc }
+	}
 	o.Broker.TrackClusterSeqs() // broker/cluster.go: cursors
-	return &Sessions{o: o, store: cluster.NewSessionStore(o.Layout.Sessions), owned: make(map[string]*owned)}
+	s := &Sessions{o: o, store: cluster.NewSessionStore(o.Layout.Sessions), owned: make(map[string]*owned),
+		index: cluster.NewOwnerIndex(o.JS, o.Layout.Sessions)}
+	o.Broker.OnClusterChange(func(sess *broker.Session) { s.dirty.push(sess.ClientID()) }) // checkpoint.go
+	return s
 }
 
 // SetWillPublisher makes p the Publisher that publishes the wills (in
@@ -198,6 +233,17 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		return nil, nil, errUnavailable(err)
 	}
 	defer unlock()
+	inc := s.incarnation()
+	ixKey, fresh, err := s.indexFor(ctx, id, inc) // owner_index.go: before the claim names this node
+	if err != nil {
+		return nil, nil, errUnavailable(err)
+	}
+	claimed := false
+	defer func() {
+		if fresh && !claimed {
+			s.unindex(ixKey)
+		}
+	}()
 	now := time.Now()
 	identity := identityOf(req.Owner)
 	refused := false
@@ -210,7 +256,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 			refused = true
 			return nil
 		}
-		rec = &cluster.SessionRecord{Owner: s.o.Node, Epoch: 1, Connected: true, Expiry: req.Expiry, Identity: identity}
+		rec = &cluster.SessionRecord{Owner: s.o.Node, Incarnation: inc, Epoch: 1, Connected: true, Expiry: req.Expiry, Identity: identity}
 		if old != nil {
 			rec.Epoch = old.Epoch + 1
 		}
@@ -287,10 +333,16 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	}
 	rec.Cursor = cursor
 	sess.StartCursor(cursor) // broker/cluster.go: what it gets from here on is above
+	claimed = true
 	sess.GateOut(s.gateOut(id))
 	s.mu.Lock()
-	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev}
+	old := s.owned[id]
+	s.owned[id] = &owned{sess: sess, rec: *rec, rev: rev, index: ixKey}
 	s.mu.Unlock()
+	if old != nil && old.index != ixKey {
+		s.unindex(old.index) // of an earlier incarnation of this node
+	}
+	s.markDirty(id) // what the replay moved
 	if sess.GatedOut() {
 		s.gateOut(id)() // outflight.go: what was gated before it was owned
 	}
@@ -372,6 +424,7 @@ func (s *Sessions) Detach(sess *broker.Session, c broker.Client, will *mqtt.Will
 			o.left = &left{will: will}
 		}
 		s.mu.Unlock()
+		s.markDirty(id) // checkpoint.go: recorded once the link is back
 		return
 	}
 	if !mine {
@@ -496,6 +549,9 @@ func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
 	s.mu.Unlock()
 	if err := s.store.Delete(ctx, id, rev); err != nil && !errors.Is(err, cluster.ErrStale) {
 		s.o.Log.Warn("deleting an ended session's record failed", logsafe.String("client_id", id), zap.Error(err))
+		s.mu.Lock()
+		o.index = "" // the record may still name this node: its index entry stays
+		s.mu.Unlock()
 	}
 	s.drop(id, o)
 }
@@ -503,13 +559,17 @@ func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
 // drop forgets o, which this node no longer holds.
 func (s *Sessions) drop(id string, o *owned) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.owned[id] == o {
+	cur := s.owned[id]
+	if cur == o {
 		delete(s.owned, id)
 	}
 	if o.will != nil {
 		o.will.Stop()
 		o.will = nil
+	}
+	s.mu.Unlock()
+	if cur == nil || cur == o || cur.index != o.index {
+		s.unindex(o.index) // owner_index.go
 	}
 }
 
@@ -562,6 +622,7 @@ func (s *Sessions) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.checkpoints(ctx) })
+	wg.Go(func() { s.unindexing(ctx) }) // owner_index.go
 	for ctx.Err() == nil {
 		err := cluster.WatchLapses(ctx, s.o.Layout.Nodes, s.o.Node, lapseHandler{s: s, ctx: ctx})
 		if err != nil && ctx.Err() == nil {

@@ -67,36 +67,21 @@ func (sessReads) RestoredView(string, *store.Owner) any                    { ret
 // nodes on it (node i on server i%3), each running.
 func sessCluster(t *testing.T, n int) (*clustertest.Cluster, []*sessNode) {
 	t.Helper()
+	return sessClusterWith(t, n, nil)
+}
+
+// sessClusterWith is sessCluster with opt, when not nil, changing node
+// i's options first.
+func sessClusterWith(t *testing.T, n int, opt func(i int, o *SessionsOptions)) (*clustertest.Cluster, []*sessNode) {
+	t.Helper()
 	c := clustertest.Start(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
-	defer cancel()
 	var nodes []*sessNode
 	for i := range n {
-		nd := &sessNode{name: string(rune('a' + i)), nc: c.Connect(t, i%3), wills: make(chan willSeen, 16), done: make(chan struct{})}
-		var err error
-		if nd.js, err = jetstream.New(nd.nc); err != nil {
-			t.Fatal(err)
+		var o func(*SessionsOptions)
+		if opt != nil {
+			o = func(so *SessionsOptions) { opt(i, so) }
 		}
-		if nd.layout, err = cluster.EnsureLayout(ctx, nd.js, cluster.LayoutOptions{Replicas: 3}); err != nil {
-			t.Fatal(err)
-		}
-		log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(nd.name)
-		nd.b = broker.New(broker.Config{MaxPending: 1000}, &stats.Counters{}, sessReads{}, log)
-		nd.s = NewSessions(SessionsOptions{Node: nd.name, Conn: nd.nc, JS: nd.js, Layout: nd.layout, Up: func() bool { return !nd.down.Load() && nd.nc.IsConnected() },
-			Broker: nd.b, Pub: willPub{Broker: nd.b, seen: nd.wills}, StrictOwner: true, KickWait: 2 * time.Second,
-			Checkpoint: 20 * time.Millisecond, Log: log})
-		nd.live = cluster.NewLiveness(nd.js, nd.layout.Nodes, nd.name, 100*time.Millisecond, time.Second, log)
-		if err := nd.live.Acquire(ctx); err != nil {
-			t.Fatal(err)
-		}
-		runCtx, stop := context.WithCancel(context.Background())
-		nd.stop = stop
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = nd.live.Run(runCtx) })
-		wg.Go(func() { _ = nd.s.Run(runCtx) })
-		go func() { wg.Wait(); nd.s.Close(); close(nd.done) }()
-		t.Cleanup(func() { stop(); <-nd.done })
-		nodes = append(nodes, nd)
+		nodes = append(nodes, startSessNode(t, c, i%3, string(rune('a'+i)), o))
 	}
 	// Every node serves its kicks before a test starts.
 	for _, nd := range nodes {
@@ -105,6 +90,44 @@ func sessCluster(t *testing.T, n int) (*clustertest.Cluster, []*sessNode) {
 		}
 	}
 	return c, nodes
+}
+
+// startSessNode starts node name on server i of c, running, its
+// liveness acquired (waiting for an earlier incarnation's to lapse);
+// opt, when not nil, changes its options first.
+func startSessNode(t *testing.T, c *clustertest.Cluster, i int, name string, opt func(*SessionsOptions)) *sessNode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+	defer cancel()
+	nd := &sessNode{name: name, nc: c.Connect(t, i), wills: make(chan willSeen, 16), done: make(chan struct{})}
+	var err error
+	if nd.js, err = jetstream.New(nd.nc); err != nil {
+		t.Fatal(err)
+	}
+	if nd.layout, err = cluster.EnsureLayout(ctx, nd.js, cluster.LayoutOptions{Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(nd.name)
+	nd.b = broker.New(broker.Config{MaxPending: 1000}, &stats.Counters{}, sessReads{}, log)
+	so := SessionsOptions{Node: nd.name, Conn: nd.nc, JS: nd.js, Layout: nd.layout, Up: func() bool { return !nd.down.Load() && nd.nc.IsConnected() },
+		Broker: nd.b, Pub: willPub{Broker: nd.b, seen: nd.wills}, StrictOwner: true, KickWait: 2 * time.Second,
+		Checkpoint: 20 * time.Millisecond, Incarnation: func() string { return nd.live.Incarnation() }, Log: log}
+	if opt != nil {
+		opt(&so)
+	}
+	nd.s = NewSessions(so)
+	nd.live = cluster.NewLiveness(nd.js, nd.layout.Nodes, nd.name, 100*time.Millisecond, time.Second, log)
+	if err := nd.live.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	nd.stop = stop
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = nd.live.Run(runCtx) })
+	wg.Go(func() { _ = nd.s.Run(runCtx) })
+	go func() { wg.Wait(); nd.s.Close(); close(nd.done) }()
+	t.Cleanup(func() { stop(); <-nd.done })
+	return nd
 }
 
 // kill stops nd as kill -9 would: it stops answering and renewing, its

@@ -1,16 +1,17 @@
 package backend
 
 // A persistent session's subscriptions are in its record before its
-// SUBACK goes: Subscriptions wraps the node's Subscriptions seam and, at
-// the end of a SUBSCRIBE (RetainedSeq, which the channel reads last,
-// before queueing SUBACK), writes the record of each persistent session
-// it changed. A node killed right after SUBACK then leaves the
-// subscriptions to whichever node claims the session. The write runs
-// under engine.order (routing on this node waits for it, as for the
-// interest flush before it) and takes only Sessions.mu and, under it,
-// nothing; UNSUBSCRIBE's removals are written at the next checkpoint (a
-// crash before it leaves a subscription the client dropped: extra
-// messages, none lost).
+// SUBACK or UNSUBACK goes: Subscriptions wraps the node's Subscriptions
+// seam and, at the end of a SUBSCRIBE (RetainedSeq, which the channel
+// reads last, before queueing SUBACK), writes the record of each
+// persistent session it changed; each Unsubscribe that removed a
+// subscription writes it before returning (the channel queues UNSUBACK
+// after its last one). A node killed, or a takeover, right after the
+// acknowledgement then leaves the subscriptions as the client last set
+// them to whichever node claims the session [MQTT-3.10.4-1]. The
+// SUBSCRIBE's write runs under engine.order (routing on this node waits
+// for it, as for the interest flush before it), UNSUBSCRIBE's under
+// none; either takes only Sessions.mu and, under it, nothing.
 
 import (
 	"context"
@@ -52,6 +53,16 @@ func (r *recordedSubs) Subscribe(sess *broker.Session, sub *broker.Subscription)
 		r.mu.Unlock()
 	}
 	return existed, full
+}
+
+// Unsubscribe implements broker.Subscriptions: the wrapped seam's, then,
+// when it removed a subscription, the session's record.
+func (r *recordedSubs) Unsubscribe(sess *broker.Session, filter string) bool {
+	existed := r.Subscriptions.Unsubscribe(sess, filter)
+	if existed {
+		r.s.writeSubs(sess)
+	}
+	return existed
 }
 
 // RetainedSeq implements broker.Subscriptions: the wrapped seam's (a
@@ -105,12 +116,16 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		if !errors.Is(err, cluster.ErrStale) {
 			s.o.Log.Warn("writing a session's subscriptions failed; the next checkpoint tries again",
 				logsafe.String("client_id", id), zap.Error(err))
+			s.markDirty(id)
 			return
 		}
 		s.mu.Lock()
 		moved := o.rev != rev // this node's checkpoint wrote meanwhile
 		s.mu.Unlock()
 		if !moved {
+			// Another node claimed it: the checkpoint writes again, and
+			// drops the session if no kick comes (checkpoint.go).
+			s.markDirty(id)
 			return
 		}
 	}

@@ -73,6 +73,9 @@ func (s *Sessions) onKick(ctx context.Context, req cluster.KickRequest) cluster.
 		}
 	}
 	s.mu.Unlock()
+	if o != nil {
+		s.unindex(o.index) // owner_index.go: the record names the claiming node
+	}
 	b := s.o.Broker
 	sess := b.Lookup(id)
 	if sess == nil {
