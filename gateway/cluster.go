@@ -247,7 +247,7 @@ func (s *Server) clusterOps() *ops.Cluster {
 		RemoteWills:    sc.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
 		RetainedRefused: r.Refused,
-		Claimed:   sc.Claimed.Load(),
-		ReplayLag: rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
+		Claimed:         sc.Claimed.Load(),
+		ReplayLag:       rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
 	}
 }
