@@ -39,7 +39,7 @@ func (s *Server) newAdmin() error {
 	src := adminSource{s}
 	a, err := admin.Listen(ac, admin.Backend{
 		Clients: src, Sessions: src, Retained: src, Publisher: src, Control: src, Status: src,
-		Dashboard: web.Dashboard(),
+		Dashboard: web.Dashboard(), Cluster: src.adminCluster(), // admin_cluster.go
 	}, s.log)
 	if err != nil {
 		return err
@@ -139,6 +139,7 @@ func (a adminSource) Clients() []admin.Client {
 	out := make([]admin.Client, len(conns))
 	for i, ac := range conns {
 		out[i] = ac.client()
+		out[i].Node = a.s.clusterNodeName() // admin_cluster.go
 	}
 	return out
 }
@@ -150,6 +151,7 @@ func (a adminSource) Client(id string) (admin.ClientDetail, bool) {
 		return admin.ClientDetail{}, false
 	}
 	d := admin.ClientDetail{Client: ac.client(), TLS: ac.c.Channel().Meta().TLS, Negotiated: negotiatedOf(ac.neg()), Session: sessionOf(ac.sess())}
+	d.Node = a.s.clusterNodeName()
 	d.OutboundItems, d.OutboundBytes = ac.c.QueueDepth()
 	return d, true
 }
@@ -259,8 +261,14 @@ func (a adminSource) Retained(filter string, now time.Time) []admin.RetainedMess
 	return out
 }
 
-// RemoveRetained implements admin.Retained.
-func (a adminSource) RemoveRetained(topic string) bool { return a.s.eng.Broker().RemoveRetained(topic) }
+// RemoveRetained implements admin.Retained: through the cluster's
+// retained stream on a cluster node (cluster.go).
+func (a adminSource) RemoveRetained(ctx context.Context, topic string) (bool, error) {
+	if r := a.s.clusterRetained(); r != nil {
+		return r.Remove(ctx, topic)
+	}
+	return a.s.eng.Broker().RemoveRetained(topic), nil
+}
 
 // Publish implements admin.Publisher.
 func (a adminSource) Publish(from string, pub *mqtt.Publish) int {
@@ -301,6 +309,7 @@ func (a adminSource) Status() admin.ServerStatus {
 		MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 	}
 	out.Retained, out.RetainedBytes = s.eng.Broker().RetainedSize()
+	out.Node, out.Cluster = s.clusterNodeName(), s.clusterNodes() // admin_cluster.go
 	return out
 }
 
@@ -313,7 +322,8 @@ func subscriptionCount(srv *Server) int {
 
 // Overview implements admin.Status.
 func (a adminSource) Overview() admin.ServerOverview {
-	return admin.ServerOverview{Version: a.version(), Listeners: a.listeners(), AdmissionRefused: a.s.Stats().AdmissionRefused}
+	return admin.ServerOverview{Version: a.version(), Listeners: a.listeners(), AdmissionRefused: a.s.Stats().AdmissionRefused,
+		Cluster: a.s.clusterNodes()} // admin_cluster.go
 }
 
 // Metrics implements admin.Status.

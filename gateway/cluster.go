@@ -120,6 +120,7 @@ func (s *Server) runCluster(ctx context.Context) (stop func()) {
 			s.log.Error("cluster backend failed", zap.Error(err))
 		}
 	})
+	c.wg.Go(func() { s.answerClusterAdmin(ctx) }) // admin_cluster.go
 	return func() {
 		cancel()
 		c.wg.Wait()
@@ -221,6 +222,15 @@ func (s *Server) clusterKick(code mqtt.ReasonCode, ref string) (mqtt.ReasonCode,
 	return code, ref
 }
 
+// clusterRetained returns the node's cluster-wide retained messages, nil
+// without a cluster.
+func (s *Server) clusterRetained() *backend.Retained {
+	if s.cluster == nil || s.cluster.ops == nil {
+		return nil
+	}
+	return s.cluster.ops.Retained()
+}
+
 // clusterOps returns the node's cluster state and counters for the
 // metrics and /readyz, nil without a cluster.
 func (s *Server) clusterOps() *ops.Cluster {
@@ -236,7 +246,8 @@ func (s *Server) clusterOps() *ops.Cluster {
 		TakeoversLocal: sc.TakeoversLocal.Load(), TakeoversRemote: sc.TakeoversRemote.Load(),
 		RemoteWills:    sc.RemoteWills.Load(),
 		RetainedStored: r.Stored, RetainedApplied: r.Applied,
-		Claimed:   sc.Claimed.Load(),
-		ReplayLag: rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
+		RetainedRefused: r.Refused,
+		Claimed:         sc.Claimed.Load(),
+		ReplayLag:       rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
 	}
 }

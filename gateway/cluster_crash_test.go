@@ -249,7 +249,13 @@ func TestClusterKill9(t *testing.T) {
 		case p := <-got:
 			receive(p)
 		case <-time.After(30 * time.Second):
-			t.Fatalf("%d of %d acknowledged messages received", len(have), len(acked))
+			var missing []string
+			for _, p := range acked {
+				if !have[p] {
+					missing = append(missing, p)
+				}
+			}
+			t.Fatalf("%d of %d acknowledged messages received; missing %q", len(have), len(acked), missing)
 		}
 	}
 	// Nothing more of QoS 2 before a last one.

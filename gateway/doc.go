@@ -21,7 +21,8 @@
 //     paths configs.Diff reports; the listeners' TLS switch;
 //   - admin_source.go, ops_source.go: the adapters implementing the
 //     read-only interfaces gateway/admin and gateway/ops declare, and the
-//     concerns' Prometheus collectors;
+//     concerns' Prometheus collectors; admin_cluster.go, the admin API
+//     on a cluster node (its name, the cluster-wide client list);
 //   - sys.go: the $SYS publisher's start (the publishing is the broker's);
 //   - endpoints.go: the URLs the start-up log lines carry;
 //   - lockclass.go: the lock classes of the root's own mutexes.

@@ -28,14 +28,19 @@ type ClientItem struct {
 	ConnectedAt time.Time `json:"connected_at"`
 	// KeepAlive is the keep alive in force, in seconds.
 	KeepAlive uint16 `json:"keep_alive"`
+	// Node is the cluster node the client is connected to; absent on a
+	// single node.
+	Node string `json:"node,omitempty"`
 }
 
-func itemOf(c *Client) ClientItem {
+// ItemOf returns c as GET /api/v1/clients lists it (and as a cluster
+// node answers for it, ClusterClients).
+func ItemOf(c *Client) ClientItem {
 	it := ClientItem{
 		ClientID: c.ClientID, Username: c.Username,
 		Listener: c.Listener, Transport: c.Transport,
 		Protocol: c.Version.String(), ConnectedAt: c.ConnectedAt.UTC(),
-		KeepAlive: c.KeepAlive,
+		KeepAlive: c.KeepAlive, Node: c.Node,
 	}
 	if c.RemoteAddr != nil {
 		it.RemoteAddr = c.RemoteAddr.String()
@@ -50,7 +55,8 @@ var protocolNames = map[string]string{
 }
 
 // listClients lists connected clients by client id, paged, filtered by
-// listener, transport, username, client_id (a prefix) and protocol.
+// listener, transport, username, client_id (a prefix) and protocol;
+// with scope=cluster, those of every node of a cluster (clients_cluster.go).
 func (a *Server) listClients(w http.ResponseWriter, r *http.Request) {
 	pp, err := parsePage(r)
 	if err != nil {
@@ -67,9 +73,12 @@ func (a *Server) listClients(w http.ResponseWriter, r *http.Request) {
 		}
 		protocol = p
 	}
+	all, missing, ok := a.clientsInScope(w, r)
+	if !ok {
+		return
+	}
 	var items []ClientItem
-	for _, c := range a.b.Clients.Clients() {
-		it := itemOf(&c)
+	for _, it := range all {
 		if (q.Has("listener") && it.Listener != q.Get("listener")) ||
 			(q.Has("transport") && it.Transport != q.Get("transport")) ||
 			(q.Has("username") && it.Username != q.Get("username")) ||
@@ -79,7 +88,11 @@ func (a *Server) listClients(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, it)
 	}
-	writeJSON(w, http.StatusOK, paginate(items, func(it ClientItem) string { return it.ClientID }, pp))
+	if missing == nil {
+		writeJSON(w, http.StatusOK, paginate(items, func(it ClientItem) string { return it.ClientID }, pp))
+		return
+	}
+	writeJSON(w, http.StatusOK, ClusterPage{Page: paginate(items, clusterKey, pp), MissingNodes: missing})
 }
 
 // ClientDetailDoc is the answer of GET /api/v1/clients/{id}.
@@ -144,7 +157,7 @@ func (a *Server) getClient(w http.ResponseWriter, r *http.Request) {
 		subs = []Subscription{}
 	}
 	writeJSON(w, http.StatusOK, ClientDetailDoc{
-		ClientItem: itemOf(&d.Client), TLS: tlsInfoOf(d.TLS), Negotiated: d.Negotiated,
+		ClientItem: ItemOf(&d.Client), TLS: tlsInfoOf(d.TLS), Negotiated: d.Negotiated,
 		Subscriptions: subs, Inflight: d.Session.Inflight, Queued: d.Session.Queued, QueuedBytes: d.Session.QueuedBytes,
 		OutboundQueue: QueueDepth{Items: d.OutboundItems, Bytes: d.OutboundBytes}, SessionExpiry: d.Session.Expiry,
 	})

@@ -10,8 +10,9 @@
 //
 // The API reads and acts on the server only through the narrow
 // interfaces it declares in source.go — Clients, Sessions, Retained,
-// Publisher and Control — which small adapters of the gateway root
-// implement. It never touches the server's connections, sessions or
+// Publisher and Control, and on a cluster node ClusterClients (the
+// clients of every node, clients_cluster.go) — which small adapters of
+// the gateway root implement. It never touches the server's connections, sessions or
 // registry, and takes none of their locks: the implementations take
 // theirs, each alone and briefly, and hand back copies.
 //

@@ -5,6 +5,7 @@ package admin
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"net/http"
 	"slices"
@@ -14,6 +15,8 @@ import (
 
 	"edgemq/gateway/logsafe"
 	"edgemq/mqtt"
+
+	"go.uber.org/zap"
 )
 
 // RetainedItem is a retained message in GET /api/v1/retained.
@@ -105,15 +108,28 @@ func (a *Server) listRetained(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// retainedDeleteTimeout bounds the wait for a cluster to store a
+// deletion.
+const retainedDeleteTimeout = 10 * time.Second
+
 // deleteRetained deletes one topic's retained message (the topic is the
-// rest of the path; an empty level is written %2F).
+// rest of the path; an empty level is written %2F), on every node of a
+// cluster; 503 when the cluster did not store the deletion.
 func (a *Server) deleteRetained(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
 	if err := mqtt.ValidTopicName(topic); err != nil {
 		writeError(w, http.StatusBadRequest, "topic: %v", err)
 		return
 	}
-	if !a.b.Retained.RemoveRetained(topic) {
+	ctx, cancel := context.WithTimeout(r.Context(), retainedDeleteTimeout)
+	defer cancel()
+	found, err := a.b.Retained.RemoveRetained(ctx, topic)
+	if err != nil {
+		a.log.Warn("admin retained delete failed", logsafe.String("topic", topic), zap.Error(err))
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	if !found {
 		writeError(w, http.StatusNotFound, "no retained message on %q", topic)
 		return
 	}

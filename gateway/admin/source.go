@@ -58,6 +58,9 @@ type Client struct {
 	// it connected: PUBLISH packets, and encoded bytes of every packet.
 	MessagesOut int64
 	BytesOut    int64
+	// Node is the cluster node the client is connected to; "" on a
+	// single node.
+	Node string
 }
 
 // ClientDetail is a connected client with its connection's and session's
@@ -187,8 +190,12 @@ type Retained interface {
 	// does not match topics starting with '$' [MQTT-4.7.2-1].
 	Retained(filter string, now time.Time) []RetainedMessage
 	// RemoveRetained deletes topic's retained message, in memory and in
-	// the store, reporting false when there was none.
-	RemoveRetained(topic string) bool
+	// the store, reporting false when there was none. In a cluster it
+	// deletes it on every node, as an empty retained PUBLISH would, and
+	// waits, until ctx ends, for the cluster to store the deletion: the
+	// error says it did not (the message is gone here, perhaps not on
+	// the other nodes).
+	RemoveRetained(ctx context.Context, topic string) (found bool, err error)
 }
 
 // Publisher routes messages as a client's PUBLISH would be. Safe for
@@ -265,6 +272,9 @@ type ServerStatus struct {
 	MessagesIn    int64
 	MessagesOut   int64
 	Dropped       map[string]int64
+	// Node is this node's name in a cluster (cluster.node); "" on a
+	// single node.
+	Node string
 	// Cluster are the nodes of the cluster; none on a single node.
 	Cluster []ClusterNode
 }
@@ -273,6 +283,8 @@ type ServerStatus struct {
 type ClusterNode struct {
 	Name string
 	Up   bool
+	// Self marks this node.
+	Self bool
 }
 
 // ServerOverview is the server's version, listeners and the sockets
@@ -281,10 +293,23 @@ type ServerOverview struct {
 	Version          string
 	Listeners        []Listener
 	AdmissionRefused map[string]int64
+	// Cluster are the nodes of the cluster; none on a single node.
+	Cluster []ClusterNode
+}
+
+// ClusterClients lists the connected clients of a whole cluster. Safe
+// for concurrent use; the caller holds none of the server's locks.
+type ClusterClients interface {
+	// ClusterClients returns the connected clients of every live node
+	// (this one's included), each naming its node, in no order; it waits
+	// for the other nodes' answers until ctx ends. missing lists the live
+	// nodes that did not answer in time. The error is set when the other
+	// nodes could not be asked at all.
+	ClusterClients(ctx context.Context) (items []ClientItem, missing []string, err error)
 }
 
 // Backend is what the API works over; one value may implement them all.
-// Every field is required but Dashboard.
+// Every field is required but Dashboard and Cluster.
 type Backend struct {
 	Clients   Clients
 	Sessions  Sessions
@@ -296,4 +321,8 @@ type Backend struct {
 	// without the token: they hold no data, and the page asks for the
 	// token to call the API. nil: no dashboard.
 	Dashboard http.Handler
+	// Cluster lists the clients of every node of a cluster
+	// (GET /api/v1/clients?scope=cluster); nil on a single node, where
+	// that scope is this node.
+	Cluster ClusterClients
 }

@@ -21,6 +21,8 @@ type StatusDoc struct {
 	Draining      bool             `json:"draining"`
 	Listeners     []ListenerStatus `json:"listeners"`
 	Counts        StatusCounts     `json:"counts"`
+	// Node is this node's name (cluster.node); absent on a single node.
+	Node string `json:"node,omitempty"`
 	// Cluster lists the cluster's nodes; empty while edgemq runs as a
 	// single node.
 	Cluster []ClusterNodeStatus `json:"cluster"`
@@ -53,6 +55,8 @@ type StatusCounts struct {
 type ClusterNodeStatus struct {
 	Name string `json:"name"`
 	Up   bool   `json:"up"`
+	// Self marks the node answering.
+	Self bool `json:"self,omitempty"`
 }
 
 // status answers the version, uptime, listeners, counts and cluster.
@@ -70,13 +74,14 @@ func (a *Server) status(w http.ResponseWriter, _ *http.Request) {
 			Retained: st.Retained, RetainedBytes: st.RetainedBytes,
 			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, Dropped: st.Dropped,
 		},
+		Node:    st.Node,
 		Cluster: make([]ClusterNodeStatus, 0, len(st.Cluster)),
 	}
 	for _, l := range st.Listeners {
 		doc.Listeners = append(doc.Listeners, ListenerStatus{Name: l.Name, Type: l.Type, Address: l.Address, Up: l.Up})
 	}
 	for _, n := range st.Cluster {
-		doc.Cluster = append(doc.Cluster, ClusterNodeStatus{Name: n.Name, Up: n.Up})
+		doc.Cluster = append(doc.Cluster, ClusterNodeStatus{Name: n.Name, Up: n.Up, Self: n.Self})
 	}
 	writeJSON(w, http.StatusOK, doc)
 }
@@ -104,7 +109,7 @@ type OverviewDoc struct {
 	// ClusterNodes lists the nodes of a cluster; absent while edgemq runs
 	// as a single node. The dashboard shows its cluster panel only when
 	// there are some.
-	ClusterNodes []any `json:"cluster_nodes,omitempty"`
+	ClusterNodes []ClusterNodeStatus `json:"cluster_nodes,omitempty"`
 }
 
 // OverviewListener is a listener in the overview.
@@ -150,6 +155,9 @@ func (a *Server) overview(w http.ResponseWriter, _ *http.Request) {
 	}
 	doc.Metrics = metricSamples(families)
 	doc.TopClients = topClients(a.b.Clients.Clients(), topClientsMax)
+	for _, n := range ov.Cluster {
+		doc.ClusterNodes = append(doc.ClusterNodes, ClusterNodeStatus{Name: n.Name, Up: n.Up, Self: n.Self})
+	}
 	writeJSON(w, http.StatusOK, doc)
 }
 

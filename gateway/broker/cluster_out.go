@@ -116,12 +116,13 @@ type Done struct {
 	Key string
 }
 
-// Bounds of what a session keeps of the messages it is done with above
-// its cursor: those of unknown sequence (published on this node, QoS 2
-// only) are never passed by the cursor and are kept up to maxDoneLocal,
-// the newest; all of them up to maxDone (a delivery stuck in flight
-// below thousands of completed ones). Beyond, the oldest are forgotten
-// and a takeover may send those messages again.
+// Bounds of what a session keeps of the QoS 2 messages it is done with
+// above its cursor: those of unknown sequence (published on this node)
+// are never passed by the cursor and are kept up to maxDoneLocal, the
+// newest; all of them up to maxDone (a delivery stuck in flight below
+// thousands of completed ones), beyond which the oldest quarter goes. A
+// takeover may send a forgotten one again. QoS 1 messages are not kept:
+// sent again after a takeover, they are at least once.
 const (
 	maxDoneLocal = 64
 	maxDone      = 4096
@@ -131,13 +132,13 @@ const (
 // held.
 func (s *Session) doneLocked(d *Delivery) {
 	c := s.cl
-	if d.share != nil || d.qos == 0 {
+	if d.share != nil || d.qos != 2 {
 		return
 	}
 	switch {
 	case d.msg.seq != 0:
 		c.done = append(c.done, Done{Seq: d.msg.seq})
-	case d.qos == 2 && d.msg.pub.Topic != "":
+	case d.msg.pub.Topic != "":
 		c.done = append(c.done, Done{Msg: d.msg})
 		local := 0
 		for i := len(c.done) - 1; i >= 0; i-- {
@@ -153,7 +154,7 @@ func (s *Session) doneLocked(d *Delivery) {
 		return
 	}
 	if len(c.done) > maxDone {
-		c.done = slices.Delete(c.done, 0, len(c.done)-maxDone)
+		c.done = slices.Delete(c.done, 0, maxDone/4)
 	}
 }
 
@@ -406,6 +407,14 @@ func (s *Session) ReleaseOut(mark uint64) {
 	} else if g.notify != nil {
 		g.notify()
 	}
+}
+
+// GatedOut reports whether packets of s wait at its gate. It takes
+// session.mu alone.
+func (s *Session) GatedOut() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cl != nil && len(s.cl.gate.queue) > 0
 }
 
 // gateLocked queues send, an outbound packet for ch, at s's gate when

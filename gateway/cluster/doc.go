@@ -29,7 +29,10 @@
 //     the other nodes' lapses (lapse.go);
 //   - the retained stream's value codec (mirror_codec.go) and its mirror:
 //     one ordered consumer per node handing every topic's last retained
-//     message, then each change, to a callback (mirror.go);
+//     message, then each change, to a callback, reading it all again
+//     when the link to NATS comes back (mirror.go);
+//   - the questions every node answers about itself for the admin API's
+//     cluster-wide views, asked of all at once (ask.go);
 //   - the other live nodes' advertised MQTT addresses, read from their
 //     liveness records, handed out as Server References (peers.go).
 //

@@ -87,6 +87,9 @@ func (o LayoutOptions) StreamConfigs() (retained, messages jetstream.StreamConfi
 		AllowDirect:       true,
 		AllowRollup:       true,
 		Duplicates:        o.DuplicateWindow,
+		// Deletions and messages with an expiry carry a Nats-TTL
+		// (backend/retained.go).
+		AllowMsgTTL: true,
 	}
 	messages = jetstream.StreamConfig{
 		Name:        MessagesStream,

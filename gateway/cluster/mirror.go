@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -35,19 +37,24 @@ func (e RetainedEntry) Deleted() bool { return len(e.Value) == 0 }
 
 // MirrorHandler receives what a RetainedMirror reads.
 //
-// Concurrency: both methods are called on the mirror's goroutine (Run's),
+// Concurrency: every method is called on the mirror's goroutine (Run's),
 // one call at a time: they may block briefly (applying to a local store)
-// but every stream message waits for them. ctx: none. Ordering: Entry is
-// called in stream order, first with the last message of every topic the
-// stream holds when the mirror starts, then with each new one; Synced is
-// called once, after the last of those first messages (at once for an
-// empty stream). After the link to NATS is lost and repaired the mirror
-// resumes after the last message it handed on, so a topic's last Entry is
-// always its current state. Not found: a stream message that is not a
-// retained subject is skipped (logged).
+// but every stream message waits for them. ctx: none. Ordering: a full
+// read starts with Reading, then Entry is called in stream order with
+// the last message of every topic the stream holds, and Synced after the
+// last of those (at once for an empty stream), with the stream sequence
+// up to which every message was handed over or is gone; then Entry with
+// each new message. The mirror makes a full read when it starts and again each
+// time the link to NATS comes back after a loss: a deletion whose
+// message expired from the stream while the node was cut off (deletions
+// are kept for a while only, backend/retained.go) is then known by the
+// topic's absence, which the handler reconciles at Synced. A topic's last
+// Entry is always its current state. Not found: a stream message that is
+// not a retained subject is skipped (logged).
 type MirrorHandler interface {
+	Reading()
 	Entry(e RetainedEntry)
-	Synced()
+	Synced(at uint64)
 }
 
 // RetainedMirror follows the retained stream with one ordered consumer:
@@ -74,10 +81,34 @@ const mirrorRetry = 250 * time.Millisecond
 
 // Run creates the consumer (retrying until ctx ends while JetStream
 // cannot be reached) and hands every message to the handler until ctx
-// ends; it returns nil then. The consumer is recreated by the client
-// after a lost link or a missed heartbeat, resuming after the last
-// message handed on.
+// ends; it returns nil then. The client recreates the consumer after a
+// missed heartbeat, resuming after the last message handed on; after a
+// lost link Run makes a full read again (MirrorHandler).
 func (m *RetainedMirror) Run(ctx context.Context) error {
+	back := make(chan nats.Status, 1)
+	nc := m.js.Conn()
+	sc := nc.StatusChanged(nats.CONNECTED)
+	defer nc.RemoveStatusListener(sc)
+	go func() {
+		for range sc {
+			select {
+			case back <- nats.CONNECTED:
+			default:
+			}
+		}
+	}()
+	for {
+		again, err := m.read(ctx, back)
+		if err != nil || !again {
+			return err
+		}
+		m.log.Info("the link to nats came back: reading the retained stream again")
+	}
+}
+
+// read makes one full read, then follows the stream until ctx ends
+// (again false) or the link came back after a loss (again true).
+func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (again bool, _ error) {
 	var cons jetstream.Consumer
 	for {
 		var err error
@@ -89,33 +120,57 @@ func (m *RetainedMirror) Run(ctx context.Context) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return nil
+			return false, nil
 		}
 		m.log.Warn("creating the retained mirror's consumer failed, retrying", zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return nil
+			return false, nil
 		case <-time.After(mirrorRetry):
 		}
 	}
+	// A CONNECTED from before this read is no news.
+	select {
+	case <-back:
+	default:
+	}
+	m.h.Reading()
 	synced := false
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		m.h.Synced()
+		// Nothing to read: the consumer starts past the stream's last
+		// sequence.
+		m.h.Synced(info.Delivered.Stream)
 		synced = true
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("reading the retained stream: %w", err)
+		return false, fmt.Errorf("reading the retained stream: %w", err)
 	}
 	defer it.Stop()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reread := make(chan struct{})
+	go func() {
+		select {
+		case <-back:
+			close(reread)
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := it.Next(jetstream.NextContext(rctx))
 		if err != nil {
+			select {
+			case <-reread:
+				return true, nil
+			default:
+			}
 			if ctx.Err() != nil {
-				return nil
+				return false, nil
 			}
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return fmt.Errorf("reading the retained stream: %w", err)
+				return false, fmt.Errorf("reading the retained stream: %w", err)
 			}
 			m.log.Debug("reading the retained stream", zap.Error(err))
 			continue
@@ -129,11 +184,54 @@ func (m *RetainedMirror) Run(ctx context.Context) error {
 			m.h.Entry(e)
 		}
 		if !synced && meta.NumPending == 0 {
-			m.h.Synced()
+			m.h.Synced(meta.Sequence.Stream)
 			synced = true
 		}
 	}
 }
+
+// LastRetainedSeq returns the stream sequence of the newest message the
+// retained stream holds (0: none), asked of the stream's leader (not a
+// replica, which may be behind, as a direct get could be). Unlike the
+// stream's last sequence, it is never that of a message gone since (a
+// deletion whose TTL ran out).
+func LastRetainedSeq(ctx context.Context, nc *nats.Conn) (uint64, error) {
+	req, err := json.Marshal(struct {
+		LastBySubject string `json:"last_by_subj"`
+	}{RetainedPrefix + ">"})
+	if err != nil {
+		return 0, fmt.Errorf("reading the last retained message: %w", err)
+	}
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+RetainedStream, req)
+	if err != nil {
+		return 0, fmt.Errorf("reading the last retained message: %w", err)
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *struct {
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("reading the last retained message: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == jsNoMessageFound:
+		return 0, nil
+	case resp.Error != nil:
+		return 0, fmt.Errorf("reading the last retained message: %s (%d)", resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return 0, errors.New("reading the last retained message: an empty answer")
+	}
+	return resp.Message.Seq, nil
+}
+
+// jsNoMessageFound is JetStream's error code for a get that found no
+// message.
+const jsNoMessageFound = 10037
 
 // entry reads one stream message.
 func (m *RetainedMirror) entry(msg jetstream.Msg, meta *jetstream.MsgMetadata) (RetainedEntry, bool) {

@@ -29,6 +29,7 @@ type mirrorState struct {
 	synced  int
 	atSync  map[string]string
 	entries int
+	reads   int
 	origins map[string]int
 }
 
@@ -53,7 +54,15 @@ func (s *mirrorState) Entry(e cluster.RetainedEntry) {
 	s.topics[e.Topic] = string(p.Payload)
 }
 
-func (s *mirrorState) Synced() {
+// Reading counts the full reads; the topics are kept (a full read
+// brings every current one again).
+func (s *mirrorState) Reading() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+}
+
+func (s *mirrorState) Synced(uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.synced++

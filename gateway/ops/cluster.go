@@ -26,6 +26,9 @@ type Cluster struct {
 	// cluster stored; RetainedApplied the changes other nodes' retained
 	// messages made to this node's copy.
 	RetainedStored, RetainedApplied int64
+	// RetainedRefused counts the SUBSCRIBEs refused because the retained
+	// mirror was behind the cluster (backend/retained_wait.go).
+	RetainedRefused int64
 	// Claimed counts the sessions this node claimed from failed nodes.
 	Claimed int64
 	// ReplayLag is the number of stored messages the offline queues
@@ -43,7 +46,7 @@ var (
 	descClusterMsgs      = prometheus.NewDesc("edgemq_cluster_messages_total", "Messages crossing between this node and the cluster, by direction (in: received from other nodes and routed here; out: sent to the cluster).", []string{"direction"}, nil)
 	descClusterTakeovers = prometheus.NewDesc("edgemq_cluster_takeovers_total", "Sessions taken over by a connection of this node, by where the session was (local: this node, remote: another).", []string{"from"}, nil)
 	descClusterWills     = prometheus.NewDesc("edgemq_cluster_remote_wills_total", "Wills published for clients of failed nodes.", nil, nil)
-	descClusterRetained  = prometheus.NewDesc("edgemq_cluster_retained_total", "Retained messages: stored (this node's, acknowledged by the cluster) and applied (other nodes' changes mirrored here).", []string{"op"}, nil)
+	descClusterRetained  = prometheus.NewDesc("edgemq_cluster_retained_total", "Retained messages: stored (this node's, acknowledged by the cluster), applied (other nodes' changes mirrored here) and subscribe_refused (SUBSCRIBEs refused while the mirror was behind).", []string{"op"}, nil)
 	descClusterClaimed   = prometheus.NewDesc("edgemq_cluster_sessions_claimed_total", "Sessions this node claimed from failed nodes.", nil, nil)
 	descClusterLag       = prometheus.NewDesc("edgemq_cluster_replay_lag_messages", "Stored messages the offline queues being replayed on this node have yet to deliver.", nil, nil)
 	descClusterReplays   = prometheus.NewDesc("edgemq_cluster_replays_total", "Offline queue replays that ended on this node.", nil, nil)
@@ -74,6 +77,7 @@ func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
 	counter(descClusterWills, c.RemoteWills)
 	counter(descClusterRetained, c.RetainedStored, "stored")
 	counter(descClusterRetained, c.RetainedApplied, "applied")
+	counter(descClusterRetained, c.RetainedRefused, "subscribe_refused")
 	counter(descClusterClaimed, c.Claimed)
 	gauge(descClusterLag, float64(c.ReplayLag))
 	counter(descClusterReplays, c.Replays)

@@ -12,7 +12,8 @@ import (
 // cross-node counters; a single node exports none of them.
 func TestClusterMetrics(t *testing.T) {
 	c := &Cluster{LinkUp: true, Serving: false, LinkLosses: 2, MessagesIn: 3, MessagesOut: 4, TakeoversLocal: 5,
-		TakeoversRemote: 6, RemoteWills: 7, RetainedStored: 9, RetainedApplied: 10, Claimed: 11, ReplayLag: 12, Replays: 13, ReplaySeconds: 1.5}
+		TakeoversRemote: 6, RemoteWills: 7, RetainedStored: 9, RetainedApplied: 10, RetainedRefused: 14,
+		Claimed: 11, ReplayLag: 12, Replays: 13, ReplaySeconds: 1.5}
 	m := NewMetrics(&stats.Counters{}, snapshotSource{snap: Snapshot{Cluster: c}})
 	for _, tt := range []struct {
 		name   string
@@ -29,6 +30,7 @@ func TestClusterMetrics(t *testing.T) {
 		{"edgemq_cluster_remote_wills_total", nil, 7},
 		{"edgemq_cluster_retained_total", []string{"stored"}, 9},
 		{"edgemq_cluster_retained_total", []string{"applied"}, 10},
+		{"edgemq_cluster_retained_total", []string{"subscribe_refused"}, 14},
 		{"edgemq_cluster_sessions_claimed_total", nil, 11},
 		{"edgemq_cluster_replay_lag_messages", nil, 12},
 		{"edgemq_cluster_replays_total", nil, 13},

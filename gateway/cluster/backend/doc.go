@@ -28,7 +28,9 @@
 //     sessions that changed only, rechecked after an outage for those
 //     that changed meanwhile (recheck.go); the replays' lag counted
 //     (replay_lag.go);
-//   - retained messages and health (retained*.go, health*.go).
+//   - retained messages and health (retained*.go, health*.go): a
+//     SUBSCRIBE waits for the retained mirror (retained_wait.go), the
+//     admin API deletes cluster-wide (retained_remove.go).
 //
 // It may import, of ours: mqtt, configs, gateway/broker (and below),
 // gateway/store, gateway/cluster, gateway/stats, gateway/logsafe and

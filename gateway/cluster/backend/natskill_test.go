@@ -222,14 +222,14 @@ func TestNATSServerKilledUnderLoad(t *testing.T) {
 				return fmt.Sprintf("acknowledged %d and %d, want %d each", counts[0].Load(), counts[1].Load(), n)
 			})
 	}
-	waitCounts(200)
+	waitCounts(100)
 	kctx, kcancel := context.WithTimeout(context.Background(), clustertest.Timeout)
 	if err := nc.Servers[victim].Shutdown(kctx); err != nil {
 		t.Fatal(err)
 	}
 	kcancel()
 	before0, before1 := counts[0].Load(), counts[1].Load()
-	clustertest.Eventually(t, func() bool { return counts[0].Load() >= before0+300 && counts[1].Load() >= before1+300 },
+	clustertest.Eventually(t, func() bool { return counts[0].Load() >= before0+150 && counts[1].Load() >= before1+150 },
 		func() string {
 			return fmt.Sprintf("acknowledged %d and %d after the kill", counts[0].Load(), counts[1].Load())
 		})

@@ -97,6 +97,14 @@ func (s *Sessions) dropConsumer(cons jetstream.Consumer) {
 // for.
 const replayBatch = 256
 
+// replayTries bounds the tries of a replay that fails (each on from
+// where the one before got), replayPause times the try number apart,
+// within the replay's context.
+const (
+	replayTries = 4
+	replayPause = 100 * time.Millisecond
+)
+
 // replay delivers to sess, replaying since Adopt, its stored messages
 // after cursor on the subjects of subs, but for those carried in flight
 // (out, put in flight by adopt: outflight.go), which get their message
@@ -104,7 +112,22 @@ const replayBatch = 256
 // ends the replay. Errors are logged:
 // the session then misses what was not replayed, and says so.
 func (s *Sessions) replay(ctx context.Context, sess *broker.Session, subs []cluster.RecordSub, cursor uint64, out []cluster.RecordOut, done []cluster.RecordDone) {
-	through, n, err := s.replayUpTo(ctx, sess, subs, cursor, newCarryKeys(out, done))
+	keys := newCarryKeys(out, done)
+	through, n, err := s.replayUpTo(ctx, sess, subs, cursor, keys)
+	for try := 1; err != nil && try < replayTries; try++ {
+		// A stream busy electing a leader answers no one for a moment:
+		// on from where the replay got, after a pause.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(try) * replayPause):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		var more int
+		through, more, err = s.replayUpTo(ctx, sess, subs, through, keys)
+		n += more
+	}
 	if lost := sess.SettleCarried(); lost > 0 {
 		s.o.Log.Warn("messages in flight on the previous node are no longer stored; their qos 2 ids are released",
 			logsafe.String("client_id", sess.ClientID()), zap.Int("messages", lost))

@@ -75,9 +75,17 @@ type Retained struct {
 	waitMu  lockorder.Mutex[retainedWaitMu]
 	waiters []retainedWaiter // guarded by waitMu
 
-	// seen holds the topics the mirror read before Synced, for the
-	// reconciliation then; only the mirror's goroutine uses it.
+	// mirror follows the stream into b.
+	mirror *cluster.RetainedMirror
+	// seen holds the topics the mirror read in a full read (nil
+	// between them), for the reconciliation at its end; only the
+	// mirror's goroutine uses it.
 	seen map[string]struct{}
+	// readTo is the stream sequence a full read got to: the position
+	// moves there only at its end, once the topics it did not bring
+	// are dropped (a SUBSCRIBE must not see one the cluster deleted).
+	// The mirror's goroutine's own.
+	readTo uint64
 	// mirrored is the stream sequence of the last entry the mirror
 	// handed over; synced is set once it has read the whole stream.
 	mirrored atomic.Uint64
@@ -86,9 +94,18 @@ type Retained struct {
 	moved atomic.Pointer[chan struct{}]
 	// lastSeqs carries WaitMirrored's asks to lastSeqLoop.
 	lastSeqs chan lastSeqAsk
+	// wait bounds a SUBSCRIBE's wait for the mirror (mirroredWait);
+	// deleteTTL is how long the stream keeps a deletion (deleteTTL).
+	wait, deleteTTL time.Duration
+
+	// Tests' hooks, nil otherwise: hold is called on the mirror's
+	// goroutine with each entry before it is applied (a test holds the
+	// mirror back there); targeted with each target WaitMirrored got.
+	hold     func(cluster.RetainedEntry)
+	targeted func(uint64)
 
 	// Counters for the metrics.
-	stored, applied, failed atomic.Int64
+	stored, applied, failed, refused atomic.Int64
 }
 
 type retainedAck struct {
@@ -111,6 +128,15 @@ type (
 func (retainedPubMu) LockClass() string  { return "clusterRetained.pubMu" }
 func (retainedWaitMu) LockClass() string { return "clusterRetained.waitMu" }
 
+// deleteTTL is how long the retained stream keeps the empty message that
+// deletes a topic (its Nats-TTL): every node mirroring then applies it,
+// and a node that was away longer learns of the deletion by the topic's
+// absence when it reads the stream in full again (reconcile), which it
+// does when it starts and each time its link to NATS comes back. So the
+// stream holds no more deletions than a day's, instead of one per topic
+// ever deleted.
+const deleteTTL = 24 * time.Hour
+
 // retainedAckTimeout bounds the wait for the stream's acknowledgement of
 // one retained message; past it the completion fails and the message is
 // not acknowledged to its publisher.
@@ -125,7 +151,9 @@ func NewRetained(nc *nats.Conn, node string, b RetainedStore, log *zap.Logger) (
 		return nil, fmt.Errorf("starting the retained messages: %w", err)
 	}
 	r := &Retained{js: js, node: node, b: b, log: log, pending: map[string]uint64{},
-		acks: make(chan retainedAck, 4096), seen: map[string]struct{}{}, lastSeqs: make(chan lastSeqAsk)}
+		acks: make(chan retainedAck, 4096), lastSeqs: make(chan lastSeqAsk),
+		wait: mirroredWait, deleteTTL: deleteTTL}
+	r.mirror = cluster.NewRetainedMirror(js, mirrorHandler{r}, log)
 	moved := make(chan struct{})
 	r.moved.Store(&moved)
 	return r, nil
@@ -136,7 +164,7 @@ func NewRetained(nc *nats.Conn, node string, b RetainedStore, log *zap.Logger) (
 func (r *Retained) Run(ctx context.Context) error {
 	go r.ackLoop(ctx)
 	go r.lastSeqLoop(ctx)
-	return cluster.NewRetainedMirror(r.js, mirrorHandler{r}, r.log).Run(ctx)
+	return r.mirror.Run(ctx)
 }
 
 // Caught reports whether the mirror has read the whole stream once.
@@ -159,11 +187,29 @@ func (r *Retained) publish(m *broker.Message) {
 	}
 	r.seq++
 	r.pending[p.Topic] = r.seq
-	f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: cluster.RetainedSubject(p.Topic), Data: v, Header: cluster.RetainedHeader(r.node, r.seq)})
+	h := cluster.RetainedHeader(r.node, r.seq)
+	if ttl := r.ttl(p); ttl > 0 {
+		h.Set(jetstream.MsgTTLHeader, ttl.String())
+	}
+	f, err := r.js.PublishMsgAsync(&nats.Msg{Subject: cluster.RetainedSubject(p.Topic), Data: v, Header: h})
 	if err != nil {
 		err = fmt.Errorf("storing retained message: %w", err)
 	}
 	r.acks <- retainedAck{n: n, f: f, err: err}
+}
+
+// ttl returns how long the stream keeps p (0: until replaced): a
+// deletion for deleteTTL; a message with a Message Expiry Interval for
+// that interval, after which no node delivers it anyway [MQTT-3.3.2-5]
+// (at least a second, the stream's unit).
+func (r *Retained) ttl(p *mqtt.Publish) time.Duration {
+	if len(p.Payload) == 0 {
+		return r.deleteTTL
+	}
+	if p.Properties.Has(mqtt.PropMessageExpiryInterval) {
+		return time.Duration(max(p.Properties.MessageExpiryInterval, 1)) * time.Second
+	}
+	return 0
 }
 
 // ackLoop waits for each publish's acknowledgement in publish order and
@@ -248,13 +294,31 @@ func (r *Retained) failWaiters(err error) {
 // mirrorHandler is Retained as the mirror calls it.
 type mirrorHandler struct{ r *Retained }
 
+func (h mirrorHandler) Reading()                      { h.r.seen = map[string]struct{}{} }
 func (h mirrorHandler) Entry(e cluster.RetainedEntry) { h.r.entry(e) }
-func (h mirrorHandler) Synced()                       { h.r.reconcile() }
+func (h mirrorHandler) Synced(at uint64) {
+	to := max(at, h.r.readTo)
+	h.r.reconcile()
+	h.r.advance(to)
+}
+
+// handed records that the mirror applied stream sequence seq: the
+// position moves now, or at the end of a full read under way.
+func (r *Retained) handed(seq uint64) {
+	if r.seen != nil {
+		r.readTo = max(r.readTo, seq)
+		return
+	}
+	r.advance(seq)
+}
 
 // entry applies the topic's latest
 // state to the broker.
 func (r *Retained) entry(e cluster.RetainedEntry) {
-	defer r.advance(e.Sequence)
+	if r.hold != nil {
+		r.hold(e)
+	}
+	defer r.handed(e.Sequence)
 	if e.Origin == r.node {
 		r.pubMu.Lock()
 		latest, ok := r.pending[e.Topic]
@@ -266,7 +330,7 @@ func (r *Retained) entry(e cluster.RetainedEntry) {
 			return // a newer local write of the topic is on its way
 		}
 	}
-	if !r.synced.Load() {
+	if r.seen != nil {
 		r.seen[e.Topic] = struct{}{}
 	}
 	if e.Deleted() {
@@ -301,93 +365,6 @@ func (r *Retained) entry(e cluster.RetainedEntry) {
 	}
 }
 
-// advance records that the mirror handed over stream sequence seq, once
-// applied, and wakes WaitMirrored.
-func (r *Retained) advance(seq uint64) {
-	r.mirrored.Store(seq)
-	next := make(chan struct{})
-	close(*r.moved.Swap(&next))
-}
-
-// WaitMirrored waits until the mirror has applied every message the
-// retained stream held when it was called, or ctx ends: a subscription
-// made then finds in the local store every retained message stored
-// before it, whichever node stored it.
-func (r *Retained) WaitMirrored(ctx context.Context) error {
-	ask := lastSeqAsk{answer: make(chan lastSeqAnswer, 1)}
-	var a lastSeqAnswer
-	select {
-	case r.lastSeqs <- ask:
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for the retained mirror: %w", ctx.Err())
-	}
-	select {
-	case a = <-ask.answer:
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for the retained mirror: %w", ctx.Err())
-	}
-	if a.err != nil {
-		return fmt.Errorf("waiting for the retained mirror: %w", a.err)
-	}
-	last := a.seq
-	for {
-		moved := *r.moved.Load()
-		if r.mirrored.Load() >= last {
-			return nil
-		}
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the retained mirror at %d of %d: %w", r.mirrored.Load(), last, ctx.Err())
-		}
-	}
-}
-
-// lastSeqAsk asks lastSeqLoop for the stream's last sequence, read after
-// the ask arrived.
-type lastSeqAsk struct {
-	answer chan lastSeqAnswer
-}
-
-type lastSeqAnswer struct {
-	seq uint64
-	err error
-}
-
-// lastSeqLoop answers WaitMirrored's asks, all those waiting with one
-// stream read made after they arrived: a storm of SUBSCRIBEs costs one
-// JetStream request at a time, not one each.
-func (r *Retained) lastSeqLoop(ctx context.Context) {
-	for {
-		var asks []lastSeqAsk
-		select {
-		case <-ctx.Done():
-			return
-		case a := <-r.lastSeqs:
-			asks = append(asks, a)
-		}
-		for more := true; more; {
-			select {
-			case a := <-r.lastSeqs:
-				asks = append(asks, a)
-			default:
-				more = false
-			}
-		}
-		rctx, cancel := context.WithTimeout(ctx, mirroredWait)
-		var ans lastSeqAnswer
-		if s, err := r.js.Stream(rctx, cluster.RetainedStream); err != nil {
-			ans.err = err
-		} else {
-			ans.seq = s.CachedInfo().State.LastSeq
-		}
-		cancel()
-		for _, a := range asks {
-			a.answer <- ans
-		}
-	}
-}
-
 // same reports whether the broker's message cur is pub from from.
 func same(cur *broker.Message, pub *mqtt.Publish, from string) bool {
 	if cur == nil {
@@ -402,12 +379,14 @@ func same(cur *broker.Message, pub *mqtt.Publish, from string) bool {
 		bytes.Equal(c.Properties.CorrelationData, pub.Properties.CorrelationData)
 }
 
-// reconcile runs when the mirror has read the whole stream:  a topic the broker holds that the stream does not (deleted
-// while this node was away, or stored locally but never in the stream)
-// is dropped, unless a local write of it is on its way.
+// reconcile runs when the mirror has read the whole stream: a topic the
+// broker holds that the stream does not (deleted while this node was
+// away or cut off, its deletion perhaps expired from the stream since,
+// or stored locally but never in the stream) is dropped, unless a local
+// write of it is on its way.
 func (r *Retained) reconcile() {
 	seen := r.seen
-	r.seen = nil
+	r.seen, r.readTo = nil, 0
 	r.synced.Store(true)
 	var stale []string
 	topics := r.b.RetainedTopics()
@@ -430,13 +409,14 @@ func (r *Retained) reconcile() {
 type RetainedStats struct {
 	// Stored counts this node's retained messages the stream
 	// acknowledged, Failed those it did not; Applied the changes the
-	// mirror made to the local store.
-	Stored, Failed, Applied int64
+	// mirror made to the local store; Refused the SUBSCRIBEs refused
+	// because the mirror was behind (retained_wait.go).
+	Stored, Failed, Applied, Refused int64
 }
 
 // Stats returns the counters.
 func (r *Retained) Stats() RetainedStats {
-	return RetainedStats{Stored: r.stored.Load(), Failed: r.failed.Load(), Applied: r.applied.Load()}
+	return RetainedStats{Stored: r.stored.Load(), Failed: r.failed.Load(), Applied: r.applied.Load(), Refused: r.refused.Load()}
 }
 
 // retainedPublisher stores retained messages in the stream too.
@@ -492,36 +472,4 @@ func (p retainedPublisher) AfterCommit(client string, done func(error)) bool {
 	}
 	p.r.after(part)
 	return true
-}
-
-// mirroredWait bounds how long a SUBSCRIBE waits for the retained mirror
-// to catch up; past it the subscription proceeds with what the node has.
-// The mirror is usually milliseconds behind; a second was too short on a
-// loaded 2-core machine just after the cluster formed (the stream read
-// alone took longer), and the wait delays only this client's SUBACK
-// (it runs before Subscribing, with no lock held and routing going on).
-const mirroredWait = 5 * time.Second
-
-// retainedSubscriptions makes a subscription wait for the mirror.
-type retainedSubscriptions struct {
-	broker.Subscriptions
-	r *Retained
-}
-
-// WithMirroredRetained returns next, whose Subscribing first waits (up to
-// mirroredWait) for the retained mirror to hold every retained message the
-// cluster stored before it: a retained message set on another node just
-// before a SUBSCRIBE here is delivered as retained.
-func WithMirroredRetained(next broker.Subscriptions, r *Retained) broker.Subscriptions {
-	return retainedSubscriptions{Subscriptions: next, r: r}
-}
-
-// Subscribing implements broker.Subscriptions.
-func (s retainedSubscriptions) Subscribing(fn func() error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), mirroredWait)
-	if err := s.r.WaitMirrored(ctx); err != nil {
-		s.r.log.Debug("subscribing before the retained mirror caught up", zap.Error(err))
-	}
-	cancel()
-	return s.Subscriptions.Subscribing(fn)
 }

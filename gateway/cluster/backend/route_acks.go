@@ -233,10 +233,10 @@ func (a *acks) complete(n uint64, err error) {
 	delete(a.pending, n)
 	a.answeredLocked(n, p, err)
 	all := a.readyAllLocked()
-	if p.g == nil {
-		a.mu.Unlock()
+	if c := a.clients[p.client]; p.g != nil && c != nil {
+		a.runLocked(p.client, c)
 	} else {
-		a.runLocked(p.client, a.clients[p.client])
+		a.mu.Unlock()
 	}
 	for _, w := range all {
 		w.done(w.err)

@@ -158,9 +158,6 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 			s.armWill(id, o, s.o.Checkpoint)
 			return
 		}
-		if o.claimed {
-			s.counts.RemoteWills.Add(1)
-		}
 		if s.willSent != nil {
 			s.willSent(id) // tests: a node dying here
 		}
@@ -198,13 +195,12 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 		o.rec, o.rev = rec, rev
 		s.mu.Unlock()
 	}
-	if once {
-		return
-	}
 	if o.claimed {
 		s.counts.RemoteWills.Add(1)
 	}
-	s.publish(id, pub)
+	if !once {
+		s.publish(id, pub)
+	}
 }
 
 // willLeft returns how long until rec's will is due at now (0: due).
