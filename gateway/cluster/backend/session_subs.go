@@ -91,7 +91,9 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 	id := sess.ClientID()
 	ctx, cancel := context.WithTimeout(context.Background(), subsWrite)
 	defer cancel()
-	for range 3 {
+	var base *cluster.SessionRecord // the record read after a lost write
+	var baseRev uint64
+	for range 4 {
 		s.mu.Lock()
 		o := s.owned[id]
 		if o == nil || o.sess != sess || o.rec.Expiry == 0 {
@@ -100,14 +102,17 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		}
 		rec, rev := o.rec, o.rev
 		s.mu.Unlock()
+		if base != nil && baseRev > rev {
+			rec, rev = *base, baseRev
+		}
 		s.snapshot(&rec, sess)
-		if slices.Equal(rec.Subs, o.rec.Subs) {
+		if slices.Equal(rec.Subs, o.rec.Subs) && base == nil {
 			return
 		}
 		newRev, err := s.store.Put(ctx, id, &rec, rev)
 		if err == nil {
 			s.mu.Lock()
-			if o.rev == rev {
+			if o.rev < newRev {
 				o.rec, o.rev, o.stale = rec, newRev, time.Time{}
 			}
 			s.mu.Unlock()
@@ -119,14 +124,17 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 			s.markDirty(id)
 			return
 		}
-		s.mu.Lock()
-		moved := o.rev != rev // this node's checkpoint wrote meanwhile
-		s.mu.Unlock()
-		if !moved {
+		// Moved on: by another writer of this node (a checkpoint, the
+		// in-flight state, outflight.go), whose write the next round
+		// builds on, or by another node's claim.
+		cur, curRev, err := s.store.Get(ctx, id)
+		if err != nil || cur.Owner != s.o.Node || cur.Incarnation != rec.Incarnation || cur.Epoch != rec.Epoch {
 			// Another node claimed it: the checkpoint writes again, and
 			// drops the session if no kick comes (checkpoint.go).
 			s.markDirty(id)
 			return
 		}
+		base, baseRev = cur, curRev
 	}
+	s.markDirty(id)
 }
