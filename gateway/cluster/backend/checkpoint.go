@@ -139,7 +139,14 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		s.markDirty(id)
 	default:
 		s.mu.Lock()
-		o.rec, o.rev, o.stale = rec, newRev, time.Time{}
+		// Only forward: a write of this node's that came after this one
+		// (the SUBSCRIBE's or the in-flight gate's) may have recorded its
+		// newer revision meanwhile; going back to this one would make
+		// the next write stale, as if another node had claimed the
+		// session.
+		if o.rev < newRev {
+			o.rec, o.rev, o.stale = rec, newRev, time.Time{}
+		}
 		s.mu.Unlock()
 	}
 }

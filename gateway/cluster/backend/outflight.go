@@ -249,7 +249,7 @@ func (s *Sessions) writeOut(id string) {
 		time.AfterFunc(s.o.Checkpoint, s.gateOut(id))
 	default:
 		s.mu.Lock()
-		if s.owned[id] == o {
+		if s.owned[id] == o && o.rev < newRev { // only forward, as in checkpoint.go
 			o.rec, o.rev, o.stale = rec, newRev, time.Time{}
 		}
 		s.mu.Unlock()
