@@ -85,8 +85,8 @@ func AskAll(ctx context.Context, nc *nats.Conn, question string, nodes []string)
 			break // ctx ended: the rest are missing
 		}
 		node := m.Header.Get(HeaderNode)
-		if node == "" {
-			continue
+		if !want[node] {
+			continue // not asked (a node answers every question), or a repeat
 		}
 		delete(want, node)
 		if m.Header.Get(HeaderAskError) != "" {

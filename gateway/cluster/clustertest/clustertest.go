@@ -10,9 +10,13 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,18 +40,34 @@ type Cluster struct {
 }
 
 // FreeAddrs reserves n free loopback ports and returns them as
-// host:port. The ports are released for the servers to bind; another
-// process could take one in between, which this machine's tests do not.
+// host:port, for servers that bind them later. They are taken below the
+// kernel's ephemeral range (ip_local_port_range): a port the kernel
+// handed out at :0 and took back goes at once to any outgoing connection
+// on the machine (a parallel test's), and the server's later bind then
+// fails with "address already in use"; ports below the range are taken
+// only by an explicit bind.
 func FreeAddrs(tb testing.TB, n int) []string {
 	tb.Helper()
-	addrs := make([]string, n)
-	ls := make([]net.Listener, n)
-	for i := range ls {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatalf("reserving a port: %v", err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 11024 {
+				low = v
+			}
 		}
-		ls[i], addrs[i] = l, l.Addr().String()
+	}
+	addrs := make([]string, 0, n)
+	var ls []net.Listener
+	for try := 0; len(addrs) < n; try++ {
+		if try == 100*n {
+			tb.Fatalf("reserving %d ports below %d: only %d free", n, low, len(addrs))
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000))))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
 	}
 	for _, l := range ls {
 		l.Close()
