@@ -100,6 +100,13 @@ func TestClusterRetainedAcrossNodes(t *testing.T) {
 	v3.publish(t, "ret/v3/t", 1, true, "from 3.1.1")
 
 	for _, node := range []int{1, 2} {
+		// The node's mirror first holds what the cluster stored: a
+		// SUBSCRIBE waits for it for 5 s only (then 0x89), which a full
+		// read of 1,100 topics can take under the race detector on a
+		// loaded CI machine. TestRetainedMirrorRace tests that wait.
+		if err := c.nodes[node].clusterRetained().WaitMirrored(ctx); err != nil {
+			t.Fatalf("node %d: waiting for the retained mirror: %v", node+1, err)
+		}
 		sub := connectCounter(t, c.nodes[node], fmt.Sprintf("ret-sub-%d", node))
 		if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "ret/+/t", QoS: 1}}}); err != nil {
 			t.Fatal(err)
