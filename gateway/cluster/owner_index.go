@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -84,26 +85,30 @@ func (x *OwnerIndex) Add(ctx context.Context, node, incarnation, clientID string
 
 // List returns the entries of node's incarnation (incarnation "": of
 // every incarnation of node; node "": everyone's). It reads the entries'
-// keys only, never a record.
+// subjects from the bucket's stream info (one request per page, no
+// consumer), never a record. A key watcher (ListKeysFiltered) was used
+// before: when its consumer's initial pending count could not be read,
+// under load, it never sent its end marker, and the listing waited until
+// ctx ended (TestLapseClaimsThroughOwnerIndex failed so in CI). Entries
+// are removed by purging, which leaves no marker, so every subject the
+// info lists is a live entry.
 func (x *OwnerIndex) List(ctx context.Context, node, incarnation string) ([]IndexEntry, error) {
-	lister, err := x.kv.ListKeysFiltered(ctx, ownerFilter(node, incarnation))
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
+	st, err := x.bucketStream(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing the owner index: %w", err)
 	}
-	defer func() { _ = lister.Stop() }()
-	var out []IndexEntry
-	for key := range lister.Keys() {
-		e, ok := parseIndexKey(key)
-		if ok {
+	prefix := "$KV." + x.kv.Bucket() + "."
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+ownerFilter(node, incarnation)))
+	if err != nil {
+		return nil, fmt.Errorf("listing the owner index: %w", err)
+	}
+	out := make([]IndexEntry, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		if e, ok := parseIndexKey(strings.TrimPrefix(subj, prefix)); ok {
 			out = append(out, e)
 		}
 	}
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("listing the owner index: %w", ctx.Err())
-	}
+	slices.SortFunc(out, func(a, b IndexEntry) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 
@@ -142,18 +147,26 @@ func (x *OwnerIndex) RemoveOwner(ctx context.Context, node, incarnation string) 
 	return x.purge(ctx, ownerFilter(node, incarnation))
 }
 
+// bucketStream returns the bucket's stream, looked up once.
+func (x *OwnerIndex) bucketStream(ctx context.Context) (jetstream.Stream, error) {
+	if st := x.stream.Load(); st != nil {
+		return *st, nil
+	}
+	s, err := x.js.Stream(ctx, "KV_"+x.kv.Bucket())
+	if err != nil {
+		return nil, err
+	}
+	x.stream.Store(&s)
+	return s, nil
+}
+
 // purge purges the bucket's subjects of the key filter f.
 func (x *OwnerIndex) purge(ctx context.Context, f string) error {
-	st := x.stream.Load()
-	if st == nil {
-		s, err := x.js.Stream(ctx, "KV_"+x.kv.Bucket())
-		if err != nil {
-			return fmt.Errorf("purging %s: %w", f, err)
-		}
-		x.stream.Store(&s)
-		st = &s
+	st, err := x.bucketStream(ctx)
+	if err != nil {
+		return fmt.Errorf("purging %s: %w", f, err)
 	}
-	if err := (*st).Purge(ctx, jetstream.WithPurgeSubject("$KV."+x.kv.Bucket()+"."+f)); err != nil {
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$KV."+x.kv.Bucket()+"."+f)); err != nil {
 		return fmt.Errorf("purging %s: %w", f, err)
 	}
 	return nil
