@@ -110,38 +110,17 @@ func (s *Sessions) Recheck(ctx context.Context) (int, error) {
 	var firstErr error
 	dropped := 0
 	for _, id := range s.Owned() {
-		unlock, err := s.gates.lock(ctx, id)
-		if err != nil {
+		gone, err := s.recheckOne(ctx, id) // recheck.go
+		if gone {
+			dropped++
+		}
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
 			return dropped, err
+		case firstErr == nil:
+			firstErr = err
 		}
-		s.mu.Lock()
-		o := s.owned[id]
-		var rec cluster.SessionRecord
-		var mine uint64
-		if o != nil {
-			rec, mine = o.rec, o.rev
-		}
-		s.mu.Unlock()
-		if o != nil {
-			// A write of the record as this node last wrote it, at its
-			// revision: it lands only if nobody else wrote since (a read
-			// could come from a replica behind).
-			rev, err := s.store.Put(ctx, id, &rec, mine)
-			switch {
-			case err == nil:
-				s.mu.Lock()
-				if o.rev == mine {
-					o.rev = rev
-				}
-				s.mu.Unlock()
-			case errors.Is(err, cluster.ErrStale):
-				s.fenced(id, o)
-				dropped++
-			case firstErr == nil:
-				firstErr = err
-			}
-		}
-		unlock()
 	}
 	return dropped, firstErr
 }
