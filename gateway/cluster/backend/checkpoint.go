@@ -118,6 +118,10 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	}
 	newRev, err := s.store.Put(cctx, id, &rec, rev)
 	switch {
+	case errors.Is(err, cluster.ErrStale) && s.rebase(cctx, id, o, &rec):
+		// Moved on by this node's own holding: written on top of it at
+		// the next checkpoint.
+		s.markDirty(id)
 	case errors.Is(err, cluster.ErrStale):
 		// Another node claimed the session: its kick is on its way, and
 		// answers with this node's cursor. Only a kick that never comes
@@ -170,4 +174,33 @@ func (s *Sessions) fenced(id string, o *owned) {
 		return
 	}
 	s.o.Broker.Discard(id)
+}
+
+// sameHolding reports whether cur, a session's record as stored, is
+// still the holding rec was written under: this node's same
+// incarnation, at the same epoch, so that a write of rec that found cur
+// in its place lost only to another writer of this node, not to a
+// claim.
+func sameHolding(cur, rec *cluster.SessionRecord) bool {
+	return cur != nil && cur.Owner == rec.Owner && cur.Incarnation == rec.Incarnation && cur.Epoch == rec.Epoch
+}
+
+// rebase takes the record of id as stored for o's, after a write of rec
+// failed on a revision that moved on, when it is still the holding rec
+// was written under (sameHolding): a SUBSCRIBE's write (it takes no
+// gate, session_subs.go), or a write of this node's that NATS stored
+// but whose answer did not come in time. Without it the next write
+// would fail stale again, and the session be dropped here as if
+// claimed. It reports whether it did.
+func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord) bool {
+	cur, curRev, err := s.store.Get(ctx, id)
+	if err != nil || !sameHolding(cur, rec) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owned[id] == o && o.rev < curRev {
+		o.rec, o.rev, o.stale = *cur, curRev, time.Time{}
+	}
+	return true
 }

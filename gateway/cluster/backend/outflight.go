@@ -240,6 +240,20 @@ func (s *Sessions) writeOut(id string) {
 	}
 	s.outWrites.Add(1)
 	newRev, err := s.store.Put(ctx, id, &rec, rev)
+	for try := 0; errors.Is(err, cluster.ErrStale) && try < 3; try++ {
+		// Moved on by this node's own holding (a SUBSCRIBE's write,
+		// which takes no gate, or an earlier write NATS stored but
+		// whose answer timed out, checkpoint.go's rebase): written
+		// again on top of it, or the gated packets would never leave.
+		// Moved on by another node's claim: left (below).
+		cur, curRev, gerr := s.store.Get(ctx, id)
+		if gerr != nil || !sameHolding(cur, &rec) {
+			break
+		}
+		rec, rev = *cur, curRev
+		s.snapshot(&rec, o.sess)
+		newRev, err = s.store.Put(ctx, id, &rec, rev)
+	}
 	switch {
 	case errors.Is(err, cluster.ErrStale):
 		// Claimed by another node: the packets never leave here.

@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -291,5 +293,70 @@ func TestOutboundWaitsForRecord(t *testing.T) {
 			t.Fatalf("PUBREL %d sent, record's in flight %+v does not say so", e.pid, rec.Out)
 		}
 		s.Acked(mqtt.PUBCOMP, e.pid, mqtt.Success, c)
+	}
+}
+
+// TestOwnWriteMovedTheRevision: the session's record is moved on by a
+// write of this node's own holding that the writer did not learn the
+// revision of (a write NATS stored whose answer timed out; a
+// SUBSCRIBE's, which takes no gate). The node's next writes find it
+// stale and must build on it, not take it for another node's claim:
+// the gated QoS 2 PUBLISH still leaves, and the checkpoint still
+// records the cursor, with no kick (0x8E) of the client.
+func TestOwnWriteMovedTheRevision(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	a := nodes[0]
+	for _, tc := range []struct {
+		name string
+		qos  byte
+	}{
+		{"gated QoS 2 PUBLISH", 2},
+		{"checkpoint of the cursor", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("moved-%d", tc.qos)
+			c := newQoSClient()
+			s, _ := c.open(t, a, id, true)
+			sessSubscribe(t, a, s, "mv/#", tc.qos)
+			// The holding's own write, its revision unknown to the node.
+			ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+			defer cancel()
+			// (The node's checkpoint of the opened session may write in
+			// between: read again then.)
+			clustertest.Eventually(t, func() bool {
+				rec, rev, err := a.s.store.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = a.s.store.Put(ctx, id, rec, rev)
+				if err != nil && !errors.Is(err, cluster.ErrStale) {
+					t.Fatal(err)
+				}
+				return err == nil
+			}, func() string { return "the record kept moving" })
+			seq := routeStored(t, a, "mv/x", "m", tc.qos)
+			e := c.next(t) // a QoS 2 PUBLISH only once the record holds it
+			if e.payload != "m" {
+				t.Fatalf("%v, want PUBLISH m", e)
+			}
+			if tc.qos == 2 {
+				s.Acked(mqtt.PUBREC, e.pid, mqtt.Success, c)
+				if r := c.next(t); !r.rel {
+					t.Fatalf("%v, want PUBREL", r)
+				}
+				s.Acked(mqtt.PUBCOMP, e.pid, mqtt.Success, c)
+			} else {
+				s.Acked(mqtt.PUBACK, e.pid, mqtt.Success, c)
+			}
+			clustertest.Eventually(t, func() bool {
+				rec := record(t, a, id)
+				return rec.Owner == a.name && rec.Cursor >= seq && len(rec.Out) == 0
+			}, func() string { return fmt.Sprintf("record %+v, want cursor %d", record(t, a, id), seq) })
+			select {
+			case code := <-c.kicked:
+				t.Fatalf("client closed with %v: the node took its own write for a claim", code)
+			default:
+			}
+		})
 	}
 }

@@ -128,7 +128,7 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		// in-flight state, outflight.go), whose write the next round
 		// builds on, or by another node's claim.
 		cur, curRev, err := s.store.Get(ctx, id)
-		if err != nil || cur.Owner != s.o.Node || cur.Incarnation != rec.Incarnation || cur.Epoch != rec.Epoch {
+		if err != nil || cur.Owner != s.o.Node || !sameHolding(cur, &rec) { // outflight.go
 			// Another node claimed it: the checkpoint writes again, and
 			// drops the session if no kick comes (checkpoint.go).
 			s.markDirty(id)
