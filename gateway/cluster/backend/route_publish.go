@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -188,17 +187,6 @@ func msgID(m *broker.Message, pid uint16, data []byte) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]), nil
 }
 
-// pubAck is the messages stream's answer to a publish.
-type pubAck struct {
-	Stream string `json:"stream"`
-	Seq    uint64 `json:"seq"`
-	Error  *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
-	} `json:"error"`
-}
-
 // answer handles an answer of the stream (on the NATS client's goroutine
 // of ackSub).
 func (p *publisher) answer(msg *nats.Msg) {
@@ -208,25 +196,6 @@ func (p *publisher) answer(msg *nats.Msg) {
 		return
 	}
 	p.acks.complete(n, parseAck(msg))
-}
-
-// parseAck returns nil when msg says the stream stored the publish.
-func parseAck(msg *nats.Msg) error {
-	if st := msg.Header.Get("Status"); st != "" {
-		// 503: no stream listens on the subject (no responders).
-		return fmt.Errorf("%w: status %s %s", errFailed, st, msg.Header.Get("Description"))
-	}
-	var a pubAck
-	if err := json.Unmarshal(msg.Data, &a); err != nil {
-		return fmt.Errorf("%w: reading the acknowledgement: %w", errFailed, err)
-	}
-	if a.Error != nil {
-		return fmt.Errorf("%w: %s (%d)", errFailed, a.Error.Description, a.Error.ErrCode)
-	}
-	if a.Stream != cluster.MessagesStream || a.Seq == 0 {
-		return fmt.Errorf("%w: acknowledged by stream %q", errFailed, a.Stream)
-	}
-	return nil
 }
 
 // AfterCommit implements broker.Publisher: done runs once the local store
