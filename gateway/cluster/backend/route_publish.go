@@ -42,9 +42,14 @@ import (
 // topic, properties and payload is taken for a retransmission and stored
 // once.
 type publisher struct {
-	be   *Backend
-	b    *broker.Broker
+	be *Backend
+	b  *broker.Broker
+	// nc is the link's connection, which receives the stream's answers
+	// (ackSub) and carries QoS 0; link spreads the stream publishes over
+	// its publish connections, one per client id
+	// (cluster.Link.PublishConn).
 	nc   *nats.Conn
+	link *cluster.Link
 	acks *acks
 	// seq numbers the node's messages (hdrSeq).
 	seq atomic.Uint64
@@ -64,7 +69,7 @@ type publisher struct {
 var errFailed = errors.New("the messages stream did not store a message")
 
 func newPublisher(be *Backend) (*publisher, error) {
-	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(&be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
+	p := &publisher{be: be, b: be.b, nc: be.nc, link: be.node.Link(), acks: newAcks(&be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
 	p.ackPrefix = be.nc.NewRespInbox() + "."
 	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
 	if err != nil {
@@ -152,7 +157,9 @@ func (p *publisher) send(m *broker.Message, now time.Time, client string) error 
 		h[nats.MsgIdHdr] = []string{id}
 	}
 	n := p.acks.add(client, now)
-	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
+	// One connection per client id: the client's publishes reach the
+	// stream in its order (link_publish.go in gateway/cluster).
+	err = p.link.PublishConn(m.From()).PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
 		p.be.counters.SendFailed.Add(1)
 		p.acks.complete(n, err)
