@@ -50,7 +50,7 @@ type publisher struct {
 	// (cluster.Link.PublishConn).
 	nc   *nats.Conn
 	link *cluster.Link
-	acks *acks
+	acks *ackShards
 	// seq numbers the node's messages (hdrSeq).
 	seq atomic.Uint64
 	// ackPrefix is the subject prefix the stream answers on; ackSub
@@ -69,7 +69,7 @@ type publisher struct {
 var errFailed = errors.New("the messages stream did not store a message")
 
 func newPublisher(be *Backend) (*publisher, error) {
-	p := &publisher{be: be, b: be.b, nc: be.nc, link: be.node.Link(), acks: newAcks(&be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
+	p := &publisher{be: be, b: be.b, nc: be.nc, link: be.node.Link(), acks: newAckShards(ackShardCount, &be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
 	p.ackPrefix = be.nc.NewRespInbox() + "."
 	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
 	if err != nil {
