@@ -61,6 +61,7 @@ type publisher struct {
 	// no local session takes has a subscriber elsewhere; nil with
 	// external servers (then it is assumed to have one).
 	embedded *cluster.Embedded
+	interest interestMemo
 	// failing is set from a failed send to the next that succeeds.
 	failing atomic.Bool
 	log     *zap.Logger
@@ -69,7 +70,8 @@ type publisher struct {
 var errFailed = errors.New("the messages stream did not store a message")
 
 func newPublisher(be *Backend) (*publisher, error) {
-	p := &publisher{be: be, b: be.b, nc: be.nc, link: be.node.Link(), acks: newAckShards(ackShardCount, &be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
+	p := &publisher{be: be, b: be.b, nc: be.nc, link: be.node.Link(), acks: newAckShards(ackShardCount, &be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log,
+		interest: interestMemo{ttl: interestMemoTTL, max: interestMemoMax}}
 	p.ackPrefix = be.nc.NewRespInbox() + "."
 	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
 	if err != nil {
@@ -89,7 +91,7 @@ func (p *publisher) Begin() (end func()) { return p.b.Begin() }
 func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
 	p.sent(p.send(m, now, m.From()))
-	if n == 0 && p.reachesOthers(m) {
+	if n == 0 && p.reachesOthers(m, now) {
 		// Another node's session or a group may take it: not "no
 		// matching subscribers".
 		n = 1
@@ -117,12 +119,13 @@ func (p *publisher) sent(err error) {
 }
 
 // reachesOthers reports whether the node's NATS server knows of a
-// subscriber of m's topic elsewhere (or this node's shared groups).
-func (p *publisher) reachesOthers(m *broker.Message) bool {
+// subscriber of m's topic elsewhere (or this node's shared groups), or
+// did within the last interestMemoTTL (route_interest_memo.go).
+func (p *publisher) reachesOthers(m *broker.Message, now time.Time) bool {
 	if p.embedded == nil {
 		return true
 	}
-	return p.embedded.Interest(cluster.TopicSubject(m.Publish().Topic)) > 0
+	return p.interest.has(cluster.TopicSubject(m.Publish().Topic), now, p.embedded.Interest)
 }
 
 // send publishes m to NATS: core NATS for QoS 0, the messages stream for
