@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,13 +44,11 @@ func (o LinkOptions) openPublishConns(ctx context.Context, log *zap.Logger) ([]*
 			return nil, err
 		}
 		connected := make(chan struct{})
-		var first bool
+		var first atomic.Bool
 		opts = append(opts,
 			nats.Name(fmt.Sprintf("%s publish %d", o.Name, i+1)),
 			nats.ConnectHandler(func(*nats.Conn) {
-				// The client calls its handlers on one goroutine.
-				if !first {
-					first = true
+				if first.CompareAndSwap(false, true) {
 					close(connected)
 				}
 			}),
