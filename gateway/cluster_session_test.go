@@ -163,7 +163,7 @@ func isClosed(ch chan struct{}) bool {
 // cluster), then the server, which the test's cleanup waits for.
 func crash(t *testing.T, ts *testServer) {
 	t.Helper()
-	ts.cluster.node.Link().Conn().Close()
+	ts.cluster.node.Link().Abort()
 	ts.cancel()
 }
 

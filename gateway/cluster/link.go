@@ -99,7 +99,10 @@ func (o LinkOptions) natsOptions(l *Link, connected chan<- struct{}) ([]nats.Opt
 			l.log.Warn("nats link down", zap.Error(err))
 			l.setUp(false, o.OnUp, o.OnDown)
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { l.setUp(false, o.OnUp, o.OnDown) }),
+		nats.ClosedHandler(func(*nats.Conn) {
+			l.setUp(false, o.OnUp, o.OnDown)
+			closeAll(l.pubs) // a closed link publishes nothing more
+		}),
 	), nil
 }
 

@@ -102,3 +102,12 @@ func (l *Link) closePublishConns(ctx context.Context) {
 		nc.Close()
 	}
 }
+
+// Abort closes every connection of the link at once, the publish
+// connections first, without flushing: from its return nothing more of
+// this node reaches NATS, as when its process dies (tests stop a node as
+// a crash would with it).
+func (l *Link) Abort() {
+	closeAll(l.pubs)
+	l.nc.Close()
+}

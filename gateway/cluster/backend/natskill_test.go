@@ -67,7 +67,7 @@ func startNodesOn(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int
 		})
 		nodes = append(nodes, runningNode{testNode: tn, kill: func() {
 			halt()
-			node.Link().Conn().Close()
+			node.Link().Abort()
 		}})
 	}
 	return nodes
