@@ -42,9 +42,9 @@ type PublishResult struct {
 	Retained    bool `json:"retained"`
 	// Stored says the message is as durable as a client's PUBLISH of
 	// its QoS when acknowledged: a QoS 1 or 2 or retained message
-	// committed to the store (a data_dir) or, in a cluster, to the
-	// cluster's streams. False for a QoS 0 message that is not retained,
-	// and in memory mode.
+	// handed to the store as store.durability acknowledges or, in a
+	// cluster, stored in the cluster's streams. False for a QoS 0
+	// message that is not retained, and in memory mode.
 	Stored bool `json:"stored"`
 }
 
