@@ -8,7 +8,10 @@ package gateway
 // turn, a writeQueue.mu for its depth, retainedStore.mu; discarding a
 // session takes registry.mu → session.mu, in the order of registry.go.
 // No lock is held while calling into a connection: a kick (channel.kick)
-// goes through the connection's own close path, as the drain does.
+// goes through the connection's own close path, as the drain does. A
+// publish goes through the engine's Publisher seam, as a client's PUBLISH
+// does (on a cluster node the backend's), and waits for its completion
+// holding no lock.
 
 import (
 	"cmp"
