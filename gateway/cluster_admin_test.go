@@ -74,7 +74,9 @@ func TestClusterAdmin(t *testing.T) {
 
 	t.Run("clients cluster-wide", func(t *testing.T) {
 		for i, ts := range c.nodes {
-			connectV5(t, ts, v5Connect(fmt.Sprintf("cw-%d", i+1)))
+			// CONNACK goes out a moment before the client is listed; a
+			// round trip after it is after.
+			connectV5(t, ts, v5Connect(fmt.Sprintf("cw-%d", i+1))).roundTrip(t)
 		}
 		want := []string{"cw-1@e1", "cw-2@e2", "cw-3@e3"}
 		for i, a := range apis {
@@ -176,7 +178,7 @@ func TestClusterAdmin(t *testing.T) {
 func TestAdminClientsScopeSingleNode(t *testing.T) {
 	ts := startAdminServer(t, adminConfig(t))
 	a := newAdminClient(t, ts)
-	connectV5(t, ts, v5Connect("solo-1"))
+	connectV5(t, ts, v5Connect("solo-1")).roundTrip(t) // listed once the CONNECT is done
 	pg := adminDo[admin.ClusterPage](t, a, "GET", "/api/v1/clients?scope=cluster&client_id=solo-", nil, http.StatusOK)
 	if len(pg.Items) != 1 || pg.Items[0].ClientID != "solo-1" || pg.Items[0].Node != "" || pg.MissingNodes == nil || len(pg.MissingNodes) != 0 {
 		t.Errorf("scope cluster on a single node: %+v", pg)
