@@ -115,7 +115,10 @@ func (s *Session) take(d *Delivery) bool {
 		return true
 	}
 	if seq := d.msg.seq; seq != 0 {
-		if seq <= c.skip {
+		// A replay gives a session its own subscriptions' messages, never
+		// a shared subscription's: one through a group (or handed over
+		// from a member that left, with its sequence) was not replayed.
+		if seq <= c.skip && d.share == nil {
 			return true
 		}
 		c.high = max(c.high, seq)

@@ -24,6 +24,13 @@ package broker
 //     one, for order [MQTT-4.6.0-4, MQTT-4.6.0-6]) wait until the backend
 //     wrote the record (OutMark, ReleaseOut), as a persistent session's
 //     wait for the local store (persist_qos2.go).
+//   - So must a QoS 1/2 delivery that came through a shared subscription
+//     (SharedOwed): else a node that died after sending it would leave
+//     a record that does not know the member owes it, and nobody would
+//     deliver it again. It waits at the gate as a QoS 2 PUBLISH does;
+//     one queued (not sent) and one acknowledged ask for a write too
+//     (sharedChangedLocked), without waiting, so that the record lists
+//     what is queued and sheds what is done within a write.
 //
 // Locks: session.mu alone, or engine.order shared then session.mu
 // (ReplayCarried), as ReplayTo. The gate's notify runs under session.mu
@@ -356,11 +363,13 @@ func (s *Session) matchLocked(m *Message) (qos byte, retain bool, ids []uint32, 
 	return qos, retain, ids, ok
 }
 
-// GateOut makes s's outbound QoS 2 PUBLISH and PUBREL packets, and any
-// packet queued behind one, wait until ReleaseOut; notify is called
-// (under session.mu: it must not block or take a lock) when a packet
-// starts waiting with none before it, and again after a release that
-// leaves some waiting. It takes session.mu alone.
+// GateOut makes s's outbound QoS 2 PUBLISH and PUBREL packets, its QoS
+// 1/2 PUBLISH packets through shared subscriptions, and any packet
+// queued behind one, wait until ReleaseOut; notify is called (under
+// session.mu: it must not block or take a lock) when a packet starts
+// waiting with none before it, again after a release that leaves some
+// waiting, and when what s owes through shared subscriptions changed
+// (sharedChangedLocked). It takes session.mu alone.
 func (s *Session) GateOut(notify func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -433,4 +442,15 @@ func (s *Session) gateLocked(ch Client, must bool, send func()) bool {
 		g.notify()
 	}
 	return true
+}
+
+// sharedChangedLocked asks for a write of s's record (the gate's notify)
+// when d, a QoS 1/2 delivery through a shared subscription, was queued,
+// put in flight or done with: what s owes through its groups changed.
+// Nothing waits for the write. s.mu held.
+func (s *Session) sharedChangedLocked(d *Delivery) {
+	if d.share == nil || d.qos == 0 || s.cl == nil || s.cl.gate.notify == nil {
+		return
+	}
+	s.cl.gate.notify()
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"edgemq/gateway/broker"
@@ -52,6 +53,9 @@ func (be *Backend) orphan(share, filter string, m *broker.Message) {
 		return
 	}
 	h := headers(be.origin, be.pub.seq.Add(1), m.From())
+	if seq := m.Seq(); seq != 0 {
+		h.Set(hdrStreamSeq, strconv.FormatUint(seq, 10)) // the member that takes it records it
+	}
 	be.in.queueOrphan(&nats.Msg{Subject: groupSubject(queueName(share, filter)), Header: h, Data: data})
 }
 
@@ -69,17 +73,48 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 }
 
 // A member whose node dies: its session's record lists what it owes
-// through its groups (cluster.SessionRecord.Shared, written at each
-// checkpoint: sharedRecord), and the node that claims the session
-// (lapse.go), or a CONNECT finding its previous node gone (session.go),
-// hands each of those messages, read back from the messages stream, to
-// another member of its group (handOverShared), as the broker does for
-// a session that ends (4.8.2): before the claimed session's own
-// subscriptions are registered here, so that NATS does not hand them
-// back to it. What the member got after the last checkpoint before its
-// node died is not listed, and is lost with the node; a claiming node
-// that dies before its own next checkpoint leaves the list to the next
-// one, which hands it over again (at least once).
+// through its groups (cluster.SessionRecord.Shared: share, filter and
+// stream sequence of each message in flight before PUBACK or PUBREC, or
+// queued), and the node that claims the session (lapse.go), or a
+// CONNECT finding its previous node gone (session.go), hands each of
+// those messages, read back from the messages stream, to another member
+// of its group (handOverShared), as the broker does for a session that
+// ends (4.8.2): before the claimed session's own subscriptions are
+// registered here, so that NATS does not hand them back to it.
+//
+// The record is ahead of the client: a QoS 1/2 PUBLISH through a group
+// leaves only once the member's record lists it, at the session's
+// in-flight gate (broker.Session.GateOut, outflight.go), which a QoS 2
+// PUBLISH waits at too; a message queued for the member, and one it
+// acknowledged, ask for a write as well, without waiting. The writes are
+// batched as the gate's are: one write (writeOut) covers every packet
+// that piled up while the one before was on its way, so a member pays
+// about one record write per round trip, not per message, and its
+// acknowledged messages leave the record within a write, not at the next
+// checkpoint. So a kill -9 at any instant leaves the next node a record
+// that lists every message the member's client may have seen and not
+// acknowledged: the claimer hands those over, at least once (QoS 1; a
+// QoS 2 message not past PUBREC goes to another client, which gets it
+// once: its first member never completed it). A handed-over message
+// keeps its stream sequence (hdrStreamSeq), so that the member that
+// takes it records it too, and a second death hands it over again; a
+// claiming node that dies before its own next write leaves the list to
+// the next one (at least once). An acknowledgement the record did not
+// get yet makes the message go to another member again (at least once).
+//
+// What no record covers: a message the queue group gave to a node that
+// died before the member's record listed it (in the node's socket, its
+// NATS client's buffer, its ingress queue, or waiting at the gate for
+// the write). The client never saw it, but no node knows it is owed.
+// Core NATS queue groups have no acknowledgement, so this window (about
+// one record write after the message reaches the node, more while the
+// node's ingress is backed up) is closed only by something that knows,
+// per message, which node it went to and whether that node recorded it:
+// a per-group JetStream consumer (work queue, AckWait as the lease,
+// acknowledged after the record write) is what a production broker on
+// JetStream would use, at one consumer per group rather than per
+// session; it is not built yet (see the report of issue 15's shared
+// part).
 
 // sharedRecord returns the record form of what sess owes through its
 // shared subscriptions, those of a known sequence.
@@ -112,14 +147,15 @@ func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster
 				logsafe.String("client_id", id), zap.Uint64("seq", o.Seq), zap.Error(err))
 			continue
 		}
-		// Its headers as stored (publisher, origin), without the
-		// stream's: the member that takes it numbers it as new.
+		// Its headers as stored (publisher, origin), and its stream
+		// sequence, which the member that takes it records.
 		h := nats.Header{}
 		for _, k := range []string{hdrOrigin, hdrSeq, hdrFrom} {
 			if v := raw.Header.Get(k); v != "" {
 				h.Set(k, v)
 			}
 		}
+		h.Set(hdrStreamSeq, strconv.FormatUint(o.Seq, 10))
 		msg := &nats.Msg{Subject: groupSubject(queueName(o.Share, o.Filter)), Header: h, Data: raw.Data}
 		if err := s.o.Conn.PublishMsg(msg); err != nil {
 			s.o.Log.Warn("handing a gone member's message to its group failed", logsafe.String("client_id", id), zap.Error(err))
