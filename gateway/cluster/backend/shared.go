@@ -82,16 +82,19 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 // ends (4.8.2): before the claimed session's own subscriptions are
 // registered here, so that NATS does not hand them back to it.
 //
-// The record is ahead of the client: a QoS 1/2 PUBLISH through a group
-// leaves only once the member's record lists it, at the session's
-// in-flight gate (broker.Session.GateOut, outflight.go), which a QoS 2
-// PUBLISH waits at too; a message queued for the member, and one it
-// acknowledged, ask for a write as well, without waiting. The writes are
-// batched as the gate's are: one write (writeOut) covers every packet
+// The record is ahead of the client: a QoS 1/2 message a member is
+// given through a group (queued or sent) is numbered and asks for a
+// write of its record (broker: sharedOwedLocked), and its PUBLISH leaves
+// only once the record written holds its number (SharedMark,
+// SharedRecorded), waiting at the session's in-flight gate
+// (broker.Session.GateOut, outflight.go) as a QoS 2 PUBLISH does; one it
+// acknowledged asks for a write too, without waiting. The writes are
+// batched as the gate's are: one write (writeOut) covers every message
 // that piled up while the one before was on its way, so a member pays
-// about one record write per round trip, not per message, and its
-// acknowledged messages leave the record within a write, not at the next
-// checkpoint. So a kill -9 at any instant leaves the next node a record
+// about one record write per round trip, not per message; a message
+// queued while the client's window is full is recorded while it waits,
+// and leaves at once when the window opens. Acknowledged messages leave
+// the record within a write, not at the next checkpoint. So a kill -9 at any instant leaves the next node a record
 // that lists every message the member's client may have seen and not
 // acknowledged: the claimer hands those over, at least once (QoS 1; a
 // QoS 2 message not past PUBREC goes to another client, which gets it
