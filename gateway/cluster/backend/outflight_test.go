@@ -318,22 +318,7 @@ func TestOwnWriteMovedTheRevision(t *testing.T) {
 			c := newQoSClient()
 			s, _ := c.open(t, a, id, true)
 			sessSubscribe(t, a, s, "mv/#", tc.qos)
-			// The holding's own write, its revision unknown to the node.
-			ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
-			defer cancel()
-			// (The node's checkpoint of the opened session may write in
-			// between: read again then.)
-			clustertest.Eventually(t, func() bool {
-				rec, rev, err := a.s.store.Get(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = a.s.store.Put(ctx, id, rec, rev)
-				if err != nil && !errors.Is(err, cluster.ErrStale) {
-					t.Fatal(err)
-				}
-				return err == nil
-			}, func() string { return "the record kept moving" })
+			moveRecord(t, a, id) // the holding's own write, its revision unknown to the node
 			seq := routeStored(t, a, "mv/x", "m", tc.qos)
 			e := c.next(t) // a QoS 2 PUBLISH only once the record holds it
 			if e.payload != "m" {
@@ -359,4 +344,64 @@ func TestOwnWriteMovedTheRevision(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOwnWriteMovedTheRevisionAtEnd: as TestOwnWriteMovedTheRevision,
+// when the connection ends: a persistent session's record still says it
+// is offline (its will and expiry counted from then), and an ended
+// session's record is still deleted, rather than left saying the
+// session is held here.
+func TestOwnWriteMovedTheRevisionAtEnd(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	a := nodes[0]
+	for _, tc := range []struct {
+		name   string
+		expiry uint32
+	}{
+		{"offline", 300},
+		{"ended", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "moved-end-" + tc.name
+			c := newSessClient()
+			sessOpen(t, a, c, id, true, tc.expiry, nil)
+			moveRecord(t, a, id)
+			c.close()
+			ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+			defer cancel()
+			clustertest.Eventually(t, func() bool {
+				rec, _, err := a.s.store.Get(ctx, id)
+				if tc.expiry == 0 {
+					return errors.Is(err, cluster.ErrNoRecord)
+				}
+				return err == nil && !rec.Connected && !rec.Deadline.IsZero()
+			}, func() string {
+				ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+				defer cancel()
+				rec, _, err := a.s.store.Get(ctx, id)
+				return fmt.Sprintf("record %+v (%v)", rec, err)
+			})
+		})
+	}
+}
+
+// moveRecord writes id's record again as it is, so that its revision
+// moves on without nd learning it, as a write of nd's own whose answer
+// timed out would (the node's checkpoint of a session it just opened
+// may write in between: read again then).
+func moveRecord(tb testing.TB, nd *sessNode, id string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+	defer cancel()
+	clustertest.Eventually(tb, func() bool {
+		rec, rev, err := nd.s.store.Get(ctx, id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, err = nd.s.store.Put(ctx, id, rec, rev)
+		if err != nil && !errors.Is(err, cluster.ErrStale) {
+			tb.Fatal(err)
+		}
+		return err == nil
+	}, func() string { return "the record kept moving" })
 }

@@ -255,6 +255,10 @@ func (s *Sessions) recheckOne(ctx context.Context, id string) (bool, error) {
 		}
 		s.mu.Unlock()
 		return false, nil
+	case errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec):
+		// Moved on by this node's own holding (a write stored as the
+		// link went whose answer never came): still this node's.
+		return false, nil
 	case errors.Is(err, cluster.ErrStale):
 		s.fenced(id, o) // checkpoint.go
 		return true, nil

@@ -471,15 +471,8 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		return
 	}
 	wid := recordedWill(o)
-	s.mu.Lock()
-	rec, oldRev := o.rec, o.rev
-	s.mu.Unlock()
-	rec.Connected, rec.Will = false, nil
-	if rec.Expiry != math.MaxUint32 {
-		rec.Deadline = now.Add(time.Duration(rec.Expiry) * time.Second)
-	}
-	s.snapshot(&rec, sess)
 	var due time.Duration
+	var rw *cluster.RecordWill
 	if will != nil {
 		delay := will.Properties.WillDelayInterval
 		if delay == 0 {
@@ -487,29 +480,48 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		} else {
 			// The will goes after its delay, or when the session ends
 			// if that comes first [MQTT-3.1.3-9].
-			due = time.Duration(min(delay, rec.Expiry)) * time.Second
+			s.mu.Lock()
+			expiry := o.rec.Expiry
+			s.mu.Unlock()
+			due = time.Duration(min(delay, expiry)) * time.Second
 			if w, err := cluster.NewRecordWill(will, now.Add(due)); err == nil {
 				w.ID = wid // the will the record held: will_send.go
-				rec.Will = w
+				rw = w
 			}
 		}
 	}
-	rev, err := s.store.Put(ctx, id, &rec, oldRev)
-	if err != nil {
-		// Fenced (another node claimed it) or unreachable: without the
-		// record this node keeps nothing of the session's will.
-		s.o.Log.Warn("recording a session offline failed", logsafe.String("client_id", id), zap.Error(err))
-		if errors.Is(err, cluster.ErrStale) {
-			s.drop(id, o)
-			return
+	var rec cluster.SessionRecord
+	for try := 0; ; try++ {
+		s.mu.Lock()
+		var oldRev uint64
+		rec, oldRev = o.rec, o.rev
+		s.mu.Unlock()
+		rec.Connected, rec.Will = false, rw
+		if rec.Expiry != math.MaxUint32 {
+			rec.Deadline = now.Add(time.Duration(rec.Expiry) * time.Second)
 		}
-		s.mu.Lock()
-		o.rec = rec
-		s.mu.Unlock()
-	} else {
-		s.mu.Lock()
-		o.rec, o.rev = rec, rev
-		s.mu.Unlock()
+		s.snapshot(&rec, sess)
+		rev, err := s.store.Put(ctx, id, &rec, oldRev)
+		if errors.Is(err, cluster.ErrStale) && try == 0 && s.rebase(ctx, id, o, &rec) {
+			continue // moved on by this node's own holding (checkpoint.go): on top of it
+		}
+		if err != nil {
+			// Fenced (another node claimed it) or unreachable: without the
+			// record this node keeps nothing of the session's will.
+			s.o.Log.Warn("recording a session offline failed", logsafe.String("client_id", id), zap.Error(err))
+			if errors.Is(err, cluster.ErrStale) {
+				s.drop(id, o)
+				return
+			}
+			s.mu.Lock()
+			o.rec = rec
+			s.mu.Unlock()
+		} else {
+			s.mu.Lock()
+			o.rec, o.rev = rec, rev
+			s.mu.Unlock()
+		}
+		break
 	}
 	if rec.Will != nil {
 		s.armWill(id, o, due) // will.go
@@ -545,9 +557,18 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 // id is held.
 func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
 	s.mu.Lock()
-	rev := o.rev
+	rev, rec := o.rev, o.rec
 	s.mu.Unlock()
-	if err := s.store.Delete(ctx, id, rev); err != nil && !errors.Is(err, cluster.ErrStale) {
+	err := s.store.Delete(ctx, id, rev)
+	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec) {
+		// Moved on by this node's own holding (checkpoint.go): the
+		// record would outlive the session.
+		s.mu.Lock()
+		rev = o.rev
+		s.mu.Unlock()
+		err = s.store.Delete(ctx, id, rev)
+	}
+	if err != nil && !errors.Is(err, cluster.ErrStale) {
 		s.o.Log.Warn("deleting an ended session's record failed", logsafe.String("client_id", id), zap.Error(err))
 		s.mu.Lock()
 		o.index = "" // the record may still name this node: its index entry stays

@@ -85,10 +85,10 @@ func (s *Sessions) publish(id string, pub *mqtt.Publish) {
 
 // armWill starts the timer of the will in o's record, due in due.
 func (s *Sessions) armWill(id string, o *owned, due time.Duration) {
-	epoch := o.rec.Epoch
-	t := time.AfterFunc(max(due, 0), func() { s.willDue(id, epoch) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	epoch := o.rec.Epoch // o.rec is written under s.mu (session_subs.go takes no gate)
+	t := time.AfterFunc(max(due, 0), func() { s.willDue(id, epoch) })
 	if o.will != nil {
 		o.will.Stop()
 	}
@@ -169,6 +169,12 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 		err = s.store.Delete(ctx, id, oldRev)
 	} else {
 		rev, err = s.store.Put(ctx, id, &rec, oldRev)
+	}
+	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec) {
+		// Moved on by this node's own holding (checkpoint.go): again on
+		// top of it (a once will sent again is dropped by the stream).
+		s.armWill(id, o, s.o.Checkpoint)
+		return
 	}
 	switch {
 	case err != nil && once && !errors.Is(err, cluster.ErrStale):
