@@ -2,7 +2,10 @@ package backend
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"edgemq/gateway/broker"
@@ -10,6 +13,7 @@ import (
 	"edgemq/gateway/logsafe"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -137,19 +141,44 @@ func sharedRecord(sess *broker.Session) []cluster.RecordShared {
 
 // handOverShared sends each message of owed, read back from the
 // messages stream, to another member of its group, on the group's own
-// subject, and flushes. A message no longer stored is lost (logged).
+// subject, and flushes. The reads go handOverReaders at a time, each
+// tried handOverTries times with its own bound (OpenTimeout), not the
+// claim's: a long list read one by one under load outlasted the claim's
+// context and lost its tail. A message no longer stored is lost
+// (logged).
 func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster.RecordShared) {
 	if len(owed) == 0 {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
+	raws := make([]jetstream.RawStreamMsg, len(owed))
+	read := make([]bool, len(owed))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(handOverReaders, len(owed)) {
+		wg.Go(func() {
+			for i := range next {
+				raw, err := s.readOwed(ctx, owed[i].Seq)
+				if err != nil {
+					s.o.Log.Warn("a shared subscription's message owed by a gone node's session cannot be read back",
+						logsafe.String("client_id", id), zap.Uint64("seq", owed[i].Seq), zap.Error(err))
+					continue
+				}
+				raws[i], read[i] = *raw, true
+			}
+		})
+	}
+	for i := range owed {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	sent := 0
-	for _, o := range owed {
-		raw, err := s.o.Layout.Messages.GetMsg(ctx, o.Seq)
-		if err != nil {
-			s.o.Log.Warn("a shared subscription's message owed by a gone node's session cannot be read back",
-				logsafe.String("client_id", id), zap.Uint64("seq", o.Seq), zap.Error(err))
+	for i, o := range owed {
+		if !read[i] {
 			continue
 		}
+		raw := &raws[i]
 		// Its headers as stored (publisher, origin), and its stream
 		// sequence, which the member that takes it records.
 		h := nats.Header{}
@@ -166,8 +195,33 @@ func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster
 		}
 		sent++
 	}
-	if err := s.o.Conn.FlushWithContext(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+	defer cancel()
+	if err := s.o.Conn.FlushWithContext(fctx); err != nil {
 		s.o.Log.Warn("handing a gone member's messages to its group failed", logsafe.String("client_id", id), zap.Error(err))
 	}
 	s.o.Log.Debug("a gone member's shared messages handed to their groups", logsafe.String("client_id", id), zap.Int("messages", sent))
+}
+
+// Reading back what a gone member owed (handOverShared).
+const (
+	handOverReaders = 8
+	handOverTries   = 3
+)
+
+// readOwed reads the stored message of sequence seq, tried
+// handOverTries times, each bounded by OpenTimeout; a message no longer
+// stored is not tried again.
+func (s *Sessions) readOwed(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {
+	var err error
+	for range handOverTries {
+		rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+		var raw *jetstream.RawStreamMsg
+		raw, err = s.o.Layout.Messages.GetMsg(rctx, seq)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+			return raw, err
+		}
+	}
+	return nil, fmt.Errorf("reading message %d: %w", seq, err)
 }

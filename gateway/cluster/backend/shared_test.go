@@ -61,9 +61,12 @@ func TestSharedMemberNodeDies(t *testing.T) {
 		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
 		all = append(all, p)
 	}
-	// The dying member holds some, in flight, and its record lists them
-	// (a checkpoint).
+	// Every message went to a member; the dying one holds some, in
+	// flight, and its record lists them.
 	clustertest.Eventually(t, func() bool {
+		if len(c1.got)+len(c2.received()) != len(all) {
+			return false
+		}
 		rec, _, err := victim.be.sess.store.Get(t.Context(), "member-dies")
 		return err == nil && len(c1.got) > 0 && len(rec.Shared) == len(c1.got)
 	}, func() string {
