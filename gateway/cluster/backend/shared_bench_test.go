@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,49 +11,55 @@ import (
 	"edgemq/mqtt"
 )
 
-// BenchmarkSharedQoS1Member measures QoS 1 messages handed to the one
-// member of a shared subscription group (as the node's ingress does for
-// its NATS queue group) whose client acknowledges each at once, with a
-// window of 100, with at most 100 (the window: nothing queued) or 1,000
-// (the default max_offline_messages: a member's queue holds the rest)
-// handed and not acknowledged: each PUBLISH leaves once the session's
-// record lists it (shared.go), one record write per batch. It reports
-// the messages per second and the record writes per message.
+// BenchmarkSharedQoS1Member measures QoS 1 messages handed to the
+// members of a shared subscription group on one node (as the node's
+// ingress does for its NATS queue group, round robin), whose clients
+// acknowledge each at once, with a window of 100: one member with at
+// most 100 (its window: nothing queued) or 1,000 (the default
+// max_offline_messages: its queue holds the rest) handed and not
+// acknowledged, and 100 members with 1,000. Each PUBLISH leaves once its
+// session's record lists it (shared.go), one record write per batch of
+// a session. It reports the messages per second and the record writes
+// per message.
 func BenchmarkSharedQoS1Member(b *testing.B) {
-	for _, outstanding := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("outstanding=%d", outstanding), func(b *testing.B) { benchSharedMember(b, outstanding) })
+	for _, c := range []struct{ members, outstanding int }{{1, 100}, {1, 1000}, {100, 1000}} {
+		b.Run(fmt.Sprintf("members=%d/outstanding=%d", c.members, c.outstanding), func(b *testing.B) {
+			benchSharedMembers(b, c.members, c.outstanding)
+		})
 	}
 }
 
-func benchSharedMember(b *testing.B, outstanding int) {
+func benchSharedMembers(b *testing.B, members, outstanding int) {
 	nc := clustertest.Start(b, 3)
 	n := startNodesOn(b, nc, []int{0}, 3)[0]
-	c := newQoSClient()
-	c.ev = make(chan qosEvent, 1<<16)
-	s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: "bench-member", Expiry: 300, Client: c, Owner: &broker.Owner{Identity: "b"}},
-		func(*broker.Session, bool) {})
-	if err != nil {
-		b.Fatal(err)
-	}
-	subs := n.be.Subscriptions()
-	_ = subs.Subscribing(func() error {
-		subs.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "$share/g/bench/#", QoS: 1}))
-		subs.RetainedSeq()
-		return nil
-	})
 	done := make(chan struct{})
 	room := make(chan struct{}, outstanding) // handed, not acknowledged
-	go func() {
-		acked := 0
-		for e := range c.ev {
-			s.Acked(mqtt.PUBACK, e.pid, mqtt.Success, c)
-			<-room
-			if acked++; acked == b.N {
-				close(done)
-				return
-			}
+	var acked atomic.Int64
+	subs := n.be.Subscriptions()
+	for k := range members {
+		c := newQoSClient()
+		c.ev = make(chan qosEvent, 1<<16)
+		s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: fmt.Sprintf("bench-member-%d", k), Expiry: 300, Client: c,
+			Owner: &broker.Owner{Identity: "b"}}, func(*broker.Session, bool) {})
+		if err != nil {
+			b.Fatal(err)
 		}
-	}()
+		_ = subs.Subscribing(func() error {
+			subs.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "$share/g/bench/#", QoS: 1}))
+			subs.RetainedSeq()
+			return nil
+		})
+		go func() {
+			for e := range c.ev {
+				s.Acked(mqtt.PUBACK, e.pid, mqtt.Success, c)
+				<-room
+				if acked.Add(1) == int64(b.N) {
+					close(done)
+					return
+				}
+			}
+		}()
+	}
 	writes0 := n.be.sess.outWrites.Load()
 	b.ResetTimer()
 	start := time.Now()
