@@ -111,17 +111,28 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 //
 // What no record covers: a message the queue group gave to a node that
 // died before the member's record listed it (in the node's socket, its
-// NATS client's buffer, its ingress queue, or waiting at the gate for
-// the write). The client never saw it, but no node knows it is owed.
-// Core NATS queue groups have no acknowledgement, so this window (about
-// one record write after the message reaches the node, more while the
-// node's ingress is backed up) is closed only by something that knows,
-// per message, which node it went to and whether that node recorded it:
-// a per-group JetStream consumer (work queue, AckWait as the lease,
-// acknowledged after the record write) is what a production broker on
-// JetStream would use, at one consumer per group rather than per
-// session; it is not built yet (see the report of issue 15's shared
-// part).
+// NATS client's buffer, its ingress queue, or waiting for the record
+// write). Its client never saw it, and no node knows it is owed: core
+// NATS queue groups have no acknowledgement, and the stream does not
+// know which node its republished copy went to. The window is about one
+// record write after the message reached the node (longer while the
+// node's ingress is backed up). The ways to close it, weighed:
+//   - a JetStream consumer per group (work queue, its AckWait as the
+//     lease, acknowledged after the record write), redelivering what a
+//     dead node never acknowledged: what a production broker on JetStream
+//     does for durable shared queues. It costs a consumer per group, and
+//     groups may be as many as sessions ("$share/{client}/..."), the
+//     nats-server MQTT failure this design avoids (issue 15's rules); it
+//     fits groups at QoS 1/2 with a bound on their number;
+//   - a sweep by the claiming node of the stream's messages of the group
+//     above what the dead node's records had seen, less what the live
+//     nodes say they received (each keeping recent receipts per group):
+//     no consumer, but a protocol between nodes, and duplicates wherever
+//     a live node's answer is late;
+//   - recording at the node before routing does not help: the loss is
+//     before the node reads the message.
+// Neither is built yet: the window stays, narrowed from a checkpoint
+// interval to one record write, and the README says so.
 
 // sharedRecord returns the record form of what sess owes through its
 // shared subscriptions, those of a known sequence.
