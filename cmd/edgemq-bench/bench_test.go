@@ -78,7 +78,7 @@ func testOptions(transport, addr string) options {
 var flowKeys = []string{"scenario", "transport", "version", "qos", "size", "publishers", "subscribers", "rate",
 	"window", "seconds", "sent", "expected", "received", "lost", "loss_pct", "sent_per_sec", "throughput",
 	"latency_count", "latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_p999_us", "latency_max_us",
-	"latency_mean_us", "ack_count", "ack_p50_us", "ack_p99_us", "ack_max_us", "pub_addr", "sub_addr", "broker_cpu_pct", "broker_rss_kb", "stalls", "unacked", "gaps", "foreign", "errors", "first_error"}
+	"latency_mean_us", "ack_count", "ack_p50_us", "ack_p99_us", "ack_max_us", "pub_addr", "sub_addr", "broker_cpu_pct", "broker_rss_kb", "tool_wake_p99_us", "tool_wake_max_us", "tool_wakes", "stalls", "unacked", "gaps", "foreign", "errors", "first_error"}
 
 func TestFlowScenarios(t *testing.T) {
 	addrs := startGateway(t)
@@ -127,6 +127,9 @@ func checkFlow(tb testing.TB, res *flowResult, qos int) {
 	}
 	if res.Unacked != 0 {
 		tb.Errorf("%d publishes never acknowledged", res.Unacked)
+	}
+	if res.ToolWakes < 1 {
+		tb.Errorf("the load tool's wake-up probe sampled nothing")
 	}
 	if res.Errors != 0 || res.Foreign != 0 {
 		tb.Errorf("errors %d (%s), foreign deliveries %d", res.Errors, res.FirstError, res.Foreign)

@@ -30,14 +30,18 @@
 # RETAINED (retained messages stored, default 100000), CONNS / TLS_CONNS
 # (connections of the tcp / tls, ws and wss connect runs, default 19000 /
 # 5000: the open file limit is 20000), BROKER_CPU /
-# BENCH_CPU (default 0 / 1), KEEP=1 (keep the work directory).
+# BENCH_CPU (default 0 / 1), KEEP=1 (keep the work directory), RT=1 (run
+# the broker and the load tool at real-time priority, chrt -f 10, so that
+# other work on a shared machine cannot delay their wake-ups: the fixed-
+# rate rows then measure the brokers, not the neighbours; needs root or
+# CAP_SYS_NICE; see BENCHMARKS.md, tail latency).
 set -euo pipefail
 
 out=""
 case "${1:-}" in
 -o) out="${2:?-o needs a file}" ;;
 -h | --help)
-	sed -n '2,33p' "$0"
+	sed -n '2,38p' "$0"
 	exit 0
 	;;
 "") ;;
@@ -81,6 +85,13 @@ case "$ONLY" in
 *) die "ONLY=$ONLY: want retained, flow, density or latency" ;;
 esac
 ACL=${ACL:-0}
+# rt: the prefix that runs a broker or the load tool at real-time priority
+# (RT=1), empty otherwise.
+rt=()
+if [[ "${RT:-0}" == 1 ]]; then
+	chrt -f 10 true 2>/dev/null || die "RT=1: chrt -f 10 is not permitted here (needs root or CAP_SYS_NICE)"
+	rt=(chrt -f 10)
+fi
 
 # --- Mosquitto, from Debian, never as the system service ---------------
 if ! command -v mosquitto >/dev/null; then
@@ -218,9 +229,9 @@ log "$mosq_version / $edgemq_version / $go_version"
 # --- broker control ----------------------------------------------------
 start_broker() { # name
 	case "$1" in
-	mosquitto) taskset -c "$BROKER_CPU" "$mosquitto" -c "$work/mosquitto.conf" 2>>"$work/mosquitto.log" &
+	mosquitto) ${rt[@]+"${rt[@]}"} taskset -c "$BROKER_CPU" "$mosquitto" -c "$work/mosquitto.conf" 2>>"$work/mosquitto.log" &
 		;;
-	edgemq) taskset -c "$BROKER_CPU" "$work/edgemq" -c "$work/edgemq.yaml" 2>>"$work/edgemq.log" &
+	edgemq) ${rt[@]+"${rt[@]}"} taskset -c "$BROKER_CPU" "$work/edgemq" -c "$work/edgemq.yaml" 2>>"$work/edgemq.log" &
 		;;
 	esac
 	broker_pid=$!
@@ -253,7 +264,7 @@ run() {
 	local broker=$1 label=$2 transport=$3
 	shift 3
 	start_broker "$broker"
-	local cmd=(taskset -c "$BENCH_CPU" "$bench" -transport "$transport" -addr "127.0.0.1:${port[$broker.$transport]}"
+	local cmd=(${rt[@]+"${rt[@]}"} taskset -c "$BENCH_CPU" "$bench" -transport "$transport" -addr "127.0.0.1:${port[$broker.$transport]}"
 		-cafile "$work/cert.pem" -sources 8 -pid "$broker_pid" -json "$@")
 	echo "${cmd[*]}" | sed "s|$work|\$WORK|g; s|-pid $broker_pid|-pid \$${broker^^}_PID|" >>"$commands"
 	log "$broker $label"
@@ -373,6 +384,7 @@ table() {
 	[[ "$REPEAT" == 1 ]] || echo "Each figure is the median of $REPEAT runs, the brokers taking turns."
 	[[ "$REPEAT" == 1 ]] || echo
 	echo "Load average when the sitting ended: $(cut -d' ' -f1-3 /proc/loadavg)."
+	[[ ${#rt[@]} == 0 ]] || echo "RT=1: the brokers and the load tool ran at real-time priority (${rt[*]}); other work on the machine could not delay their wake-ups."
 	echo
 	echo "Ratio is edgemq / Mosquitto. Throughput and connects/s: higher is better; latency, KB and CPU: lower is better."
 	echo
@@ -389,8 +401,8 @@ table() {
 	echo "Commands (\$WORK holds the generated configurations and certificate; each run starts a fresh broker):"
 	echo
 	echo '```'
-	echo "taskset -c $BROKER_CPU mosquitto -c \$WORK/mosquitto.conf"
-	echo "taskset -c $BROKER_CPU edgemq -c \$WORK/edgemq.yaml"
+	echo "${rt[*]}${rt[*]:+ }taskset -c $BROKER_CPU mosquitto -c \$WORK/mosquitto.conf"
+	echo "${rt[*]}${rt[*]:+ }taskset -c $BROKER_CPU edgemq -c \$WORK/edgemq.yaml"
 	awk '!seen[$0]++' "$commands"
 	echo '```'
 	echo

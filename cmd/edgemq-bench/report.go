@@ -57,6 +57,14 @@ type flowResult struct {
 	Foreign      int64   `json:"foreign"`        // deliveries that were not this run's
 	Errors       int64   `json:"errors"`
 	FirstError   string  `json:"first_error"`
+
+	// The load tool's own wake-up lateness over the measured window, in
+	// microseconds, and how many wake-ups were sampled (wakeprobe.go):
+	// near the latencies above, the run measured the machine's other
+	// work rather than the broker.
+	ToolWakeP99 float64 `json:"tool_wake_p99_us"`
+	ToolWakeMax float64 `json:"tool_wake_max_us"`
+	ToolWakes   int64   `json:"tool_wakes"`
 }
 
 func newFlowResult(o options, spec flowSpec, pubs []*publisher, subs []*subscriber, expected int64) *flowResult {
@@ -129,6 +137,9 @@ func (r *flowResult) print(w io.Writer, asJSON bool) error {
 	}
 	if r.PubAddr != "" || r.SubAddr != "" {
 		fmt.Fprintf(&b, "  publishers at %s, subscribers at %s\n", orAddr(r.PubAddr), orAddr(r.SubAddr))
+	}
+	if r.ToolWakes > 0 {
+		fmt.Fprintf(&b, "  load tool wake-up lateness us: p99 %.0f  max %.0f  (n=%d)\n", r.ToolWakeP99, r.ToolWakeMax, r.ToolWakes)
 	}
 	if r.BrokerRSSKB > 0 {
 		fmt.Fprintf(&b, "  broker: cpu %.1f%% of one core, rss %d KB\n", r.BrokerCPUPct, r.BrokerRSSKB)

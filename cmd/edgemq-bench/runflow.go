@@ -111,6 +111,7 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 	}
 
 	sampler := startSampler(o.pid, clk, plan.t0, plan.t1)
+	probe := startWakeProbe(rctx, clk, plan.t0, plan.t1) // wakeprobe.go
 	prog := startProgress(o, clk, begin, plan.t1, func() (int64, int64) { return sentOf(pubs), receivedOf(subs) })
 
 	var pubWG sync.WaitGroup
@@ -154,6 +155,7 @@ func runFlow(ctx context.Context, o options, name string, out io.Writer) (*flowR
 	if o.pid > 0 {
 		res.BrokerCPUPct, res.BrokerRSSKB = cpu, rss
 	}
+	res.ToolWakeP99, res.ToolWakeMax, res.ToolWakes = probe.result()
 	res.Errors = errs.count
 	if errs.err != nil {
 		res.FirstError = errs.err.Error()

@@ -343,9 +343,9 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		s.unindex(old.index) // of an earlier incarnation of this node
 	}
 	s.markDirty(id) // what the replay moved
-	if sess.GatedOut() {
-		s.gateOut(id)() // outflight.go: what was gated before it was owned
-	}
+	// outflight.go: what was gated, or given through a shared
+	// subscription (shared.go), before it was owned here.
+	s.gateOut(id)()
 	switch {
 	case prev != nil && prev.Owner != s.o.Node:
 		s.counts.TakeoversRemote.Add(1)

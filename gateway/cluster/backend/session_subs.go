@@ -102,11 +102,12 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		}
 		rec, rev := o.rec, o.rev
 		s.mu.Unlock()
+		last := rec.Subs // o.rec is written under s.mu by the other writers
 		if base != nil && baseRev > rev {
 			rec, rev = *base, baseRev
 		}
 		s.snapshot(&rec, sess)
-		if slices.Equal(rec.Subs, o.rec.Subs) && base == nil {
+		if slices.Equal(rec.Subs, last) && base == nil {
 			return
 		}
 		newRev, err := s.store.Put(ctx, id, &rec, rev)
