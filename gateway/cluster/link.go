@@ -73,8 +73,9 @@ func LinkOptionsFrom(c configs.Cluster, embeddedURL string) LinkOptions {
 // Up says whether it is connected now.
 type Link struct {
 	nc *nats.Conn
-	// pubs are the stream publishes' connections (link_publish.go).
-	pubs []*nats.Conn
+	// pubs are the stream publishes' connections (link_publish.go), set
+	// once they are open.
+	pubs atomic.Pointer[[]*nats.Conn]
 	up   atomic.Bool
 	log  *zap.Logger
 }
@@ -94,14 +95,18 @@ func (o LinkOptions) natsOptions(l *Link, connected chan<- struct{}) ([]nats.Opt
 			}
 			l.setUp(true, o.OnUp, o.OnDown)
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { l.setUp(true, o.OnUp, o.OnDown) }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			l.reconnectPublishConns(false)
+			l.setUp(true, o.OnUp, o.OnDown)
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			l.log.Warn("nats link down", zap.Error(err))
+			l.reconnectPublishConns(true)
 			l.setUp(false, o.OnUp, o.OnDown)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) {
 			l.setUp(false, o.OnUp, o.OnDown)
-			closeAll(l.pubs) // a closed link publishes nothing more
+			closeAll(l.publishConns()) // a closed link publishes nothing more
 		}),
 	), nil
 }
@@ -176,10 +181,12 @@ func Connect(ctx context.Context, o LinkOptions, log *zap.Logger) (*Link, error)
 		return nil, fmt.Errorf("connecting to nats: %w", err)
 	}
 	l.nc = nc
-	if l.pubs, err = o.openPublishConns(ctx, log); err != nil {
+	pubs, err := o.openPublishConns(ctx, log)
+	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("connecting to nats: %w", err)
 	}
+	l.pubs.Store(&pubs)
 	log.Info("nats link up", zap.String("server", nc.ConnectedUrlRedacted()))
 	return l, nil
 }

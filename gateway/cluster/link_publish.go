@@ -78,7 +78,8 @@ func closeAll(conns []*nats.Conn) {
 // connections. Answers may be subscribed to on any of the link's
 // connections.
 func (l *Link) PublishConn(key string) *nats.Conn {
-	if len(l.pubs) == 0 {
+	pubs := l.publishConns()
+	if len(pubs) == 0 {
 		return l.nc
 	}
 	// FNV-1a.
@@ -87,13 +88,43 @@ func (l *Link) PublishConn(key string) *nats.Conn {
 		h ^= uint32(key[i])
 		h *= 16777619
 	}
-	return l.pubs[h%uint32(len(l.pubs))]
+	return pubs[h%uint32(len(pubs))]
+}
+
+// publishConns returns the publish connections; none before they are
+// open.
+func (l *Link) publishConns() []*nats.Conn {
+	if p := l.pubs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// reconnectPublishConns follows the link's own connection (on its
+// handlers' goroutine): when it is lost (all, true), the publish
+// connections drop their sockets too and hold what is published in
+// their reconnect buffers, rather than writing on into a connection that
+// may be as dead and not know it yet (a partition: what they sent would
+// be lost unanswered, and fail their clients' next acknowledgements);
+// when it is back, those not connected try at once rather than at their
+// next backoff. Dropping a socket first flushes what is buffered for it,
+// which may block on a dead peer: that runs aside, so that the link's
+// events are not held.
+func (l *Link) reconnectPublishConns(all bool) {
+	for _, nc := range l.publishConns() {
+		switch {
+		case all:
+			go func() { _ = nc.ForceReconnect() }() // an error: closed, nothing to do
+		case !nc.IsConnected():
+			_ = nc.ForceReconnect() // reconnecting: only ends its backoff
+		}
+	}
 }
 
 // closePublishConns flushes the publish connections within ctx's
 // deadline, then closes them.
 func (l *Link) closePublishConns(ctx context.Context) {
-	for _, nc := range l.pubs {
+	for _, nc := range l.publishConns() {
 		if deadline, ok := ctx.Deadline(); ok {
 			if d := time.Until(deadline); d > 0 {
 				_ = nc.FlushTimeout(d)
@@ -108,6 +139,6 @@ func (l *Link) closePublishConns(ctx context.Context) {
 // this node reaches NATS, as when its process dies (tests stop a node as
 // a crash would with it).
 func (l *Link) Abort() {
-	closeAll(l.pubs)
+	closeAll(l.publishConns())
 	l.nc.Close()
 }
