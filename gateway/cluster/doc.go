@@ -10,8 +10,8 @@
 //     (embedded.go), its logs sent through zap (natslog.go);
 //   - the node's client connection to NATS, with a short ping and
 //     unlimited reconnects, whose up/down state is observable (link.go),
-//     and a few more connections for the messages stream's publishes,
-//     one per client id (link_publish.go);
+//     and optionally a few more for the messages stream's publishes,
+//     one per client id (link_publish.go; none by default);
 //   - the JetStream layout: the sessions and liveness KV buckets and the
 //     retained and messages streams, created idempotently (layout.go);
 //   - revision-checked records, the fencing of ownership (records.go),

@@ -13,7 +13,8 @@
 //     NATS, QoS 0 on core NATS, QoS 1 and 2 through the messages stream,
 //     acknowledged once the stream stored it (route_publish.go; its
 //     answers route_puback.go, their waiters route_acks*.go, a client's
-//     publishes on one of the link's publish connections);
+//     publishes on one of the link's publish connections, when it has
+//     any);
 //   - ingress: messages of other nodes routed to this node's sessions,
 //     once per session (route_ingress.go);
 //   - shared subscriptions as NATS queue groups (shared*.go);
