@@ -249,8 +249,8 @@ func (s *Sessions) writeOut(id string) {
 		// whose answer timed out, checkpoint.go's rebase): written
 		// again on top of it, or the gated packets would never leave.
 		// Moved on by another node's claim: left (below).
-		cur, curRev, gerr := s.store.Get(ctx, id)
-		if gerr != nil || !sameHolding(cur, &rec) {
+		cur, curRev, gerr := s.readPast(ctx, id, rev) // checkpoint.go
+		if gerr != nil || !sameHolding(cur, &rec) || curRev <= rev {
 			break
 		}
 		rec, rev = *cur, curRev
