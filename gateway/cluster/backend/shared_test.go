@@ -87,15 +87,23 @@ func TestSharedMemberNodeDies(t *testing.T) {
 // TestSharedMemberNodeDiesBeforeCheckpoint: as TestSharedMemberNodeDies,
 // but the dying member's node never reaches a checkpoint (its interval
 // is an hour): what its member owes is in its record only because each
-// QoS 1 PUBLISH through the group leaves once the record lists it, and
-// what is queued or acknowledged asks for a write (shared.go). The
-// member has a window of 4 and acknowledges its first, third, fifth and
-// seventh deliveries only: it holds some in flight, unacknowledged, and
-// the rest queued. Once every message was handed to a member and the
-// record caught up, its node is killed: every message it did not
-// acknowledge reaches the other member (4.8.2), and none it did
-// acknowledge is handed over again.
+// PUBLISH through the group leaves once the record lists it, and what
+// is queued or acknowledged asks for a write (shared.go). The member has
+// a window of 8 and acknowledges (PUBACK, or PUBREC at QoS 2) its first,
+// third, fifth and seventh deliveries only: it holds some in flight,
+// unacknowledged, and the rest queued. Once every message was handed to
+// a member and the record caught up, its node is killed: every message
+// it did not acknowledge reaches the other member (4.8.2), at QoS 2
+// exactly once, and none it did acknowledge is handed over again (at
+// QoS 2 it received them: its session, carried on by the node that
+// claims it, owes their PUBREL, never their PUBLISH [MQTT-4.3.3-4]).
 func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
+	for _, qos := range []byte{1, 2} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) { sharedMemberDiesBeforeCheckpoint(t, qos) })
+	}
+}
+
+func sharedMemberDiesBeforeCheckpoint(t *testing.T, qos byte) {
 	nc := clustertest.Start(t, 3)
 	nodes := startNodesOnWith(t, nc, []int{0, 1, 2}, 3, func(k int, be *Backend) {
 		if k == 2 {
@@ -107,8 +115,22 @@ func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
 	owner := &broker.Owner{Identity: "worker"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	join := func(n runningNode, s *broker.Session) {
+		t.Helper()
+		subs := n.be.Subscriptions()
+		err := subs.Subscribing(func() error {
+			if _, full := subs.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: group, QoS: qos})); full {
+				return fmt.Errorf("subscription to %q refused", group)
+			}
+			subs.RetainedSeq()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	c2 := newAckingClient()
+	c2 := newAckingClient() // acknowledges QoS 1; at QoS 2 it counts what it is sent
 	s2, _, err := live.be.Sessions().Open(broker.OpenRequest{ClientID: "member-live", Expiry: 300, Client: c2, Owner: owner},
 		func(*broker.Session, bool) {})
 	if err != nil {
@@ -116,9 +138,9 @@ func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
 	}
 	c2.sess.Store(s2)
 	go c2.run(ctx)
-	live.subscribe(t, s2, group, 0)
+	join(live, s2)
 
-	c1 := newPickyClient(4, func(n int) bool { return n%2 == 1 && n <= 7 })
+	c1 := newPickyClient(8, func(n int) bool { return n%2 == 1 && n <= 7 })
 	s1, _, err := victim.be.Sessions().Open(broker.OpenRequest{ClientID: "member-dies", Expiry: 300, Client: c1, Owner: owner},
 		func(*broker.Session, bool) {})
 	if err != nil {
@@ -126,7 +148,7 @@ func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
 	}
 	c1.sess.Store(s1)
 	go c1.run(ctx)
-	victim.subscribe(t, s1, group, 0)
+	join(victim, s1)
 	for _, s := range nc.Servers {
 		clustertest.Eventually(t, func() bool { return s.Interest(cluster.TopicSubject("work/x")) >= 2 },
 			func() string { return fmt.Sprintf("server %s does not see both members", s.Name()) })
@@ -136,7 +158,7 @@ func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
 	var all []string
 	for k := range total {
 		p := fmt.Sprintf("w%02d", k)
-		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
+		pubNode.publish(t, "pub", &mqtt.Publish{QoS: qos, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
 		all = append(all, p)
 	}
 	// Every message went to a member, the dying one acknowledged its
@@ -185,10 +207,23 @@ func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
 			t.Errorf("%s, acknowledged by the dying member, reached the live one %d times", p, n)
 		}
 	}
+	// One node claimed the dead member's session, and handed what it
+	// owed over once: at QoS 2 each reached the live member exactly once.
+	if n := live.be.sess.Counts().Claimed.Load() + pubNode.be.sess.Counts().Claimed.Load(); n != 1 {
+		t.Fatalf("%d sessions claimed, want the dead node's one", n)
+	}
+	if qos == 2 {
+		for _, p := range want {
+			if n := c2.count(p); n != 1 {
+				t.Errorf("QoS 2 message %s reached the live member %d times, want once", p, n)
+			}
+		}
+	}
 }
 
 // pickyClient holds a session with a window of its own and acknowledges
-// the n-th delivery (from 1) it is sent when ack(n) says so.
+// (PUBACK, or PUBREC at QoS 2) the n-th delivery (from 1) it is sent
+// when ack(n) says so.
 type pickyClient struct {
 	window int
 	ack    func(n int) bool
@@ -231,7 +266,11 @@ func (c *pickyClient) run(ctx context.Context) {
 			if p.QoS == 0 || !c.ack(n) {
 				continue
 			}
-			c.sess.Load().Acked(mqtt.PUBACK, p.PacketID, mqtt.Success, c)
+			t := mqtt.PUBACK
+			if p.QoS == 2 {
+				t = mqtt.PUBREC
+			}
+			c.sess.Load().Acked(t, p.PacketID, mqtt.Success, c)
 			c.mu.Lock()
 			c.gotAck[string(p.Payload)] = true
 			c.mu.Unlock()
