@@ -41,7 +41,7 @@ out=""
 case "${1:-}" in
 -o) out="${2:?-o needs a file}" ;;
 -h | --help)
-	sed -n '2,38p' "$0"
+	sed -n '2,37p' "$0"
 	exit 0
 	;;
 "") ;;
