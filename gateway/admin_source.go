@@ -8,11 +8,15 @@ package gateway
 // turn, a writeQueue.mu for its depth, retainedStore.mu; discarding a
 // session takes registry.mu → session.mu, in the order of registry.go.
 // No lock is held while calling into a connection: a kick (channel.kick)
-// goes through the connection's own close path, as the drain does.
+// goes through the connection's own close path, as the drain does. A
+// publish goes through the engine's Publisher seam, as a client's PUBLISH
+// does (on a cluster node the backend's), and waits for its completion
+// holding no lock.
 
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"iter"
 	"net"
 	"slices"
@@ -270,10 +274,41 @@ func (a adminSource) RemoveRetained(ctx context.Context, topic string) (bool, er
 	return a.s.eng.Broker().RemoveRetained(topic), nil
 }
 
-// Publish implements admin.Publisher.
-func (a adminSource) Publish(from string, pub *mqtt.Publish) int {
+// Publish implements admin.Publisher through the engine's Publisher
+// seam, the path of a client's PUBLISH (proto/channel.go): one store
+// group for the routing, then the completion a QoS 1 or 2
+// acknowledgement waits for (AfterCommit). On a cluster node the seam is
+// the backend's (cluster.go): it routes to the other nodes with
+// interest, stores QoS 1 and 2 in the messages stream and retained
+// messages in the retained stream, and fails its completion while the
+// node does not serve. No lock is held while waiting; the completion
+// runs on the store's or NATS's goroutine and only sends on a buffered
+// channel. A failed completion is the admin API's to report, not
+// CommitFailed's (which speaks of a disconnected publisher).
+func (a adminSource) Publish(ctx context.Context, from string, pub *mqtt.Publish) (int, bool, error) {
+	p := a.s.eng.Publisher()
+	now := a.s.eng.Clock().Now()
+	needsStore := pub.QoS > 0 || pub.Retain
+	end := p.Begin()
 	var buf []broker.Match
-	return a.s.eng.Broker().Route(broker.NewMessage(pub, from, time.Now()), &buf)
+	n := p.RouteAt(broker.NewMessage(pub, from, now), &buf, now)
+	end() // nothing may wait for a completion before the group ends
+	if !p.Durable() {
+		return n, false, nil
+	}
+	done := make(chan error, 1)
+	if !p.AfterCommit(from, func(err error) { done <- err }) {
+		return n, false, nil
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return n, false, fmt.Errorf("storing the message: %w", err)
+		}
+		return n, needsStore, nil
+	case <-ctx.Done():
+		return n, false, fmt.Errorf("waiting for the message to be stored: %w", ctx.Err())
+	}
 }
 
 // Config implements admin.Control.

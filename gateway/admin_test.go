@@ -524,7 +524,7 @@ func TestAdminPublish(t *testing.T) {
 		Topic: "cmd/reboot", Payload: "now", QoS: 1, ContentType: "text/plain", MessageExpiry: 600,
 		UserProperties: []admin.UserProperty{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}},
 	}, http.StatusOK)
-	if res.DeliveredTo != 1 || res.Retained {
+	if res.DeliveredTo != 1 || res.Retained || !res.Stored {
 		t.Errorf("publish result %+v", res)
 	}
 	m := sub.expectMessage(t)
@@ -564,6 +564,36 @@ func TestAdminPublish(t *testing.T) {
 		t.Errorf("unknown field: status %d %s, want 400", resp.StatusCode, b)
 	}
 	sub.expectFence(t, later, "cmd/fence")
+}
+
+// TestAdminPublishStored: the admin publish answers once the message is
+// as durable as a client's PUBLISH when acknowledged, and says so: stored
+// for QoS 1 and retained messages with a store (store.durability sync),
+// not for a QoS 0 message, nor in memory mode.
+func TestAdminPublishStored(t *testing.T) {
+	for _, durability := range []string{"sync", "memory"} {
+		t.Run(durability, func(t *testing.T) {
+			cfg := adminConfig(t)
+			cfg.Store.Durability = durability
+			a := newAdminClient(t, startAdminServer(t, cfg))
+			for _, tc := range []struct {
+				qos    byte
+				retain bool
+				stored bool
+			}{
+				{0, false, false},
+				{1, false, durability == "sync"},
+				{2, false, durability == "sync"},
+				{0, true, durability == "sync"},
+			} {
+				res := adminDo[admin.PublishResult](t, a, "POST", "/api/v1/publish",
+					admin.PublishRequest{Topic: "stored/t", Payload: "x", QoS: tc.qos, Retain: tc.retain}, http.StatusOK)
+				if res.Stored != tc.stored || res.Retained != tc.retain {
+					t.Errorf("qos %d retain %v: %+v, want stored %v", tc.qos, tc.retain, res, tc.stored)
+				}
+			}
+		})
+	}
 }
 
 func TestAdminReload(t *testing.T) {

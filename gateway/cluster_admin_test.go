@@ -74,7 +74,9 @@ func TestClusterAdmin(t *testing.T) {
 
 	t.Run("clients cluster-wide", func(t *testing.T) {
 		for i, ts := range c.nodes {
-			connectV5(t, ts, v5Connect(fmt.Sprintf("cw-%d", i+1)))
+			// CONNACK goes out a moment before the client is listed; a
+			// round trip after it is after.
+			connectV5(t, ts, v5Connect(fmt.Sprintf("cw-%d", i+1))).roundTrip(t)
 		}
 		want := []string{"cw-1@e1", "cw-2@e2", "cw-3@e3"}
 		for i, a := range apis {
@@ -104,6 +106,70 @@ func TestClusterAdmin(t *testing.T) {
 		}
 		adminDo[admin.ErrorBody](t, apis[1], "GET", "/api/v1/clients?scope=galaxy", nil, http.StatusBadRequest)
 	})
+
+	// The admin publish takes a client's PUBLISH path (the cluster
+	// backend's Publisher): to another node's subscriber at QoS 0 and 1,
+	// into the messages stream for a persistent session offline on a
+	// third node, and answered stored once the stream holds the QoS 1
+	// one [MQTT-4.3.2-2].
+	t.Run("admin publish across nodes", func(t *testing.T) {
+		sub := connectV5(t, c.nodes[1], v5Connect("ap-sub"))
+		sub.subscribe(t, "ap/t", 1)
+		const offline = "ap-offline"
+		off := connectV5(t, c.nodes[2], persistent(offline, true, 300))
+		off.subscribe(t, "ap/t", 1)
+		c.waitInterest(t, "ap/t")
+		if err := off.Disconnect(&paho.Disconnect{}); err != nil {
+			t.Fatal(err)
+		}
+		clustertest.Eventually(t, func() bool { held, _, conn := sessionState(c.nodes[2], offline); return held && !conn },
+			func() string { return "node 3 does not hold the session offline" })
+
+		for _, tc := range []struct {
+			qos    byte
+			stored bool
+		}{{0, false}, {1, true}} {
+			payload := fmt.Sprintf("admin qos %d", tc.qos)
+			res := adminDo[admin.PublishResult](t, apis[0], "POST", "/api/v1/publish",
+				admin.PublishRequest{Topic: "ap/t", Payload: payload, QoS: tc.qos}, http.StatusOK)
+			// Nobody subscribes on node 1: the count says another node
+			// has a subscriber.
+			if res.DeliveredTo != 1 || res.Stored != tc.stored || res.Retained {
+				t.Errorf("qos %d: publish result %+v, want delivered_to 1, stored %v", tc.qos, res, tc.stored)
+			}
+			m := sub.expectMessage(t)
+			if m.Topic != "ap/t" || string(m.Payload) != payload || m.QoS != tc.qos {
+				t.Errorf("node 2 got %q on %q at qos %d, want %q at qos %d", m.Payload, m.Topic, m.QoS, payload, tc.qos)
+			}
+		}
+		// The QoS 1 message waits for the offline session in the stream,
+		// and comes when it resumes on its node [MQTT-3.1.2-5].
+		back := connectV5(t, c.nodes[2], persistent(offline, false, 300))
+		if !back.connack.SessionPresent {
+			t.Fatal("the offline session was not resumed")
+		}
+		for m := back.expectMessage(t); string(m.Payload) != "admin qos 1"; m = back.expectMessage(t) {
+			if string(m.Payload) != "admin qos 0" { // a server may queue QoS 0 for an offline session (MQTT 5.0 4.1)
+				t.Fatalf("resumed session got %q on %q before the admin's qos 1 message", m.Payload, m.Topic)
+			}
+		}
+	})
+
+	// A retained admin publish is stored cluster-wide before it is
+	// answered: a new subscriber on another node gets it [MQTT-3.3.1-6].
+	t.Run("admin retained publish", func(t *testing.T) {
+		res := adminDo[admin.PublishResult](t, apis[0], "POST", "/api/v1/publish",
+			admin.PublishRequest{Topic: "ap/ret", Payload: "kept", Retain: true}, http.StatusOK)
+		if !res.Retained || !res.Stored {
+			t.Errorf("retained publish result %+v, want retained and stored", res)
+		}
+		later := connectV5(t, c.nodes[2], v5Connect("ap-later"))
+		later.subscribe(t, "ap/ret", 0)
+		if m := later.expectMessage(t); m.Topic != "ap/ret" || string(m.Payload) != "kept" || !m.Retain {
+			t.Errorf("new subscriber on node 3 got %q on %q retain %v, want the retained \"kept\"", m.Payload, m.Topic, m.Retain)
+		}
+		adminDo[map[string]string](t, apis[2], "DELETE", "/api/v1/retained/ap%2Fret", nil, http.StatusOK)
+	})
 }
 
 // TestAdminClientsScopeSingleNode: on a single node scope=cluster is the
@@ -112,7 +178,7 @@ func TestClusterAdmin(t *testing.T) {
 func TestAdminClientsScopeSingleNode(t *testing.T) {
 	ts := startAdminServer(t, adminConfig(t))
 	a := newAdminClient(t, ts)
-	connectV5(t, ts, v5Connect("solo-1"))
+	connectV5(t, ts, v5Connect("solo-1")).roundTrip(t) // listed once the CONNECT is done
 	pg := adminDo[admin.ClusterPage](t, a, "GET", "/api/v1/clients?scope=cluster&client_id=solo-", nil, http.StatusOK)
 	if len(pg.Items) != 1 || pg.Items[0].ClientID != "solo-1" || pg.Items[0].Node != "" || pg.MissingNodes == nil || len(pg.MissingNodes) != 0 {
 		t.Errorf("scope cluster on a single node: %+v", pg)

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/cluster/backend"
 	"edgemq/gateway/cluster/clustertest"
+	"edgemq/mqtt"
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/eclipse/paho.golang/paho/session/state"
@@ -196,6 +198,7 @@ func TestClusterKill9(t *testing.T) {
 		}
 	}
 	publish(50)
+	jobs := sharedGroupBeforeKill(t, nc, nodes, pub)
 	died := time.Now()
 	nodes[2].kill()
 	publish(50)
@@ -270,6 +273,7 @@ func TestClusterKill9(t *testing.T) {
 			t.Fatal("no nfence")
 		}
 	}
+	jobs.handedOver(t)
 	// No third will (the clean one): the fence comes next.
 	if _, err := pub.Publish(ctx, &paho.Publish{Topic: "will/fence", QoS: 1, Payload: []byte("fence")}); err != nil {
 		t.Fatal(err)
@@ -281,5 +285,104 @@ func TestClusterKill9(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no fence")
+	}
+}
+
+// k9Jobs is the shared subscription group of TestClusterKill9: what its
+// member on a node that lives got, and the jobs published to it.
+type k9Jobs struct {
+	got  chan string
+	have map[string]bool // of got
+	sent []string
+}
+
+// sharedGroupBeforeKill joins a shared subscription group with a member
+// on nodes[2], the node about to die, which never acknowledges, and one
+// on nodes[0], which does; publishes QoS 1 jobs through pub, and waits
+// until each reached a member's client: those of the member that dies
+// are in its session's record (a PUBLISH through a group leaves only
+// once the record lists it), with no checkpoint to wait for.
+func sharedGroupBeforeKill(t *testing.T, nc *clustertest.Cluster, nodes []*crashNode, pub *paho.Client) *k9Jobs {
+	t.Helper()
+	const group, topic, n = "$share/k9g/k9/job", "k9/job", 20
+	j := &k9Jobs{got: make(chan string, 4*n), have: map[string]bool{}}
+	worker, _ := crashClient(t, nodes[0].addr, &paho.Connect{ClientID: "k9-worker", CleanStart: true, KeepAlive: 60},
+		func(p *paho.Publish) { j.got <- string(p.Payload) })
+	if _, err := worker.Subscribe(t.Context(), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: group, QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialTimeout("tcp", nodes[2].addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	dying := &rawV5{conn: conn}
+	dying.send(t, &mqtt.Connect{ProtocolName: "MQTT", Version: mqtt.V5, CleanStart: true, KeepAlive: 60, ClientID: "k9-worker-dies"})
+	if ack, ok := dying.read(t).(*mqtt.Connack); !ok || ack.ReasonCode != mqtt.Success {
+		t.Fatalf("connect k9-worker-dies: got %+v", ack)
+	}
+	dying.send(t, &mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: group, QoS: 1}}})
+	if p := dying.read(t); p == nil || p.Type() != mqtt.SUBACK {
+		t.Fatalf("got %v, want SUBACK", p)
+	}
+	subject := backend.GroupSubject("k9g", topic)
+	for _, s := range nc.Servers {
+		clustertest.Eventually(t, func() bool { return s.Interest(subject) >= 2 },
+			func() string { return fmt.Sprintf("server %s does not see both members of the group", s.Name()) })
+	}
+	// What the member that dies is sent, never acknowledged.
+	held := make(chan string, 4*n)
+	go func() {
+		for {
+			p, err := mqtt.ReadPacket(conn, mqtt.V5, 0)
+			if err != nil {
+				return // its node is killed
+			}
+			if pp, ok := p.(*mqtt.Publish); ok {
+				held <- string(pp.Payload)
+			}
+		}
+	}()
+	for i := range n {
+		p := fmt.Sprintf("job%02d", i)
+		if _, err := pub.Publish(t.Context(), &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(p)}); err != nil {
+			t.Fatalf("publish %s: %v", p, err)
+		}
+		j.sent = append(j.sent, p)
+	}
+	seen := map[string]bool{}
+	for len(seen) < n {
+		select {
+		case p := <-j.got:
+			seen[p], j.have[p] = true, true
+		case p := <-held:
+			seen[p] = true
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d jobs reached a member", len(seen), n)
+		}
+	}
+	return j
+}
+
+// handedOver waits until every job reached the member on a node that
+// lived: those the dying member held, unacknowledged, were handed to it
+// (4.8.2: "the Server SHOULD send the Application Message to another
+// Client that is subscribed to the same Shared Subscription").
+func (j *k9Jobs) handedOver(t *testing.T) {
+	t.Helper()
+	have := j.have
+	for len(have) < len(j.sent) {
+		select {
+		case p := <-j.got:
+			have[p] = true
+		case <-time.After(30 * time.Second):
+			var missing []string
+			for _, p := range j.sent {
+				if !have[p] {
+					missing = append(missing, p)
+				}
+			}
+			t.Fatalf("%d of %d jobs reached the live member; missing %q", len(have), len(j.sent), missing)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"edgemq/configs"
+	"edgemq/gateway/admin"
 	"edgemq/gateway/cluster"
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
@@ -240,12 +241,20 @@ func waitPeers(t *testing.T, ts *testServer, want []string) {
 // clients, MQTT 5 ones with DISCONNECT 0x9C (Use another server) and a
 // live node's address as Server Reference; a QoS 1 PUBLISH sent to it is
 // never acknowledged; new CONNECTs get 0x88 (3.1.1: return code 3); its
-// /readyz answers 503 "cluster link". The other nodes serve on. After
+// /readyz answers 503 "cluster link"; an admin publish answers 503. The
+// other nodes serve on. After
 // healing, node 1 rechecks and serves again: ready, CONNECT accepted, its
 // metrics counting one loss.
 func TestClusterPartition(t *testing.T) {
 	addrs := clustertest.FreeAddrs(t, 3)
-	c := startProxiedCluster(t, 3, advertised(addrs))
+	set := advertised(addrs)
+	c := startProxiedCluster(t, 3, func(i int, cfg *configs.Config) {
+		set(i, cfg)
+		if i == 0 {
+			cfg.Admin = configs.Admin{Address: "127.0.0.1:0", Token: adminTestToken}
+		}
+	})
+	api := newAdminClient(t, c.nodes[0])
 	waitPeers(t, c.nodes[0], []string{addrs[1], addrs[2]})
 	if code, nr := readyz(t, c.nodes[0]); code != http.StatusOK {
 		t.Fatalf("node 1 not ready before the cut: %d %s", code, nr)
@@ -292,6 +301,13 @@ func TestClusterPartition(t *testing.T) {
 		t.Errorf("/readyz of the cut node: %d %q, want 503 with \"cluster link\"", code, nr)
 	}
 	expectUnavailable(t, c.nodes[0])
+	// The admin publish waits for the cluster as a client's PUBLISH does:
+	// refused with 503 rather than answered as stored.
+	for _, qos := range []byte{0, 1} {
+		if resp, b := api.call(t, "POST", "/api/v1/publish", admin.PublishRequest{Topic: "part/t", Payload: "admin into the cut", QoS: qos}); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("admin publish at qos %d to the cut node: %d %s, want 503", qos, resp.StatusCode, b)
+		}
+	}
 	// The others serve on.
 	other := connectV5(t, c.nodes[1], v5Connect("part-other"))
 	other.publish(t, &paho.Publish{Topic: "part/t", QoS: 1, Payload: []byte("elsewhere")})
@@ -305,6 +321,9 @@ func TestClusterPartition(t *testing.T) {
 	// It accepts clients again [MQTT-3.2.2-1 CONNACK 0x00].
 	back := connectV5(t, c.nodes[0], v5Connect("part-back"))
 	back.roundTrip(t)
+	if res := adminDo[admin.PublishResult](t, api, "POST", "/api/v1/publish", admin.PublishRequest{Topic: "part/t", Payload: "admin healed", QoS: 1}, http.StatusOK); !res.Stored {
+		t.Errorf("admin publish after healing: %+v, want stored", res)
+	}
 	snap := c.nodes[0].clusterOps()
 	if snap == nil || !snap.LinkUp || !snap.Serving || snap.LinkLosses < before.LinkLosses+1 || snap.MessagesOut < 1 {
 		t.Errorf("node 1's cluster metrics after healing: %+v, before the cut %+v", snap, before)

@@ -44,6 +44,9 @@ Commands:
   status                                   version, uptime, listeners, counts, cluster
   clients [list] [--listener L] [--transport T] [--username U]
           [--client-id PREFIX] [--protocol 3.1|3.1.1|5.0]
+          [--scope node|cluster]           cluster: every node's clients, with
+                                           their node, and the nodes that did
+                                           not answer
   clients show ID                          one client: TLS, limits, subscriptions, queues
   clients kick ID [--reason CODE]          disconnect (v5: DISCONNECT CODE, default 0x98)
   sessions [list] [--client-id PREFIX] [--connected true|false]

@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,22 +103,32 @@ func emit(env *ctlEnv, data []byte, table func(io.Writer, []byte) error) error {
 }
 
 // listAll fetches every page of a listing (path with its query) and
-// returns {"items": [...]} with all items.
+// returns {"items": [...]} with all items. A cluster-wide listing's pages
+// name the nodes that did not answer (missing_nodes): the answer has
+// them all, sorted, once.
 func listAll(ctx context.Context, c *ctlClient, path string, q url.Values) ([]byte, error) {
 	var all []json.RawMessage
+	var missing map[string]bool
 	for {
 		data, err := c.do(ctx, "GET", path+"?"+q.Encode(), nil)
 		if err != nil {
 			return nil, err
 		}
 		var pg struct {
-			Items []json.RawMessage `json:"items"`
-			Next  string            `json:"next"`
+			Items        []json.RawMessage `json:"items"`
+			Next         string            `json:"next"`
+			MissingNodes []string          `json:"missing_nodes"`
 		}
 		if err := json.Unmarshal(data, &pg); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", path, err)
 		}
 		all = append(all, pg.Items...)
+		if pg.MissingNodes != nil && missing == nil {
+			missing = map[string]bool{}
+		}
+		for _, n := range pg.MissingNodes {
+			missing[n] = true
+		}
 		if pg.Next == "" {
 			break
 		}
@@ -125,7 +137,11 @@ func listAll(ctx context.Context, c *ctlClient, path string, q url.Values) ([]by
 	if all == nil {
 		all = []json.RawMessage{}
 	}
-	return json.Marshal(map[string]any{"items": all})
+	out := map[string]any{"items": all}
+	if missing != nil {
+		out["missing_nodes"] = append([]string{}, slices.Sorted(maps.Keys(missing))...) // [] when every node answered
+	}
+	return json.Marshal(out)
 }
 
 // stringFilters registers string flags whose non-empty values become
@@ -155,10 +171,19 @@ func ctlStatus(ctx context.Context, env *ctlEnv, args []string) error {
 
 func ctlClientList(ctx context.Context, env *ctlEnv, args []string) error {
 	q := url.Values{"limit": {"1000"}}
-	c, _, err := start(env, "clients list", args, stringFilters(q, map[string]string{
-		"listener": "listener", "transport": "transport", "username": "username",
-		"client-id": "client_id", "protocol": "protocol",
-	}))
+	c, _, err := start(env, "clients list", args, func(fs *flag.FlagSet) {
+		stringFilters(q, map[string]string{
+			"listener": "listener", "transport": "transport", "username": "username",
+			"client-id": "client_id", "protocol": "protocol",
+		})(fs)
+		fs.Func("scope", "`node` (default): this node's clients; cluster: every node's, each with its node", func(v string) error {
+			if v != "node" && v != "cluster" {
+				return fmt.Errorf("%q is not node or cluster", v)
+			}
+			q.Set("scope", v)
+			return nil
+		})
+	})
 	if err != nil {
 		return err
 	}
@@ -373,15 +398,19 @@ func ctlPublish(ctx context.Context, env *ctlEnv, args []string) error {
 		var r struct {
 			DeliveredTo int  `json:"delivered_to"`
 			Retained    bool `json:"retained"`
+			Stored      bool `json:"stored"`
 		}
 		if err := json.Unmarshal(data, &r); err != nil {
 			return fmt.Errorf("decoding answer: %w", err)
 		}
-		retained := ""
+		extra := ""
 		if r.Retained {
-			retained = ", retained"
+			extra += ", retained"
 		}
-		_, err := fmt.Fprintf(w, "published to %s: delivered to %d%s\n", b.Topic, r.DeliveredTo, retained)
+		if r.Stored {
+			extra += ", stored"
+		}
+		_, err := fmt.Fprintf(w, "published to %s: delivered to %d%s\n", b.Topic, r.DeliveredTo, extra)
 		return err
 	})
 }

@@ -62,23 +62,50 @@ type ctlClientItem struct {
 	Protocol    string    `json:"protocol"`
 	ConnectedAt time.Time `json:"connected_at"`
 	KeepAlive   int       `json:"keep_alive"`
+	// Node is the cluster node the client is on ("" on a single node).
+	Node string `json:"node"`
 }
 
+// printClients prints a client listing; a cluster node's adds a NODE
+// column, and a cluster-wide one says which nodes did not answer (their
+// clients are not in it).
 func printClients(w io.Writer, data []byte) error {
-	items, err := decodeItems[ctlClientItem](data)
-	if err != nil {
-		return err
+	var pg struct {
+		Items        []ctlClientItem `json:"items"`
+		MissingNodes []string        `json:"missing_nodes"`
+	}
+	if err := json.Unmarshal(data, &pg); err != nil {
+		return fmt.Errorf("decoding answer: %w", err)
+	}
+	items := pg.Items
+	withNode := false
+	for _, c := range items {
+		withNode = withNode || c.Node != ""
+	}
+	header := []string{"CLIENT ID", "USERNAME", "LISTENER", "TRANSPORT", "PROTOCOL", "REMOTE", "CONNECTED", "KEEP ALIVE"}
+	if withNode {
+		header = append([]string{"NODE"}, header...)
 	}
 	rows := make([][]string, 0, len(items))
 	for _, c := range items {
-		rows = append(rows, []string{c.ClientID, c.Username, c.Listener, c.Transport, c.Protocol, c.RemoteAddr,
-			c.ConnectedAt.Local().Format(time.DateTime), fmt.Sprintf("%ds", c.KeepAlive)})
+		r := []string{c.ClientID, c.Username, c.Listener, c.Transport, c.Protocol, c.RemoteAddr,
+			c.ConnectedAt.Local().Format(time.DateTime), fmt.Sprintf("%ds", c.KeepAlive)}
+		if withNode {
+			r = append([]string{c.Node}, r...)
+		}
+		rows = append(rows, r)
 	}
-	if err := table(w, []string{"CLIENT ID", "USERNAME", "LISTENER", "TRANSPORT", "PROTOCOL", "REMOTE", "CONNECTED", "KEEP ALIVE"}, rows); err != nil {
+	if err := table(w, header, rows); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%d clients\n", len(items))
-	return err
+	if _, err := fmt.Fprintf(w, "%d clients\n", len(items)); err != nil {
+		return err
+	}
+	if len(pg.MissingNodes) > 0 {
+		_, err := fmt.Fprintf(w, "nodes that did not answer (their clients are not listed): %s\n", strings.Join(pg.MissingNodes, ", "))
+		return err
+	}
+	return nil
 }
 
 type ctlSubscription struct {

@@ -26,8 +26,9 @@ type ctlGateway struct {
 }
 
 // startCtlGateway runs a gateway with a tcp listener and the admin API on
-// free loopback ports until the test ends (or a drain ends it).
-func startCtlGateway(t *testing.T) *ctlGateway {
+// free loopback ports until the test ends (or a drain ends it); setups
+// change its configuration first.
+func startCtlGateway(t *testing.T, setups ...func(*configs.Config)) *ctlGateway {
 	t.Helper()
 	cfg, err := configs.Default()
 	if err != nil {
@@ -40,6 +41,9 @@ func startCtlGateway(t *testing.T) *ctlGateway {
 	cfg.Drain.Period = 0
 	cfg.Sys.Interval = 0 // no $SYS retained messages in the listings
 	cfg.Auth.BruteForce.Enabled = false
+	for _, setup := range setups {
+		setup(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

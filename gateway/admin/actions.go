@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"edgemq/gateway/acl"
 	"edgemq/gateway/logsafe"
@@ -35,14 +36,31 @@ type PublishRequest struct {
 // PublishResult is the answer of POST /publish.
 type PublishResult struct {
 	// DeliveredTo is the number of sessions (and shared subscription
-	// groups) the message went to.
+	// groups) the message went to on this node; on a cluster node with
+	// none here, 1 when another node has a subscriber for it.
 	DeliveredTo int  `json:"delivered_to"`
 	Retained    bool `json:"retained"`
+	// Stored says the message is as durable as a client's PUBLISH of
+	// its QoS when acknowledged: a QoS 1 or 2 or retained message
+	// handed to the store as store.durability acknowledges or, in a
+	// cluster, stored in the cluster's streams. False for a QoS 0
+	// message that is not retained, and in memory mode.
+	Stored bool `json:"stored"`
 }
 
+// publishWait bounds how long POST /publish waits for the message to be
+// stored (a cluster's stream answers or fails within 5 s).
+const publishWait = 10 * time.Second
+
 // publish routes a message like a client's PUBLISH, from client id
-// "$admin": the topic name is validated [MQTT-4.7.3-1..3, MQTT-3.3.2-2]
-// and a retained message is stored [MQTT-3.3.1-5].
+// "$admin", through the same publish path (Publisher.Publish): the topic
+// name is validated [MQTT-4.7.3-1..3, MQTT-3.3.2-2], a retained message
+// is stored [MQTT-3.3.1-5], and the answer comes once the message is
+// stored as a client's acknowledgement would wait for
+// [MQTT-4.3.2-2, MQTT-4.3.3-8]: 200 with stored, or 503 when it is not
+// (e.g. a cluster node cut from NATS), the message routed nonetheless.
+// The admin is not subject to the ACL, as the token holder; subscribers
+// still get the message only as the ACL lets them read it.
 func (a *Server) publish(w http.ResponseWriter, r *http.Request) {
 	var req PublishRequest
 	if !decodeBody(w, r, &req) {
@@ -53,9 +71,17 @@ func (a *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	delivered := a.b.Publisher.Publish(ClientID, pub)
-	a.log.Info("admin publish", logsafe.String("topic", pub.Topic), zap.Uint8("qos", pub.QoS), zap.Bool("retain", pub.Retain), zap.Int("delivered_to", delivered))
-	writeJSON(w, http.StatusOK, PublishResult{DeliveredTo: delivered, Retained: pub.Retain})
+	topic, qos, retain := pub.Topic, pub.QoS, pub.Retain // pub is the callee's
+	ctx, cancel := context.WithTimeout(r.Context(), publishWait)
+	defer cancel()
+	delivered, stored, err := a.b.Publisher.Publish(ctx, ClientID, pub)
+	if err != nil {
+		a.log.Warn("admin publish not stored", logsafe.String("topic", topic), zap.Uint8("qos", qos), zap.Bool("retain", retain), zap.Int("delivered_to", delivered), zap.Error(err))
+		writeError(w, http.StatusServiceUnavailable, "publishing to %q: routed to %d here, but not stored: %v", topic, delivered, err)
+		return
+	}
+	a.log.Info("admin publish", logsafe.String("topic", topic), zap.Uint8("qos", qos), zap.Bool("retain", retain), zap.Int("delivered_to", delivered), zap.Bool("stored", stored))
+	writeJSON(w, http.StatusOK, PublishResult{DeliveredTo: delivered, Retained: retain, Stored: stored})
 }
 
 // message checks a publish request and makes its PUBLISH.

@@ -14,7 +14,9 @@
 // clients of every node, clients_cluster.go) — which small adapters of
 // the gateway root implement. It never touches the server's connections, sessions or
 // registry, and takes none of their locks: the implementations take
-// theirs, each alone and briefly, and hand back copies.
+// theirs, each alone and briefly, and hand back copies. Publisher is the
+// one that waits: for the message to be stored, as a client's PUBLISH is
+// before its acknowledgement (POST /publish answers 503 when it is not).
 //
 // It may import the codec (mqtt), configs, gateway/stats, the view types
 // of gateway/broker, gateway/logsafe and gateway/acl (what a $SYS topic

@@ -202,11 +202,27 @@ type Retained interface {
 // concurrent use; the caller holds none of the server's locks.
 type Publisher interface {
 	// Publish routes pub, a valid PUBLISH, as a message from client id
-	// from (for No Local), storing it when it is retained
-	// [MQTT-3.3.1-5]. It returns the number of sessions and shared
-	// subscription groups it went to; it does not wait for any
-	// subscriber to receive it. pub belongs to the callee afterwards.
-	Publish(from string, pub *mqtt.Publish) (deliveredTo int)
+	// from (for No Local), through the path a client's PUBLISH takes (on
+	// a cluster node: to the other nodes' subscribers, the messages
+	// stream for QoS 1 and 2, the cluster's retained store), storing it
+	// when it is retained [MQTT-3.3.1-5]. It then waits, until ctx ends,
+	// until the message is as durable as a client's PUBLISH of its QoS
+	// is when acknowledged [MQTT-4.3.2-2, MQTT-4.3.3-8]: what it changed
+	// committed to the store, or to the cluster's streams. It does not
+	// wait for any subscriber to receive it. pub belongs to the callee
+	// afterwards.
+	//
+	// deliveredTo is the number of sessions and shared subscription
+	// groups it went to on this node; on a cluster node with none here,
+	// 1 when another node has a subscriber for it (how many this node
+	// does not know). stored is true once the wait succeeded for a
+	// message that needs it (QoS 1 or 2, or retained) on a server with a
+	// store or a cluster; false for a QoS 0 message not retained, or
+	// without a store. err says the message was routed (perhaps already
+	// delivered to some subscribers) but is not known to be stored: the
+	// node cannot reach the cluster, the store or stream failed, or ctx
+	// ended first.
+	Publish(ctx context.Context, from string, pub *mqtt.Publish) (deliveredTo int, stored bool, err error)
 }
 
 // Control is the server's configuration and life. Safe for concurrent

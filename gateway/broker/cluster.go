@@ -59,6 +59,10 @@ type clusterState struct {
 	// record (cluster_out.go).
 	done []Done
 	rels map[uint16]struct{}
+	// shareMarks is the last mark given to a delivery through a shared
+	// subscription, shareRecorded the last one the record holds
+	// (cluster_out.go: SharedMark, SharedRecorded).
+	shareMarks, shareRecorded uint64
 	// changed: what a backend records of the session (its cursor, its
 	// deliveries in flight and done, its inbound QoS 2 ids, its end) may
 	// have changed since the backend last looked (ClusterSeen); notify
@@ -115,7 +119,10 @@ func (s *Session) take(d *Delivery) bool {
 		return true
 	}
 	if seq := d.msg.seq; seq != 0 {
-		if seq <= c.skip {
+		// A replay gives a session its own subscriptions' messages, never
+		// a shared subscription's: one through a group (or handed over
+		// from a member that left, with its sequence) was not replayed.
+		if seq <= c.skip && d.share == nil {
 			return true
 		}
 		c.high = max(c.high, seq)

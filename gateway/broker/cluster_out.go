@@ -24,6 +24,17 @@ package broker
 //     one, for order [MQTT-4.6.0-4, MQTT-4.6.0-6]) wait until the backend
 //     wrote the record (OutMark, ReleaseOut), as a persistent session's
 //     wait for the local store (persist_qos2.go).
+//   - So must a QoS 1/2 delivery that came through a shared subscription
+//     (SharedOwed): else a node that died after sending it would leave
+//     a record that does not know the member owes it, and nobody would
+//     deliver it again. Each is numbered when it is queued or sent
+//     (sharedOwedLocked), which asks for a write; a PUBLISH whose number
+//     the record does not hold yet (SharedMark, SharedRecorded) waits at
+//     the gate as a QoS 2 one does. So a message queued while the
+//     client's window is full is recorded while it waits there, and
+//     leaves at once when the window opens: the writes keep ahead of the
+//     window instead of pacing it. One acknowledged asks for a write too
+//     (sharedDoneLocked), so that the record sheds it within a write.
 //
 // Locks: session.mu alone, or engine.order shared then session.mu
 // (ReplayCarried), as ReplayTo. The gate's notify runs under session.mu
@@ -356,11 +367,13 @@ func (s *Session) matchLocked(m *Message) (qos byte, retain bool, ids []uint32, 
 	return qos, retain, ids, ok
 }
 
-// GateOut makes s's outbound QoS 2 PUBLISH and PUBREL packets, and any
-// packet queued behind one, wait until ReleaseOut; notify is called
-// (under session.mu: it must not block or take a lock) when a packet
-// starts waiting with none before it, and again after a release that
-// leaves some waiting. It takes session.mu alone.
+// GateOut makes s's outbound QoS 2 PUBLISH and PUBREL packets, its QoS
+// 1/2 PUBLISH packets through shared subscriptions, and any packet
+// queued behind one, wait until ReleaseOut; notify is called (under
+// session.mu: it must not block or take a lock) when a packet starts
+// waiting with none before it, again after a release that leaves some
+// waiting, and when what s owes through shared subscriptions changed
+// (sharedOwedLocked, sharedDoneLocked). It takes session.mu alone.
 func (s *Session) GateOut(notify func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -433,4 +446,61 @@ func (s *Session) gateLocked(ch Client, must bool, send func()) bool {
 		g.notify()
 	}
 	return true
+}
+
+// sharedOwedLocked numbers d, when it is a QoS 1/2 delivery through a
+// shared subscription queued or put in flight for the first time, and
+// asks for a write of s's record (the gate's notify) that lists it.
+// s.mu held.
+func (s *Session) sharedOwedLocked(d *Delivery) {
+	if d.share == nil || d.qos == 0 || s.cl == nil || d.shareMark != 0 {
+		return
+	}
+	c := s.cl
+	c.shareMarks++
+	d.shareMark = c.shareMarks
+	if c.gate.notify != nil {
+		c.gate.notify()
+	}
+}
+
+// sharedDoneLocked asks for a write of s's record when d, a QoS 1/2
+// delivery through a shared subscription, is done with: the record
+// sheds it. Nothing waits for the write. s.mu held.
+func (s *Session) sharedDoneLocked(d *Delivery) {
+	if d.share == nil || d.qos == 0 || s.cl == nil || s.cl.gate.notify == nil {
+		return
+	}
+	s.cl.gate.notify()
+}
+
+// sharedUnrecordedLocked reports whether d came through a shared
+// subscription and s's record does not list it yet. s.mu held.
+func (s *Session) sharedUnrecordedLocked(d *Delivery) bool {
+	return d.share != nil && d.shareMark > s.cl.shareRecorded
+}
+
+// SharedMark returns the mark of the deliveries through shared
+// subscriptions s owes so far: read it before the state a record write
+// is taken from, and give it to SharedRecorded once the write
+// succeeded. It takes session.mu alone.
+func (s *Session) SharedMark() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl == nil {
+		return 0
+	}
+	return s.cl.shareMarks
+}
+
+// SharedRecorded tells s that its record lists its deliveries through
+// shared subscriptions up to mark (SharedMark): their PUBLISH packets
+// need not wait for a write any more. The ones waiting at the gate
+// already are released by ReleaseOut. It takes session.mu alone.
+func (s *Session) SharedRecorded(mark uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl != nil {
+		s.cl.shareRecorded = max(s.cl.shareRecorded, mark)
+	}
 }

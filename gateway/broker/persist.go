@@ -90,6 +90,7 @@ var deliveryStates = [...]byte{0: store.Pending, awaitingPuback: store.AwaitingP
 func (s *Session) putDeliveryLocked(d *Delivery) {
 	if d.qos > 0 {
 		s.clusterChangedLocked() // cluster.go: its deliveries in flight
+		s.sharedOwedLocked(d)    // cluster_out.go
 	}
 	if s.p == nil || d.qos == 0 {
 		return
@@ -109,7 +110,8 @@ func (s *Session) putDeliveryLocked(d *Delivery) {
 func (s *Session) deleteDeliveryLocked(d *Delivery) {
 	s.clusterChangedLocked() // cluster.go: the cursor may move on
 	if s.cl != nil {
-		s.doneLocked(d) // cluster_out.go
+		s.doneLocked(d)       // cluster_out.go
+		s.sharedDoneLocked(d) // cluster_out.go
 	}
 	if s.p == nil || d.dseq == 0 {
 		return

@@ -42,9 +42,11 @@ import "edgemq/mqtt"
 // persistent session, a QoS 2 one leaves once the store holds its packet
 // id, and a QoS 1 one queued while another packet waits goes behind it:
 // a topic's messages keep their order [MQTT-4.6.0-6], and re-sent ones
-// theirs [MQTT-4.6.0-1]. s.mu held.
+// theirs [MQTT-4.6.0-1]. In a cluster a QoS 2 one, and one that came
+// through a shared subscription and is not in the record yet, leaves
+// once the cluster's record holds it (cluster_out.go). s.mu held.
 func (s *Session) outLocked(ch Client, d *Delivery) {
-	if s.cl != nil && s.gateLocked(ch, d.qos == 2, func() { s.outStoredLocked(ch, d) }) {
+	if s.cl != nil && s.gateLocked(ch, d.qos == 2 || s.sharedUnrecordedLocked(d), func() { s.outStoredLocked(ch, d) }) {
 		return // cluster_out.go: once the cluster's record holds it
 	}
 	s.outStoredLocked(ch, d)

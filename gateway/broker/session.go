@@ -89,6 +89,11 @@ type Delivery struct {
 	// nil for a non-shared subscription: when the session ends before
 	// the client acknowledged it, it goes to another member (shared.go).
 	share *shareGroup
+	// shareMark numbers a QoS 1/2 delivery through a shared subscription
+	// in its session (cluster_out.go: sharedOwedLocked), 0 until it is
+	// queued or sent: the session's record lists it once the record
+	// written holds the marks up to it.
+	shareMark uint64
 	// held is set on a delivery in flight from an earlier connection that
 	// the resumed connection's smaller window has not let through again
 	// yet (delivery.go resendLocked). It keeps its packet id meanwhile.

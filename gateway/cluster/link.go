@@ -36,6 +36,10 @@ type LinkOptions struct {
 	// CredentialsFile, NKeySeedFile, Token and TokenFile authenticate;
 	// at most one is set.
 	CredentialsFile, NKeySeedFile, Token, TokenFile string
+	// PublishConns is how many more connections the link opens for the
+	// messages stream's publishes (PublishConn, link_publish.go); 0
+	// sends them on the link's own connection.
+	PublishConns int
 	// OnUp and OnDown are called on each change of the link's state, in
 	// order, on one goroutine of the NATS client: they must not block.
 	// OnUp is also called for the first connection. Either may be nil.
@@ -57,6 +61,7 @@ func LinkOptionsFrom(c configs.Cluster, embeddedURL string) LinkOptions {
 		NKeySeedFile:    n.NKeySeedFile,
 		Token:           n.Token,
 		TokenFile:       n.TokenFile,
+		PublishConns:    DefaultPublishConns,
 	}
 	if c.Embedded() {
 		o.URLs, o.OnlyURLs = []string{embeddedURL}, true
@@ -67,30 +72,22 @@ func LinkOptionsFrom(c configs.Cluster, embeddedURL string) LinkOptions {
 // Link is the node's connection to NATS. It reconnects without limit;
 // Up says whether it is connected now.
 type Link struct {
-	nc  *nats.Conn
-	up  atomic.Bool
-	log *zap.Logger
+	nc *nats.Conn
+	// pubs are the stream publishes' connections (link_publish.go).
+	pubs []*nats.Conn
+	up   atomic.Bool
+	log  *zap.Logger
 }
 
-// natsOptions returns the nats.go options of o, reading the token file.
+// natsOptions returns the nats.go options of o for the link's own
+// connection, reading the token file.
 func (o LinkOptions) natsOptions(l *Link, connected chan<- struct{}) ([]nats.Option, error) {
-	wait := o.ReconnectWait
-	if wait == 0 {
-		wait = max(o.PingInterval/4, 10*time.Millisecond)
-	}
-	pings := o.MaxPingsOut
-	if pings == 0 {
-		pings = 2
+	opts, err := o.clientOptions()
+	if err != nil {
+		return nil, err
 	}
 	var first atomic.Bool
-	opts := []nats.Option{
-		nats.Name(o.Name),
-		nats.PingInterval(o.PingInterval),
-		nats.MaxPingsOutstanding(pings),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(wait),
-		nats.ReconnectJitter(wait/4, wait/4),
-		nats.RetryOnFailedConnect(true),
+	return append(opts,
 		nats.ConnectHandler(func(*nats.Conn) {
 			if first.CompareAndSwap(false, true) {
 				close(connected)
@@ -103,6 +100,29 @@ func (o LinkOptions) natsOptions(l *Link, connected chan<- struct{}) ([]nats.Opt
 			l.setUp(false, o.OnUp, o.OnDown)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { l.setUp(false, o.OnUp, o.OnDown) }),
+	), nil
+}
+
+// clientOptions returns the nats.go options every connection of the
+// link has (servers, pings, reconnects, TLS, credentials), reading the
+// token file.
+func (o LinkOptions) clientOptions() ([]nats.Option, error) {
+	wait := o.ReconnectWait
+	if wait == 0 {
+		wait = max(o.PingInterval/4, 10*time.Millisecond)
+	}
+	pings := o.MaxPingsOut
+	if pings == 0 {
+		pings = 2
+	}
+	opts := []nats.Option{
+		nats.Name(o.Name),
+		nats.PingInterval(o.PingInterval),
+		nats.MaxPingsOutstanding(pings),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(wait),
+		nats.ReconnectJitter(wait/4, wait/4),
+		nats.RetryOnFailedConnect(true),
 	}
 	if o.OnlyURLs {
 		opts = append(opts, nats.IgnoreDiscoveredServers())
@@ -148,6 +168,23 @@ func Connect(ctx context.Context, o LinkOptions, log *zap.Logger) (*Link, error)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to nats: %w", err)
 	}
+	nc, err := dial(ctx, o.URLs, opts, connected)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to nats: %w", err)
+	}
+	l.nc = nc
+	if l.pubs, err = o.openPublishConns(ctx, log); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("connecting to nats: %w", err)
+	}
+	log.Info("nats link up", zap.String("server", nc.ConnectedUrlRedacted()))
+	return l, nil
+}
+
+// dial connects to urls with opts, whose ConnectHandler closes
+// connected, and returns once connected, or with ctx's error (the
+// attempt is then abandoned).
+func dial(ctx context.Context, urls []string, opts []nats.Option, connected <-chan struct{}) (*nats.Conn, error) {
 	// nats.Connect makes its first attempt before returning, which ctx
 	// cannot bound: it runs aside, and is closed if ctx ends first.
 	type result struct {
@@ -156,14 +193,14 @@ func Connect(ctx context.Context, o LinkOptions, log *zap.Logger) (*Link, error)
 	}
 	res := make(chan result, 1)
 	go func() {
-		nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+		nc, err := nats.Connect(strings.Join(urls, ","), opts...)
 		res <- result{nc, err}
 	}()
 	var nc *nats.Conn
 	select {
 	case r := <-res:
 		if r.err != nil {
-			return nil, fmt.Errorf("connecting to nats: %w", r.err)
+			return nil, r.err
 		}
 		nc = r.nc
 	case <-ctx.Done():
@@ -172,16 +209,14 @@ func Connect(ctx context.Context, o LinkOptions, log *zap.Logger) (*Link, error)
 				r.nc.Close()
 			}
 		}()
-		return nil, fmt.Errorf("connecting to nats: %w", ctx.Err())
+		return nil, ctx.Err()
 	}
 	select {
 	case <-connected:
-		l.nc = nc
-		log.Info("nats link up", zap.String("server", nc.ConnectedUrlRedacted()))
-		return l, nil
+		return nc, nil
 	case <-ctx.Done():
 		nc.Close()
-		return nil, fmt.Errorf("connecting to nats: %w", ctx.Err())
+		return nil, ctx.Err()
 	}
 }
 
@@ -214,5 +249,6 @@ func (l *Link) Close(ctx context.Context) {
 			_ = l.nc.FlushTimeout(d)
 		}
 	}
+	l.closePublishConns(ctx)
 	l.nc.Close()
 }

@@ -183,6 +183,12 @@ func (e *Engine) Authorizer() *acl.State {
 // Broker returns the engine's broker.
 func (e *Engine) Broker() *broker.Broker { return e.broker }
 
+// Publisher returns the Publisher seam the channels route inbound
+// messages through (the broker's own, or a cluster backend's), for a
+// server-side publisher that must take the same path (the admin API's
+// publish).
+func (e *Engine) Publisher() broker.Publisher { return e.pub }
+
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return e.stats }
 

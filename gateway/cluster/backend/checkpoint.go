@@ -118,7 +118,7 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	}
 	newRev, err := s.store.Put(cctx, id, &rec, rev)
 	switch {
-	case errors.Is(err, cluster.ErrStale) && s.rebase(cctx, id, o, &rec):
+	case errors.Is(err, cluster.ErrStale) && s.rebase(cctx, id, o, &rec, rev):
 		// Moved on by this node's own holding: written on top of it at
 		// the next checkpoint.
 		s.markDirty(id)
@@ -192,8 +192,8 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 // but whose answer did not come in time. Without it the next write
 // would fail stale again, and the session be dropped here as if
 // claimed. It reports whether it did.
-func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord) bool {
-	cur, curRev, err := s.store.Get(ctx, id)
+func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) bool {
+	cur, curRev, err := s.readPast(ctx, id, rev)
 	if err != nil || !sameHolding(cur, rec) {
 		return false
 	}
@@ -203,4 +203,27 @@ func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster
 		o.rec, o.rev, o.stale = *cur, curRev, time.Time{}
 	}
 	return true
+}
+
+// readPast reads id's record after a revision-checked write at rev
+// failed: the record moved past rev, but a read may come from a replica
+// that has not seen that write yet (reads are direct gets), and taking
+// that for the record would fail the next write too. It reads again,
+// backing off, until the record read is past rev or gone, or a second
+// has passed (then it returns the last read), or ctx ends.
+func (s *Sessions) readPast(ctx context.Context, id string, rev uint64) (*cluster.SessionRecord, uint64, error) {
+	pause := time.Millisecond
+	give := time.Now().Add(time.Second)
+	for {
+		cur, curRev, err := s.store.Get(ctx, id)
+		if err != nil || curRev > rev || time.Now().After(give) {
+			return cur, curRev, err
+		}
+		select {
+		case <-ctx.Done():
+			return cur, curRev, nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }

@@ -269,6 +269,7 @@ func (s *Sessions) claimOrphan(ctx context.Context, id string, gone func(*cluste
 	s.owned[id] = o
 	s.mu.Unlock()
 	s.markDirty(id) // what the replay moved
+	s.gateOut(id)() // outflight.go: what was gated or given through a group before it was owned here
 	if next.Will != nil {
 		s.armWill(id, o, willLeft(next.Will, now))
 	}

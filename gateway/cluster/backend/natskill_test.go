@@ -33,6 +33,13 @@ type runningNode struct {
 // liveness renewed until the test ends (or it is killed).
 func startNodesOn(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int) []runningNode {
 	tb.Helper()
+	return startNodesOnWith(tb, nc, on, replicas, nil)
+}
+
+// startNodesOnWith is startNodesOn with tune, when not nil, changing
+// each node's backend (its k-th, in the order of on) before it runs.
+func startNodesOnWith(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int, tune func(k int, be *Backend)) []runningNode {
+	tb.Helper()
 	var nodes []runningNode
 	for _, i := range on {
 		ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
@@ -48,6 +55,9 @@ func startNodesOn(tb testing.TB, nc *clustertest.Cluster, on []int, replicas int
 		b := broker.New(broker.Config{MaxPending: 100000, Interest: be.Interest()}, st, allowReads{}, log)
 		if err := be.Attach(b); err != nil {
 			tb.Fatal(err)
+		}
+		if tune != nil {
+			tune(len(nodes), be)
 		}
 		tn := &testNode{node: node, b: b, be: be}
 		runCtx, stop := context.WithCancel(context.Background())

@@ -22,7 +22,9 @@ package backend
 // meanwhile share the next write. So a session receiving QoS 2 pays about
 // two record writes per round trip of its client, not per message. QoS 1
 // needs no gate: the cursor replays what was not acknowledged (at least
-// once), and the checkpoint carries its packet ids when it can.
+// once), and the checkpoint carries its packet ids when it can; but for
+// a message through a shared subscription, which no cursor replays: it
+// leaves once the record lists what the member owes (shared.go).
 //
 // What a kill -9 can still do: the record is never behind the client
 // for QoS 2 outbound; a PUBCOMP or PUBACK whose removal the record did
@@ -231,10 +233,11 @@ func (s *Sessions) writeOut(id string) {
 	if o == nil || o.sess == nil {
 		return // not held here (yet: Open asks again once it is)
 	}
-	mark := o.sess.OutMark()
+	mark, smark := o.sess.OutMark(), o.sess.SharedMark()
 	last := rec
 	s.snapshot(&rec, o.sess) // session.go
 	if rec.Cursor == last.Cursor && sameQoS(&rec, &last) && slices.Equal(rec.Rels, last.Rels) && slices.Equal(rec.Subs, last.Subs) {
+		o.sess.SharedRecorded(smark) // shared.go
 		o.sess.ReleaseOut(mark)
 		return
 	}
@@ -246,8 +249,8 @@ func (s *Sessions) writeOut(id string) {
 		// whose answer timed out, checkpoint.go's rebase): written
 		// again on top of it, or the gated packets would never leave.
 		// Moved on by another node's claim: left (below).
-		cur, curRev, gerr := s.store.Get(ctx, id)
-		if gerr != nil || !sameHolding(cur, &rec) {
+		cur, curRev, gerr := s.readPast(ctx, id, rev) // checkpoint.go
+		if gerr != nil || !sameHolding(cur, &rec) || curRev <= rev {
 			break
 		}
 		rec, rev = *cur, curRev
@@ -267,6 +270,7 @@ func (s *Sessions) writeOut(id string) {
 			o.rec, o.rev, o.stale = rec, newRev, time.Time{}
 		}
 		s.mu.Unlock()
+		o.sess.SharedRecorded(smark)
 		o.sess.ReleaseOut(mark)
 	}
 }

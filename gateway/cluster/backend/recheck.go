@@ -255,7 +255,7 @@ func (s *Sessions) recheckOne(ctx context.Context, id string) (bool, error) {
 		}
 		s.mu.Unlock()
 		return false, nil
-	case errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec):
+	case errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, mine):
 		// Moved on by this node's own holding (a write stored as the
 		// link went whose answer never came): still this node's.
 		return false, nil

@@ -51,9 +51,7 @@ func TestClusterAcksPerClient(t *testing.T) {
 		var buf []broker.Match
 		now := time.Now()
 		pub.RouteAt(broker.NewMessage(&mqtt.Publish{Topic: "acks/" + client, QoS: 1, PacketID: pid, Payload: []byte(name)}, client, now), &buf, now)
-		p.acks.mu.Lock()
-		n := p.acks.next
-		p.acks.mu.Unlock()
+		n := p.acks.last(client)
 		pub.AfterCommit(client, func(err error) {
 			if err != nil {
 				t.Errorf("%s: %v", name, err)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -43,10 +42,15 @@ import (
 // topic, properties and payload is taken for a retransmission and stored
 // once.
 type publisher struct {
-	be   *Backend
-	b    *broker.Broker
+	be *Backend
+	b  *broker.Broker
+	// nc is the link's connection, which receives the stream's answers
+	// (ackSub) and carries QoS 0; link spreads the stream publishes over
+	// its publish connections, one per client id
+	// (cluster.Link.PublishConn).
 	nc   *nats.Conn
-	acks *acks
+	link *cluster.Link
+	acks *ackShards
 	// seq numbers the node's messages (hdrSeq).
 	seq atomic.Uint64
 	// ackPrefix is the subject prefix the stream answers on; ackSub
@@ -57,6 +61,7 @@ type publisher struct {
 	// no local session takes has a subscriber elsewhere; nil with
 	// external servers (then it is assumed to have one).
 	embedded *cluster.Embedded
+	interest interestMemo
 	// failing is set from a failed send to the next that succeeds.
 	failing atomic.Bool
 	log     *zap.Logger
@@ -65,7 +70,8 @@ type publisher struct {
 var errFailed = errors.New("the messages stream did not store a message")
 
 func newPublisher(be *Backend) (*publisher, error) {
-	p := &publisher{be: be, b: be.b, nc: be.nc, acks: newAcks(&be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log}
+	p := &publisher{be: be, b: be.b, nc: be.nc, link: be.node.Link(), acks: newAckShards(ackShardCount, &be.counters.StreamFailed), embedded: be.node.Embedded(), log: be.log,
+		interest: interestMemo{ttl: interestMemoTTL, max: interestMemoMax}}
 	p.ackPrefix = be.nc.NewRespInbox() + "."
 	sub, err := be.nc.Subscribe(p.ackPrefix+"*", p.answer)
 	if err != nil {
@@ -85,7 +91,7 @@ func (p *publisher) Begin() (end func()) { return p.b.Begin() }
 func (p *publisher) RouteAt(m *broker.Message, buf *[]broker.Match, now time.Time) int {
 	n := p.b.RouteOwn(m, buf, now)
 	p.sent(p.send(m, now, m.From()))
-	if n == 0 && p.reachesOthers(m) {
+	if n == 0 && p.reachesOthers(m, now) {
 		// Another node's session or a group may take it: not "no
 		// matching subscribers".
 		n = 1
@@ -113,12 +119,13 @@ func (p *publisher) sent(err error) {
 }
 
 // reachesOthers reports whether the node's NATS server knows of a
-// subscriber of m's topic elsewhere (or this node's shared groups).
-func (p *publisher) reachesOthers(m *broker.Message) bool {
+// subscriber of m's topic elsewhere (or this node's shared groups), or
+// did within the last interestMemoTTL (route_interest_memo.go).
+func (p *publisher) reachesOthers(m *broker.Message, now time.Time) bool {
 	if p.embedded == nil {
 		return true
 	}
-	return p.embedded.Interest(cluster.TopicSubject(m.Publish().Topic)) > 0
+	return p.interest.has(cluster.TopicSubject(m.Publish().Topic), now, p.embedded.Interest)
 }
 
 // send publishes m to NATS: core NATS for QoS 0, the messages stream for
@@ -153,7 +160,9 @@ func (p *publisher) send(m *broker.Message, now time.Time, client string) error 
 		h[nats.MsgIdHdr] = []string{id}
 	}
 	n := p.acks.add(client, now)
-	err = p.nc.PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
+	// One connection per client id: the client's publishes reach the
+	// stream in its order (link_publish.go in gateway/cluster).
+	err = p.link.PublishConn(m.From()).PublishMsg(&nats.Msg{Subject: cluster.DurableSubject(pub.Topic), Reply: p.ackPrefix + strconv.FormatUint(n, 10), Header: h, Data: data})
 	if err != nil {
 		p.be.counters.SendFailed.Add(1)
 		p.acks.complete(n, err)
@@ -188,17 +197,6 @@ func msgID(m *broker.Message, pid uint16, data []byte) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]), nil
 }
 
-// pubAck is the messages stream's answer to a publish.
-type pubAck struct {
-	Stream string `json:"stream"`
-	Seq    uint64 `json:"seq"`
-	Error  *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
-	} `json:"error"`
-}
-
 // answer handles an answer of the stream (on the NATS client's goroutine
 // of ackSub).
 func (p *publisher) answer(msg *nats.Msg) {
@@ -208,25 +206,6 @@ func (p *publisher) answer(msg *nats.Msg) {
 		return
 	}
 	p.acks.complete(n, parseAck(msg))
-}
-
-// parseAck returns nil when msg says the stream stored the publish.
-func parseAck(msg *nats.Msg) error {
-	if st := msg.Header.Get("Status"); st != "" {
-		// 503: no stream listens on the subject (no responders).
-		return fmt.Errorf("%w: status %s %s", errFailed, st, msg.Header.Get("Description"))
-	}
-	var a pubAck
-	if err := json.Unmarshal(msg.Data, &a); err != nil {
-		return fmt.Errorf("%w: reading the acknowledgement: %w", errFailed, err)
-	}
-	if a.Error != nil {
-		return fmt.Errorf("%w: %s (%d)", errFailed, a.Error.Description, a.Error.ErrCode)
-	}
-	if a.Stream != cluster.MessagesStream || a.Seq == 0 {
-		return fmt.Errorf("%w: acknowledged by stream %q", errFailed, a.Stream)
-	}
-	return nil
 }
 
 // AfterCommit implements broker.Publisher: done runs once the local store

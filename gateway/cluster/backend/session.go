@@ -343,9 +343,9 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		s.unindex(old.index) // of an earlier incarnation of this node
 	}
 	s.markDirty(id) // what the replay moved
-	if sess.GatedOut() {
-		s.gateOut(id)() // outflight.go: what was gated before it was owned
-	}
+	// outflight.go: what was gated, or given through a shared
+	// subscription (shared.go), before it was owned here.
+	s.gateOut(id)()
 	switch {
 	case prev != nil && prev.Owner != s.o.Node:
 		s.counts.TakeoversRemote.Add(1)
@@ -502,7 +502,7 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		}
 		s.snapshot(&rec, sess)
 		rev, err := s.store.Put(ctx, id, &rec, oldRev)
-		if errors.Is(err, cluster.ErrStale) && try == 0 && s.rebase(ctx, id, o, &rec) {
+		if errors.Is(err, cluster.ErrStale) && try == 0 && s.rebase(ctx, id, o, &rec, oldRev) {
 			continue // moved on by this node's own holding (checkpoint.go): on top of it
 		}
 		if err != nil {
@@ -560,7 +560,7 @@ func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
 	rev, rec := o.rev, o.rec
 	s.mu.Unlock()
 	err := s.store.Delete(ctx, id, rev)
-	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec) {
+	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, rev) {
 		// Moved on by this node's own holding (checkpoint.go): the
 		// record would outlive the session.
 		s.mu.Lock()

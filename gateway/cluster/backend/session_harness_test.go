@@ -63,6 +63,12 @@ type sessReads struct{}
 func (sessReads) MayRead(*broker.Policy, *broker.Owner, string, byte) bool { return true }
 func (sessReads) RestoredView(string, *store.Owner) any                    { return nil }
 
+// sessTTL is the nodes' liveness TTL: a killed node's sessions are
+// claimed this long after. (1 s lapsed under the race detector on a
+// loaded machine with every node alive: a node then took another's
+// session for a dead node's, without waiting for its kick.)
+const sessTTL = 3 * time.Second
+
 // sessCluster starts a 3-server NATS cluster with the layout, and n
 // nodes on it (node i on server i%3), each running.
 func sessCluster(t *testing.T, n int) (*clustertest.Cluster, []*sessNode) {
@@ -116,7 +122,7 @@ func startSessNode(t *testing.T, c *clustertest.Cluster, i int, name string, opt
 		opt(&so)
 	}
 	nd.s = NewSessions(so)
-	nd.live = cluster.NewLiveness(nd.js, nd.layout.Nodes, nd.name, 100*time.Millisecond, time.Second, log)
+	nd.live = cluster.NewLiveness(nd.js, nd.layout.Nodes, nd.name, 100*time.Millisecond, sessTTL, log)
 	if err := nd.live.Acquire(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -102,11 +102,12 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		}
 		rec, rev := o.rec, o.rev
 		s.mu.Unlock()
+		last := rec.Subs // o.rec is written under s.mu by the other writers
 		if base != nil && baseRev > rev {
 			rec, rev = *base, baseRev
 		}
 		s.snapshot(&rec, sess)
-		if slices.Equal(rec.Subs, o.rec.Subs) && base == nil {
+		if slices.Equal(rec.Subs, last) && base == nil {
 			return
 		}
 		newRev, err := s.store.Put(ctx, id, &rec, rev)
@@ -127,7 +128,8 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		// Moved on: by another writer of this node (a checkpoint, the
 		// in-flight state, outflight.go), whose write the next round
 		// builds on, or by another node's claim.
-		cur, curRev, err := s.store.Get(ctx, id)
+		// (Read past rev: a replica may lag, checkpoint.go.)
+		cur, curRev, err := s.readPast(ctx, id, rev)
 		if err != nil || cur.Owner != s.o.Node || !sameHolding(cur, &rec) { // outflight.go
 			// Another node claimed it: the checkpoint writes again, and
 			// drops the session if no kick comes (checkpoint.go).

@@ -2,6 +2,10 @@ package backend
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	"edgemq/gateway/broker"
@@ -9,6 +13,7 @@ import (
 	"edgemq/gateway/logsafe"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -52,6 +57,9 @@ func (be *Backend) orphan(share, filter string, m *broker.Message) {
 		return
 	}
 	h := headers(be.origin, be.pub.seq.Add(1), m.From())
+	if seq := m.Seq(); seq != 0 {
+		h.Set(hdrStreamSeq, strconv.FormatUint(seq, 10)) // the member that takes it records it
+	}
 	be.in.queueOrphan(&nats.Msg{Subject: groupSubject(queueName(share, filter)), Header: h, Data: data})
 }
 
@@ -69,17 +77,62 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 }
 
 // A member whose node dies: its session's record lists what it owes
-// through its groups (cluster.SessionRecord.Shared, written at each
-// checkpoint: sharedRecord), and the node that claims the session
-// (lapse.go), or a CONNECT finding its previous node gone (session.go),
-// hands each of those messages, read back from the messages stream, to
-// another member of its group (handOverShared), as the broker does for
-// a session that ends (4.8.2): before the claimed session's own
-// subscriptions are registered here, so that NATS does not hand them
-// back to it. What the member got after the last checkpoint before its
-// node died is not listed, and is lost with the node; a claiming node
-// that dies before its own next checkpoint leaves the list to the next
-// one, which hands it over again (at least once).
+// through its groups (cluster.SessionRecord.Shared: share, filter and
+// stream sequence of each message in flight before PUBACK or PUBREC, or
+// queued), and the node that claims the session (lapse.go), or a
+// CONNECT finding its previous node gone (session.go), hands each of
+// those messages, read back from the messages stream, to another member
+// of its group (handOverShared), as the broker does for a session that
+// ends (4.8.2): before the claimed session's own subscriptions are
+// registered here, so that NATS does not hand them back to it.
+//
+// The record is ahead of the client: a QoS 1/2 message a member is
+// given through a group (queued or sent) is numbered and asks for a
+// write of its record (broker: sharedOwedLocked), and its PUBLISH leaves
+// only once the record written holds its number (SharedMark,
+// SharedRecorded), waiting at the session's in-flight gate
+// (broker.Session.GateOut, outflight.go) as a QoS 2 PUBLISH does; one it
+// acknowledged asks for a write too, without waiting. The writes are
+// batched as the gate's are: one write (writeOut) covers every message
+// that piled up while the one before was on its way, so a member pays
+// about one record write per round trip, not per message; a message
+// queued while the client's window is full is recorded while it waits,
+// and leaves at once when the window opens. Acknowledged messages leave
+// the record within a write, not at the next checkpoint. So a kill -9 at any instant leaves the next node a record
+// that lists every message the member's client may have seen and not
+// acknowledged: the claimer hands those over, at least once (QoS 1; a
+// QoS 2 message not past PUBREC goes to another client, which gets it
+// once: its first member never completed it). A handed-over message
+// keeps its stream sequence (hdrStreamSeq), so that the member that
+// takes it records it too, and a second death hands it over again; a
+// claiming node that dies before its own next write leaves the list to
+// the next one (at least once). An acknowledgement the record did not
+// get yet makes the message go to another member again (at least once).
+//
+// What no record covers: a message the queue group gave to a node that
+// died before the member's record listed it (in the node's socket, its
+// NATS client's buffer, its ingress queue, or waiting for the record
+// write). Its client never saw it, and no node knows it is owed: core
+// NATS queue groups have no acknowledgement, and the stream does not
+// know which node its republished copy went to. The window is about one
+// record write after the message reached the node (longer while the
+// node's ingress is backed up). The ways to close it, weighed:
+//   - a JetStream consumer per group (work queue, its AckWait as the
+//     lease, acknowledged after the record write), redelivering what a
+//     dead node never acknowledged: what a production broker on JetStream
+//     does for durable shared queues. It costs a consumer per group, and
+//     groups may be as many as sessions ("$share/{client}/..."), the
+//     nats-server MQTT failure this design avoids (issue 15's rules); it
+//     fits groups at QoS 1/2 with a bound on their number;
+//   - a sweep by the claiming node of the stream's messages of the group
+//     above what the dead node's records had seen, less what the live
+//     nodes say they received (each keeping recent receipts per group):
+//     no consumer, but a protocol between nodes, and duplicates wherever
+//     a live node's answer is late;
+//   - recording at the node before routing does not help: the loss is
+//     before the node reads the message.
+// Neither is built yet: the window stays, narrowed from a checkpoint
+// interval to one record write, and the README says so.
 
 // sharedRecord returns the record form of what sess owes through its
 // shared subscriptions, those of a known sequence.
@@ -99,27 +152,53 @@ func sharedRecord(sess *broker.Session) []cluster.RecordShared {
 
 // handOverShared sends each message of owed, read back from the
 // messages stream, to another member of its group, on the group's own
-// subject, and flushes. A message no longer stored is lost (logged).
+// subject, and flushes. The reads go handOverReaders at a time, each
+// tried handOverTries times with its own bound (OpenTimeout), not the
+// claim's: a long list read one by one under load outlasted the claim's
+// context and lost its tail. A message no longer stored is lost
+// (logged).
 func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster.RecordShared) {
 	if len(owed) == 0 {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
+	raws := make([]jetstream.RawStreamMsg, len(owed))
+	read := make([]bool, len(owed))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(handOverReaders, len(owed)) {
+		wg.Go(func() {
+			for i := range next {
+				raw, err := s.readOwed(ctx, owed[i].Seq)
+				if err != nil {
+					s.o.Log.Warn("a shared subscription's message owed by a gone node's session cannot be read back",
+						logsafe.String("client_id", id), zap.Uint64("seq", owed[i].Seq), zap.Error(err))
+					continue
+				}
+				raws[i], read[i] = *raw, true
+			}
+		})
+	}
+	for i := range owed {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	sent := 0
-	for _, o := range owed {
-		raw, err := s.o.Layout.Messages.GetMsg(ctx, o.Seq)
-		if err != nil {
-			s.o.Log.Warn("a shared subscription's message owed by a gone node's session cannot be read back",
-				logsafe.String("client_id", id), zap.Uint64("seq", o.Seq), zap.Error(err))
+	for i, o := range owed {
+		if !read[i] {
 			continue
 		}
-		// Its headers as stored (publisher, origin), without the
-		// stream's: the member that takes it numbers it as new.
+		raw := &raws[i]
+		// Its headers as stored (publisher, origin), and its stream
+		// sequence, which the member that takes it records.
 		h := nats.Header{}
 		for _, k := range []string{hdrOrigin, hdrSeq, hdrFrom} {
 			if v := raw.Header.Get(k); v != "" {
 				h.Set(k, v)
 			}
 		}
+		h.Set(hdrStreamSeq, strconv.FormatUint(o.Seq, 10))
 		msg := &nats.Msg{Subject: groupSubject(queueName(o.Share, o.Filter)), Header: h, Data: raw.Data}
 		if err := s.o.Conn.PublishMsg(msg); err != nil {
 			s.o.Log.Warn("handing a gone member's message to its group failed", logsafe.String("client_id", id), zap.Error(err))
@@ -127,8 +206,33 @@ func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster
 		}
 		sent++
 	}
-	if err := s.o.Conn.FlushWithContext(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+	defer cancel()
+	if err := s.o.Conn.FlushWithContext(fctx); err != nil {
 		s.o.Log.Warn("handing a gone member's messages to its group failed", logsafe.String("client_id", id), zap.Error(err))
 	}
 	s.o.Log.Debug("a gone member's shared messages handed to their groups", logsafe.String("client_id", id), zap.Int("messages", sent))
+}
+
+// Reading back what a gone member owed (handOverShared).
+const (
+	handOverReaders = 8
+	handOverTries   = 3
+)
+
+// readOwed reads the stored message of sequence seq, tried
+// handOverTries times, each bounded by OpenTimeout; a message no longer
+// stored is not tried again.
+func (s *Sessions) readOwed(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {
+	var err error
+	for range handOverTries {
+		rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+		var raw *jetstream.RawStreamMsg
+		raw, err = s.o.Layout.Messages.GetMsg(rctx, seq)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+			return raw, err
+		}
+	}
+	return nil, fmt.Errorf("reading message %d: %w", seq, err)
 }

@@ -3,7 +3,12 @@ package backend
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster"
@@ -56,9 +61,12 @@ func TestSharedMemberNodeDies(t *testing.T) {
 		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
 		all = append(all, p)
 	}
-	// The dying member holds some, in flight, and its record lists them
-	// (a checkpoint).
+	// Every message went to a member; the dying one holds some, in
+	// flight, and its record lists them.
 	clustertest.Eventually(t, func() bool {
+		if len(c1.got)+len(c2.received()) != len(all) {
+			return false
+		}
 		rec, _, err := victim.be.sess.store.Get(t.Context(), "member-dies")
 		return err == nil && len(c1.got) > 0 && len(rec.Shared) == len(c1.got)
 	}, func() string {
@@ -74,4 +82,186 @@ func TestSharedMemberNodeDies(t *testing.T) {
 	if n := live.be.sess.Counts().Claimed.Load() + pubNode.be.sess.Counts().Claimed.Load(); n != 1 {
 		t.Fatalf("%d sessions claimed, want the dead node's one", n)
 	}
+}
+
+// TestSharedMemberNodeDiesBeforeCheckpoint: as TestSharedMemberNodeDies,
+// but the dying member's node never reaches a checkpoint (its interval
+// is an hour): what its member owes is in its record only because each
+// QoS 1 PUBLISH through the group leaves once the record lists it, and
+// what is queued or acknowledged asks for a write (shared.go). The
+// member has a window of 4 and acknowledges its first, third, fifth and
+// seventh deliveries only: it holds some in flight, unacknowledged, and
+// the rest queued. Once every message was handed to a member and the
+// record caught up, its node is killed: every message it did not
+// acknowledge reaches the other member (4.8.2), and none it did
+// acknowledge is handed over again.
+func TestSharedMemberNodeDiesBeforeCheckpoint(t *testing.T) {
+	nc := clustertest.Start(t, 3)
+	nodes := startNodesOnWith(t, nc, []int{0, 1, 2}, 3, func(k int, be *Backend) {
+		if k == 2 {
+			be.sess.o.Checkpoint = time.Hour // checkpoint.go: never, in this test
+		}
+	})
+	live, pubNode, victim := nodes[0], nodes[1], nodes[2]
+	const group = "$share/g/work/#"
+	owner := &broker.Owner{Identity: "worker"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	c2 := newAckingClient()
+	s2, _, err := live.be.Sessions().Open(broker.OpenRequest{ClientID: "member-live", Expiry: 300, Client: c2, Owner: owner},
+		func(*broker.Session, bool) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.sess.Store(s2)
+	go c2.run(ctx)
+	live.subscribe(t, s2, group, 0)
+
+	c1 := newPickyClient(4, func(n int) bool { return n%2 == 1 && n <= 7 })
+	s1, _, err := victim.be.Sessions().Open(broker.OpenRequest{ClientID: "member-dies", Expiry: 300, Client: c1, Owner: owner},
+		func(*broker.Session, bool) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.sess.Store(s1)
+	go c1.run(ctx)
+	victim.subscribe(t, s1, group, 0)
+	for _, s := range nc.Servers {
+		clustertest.Eventually(t, func() bool { return s.Interest(cluster.TopicSubject("work/x")) >= 2 },
+			func() string { return fmt.Sprintf("server %s does not see both members", s.Name()) })
+	}
+
+	const total = 60
+	var all []string
+	for k := range total {
+		p := fmt.Sprintf("w%02d", k)
+		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
+		all = append(all, p)
+	}
+	// Every message went to a member, the dying one acknowledged its
+	// four, and its record lists exactly what it owes: in flight and
+	// queued, not what it acknowledged.
+	clustertest.Eventually(t, func() bool {
+		owed := s1.SharedOwed()
+		acked := c1.ackedCount()
+		if acked < 4 || len(owed)+acked+len(c2.received()) != total {
+			return false
+		}
+		rec, _, err := victim.be.sess.store.Get(t.Context(), "member-dies")
+		if err != nil || len(rec.Shared) != len(owed) {
+			return false
+		}
+		for i, o := range owed {
+			if rec.Shared[i].Seq != o.Msg.Seq() {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		rec, _, _ := victim.be.sess.store.Get(t.Context(), "member-dies")
+		listed := -1
+		if rec != nil {
+			listed = len(rec.Shared)
+		}
+		return fmt.Sprintf("the dying member owes %d, acknowledged %d, the live one got %d of %d; its record lists %d",
+			len(s1.SharedOwed()), c1.ackedCount(), len(c2.received()), total, listed)
+	})
+	acked := c1.acked()
+
+	victim.kill()
+	var want []string
+	for _, p := range all {
+		if !acked[p] {
+			want = append(want, p)
+		}
+	}
+	clustertest.Eventually(t, func() bool { return len(c2.missing(want)) == 0 }, func() string {
+		m := c2.missing(want)
+		return fmt.Sprintf("%d of %d messages the dying member did not acknowledge never reached the live member: %q", len(m), len(want), m)
+	})
+	for p := range acked {
+		if n := c2.count(p); n != 0 {
+			t.Errorf("%s, acknowledged by the dying member, reached the live one %d times", p, n)
+		}
+	}
+}
+
+// pickyClient holds a session with a window of its own and acknowledges
+// the n-th delivery (from 1) it is sent when ack(n) says so.
+type pickyClient struct {
+	window int
+	ack    func(n int) bool
+	sess   atomic.Pointer[broker.Session]
+	ch     chan *broker.Delivery
+
+	mu     sync.Mutex
+	n      int
+	gotAck map[string]bool
+}
+
+func newPickyClient(window int, ack func(n int) bool) *pickyClient {
+	return &pickyClient{window: window, ack: ack, ch: make(chan *broker.Delivery, 1<<10), gotAck: map[string]bool{}}
+}
+
+func (c *pickyClient) Link() broker.Link {
+	return broker.Link{Out: c, Window: c.window, Version: mqtt.V5}
+}
+func (c *pickyClient) Deliver(d *broker.Delivery) bool     { c.ch <- d; return true }
+func (c *pickyClient) Pubrel(uint16, mqtt.ReasonCode) bool { return true }
+func (c *pickyClient) Room() broker.QueueRoom              { return broker.QueueRoom{Items: 1 << 10} }
+func (c *pickyClient) SetRefill(func())                    {}
+func (c *pickyClient) AfterStoredOut(fn func())            { fn() }
+func (c *pickyClient) OutWaiting() bool                    { return false }
+func (c *pickyClient) Kick(mqtt.ReasonCode)                {}
+
+// run takes deliveries until ctx ends, acknowledging those ack picks.
+func (c *pickyClient) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-c.ch:
+			var p mqtt.Publish
+			broker.PublishFor(&p, d, mqtt.V5, time.Now())
+			c.mu.Lock()
+			c.n++
+			n := c.n
+			c.mu.Unlock()
+			if p.QoS == 0 || !c.ack(n) {
+				continue
+			}
+			c.sess.Load().Acked(mqtt.PUBACK, p.PacketID, mqtt.Success, c)
+			c.mu.Lock()
+			c.gotAck[string(p.Payload)] = true
+			c.mu.Unlock()
+		}
+	}
+}
+
+// acked returns the payloads c acknowledged; ackedCount how many.
+func (c *pickyClient) acked() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.gotAck)
+}
+
+func (c *pickyClient) ackedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.gotAck)
+}
+
+// received returns the payloads c got, each once.
+func (c *ackingClient) received() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Collect(maps.Keys(c.got))
+}
+
+// count returns how many times c got payload p.
+func (c *ackingClient) count(p string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[p]
 }

@@ -170,7 +170,7 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 	} else {
 		rev, err = s.store.Put(ctx, id, &rec, oldRev)
 	}
-	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec) {
+	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, oldRev) {
 		// Moved on by this node's own holding (checkpoint.go): again on
 		// top of it (a once will sent again is dropped by the stream).
 		s.armWill(id, o, s.o.Checkpoint)
