@@ -33,8 +33,9 @@
 # BENCH_CPU (default 0 / 1), KEEP=1 (keep the work directory), RT=1 (run
 # the broker and the load tool at real-time priority, chrt -f 10, so that
 # other work on a shared machine cannot delay their wake-ups: the fixed-
-# rate rows then measure the brokers, not the neighbours; needs root or
-# CAP_SYS_NICE; see BENCHMARKS.md, tail latency).
+# rate rows then measure the brokers, not the neighbours; meant for
+# ONLY=latency: saturated runs would hold both cores from everything
+# else; needs root or CAP_SYS_NICE; see BENCHMARKS.md, tail latency).
 set -euo pipefail
 
 out=""
