@@ -61,7 +61,7 @@ type clusterState struct {
 	rels map[uint16]struct{}
 	// shareMarks is the last mark given to a delivery through a shared
 	// subscription, shareRecorded the last one the record holds
-	// (cluster_out.go: SharedMark, SharedRecorded).
+	// (cluster_out.go: OutMark, ReleaseOut).
 	shareMarks, shareRecorded uint64
 	// changed: what a backend records of the session (its cursor, its
 	// deliveries in flight and done, its inbound QoS 2 ids, its end) may

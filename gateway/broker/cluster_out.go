@@ -29,7 +29,7 @@ package broker
 //     a record that does not know the member owes it, and nobody would
 //     deliver it again. Each is numbered when it is queued or sent
 //     (sharedOwedLocked), which asks for a write; a PUBLISH whose number
-//     the record does not hold yet (SharedMark, SharedRecorded) waits at
+//     the record does not hold yet (OutMark, ReleaseOut) waits at
 //     the gate as a QoS 2 one does. So a message queued while the
 //     client's window is full is recorded while it waits there, and
 //     leaves at once when the window opens: the writes keep ahead of the
@@ -383,30 +383,39 @@ func (s *Session) GateOut(notify func()) {
 	s.cl.gate.notify = notify
 }
 
-// OutMark returns the mark of the packets gated so far: read it before
-// the state a record write is taken from, and release up to it once the
-// write succeeded. It takes session.mu alone.
-func (s *Session) OutMark() uint64 {
+// OutMark is the mark of what a session had at its gate when a record
+// write read its state: the packets gated so far, and the deliveries
+// through shared subscriptions numbered so far (sharedOwedLocked).
+type OutMark struct{ gated, shared uint64 }
+
+// OutMark returns s's mark: read it before the state a record write is
+// taken from, and give it to ReleaseOut once the write succeeded. It
+// takes session.mu alone.
+func (s *Session) OutMark() OutMark {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cl == nil {
-		return 0
+		return OutMark{}
 	}
-	return s.cl.gate.base + uint64(len(s.cl.gate.queue))
+	return OutMark{gated: s.cl.gate.base + uint64(len(s.cl.gate.queue)), shared: s.cl.shareMarks}
 }
 
-// ReleaseOut sends, in their order, the gated packets up to mark to the
-// client that holds s, if it is still the one they were queued for (a
-// new connection sends what is in flight again). It takes session.mu
-// alone, and the write queue's lock under it.
-func (s *Session) ReleaseOut(mark uint64) {
+// ReleaseOut tells s that its record holds its state up to mark: its
+// deliveries through shared subscriptions numbered up to mark need not
+// wait for a write any more, and the gated packets up to mark are sent,
+// in their order, to the client that holds s, if it is still the one
+// they were queued for (a new connection sends what is in flight
+// again). It takes session.mu alone, and the write queue's lock under
+// it.
+func (s *Session) ReleaseOut(mark OutMark) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cl == nil {
 		return
 	}
+	s.cl.shareRecorded = max(s.cl.shareRecorded, mark.shared)
 	g := &s.cl.gate
-	for len(g.queue) > 0 && g.base < mark {
+	for len(g.queue) > 0 && g.base < mark.gated {
 		p := g.queue[0]
 		g.queue[0] = gatedOut{}
 		g.queue = g.queue[1:]
@@ -478,29 +487,4 @@ func (s *Session) sharedDoneLocked(d *Delivery) {
 // subscription and s's record does not list it yet. s.mu held.
 func (s *Session) sharedUnrecordedLocked(d *Delivery) bool {
 	return d.share != nil && d.shareMark > s.cl.shareRecorded
-}
-
-// SharedMark returns the mark of the deliveries through shared
-// subscriptions s owes so far: read it before the state a record write
-// is taken from, and give it to SharedRecorded once the write
-// succeeded. It takes session.mu alone.
-func (s *Session) SharedMark() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cl == nil {
-		return 0
-	}
-	return s.cl.shareMarks
-}
-
-// SharedRecorded tells s that its record lists its deliveries through
-// shared subscriptions up to mark (SharedMark): their PUBLISH packets
-// need not wait for a write any more. The ones waiting at the gate
-// already are released by ReleaseOut. It takes session.mu alone.
-func (s *Session) SharedRecorded(mark uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cl != nil {
-		s.cl.shareRecorded = max(s.cl.shareRecorded, mark)
-	}
 }

@@ -186,15 +186,15 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 }
 
 // rebase takes the record of id as stored for o's, after a write of rec
-// failed on a revision that moved on, when it is still the holding rec
-// was written under (sameHolding): a SUBSCRIBE's write (it takes no
-// gate, session_subs.go), or a write of this node's that NATS stored
-// but whose answer did not come in time. Without it the next write
-// would fail stale again, and the session be dropped here as if
+// at revision rev failed, when it moved past rev and is still the
+// holding rec was written under (sameHolding): a SUBSCRIBE's write (it
+// takes no gate, session_subs.go), or a write of this node's that NATS
+// stored but whose answer did not come in time. Without it the next
+// write would fail stale again, and the session be dropped here as if
 // claimed. It reports whether it did.
 func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) bool {
 	cur, curRev, err := s.readPast(ctx, id, rev)
-	if err != nil || !sameHolding(cur, rec) {
+	if err != nil || curRev <= rev || !sameHolding(cur, rec) {
 		return false
 	}
 	s.mu.Lock()
@@ -203,6 +203,25 @@ func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster
 		o.rec, o.rev, o.stale = *cur, curRev, time.Time{}
 	}
 	return true
+}
+
+// held returns the session this node holds as id, with its record and
+// revision as last written; nil when it holds none.
+func (s *Sessions) held(id string) (*owned, cluster.SessionRecord, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.owned[id]
+	if o == nil {
+		return nil, cluster.SessionRecord{}, 0
+	}
+	return o, o.rec, o.rev
+}
+
+// recOf returns o's record and revision as last written.
+func (s *Sessions) recOf(o *owned) (cluster.SessionRecord, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return o.rec, o.rev
 }
 
 // readPast reads id's record after a revision-checked write at rev

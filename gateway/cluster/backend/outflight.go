@@ -222,38 +222,26 @@ func (s *Sessions) writeOut(id string) {
 		return
 	}
 	defer unlock()
-	s.mu.Lock()
-	o := s.owned[id]
-	var rec cluster.SessionRecord
-	var rev uint64
-	if o != nil {
-		rec, rev = o.rec, o.rev
-	}
-	s.mu.Unlock()
+	o, rec, rev := s.held(id)
 	if o == nil || o.sess == nil {
 		return // not held here (yet: Open asks again once it is)
 	}
-	mark, smark := o.sess.OutMark(), o.sess.SharedMark()
+	mark := o.sess.OutMark()
 	last := rec
 	s.snapshot(&rec, o.sess) // session.go
 	if rec.Cursor == last.Cursor && sameQoS(&rec, &last) && slices.Equal(rec.Rels, last.Rels) && slices.Equal(rec.Subs, last.Subs) {
-		o.sess.SharedRecorded(smark) // shared.go
 		o.sess.ReleaseOut(mark)
 		return
 	}
 	s.outWrites.Add(1)
 	newRev, err := s.store.Put(ctx, id, &rec, rev)
-	for try := 0; errors.Is(err, cluster.ErrStale) && try < 3; try++ {
+	for try := 0; try < 3 && errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, rev); try++ {
 		// Moved on by this node's own holding (a SUBSCRIBE's write,
 		// which takes no gate, or an earlier write NATS stored but
-		// whose answer timed out, checkpoint.go's rebase): written
-		// again on top of it, or the gated packets would never leave.
-		// Moved on by another node's claim: left (below).
-		cur, curRev, gerr := s.readPast(ctx, id, rev) // checkpoint.go
-		if gerr != nil || !sameHolding(cur, &rec) || curRev <= rev {
-			break
-		}
-		rec, rev = *cur, curRev
+		// whose answer timed out): written again on top of it, or the
+		// gated packets would never leave. Moved on by another node's
+		// claim: left (below).
+		rec, rev = s.recOf(o)
 		s.snapshot(&rec, o.sess)
 		newRev, err = s.store.Put(ctx, id, &rec, rev)
 	}
@@ -270,7 +258,6 @@ func (s *Sessions) writeOut(id string) {
 			o.rec, o.rev, o.stale = rec, newRev, time.Time{}
 		}
 		s.mu.Unlock()
-		o.sess.SharedRecorded(smark)
 		o.sess.ReleaseOut(mark)
 	}
 }

@@ -234,14 +234,7 @@ func (s *Sessions) recheckOne(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	defer unlock()
-	s.mu.Lock()
-	o := s.owned[id]
-	var rec cluster.SessionRecord
-	var mine uint64
-	if o != nil {
-		rec, mine = o.rec, o.rev
-	}
-	s.mu.Unlock()
+	o, rec, mine := s.held(id) // checkpoint.go
 	if o == nil {
 		return false, nil
 	}

@@ -492,10 +492,8 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 	}
 	var rec cluster.SessionRecord
 	for try := 0; ; try++ {
-		s.mu.Lock()
 		var oldRev uint64
-		rec, oldRev = o.rec, o.rev
-		s.mu.Unlock()
+		rec, oldRev = s.recOf(o) // checkpoint.go
 		rec.Connected, rec.Will = false, rw
 		if rec.Expiry != math.MaxUint32 {
 			rec.Deadline = now.Add(time.Duration(rec.Expiry) * time.Second)
@@ -556,16 +554,12 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 // forget deletes the record of a session that ended here. The gate of
 // id is held.
 func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
-	s.mu.Lock()
-	rev, rec := o.rev, o.rec
-	s.mu.Unlock()
+	rec, rev := s.recOf(o) // checkpoint.go
 	err := s.store.Delete(ctx, id, rev)
 	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, rev) {
-		// Moved on by this node's own holding (checkpoint.go): the
-		// record would outlive the session.
-		s.mu.Lock()
-		rev = o.rev
-		s.mu.Unlock()
+		// Moved on by this node's own holding: the record would outlive
+		// the session.
+		_, rev = s.recOf(o)
 		err = s.store.Delete(ctx, id, rev)
 	}
 	if err != nil && !errors.Is(err, cluster.ErrStale) {

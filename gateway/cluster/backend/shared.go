@@ -89,8 +89,8 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 // The record is ahead of the client: a QoS 1/2 message a member is
 // given through a group (queued or sent) is numbered and asks for a
 // write of its record (broker: sharedOwedLocked), and its PUBLISH leaves
-// only once the record written holds its number (SharedMark,
-// SharedRecorded), waiting at the session's in-flight gate
+// only once the record written holds its number (OutMark,
+// ReleaseOut), waiting at the session's in-flight gate
 // (broker.Session.GateOut, outflight.go) as a QoS 2 PUBLISH does; one it
 // acknowledged asks for a write too, without waiting. The writes are
 // batched as the gate's are: one write (writeOut) covers every message
