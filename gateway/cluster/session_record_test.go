@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -134,11 +135,18 @@ func TestSessionClaims(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	rec, rev, err := stores[1].Get(ctx, "client/1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 30 successful claims, each on the one before: epoch 30.
+	// 30 successful claims, each on the one before: epoch 30. Reads are
+	// direct gets, and the replica answering may lag: poll until the
+	// last claim is seen (a lost claim never gets there).
+	var (
+		rec *cluster.SessionRecord
+		rev uint64
+		err error
+	)
+	clustertest.Eventually(t, func() bool {
+		rec, rev, err = stores[1].Get(ctx, "client/1")
+		return err == nil && rec.Epoch >= 3*rounds
+	}, func() string { return fmt.Sprintf("record %+v, %v: a claim was lost", rec, err) })
 	if rec.Epoch != 3*rounds {
 		t.Fatalf("epoch %d after %d claims: a claim was lost or doubled", rec.Epoch, 3*rounds)
 	}
@@ -159,9 +167,10 @@ func TestSessionClaims(t *testing.T) {
 	if err := stores[0].Delete(ctx, "client/1", rev); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := stores[2].Get(ctx, "client/1"); !errors.Is(err, cluster.ErrNoRecord) {
-		t.Fatalf("after delete: %v, want ErrNoRecord", err)
-	}
+	clustertest.Eventually(t, func() bool {
+		_, _, err = stores[2].Get(ctx, "client/1")
+		return errors.Is(err, cluster.ErrNoRecord)
+	}, func() string { return fmt.Sprintf("after delete: %v, want ErrNoRecord", err) })
 }
 
 // TestKickAcrossServers: a node on server 3 answers the kicks of its

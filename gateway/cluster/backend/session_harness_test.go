@@ -270,9 +270,10 @@ func receive(t *testing.T, c *sessClient, sess *broker.Session, n int) []string 
 	return got
 }
 
-// record reads id's record: at least at the revision nd last wrote, if
-// nd holds the session (a read may come from a replica a write has not
-// reached yet).
+// record reads id's record from the sessions stream's leader, which has
+// every acknowledged write (a direct get may come from a replica a write
+// has not reached yet), and at least at the revision nd last wrote, if
+// nd holds the session. It waits for the record to exist.
 func record(t *testing.T, nd *sessNode, id string) *cluster.SessionRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
@@ -284,15 +285,19 @@ func record(t *testing.T, nd *sessNode, id string) *cluster.SessionRecord {
 	}
 	nd.s.mu.Unlock()
 	for {
-		rec, rev, err := nd.s.store.Get(ctx, id)
+		v, rev, err := clustertest.LeaderGet(ctx, nd.nc, nd.layout.Sessions.Bucket(), cluster.SessionKey(id))
 		switch {
 		case err == nil && rev >= want:
+			rec, err := cluster.DecodeSession(v)
+			if err != nil {
+				t.Fatalf("record of %s: %v", id, err)
+			}
 			return rec
-		case err != nil && !errors.Is(err, cluster.ErrNoRecord):
+		case err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil:
 			t.Fatalf("record of %s: %v", id, err)
 		case ctx.Err() != nil:
 			t.Fatalf("record of %s: not at revision %d: %v", id, want, ctx.Err())
 		}
-		time.Sleep(time.Millisecond) // polling a replica that lags
+		time.Sleep(time.Millisecond) // waiting for the record to be written
 	}
 }
