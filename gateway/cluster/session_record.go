@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"time"
 
 	"edgemq/mqtt"
@@ -20,6 +21,37 @@ import (
 // bucket: which node holds the session, and what another node needs to
 // carry it on (its subscriptions, will, expiry, inbound QoS 2 state and
 // the cursor into the messages stream its offline queue replays from).
+//
+// Nodes of two versions share the records during a rolling upgrade, so
+// the record changes by these rules (EncodeSession, DecodeSession):
+//
+//   - Additive, same version byte: a new optional top-level field whose
+//     absence means what the older versions do, and which may be left as
+//     it was by a write of an older node. An older node reads such a
+//     record, and every write of it that carries the session on (a
+//     checkpoint, a takeover or claim that keeps the session, the claim
+//     of a lapsed node's session) keeps the fields it does not know byte
+//     for byte (KeepUnknown for a record built anew). A write that starts
+//     the session afresh (clean start, or the session had expired) drops
+//     them with the rest of the old session's state. So a new field must
+//     hold state of its own, still right after an older node changed the
+//     fields it knows (subscriptions, cursor, QoS state) underneath it,
+//     or carry what tells the newer node it is stale (e.g. the Epoch it
+//     was written at). Its JSON name must differ from every existing
+//     one, ignoring case.
+//   - A field added to a nested element (RecordSub, RecordOut,
+//     RecordDone, RecordShared, RecordWill) is read by older nodes but
+//     lost when they rebuild the element: it must be a hint that may be
+//     lost, or be a new top-level field instead.
+//   - Needs a version bump (sessionRecordVersion): removing or renaming a
+//     field, changing a field's type or meaning, or a new field an older
+//     node must not carry on unchanged. An older node refuses a record of
+//     a newer version with a VersionError, never rewrites or deletes it,
+//     and leaves the session to the nodes that read it: a CONNECT for it
+//     there gets 0x88 Server unavailable, and a lapse leaves it (and its
+//     owner index entry) to them. A bump is only safe once every node
+//     reads the new version: ship the reading in one release, the writing
+//     in the next.
 type SessionRecord struct {
 	// Owner is the node that holds the session: its client is connected
 	// there (Connected), or it waits there offline.
@@ -67,7 +99,26 @@ type SessionRecord struct {
 	// Identity is the broker's record of the session's owner identity,
 	// opaque here.
 	Identity json.RawMessage `json:"identity,omitempty"`
+
+	// unknown are the fields of the record as read that this version
+	// does not know (a newer node's), written back unchanged.
+	unknown []rawField
 }
+
+// sessionRecordFields are the JSON names of SessionRecord's fields.
+var sessionRecordFields = jsonFieldNames(reflect.TypeFor[SessionRecord]())
+
+// KeepUnknown carries the fields of old this version does not know into
+// r, a record built anew that carries old's session on: a newer node's
+// state of the session survives this node's write. A nil old keeps none.
+func (r *SessionRecord) KeepUnknown(old *SessionRecord) {
+	if old != nil {
+		r.unknown = old.unknown
+	}
+}
+
+// HasUnknown reports whether r holds fields this version does not know.
+func (r *SessionRecord) HasUnknown() bool { return len(r.unknown) > 0 }
 
 // RecordSub is one subscription of a session record.
 type RecordSub struct {
@@ -130,30 +181,44 @@ func NewWillID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// sessionRecordVersion is the first byte of an encoded record, so that
-// a later layout can be told apart.
+// sessionRecordVersion is the first byte of an encoded record: the
+// newest version of the record's layout this node reads and the one it
+// writes (SessionRecord says when it must grow).
 const sessionRecordVersion = 1
 
-// EncodeSession returns the bucket value of r.
+// EncodeSession returns the bucket value of r: its version byte, then
+// r as JSON, with the fields r was read with that this version does not
+// know after the others, unchanged.
 func EncodeSession(r *SessionRecord) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encoding session record: %w", err)
 	}
+	if b, err = appendUnknown(b, r.unknown); err != nil {
+		return nil, fmt.Errorf("encoding session record: %w", err)
+	}
 	return append([]byte{sessionRecordVersion}, b...), nil
 }
 
-// DecodeSession is the inverse of EncodeSession.
+// DecodeSession is the inverse of EncodeSession. Fields it does not know
+// are kept in the record (EncodeSession writes them back); a record of a
+// newer version is refused with a *VersionError.
 func DecodeSession(b []byte) (*SessionRecord, error) {
-	if len(b) == 0 || b[0] != sessionRecordVersion {
-		return nil, errors.New("decoding session record: unknown version")
+	switch {
+	case len(b) == 0 || b[0] == 0:
+		return nil, errors.New("decoding session record: no version")
+	case b[0] > sessionRecordVersion:
+		return nil, fmt.Errorf("decoding session record: %w", &VersionError{What: "session record", Version: b[0], Known: sessionRecordVersion})
 	}
 	var r SessionRecord
-	d := json.NewDecoder(bytes.NewReader(b[1:]))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&r); err != nil {
+	if err := json.Unmarshal(b[1:], &r); err != nil {
 		return nil, fmt.Errorf("decoding session record: %w", err)
 	}
+	unknown, err := unknownFields(b[1:], sessionRecordFields)
+	if err != nil {
+		return nil, fmt.Errorf("decoding session record: %w", err)
+	}
+	r.unknown = unknown
 	return &r, nil
 }
 
@@ -303,7 +368,8 @@ func (s SessionStore) OwnedBy(ctx context.Context, node string) (map[string]uint
 
 // Select returns the client ids and revisions of the records keep
 // reports true for. It reads every record: it is for the rare event of a
-// node's lapse.
+// node's lapse. A record of a newer version (VersionError) is skipped:
+// it is left to the nodes that read it.
 func (s SessionStore) Select(ctx context.Context, keep func(*SessionRecord) bool) (map[string]uint64, error) {
 	lister, err := s.kv.ListKeys(ctx)
 	if err != nil {
@@ -317,8 +383,9 @@ func (s SessionStore) Select(ctx context.Context, keep func(*SessionRecord) bool
 			continue
 		}
 		rec, rev, err := s.Get(ctx, id)
-		if errors.Is(err, ErrNoRecord) {
-			continue
+		var newer *VersionError
+		if errors.Is(err, ErrNoRecord) || errors.As(err, &newer) {
+			continue // gone, or a newer node's to read
 		}
 		if err != nil {
 			return nil, fmt.Errorf("listing sessions: %w", err)

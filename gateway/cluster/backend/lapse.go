@@ -99,18 +99,21 @@ func (s *Sessions) claimOwner(ctx context.Context, o owner, ids []string) {
 		return rec.Owner == o.node && (o.incarnation == "" || rec.Incarnation == "" || rec.Incarnation == o.incarnation)
 	}
 	start := time.Now()
-	var won atomic.Int64
+	var won, newer atomic.Int64
 	todo := dedupe(ids)
 	total := len(todo)
 	for round := 0; round < lapseRounds && len(todo) > 0 && ctx.Err() == nil; round++ {
-		todo = s.claimEach(ctx, todo, gone, &won)
+		todo = s.claimEach(ctx, todo, gone, &won, &newer)
 	}
 	if total > 0 {
 		s.o.Log.Info("sessions of a node that is gone claimed", zap.String("node", o.node), zap.String("incarnation", o.incarnation),
-			zap.Int("sessions", total), zap.Int64("won", won.Load()), zap.Int("failed", len(todo)), zap.Duration("took", time.Since(start)))
+			zap.Int("sessions", total), zap.Int64("won", won.Load()), zap.Int("failed", len(todo)),
+			zap.Int64("newer_version", newer.Load()), zap.Duration("took", time.Since(start)))
 	}
-	if len(todo) > 0 || ctx.Err() != nil || o.incarnation == "" {
-		return // the index stays for the sessions not claimed yet
+	if len(todo) > 0 || newer.Load() > 0 || ctx.Err() != nil || o.incarnation == "" {
+		// The index stays for the sessions not claimed yet, and for those
+		// of a newer version: the nodes that read them claim them.
+		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
 	defer cancel()
@@ -120,8 +123,9 @@ func (s *Sessions) claimOwner(ctx context.Context, o owner, ids []string) {
 }
 
 // claimEach claims ids, lapseWorkers at a time, and returns those whose
-// claim failed (to be tried again).
-func (s *Sessions) claimEach(ctx context.Context, ids []string, gone func(*cluster.SessionRecord) bool, won *atomic.Int64) []string {
+// claim failed (to be tried again). It counts in newer the records of a
+// newer version, which it leaves (not tried again).
+func (s *Sessions) claimEach(ctx context.Context, ids []string, gone func(*cluster.SessionRecord) bool, won, newer *atomic.Int64) []string {
 	next := make(chan string)
 	var mu sync.Mutex // guards failed; local to this call
 	var failed []string
@@ -130,7 +134,12 @@ func (s *Sessions) claimEach(ctx context.Context, ids []string, gone func(*clust
 		wg.Go(func() {
 			for id := range next {
 				ok, err := s.claimOrphan(ctx, id, gone)
+				var ve *cluster.VersionError
 				switch {
+				case errors.As(err, &ve):
+					s.o.Log.Warn("a gone node's session record is of a newer edgemq version, left to the nodes that read it",
+						logsafe.String("client_id", id), zap.Error(err))
+					newer.Add(1)
 				case err != nil:
 					mu.Lock()
 					failed = append(failed, id)

@@ -263,6 +263,7 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 		if old != nil && !req.Clean && alive(old, now) {
 			rec.Subs, rec.Rels, rec.Cursor = old.Subs, old.Rels, old.Cursor
 			rec.Out, rec.Done = old.Out, old.Done
+			rec.KeepUnknown(old) // a newer node's fields (cluster.SessionRecord)
 		} else {
 			// A new session's cursor is the stream's end: what was
 			// stored before it is not its.
@@ -288,6 +289,13 @@ func (s *Sessions) Open(req broker.OpenRequest, attach func(*broker.Session, boo
 	case lastErr != nil:
 		return nil, nil, errUnavailable(lastErr)
 	case err != nil:
+		if newer := (*cluster.VersionError)(nil); errors.As(err, &newer) {
+			// Written by a newer node: not this node's to take over; the
+			// client is refused (0x88) and reconnects, to an upgraded
+			// node sooner or later.
+			s.o.Log.Warn("session record of a newer edgemq version, left to the nodes that read it; connect refused",
+				logsafe.String("client_id", id), zap.Error(err))
+		}
 		return nil, nil, errUnavailable(err)
 	}
 	cursor := rec.Cursor
