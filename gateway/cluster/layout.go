@@ -130,46 +130,72 @@ func (o LayoutOptions) BucketConfigs() (sessions, nodes jetstream.KeyValueConfig
 	return sessions, nodes
 }
 
-// EnsureLayout creates the buckets and streams, or updates them to o
-// where they exist (idempotent: every node runs it at start). It needs
-// a server with per-message TTLs (2.11 or newer). Nodes running it at
-// the same time may see a request go unanswered until ctx ends (see
-// layoutAttempt): bound it and retry, as StartNode does.
+// bucketNeeds returns what this version needs of the streams of the two
+// buckets where they exist (reconcile): the configured replicas, and the
+// nodes bucket's per-key TTLs with its markers kept at least MarkerTTL.
+func (o LayoutOptions) bucketNeeds() (sessions, nodes jetstream.StreamConfig) {
+	o = o.withDefaults()
+	sessions = jetstream.StreamConfig{Name: "KV_" + SessionsBucket, Replicas: o.Replicas}
+	nodes = jetstream.StreamConfig{Name: "KV_" + NodesBucket, Replicas: o.Replicas, AllowMsgTTL: true, SubjectDeleteMarkerTTL: o.MarkerTTL}
+	return sessions, nodes
+}
+
+// EnsureLayout creates the buckets and streams, or, where they exist,
+// brings them to what this version needs without undoing what another
+// version set (layout_compat.go: idempotent, and versions agree; every
+// node runs it at start). It needs a server with per-message TTLs (2.11
+// or newer) and fails with a *ServerVersionError on an older one. Nodes
+// running it at the same time may see a request go unanswered until ctx
+// ends (see layoutAttempt): bound it and retry, as StartNode does.
 func EnsureLayout(ctx context.Context, js jetstream.JetStream, o LayoutOptions) (*Layout, error) {
+	version := js.Conn().ConnectedServerVersion()
+	if err := checkServerVersion(version); err != nil {
+		return nil, fmt.Errorf("creating the jetstream layout: %w", err)
+	}
 	var l Layout
 	sessions, nodes := o.BucketConfigs()
+	sessionsNeed, nodesNeed := o.bucketNeeds()
 	retained, messages := o.StreamConfigs()
 	// The four are independent: created side by side, so that a request
 	// left unanswered costs one wait, not one each.
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		var err error
-		if l.Sessions, err = js.CreateOrUpdateKeyValue(ctx, sessions); err != nil {
-			errs[0] = fmt.Errorf("creating bucket %s: %w", SessionsBucket, err)
+	bucket := func(i int, cfg jetstream.KeyValueConfig, need jetstream.StreamConfig, kv *jetstream.KeyValue, check func(jetstream.Stream) error) {
+		st, err := ensureStream(ctx, js, need, func(ctx context.Context) error {
+			_, err := js.CreateKeyValue(ctx, cfg)
+			return err
+		})
+		if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+			err = &ServerVersionError{Version: version, Lacks: "per-key TTLs (JetStream API level 1)"}
 		}
-	})
-	wg.Go(func() {
-		var err error
-		switch l.Nodes, err = js.CreateOrUpdateKeyValue(ctx, nodes); {
-		case errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported):
-			errs[1] = fmt.Errorf("creating bucket %s: the NATS servers lack per-key TTLs (2.11 or newer needed): %w", NodesBucket, err)
-		case err != nil:
-			errs[1] = fmt.Errorf("creating bucket %s: %w", NodesBucket, err)
+		if err == nil && check != nil {
+			err = check(st)
 		}
-	})
-	wg.Go(func() {
-		var err error
-		if l.Retained, err = js.CreateOrUpdateStream(ctx, retained); err != nil {
-			errs[2] = fmt.Errorf("creating stream %s: %w", RetainedStream, err)
+		if err == nil {
+			*kv, err = js.KeyValue(ctx, cfg.Bucket)
 		}
-	})
-	wg.Go(func() {
-		var err error
-		if l.Messages, err = js.CreateOrUpdateStream(ctx, messages); err != nil {
-			errs[3] = fmt.Errorf("creating stream %s: %w", MessagesStream, err)
+		if err != nil {
+			errs[i] = fmt.Errorf("creating bucket %s: %w", cfg.Bucket, err)
 		}
-	})
+	}
+	stream := func(i int, cfg jetstream.StreamConfig, st *jetstream.Stream, check func(jetstream.Stream) error) {
+		var err error
+		*st, err = ensureStream(ctx, js, cfg, func(ctx context.Context) error {
+			_, err := js.CreateStream(ctx, cfg)
+			return err
+		})
+		if err == nil && check != nil {
+			err = check(*st)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("creating stream %s: %w", cfg.Name, err)
+		}
+	}
+	msgTTL := func(st jetstream.Stream) error { return needMsgTTL(st, version) }
+	wg.Go(func() { bucket(0, sessions, sessionsNeed, &l.Sessions, nil) })
+	wg.Go(func() { bucket(1, nodes, nodesNeed, &l.Nodes, msgTTL) })
+	wg.Go(func() { stream(2, retained, &l.Retained, msgTTL) })
+	wg.Go(func() { stream(3, messages, &l.Messages, nil) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
