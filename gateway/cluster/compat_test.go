@@ -2,10 +2,16 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"edgemq/gateway/cluster"
+	"edgemq/gateway/cluster/clustertest"
+	"edgemq/mqtt"
+
+	"github.com/nats-io/nats.go"
 )
 
 // TestSessionRecordUnknownFields decodes records a newer node wrote, with
@@ -134,5 +140,96 @@ func TestSessionRecordNewerVersion(t *testing.T) {
 				t.Errorf("VersionError %+v, want version %d, known 1", ve, tc.version)
 			}
 		})
+	}
+}
+
+// TestRetainedNewerVersion: a retained value of a newer version is
+// refused as bad with a *cluster.VersionError (the mirror skips it,
+// logging why).
+func TestRetainedNewerVersion(t *testing.T) {
+	v, err := cluster.EncodeRetained(&mqtt.Publish{Topic: "t", Payload: []byte("x")}, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []byte{2, 255} {
+		newer := append([]byte{version}, v[1:]...)
+		_, _, err := cluster.DecodeRetained(newer)
+		var ve *cluster.VersionError
+		if !errors.Is(err, cluster.ErrBadRetained) || !errors.As(err, &ve) || ve.Version != version || ve.Known != 1 {
+			t.Errorf("version %d: %v, want ErrBadRetained and a VersionError", version, err)
+		}
+	}
+}
+
+// TestOwnerIndexKeysOfANewerNode: an index key with tokens after the
+// four this version writes (a newer node's) is read, its key whole.
+func TestOwnerIndexKeysOfANewerNode(t *testing.T) {
+	node, sess := cluster.NodeKey("n1"), cluster.SessionKey("dev/1")
+	cases := []struct {
+		key string
+		ok  bool
+	}{
+		{"own." + node + ".inc1." + sess + ".5", true},
+		{"own." + node + ".inc1." + sess + ".5.flag", true},
+		{"own." + node + ".inc1." + sess + ".5.a.b", true},
+		{"own." + node + ".inc1." + sess, false},
+		{"other." + node + ".inc1." + sess + ".5", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key, func(t *testing.T) {
+			e, ok := cluster.ParseIndexKey(tc.key)
+			if ok != tc.ok {
+				t.Fatalf("ok %v, want %v", ok, tc.ok)
+			}
+			if ok && (e.Key != tc.key || e.Node != "n1" || e.Incarnation != "inc1" || e.ClientID != "dev/1") {
+				t.Fatalf("entry %+v", e)
+			}
+		})
+	}
+}
+
+// TestKicksAcrossVersions: a kick request and a kick reply with fields a
+// newer node adds are read by this version's ServeKicks and Kick, on a
+// real NATS server.
+func TestKicksAcrossVersions(t *testing.T) {
+	c := clustertest.Start(t, 1)
+	nc := c.Connect(t, 0)
+	got := make(chan cluster.KickRequest, 1)
+	ks, err := cluster.ServeKicks(nc, "older", time.Second, func(_ context.Context, req cluster.KickRequest) cluster.KickReply {
+		got <- req
+		return cluster.KickReply{Held: true, Cursor: 7}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+	defer cancel()
+	// A newer node's request to this one.
+	m, err := nc.RequestWithContext(ctx, cluster.KickSubject("older"),
+		[]byte(`{"client_id":"dev","epoch":3,"by":"newer","reason":"rebalance","zz":{"a":[1]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req := <-got; req.ClientID != "dev" || req.Epoch != 3 || req.By != "newer" {
+		t.Fatalf("request read as %+v", req)
+	}
+	if bytes.Contains(m.Data, []byte(`"error"`)) || !bytes.Contains(m.Data, []byte(`"held":true`)) {
+		t.Fatalf("reply %s", m.Data)
+	}
+	// A newer node's reply to this one's kick.
+	sub, err := nc.Subscribe(cluster.KickSubject("newer"), func(m *nats.Msg) {
+		_ = m.Respond([]byte(`{"held":true,"cursor":9,"rels":[4],"out":[{"p":1,"q":2,"zz":true}],"state":{"x":1}}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	r, err := cluster.Kick(ctx, nc, "newer", cluster.KickRequest{ClientID: "dev", Epoch: 4, By: "older"})
+	if err != nil {
+		t.Fatalf("kick answered by a newer node: %v", err)
+	}
+	if !r.Held || r.Cursor != 9 || len(r.Rels) != 1 || len(r.Out) != 1 || r.Out[0].QoS != 2 {
+		t.Fatalf("reply read as %+v", r)
 	}
 }

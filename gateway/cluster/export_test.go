@@ -15,3 +15,6 @@ var (
 	CheckServerVersion = checkServerVersion
 	Reconcile          = reconcile
 )
+
+// ParseIndexKey is parseIndexKey, for the tests of package cluster_test.
+var ParseIndexKey = parseIndexKey

@@ -13,7 +13,10 @@ import (
 
 // The headers of a message of the retained stream. Node names and
 // decimal numbers only: a header value cannot hold every byte a client id
-// may (it goes in the body).
+// may (it goes in the body). A newer version may add headers (readers
+// ignore those they do not know); a change to the value's layout raises
+// retainedVersion, which older nodes refuse (DecodeRetained), so it is
+// written only once every node reads it.
 const (
 	// HeaderOrigin names the node that stored the retained message.
 	HeaderOrigin = "Emq-Origin"
@@ -61,8 +64,13 @@ func EncodeRetained(p *mqtt.Publish, from string) ([]byte, error) {
 }
 
 // DecodeRetained is the inverse of EncodeRetained for a non-empty value:
-// the PUBLISH (packet id 0, Retain set) and the publisher's client id.
+// the PUBLISH (packet id 0, Retain set) and the publisher's client id. A
+// value of a newer version (a newer node's, during a rolling upgrade) is
+// refused with ErrBadRetained and a *VersionError.
 func DecodeRetained(b []byte) (*mqtt.Publish, string, error) {
+	if len(b) > 0 && b[0] > retainedVersion {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadRetained, &VersionError{What: "retained message", Version: b[0], Known: retainedVersion})
+	}
 	if len(b) < 3 || b[0] != retainedVersion {
 		return nil, "", fmt.Errorf("%w: no version %d header", ErrBadRetained, retainedVersion)
 	}

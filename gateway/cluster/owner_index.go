@@ -15,7 +15,10 @@ package cluster
 // failed, or a claim lost) costs one read when its node lapses. Entries
 // are removed by purging their subjects from the bucket's stream, which
 // leaves no delete marker behind, and a lapsed incarnation's by one purge
-// of its prefix once its sessions are claimed.
+// of its prefix once its sessions are claimed. Across versions (a rolling
+// upgrade): a newer version may append tokens to a key, which an older
+// node reads past (it needs the first four); a change to the first four
+// needs another prefix than "own.".
 
 import (
 	"context"
@@ -112,14 +115,15 @@ func (x *OwnerIndex) List(ctx context.Context, node, incarnation string) ([]Inde
 	return out, nil
 }
 
-// parseIndexKey is the inverse of the key Add writes.
+// parseIndexKey is the inverse of the key Add writes. Tokens after the
+// fourth (a newer version's) are kept in the key and not read.
 func parseIndexKey(key string) (IndexEntry, bool) {
 	rest, ok := strings.CutPrefix(key, ownerIndexPrefix)
 	if !ok {
 		return IndexEntry{}, false
 	}
 	parts := strings.Split(rest, ".")
-	if len(parts) != 4 {
+	if len(parts) < 4 {
 		return IndexEntry{}, false
 	}
 	node, err := KeyName(parts[0])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 
 	"edgemq/gateway/broker"
@@ -11,15 +12,18 @@ import (
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/gateway/store"
 	"edgemq/mqtt"
+
+	"github.com/nats-io/nats.go"
 )
 
 // TestRecordsOfANewerNode plays the records a node of a newer edgemq
 // writes during a rolling upgrade against nodes of this version, on a
 // real NATS cluster: fields this version does not know survive its
 // takeover, checkpoint and lapse claim byte for byte; a record of a newer
-// version is neither taken over nor claimed, rewritten or deleted.
+// version is neither taken over nor claimed, rewritten or deleted; a
+// stored message handed to a shared group keeps the headers it came with.
 func TestRecordsOfANewerNode(t *testing.T) {
-	_, nodes := sessCluster(t, 2)
+	c, nodes := sessCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
 	defer cancel()
@@ -124,6 +128,44 @@ func TestRecordsOfANewerNode(t *testing.T) {
 		}
 		if !slices.ContainsFunc(entries, func(e cluster.IndexEntry) bool { return e.ClientID == "future3" }) {
 			t.Fatalf("index of the lapsed node %+v lost future3's entry", entries)
+		}
+	})
+
+	t.Run("a shared message handed over keeps a newer node's headers", func(t *testing.T) {
+		const topic = "g/1"
+		sub, err := b.nc.SubscribeSync(GroupSubject("grp", topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+		if err := b.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		pub := &mqtt.Publish{QoS: 1, Topic: topic, Payload: []byte("owed"), PacketID: 1}
+		data, err := mqtt.AppendPublish(nil, pub, mqtt.V5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(cluster.DurableSubject(topic))
+		m.Data = data
+		m.Header.Set(hdrFrom, "publisher")
+		m.Header.Set(hdrOrigin, "newer/1")
+		m.Header.Set("Emq-Future", "kept")
+		m.Header.Set(nats.MsgIdHdr, "future-msg-1")
+		ack, err := a.js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clustertest.WaitInterest(t, c.Servers[0], GroupSubject("grp", topic))
+		a.s.handOverShared(ctx, "gone-member", []cluster.RecordShared{{Share: "grp", Filter: topic, Seq: ack.Sequence}})
+		got, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			t.Fatalf("no handed-over message: %v", err)
+		}
+		h := got.Header
+		if h.Get("Emq-Future") != "kept" || h.Get(hdrFrom) != "publisher" || h.Get(hdrOrigin) != "newer/1" ||
+			h.Get(hdrStreamSeq) != strconv.FormatUint(ack.Sequence, 10) || h.Get(nats.MsgIdHdr) != "" {
+			t.Fatalf("handed-over headers %v", h)
 		}
 	})
 }

@@ -16,7 +16,13 @@ import (
 
 // A message on NATS is the PUBLISH encoded with the mqtt codec, MQTT 5.0,
 // properties kept (a QoS 1/2 one with packet id 1, which the receiver
-// drops), with these headers.
+// drops), with these headers. Across versions (a rolling upgrade): a
+// newer node may add headers, which older nodes ignore and carry along
+// where they pass a stored message on (shared.go); a header's meaning
+// does not change. The body stays an MQTT 5.0 PUBLISH: an older node
+// could not deliver any other (it drops what it cannot decode, counted
+// unroutable), so another body would need a new subject namespace,
+// written only once every node reads it.
 const (
 	// hdrOrigin names the node incarnation that sent it (newOrigin).
 	hdrOrigin = "Emq-Origin"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,12 +191,14 @@ func (s *Sessions) handOverShared(ctx context.Context, id string, owed []cluster
 			continue
 		}
 		raw := &raws[i]
-		// Its headers as stored (publisher, origin), and its stream
-		// sequence, which the member that takes it records.
+		// Its headers as stored (publisher, origin, and those of a newer
+		// version this one does not know: route_codec.go), without
+		// JetStream's own, and its stream sequence, which the member that
+		// takes it records.
 		h := nats.Header{}
-		for _, k := range []string{hdrOrigin, hdrSeq, hdrFrom} {
-			if v := raw.Header.Get(k); v != "" {
-				h.Set(k, v)
+		for k, v := range raw.Header {
+			if !strings.HasPrefix(k, "Nats-") {
+				h[k] = v
 			}
 		}
 		h.Set(hdrStreamSeq, strconv.FormatUint(o.Seq, 10))
