@@ -36,7 +36,11 @@
 //   - the questions every node answers about itself for the admin API's
 //     cluster-wide views, asked of all at once (ask.go);
 //   - the other live nodes' advertised MQTT addresses, read from their
-//     liveness records, handed out as Server References (peers.go).
+//     liveness records, handed out as Server References (peers.go);
+//   - mixed versions during a rolling upgrade: fields of a newer node's
+//     records kept byte for byte, newer format versions refused with a
+//     VersionError (compat.go), and a layout each version only adds to,
+//     on a nats-server 2.11 or newer (layout_compat.go).
 //
 // Test helpers that start real NATS clusters, cut links and wait for
 // interest live in gateway/cluster/clustertest.

@@ -19,7 +19,11 @@ const KickPrefix = "emq_ctl.kick."
 func KickSubject(node string) string { return KickPrefix + NodeKey(node) }
 
 // KickRequest asks the node that held a session to let it go: a node
-// that claimed the session (epoch Epoch) for a new connection.
+// that claimed the session (epoch Epoch) for a new connection. Requests
+// and replies are JSON read leniently: a newer node may add optional
+// fields, which an older one ignores (its reply carries the session's
+// QoS state as this version knows it; SessionRecord's rules for nested
+// elements apply).
 type KickRequest struct {
 	ClientID string `json:"client_id"`
 	Epoch    uint64 `json:"epoch"`

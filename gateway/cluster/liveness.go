@@ -20,7 +20,10 @@ import (
 // sessions over, so it must stop serving them.
 var ErrFenced = errors.New("liveness record lapsed or taken")
 
-// NodeRecord is the value of a liveness record.
+// NodeRecord is the value of a liveness record, JSON. Each node writes
+// only its own; the others read it leniently (fields they do not know
+// are ignored), so a newer version may add optional fields; removing one
+// or changing its meaning needs every node to read the new form first.
 type NodeRecord struct {
 	// Node is the node's name.
 	Node string `json:"node"`
