@@ -11,6 +11,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -61,36 +62,125 @@ func jsonFieldNames(t reflect.Type) []string {
 }
 
 // unknownFields returns, in the order read, the members of the JSON
-// object obj whose names are not in known. As encoding/json matches a
-// member to a field ignoring case, so does it: a member it would decode
-// into a known field is not unknown.
+// object obj whose names are not in known, their values byte for byte.
+// As encoding/json matches a member to a field ignoring case, so does
+// it: a member it would decode into a known field is not unknown. obj is
+// valid JSON (json.Unmarshal read it first): the scan only finds the
+// top-level members' bounds, allocating for unknown ones alone.
 func unknownFields(obj []byte, known []string) ([]rawField, error) {
-	d := json.NewDecoder(bytes.NewReader(obj))
-	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a json object")
+	errNotObject := errors.New("not a json object")
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, errNotObject
 	}
 	var out []rawField
-	for d.More() {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, err
+	for i = skipSpace(obj, i+1); i < len(obj) && obj[i] != '}'; {
+		if obj[i] != '"' {
+			return nil, errNotObject
 		}
-		name, _ := tok.(string) // an object's keys are strings
-		var v json.RawMessage
-		if err := d.Decode(&v); err != nil {
-			return nil, err
+		end, escaped := stringEnd(obj, i)
+		if end < 0 {
+			return nil, errNotObject
+		}
+		key := obj[i:end]
+		i = skipSpace(obj, end)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, errNotObject
+		}
+		start := skipSpace(obj, i+1)
+		if i = valueEnd(obj, start); i < 0 {
+			return nil, errNotObject
+		}
+		name := key[1 : len(key)-1]
+		if escaped {
+			var s string
+			if err := json.Unmarshal(key, &s); err != nil {
+				return nil, err
+			}
+			name = []byte(s)
 		}
 		if !containsFold(known, name) {
-			out = append(out, rawField{name: name, value: v})
+			out = append(out, rawField{name: string(name), value: bytes.Clone(obj[start:i])})
 		}
+		i = skipSpace(obj, i)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	if i >= len(obj) {
+		return nil, errNotObject
 	}
 	return out, nil
 }
 
+// skipSpace returns the index of the first byte of b from i on that is
+// not JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the JSON string starting at b[i]
+// (its opening quote), and whether it holds an escape; -1 when it does
+// not end.
+func stringEnd(b []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return -1, escaped
+}
+
+// valueEnd returns the index after the JSON value starting at b[i]; -1
+// when it does not end.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		end, _ := stringEnd(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, _ := stringEnd(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	// A number, true, false or null.
+	j := i
+	for j < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[j])) {
+		j++
+	}
+	return j
+}
+
 // containsFold reports whether names holds name, ignoring case.
-func containsFold(names []string, name string) bool {
+func containsFold(names []string, name []byte) bool {
 	for _, n := range names {
-		if strings.EqualFold(n, name) {
+		if bytes.EqualFold([]byte(n), name) { // as encoding/json matches names
 			return true
 		}
 	}

@@ -3,7 +3,11 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +114,61 @@ func TestSessionRecordUnknownFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSessionRecordUnknownFields checks the scan of a record's members
+// against encoding/json's reading: every member of a record it decodes
+// that is not a field of SessionRecord comes out of a rewrite with the
+// same value.
+func FuzzSessionRecordUnknownFields(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, ` { } `,
+		`{"owner":"a","epoch":3,"zz_flag":true}`,
+		`{"zz":"a}\"{b","owner":"x"}`,
+		`{ "zz" : [ {"}":"]"}, "\\" ] , "epoch" : 1 , "n":-1.5e3}`,
+		`{"a":1,"a":2,"OWNER":"b","\u006fwner":"c"}`,
+		`{"subs":[{"f":"a","zz":1}],"x":null,"y":false}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	var known []string
+	for field := range reflect.TypeFor[cluster.SessionRecord]().Fields() {
+		if name, _, _ := strings.Cut(field.Tag.Get("json"), ","); name != "" && name != "-" {
+			known = append(known, name)
+		}
+	}
+	isKnown := func(k string) bool {
+		return slices.ContainsFunc(known, func(n string) bool { return bytes.EqualFold([]byte(n), []byte(k)) })
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(data, &members) != nil {
+			return
+		}
+		rec, err := cluster.DecodeSession(append([]byte{1}, data...))
+		if err != nil {
+			return // a known field of the wrong type
+		}
+		out, err := cluster.EncodeSession(rec)
+		if err != nil {
+			t.Fatalf("rewriting %s: %v", data, err)
+		}
+		var back map[string]json.RawMessage
+		if err := json.Unmarshal(out[1:], &back); err != nil {
+			t.Fatalf("rewrite of %s is %s: %v", data, out[1:], err)
+		}
+		for k, v := range members {
+			if isKnown(k) {
+				continue
+			}
+			var a, b bytes.Buffer
+			_ = json.Compact(&a, v)
+			_ = json.Compact(&b, back[k])
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				t.Fatalf("member %q of %s: %s after a rewrite (%s), want %s", k, data, back[k], out[1:], v)
+			}
+		}
+	})
 }
 
 // TestSessionRecordNewerVersion checks that a record of a newer version
@@ -231,5 +290,25 @@ func TestKicksAcrossVersions(t *testing.T) {
 	}
 	if !r.Held || r.Cursor != 9 || len(r.Rels) != 1 || len(r.Out) != 1 || r.Out[0].QoS != 2 {
 		t.Fatalf("reply read as %+v", r)
+	}
+}
+
+// BenchmarkDecodeSession decodes a record of ten subscriptions and a few
+// deliveries in flight, as a claim or a lapse does.
+func BenchmarkDecodeSession(b *testing.B) {
+	rec := &cluster.SessionRecord{Owner: "node1", Incarnation: "inc", Epoch: 9, Connected: true, Expiry: 3600, Cursor: 123456}
+	for i := range 10 {
+		rec.Subs = append(rec.Subs, cluster.RecordSub{Filter: "site/" + string(rune('a'+i)) + "/+/telemetry", QoS: 1, ID: uint32(i)})
+		rec.Out = append(rec.Out, cluster.RecordOut{PID: uint16(i + 1), QoS: 1, Seq: uint64(123456 + i)})
+	}
+	v, err := cluster.EncodeSession(rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cluster.DecodeSession(v); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
