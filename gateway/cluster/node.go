@@ -98,7 +98,7 @@ func (n *Node) ensureLayout(ctx context.Context, o LayoutOptions) (*Layout, erro
 			return l, nil
 		}
 		if sv := (*ServerVersionError)(nil); errors.As(err, &sv) {
-			return nil, fmt.Errorf("creating the jetstream layout: %w", err) // retrying will not help
+			return nil, err // retrying will not help
 		}
 		n.log.Warn("creating the jetstream layout failed, retrying", zap.Error(err), zap.Duration("pause", pause))
 		select {

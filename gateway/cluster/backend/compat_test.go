@@ -46,18 +46,20 @@ func TestRecordsOfANewerNode(t *testing.T) {
 		a.s.Detach(sa, ca, nil)
 		clustertest.Eventually(t, func() bool { r := record(t, a, id); return !r.Connected && len(r.Subs) == 1 },
 			func() string { return "the record offline with its subscription" })
-		// A newer node's field, written straight to the bucket.
-		v, rev := leader(t, id)
-		v = append(v[:len(v)-1:len(v)-1], ","+field+"}"...)
-		if _, err := kv.Update(ctx, cluster.SessionKey(id), v, rev); err != nil {
-			t.Fatal(err)
-		}
+		// A newer node's field, written straight to the bucket (again if
+		// a wrote the record meanwhile).
+		clustertest.Eventually(t, func() bool {
+			v, rev := leader(t, id)
+			v = append(v[:len(v)-1:len(v)-1], ","+field+"}"...)
+			_, err := kv.Update(ctx, cluster.SessionKey(id), v, rev)
+			return err == nil
+		}, func() string { return "the newer node's field written" })
 		cb := newSessClient()
 		sb, present := sessOpen(t, b, cb, id, false, 300, nil)
 		if !present {
 			t.Fatal("session not present on b")
 		}
-		v, _ = leader(t, id)
+		v, _ := leader(t, id)
 		if rec, err := cluster.DecodeSession(v); err != nil || rec.Owner != "b" || !bytes.Contains(v, []byte(field)) {
 			t.Fatalf("record after b's takeover %s (%+v, %v), want owner b and %s", v, rec, err, field)
 		}
@@ -107,17 +109,15 @@ func TestRecordsOfANewerNode(t *testing.T) {
 			revs[id] = rev
 		}
 		lapseHandler{s: b.s, ctx: ctx}.Lapsed("gone", "inc1")
-		// The one it reads is claimed, the newer node's field kept.
-		if !slices.Contains(b.s.Owned(), "future4") {
-			t.Fatalf("b owns %v, want future4 claimed", b.s.Owned())
-		}
+		// The one it reads is claimed (by b, or by a if it happened to
+		// look at absent owners meanwhile), the newer node's field kept.
 		v, _ := leader(t, "future4")
-		if rec, err := cluster.DecodeSession(v); err != nil || rec.Owner != "b" || !bytes.Contains(v, []byte(field)) {
-			t.Fatalf("claimed record %s (%+v, %v), want owner b and %s", v, rec, err, field)
+		if rec, err := cluster.DecodeSession(v); err != nil || (rec.Owner != "b" && rec.Owner != "a") || !bytes.Contains(v, []byte(field)) {
+			t.Fatalf("claimed record %s (%+v, %v), want owner a or b and %s", v, rec, err, field)
 		}
 		// The newer one is left untouched, and its index entry with it.
-		if slices.Contains(b.s.Owned(), "future3") {
-			t.Fatal("b claimed a record of a newer version")
+		if slices.Contains(b.s.Owned(), "future3") || slices.Contains(a.s.Owned(), "future3") {
+			t.Fatal("a record of a newer version was claimed")
 		}
 		if got, rev := leader(t, "future3"); rev != revs["future3"] || !bytes.Equal(got, newer) {
 			t.Fatalf("newer record after the lapse: %q at %d, want %q at %d", got, rev, newer, revs["future3"])
