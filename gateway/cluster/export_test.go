@@ -14,6 +14,7 @@ func (l *Liveness) ForgetRevision(rev uint64) { l.rev.Store(rev) }
 var (
 	CheckServerVersion = checkServerVersion
 	Reconcile          = reconcile
+	NeedMsgTTL         = needMsgTTL
 )
 
 // ParseIndexKey is parseIndexKey, for the tests of package cluster_test.

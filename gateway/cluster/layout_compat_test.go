@@ -47,9 +47,23 @@ func TestCheckServerVersion(t *testing.T) {
 		})
 	}
 	c := clustertest.Start(t, 1)
-	v := c.Connect(t, 0).ConnectedServerVersion()
+	nc := c.Connect(t, 0)
+	v := nc.ConnectedServerVersion()
 	if err := cluster.CheckServerVersion(v); err != nil || v == "" {
 		t.Fatalf("the embedded server (version %q) refused: %v", v, err)
+	}
+	// A stream the server made without per-message TTLs (a server older
+	// than 2.11 ignores the setting it does not know) is refused too.
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.Timeout)
+	defer cancel()
+	st, err := newJS(t, nc).CreateStream(ctx, jetstream.StreamConfig{Name: "NO_TTL", Subjects: []string{"no_ttl.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cluster.NeedMsgTTL(st, "2.10.22")
+	var sv *cluster.ServerVersionError
+	if !errors.As(err, &sv) || !strings.Contains(err.Error(), "2.10.22") || !strings.Contains(err.Error(), cluster.MinServerVersion) {
+		t.Fatalf("a stream without per-message TTLs: %v, want a ServerVersionError naming both versions", err)
 	}
 }
 
