@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"edgemq/gateway/admin"
@@ -86,11 +87,15 @@ func (a adminSource) ClusterClients(ctx context.Context) ([]admin.ClientItem, []
 	return items, missing, nil
 }
 
-// answerClusterAdmin answers the other nodes' questions about this one
-// until ctx ends.
+// answerClusterAdmin answers the other nodes' questions about this one,
+// and the admin requests they forward to it (admin_forward.go), until
+// ctx ends.
 func (s *Server) answerClusterAdmin(ctx context.Context) {
 	c := s.cluster
 	a := adminSource{s}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.serveAdminForward(ctx) })
 	sub, err := cluster.Answer(c.node.Link().Conn(), c.node.Name(), askClients, func() ([]byte, error) {
 		return json.Marshal(a.localItems())
 	})
