@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"edgemq/gateway/admin"
@@ -137,36 +136,12 @@ func (a adminSource) findHolder(ctx context.Context, id string, asked []string) 
 	if err != nil {
 		return "", fmt.Errorf("finding the node of client %q: %w", id, err)
 	}
-	nc := a.s.cluster.node.Link().Conn()
-	type answer struct {
-		node  string
-		found bool
-		err   error
-	}
-	answers := make(chan answer, len(live))
-	var wg sync.WaitGroup
-	for _, n := range live {
-		if slices.Contains(asked, n) {
-			continue
-		}
-		wg.Go(func() {
-			rep, err := cluster.AskAdmin(ctx, nc, n, cluster.AdminRequest{Op: cluster.AdminShow, ClientID: id})
-			answers <- answer{n, rep.Found, err}
-		})
-	}
-	go func() { wg.Wait(); close(answers) }()
-	var silent []string
-	for ans := range answers {
-		switch {
-		case ans.err != nil:
-			silent = append(silent, ans.node)
-		case ans.found:
-			cancel() // the others' answers no longer matter
-			return ans.node, nil
-		}
-	}
-	if len(silent) > 0 {
-		slices.Sort(silent)
+	live = slices.DeleteFunc(live, func(n string) bool { return slices.Contains(asked, n) })
+	holder, silent := cluster.FindClient(ctx, a.s.cluster.node.Link().Conn(), id, live)
+	switch {
+	case holder != "":
+		return holder, nil
+	case len(silent) > 0:
 		return "", fmt.Errorf("client %q is not connected to the nodes that answered; %s did not answer within %s: %w",
 			id, strings.Join(silent, ", "), adminForwardTimeout, admin.ErrNoAnswer)
 	}

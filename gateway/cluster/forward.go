@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 )
@@ -120,4 +122,39 @@ func AskAdmin(ctx context.Context, nc *nats.Conn, node string, req AdminRequest)
 		return r, fmt.Errorf("node %s: %s", node, r.Error)
 	}
 	return r, nil
+}
+
+// FindClient asks each of nodes at once whether clientID is connected to
+// it (AdminShow), and returns the first that says so, without waiting
+// for the others; holder is "" when none does. silent lists, sorted, the
+// nodes that did not answer before ctx ended or answered with an error:
+// one of them may have the client. A node is asked at most once.
+func FindClient(ctx context.Context, nc *nats.Conn, clientID string, nodes []string) (holder string, silent []string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the others' answers no longer matter
+	type answer struct {
+		node  string
+		found bool
+		err   error
+	}
+	nodes = slices.Compact(slices.Sorted(slices.Values(nodes)))
+	answers := make(chan answer, len(nodes)) // no sender blocks
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Go(func() {
+			rep, err := AskAdmin(ctx, nc, n, AdminRequest{Op: AdminShow, ClientID: clientID})
+			answers <- answer{n, rep.Found, err}
+		})
+	}
+	go func() { wg.Wait(); close(answers) }()
+	for ans := range answers {
+		switch {
+		case ans.err != nil:
+			silent = append(silent, ans.node)
+		case ans.found:
+			return ans.node, nil
+		}
+	}
+	slices.Sort(silent)
+	return "", silent
 }
