@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,10 @@ func TestCtlClientForwarded(t *testing.T) {
 				len(d.Subscriptions) != 1 || d.Subscriptions[0].Filter != "fw/"+tc.id {
 				t.Errorf("show --scope cluster on node a: %+v; want %s on node b with its subscription", d, tc.id)
 			}
+			// The API itself, as ctl calls it.
+			if status, body := apiCall(t, a, "GET", "/api/v1/clients/"+tc.id+"?scope=cluster"); status != http.StatusOK || !strings.Contains(body, `"node":"b"`) {
+				t.Errorf("GET /api/v1/clients/%s?scope=cluster on node a: %d %s; want 200 naming node b", tc.id, status, body)
+			}
 			code, out, errOut := a.ctl(t, "clients", "show", tc.id, "--scope", "cluster")
 			if code != 0 || !strings.Contains(out, "node:") || !strings.Contains(out, " b\n") {
 				t.Errorf("show --scope cluster table: exit %d, stdout %q, stderr %q; want a node: b row", code, out, errOut)
@@ -121,6 +127,9 @@ func TestCtlClientForwarded(t *testing.T) {
 				t.Errorf("%s of an unknown id: exit %d, stderr %q; want %d and a 404", cmd, code, errOut, ctlNotFound)
 			}
 		}
+		if status, body := apiCall(t, a, "GET", "/api/v1/clients/fw-nobody?scope=galaxy"); status != http.StatusBadRequest {
+			t.Errorf("scope galaxy: %d %s, want 400", status, body)
+		}
 	})
 
 	t.Run("owner does not answer", func(t *testing.T) {
@@ -138,6 +147,9 @@ func TestCtlClientForwarded(t *testing.T) {
 			if code != ctlError || !strings.Contains(errOut, "504") || !strings.Contains(errOut, "node ghost") {
 				t.Errorf("%s of a client of a node that does not answer: exit %d, stderr %q; want %d, 504 naming node ghost", cmd, code, errOut, ctlError)
 			}
+		}
+		if status, body := apiCall(t, a, "DELETE", "/api/v1/clients/fw-ghost?scope=cluster"); status != http.StatusGatewayTimeout || !strings.Contains(body, "node ghost") {
+			t.Errorf("DELETE of a client of a node that does not answer: %d %s; want 504 naming node ghost", status, body)
 		}
 		// A live node that does not answer, while no node that answered
 		// has the client: it might, so it is no 404.
@@ -193,4 +205,25 @@ func writeGhostNode(t *testing.T, natsAddr string) {
 	if _, err := kv.Put(ctx, cluster.NodeKey("ghost"), []byte(`{"node":"ghost","since":"2026-01-01T00:00:00Z","incarnation":"ghost-1"}`)); err != nil {
 		t.Fatalf("writing the hung node's record: %v", err)
 	}
+}
+
+// apiCall sends method path to g's admin API with the token and returns
+// the status and body.
+func apiCall(t *testing.T, g *ctlGateway, method, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, g.admin+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ctlTestToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+	}
+	return resp.StatusCode, string(b)
 }
