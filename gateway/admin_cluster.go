@@ -3,7 +3,8 @@ package gateway
 // The admin API on a cluster node: the node's name on its clients and
 // status, and the cluster-wide client list (admin.ClusterClients), for
 // which every node answers a NATS question with its own connected
-// clients (cluster.Answer, cluster.AskAll). Answering reads the
+// clients (cluster.Answer, cluster.AskAll); showing and kicking a client
+// of another node is admin_forward.go's. Answering reads the
 // connections as GET /api/v1/clients does (adminSource.Clients: Server.mu,
 // then each session.mu alone), on the NATS subscription's goroutine.
 
