@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,10 +50,15 @@ func TestClusterExampleQuickCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conf := string(b)
-		for from, to := range ports {
-			conf = strings.ReplaceAll(conf, from, to)
-		}
+		// One pass over whole addresses: replacing one after another
+		// could rewrite a free port already put in (127.0.0.1:4231 is a
+		// prefix of 127.0.0.1:42317).
+		conf := loopbackAddrRE.ReplaceAllStringFunc(string(b), func(addr string) string {
+			if to, ok := ports[addr]; ok {
+				return to
+			}
+			return addr
+		})
 		// Quick to stop: no drain period to wait out.
 		conf += "log: {level: warn}\ndrain: {period: 0s}\nshutdown_timeout: 5s\n"
 		path := filepath.Join(dir, fmt.Sprintf("node%d.yaml", i))
@@ -206,3 +212,6 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+// loopbackAddrRE matches a whole loopback address with its port.
+var loopbackAddrRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
