@@ -3,7 +3,8 @@ package gateway
 // The admin API on a cluster node: the node's name on its clients and
 // status, and the cluster-wide client list (admin.ClusterClients), for
 // which every node answers a NATS question with its own connected
-// clients (cluster.Answer, cluster.AskAll). Answering reads the
+// clients (cluster.Answer, cluster.AskAll); showing and kicking a client
+// of another node is admin_forward.go's. Answering reads the
 // connections as GET /api/v1/clients does (adminSource.Clients: Server.mu,
 // then each session.mu alone), on the NATS subscription's goroutine.
 
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"edgemq/gateway/admin"
@@ -86,11 +88,15 @@ func (a adminSource) ClusterClients(ctx context.Context) ([]admin.ClientItem, []
 	return items, missing, nil
 }
 
-// answerClusterAdmin answers the other nodes' questions about this one
-// until ctx ends.
+// answerClusterAdmin answers the other nodes' questions about this one,
+// and the admin requests they forward to it (admin_forward.go), until
+// ctx ends.
 func (s *Server) answerClusterAdmin(ctx context.Context) {
 	c := s.cluster
 	a := adminSource{s}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.serveAdminForward(ctx) })
 	sub, err := cluster.Answer(c.node.Link().Conn(), c.node.Name(), askClients, func() ([]byte, error) {
 		return json.Marshal(a.localItems())
 	})

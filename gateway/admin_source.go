@@ -167,7 +167,9 @@ func (a adminSource) Kick(id string, code mqtt.ReasonCode) (admin.Client, bool) 
 		return admin.Client{}, false
 	}
 	ac.c.Channel().Kick(code)
-	return ac.client(), true
+	c := ac.client()
+	c.Node = a.s.clusterNodeName() // admin_cluster.go
+	return c, true
 }
 
 func negotiatedOf(n *proto.Negotiated) admin.Negotiated {

@@ -173,8 +173,8 @@ func TestClusterAdmin(t *testing.T) {
 }
 
 // TestAdminClientsScopeSingleNode: on a single node scope=cluster is the
-// node's own clients, with no node named and none missing; the status
-// names no node.
+// node's own clients, with no node named and none missing, for the
+// listing and for one client; the status names no node.
 func TestAdminClientsScopeSingleNode(t *testing.T) {
 	ts := startAdminServer(t, adminConfig(t))
 	a := newAdminClient(t, ts)
@@ -183,6 +183,11 @@ func TestAdminClientsScopeSingleNode(t *testing.T) {
 	if len(pg.Items) != 1 || pg.Items[0].ClientID != "solo-1" || pg.Items[0].Node != "" || pg.MissingNodes == nil || len(pg.MissingNodes) != 0 {
 		t.Errorf("scope cluster on a single node: %+v", pg)
 	}
+	// One client with scope=cluster is the node's own too.
+	if d := adminDo[admin.ClientDetailDoc](t, a, "GET", "/api/v1/clients/solo-1?scope=cluster", nil, http.StatusOK); d.ClientID != "solo-1" || d.Node != "" {
+		t.Errorf("show with scope cluster on a single node: %+v", d.ClientItem)
+	}
+	adminDo[admin.ErrorBody](t, a, "DELETE", "/api/v1/clients/solo-2?scope=cluster", nil, http.StatusNotFound)
 	if st := adminDo[admin.StatusDoc](t, a, "GET", "/api/v1/status", nil, http.StatusOK); st.Node != "" || len(st.Cluster) != 0 {
 		t.Errorf("single node status: node %q, cluster %v", st.Node, st.Cluster)
 	}

@@ -53,6 +53,7 @@ ONLY=${ONLY:-}
 pids=()
 
 log() { echo "cluster: $*" >&2; }
+. "$root/cmd/edgemq-bench/ready.sh" # wait_ready
 stop_all() {
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null || true
@@ -77,16 +78,6 @@ limits:
   max_unauthenticated: 0
   per_ip_connections: 0
   rate: {per_ip: 0, global: 0}'
-
-# wait_ready waits for an ops listener's /readyz to answer 200.
-wait_ready() {
-	for _ in $(seq 1 300); do
-		if curl -fs "http://$1/readyz" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	log "$1 never became ready"
-	return 1
-}
 
 start_single() {
 	cat >"$work/single.yaml" <<EOF

@@ -31,6 +31,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/edgemq-cluster-ab.XXXXXX)
 pids=()
 log() { echo "cluster_ab: $*" >&2; }
+. "$root/cmd/edgemq-bench/ready.sh" # wait_ready
 stop_nodes() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -59,15 +60,6 @@ for b in base this; do
 	(cd "$src" && go build -o "$work/$b/edgemq" ./cmd/edgemq && go build -o "$work/$b/edgemq-bench" ./cmd/edgemq-bench)
 done
 (cd "$root" && go build -o "$work/streamprobe" ./cmd/edgemq-bench/streamprobe)
-
-wait_ready() {
-	for _ in $(seq 1 300); do
-		if curl -fs "http://$1/readyz" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	log "$1 never became ready"
-	return 1
-}
 
 start_cluster() { # build
 	local dir=$work/run

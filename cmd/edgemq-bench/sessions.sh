@@ -48,6 +48,7 @@ mqtt() { echo "127.0.0.1:$(port $((1890 + $1)))"; }
 ops() { echo "127.0.0.1:$(port $((9190 + $1)))"; }
 
 log() { echo "sessions: $*" >&2; }
+. "$root/cmd/edgemq-bench/ready.sh" # wait_ready
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -63,15 +64,6 @@ limits:
   max_unauthenticated: 0
   per_ip_connections: 0
   rate: {per_ip: 0, global: 0}'
-
-wait_ready() {
-	for _ in $(seq 1 600); do
-		if curl -fs "http://$1/readyz" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	log "$1 never became ready"
-	return 1
-}
 
 # metric OPS NAME: the sum of a metric's samples on a node's /metrics.
 metric() {
@@ -94,7 +86,7 @@ PY
 	node_pid[$i]=$!
 	pids+=($!)
 done
-for i in 1 2 3; do wait_ready "$(ops $i)"; done
+for i in 1 2 3; do wait_ready "$(ops $i)" 60; done
 
 declare -A rss0 heap0 rss1 heap1
 for i in 1 2 3; do

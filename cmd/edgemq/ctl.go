@@ -47,8 +47,13 @@ Commands:
           [--scope node|cluster]           cluster: every node's clients, with
                                            their node, and the nodes that did
                                            not answer
-  clients show ID                          one client: TLS, limits, subscriptions, queues
-  clients kick ID [--reason CODE]          disconnect (v5: DISCONNECT CODE, default 0x98)
+  clients show ID [--scope node|cluster]   one client: TLS, limits, subscriptions, queues
+  clients kick ID [--reason CODE] [--scope node|cluster]
+                                           disconnect (v5: DISCONNECT CODE, default 0x98)
+                                           show and kick: --scope node (the
+                                           default) this node's client only;
+                                           cluster: the client on any node,
+                                           forwarded to its node, which answers
   sessions [list] [--client-id PREFIX] [--connected true|false]
   sessions show ID                         one session, connected or offline
   sessions delete ID                       kick if connected, then discard the session

@@ -176,13 +176,7 @@ func ctlClientList(ctx context.Context, env *ctlEnv, args []string) error {
 			"listener": "listener", "transport": "transport", "username": "username",
 			"client-id": "client_id", "protocol": "protocol",
 		})(fs)
-		fs.Func("scope", "`node` (default): this node's clients; cluster: every node's, each with its node", func(v string) error {
-			if v != "node" && v != "cluster" {
-				return fmt.Errorf("%q is not node or cluster", v)
-			}
-			q.Set("scope", v)
-			return nil
-		})
+		scopeFlag(fs, q, "`node` (default): this node's clients; cluster: every node's, each with its node")
 	})
 	if err != nil {
 		return err
@@ -194,12 +188,35 @@ func ctlClientList(ctx context.Context, env *ctlEnv, args []string) error {
 	return emit(env, data, printClients)
 }
 
+// scopeFlag registers --scope, node or cluster, as the scope parameter.
+func scopeFlag(fs *flag.FlagSet, q url.Values, usage string) {
+	fs.Func("scope", usage, func(v string) error {
+		if v != "node" && v != "cluster" {
+			return fmt.Errorf("%q is not node or cluster", v)
+		}
+		q.Set("scope", v)
+		return nil
+	})
+}
+
+// withQuery returns path with q's parameters, if any.
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// oneClientScope is the usage of --scope of clients show and kick.
+const oneClientScope = "`node` (default): a client of this node; cluster: of any node, asked through this one"
+
 func ctlClientShow(ctx context.Context, env *ctlEnv, args []string) error {
-	c, pos, err := start(env, "clients show", args, nil, "ID")
+	q := url.Values{}
+	c, pos, err := start(env, "clients show", args, func(fs *flag.FlagSet) { scopeFlag(fs, q, oneClientScope) }, "ID")
 	if err != nil {
 		return err
 	}
-	data, err := c.do(ctx, "GET", "/clients/"+escapeSegment(pos[0]), nil)
+	data, err := c.do(ctx, "GET", withQuery("/clients/"+escapeSegment(pos[0]), q), nil)
 	if err != nil {
 		return err
 	}
@@ -208,21 +225,22 @@ func ctlClientShow(ctx context.Context, env *ctlEnv, args []string) error {
 
 func ctlClientKick(ctx context.Context, env *ctlEnv, args []string) error {
 	var reason string
+	q := url.Values{}
 	c, pos, err := start(env, "clients kick", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&reason, "reason", "", "DISCONNECT reason `CODE` for a v5 client: 0x98 (default), 0x8B, or a name such as server-shutting-down")
+		scopeFlag(fs, q, oneClientScope)
 	}, "ID")
 	if err != nil {
 		return err
 	}
-	path := "/clients/" + escapeSegment(pos[0])
 	if reason != "" {
 		code, err := reasonCode(reason)
 		if err != nil {
 			return err
 		}
-		path += "?" + url.Values{"reason": {code}}.Encode()
+		q.Set("reason", code)
 	}
-	data, err := c.do(ctx, "DELETE", path, nil)
+	data, err := c.do(ctx, "DELETE", withQuery("/clients/"+escapeSegment(pos[0]), q), nil)
 	if err != nil {
 		return err
 	}
@@ -231,6 +249,7 @@ func ctlClientKick(ctx context.Context, env *ctlEnv, args []string) error {
 			ClientID   string `json:"client_id"`
 			Protocol   string `json:"protocol"`
 			ReasonCode string `json:"reason_code"`
+			Node       string `json:"node"`
 		}
 		if err := json.Unmarshal(data, &k); err != nil {
 			return fmt.Errorf("decoding answer: %w", err)
@@ -242,7 +261,11 @@ func ctlClientKick(ctx context.Context, env *ctlEnv, args []string) error {
 				how += " (" + mqtt.ReasonCode(n).String() + ")"
 			}
 		}
-		_, err := fmt.Fprintf(w, "kicked %s: %s\n", k.ClientID, how)
+		on := ""
+		if k.Node != "" {
+			on = " on node " + k.Node
+		}
+		_, err := fmt.Fprintf(w, "kicked %s%s: %s\n", k.ClientID, on, how)
 		return err
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -164,6 +165,9 @@ func printClient(w io.Writer, data []byte) error {
 		{"session expiry", expiryText(c.SessionExpiry)},
 		{"inflight", fmt.Sprint(c.Inflight)}, {"queued", fmt.Sprintf("%d (%d bytes)", c.Queued, c.QueuedBytes)},
 		{"outbound queue", fmt.Sprintf("%d (%d bytes)", c.OutboundQueue.Items, c.OutboundQueue.Bytes)},
+	}
+	if c.Node != "" {
+		rows = slices.Insert(rows, 1, []string{"node", c.Node})
 	}
 	if c.TLS != nil {
 		rows = append(rows, []string{"tls", strings.TrimSpace(c.TLS.Version + " " + c.TLS.CipherSuite)},

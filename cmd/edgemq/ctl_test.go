@@ -103,6 +103,14 @@ type v5Sub struct {
 // connectV5 connects a paho MQTT 5 client with a persistent session.
 func connectV5(t *testing.T, addr, id string) *v5Sub {
 	t.Helper()
+	return connectV5Expiry(t, addr, id, 600)
+}
+
+// connectV5Expiry connects a paho MQTT 5 client with Clean Start and
+// Session Expiry Interval expiry (0: the session ends with the
+// connection).
+func connectV5Expiry(t *testing.T, addr, id string, expiry uint32) *v5Sub {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +126,6 @@ func connectV5(t *testing.T, addr, id string) *v5Sub {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	expiry := uint32(600)
 	if _, err := s.c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 60,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}); err != nil {
 		t.Fatalf("connecting %s: %v", id, err)

@@ -144,23 +144,38 @@ func tlsInfoOf(cs *tls.ConnectionState) *TLSInfo {
 	return t
 }
 
-// getClient shows one connected client.
-func (a *Server) getClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	d, ok := a.b.Clients.Client(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, "client %q is not connected", id)
-		return
-	}
+// DetailDocOf returns d as GET /api/v1/clients/{id} shows it (and as a
+// cluster node answers for it, ClusterClient).
+func DetailDocOf(d *ClientDetail) ClientDetailDoc {
 	subs := d.Session.Subscriptions
 	if subs == nil {
 		subs = []Subscription{}
 	}
-	writeJSON(w, http.StatusOK, ClientDetailDoc{
+	return ClientDetailDoc{
 		ClientItem: ItemOf(&d.Client), TLS: tlsInfoOf(d.TLS), Negotiated: d.Negotiated,
 		Subscriptions: subs, Inflight: d.Session.Inflight, Queued: d.Session.Queued, QueuedBytes: d.Session.QueuedBytes,
 		OutboundQueue: QueueDepth{Items: d.OutboundItems, Bytes: d.OutboundBytes}, SessionExpiry: d.Session.Expiry,
-	})
+	}
+}
+
+// getClient shows one connected client; with scope=cluster, one
+// connected to any node of a cluster (clients_cluster.go).
+func (a *Server) getClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	cluster, ok := a.clusterScope(w, r)
+	if !ok {
+		return
+	}
+	d, found := a.b.Clients.Client(id)
+	if !found {
+		if cluster {
+			a.getClusterClient(w, r, id)
+			return
+		}
+		writeError(w, http.StatusNotFound, "client %q is not connected", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, DetailDocOf(&d))
 }
 
 // serverDisconnectCodes are the DISCONNECT reason codes a server may send
@@ -190,16 +205,30 @@ func parseDisconnectCode(r *http.Request) (mqtt.ReasonCode, bool) {
 	return code, err == nil && serverDisconnectCodes[code]
 }
 
+// ServerMaySend reports whether a server may send code in a DISCONNECT
+// (MQTT 5.0 table 3-10) [MQTT-3.14.2-1].
+func ServerMaySend(code mqtt.ReasonCode) bool { return serverDisconnectCodes[code] }
+
 // KickResult is the answer of DELETE /api/v1/clients/{id}.
 type KickResult struct {
 	ClientID   string `json:"client_id"`
 	Protocol   string `json:"protocol"`
 	ReasonCode string `json:"reason_code"` // sent to a v5 client
+	// Node is the cluster node the client was connected to; absent on a
+	// single node.
+	Node string `json:"node,omitempty"`
+}
+
+// KickResultOf returns the answer to a kick of c with code (and what a
+// cluster node answers for it, ClusterKick).
+func KickResultOf(c *Client, code mqtt.ReasonCode) KickResult {
+	return KickResult{ClientID: c.ClientID, Protocol: c.Version.String(), ReasonCode: fmt.Sprintf("0x%02X", byte(code)), Node: c.Node}
 }
 
 // kickClient disconnects a client through its connection's own close
 // path (Clients.Kick): a v5 client gets DISCONNECT with the reason code, a
-// 3.x client is closed.
+// 3.x client is closed. With scope=cluster, a client connected to
+// another node of a cluster is kicked there (clients_cluster.go).
 func (a *Server) kickClient(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	code, ok := parseDisconnectCode(r)
@@ -207,11 +236,20 @@ func (a *Server) kickClient(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reason %q is not a DISCONNECT reason code a server may send", r.URL.Query().Get("reason"))
 		return
 	}
+	cluster, ok := a.clusterScope(w, r)
+	if !ok {
+		return
+	}
 	c, found := a.b.Clients.Kick(id, code)
 	if !found {
+		if cluster {
+			a.kickClusterClient(w, r, id, code)
+			return
+		}
 		writeError(w, http.StatusNotFound, "client %q is not connected", id)
 		return
 	}
 	a.log.Info("admin kick", logsafe.String("client_id", id), zap.Stringer("reason_code", code))
-	writeJSON(w, http.StatusOK, KickResult{ClientID: id, Protocol: c.Version.String(), ReasonCode: fmt.Sprintf("0x%02X", byte(code))})
+	c.ClientID = id
+	writeJSON(w, http.StatusOK, KickResultOf(&c, code))
 }

@@ -6,12 +6,14 @@
 // 400 (bad input), 401 (no or wrong token, with WWW-Authenticate:
 // Bearer; a token in the query string or a path with dot segments is a
 // 400, guard.go), 404, 405 (with Allow), 409, 413 (body too large), 422
-// (refused reload) and 503.
+// (refused reload), 503 and 504 (a cluster node holding the client did
+// not answer, clients_cluster.go).
 //
 // The API reads and acts on the server only through the narrow
 // interfaces it declares in source.go — Clients, Sessions, Retained,
 // Publisher and Control, and on a cluster node ClusterClients (the
-// clients of every node, clients_cluster.go) — which small adapters of
+// clients of every node, and a client of another node shown or kicked
+// there, clients_cluster.go) — which small adapters of
 // the gateway root implement. It never touches the server's connections, sessions or
 // registry, and takes none of their locks: the implementations take
 // theirs, each alone and briefly, and hand back copies. Publisher is the

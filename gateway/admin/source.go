@@ -313,8 +313,9 @@ type ServerOverview struct {
 	Cluster []ClusterNode
 }
 
-// ClusterClients lists the connected clients of a whole cluster. Safe
-// for concurrent use; the caller holds none of the server's locks.
+// ClusterClients lists the connected clients of a whole cluster, and
+// shows or kicks one connected to another node. Safe for concurrent use;
+// the caller holds none of the server's locks.
 type ClusterClients interface {
 	// ClusterClients returns the connected clients of every live node
 	// (this one's included), each naming its node, in no order; it waits
@@ -322,7 +323,24 @@ type ClusterClients interface {
 	// nodes that did not answer in time. The error is set when the other
 	// nodes could not be asked at all.
 	ClusterClients(ctx context.Context) (items []ClientItem, missing []string, err error)
+	// ClusterClient returns the client with id connected to another node
+	// of the cluster as that node shows it (GET /api/v1/clients/{id}
+	// there, its node named), asking over NATS until ctx ends. The error
+	// is ErrNotFound when every live node answered that no client of id
+	// is connected to it; one wrapping ErrNoAnswer, naming the node, when
+	// the node holding the client (or one that might) did not answer.
+	ClusterClient(ctx context.Context, id string) (ClientDetailDoc, error)
+	// ClusterKick kicks the client with id connected to another node of
+	// the cluster, on that node, as its Clients.Kick does (a v5 client
+	// gets DISCONNECT with code, a 3.x client is closed, the session
+	// stays per its expiry), and returns that node's answer. Errors as
+	// ClusterClient's.
+	ClusterKick(ctx context.Context, id string, code mqtt.ReasonCode) (KickResult, error)
 }
+
+// ErrNoAnswer is wrapped by ClusterClient's and ClusterKick's errors when
+// a node that holds the client, or might, did not answer in time.
+var ErrNoAnswer = errors.New("the node did not answer")
 
 // Backend is what the API works over; one value may implement them all.
 // Every field is required but Dashboard and Cluster.
@@ -337,8 +355,9 @@ type Backend struct {
 	// without the token: they hold no data, and the page asks for the
 	// token to call the API. nil: no dashboard.
 	Dashboard http.Handler
-	// Cluster lists the clients of every node of a cluster
-	// (GET /api/v1/clients?scope=cluster); nil on a single node, where
-	// that scope is this node.
+	// Cluster lists the clients of every node of a cluster, and shows
+	// and kicks a client connected to another node (scope=cluster on
+	// /api/v1/clients and /api/v1/clients/{id}); nil on a single node,
+	// where that scope is this node.
 	Cluster ClusterClients
 }
