@@ -333,6 +333,10 @@ func TestFencing(t *testing.T) {
 		}, func() string {
 			return fmt.Sprintf("round %d: record %q at %d, %v; winner %d wrote at %d", round, got.Value, got.Revision, err, won, revs[won])
 		})
+		// Asked of the leader, the record is the winner's at once.
+		if got, err := recs[1-won].Latest(ctx, jss[2*(1-won)].Conn(), key); err != nil || got.Revision != revs[won] {
+			t.Fatalf("round %d: the leader holds %q at %d, %v; winner %d wrote at %d", round, got.Value, got.Revision, err, won, revs[won])
+		}
 		rev = revs[won]
 	}
 	if err := recs[0].Delete(ctx, key, rev-1); !errors.Is(err, cluster.ErrStale) {
@@ -345,6 +349,12 @@ func TestFencing(t *testing.T) {
 		_, err = recs[1].Get(ctx, key)
 		return errors.Is(err, cluster.ErrNoRecord)
 	}, func() string { return fmt.Sprintf("get after delete: %v, want ErrNoRecord", err) })
+	if _, err := recs[1].Latest(ctx, jss[2].Conn(), key); !errors.Is(err, cluster.ErrNoRecord) {
+		t.Errorf("the leader's record after delete: %v, want ErrNoRecord", err)
+	}
+	if _, err := recs[1].Latest(ctx, jss[2].Conn(), cluster.SessionKey("never")); !errors.Is(err, cluster.ErrNoRecord) {
+		t.Errorf("the leader's record of a key never written: %v, want ErrNoRecord", err)
+	}
 }
 
 // TestLiveness: a node's record is renewed while it runs, lapses after

@@ -14,6 +14,7 @@ import (
 
 	"edgemq/mqtt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -283,6 +284,20 @@ func NewSessionStore(kv jetstream.KeyValue) SessionStore {
 // Get returns clientID's record and its revision, or ErrNoRecord.
 func (s SessionStore) Get(ctx context.Context, clientID string) (*SessionRecord, uint64, error) {
 	r, err := s.recs.Get(ctx, SessionKey(clientID))
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := DecodeSession(r.Value)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading session %q: %w", clientID, err)
+	}
+	return rec, r.Revision, nil
+}
+
+// Latest returns clientID's record and its revision as the stream leader
+// holds them (Records.Latest), or ErrNoRecord.
+func (s SessionStore) Latest(ctx context.Context, nc *nats.Conn, clientID string) (*SessionRecord, uint64, error) {
+	r, err := s.recs.Latest(ctx, nc, SessionKey(clientID))
 	if err != nil {
 		return nil, 0, err
 	}

@@ -193,7 +193,7 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 // write would fail stale again, and the session be dropped here as if
 // claimed. It reports whether it did.
 func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) bool {
-	cur, curRev, err := s.readPast(ctx, id, rev)
+	cur, curRev, err := s.readLatest(ctx, id)
 	if err != nil || curRev <= rev || !sameHolding(cur, rec) {
 		return false
 	}
@@ -224,25 +224,11 @@ func (s *Sessions) recOf(o *owned) (cluster.SessionRecord, uint64) {
 	return o.rec, o.rev
 }
 
-// readPast reads id's record after a revision-checked write at rev
-// failed: the record moved past rev, but a read may come from a replica
-// that has not seen that write yet (reads are direct gets), and taking
-// that for the record would fail the next write too. It reads again,
-// backing off, until the record read is past rev or gone, or a second
-// has passed (then it returns the last read), or ctx ends.
-func (s *Sessions) readPast(ctx context.Context, id string, rev uint64) (*cluster.SessionRecord, uint64, error) {
-	pause := time.Millisecond
-	give := time.Now().Add(time.Second)
-	for {
-		cur, curRev, err := s.store.Get(ctx, id)
-		if err != nil || curRev > rev || time.Now().After(give) {
-			return cur, curRev, err
-		}
-		select {
-		case <-ctx.Done():
-			return cur, curRev, nil
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 50*time.Millisecond)
-	}
+// readLatest reads id's record after a revision-checked write failed:
+// the record moved on, and the read must see what moved it. Reads are
+// direct gets, which a replica that has not applied the last write yet
+// may answer, and taking that for the record would fail the next write
+// too; so this one asks the stream's leader (cluster.Records.Latest).
+func (s *Sessions) readLatest(ctx context.Context, id string) (*cluster.SessionRecord, uint64, error) {
+	return s.store.Latest(ctx, s.o.Conn, id)
 }

@@ -508,7 +508,7 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		}
 		s.snapshot(&rec, sess)
 		rev, err := s.store.Put(ctx, id, &rec, oldRev)
-		if errors.Is(err, cluster.ErrStale) && try == 0 && s.rebase(ctx, id, o, &rec, oldRev) {
+		if errors.Is(err, cluster.ErrStale) && try < 3 && s.rebase(ctx, id, o, &rec, oldRev) {
 			continue // moved on by this node's own holding (checkpoint.go): on top of it
 		}
 		if err != nil {

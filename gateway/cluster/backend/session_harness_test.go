@@ -271,8 +271,8 @@ func receive(t *testing.T, c *sessClient, sess *broker.Session, n int) []string 
 }
 
 // record reads id's record from the sessions stream's leader, which has
-// every acknowledged write (a direct get may come from a replica a write
-// has not reached yet), and at least at the revision nd last wrote, if
+// every acknowledged write (cluster.Records.Latest: a direct get may come
+// from a replica a write has not reached yet), and at least at the revision nd last wrote, if
 // nd holds the session. It waits for the record to exist.
 func record(t *testing.T, nd *sessNode, id string) *cluster.SessionRecord {
 	t.Helper()
@@ -285,15 +285,11 @@ func record(t *testing.T, nd *sessNode, id string) *cluster.SessionRecord {
 	}
 	nd.s.mu.Unlock()
 	for {
-		v, rev, err := clustertest.LeaderGet(ctx, nd.nc, nd.layout.Sessions.Bucket(), cluster.SessionKey(id))
+		rec, rev, err := nd.s.store.Latest(ctx, nd.nc, id)
 		switch {
 		case err == nil && rev >= want:
-			rec, err := cluster.DecodeSession(v)
-			if err != nil {
-				t.Fatalf("record of %s: %v", id, err)
-			}
 			return rec
-		case err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil:
+		case err != nil && !errors.Is(err, cluster.ErrNoRecord) && ctx.Err() == nil:
 			t.Fatalf("record of %s: %v", id, err)
 		case ctx.Err() != nil:
 			t.Fatalf("record of %s: not at revision %d: %v", id, want, ctx.Err())

@@ -128,8 +128,8 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		// Moved on: by another writer of this node (a checkpoint, the
 		// in-flight state, outflight.go), whose write the next round
 		// builds on, or by another node's claim.
-		// (Read past rev: a replica may lag, checkpoint.go.)
-		cur, curRev, err := s.readPast(ctx, id, rev)
+		// (Read from the leader: a replica may lag, checkpoint.go.)
+		cur, curRev, err := s.readLatest(ctx, id)
 		if err != nil || cur.Owner != s.o.Node || !sameHolding(cur, &rec) { // outflight.go
 			// Another node claimed it: the checkpoint writes again, and
 			// drops the session if no kick comes (checkpoint.go).

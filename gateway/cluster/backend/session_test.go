@@ -12,8 +12,6 @@ import (
 	"edgemq/gateway/cluster"
 	"edgemq/gateway/cluster/clustertest"
 	"edgemq/mqtt"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // routeLive routes a stored message on nd as its ingress does: with its
@@ -221,8 +219,8 @@ func TestWillsAfterNodeLapse(t *testing.T) {
 		return d.Owner != "c" && d.Will == nil && cl.Owner != "c"
 	}, func() string { return "the gone node's sessions are not all claimed" })
 	clustertest.Eventually(t, func() bool {
-		_, _, err := clustertest.LeaderGet(t.Context(), a.nc, a.layout.Sessions.Bucket(), cluster.SessionKey("now"))
-		return errors.Is(err, jetstream.ErrKeyNotFound)
+		_, _, err := a.s.store.Latest(t.Context(), a.nc, "now")
+		return errors.Is(err, cluster.ErrNoRecord)
 	}, func() string { return "the record of a session that ended with its node is still there" })
 	for len(a.wills)+len(nodes[1].wills) > 0 {
 		select {
