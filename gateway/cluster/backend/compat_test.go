@@ -30,11 +30,11 @@ func TestRecordsOfANewerNode(t *testing.T) {
 	kv := a.layout.Sessions
 	leader := func(t *testing.T, id string) ([]byte, uint64) {
 		t.Helper()
-		v, rev, err := clustertest.LeaderGet(ctx, a.nc, kv.Bucket(), cluster.SessionKey(id))
+		r, err := cluster.NewRecords(kv).Latest(ctx, a.nc, cluster.SessionKey(id))
 		if err != nil {
 			t.Fatalf("reading %s's record: %v", id, err)
 		}
-		return v, rev
+		return r.Value, r.Revision
 	}
 	const field = `"zz_future":{"v":[1, 2],"w":"\u00fc"}`
 
