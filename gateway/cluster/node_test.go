@@ -103,6 +103,12 @@ cluster:
 		if err := nodes[1].Close(last); err == nil {
 			t.Error("node2 deleted its record with one of three servers up")
 		}
+		// The release took node2's deadline, so its server's shutdown
+		// goes on in the background: wait for it before the store
+		// directory is removed.
+		if err := nodes[1].Embedded().Shutdown(ctx); err != nil {
+			t.Errorf("node2's server did not shut down: %v", err)
+		}
 	}()
 	for _, n := range nodes {
 		if got := n.Embedded().Remotes(); got != 2 {
