@@ -52,12 +52,12 @@ listeners:
 cluster:
   node: k%d
   replicas: 3
-  heartbeat_interval: 200ms
-  liveness_ttl: 1s
+  heartbeat_interval: %v
+  liveness_ttl: %v
   nats:
     urls: [%s]
-    ping_interval: 400ms
-`, filepath.Join(dir, fmt.Sprintf("data%d", i+1)), n.addr, i+1, nc.Servers[i].ClientURL())
+    ping_interval: %v
+`, filepath.Join(dir, fmt.Sprintf("data%d", i+1)), n.addr, i+1, faultHeartbeat, faultTTL, nc.Servers[i].ClientURL(), faultPing)
 		if err := os.WriteFile(n.conf, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -17,13 +17,16 @@ import (
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 )
 
-// fastLiveness makes a node's liveness lapse a second after it stops
-// renewing (cluster.heartbeat_interval, liveness_ttl, and the link's
-// ping below half of it).
+// fastLiveness makes a node's liveness lapse a few seconds after it
+// stops renewing (cluster.heartbeat_interval, liveness_ttl, and the
+// link's ping below half of it), with the fault tests' settings
+// (cluster_ops_test.go). With a TTL of 1 s, a live node's renewal in CI
+// once took longer while the race-built servers elected leaders: its
+// record lapsed and it closed its clients.
 func fastLiveness(_ int, cfg *configs.Config) {
-	cfg.Cluster.HeartbeatInterval = 200 * time.Millisecond
-	cfg.Cluster.LivenessTTL = time.Second
-	cfg.Cluster.NATS.PingInterval = 400 * time.Millisecond
+	cfg.Cluster.HeartbeatInterval = faultHeartbeat
+	cfg.Cluster.LivenessTTL = faultTTL
+	cfg.Cluster.NATS.PingInterval = faultPing
 }
 
 // persistent is a CONNECT of id without clean start, with a session

@@ -29,10 +29,10 @@ func TestNodesStartFromConfig(t *testing.T) {
 data_dir: %s
 cluster:
   node: node%d
-  heartbeat_interval: 200ms
-  liveness_ttl: 1s
+  heartbeat_interval: 500ms
+  liveness_ttl: 4s
   nats:
-    ping_interval: 400ms
+    ping_interval: 500ms
     embedded:
       client_listen: %s
       cluster_listen: %s
