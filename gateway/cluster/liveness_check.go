@@ -2,12 +2,9 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -32,51 +29,16 @@ func (n *Node) Liveness() *Liveness { return n.live }
 func (l *Liveness) SetAdvertise(addr string) { l.advertise.Store(&addr) }
 
 // leaderRecord reads the node's record from the nodes stream's leader
-// (the stream message API, not a direct get, which any replica answers,
-// possibly behind or without a quorum). A record deleted or lapsed (a
-// KV delete or purge marker, or a TTL marker) is jetstream.ErrKeyNotFound.
+// (leaderGet: the stream message API, not a direct get, which any
+// replica answers, possibly behind or without a quorum). A record deleted
+// or lapsed (a KV delete or purge marker, or a TTL marker) is
+// jetstream.ErrKeyNotFound.
 func (l *Liveness) leaderRecord(ctx context.Context) (value []byte, rev uint64, err error) {
-	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + NodesBucket + "." + l.key})
-	if err != nil {
-		return nil, 0, err
+	r, err := leaderGet(ctx, l.js.Conn(), NodesBucket, l.key)
+	if errors.Is(err, ErrNoRecord) {
+		return nil, r.Revision, jetstream.ErrKeyNotFound
 	}
-	msg, err := l.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+NodesBucket, req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading the record from the leader: %w", err)
-	}
-	var resp struct {
-		Message *struct {
-			Seq  uint64 `json:"seq"`
-			Data []byte `json:"data"`
-			Hdrs []byte `json:"hdrs"`
-		} `json:"message"`
-		Error *struct {
-			Code        int    `json:"code"`
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("reading the record from the leader: %w", err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
-		return nil, 0, jetstream.ErrKeyNotFound
-	case resp.Error != nil:
-		return nil, 0, fmt.Errorf("reading the record from the leader: %s (%d)", resp.Error.Description, resp.Error.ErrCode)
-	case resp.Message == nil:
-		return nil, 0, errors.New("reading the record from the leader: empty answer")
-	}
-	if len(resp.Message.Hdrs) > 0 {
-		h, err := nats.DecodeHeadersMsg(resp.Message.Hdrs)
-		if err != nil {
-			return nil, 0, fmt.Errorf("reading the record from the leader: %w", err)
-		}
-		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" || h.Get("Nats-Marker-Reason") != "" {
-			return nil, resp.Message.Seq, jetstream.ErrKeyNotFound
-		}
-	}
-	return resp.Message.Data, resp.Message.Seq, nil
+	return r.Value, r.Revision, err
 }
 
 // Incarnation returns the incarnation the node's record names: new at

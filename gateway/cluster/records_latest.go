@@ -18,7 +18,14 @@ import (
 // revision-checked write, which must see what moved the record on.
 // Safe for concurrent use; ctx bounds the request.
 func (r Records) Latest(ctx context.Context, nc *nats.Conn, key string) (Record, error) {
-	bucket := r.kv.Bucket()
+	return leaderGet(ctx, nc, r.kv.Bucket(), key)
+}
+
+// leaderGet reads key's last entry in KV bucket from the stream's
+// leader (Records.Latest). An entry that deletes or purges the key, or a
+// marker the server wrote (a TTL that ran out), is ErrNoRecord; its
+// revision is returned with it.
+func leaderGet(ctx context.Context, nc *nats.Conn, bucket, key string) (Record, error) {
 	req, err := json.Marshal(struct {
 		LastBySubject string `json:"last_by_subj"`
 	}{"$KV." + bucket + "." + key})
@@ -57,9 +64,9 @@ func (r Records) Latest(ctx context.Context, nc *nats.Conn, key string) (Record,
 			return Record{}, fmt.Errorf("reading record %s from the leader: %w", key, err)
 		}
 		// A deletion or purge is a marker message (the KV's own
-		// operation header).
-		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			return Record{}, ErrNoRecord
+		// operation header), and so is a TTL's end (the server's).
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" || h.Get("Nats-Marker-Reason") != "" {
+			return Record{Revision: resp.Message.Seq}, ErrNoRecord
 		}
 	}
 	return Record{Value: resp.Message.Data, Revision: resp.Message.Seq}, nil
