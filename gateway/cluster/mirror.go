@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -205,42 +204,12 @@ func (m *RetainedMirror) read(ctx context.Context, back <-chan nats.Status) (aga
 // stream's last sequence, it is never that of a message gone since (a
 // deletion whose TTL ran out).
 func LastRetainedSeq(ctx context.Context, nc *nats.Conn) (uint64, error) {
-	req, err := json.Marshal(struct {
-		LastBySubject string `json:"last_by_subj"`
-	}{RetainedPrefix + ">"})
+	m, _, err := lastFromLeader(ctx, nc, RetainedStream, RetainedPrefix+">")
 	if err != nil {
 		return 0, fmt.Errorf("reading the last retained message: %w", err)
 	}
-	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+RetainedStream, req)
-	if err != nil {
-		return 0, fmt.Errorf("reading the last retained message: %w", err)
-	}
-	var resp struct {
-		Message *struct {
-			Seq uint64 `json:"seq"`
-		} `json:"message"`
-		Error *struct {
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return 0, fmt.Errorf("reading the last retained message: %w", err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrCode == jsNoMessageFound:
-		return 0, nil
-	case resp.Error != nil:
-		return 0, fmt.Errorf("reading the last retained message: %s (%d)", resp.Error.Description, resp.Error.ErrCode)
-	case resp.Message == nil:
-		return 0, errors.New("reading the last retained message: an empty answer")
-	}
-	return resp.Message.Seq, nil
+	return m.Seq, nil // 0 when there is none
 }
-
-// jsNoMessageFound is JetStream's error code for a get that found no
-// message.
-const jsNoMessageFound = 10037
 
 // entry reads one stream message.
 func (m *RetainedMirror) entry(msg jetstream.Msg, meta *jetstream.MsgMetadata) (RetainedEntry, bool) {

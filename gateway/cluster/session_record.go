@@ -284,20 +284,19 @@ func NewSessionStore(kv jetstream.KeyValue) SessionStore {
 // Get returns clientID's record and its revision, or ErrNoRecord.
 func (s SessionStore) Get(ctx context.Context, clientID string) (*SessionRecord, uint64, error) {
 	r, err := s.recs.Get(ctx, SessionKey(clientID))
-	if err != nil {
-		return nil, 0, err
-	}
-	rec, err := DecodeSession(r.Value)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading session %q: %w", clientID, err)
-	}
-	return rec, r.Revision, nil
+	return decodeRecord(clientID, r, err)
 }
 
 // Latest returns clientID's record and its revision as the stream leader
 // holds them (Records.Latest), or ErrNoRecord.
 func (s SessionStore) Latest(ctx context.Context, nc *nats.Conn, clientID string) (*SessionRecord, uint64, error) {
 	r, err := s.recs.Latest(ctx, nc, SessionKey(clientID))
+	return decodeRecord(clientID, r, err)
+}
+
+// decodeRecord returns the session record clientID's read gave (r, or
+// the read's error err) and its revision.
+func decodeRecord(clientID string, r Record, err error) (*SessionRecord, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}

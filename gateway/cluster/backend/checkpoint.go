@@ -191,9 +191,12 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 // takes no gate, session_subs.go), or a write of this node's that NATS
 // stored but whose answer did not come in time. Without it the next
 // write would fail stale again, and the session be dropped here as if
-// claimed. It reports whether it did.
+// claimed. It reports whether it did. The record is read from the
+// stream's leader (cluster.Records.Latest): a direct get may come from a
+// replica that has not applied what moved it on, and taking that for
+// the record would fail the next write too.
 func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) bool {
-	cur, curRev, err := s.readLatest(ctx, id)
+	cur, curRev, err := s.store.Latest(ctx, s.o.Conn, id)
 	if err != nil || curRev <= rev || !sameHolding(cur, rec) {
 		return false
 	}
@@ -222,13 +225,4 @@ func (s *Sessions) recOf(o *owned) (cluster.SessionRecord, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return o.rec, o.rev
-}
-
-// readLatest reads id's record after a revision-checked write failed:
-// the record moved on, and the read must see what moved it. Reads are
-// direct gets, which a replica that has not applied the last write yet
-// may answer, and taking that for the record would fail the next write
-// too; so this one asks the stream's leader (cluster.Records.Latest).
-func (s *Sessions) readLatest(ctx context.Context, id string) (*cluster.SessionRecord, uint64, error) {
-	return s.store.Latest(ctx, s.o.Conn, id)
 }

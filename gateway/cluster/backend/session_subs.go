@@ -84,31 +84,23 @@ func (r *recordedSubs) RetainedSeq() uint64 {
 const subsWrite = 2 * time.Second
 
 // writeSubs writes sess's subscriptions into its record now, if this
-// node holds it and it is persistent. A write that loses to a
-// checkpoint of this node is made again on top of it; one that loses to
-// another node is left (the session is being taken over).
+// node holds it and it is persistent. A write that loses to another
+// write of this node's holding is made again on top of it (rebase,
+// checkpoint.go); one that loses to another node is left (the session is
+// being taken over).
 func (s *Sessions) writeSubs(sess *broker.Session) {
 	id := sess.ClientID()
 	ctx, cancel := context.WithTimeout(context.Background(), subsWrite)
 	defer cancel()
-	var base *cluster.SessionRecord // the record read after a lost write
-	var baseRev uint64
 	for range 4 {
-		s.mu.Lock()
-		o := s.owned[id]
-		if o == nil || o.sess != sess || o.rec.Expiry == 0 {
-			s.mu.Unlock()
+		o, rec, rev := s.held(id) // checkpoint.go
+		if o == nil || o.sess != sess || rec.Expiry == 0 {
 			return
 		}
-		rec, rev := o.rec, o.rev
-		s.mu.Unlock()
-		last := rec.Subs // o.rec is written under s.mu by the other writers
-		if base != nil && baseRev > rev {
-			rec, rev = *base, baseRev
-		}
+		last := rec.Subs
 		s.snapshot(&rec, sess)
-		if slices.Equal(rec.Subs, last) && base == nil {
-			return
+		if slices.Equal(rec.Subs, last) {
+			return // the record holds them
 		}
 		newRev, err := s.store.Put(ctx, id, &rec, rev)
 		if err == nil {
@@ -127,16 +119,14 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		}
 		// Moved on: by another writer of this node (a checkpoint, the
 		// in-flight state, outflight.go), whose write the next round
-		// builds on, or by another node's claim.
-		// (Read from the leader: a replica may lag, checkpoint.go.)
-		cur, curRev, err := s.readLatest(ctx, id)
-		if err != nil || cur.Owner != s.o.Node || !sameHolding(cur, &rec) { // outflight.go
+		// builds on (rebase takes it as o's record), or by another node's
+		// claim.
+		if !s.rebase(ctx, id, o, &rec, rev) {
 			// Another node claimed it: the checkpoint writes again, and
 			// drops the session if no kick comes (checkpoint.go).
 			s.markDirty(id)
 			return
 		}
-		base, baseRev = cur, curRev
 	}
 	s.markDirty(id)
 }
