@@ -84,7 +84,11 @@ func (l *Liveness) Acquire(ctx context.Context) error {
 	l.value.Store(&v)
 	l.incarnation.Store(&rec.Incarnation)
 	for {
-		rev, err := l.kv.Create(ctx, l.key, v, jetstream.KeyTTL(l.ttl))
+		var rev uint64
+		err := settle(ctx, func() (err error) { // records.go
+			rev, err = l.kv.Create(ctx, l.key, v, jetstream.KeyTTL(l.ttl))
+			return err
+		})
 		if err == nil {
 			l.rev.Store(rev)
 			return nil
@@ -105,9 +109,13 @@ func (l *Liveness) renew(ctx context.Context) error {
 	if v == nil {
 		return errors.New("renewing liveness before acquiring it")
 	}
-	ack, err := l.js.Publish(ctx, "$KV."+NodesBucket+"."+l.key, *v,
-		jetstream.WithMsgTTL(l.ttl),
-		jetstream.WithExpectLastSequencePerSubject(l.rev.Load()))
+	var ack *jetstream.PubAck
+	err := settle(ctx, func() (err error) { // records.go
+		ack, err = l.js.Publish(ctx, "$KV."+NodesBucket+"."+l.key, *v,
+			jetstream.WithMsgTTL(l.ttl),
+			jetstream.WithExpectLastSequencePerSubject(l.rev.Load()))
+		return err
+	})
 	if isWrongLastSequence(err) {
 		return l.recheck(ctx, *v)
 	}
@@ -186,7 +194,9 @@ func (l *Liveness) Release(ctx context.Context) error {
 	}
 	for {
 		actx, cancel := context.WithTimeout(ctx, releaseAttempt)
-		err := l.kv.Delete(actx, l.key, jetstream.LastRevision(l.rev.Load()))
+		err := settle(actx, func() error { // records.go
+			return l.kv.Delete(actx, l.key, jetstream.LastRevision(l.rev.Load()))
+		})
 		if isWrongLastSequence(err) {
 			// A renewal acknowledged late: recheck adopts its revision.
 			err = l.recheck(actx, *v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -48,7 +49,11 @@ func (r Records) Get(ctx context.Context, key string) (Record, error) {
 // Create writes key's first record (or the first after a delete) and
 // returns its revision; ErrStale when key has a record.
 func (r Records) Create(ctx context.Context, key string, value []byte) (uint64, error) {
-	rev, err := r.kv.Create(ctx, key, value)
+	var rev uint64
+	err := settle(ctx, func() (err error) {
+		rev, err = r.kv.Create(ctx, key, value)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("creating record %s: %w", key, ErrStale)
 	}
@@ -61,7 +66,11 @@ func (r Records) Create(ctx context.Context, key string, value []byte) (uint64, 
 // Update replaces key's record if it is still at revision and returns
 // the new revision; ErrStale otherwise.
 func (r Records) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	rev, err := r.kv.Update(ctx, key, value, revision)
+	var rev uint64
+	err := settle(ctx, func() (err error) {
+		rev, err = r.kv.Update(ctx, key, value, revision)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("updating record %s at %d: %w", key, revision, ErrStale)
 	}
@@ -74,7 +83,9 @@ func (r Records) Update(ctx context.Context, key string, value []byte, revision 
 // Delete removes key's record if it is still at revision; ErrStale
 // otherwise.
 func (r Records) Delete(ctx context.Context, key string, revision uint64) error {
-	err := r.kv.Delete(ctx, key, jetstream.LastRevision(revision))
+	err := settle(ctx, func() error {
+		return r.kv.Delete(ctx, key, jetstream.LastRevision(revision))
+	})
 	if isWrongLastSequence(err) {
 		return fmt.Errorf("deleting record %s at %d: %w", key, revision, ErrStale)
 	}
@@ -94,6 +105,49 @@ func isWrongLastSequence(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// inProcess reports whether err is a replicated stream's refusal of a
+// revision-checked write of a key whose earlier write it is still
+// processing (10164). The stream answers a write before it is done with
+// it, so a writer's next write of the key right after the answer may be
+// refused so, on account of its own write: the refusal says nothing
+// about the revision yet. A write that names a revision the key moved
+// past is refused with 10071, in process or not.
+func inProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// Writes refused as in process are made again, inProcessAttempts times
+// in all, after a pause of inProcessPause that doubles each time (127 ms
+// in all): long enough for the stream to finish a write it has
+// answered; a key kept busy longer than that is being written by others,
+// and the last refusal is returned (ErrStale to the callers).
+const (
+	inProcessAttempts = 8
+	inProcessPause    = time.Millisecond
+)
+
+// settle runs the revision-checked write until it is not refused as in
+// process (inProcess), at most inProcessAttempts times and until ctx
+// ends, and returns its last error.
+func settle(ctx context.Context, write func() error) error {
+	pause := inProcessPause
+	for attempt := 1; ; attempt++ {
+		err := write()
+		if !inProcess(err) || attempt == inProcessAttempts {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause *= 2
+	}
 }
 
 // KV keys may hold only [-/_=.a-zA-Z0-9] and must not start or end with

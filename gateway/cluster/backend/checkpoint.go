@@ -186,18 +186,22 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 }
 
 // rebase takes the record of id as stored for o's, after a write of rec
-// at revision rev failed, when it moved past rev and is still the
-// holding rec was written under (sameHolding): a SUBSCRIBE's write (it
-// takes no gate, session_subs.go), or a write of this node's that NATS
-// stored but whose answer did not come in time. Without it the next
+// at revision rev failed, when it is still the holding rec was written
+// under (sameHolding) and moved past rev: by a SUBSCRIBE's write (it
+// takes no gate, session_subs.go), or by a write of this node's that
+// NATS stored but whose answer did not come in time. Without it the next
 // write would fail stale again, and the session be dropped here as if
-// claimed. It reports whether it did. The record is read from the
-// stream's leader (cluster.Records.Latest): a direct get may come from a
-// replica that has not applied what moved it on, and taking that for
-// the record would fail the next write too.
+// claimed. A record still at rev was not moved on by anyone: the write
+// was refused while the stream was still busy with an earlier write of
+// the key (cluster.Records retries those for a while), and is made
+// again too. It reports whether the write is to be made again (on o's
+// record). The record is read from the stream's leader
+// (cluster.Records.Latest): a direct get may come from a replica that
+// has not applied what moved it on, and taking that for the record
+// would fail the next write too.
 func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) bool {
 	cur, curRev, err := s.store.Latest(ctx, s.o.Conn, id)
-	if err != nil || curRev <= rev || !sameHolding(cur, rec) {
+	if err != nil || curRev < rev || !sameHolding(cur, rec) {
 		return false
 	}
 	s.mu.Lock()
