@@ -68,6 +68,18 @@ func waitConnections(tb testing.TB, ts *testServer, n int64) {
 	eventually(tb, "the connection count to settle", func() bool { return ts.Stats().Connections == n })
 }
 
+// waitOffline waits until srv holds the session of id with no connection
+// on it: its client's DISCONNECT or close has been handled. Unlike the
+// connection count, this does not depend on when the other clients'
+// connections are counted.
+func waitOffline(tb testing.TB, srv *Server, id string) {
+	tb.Helper()
+	eventually(tb, id+" to be offline", func() bool {
+		s := srv.eng.Broker().Lookup(id)
+		return s != nil && !s.View().Connected
+	})
+}
+
 // clientOpts are the options common to both client kinds.
 type clientOpts struct {
 	listener     string

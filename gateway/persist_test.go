@@ -133,7 +133,7 @@ func TestStoreQueueBound(t *testing.T) {
 	}
 	sub.Disconnect(&paho.Disconnect{})
 	pub, _ := crashClient(t, addr, &paho.Connect{ClientID: "qb-pub", CleanStart: true, KeepAlive: 60}, nil)
-	eventually(t, "subscriber offline", func() bool { return srv.Stats().Connections == 1 })
+	waitOffline(t, srv, "qb-sub")
 	for i := range 5 {
 		if _, err := pub.Publish(t.Context(), &paho.Publish{Topic: "qb", QoS: 1, Payload: []byte{byte('0' + i)}}); err != nil {
 			t.Fatal(err)
