@@ -44,6 +44,7 @@ func (s *Server) newAdmin() error {
 	a, err := admin.Listen(ac, admin.Backend{
 		Clients: src, Sessions: src, Retained: src, Publisher: src, Control: src, Status: src,
 		Dashboard: web.Dashboard(), Cluster: src.adminCluster(), // admin_cluster.go
+		ClusterSessions: src.adminClusterSessions(), // admin_forward_sessions.go
 	}, s.log)
 	if err != nil {
 		return err
@@ -210,7 +211,9 @@ func (a adminSource) Sessions(prefix, after string) iter.Seq[admin.Session] {
 			if id := ss.ClientID(); !strings.HasPrefix(id, prefix) || after != "" && id <= after {
 				continue
 			}
-			if !yield(sessionOf(ss)) {
+			v := sessionOf(ss)
+			v.Node = a.s.clusterNodeName() // admin_cluster.go
+			if !yield(v) {
 				return
 			}
 		}
@@ -223,7 +226,9 @@ func (a adminSource) Session(id string) (admin.Session, bool) {
 	if ss == nil {
 		return admin.Session{}, false
 	}
-	return sessionOf(ss), true
+	v := sessionOf(ss)
+	v.Node = a.s.clusterNodeName() // admin_cluster.go
+	return v, true
 }
 
 // detachWait bounds how long DeleteSession waits for a kicked client's

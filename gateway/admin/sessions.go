@@ -1,6 +1,8 @@
 package admin
 
-// Sessions: GET /api/v1/sessions, DELETE /api/v1/sessions/{id}.
+// Sessions: GET /api/v1/sessions, GET and DELETE /api/v1/sessions/{id};
+// with scope=cluster, one session held by any node of a cluster
+// (sessions_cluster.go).
 
 import (
 	"errors"
@@ -27,6 +29,18 @@ type SessionItem struct {
 	// "cert:<identity>", "anonymous:<listener>"); "" for a session
 	// restored from a record without one.
 	Owner string `json:"owner"`
+	// Node is the cluster node holding the session; absent on a single
+	// node.
+	Node string `json:"node,omitempty"`
+}
+
+// ItemOfSession returns s as GET /api/v1/sessions lists it.
+func ItemOfSession(s *Session) SessionItem {
+	return SessionItem{
+		ClientID: s.ClientID, Connected: s.Connected, Expiry: s.Expiry,
+		Subscriptions: len(s.Subscriptions), Inflight: s.Inflight, Queued: s.Queued,
+		Owner: s.Owner, Node: s.Node,
+	}
 }
 
 // listSessions lists sessions, connected or not, by client id, paged,
@@ -52,11 +66,7 @@ func (a *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		if connected != nil && s.Connected != *connected {
 			continue
 		}
-		items = append(items, SessionItem{
-			ClientID: s.ClientID, Connected: s.Connected, Expiry: s.Expiry,
-			Subscriptions: len(s.Subscriptions), Inflight: s.Inflight, Queued: s.Queued,
-			Owner: s.Owner,
-		})
+		items = append(items, ItemOfSession(&s))
 		if len(items) > pp.limit {
 			break // one more than the page tells whether a next one exists
 		}
@@ -73,26 +83,35 @@ type SessionDetail struct {
 	Subscriptions []Subscription `json:"subscriptions"`
 }
 
-// getSession shows one session, connected or not.
-func (a *Server) getSession(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s, ok := a.b.Sessions.Session(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, "no session for client %q", id)
-		return
-	}
+// SessionDetailOf returns s as GET /api/v1/sessions/{id} shows it (and
+// as a cluster node answers for it, ClusterSession).
+func SessionDetailOf(s *Session) SessionDetail {
 	subs := s.Subscriptions
 	if subs == nil {
 		subs = []Subscription{}
 	}
-	writeJSON(w, http.StatusOK, SessionDetail{
-		SessionItem: SessionItem{
-			ClientID: id, Connected: s.Connected, Expiry: s.Expiry,
-			Subscriptions: len(s.Subscriptions), Inflight: s.Inflight, Queued: s.Queued,
-			Owner: s.Owner,
-		},
-		QueuedBytes: s.QueuedBytes, Subscriptions: subs,
-	})
+	return SessionDetail{SessionItem: ItemOfSession(s), QueuedBytes: s.QueuedBytes, Subscriptions: subs}
+}
+
+// getSession shows one session, connected or not; with scope=cluster,
+// one held by any node of a cluster (sessions_cluster.go).
+func (a *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	cluster, ok := a.sessionScope(w, r)
+	if !ok {
+		return
+	}
+	s, found := a.b.Sessions.Session(id)
+	if !found {
+		if cluster {
+			a.getClusterSession(w, r, id)
+			return
+		}
+		writeError(w, http.StatusNotFound, "no session for client %q", id)
+		return
+	}
+	s.ClientID = id
+	writeJSON(w, http.StatusOK, SessionDetailOf(&s))
 }
 
 // SessionDeleteResult is the answer of DELETE /api/v1/sessions/{id}.
@@ -100,29 +119,51 @@ type SessionDeleteResult struct {
 	ClientID string `json:"client_id"`
 	// Kicked says a connected client was disconnected first.
 	Kicked bool `json:"kicked"`
+	// Node is the cluster node that held the session; absent on a single
+	// node.
+	Node string `json:"node,omitempty"`
 }
 
 // deleteSession discards a session (Sessions.DeleteSession): a connected
 // client is kicked first, then the session ends, its will going as the
 // specification has it [MQTT-3.1.3-9]. 409 when the client still holds
-// it or reconnected meanwhile.
+// it or reconnected meanwhile. With scope=cluster, a session held by
+// another node of a cluster is discarded there (sessions_cluster.go).
 func (a *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	cluster, ok := a.sessionScope(w, r)
+	if !ok {
+		return
+	}
 	kicked, err := a.b.Sessions.DeleteSession(r.Context(), id)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "no session for client %q", id)
+	if errors.Is(err, ErrNotFound) && cluster {
+		a.deleteClusterSession(w, r, id)
 		return
-	case errors.Is(err, ErrStillHeld):
-		writeError(w, http.StatusConflict, "client %q still holds its session; retry", id)
-		return
-	case errors.Is(err, ErrReconnected):
-		writeError(w, http.StatusConflict, "client %q reconnected; kick it or retry", id)
-		return
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, "deleting session %q: %v", id, err)
+	}
+	if err != nil {
+		if !writeSessionConflict(w, id, err) {
+			writeError(w, http.StatusInternalServerError, "deleting session %q: %v", id, err)
+		}
 		return
 	}
 	a.log.Info("admin session discarded", logsafe.String("client_id", id), zap.Bool("kicked", kicked))
-	writeJSON(w, http.StatusOK, SessionDeleteResult{ClientID: id, Kicked: kicked})
+	writeJSON(w, http.StatusOK, SessionDeleteResult{ClientID: id, Kicked: kicked, Node: a.nodeName()})
+}
+
+// writeSessionConflict writes the error of a session's delete, here or
+// on another node (ClusterSessions), when it is one of DeleteSession's:
+// 404 when there is no session of id, 409 when its client still holds
+// it or reconnected meanwhile. It reports whether it wrote.
+func writeSessionConflict(w http.ResponseWriter, id string, err error) bool {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "no session for client %q", id)
+	case errors.Is(err, ErrStillHeld):
+		writeError(w, http.StatusConflict, "client %q still holds its session; retry", id)
+	case errors.Is(err, ErrReconnected):
+		writeError(w, http.StatusConflict, "client %q reconnected; kick it or retry", id)
+	default:
+		return false
+	}
+	return true
 }

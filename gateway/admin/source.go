@@ -133,6 +133,8 @@ type Session struct {
 	// "cert:<identity>", "anonymous:<listener>"); "" for a session
 	// restored from a record without one.
 	Owner string
+	// Node is the cluster node holding the session; "" on a single node.
+	Node string
 }
 
 // Errors of Sessions.DeleteSession.
@@ -338,12 +340,13 @@ type ClusterClients interface {
 	ClusterKick(ctx context.Context, id string, code mqtt.ReasonCode) (KickResult, error)
 }
 
-// ErrNoAnswer is wrapped by ClusterClient's and ClusterKick's errors when
-// a node that holds the client, or might, did not answer in time.
+// ErrNoAnswer is wrapped by ClusterClient's and ClusterKick's errors
+// (ClusterSessions': ClusterSession's, ClusterDeleteSession's) when a
+// node that holds the client (session), or might, did not answer in time.
 var ErrNoAnswer = errors.New("the node did not answer")
 
 // Backend is what the API works over; one value may implement them all.
-// Every field is required but Dashboard and Cluster.
+// Every field is required but Dashboard, Cluster and ClusterSessions.
 type Backend struct {
 	Clients   Clients
 	Sessions  Sessions
@@ -360,4 +363,8 @@ type Backend struct {
 	// /api/v1/clients and /api/v1/clients/{id}); nil on a single node,
 	// where that scope is this node.
 	Cluster ClusterClients
+	// ClusterSessions shows and deletes a session held by another node
+	// of a cluster (scope=cluster on /api/v1/sessions/{id}); nil on a
+	// single node, where that scope is this node.
+	ClusterSessions ClusterSessions
 }

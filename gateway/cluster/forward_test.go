@@ -16,7 +16,7 @@ import (
 // node's handler only, and its answer comes back; a node with nothing on
 // its subject (gone) or that never replies (hung) is no answer
 // (ErrNoAnswer), a node answering with an error is that error.
-// FindClient asks several nodes at once and returns the one that has
+// FindHolder asks several nodes at once and returns the one that has
 // the client without waiting for a hung one, or names the nodes that
 // did not answer.
 func TestForwardedAdmin(t *testing.T) {
@@ -24,14 +24,14 @@ func TestForwardedAdmin(t *testing.T) {
 	nc := c.Connect(t, 0)
 	serve := func(node string, h cluster.AdminHandler) {
 		t.Helper()
-		srv, err := cluster.ServeAdmin(c.Connect(t, 0), node, h)
+		srv, err := cluster.ServeAdmin(c.Connect(t, 0), node, cluster.AdminLimits{}, h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(srv.Stop)
 	}
 	kicks := make(chan string, 4) // n1's kicks, from its subscription's goroutine
-	serve("n1", func(req cluster.AdminRequest) cluster.AdminReply {
+	serve("n1", func(_ context.Context, req cluster.AdminRequest) cluster.AdminReply {
 		if req.ClientID != "x" {
 			return cluster.AdminReply{}
 		}
@@ -40,8 +40,8 @@ func TestForwardedAdmin(t *testing.T) {
 		}
 		return cluster.AdminReply{Found: true, Body: []byte(`{"client_id":"x","node":"n1"}`)}
 	})
-	serve("n2", func(cluster.AdminRequest) cluster.AdminReply { return cluster.AdminReply{} })
-	serve("n3", func(cluster.AdminRequest) cluster.AdminReply { return cluster.AdminReply{Error: "cannot tell"} })
+	serve("n2", func(context.Context, cluster.AdminRequest) cluster.AdminReply { return cluster.AdminReply{} })
+	serve("n3", func(context.Context, cluster.AdminRequest) cluster.AdminReply { return cluster.AdminReply{Error: "cannot tell"} })
 	hung, err := c.Connect(t, 0).SubscribeSync(cluster.AdminSubject("hung")) // never replies
 	if err != nil {
 		t.Fatal(err)
@@ -125,12 +125,12 @@ func TestForwardedAdmin(t *testing.T) {
 				if tc.short {
 					ctx = short()
 				}
-				holder, silent := cluster.FindClient(ctx, nc, tc.id, tc.nodes)
+				holder, silent := cluster.FindHolder(ctx, nc, cluster.AdminShow, tc.id, tc.nodes)
 				if holder != tc.holder || !slices.Equal(silent, tc.silent) {
-					t.Errorf("FindClient(%s, %v): %q, silent %v; want %q, silent %v", tc.id, tc.nodes, holder, silent, tc.holder, tc.silent)
+					t.Errorf("FindHolder(%s, %v): %q, silent %v; want %q, silent %v", tc.id, tc.nodes, holder, silent, tc.holder, tc.silent)
 				}
 				if !tc.short && ctx.Err() != nil {
-					t.Errorf("FindClient(%s, %v) waited for the deadline: %v", tc.id, tc.nodes, ctx.Err())
+					t.Errorf("FindHolder(%s, %v) waited for the deadline: %v", tc.id, tc.nodes, ctx.Err())
 				}
 			})
 		}
