@@ -55,8 +55,14 @@ Commands:
                                            cluster: the client on any node,
                                            forwarded to its node, which answers
   sessions [list] [--client-id PREFIX] [--connected true|false]
-  sessions show ID                         one session, connected or offline
-  sessions delete ID                       kick if connected, then discard the session
+  sessions show ID [--scope node|cluster]  one session, connected or offline
+  sessions delete ID [--scope node|cluster]
+                                           kick if connected, then discard the session
+                                           show and delete: --scope node (the
+                                           default) this node's session only;
+                                           cluster: the session on any node,
+                                           forwarded to the node holding it,
+                                           which answers
   retained [list] [--filter FILTER] [--payload]
   retained delete TOPIC
   publish [--qos N] [--retain] [--content-type T] [--expiry SECONDS]

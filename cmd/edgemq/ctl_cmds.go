@@ -292,12 +292,16 @@ func ctlSessionList(ctx context.Context, env *ctlEnv, args []string) error {
 	return emit(env, data, printSessions)
 }
 
+// oneSessionScope is the usage of --scope of sessions show and delete.
+const oneSessionScope = "`node` (default): a session of this node; cluster: of any node, asked through this one"
+
 func ctlSessionShow(ctx context.Context, env *ctlEnv, args []string) error {
-	c, pos, err := start(env, "sessions show", args, nil, "ID")
+	q := url.Values{}
+	c, pos, err := start(env, "sessions show", args, func(fs *flag.FlagSet) { scopeFlag(fs, q, oneSessionScope) }, "ID")
 	if err != nil {
 		return err
 	}
-	data, err := c.do(ctx, "GET", "/sessions/"+escapeSegment(pos[0]), nil)
+	data, err := c.do(ctx, "GET", withQuery("/sessions/"+escapeSegment(pos[0]), q), nil)
 	if err != nil {
 		return err
 	}
@@ -305,11 +309,12 @@ func ctlSessionShow(ctx context.Context, env *ctlEnv, args []string) error {
 }
 
 func ctlSessionDelete(ctx context.Context, env *ctlEnv, args []string) error {
-	c, pos, err := start(env, "sessions delete", args, nil, "ID")
+	q := url.Values{}
+	c, pos, err := start(env, "sessions delete", args, func(fs *flag.FlagSet) { scopeFlag(fs, q, oneSessionScope) }, "ID")
 	if err != nil {
 		return err
 	}
-	data, err := c.do(ctx, "DELETE", "/sessions/"+escapeSegment(pos[0]), nil)
+	data, err := c.do(ctx, "DELETE", withQuery("/sessions/"+escapeSegment(pos[0]), q), nil)
 	if err != nil {
 		return err
 	}
@@ -317,15 +322,19 @@ func ctlSessionDelete(ctx context.Context, env *ctlEnv, args []string) error {
 		var d struct {
 			ClientID string `json:"client_id"`
 			Kicked   bool   `json:"kicked"`
+			Node     string `json:"node"`
 		}
 		if err := json.Unmarshal(data, &d); err != nil {
 			return fmt.Errorf("decoding answer: %w", err)
 		}
-		extra := ""
+		on, extra := "", ""
+		if d.Node != "" {
+			on = " on node " + d.Node
+		}
 		if d.Kicked {
 			extra = " (the connected client was kicked first)"
 		}
-		_, err := fmt.Fprintf(w, "deleted the session of %s%s\n", d.ClientID, extra)
+		_, err := fmt.Fprintf(w, "deleted the session of %s%s%s\n", d.ClientID, on, extra)
 		return err
 	})
 }

@@ -207,6 +207,8 @@ type ctlSessionItem struct {
 	Inflight      int             `json:"inflight"`
 	Queued        int             `json:"queued"`
 	Owner         string          `json:"owner"`
+	// Node is the cluster node holding the session ("" on a single node).
+	Node string `json:"node"`
 }
 
 func printSessions(w io.Writer, data []byte) error {
@@ -238,11 +240,15 @@ func printSession(w io.Writer, data []byte) error {
 	if err := json.Unmarshal(s.Subscriptions, &subs); err != nil {
 		return fmt.Errorf("decoding subscriptions: %w", err)
 	}
-	if err := keyValues(w, [][]string{
+	rows := [][]string{
 		{"client id", s.ClientID}, {"connected", fmt.Sprint(s.Connected)}, {"owner", s.Owner},
 		{"expiry", expiryText(s.Expiry)}, {"inflight", fmt.Sprint(s.Inflight)},
 		{"queued", fmt.Sprintf("%d (%d bytes)", s.Queued, s.QueuedBytes)},
-	}); err != nil {
+	}
+	if s.Node != "" {
+		rows = slices.Insert(rows, 1, []string{"node", s.Node})
+	}
+	if err := keyValues(w, rows); err != nil {
 		return err
 	}
 	return printSubscriptions(w, subs)
