@@ -54,7 +54,9 @@ func TestForwardedAdmin(t *testing.T) {
 	serve("n4", func(context.Context, cluster.AdminRequest) cluster.AdminReply {
 		return cluster.AdminReply{Found: true, Error: "still held", Kind: cluster.AdminKindStillHeld}
 	})
-	serve("n3", func(context.Context, cluster.AdminRequest) cluster.AdminReply { return cluster.AdminReply{Error: "cannot tell"} })
+	serve("n3", func(context.Context, cluster.AdminRequest) cluster.AdminReply {
+		return cluster.AdminReply{Error: "cannot tell"}
+	})
 	hung, err := c.Connect(t, 0).SubscribeSync(cluster.AdminSubject("hung")) // never replies
 	if err != nil {
 		t.Fatal(err)
