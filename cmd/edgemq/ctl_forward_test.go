@@ -132,6 +132,8 @@ func TestCtlClientForwarded(t *testing.T) {
 		}
 	})
 
+	t.Run("sessions", func(t *testing.T) { testSessionsForwarded(t, a, b, kv, natsAddr) }) // ctl_forward_sessions_test.go
+
 	t.Run("owner does not answer", func(t *testing.T) {
 		// A session record naming a node that is gone (killed before its
 		// liveness record lapsed): the record is read, the node asked.
@@ -148,8 +150,18 @@ func TestCtlClientForwarded(t *testing.T) {
 				t.Errorf("%s of a client of a node that does not answer: exit %d, stderr %q; want %d, 504 naming node ghost", cmd, code, errOut, ctlError)
 			}
 		}
-		if status, body := apiCall(t, a, "DELETE", "/api/v1/clients/fw-ghost?scope=cluster"); status != http.StatusGatewayTimeout || !strings.Contains(body, "node ghost") {
-			t.Errorf("DELETE of a client of a node that does not answer: %d %s; want 504 naming node ghost", status, body)
+		for _, path := range []string{"/api/v1/clients/fw-ghost?scope=cluster", "/api/v1/sessions/fw-ghost?scope=cluster"} {
+			if status, body := apiCall(t, a, "DELETE", path); status != http.StatusGatewayTimeout || !strings.Contains(body, "node ghost") {
+				t.Errorf("DELETE %s of a node that does not answer: %d %s; want 504 naming node ghost", path, status, body)
+			}
+		}
+		// The ghost's session, connected or offline, is the ghost's to
+		// show: its record names it, and no live node is asked instead.
+		putSessionRecord(t, kv, "fws-ghost-offline", &cluster.SessionRecord{Owner: "ghost", Epoch: 1, Expiry: 600})
+		for _, id := range []string{"fw-ghost", "fws-ghost-offline"} {
+			if code, _, errOut := a.ctl(t, "sessions", "show", id, "--scope", "cluster"); code != ctlError || !strings.Contains(errOut, "504") || !strings.Contains(errOut, "node ghost") {
+				t.Errorf("show of the session %s of a node that does not answer: exit %d, stderr %q; want %d, 504 naming node ghost", id, code, errOut, ctlError)
+			}
 		}
 		// A live node that does not answer, while no node that answered
 		// has the client: it might, so it is no 404.
@@ -157,6 +169,10 @@ func TestCtlClientForwarded(t *testing.T) {
 		code, _, errOut := a.ctl(t, "clients", "show", "fw-nobody", "--scope", "cluster")
 		if code != ctlError || !strings.Contains(errOut, "504") || !strings.Contains(errOut, "ghost did not answer") {
 			t.Errorf("show with a live node not answering: exit %d, stderr %q; want %d, 504 naming ghost", code, errOut, ctlError)
+		}
+		code, _, errOut = a.ctl(t, "sessions", "delete", "fws-nobody", "--scope", "cluster")
+		if code != ctlError || !strings.Contains(errOut, "504") || !strings.Contains(errOut, "ghost did not answer") {
+			t.Errorf("session delete with a live node not answering: exit %d, stderr %q; want %d, 504 naming ghost", code, errOut, ctlError)
 		}
 	})
 }
