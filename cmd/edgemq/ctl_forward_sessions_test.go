@@ -62,7 +62,9 @@ func testSessionsForwarded(t *testing.T, a, b *ctlGateway, kv jetstream.KeyValue
 			clustertest.Eventually(t, func() bool {
 				rec, err := sessionRecord(kv, tc.id)
 				return err == nil && rec.Owner == "b" && rec.Connected == tc.online
-			}, func() string { return "the record of " + tc.id + " never named b, connected " + map[bool]string{true: "yes", false: "no"}[tc.online] })
+			}, func() string {
+				return "the record of " + tc.id + " never named b, connected " + map[bool]string{true: "yes", false: "no"}[tc.online]
+			})
 
 			if code, _, errOut := a.ctl(t, "sessions", "show", tc.id); code != ctlNotFound {
 				t.Errorf("show without --scope on node a: exit %d (%s), want %d: only a's own sessions", code, errOut, ctlNotFound)
