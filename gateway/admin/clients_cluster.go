@@ -80,8 +80,8 @@ func (a *Server) clientsInScope(w http.ResponseWriter, r *http.Request) (items [
 }
 
 // clusterScope reads the scope of a request on /api/v1/clients and
-// /api/v1/clients/{id}: "node" (the default) is this node's clients,
-// "cluster" every node's. cluster is false on a single node, whose
+// /api/v1/clients/{id} (and /api/v1/sessions/{id}, sessionScope): "node"
+// (the default) is this node's clients, "cluster" every node's. cluster is false on a single node, whose
 // clients are the whole cluster's; ok is false when an error was
 // written.
 func (a *Server) clusterScope(w http.ResponseWriter, r *http.Request) (cluster, ok bool) {

@@ -36,7 +36,9 @@
 //   - the questions every node answers about itself for the admin API's
 //     cluster-wide views, asked of all at once (ask.go);
 //   - the admin requests one node forwards to the node a client is
-//     connected to (show, kick), on that node's own subject (forward.go);
+//     connected to (show, kick) or a session is held by (show, delete),
+//     on that node's own subject, each answered on a goroutine of its
+//     own, a bounded number at once (forward.go);
 //   - the other live nodes' advertised MQTT addresses, read from their
 //     liveness records, handed out as Server References (peers.go);
 //   - mixed versions during a rolling upgrade: fields of a newer node's
