@@ -113,7 +113,7 @@ func (a adminSource) forward(ctx context.Context, req cluster.AdminRequest, out 
 	c := a.s.cluster
 	t := targetOf(req.Op)
 	self := c.node.Name()
-	asked := []string{self} // this node has no such client: the API looked
+	asked := []string{self} // this node has no such client (session): the API looked
 	if owner := a.recordOwner(ctx, req.ClientID, t.connectedOnly); owner != "" && owner != self {
 		found, err := a.askNode(ctx, owner, t, req, out)
 		if err != nil || found {

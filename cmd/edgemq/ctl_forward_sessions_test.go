@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -62,9 +63,7 @@ func testSessionsForwarded(t *testing.T, a, b *ctlGateway, kv jetstream.KeyValue
 			clustertest.Eventually(t, func() bool {
 				rec, err := sessionRecord(kv, tc.id)
 				return err == nil && rec.Owner == "b" && rec.Connected == tc.online
-			}, func() string {
-				return "the record of " + tc.id + " never named b, connected " + map[bool]string{true: "yes", false: "no"}[tc.online]
-			})
+			}, func() string { return fmt.Sprintf("the record of %s never named b, connected %v", tc.id, tc.online) })
 
 			if code, _, errOut := a.ctl(t, "sessions", "show", tc.id); code != ctlNotFound {
 				t.Errorf("show without --scope on node a: exit %d (%s), want %d: only a's own sessions", code, errOut, ctlNotFound)
