@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,6 +72,86 @@ func TestHashPoolBounds(t *testing.T) {
 			if p.waiting.Load() != 0 || p.running.Load() != 0 || p.timedOut.Load() != 1 || p.done.Load() != 20 {
 				t.Errorf("gauges after: waiting %d, running %d, timed out %d, done %d; want 0, 0, 1, 20",
 					p.waiting.Load(), p.running.Load(), p.timedOut.Load(), p.done.Load())
+			}
+		})
+	}
+}
+
+// TestHashPoolTakesTurns: the pool's turns go round the sources
+// (WithHashSource). With one worker busy, ten verifications from one
+// address queued and then one from another address, the other address's
+// runs second, after one of the ten, not after all of them; each
+// source's run in the order they came, and a source whose waiter gave up
+// loses its place without holding up the others.
+func TestHashPoolTakesTurns(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		giveUp   bool // a third source's waiter, queued after b, ends its wait first
+		wantBAt  int
+		wantRuns int
+	}{
+		{name: "two sources", wantBAt: 1, wantRuns: 12},
+		{name: "a waiter gives up", giveUp: true, wantBAt: 1, wantRuns: 12},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewHashPool(configs.Auth{HashMemory: 100 << 20, HashWorkers: 1})
+			var mu sync.Mutex
+			var order []string
+			ran := func(name string) func() {
+				return func() { mu.Lock(); order = append(order, name); mu.Unlock() }
+			}
+			var wg sync.WaitGroup
+			run := func(source, name string) {
+				wg.Go(func() {
+					if err := p.Run(WithHashSource(context.Background(), source), 1<<20, ran(name)); err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+				})
+			}
+			gate := make(chan struct{})
+			wg.Go(func() {
+				_ = p.Run(WithHashSource(context.Background(), "10.0.0.9"), 1<<20, func() { <-gate })
+			})
+			eventually(t, "the worker busy", func() bool { return p.Running() == 1 })
+			for i := range 10 {
+				run("10.0.0.1", fmt.Sprintf("a%d", i))
+				eventually(t, "a's verifications queued in order", func() bool { return p.Waiting() == int64(i+1) })
+			}
+			run("10.0.0.2", "b")
+			eventually(t, "b queued", func() bool { return p.Waiting() == 11 })
+			if tt.giveUp {
+				ctx, cancel := context.WithCancel(WithHashSource(context.Background(), "10.0.0.3"))
+				errc := make(chan error, 1)
+				go func() { errc <- p.Run(ctx, 1<<20, ran("c")) }()
+				eventually(t, "c queued", func() bool { return p.Waiting() == 12 })
+				cancel()
+				if err := <-errc; mqtt.CodeOf(err) != mqtt.ServerBusy {
+					t.Fatalf("c gave up: %v, want 0x89", err)
+				}
+			}
+			close(gate)
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(order) != tt.wantRuns-1 {
+				t.Fatalf("ran %v, want %d verifications", order, tt.wantRuns-1)
+			}
+			if i := slices.Index(order, "b"); i != tt.wantBAt {
+				t.Errorf("ran %v: b's turn was %d, want %d", order, i, tt.wantBAt)
+			}
+			var as []string
+			for _, n := range order {
+				if strings.HasPrefix(n, "a") {
+					as = append(as, n)
+				}
+			}
+			for i, n := range as {
+				if n != fmt.Sprintf("a%d", i) {
+					t.Fatalf("a's ran as %v, want in the order they came", as)
+				}
+			}
+			if p.Waiting() != 0 || p.Running() != 0 {
+				t.Errorf("after: waiting %d, running %d", p.Waiting(), p.Running())
 			}
 		})
 	}

@@ -7,6 +7,7 @@ package auth
 type (
 	authExpiryMu struct{}
 	authGateMu   struct{}
+	hashPoolMu   struct{}
 )
 
 // LockClass names the lock of Expiry.
@@ -14,3 +15,6 @@ func (authExpiryMu) LockClass() string { return "authExpiry.mu" }
 
 // LockClass names the lock of Gate.
 func (authGateMu) LockClass() string { return "authGate.mu" }
+
+// LockClass names the lock of HashPool.
+func (hashPoolMu) LockClass() string { return "hashPool.mu" }

@@ -17,7 +17,7 @@ func TestLockClassesAreInTheOrder(t *testing.T) {
 			named[c] = true
 		}
 	}
-	for _, c := range []lockorder.Class{authExpiryMu{}, authGateMu{}} {
+	for _, c := range []lockorder.Class{authExpiryMu{}, authGateMu{}, hashPoolMu{}} {
 		if !named[c.LockClass()] {
 			t.Errorf("lock class %s is not in lockorder.Order", c.LockClass())
 		}

@@ -49,7 +49,9 @@ func (ch *Channel) Connect(ctx context.Context, c *mqtt.Connect) Step {
 	if err == nil {
 		view := auth.NewView(ch.meta, c, n.ClientID, certID, certID != "" && ch.auth.IdentityAs() == auth.IdentityAsUsername)
 		var backend auth.Kind
-		if backend, err = ch.auth.Authenticate(ctx, view); err == nil {
+		// The hash pool shares its turns between remote addresses.
+		actx := auth.WithHashSource(ctx, auth.RemoteIP(ch.meta.RemoteAddr))
+		if backend, err = ch.auth.Authenticate(actx, view); err == nil {
 			err = ch.applyGrant(c, view.Grant()) // channel_auth.go
 			// channel_auth.go: the delay recent failures impose on any answer
 			delay = ch.authSucceeded(c.Username)

@@ -59,6 +59,7 @@ func Order() [][]string {
 		{"rateLimits.mu"},
 		{"authExpiry.mu"},
 		{"authGate.mu"},
+		{"hashPool.mu"},
 		{"bruteGuard.mu"},
 		{"httpAuth.mu"},
 		{"passwordFileAuth.mu"},
