@@ -99,7 +99,7 @@ func (s *Server) watchACLFile(ctx context.Context) (stop func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		acl.WatchFile(ctx, s.log, func() configs.ACL { return s.config().ACL }, s.reloads.aclWake, s.reloadACLFile)
+		acl.WatchFile(ctx, s.log, s.reloads.aclWatch, func() configs.ACL { return s.config().ACL }, s.reloads.aclWake, s.reloadACLFile)
 	}()
 	return func() { cancel(); wg.Wait() }
 }

@@ -56,9 +56,11 @@ import (
 
 	"edgemq/certs"
 	"edgemq/configs"
+	"edgemq/gateway/acl"
 	"edgemq/gateway/auth"
 	"edgemq/gateway/auth/jwt"
 	"edgemq/gateway/auth/passwd"
+	"edgemq/gateway/filewatch"
 	"edgemq/gateway/internal/lockorder"
 	"edgemq/gateway/proto"
 
@@ -108,8 +110,12 @@ type reloader struct {
 	authHTTP *http.Client
 	// clock is the JWKS caches' clock (withClock); nil: the wall clock.
 	clock jwt.Clock
-	// aclWake tells the acl file watcher that the acl section changed.
-	aclWake chan struct{}
+	// aclWatch is the acl file's watcher made before the first rules
+	// were built from it (acl.NewFileWatcher), for acl.WatchFile.
+	aclWatch *filewatch.Watcher
+	// aclWake tells the acl file watcher that the acl section changed,
+	// with the new section's watcher (made before its rules were built).
+	aclWake chan *filewatch.Watcher
 
 	total *prometheus.CounterVec // edgemq_config_reloads_total{result}
 	last  prometheus.Gauge       // last successful reload, unix seconds
@@ -123,7 +129,8 @@ func (s *Server) initReloader(cfg *configs.Config, o options, authHTTP *http.Cli
 	r.load = o.loader
 	r.authHTTP = authHTTP
 	r.clock = o.clock
-	r.aclWake = make(chan struct{}, 1)
+	r.aclWatch = acl.NewFileWatcher(cfg.ACL) // before newEngine builds the rules
+	r.aclWake = make(chan *filewatch.Watcher, 1)
 	r.total = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgemq_config_reloads_total",
 		Help: "Configuration reloads by result (ok, refused).",
@@ -265,6 +272,8 @@ type reloadPlan struct {
 	// lsts are by index of Server.lsts.
 	lsts []listenerPlan
 	acl  Authorizer // nil: unchanged
+	// aclWatch watches acl.file from before acl's rules were read.
+	aclWatch *filewatch.Watcher
 }
 
 // listenerPlan is the new state of one listener; nil fields are
@@ -356,6 +365,7 @@ func (s *Server) buildReload(ctx context.Context, cfg *configs.Config, changed [
 	}
 
 	if configs.HasKey(changed, "acl") {
+		p.aclWatch = acl.NewFileWatcher(cfg.ACL) // before the rules are read from the file
 		a, err := NewStaticACL(cfg.ACL)
 		if err != nil {
 			return p, fmt.Errorf("building acl: %w", err)
@@ -407,10 +417,13 @@ func (s *Server) swapReload(cfg *configs.Config, changed []string, p *reloadPlan
 	}
 	s.reloads.cur.Store(cfg)
 	if p.acl != nil {
+		// Only the newest watcher matters: one not taken yet is replaced.
+		// (Reloads are serialised by reloads.mu: nobody else sends.)
 		select {
-		case s.reloads.aclWake <- struct{}{}:
-		default: // already woken
+		case <-s.reloads.aclWake:
+		default:
 		}
+		s.reloads.aclWake <- p.aclWatch
 	}
 	for _, src := range p.retired {
 		if err := src.Close(); err != nil {

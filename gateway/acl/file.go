@@ -45,6 +45,14 @@ func LoadFile(path string) ([]configs.ACLRule, error) {
 	return doc.Rules, nil
 }
 
+// NewFileWatcher returns the watcher of the acl.file of a: make it before
+// building rules from the file (NewStatic), so that a change of the file
+// after that read is seen (filewatch.Watcher's first reference), and
+// hand it to WatchFile.
+func NewFileWatcher(a configs.ACL) *filewatch.Watcher {
+	return filewatch.New(a.ReloadInterval, a.File)
+}
+
 // WatchFile watches the acl.file of the acl section in force every
 // acl.reload_interval, until ctx ends, and calls reload on a change
 // (filewatch.Watcher's contract: a change is acted on once it settled, a
@@ -52,14 +60,17 @@ func LoadFile(path string) ([]configs.ACLRule, error) {
 // and installs the rules; it is the caller's, so that it can take the
 // lock that keeps it from installing rules of a replaced configuration.
 //
-// current returns the acl section in force. A receive on wake says that
-// it changed (a configuration reload, which built its rules from the file
-// as it is then): WatchFile starts over from current's answer. With no
-// file or no interval it only waits for ctx or wake. It blocks: run it on
-// a goroutine of its own.
-func WatchFile(ctx context.Context, log *zap.Logger, current func() configs.ACL, wake <-chan struct{}, reload func()) {
+// first is the watcher of the section in force (NewFileWatcher, made
+// before its rules were built). current returns the acl section in
+// force. A receive on wake says that it changed (a configuration reload)
+// and brings the new section's watcher, made before the reload built its
+// rules from the file: WatchFile starts over with it and current's
+// answer, and a change of the file since the reload read it is reported.
+// With no file or no interval it only waits for ctx or wake. It blocks:
+// run it on a goroutine of its own.
+func WatchFile(ctx context.Context, log *zap.Logger, first *filewatch.Watcher, current func() configs.ACL, wake <-chan *filewatch.Watcher, reload func()) {
 	acl := current()
-	w := filewatch.New(acl.ReloadInterval, acl.File)
+	w := first
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -71,9 +82,8 @@ func WatchFile(ctx context.Context, log *zap.Logger, current func() configs.ACL,
 		select {
 		case <-ctx.Done():
 			return
-		case <-wake:
+		case w = <-wake:
 			acl = current()
-			w = filewatch.New(acl.ReloadInterval, acl.File)
 			continue
 		case <-t.C:
 		}

@@ -3,7 +3,6 @@ package acl
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,62 +68,46 @@ func TestLoadFile(t *testing.T) {
 	}
 }
 
-// TestWatchFile: a change of the file calls reload; a file that fails
-// to load is logged and does not; a wake makes the watcher take the acl
-// section in force again.
+// TestWatchFile: a change of the file after its watcher was made calls
+// reload, also one made before WatchFile first looks (the watcher is made
+// before the rules are read, NewFileWatcher); a file that fails to load
+// is logged and does not; a wake hands over the new section's watcher,
+// and a change after that watcher was made and before the wake is
+// reported (a configuration reload reads the file before the watcher
+// takes the wake).
 func TestWatchFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "acl.yaml")
 	writeFile(t, path, "rules:\n  - {permission: allow, action: all, topic: a/#}\n")
 	section := configs.ACL{Default: "deny", File: path, ReloadInterval: 5 * time.Millisecond}
-	asked := make(chan struct{}, 2)
-	current := func() configs.ACL {
-		asked <- struct{}{}
-		return section
-	}
+	first := NewFileWatcher(section) // the rules are read from here on
+	// The file changes before the watcher's goroutine runs.
+	writeFile(t, path, "rules:\n  - {permission: allow, action: all, topic: bb/#}\n")
 	// reloads says, for each reload, whether the file was there when it ran.
 	reloads := make(chan bool, 256)
-	wake := make(chan struct{}, 1)
+	wake := make(chan *filewatch.Watcher, 1)
 	core, logs := observer.New(zap.WarnLevel)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		WatchFile(ctx, zap.New(core), current, wake, func() {
+		WatchFile(ctx, zap.New(core), first, func() configs.ACL { return section }, wake, func() {
 			_, err := os.Stat(path)
 			reloads <- err == nil
 		})
 	}()
 	defer func() { cancel(); <-done }()
-	await := func(ch <-chan struct{}, what string) {
+	awaitReload := func(what string) {
 		t.Helper()
 		select {
-		case <-ch:
+		case ok := <-reloads:
+			if !ok {
+				t.Fatalf("%s: reload called for a missing file", what)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
-	// rewrite changes the file until a reload follows: the watcher takes
-	// its reference just after asking for the section, so a first write
-	// may land before that reference and be no change to it.
-	n := 0
-	rewrite := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			n++
-			writeFile(t, path, fmt.Sprintf("rules:\n  - {permission: allow, action: all, topic: %s/#}\n", strings.Repeat("b", n)))
-			select {
-			case <-reloads:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
-	await(asked, "the watcher to take the acl section")
-	rewrite("a reload after the file changed")
+	awaitReload("a reload after the file changed")
 	os.Remove(path)
 	deadline := time.Now().Add(10 * time.Second)
 	for logs.FilterMessage("acl file not reloaded: keeping the rules in force").Len() == 0 {
@@ -138,7 +121,10 @@ func TestWatchFile(t *testing.T) {
 			t.Error("reload called for a missing file")
 		}
 	}
-	wake <- struct{}{}
-	await(asked, "the watcher to take the acl section again after a wake")
-	rewrite("a reload of the file written again")
+	// A configuration reload: its watcher is made, the rules are read,
+	// and the file is written again before the watcher takes the wake.
+	next := NewFileWatcher(section)
+	writeFile(t, path, "rules:\n  - {permission: allow, action: all, topic: ccc/#}\n")
+	wake <- next
+	awaitReload("a reload of the file written between a configuration reload and the wake")
 }
