@@ -242,6 +242,12 @@ func (a adminSource) answerForwarded(ctx context.Context, req cluster.AdminReque
 	default:
 		return cluster.AdminReply{Error: fmt.Sprintf("unknown admin request %q", req.Op)}
 	}
+	return foundReply(body)
+}
+
+// foundReply is the answer of a node that has what a forwarded request
+// is about: body, what its own API answers.
+func foundReply(body any) cluster.AdminReply {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return cluster.AdminReply{Error: fmt.Sprintf("encoding the answer: %v", err)}

@@ -11,9 +11,7 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"edgemq/gateway/admin"
 	"edgemq/gateway/cluster"
@@ -72,11 +70,7 @@ func (a adminSource) answerSession(ctx context.Context, req cluster.AdminRequest
 		a.s.log.Info("admin session discarded, forwarded by another node", logsafe.String("client_id", req.ClientID), zap.Bool("kicked", kicked))
 		body = admin.SessionDeleteResult{ClientID: req.ClientID, Kicked: kicked, Node: a.s.clusterNodeName()}
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return cluster.AdminReply{Error: fmt.Sprintf("encoding the answer: %v", err)}
-	}
-	return cluster.AdminReply{Found: true, Body: b}
+	return foundReply(body) // admin_forward.go
 }
 
 // replyKind returns the kind a node's reply gives DeleteSession's err,

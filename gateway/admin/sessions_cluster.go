@@ -111,9 +111,7 @@ func writeClusterSessionError(w http.ResponseWriter, id string, err error) {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "no node of the cluster holds a session for client %q", id)
 	case writeSessionConflict(w, id, err): // sessions.go: 409
-	case errors.Is(err, ErrNoAnswer):
-		writeError(w, http.StatusGatewayTimeout, "%v", err)
 	default:
-		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		writeClusterError(w, id, err) // clients_cluster.go: 504, 503
 	}
 }
