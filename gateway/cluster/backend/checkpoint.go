@@ -17,6 +17,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -117,8 +118,15 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 		return
 	}
 	newRev, err := s.store.Put(cctx, id, &rec, rev)
+	again := false
+	if errors.Is(err, cluster.ErrStale) {
+		var rerr error
+		if again, rerr = s.rebase(cctx, id, o, &rec, rev); rerr != nil {
+			err = rerr // unknown: not a claim
+		}
+	}
 	switch {
-	case errors.Is(err, cluster.ErrStale) && s.rebase(cctx, id, o, &rec, rev):
+	case again:
 		// Moved on by this node's own holding: written on top of it at
 		// the next checkpoint.
 		s.markDirty(id)
@@ -195,21 +203,45 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 // was refused while the stream was still busy with an earlier write of
 // the key (cluster.Records retries those for a while), and is made
 // again too. It reports whether the write is to be made again (on o's
-// record). The record is read from the stream's leader
-// (cluster.Records.Latest): a direct get may come from a replica that
-// has not applied what moved it on, and taking that for the record
-// would fail the next write too.
-func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) bool {
-	cur, curRev, err := s.store.Latest(ctx, s.o.Conn, id)
-	if err != nil || curRev < rev || !sameHolding(cur, rec) {
-		return false
+// record); false with a nil error means another node claimed the
+// session (or it is gone). An error means the record could not be read:
+// nothing is known, and the caller tries again later as for a write
+// that did not reach the cluster, never taking it for a claim (a read
+// failing while a stream elects its leader dropped a live session, or
+// left its gated packets waiting for good). The record is read from the
+// stream's leader (cluster.Records.Latest): a direct get may come from a
+// replica that has not applied what moved it on, and taking that for
+// the record would fail the next write too.
+func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) (bool, error) {
+	cur, curRev, err := s.latest(ctx, id)
+	switch {
+	case errors.Is(err, cluster.ErrNoRecord):
+		return false, nil // deleted: by the node that claimed it
+	case err != nil:
+		return false, fmt.Errorf("reading the record after a refused write: %w", err)
+	case curRev < rev:
+		// Behind the revision this node's own write returned: a leader
+		// that has not applied it yet. Unknown, not a claim.
+		return false, fmt.Errorf("reading the record after a refused write: revision %d behind %d", curRev, rev)
+	case !sameHolding(cur, rec):
+		return false, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.owned[id] == o && o.rev < curRev {
 		o.rec, o.rev, o.stale = *cur, curRev, time.Time{}
 	}
-	return true
+	return true, nil
+}
+
+// latest reads id's record from the stream's leader (rebase).
+func (s *Sessions) latest(ctx context.Context, id string) (*cluster.SessionRecord, uint64, error) {
+	if fails := s.latestFails.Load(); fails != nil {
+		if err := (*fails)(id); err != nil {
+			return nil, 0, err // tests: the leader cannot be read
+		}
+	}
+	return s.store.Latest(ctx, s.o.Conn, id)
 }
 
 // held returns the session this node holds as id, with its record and

@@ -210,8 +210,9 @@ func (s *Sessions) gateOut(id string) func() {
 
 // writeOut writes id's record if what it holds in flight (or anything
 // else of it) changed, then releases the packets gated before. A failed
-// write leaves them gated: fenced, the session goes (checkpoint.go);
-// unreachable, the write is tried again after a checkpoint interval.
+// write leaves them gated and is tried again after a checkpoint
+// interval, until it succeeds or the session is no longer held here
+// (fenced, it goes: checkpoint.go).
 func (s *Sessions) writeOut(id string) {
 	s.outDue.Delete(id)
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.OpenTimeout)
@@ -235,20 +236,34 @@ func (s *Sessions) writeOut(id string) {
 	}
 	s.outWrites.Add(1)
 	newRev, err := s.store.Put(ctx, id, &rec, rev)
-	for try := 0; try < 3 && errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, rev); try++ {
+	for try := 0; try < 3 && errors.Is(err, cluster.ErrStale); try++ {
+		again, rerr := s.rebase(ctx, id, o, &rec, rev)
+		if !again {
+			if rerr != nil {
+				err = rerr
+			}
+			break
+		}
 		// Moved on by this node's own holding (a SUBSCRIBE's write,
 		// which takes no gate, or an earlier write NATS stored but
 		// whose answer timed out): written again on top of it, or the
-		// gated packets would never leave. Moved on by another node's
-		// claim: left (below).
+		// gated packets would never leave.
 		rec, rev = s.recOf(o)
 		s.snapshot(&rec, o.sess)
 		newRev, err = s.store.Put(ctx, id, &rec, rev)
 	}
 	switch {
 	case errors.Is(err, cluster.ErrStale):
-		// Claimed by another node: the packets never leave here.
-		s.o.Log.Debug("in-flight state not recorded: the session was claimed elsewhere", logsafe.String("client_id", id))
+		// Claimed by another node, as far as the record tells: the
+		// packets wait, and the write is tried again a checkpoint
+		// interval later until the claim's kick (or the checkpoint's
+		// fencing, checkpoint.go) drops the session here, and held
+		// finds nothing. Left alone, a write that only looked lost
+		// (refused in process after every retry, a record of this
+		// holding moved on three times) would hold the gated packets,
+		// and every later one behind them, for good.
+		s.o.Log.Debug("in-flight state not recorded: the session may be claimed elsewhere; again later", logsafe.String("client_id", id))
+		time.AfterFunc(s.o.Checkpoint, s.gateOut(id))
 	case err != nil:
 		s.o.Log.Debug("recording a session's in-flight state failed; again later", logsafe.String("client_id", id), zap.Error(err))
 		time.AfterFunc(s.o.Checkpoint, s.gateOut(id))

@@ -405,3 +405,75 @@ func moveRecord(tb testing.TB, nd *sessNode, id string) {
 		return err == nil
 	}, func() string { return "the record kept moving" })
 }
+
+// TestLeaderUnreadableAfterRefusal: a write of the node's own holding
+// is refused (the record moved on by the holding's own write, as in
+// TestOwnWriteMovedTheRevision), and the record cannot then be read from
+// its stream's leader (as while the stream elects one). Not knowing is
+// not a claim: the gated QoS 2 PUBLISH still leaves once the leader can
+// be read, and a recheck after a heal leaves the session held, rather
+// than dropping it and closing its client with 0x8E.
+func TestLeaderUnreadableAfterRefusal(t *testing.T) {
+	_, nodes := sessCluster(t, 1)
+	a := nodes[0]
+	errNoLeader := errors.New("no stream leader")
+	for _, tc := range []struct {
+		name string
+		// fails is how many reads of the leader fail; then run checks.
+		fails int
+		run   func(t *testing.T, id string, c *qosClient, s *broker.Session)
+	}{
+		{"gated QoS 2 PUBLISH", 2, func(t *testing.T, id string, c *qosClient, s *broker.Session) {
+			routeStored(t, a, "ul/x", "m", 2)
+			if e := c.next(t); e.payload != "m" || e.qos != 2 {
+				t.Fatalf("%v, want the QoS 2 PUBLISH m", e)
+			}
+		}},
+		{"recheck after a heal", 1 << 30, func(t *testing.T, id string, c *qosClient, s *broker.Session) {
+			n, err := a.s.Recheck(t.Context())
+			if n != 0 || !errors.Is(err, errNoLeader) {
+				t.Fatalf("Recheck dropped %d (%v), want none and the read's error", n, err)
+			}
+			a.s.latestFails.Store(nil) // the leader is back
+			if n, err := a.s.Recheck(t.Context()); n != 0 || err != nil {
+				t.Fatalf("Recheck dropped %d (%v), want none", n, err)
+			}
+			if !slices.Contains(a.s.Owned(), id) {
+				t.Fatalf("%s no longer held", id)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "unreadable-" + fmt.Sprint(tc.fails)
+			c := newQoSClient()
+			s, _ := c.open(t, a, id, true)
+			sessSubscribe(t, a, s, "ul/#", 2)
+			moveRecord(t, a, id)
+			var mu sync.Mutex
+			failed := 0
+			fails := func(key string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if key != id || failed >= tc.fails {
+					return nil
+				}
+				failed++
+				return errNoLeader
+			}
+			a.s.latestFails.Store(&fails)
+			defer a.s.latestFails.Store(nil)
+			tc.run(t, id, c, s)
+			mu.Lock()
+			n := failed
+			mu.Unlock()
+			if n == 0 {
+				t.Fatal("no read of the leader failed: the case tested nothing")
+			}
+			select {
+			case code := <-c.kicked:
+				t.Fatalf("client closed with %v: the node took not knowing for a claim", code)
+			default:
+			}
+		})
+	}
+}

@@ -248,11 +248,19 @@ func (s *Sessions) recheckOne(ctx context.Context, id string) (bool, error) {
 		}
 		s.mu.Unlock()
 		return false, nil
-	case errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, mine):
-		// Moved on by this node's own holding (a write stored as the
-		// link went whose answer never came): still this node's.
-		return false, nil
 	case errors.Is(err, cluster.ErrStale):
+		again, rerr := s.rebase(ctx, id, o, &rec, mine)
+		switch {
+		case again:
+			// Moved on by this node's own holding (a write stored as the
+			// link went whose answer never came): still this node's.
+			return false, nil
+		case rerr != nil:
+			// Unknown (the leader could not be read, as after a heal
+			// while the stream elects one): left as it is, like a record
+			// that could not be written; never dropped on a guess.
+			return false, rerr
+		}
 		s.fenced(id, o) // checkpoint.go
 		return true, nil
 	}

@@ -117,6 +117,9 @@ type Sessions struct {
 	// willSent, when set (tests), is called between a will's publish
 	// and its removal from the record (will.go).
 	willSent func(id string)
+	// latestFails, when set (tests), gives the error a read of a record
+	// from its stream's leader fails with, if any (checkpoint.go).
+	latestFails atomic.Pointer[func(id string) error]
 	// outWrites counts the record writes for gated packets
 	// (outflight.go).
 	outWrites atomic.Int64
@@ -508,8 +511,14 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		}
 		s.snapshot(&rec, sess)
 		rev, err := s.store.Put(ctx, id, &rec, oldRev)
-		if errors.Is(err, cluster.ErrStale) && try < 3 && s.rebase(ctx, id, o, &rec, oldRev) {
-			continue // moved on by this node's own holding (checkpoint.go): on top of it
+		if errors.Is(err, cluster.ErrStale) && try < 3 {
+			again, rerr := s.rebase(ctx, id, o, &rec, oldRev)
+			if again {
+				continue // moved on by this node's own holding (checkpoint.go): on top of it
+			}
+			if rerr != nil {
+				err = rerr // unknown, as if unreachable: not a claim
+			}
 		}
 		if err != nil {
 			// Fenced (another node claimed it) or unreachable: without the
@@ -564,11 +573,16 @@ func (s *Sessions) snapshot(rec *cluster.SessionRecord, sess *broker.Session) {
 func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
 	rec, rev := s.recOf(o) // checkpoint.go
 	err := s.store.Delete(ctx, id, rev)
-	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, rev) {
-		// Moved on by this node's own holding: the record would outlive
-		// the session.
-		_, rev = s.recOf(o)
-		err = s.store.Delete(ctx, id, rev)
+	if errors.Is(err, cluster.ErrStale) {
+		switch again, rerr := s.rebase(ctx, id, o, &rec, rev); {
+		case again:
+			// Moved on by this node's own holding: the record would
+			// outlive the session.
+			_, rev = s.recOf(o)
+			err = s.store.Delete(ctx, id, rev)
+		case rerr != nil:
+			err = rerr // unknown: the record may still name this node
+		}
 	}
 	if err != nil && !errors.Is(err, cluster.ErrStale) {
 		s.o.Log.Warn("deleting an ended session's record failed", logsafe.String("client_id", id), zap.Error(err))

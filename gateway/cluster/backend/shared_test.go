@@ -186,8 +186,8 @@ func sharedMemberDiesBeforeCheckpoint(t *testing.T, qos byte) {
 		if rec != nil {
 			listed = len(rec.Shared)
 		}
-		return fmt.Sprintf("the dying member owes %d, acknowledged %d, the live one got %d of %d; its record lists %d",
-			len(s1.SharedOwed()), c1.ackedCount(), len(c2.received()), total, listed)
+		return fmt.Sprintf("the dying member owes %d, acknowledged %d, the live one got %d of %d (owes %d, gated %v); its record lists %d",
+			len(s1.SharedOwed()), c1.ackedCount(), len(c2.received()), total, len(s2.SharedOwed()), s2.GatedOut(), listed)
 	})
 	acked := c1.acked()
 

@@ -170,11 +170,18 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 	} else {
 		rev, err = s.store.Put(ctx, id, &rec, oldRev)
 	}
-	if errors.Is(err, cluster.ErrStale) && s.rebase(ctx, id, o, &rec, oldRev) {
-		// Moved on by this node's own holding (checkpoint.go): again on
-		// top of it (a once will sent again is dropped by the stream).
-		s.armWill(id, o, s.o.Checkpoint)
-		return
+	if errors.Is(err, cluster.ErrStale) {
+		again, rerr := s.rebase(ctx, id, o, &rec, oldRev)
+		if again {
+			// Moved on by this node's own holding (checkpoint.go): again
+			// on top of it (a once will sent again is dropped by the
+			// stream).
+			s.armWill(id, o, s.o.Checkpoint)
+			return
+		}
+		if rerr != nil {
+			err = rerr // unknown, as if unreachable: not a claim
+		}
 	}
 	switch {
 	case err != nil && once && !errors.Is(err, cluster.ErrStale):
