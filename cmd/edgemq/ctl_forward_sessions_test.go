@@ -65,6 +65,11 @@ func testSessionsForwarded(t *testing.T, a, b *ctlGateway, kv jetstream.KeyValue
 				return err == nil && rec.Owner == "b" && rec.Connected == tc.online
 			}, func() string { return fmt.Sprintf("the record of %s never named b, connected %v", tc.id, tc.online) })
 
+			// b's own listing names the node holding each session.
+			code, out, errOut := b.ctl(t, "sessions")
+			if code != 0 || !strings.HasPrefix(out, "NODE") || !strings.Contains(out, "\nb ") || !strings.Contains(out, tc.id) {
+				t.Errorf("sessions on node b: exit %d (%s):\n%s\nwant a NODE column naming b beside %s", code, errOut, out, tc.id)
+			}
 			if code, _, errOut := a.ctl(t, "sessions", "show", tc.id); code != ctlNotFound {
 				t.Errorf("show without --scope on node a: exit %d (%s), want %d: only a's own sessions", code, errOut, ctlNotFound)
 			}
@@ -76,7 +81,7 @@ func testSessionsForwarded(t *testing.T, a, b *ctlGateway, kv jetstream.KeyValue
 			if status, body := apiCall(t, a, "GET", "/api/v1/sessions/"+tc.id+"?scope=cluster"); status != http.StatusOK || !strings.Contains(body, `"node":"b"`) {
 				t.Errorf("GET /api/v1/sessions/%s?scope=cluster on node a: %d %s; want 200 naming node b", tc.id, status, body)
 			}
-			code, out, errOut := a.ctl(t, "sessions", "show", tc.id, "--scope", "cluster")
+			code, out, errOut = a.ctl(t, "sessions", "show", tc.id, "--scope", "cluster")
 			if code != 0 || !strings.Contains(out, "node:") || !strings.Contains(out, " b\n") {
 				t.Errorf("show --scope cluster table: exit %d, stdout %q, stderr %q; want a node: b row", code, out, errOut)
 			}

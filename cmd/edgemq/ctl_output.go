@@ -216,12 +216,24 @@ func printSessions(w io.Writer, data []byte) error {
 	if err != nil {
 		return err
 	}
+	withNode := false // a cluster node's listing: which node holds each
+	for _, s := range items {
+		withNode = withNode || s.Node != ""
+	}
+	header := []string{"CLIENT ID", "CONNECTED", "EXPIRY", "SUBSCRIPTIONS", "INFLIGHT", "QUEUED", "OWNER"}
+	if withNode {
+		header = append([]string{"NODE"}, header...)
+	}
 	rows := make([][]string, 0, len(items))
 	for _, s := range items {
-		rows = append(rows, []string{s.ClientID, fmt.Sprint(s.Connected), expiryText(s.Expiry), string(s.Subscriptions),
-			fmt.Sprint(s.Inflight), fmt.Sprint(s.Queued), s.Owner})
+		r := []string{s.ClientID, fmt.Sprint(s.Connected), expiryText(s.Expiry), string(s.Subscriptions),
+			fmt.Sprint(s.Inflight), fmt.Sprint(s.Queued), s.Owner}
+		if withNode {
+			r = append([]string{s.Node}, r...)
+		}
+		rows = append(rows, r)
 	}
-	if err := table(w, []string{"CLIENT ID", "CONNECTED", "EXPIRY", "SUBSCRIPTIONS", "INFLIGHT", "QUEUED", "OWNER"}, rows); err != nil {
+	if err := table(w, header, rows); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "%d sessions\n", len(items))
