@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -13,7 +15,9 @@ import (
 type LapseHandler interface {
 	// Current is called once, with the nodes whose records are live when
 	// the watch starts (self excluded), each with its incarnation: the
-	// node incarnations missing from it hold no session any more.
+	// node incarnations missing from it held no session any more then.
+	// A node may have started since (its record comes in later, as
+	// updates): what it holds now is its own (LiveIncarnation tells).
 	Current(live map[string]string)
 	// Lapsed is called when node's record lapses (its TTL ran out) or is
 	// deleted (a clean stop), after Current, with the incarnation the
@@ -86,4 +90,20 @@ func incarnationOf(v []byte) string {
 		return ""
 	}
 	return rec.Incarnation
+}
+
+// LiveIncarnation returns the incarnation node's liveness record in
+// bucket nodes names, as the bucket's stream leader holds it (a replica
+// may be behind), and whether the node has a live record: false when it
+// lapsed, was deleted or was never written. An incarnation of "" is a
+// record that does not say.
+func LiveIncarnation(ctx context.Context, nc *nats.Conn, nodes jetstream.KeyValue, node string) (string, bool, error) {
+	r, err := leaderGet(ctx, nc, nodes.Bucket(), NodeKey(node)) // records_latest.go
+	switch {
+	case errors.Is(err, ErrNoRecord):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("reading the liveness of %s: %w", node, err)
+	}
+	return incarnationOf(r.Value), true, nil
 }

@@ -71,8 +71,36 @@ func (h lapseHandler) Current(live map[string]string) {
 		}
 	}
 	for o, ids := range gone {
+		if o.node != s.o.Node && s.startedSince(h.ctx, o) {
+			s.o.Log.Info("a node started after the watch's first read: its sessions are its own",
+				zap.String("node", o.node), zap.String("incarnation", o.incarnation), zap.Int("sessions", len(ids)))
+			continue
+		}
 		s.claimOwner(h.ctx, o, ids)
 	}
+}
+
+// startedSince reports whether node incarnation o, not live when the
+// watch of the nodes started, is live now, or whether that cannot be
+// told: a node that started between the watch's first read and the
+// index's listing is missing from the first and has sessions in the
+// second. Claiming them would take a live node's sessions, and the
+// index removed after the claims would leave them unclaimed when that
+// node really dies (its wills never published).
+func (s *Sessions) startedSince(ctx context.Context, o owner) bool {
+	var err error
+	for range lapseRounds {
+		rctx, cancel := context.WithTimeout(ctx, s.o.OpenTimeout)
+		inc, live, rerr := cluster.LiveIncarnation(rctx, s.o.Conn, s.o.Layout.Nodes, o.node)
+		cancel()
+		if rerr == nil {
+			return live && (inc == o.incarnation || inc == "")
+		}
+		err = rerr
+	}
+	// Not claimed on a guess: left to the next start of a node's watch.
+	s.o.Log.Warn("a node's liveness cannot be read; its sessions are not claimed now", zap.String("node", o.node), zap.Error(err))
+	return true
 }
 
 // Lapsed claims the sessions of node's incarnation.

@@ -456,3 +456,41 @@ func TestConnectionEndWhileCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestCurrentSparesANodeStartedSince: a node's watch of the others
+// starts (its first read finds no record of node b), then b starts and
+// holds sessions, and only then are the index's entries listed (Current):
+// b's sessions are listed, though b was not live at the first read. They
+// are b's: none is claimed, b's index keeps them, and when b then dies
+// its session is claimed and its will published, once.
+func TestCurrentSparesANodeStartedSince(t *testing.T) {
+	_, nodes := sessCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	will := &mqtt.Will{QoS: 1, Topic: "will/late", Payload: []byte("late")}
+	sessOpen(t, b, newSessClient(), "late", true, 0, will)
+
+	lapseHandler{s: a.s, ctx: t.Context()}.Current(map[string]string{}) // b missing from the first read
+	if n := a.s.Counts().Claimed.Load(); n != 0 {
+		t.Fatalf("a claimed %d sessions of b, which is live", n)
+	}
+	if rec := record(t, a, "late"); rec.Owner != "b" {
+		t.Fatalf("the record of late names %q, want b", rec.Owner)
+	}
+	es, err := a.s.index.List(t.Context(), "b", b.live.Incarnation())
+	if err != nil || len(es) != 1 || es[0].ClientID != "late" {
+		t.Fatalf("b's index lists %+v (%v), want late", es, err)
+	}
+
+	b.kill(t)
+	select {
+	case w := <-a.wills:
+		if w.topic != "will/late" {
+			t.Fatalf("will on %q, want will/late", w.topic)
+		}
+	case <-time.After(clustertest.Timeout):
+		t.Fatal("b's session was not claimed after b died: no will")
+	}
+	if n := a.s.Counts().Claimed.Load(); n != 1 {
+		t.Fatalf("a claimed %d sessions, want b's one", n)
+	}
+}
