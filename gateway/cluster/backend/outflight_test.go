@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,22 +421,27 @@ func TestLeaderUnreadableAfterRefusal(t *testing.T) {
 	errNoLeader := errors.New("no stream leader")
 	for _, tc := range []struct {
 		name string
-		// fails is how many reads of the leader fail; then run checks.
-		fails int
-		run   func(t *testing.T, id string, c *qosClient, s *broker.Session)
+		// run runs the case while reads of the leader fail; failed
+		// counts them, back tells that the leader can be read again.
+		run func(t *testing.T, id string, c *qosClient, failed func() int, back func())
 	}{
-		{"gated QoS 2 PUBLISH", 2, func(t *testing.T, id string, c *qosClient, s *broker.Session) {
+		{"gated QoS 2 PUBLISH", func(t *testing.T, id string, c *qosClient, failed func() int, back func()) {
 			routeStored(t, a, "ul/x", "m", 2)
+			// The gate's write and the checkpoints find the record moved
+			// and cannot read it; then the leader is back.
+			clustertest.Eventually(t, func() bool { return failed() >= 3 },
+				func() string { return fmt.Sprintf("%d reads of the leader failed, want 3", failed()) })
+			back()
 			if e := c.next(t); e.payload != "m" || e.qos != 2 {
 				t.Fatalf("%v, want the QoS 2 PUBLISH m", e)
 			}
 		}},
-		{"recheck after a heal", 1 << 30, func(t *testing.T, id string, c *qosClient, s *broker.Session) {
+		{"recheck after a heal", func(t *testing.T, id string, c *qosClient, failed func() int, back func()) {
 			n, err := a.s.Recheck(t.Context())
 			if n != 0 || !errors.Is(err, errNoLeader) {
 				t.Fatalf("Recheck dropped %d (%v), want none and the read's error", n, err)
 			}
-			a.s.latestFails.Store(nil) // the leader is back
+			back()
 			if n, err := a.s.Recheck(t.Context()); n != 0 || err != nil {
 				t.Fatalf("Recheck dropped %d (%v), want none", n, err)
 			}
@@ -444,29 +451,25 @@ func TestLeaderUnreadableAfterRefusal(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id := "unreadable-" + fmt.Sprint(tc.fails)
+			id := "unreadable-" + strings.ReplaceAll(tc.name, " ", "-")
 			c := newQoSClient()
 			s, _ := c.open(t, a, id, true)
 			sessSubscribe(t, a, s, "ul/#", 2)
-			moveRecord(t, a, id)
-			var mu sync.Mutex
-			failed := 0
+			var failing atomic.Bool
+			var failures atomic.Int64
+			failing.Store(true)
 			fails := func(key string) error {
-				mu.Lock()
-				defer mu.Unlock()
-				if key != id || failed >= tc.fails {
+				if key != id || !failing.Load() {
 					return nil
 				}
-				failed++
+				failures.Add(1)
 				return errNoLeader
 			}
-			a.s.latestFails.Store(&fails)
+			a.s.latestFails.Store(&fails) // before the move: no write of the node's rebases on it
 			defer a.s.latestFails.Store(nil)
-			tc.run(t, id, c, s)
-			mu.Lock()
-			n := failed
-			mu.Unlock()
-			if n == 0 {
+			moveRecord(t, a, id)
+			tc.run(t, id, c, func() int { return int(failures.Load()) }, func() { failing.Store(false) })
+			if failures.Load() == 0 {
 				t.Fatal("no read of the leader failed: the case tested nothing")
 			}
 			select {
