@@ -120,10 +120,8 @@ func (s *Sessions) checkpoint(ctx context.Context, id string) {
 	newRev, err := s.store.Put(cctx, id, &rec, rev)
 	again := false
 	if errors.Is(err, cluster.ErrStale) {
-		var rerr error
-		if again, rerr = s.rebase(cctx, id, o, &rec, rev); rerr != nil {
-			err = rerr // unknown: not a claim
-		}
+		err = s.rebase(cctx, id, o, &rec, rev)
+		again = err == nil
 	}
 	switch {
 	case again:
@@ -202,36 +200,36 @@ func sameHolding(cur, rec *cluster.SessionRecord) bool {
 // claimed. A record still at rev was not moved on by anyone: the write
 // was refused while the stream was still busy with an earlier write of
 // the key (cluster.Records retries those for a while), and is made
-// again too. It reports whether the write is to be made again (on o's
-// record); false with a nil error means another node claimed the
-// session (or it is gone). An error means the record could not be read:
-// nothing is known, and the caller tries again later as for a write
-// that did not reach the cluster, never taking it for a claim (a read
-// failing while a stream elects its leader dropped a live session, or
-// left its gated packets waiting for good). The record is read from the
+// again too. It returns what the refused write comes to: nil when it is
+// to be made again (on o's record); cluster.ErrStale when another node
+// claimed the session (or it is gone); the read's error when the record
+// could not be read: nothing is known, and the caller goes on as for a
+// write that did not reach the cluster, never taking it for a claim (a
+// read failing while a stream elects its leader dropped a live session,
+// or left its gated packets waiting for good). The record is read from the
 // stream's leader (cluster.Records.Latest): a direct get may come from a
 // replica that has not applied what moved it on, and taking that for
 // the record would fail the next write too.
-func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) (bool, error) {
+func (s *Sessions) rebase(ctx context.Context, id string, o *owned, rec *cluster.SessionRecord, rev uint64) error {
 	cur, curRev, err := s.latest(ctx, id)
 	switch {
 	case errors.Is(err, cluster.ErrNoRecord):
-		return false, nil // deleted: by the node that claimed it
+		return cluster.ErrStale // deleted: by the node that claimed it
 	case err != nil:
-		return false, fmt.Errorf("reading the record after a refused write: %w", err)
+		return fmt.Errorf("reading the record after a refused write: %w", err)
 	case curRev < rev:
 		// Behind the revision this node's own write returned: a leader
 		// that has not applied it yet. Unknown, not a claim.
-		return false, fmt.Errorf("reading the record after a refused write: revision %d behind %d", curRev, rev)
+		return fmt.Errorf("reading the record after a refused write: revision %d behind %d", curRev, rev)
 	case !sameHolding(cur, rec):
-		return false, nil
+		return cluster.ErrStale
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.owned[id] == o && o.rev < curRev {
 		o.rec, o.rev, o.stale = *cur, curRev, time.Time{}
 	}
-	return true, nil
+	return nil
 }
 
 // latest reads id's record from the stream's leader (rebase).

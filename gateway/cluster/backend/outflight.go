@@ -237,11 +237,7 @@ func (s *Sessions) writeOut(id string) {
 	s.outWrites.Add(1)
 	newRev, err := s.store.Put(ctx, id, &rec, rev)
 	for try := 0; try < 3 && errors.Is(err, cluster.ErrStale); try++ {
-		again, rerr := s.rebase(ctx, id, o, &rec, rev)
-		if !again {
-			if rerr != nil {
-				err = rerr
-			}
+		if err = s.rebase(ctx, id, o, &rec, rev); err != nil {
 			break
 		}
 		// Moved on by this node's own holding (a SUBSCRIBE's write,

@@ -249,17 +249,16 @@ func (s *Sessions) recheckOne(ctx context.Context, id string) (bool, error) {
 		s.mu.Unlock()
 		return false, nil
 	case errors.Is(err, cluster.ErrStale):
-		again, rerr := s.rebase(ctx, id, o, &rec, mine)
-		switch {
-		case again:
+		switch err := s.rebase(ctx, id, o, &rec, mine); {
+		case err == nil:
 			// Moved on by this node's own holding (a write stored as the
 			// link went whose answer never came): still this node's.
 			return false, nil
-		case rerr != nil:
+		case !errors.Is(err, cluster.ErrStale):
 			// Unknown (the leader could not be read, as after a heal
 			// while the stream elects one): left as it is, like a record
 			// that could not be written; never dropped on a guess.
-			return false, rerr
+			return false, err
 		}
 		s.fenced(id, o) // checkpoint.go
 		return true, nil

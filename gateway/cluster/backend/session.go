@@ -512,12 +512,8 @@ func (s *Sessions) detached(ctx context.Context, id string, sess *broker.Session
 		s.snapshot(&rec, sess)
 		rev, err := s.store.Put(ctx, id, &rec, oldRev)
 		if errors.Is(err, cluster.ErrStale) && try < 3 {
-			again, rerr := s.rebase(ctx, id, o, &rec, oldRev)
-			if again {
+			if err = s.rebase(ctx, id, o, &rec, oldRev); err == nil {
 				continue // moved on by this node's own holding (checkpoint.go): on top of it
-			}
-			if rerr != nil {
-				err = rerr // unknown, as if unreachable: not a claim
 			}
 		}
 		if err != nil {
@@ -574,14 +570,11 @@ func (s *Sessions) forget(ctx context.Context, id string, o *owned) {
 	rec, rev := s.recOf(o) // checkpoint.go
 	err := s.store.Delete(ctx, id, rev)
 	if errors.Is(err, cluster.ErrStale) {
-		switch again, rerr := s.rebase(ctx, id, o, &rec, rev); {
-		case again:
+		if err = s.rebase(ctx, id, o, &rec, rev); err == nil {
 			// Moved on by this node's own holding: the record would
 			// outlive the session.
 			_, rev = s.recOf(o)
 			err = s.store.Delete(ctx, id, rev)
-		case rerr != nil:
-			err = rerr // unknown: the record may still name this node
 		}
 	}
 	if err != nil && !errors.Is(err, cluster.ErrStale) {

@@ -121,7 +121,7 @@ func (s *Sessions) writeSubs(sess *broker.Session) {
 		// in-flight state, outflight.go), whose write the next round
 		// builds on (rebase takes it as o's record), or by another node's
 		// claim.
-		if again, _ := s.rebase(ctx, id, o, &rec, rev); !again {
+		if s.rebase(ctx, id, o, &rec, rev) != nil {
 			// Another node claimed it, or the record could not be read:
 			// the checkpoint writes again, and drops the session if it
 			// was claimed and no kick comes (checkpoint.go).

@@ -171,16 +171,12 @@ func (s *Sessions) willDueLocked(ctx context.Context, id string, o *owned) {
 		rev, err = s.store.Put(ctx, id, &rec, oldRev)
 	}
 	if errors.Is(err, cluster.ErrStale) {
-		again, rerr := s.rebase(ctx, id, o, &rec, oldRev)
-		if again {
+		if err = s.rebase(ctx, id, o, &rec, oldRev); err == nil {
 			// Moved on by this node's own holding (checkpoint.go): again
 			// on top of it (a once will sent again is dropped by the
 			// stream).
 			s.armWill(id, o, s.o.Checkpoint)
 			return
-		}
-		if rerr != nil {
-			err = rerr // unknown, as if unreachable: not a claim
 		}
 	}
 	switch {
