@@ -384,10 +384,23 @@ func TestCertmagicRenewal(t *testing.T) {
 	// new certificate into the shared cache.
 	ctx, cancel := context.WithTimeout(context.Background(), acmeWait)
 	defer cancel()
-	if err := src.(*certmagicSource).cache.RenewManagedCertificates(ctx); err != nil {
-		t.Fatalf("RenewManagedCertificates: %v", err)
+	pass := func() {
+		t.Helper()
+		if err := src.(*certmagicSource).cache.RenewManagedCertificates(ctx); err != nil {
+			t.Fatalf("RenewManagedCertificates: %v", err)
+		}
 	}
+	pass()
+	lastPass := time.Now()
 	for {
+		// A renewal placed right after the issuance can fail: Pebble may
+		// not find the order of the certificate it replaces yet (ARI,
+		// HTTP 500), and certmagic then waits for its next maintenance
+		// pass, 10 minutes on, which the test stands in for.
+		if time.Since(lastPass) > 2*time.Second {
+			pass()
+			lastPass = time.Now()
+		}
 		leaf, err := acmeHandshake(ctx, addr, domain, p.roots)
 		if err != nil {
 			t.Fatalf("handshake: %v", err)
