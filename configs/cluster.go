@@ -39,6 +39,22 @@ type Cluster struct {
 	// DISCONNECT 0x9C (Use another server) a draining or cut-off node
 	// sends. Empty: this node is never handed out.
 	Advertise string `yaml:"advertise"`
+	// Shared configures the shared subscription groups across nodes.
+	Shared ClusterShared `yaml:"shared"`
+}
+
+// ClusterShared is how shared subscription groups ("$share/...") hand
+// out QoS 1/2 messages across the nodes.
+type ClusterShared struct {
+	// DurableGroups caps the groups whose QoS 1/2 messages a JetStream
+	// consumer of the group hands out, redelivering what a node took and
+	// did not record before it died; the groups beyond go through a
+	// NATS queue group alone. 0: no group has one.
+	DurableGroups int `yaml:"durable_groups"`
+	// AckWait is how long such a consumer waits for a node to confirm
+	// that a member's record lists a message before it hands the
+	// message to a node again.
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // Enabled reports whether the cluster section is in use.
@@ -155,6 +171,12 @@ func (c *Config) validateCluster(ps *problems) {
 	}
 	if cl.Advertise != "" && (!hostPort(cl.Advertise) || strings.ContainsFunc(cl.Advertise, unicode.IsSpace)) {
 		ps.add("cluster.advertise", "%q is not host:port", cl.Advertise)
+	}
+	if cl.Shared.DurableGroups < 0 {
+		ps.add("cluster.shared.durable_groups", "%d is below 0", cl.Shared.DurableGroups)
+	}
+	if cl.Shared.DurableGroups > 0 && cl.Shared.AckWait < time.Second {
+		ps.add("cluster.shared.ack_wait", "%s is below 1s: a node waiting on its NATS server would see its messages handed out again", cl.Shared.AckWait)
 	}
 	n := cl.NATS
 	switch {

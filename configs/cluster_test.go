@@ -23,7 +23,8 @@ func TestClusterOffByDefault(t *testing.T) {
 	if cl.Replicas != 3 || cl.SyncInterval != "always" || !cl.SyncAlways() ||
 		cl.HeartbeatInterval != time.Second || cl.LivenessTTL != 10*time.Second ||
 		cl.NATS.PingInterval != 2*time.Second || cl.NATS.Embedded.StoreDir != "nats" ||
-		cl.NATS.Embedded.ClientListen != "127.0.0.1:4222" {
+		cl.NATS.Embedded.ClientListen != "127.0.0.1:4222" ||
+		cl.Shared.DurableGroups != 100 || cl.Shared.AckWait != 30*time.Second {
 		t.Errorf("cluster defaults = %+v", cl)
 	}
 }
@@ -88,6 +89,10 @@ func TestClusterProblems(t *testing.T) {
 			[]string{"cluster.liveness_ttl: 500ms is below 1s"}},
 		{"ping too slow", "cluster:\n  node: n\n  replicas: 1\n  nats:\n    ping_interval: 5s\n",
 			[]string{"test.yaml:5: cluster.nats.ping_interval: 5s must be below half of liveness_ttl (10s)"}},
+		{"negative durable groups", "cluster:\n  node: n\n  replicas: 1\n  shared:\n    durable_groups: -1\n",
+			[]string{"test.yaml:5: cluster.shared.durable_groups: -1 is below 0"}},
+		{"ack wait too short", "cluster:\n  node: n\n  replicas: 1\n  shared:\n    ack_wait: 500ms\n",
+			[]string{"test.yaml:5: cluster.shared.ack_wait: 500ms is below 1s"}},
 		{"routes without listen", "cluster:\n  node: n\n  nats:\n    embedded:\n      routes: [a:1, b:2]\n",
 			[]string{"cluster.nats.embedded.cluster_listen: is required with routes"}},
 		{"bad route", "cluster:\n  node: n\n  replicas: 1\n  nats:\n    embedded:\n      cluster_listen: :6222\n      routes: [nats-host]\n",

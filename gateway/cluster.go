@@ -60,6 +60,7 @@ func (s *Server) joinCluster(ctx context.Context, cfg *configs.Config, st *proto
 		return nil, fmt.Errorf("joining the cluster: %w", err)
 	}
 	c.node, c.be = node, backend.New(node, &st.Counters, log)
+	c.be.SetShared(backend.SharedOptions{DurableGroups: cfg.Cluster.Shared.DurableGroups, AckWait: cfg.Cluster.Shared.AckWait})
 	s.cluster = c
 	return s.cluster.be.Interest(), nil
 }
@@ -249,5 +250,6 @@ func (s *Server) clusterOps() *ops.Cluster {
 		RetainedRefused: r.Refused,
 		Claimed:         sc.Claimed.Load(),
 		ReplayLag:       rp.Lag.Load(), Replays: rp.Replays.Load(), ReplaySeconds: rp.Seconds(),
+		SharedRedelivered: n.GroupRedelivered.Load(),
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +37,13 @@ type crashNode struct {
 func startCrashCluster(t *testing.T) (*clustertest.Cluster, []*crashNode) {
 	t.Helper()
 	nc := clustertest.Start(t, 3)
+	return nc, startCrashNodes(t, nc.URLs())
+}
+
+// startCrashNodes runs one node of the built binary on each of urls (the
+// NATS server of each, or a proxy to it).
+func startCrashNodes(t *testing.T, urls []string) []*crashNode {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "edgemq")
 	if out, err := exec.Command("go", "build", "-o", bin, "edgemq/cmd/edgemq").CombinedOutput(); err != nil {
@@ -57,7 +66,8 @@ cluster:
   nats:
     urls: [%s]
     ping_interval: %v
-`, filepath.Join(dir, fmt.Sprintf("data%d", i+1)), n.addr, i+1, faultHeartbeat, faultTTL, nc.Servers[i].ClientURL(), faultPing)
+  shared: {ack_wait: 2s}
+`, filepath.Join(dir, fmt.Sprintf("data%d", i+1)), n.addr, i+1, faultHeartbeat, faultTTL, urls[i], faultPing)
 		if err := os.WriteFile(n.conf, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +77,7 @@ cluster:
 	for _, n := range nodes {
 		n.start()
 	}
-	return nc, nodes
+	return nodes
 }
 
 func (n *crashNode) start() {
@@ -199,9 +209,15 @@ func TestClusterKill9(t *testing.T) {
 	}
 	publish(50)
 	jobs := sharedGroupBeforeKill(t, nc, nodes, pub)
+	// Jobs go on being published through the kill: some are in transit
+	// to the dying node when it dies (taken from the group's consumer,
+	// not yet in its member's record).
+	stopJobs := jobs.stream(t, nodes[1].addr)
+	jobs.waitStreamed(t, 40)
 	died := time.Now()
 	nodes[2].kill()
 	publish(50)
+	stopJobs()
 
 	// The wills.
 	seen := map[string]time.Time{}
@@ -291,6 +307,7 @@ func TestClusterKill9(t *testing.T) {
 // k9Jobs is the shared subscription group of TestClusterKill9: what its
 // member on a node that lives got, and the jobs published to it.
 type k9Jobs struct {
+	mu   sync.Mutex // sent, while stream runs
 	got  chan string
 	have map[string]bool // of got
 	sent []string
@@ -305,7 +322,7 @@ type k9Jobs struct {
 func sharedGroupBeforeKill(t *testing.T, nc *clustertest.Cluster, nodes []*crashNode, pub *paho.Client) *k9Jobs {
 	t.Helper()
 	const group, topic, n = "$share/k9g/k9/job", "k9/job", 20
-	j := &k9Jobs{got: make(chan string, 4*n), have: map[string]bool{}}
+	j := &k9Jobs{got: make(chan string, 1<<14), have: map[string]bool{}}
 	worker, _ := crashClient(t, nodes[0].addr, &paho.Connect{ClientID: "k9-worker", CleanStart: true, KeepAlive: 60},
 		func(p *paho.Publish) { j.got <- string(p.Payload) })
 	if _, err := worker.Subscribe(t.Context(), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: group, QoS: 1}}}); err != nil {
@@ -331,7 +348,7 @@ func sharedGroupBeforeKill(t *testing.T, nc *clustertest.Cluster, nodes []*crash
 			func() string { return fmt.Sprintf("server %s does not see both members of the group", s.Name()) })
 	}
 	// What the member that dies is sent, never acknowledged.
-	held := make(chan string, 4*n)
+	held := make(chan string, 1<<14)
 	go func() {
 		for {
 			p, err := mqtt.ReadPacket(conn, mqtt.V5, 0)
@@ -364,6 +381,42 @@ func sharedGroupBeforeKill(t *testing.T, nc *clustertest.Cluster, nodes []*crash
 	return j
 }
 
+// stream publishes QoS 1 jobs to the group from a client of addr, one
+// after another, each counted once acknowledged, until the returned stop
+// is called (it waits for the last).
+func (j *k9Jobs) stream(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	c, _ := crashClient(t, addr, &paho.Connect{ClientID: "k9-jobpub", CleanStart: true, KeepAlive: 60}, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			p := fmt.Sprintf("jobs%04d", i)
+			if _, err := c.Publish(ctx, &paho.Publish{Topic: "k9/job", QoS: 1, Payload: []byte(p)}); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("publish %s: %v", p, err)
+				}
+				return
+			}
+			j.mu.Lock()
+			j.sent = append(j.sent, p)
+			j.mu.Unlock()
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// waitStreamed waits until stream had n jobs acknowledged.
+func (j *k9Jobs) waitStreamed(t *testing.T, n int) {
+	t.Helper()
+	clustertest.Eventually(t, func() bool {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return len(j.sent) >= n+20 // the 20 of sharedGroupBeforeKill
+	}, func() string { return "the jobs publisher is not publishing" })
+}
+
 // handedOver waits until every job reached the member on a node that
 // lived: those the dying member held, unacknowledged, were handed to it
 // (4.8.2: "the Server SHOULD send the Application Message to another
@@ -385,4 +438,32 @@ func (j *k9Jobs) handedOver(t *testing.T) {
 			t.Fatalf("%d of %d jobs reached the live member; missing %q", len(have), len(j.sent), missing)
 		}
 	}
+}
+
+// TestClusterKill9SharedInTransit: a shared subscription group with a
+// member on a node that lives, which acknowledges, and one on a node
+// that dies, which never does. Jobs are published to the group without
+// pause. The dying node's link to NATS goes mute (what it sends is
+// lost, what it is sent still arrives): the jobs it takes from the group
+// reach it, and its member's record can no longer list them, nor can it
+// confirm them, as when a node dies right after taking them. Then its
+// process is killed (kill -9). Every acknowledged job reaches the member
+// that lives: those the dead node took and never recorded are handed
+// out again by the group's consumer (cluster.shared.ack_wait), those its
+// record lists by the node that claims its session.
+func TestClusterKill9SharedInTransit(t *testing.T) {
+	nc := clustertest.Start(t, 3)
+	urls := nc.URLs()
+	proxy := clustertest.NewProxy(t, strings.TrimPrefix(urls[2], "nats://"))
+	urls[2] = proxy.URL()
+	nodes := startCrashNodes(t, urls)
+	pub, _ := crashClient(t, nodes[0].addr, &paho.Connect{ClientID: "k9t-pub", CleanStart: true, KeepAlive: 60}, nil)
+	jobs := sharedGroupBeforeKill(t, nc, nodes, pub)
+	stop := jobs.stream(t, nodes[1].addr)
+	jobs.waitStreamed(t, 20)
+	proxy.Mute()
+	jobs.waitStreamed(t, 100) // about half of the 80 since went to the muted node
+	nodes[2].kill()
+	stop()
+	jobs.handedOver(t)
 }

@@ -32,16 +32,28 @@ func (e *Broker) RouteRemote(m *Message, buf *[]Match, now time.Time) int {
 // group has no member here any more (it left while the message
 // travelled) or none whose session is live.
 func (e *Broker) RouteGroup(share, filter string, m *Message, now time.Time) bool {
+	taken, _ := e.RouteGroupOwed(share, filter, m, now)
+	return taken
+}
+
+// RouteGroupOwed is RouteGroup, which also reports whether the member
+// that took m owes it through the group: a QoS 1/2 delivery numbered
+// for the member's record (GateOut, SharedOwed), whose record write
+// lists m by its stream sequence. A member that took m without owing it
+// (at QoS 0, or before its session has a gate) will never list it.
+func (e *Broker) RouteGroupOwed(share, filter string, m *Message, now time.Time) (taken, owed bool) {
 	e.order.RLock()
 	defer e.order.RUnlock()
 	e.router.mu.RLock()
 	g := e.router.trie.Group(share, filter)
 	e.router.mu.RUnlock()
-	if g == nil || !e.deliverShared(g, m, now) {
-		return false
+	if g == nil {
+		return false, false
 	}
-	e.stats.MsgsOut.Add(1)
-	return true
+	if taken, owed = e.deliverSharedOwed(g, m, now); taken {
+		e.stats.MsgsOut.Add(1)
+	}
+	return taken, owed
 }
 
 // InboundID returns the packet id the publisher sent m with (0 for QoS 0

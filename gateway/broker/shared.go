@@ -57,10 +57,19 @@ func sharedDelivery(g *shareGroup, sub *Subscription, m *Message) *Delivery {
 // dropped and counted for QoS 0). It reports whether a member took it; it
 // is false only when the group has no member whose session is live.
 func (e *Broker) deliverShared(g *shareGroup, m *Message, now time.Time) bool {
+	taken, _ := e.deliverSharedOwed(g, m, now)
+	return taken
+}
+
+// deliverSharedOwed is deliverShared, which also reports whether the
+// member that took m owes it through the group, numbered for its
+// record (cluster_out.go: sharedOwedLocked): a QoS 1/2 delivery to a
+// session with a cluster gate.
+func (e *Broker) deliverSharedOwed(g *shareGroup, m *Message, now time.Time) (taken, owed bool) {
 	members := g.Members()
 	n := len(members)
 	if n == 0 {
-		return false
+		return false, false
 	}
 	var start int
 	if e.router.sharedRandom {
@@ -78,27 +87,28 @@ func (e *Broker) deliverShared(g *shareGroup, m *Message, now time.Time) bool {
 				denied = true // owner.go: another member may read it
 				continue
 			}
-			if mb.Key.offer(sharedDelivery(g, mb.Sub, m), now, online) {
-				return true
+			if taken, owed := mb.Key.offer(sharedDelivery(g, mb.Sub, m), now, online); taken {
+				return true, owed
 			}
 		}
 	}
 	if denied {
 		e.stats.Drop(stats.DropReadDenied)
 	}
-	return false
+	return false, false
 }
 
 // offer hands d to s unless s ended, or, with online, has no connection.
-// It reports whether s took d.
-func (s *Session) offer(d *Delivery, now time.Time, online bool) bool {
+// It reports whether s took d, and whether s owes d through its group
+// (numbered for its record: sharedOwedLocked).
+func (s *Session) offer(d *Delivery, now time.Time, online bool) (taken, owed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || (online && s.owner == nil) {
-		return false
+		return false, false
 	}
 	s.deliverLocked(d, now)
-	return true
+	return true, d.shareMark != 0
 }
 
 // takeShared removes and returns, in send order, the deliveries through a

@@ -37,6 +37,10 @@ type Cluster struct {
 	ReplayLag     int64
 	Replays       int64
 	ReplaySeconds float64
+	// SharedRedelivered counts the QoS 1/2 messages of shared
+	// subscription groups their consumer handed this node again: a node
+	// before did not confirm them (it died, or its member left).
+	SharedRedelivered int64
 }
 
 var (
@@ -51,10 +55,12 @@ var (
 	descClusterLag       = prometheus.NewDesc("edgemq_cluster_replay_lag_messages", "Stored messages the offline queues being replayed on this node have yet to deliver.", nil, nil)
 	descClusterReplays   = prometheus.NewDesc("edgemq_cluster_replays_total", "Offline queue replays that ended on this node.", nil, nil)
 	descClusterReplaySec = prometheus.NewDesc("edgemq_cluster_replay_seconds_total", "Time the replays that ended on this node took, in total.", nil, nil)
+	descClusterRedeliv   = prometheus.NewDesc("edgemq_cluster_shared_redelivered_total", "QoS 1/2 messages of shared subscription groups handed to this node again because a node before did not confirm them.", nil, nil)
 )
 
 var clusterDescs = []*prometheus.Desc{descClusterLink, descClusterServing, descClusterLosses, descClusterMsgs,
-	descClusterTakeovers, descClusterWills, descClusterRetained, descClusterClaimed, descClusterLag, descClusterReplays, descClusterReplaySec}
+	descClusterTakeovers, descClusterWills, descClusterRetained, descClusterClaimed, descClusterLag, descClusterReplays, descClusterReplaySec,
+	descClusterRedeliv}
 
 // collectCluster sends the cluster metrics of c.
 func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
@@ -82,6 +88,7 @@ func collectCluster(ch chan<- prometheus.Metric, c *Cluster) {
 	gauge(descClusterLag, float64(c.ReplayLag))
 	counter(descClusterReplays, c.Replays)
 	ch <- prometheus.MustNewConstMetric(descClusterReplaySec, prometheus.CounterValue, c.ReplaySeconds)
+	counter(descClusterRedeliv, c.SharedRedelivered)
 }
 
 func b2f(b bool) float64 {

@@ -13,7 +13,7 @@ import (
 func TestClusterMetrics(t *testing.T) {
 	c := &Cluster{LinkUp: true, Serving: false, LinkLosses: 2, MessagesIn: 3, MessagesOut: 4, TakeoversLocal: 5,
 		TakeoversRemote: 6, RemoteWills: 7, RetainedStored: 9, RetainedApplied: 10, RetainedRefused: 14,
-		Claimed: 11, ReplayLag: 12, Replays: 13, ReplaySeconds: 1.5}
+		Claimed: 11, ReplayLag: 12, Replays: 13, ReplaySeconds: 1.5, SharedRedelivered: 15}
 	m := NewMetrics(&stats.Counters{}, snapshotSource{snap: Snapshot{Cluster: c}})
 	for _, tt := range []struct {
 		name   string
@@ -35,6 +35,7 @@ func TestClusterMetrics(t *testing.T) {
 		{"edgemq_cluster_replay_lag_messages", nil, 12},
 		{"edgemq_cluster_replays_total", nil, 13},
 		{"edgemq_cluster_replay_seconds_total", nil, 1.5},
+		{"edgemq_cluster_shared_redelivered_total", nil, 15},
 	} {
 		t.Run(fmt.Sprint(tt.name, tt.labels), func(t *testing.T) {
 			got, ok := gathered(t, m.reg, tt.name, tt.labels...)

@@ -11,6 +11,7 @@ import (
 	"edgemq/gateway/stats"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -35,7 +36,8 @@ type Backend struct {
 	pub  *publisher
 	subs *subscriptions
 	ing  *ingress
-	sess *Sessions // session.go
+	sess *Sessions      // session.go
+	dur  *durableGroups // shared_durable.go
 
 	counters Counters
 	wg       sync.WaitGroup
@@ -47,8 +49,18 @@ func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 	be := &Backend{node: node, nc: node.Link().Conn(), stats: st, log: log, origin: newOrigin(node.Name())}
 	be.ing = newIngress(be)
 	be.in = newInterest(be.nc, be.ing, &be.counters, log)
+	var msgs jetstream.Stream
+	if l := node.Layout(); l != nil {
+		msgs = l.Messages
+	}
+	be.dur = newDurableGroups(be, msgs, DefaultSharedOptions())
+	be.in.dur = be.dur
 	return be
 }
+
+// SetShared sets how shared subscription groups hand out their QoS 1/2
+// messages (shared_durable.go); call it before Run.
+func (be *Backend) SetShared(o SharedOptions) { be.dur.o = o }
 
 // Interest returns what the broker tells of the filters it needs
 // (broker.Config.Interest).
@@ -69,7 +81,7 @@ func (be *Backend) Attach(b *broker.Broker) error {
 	be.subs = &subscriptions{b: b, in: be.in}
 	n := be.node
 	be.sess = NewSessions(SessionsOptions{Node: n.Name(), Conn: be.nc, JS: n.JetStream(), Layout: n.Layout(), Up: n.Link().Up,
-		Broker: b, Subs: be.subs, Pub: be.pub, StrictOwner: b.StrictOwner(), Incarnation: n.Liveness().Incarnation, Log: be.log}) // session.go
+		Broker: b, Subs: be.subs, Pub: be.pub, StrictOwner: b.StrictOwner(), Incarnation: n.Liveness().Incarnation, Log: be.log, Recorded: be.dur.recorded}) // session.go
 	return nil
 }
 
@@ -99,6 +111,7 @@ func (be *Backend) Run(ctx context.Context) error {
 	be.wg.Go(func() { be.in.run(ctx) })
 	be.wg.Go(func() { be.ing.run(ctx) })
 	be.wg.Go(func() { be.pub.run(ctx) })
+	be.wg.Go(func() { be.dur.run(ctx) })
 	be.wg.Go(func() {
 		if err := be.sess.Run(ctx); err != nil {
 			be.log.Error("cluster sessions failed", zap.Error(err))
@@ -116,6 +129,7 @@ func (be *Backend) Close(ctx context.Context) error {
 	if be.sess != nil {
 		be.sess.Close()
 	}
+	be.dur.close()
 	if err := be.in.close(); err != nil {
 		errs = append(errs, err)
 	}

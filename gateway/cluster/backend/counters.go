@@ -22,6 +22,11 @@ type Counters struct {
 	// Overflowed counts messages the NATS client dropped because the
 	// node's ingress fell behind (counted every few seconds).
 	Overflowed atomic.Int64
+	// GroupCopies counts the queue group's copies of stored messages that
+	// a shared subscription group's consumer hands out instead, dropped;
+	// GroupRedelivered the messages a group's consumer handed this node
+	// again (shared_durable.go).
+	GroupCopies, GroupRedelivered atomic.Int64
 }
 
 // Counters returns the node's cross-node traffic counters.

@@ -17,7 +17,9 @@
 //     any);
 //   - ingress: messages of other nodes routed to this node's sessions,
 //     once per session (route_ingress.go);
-//   - shared subscriptions as NATS queue groups (shared*.go);
+//   - shared subscriptions as NATS queue groups (shared.go), their QoS
+//     1/2 messages handed out by a JetStream consumer of the group, each
+//     confirmed once its member's record lists it (shared_durable.go);
 //   - sessions across nodes (session*.go, takeover.go, replay.go,
 //     outflight.go, will*.go, checkpoint.go, lapse.go): a record per
 //     client id claimed by each CONNECT, the previous owner node asked to

@@ -10,11 +10,16 @@ package backend
 //     group (bolt.DB.gate), under engine.order (a persistent session's
 //     SUBACK waits for the acknowledgements inside Subscribing) and
 //     alone.
+//   - clusterGroups.mu guards the group consumers this node pulls from
+//     and the messages they handed out that wait for a record; a leaf,
+//     no NATS call made under it (shared_durable.go).
 
 type (
 	interestMu struct{}
 	acksMu     struct{}
+	groupsMu   struct{}
 )
 
 func (interestMu) LockClass() string { return "clusterInterest.mu" }
 func (acksMu) LockClass() string     { return "clusterAcks.mu" }
+func (groupsMu) LockClass() string   { return "clusterGroups.mu" }

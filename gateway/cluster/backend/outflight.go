@@ -232,6 +232,7 @@ func (s *Sessions) writeOut(id string) {
 	s.snapshot(&rec, o.sess) // session.go
 	if rec.Cursor == last.Cursor && sameQoS(&rec, &last) && slices.Equal(rec.Rels, last.Rels) && slices.Equal(rec.Subs, last.Subs) {
 		o.sess.ReleaseOut(mark)
+		s.recorded(rec.Shared)
 		return
 	}
 	s.outWrites.Add(1)
@@ -270,5 +271,14 @@ func (s *Sessions) writeOut(id string) {
 		}
 		s.mu.Unlock()
 		o.sess.ReleaseOut(mark)
+		s.recorded(rec.Shared)
+	}
+}
+
+// recorded tells the shared subscription groups' consumers which of
+// their messages a record written now lists (shared_durable.go).
+func (s *Sessions) recorded(list []cluster.RecordShared) {
+	if s.o.Recorded != nil && len(list) > 0 {
+		s.o.Recorded(list)
 	}
 }

@@ -39,8 +39,8 @@ type ingress struct {
 	be *Backend
 	b  *broker.Broker
 	ch chan *nats.Msg
-	// groups maps a queue name to its group (groupKey): written by the
-	// interest applier, read here.
+	// groups maps a queue name to its group (*groupState): written by
+	// the interest applier, read here.
 	groups sync.Map
 	// last is the sequence number (as sent) of the last message routed
 	// from each origin and path; ingress's goroutine's own. An origin is
@@ -80,13 +80,19 @@ func (ig *ingress) handle(msg *nats.Msg, now time.Time) {
 			ig.be.counters.Unroutable.Add(1)
 			return // the group left this node meanwhile
 		}
-		k := g.(groupKey)
+		st := g.(*groupState)
+		seq := streamSeq(msg)
+		if seq != 0 && st.dropsCopy(msg, seq) {
+			ig.be.counters.GroupCopies.Add(1)
+			return // the group's consumer hands it out (shared_durable.go)
+		}
+		k := st.key
 		m, err := decodeMessage(msg, now)
 		if err != nil {
 			ig.undecodable(msg, err)
 			return
 		}
-		m.SetSeq(streamSeq(msg)) // session.go: cursors
+		m.SetSeq(seq) // session.go: cursors
 		if !ig.b.RouteGroup(k.share, k.filter, m, now) {
 			ig.be.counters.Unroutable.Add(1)
 			return

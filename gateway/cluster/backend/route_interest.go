@@ -59,6 +59,7 @@ type interestEvent struct {
 type interest struct {
 	nc       *nats.Conn
 	ing      *ingress
+	dur      *durableGroups // the groups' consumers (shared_durable.go)
 	log      *zap.Logger
 	counters *Counters
 
@@ -258,9 +259,10 @@ func (in *interest) applyGroup(ev interestEvent, subjects []string) error {
 		}
 		delete(in.groups, k)
 		in.ing.groups.Delete(q)
+		in.dur.leave(k)
 		return errors.Join(errs...)
 	}
-	in.ing.groups.Store(q, k)
+	in.ing.groups.Store(q, in.dur.join(k, q, subjects)) // shared_durable.go
 	subs := make([]*nats.Subscription, 0, len(subjects)+1)
 	for _, subj := range append(subjects, groupSubject(q)) {
 		sub, err := in.nc.ChanQueueSubscribe(subj, q, in.ing.ch)
@@ -282,8 +284,12 @@ func queueName(share, filter string) string {
 	h.Write([]byte(share))
 	h.Write([]byte{0})
 	h.Write([]byte(filter))
-	return "emq_g_" + hex.EncodeToString(h.Sum(nil)[:16])
+	return queuePrefix + hex.EncodeToString(h.Sum(nil)[:16])
 }
+
+// queuePrefix starts every queue name, and the name of every group's
+// consumer (shared_durable.go).
+const queuePrefix = "emq_g_"
 
 // close drops every subscription, once run has returned, and releases
 // the waiters.

@@ -81,6 +81,10 @@ type SessionsOptions struct {
 	// with it; nil: one fixed at NewSessions.
 	Incarnation func() string
 	Log         *zap.Logger
+	// Recorded, when set, is told of what a member's record written now
+	// lists of the messages it owes through shared subscriptions
+	// (shared_durable.go); it must not block.
+	Recorded func([]cluster.RecordShared)
 }
 
 // Sessions implements broker.Sessions over the cluster's session records.

@@ -52,6 +52,9 @@ func GroupSubject(share, filter string) string { return groupSubject(queueName(s
 // session that ended unacknowledged, to another member of the group on
 // another node (broker.SetSharedOrphan). It never blocks.
 func (be *Backend) orphan(share, filter string, m *broker.Message) {
+	if be.dur.refuse(m.Seq()) {
+		return // its group's consumer hands it out again (shared_durable.go)
+	}
 	data, err := encodeMessage(m, time.Now())
 	if err != nil {
 		be.log.Warn("handing a shared subscription's message to another node failed", zap.Error(err))
@@ -117,7 +120,9 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 // NATS queue groups have no acknowledgement, and the stream does not
 // know which node its republished copy went to. The window is about one
 // record write after the message reached the node (longer while the
-// node's ingress is backed up). The ways to close it, weighed:
+// node's ingress is backed up). For up to SharedOptions.DurableGroups
+// groups it is closed by the first way below (shared_durable.go); the
+// groups beyond the cap keep it. The ways, weighed:
 //   - a JetStream consumer per group (work queue, its AckWait as the
 //     lease, acknowledged after the record write), redelivering what a
 //     dead node never acknowledged: what a production broker on JetStream
@@ -132,8 +137,8 @@ func (in *interest) sendOrphans(msgs []*nats.Msg) {
 //     a live node's answer is late;
 //   - recording at the node before routing does not help: the loss is
 //     before the node reads the message.
-// Neither is built yet: the window stays, narrowed from a checkpoint
-// interval to one record write, and the README says so.
+// The first is built, with the bound as the cap: a group's consumer is
+// made only while the cluster has fewer; the sweep is not.
 
 // sharedRecord returns the record form of what sess owes through its
 // shared subscriptions, those of a known sequence.

@@ -27,33 +27,9 @@ func TestSharedMemberNodeDies(t *testing.T) {
 	nc := clustertest.Start(t, 3)
 	nodes := startNodesOn(t, nc, []int{0, 1, 2}, 3)
 	live, pubNode, victim := nodes[0], nodes[1], nodes[2]
-	const group = "$share/g/work/#"
-	owner := &broker.Owner{Identity: "worker"}
-
-	c2 := newAckingClient()
-	s2, _, err := live.be.Sessions().Open(broker.OpenRequest{ClientID: "member-live", Expiry: 300, Client: c2, Owner: owner},
-		func(*broker.Session, bool) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2.sess.Store(s2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go c2.run(ctx)
-	live.subscribe(t, s2, group, 0)
-
-	c1 := newTestClient() // never acknowledges
-	s1, _, err := victim.be.Sessions().Open(broker.OpenRequest{ClientID: "member-dies", Expiry: 300, Client: c1, Owner: owner},
-		func(*broker.Session, bool) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim.subscribe(t, s1, group, 0)
-	// Every server knows both nodes' queue subscriptions.
-	for _, s := range nc.Servers {
-		clustertest.Eventually(t, func() bool { return s.Interest(cluster.TopicSubject("work/x")) >= 2 },
-			func() string { return fmt.Sprintf("server %s does not see both members", s.Name()) })
-	}
+	c2, c1, _ := joinTwoMembers(ctx, t, nc, live, victim)
 
 	var all []string
 	for k := range 40 {
@@ -82,6 +58,39 @@ func TestSharedMemberNodeDies(t *testing.T) {
 	if n := live.be.sess.Counts().Claimed.Load() + pubNode.be.sess.Counts().Claimed.Load(); n != 1 {
 		t.Fatalf("%d sessions claimed, want the dead node's one", n)
 	}
+}
+
+// joinTwoMembers joins the group "$share/g/work/#" with member-live on
+// live, whose client acknowledges until ctx ends, and member-dies on
+// victim, whose client never does, and waits until every server knows
+// both nodes' queue subscriptions. It returns member-live's client and
+// member-dies's client and session.
+func joinTwoMembers(ctx context.Context, t testing.TB, nc *clustertest.Cluster, live, victim runningNode) (*ackingClient, *testClient, *broker.Session) {
+	t.Helper()
+	const group = "$share/g/work/#"
+	owner := &broker.Owner{Identity: "worker"}
+	c2 := newAckingClient()
+	s2, _, err := live.be.Sessions().Open(broker.OpenRequest{ClientID: "member-live", Expiry: 300, Client: c2, Owner: owner},
+		func(*broker.Session, bool) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.sess.Store(s2)
+	go c2.run(ctx)
+	live.subscribe(t, s2, group, 0)
+
+	c1 := newTestClient() // never acknowledges
+	s1, _, err := victim.be.Sessions().Open(broker.OpenRequest{ClientID: "member-dies", Expiry: 300, Client: c1, Owner: owner},
+		func(*broker.Session, bool) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim.subscribe(t, s1, group, 0)
+	for _, s := range nc.Servers {
+		clustertest.Eventually(t, func() bool { return s.Interest(cluster.TopicSubject("work/x")) >= 2 },
+			func() string { return fmt.Sprintf("server %s does not see both members", s.Name()) })
+	}
+	return c2, c1, s1
 }
 
 // TestSharedMemberNodeDiesBeforeCheckpoint: as TestSharedMemberNodeDies,

@@ -10,13 +10,15 @@ import (
 // target. Cut partitions the link silently: bytes stop flowing both ways
 // while the sockets stay open, as when a network drops packets, so that
 // only the clients' pings notice. Heal closes the connections that were
-// cut (their streams lost bytes) and forwards new ones again.
+// cut (their streams lost bytes) and forwards new ones again. Mute drops
+// only what the clients send: what the server sends still arrives.
 type Proxy struct {
 	ln     net.Listener
 	target string
 
 	mu    sync.Mutex
 	cut   bool
+	muted bool
 	conns map[*proxyConn]struct{}
 	wg    sync.WaitGroup
 }
@@ -79,7 +81,7 @@ func (pc *proxyConn) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !pc.isCut() {
+		if n > 0 && !pc.isCut() && !(src == pc.client && pc.p.isMuted()) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				err = werr
 			}
@@ -103,6 +105,22 @@ func (pc *proxyConn) isCut() bool {
 	pc.p.mu.Lock()
 	defer pc.p.mu.Unlock()
 	return pc.cut
+}
+
+func (p *Proxy) isMuted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.muted
+}
+
+// Mute drops, from now on, what the clients send through the proxy, on
+// the connections open now and on new ones, while what the server sends
+// still reaches them: a client whose requests and acknowledgements are
+// lost, and that still receives.
+func (p *Proxy) Mute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = true
 }
 
 // Cut stops all traffic through the proxy, silently: on the connections

@@ -67,6 +67,7 @@ func Order() [][]string {
 		{"takeoverStats.mu"},
 		{"quotas.mu"},
 		{"sessionGates.mu"},
+		{"clusterGroups.mu"},
 		{"parkPoller.mu"},
 		{"parkHandle.nmu"},
 	}
