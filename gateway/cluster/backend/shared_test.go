@@ -29,7 +29,7 @@ func TestSharedMemberNodeDies(t *testing.T) {
 	live, pubNode, victim := nodes[0], nodes[1], nodes[2]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c2, c1, _ := joinTwoMembers(ctx, t, nc, live, victim)
+	c2, c1, _ := joinTwoMembers(ctx, t, nc, live, victim, 300)
 
 	var all []string
 	for k := range 40 {
@@ -62,10 +62,10 @@ func TestSharedMemberNodeDies(t *testing.T) {
 
 // joinTwoMembers joins the group "$share/g/work/#" with member-live on
 // live, whose client acknowledges until ctx ends, and member-dies on
-// victim, whose client never does, and waits until every server knows
-// both nodes' queue subscriptions. It returns member-live's client and
-// member-dies's client and session.
-func joinTwoMembers(ctx context.Context, t testing.TB, nc *clustertest.Cluster, live, victim runningNode) (*ackingClient, *testClient, *broker.Session) {
+// victim, whose client never does and whose session has expiry, and
+// waits until every server knows both nodes' queue subscriptions. It
+// returns member-live's client and member-dies's client and session.
+func joinTwoMembers(ctx context.Context, t testing.TB, nc *clustertest.Cluster, live, victim runningNode, expiry uint32) (*ackingClient, *testClient, *broker.Session) {
 	t.Helper()
 	const group = "$share/g/work/#"
 	owner := &broker.Owner{Identity: "worker"}
@@ -80,7 +80,7 @@ func joinTwoMembers(ctx context.Context, t testing.TB, nc *clustertest.Cluster, 
 	live.subscribe(t, s2, group, 0)
 
 	c1 := newTestClient() // never acknowledges
-	s1, _, err := victim.be.Sessions().Open(broker.OpenRequest{ClientID: "member-dies", Expiry: 300, Client: c1, Owner: owner},
+	s1, _, err := victim.be.Sessions().Open(broker.OpenRequest{ClientID: "member-dies", Expiry: expiry, Client: c1, Owner: owner},
 		func(*broker.Session, bool) {})
 	if err != nil {
 		t.Fatal(err)
