@@ -154,7 +154,7 @@ func newDurableGroups(be *Backend, stream jetstream.Stream, o SharedOptions) *du
 
 // join starts pulling from the consumer of group k, whose live subjects
 // are subjects, and returns its state for ingress. It binds the consumer
-// first, within groupAPITimeout, so that the node drops the queue's
+// first, within interestWait, so that the node drops the queue's
 // copies of what the consumer hands out from the start (its interest
 // applier calls it before it subscribes to the group's queue); when that
 // fails, the node routes the queue's copies until a later bind.
