@@ -59,8 +59,14 @@ func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 }
 
 // SetShared sets how shared subscription groups hand out their QoS 1/2
-// messages (shared_durable.go); call it before Run.
-func (be *Backend) SetShared(o SharedOptions) { be.dur.o = o }
+// messages (shared_durable.go); call it before Run. An AckWait of 0 is
+// the default's.
+func (be *Backend) SetShared(o SharedOptions) {
+	if o.AckWait <= 0 {
+		o.AckWait = DefaultSharedOptions().AckWait
+	}
+	be.dur.o = o
+}
 
 // Interest returns what the broker tells of the filters it needs
 // (broker.Config.Interest).
