@@ -11,7 +11,6 @@ import (
 	"edgemq/gateway/stats"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -49,11 +48,7 @@ func New(node *cluster.Node, st *stats.Counters, log *zap.Logger) *Backend {
 	be := &Backend{node: node, nc: node.Link().Conn(), stats: st, log: log, origin: newOrigin(node.Name())}
 	be.ing = newIngress(be)
 	be.in = newInterest(be.nc, be.ing, &be.counters, log)
-	var msgs jetstream.Stream
-	if l := node.Layout(); l != nil {
-		msgs = l.Messages
-	}
-	be.dur = newDurableGroups(be, msgs, DefaultSharedOptions())
+	be.dur = newDurableGroups(be, node.Layout().Messages, DefaultSharedOptions())
 	be.in.dur = be.dur
 	return be
 }

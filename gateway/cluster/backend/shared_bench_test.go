@@ -38,13 +38,7 @@ func benchSharedMembers(b *testing.B, members, outstanding int) {
 	var acked atomic.Int64
 	subs := n.be.Subscriptions()
 	for k := range members {
-		c := newQoSClient()
-		c.ev = make(chan qosEvent, 1<<16)
-		s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: fmt.Sprintf("bench-member-%d", k), Expiry: 300, Client: c,
-			Owner: &broker.Owner{Identity: "b"}}, func(*broker.Session, bool) {})
-		if err != nil {
-			b.Fatal(err)
-		}
+		c, s := openBenchMember(b, n.testNode, k)
 		_ = subs.Subscribing(func() error {
 			subs.Subscribe(s, broker.NewSubscription(broker.SubOptions{Filter: "$share/g/bench/#", QoS: 1}))
 			subs.RetainedSeq()
@@ -111,13 +105,7 @@ func benchSharedAcrossNodes(b *testing.B, o SharedOptions) {
 	done := make(chan struct{})
 	var got atomic.Int64
 	for k, n := range nodes[:2] {
-		c := newQoSClient()
-		c.ev = make(chan qosEvent, 1<<16)
-		s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: fmt.Sprintf("bench-member-%d", k), Expiry: 300, Client: c,
-			Owner: &broker.Owner{Identity: "b"}}, func(*broker.Session, bool) {})
-		if err != nil {
-			b.Fatal(err)
-		}
+		c, s := openBenchMember(b, n.testNode, k)
 		n.subscribe(b, s, "$share/g/bench/#", 0)
 		go func() {
 			for e := range c.ev {
@@ -158,4 +146,18 @@ func benchSharedAcrossNodes(b *testing.B, o SharedOptions) {
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+}
+
+// openBenchMember opens the persistent session bench-member-k on n, held
+// by a qosClient with room for every event of a run.
+func openBenchMember(b *testing.B, n *testNode, k int) (*qosClient, *broker.Session) {
+	b.Helper()
+	c := newQoSClient()
+	c.ev = make(chan qosEvent, 1<<16)
+	s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: fmt.Sprintf("bench-member-%d", k), Expiry: 300, Client: c,
+		Owner: &broker.Owner{Identity: "b"}}, func(*broker.Session, bool) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, s
 }

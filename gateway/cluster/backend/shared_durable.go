@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,7 +122,6 @@ type groupPull struct {
 	q        string
 	subjects []string // the consumer's filter: durable subjects
 	stop     context.CancelFunc
-	done     chan struct{}
 }
 
 // heldMsg is a message a consumer handed this node and that waits for
@@ -160,7 +158,7 @@ func newDurableGroups(be *Backend, stream jetstream.Stream, o SharedOptions) *du
 // fails, the node routes the queue's copies until a later bind.
 func (d *durableGroups) join(k groupKey, q string, subjects []string) *groupState {
 	st := &groupState{key: k}
-	if d == nil || d.o.DurableGroups <= 0 || d.stream == nil {
+	if d.o.DurableGroups <= 0 {
 		return st
 	}
 	durable := make([]string, len(subjects))
@@ -168,7 +166,7 @@ func (d *durableGroups) join(k groupKey, q string, subjects []string) *groupStat
 		durable[i] = cluster.DurablePrefix + strings.TrimPrefix(s, cluster.LivePrefix)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	gp := &groupPull{st: st, q: q, subjects: durable, stop: stop, done: make(chan struct{})}
+	gp := &groupPull{st: st, q: q, subjects: durable, stop: stop}
 	cons, from, err := d.bind(ctx, gp, interestWait)
 	if err == nil {
 		st.from.Store(from)
@@ -179,19 +177,11 @@ func (d *durableGroups) join(k groupKey, q string, subjects []string) *groupStat
 		stop()
 		return st
 	}
-	old := d.pulls[k]
-	d.pulls[k] = gp
+	d.pulls[k] = gp // the applier joins a group only after it left
 	d.wg.Add(1)
 	d.mu.Unlock()
-	if old != nil {
-		old.stop()
-	}
 	go func() {
 		defer d.wg.Done()
-		defer close(gp.done)
-		if old != nil {
-			<-old.done // one pull per group at a time
-		}
 		d.pull(ctx, gp, cons, err)
 	}()
 	return st
@@ -200,9 +190,6 @@ func (d *durableGroups) join(k groupKey, q string, subjects []string) *groupStat
 // leave stops pulling from the consumer of group k; what the pull holds
 // is handed to the group (or refused) first. It never blocks.
 func (d *durableGroups) leave(k groupKey) {
-	if d == nil {
-		return
-	}
 	d.mu.Lock()
 	gp := d.pulls[k]
 	delete(d.pulls, k)
@@ -215,9 +202,6 @@ func (d *durableGroups) leave(k groupKey) {
 
 // close stops every pull and waits for them.
 func (d *durableGroups) close() {
-	if d == nil {
-		return
-	}
 	d.mu.Lock()
 	d.closed = true
 	for k, gp := range d.pulls {
@@ -368,12 +352,7 @@ func (d *durableGroups) take(st *groupState, msg jetstream.Msg, now time.Time) {
 		return
 	}
 	seq := md.Sequence.Stream
-	h := msg.Headers()
-	if h == nil {
-		h = nats.Header{}
-	}
-	h.Set(hdrStreamSeq, strconv.FormatUint(seq, 10))
-	nm := &nats.Msg{Subject: cluster.LivePrefix + strings.TrimPrefix(msg.Subject(), cluster.DurablePrefix), Header: h, Data: msg.Data()}
+	nm := &nats.Msg{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}
 	m, err := decodeMessage(nm, now)
 	if err != nil {
 		d.be.ing.undecodable(nm, err)
@@ -419,20 +398,24 @@ func (d *durableGroups) release(seq uint64) (heldMsg, bool) {
 
 // recorded confirms the held messages a member's record now lists.
 func (d *durableGroups) recorded(list []cluster.RecordShared) {
-	if d == nil || len(list) == 0 {
-		return
-	}
+	var acks []jetstream.Msg
+	d.mu.Lock()
 	for _, o := range list {
-		if h, ok := d.release(o.Seq); ok {
-			_ = h.msg.Ack()
+		if h, ok := d.held[o.Seq]; ok {
+			delete(d.held, o.Seq)
+			acks = append(acks, h.msg)
 		}
+	}
+	d.mu.Unlock()
+	for _, msg := range acks {
+		_ = msg.Ack()
 	}
 }
 
 // refuse hands the held message of sequence seq back to its consumer,
 // which gives it to a node again; it reports whether one was held.
 func (d *durableGroups) refuse(seq uint64) bool {
-	if d == nil || seq == 0 {
+	if seq == 0 {
 		return false
 	}
 	h, ok := d.release(seq)
@@ -446,7 +429,7 @@ func (d *durableGroups) refuse(seq uint64) bool {
 // ends, up to heldLeases AckWaits; beyond, the consumer hands the
 // message out again.
 func (d *durableGroups) run(ctx context.Context) {
-	if d == nil || d.o.DurableGroups <= 0 {
+	if d.o.DurableGroups <= 0 {
 		return
 	}
 	every := d.o.AckWait / 4

@@ -11,7 +11,6 @@ import (
 
 	"edgemq/gateway/broker"
 	"edgemq/gateway/cluster/clustertest"
-	"edgemq/mqtt"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -96,12 +95,7 @@ func sharedUnrecordedHandedOut(t *testing.T, ackWait time.Duration, expiry uint3
 	defer unlock()
 
 	const total = 40
-	var all []string
-	for k := range total {
-		p := fmt.Sprintf("w%02d", k)
-		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
-		all = append(all, p)
-	}
+	all := pubNode.publishNumbered(t, "work/x", 1, total)
 	clustertest.Eventually(t, func() bool { return len(s1.SharedOwed())+len(c2.received()) == total && len(s1.SharedOwed()) > 0 },
 		func() string {
 			return fmt.Sprintf("the member owes %d, the live one got %d of %d", len(s1.SharedOwed()), len(c2.received()), total)
@@ -145,15 +139,8 @@ func TestSharedDurableGroupsCap(t *testing.T) {
 	members := map[string][]*ackingClient{}
 	for _, group := range []string{"$share/one/cap/#", "$share/two/cap/#"} {
 		for i, n := range []runningNode{a, b} {
-			c := newAckingClient()
 			id := fmt.Sprintf("%s-%d", strings.Split(group, "/")[1], i)
-			s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: id, Expiry: 300, Client: c, Owner: &broker.Owner{Identity: id}},
-				func(*broker.Session, bool) {})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.sess.Store(s)
-			go c.run(ctx)
+			c, s := openAcking(ctx, t, n.testNode, id, &broker.Owner{Identity: id})
 			n.subscribe(t, s, group, 0)
 			members[group] = append(members[group], c)
 		}
@@ -162,12 +149,7 @@ func TestSharedDurableGroupsCap(t *testing.T) {
 		t.Fatalf("%d group consumers, want the cap's 1", n)
 	}
 	const total = 30
-	var all []string
-	for k := range total {
-		p := fmt.Sprintf("c%02d", k)
-		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "cap/x", Payload: []byte(p)})
-		all = append(all, p)
-	}
+	all := pubNode.publishNumbered(t, "cap/x", 1, total)
 	for group, cs := range members {
 		clustertest.Eventually(t, func() bool {
 			for _, p := range all {

@@ -31,12 +31,7 @@ func TestSharedMemberNodeDies(t *testing.T) {
 	defer cancel()
 	c2, c1, _ := joinTwoMembers(ctx, t, nc, live, victim, 300)
 
-	var all []string
-	for k := range 40 {
-		p := fmt.Sprintf("w%02d", k)
-		pubNode.publish(t, "pub", &mqtt.Publish{QoS: 1, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
-		all = append(all, p)
-	}
+	all := pubNode.publishNumbered(t, "work/x", 1, 40)
 	// Every message went to a member; the dying one holds some, in
 	// flight, and its record lists them.
 	clustertest.Eventually(t, func() bool {
@@ -60,6 +55,34 @@ func TestSharedMemberNodeDies(t *testing.T) {
 	}
 }
 
+// publishNumbered publishes n messages of client "pub" to topic at qos
+// through node, waiting for each one's acknowledgement, and returns
+// their payloads: w00, w01, ...
+func (n *testNode) publishNumbered(tb testing.TB, topic string, qos byte, count int) []string {
+	tb.Helper()
+	all := make([]string, 0, count)
+	for k := range count {
+		p := fmt.Sprintf("w%02d", k)
+		n.publish(tb, "pub", &mqtt.Publish{QoS: qos, PacketID: uint16(k + 1), Topic: topic, Payload: []byte(p)})
+		all = append(all, p)
+	}
+	return all
+}
+
+// openAcking opens the persistent session id (expiry 300 s) of owner on
+// n, held by an ackingClient that runs until ctx ends.
+func openAcking(ctx context.Context, tb testing.TB, n *testNode, id string, owner *broker.Owner) (*ackingClient, *broker.Session) {
+	tb.Helper()
+	c := newAckingClient()
+	s, _, err := n.be.Sessions().Open(broker.OpenRequest{ClientID: id, Expiry: 300, Client: c, Owner: owner}, func(*broker.Session, bool) {})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.sess.Store(s)
+	go c.run(ctx)
+	return c, s
+}
+
 // joinTwoMembers joins the group "$share/g/work/#" with member-live on
 // live, whose client acknowledges until ctx ends, and member-dies on
 // victim, whose client never does and whose session has expiry, and
@@ -69,14 +92,7 @@ func joinTwoMembers(ctx context.Context, t testing.TB, nc *clustertest.Cluster, 
 	t.Helper()
 	const group = "$share/g/work/#"
 	owner := &broker.Owner{Identity: "worker"}
-	c2 := newAckingClient()
-	s2, _, err := live.be.Sessions().Open(broker.OpenRequest{ClientID: "member-live", Expiry: 300, Client: c2, Owner: owner},
-		func(*broker.Session, bool) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2.sess.Store(s2)
-	go c2.run(ctx)
+	c2, s2 := openAcking(ctx, t, live.testNode, "member-live", owner)
 	live.subscribe(t, s2, group, 0)
 
 	c1 := newTestClient() // never acknowledges
@@ -139,14 +155,7 @@ func sharedMemberDiesBeforeCheckpoint(t *testing.T, qos byte) {
 		}
 	}
 
-	c2 := newAckingClient() // acknowledges QoS 1; at QoS 2 it counts what it is sent
-	s2, _, err := live.be.Sessions().Open(broker.OpenRequest{ClientID: "member-live", Expiry: 300, Client: c2, Owner: owner},
-		func(*broker.Session, bool) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2.sess.Store(s2)
-	go c2.run(ctx)
+	c2, s2 := openAcking(ctx, t, live.testNode, "member-live", owner) // acknowledges QoS 1; at QoS 2 it counts what it is sent
 	join(live, s2)
 
 	c1 := newPickyClient(8, func(n int) bool { return n%2 == 1 && n <= 7 })
@@ -164,12 +173,7 @@ func sharedMemberDiesBeforeCheckpoint(t *testing.T, qos byte) {
 	}
 
 	const total = 60
-	var all []string
-	for k := range total {
-		p := fmt.Sprintf("w%02d", k)
-		pubNode.publish(t, "pub", &mqtt.Publish{QoS: qos, PacketID: uint16(k + 1), Topic: "work/x", Payload: []byte(p)})
-		all = append(all, p)
-	}
+	all := pubNode.publishNumbered(t, "work/x", qos, total)
 	// Every message went to a member, the dying one acknowledged its
 	// four, and its record lists exactly what it owes: in flight and
 	// queued, not what it acknowledged.
