@@ -92,9 +92,11 @@ func (p *HashPool) Run(ctx context.Context, mem int64, hash func()) error {
 	mem = min(max(mem, 1), p.budget) // one larger than the budget runs alone
 	source, _ := ctx.Value(hashSourceKey{}).(string)
 	w := &hashWaiter{mem: mem, ready: make(chan struct{})}
-	p.waiting.Add(1)
 	p.mu.Lock()
 	p.enqueueLocked(source, w)
+	// Counted once queued, under the lock that queues it: a Waiting of n
+	// means n verifications hold their places in the turns.
+	p.waiting.Add(1)
 	p.dispatchLocked()
 	p.mu.Unlock()
 	select {
